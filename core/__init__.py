@@ -1,0 +1,1 @@
+"""The trading core: domain, events, engine, risk, orders, storage. Imports nothing of ours."""

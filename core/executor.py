@@ -1,0 +1,294 @@
+"""TradeExecutor: the only path from an intent to an order at a venue.
+
+request -> validation against the instrument -> risk check -> written as pending_new (durable)
+-> venue -> acknowledgement applied. A failure after the write never re-sends blindly: the
+order is looked up at the venue by its client order id first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from core.events import EventBus, OrderRejected
+from core.faults import kill_point
+from core.market import MarketCache
+from core.models import (
+    Instrument,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    TimeInForce,
+)
+from core.orders import OrderManager
+from core.ports import Clock, ExchangeAdapter, VenueError
+from core.redact import redact
+
+log = logging.getLogger(__name__)
+
+
+class OrderRefused(Exception):
+    """The request was refused before reaching a venue; ``reason`` is for the trader."""
+
+    def __init__(self, reason: str, rule: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.rule = rule
+
+
+class RiskGate(Protocol):
+    def check_order_risk(
+        self, request: OrderRequest, instrument: Instrument, mark_price: Decimal | None, open_orders: list[Order]
+    ) -> Any: ...
+
+
+class PositionSource(Protocol):
+    def position(self, venue: str, symbol: str) -> Any: ...
+
+    def positions(self, venue: str | None = None) -> list[Any]: ...
+
+
+AuditFn = Callable[[str, dict[str, Any], str], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One step of a batch: place a request, cancel or modify an order."""
+
+    action: Literal["place", "cancel", "modify"]
+    request: OrderRequest | None = None
+    client_order_id: str | None = None
+    price: Decimal | None = None
+    size: Decimal | None = None
+
+
+@dataclass
+class BatchResult:
+    results: list[Order | None] = field(default_factory=list)
+    errors: list[str | None] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(e is None for e in self.errors)
+
+
+class TradeExecutor:
+    def __init__(
+        self,
+        venues: Mapping[str, ExchangeAdapter],
+        instruments: Mapping[tuple[str, str], Instrument],
+        orders: OrderManager,
+        risk: RiskGate,
+        market: MarketCache,
+        portfolio: PositionSource,
+        clock: Clock,
+        bus: EventBus,
+        audit: AuditFn,
+    ) -> None:
+        self._venues = venues
+        self._instruments = instruments
+        self._orders = orders
+        self._risk = risk
+        self._market = market
+        self._portfolio = portfolio
+        self._clock = clock
+        self._bus = bus
+        self._audit = audit
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        try:
+            return self._instruments[(venue, symbol)]
+        except KeyError:
+            raise OrderRefused(f"{symbol} is not a market on {venue}", "unknown_market") from None
+
+    async def _refuse(self, request: OrderRequest, reason: str, rule: str, actor: str) -> OrderRefused:
+        self._bus.publish(OrderRejected(request.client_order_id, request.symbol, reason, rule))
+        await self._audit(
+            "order_refused",
+            {"client_order_id": request.client_order_id, "symbol": request.symbol, "venue": request.venue,
+             "side": request.side.value, "size": str(request.size), "reason": reason, "rule": rule},
+            actor,
+        )
+        return OrderRefused(reason, rule)
+
+    def check(self, request: OrderRequest, exclude: str | None = None) -> tuple[Instrument, str | None, str | None]:
+        """Validation and risk verdict without side effects: (instrument, reason, rule)."""
+        instrument = self.instrument(request.venue, request.symbol)
+        problems = request.validate_for(instrument)
+        if problems:
+            return instrument, "; ".join(problems), "validation"
+        mark = self._market.mark(request.venue, request.symbol)
+        open_orders = [o for o in self._orders.open_orders() if o.client_order_id != exclude]
+        verdict = self._risk.check_order_risk(request, instrument, mark, open_orders)
+        if not verdict.approved:
+            return instrument, verdict.reason, verdict.rule or "risk"
+        return instrument, None, None
+
+    async def place_order(
+        self, request: OrderRequest, *, actor: str = "user", risk_exempt: str | None = None
+    ) -> Order:
+        """Place an order. ``risk_exempt`` (a reason, audited) is for the engine's own
+        protective orders: closing positions in an emergency stop or at a stop-loss."""
+        if request.venue not in self._venues:
+            raise await self._refuse(request, f"venue '{request.venue}' is not configured", "unknown_venue", actor)
+        try:
+            instrument = self.instrument(request.venue, request.symbol)
+        except OrderRefused as exc:
+            raise await self._refuse(request, exc.reason, "unknown_market", actor) from None
+        problems = request.validate_for(instrument)
+        if problems:
+            raise await self._refuse(request, "; ".join(problems), "validation", actor)
+        if risk_exempt is None:
+            _, reason, rule = self.check(request)
+            if reason is not None:
+                raise await self._refuse(request, reason, rule or "risk", actor)
+        order = Order.from_request(request, self._clock.now_ms())
+        await self._orders.record_new(order, actor=actor)
+        if risk_exempt is not None:
+            await self._audit("risk_exempt_order", {"client_order_id": order.client_order_id, "reason": risk_exempt}, actor)
+        kill_point("after_persist")
+        return await self._send(order, actor)
+
+    async def _send(self, order: Order, actor: str) -> Order:
+        venue = self._venues[order.venue]
+        try:
+            report = await venue.create_order(order)
+        except VenueError as exc:
+            return await self._resolve_failed_send(order, exc, actor)
+        kill_point("after_ack")
+        applied = await self._orders.apply(report, actor=venue.name)
+        return applied or order
+
+    async def _resolve_failed_send(self, order: Order, error: VenueError, actor: str) -> Order:
+        """The venue may have the order even though the call failed: ask before deciding."""
+        message = redact(str(error))
+        venue = self._venues[order.venue]
+        try:
+            found = await venue.fetch_order(order.client_order_id, order.symbol)
+        except VenueError as lookup_error:
+            log.warning("order %s unresolved after send failure: %s", order.client_order_id, redact(str(lookup_error)))
+            await self._audit(
+                "order_unresolved",
+                {"client_order_id": order.client_order_id, "error": message},
+                actor,
+            )
+            return order
+        if found is not None:
+            return await self._orders.apply(found, actor=venue.name) or order
+        return await self._orders.mark(order, OrderStatus.REJECTED, self._clock.now_ms(), message, actor)
+
+    async def cancel_order(self, client_order_id: str, *, actor: str = "user") -> Order:
+        order = self._orders.track_order(client_order_id)
+        if order is None:
+            known = await self._orders.get(client_order_id)
+            if known is None:
+                raise OrderRefused(f"no order {client_order_id}", "unknown_order")
+            raise OrderRefused(f"order {client_order_id} is already {known.status.value}", "not_open")
+        venue = self._venues[order.venue]
+        await self._audit("cancel_requested", {"client_order_id": client_order_id, "symbol": order.symbol}, actor)
+        try:
+            report = await venue.cancel_order(client_order_id, order.symbol)
+        except VenueError as exc:
+            raise OrderRefused(f"cancel failed: {redact(str(exc))}", "venue_error") from None
+        return await self._orders.apply(report, actor=venue.name) or order
+
+    async def modify_order(
+        self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
+    ) -> Order:
+        """Cancel-replace. The replacement is checked first so a refused change keeps the old order."""
+        order = self._orders.track_order(client_order_id)
+        if order is None:
+            raise OrderRefused(f"order {client_order_id} is not open", "not_open")
+        fields = order.model_dump(
+            include={"venue", "symbol", "side", "type", "price", "trigger_price", "trailing_offset",
+                     "time_in_force", "post_only", "reduce_only", "leverage", "take_profit", "stop_loss", "strategy_id"}
+        )
+        if price is not None:
+            fields["price"] = price
+        fields["size"] = size if size is not None else order.remaining
+        try:
+            request = OrderRequest(**fields)
+        except ValueError as exc:
+            raise OrderRefused(str(exc), "validation") from None
+        _, reason, rule = self.check(request, exclude=client_order_id)
+        if reason is not None:
+            raise await self._refuse(request, reason, rule or "risk", actor)
+        canceled = await self.cancel_order(client_order_id, actor=actor)
+        if canceled.status is not OrderStatus.CANCELED:
+            raise OrderRefused(f"order {client_order_id} could not be canceled ({canceled.status.value})", "not_open")
+        await self._audit("order_modified", {"old": client_order_id, "new": request.client_order_id}, actor)
+        return await self.place_order(request, actor=actor)
+
+    def closing_request(self, venue: str, symbol: str, size: Decimal | None = None) -> OrderRequest | None:
+        position = self._portfolio.position(venue, symbol)
+        if position is None or position.size == 0:
+            return None
+        instrument = self.instrument(venue, symbol)
+        amount = instrument.round_size(min(size, position.size) if size is not None else position.size)
+        if amount <= 0:
+            return None
+        side = Side.SELL if position.side is PositionSide.LONG else Side.BUY
+        return OrderRequest(
+            venue=venue, symbol=symbol, side=side, type=OrderType.MARKET, size=amount,
+            time_in_force=TimeInForce.IOC, reduce_only=instrument.is_perpetual,
+        )
+
+    async def close_position(
+        self, venue: str, symbol: str, size: Decimal | None = None, *, actor: str = "user", risk_exempt: str | None = None
+    ) -> Order | None:
+        request = self.closing_request(venue, symbol, size)
+        if request is None:
+            return None
+        return await self.place_order(request, actor=actor, risk_exempt=risk_exempt)
+
+    async def cancel_all(self, venue: str | None = None, symbol: str | None = None, *, actor: str = "user") -> int:
+        canceled = 0
+        for order in self._orders.open_orders(venue, symbol):
+            try:
+                result = await self.cancel_order(order.client_order_id, actor=actor)
+            except OrderRefused as exc:
+                log.warning("cancel all: %s", exc.reason)
+                continue
+            canceled += result.status is OrderStatus.CANCELED
+        return canceled
+
+    async def close_all(self, *, actor: str = "user", risk_exempt: str | None = None) -> int:
+        closed = 0
+        for position in list(self._portfolio.positions()):
+            try:
+                order = await self.close_position(
+                    position.venue, position.symbol, actor=actor, risk_exempt=risk_exempt
+                )
+            except OrderRefused as exc:
+                log.warning("close all: %s", exc.reason)
+                continue
+            closed += order is not None
+        return closed
+
+    async def batch_operations(self, operations: list[Operation], *, actor: str = "user") -> BatchResult:
+        """Run operations in order; one failure does not stop the rest, each gets its outcome."""
+        result = BatchResult()
+        for op in operations:
+            try:
+                if op.action == "place" and op.request is not None:
+                    outcome: Order | None = await self.place_order(op.request, actor=actor)
+                elif op.action == "cancel" and op.client_order_id:
+                    outcome = await self.cancel_order(op.client_order_id, actor=actor)
+                elif op.action == "modify" and op.client_order_id:
+                    outcome = await self.modify_order(op.client_order_id, price=op.price, size=op.size, actor=actor)
+                else:
+                    raise OrderRefused(f"incomplete {op.action} operation", "validation")
+            except OrderRefused as exc:
+                result.results.append(None)
+                result.errors.append(exc.reason)
+            else:
+                result.results.append(outcome)
+                result.errors.append(None)
+        return result
+

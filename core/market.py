@@ -1,0 +1,104 @@
+"""The latest market state, kept current by bus listeners so readers never wait.
+
+The TUI, the risk manager and strategies read books, marks and candles from here instead of
+each keeping their own copy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+
+from core.events import (
+    CandleClosed,
+    ConnectionChanged,
+    Event,
+    EventBus,
+    OrderBookUpdated,
+    TickerUpdated,
+    TradePrinted,
+)
+from core.models import Candle, OrderBook, Ticker, Trade
+
+TIMEFRAMES_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}
+MAX_TRADES = 200
+MAX_CANDLES = 500
+
+
+class CandleBuilder:
+    """Aggregates trades into candles of one timeframe; the open candle is the last one."""
+
+    def __init__(self, period_ms: int) -> None:
+        self.period_ms = period_ms
+        self.candles: deque[Candle] = deque(maxlen=MAX_CANDLES)
+
+    def add(self, ts: int, price: float, size: float) -> None:
+        start = ts - ts % self.period_ms
+        last = self.candles[-1] if self.candles else None
+        if last is None or start > last.ts:
+            self.candles.append(Candle(ts=start, open=price, high=price, low=price, close=price, volume=size))
+        elif start == last.ts:
+            last.high = max(last.high, price)
+            last.low = min(last.low, price)
+            last.close = price
+            last.volume += size
+
+
+class MarketCache:
+    def __init__(self, bus: EventBus) -> None:
+        self._books: dict[tuple[str, str], OrderBook] = {}
+        self._tickers: dict[tuple[str, str], Ticker] = {}
+        self._trades: dict[tuple[str, str], deque[Trade]] = {}
+        self._candles: dict[tuple[str, str], dict[str, CandleBuilder]] = {}
+        self._connections: dict[str, tuple[str, float | None]] = {}
+        bus.add_listener(
+            (OrderBookUpdated, TickerUpdated, TradePrinted, CandleClosed, ConnectionChanged), self._on_event
+        )
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, OrderBookUpdated):
+            self._books[(event.book.venue, event.book.symbol)] = event.book
+        elif isinstance(event, TradePrinted):
+            trade = event.trade
+            key = (trade.venue, trade.symbol)
+            self._trades.setdefault(key, deque(maxlen=MAX_TRADES)).append(trade)
+            builders = self._candles.setdefault(
+                key, {tf: CandleBuilder(ms) for tf, ms in TIMEFRAMES_MS.items()}
+            )
+            for builder in builders.values():
+                builder.add(trade.ts, float(trade.price), float(trade.size))
+        elif isinstance(event, TickerUpdated):
+            self._tickers[(event.ticker.venue, event.ticker.symbol)] = event.ticker
+        elif isinstance(event, ConnectionChanged):
+            self._connections[event.venue] = (event.state, event.latency_ms)
+
+    def book(self, venue: str, symbol: str) -> OrderBook | None:
+        return self._books.get((venue, symbol))
+
+    def ticker(self, venue: str, symbol: str) -> Ticker | None:
+        return self._tickers.get((venue, symbol))
+
+    def trades(self, venue: str, symbol: str) -> list[Trade]:
+        return list(self._trades.get((venue, symbol), ()))
+
+    def candles(self, venue: str, symbol: str, timeframe: str = "1m") -> list[Candle]:
+        builders = self._candles.get((venue, symbol))
+        if builders is None or timeframe not in builders:
+            return []
+        return list(builders[timeframe].candles)
+
+    def mark(self, venue: str, symbol: str) -> Decimal | None:
+        """Mark price, else last trade, else book mid: the best price we know."""
+        ticker = self._tickers.get((venue, symbol))
+        if ticker is not None:
+            for value in (ticker.mark, ticker.last):
+                if value is not None:
+                    return value
+        book = self._books.get((venue, symbol))
+        if book is not None and book.mid is not None:
+            return book.mid
+        trades = self._trades.get((venue, symbol))
+        return trades[-1].price if trades else None
+
+    def connection(self, venue: str) -> tuple[str, float | None]:
+        return self._connections.get(venue, ("connecting", None))

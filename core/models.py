@@ -1,0 +1,489 @@
+"""Domain models shared by every layer.
+
+Prices, sizes and money are ``Decimal`` so that what the trader typed is what the venue
+receives; rounding to an instrument's precision happens once, in ``Instrument``, at the edge.
+Timestamps are integer milliseconds UTC, as in ccxt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ZERO = Decimal(0)
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    TAKE_PROFIT = "take_profit"
+    TRAILING_STOP = "trailing_stop"
+
+    @property
+    def needs_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+    @property
+    def needs_trigger(self) -> bool:
+        return self in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT)
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderStatus(StrEnum):
+    PENDING_NEW = "pending_new"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+# The legal moves of an order. pending_new may jump straight to a fill or a rejection because a
+# venue can answer a marketable order with its fills in the acknowledgement itself.
+LEGAL_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING_NEW: frozenset(
+        {
+            OrderStatus.OPEN,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.OPEN: frozenset(
+        {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.FILLED: frozenset(),
+    OrderStatus.CANCELED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    """An order was asked to move to a state its state machine does not allow."""
+
+
+class ContractType(StrEnum):
+    SPOT = "spot"
+    LINEAR_PERPETUAL = "linear_perpetual"
+
+
+class PositionSide(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class RiskState(StrEnum):
+    """ACTIVE trades normally, REDUCING lets through only orders that shrink exposure,
+    HALTED lets nothing through until a person resets it."""
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+
+class Direction(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+    HOLD = "hold"
+
+
+def new_client_order_id() -> str:
+    """Client order ids are made locally, before sending, so a timeout is resolved by lookup."""
+    return "ot-" + uuid.uuid4().hex[:24]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=False, extra="forbid", validate_assignment=False)
+
+
+class Instrument(_Model):
+    """A tradable market with the precision and limits every order must respect."""
+
+    venue: str
+    symbol: str
+    base: str
+    quote: str
+    contract_type: ContractType = ContractType.SPOT
+    tick_size: Decimal = Field(gt=0)
+    lot_size: Decimal = Field(gt=0)
+    min_size: Decimal = ZERO
+    min_notional: Decimal = ZERO
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    contract_size: Decimal = Decimal(1)
+    max_leverage: int = 1
+
+    @property
+    def is_perpetual(self) -> bool:
+        return self.contract_type is ContractType.LINEAR_PERPETUAL
+
+    @property
+    def price_decimals(self) -> int:
+        return max(0, -self.tick_size.normalize().as_tuple().exponent)  # type: ignore[operator]
+
+    @property
+    def size_decimals(self) -> int:
+        return max(0, -self.lot_size.normalize().as_tuple().exponent)  # type: ignore[operator]
+
+    def round_price(self, price: Decimal) -> Decimal:
+        steps = (price / self.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        return (steps * self.tick_size).quantize(self.tick_size)
+
+    def round_size(self, size: Decimal) -> Decimal:
+        """Sizes round down: never trade more than was asked."""
+        steps = (size / self.lot_size).quantize(Decimal(1), rounding=ROUND_DOWN)
+        return (steps * self.lot_size).quantize(self.lot_size)
+
+    def size_problem(self, size: Decimal, price: Decimal | None) -> str | None:
+        """Why a size cannot be traded on this instrument, or None when it can."""
+        if size <= 0:
+            return "size must be greater than 0"
+        if size % self.lot_size != 0:
+            return f"size {size} is not a multiple of the lot size {self.lot_size}"
+        if size < self.min_size:
+            return f"size {size} is below the minimum {self.min_size} {self.base}"
+        if price is not None and self.min_notional > 0:
+            notional = size * price * self.contract_size
+            if notional < self.min_notional:
+                return f"notional {notional:.2f} {self.quote} is below the minimum {self.min_notional} {self.quote}"
+        return None
+
+    def price_problem(self, price: Decimal, label: str = "price") -> str | None:
+        if price <= 0:
+            return f"{label} must be greater than 0"
+        if price % self.tick_size != 0:
+            return f"{label} {price} is not a multiple of the tick size {self.tick_size}"
+        return None
+
+
+class OrderRequest(_Model):
+    """What a person or a strategy asks for, before risk checks and before it becomes an Order."""
+
+    venue: str
+    symbol: str
+    side: Side
+    type: OrderType = OrderType.LIMIT
+    size: Decimal = Field(gt=0)
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trailing_offset: Decimal | None = Field(default=None, gt=0)
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    leverage: int | None = Field(default=None, ge=1)
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    strategy_id: str | None = None
+    client_order_id: str = Field(default_factory=new_client_order_id)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OrderRequest:
+        if self.type.needs_price and self.price is None:
+            raise ValueError(f"a {self.type.value} order needs a price")
+        if self.type.needs_trigger and self.trigger_price is None:
+            raise ValueError(f"a {self.type.value} order needs a trigger price")
+        if self.type is OrderType.TRAILING_STOP and self.trailing_offset is None:
+            raise ValueError("a trailing_stop order needs a trailing offset")
+        if self.type is OrderType.MARKET and self.price is not None:
+            raise ValueError("a market order takes no price")
+        if self.post_only and self.type is not OrderType.LIMIT:
+            raise ValueError("post-only applies to limit orders only")
+        if self.post_only and self.time_in_force is not TimeInForce.GTC:
+            raise ValueError("post-only orders must be GTC")
+        for name in ("price", "trigger_price", "take_profit", "stop_loss"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be greater than 0")
+        return self
+
+    def validate_for(self, instrument: Instrument) -> list[str]:
+        """Every way this request breaks the instrument's precision and limits."""
+        problems: list[str] = []
+        if instrument.symbol != self.symbol:
+            problems.append(f"instrument {instrument.symbol} does not match {self.symbol}")
+        size_problem = self.size_problem(instrument)
+        if size_problem:
+            problems.append(size_problem)
+        for name in ("price", "trigger_price", "take_profit", "stop_loss"):
+            value = getattr(self, name)
+            if value is not None:
+                problem = instrument.price_problem(value, name.replace("_", " "))
+                if problem:
+                    problems.append(problem)
+        if self.leverage is not None and self.leverage > instrument.max_leverage:
+            problems.append(
+                f"leverage {self.leverage}x exceeds {instrument.symbol}'s maximum {instrument.max_leverage}x"
+            )
+        if self.reduce_only and not instrument.is_perpetual:
+            problems.append("reduce-only applies to perpetual contracts only")
+        return problems
+
+    def size_problem(self, instrument: Instrument) -> str | None:
+        return instrument.size_problem(self.size, self.price or self.trigger_price)
+
+
+class Order(_Model):
+    """An order as the system knows it: every change goes through ``transition``."""
+
+    client_order_id: str
+    venue: str
+    symbol: str
+    side: Side
+    type: OrderType
+    size: Decimal
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trailing_offset: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    leverage: int | None = None
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    strategy_id: str | None = None
+    venue_order_id: str | None = None
+    status: OrderStatus = OrderStatus.PENDING_NEW
+    filled_size: Decimal = ZERO
+    avg_price: Decimal | None = None
+    fee: Decimal = ZERO
+    reason: str | None = None
+    created_ts: int = 0
+    updated_ts: int = 0
+
+    @classmethod
+    def from_request(cls, request: OrderRequest, ts: int) -> Order:
+        return cls(
+            **request.model_dump(exclude={"client_order_id"}),
+            client_order_id=request.client_order_id,
+            created_ts=ts,
+            updated_ts=ts,
+        )
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.size - self.filled_size
+
+    @property
+    def is_open(self) -> bool:
+        return not self.status.is_terminal
+
+    def can_transition(self, new: OrderStatus) -> bool:
+        return new in LEGAL_TRANSITIONS[self.status]
+
+    def transition(self, new: OrderStatus, ts: int, reason: str | None = None) -> None:
+        if not self.can_transition(new):
+            raise IllegalTransition(
+                f"order {self.client_order_id}: {self.status.value} -> {new.value} is not allowed"
+            )
+        self.status = new
+        self.updated_ts = ts
+        if reason is not None:
+            self.reason = reason
+
+
+class Fill(_Model):
+    fill_id: str
+    client_order_id: str
+    venue_order_id: str | None = None
+    venue: str
+    symbol: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    fee: Decimal = ZERO
+    fee_currency: str = ""
+    liquidity: Liquidity = Liquidity.TAKER
+    ts: int = 0
+    strategy_id: str | None = None
+
+    @property
+    def notional(self) -> Decimal:
+        return self.price * self.size
+
+
+class ExecutionReport(_Model):
+    """A venue's word about one order: its status, cumulative fill and, optionally, one new fill.
+
+    Reports may arrive twice or out of order; the OrderManager applies them idempotently.
+    """
+
+    client_order_id: str
+    venue: str
+    symbol: str
+    status: OrderStatus
+    venue_order_id: str | None = None
+    filled_size: Decimal = ZERO
+    avg_price: Decimal | None = None
+    fee: Decimal = ZERO
+    fill: Fill | None = None
+    reason: str | None = None
+    ts: int = 0
+
+
+class Position(_Model):
+    venue: str
+    symbol: str
+    side: PositionSide
+    size: Decimal
+    entry_price: Decimal
+    leverage: int = 1
+    margin: Decimal = ZERO
+    mark_price: Decimal | None = None
+    unrealized_pnl: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    liquidation_price: Decimal | None = None
+    created_ts: int = 0
+    updated_ts: int = 0
+
+    @property
+    def signed_size(self) -> Decimal:
+        return self.size if self.side is PositionSide.LONG else -self.size
+
+    @property
+    def notional(self) -> Decimal:
+        return self.size * (self.mark_price or self.entry_price)
+
+
+class Balance(_Model):
+    asset: str
+    free: Decimal = ZERO
+    used: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.used
+
+
+class BookLevel(_Model):
+    price: Decimal
+    size: Decimal
+
+
+class OrderBook(_Model):
+    venue: str
+    symbol: str
+    ts: int
+    bids: list[tuple[Decimal, Decimal]] = Field(default_factory=list)
+    asks: list[tuple[Decimal, Decimal]] = Field(default_factory=list)
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0][0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0][0] if self.asks else None
+
+    @property
+    def mid(self) -> Decimal | None:
+        if self.bids and self.asks:
+            return (self.bids[0][0] + self.asks[0][0]) / 2
+        return None
+
+    @property
+    def spread(self) -> Decimal | None:
+        if self.bids and self.asks:
+            return self.asks[0][0] - self.bids[0][0]
+        return None
+
+
+class Trade(_Model):
+    """A public trade on the tape (side is the aggressor's)."""
+
+    venue: str
+    symbol: str
+    ts: int
+    price: Decimal
+    size: Decimal
+    side: Side
+    trade_id: str = ""
+
+
+class Ticker(_Model):
+    venue: str
+    symbol: str
+    ts: int
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    last: Decimal | None = None
+    mark: Decimal | None = None
+    volume_24h: Decimal | None = None
+
+
+class Candle(_Model):
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class Signal(_Model):
+    """A trade idea with the fields of the first design document."""
+
+    signal_id: str = Field(default_factory=lambda: "sig-" + uuid.uuid4().hex[:16])
+    instrument_id: str
+    direction: Direction
+    strength: float = Field(ge=0, le=1)
+    confidence: float = Field(ge=0, le=1)
+    target_price: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    generated_time: int = 0
+    source: str = "ai_prediction"
+
+
+class AgentOpinion(_Model):
+    agent: str
+    direction: Direction
+    strength: float = Field(ge=0, le=1)
+    confidence: float = Field(ge=0, le=1)
+    rationale: str = ""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    data_age_ms: int | None = None
+    has_data: bool = True

@@ -1,0 +1,234 @@
+"""OrderManager: the one owner of order state.
+
+Every change goes through the order's state machine, is written to the database (a row and an
+order event, audited) and then published. Execution reports may arrive twice, late or out of
+order; ``apply`` is idempotent: fills are deduplicated by fill id, cumulative sizes only grow,
+and a status that would move an order backwards is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from core.events import EventBus, OrderFilled, OrderUpdated
+from core.models import ZERO, ExecutionReport, Fill, Order, OrderStatus
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; weeks start on Monday
+
+
+def _period_start(ts: int, span: int) -> int:
+    offset = MONDAY_OFFSET_MS if span > DAY_MS else 0
+    return ts - (ts - offset) % span
+
+
+class OrderStore(Protocol):
+    async def record_order(self, order: Order, event: str, detail: str | None = None, actor: str = "engine") -> None: ...
+
+    async def get_order(self, client_order_id: str) -> Order | None: ...
+
+    async def load_orders(self, **filters: Any) -> list[Order]: ...
+
+    async def record_fill(self, fill: Fill) -> bool: ...
+
+    async def load_fills(self, **filters: Any) -> list[Fill]: ...
+
+
+class FillSink(Protocol):
+    def apply_fill(self, fill: Fill) -> Any: ...
+
+
+@dataclass(frozen=True)
+class FillStats:
+    count: int
+    volume: Decimal
+    notional: Decimal
+    fees: Decimal
+    maker_share: float
+
+
+@dataclass(frozen=True)
+class PeriodPerformance:
+    period_start: int
+    fills: int
+    notional: Decimal
+    fees: Decimal
+    realized_pnl: Decimal
+
+
+class OrderManager:
+    def __init__(self, store: OrderStore, bus: EventBus, portfolio: FillSink) -> None:
+        self._store = store
+        self._bus = bus
+        self._portfolio = portfolio
+        self._orders: dict[str, Order] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def load_open(self) -> list[Order]:
+        """Bring open orders from the database into memory (start-up, before reconciliation)."""
+        orders = await self._store.load_orders(open_only=True)
+        for order in orders:
+            self._orders[order.client_order_id] = order
+        return orders
+
+    async def record_new(self, order: Order, actor: str = "engine") -> None:
+        """Write the order as pending_new; when this returns the order is durable."""
+        if order.client_order_id in self._orders or await self._store.get_order(order.client_order_id):
+            raise ValueError(f"client order id {order.client_order_id} is already in use")
+        self._orders[order.client_order_id] = order
+        await self._store.record_order(order, "created", actor=actor)
+        self._bus.publish(OrderUpdated(order.model_copy(), None))
+
+    def track_order(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    async def get(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id) or await self._store.get_order(client_order_id)
+
+    def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
+        return [
+            o
+            for o in self._orders.values()
+            if o.is_open and (venue is None or o.venue == venue) and (symbol is None or o.symbol == symbol)
+        ]
+
+    async def apply(self, report: ExecutionReport, actor: str = "venue") -> Order | None:
+        async with self._locks[report.client_order_id]:
+            order = await self.get(report.client_order_id)
+            if order is None:
+                log.warning("report for unknown order %s at %s ignored", report.client_order_id, report.venue)
+                return None
+            self._orders[order.client_order_id] = order
+            if report.fill is not None:
+                await self._apply_fill(order, report.fill)
+            changed = self._merge(order, report)
+            if changed:
+                previous, event = changed
+                await self._store.record_order(order, event, detail=report.reason, actor=actor)
+                self._bus.publish(OrderUpdated(order.model_copy(), previous))
+            if not order.is_open:
+                self._orders.pop(order.client_order_id, None)
+                self._locks.pop(order.client_order_id, None)
+            return order
+
+    async def _apply_fill(self, order: Order, fill: Fill) -> None:
+        if fill.strategy_id is None and order.strategy_id is not None:
+            fill = fill.model_copy(update={"strategy_id": order.strategy_id})
+        if await self._store.record_fill(fill):
+            self._portfolio.apply_fill(fill)
+            self._bus.publish(OrderFilled(fill))
+
+    def _merge(self, order: Order, report: ExecutionReport) -> tuple[str, str] | None:
+        """Fold the report into the order; return (previous status, event name) if it changed."""
+        previous = order.status
+        grew = report.filled_size > order.filled_size
+        if grew:
+            order.filled_size = report.filled_size
+            order.avg_price = report.avg_price
+            order.fee = max(order.fee, report.fee)
+        if report.venue_order_id and not order.venue_order_id:
+            order.venue_order_id = report.venue_order_id
+        target = report.status
+        if target != previous and order.can_transition(target):
+            order.transition(target, report.ts, report.reason)
+            return previous.value, target.value
+        if target == previous == OrderStatus.PARTIALLY_FILLED and grew:
+            order.updated_ts = report.ts
+            return previous.value, "partially_filled"
+        if target != previous:
+            log.debug("order %s: stale report %s ignored in %s", order.client_order_id, target, previous)
+        elif grew:
+            order.updated_ts = report.ts
+            return previous.value, "fill"
+        return None
+
+    async def mark(self, order: Order, status: OrderStatus, ts: int, reason: str, actor: str = "engine") -> Order:
+        """Move an order by the engine's own decision (reconciliation, refusal after persist)."""
+        async with self._locks[order.client_order_id]:
+            previous = order.status
+            order.transition(status, ts, reason)
+            await self._store.record_order(order, status.value, detail=reason, actor=actor)
+            self._bus.publish(OrderUpdated(order.model_copy(), previous.value))
+            if not order.is_open:
+                self._orders.pop(order.client_order_id, None)
+            return order
+
+    async def get_order_history(self, **filters: Any) -> list[Order]:
+        return await self._store.load_orders(**filters)
+
+    async def fills(self, **filters: Any) -> list[Fill]:
+        return await self._store.load_fills(**filters)
+
+    async def fill_statistics(self, **filters: Any) -> FillStats:
+        fills = await self._store.load_fills(**filters)
+        volume = sum((f.size for f in fills), ZERO)
+        notional = sum((f.notional for f in fills), ZERO)
+        fees = sum((f.fee for f in fills), ZERO)
+        makers = sum(1 for f in fills if f.liquidity.value == "maker")
+        return FillStats(len(fills), volume, notional, fees, makers / len(fills) if fills else 0.0)
+
+    async def calculate_performance(self, period: str = "daily", **filters: Any) -> list[PeriodPerformance]:
+        """Per-day or per-week fills, notional, fees and realized PnL (average-cost, per symbol)."""
+        span = {"daily": DAY_MS, "weekly": 7 * DAY_MS}.get(period)
+        if span is None:
+            raise ValueError(f"unknown period '{period}': use daily or weekly")
+        fills = sorted(await self._store.load_fills(**filters), key=lambda f: f.ts)
+        buckets: dict[int, list[Decimal]] = {}
+        positions: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+        for fill in fills:
+            start = _period_start(fill.ts, span)
+            bucket = buckets.setdefault(start, [Decimal(0), Decimal(0), Decimal(0), Decimal(0)])
+            key = (fill.venue, fill.symbol)
+            size, entry = positions.get(key, (ZERO, ZERO))
+            signed = fill.size * fill.side.sign
+            realized = ZERO
+            if size != 0 and (size > 0) != (signed > 0):
+                closed = min(abs(size), abs(signed))
+                realized = closed * (fill.price - entry) * (1 if size > 0 else -1)
+            new_size = size + signed
+            if new_size == 0:
+                entry = ZERO
+            elif size == 0 or (size > 0) != (new_size > 0):
+                entry = fill.price
+            elif (size > 0) == (signed > 0):
+                entry = (entry * abs(size) + fill.price * abs(signed)) / abs(new_size)
+            positions[key] = (new_size, entry)
+            bucket[0] += 1
+            bucket[1] += fill.notional
+            bucket[2] += fill.fee
+            bucket[3] += realized - fill.fee
+        return [
+            PeriodPerformance(start, int(b[0]), b[1], b[2], b[3]) for start, b in sorted(buckets.items())
+        ]
+
+    async def generate_reports(self, report_type: str = "daily", fmt: str = "json", **filters: Any) -> str:
+        """Daily or weekly PnL, fees and fills as CSV or JSON text."""
+        rows = [
+            {
+                "period_start": p.period_start,
+                "fills": p.fills,
+                "notional": str(p.notional),
+                "fees": str(p.fees),
+                "realized_pnl": str(p.realized_pnl),
+            }
+            for p in await self.calculate_performance(report_type, **filters)
+        ]
+        if fmt == "json":
+            return json.dumps({"report": report_type, "rows": rows}, indent=2)
+        if fmt == "csv":
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=["period_start", "fills", "notional", "fees", "realized_pnl"])
+            writer.writeheader()
+            writer.writerows(rows)
+            return out.getvalue()
+        raise ValueError(f"unknown report format '{fmt}': use json or csv")

@@ -1,0 +1,101 @@
+"""The interfaces the middle layer implements and the core depends on.
+
+The core never imports a venue or an agent; the composition root in ``tui/`` passes concrete
+objects that satisfy these protocols.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from core.models import (
+    AgentOpinion,
+    Balance,
+    Candle,
+    ExecutionReport,
+    Instrument,
+    Order,
+    OrderBook,
+    Position,
+)
+
+if TYPE_CHECKING:
+    from core.events import EventBus
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class VenueError(Exception):
+    """A venue refused or failed a request. ``retryable`` tells the executor whether to retry."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class OrderNotFound(VenueError):
+    pass
+
+
+@runtime_checkable
+class ExchangeAdapter(Protocol):
+    """One venue: its markets, account and order entry, and the market data it streams.
+
+    ``start`` connects and begins publishing market data (OrderBookUpdated, TradePrinted,
+    TickerUpdated) and execution reports (ExecutionReported) on the bus. ``create_order`` returns
+    the venue's acknowledgement; fills that follow arrive as ExecutionReported events.
+    """
+
+    name: str
+    mode: str  # "paper" | "live"
+
+    async def start(self, bus: EventBus) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def load_instruments(self) -> list[Instrument]: ...
+
+    async def subscribe(self, symbols: list[str]) -> None: ...
+
+    async def fetch_balances(self) -> list[Balance]: ...
+
+    async def fetch_positions(self) -> list[Position]: ...
+
+    async def fetch_open_orders(self) -> list[ExecutionReport]: ...
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> ExecutionReport | None: ...
+
+    async def create_order(self, order: Order) -> ExecutionReport: ...
+
+    async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport: ...
+
+    async def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook: ...
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
+    ) -> list[Candle]: ...
+
+
+class MarketFeed(Protocol):
+    """A source of market data without order entry (a replay, a public ccxt stream)."""
+
+    async def start(self, bus: EventBus) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Agent(Protocol):
+    name: str
+
+    async def analyze(self, context: Any) -> AgentOpinion: ...
+
+
+class Notifier(Protocol):
+    name: str
+
+    async def send(self, title: str, body: str, level: str = "info") -> None: ...

@@ -1,0 +1,51 @@
+"""Keeps secrets out of every log line, exception text and screen.
+
+Every secret loaded is registered here; a logging filter and ``redact`` replace it wherever it
+appears, so a key that leaks into an exception message from a library is still hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+MASK = "***"
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    # Very short values would mask ordinary words; real keys are long.
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    if not _secrets:
+        return text
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Formats the record early so that secrets in arguments are masked too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            message = redact(record.getMessage())
+            record.msg, record.args = message, None
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach the filter to every handler of the root logger (call after handlers exist)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
