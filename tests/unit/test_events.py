@@ -1,0 +1,111 @@
+"""The bus never drops order events and coalesces market data for slow subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from core.clock import SimClock
+from core.events import EventBus, OrderBookUpdated, OrderUpdated, TradePrinted
+from core.models import Order, OrderBook, OrderRequest, Side, Trade
+
+
+def book(symbol: str, ts: int) -> OrderBookUpdated:
+    return OrderBookUpdated(OrderBook(venue="paper", symbol=symbol, ts=ts, bids=[(Decimal(ts), Decimal(1))]))
+
+
+def order_event(i: int) -> OrderUpdated:
+    request = OrderRequest(venue="paper", symbol="BTC/USDT", side=Side.BUY, size=Decimal(1), price=Decimal(i + 1))
+    return OrderUpdated(Order.from_request(request, i))
+
+
+def test_books_for_one_symbol_are_coalesced_to_the_latest() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(OrderBookUpdated, maxsize=10)
+    for ts in range(100):
+        bus.publish(book("BTC/USDT", ts))
+        bus.publish(book("ETH/USDT", ts))
+    events = sub.drain()
+    assert [(e.book.symbol, e.book.ts) for e in events] == [("BTC/USDT", 99), ("ETH/USDT", 99)]
+    assert sub.coalesced == 198
+
+
+def test_order_events_are_never_dropped_and_keep_their_order() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(OrderUpdated, OrderBookUpdated, maxsize=2)
+    for i in range(5000):
+        bus.publish(order_event(i))
+        bus.publish(book(f"S{i}/USDT", i))
+    events = sub.drain()
+    orders = [e for e in events if isinstance(e, OrderUpdated)]
+    assert [o.order.created_ts for o in orders] == list(range(5000))
+    assert len(events) - len(orders) == 2
+    assert sub.dropped == 4998
+
+
+def test_trades_are_bounded_oldest_first_out() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(TradePrinted, maxsize=3)
+    for i in range(10):
+        bus.publish(TradePrinted(Trade(venue="p", symbol="X/Y", ts=i, price=Decimal(1), size=Decimal(1), side=Side.BUY)))
+    assert [e.trade.ts for e in sub.drain()] == [7, 8, 9]
+
+
+def test_subscribers_filter_by_type_and_listeners_run_inline() -> None:
+    bus = EventBus()
+    seen: list[object] = []
+    bus.add_listener((OrderUpdated,), seen.append)
+    books = bus.subscribe(OrderBookUpdated)
+    bus.publish(order_event(1))
+    assert len(seen) == 1 and len(books) == 0
+
+
+def test_a_failing_listener_does_not_stop_publishing() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(OrderUpdated)
+
+    def broken(_: object) -> None:
+        raise RuntimeError("boom")
+
+    bus.add_listener((OrderUpdated,), broken)
+    bus.publish(order_event(1))
+    assert len(sub) == 1
+
+
+async def test_async_consumer_wakes_on_publish() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(OrderUpdated)
+    consumer = asyncio.create_task(sub.get())
+    await asyncio.sleep(0)
+    bus.publish(order_event(7))
+    event = await consumer
+    assert isinstance(event, OrderUpdated) and event.order.created_ts == 7
+
+
+async def test_closing_ends_iteration() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(OrderUpdated)
+    received: list[object] = []
+
+    async def consume() -> None:
+        async for event in sub:
+            received.append(event)
+
+    task = asyncio.create_task(consume())
+    bus.publish(order_event(1))
+    await asyncio.sleep(0)
+    sub.close()
+    await task
+    assert len(received) == 1
+
+
+async def test_sim_clock_sleep_returns_only_when_advanced() -> None:
+    clock = SimClock(start_ms=0)
+    done = asyncio.create_task(clock.sleep(30))
+    await asyncio.sleep(0)
+    clock.advance(29_999)
+    await asyncio.sleep(0)
+    assert not done.done()
+    clock.advance(1)
+    await done
+    assert clock.now_ms() == 30_000
