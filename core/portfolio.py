@@ -1,0 +1,378 @@
+"""Positions, balances, PnL and fees: the account as the risk manager and the screens see it.
+
+Balances are the cash ledger. A venue sync (``set_balances``) replaces them; between syncs our
+own fills move them, so equity stays right without waiting for the next sync. Positions come
+from our fills (average cost, not FIFO) and are overwritten by reconciliation
+(``set_position``), because the venue is the truth.
+
+Equity, in the quote currency, is every balance valued at its mark (the quote currency at 1,
+a base asset at the mark of ``ASSET/QUOTE`` or ``ASSET/QUOTE:QUOTE`` on the same venue) plus the
+unrealized PnL of perpetual positions. Spot holdings are already in the balances, so a spot
+position adds nothing more: it only says at what price the holding was bought. Balances are
+taken to be wallet balances, without unrealized PnL, as most venues report them.
+
+Perpetual liquidation price (isolated margin, linear contract): the position is liquidated when
+its margin plus unrealized PnL falls to the maintenance margin ``mmr * mark * size``. With the
+initial margin ``entry * size / leverage`` this gives
+
+    long:  P = entry * (1 - 1/leverage) / (1 - mmr)
+    short: P = entry * (1 + 1/leverage) / (1 + mmr)
+
+A 1x long has no liquidation price (it would be at or below zero).
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from core.models import ZERO, Balance, Fill, Instrument, Position, PositionSide, Side
+from core.ports import Clock
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+ONE = Decimal(1)
+
+Key = tuple[str, str]
+
+
+class UnknownInstrument(ValueError):
+    """A fill or position arrived for a market that was never registered."""
+
+
+class Portfolio:
+    def __init__(
+        self,
+        clock: Clock,
+        quote_currency: str = "USDT",
+        *,
+        default_leverage: int = 1,
+        maintenance_margin_rate: Decimal = Decimal("0.005"),
+    ) -> None:
+        if default_leverage < 1:
+            raise ValueError(f"default leverage must be at least 1, got {default_leverage}")
+        if not ZERO <= maintenance_margin_rate < ONE:
+            raise ValueError(f"maintenance margin rate must be in [0, 1), got {maintenance_margin_rate}")
+        self._clock = clock
+        self.quote_currency = quote_currency
+        self._default_leverage = default_leverage
+        self._mmr = maintenance_margin_rate
+        self._instruments: dict[Key, Instrument] = {}
+        self._balances: dict[str, dict[str, Balance]] = {}
+        self._positions: dict[Key, Position] = {}
+        self._marks: dict[Key, Decimal] = {}
+        self._leverage: dict[Key, int] = {}
+        self._realized = ZERO
+        self._fees = ZERO
+        self._day: int | None = None
+        self._day_start_equity: Decimal | None = None
+        self._peak = ZERO
+        self._unvalued_warned: set[tuple[str, str]] = set()
+
+    # -- instruments and settings -------------------------------------------------------------
+
+    def register_instrument(self, instrument: Instrument) -> None:
+        self._instruments[(instrument.venue, instrument.symbol)] = instrument
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None:
+        return self._instruments.get((venue, symbol))
+
+    def set_leverage(self, venue: str, symbol: str, leverage: int) -> None:
+        """The leverage a perpetual position on this market uses (the venue's setting)."""
+        if leverage < 1:
+            raise ValueError(f"leverage must be at least 1, got {leverage}")
+        key = (venue, symbol)
+        self._leverage[key] = leverage
+        position = self._positions.get(key)
+        if position is not None:
+            position.leverage = leverage
+            self._refresh(position, self._require(venue, symbol))
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def set_balances(self, venue: str, balances: list[Balance]) -> None:
+        self._roll_day()
+        self._balances[venue] = {b.asset: b.model_copy() for b in balances}
+        self._after_change()
+
+    def apply_fill(self, fill: Fill) -> Position | None:
+        """Book one of our fills; returns the position it changed (size 0 when it closed one).
+
+        A spot sell larger than the tracked position (coins held before we started) closes the
+        position and sells the rest from the balance: spot cannot go short.
+        """
+        instrument = self._require(fill.venue, fill.symbol)
+        self._roll_day()
+        key = (fill.venue, fill.symbol)
+        self._marks.setdefault(key, fill.price)
+        fee_currency = fill.fee_currency or instrument.quote
+        if fill.fee:
+            self._adjust(fill.venue, fee_currency, -fill.fee)
+            self._fees += self._fee_value(fill, instrument, fee_currency)
+        delta = fill.size * fill.side.sign
+        if instrument.is_perpetual:
+            position, realized = self._trade(instrument, delta, fill)
+            self._adjust(fill.venue, instrument.quote, realized)
+        else:
+            self._adjust(fill.venue, instrument.base, delta)
+            self._adjust(fill.venue, instrument.quote, -delta * fill.price * instrument.contract_size)
+            if fill.side is Side.BUY and fee_currency == instrument.base:
+                delta -= fill.fee
+            position, realized = self._trade(instrument, delta, fill)
+        self._realized += self.to_quote(fill.venue, realized, instrument.quote)
+        self._after_change()
+        return position
+
+    def set_position(self, position: Position) -> None:
+        """Take the venue's word for a position; size 0 removes ours."""
+        instrument = self._require(position.venue, position.symbol)
+        self._roll_day()
+        key = (position.venue, position.symbol)
+        if position.size == 0:
+            self._positions.pop(key, None)
+        else:
+            stored = position.model_copy()
+            self._leverage[key] = stored.leverage
+            self._apply_mark(stored, instrument)
+            if stored.liquidation_price is None and instrument.is_perpetual:
+                stored.liquidation_price = self._liquidation_price(stored)
+            self._positions[key] = stored
+        self._after_change()
+
+    def update_mark(self, venue: str, symbol: str, price: Decimal) -> None:
+        if price <= 0:
+            raise ValueError(f"mark price for {symbol} on {venue} must be greater than 0, got {price}")
+        self._roll_day()
+        key = (venue, symbol)
+        self._marks[key] = price
+        position = self._positions.get(key)
+        if position is not None:
+            self._apply_mark(position, self._require(venue, symbol))
+        self._after_change()
+
+    def rebase_peak(self) -> None:
+        """Forget the old high-water mark, e.g. when a person resets the risk state."""
+        self._peak = self.equity()
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def positions(self, venue: str | None = None) -> list[Position]:
+        return [p for (v, _), p in self._positions.items() if venue is None or v == venue]
+
+    def position(self, venue: str, symbol: str) -> Position | None:
+        return self._positions.get((venue, symbol))
+
+    def balances(self, venue: str) -> list[Balance]:
+        return list(self._balances.get(venue, {}).values())
+
+    def mark(self, venue: str, symbol: str) -> Decimal | None:
+        return self._marks.get((venue, symbol))
+
+    def equity(self) -> Decimal:
+        return self._valuation()[0]
+
+    def exposure(self, venue: str | None = None, symbol: str | None = None) -> Decimal:
+        total = ZERO
+        for (v, s), position in self._positions.items():
+            if (venue is None or v == venue) and (symbol is None or s == symbol):
+                total += self.to_quote(v, self.position_notional(position), self._require(v, s).quote)
+        return total
+
+    def position_notional(self, position: Position) -> Decimal:
+        """Size at mark (entry when no mark yet) times the contract size, in the market's quote."""
+        instrument = self._require(position.venue, position.symbol)
+        price = position.mark_price or position.entry_price
+        return position.size * price * instrument.contract_size
+
+    def liquidation_distance(self, venue: str, symbol: str) -> float | None:
+        """How far the mark may move before liquidation, as a share of the mark."""
+        position = self._positions.get((venue, symbol))
+        mark = self._marks.get((venue, symbol))
+        if position is None or mark is None or position.liquidation_price is None:
+            return None
+        return float(abs(mark - position.liquidation_price) / mark)
+
+    def start_of_day_equity(self) -> Decimal | None:
+        """Equity when the current UTC day began (or when it was first fully known)."""
+        self._roll_day()
+        return self._day_start_equity
+
+    def daily_pnl(self) -> Decimal:
+        start = self.start_of_day_equity()
+        return ZERO if start is None else self.equity() - start
+
+    def realized_pnl(self) -> Decimal:
+        """Realized PnL of closed size, before fees (see ``fees_paid``)."""
+        return self._realized
+
+    def fees_paid(self) -> Decimal:
+        return self._fees
+
+    def peak_equity(self) -> Decimal:
+        return max(self._peak, self.equity())
+
+    def drawdown(self) -> float:
+        """Fall from the high-water mark as a share of it: 0.1 is 10% below the peak."""
+        peak = self.peak_equity()
+        if peak <= 0:
+            return 0.0
+        return float((peak - self.equity()) / peak)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _require(self, venue: str, symbol: str) -> Instrument:
+        instrument = self._instruments.get((venue, symbol))
+        if instrument is None:
+            raise UnknownInstrument(
+                f"{symbol} on venue '{venue}' is not registered with the portfolio; "
+                "register its instrument before booking fills or positions"
+            )
+        return instrument
+
+    def _adjust(self, venue: str, asset: str, delta: Decimal) -> None:
+        if not delta:
+            return
+        assets = self._balances.setdefault(venue, {})
+        current = assets.get(asset)
+        if current is None:
+            assets[asset] = Balance(asset=asset, free=delta)
+        else:
+            assets[asset] = Balance(asset=asset, free=current.free + delta, used=current.used)
+
+    def _fee_value(self, fill: Fill, instrument: Instrument, fee_currency: str) -> Decimal:
+        if fee_currency == instrument.base:
+            return self.to_quote(fill.venue, fill.fee * fill.price, instrument.quote)
+        return self.to_quote(fill.venue, fill.fee, fee_currency)
+
+    def _trade(self, instrument: Instrument, delta: Decimal, fill: Fill) -> tuple[Position | None, Decimal]:
+        """Average-cost update of one position by a signed size; returns it and the realized PnL."""
+        key = (fill.venue, fill.symbol)
+        old = self._positions.get(key)
+        current = old.signed_size if old is not None else ZERO
+        if delta == 0 or (old is None and delta < 0 and not instrument.is_perpetual):
+            return None, ZERO
+        realized = ZERO
+        if old is None or (current > 0) == (delta > 0):
+            new = current + delta
+            entry = (abs(current) * (old.entry_price if old else ZERO) + abs(delta) * fill.price) / abs(new)
+        else:
+            closing = min(abs(delta), abs(current))
+            direction = ONE if current > 0 else -ONE
+            realized = (fill.price - old.entry_price) * closing * direction * instrument.contract_size
+            new = current + delta
+            if not instrument.is_perpetual and (new > 0) != (current > 0):
+                new = ZERO
+            entry = old.entry_price if new != 0 and (new > 0) == (current > 0) else fill.price
+        flipped = old is not None and new != 0 and (new > 0) != (current > 0)
+        kept = old is not None and not flipped
+        position = Position(
+            venue=fill.venue,
+            symbol=fill.symbol,
+            side=PositionSide.LONG if (new > 0 or (new == 0 and current > 0)) else PositionSide.SHORT,
+            size=abs(new),
+            entry_price=entry,
+            leverage=self._leverage.get(key, self._default_leverage) if instrument.is_perpetual else 1,
+            realized_pnl=(old.realized_pnl if kept and old else ZERO) + realized,
+            created_ts=old.created_ts if kept and old else fill.ts,
+            updated_ts=fill.ts,
+        )
+        self._refresh(position, instrument)
+        if new == 0:
+            self._positions.pop(key, None)
+        else:
+            self._positions[key] = position
+        return position, realized
+
+    def _refresh(self, position: Position, instrument: Instrument) -> None:
+        """Recompute what follows from the mark, entry and leverage of a position we book."""
+        self._apply_mark(position, instrument)
+        cost = position.entry_price * position.size * instrument.contract_size
+        if instrument.is_perpetual:
+            position.margin = cost / position.leverage
+            position.liquidation_price = self._liquidation_price(position)
+        else:
+            position.margin = cost
+            position.liquidation_price = None
+
+    def _apply_mark(self, position: Position, instrument: Instrument) -> None:
+        mark = self._marks.get((position.venue, position.symbol))
+        if mark is not None:
+            position.mark_price = mark
+            position.unrealized_pnl = (mark - position.entry_price) * position.signed_size * instrument.contract_size
+
+    def _liquidation_price(self, position: Position) -> Decimal | None:
+        """Isolated-margin liquidation price of a linear perpetual (formula in the module doc)."""
+        leverage = Decimal(position.leverage)
+        if position.side is PositionSide.LONG:
+            price = position.entry_price * (ONE - ONE / leverage) / (ONE - self._mmr)
+        else:
+            price = position.entry_price * (ONE + ONE / leverage) / (ONE + self._mmr)
+        return price if price > 0 else None
+
+    def _asset_price(self, venue: str, asset: str) -> Decimal | None:
+        quote = self.quote_currency
+        for symbol in (f"{asset}/{quote}", f"{asset}/{quote}:{quote}"):
+            price = self._marks.get((venue, symbol))
+            if price is not None:
+                return price
+        return None
+
+    def to_quote(self, venue: str, amount: Decimal, currency: str) -> Decimal:
+        if currency == self.quote_currency or not amount:
+            return amount
+        price = self._asset_price(venue, currency)
+        if price is None:
+            self._warn_unvalued(venue, currency)
+            return ZERO
+        return amount * price
+
+    def _warn_unvalued(self, venue: str, asset: str) -> None:
+        if (venue, asset) not in self._unvalued_warned:
+            self._unvalued_warned.add((venue, asset))
+            log.warning(
+                "cannot value %s on %s in %s: no mark for %s/%s yet; it counts as 0 in equity",
+                asset, venue, self.quote_currency, asset, self.quote_currency,
+            )
+
+    def _valuation(self) -> tuple[Decimal, bool]:
+        """Equity, and whether every non-zero holding could be valued."""
+        total = ZERO
+        complete = True
+        for venue, assets in self._balances.items():
+            for asset, balance in assets.items():
+                amount = balance.total
+                if not amount:
+                    continue
+                if asset == self.quote_currency:
+                    total += amount
+                    continue
+                price = self._asset_price(venue, asset)
+                if price is None:
+                    complete = False
+                    self._warn_unvalued(venue, asset)
+                else:
+                    total += amount * price
+        for (venue, symbol), position in self._positions.items():
+            instrument = self._instruments[(venue, symbol)]
+            if instrument.is_perpetual:
+                total += self.to_quote(venue, position.unrealized_pnl, instrument.quote)
+        return total, complete
+
+    def _roll_day(self) -> None:
+        """At the first event of a new UTC day, freeze the equity the day starts from."""
+        day = self._clock.now_ms() // DAY_MS
+        if day == self._day:
+            return
+        self._day = day
+        equity, complete = self._valuation()
+        self._day_start_equity = equity if complete and self._balances else None
+
+    def _after_change(self) -> None:
+        equity, complete = self._valuation()
+        if not complete or not self._balances:
+            return
+        if self._day_start_equity is None:
+            self._day_start_equity = equity
+        if equity > self._peak:
+            self._peak = equity

@@ -1,0 +1,16 @@
+"""Risk: the order gate, position monitoring, state transitions and position sizing."""
+
+from core.risk.manager import LimitUsage, Protection, RiskManager
+from core.risk.rules import RiskCheckResult
+from core.risk.sizing import SIZING_METHODS, SizingError, equity_share, kelly_fraction
+
+__all__ = [
+    "SIZING_METHODS",
+    "LimitUsage",
+    "Protection",
+    "RiskCheckResult",
+    "RiskManager",
+    "SizingError",
+    "equity_share",
+    "kelly_fraction",
+]

@@ -1,0 +1,75 @@
+"""Worst-case exposure per market: the position plus every working order on one side filling.
+
+Buys and sells on the same market cannot both add to the position, so the worst case is the
+larger of "all buys fill" and "all sells fill". Reduce-only orders never add and are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.models import ZERO, Order, OrderRequest, OrderType
+from core.portfolio import Portfolio
+
+Key = tuple[str, str]
+
+
+@dataclass
+class _Market:
+    position: Decimal = ZERO
+    buys: Decimal = ZERO
+    sells: Decimal = ZERO
+    order_price: Decimal | None = None
+
+    def worst_size(self) -> Decimal:
+        return max(abs(self.position + self.buys), abs(self.position - self.sells))
+
+
+def order_price(order: Order | OrderRequest, mark: Decimal | None) -> Decimal | None:
+    """The price an order would trade at, as far as risk can tell."""
+    if order.type in (OrderType.MARKET, OrderType.TRAILING_STOP):
+        return mark
+    if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        return order.price
+    return order.trigger_price
+
+
+def projected_exposure(
+    portfolio: Portfolio,
+    open_orders: list[Order],
+    extra: OrderRequest | None = None,
+    extra_price: Decimal | None = None,
+) -> dict[Key, Decimal]:
+    """Worst-case notional per (venue, symbol), in the portfolio's quote currency."""
+    markets: dict[Key, _Market] = {}
+    for position in portfolio.positions():
+        markets[(position.venue, position.symbol)] = _Market(position=position.signed_size)
+    working: list[tuple[Order | OrderRequest, Decimal, Decimal | None]] = [
+        (order, order.remaining, None) for order in open_orders if order.is_open and not order.reduce_only
+    ]
+    if extra is not None and not extra.reduce_only:
+        working.append((extra, extra.size, extra_price))
+    for order, size, price in working:
+        market = markets.setdefault((order.venue, order.symbol), _Market())
+        if order.side.sign > 0:
+            market.buys += size
+        else:
+            market.sells += size
+        known = price or order_price(order, portfolio.mark(order.venue, order.symbol))
+        if known is not None:
+            market.order_price = known
+    result: dict[Key, Decimal] = {}
+    for (venue, symbol), market in markets.items():
+        position = portfolio.position(venue, symbol)
+        price = (
+            portfolio.mark(venue, symbol)
+            or (position.entry_price if position is not None else None)
+            or market.order_price
+            or ZERO
+        )
+        instrument = portfolio.instrument(venue, symbol)
+        contract_size = instrument.contract_size if instrument is not None else Decimal(1)
+        quote = instrument.quote if instrument is not None else portfolio.quote_currency
+        result[(venue, symbol)] = portfolio.to_quote(venue, market.worst_size() * price * contract_size, quote)
+    return result

@@ -1,0 +1,480 @@
+"""The RiskManager: the gate every order passes, and the watch kept on open positions.
+
+States only escalate on their own (ACTIVE -> REDUCING -> HALTED); going back to ACTIVE takes a
+person calling ``reset``. Every change is published as ``RiskStateChanged`` so the engine can
+audit it, and every alert as ``RiskAlert``.
+
+Alerts are edge-triggered: a condition is announced when it starts and again only after it has
+cleared, so a monitor running every 30 seconds does not repeat the same alert forever.
+
+A reset acknowledges the daily-loss levels already reached, so the same loss does not halt
+trading again right away; the order rule on daily loss still blocks new exposure until the UTC
+day ends. A reset also starts a new high-water mark for the drawdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.config import RiskConfig, TradingConfig
+from core.events import Event, EventBus, PositionChanged, RiskAlert, RiskStateChanged
+from core.models import (
+    ZERO,
+    Direction,
+    Instrument,
+    Order,
+    OrderRequest,
+    Position,
+    PositionSide,
+    RiskState,
+    Signal,
+)
+from core.portfolio import DAY_MS, Portfolio
+from core.ports import Clock
+from core.risk.exposure import order_price, projected_exposure
+from core.risk.rules import (
+    OrderContext,
+    OrderRules,
+    RiskCheckResult,
+    daily_loss_limit,
+    money,
+    pct,
+    price_text,
+)
+from core.risk.sizing import equity_share
+
+log = logging.getLogger(__name__)
+
+EmergencyCallback = Callable[[str], Awaitable[None]]
+
+_ESCALATION = {RiskState.ACTIVE: 0, RiskState.REDUCING: 1, RiskState.HALTED: 2}
+
+
+@dataclass(frozen=True)
+class LimitUsage:
+    """One gauge on the risk screen: how much of a limit is used."""
+
+    name: str
+    used: Decimal
+    limit: Decimal
+    unit: str
+
+    @property
+    def fraction(self) -> float:
+        if self.limit <= 0:
+            return 1.0
+        return max(0.0, min(1.0, float(self.used / self.limit)))
+
+
+@dataclass(frozen=True)
+class Protection:
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+
+
+class RiskManager:
+    def __init__(
+        self,
+        config: RiskConfig,
+        trading: TradingConfig,
+        portfolio: Portfolio,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        on_emergency: EmergencyCallback | None = None,
+    ) -> None:
+        self._config = config
+        self._trading = trading
+        self._portfolio = portfolio
+        self._bus = bus
+        self._clock = clock
+        self.on_emergency = on_emergency
+        self._rules = OrderRules(config, trading, portfolio)
+        self._state = RiskState.ACTIVE
+        self.state_reason = "started"
+        self._raised: set[tuple[str, ...]] = set()
+        self._unreported: deque[RiskAlert] = deque(maxlen=256)
+        self._acknowledged: set[str] = set()
+        self._acknowledged_day: int | None = None
+        self._emergency_fired = False
+        self._protections: dict[tuple[str, str], Protection] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        bus.add_listener([PositionChanged], self._on_position_changed)
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> RiskState:
+        return self._state
+
+    def set_state(self, new: RiskState, reason: str) -> None:
+        if new is self._state:
+            return
+        old, self._state = self._state, new
+        self.state_reason = reason
+        log.warning("risk state %s -> %s: %s", old.value, new.value, reason)
+        self._bus.publish(RiskStateChanged(old=old, new=new, reason=reason))
+
+    def _escalate(self, new: RiskState, reason: str) -> None:
+        if _ESCALATION[new] > _ESCALATION[self._state]:
+            self.set_state(new, reason)
+
+    def reset(self, actor: str) -> None:
+        """A person's decision to trade again: back to ACTIVE with the current losses acknowledged."""
+        self._acknowledge_daily_loss()
+        self._portfolio.rebase_peak()
+        self._emergency_fired = False
+        self._raised.clear()
+        self.set_state(RiskState.ACTIVE, f"reset by {actor}")
+
+    def kill_switch(self) -> bool:
+        """True while the kill switch is engaged (HALTED): no order passes."""
+        return self._state is RiskState.HALTED
+
+    def engage_kill_switch(self, actor: str) -> None:
+        self.set_state(RiskState.HALTED, f"kill switch engaged by {actor}")
+
+    async def emergency_stop(self, reason: str) -> None:
+        """Halt, then let the engine cancel every order and flatten every position."""
+        self._halt_for_emergency(reason)
+        if self.on_emergency is not None:
+            await self.on_emergency(reason)
+
+    def _halt_for_emergency(self, reason: str) -> None:
+        self._emergency_fired = True
+        self.set_state(RiskState.HALTED, f"emergency stop: {reason}")
+        self._raise(("emergency_stop",), "critical", "emergency_stop", f"emergency stop: {reason}")
+
+    def _trigger_emergency(self, reason: str) -> None:
+        """From synchronous code: halt now, run the engine's callback on the loop."""
+        self._halt_for_emergency(reason)
+        if self.on_emergency is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            log.error("emergency stop raised outside the event loop; the engine must flatten positions itself")
+            return
+        task = loop.create_task(self.on_emergency(reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("emergency stop handler failed", exc_info=task.exception())
+
+    # -- automatic transitions ----------------------------------------------------------------
+
+    def _today(self) -> int:
+        return self._clock.now_ms() // DAY_MS
+
+    def _acknowledge_daily_loss(self) -> None:
+        self._acknowledged = {level for level, reached in self._daily_loss_levels().items() if reached}
+        self._acknowledged_day = self._today()
+
+    def _daily_loss_levels(self) -> dict[str, bool]:
+        loss = -self._portfolio.daily_pnl()
+        limit = daily_loss_limit(self._config, self._trading, self._portfolio.start_of_day_equity())
+        return {
+            "halt": loss >= limit,
+            "reducing": loss >= limit * Decimal(str(self._config.reducing_at_loss_fraction)),
+        }
+
+    def _evaluate(self) -> None:
+        """Escalate the state for today's loss and the drawdown; cheap enough for every order."""
+        if self._acknowledged_day != self._today():
+            self._acknowledged = set()
+        levels = self._daily_loss_levels()
+        loss = -self._portfolio.daily_pnl()
+        limit = daily_loss_limit(self._config, self._trading, self._portfolio.start_of_day_equity())
+        quote = self._portfolio.quote_currency
+        if levels["halt"] and "halt" not in self._acknowledged:
+            reason = f"today's loss of {money(loss, quote)} reached the daily limit of {money(limit, quote)}"
+            self._escalate(RiskState.HALTED, reason)
+            self._raise(("daily_loss", "halt"), "critical", "max_daily_loss", reason)
+        elif levels["reducing"] and "reducing" not in self._acknowledged:
+            reason = (
+                f"today's loss of {money(loss, quote)} is {pct(loss / limit)} of the daily limit of "
+                f"{money(limit, quote)}; only orders that reduce a position pass"
+            )
+            self._escalate(RiskState.REDUCING, reason)
+            self._raise(("daily_loss", "reducing"), "warning", "daily_loss_reducing", reason)
+        if not levels["reducing"]:
+            self._clear(("daily_loss", "halt"), ("daily_loss", "reducing"))
+        drawdown = self._portfolio.drawdown()
+        if drawdown >= self._config.emergency_stop_loss and not self._emergency_fired:
+            self._trigger_emergency(
+                f"equity {money(self._portfolio.equity(), quote)} is {pct(drawdown)} below its peak "
+                f"{money(self._portfolio.peak_equity(), quote)}; the emergency stop is at "
+                f"{pct(self._config.emergency_stop_loss)}"
+            )
+
+    # -- the order gate -----------------------------------------------------------------------
+
+    def check_order_risk(
+        self,
+        request: OrderRequest,
+        instrument: Instrument,
+        mark_price: Decimal | None,
+        open_orders: list[Order],
+    ) -> RiskCheckResult:
+        self._evaluate()
+        if self._state is RiskState.HALTED:
+            return RiskCheckResult.reject(
+                "halted",
+                f"trading is halted ({self.state_reason}); nothing passes until a person resets the risk state",
+            )
+        mark = mark_price if mark_price is not None else self._portfolio.mark(request.venue, request.symbol)
+        price = order_price(request, mark)
+        if price is None:
+            return RiskCheckResult.reject(
+                "no_mark",
+                f"no market price yet for {request.symbol}; a {request.type.value.replace('_', ' ')} order "
+                "cannot be checked without one",
+            )
+        band = self._fat_finger(request, mark)
+        if band is not None:
+            return band
+        position = self._portfolio.position(request.venue, request.symbol)
+        if self._reduces(request, position):
+            return RiskCheckResult.ok()
+        if self._state is RiskState.REDUCING:
+            return RiskCheckResult.reject(
+                "reducing",
+                f"only orders that reduce a position pass while risk is REDUCING ({self.state_reason}); "
+                f"this {request.side.value} of {request.size} {instrument.base} would not reduce {request.symbol}",
+            )
+        context = OrderContext(
+            request=request,
+            instrument=instrument,
+            price=price,
+            position=position,
+            open_orders=open_orders,
+            equity=self._portfolio.equity(),
+        )
+        return self._rules.check(context)
+
+    def _fat_finger(self, request: OrderRequest, mark: Decimal | None) -> RiskCheckResult | None:
+        if mark is None:
+            return None
+        band = Decimal(str(self._config.fat_finger_pct))
+        for label, value in (("limit price", request.price), ("trigger price", request.trigger_price)):
+            if value is not None and abs(value - mark) > mark * band:
+                return RiskCheckResult.reject(
+                    "fat_finger",
+                    f"{label} {price_text(value)} is {pct(abs(value - mark) / mark)} from the mark "
+                    f"{price_text(mark)} of {request.symbol}; the fat-finger band is {pct(self._config.fat_finger_pct)}",
+                )
+        return None
+
+    @staticmethod
+    def _reduces(request: OrderRequest, position: Position | None) -> bool:
+        if request.reduce_only:
+            return True
+        if position is None:
+            return False
+        closing_side = position.side is PositionSide.LONG and request.side.sign < 0 or (
+            position.side is PositionSide.SHORT and request.side.sign > 0
+        )
+        return closing_side and request.size <= position.size
+
+    # -- sizing -------------------------------------------------------------------------------
+
+    def calculate_position_size(
+        self,
+        signal: Signal | None,
+        instrument: Instrument,
+        price: Decimal,
+        *,
+        method: str = "fixed_fraction",
+        fraction: float = 0.1,
+        volatility: float | None = None,
+        target_volatility: float = 0.02,
+        win_rate: float | None = None,
+        payoff: float | None = None,
+        kelly_cap: float = 0.25,
+    ) -> Decimal:
+        """A size in base units (contracts for perpetuals), rounded down to the lot size.
+
+        A signal's strength scales the share (a half-strength signal trades half); a HOLD signal
+        trades nothing. The result never exceeds the position limits, and is 0 when it would be
+        below the instrument's minimum size or notional.
+        """
+        if price <= 0:
+            raise ValueError(f"price must be greater than 0 to size a position, got {price}")
+        if signal is not None and signal.direction is Direction.HOLD:
+            return ZERO
+        share = equity_share(
+            method,
+            fraction=fraction,
+            volatility=volatility,
+            target_volatility=target_volatility,
+            win_rate=win_rate,
+            payoff=payoff,
+            kelly_cap=kelly_cap,
+        )
+        if signal is not None:
+            share *= signal.strength
+        equity = self._portfolio.equity()
+        if equity <= 0 or share <= 0:
+            return ZERO
+        cap = min(self._trading.max_position_size, equity * Decimal(str(self._config.max_position_pct)))
+        notional = min(equity * Decimal(str(share)), cap)
+        unit_value = price * instrument.contract_size
+        size = instrument.round_size(notional / unit_value)
+        if size <= 0 or size < instrument.min_size or size * unit_value < instrument.min_notional:
+            return ZERO
+        return size
+
+    # -- watching positions -------------------------------------------------------------------
+
+    def set_protection(
+        self, venue: str, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+    ) -> None:
+        """Stop-loss / take-profit levels of an open position (e.g. from the order that opened it),
+        used instead of the configured percentages; cleared when the position closes."""
+        self._protections[(venue, symbol)] = Protection(stop_loss, take_profit)
+
+    def protection_levels(self, position: Position) -> Protection:
+        own = self._protections.get((position.venue, position.symbol), Protection())
+        sign = Decimal(1) if position.side is PositionSide.LONG else Decimal(-1)
+        stop = own.stop_loss or position.entry_price * (1 - sign * Decimal(str(self._trading.stop_loss_pct)))
+        take = own.take_profit or position.entry_price * (1 + sign * Decimal(str(self._trading.take_profit_pct)))
+        return Protection(stop, take)
+
+    def stop_triggers(self) -> list[tuple[Position, str]]:
+        """Open positions whose stop loss or take profit the mark has reached; the engine closes them."""
+        hits: list[tuple[Position, str]] = []
+        for position in self._portfolio.positions():
+            mark = position.mark_price
+            if mark is None:
+                continue
+            levels = self.protection_levels(position)
+            assert levels.stop_loss is not None and levels.take_profit is not None
+            long = position.side is PositionSide.LONG
+            if (mark <= levels.stop_loss) if long else (mark >= levels.stop_loss):
+                hits.append((position, "stop_loss"))
+            elif (mark >= levels.take_profit) if long else (mark <= levels.take_profit):
+                hits.append((position, "take_profit"))
+        return hits
+
+    def monitor_positions(self) -> list[RiskAlert]:
+        """Check every limit that can be broken without an order; returns (and has published)
+        the alerts raised since the previous call."""
+        self._evaluate()
+        self._check_leverage()
+        self._check_liquidations()
+        self._check_stops()
+        alerts = list(self._unreported)
+        self._unreported.clear()
+        return alerts
+
+    def _check_leverage(self) -> None:
+        equity = self._portfolio.equity()
+        exposure = self._portfolio.exposure()
+        key = ("leverage",)
+        if equity > 0 and exposure / equity > self._config.max_leverage:
+            leverage = exposure / equity
+            quote = self._portfolio.quote_currency
+            self._raise(
+                key,
+                "warning",
+                "max_leverage",
+                f"account leverage is {leverage:.2f}x ({money(exposure, quote)} of exposure on "
+                f"{money(equity, quote)} of equity); the limit is {self._config.max_leverage}x",
+            )
+        else:
+            self._clear(key)
+
+    def _check_liquidations(self) -> None:
+        near = set()
+        for position in self._portfolio.positions():
+            distance = self._portfolio.liquidation_distance(position.venue, position.symbol)
+            if distance is None or distance >= self._config.liquidation_warning_pct:
+                continue
+            key = ("liquidation", position.venue, position.symbol)
+            near.add(key)
+            assert position.liquidation_price is not None and position.mark_price is not None
+            self._raise(
+                key,
+                "critical",
+                "liquidation",
+                f"{position.symbol} {position.side.value} is {pct(distance)} from its liquidation price "
+                f"{price_text(position.liquidation_price)} (mark {price_text(position.mark_price)})",
+                position.symbol,
+            )
+        self._clear(*(k for k in self._raised if k[0] == "liquidation" and k not in near))
+
+    def _check_stops(self) -> None:
+        hit = set()
+        for position, trigger in self.stop_triggers():
+            key = (trigger, position.venue, position.symbol)
+            hit.add(key)
+            levels = self.protection_levels(position)
+            level = levels.stop_loss if trigger == "stop_loss" else levels.take_profit
+            assert level is not None and position.mark_price is not None
+            self._raise(
+                key,
+                "warning",
+                trigger,
+                f"{position.symbol} {position.side.value} reached its {trigger.replace('_', ' ')} at "
+                f"{price_text(level)} (mark {price_text(position.mark_price)}); the position should be closed",
+                position.symbol,
+            )
+        self._clear(*(k for k in self._raised if k[0] in ("stop_loss", "take_profit") and k not in hit))
+
+    def _raise(self, key: tuple[str, ...], level: str, rule: str, message: str, symbol: str | None = None) -> None:
+        if key in self._raised:
+            return
+        self._raised.add(key)
+        alert = RiskAlert(level=level, rule=rule, message=message, symbol=symbol, ts=self._clock.now_ms())
+        self._unreported.append(alert)
+        self._bus.publish(alert)
+
+    def _clear(self, *keys: tuple[str, ...]) -> None:
+        self._raised.difference_update(keys)
+
+    def _on_position_changed(self, event: Event) -> None:
+        if isinstance(event, PositionChanged) and event.closed:
+            self._protections.pop((event.position.venue, event.position.symbol), None)
+
+    # -- the risk screen ----------------------------------------------------------------------
+
+    def limits_usage(self, open_orders: list[Order] | None = None) -> list[LimitUsage]:
+        """Every limit with its current use, for the gauges; open orders count toward exposure."""
+        portfolio = self._portfolio
+        quote = portfolio.quote_currency
+        equity = portfolio.equity()
+        per_position = min(
+            self._trading.max_position_size, max(equity, ZERO) * Decimal(str(self._config.max_position_pct))
+        )
+        usage = [
+            LimitUsage(f"position {p.symbol}", portfolio.exposure(p.venue, p.symbol), per_position, quote)
+            for p in portfolio.positions()
+        ]
+        total = sum(projected_exposure(portfolio, open_orders or []).values(), ZERO)
+        usage.append(
+            LimitUsage(
+                "total exposure", total, max(equity, ZERO) * Decimal(str(self._config.max_total_exposure_pct)), quote
+            )
+        )
+        limit = daily_loss_limit(self._config, self._trading, portfolio.start_of_day_equity())
+        usage.append(LimitUsage("daily loss", max(-portfolio.daily_pnl(), ZERO), limit, quote))
+        usage.append(
+            LimitUsage("open positions", Decimal(len(portfolio.positions())), Decimal(self._config.max_open_positions), "")
+        )
+        leverage = portfolio.exposure() / equity if equity > 0 else ZERO
+        usage.append(LimitUsage("leverage", leverage, Decimal(self._config.max_leverage), "x"))
+        usage.append(
+            LimitUsage(
+                "drawdown", Decimal(str(round(portfolio.drawdown(), 6))),
+                Decimal(str(self._config.emergency_stop_loss)), "share",
+            )
+        )
+        return usage

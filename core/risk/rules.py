@@ -1,0 +1,218 @@
+"""The limits an order that adds exposure must respect, each with a reason a trader can act on.
+
+Orders that only shrink a position skip these: reducing risk is always allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.config import RiskConfig, TradingConfig
+from core.models import ZERO, Instrument, Order, OrderRequest, Position
+from core.portfolio import Portfolio
+from core.risk.exposure import projected_exposure
+
+
+@dataclass(frozen=True)
+class RiskCheckResult:
+    approved: bool
+    reason: str | None = None
+    rule: str | None = None
+
+    @classmethod
+    def ok(cls) -> RiskCheckResult:
+        return cls(True)
+
+    @classmethod
+    def reject(cls, rule: str, reason: str) -> RiskCheckResult:
+        return cls(False, reason, rule)
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def pct(share: float | Decimal) -> str:
+    """16% or 15.4%: one decimal only when it changes what the reader sees."""
+    text = f"{float(share) * 100:.1f}"
+    return (text[:-2] if text.endswith(".0") else text) + "%"
+
+
+def price_text(price: Decimal) -> str:
+    return f"{price:,.8f}".rstrip("0").rstrip(".") if price < 1 else f"{price:,.2f}"
+
+
+def daily_loss_limit(config: RiskConfig, trading: TradingConfig, start_equity: Decimal | None) -> Decimal:
+    """The tighter of the absolute daily loss limit and the share of the day's starting equity."""
+    limit = trading.max_daily_loss
+    if start_equity is not None and start_equity > 0:
+        limit = min(limit, start_equity * Decimal(str(config.max_daily_loss_pct)))
+    return limit
+
+
+@dataclass(frozen=True)
+class OrderContext:
+    request: OrderRequest
+    instrument: Instrument
+    price: Decimal
+    position: Position | None
+    open_orders: list[Order]
+    equity: Decimal
+
+    @property
+    def quote(self) -> str:
+        return self.instrument.quote
+
+    @property
+    def notional(self) -> Decimal:
+        return self.request.size * self.price * self.instrument.contract_size
+
+    @property
+    def projected_position(self) -> Decimal:
+        current = self.position.signed_size if self.position is not None else ZERO
+        return abs(current + self.request.size * self.request.side.sign) * self.price * self.instrument.contract_size
+
+
+class OrderRules:
+    def __init__(self, config: RiskConfig, trading: TradingConfig, portfolio: Portfolio) -> None:
+        self._config = config
+        self._trading = trading
+        self._portfolio = portfolio
+        self._rules: tuple[Callable[[OrderContext], RiskCheckResult | None], ...] = (
+            self._equity,
+            self._daily_loss,
+            self._leverage,
+            self._open_positions,
+            self._position_size,
+            self._symbol_exposure,
+            self._total_exposure,
+            self._order_loss,
+        )
+
+    def check(self, context: OrderContext) -> RiskCheckResult:
+        for rule in self._rules:
+            result = rule(context)
+            if result is not None:
+                return result
+        return RiskCheckResult.ok()
+
+    def _share(self, value: float) -> Decimal:
+        return Decimal(str(value))
+
+    def _equity(self, ctx: OrderContext) -> RiskCheckResult | None:
+        if ctx.equity <= 0:
+            return RiskCheckResult.reject(
+                "equity",
+                f"equity is {money(ctx.equity, self._portfolio.quote_currency)}, so no new exposure can be "
+                "sized against it (have the balances been synced?)",
+            )
+        return None
+
+    def _daily_loss(self, ctx: OrderContext) -> RiskCheckResult | None:
+        loss = -self._portfolio.daily_pnl()
+        quote = self._portfolio.quote_currency
+        if loss >= self._trading.max_daily_loss:
+            return RiskCheckResult.reject(
+                "max_daily_loss",
+                f"today's loss of {money(loss, quote)} has reached the daily limit of "
+                f"{money(self._trading.max_daily_loss, quote)}; only orders that reduce a position pass "
+                "until the UTC day ends",
+            )
+        start = self._portfolio.start_of_day_equity()
+        if start is not None and start > 0 and loss >= start * self._share(self._config.max_daily_loss_pct):
+            return RiskCheckResult.reject(
+                "max_daily_loss_pct",
+                f"today's loss of {money(loss, quote)} is {pct(loss / start)} of the day's starting equity "
+                f"{money(start, quote)}; the limit is {pct(self._config.max_daily_loss_pct)}",
+            )
+        return None
+
+    def _leverage(self, ctx: OrderContext) -> RiskCheckResult | None:
+        if not ctx.instrument.is_perpetual:
+            return None
+        leverage = ctx.request.leverage or self._trading.default_leverage
+        if leverage > self._config.max_leverage:
+            return RiskCheckResult.reject(
+                "max_leverage",
+                f"leverage {leverage}x on {ctx.request.symbol} is above the {self._config.max_leverage}x limit",
+            )
+        return None
+
+    def _open_positions(self, ctx: OrderContext) -> RiskCheckResult | None:
+        if ctx.position is not None:
+            return None
+        here = (ctx.request.venue, ctx.request.symbol)
+        occupied = {(p.venue, p.symbol) for p in self._portfolio.positions()}
+        occupied |= {(o.venue, o.symbol) for o in ctx.open_orders if o.is_open and not o.reduce_only}
+        occupied.discard(here)
+        if len(occupied) >= self._config.max_open_positions:
+            return RiskCheckResult.reject(
+                "max_open_positions",
+                f"{ctx.request.symbol} would be a new position while {len(occupied)} markets already hold a "
+                f"position or a working order; the limit is {self._config.max_open_positions}",
+            )
+        return None
+
+    def _position_size(self, ctx: OrderContext) -> RiskCheckResult | None:
+        projected = self._portfolio.to_quote(ctx.request.venue, ctx.projected_position, ctx.quote)
+        quote = self._portfolio.quote_currency
+        if projected > self._trading.max_position_size:
+            return RiskCheckResult.reject(
+                "max_position_size",
+                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}; "
+                f"the largest position allowed is {money(self._trading.max_position_size, quote)}",
+            )
+        if projected > ctx.equity * self._share(self._config.max_position_pct):
+            return RiskCheckResult.reject(
+                "max_position_pct",
+                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}, "
+                f"{pct(projected / ctx.equity)} of equity; the limit is {pct(self._config.max_position_pct)}",
+            )
+        return None
+
+    def _exposures(self, ctx: OrderContext) -> dict[tuple[str, str], Decimal]:
+        return projected_exposure(self._portfolio, ctx.open_orders, ctx.request, ctx.price)
+
+    def _symbol_exposure(self, ctx: OrderContext) -> RiskCheckResult | None:
+        exposure = self._exposures(ctx)[(ctx.request.venue, ctx.request.symbol)]
+        if exposure > ctx.equity * self._share(self._config.max_symbol_exposure_pct):
+            notional = self._portfolio.to_quote(ctx.request.venue, ctx.notional, ctx.quote)
+            return RiskCheckResult.reject(
+                "max_symbol_exposure_pct",
+                f"order notional {money(notional, self._portfolio.quote_currency)} would take "
+                f"{ctx.request.symbol} to {pct(exposure / ctx.equity)} of equity with its position and working "
+                f"orders; the limit is {pct(self._config.max_symbol_exposure_pct)}",
+            )
+        return None
+
+    def _total_exposure(self, ctx: OrderContext) -> RiskCheckResult | None:
+        total = sum(self._exposures(ctx).values(), ZERO)
+        if total > ctx.equity * self._share(self._config.max_total_exposure_pct):
+            return RiskCheckResult.reject(
+                "max_total_exposure_pct",
+                f"this order would take total exposure, positions and working orders included, to "
+                f"{money(total, self._portfolio.quote_currency)}, {pct(total / ctx.equity)} of equity; "
+                f"the limit is {pct(self._config.max_total_exposure_pct)}",
+            )
+        return None
+
+    def _order_loss(self, ctx: OrderContext) -> RiskCheckResult | None:
+        request = ctx.request
+        if request.stop_loss is not None:
+            stop = request.stop_loss
+            per_unit = abs(ctx.price - stop)
+        else:
+            distance = ctx.price * self._share(self._trading.stop_loss_pct)
+            stop = ctx.price - distance * request.side.sign
+            per_unit = distance
+        loss = self._portfolio.to_quote(request.venue, request.size * per_unit * ctx.instrument.contract_size, ctx.quote)
+        if loss > self._config.max_order_loss:
+            quote = self._portfolio.quote_currency
+            return RiskCheckResult.reject(
+                "max_order_loss",
+                f"this order would lose {money(loss, quote)} if its stop at {price_text(stop)} is hit; "
+                f"the most one order may risk is {money(self._config.max_order_loss, quote)}",
+            )
+        return None
