@@ -1,0 +1,83 @@
+"""Turning models and payloads into rows and text, exactly and the same way every time.
+
+Decimals become their exact string, enums their value and booleans 0/1, so what is read back
+compares equal to what was written. Canonical JSON (sorted keys, no spaces, Decimal as string)
+is what the audit chain hashes, so it must never depend on dict order or float formatting.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from core.redact import redact
+from core.storage.errors import StorageError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def canonical_json(value: Any) -> str:
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+            default=_json_default,
+        )
+    except (TypeError, ValueError) as exc:
+        raise StorageError(f"cannot store as JSON: {exc}") from exc
+
+
+def redact_payload(value: Any) -> Any:
+    """A copy of ``value`` with every string (keys too) passed through ``core.redact``."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(key)): redact_payload(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_payload(item) for item in value]
+    return value
+
+
+def redacted_json(payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The payload with secrets masked, and its canonical JSON.
+
+    A guard, not the primary defence: callers must keep secrets out of payloads, this only
+    makes sure a slip never reaches the append-only log, where it could not be removed. On the
+    order path it costs one scan of the serialised text; only when that text holds a secret, or
+    an escape behind which one could hide, is the payload walked string by string.
+    """
+    text = canonical_json(payload)
+    if "\\" not in text and redact(text) == text:
+        return payload, text
+    clean = redact_payload(payload)
+    return clean, canonical_json(clean)
+
+
+def model_row(model: BaseModel, columns: Sequence[str]) -> tuple[Any, ...]:
+    """Pydantic's JSON mode already writes Decimals exactly (``str``) and enums as values."""
+    dump = model.model_dump(mode="json")
+    return tuple(dump[column] for column in columns)
+
+
+def row_model(cls: type[M], row: sqlite3.Row, columns: Sequence[str]) -> M:
+    """Pydantic turns the stored strings back into Decimals and enums, and 0/1 into bools."""
+    return cls.model_validate({column: row[column] for column in columns})
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" * count)

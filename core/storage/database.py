@@ -1,0 +1,463 @@
+"""The repository: everything OpenTrade keeps on disk, behind one object.
+
+Writes go through a group-commit writer (``writer.py``) so that an order is durable before the
+engine acknowledges it without paying one fsync per order. Every state change of an order is a
+row in ``orders`` (its current state), a row in ``order_events`` (its history) and an entry in
+the hash-chained audit log, all in the same transaction. Storage never reads the wall clock:
+timestamps come from the caller, or from the ``clock`` given to ``open``.
+
+Listing methods return rows oldest first; ``limit`` keeps the most recent ``limit`` rows.
+Time ranges are half-open: ``since_ms <= ts < until_ms``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from core.models import Balance, Candle, Fill, Order, OrderStatus, Position
+from core.ports import Clock
+from core.redact import redact
+from core.storage.audit import (
+    AuditChain,
+    AuditEntry,
+    AuditVerification,
+    entry_from_row,
+    verify_connection,
+)
+from core.storage.codec import canonical_json, model_row, placeholders, redacted_json, row_model
+from core.storage.connection import connect, in_thread
+from core.storage.errors import StorageError
+from core.storage.migrations import bundled_migrations, migrate
+from core.storage.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+ORDER_COLUMNS = tuple(Order.model_fields)
+FILL_COLUMNS = tuple(Fill.model_fields)
+POSITION_COLUMNS = tuple(Position.model_fields)
+CANDLE_COLUMNS = tuple(Candle.model_fields)
+_ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"
+
+_UPSERT_ORDER = (
+    f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}, is_open) VALUES ({placeholders(len(ORDER_COLUMNS) + 1)}) "
+    "ON CONFLICT (client_order_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in (*ORDER_COLUMNS[1:], "is_open"))
+)
+_INSERT_ORDER_EVENT = f"INSERT INTO order_events ({_ORDER_EVENT_COLUMNS}) VALUES ({placeholders(8)})"
+_INSERT_FILL = (
+    f"INSERT INTO fills ({', '.join(FILL_COLUMNS)}) VALUES ({placeholders(len(FILL_COLUMNS))}) "
+    "ON CONFLICT (fill_id) DO NOTHING"
+)
+_INSERT_POSITION = (
+    f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}, saved_ts) VALUES ({placeholders(len(POSITION_COLUMNS) + 1)})"
+)
+_UPSERT_CANDLE = (
+    f"INSERT INTO candles (venue, symbol, timeframe, {', '.join(CANDLE_COLUMNS)}) "
+    f"VALUES ({placeholders(len(CANDLE_COLUMNS) + 3)}) "
+    "ON CONFLICT (venue, symbol, timeframe, ts) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in CANDLE_COLUMNS[1:])
+)
+
+
+class _Where:
+    """A WHERE clause built from optional filters, always with bound parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def range(self, column: str, since_ms: int | None, until_ms: int | None) -> None:
+        if since_ms is not None:
+            self.add(f"{column} >= ?", since_ms)
+        if until_ms is not None:
+            self.add(f"{column} < ?", until_ms)
+
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit <= 0:
+        raise StorageError(f"limit must be a positive number of rows, not {limit}")
+
+
+def _statuses(status: Sequence[str]) -> list[str]:
+    values = []
+    for item in status:
+        try:
+            values.append(OrderStatus(item).value)
+        except ValueError:
+            known = ", ".join(s.value for s in OrderStatus)
+            raise StorageError(f"unknown order status {item!r} (known: {known})") from None
+    return values
+
+
+# Write operations: each runs on the connection thread inside the writer's transaction.
+
+
+def _op_record_order(
+    order_row: tuple[Any, ...], event_row: tuple[Any, ...], audit_args: tuple[Any, ...],
+    conn: sqlite3.Connection, chain: AuditChain,
+) -> None:
+    conn.execute(_UPSERT_ORDER, order_row)
+    entry = chain.append(conn, *audit_args)
+    conn.execute(_INSERT_ORDER_EVENT, (*event_row, entry.seq))
+
+
+def _op_record_fill(fill_row: tuple[Any, ...], audit_args: tuple[Any, ...], conn: sqlite3.Connection, chain: AuditChain) -> bool:
+    if conn.execute(_INSERT_FILL, fill_row).rowcount != 1:
+        return False
+    chain.append(conn, *audit_args)
+    return True
+
+
+def _op_audit(audit_args: tuple[Any, ...], conn: sqlite3.Connection, chain: AuditChain) -> AuditEntry:
+    return chain.append(conn, *audit_args)
+
+
+def _op_save_positions(venue: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> None:
+    conn.execute("DELETE FROM positions WHERE venue = ?", (venue,))
+    conn.executemany(_INSERT_POSITION, rows)
+
+
+def _op_snapshot_balances(venue: str, ts: int, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> None:
+    snapshot_id = conn.execute("INSERT INTO balance_snapshots (venue, ts) VALUES (?, ?)", (venue, ts)).lastrowid
+    conn.executemany(
+        "INSERT INTO balances (snapshot_id, asset, free, used) VALUES (?, ?, ?, ?)",
+        [(snapshot_id, *row) for row in rows],
+    )
+
+
+def _op_save_strategy_version(
+    name: str, params: dict[str, Any], note: str, ts: int, conn: sqlite3.Connection, chain: AuditChain
+) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM strategy_versions WHERE name = ?", (name,)).fetchone()
+    version = int(row[0])
+    conn.execute(
+        "INSERT INTO strategy_versions (name, version, params, note, ts) VALUES (?, ?, ?, ?, ?)",
+        (name, version, canonical_json(params), note, ts),
+    )
+    payload, payload_json = redacted_json({"name": name, "version": version, "params": params, "note": note})
+    chain.append(conn, ts, "strategy_version", "engine", payload, payload_json)
+    return version
+
+
+def _op_save_risk_parameters(params: dict[str, Any], ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain) -> int:
+    row_id = conn.execute(
+        "INSERT INTO risk_parameters (ts, actor, params) VALUES (?, ?, ?)", (ts, actor, canonical_json(params))
+    ).lastrowid
+    payload, payload_json = redacted_json({"id": row_id, "params": params})
+    chain.append(conn, ts, "risk_parameters", actor, payload, payload_json)
+    return int(row_id or 0)
+
+
+def _op_execute_many(sql: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> int:
+    conn.executemany(sql, rows)
+    return len(rows)
+
+
+class Database:
+    """Open with ``await Database.open(path)``; close with ``await db.close()``."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection, writer: GroupCommitWriter,
+                 schema_version: int, clock: Clock | None) -> None:
+        self.path = path
+        self.schema_version = schema_version
+        self._conn = conn
+        self._writer = writer
+        self._clock = clock
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, synchronous: str = "FULL", clock: Clock | None = None) -> Database:
+        """Open (creating if needed) and migrate the database at ``path``.
+
+        ``synchronous="NORMAL"`` trades the last transactions before a power loss (never
+        corruption) for speed; the default FULL keeps every acknowledged write.
+        """
+        path = Path(path)
+        conn = await connect(path, synchronous)
+        try:
+            ts = clock.now_ms() if clock is not None else 0
+            version = await in_thread(conn, migrate, bundled_migrations(), ts)
+            chain = await in_thread(conn, AuditChain.load)
+        except BaseException:
+            await conn.close()
+            raise
+        writer = GroupCommitWriter(conn, chain)
+        writer.start()
+        log.debug("opened %s (schema version %d, synchronous=%s)", path, version, synchronous.upper())
+        return cls(path, conn, writer, version, clock)
+
+    async def close(self) -> None:
+        """Commit what is queued, then close; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._writer.close()
+        await self._conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def commit_stats(self) -> tuple[int, int]:
+        """(transactions committed, writes in them): their ratio is the group-commit batch size."""
+        return self._writer.batches, self._writer.writes
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._closed:
+            raise StorageError("the database is closed")
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def _recent(self, columns: str, table: str, where: _Where, order: str, limit: int | None) -> list[sqlite3.Row]:
+        """Oldest first; with a limit, the most recent ``limit`` rows (still oldest first)."""
+        _check_limit(limit)
+        if limit is None:
+            return await self._fetch(f"SELECT {columns} FROM {table}{where.sql()} ORDER BY {order}", where.params)
+        descending = ", ".join(f"{column} DESC" for column in order.split(", "))
+        rows = await self._fetch(
+            f"SELECT {columns} FROM {table}{where.sql()} ORDER BY {descending} LIMIT ?", [*where.params, limit]
+        )
+        rows.reverse()
+        return rows
+
+    def _audit_args(self, kind: str, actor: str, payload: dict[str, Any], ts: int | None) -> tuple[Any, ...]:
+        if not kind:
+            raise StorageError("an audit entry needs a kind")
+        if ts is None:
+            payload_ts = payload.get("ts")
+            if isinstance(payload_ts, int) and not isinstance(payload_ts, bool):
+                ts = payload_ts
+            else:
+                ts = self._clock.now_ms() if self._clock is not None else 0
+        clean, payload_json = redacted_json(payload)
+        return ts, kind, actor, clean, payload_json
+
+    # Orders
+
+    async def record_order(self, order: Order, event: str, detail: str | None = None, actor: str = "engine") -> None:
+        """Store the order's current state, one history row and one audit entry; durable on return."""
+        if not event:
+            raise StorageError(f"order {order.client_order_id}: an order event needs a name")
+        if detail is not None:
+            detail = redact(detail)
+        payload = order.model_dump(mode="json")
+        order_row = (*(payload[column] for column in ORDER_COLUMNS), order.is_open)
+        event_row = (order.client_order_id, order.updated_ts, event, payload["status"],
+                     payload["filled_size"], detail, actor)
+        payload["event"] = event
+        payload["detail"] = detail
+        audit_args = self._audit_args("order", actor, payload, order.updated_ts)
+        await self._writer.submit(partial(_op_record_order, order_row, event_row, audit_args))
+
+    async def get_order(self, client_order_id: str) -> Order | None:
+        rows = await self._fetch(
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE client_order_id = ?", (client_order_id,)
+        )
+        return row_model(Order, rows[0], ORDER_COLUMNS) if rows else None
+
+    async def load_orders(
+        self, *, open_only: bool = False, venue: str | None = None, symbol: str | None = None,
+        strategy_id: str | None = None, status: Sequence[str] | None = None,
+        since_ms: int | None = None, until_ms: int | None = None, limit: int | None = None,
+    ) -> list[Order]:
+        """Orders by creation time; ``since_ms``/``until_ms`` filter on ``created_ts``."""
+        where = _Where()
+        if open_only:
+            where.add("is_open = 1")
+        if venue is not None:
+            where.add("venue = ?", venue)
+        if symbol is not None:
+            where.add("symbol = ?", symbol)
+        if strategy_id is not None:
+            where.add("strategy_id = ?", strategy_id)
+        if status is not None:
+            values = _statuses(status)
+            where.add(f"status IN ({placeholders(len(values))})" if values else "0", *values)
+        where.range("created_ts", since_ms, until_ms)
+        rows = await self._recent(", ".join(ORDER_COLUMNS), "orders", where, "created_ts, rowid", limit)
+        return [row_model(Order, row, ORDER_COLUMNS) for row in rows]
+
+    async def order_events(self, client_order_id: str) -> list[dict[str, Any]]:
+        """The order's history, oldest first: ts, event, status, filled_size, detail, actor, audit_seq."""
+        rows = await self._fetch(
+            f"SELECT {_ORDER_EVENT_COLUMNS} FROM order_events WHERE client_order_id = ? ORDER BY id",
+            (client_order_id,),
+        )
+        return [dict(row) for row in rows]
+
+    # Fills
+
+    async def record_fill(self, fill: Fill) -> bool:
+        """Store a fill once: True if it was new, False if ``fill_id`` was already stored."""
+        payload = fill.model_dump(mode="json")
+        fill_row = tuple(payload[column] for column in FILL_COLUMNS)
+        audit_args = self._audit_args("fill", "engine", payload, fill.ts)
+        return bool(await self._writer.submit(partial(_op_record_fill, fill_row, audit_args)))
+
+    async def load_fills(
+        self, *, venue: str | None = None, symbol: str | None = None, strategy_id: str | None = None,
+        client_order_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[Fill]:
+        where = _Where()
+        if venue is not None:
+            where.add("venue = ?", venue)
+        if symbol is not None:
+            where.add("symbol = ?", symbol)
+        if strategy_id is not None:
+            where.add("strategy_id = ?", strategy_id)
+        if client_order_id is not None:
+            where.add("client_order_id = ?", client_order_id)
+        where.range("ts", since_ms, until_ms)
+        rows = await self._recent(", ".join(FILL_COLUMNS), "fills", where, "ts, rowid", limit)
+        return [row_model(Fill, row, FILL_COLUMNS) for row in rows]
+
+    # Audit log
+
+    async def audit(self, kind: str, payload: dict[str, Any], actor: str = "engine", ts: int | None = None) -> AuditEntry:
+        """Append an entry; ``ts`` defaults to the payload's ``ts``, then the clock, then 0."""
+        ts, kind, actor, _, payload_json = self._audit_args(kind, actor, payload, ts)
+        # The entry handed back holds the payload as stored (Decimals as strings), as a reader would see it.
+        audit_args = (ts, kind, actor, json.loads(payload_json), payload_json)
+        entry: AuditEntry = await self._writer.submit(partial(_op_audit, audit_args))
+        return entry
+
+    async def audit_entries(
+        self, *, kind: str | None = None, since_ms: int | None = None, symbol: str | None = None,
+        actor: str | None = None, limit: int = 500,
+    ) -> list[AuditEntry]:
+        where = _Where()
+        if kind is not None:
+            where.add("kind = ?", kind)
+        if symbol is not None:
+            where.add("symbol = ?", symbol)
+        if actor is not None:
+            where.add("actor = ?", actor)
+        where.range("ts", since_ms, None)
+        rows = await self._recent("seq, ts, kind, actor, payload, prev_hash, hash", "audit_log", where, "seq", limit)
+        return [entry_from_row(row) for row in rows]
+
+    async def verify_audit(self) -> AuditVerification:
+        """Recompute the whole chain; ``first_broken`` names the first bad entry's seq."""
+        if self._closed:
+            raise StorageError("the database is closed")
+        return await in_thread(self._conn, verify_connection)
+
+    # Positions and balances
+
+    async def save_positions(self, venue: str, positions: list[Position], ts: int) -> None:
+        """Replace the venue's current positions with ``positions``."""
+        foreign = sorted({p.venue for p in positions if p.venue != venue})
+        if foreign:
+            raise StorageError(f"save_positions for venue {venue!r} was given positions of {', '.join(foreign)}")
+        rows = [(*model_row(position, POSITION_COLUMNS), ts) for position in positions]
+        await self._writer.submit(partial(_op_save_positions, venue, rows))
+
+    async def load_positions(self, venue: str | None = None) -> list[Position]:
+        where = _Where()
+        if venue is not None:
+            where.add("venue = ?", venue)
+        rows = await self._fetch(
+            f"SELECT {', '.join(POSITION_COLUMNS)} FROM positions{where.sql()} ORDER BY venue, symbol, side",
+            where.params,
+        )
+        return [row_model(Position, row, POSITION_COLUMNS) for row in rows]
+
+    async def snapshot_balances(self, venue: str, balances: list[Balance], ts: int) -> None:
+        """Append a snapshot; earlier snapshots are kept as the account's history."""
+        assets = [balance.asset for balance in balances]
+        if len(set(assets)) != len(assets):
+            twice = sorted({asset for asset in assets if assets.count(asset) > 1})
+            raise StorageError(f"balance snapshot for {venue!r} lists {', '.join(twice)} more than once")
+        rows = [(b.asset, str(b.free), str(b.used)) for b in balances]
+        await self._writer.submit(partial(_op_snapshot_balances, venue, ts, rows))
+
+    async def latest_balances(self, venue: str) -> list[Balance]:
+        rows = await self._fetch(
+            "SELECT asset, free, used FROM balances WHERE snapshot_id = "
+            "(SELECT MAX(snapshot_id) FROM balance_snapshots WHERE venue = ?) ORDER BY asset",
+            (venue,),
+        )
+        return [Balance.model_validate(dict(row)) for row in rows]
+
+    # Strategy and risk parameters
+
+    async def save_strategy_version(self, name: str, params: dict[str, Any], note: str = "", ts: int = 0) -> int:
+        """Keep a new version (1, 2, ...) of a strategy's parameters and audit the change."""
+        if not name:
+            raise StorageError("a strategy version needs the strategy's name")
+        canonical_json(params)  # refuse unserialisable parameters here, with a clear message
+        version: int = await self._writer.submit(partial(_op_save_strategy_version, name, params, note, ts))
+        return version
+
+    async def strategy_versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of the strategy, oldest first: name, version, params, note, ts."""
+        rows = await self._fetch(
+            "SELECT name, version, params, note, ts FROM strategy_versions WHERE name = ? ORDER BY version", (name,)
+        )
+        return [{**dict(row), "params": json.loads(row["params"])} for row in rows]
+
+    async def save_risk_parameters(self, params: dict[str, Any], ts: int, actor: str) -> int:
+        """Keep a new set of risk limits (audited); returns its id, increasing with each save."""
+        canonical_json(params)
+        row_id: int = await self._writer.submit(partial(_op_save_risk_parameters, params, ts, actor))
+        return row_id
+
+    async def latest_risk_parameters(self) -> dict[str, Any] | None:
+        """The newest saved risk limits; Decimals come back as strings, as they were stored."""
+        rows = await self._fetch("SELECT params FROM risk_parameters ORDER BY id DESC LIMIT 1")
+        return json.loads(rows[0]["params"]) if rows else None
+
+    # Candles
+
+    async def save_candles(self, venue: str, symbol: str, timeframe: str, candles: list[Candle]) -> int:
+        """Insert or replace candles by timestamp; returns how many were written."""
+        if not candles:
+            return 0
+        rows = [(venue, symbol, timeframe, *model_row(candle, CANDLE_COLUMNS)) for candle in candles]
+        count: int = await self._writer.submit(partial(_op_execute_many, _UPSERT_CANDLE, rows))
+        return count
+
+    async def load_candles(
+        self, venue: str, symbol: str, timeframe: str, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[Candle]:
+        where = _Where()
+        where.add("venue = ? AND symbol = ? AND timeframe = ?", venue, symbol, timeframe)
+        where.range("ts", since_ms, until_ms)
+        rows = await self._fetch(
+            f"SELECT {', '.join(CANDLE_COLUMNS)} FROM candles{where.sql()} ORDER BY ts", where.params
+        )
+        return [row_model(Candle, row, CANDLE_COLUMNS) for row in rows]
+
+    # Small key-value state (last screen, theme, risk state)
+
+    async def get_state(self, key: str) -> str | None:
+        rows = await self._fetch("SELECT value FROM kv_state WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    async def set_state(self, key: str, value: str) -> None:
+        await self._writer.submit(partial(
+            _op_execute_many,
+            "INSERT INTO kv_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(key, value)],
+        ))

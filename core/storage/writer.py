@@ -1,0 +1,128 @@
+"""Group commit: one writer, many callers, one fsync per batch.
+
+With ``synchronous=FULL`` every COMMIT waits for the disk, so committing each order alone caps
+throughput at the disk's fsync rate. Here callers hand an operation to a single writer task;
+whatever has queued up while the previous COMMIT was running goes into the next transaction,
+run on the connection's thread in one hop. Each caller's ``await`` returns only after the
+COMMIT containing its write, so "returned" still means "durable".
+
+Every operation runs inside its own SAVEPOINT: one failing operation (a constraint, bad data)
+is rolled back alone and its caller gets the error, while the rest of the batch commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from core.storage.audit import AuditChain
+from core.storage.connection import in_thread
+from core.storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteOp = Callable[[sqlite3.Connection, AuditChain], Any]
+_Outcome = tuple[bool, Any]
+
+
+def _as_storage_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, sqlite3.Error):
+        return StorageError(f"database write failed: {exc}")
+    return exc
+
+
+def apply_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
+    """Runs on the connection thread: all ``ops`` in one transaction, each in a savepoint."""
+    batch_mark = chain.mark()
+    outcomes: list[_Outcome] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for op in ops:
+            op_mark = chain.mark()
+            conn.execute("SAVEPOINT op")
+            try:
+                outcomes.append((True, op(conn, chain)))
+            except Exception as exc:  # noqa: BLE001 - the caller of this one op receives it
+                conn.execute("ROLLBACK TO op")
+                chain.restore(op_mark)
+                outcomes.append((False, exc))
+            conn.execute("RELEASE op")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        chain.restore(batch_mark)
+        raise
+    return outcomes
+
+
+class GroupCommitWriter:
+    """The only path by which the repository writes; see the module docstring."""
+
+    def __init__(self, conn: aiosqlite.Connection, chain: AuditChain, max_batch: int = 1000) -> None:
+        self._conn = conn
+        self._chain = chain
+        self._max_batch = max_batch
+        self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.writes = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="storage-group-commit")
+
+    async def submit(self, op: WriteOp) -> Any:
+        """Queue ``op`` and return its result once the transaction holding it has committed."""
+        if self._closing:
+            raise StorageError("the database is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, future))
+        self._wake.set()
+        return await future
+
+    async def close(self) -> None:
+        """Commit everything already queued, then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[WriteOp, asyncio.Future[Any]]]) -> None:
+        try:
+            outcomes = await in_thread(self._conn, apply_batch, [op for op, _ in batch], self._chain)
+        except Exception as exc:  # noqa: BLE001 - every caller in the failed batch is told
+            log.error("group commit of %d writes failed: %s", len(batch), exc)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(StorageError(f"database commit failed, this write was not saved: {exc}"))
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(_as_storage_error(value))

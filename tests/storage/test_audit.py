@@ -1,0 +1,201 @@
+"""The audit log: a verifiable hash chain that refuses edits and shows tampering."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.clock import SimClock
+from core.redact import register_secret
+from core.storage import Database, StorageError, export_audit, verify_audit_file
+from core.storage.audit import GENESIS_HASH, entry_hash, record_text
+from core.storage.codec import canonical_json
+from tests.storage.conftest import make_fill, make_order
+
+
+async def _fill_log(db: Database, count: int = 5) -> None:
+    for n in range(1, count + 1):
+        await db.audit("note", {"n": n, "symbol": "BTC/USDT" if n % 2 else "ETH/USDT"}, actor="tester", ts=1000 + n)
+
+
+def test_record_text_is_the_canonical_json_of_the_record() -> None:
+    payload = {"b": [1, 2.5, None], "a": "é", "price": Decimal("1.10")}
+    text = record_text(7, 123, "kind", "actor", canonical_json(payload))
+    assert text == canonical_json({"seq": 7, "ts": 123, "kind": "kind", "actor": "actor", "payload": payload})
+    assert '"price":"1.10"' in text
+
+
+async def test_entries_form_a_chain(db: Database) -> None:
+    first = await db.audit("risk.limit", {"max": Decimal("2.50")}, actor="alice", ts=5)
+    second = await db.audit("risk.limit", {"max": Decimal("3")}, actor="alice", ts=6)
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash
+    assert second.hash == entry_hash(first.hash, record_text(2, 6, "risk.limit", "alice", '{"max":"3"}'))
+    stored = await db.audit_entries()
+    assert stored == [first, second]
+    assert stored[0].payload == {"max": "2.50"}
+    result = await db.verify_audit()
+    assert (result.ok, result.checked, result.first_broken) == (True, 2, None)
+
+
+async def test_empty_log_verifies(db: Database) -> None:
+    result = await db.verify_audit()
+    assert result.ok and result.checked == 0
+
+
+async def test_chain_continues_after_reopen(db_path: Path) -> None:
+    first = await Database.open(db_path)
+    await _fill_log(first, 3)
+    await first.close()
+    second = await Database.open(db_path)
+    entry = await second.audit("note", {"n": 4})
+    assert entry.seq == 4
+    assert (await second.verify_audit()).checked == 4
+    await second.close()
+
+
+async def test_entry_timestamp_comes_from_argument_payload_clock_then_zero(db_path: Path, clock: SimClock) -> None:
+    with_clock = await Database.open(db_path, clock=clock)
+    assert (await with_clock.audit("k", {}, ts=42)).ts == 42
+    assert (await with_clock.audit("k", {"ts": 43})).ts == 43
+    assert (await with_clock.audit("k", {"ts": "soon"})).ts == clock.now_ms()
+    await with_clock.close()
+    without_clock = await Database.open(db_path)
+    assert (await without_clock.audit("k", {})).ts == 0
+    await without_clock.close()
+
+
+async def test_filters(db: Database) -> None:
+    await _fill_log(db, 5)
+    await db.audit("other", {"symbol": "BTC/USDT"}, actor="bob", ts=2000)
+    assert [e.seq for e in await db.audit_entries(kind="note")] == [1, 2, 3, 4, 5]
+    assert [e.seq for e in await db.audit_entries(symbol="ETH/USDT")] == [2, 4]
+    assert [e.seq for e in await db.audit_entries(actor="bob")] == [6]
+    assert [e.seq for e in await db.audit_entries(since_ms=1004)] == [4, 5, 6]
+    assert [e.seq for e in await db.audit_entries(limit=2)] == [5, 6]
+    assert [e.seq for e in await db.audit_entries(kind="note", symbol="BTC/USDT", limit=2)] == [3, 5]
+
+
+async def test_updates_and_deletes_are_refused(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 2)
+    raw = sqlite3.connect(db_path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("DELETE FROM audit_log WHERE seq = 2")
+    raw.close()
+    assert (await db.verify_audit()).ok
+
+
+def _tamper(db_path: Path, sql: str) -> None:
+    raw = sqlite3.connect(db_path)
+    raw.execute("DROP TRIGGER audit_log_no_update")
+    raw.execute("DROP TRIGGER audit_log_no_delete")
+    raw.execute(sql)
+    raw.commit()
+    raw.close()
+
+
+async def test_modified_payload_is_named(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 5)
+    _tamper(db_path, """UPDATE audit_log SET payload = '{"n":99,"symbol":"BTC/USDT"}' WHERE seq = 3""")
+    result = await db.verify_audit()
+    assert (result.ok, result.first_broken, result.checked) == (False, 3, 2)
+    assert "entry 3 was altered" in result.message
+
+
+async def test_rehashed_entry_breaks_the_next_link(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 5)
+    entries = await db.audit_entries()
+    forged_payload = '{"n":99,"symbol":"BTC/USDT"}'
+    forged_hash = entry_hash(entries[1].hash, record_text(3, 1003, "note", "tester", forged_payload))
+    _tamper(db_path, f"UPDATE audit_log SET payload = '{forged_payload}', hash = '{forged_hash}' WHERE seq = 3")
+    result = await db.verify_audit()
+    assert (result.ok, result.first_broken) == (False, 4)
+    assert "does not link to entry 3" in result.message
+
+
+async def test_missing_entry_is_named(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 5)
+    _tamper(db_path, "DELETE FROM audit_log WHERE seq = 2")
+    result = await db.verify_audit()
+    assert (result.ok, result.first_broken) == (False, 2)
+    assert "entry 2 is missing" in result.message
+
+
+async def test_changed_symbol_column_is_detected(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 3)
+    _tamper(db_path, "UPDATE audit_log SET symbol = 'DOGE/USDT' WHERE seq = 2")
+    result = await db.verify_audit()
+    assert (result.ok, result.first_broken) == (False, 2)
+
+
+async def test_secrets_never_reach_the_log(db: Database) -> None:
+    secret = "sk-live-0123456789abcdef"
+    register_secret(secret)
+    entry = await db.audit("venue.error", {"message": f"401 for key {secret}", secret: [f"x{secret}"]})
+    assert secret not in json.dumps(entry.payload)
+    stored = (await db.audit_entries(kind="venue.error"))[0]
+    assert stored.payload == {"message": "401 for key ***", "***": ["x***"]}
+    order = make_order()
+    await db.record_order(order, "rejected", detail=f"bad signature with {secret}")
+    events = await db.order_events(order.client_order_id)
+    assert events[0]["detail"] == "bad signature with ***"
+    assert secret not in json.dumps([e.payload for e in await db.audit_entries()])
+
+
+async def test_unserialisable_payload_is_a_clear_error(db: Database) -> None:
+    with pytest.raises(StorageError, match="cannot store as JSON: object is not JSON-serialisable"):
+        await db.audit("k", {"thing": object()})
+    with pytest.raises(StorageError, match="cannot store as JSON"):
+        await db.audit("k", {"x": float("nan")})
+    with pytest.raises(StorageError, match="needs a kind"):
+        await db.audit("", {})
+    assert (await db.verify_audit()).checked == 0
+
+
+async def test_verify_audit_file(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 3)
+    assert (await verify_audit_file(db_path)).ok
+    _tamper(db_path, "UPDATE audit_log SET ts = 1 WHERE seq = 1")
+    result = await verify_audit_file(db_path)
+    assert (result.ok, result.first_broken) == (False, 1)
+
+
+async def test_verify_audit_file_refuses_what_is_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="no such database file"):
+        await verify_audit_file(tmp_path / "missing.db")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(StorageError, match="has no audit log"):
+        await verify_audit_file(empty)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError, match="cannot open database"):
+        await verify_audit_file(junk)
+
+
+async def test_export_jsonl_and_csv(db: Database, db_path: Path, tmp_path: Path) -> None:
+    await db.record_fill(make_fill(ts=1))
+    await _fill_log(db, 3)
+    out = tmp_path / "audit.jsonl"
+    assert await export_audit(db_path, 1002, "jsonl", out) == 2
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["seq"] for line in lines] == [3, 4]
+    assert lines[0]["payload"] == {"n": 2, "symbol": "ETH/USDT"}
+
+    stream = io.StringIO()
+    assert await export_audit(db_path, None, "csv", stream) == 4
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert [row["kind"] for row in rows] == ["fill", "note", "note", "note"]
+    assert json.loads(rows[0]["payload"])["price"] == "42000.10"
+    assert rows[1]["prev_hash"] == rows[0]["hash"]
+
+    with pytest.raises(StorageError, match="export format"):
+        await export_audit(db_path, None, "xml", stream)  # type: ignore[arg-type]

@@ -1,0 +1,113 @@
+"""Group commit: concurrent writes share transactions, yet each is durable when awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.models import OrderStatus
+from core.storage import Database, StorageError
+from core.storage.audit import AuditChain
+from core.storage.connection import connect
+from core.storage.writer import GroupCommitWriter
+from tests.storage.conftest import make_fill, make_order
+
+
+async def test_concurrent_orders_are_all_stored_in_shared_transactions(db: Database) -> None:
+    orders = [make_order(n) for n in range(100)]
+    await asyncio.gather(*(db.record_order(order, "created") for order in orders))
+    stored = await db.load_orders()
+    assert sorted(o.client_order_id for o in stored) == sorted(o.client_order_id for o in orders)
+    batches, writes = db.commit_stats
+    assert writes == 100 and batches < 100
+    assert (await db.verify_audit()).checked == 100
+    for order in orders[:3]:
+        assert len(await db.order_events(order.client_order_id)) == 1
+
+
+async def test_concurrent_mixed_writes_keep_the_chain_whole(db: Database) -> None:
+    order = make_order()
+    writes = [db.record_order(order, "created")]
+    writes += [db.record_fill(make_fill(n % 10)) for n in range(30)]
+    writes += [db.audit("note", {"n": n}) for n in range(20)]
+    writes += [db.set_state(f"k{n}", str(n)) for n in range(5)]
+    results = await asyncio.gather(*writes)
+    assert results[1:31].count(True) == 10
+    assert len(await db.load_fills()) == 10
+    result = await db.verify_audit()
+    assert result.ok and result.checked == 1 + 10 + 20
+
+
+async def test_awaited_write_is_committed_for_other_connections(db: Database, db_path: Path) -> None:
+    order = make_order()
+    await db.record_order(order, "created")
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT status FROM orders WHERE client_order_id = ?", (order.client_order_id,)).fetchone() == (
+        "pending_new",
+    )
+    raw.close()
+
+
+async def test_write_survives_close_and_reopen(db_path: Path) -> None:
+    first = await Database.open(db_path)
+    order = make_order()
+    await first.record_order(order, "created")
+    order.transition(OrderStatus.OPEN, order.updated_ts + 1)
+    await first.record_order(order, "acknowledged")
+    await first.close()
+    second = await Database.open(db_path, synchronous="NORMAL")
+    assert await second.get_order(order.client_order_id) == order
+    assert len(await second.order_events(order.client_order_id)) == 2
+    await second.close()
+
+
+async def test_close_commits_queued_writes_then_refuses_more(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    pending = [asyncio.ensure_future(db.record_order(make_order(n), "created")) for n in range(20)]
+    await asyncio.sleep(0)
+    await db.close()
+    await asyncio.gather(*pending)
+    with pytest.raises(StorageError, match="closed"):
+        await db.record_order(make_order(99), "created")
+    with pytest.raises(StorageError, match="closed"):
+        await db.load_orders()
+    await db.close()
+    reopened = await Database.open(db_path)
+    assert len(await reopened.load_orders()) == 20
+    await reopened.close()
+
+
+def _failing_op(conn: sqlite3.Connection, chain: AuditChain) -> None:
+    chain.append(conn, 0, "doomed", "test", {}, "{}")
+    conn.execute("INSERT INTO nowhere VALUES (1)")
+
+
+def _audit_op(n: int):  # type: ignore[no-untyped-def]
+    def op(conn: sqlite3.Connection, chain: AuditChain) -> int:
+        return chain.append(conn, n, "ok", "test", {"n": n}, f'{{"n":{n}}}').seq
+
+    return op
+
+
+async def test_one_failing_write_does_not_sink_its_batch(db_path: Path) -> None:
+    await (await Database.open(db_path)).close()
+    conn = await connect(db_path)
+    chain = AuditChain()
+    writer = GroupCommitWriter(conn, chain)
+    writer.start()
+    results = await asyncio.gather(
+        writer.submit(_audit_op(1)), writer.submit(_failing_op), writer.submit(_audit_op(2)),
+        return_exceptions=True,
+    )
+    await writer.close()
+    await conn.close()
+    assert results[0] == 1 and results[2] == 2
+    assert isinstance(results[1], StorageError) and "no such table: nowhere" in str(results[1])
+    assert writer.batches == 1
+    db = await Database.open(db_path)
+    assert [e.kind for e in await db.audit_entries()] == ["ok", "ok"]
+    assert (await db.verify_audit()).ok
+    await db.close()

@@ -1,0 +1,121 @@
+"""Orders, their history and fills: exact round trips, filters and idempotency."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.models import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from core.storage import Database, StorageError
+from tests.storage.conftest import T0, make_fill, make_order
+
+
+async def test_order_round_trips_every_field(db: Database) -> None:
+    order = make_order(
+        type=OrderType.STOP_LIMIT, side=Side.SELL, size=Decimal("1.2300"), price=Decimal("0.000012340"),
+        trigger_price=Decimal("1E+2"), trailing_offset=Decimal("0.5"), time_in_force=TimeInForce.IOC,
+        post_only=True, reduce_only=True, leverage=5, take_profit=Decimal("99.99"), stop_loss=Decimal("88.8"),
+        strategy_id="grid-1", venue_order_id="V-77", status=OrderStatus.PARTIALLY_FILLED,
+        filled_size=Decimal("0.61"), avg_price=Decimal("0.0000123"), fee=Decimal("-0.0001"), reason="partial",
+    )
+    await db.record_order(order, "partially_filled")
+    loaded = await db.get_order(order.client_order_id)
+    assert loaded == order
+    assert loaded is not None and str(loaded.size) == "1.2300" and str(loaded.trigger_price) == "1E+2"
+
+
+async def test_unknown_order_is_none(db: Database) -> None:
+    assert await db.get_order("ot-nope") is None
+
+
+async def test_every_state_change_is_an_event_and_an_audit_entry(db: Database) -> None:
+    order = make_order()
+    await db.record_order(order, "created")
+    order.transition(OrderStatus.OPEN, T0 + 10)
+    order.venue_order_id = "V-1"
+    await db.record_order(order, "acknowledged", detail="venue accepted")
+    order.filled_size = Decimal("0.010")
+    order.transition(OrderStatus.FILLED, T0 + 20)
+    await db.record_order(order, "filled", actor="venue")
+
+    events = await db.order_events(order.client_order_id)
+    assert [(e["event"], e["status"], e["ts"], e["actor"]) for e in events] == [
+        ("created", "pending_new", T0 + 1, "engine"),
+        ("acknowledged", "open", T0 + 10, "engine"),
+        ("filled", "filled", T0 + 20, "venue"),
+    ]
+    assert events[1]["detail"] == "venue accepted"
+    assert events[2]["filled_size"] == "0.010"
+    stored = await db.get_order(order.client_order_id)
+    assert stored is not None and stored.status is OrderStatus.FILLED and stored.venue_order_id == "V-1"
+
+    entries = await db.audit_entries(kind="order")
+    assert [e.seq for e in entries] == [e["audit_seq"] for e in events]
+    assert [e.payload["event"] for e in entries] == ["created", "acknowledged", "filled"]
+    assert entries[2].payload["status"] == "filled" and entries[2].actor == "venue"
+    assert entries[1].ts == T0 + 10
+
+
+async def test_an_order_event_needs_a_name(db: Database) -> None:
+    with pytest.raises(StorageError, match="needs a name"):
+        await db.record_order(make_order(), "")
+
+
+async def test_order_filters(db: Database) -> None:
+    specs = [
+        dict(venue="paper", symbol="BTC/USDT", strategy_id="trend", status=OrderStatus.OPEN),
+        dict(venue="paper", symbol="ETH/USDT", strategy_id="grid", status=OrderStatus.FILLED),
+        dict(venue="binance", symbol="BTC/USDT", strategy_id=None, status=OrderStatus.CANCELED),
+        dict(venue="binance", symbol="ETH/USDT", strategy_id="trend", status=OrderStatus.PENDING_NEW),
+        dict(venue="paper", symbol="BTC/USDT", strategy_id="grid", status=OrderStatus.PARTIALLY_FILLED),
+    ]
+    for n, spec in enumerate(specs, start=1):
+        await db.record_order(make_order(n, **spec), "seen")
+
+    async def ids(**filters: object) -> list[int]:
+        return [int(o.client_order_id[-4:]) for o in await db.load_orders(**filters)]  # type: ignore[arg-type]
+
+    assert await ids() == [1, 2, 3, 4, 5]
+    assert await ids(open_only=True) == [1, 4, 5]
+    assert await ids(venue="paper") == [1, 2, 5]
+    assert await ids(venue="paper", symbol="BTC/USDT") == [1, 5]
+    assert await ids(strategy_id="trend") == [1, 4]
+    assert await ids(status=["filled", "canceled"]) == [2, 3]
+    assert await ids(status=[]) == []
+    assert await ids(since_ms=T0 + 2, until_ms=T0 + 4) == [2, 3]
+    assert await ids(limit=2) == [4, 5]
+    assert await ids(open_only=True, venue="binance") == [4]
+
+
+async def test_order_filters_reject_bad_values(db: Database) -> None:
+    with pytest.raises(StorageError, match="unknown order status 'done'"):
+        await db.load_orders(status=["done"])
+    with pytest.raises(StorageError, match="limit must be a positive"):
+        await db.load_orders(limit=0)
+
+
+async def test_fill_round_trip_and_idempotency(db: Database) -> None:
+    fill = make_fill(venue_order_id="V-9", liquidity=Liquidity.MAKER, strategy_id="grid")
+    assert await db.record_fill(fill) is True
+    assert await db.record_fill(fill) is False
+    assert await db.record_fill(fill.model_copy(update={"size": Decimal("9")})) is False
+    assert await db.load_fills() == [fill]
+    assert len(await db.audit_entries(kind="fill")) == 1
+
+
+async def test_fill_filters(db: Database) -> None:
+    fills = [
+        make_fill(1, venue="paper", symbol="BTC/USDT", strategy_id="a", client_order_id="o1"),
+        make_fill(2, venue="paper", symbol="ETH/USDT", strategy_id="b", client_order_id="o1"),
+        make_fill(3, venue="binance", symbol="BTC/USDT", strategy_id="a", client_order_id="o2"),
+    ]
+    for fill in fills:
+        await db.record_fill(fill)
+    assert await db.load_fills(venue="paper") == fills[:2]
+    assert await db.load_fills(symbol="BTC/USDT") == [fills[0], fills[2]]
+    assert await db.load_fills(strategy_id="b") == [fills[1]]
+    assert await db.load_fills(client_order_id="o2") == [fills[2]]
+    assert await db.load_fills(since_ms=fills[1].ts) == fills[1:]
+    assert await db.load_fills(until_ms=fills[1].ts) == fills[:1]
+    assert await db.load_fills(limit=1) == fills[2:]

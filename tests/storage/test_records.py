@@ -1,0 +1,100 @@
+"""Positions, balances, parameters, candles and state: exact round trips."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.models import Balance, Candle, Position, PositionSide
+from core.storage import Database, StorageError
+
+
+def _position(symbol: str, side: PositionSide = PositionSide.LONG, venue: str = "paper") -> Position:
+    return Position(
+        venue=venue, symbol=symbol, side=side, size=Decimal("0.500"), entry_price=Decimal("41999.99"), leverage=3,
+        margin=Decimal("7000.00"), mark_price=Decimal("42100"), unrealized_pnl=Decimal("50.005"),
+        realized_pnl=Decimal("-1.5"), liquidation_price=Decimal("28000.1"), created_ts=1, updated_ts=2,
+    )
+
+
+async def test_positions_are_replaced_per_venue(db: Database) -> None:
+    btc_long, btc_short = _position("BTC/USDT:USDT"), _position("BTC/USDT:USDT", PositionSide.SHORT)
+    other = _position("ETH/USDT", venue="binance")
+    await db.save_positions("paper", [btc_long, btc_short], ts=10)
+    await db.save_positions("binance", [other], ts=10)
+    assert await db.load_positions("paper") == [btc_long, btc_short]
+    await db.save_positions("paper", [btc_short], ts=11)
+    assert await db.load_positions() == [other, btc_short]
+    await db.save_positions("paper", [], ts=12)
+    assert await db.load_positions("paper") == []
+
+
+async def test_positions_of_another_venue_are_refused(db: Database) -> None:
+    with pytest.raises(StorageError, match="'paper' was given positions of binance"):
+        await db.save_positions("paper", [_position("ETH/USDT", venue="binance")], ts=1)
+
+
+async def test_balance_snapshots_keep_history_and_return_the_latest(db: Database) -> None:
+    assert await db.latest_balances("paper") == []
+    first = [Balance(asset="USDT", free=Decimal("10000.00"), used=Decimal("0")), Balance(asset="BTC", free=Decimal("0.1"))]
+    await db.snapshot_balances("paper", first, ts=1)
+    await db.snapshot_balances("binance", [Balance(asset="ETH", free=Decimal("2"))], ts=2)
+    assert await db.latest_balances("paper") == sorted(first, key=lambda b: b.asset)
+    second = [Balance(asset="USDT", free=Decimal("9000.5"), used=Decimal("999.50"))]
+    await db.snapshot_balances("paper", second, ts=3)
+    assert await db.latest_balances("paper") == second
+    assert await db.latest_balances("binance") == [Balance(asset="ETH", free=Decimal("2"))]
+
+
+async def test_balance_snapshot_with_a_repeated_asset_is_refused(db: Database) -> None:
+    with pytest.raises(StorageError, match="lists USDT more than once"):
+        await db.snapshot_balances("paper", [Balance(asset="USDT"), Balance(asset="USDT")], ts=1)
+
+
+async def test_strategy_versions_count_up_and_are_audited(db: Database) -> None:
+    assert await db.save_strategy_version("grid", {"levels": 10, "step": Decimal("0.5")}, note="first", ts=5) == 1
+    assert await db.save_strategy_version("grid", {"levels": 12, "step": Decimal("0.5")}, ts=6) == 2
+    assert await db.save_strategy_version("trend", {"fast": 9}, ts=7) == 1
+    versions = await db.strategy_versions("grid")
+    assert versions == [
+        {"name": "grid", "version": 1, "params": {"levels": 10, "step": "0.5"}, "note": "first", "ts": 5},
+        {"name": "grid", "version": 2, "params": {"levels": 12, "step": "0.5"}, "note": "", "ts": 6},
+    ]
+    entries = await db.audit_entries(kind="strategy_version")
+    assert [(e.payload["name"], e.payload["version"]) for e in entries] == [("grid", 1), ("grid", 2), ("trend", 1)]
+    with pytest.raises(StorageError, match="needs the strategy's name"):
+        await db.save_strategy_version("", {})
+
+
+async def test_risk_parameters_latest_wins_and_is_audited(db: Database) -> None:
+    assert await db.latest_risk_parameters() is None
+    first = await db.save_risk_parameters({"max_order_notional": Decimal("1000")}, ts=1, actor="alice")
+    second = await db.save_risk_parameters({"max_order_notional": Decimal("500"), "kill": False}, ts=2, actor="bob")
+    assert second > first
+    assert await db.latest_risk_parameters() == {"max_order_notional": "500", "kill": False}
+    entries = await db.audit_entries(kind="risk_parameters")
+    assert [e.actor for e in entries] == ["alice", "bob"]
+    with pytest.raises(StorageError, match="cannot store as JSON"):
+        await db.save_risk_parameters({"x": object()}, ts=3, actor="alice")
+
+
+async def test_candles_upsert_by_timestamp_and_filter_by_range(db: Database) -> None:
+    candles = [Candle(ts=60_000 * i, open=1.0 + i, high=2.5, low=0.1, close=1.1, volume=10.0 * i) for i in range(5)]
+    assert await db.save_candles("paper", "BTC/USDT", "1m", candles) == 5
+    assert await db.save_candles("paper", "BTC/USDT", "1m", []) == 0
+    replaced = candles[4].model_copy(update={"close": 3.25})
+    assert await db.save_candles("paper", "BTC/USDT", "1m", [replaced]) == 1
+    await db.save_candles("paper", "BTC/USDT", "5m", candles[:1])
+    assert await db.load_candles("paper", "BTC/USDT", "1m") == [*candles[:4], replaced]
+    assert await db.load_candles("paper", "BTC/USDT", "1m", since_ms=60_000, until_ms=180_000) == candles[1:3]
+    assert await db.load_candles("paper", "ETH/USDT", "1m") == []
+
+
+async def test_state_keys(db: Database) -> None:
+    assert await db.get_state("theme") is None
+    await db.set_state("theme", "nord")
+    await db.set_state("theme", "gruvbox")
+    await db.set_state("last_screen", "trade")
+    assert await db.get_state("theme") == "gruvbox"
+    assert await db.get_state("last_screen") == "trade"
