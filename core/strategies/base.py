@@ -1,0 +1,272 @@
+"""The Strategy base class and its declared, bounded parameters.
+
+A strategy never talks to a venue: it sees candles, trades, fills and signals through callbacks
+and acts through its ``StrategyContext`` (``core.strategies.runner``), which sends every order
+through the host — the trading engine live, the backtester in a backtest — so risk checks always
+apply and the same code runs in both. Parameters are declared with a type, bounds and a default
+so the configuration loader, the optimiser and the TUI can change them safely.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from core.models import Candle, Fill, Signal, Trade
+
+if TYPE_CHECKING:
+    from core.backtest.data import Bars
+    from core.strategies.runner import StrategyContext
+
+
+class ParameterError(ValueError):
+    """A strategy parameter that is unknown, of the wrong type or out of bounds."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tunable parameter. ``low``/``high`` bound numbers (inclusive); ``choices`` bound text."""
+
+    name: str
+    kind: type
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+    tunable: bool = True
+
+    def describe_bounds(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.low is not None and self.high is not None:
+            return f"between {self.low:g} and {self.high:g}"
+        if self.low is not None:
+            return f"at least {self.low:g}"
+        if self.high is not None:
+            return f"at most {self.high:g}"
+        return f"a {self.kind.__name__}"
+
+    def coerce(self, value: Any, strategy: str) -> Any:
+        """The value as this parameter's type, within bounds, or a ParameterError naming both."""
+        where = f"strategy '{strategy}': parameter '{self.name}'"
+        try:
+            converted = self._convert(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{where} must be {self.describe_bounds()} (got {value!r})") from None
+        if self.choices and converted not in self.choices:
+            raise ParameterError(f"{where} must be {self.describe_bounds()} (got {value!r})")
+        if self.kind in (int, float):
+            if not math.isfinite(converted):
+                raise ParameterError(f"{where} must be a finite number (got {value!r})")
+            if (self.low is not None and converted < self.low) or (self.high is not None and converted > self.high):
+                raise ParameterError(f"{where} = {converted:g} is out of bounds: must be {self.describe_bounds()}")
+        return converted
+
+    def _convert(self, value: Any) -> Any:
+        if self.kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+                return value.strip().lower() in ("true", "yes", "on", "1")
+            raise ValueError(value)
+        if self.kind is int:
+            if isinstance(value, bool):
+                raise TypeError(value)
+            number = float(value) if isinstance(value, str) else value
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError(value)
+            return int(number)
+        if self.kind is float:
+            if isinstance(value, bool):
+                raise TypeError(value)
+            return float(value)
+        return str(value)
+
+    # ----- search space for the optimiser -------------------------------------------------------
+
+    @property
+    def searchable(self) -> bool:
+        return self.tunable and (bool(self.choices) or (self.kind in (int, float) and self.low is not None and self.high is not None))
+
+    def grid(self, points: int) -> list[Any]:
+        """``points`` evenly spaced values across the bounds (distinct integers for ints)."""
+        if self.choices:
+            return list(self.choices)
+        if self.kind is bool:
+            return [False, True]
+        assert self.low is not None and self.high is not None
+        values = np.linspace(self.low, self.high, max(points, 1) if self.high > self.low else 1)
+        if self.kind is int:
+            return sorted({int(round(v)) for v in values})
+        return [float(v) for v in values]
+
+    def sample(self, rng: random.Random) -> Any:
+        if self.choices:
+            return rng.choice(self.choices)
+        if self.kind is bool:
+            return rng.random() < 0.5
+        assert self.low is not None and self.high is not None
+        if self.kind is int:
+            return rng.randint(int(self.low), int(self.high))
+        return rng.uniform(self.low, self.high)
+
+    def mutate(self, value: Any, rng: random.Random, scale: float) -> Any:
+        """A nearby value: a Gaussian step of ``scale`` times the range, clipped to the bounds."""
+        if self.choices or self.kind is bool:
+            return self.sample(rng)
+        assert self.low is not None and self.high is not None
+        stepped = value + rng.gauss(0.0, scale * (self.high - self.low))
+        clipped = min(max(stepped, self.low), self.high)
+        return int(round(clipped)) if self.kind is int else float(clipped)
+
+
+class Strategy:
+    """Subclass, declare ``name`` and ``parameters``, and override the callbacks you need.
+
+    Callbacks run on the engine's event loop and must not block. ``self.ctx`` is the only way
+    out: orders, positions, equity, time and emitted signals.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Param, ...]] = ()
+    vectorised: ClassVar[bool] = False
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
+        self.params: dict[str, Any] = self.validate_params(params or {})
+        self.strategy_id = strategy_id or self.name
+        self._ctx: StrategyContext | None = None
+        self._history: dict[str, _History] = {}
+
+    # ----- parameters ---------------------------------------------------------------------------
+
+    @classmethod
+    def param(cls, name: str) -> Param:
+        for declared in cls.parameters:
+            if declared.name == name:
+                return declared
+        raise ParameterError(
+            f"strategy '{cls.name}' has no parameter '{name}' (it has: {', '.join(p.name for p in cls.parameters) or 'none'})"
+        )
+
+    @classmethod
+    def validate_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults filled in, every value coerced and bounded, then the cross-checks."""
+        for key in given:
+            cls.param(key)
+        values = {p.name: p.coerce(given[p.name], cls.name) if p.name in given else p.default for p in cls.parameters}
+        problems = cls.check(values)
+        if problems:
+            raise ParameterError(f"strategy '{cls.name}': " + "; ".join(problems))
+        return values
+
+    @classmethod
+    def check(cls, params: Mapping[str, Any]) -> list[str]:
+        """Constraints between parameters (override); each problem a sentence."""
+        return []
+
+    @classmethod
+    def vector_targets(cls, bars: Bars, params: Mapping[str, Any]) -> np.ndarray:
+        """Signed share of equity to hold after each bar's close, for the vectorised backtest.
+
+        Only strategies with ``vectorised = True`` implement it, and their event-driven
+        callbacks must trade exactly these targets (a test checks it for each of them).
+        """
+        raise NotImplementedError(f"strategy '{cls.name}' has no vectorised backtest path")
+
+    def warmup(self) -> int:
+        """Candles of history the strategy needs (override when it uses indicators)."""
+        return 1
+
+    # ----- wiring ---------------------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> StrategyContext:
+        if self._ctx is None:
+            raise RuntimeError(f"strategy '{self.strategy_id}' is not attached to an engine")
+        return self._ctx
+
+    def attach(self, ctx: StrategyContext) -> None:
+        self._ctx = ctx
+
+    def history(self, symbol: str) -> _History:
+        found = self._history.get(symbol)
+        if found is None:
+            found = self._history[symbol] = _History(max(self.warmup(), 2))
+        return found
+
+    def record(self, symbol: str, candle: Candle) -> None:
+        """Called by the engine before ``on_bar`` so the history includes the bar."""
+        self.history(symbol).append(candle)
+
+    # ----- callbacks (override) -------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        return None
+
+    async def on_stop(self) -> None:
+        return None
+
+    async def on_bar(self, symbol: str, candle: Candle) -> None:
+        return None
+
+    async def on_tick(self, trade: Trade) -> None:
+        return None
+
+    async def on_fill(self, fill: Fill) -> None:
+        return None
+
+    async def on_signal(self, signal: Signal) -> None:
+        return None
+
+    def state(self) -> dict[str, Any]:
+        """What the Strategies screen shows besides parameters and PnL (override)."""
+        return {}
+
+
+class _History:
+    """The last ``size`` candles of a symbol, as arrays for the indicators."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._rows: list[tuple[int, float, float, float, float, float]] = []
+
+    def append(self, candle: Candle) -> None:
+        self._rows.append((candle.ts, candle.open, candle.high, candle.low, candle.close, candle.volume))
+        if len(self._rows) > 2 * self.size:
+            del self._rows[: -self.size]
+
+    def __len__(self) -> int:
+        return min(len(self._rows), self.size)
+
+    def column(self, k: int) -> np.ndarray:
+        return np.fromiter((row[k] for row in self._rows[-self.size:]), dtype=np.float64)
+
+    @property
+    def close(self) -> np.ndarray:
+        return self.column(4)
+
+    @property
+    def high(self) -> np.ndarray:
+        return self.column(2)
+
+    @property
+    def low(self) -> np.ndarray:
+        return self.column(3)
+
+
+def floor_to_lot(size: Decimal, lot: Decimal) -> Decimal:
+    """Whole lots, rounded towards zero: a strategy never trades more than it can afford."""
+    return (size / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+
+def as_decimal(value: float | int | str | Decimal) -> Decimal:
+    """A float price as the shortest Decimal that prints the same (never binary noise)."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else str(value))

@@ -1,0 +1,90 @@
+"""SMA crossover: the reference strategy, for validation against other backtesters.
+
+Always in the market after the first cross: long when the fast average crosses above the slow
+one, short when it crosses below, reversing at the next price after the candle that crossed
+(the next open in a backtest). Each entry invests ``invest`` of the available equity in
+fractional size, as backtesting.py's FractionalBacktest does with its default order size.
+A cross means strictly below then strictly above (and vice versa), as backtesting.py's
+``crossover``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from core.backtest.data import Bars
+from core.indicators import sma
+from core.models import Candle, Direction, Trade
+from core.strategies.base import Param, Strategy
+
+
+def cross_targets(fast: np.ndarray, slow: np.ndarray, invest: float) -> np.ndarray:
+    """+invest from an upward cross on, -invest from a downward cross on, 0 before the first."""
+    up = (fast[:-1] < slow[:-1]) & (fast[1:] > slow[1:])
+    down = (fast[:-1] > slow[:-1]) & (fast[1:] < slow[1:])
+    marks = np.zeros(len(fast), dtype=np.int8)
+    marks[1:][up] = 1
+    marks[1:][down] = -1
+    return hold_marks(marks) * invest
+
+
+def hold_marks(marks: np.ndarray) -> np.ndarray:
+    """Carry each non-zero mark forward until the next one (0 before the first)."""
+    where = np.flatnonzero(marks)
+    out = np.zeros(len(marks), dtype=np.float64)
+    if len(where):
+        index = np.maximum.accumulate(np.where(marks != 0, np.arange(len(marks)), 0))
+        out[where[0]:] = marks[index[where[0]:]]
+    return out
+
+
+class SmaCross(Strategy):
+    name: ClassVar[str] = "sma_cross"
+    summary: ClassVar[str] = "long/short SMA crossover, reversing on each cross"
+    vectorised: ClassVar[bool] = True
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("fast", int, 20, low=2, high=500, doc="bars in the fast average"),
+        Param("slow", int, 100, low=3, high=2000, doc="bars in the slow average"),
+        Param("invest", float, 0.9999, low=0.01, high=1.0, doc="share of equity each entry invests", tunable=False),
+    )
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
+        super().__init__(params, strategy_id=strategy_id)
+        self._pending: dict[str, int] = {}
+
+    @classmethod
+    def check(cls, params: Mapping[str, Any]) -> list[str]:
+        if params["fast"] >= params["slow"]:
+            return [f"fast ({params['fast']}) must be smaller than slow ({params['slow']})"]
+        return []
+
+    @classmethod
+    def vector_targets(cls, bars: Bars, params: Mapping[str, Any]) -> np.ndarray:
+        return cross_targets(sma(bars.close, params["fast"]), sma(bars.close, params["slow"]), params["invest"])
+
+    def warmup(self) -> int:
+        return int(self.params["slow"]) + 1
+
+    async def on_bar(self, symbol: str, candle: Candle) -> None:
+        history = self.history(symbol)
+        if len(history) < self.warmup():
+            return
+        close = history.close
+        fast, slow = sma(close[-self.params["fast"] - 1:], self.params["fast"]), sma(close, self.params["slow"])
+        if fast[-2] < slow[-2] and fast[-1] > slow[-1]:
+            self._pending[symbol] = 1
+            self.ctx.emit(symbol, Direction.BUY, target_price=candle.close)
+        elif fast[-2] > slow[-2] and fast[-1] < slow[-1]:
+            self._pending[symbol] = -1
+            self.ctx.emit(symbol, Direction.SELL, target_price=candle.close)
+
+    async def on_tick(self, trade: Trade) -> None:
+        direction = self._pending.pop(trade.symbol, 0)
+        if direction:
+            await self.ctx.target_exposure(trade.symbol, direction * self.params["invest"], trade.price)
+
+    def state(self) -> dict[str, Any]:
+        return {"pending": dict(self._pending)}
