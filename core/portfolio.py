@@ -19,6 +19,9 @@ initial margin ``entry * size / leverage`` this gives
     short: P = entry * (1 + 1/leverage) / (1 + mmr)
 
 A 1x long has no liquidation price (it would be at or below zero).
+
+Given a bus, every position change from a fill or a reconciliation is published as
+``PositionChanged``; mark updates are not, as they arrive many times a second.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from core.events import EventBus, PositionChanged
 from core.models import ZERO, Balance, Fill, Instrument, Position, PositionSide, Side
 from core.ports import Clock
 
@@ -47,6 +51,7 @@ class Portfolio:
         clock: Clock,
         quote_currency: str = "USDT",
         *,
+        bus: EventBus | None = None,
         default_leverage: int = 1,
         maintenance_margin_rate: Decimal = Decimal("0.005"),
     ) -> None:
@@ -55,6 +60,7 @@ class Portfolio:
         if not ZERO <= maintenance_margin_rate < ONE:
             raise ValueError(f"maintenance margin rate must be in [0, 1), got {maintenance_margin_rate}")
         self._clock = clock
+        self._bus = bus
         self.quote_currency = quote_currency
         self._default_leverage = default_leverage
         self._mmr = maintenance_margin_rate
@@ -122,6 +128,8 @@ class Portfolio:
             position, realized = self._trade(instrument, delta, fill)
         self._realized += self.to_quote(fill.venue, realized, instrument.quote)
         self._after_change()
+        if position is not None:
+            self._publish(position)
         return position
 
     def set_position(self, position: Position) -> None:
@@ -130,7 +138,8 @@ class Portfolio:
         self._roll_day()
         key = (position.venue, position.symbol)
         if position.size == 0:
-            self._positions.pop(key, None)
+            if self._positions.pop(key, None) is not None:
+                self._publish(position)
         else:
             stored = position.model_copy()
             self._leverage[key] = stored.leverage
@@ -138,6 +147,7 @@ class Portfolio:
             if stored.liquidation_price is None and instrument.is_perpetual:
                 stored.liquidation_price = self._liquidation_price(stored)
             self._positions[key] = stored
+            self._publish(stored)
         self._after_change()
 
     def update_mark(self, venue: str, symbol: str, price: Decimal) -> None:
@@ -229,6 +239,10 @@ class Portfolio:
                 "register its instrument before booking fills or positions"
             )
         return instrument
+
+    def _publish(self, position: Position) -> None:
+        if self._bus is not None:
+            self._bus.publish(PositionChanged(position.model_copy(), closed=position.size == 0))
 
     def _adjust(self, venue: str, asset: str, delta: Decimal) -> None:
         if not delta:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.config import RiskConfig, TradingConfig
-from core.events import Event, EventBus, PositionChanged, RiskAlert, RiskStateChanged
+from core.events import Event, EventBus, OrderUpdated, RiskAlert, RiskStateChanged
 from core.models import (
     ZERO,
     Direction,
@@ -73,8 +73,16 @@ class LimitUsage:
 
 @dataclass(frozen=True)
 class Protection:
+    """Stop-loss and take-profit levels, bound to one position (its side and opening time) so
+    that levels set for a position never outlive it and close the next one on the market."""
+
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    side: PositionSide | None = None
+    opened_ts: int | None = None
+
+    def belongs_to(self, position: Position) -> bool:
+        return self.side is position.side and self.opened_ts == position.created_ts
 
 
 class RiskManager:
@@ -104,7 +112,7 @@ class RiskManager:
         self._emergency_fired = False
         self._protections: dict[tuple[str, str], Protection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        bus.add_listener([PositionChanged], self._on_position_changed)
+        bus.add_listener([OrderUpdated], self._on_order_updated)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -337,16 +345,46 @@ class RiskManager:
     def set_protection(
         self, venue: str, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
     ) -> None:
-        """Stop-loss / take-profit levels of an open position (e.g. from the order that opened it),
-        used instead of the configured percentages; cleared when the position closes."""
-        self._protections[(venue, symbol)] = Protection(stop_loss, take_profit)
+        """Levels for the open position on a market, used instead of the configured percentages.
+
+        A level left as None keeps the one already set for this position. Orders that carry a
+        stop loss or take profit set them by themselves when they fill.
+        """
+        position = self._portfolio.position(venue, symbol)
+        if position is None:
+            raise ValueError(f"there is no open {symbol} position on {venue} to protect")
+        current = self._protections.get((venue, symbol))
+        if current is not None and current.belongs_to(position):
+            stop_loss = stop_loss if stop_loss is not None else current.stop_loss
+            take_profit = take_profit if take_profit is not None else current.take_profit
+        self._protections[(venue, symbol)] = Protection(stop_loss, take_profit, position.side, position.created_ts)
 
     def protection_levels(self, position: Position) -> Protection:
-        own = self._protections.get((position.venue, position.symbol), Protection())
+        """The position's own levels where set, else entry -/+ the configured percentages."""
+        key = (position.venue, position.symbol)
+        own = self._protections.get(key)
+        if own is not None and not own.belongs_to(position):
+            del self._protections[key]
+            own = None
         sign = Decimal(1) if position.side is PositionSide.LONG else Decimal(-1)
-        stop = own.stop_loss or position.entry_price * (1 - sign * Decimal(str(self._trading.stop_loss_pct)))
-        take = own.take_profit or position.entry_price * (1 + sign * Decimal(str(self._trading.take_profit_pct)))
-        return Protection(stop, take)
+        stop = own.stop_loss if own is not None and own.stop_loss is not None else (
+            position.entry_price * (1 - sign * Decimal(str(self._trading.stop_loss_pct)))
+        )
+        take = own.take_profit if own is not None and own.take_profit is not None else (
+            position.entry_price * (1 + sign * Decimal(str(self._trading.take_profit_pct)))
+        )
+        return Protection(stop, take, position.side, position.created_ts)
+
+    def _on_order_updated(self, event: Event) -> None:
+        """An order with a stop loss or take profit that opened or added to a position protects it."""
+        assert isinstance(event, OrderUpdated)
+        order = event.order
+        if order.filled_size <= 0 or (order.stop_loss is None and order.take_profit is None):
+            return
+        position = self._portfolio.position(order.venue, order.symbol)
+        if position is None or (position.side is PositionSide.LONG) != (order.side.sign > 0):
+            return
+        self.set_protection(order.venue, order.symbol, stop_loss=order.stop_loss, take_profit=order.take_profit)
 
     def stop_triggers(self) -> list[tuple[Position, str]]:
         """Open positions whose stop loss or take profit the mark has reached; the engine closes them."""
@@ -439,10 +477,6 @@ class RiskManager:
 
     def _clear(self, *keys: tuple[str, ...]) -> None:
         self._raised.difference_update(keys)
-
-    def _on_position_changed(self, event: Event) -> None:
-        if isinstance(event, PositionChanged) and event.closed:
-            self._protections.pop((event.position.venue, event.position.symbol), None)
 
     # -- the risk screen ----------------------------------------------------------------------
 

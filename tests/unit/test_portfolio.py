@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from core.clock import SimClock
+from core.events import EventBus, PositionChanged
 from core.models import Balance, ContractType, Fill, Instrument, Position, PositionSide, Side
 from core.portfolio import DAY_MS, Portfolio, UnknownInstrument
 
@@ -228,3 +229,24 @@ def test_bad_settings_are_refused(clock: SimClock) -> None:
         Portfolio(clock, default_leverage=0)
     with pytest.raises(ValueError, match="maintenance margin"):
         Portfolio(clock, maintenance_margin_rate=D(1))
+
+
+def test_position_changes_are_published_when_a_bus_is_given(clock: SimClock) -> None:
+    bus = EventBus()
+    changes = bus.subscribe(PositionChanged)
+    portfolio = Portfolio(clock, bus=bus)
+    portfolio.register_instrument(PERP)
+    portfolio.apply_fill(fill(PERP, Side.BUY, "1", "100"))
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(101))
+    portfolio.apply_fill(fill(PERP, Side.SELL, "1", "102"))
+    portfolio.set_position(
+        Position(venue="paper", symbol="BTC/USDT:USDT", side=PositionSide.LONG, size=D(2), entry_price=D(99))
+    )
+    portfolio.set_position(
+        Position(venue="paper", symbol="BTC/USDT:USDT", side=PositionSide.LONG, size=D(0), entry_price=D(99))
+    )
+    portfolio.set_position(
+        Position(venue="paper", symbol="BTC/USDT:USDT", side=PositionSide.LONG, size=D(0), entry_price=D(99))
+    )
+    seen = [(e.position.size, e.closed) for e in changes.drain() if isinstance(e, PositionChanged)]
+    assert seen == [(D(1), False), (D(0), True), (D(2), False), (D(0), True)]
