@@ -156,6 +156,73 @@ class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class AgentSourceConfig(Section):
+    """An outside data source for the On-chain, Sentiment or Macro agent: a URL or a local file."""
+
+    url: str | None = Field(default=None, description="HTTP(S) JSON source; {symbol}, {base}, {quote} are filled in")
+    path: Path | None = Field(default=None, description="local JSON file kept up to date by another process")
+    max_age: float = Field(default=21600, gt=0, description="seconds after which the data counts as stale")
+    timeout: float = Field(default=5, gt=0, le=120, description="seconds")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AgentSourceConfig:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of url or path")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https:// (got {self.url!r})")
+        return self
+
+
+class LLMAgentConfig(Section):
+    """An optional agent asking an OpenAI-compatible chat endpoint; the key comes from the environment."""
+
+    enabled: bool = False
+    url: str = Field(default="http://127.0.0.1:11434/v1", description="base URL; /chat/completions is appended")
+    model: str = "llama3.1"
+    api_key_env: str = Field(default="OPENTRADE_LLM_API_KEY", description="environment variable holding the key")
+    timeout: float = Field(default=30, gt=0, le=300, description="seconds")
+
+
+class KronosConfig(Section):
+    """The optional Kronos forecasting backend: used only when torch, its code and local weights exist."""
+
+    enabled: bool = False
+    model_path: Path | None = None
+    tokenizer_path: Path | None = None
+    module: str = Field(default="model", description="importable module holding Kronos, KronosTokenizer, KronosPredictor")
+    device: str = "cpu"
+
+
+class AgentsConfig(Section):
+    """The analysis agents and how the coordinator weighs them (agent name -> weight)."""
+
+    timeframes: list[str] = Field(default_factory=lambda: ["1h"], min_length=1, description="the first is the primary one")
+    timeout: float = Field(default=5, gt=0, le=300, description="seconds each agent may take")
+    weights: dict[str, float] = Field(default_factory=lambda: {
+        "market": 0.30, "forecast": 0.20, "strategy": 0.20, "onchain": 0.10,
+        "sentiment": 0.10, "macro": 0.10, "llm": 0.10,
+    })
+    threshold: float = Field(default=0.15, gt=0, lt=1, description="fused score needed to buy or sell")
+    stop_atr: float = Field(default=2.0, gt=0, description="stop-loss distance in ATRs")
+    take_profit_atr: float = Field(default=3.0, gt=0, description="take-profit distance in ATRs")
+    forecast_horizon: int = Field(default=12, ge=1, le=500, description="candles ahead")
+    target_volatility: float = Field(default=0.6, gt=0, description="annualised volatility the Risk agent sizes to")
+    kelly_fraction: float = Field(default=0.5, gt=0, le=1)
+    onchain: AgentSourceConfig | None = None
+    sentiment: AgentSourceConfig | None = None
+    macro: AgentSourceConfig | None = None
+    llm: LLMAgentConfig = Field(default_factory=LLMAgentConfig)
+    kronos: KronosConfig = Field(default_factory=KronosConfig)
+
+    @field_validator("weights")
+    @classmethod
+    def _non_negative_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if weight < 0:
+                raise ValueError(f"weight of agent '{name}' must not be negative")
+        return value
+
+
 class AppConfig(Section):
     trading: TradingConfig = Field(default_factory=TradingConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
@@ -165,6 +232,7 @@ class AppConfig(Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
     secrets_file: Path | None = None
 
     @field_validator("venues", mode="before")
