@@ -20,6 +20,10 @@ initial margin ``entry * size / leverage`` this gives
 
 A 1x long has no liquidation price (it would be at or below zero).
 
+Daily PnL is equity now minus equity at the first event of the UTC day (or at the first moment
+every holding had a price). A deposit or withdrawal seen in a balance sync therefore counts as
+PnL and moves the high-water mark; ``rebase_peak`` starts a new one.
+
 Given a bus, every position change from a fill or a reconciliation is published as
 ``PositionChanged``; mark updates are not, as they arrive many times a second.
 """

@@ -1,7 +1,8 @@
 """Worst-case exposure per market: the position plus every working order on one side filling.
 
 Buys and sells on the same market cannot both add to the position, so the worst case is the
-larger of "all buys fill" and "all sells fill". Reduce-only orders never add and are left out.
+larger of "all buys fill" and "all sells fill". Reduce-only orders never add and are left out,
+and so are spot sells: spot cannot go short, a sell only turns holdings into cash.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ class _Market:
     sells: Decimal = ZERO
     order_price: Decimal | None = None
 
-    def worst_size(self) -> Decimal:
+    def worst_size(self, spot: bool) -> Decimal:
+        if spot:
+            return self.position + self.buys
         return max(abs(self.position + self.buys), abs(self.position - self.sells))
 
 
@@ -69,7 +72,9 @@ def projected_exposure(
             or ZERO
         )
         instrument = portfolio.instrument(venue, symbol)
-        contract_size = instrument.contract_size if instrument is not None else Decimal(1)
-        quote = instrument.quote if instrument is not None else portfolio.quote_currency
-        result[(venue, symbol)] = portfolio.to_quote(venue, market.worst_size() * price * contract_size, quote)
+        if instrument is None:
+            size, contract_size, quote = market.worst_size(spot=False), Decimal(1), portfolio.quote_currency
+        else:
+            size, contract_size, quote = market.worst_size(not instrument.is_perpetual), instrument.contract_size, instrument.quote
+        result[(venue, symbol)] = portfolio.to_quote(venue, size * price * contract_size, quote)
     return result

@@ -183,12 +183,16 @@ class RiskManager:
         return self._clock.now_ms() // DAY_MS
 
     def _acknowledge_daily_loss(self) -> None:
-        self._acknowledged = {level for level, reached in self._daily_loss_levels().items() if reached}
+        loss, limit = self._daily_loss()
+        self._acknowledged = {level for level, reached in self._levels_reached(loss, limit).items() if reached}
         self._acknowledged_day = self._today()
 
-    def _daily_loss_levels(self) -> dict[str, bool]:
-        loss = -self._portfolio.daily_pnl()
+    def _daily_loss(self) -> tuple[Decimal, Decimal]:
+        """Today's loss (positive when losing) and the daily loss limit that applies to it."""
         limit = daily_loss_limit(self._config, self._trading, self._portfolio.start_of_day_equity())
+        return -self._portfolio.daily_pnl(), limit
+
+    def _levels_reached(self, loss: Decimal, limit: Decimal) -> dict[str, bool]:
         return {
             "halt": loss >= limit,
             "reducing": loss >= limit * Decimal(str(self._config.reducing_at_loss_fraction)),
@@ -198,9 +202,8 @@ class RiskManager:
         """Escalate the state for today's loss and the drawdown; cheap enough for every order."""
         if self._acknowledged_day != self._today():
             self._acknowledged = set()
-        levels = self._daily_loss_levels()
-        loss = -self._portfolio.daily_pnl()
-        limit = daily_loss_limit(self._config, self._trading, self._portfolio.start_of_day_equity())
+        loss, limit = self._daily_loss()
+        levels = self._levels_reached(loss, limit)
         quote = self._portfolio.quote_currency
         if levels["halt"] and "halt" not in self._acknowledged:
             reason = f"today's loss of {money(loss, quote)} reached the daily limit of {money(limit, quote)}"
@@ -250,7 +253,7 @@ class RiskManager:
         if band is not None:
             return band
         position = self._portfolio.position(request.venue, request.symbol)
-        if self._reduces(request, position):
+        if self._reduces(request, instrument, position):
             return RiskCheckResult.ok()
         if self._state is RiskState.REDUCING:
             return RiskCheckResult.reject(
@@ -282,15 +285,15 @@ class RiskManager:
         return None
 
     @staticmethod
-    def _reduces(request: OrderRequest, position: Position | None) -> bool:
-        if request.reduce_only:
+    def _reduces(request: OrderRequest, instrument: Instrument, position: Position | None) -> bool:
+        """Whether the order can only shrink exposure: reduce-only, a spot sell (spot cannot go
+        short, so it sells what is held), or the opposite side of a position and no larger."""
+        if request.reduce_only or (not instrument.is_perpetual and request.side.sign < 0):
             return True
         if position is None:
             return False
-        closing_side = position.side is PositionSide.LONG and request.side.sign < 0 or (
-            position.side is PositionSide.SHORT and request.side.sign > 0
-        )
-        return closing_side and request.size <= position.size
+        opposite = (position.side is PositionSide.LONG) == (request.side.sign < 0)
+        return opposite and request.size <= position.size
 
     # -- sizing -------------------------------------------------------------------------------
 

@@ -53,20 +53,32 @@ def test_kill_switch_lets_nothing_through_not_even_reducing_orders(make_risk: Ma
 
 
 def test_reducing_state_passes_only_orders_that_shrink_a_position(make_risk: MakeRisk, portfolio: Portfolio) -> None:
-    open_position(portfolio, "BTC/USDT", Side.BUY, "0.2", "30000")
     open_position(portfolio, "BTC/USDT:USDT", Side.SELL, "1", "30000")
     risk = make_risk()
     risk.set_state(RiskState.REDUCING, "testing")
-    assert check(risk, request(side=Side.SELL, size="0.2")).approved
     assert check(risk, request("BTC/USDT:USDT", side=Side.BUY, size="0.5")).approved
+    assert check(risk, request("BTC/USDT:USDT", side=Side.BUY, size="1")).approved
     assert check(risk, request("BTC/USDT:USDT", side=Side.BUY, size="3", reduce_only=True)).approved
-    for req in (request(side=Side.BUY), request(side=Side.SELL, size="0.3"), request("ETH/USDT")):
+    for req in (
+        request("BTC/USDT:USDT", side=Side.SELL),
+        request("BTC/USDT:USDT", side=Side.BUY, size="1.5"),
+        request("ETH/USDT", side=Side.BUY),
+    ):
         result = check(risk, req)
         assert not result.approved and result.rule == "reducing"
-    assert check(risk, request(side=Side.SELL, size="0.3")).reason == (
+    assert check(risk, request("BTC/USDT:USDT", side=Side.BUY, size="1.5")).reason == (
         "only orders that reduce a position pass while risk is REDUCING (testing); "
-        "this sell of 0.3 BTC would not reduce BTC/USDT"
+        "this buy of 1.5 BTC would not reduce BTC/USDT:USDT"
     )
+
+
+def test_spot_sells_only_turn_holdings_into_cash(make_risk: MakeRisk, portfolio: Portfolio) -> None:
+    risk = make_risk(max_position_pct=0.01)
+    risk.set_state(RiskState.REDUCING, "testing")
+    assert check(risk, request(side=Side.SELL, size="5")).approved
+    risk.set_state(RiskState.ACTIVE, "testing")
+    resting = working(request(side=Side.SELL, size="100"))
+    assert check(risk, request(size="0.01"), open_orders=[resting]).approved
 
 
 def test_market_order_without_a_mark_is_refused(make_risk: MakeRisk) -> None:
@@ -178,7 +190,7 @@ def test_max_order_loss_at_the_requested_stop(make_risk: MakeRisk) -> None:
 
 def test_max_order_loss_at_the_default_stop_distance(make_risk: MakeRisk) -> None:
     assert check(make_risk(), request(size="0.3")).approved  # 2% of 9,000 = 180
-    result = check(make_risk(max_order_loss=D(100)), request(side=Side.SELL, size="0.3"))
+    result = check(make_risk(max_order_loss=D(100)), request("BTC/USDT:USDT", side=Side.SELL, size="0.3"))
     assert result.rule == "max_order_loss"
     assert result.reason == (
         "this order would lose 180.00 USDT if its stop at 30,600.00 is hit; the most one order may risk is 100.00 USDT"
