@@ -1,0 +1,462 @@
+"""The event-driven backtester: strategies trade replayed candles through the matching engine.
+
+It is the strategies' host (``StrategyHost``) in simulated time, so a strategy runs here exactly
+as it runs live. Each candle is replayed as four prices — open, then low and high in the order a
+candle of that colour most plausibly took them, then close — each printed as a trade that the
+strategies see; the candle itself closes after the last. Orders are matched by the matching
+engine (``core.matching``) against synthetic depth placed around the replayed price (see
+``Slippage``): market orders fill at that price, or walk the depth and leave a remainder;
+resting limit orders fill when the replayed price reaches them, stops fire from the engine's
+trigger logic. With ``latency_ms`` an order reaches the book at the first replayed price at or
+after submission plus the latency. The account is a margin account in the quote currency, like
+backtesting.py's: cash moves by realized PnL and fees, shorts are allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from core.backtest.data import Bars, DataError
+from core.backtest.metrics import TradeRecord, compute_metrics
+from core.backtest.result import BacktestResult, BacktestSettings
+from core.clock import SimClock
+from core.events import EventBus
+from core.executor import OrderRefused
+from core.matching import BUY, MatchingEngine, MatchResult, Status
+from core.models import (
+    ZERO,
+    Fill,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionSide,
+    Side,
+    Signal,
+    TimeInForce,
+    Trade,
+)
+from core.strategies.base import Strategy
+from core.strategies.runner import StrategyEngine, SymbolBook
+
+VENUE = "backtest"
+MARKET = "market"  # owner of the synthetic depth
+UNLIMITED_LOTS = 10**18
+Progress = Callable[[int, int], None]
+
+
+def price_decimals(bars: Bars) -> int:
+    """Decimals the file's prices are written with (at most 10), from a sample of them."""
+    sample = np.concatenate([a[:: max(1, len(a) // 2000)] for a in (bars.open, bars.high, bars.low, bars.close)])
+    for decimals in range(11):
+        scaled = sample * 10**decimals
+        if np.all(np.abs(scaled - np.rint(scaled)) < 1e-6):
+            return decimals
+    return 10
+
+
+def instrument_for(bars: Bars, settings: BacktestSettings) -> Instrument:
+    """A tick two decimals finer than the data, so the one-tick minimum spread is negligible."""
+    base, _, quote = bars.symbol.partition("/")
+    tick = Decimal(1).scaleb(-(price_decimals(bars) + 2))
+    fee = Decimal(repr(settings.fee))
+    return Instrument(
+        venue=VENUE, symbol=bars.symbol, base=base or bars.symbol, quote=(quote.split(":")[0] or "USD"),
+        tick_size=tick, lot_size=Decimal(repr(settings.lot_size)), maker_fee=fee, taker_fee=fee,
+    )
+
+
+@dataclass
+class _OpenTrade:
+    side: int
+    size: Decimal
+    entry: Decimal
+    entry_bar: int
+    entry_ts: int
+    fees: Decimal
+
+
+@dataclass
+class _Market:
+    """One symbol: its candles as ticks and its book."""
+
+    bars: Bars
+    instrument: Instrument
+    book: MatchingEngine
+    paths: np.ndarray  # (n, 4) replayed prices in ticks
+    position: SymbolBook = field(default_factory=SymbolBook)
+    trade: _OpenTrade | None = None
+    cursor: int = 0
+    last: int = 0  # last replayed price, ticks
+
+
+@dataclass
+class _Live:
+    order: Order
+    due: int  # when it reaches the book (latency), ms
+    placed: bool = False
+
+
+class Backtester:
+    """Implements ``StrategyHost`` over the matching engine and a SimClock (module docstring)."""
+
+    def __init__(
+        self,
+        bars: Bars | Sequence[Bars],
+        settings: BacktestSettings | None = None,
+        *,
+        signals: Sequence[Signal] = (),
+        progress: Progress | None = None,
+    ) -> None:
+        series = [bars] if isinstance(bars, Bars) else list(bars)
+        if not series or any(len(b) == 0 for b in series):
+            raise DataError("a backtest needs at least one candle per symbol")
+        if len({b.timeframe for b in series}) > 1 or len({b.symbol for b in series}) < len(series):
+            raise DataError("all symbols of a backtest must share one timeframe and be distinct")
+        self.settings = settings or BacktestSettings()
+        problems = self.settings.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.timeline = np.unique(np.concatenate([b.ts for b in series]))
+        self.clock = SimClock(int(self.timeline[0]))
+        self.bus = EventBus()
+        self.strategies = StrategyEngine(self)
+        self.cash = Decimal(repr(self.settings.cash))
+        self.fees = ZERO
+        self.trades: list[TradeRecord] = []
+        self._markets = {b.symbol: self._market(b) for b in series}
+        self._live: dict[str, _Live] = {}
+        self._signals = sorted(signals, key=lambda s: s.generated_time)
+        self._fill_ids = itertools.count(1)
+        self._bar = 0
+        self._progress = progress
+        self._dispatching: list[Fill] = []
+
+    def _market(self, bars: Bars) -> _Market:
+        instrument = instrument_for(bars, self.settings)
+        scale = 1 / float(instrument.tick_size)
+        bullish = bars.close >= bars.open
+        first = np.where(bullish, bars.low, bars.high)
+        second = np.where(bullish, bars.high, bars.low)
+        paths = np.rint(np.column_stack([bars.open, first, second, bars.close]) * scale).astype(np.int64)
+        return _Market(bars, instrument, MatchingEngine(instrument), paths)
+
+    # ----- StrategyHost -------------------------------------------------------------------------
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        return self._require(symbol).instrument
+
+    def position(self, venue: str, symbol: str) -> Position | None:
+        market = self._require(symbol)
+        book = market.position
+        if book.size == 0:
+            return None
+        mark = market.book.price_of(market.last)
+        return Position(
+            venue=VENUE, symbol=symbol, side=PositionSide.LONG if book.size > 0 else PositionSide.SHORT,
+            size=abs(book.size), entry_price=book.entry, mark_price=mark, unrealized_pnl=book.size * (mark - book.entry),
+            realized_pnl=book.realized,
+        )
+
+    def equity(self) -> Decimal:
+        total = self.cash
+        for market in self._markets.values():
+            if market.position.size:
+                total += market.position.size * (market.book.price_of(market.last) - market.position.entry)
+        return total
+
+    async def submit(self, request: OrderRequest) -> Order:
+        market = self._markets.get(request.symbol)
+        if market is None:
+            raise OrderRefused(f"{request.symbol} is not in this backtest (symbols: {', '.join(self._markets)})")
+        problems = request.validate_for(market.instrument)
+        if problems:
+            raise OrderRefused("; ".join(problems), "instrument")
+        if request.client_order_id in self._live:
+            raise OrderRefused(f"client order id {request.client_order_id} is already in use")
+        now = self.clock.now_ms()
+        order = Order.from_request(request, now)
+        live = self._live[order.client_order_id] = _Live(order, now + self.settings.latency_ms)
+        if self.settings.latency_ms == 0 and market.last > 0:
+            await self._place(market, live)
+        return order
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Cancel an order if it is still live; one already done is left as it is."""
+        live = self._live.pop(client_order_id, None)
+        if live is None:
+            return
+        if live.placed:
+            self._markets[live.order.symbol].book.cancel(client_order_id)
+        live.order.transition(OrderStatus.CANCELED, self.clock.now_ms(), "canceled by the strategy")
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [lv.order for lv in self._live.values() if symbol is None or lv.order.symbol == symbol]
+
+    def _require(self, symbol: str) -> _Market:
+        market = self._markets.get(symbol)
+        if market is None:
+            raise KeyError(f"{symbol} is not in this backtest (symbols: {', '.join(self._markets)})")
+        return market
+
+    # ----- the replay ---------------------------------------------------------------------------
+
+    async def run(self) -> np.ndarray:
+        """Replay every candle; returns the equity at each candle's close."""
+        step = self._markets[next(iter(self._markets))].bars.step_ms
+        offsets = (0, step // 3, 2 * step // 3, step - 1)
+        equity = np.empty(len(self.timeline))
+        exposed = 0
+        await self.strategies.start()
+        for i, ts in enumerate(self.timeline.tolist()):
+            self._bar = i
+            active = [m for m in self._markets.values() if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
+            for phase, offset in enumerate(offsets):
+                self.clock.set(ts + offset)
+                await self._deliver_signals()
+                for market in active:
+                    await self._replay(market, int(market.paths[market.cursor, phase]))
+            self.clock.set(ts + step)
+            for market in active:
+                candle = market.bars.candle(market.cursor)
+                market.cursor += 1
+                await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, candle)
+            equity[i] = float(self.equity())
+            exposed += any(m.position.size != 0 for m in self._markets.values())
+            if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
+                self._progress(i + 1, len(self.timeline))
+        await self.strategies.stop()
+        self.exposed_bars = exposed
+        return equity
+
+    async def _deliver_signals(self) -> None:
+        now = self.clock.now_ms()
+        while self._signals and self._signals[0].generated_time <= now:
+            await self.strategies.on_signal(self._signals.pop(0))
+
+    async def _replay(self, market: _Market, price: int) -> None:
+        """One replayed price: due orders reach the book, resting ones and stops meet the
+        synthetic depth, then the strategies see the print."""
+        market.last = price
+        now = self.clock.now_ms()
+        for live in [lv for lv in self._live.values() if not lv.placed and lv.due <= now and lv.order.symbol == market.bars.symbol]:
+            await self._place(market, live)
+        if market.book.live_orders():
+            await self._settle(market, self._meet_resting(market, price, now))
+        trade = Trade(venue=VENUE, symbol=market.bars.symbol, ts=now, price=market.book.price_of(price), size=ZERO, side=Side.BUY)
+        await self.strategies.on_trade(trade)
+
+    def _meet_resting(self, market: _Market, price: int, now: int) -> MatchResult:
+        """The market trades at ``price``: resting orders it reaches fill at their own price
+        (as makers), then stops and trailing stops see the price, with depth on both sides to
+        fill what they trigger. A book needs a spread, so with no configured spread the bids
+        sit one tick under the price."""
+        book = market.book
+        ask, bid = self._touch(market, price)
+        best_bid, best_ask = book.best_bid(), book.best_ask()
+        placed = self._ladder(market, -BUY, ask, now) + self._ladder(market, BUY, bid, now)
+        result = MatchResult()
+        sweeps = []
+        if best_bid is not None and best_bid >= ask:
+            sweeps.append(book.new_order(Side.SELL, OrderType.LIMIT, book.size_of(UNLIMITED_LOTS),
+                                         price=book.price_of(ask), time_in_force=TimeInForce.IOC, owner=MARKET))
+        if best_ask is not None and best_ask <= bid:
+            sweeps.append(book.new_order(Side.BUY, OrderType.LIMIT, book.size_of(UNLIMITED_LOTS),
+                                         price=book.price_of(bid), time_in_force=TimeInForce.IOC, owner=MARKET))
+        for sweep in sweeps:
+            _merge(result, book.submit(sweep, now))
+        _merge(result, book.update_last_price(price, now))
+        for oid in placed:
+            book.cancel(oid)
+        return result
+
+    def _touch(self, market: _Market, price: int) -> tuple[int, int]:
+        half = int(round(price * self.settings.slippage.half_spread_bps / 10_000))
+        return price + half, max(1, price - max(half, 1))
+
+    def _ladder(self, market: _Market, maker: int, start: int, now: int) -> list[Any]:
+        """Synthetic makers from ``start`` away from the price, never crossing our own orders
+        (so placing them prints nothing); returns their ids for removal."""
+        book, slip = market.book, self.settings.slippage
+        step = max(1, int(round(start * slip.step_bps / 10_000)))
+        if maker == BUY:
+            best_ask = book.best_ask()
+            start = min(start, best_ask - 1) if best_ask is not None else start
+        else:
+            best_bid = book.best_bid()
+            start = max(start, best_bid + 1) if best_bid is not None else start
+        placed = []
+        for level in range(max(1, slip.levels)):
+            level_price = start + level * step * (-1 if maker == BUY else 1)
+            if level_price <= 0:
+                break
+            order = book.new_order(Side.BUY if maker == BUY else Side.SELL, OrderType.LIMIT,
+                                   book.size_of(self._level_lots(market, level_price)),
+                                   price=book.price_of(level_price), owner=MARKET)
+            book.submit(order, now)
+            placed.append(order.oid)
+        return placed
+
+    def _level_lots(self, market: _Market, price_ticks: int) -> int:
+        notional = self.settings.slippage.level_notional
+        if notional <= 0:
+            return UNLIMITED_LOTS
+        price = float(price_ticks * market.instrument.tick_size)
+        return max(1, int(notional / price / float(market.instrument.lot_size)))
+
+    async def _place(self, market: _Market, live: _Live) -> None:
+        order, book = live.order, market.book
+        live.placed = True
+        engine_order = book.new_order(
+            order.side, order.type, order.size, price=order.price, trigger_price=order.trigger_price,
+            trailing_offset=order.trailing_offset, time_in_force=order.time_in_force, post_only=order.post_only,
+            oid=order.client_order_id, owner=order.strategy_id or "user",
+        )
+        now = self.clock.now_ms()
+        ask, bid = self._touch(market, market.last)
+        if self.settings.slippage.half_spread_bps == 0:
+            ask = bid = market.last  # one side only: a taker meets the replayed price itself
+        placed = self._ladder(market, -engine_order.side, ask if engine_order.side == BUY else bid, now)
+        result = book.submit(engine_order, now)
+        for oid in placed:
+            book.cancel(oid)
+        result.updated.append(engine_order)
+        await self._settle(market, result)
+
+    async def _settle(self, market: _Market, result: MatchResult) -> None:
+        """Turn the engine's fills on our orders into Fills, the ledger and order states."""
+        now = self.clock.now_ms()
+        fills: list[Fill] = []
+        touched = list(result.updated)
+        for match in result.fills:
+            for engine_order in (match.maker, match.taker):
+                if engine_order.owner == MARKET:
+                    continue
+                live = self._live.get(engine_order.oid)
+                if live is None:
+                    continue
+                order = live.order
+                fill = Fill(
+                    fill_id=f"bt-{next(self._fill_ids)}", client_order_id=order.client_order_id, venue=VENUE,
+                    symbol=order.symbol, side=order.side, price=match.price, size=match.size,
+                    fee=match.fee_of(engine_order), fee_currency=market.instrument.quote,
+                    liquidity=match.liquidity_of(engine_order), ts=now, strategy_id=order.strategy_id,
+                )
+                self._book_fill(market, fill)
+                fills.append(fill)
+                touched.append(engine_order)
+        for engine_order in touched:
+            live = self._live.get(engine_order.oid)
+            if live is not None:
+                self._sync(live, engine_order)
+        for fill in fills:
+            await self.strategies.on_fill(fill)
+
+    def _sync(self, live: _Live, engine_order: Any) -> None:
+        order, now = live.order, self.clock.now_ms()
+        order.filled_size = market_size = engine_order.filled * self._markets[order.symbol].instrument.lot_size
+        if market_size:
+            order.avg_price = self._markets[order.symbol].book.price_of(engine_order.avg_price_ticks)
+        status = {
+            Status.FILLED: OrderStatus.FILLED,
+            Status.CANCELED: OrderStatus.CANCELED,
+            Status.REJECTED: OrderStatus.REJECTED,
+        }.get(engine_order.status, OrderStatus.PARTIALLY_FILLED if market_size else OrderStatus.OPEN)
+        if status is not order.status and order.can_transition(status):
+            order.transition(status, now, engine_order.reason)
+        if status.is_terminal:
+            self._live.pop(order.client_order_id, None)
+
+    def _book_fill(self, market: _Market, fill: Fill) -> None:
+        """Cash, position and the round-trip records (a fill through zero closes one, opens one)."""
+        self.cash -= fill.fee
+        self.fees += fill.fee
+        before = market.position.realized
+        market.position.apply(fill.side, fill.size, fill.price, fill.fee)
+        self.cash += market.position.realized - before
+        side, remaining, ts = fill.side.sign, fill.size, fill.ts
+        fee_per_unit = fill.fee / fill.size
+        trade = market.trade
+        if trade is not None and trade.side != side:
+            closed = min(trade.size, remaining)
+            share = closed / trade.size
+            entry_fee, exit_fee = trade.fees * share, fee_per_unit * closed
+            gross = closed * (fill.price - trade.entry) * trade.side
+            self.trades.append(TradeRecord(
+                market.bars.symbol, "long" if trade.side > 0 else "short", float(closed), trade.entry_bar, self._bar,
+                trade.entry_ts, ts, float(trade.entry), float(fill.price), float(gross - entry_fee - exit_fee),
+                float(entry_fee + exit_fee), fill.strategy_id or "",
+            ))
+            trade.size -= closed
+            trade.fees -= entry_fee
+            remaining -= closed
+            if trade.size == 0:
+                market.trade = trade = None
+        if remaining > 0:
+            fee = fee_per_unit * remaining
+            if trade is None:
+                market.trade = _OpenTrade(side, remaining, fill.price, self._bar, ts, fee)
+            else:
+                trade.entry = (trade.entry * trade.size + fill.price * remaining) / (trade.size + remaining)
+                trade.size += remaining
+                trade.fees += fee
+
+
+def _merge(into: MatchResult, more: MatchResult) -> None:
+    into.fills.extend(more.fills)
+    into.updated.extend(more.updated)
+
+
+def backtest(
+    strategy_cls: type[Strategy],
+    bars: Bars | Sequence[Bars],
+    params: Mapping[str, Any] | None = None,
+    settings: BacktestSettings | None = None,
+    *,
+    signals: Sequence[Signal] = (),
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Run one strategy through the event-driven backtester (call from a thread, not the loop)."""
+    return asyncio.run(backtest_async(strategy_cls, bars, params, settings, signals=signals, progress=progress))
+
+
+async def backtest_async(
+    strategy_cls: type[Strategy],
+    bars: Bars | Sequence[Bars],
+    params: Mapping[str, Any] | None = None,
+    settings: BacktestSettings | None = None,
+    *,
+    signals: Sequence[Signal] = (),
+    progress: Progress | None = None,
+) -> BacktestResult:
+    started = time.perf_counter()
+    strategy = strategy_cls(params or {})
+    tester = Backtester(bars, settings, signals=signals, progress=progress)
+    series = list(tester._markets.values())
+    tester.strategies.add(
+        strategy, venue=VENUE, symbols=[m.bars.symbol for m in series], timeframe=series[0].bars.timeframe
+    )
+    equity = await tester.run()
+    metrics = compute_metrics(
+        equity, tester.timeline, tester.trades, step_ms=series[0].bars.step_ms, start_equity=tester.settings.cash,
+        exposed_bars=tester.exposed_bars, fees=float(tester.fees),
+    )
+    positions = [float(m.position.size) for m in series]
+    return BacktestResult(
+        strategy=strategy_cls.name, params=dict(strategy.params), symbol=",".join(m.bars.symbol for m in series),
+        timeframe=series[0].bars.timeframe, engine="event", metrics=metrics, ts=tester.timeline, equity=equity,
+        trades=tester.trades, final_position=positions[0] if len(positions) == 1 else math.fsum(map(abs, positions)),
+        elapsed_s=time.perf_counter() - started,
+    )

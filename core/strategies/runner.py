@@ -1,0 +1,452 @@
+"""The StrategyEngine: runs several strategies over one host, live or in a backtest.
+
+The host is whatever can place orders for a strategy: the TradingEngine live (every order
+through the risk manager) or the backtester over the matching engine. Strategies only see their
+``StrategyContext``, which stamps their id on every order, sizes them from their share of the
+capital, and keeps their own ledger, so PnL is attributed per strategy even when two trade the
+same symbol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.events import CandleClosed, Event, EventBus, OrderFilled, SignalGenerated, Subscription, TradePrinted
+from core.models import (
+    ZERO,
+    Candle,
+    Direction,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    OrderType,
+    Position,
+    Side,
+    Signal,
+    Trade,
+)
+from core.ports import Clock
+from core.strategies.base import Strategy, as_decimal, floor_to_lot
+
+if TYPE_CHECKING:
+    from core.backtest.data import Bars
+    from core.backtest.optimizer import OptimizationResult, SearchSettings
+    from core.backtest.result import BacktestResult, BacktestSettings
+
+log = logging.getLogger(__name__)
+
+STRATEGY_SOURCE = "strategy:"
+
+
+class StrategyHost(Protocol):
+    """What the StrategyEngine needs from its host (the TradingEngine live, the backtester).
+
+    ``submit`` goes through the risk manager and raises an exception whose text is the reason
+    when the order is refused; fills come back through ``StrategyEngine.on_fill``.
+    """
+
+    clock: Clock
+    bus: EventBus
+
+    async def submit(self, request: OrderRequest) -> Order: ...
+
+    async def cancel(self, client_order_id: str) -> None: ...
+
+    def position(self, venue: str, symbol: str) -> Position | None: ...
+
+    def equity(self) -> Decimal: ...
+
+    def instrument(self, venue: str, symbol: str) -> Instrument: ...
+
+
+class StrategyVersions(Protocol):
+    """The part of ``core.storage.Database`` that keeps strategy versions."""
+
+    async def save_strategy_version(self, name: str, params: dict[str, Any], note: str = "", ts: int = 0) -> int: ...
+
+    async def strategy_versions(self, name: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class SymbolBook:
+    """One strategy's position in one symbol from its own fills (average cost)."""
+
+    size: Decimal = ZERO  # signed
+    entry: Decimal = ZERO
+    realized: Decimal = ZERO
+    fees: Decimal = ZERO
+    mark: Decimal | None = None
+
+    def apply(self, side: Side, size: Decimal, price: Decimal, fee: Decimal) -> None:
+        delta = size * side.sign
+        self.fees += fee
+        if self.size == 0 or (self.size > 0) == (delta > 0):
+            total = self.size + delta
+            self.entry = (self.entry * abs(self.size) + price * size) / abs(total)
+            self.size = total
+        else:
+            closed = min(abs(delta), abs(self.size))
+            self.realized += closed * (price - self.entry) * (1 if self.size > 0 else -1)
+            remaining = self.size + delta
+            if remaining == 0 or (remaining > 0) != (self.size > 0):
+                self.entry = price if remaining != 0 else ZERO
+            self.size = remaining
+        self.mark = price
+
+    @property
+    def unrealized(self) -> Decimal:
+        if self.size == 0 or self.mark is None:
+            return ZERO
+        return self.size * (self.mark - self.entry)
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    """A strategy as the Strategies screen and `opentrade strategy list` show it."""
+
+    strategy_id: str
+    kind: str
+    state: str  # "stopped" | "running" | "error"
+    venue: str
+    symbols: tuple[str, ...]
+    timeframe: str
+    allocation_pct: float
+    params: dict[str, Any]
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    positions: dict[str, Decimal]
+    recent_signals: tuple[Signal, ...]
+    orders_sent: int
+    orders_refused: int
+    last_error: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pnl(self) -> Decimal:
+        return self.realized_pnl + self.unrealized_pnl - self.fees
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    strategy_id: str
+    state: str
+    detail: str = ""
+
+
+class StrategyContext:
+    """A strategy's only door to the world (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: StrategyEngine,
+        strategy: Strategy,
+        *,
+        venue: str,
+        symbols: tuple[str, ...],
+        timeframe: str,
+        allocation_pct: float,
+    ) -> None:
+        self._engine = engine
+        self.strategy = strategy
+        self.venue = venue
+        self.symbols = symbols
+        self.timeframe = timeframe
+        self.allocation_pct = allocation_pct
+        self.books: dict[str, SymbolBook] = {}
+        self.signals: deque[Signal] = deque(maxlen=engine.recent_signals)
+        self.state = "stopped"
+        self.last_error: str | None = None
+        self.orders_sent = 0
+        self.orders_refused = 0
+        self.client_ids: set[str] = set()
+
+    @property
+    def host(self) -> StrategyHost:
+        return self._engine.host
+
+    def now_ms(self) -> int:
+        return self.host.clock.now_ms()
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self.host.instrument(self.venue, symbol)
+
+    def book(self, symbol: str) -> SymbolBook:
+        found = self.books.get(symbol)
+        if found is None:
+            found = self.books[symbol] = SymbolBook()
+        return found
+
+    def position(self, symbol: str) -> Decimal:
+        """This strategy's signed position in ``symbol`` (its own fills only)."""
+        return self.book(symbol).size
+
+    def equity(self) -> Decimal:
+        """The capital this strategy may use: its allocation of the account's equity."""
+        return self.host.equity() * as_decimal(self.allocation_pct)
+
+    def pnl(self) -> Decimal:
+        return sum((b.realized + b.unrealized - b.fees for b in self.books.values()), ZERO)
+
+    def mark(self, symbol: str, price: Decimal) -> None:
+        self.book(symbol).mark = price
+
+    async def submit(self, request: OrderRequest) -> Order | None:
+        """Send an order through the host; a refusal is logged and counted, and None returned."""
+        if request.strategy_id != self.strategy.strategy_id:
+            request = request.model_copy(update={"strategy_id": self.strategy.strategy_id})
+        self.client_ids.add(request.client_order_id)
+        self.orders_sent += 1
+        try:
+            return await self.host.submit(request)
+        except Exception as exc:  # the host words the refusal; a strategy must keep running
+            self.orders_refused += 1
+            self.client_ids.discard(request.client_order_id)
+            log.warning("strategy %s: order refused: %s", self.strategy.strategy_id, getattr(exc, "reason", exc))
+            return None
+
+    async def market(self, symbol: str, side: Side, size: Decimal, **extra: Any) -> Order | None:
+        return await self.submit(
+            OrderRequest(venue=self.venue, symbol=symbol, side=side, type=OrderType.MARKET, size=size, **extra)
+        )
+
+    async def cancel(self, client_order_id: str) -> None:
+        await self.host.cancel(client_order_id)
+
+    async def target_exposure(self, symbol: str, fraction: float, price: Decimal) -> Order | None:
+        """Trade to hold ``fraction`` (signed) of this strategy's equity in ``symbol`` at ``price``,
+        in one market order: the part that closes the current position, then the new position,
+        sized from the equity left after closing and net of the taker fee, in whole lots."""
+        instrument = self.instrument(symbol)
+        fee = instrument.taker_fee
+        current = self.position(symbol)
+        self.mark(symbol, price)
+        equity = self.equity() - abs(current) * price * fee
+        wanted = floor_to_lot(equity * abs(as_decimal(fraction)) / (price * (1 + fee)), instrument.lot_size)
+        target = wanted if fraction > 0 else -wanted
+        delta = target - current
+        if delta == 0:
+            return None
+        return await self.market(symbol, Side.BUY if delta > 0 else Side.SELL, abs(delta))
+
+    def emit(
+        self,
+        symbol: str,
+        direction: Direction,
+        *,
+        strength: float = 1.0,
+        confidence: float = 1.0,
+        target_price: float | None = None,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+    ) -> Signal:
+        """Record a signal this strategy produced and publish it (never routed back to strategies)."""
+        signal = Signal(
+            instrument_id=symbol, direction=direction, strength=strength, confidence=confidence,
+            target_price=target_price, stop_loss=stop_loss, take_profit=take_profit,
+            generated_time=self.now_ms(), source=STRATEGY_SOURCE + self.strategy.strategy_id,
+        )
+        self.signals.append(signal)
+        self._engine.emitted.append(signal)
+        self.host.bus.publish(SignalGenerated(signal))
+        return signal
+
+    def info(self) -> StrategyInfo:
+        s = self.strategy
+        return StrategyInfo(
+            strategy_id=s.strategy_id, kind=s.name, state=self.state, venue=self.venue, symbols=self.symbols,
+            timeframe=self.timeframe, allocation_pct=self.allocation_pct, params=dict(s.params),
+            realized_pnl=sum((b.realized for b in self.books.values()), ZERO),
+            unrealized_pnl=sum((b.unrealized for b in self.books.values()), ZERO),
+            fees=sum((b.fees for b in self.books.values()), ZERO),
+            positions={k: b.size for k, b in self.books.items() if b.size != 0},
+            recent_signals=tuple(self.signals), orders_sent=self.orders_sent, orders_refused=self.orders_refused,
+            last_error=self.last_error, extra=s.state(),
+        )
+
+
+class StrategyEngine:
+    """Dispatches market data, signals and fills to the strategies that want them.
+
+    Live, ``run`` consumes the bus (CandleClosed, TradePrinted, SignalGenerated, OrderFilled);
+    the backtester calls the ``on_*`` methods directly, in simulated-time order.
+    """
+
+    def __init__(self, host: StrategyHost, *, versions: StrategyVersions | None = None, recent_signals: int = 50) -> None:
+        self.host = host
+        self.versions = versions
+        self.recent_signals = recent_signals
+        self._contexts: dict[str, StrategyContext] = {}
+        self._subscription: Subscription | None = None
+        self.emitted: list[Signal] = []
+
+    # ----- set-up -----------------------------------------------------------------------------
+
+    def add(
+        self,
+        strategy: Strategy,
+        *,
+        venue: str,
+        symbols: tuple[str, ...] | list[str],
+        timeframe: str,
+        allocation_pct: float = 1.0,
+    ) -> StrategyContext:
+        if strategy.strategy_id in self._contexts:
+            raise ValueError(f"a strategy with id '{strategy.strategy_id}' is already loaded")
+        if not 0 < allocation_pct <= 1:
+            raise ValueError(f"strategy '{strategy.strategy_id}': allocation_pct must be in (0, 1] (got {allocation_pct})")
+        total = sum(c.allocation_pct for c in self._contexts.values()) + allocation_pct
+        if total > 1 + 1e-9:
+            raise ValueError(
+                f"strategy '{strategy.strategy_id}': allocations would add up to {total:.0%} of the capital (max 100%)"
+            )
+        ctx = StrategyContext(
+            self, strategy, venue=venue, symbols=tuple(symbols), timeframe=timeframe, allocation_pct=allocation_pct
+        )
+        strategy.attach(ctx)
+        self._contexts[strategy.strategy_id] = ctx
+        return ctx
+
+    def context(self, strategy_id: str) -> StrategyContext:
+        found = self._contexts.get(strategy_id)
+        if found is None:
+            known = ", ".join(self._contexts) or "none"
+            raise KeyError(f"no strategy '{strategy_id}' is loaded (loaded: {known})")
+        return found
+
+    def list_strategies(self) -> list[StrategyInfo]:
+        return [ctx.info() for ctx in self._contexts.values()]
+
+    # ----- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, strategy_id: str | None = None) -> None:
+        for ctx in self._selected(strategy_id):
+            if ctx.state != "running":
+                ctx.state, ctx.last_error = "running", None
+                await self._call(ctx, ctx.strategy.on_start())
+
+    async def stop(self, strategy_id: str | None = None) -> None:
+        for ctx in self._selected(strategy_id):
+            if ctx.state == "running":
+                await self._call(ctx, ctx.strategy.on_stop())
+                if ctx.state == "running":
+                    ctx.state = "stopped"
+
+    def _selected(self, strategy_id: str | None) -> list[StrategyContext]:
+        return list(self._contexts.values()) if strategy_id is None else [self.context(strategy_id)]
+
+    async def set_params(self, strategy_id: str, changes: Mapping[str, Any], note: str = "") -> dict[str, Any]:
+        """Validate and apply new parameter values; a new version is stored when a database is given."""
+        ctx = self.context(strategy_id)
+        params = ctx.strategy.validate_params({**ctx.strategy.params, **changes})
+        ctx.strategy.params = params
+        if self.versions is not None:
+            await self.versions.save_strategy_version(strategy_id, params, note or "parameters changed", self.host.clock.now_ms())
+        return params
+
+    # ----- dispatch ----------------------------------------------------------------------------
+
+    async def on_candle(self, venue: str, symbol: str, timeframe: str, candle: Candle) -> list[Signal]:
+        """Feed a closed candle to the strategies trading it; returns the signals they emitted."""
+        first = len(self.emitted)
+        price = as_decimal(candle.close)
+        for ctx in self._running():
+            if ctx.venue == venue and symbol in ctx.symbols and ctx.timeframe == timeframe:
+                ctx.mark(symbol, price)
+                ctx.strategy.record(symbol, candle)
+                await self._call(ctx, ctx.strategy.on_bar(symbol, candle))
+        produced = self.emitted[first:]
+        del self.emitted[first:]
+        return produced
+
+    async def on_trade(self, trade: Trade) -> None:
+        for ctx in self._running():
+            if ctx.venue == trade.venue and trade.symbol in ctx.symbols:
+                ctx.mark(trade.symbol, trade.price)
+                await self._call(ctx, ctx.strategy.on_tick(trade))
+
+    async def on_signal(self, signal: Signal) -> None:
+        if signal.source.startswith(STRATEGY_SOURCE):
+            return
+        for ctx in self._running():
+            if signal.instrument_id in ctx.symbols:
+                await self._call(ctx, ctx.strategy.on_signal(signal))
+
+    async def on_fill(self, fill: Fill) -> None:
+        ctx = self._contexts.get(fill.strategy_id or "")
+        if ctx is None:
+            return
+        ctx.book(fill.symbol).apply(fill.side, fill.size, fill.price, fill.fee)
+        if ctx.state == "running":
+            await self._call(ctx, ctx.strategy.on_fill(fill))
+
+    def _running(self) -> list[StrategyContext]:
+        return [ctx for ctx in self._contexts.values() if ctx.state == "running"]
+
+    async def _call(self, ctx: StrategyContext, callback: Any) -> None:
+        """Run one callback; a strategy that raises is stopped with its error shown, not the engine."""
+        try:
+            await callback
+        except Exception as exc:
+            ctx.state, ctx.last_error = "error", f"{type(exc).__name__}: {exc}"
+            log.exception("strategy %s failed and was stopped", ctx.strategy.strategy_id)
+
+    # ----- live: the bus ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume the bus until ``close``; the TradingEngine runs this as a task."""
+        self._subscription = self.host.bus.subscribe(
+            CandleClosed, TradePrinted, SignalGenerated, OrderFilled, maxsize=10_000, name="strategies"
+        )
+        async for event in self._subscription:
+            await self.dispatch(event)
+
+    async def dispatch(self, event: Event) -> None:
+        if isinstance(event, CandleClosed):
+            await self.on_candle(event.venue, event.symbol, event.timeframe, event.candle)
+        elif isinstance(event, TradePrinted):
+            await self.on_trade(event.trade)
+        elif isinstance(event, SignalGenerated):
+            await self.on_signal(event.signal)
+        elif isinstance(event, OrderFilled):
+            await self.on_fill(event.fill)
+
+    def close(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+
+    # ----- the first design document's interface ------------------------------------------------
+
+    async def generate_signals(self, venue: str, symbol: str, timeframe: str, candle: Candle) -> list[Signal]:
+        return await self.on_candle(venue, symbol, timeframe, candle)
+
+    async def execute_strategy(self, strategy_id: str) -> ExecutionResult:
+        await self.start(strategy_id)
+        ctx = self.context(strategy_id)
+        return ExecutionResult(strategy_id, ctx.state, ctx.last_error or "")
+
+    def backtest_strategy(
+        self, strategy_id: str, bars: Bars, settings: BacktestSettings | None = None
+    ) -> BacktestResult:
+        """Backtest a loaded strategy's current parameters on ``bars`` (in a fresh simulation)."""
+        from core.backtest.engine import backtest
+
+        strategy = self.context(strategy_id).strategy
+        return backtest(type(strategy), bars, strategy.params, settings)
+
+    async def optimize_parameters(
+        self, strategy_id: str, bars: Bars, search: SearchSettings, settings: BacktestSettings | None = None
+    ) -> OptimizationResult:
+        """Search parameters off the event loop (in worker processes); does not apply them."""
+        from core.backtest.optimizer import optimize
+
+        strategy = self.context(strategy_id).strategy
+        return await asyncio.to_thread(optimize, type(strategy), bars, search, settings)
