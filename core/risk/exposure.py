@@ -23,6 +23,12 @@ class _Market:
     sells: Decimal = ZERO
     order_price: Decimal | None = None
 
+    def add(self, sign: int, size: Decimal) -> None:
+        if sign > 0:
+            self.buys += size
+        else:
+            self.sells += size
+
     def worst_size(self, spot: bool) -> Decimal:
         if spot:
             return self.position + self.buys
@@ -48,20 +54,17 @@ def projected_exposure(
     markets: dict[Key, _Market] = {}
     for position in portfolio.positions():
         markets[(position.venue, position.symbol)] = _Market(position=position.signed_size)
-    working: list[tuple[Order | OrderRequest, Decimal, Decimal | None]] = [
-        (order, order.remaining, None) for order in open_orders if order.is_open and not order.reduce_only
-    ]
     if extra is not None and not extra.reduce_only:
-        working.append((extra, extra.size, extra_price))
-    for order, size, price in working:
+        market = markets.setdefault((extra.venue, extra.symbol), _Market())
+        market.add(extra.side.sign, extra.size)
+        market.order_price = extra_price or order_price(extra, portfolio.mark(extra.venue, extra.symbol))
+    for order in open_orders:
+        if order.reduce_only or not order.is_open:
+            continue
         market = markets.setdefault((order.venue, order.symbol), _Market())
-        if order.side.sign > 0:
-            market.buys += size
-        else:
-            market.sells += size
-        known = price or order_price(order, portfolio.mark(order.venue, order.symbol))
-        if known is not None:
-            market.order_price = known
+        market.add(order.side.sign, order.remaining)
+        if market.order_price is None:
+            market.order_price = order_price(order, portfolio.mark(order.venue, order.symbol))
     result: dict[Key, Decimal] = {}
     for (venue, symbol), market in markets.items():
         position = portfolio.position(venue, symbol)

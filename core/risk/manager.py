@@ -268,6 +268,7 @@ class RiskManager:
             position=position,
             open_orders=open_orders,
             equity=self._portfolio.equity(),
+            portfolio=self._portfolio,
         )
         return self._rules.check(context)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 
 from core.config import RiskConfig, TradingConfig
@@ -60,6 +61,7 @@ class OrderContext:
     position: Position | None
     open_orders: list[Order]
     equity: Decimal
+    portfolio: Portfolio
 
     @property
     def quote(self) -> str:
@@ -68,6 +70,11 @@ class OrderContext:
     @property
     def notional(self) -> Decimal:
         return self.request.size * self.price * self.instrument.contract_size
+
+    @cached_property
+    def exposures(self) -> dict[tuple[str, str], Decimal]:
+        """Worst-case exposure per market with this order added, computed once per check."""
+        return projected_exposure(self.portfolio, self.open_orders, self.request, self.price)
 
     @property
     def projected_position(self) -> Decimal:
@@ -172,11 +179,8 @@ class OrderRules:
             )
         return None
 
-    def _exposures(self, ctx: OrderContext) -> dict[tuple[str, str], Decimal]:
-        return projected_exposure(self._portfolio, ctx.open_orders, ctx.request, ctx.price)
-
     def _symbol_exposure(self, ctx: OrderContext) -> RiskCheckResult | None:
-        exposure = self._exposures(ctx)[(ctx.request.venue, ctx.request.symbol)]
+        exposure = ctx.exposures[(ctx.request.venue, ctx.request.symbol)]
         if exposure > ctx.equity * self._share(self._config.max_symbol_exposure_pct):
             notional = self._portfolio.to_quote(ctx.request.venue, ctx.notional, ctx.quote)
             return RiskCheckResult.reject(
@@ -188,7 +192,7 @@ class OrderRules:
         return None
 
     def _total_exposure(self, ctx: OrderContext) -> RiskCheckResult | None:
-        total = sum(self._exposures(ctx).values(), ZERO)
+        total = sum(ctx.exposures.values(), ZERO)
         if total > ctx.equity * self._share(self._config.max_total_exposure_pct):
             return RiskCheckResult.reject(
                 "max_total_exposure_pct",

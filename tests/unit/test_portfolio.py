@@ -6,6 +6,8 @@ import itertools
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.clock import SimClock
 from core.events import EventBus, PositionChanged
@@ -250,3 +252,46 @@ def test_position_changes_are_published_when_a_bus_is_given(clock: SimClock) -> 
     )
     seen = [(e.position.size, e.closed) for e in changes.drain() if isinstance(e, PositionChanged)]
     assert seen == [(D(1), False), (D(0), True), (D(2), False), (D(0), True)]
+
+
+
+trades = st.lists(
+    st.tuples(
+        st.sampled_from([SPOT, PERP]),
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.integers(min_value=1, max_value=50),  # size in 0.01
+        st.integers(min_value=50, max_value=150),  # price
+        st.integers(min_value=0, max_value=20),  # fee in 0.01 USDT
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(trades, st.integers(min_value=50, max_value=150))
+def test_equity_change_is_realized_plus_unrealized_minus_fees(
+    sequence: list[tuple[Instrument, Side, int, int, int]], last: int
+) -> None:
+    """Whatever the fills, the cash ledger and the PnL attribution tell the same story."""
+    portfolio = Portfolio(SimClock())
+    for instrument in (SPOT, PERP):
+        portfolio.register_instrument(instrument)
+    portfolio.set_balances("paper", [Balance(asset="USDT", free=D(100000))])
+    start = portfolio.equity()
+    for instrument, side, hundredths, price, fee in sequence:
+        size = D(hundredths) / 100
+        held = portfolio.position("paper", SPOT.symbol)
+        if instrument is SPOT and side is Side.SELL:
+            size = min(size, held.size if held else D(0))  # only coins we bought can be sold
+            if size == 0:
+                continue
+        portfolio.update_mark("paper", instrument.symbol, D(price))
+        portfolio.apply_fill(fill(instrument, side, str(size), str(price), fee=str(D(fee) / 100)))
+    for symbol in (SPOT.symbol, PERP.symbol):
+        portfolio.update_mark("paper", symbol, D(last))
+    unrealized = sum((p.unrealized_pnl for p in portfolio.positions()), D(0))
+    expected = portfolio.realized_pnl() + unrealized - portfolio.fees_paid()
+    assert abs(portfolio.equity() - start - expected) < D("1e-12")
+    spot = portfolio.position("paper", SPOT.symbol)
+    btc = {b.asset: b.total for b in portfolio.balances("paper")}.get("BTC", D(0))
+    assert btc == (spot.size if spot else 0)
