@@ -46,6 +46,7 @@ from core.risk.rules import (
     pct,
     price_text,
 )
+from core.risk.protection import Protection, Protections
 from core.risk.sizing import equity_share
 
 log = logging.getLogger(__name__)
@@ -69,20 +70,6 @@ class LimitUsage:
         if self.limit <= 0:
             return 1.0
         return max(0.0, min(1.0, float(self.used / self.limit)))
-
-
-@dataclass(frozen=True)
-class Protection:
-    """Stop-loss and take-profit levels, bound to one position (its side and opening time) so
-    that levels set for a position never outlive it and close the next one on the market."""
-
-    stop_loss: Decimal | None = None
-    take_profit: Decimal | None = None
-    side: PositionSide | None = None
-    opened_ts: int | None = None
-
-    def belongs_to(self, position: Position) -> bool:
-        return self.side is position.side and self.opened_ts == position.created_ts
 
 
 class RiskManager:
@@ -110,7 +97,7 @@ class RiskManager:
         self._acknowledged: set[str] = set()
         self._acknowledged_day: int | None = None
         self._emergency_fired = False
-        self._protections: dict[tuple[str, str], Protection] = {}
+        self._protections = Protections(trading, portfolio)
         self._tasks: set[asyncio.Task[None]] = set()
         bus.add_listener([OrderUpdated], self._on_order_updated)
 
@@ -354,57 +341,18 @@ class RiskManager:
         A level left as None keeps the one already set for this position. Orders that carry a
         stop loss or take profit set them by themselves when they fill.
         """
-        position = self._portfolio.position(venue, symbol)
-        if position is None:
-            raise ValueError(f"there is no open {symbol} position on {venue} to protect")
-        current = self._protections.get((venue, symbol))
-        if current is not None and current.belongs_to(position):
-            stop_loss = stop_loss if stop_loss is not None else current.stop_loss
-            take_profit = take_profit if take_profit is not None else current.take_profit
-        self._protections[(venue, symbol)] = Protection(stop_loss, take_profit, position.side, position.created_ts)
+        self._protections.set(venue, symbol, stop_loss, take_profit)
 
     def protection_levels(self, position: Position) -> Protection:
-        """The position's own levels where set, else entry -/+ the configured percentages."""
-        key = (position.venue, position.symbol)
-        own = self._protections.get(key)
-        if own is not None and not own.belongs_to(position):
-            del self._protections[key]
-            own = None
-        sign = Decimal(1) if position.side is PositionSide.LONG else Decimal(-1)
-        stop = own.stop_loss if own is not None and own.stop_loss is not None else (
-            position.entry_price * (1 - sign * Decimal(str(self._trading.stop_loss_pct)))
-        )
-        take = own.take_profit if own is not None and own.take_profit is not None else (
-            position.entry_price * (1 + sign * Decimal(str(self._trading.take_profit_pct)))
-        )
-        return Protection(stop, take, position.side, position.created_ts)
+        return self._protections.levels(position)
 
     def _on_order_updated(self, event: Event) -> None:
-        """An order with a stop loss or take profit that opened or added to a position protects it."""
         assert isinstance(event, OrderUpdated)
-        order = event.order
-        if order.filled_size <= 0 or (order.stop_loss is None and order.take_profit is None):
-            return
-        position = self._portfolio.position(order.venue, order.symbol)
-        if position is None or (position.side is PositionSide.LONG) != (order.side.sign > 0):
-            return
-        self.set_protection(order.venue, order.symbol, stop_loss=order.stop_loss, take_profit=order.take_profit)
+        self._protections.adopt(event.order)
 
     def stop_triggers(self) -> list[tuple[Position, str]]:
         """Open positions whose stop loss or take profit the mark has reached; the engine closes them."""
-        hits: list[tuple[Position, str]] = []
-        for position in self._portfolio.positions():
-            mark = position.mark_price
-            if mark is None:
-                continue
-            levels = self.protection_levels(position)
-            assert levels.stop_loss is not None and levels.take_profit is not None
-            long = position.side is PositionSide.LONG
-            if (mark <= levels.stop_loss) if long else (mark >= levels.stop_loss):
-                hits.append((position, "stop_loss"))
-            elif (mark >= levels.take_profit) if long else (mark <= levels.take_profit):
-                hits.append((position, "take_profit"))
-        return hits
+        return [(position, trigger) for position, trigger, _ in self._protections.triggered()]
 
     def monitor_positions(self) -> list[RiskAlert]:
         """Check every limit that can be broken without an order; returns (and has published)
@@ -455,18 +403,15 @@ class RiskManager:
 
     def _check_stops(self) -> None:
         hit = set()
-        for position, trigger in self.stop_triggers():
+        for position, trigger, level in self._protections.triggered():
             key = (trigger, position.venue, position.symbol)
             hit.add(key)
-            levels = self.protection_levels(position)
-            level = levels.stop_loss if trigger == "stop_loss" else levels.take_profit
-            assert level is not None and position.mark_price is not None
             self._raise(
                 key,
                 "warning",
                 trigger,
                 f"{position.symbol} {position.side.value} reached its {trigger.replace('_', ' ')} at "
-                f"{price_text(level)} (mark {price_text(position.mark_price)}); the position should be closed",
+                f"{price_text(level)} (mark {price_text(position.mark_price or level)}); the position should be closed",
                 position.symbol,
             )
         self._clear(*(k for k in self._raised if k[0] in ("stop_loss", "take_profit") and k not in hit))
