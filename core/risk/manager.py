@@ -18,7 +18,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from core.config import RiskConfig, TradingConfig
@@ -36,7 +35,8 @@ from core.models import (
 )
 from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
-from core.risk.exposure import order_price, projected_exposure
+from core.risk.exposure import order_price
+from core.risk.gauges import LimitUsage, limits_usage
 from core.risk.rules import (
     OrderContext,
     OrderRules,
@@ -54,22 +54,6 @@ log = logging.getLogger(__name__)
 EmergencyCallback = Callable[[str], Awaitable[None]]
 
 _ESCALATION = {RiskState.ACTIVE: 0, RiskState.REDUCING: 1, RiskState.HALTED: 2}
-
-
-@dataclass(frozen=True)
-class LimitUsage:
-    """One gauge on the risk screen: how much of a limit is used."""
-
-    name: str
-    used: Decimal
-    limit: Decimal
-    unit: str
-
-    @property
-    def fraction(self) -> float:
-        if self.limit <= 0:
-            return 1.0
-        return max(0.0, min(1.0, float(self.used / self.limit)))
 
 
 class RiskManager:
@@ -431,33 +415,4 @@ class RiskManager:
 
     def limits_usage(self, open_orders: list[Order] | None = None) -> list[LimitUsage]:
         """Every limit with its current use, for the gauges; open orders count toward exposure."""
-        portfolio = self._portfolio
-        quote = portfolio.quote_currency
-        equity = portfolio.equity()
-        per_position = min(
-            self._trading.max_position_size, max(equity, ZERO) * Decimal(str(self._config.max_position_pct))
-        )
-        usage = [
-            LimitUsage(f"position {p.symbol}", portfolio.exposure(p.venue, p.symbol), per_position, quote)
-            for p in portfolio.positions()
-        ]
-        total = sum(projected_exposure(portfolio, open_orders or []).values(), ZERO)
-        usage.append(
-            LimitUsage(
-                "total exposure", total, max(equity, ZERO) * Decimal(str(self._config.max_total_exposure_pct)), quote
-            )
-        )
-        limit = daily_loss_limit(self._config, self._trading, portfolio.start_of_day_equity())
-        usage.append(LimitUsage("daily loss", max(-portfolio.daily_pnl(), ZERO), limit, quote))
-        usage.append(
-            LimitUsage("open positions", Decimal(len(portfolio.positions())), Decimal(self._config.max_open_positions), "")
-        )
-        leverage = portfolio.exposure() / equity if equity > 0 else ZERO
-        usage.append(LimitUsage("leverage", leverage, Decimal(self._config.max_leverage), "x"))
-        usage.append(
-            LimitUsage(
-                "drawdown", Decimal(str(round(portfolio.drawdown(), 6))),
-                Decimal(str(self._config.emergency_stop_loss)), "share",
-            )
-        )
-        return usage
+        return limits_usage(self._config, self._trading, self._portfolio, open_orders or [])
