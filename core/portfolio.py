@@ -102,9 +102,31 @@ class Portfolio:
     # -- inputs --------------------------------------------------------------------------------
 
     def set_balances(self, venue: str, balances: list[Balance]) -> None:
+        """Take the venue's balances; a spot position larger than the coins now held (sold
+        elsewhere) shrinks to what is held."""
         self._roll_day()
         self._balances[venue] = {b.asset: b.model_copy() for b in balances}
+        for (v, symbol), position in list(self._positions.items()):
+            instrument = self._instruments[(v, symbol)]
+            if v != venue or instrument.is_perpetual:
+                continue
+            held = max(self._balances[venue].get(instrument.base, Balance(asset=instrument.base)).total, ZERO)
+            if held < position.size:
+                log.info("%s position on %s trimmed from %s to the %s held", symbol, venue, position.size, held)
+                trimmed = position.model_copy(update={"size": held})
+                self._refresh(trimmed, instrument)
+                self._replace(trimmed, instrument)
         self._after_change()
+
+    def sync_positions(self, venue: str, positions: list[Position]) -> None:
+        """Take a venue's complete list of perpetual positions: ours that it does not list are
+        closed (a liquidation, or a close made elsewhere)."""
+        listed = {p.symbol for p in positions}
+        for (v, symbol), position in list(self._positions.items()):
+            if v == venue and symbol not in listed and self._instruments[(v, symbol)].is_perpetual:
+                self.set_position(position.model_copy(update={"size": ZERO}))
+        for position in positions:
+            self.set_position(position)
 
     def apply_fill(self, fill: Fill) -> Position | None:
         """Book one of our fills; returns the position it changed (size 0 when it closed one).
@@ -140,18 +162,7 @@ class Portfolio:
         """Take the venue's word for a position; size 0 removes ours."""
         instrument = self._require(position.venue, position.symbol)
         self._roll_day()
-        key = (position.venue, position.symbol)
-        if position.size == 0:
-            if self._positions.pop(key, None) is not None:
-                self._publish(position)
-        else:
-            stored = position.model_copy()
-            self._leverage[key] = stored.leverage
-            self._apply_mark(stored, instrument)
-            if stored.liquidation_price is None and instrument.is_perpetual:
-                stored.liquidation_price = self._liquidation_price(stored)
-            self._positions[key] = stored
-            self._publish(stored)
+        self._replace(position, instrument)
         self._after_change()
 
     def update_mark(self, venue: str, symbol: str, price: Decimal) -> None:
@@ -172,6 +183,7 @@ class Portfolio:
     # -- queries ------------------------------------------------------------------------------
 
     def positions(self, venue: str | None = None) -> list[Position]:
+        """Open positions. These are the portfolio's own objects, kept current: read, do not modify."""
         return [p for (v, _), p in self._positions.items() if venue is None or v == venue]
 
     def position(self, venue: str, symbol: str) -> Position | None:
@@ -243,6 +255,20 @@ class Portfolio:
                 "register its instrument before booking fills or positions"
             )
         return instrument
+
+    def _replace(self, position: Position, instrument: Instrument) -> None:
+        key = (position.venue, position.symbol)
+        if position.size == 0:
+            if self._positions.pop(key, None) is not None:
+                self._publish(position)
+            return
+        stored = position.model_copy()
+        self._leverage[key] = stored.leverage
+        self._apply_mark(stored, instrument)
+        if stored.liquidation_price is None and instrument.is_perpetual:
+            stored.liquidation_price = self._liquidation_price(stored)
+        self._positions[key] = stored
+        self._publish(stored)
 
     def _publish(self, position: Position) -> None:
         if self._bus is not None:

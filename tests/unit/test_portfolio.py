@@ -295,3 +295,25 @@ def test_equity_change_is_realized_plus_unrealized_minus_fees(
     spot = portfolio.position("paper", SPOT.symbol)
     btc = {b.asset: b.total for b in portfolio.balances("paper")}.get("BTC", D(0))
     assert btc == (spot.size if spot else 0)
+
+
+def test_sync_closes_perpetual_positions_the_venue_no_longer_lists(portfolio: Portfolio) -> None:
+    portfolio.apply_fill(fill(PERP, Side.BUY, "1", "100"))
+    portfolio.apply_fill(fill(ETH_PERP, Side.SELL, "5", "2000"))
+    portfolio.apply_fill(fill(SPOT, Side.BUY, "0.1", "100"))
+    eth = Position(venue="paper", symbol="ETH/USDT:USDT", side=PositionSide.SHORT, size=D(4), entry_price=D(2000))
+    portfolio.sync_positions("paper", [eth])
+    held = {p.symbol: p.size for p in portfolio.positions()}
+    assert held == {"ETH/USDT:USDT": D(4), "BTC/USDT": D("0.1")}  # spot positions are not venue positions
+
+
+def test_a_balance_sync_shrinks_a_spot_position_to_the_coins_held(portfolio: Portfolio) -> None:
+    portfolio.apply_fill(fill(SPOT, Side.BUY, "0.5", "100"))
+    portfolio.set_balances("paper", [Balance(asset="USDT", free=D(9950)), Balance(asset="BTC", free=D("0.2"))])
+    position = portfolio.position("paper", "BTC/USDT")
+    assert position is not None and position.size == D("0.2") and position.margin == D(20)
+    portfolio.set_balances("paper", [Balance(asset="USDT", free=D(9950)), Balance(asset="BTC", free=D("0.7"))])
+    kept = portfolio.position("paper", "BTC/USDT")
+    assert kept is not None and kept.size == D("0.2")
+    portfolio.set_balances("paper", [Balance(asset="USDT", free=D(10000))])
+    assert portfolio.positions() == []
