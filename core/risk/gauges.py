@@ -46,6 +46,6 @@ def limits_usage(
     usage.append(LimitUsage("open positions", Decimal(len(portfolio.positions())), Decimal(config.max_open_positions), ""))
     leverage = portfolio.exposure() / equity if equity > 0 else ZERO
     usage.append(LimitUsage("leverage", leverage, Decimal(config.max_leverage), "x"))
-    drawdown = Decimal(str(round(portfolio.drawdown(), 6)))
-    usage.append(LimitUsage("drawdown", drawdown, Decimal(str(config.emergency_stop_loss)), "share"))
+    drawdown = Decimal(str(round(portfolio.drawdown() * 100, 4)))
+    usage.append(LimitUsage("drawdown", drawdown, Decimal(str(config.emergency_stop_loss)) * 100, "%"))
     return usage

@@ -153,7 +153,7 @@ def test_limits_usage_for_the_gauges(make_risk: MakeRisk, portfolio: Portfolio) 
     assert usage["daily loss"].used == D(500) and usage["daily loss"].fraction == 0.25
     assert usage["open positions"].fraction == pytest.approx(2 / 3)
     assert usage["leverage"].used == D(36500) / D(99500)
-    assert usage["drawdown"].fraction == pytest.approx(0.005 / 0.1)
+    assert (usage["drawdown"].used, usage["drawdown"].limit, usage["drawdown"].unit) == (D("0.5"), D(10), "%")
 
 
 def test_limit_usage_fraction_is_bounded() -> None:
