@@ -1,6 +1,7 @@
 """Risk: the order gate, position monitoring, state transitions and position sizing."""
 
-from core.risk.manager import LimitUsage, RiskManager
+from core.risk.gauges import LimitUsage
+from core.risk.manager import RiskManager
 from core.risk.protection import Protection
 from core.risk.rules import RiskCheckResult
 from core.risk.sizing import SIZING_METHODS, SizingError, equity_share, kelly_fraction

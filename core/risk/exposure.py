@@ -67,10 +67,10 @@ def projected_exposure(
             market.order_price = order_price(order, portfolio.mark(order.venue, order.symbol))
     result: dict[Key, Decimal] = {}
     for (venue, symbol), market in markets.items():
-        position = portfolio.position(venue, symbol)
+        held = portfolio.position(venue, symbol)
         price = (
             portfolio.mark(venue, symbol)
-            or (position.entry_price if position is not None else None)
+            or (held.entry_price if held is not None else None)
             or market.order_price
             or ZERO
         )

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from decimal import Decimal
 
 from core.config import RiskConfig, TradingConfig
@@ -51,7 +52,7 @@ from core.risk.sizing import equity_share
 
 log = logging.getLogger(__name__)
 
-EmergencyCallback = Callable[[str], Awaitable[None]]
+EmergencyCallback = Callable[[str], Coroutine[Any, Any, None]]
 
 _ESCALATION = {RiskState.ACTIVE: 0, RiskState.REDUCING: 1, RiskState.HALTED: 2}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 
 from core.config import RiskConfig, TradingConfig
 from core.models import ZERO, Instrument, Order, OrderRequest, Position
