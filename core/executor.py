@@ -26,7 +26,7 @@ from core.models import (
     Side,
     TimeInForce,
 )
-from core.orders import OrderManager
+from core.orders import DuplicateOrderId, OrderManager
 from core.ports import Clock, ExchangeAdapter, VenueError
 from core.redact import redact
 
@@ -149,7 +149,10 @@ class TradeExecutor:
             if reason is not None:
                 raise await self._refuse(request, reason, rule or "risk", actor)
         order = Order.from_request(request, self._clock.now_ms())
-        await self._orders.record_new(order, actor=actor)
+        try:
+            await self._orders.record_new(order, actor=actor)
+        except DuplicateOrderId as exc:
+            raise await self._refuse(request, str(exc), "duplicate_id", actor) from None
         if risk_exempt is not None:
             await self._audit("risk_exempt_order", {"client_order_id": order.client_order_id, "reason": risk_exempt}, actor)
         kill_point("after_persist")

@@ -32,6 +32,10 @@ def _period_start(ts: int, span: int) -> int:
     return ts - (ts - offset) % span
 
 
+class DuplicateOrderId(ValueError):
+    """The client order id was used before: sending it again could duplicate an order."""
+
+
 class OrderStore(Protocol):
     async def record_order(self, order: Order, event: str, detail: str | None = None, actor: str = "engine") -> None: ...
 
@@ -84,7 +88,7 @@ class OrderManager:
     async def record_new(self, order: Order, actor: str = "engine") -> None:
         """Write the order as pending_new; when this returns the order is durable."""
         if order.client_order_id in self._orders or await self._store.get_order(order.client_order_id):
-            raise ValueError(f"client order id {order.client_order_id} is already in use")
+            raise DuplicateOrderId(f"client order id {order.client_order_id} is already in use")
         self._orders[order.client_order_id] = order
         await self._store.record_order(order, "created", actor=actor)
         self._bus.publish(OrderUpdated(order.model_copy(), None))

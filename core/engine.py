@@ -1,0 +1,369 @@
+"""TradingEngine: starts and stops venues, reconciles, runs risk monitoring, and is the facade
+through which the TUI, strategies and the command line trade.
+
+It owns no trading rule itself: orders go through the TradeExecutor, state through the
+OrderManager, limits through the RiskManager. What it adds is the life cycle: start-up
+reconciliation by client order id, the background tasks, the emergency stop procedure and
+an audit entry for each of these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from core.config import AppConfig
+from core.events import (
+    AgentDecision,
+    BalancesChanged,
+    EngineStatus,
+    Event,
+    EventBus,
+    ExecutionReported,
+    OrderFilled,
+    RiskAlert,
+    RiskStateChanged,
+    TickerUpdated,
+)
+from core.executor import Operation, OrderRefused, TradeExecutor
+from core.market import MarketCache
+from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, RiskState
+from core.orders import OrderManager
+from core.portfolio import Portfolio
+from core.ports import Clock, ExchangeAdapter, VenueError
+from core.redact import redact
+from core.risk import RiskManager
+from core.storage.database import Database
+
+__all__ = ["TradingEngine", "OrderRefused", "Operation"]
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT_ALERTS = 200
+MAX_DECISIONS = 100
+
+
+def with_missed_fill(order: Order, report: ExecutionReport) -> ExecutionReport:
+    """A report whose cumulative fill is ahead of ours, with no fill attached, means fills
+    happened while we were away: record the difference as one fill, priced so that the
+    order's average price matches the venue's, so positions and PnL stay right."""
+    missed = report.filled_size - order.filled_size
+    if missed <= 0 or report.fill is not None or report.avg_price is None:
+        return report
+    known_cost = (order.avg_price or ZERO) * order.filled_size
+    price = (report.avg_price * report.filled_size - known_cost) / missed
+    fill = Fill(
+        fill_id=f"{order.client_order_id}:reconciled:{report.filled_size}",
+        client_order_id=order.client_order_id, venue_order_id=report.venue_order_id, venue=order.venue,
+        symbol=order.symbol, side=order.side, price=price, size=missed, fee=max(report.fee - order.fee, ZERO),
+        ts=report.ts, strategy_id=order.strategy_id,
+    )
+    return report.model_copy(update={"fill": fill})
+
+
+class TradingEngine:
+    def __init__(
+        self,
+        config: AppConfig,
+        db: Database,
+        venues: Mapping[str, ExchangeAdapter],
+        clock: Clock,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.bus = bus or EventBus()
+        self.venues: dict[str, ExchangeAdapter] = dict(venues)
+        self.market = MarketCache(self.bus)
+        self.portfolio = Portfolio(clock, bus=self.bus, default_leverage=config.trading.default_leverage)
+        self.risk = RiskManager(
+            config.risk_management, config.trading, self.portfolio, self.bus, clock, on_emergency=self._flatten
+        )
+        self.orders = OrderManager(db, self.bus, self.portfolio)
+        self._instruments: dict[tuple[str, str], Instrument] = {}
+        self.executor = TradeExecutor(
+            self.venues, self._instruments, self.orders, self.risk, self.market,
+            self.portfolio, clock, self.bus, self._audit,
+        )
+        self.strategies: Any = None
+        self._alerts: deque[RiskAlert] = deque(maxlen=MAX_RECENT_ALERTS)
+        self._decisions: dict[str, AgentDecision] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._account_dirty: set[str] = set()
+        self._account_wakeup = asyncio.Event()
+        self._running = False
+        self.bus.add_listener((TickerUpdated,), self._on_ticker)
+        self.bus.add_listener((RiskStateChanged,), self._on_risk_state)
+        self.bus.add_listener((RiskAlert,), self._on_alert)
+        self.bus.add_listener((OrderFilled, BalancesChanged), self._on_account_event)
+        self.bus.add_listener((AgentDecision,), self._on_decision)
+
+    # ----------------------------------------------------------------- life cycle
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def venue_names(self) -> list[str]:
+        return list(self.venues)
+
+    @property
+    def default_venue(self) -> str:
+        return self.config.default_venue if self.config.default_venue in self.venues else next(iter(self.venues))
+
+    def venue_mode(self, venue: str) -> str:
+        return self.venues[venue].mode
+
+    async def start(self) -> None:
+        self.bus.publish(EngineStatus("starting"))
+        await self._audit("engine_start", {"venues": {n: v.mode for n, v in self.venues.items()}})
+        await self._restore_risk_state()
+        await self.orders.load_open()
+        for name, venue in self.venues.items():
+            for instrument in await venue.load_instruments():
+                self._instruments[(name, instrument.symbol)] = instrument
+                self.portfolio.register_instrument(instrument)
+            await venue.start(self.bus)
+            await venue.subscribe([i.symbol for i in self.instruments(name)])
+            await self.reconcile(name)
+        self._tasks = [
+            asyncio.create_task(self._consume_reports(), name="engine-reports"),
+            asyncio.create_task(self._monitor(), name="engine-risk-monitor"),
+            asyncio.create_task(self._refresh_accounts(), name="engine-accounts"),
+        ]
+        self._running = True
+        self.bus.publish(EngineStatus("running"))
+        log.info("engine running with venues %s", ", ".join(self.venues))
+
+    async def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        self.bus.publish(EngineStatus("stopping"))
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for venue in self.venues.values():
+            await venue.stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._audit("engine_stop", {})
+        self.bus.publish(EngineStatus("stopped"))
+        log.info("engine stopped")
+
+    async def close(self) -> None:
+        """Stop, then close the database: the end of the engine's life."""
+        await self.stop()
+        await self.db.close()
+
+    async def _restore_risk_state(self) -> None:
+        """A halt survives a restart: only a person may lift it."""
+        saved = await self.db.get_state("risk_state")
+        if saved and saved != RiskState.ACTIVE.value:
+            reason = await self.db.get_state("risk_state_reason") or "restored after restart"
+            self.risk.set_state(RiskState(saved), reason)
+
+    # ------------------------------------------------------------- reconciliation
+    async def reconcile(self, venue_name: str) -> dict[str, int]:
+        """Merge the database with the venue by client order id; record what changed."""
+        venue = self.venues[venue_name]
+        changes = {"updated": 0, "missing": 0, "unknown_at_venue": 0}
+        at_venue = {r.client_order_id: r for r in await venue.fetch_open_orders()}
+        for order in list(self.orders.open_orders(venue_name)):
+            report = at_venue.pop(order.client_order_id, None)
+            if report is None:
+                report = await venue.fetch_order(order.client_order_id, order.symbol)
+            if report is None:
+                reason = (
+                    "never reached the venue (found at start-up)"
+                    if order.status is OrderStatus.PENDING_NEW
+                    else "no longer known to the venue (found at start-up)"
+                )
+                status = OrderStatus.REJECTED if order.status is OrderStatus.PENDING_NEW else OrderStatus.CANCELED
+                await self.orders.mark(order, status, self.clock.now_ms(), reason, actor="reconcile")
+                changes["missing"] += 1
+                continue
+            before = (order.status, order.filled_size)
+            applied = await self.orders.apply(with_missed_fill(order, report), actor="reconcile")
+            if applied is not None and (applied.status, applied.filled_size) != before:
+                changes["updated"] += 1
+        for client_order_id, report in at_venue.items():
+            if await self.orders.get(client_order_id) is None:
+                changes["unknown_at_venue"] += 1
+                await self._audit(
+                    "unknown_venue_order",
+                    {"venue": venue_name, "client_order_id": client_order_id, "symbol": report.symbol,
+                     "status": report.status.value},
+                    "reconcile",
+                )
+            else:
+                await self.orders.apply(report, actor="reconcile")
+        await self._sync_account(venue_name)
+        await self._audit("reconciled", {"venue": venue_name, **changes}, "reconcile")
+        return changes
+
+    async def _sync_account(self, venue_name: str) -> None:
+        venue = self.venues[venue_name]
+        balances = await venue.fetch_balances()
+        self.portfolio.set_balances(venue_name, balances)
+        positions = await venue.fetch_positions()
+        for position in positions:
+            self.portfolio.set_position(position)
+        now = self.clock.now_ms()
+        await self.db.snapshot_balances(venue_name, balances, now)
+        await self.db.save_positions(venue_name, positions, now)
+
+    # --------------------------------------------------------------- background
+    async def _consume_reports(self) -> None:
+        subscription = self.bus.subscribe(ExecutionReported, name="engine-reports")
+        try:
+            async for event in subscription:
+                assert isinstance(event, ExecutionReported)
+                try:
+                    await self.orders.apply(event.report)
+                except Exception:
+                    log.exception("could not apply report for %s", event.report.client_order_id)
+        finally:
+            subscription.close()
+
+    async def _refresh_accounts(self) -> None:
+        """After fills, re-read balances and positions from the venue, coalescing bursts."""
+        while True:
+            await self._account_wakeup.wait()
+            self._account_wakeup.clear()
+            dirty, self._account_dirty = self._account_dirty, set()
+            for venue_name in dirty:
+                try:
+                    await self._sync_account(venue_name)
+                except VenueError as exc:
+                    log.warning("account refresh of %s failed: %s", venue_name, redact(str(exc)))
+
+    async def _monitor(self) -> None:
+        interval = self.config.risk_management.position_check_interval
+        while True:
+            await self.clock.sleep(interval)
+            await self.check_risk()
+
+    async def check_risk(self) -> None:
+        """One pass of position monitoring: alerts and stop-loss / take-profit. A drawdown past
+        emergency_stop_loss makes the risk manager call ``_flatten`` itself."""
+        self.risk.monitor_positions()
+        for position, trigger in self.risk.stop_triggers():
+            try:
+                await self.executor.close_position(
+                    position.venue, position.symbol, actor="risk", risk_exempt=trigger
+                )
+            except OrderRefused as exc:
+                log.warning("could not close %s at %s: %s", position.symbol, trigger, exc.reason)
+
+    # ---------------------------------------------------------------- listeners
+    def _on_ticker(self, event: Event) -> None:
+        assert isinstance(event, TickerUpdated)
+        mark = self.market.mark(event.ticker.venue, event.ticker.symbol)
+        if mark is not None:
+            self.portfolio.update_mark(event.ticker.venue, event.ticker.symbol, mark)
+
+    def _on_risk_state(self, event: Event) -> None:
+        assert isinstance(event, RiskStateChanged)
+        self._spawn(self._persist_risk_state(event))
+
+    async def _persist_risk_state(self, event: RiskStateChanged) -> None:
+        await self.db.set_state("risk_state", event.new.value)
+        await self.db.set_state("risk_state_reason", event.reason)
+        await self._audit("risk_state", {"old": event.old.value, "new": event.new.value, "reason": event.reason}, "risk")
+
+    def _on_alert(self, event: Event) -> None:
+        assert isinstance(event, RiskAlert)
+        self._alerts.append(event)
+
+    def _on_account_event(self, event: Event) -> None:
+        venue = event.fill.venue if isinstance(event, OrderFilled) else getattr(event, "venue", None)
+        if isinstance(event, BalancesChanged):
+            self.portfolio.set_balances(event.venue, list(event.balances))
+            return
+        if venue in self.venues:
+            self._account_dirty.add(venue)
+            self._account_wakeup.set()
+
+    def _on_decision(self, event: Event) -> None:
+        assert isinstance(event, AgentDecision)
+        self._decisions[event.symbol] = event
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _audit(self, kind: str, payload: dict[str, Any], actor: str = "engine") -> Any:
+        return await self.db.audit(kind, payload, actor=actor, ts=self.clock.now_ms())
+
+    # ------------------------------------------------------------------ facade
+    def instruments(self, venue: str) -> list[Instrument]:
+        return [i for (v, _), i in self._instruments.items() if v == venue]
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        return self.executor.instrument(venue, symbol)
+
+    async def place_order(self, request: OrderRequest, *, actor: str = "user") -> Order:
+        return await self.executor.place_order(request, actor=actor)
+
+    async def cancel_order(self, client_order_id: str, *, actor: str = "user") -> Order:
+        return await self.executor.cancel_order(client_order_id, actor=actor)
+
+    async def modify_order(
+        self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
+    ) -> Order:
+        return await self.executor.modify_order(client_order_id, price=price, size=size, actor=actor)
+
+    async def close_position(self, venue: str, symbol: str, size: Decimal | None = None, *, actor: str = "user") -> Order | None:
+        return await self.executor.close_position(venue, symbol, size, actor=actor)
+
+    async def cancel_all(self, venue: str | None = None, symbol: str | None = None, *, actor: str = "user") -> int:
+        await self._audit("cancel_all", {"venue": venue, "symbol": symbol}, actor)
+        return await self.executor.cancel_all(venue, symbol, actor=actor)
+
+    async def close_all(self, *, actor: str = "user") -> int:
+        await self._audit("close_all", {}, actor)
+        return await self.executor.close_all(actor=actor)
+
+    async def batch_operations(self, operations: list[Operation], *, actor: str = "user") -> Any:
+        return await self.executor.batch_operations(operations, actor=actor)
+
+    def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
+        return self.orders.open_orders(venue, symbol)
+
+    async def order_history(self, **filters: Any) -> list[Order]:
+        return await self.orders.get_order_history(**filters)
+
+    async def fills(self, **filters: Any) -> list[Fill]:
+        return await self.orders.fills(**filters)
+
+    async def emergency_stop(self, reason: str, *, actor: str = "user") -> None:
+        """Halt first (nothing new passes); the risk manager then calls ``_flatten``."""
+        await self._audit("emergency_stop", {"reason": reason}, actor)
+        await self.risk.emergency_stop(reason)
+
+    async def _flatten(self, reason: str, actor: str = "risk") -> None:
+        """Cancel every order and close every position, past the (halted) risk gate."""
+        canceled = await self.executor.cancel_all(actor=actor)
+        closed = await self.executor.close_all(actor=actor, risk_exempt=f"emergency stop: {reason}")
+        await self._audit("flattened", {"canceled": canceled, "closed": closed, "reason": reason}, actor)
+
+    async def reset_risk(self, actor: str = "user") -> None:
+        await self._audit("risk_reset", {"from": self.risk.state.value}, actor)
+        self.risk.reset(actor)
+
+    def recent_alerts(self) -> list[RiskAlert]:
+        return list(self._alerts)
+
+    def latest_decisions(self) -> list[AgentDecision]:
+        return list(self._decisions.values())

@@ -1,0 +1,99 @@
+"""A scripted trading session run as a real subprocess by the crash tests.
+
+``python trader.py HOME trade N`` places orders ``crash-0 .. crash-{N-1}`` (limit buys that
+rest, every third one a market buy that fills), skipping ids the database already has, so a
+restarted session continues where the killed one stopped. ``python trader.py HOME state``
+starts the engine (which reconciles), then prints the state of the database and of the venue
+as JSON. The paper venue runs on a simulated clock: the session is the same on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from core.clock import SimClock
+from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
+from core.models import OrderRequest, OrderType, Side
+from tui.wiring import build_engine
+
+SYMBOL = "BTC/USDT"
+
+
+def config() -> AppConfig:
+    return AppConfig(
+        trading=TradingConfig(max_position_size=Decimal(1_000_000), max_daily_loss=Decimal(1_000_000)),
+        risk_management=RiskConfig(
+            max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
+            max_order_loss=Decimal(1_000_000), max_open_positions=10,
+        ),
+        venues={"paper": PaperVenueConfig(markets=[{"symbol": SYMBOL}], seed=7)},  # type: ignore[list-item]
+        strategies={},
+    )
+
+
+def request(i: int, mark: Decimal) -> OrderRequest:
+    if i % 3 == 2:
+        return OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
+                            size=Decimal("0.001"), client_order_id=f"crash-{i}")
+    price = (mark * Decimal("0.98")).quantize(Decimal(1))
+    return OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, size=Decimal("0.001"), price=price,
+                        client_order_id=f"crash-{i}")
+
+
+async def trade(home: Path, count: int) -> None:
+    engine = await build_engine(config(), home, clock=SimClock())
+    await engine.start()
+    venue = engine.venues["paper"]
+    venue.step()  # type: ignore[attr-defined]
+    for i in range(count):
+        if await engine.orders.get(f"crash-{i}") is not None:
+            continue
+        mark = engine.market.mark("paper", SYMBOL)
+        assert mark is not None
+        await engine.place_order(request(i, mark), actor="crash-test")
+    await engine.close()
+
+
+async def state(home: Path) -> dict[str, object]:
+    engine = await build_engine(config(), home, clock=SimClock())
+    await engine.start()
+    venue = engine.venues["paper"]
+    db_orders = await engine.order_history()
+    venue_orders, venue_filled = {}, {}
+    for order in db_orders:
+        report = await venue.fetch_order(order.client_order_id, order.symbol)
+        if report is not None:
+            venue_orders[order.client_order_id] = report.status.value
+            venue_filled[order.client_order_id] = str(report.filled_size)
+    balances = {b.asset: str(b.total) for b in await venue.fetch_balances()}
+    fills = await engine.fills()
+    result = {
+        "db": {o.client_order_id: o.status.value for o in db_orders},
+        "db_filled": {o.client_order_id: str(o.filled_size) for o in db_orders},
+        "venue": venue_orders,
+        "venue_filled": venue_filled,
+        "venue_open": sorted(r.client_order_id for r in await venue.fetch_open_orders()),
+        "venue_balances": balances,
+        "portfolio_balances": {b.asset: str(b.total) for b in engine.portfolio.balances("paper")},
+        "fills": len(fills),
+        "fill_ids_unique": len({f.fill_id for f in fills}) == len(fills),
+        "audit_ok": (await engine.db.verify_audit()).ok,
+    }
+    await engine.close()
+    return result
+
+
+def main() -> None:
+    home, action = Path(sys.argv[1]), sys.argv[2]
+    if action == "trade":
+        asyncio.run(trade(home, int(sys.argv[3])))
+    else:
+        print(json.dumps(asyncio.run(state(home))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The composition root: builds a TradingEngine with concrete venues from the configuration.
+
+The only place that knows which class implements which port. ccxt is imported only when a
+ccxt venue is configured (it costs most of a second at start-up).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from core.clock import WallClock
+from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_path
+from core.engine import TradingEngine
+from core.ports import Clock, ExchangeAdapter
+from core.secrets import load_credentials
+from core.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_venue(
+    name: str, venue_config: PaperVenueConfig | CcxtVenueConfig, config: AppConfig, home: Path, clock: Clock,
+    seed: int | None = None,
+) -> ExchangeAdapter:
+    if isinstance(venue_config, PaperVenueConfig):
+        from exchanges.paper.venue import PaperVenue
+
+        if seed is not None:
+            venue_config = venue_config.model_copy(update={"seed": seed})
+        return PaperVenue(name, venue_config, clock, home / f"paper-{name}.sqlite")
+    from exchanges.ccxt.venue import CcxtVenue
+
+    credentials = load_credentials(name, config.secrets_file)
+    return CcxtVenue(name, venue_config, clock, home / "cache", credentials)
+
+
+async def build_engine(
+    config: AppConfig,
+    home: Path,
+    *,
+    seed: int | None = None,
+    clock: Clock | None = None,
+    venue: str | None = None,
+) -> TradingEngine:
+    """An engine ready to ``start()``. ``venue`` limits it to one configured venue."""
+    home.mkdir(parents=True, exist_ok=True)
+    clock = clock or WallClock()
+    names = [venue] if venue else list(config.venues)
+    unknown = [n for n in names if n not in config.venues]
+    if unknown:
+        raise ValueError(f"venue '{unknown[0]}' is not configured; configured: {', '.join(config.venues)}")
+    if venue:
+        config = config.model_copy(update={"default_venue": venue})
+    venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
+    db = await Database.open(database_path(config, home), synchronous=config.storage.synchronous)
+    return TradingEngine(config, db, venues, clock)
