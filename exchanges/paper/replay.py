@@ -1,0 +1,107 @@
+"""Recorded candles as a price path for the paper venue.
+
+A candle file is either CSV with the header ``timestamp,open,high,low,close,volume`` or ccxt's
+OHLCV JSON ``[[ts, o, h, l, c, v], ...]``. Each candle is replayed as a path open -> nearer
+extreme -> farther extreme -> close, spread over as many simulator steps as the candle lasts,
+so the mid passes exactly through the recorded open, high, low and close (the venue's own
+candles, built from trades at the bid and ask around that mid, follow them closely).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from core.models import Candle
+
+CSV_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+
+
+class ReplayError(ValueError):
+    """A replay file that cannot be used, with the file and the line at fault."""
+
+
+def load_candles(path: Path) -> list[Candle]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReplayError(f"{path}: replay file not found") from None
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read the replay file: {exc.strerror}") from None
+    rows = _json_rows(path, text) if text.lstrip().startswith("[") else _csv_rows(path, text)
+    candles = [_candle(path, where, row) for where, row in rows]
+    if len(candles) < 2:
+        raise ReplayError(f"{path}: a replay needs at least two candles, found {len(candles)}")
+    for previous, current in zip(candles, candles[1:], strict=False):
+        if current.ts <= previous.ts:
+            raise ReplayError(f"{path}: timestamps must increase (candle at {current.ts} follows {previous.ts})")
+    return candles
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[str, list[str]]]:
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header] != CSV_COLUMNS:
+        raise ReplayError(f"{path}:1: expected the header {','.join(CSV_COLUMNS)}, got {','.join(header or [])}")
+    return [(f"{path}:{number}", row) for number, row in enumerate(reader, start=2) if row]
+
+
+def _json_rows(path: Path, text: str) -> list[tuple[str, list[object]]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReplayError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        raise ReplayError(f"{path}: expected ccxt OHLCV JSON, a list of [ts, open, high, low, close, volume]")
+    return [(f"{path}: candle {index}", row) for index, row in enumerate(data)]
+
+
+def _candle(path: Path, where: str, row: list) -> Candle:  # type: ignore[type-arg]
+    if len(row) != 6:
+        raise ReplayError(f"{where}: expected 6 values (timestamp, open, high, low, close, volume), got {len(row)}")
+    try:
+        ts = int(row[0])
+        o, h, l, c, v = (float(x) for x in row[1:])
+    except (TypeError, ValueError):
+        raise ReplayError(f"{where}: not numbers: {row}") from None
+    if min(o, h, l, c) <= 0 or v < 0:
+        raise ReplayError(f"{where}: prices must be positive and volume not negative")
+    if not l <= min(o, c) <= max(o, c) <= h:
+        raise ReplayError(f"{where}: inconsistent candle (low {l}, high {h}, open {o}, close {c})")
+    return Candle(ts=ts, open=o, high=h, low=l, close=c, volume=v)
+
+
+class ReplayPath:
+    """The mid price at each simulator step, walking through the candles in order.
+
+    ``steps_per_candle`` follows from the candles' spacing and the simulator's step length.
+    After the last candle the price stays at its close (``finished`` turns true).
+    """
+
+    def __init__(self, candles: list[Candle], step_seconds: float) -> None:
+        self.candles = candles
+        spacing_ms = sorted(b.ts - a.ts for a, b in zip(candles, candles[1:], strict=False))[len(candles) // 2 - 1]
+        self.steps_per_candle = 3 * max(1, round(spacing_ms / 1000 / step_seconds / 3))  # hits both extremes
+        self.position = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.position >= len(self.candles) * self.steps_per_candle
+
+    def volume_per_step(self) -> float:
+        index = min(self.position // self.steps_per_candle, len(self.candles) - 1)
+        return self.candles[index].volume / self.steps_per_candle
+
+    def next_price(self) -> float:
+        if self.finished:
+            return self.candles[-1].close
+        index, step = divmod(self.position, self.steps_per_candle)
+        self.position += 1
+        candle = self.candles[index]
+        near, far = (candle.low, candle.high) if candle.close >= candle.open else (candle.high, candle.low)
+        waypoints = (candle.open, near, far, candle.close)
+        x = 3 * (step + 1) / self.steps_per_candle
+        leg = min(int(x), 2)
+        frac = x - leg
+        return waypoints[leg] + (waypoints[leg + 1] - waypoints[leg]) * frac

@@ -1,0 +1,145 @@
+"""A seeded market for one symbol: a mid price, the liquidity around it and the trade flow.
+
+The mid follows a log-price process with regimes (up trend, down trend, range that reverts to
+where it began), volatility that clusters (a mean-reverting log multiplier) and occasional
+jumps that also raise volatility. Or, with a ``ReplayPath``, the mid walks recorded candles.
+
+Liquidity is a ladder of resting orders on both sides: the spread widens with volatility,
+level sizes grow with distance and vary at random. The flow is a Poisson stream of market
+orders whose side leans with the last price move (momentum traders) and whose sizes are
+heavy-tailed, so some sweep several levels. The simulator only says what to place; the venue
+sends it through the matching engine so that the user's orders trade against it.
+
+Everything draws from one ``random.Random`` seeded from the venue seed and the symbol, and
+``state``/``restore`` carry it across a restart, so a seed always gives the same market.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from core.matching import BUY, SELL
+from exchanges.paper.markets import MarketSpec
+from exchanges.paper.replay import ReplayPath
+
+LEVELS = 20
+TOP_NOTIONAL = 20_000.0  # quote currency resting at the best level, before noise
+HALF_SPREAD = 0.00002  # of the mid, at normal volatility
+LEVEL_GAP = 0.00005  # of the mid, between levels
+FLOW_PER_SECOND = 3.0  # market orders per simulated second
+FLOW_SIZE = 0.15  # median market order, as a share of the best level's size
+VOL_MEMORY_S = 600.0  # how long a volatility burst lasts
+VOL_SPREAD = 0.6  # standard deviation of the log volatility multiplier
+REGIME_MEAN_S = 900.0
+TREND_DRIFT = 0.05  # trend drift per second, in units of the base volatility
+RANGE_PULL_S = 300.0  # how fast a range pulls the price back to its anchor
+JUMP_EVERY_S = 1800.0
+JUMP_SIZE = 40.0  # standard deviation of a jump, in units of the base volatility
+
+
+class MarketSimulator:
+    def __init__(self, spec: MarketSpec, seed: int, replay: ReplayPath | None = None) -> None:
+        self.spec = spec
+        self.replay = replay
+        self.rng = random.Random(f"{seed}:{spec.instrument.symbol}")
+        self.tick = float(spec.instrument.tick_size)
+        self.lot = float(spec.instrument.lot_size)
+        self.base_vol = spec.volatility
+        self.price = float(spec.start_price)
+        self.anchor = self.price
+        self.log_vol = 0.0
+        self.regime = 0
+        self.regime_left = self.rng.expovariate(1 / REGIME_MEAN_S)
+        self.pressure = 0.0  # the last move in standard deviations, which the flow follows
+
+    @property
+    def mid_ticks(self) -> int:
+        return max(1, round(self.price / self.tick))
+
+    def advance(self, dt: float) -> float:
+        """Move the mid by ``dt`` simulated seconds and return it."""
+        rng = self.rng
+        keep = math.exp(-dt / VOL_MEMORY_S)
+        self.log_vol = self.log_vol * keep + VOL_SPREAD * math.sqrt(1 - keep * keep) * rng.gauss(0.0, 1.0)
+        self.regime_left -= dt
+        if self.regime_left <= 0:
+            self.regime = rng.choice((-1, 0, 0, 1))
+            self.regime_left = rng.expovariate(1 / REGIME_MEAN_S)
+            self.anchor = self.price
+        scale = self.base_vol * math.exp(self.log_vol) * math.sqrt(dt)
+        if self.replay is not None:
+            new = self.replay.next_price()
+        else:
+            if self.regime == 0:
+                drift = -math.log(self.price / self.anchor) / RANGE_PULL_S
+            else:
+                drift = self.regime * TREND_DRIFT * self.base_vol
+            move = drift * dt + scale * rng.gauss(0.0, 1.0)
+            if rng.random() < dt / JUMP_EVERY_S:
+                move += rng.gauss(0.0, JUMP_SIZE * self.base_vol)
+                self.log_vol += 0.7
+            new = self.price * math.exp(move)
+        self.pressure = max(-3.0, min(3.0, math.log(new / self.price) / scale)) if scale > 0 else 0.0
+        self.price = max(new, self.tick)
+        return self.price
+
+    def quotes(self) -> list[tuple[int, int, int]]:
+        """(side, price in ticks, lots) of the liquidity ladder around the mid, best first,
+        alternating sides so that neither side is placed wholly before the other."""
+        rng = self.rng
+        mid = self.mid_ticks
+        half = max(1, round(self.price * HALF_SPREAD * (0.5 + 0.5 * math.exp(self.log_vol)) / self.tick))
+        gap = max(1, round(self.price * LEVEL_GAP / self.tick))
+        top = self._top_lots()
+        ladder: list[tuple[int, int, int]] = []
+        for i in range(LEVELS):
+            for side in (SELL, BUY):
+                lots = max(1, round(top * (1 + 0.25 * i) * rng.lognormvariate(0.0, 0.35)))
+                price = mid + half + i * gap if side == SELL else mid - half - i * gap
+                if price > 0:
+                    ladder.append((side, price, lots))
+        return ladder
+
+    def flow(self, dt: float) -> list[tuple[int, int]]:
+        """(side, lots) of the market orders arriving during ``dt`` seconds."""
+        rng = self.rng
+        orders: list[tuple[int, int]] = []
+        if self.replay is not None:
+            # lognormal(0, 1) has mean e^0.5: divide it out so the flow trades the recorded volume
+            expected_orders = max(FLOW_PER_SECOND * dt, 1e-9)
+            median = max(1.0, self.replay.volume_per_step() / self.lot / expected_orders / math.exp(0.5))
+        else:
+            median = max(1.0, self._top_lots() * FLOW_SIZE)
+        buy_share = 0.5 + 0.3 * math.tanh(self.pressure)
+        elapsed = rng.expovariate(FLOW_PER_SECOND)
+        while elapsed < dt:
+            side = BUY if rng.random() < buy_share else SELL
+            orders.append((side, max(1, round(median * rng.lognormvariate(0.0, 1.0)))))
+            elapsed += rng.expovariate(FLOW_PER_SECOND)
+        return orders
+
+    def _top_lots(self) -> float:
+        return TOP_NOTIONAL / self.price / self.lot
+
+    def state(self) -> dict[str, Any]:
+        version, internal, gauss_next = self.rng.getstate()
+        return {
+            "price": self.price, "anchor": self.anchor, "log_vol": self.log_vol, "regime": self.regime,
+            "regime_left": self.regime_left, "pressure": self.pressure,
+            "rng": [version, list(internal), gauss_next],
+            "replay_position": self.replay.position if self.replay is not None else None,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.price = state["price"]
+        self.anchor = state["anchor"]
+        self.log_vol = state["log_vol"]
+        self.regime = state["regime"]
+        self.regime_left = state["regime_left"]
+        self.pressure = state["pressure"]
+        version, internal, gauss_next = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss_next))
+        if self.replay is not None and state.get("replay_position") is not None:
+            self.replay.position = state["replay_position"]

@@ -1,0 +1,133 @@
+"""The paper venue's own SQLite file: what the "exchange" knows survives a restart.
+
+Balances, positions, every order it accepted or rejected (by client order id, so
+``fetch_order`` answers after a restart) with the funds each open order holds, and a few
+counters and the simulators' state. Each change is one transaction, committed before the
+venue answers. Standard library ``sqlite3`` in WAL mode: the writes are small and the venue
+is the only writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from core.models import Order
+from exchanges.paper.account import Hold, PerpPosition
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS balances (asset TEXT PRIMARY KEY, free TEXT NOT NULL, used TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (
+    symbol TEXT PRIMARY KEY, side INTEGER NOT NULL, size TEXT NOT NULL, entry_price TEXT NOT NULL,
+    leverage INTEGER NOT NULL, margin TEXT NOT NULL, realized_pnl TEXT NOT NULL,
+    created_ts INTEGER NOT NULL, updated_ts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY, symbol TEXT NOT NULL, status TEXT NOT NULL, is_open INTEGER NOT NULL,
+    body TEXT NOT NULL, hold_asset TEXT NOT NULL, hold_amount TEXT NOT NULL, notional TEXT NOT NULL,
+    trail_ref INTEGER, seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_open ON orders (is_open, seq);
+"""
+
+
+@dataclass
+class StoredOrder:
+    """An order as the venue tracks it: the order, the funds it holds, the notional of its
+    fills (for the average price) and, for a trailing stop, the best price it has seen."""
+
+    order: Order
+    hold: Hold
+    notional: Decimal
+    trail_ref: int | None
+    seq: int
+
+
+class VenueState:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def balances(self) -> dict[str, tuple[Decimal, Decimal]] | None:
+        rows = self._db.execute("SELECT asset, free, used FROM balances").fetchall()
+        return {a: (Decimal(f), Decimal(u)) for a, f, u in rows} if rows else None
+
+    def positions(self) -> list[PerpPosition]:
+        rows = self._db.execute(
+            "SELECT symbol, side, size, entry_price, leverage, margin, realized_pnl, created_ts, updated_ts FROM positions"
+        ).fetchall()
+        return [PerpPosition(s, side, Decimal(size), Decimal(entry), lev, Decimal(margin), Decimal(pnl), c, u)
+                for s, side, size, entry, lev, margin, pnl, c, u in rows]
+
+    def open_orders(self) -> list[StoredOrder]:
+        rows = self._db.execute(
+            "SELECT body, hold_asset, hold_amount, notional, trail_ref, seq FROM orders WHERE is_open = 1 ORDER BY seq"
+        ).fetchall()
+        return [self._stored(row) for row in rows]
+
+    def order(self, client_order_id: str) -> StoredOrder | None:
+        row = self._db.execute(
+            "SELECT body, hold_asset, hold_amount, notional, trail_ref, seq FROM orders WHERE client_order_id = ?",
+            (client_order_id,),
+        ).fetchone()
+        return self._stored(row) if row else None
+
+    @staticmethod
+    def _stored(row: tuple[Any, ...]) -> StoredOrder:
+        body, asset, amount, notional, trail_ref, seq = row
+        return StoredOrder(Order.model_validate_json(body), Hold(asset, Decimal(amount)), Decimal(notional), trail_ref, seq)
+
+    def save(
+        self,
+        *,
+        orders: Iterable[StoredOrder] = (),
+        balances: dict[str, tuple[Decimal, Decimal]] | None = None,
+        positions: dict[str, PerpPosition | None] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Write everything that changed together, in one transaction. A position given as
+        None (closed) is deleted."""
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            for stored in orders:
+                order = stored.order
+                db.execute(
+                    "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (order.client_order_id, order.symbol, order.status.value, int(order.is_open),
+                     order.model_dump_json(), stored.hold.asset, str(stored.hold.amount), str(stored.notional),
+                     stored.trail_ref, stored.seq),
+                )
+            for asset, (free, used) in (balances or {}).items():
+                db.execute("INSERT OR REPLACE INTO balances VALUES (?, ?, ?)", (asset, str(free), str(used)))
+            for symbol, p in (positions or {}).items():
+                if p is None:
+                    db.execute("DELETE FROM positions WHERE symbol = ?", (symbol,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (p.symbol, p.side, str(p.size), str(p.entry_price), p.leverage, str(p.margin),
+                         str(p.realized_pnl), p.created_ts, p.updated_ts),
+                    )
+            for key, value in (meta or {}).items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

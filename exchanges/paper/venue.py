@@ -1,0 +1,627 @@
+"""The embedded paper venue: a simulated exchange behind the ``ExchangeAdapter`` port.
+
+Each configured market has a matching engine (``core.matching``) and a seeded simulator that
+keeps liquidity resting around a moving mid and sends market orders through the book, so the
+user's orders trade against a flow that looks like a market: resting orders fill when the
+flow reaches them, market orders slip through the depth, stops fire on the last trade.
+
+The venue is "the exchange": balances, positions and orders live in its own SQLite file and an
+accepted order is committed there before ``create_order`` answers. A restart with the same
+file carries on (the simulators' random state included). Rejections come back as reports with
+status ``rejected`` and a reason, never as exceptions; unknown orders in ``cancel_order`` raise
+``OrderNotFound`` as the port says.
+
+Driving it: ``step()`` advances every market by one ``tick_interval`` of simulated time,
+synchronously; tests call it with a ``SimClock``. ``start(bus)`` runs ``step()`` in a
+background task every ``tick_interval / speed`` seconds of the clock; ``attach(bus)`` only
+connects the bus (for tests and tools that step by hand).
+
+What is published: ``OrderBookUpdated``, ``TickerUpdated`` (mark = the simulated mid),
+``TradePrinted`` and 1m ``CandleClosed`` for subscribed markets (all of them until
+``subscribe`` narrows it), and ``ExecutionReported`` for every change and fill of the user's
+orders: one report per fill (cumulative size, average price and fee, and the new ``Fill``
+with a unique, stable ``fill_id``) and one per status change without a fill. A liquidation
+publishes ``PositionChanged(closed=True)``, ``BalancesChanged`` and a critical ``RiskAlert``.
+
+Simplifications: a refreshed synthetic quote joins the back of its price level, so a user
+order at the same price is ahead of it; a liquidation closes the position at its liquidation
+price and takes its whole isolated margin; no funding payments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from core.config import PaperVenueConfig
+from core.events import (
+    BalancesChanged,
+    CandleClosed,
+    ConnectionChanged,
+    Event,
+    EventBus,
+    ExecutionReported,
+    OrderBookUpdated,
+    PositionChanged,
+    RiskAlert,
+    TickerUpdated,
+    TradePrinted,
+)
+from core.market import TIMEFRAMES_MS, CandleBuilder
+from core.matching import SELL, EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult, Status
+from core.models import (
+    ZERO,
+    Balance,
+    Candle,
+    ExecutionReport,
+    Fill,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderBook,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    Ticker,
+    Trade,
+)
+from core.ports import Clock, OrderNotFound, VenueError
+from exchanges.paper.account import Account, Hold, PerpPosition
+from exchanges.paper.markets import MarketSpec, market_spec
+from exchanges.paper.replay import ReplayPath, load_candles
+from exchanges.paper.simulator import MarketSimulator
+from exchanges.paper.state import StoredOrder, VenueState
+
+log = logging.getLogger(__name__)
+
+USER = "user"
+SIM = "sim"
+BOOK_DEPTH = 20
+SAVE_SIMULATION_EVERY = 100  # steps
+STOP_PRICE_BUFFER = Decimal("1.05")  # funds held for a stop assume it may fill 5% past its trigger
+_REQUEST_FIELDS = set(OrderRequest.model_fields)
+_STATUS_OF_ENGINE = {
+    Status.PENDING: OrderStatus.OPEN,
+    Status.FILLED: OrderStatus.FILLED,
+    Status.CANCELED: OrderStatus.CANCELED,
+    Status.REJECTED: OrderStatus.REJECTED,
+}
+
+
+class _Market:
+    """One symbol's moving parts: its book, its simulator, the synthetic quotes resting in
+    the book, and candles built from the trades it printed."""
+
+    def __init__(self, spec: MarketSpec, simulator: MarketSimulator) -> None:
+        self.instrument: Instrument = spec.instrument
+        self.engine = MatchingEngine(spec.instrument)
+        self.sim = simulator
+        self.quote_ids: list[object] = []
+        self.candles = {tf: CandleBuilder(ms) for tf, ms in TIMEFRAMES_MS.items()}
+        self.last_closed_ts = 0
+        self.last: Decimal | None = None
+        self.mark: Decimal = spec.start_price
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+
+class PaperVenue:
+    mode = "paper"
+
+    def __init__(self, name: str, config: PaperVenueConfig, clock: Clock, state_path: Path) -> None:
+        """Raises ValueError (``ReplayError`` for a bad replay file) with a message for the
+        person who wrote the configuration."""
+        self.name = name
+        self.config = config
+        self._clock = clock
+        self._markets: dict[str, _Market] = {}
+        replay_candles = load_candles(config.replay) if config.replay is not None else None
+        for market_config in config.markets:
+            if market_config.symbol in self._markets:
+                raise ValueError(f"paper market {market_config.symbol} is configured twice")
+            spec = market_spec(name, market_config)
+            replay = None
+            if replay_candles is not None and not self._markets:
+                # The replay drives the first configured market; the others stay simulated.
+                replay = ReplayPath(replay_candles, config.tick_interval)
+                spec = replace(spec, start_price=spec.instrument.round_price(Decimal(str(replay_candles[0].open))))
+            self._markets[market_config.symbol] = _Market(spec, MarketSimulator(spec, config.seed, replay))
+        self._state = VenueState(state_path)
+        self._open: dict[str, StoredOrder] = {}
+        self._bus: EventBus | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed: set[str] | None = None
+        self._closed = False
+        self._restore()
+
+    # ----- set-up and persistence ----------------------------------------------------------
+
+    def _restore(self) -> None:
+        balances = self._state.balances()
+        if balances is None:
+            self._account = Account({asset: (amount, ZERO) for asset, amount in self.config.balances.items()})
+            self._state.save(balances=self._balance_rows())
+        else:
+            self._account = Account(balances)
+        for position in self._state.positions():
+            self._account.positions[position.symbol] = position
+        self._fill_seq: int = self._state.meta("fill_seq") or 0
+        self._order_seq: int = self._state.meta("order_seq") or 0
+        self._steps: int = self._state.meta("steps") or 0
+        saved = self._state.meta("simulators") or {}
+        for symbol, market in self._markets.items():
+            if symbol in saved:
+                market.sim.restore(saved[symbol])
+                market.mark = market.instrument.round_price(Decimal(market.sim.price))
+        now = self._clock.now_ms()
+        for stored in self._state.open_orders():
+            market = self._markets.get(stored.order.symbol)
+            if market is None:
+                self._open[stored.order.client_order_id] = stored
+                self._finish(stored, OrderStatus.CANCELED, now, f"market {stored.order.symbol} is no longer configured")
+                self._save([stored])
+                continue
+            self._open[stored.order.client_order_id] = stored
+            market.engine.submit(self._engine_order(market, stored), now)
+        for market in self._markets.values():
+            self._refresh_quotes(market, now)
+
+    def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:
+        return {b.asset: (b.free, b.used) for b in self._account.balances()}
+
+    def _save(self, orders: list[StoredOrder], positions: dict[str, PerpPosition | None] | None = None) -> None:
+        self._state.save(
+            orders=orders,
+            balances=self._balance_rows(),
+            positions=positions,
+            meta={"fill_seq": self._fill_seq, "order_seq": self._order_seq},
+        )
+
+    def _save_simulation(self) -> None:
+        trailing = []
+        for stored in self._open.values():
+            engine_order = self._markets[stored.order.symbol].engine.get(stored.order.client_order_id)
+            if engine_order is not None and engine_order.kind == Kind.TRAILING_STOP:
+                stored.trail_ref = engine_order.ref
+                trailing.append(stored)
+        self._state.save(
+            orders=trailing,
+            meta={"simulators": {s: m.sim.state() for s, m in self._markets.items()}, "steps": self._steps},
+        )
+
+    # ----- the port: lifecycle and market data ---------------------------------------------
+
+    def attach(self, bus: EventBus) -> None:
+        """Publish on ``bus`` without starting the background task."""
+        self._bus = bus
+
+    async def start(self, bus: EventBus) -> None:
+        self.attach(bus)
+        bus.publish(ConnectionChanged(self.name, "connected", latency_ms=float(self.config.latency_ms)))
+        now = self._clock.now_ms()
+        for market in self._markets.values():
+            self._publish_market(market, now)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"paper-venue-{self.name}")
+
+    async def _run(self) -> None:
+        interval = self.config.tick_interval / self.config.speed
+        while True:
+            await self._clock.sleep(interval)
+            try:
+                self.step()
+            except Exception:
+                log.exception("paper venue %s: simulation step failed", self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.close()
+        if self._bus is not None:
+            self._bus.publish(ConnectionChanged(self.name, "disconnected"))
+
+    def close(self) -> None:
+        """Save the simulation and close the state file; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._save_simulation()
+        self._state.close()
+
+    async def load_instruments(self) -> list[Instrument]:
+        return [m.instrument for m in self._markets.values()]
+
+    async def subscribe(self, symbols: list[str]) -> None:
+        for symbol in symbols:
+            self._market(symbol)
+        self._subscribed = (self._subscribed or set()) | set(symbols)
+
+    async def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        return self._book(self._market(symbol), depth, self._clock.now_ms())
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
+    ) -> list[Candle]:
+        """Candles built from this session's trades, the current (open) one last."""
+        market = self._market(symbol)
+        if timeframe not in market.candles:
+            raise VenueError(f"timeframe {timeframe} is not offered by {self.name}; use one of {', '.join(market.candles)}")
+        candles = [c.model_copy() for c in market.candles[timeframe].candles if since is None or c.ts >= since]
+        return candles[-limit:] if limit > 0 else []
+
+    def _market(self, symbol: str) -> _Market:
+        market = self._markets.get(symbol)
+        if market is None:
+            raise VenueError(f"unknown symbol {symbol} on {self.name}; markets: {', '.join(self._markets)}")
+        return market
+
+    # ----- the port: account ---------------------------------------------------------------
+
+    async def fetch_balances(self) -> list[Balance]:
+        return self._account.balances()
+
+    async def fetch_positions(self) -> list[Position]:
+        return [
+            position.to_model(self.name, self._markets[symbol].instrument, self._markets[symbol].mark)
+            for symbol, position in sorted(self._account.positions.items())
+        ]
+
+    async def fetch_open_orders(self) -> list[ExecutionReport]:
+        return [self._report(s) for s in sorted(self._open.values(), key=lambda s: s.seq)]
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> ExecutionReport | None:
+        stored = self._known(client_order_id)
+        return self._report(stored) if stored is not None else None
+
+    def _known(self, client_order_id: str) -> StoredOrder | None:
+        return self._open.get(client_order_id) or self._state.order(client_order_id)
+
+    # ----- the port: orders ----------------------------------------------------------------
+
+    async def create_order(self, order: Order) -> ExecutionReport:
+        """Accept, fill or reject an order. A client order id seen before returns that
+        order's current report and creates nothing."""
+        if self.config.latency_ms:
+            await self._clock.sleep(self.config.latency_ms / 1000)
+        return self.submit(order)
+
+    def submit(self, incoming: Order) -> ExecutionReport:
+        """``create_order`` without the latency, for callers that step the venue by hand."""
+        known = self._known(incoming.client_order_id)
+        if known is not None:
+            return self._report(known)
+        now = self._clock.now_ms()
+        self._order_seq += 1
+        order = incoming.model_copy(
+            update={"status": OrderStatus.PENDING_NEW, "filled_size": ZERO, "avg_price": None, "fee": ZERO,
+                    "reason": None, "venue_order_id": str(self._order_seq), "updated_ts": now}
+        )
+        stored = StoredOrder(order, Hold(""), ZERO, None, self._order_seq)
+        market = self._markets.get(order.symbol)
+        reason = (self._refusal(market, order) if market is not None
+                  else f"unknown symbol {order.symbol} on {self.name}; markets: {', '.join(self._markets)}")
+        if reason is None:
+            assert market is not None
+            stored.hold = self._hold_for(market, order)
+            reason = self._account.hold(stored.hold.asset, stored.hold.amount)
+            if reason is not None:
+                stored.hold.amount = ZERO
+        if reason is not None:
+            order.transition(OrderStatus.REJECTED, now, reason)
+            self._save([stored])
+            report = self._report(stored)
+            self._publish(ExecutionReported(report))
+            return report
+        assert market is not None
+        self._open[order.client_order_id] = stored
+        result = market.engine.submit(self._engine_order(market, stored), now)
+        reports = self._settle(market, result, now, [stored])
+        fills = [r.fill for r in reports if r.client_order_id == order.client_order_id and r.fill is not None]
+        return self._report(stored, fills[-1] if fills else None)
+
+    async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport:
+        if self.config.latency_ms:
+            await self._clock.sleep(self.config.latency_ms / 1000)
+        stored = self._open.get(client_order_id)
+        if stored is None:
+            known = self._state.order(client_order_id)
+            if known is None:
+                raise OrderNotFound(f"order {client_order_id} is not known to {self.name}")
+            return self._report(known)
+        now = self._clock.now_ms()
+        self._markets[stored.order.symbol].engine.cancel(client_order_id, "canceled by request")
+        self._finish(stored, OrderStatus.CANCELED, now, "canceled by request")
+        self._save([stored])
+        report = self._report(stored)
+        self._publish(ExecutionReported(report))
+        return report
+
+    def _refusal(self, market: _Market, order: Order) -> str | None:
+        """Why the venue refuses the order before it reaches the book, or None."""
+        instrument = market.instrument
+        try:
+            request = OrderRequest.model_validate(order.model_dump(include=_REQUEST_FIELDS))
+        except ValidationError as exc:
+            return "; ".join(
+                (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
+            )
+        problems = request.validate_for(instrument)
+        if order.price is None and order.trigger_price is None:
+            notional_problem = instrument.size_problem(order.size, market.mark)
+            if notional_problem is not None and notional_problem not in problems:
+                problems.append(notional_problem)
+        if order.trailing_offset is not None:
+            offset_problem = instrument.price_problem(order.trailing_offset, "trailing offset")
+            if offset_problem is not None:
+                problems.append(offset_problem)
+        if problems:
+            return "; ".join(problems)
+        if order.reduce_only:
+            position = self._account.positions.get(order.symbol)
+            if position is None:
+                return f"reduce-only order rejected: there is no {order.symbol} position to reduce"
+            if position.side == order.side.sign:
+                kind = "long" if position.side > 0 else "short"
+                return f"reduce-only order rejected: a {order.side.value} would increase the {kind} position"
+            if order.size > position.size:
+                return f"reduce-only order rejected: size {order.size} exceeds the position's {position.size}"
+        return None
+
+    def _hold_for(self, market: _Market, order: Order) -> Hold:
+        """What an order keeps aside: the base currency for a spot sell, else the quote
+        currency for its cost or margin plus a taker fee, at the price it may fill at."""
+        instrument = market.instrument
+        if not instrument.is_perpetual and order.side is Side.SELL:
+            return Hold(instrument.base, order.size)
+        price = self._price_estimate(market, order)
+        fee = price * order.size * instrument.taker_fee
+        if not instrument.is_perpetual:
+            return Hold(instrument.quote, price * order.size + fee)
+        position = self._account.positions.get(order.symbol)
+        closable = position.size if position is not None and position.side != order.side.sign else ZERO
+        opening = ZERO if order.reduce_only else max(ZERO, order.size - closable)
+        leverage = position.leverage if position is not None and position.side == order.side.sign else order.leverage or 1
+        return Hold(instrument.quote, price * opening / leverage + fee)
+
+    def _price_estimate(self, market: _Market, order: Order) -> Decimal:
+        if order.price is not None:
+            return order.price
+        if order.trigger_price is not None:
+            return order.trigger_price * STOP_PRICE_BUFFER
+        if order.type is OrderType.TRAILING_STOP:
+            return (market.mark + (order.trailing_offset or ZERO)) * STOP_PRICE_BUFFER
+        engine = market.engine
+        lots, notional = engine.sweep(order.side.sign, engine.to_lots(order.size))
+        return engine.notional_of(notional) / engine.size_of(lots) if lots else market.mark
+
+    def _engine_order(self, market: _Market, stored: StoredOrder) -> EngineOrder:
+        order = stored.order
+        engine_order = market.engine.new_order(
+            order.side, order.type, order.remaining, price=order.price, trigger_price=order.trigger_price,
+            trailing_offset=order.trailing_offset, time_in_force=order.time_in_force, post_only=order.post_only,
+            oid=order.client_order_id, owner=USER, data=stored,
+        )
+        if stored.trail_ref is not None:
+            engine_order.ref = stored.trail_ref
+            engine_order.trigger = stored.trail_ref + (-engine_order.trail if engine_order.side == SELL else engine_order.trail)
+        return engine_order
+
+    # ----- what the book did to the user's orders ------------------------------------------
+
+    def _settle(
+        self, market: _Market, result: MatchResult, now: int, touched: list[StoredOrder] | None = None
+    ) -> list[ExecutionReport]:
+        """Turn one engine call into tape, account changes, persisted orders and reports."""
+        changed = {s.order.client_order_id: s for s in touched or []}
+        reports: list[ExecutionReport] = []
+        position_moved = False
+        for fill in result.fills:
+            self._print_trade(market, fill, now)
+            for engine_order in (fill.maker, fill.taker):
+                if engine_order.owner == USER:
+                    stored = engine_order.data
+                    reports.append(self._apply_fill(market, stored, engine_order, fill, now))
+                    changed[stored.order.client_order_id] = stored
+                    position_moved = position_moved or market.instrument.is_perpetual
+        for engine_order in result.updated:
+            if engine_order.owner != USER:
+                continue
+            stored = engine_order.data
+            status = self._status_of(engine_order, stored)
+            if status is not stored.order.status:
+                reason = engine_order.reason if status in (OrderStatus.CANCELED, OrderStatus.REJECTED) else None
+                self._finish(stored, status, now, reason)
+                reports.append(self._report(stored))
+                changed[stored.order.client_order_id] = stored
+        if position_moved:
+            for stored in self._cancel_stale_reduce_only(market, now):
+                reports.append(self._report(stored))
+                changed[stored.order.client_order_id] = stored
+        if changed:
+            positions = {market.symbol: self._account.positions.get(market.symbol)} if position_moved else None
+            self._save(list(changed.values()), positions)
+        for report in reports:
+            self._publish(ExecutionReported(report))
+        return reports
+
+    @staticmethod
+    def _status_of(engine_order: EngineOrder, stored: StoredOrder) -> OrderStatus:
+        if engine_order.status == Status.OPEN:
+            return OrderStatus.PARTIALLY_FILLED if stored.order.filled_size else OrderStatus.OPEN
+        return _STATUS_OF_ENGINE[Status(engine_order.status)]
+
+    def _finish(self, stored: StoredOrder, status: OrderStatus, now: int, reason: str | None) -> None:
+        """Move an order to ``status``; a terminal order gives back what it still holds."""
+        stored.order.transition(status, now, reason)
+        if status.is_terminal:
+            self._account.release(stored.hold)
+            self._open.pop(stored.order.client_order_id, None)
+
+    def _apply_fill(
+        self, market: _Market, stored: StoredOrder, engine_order: EngineOrder, fill: MatchFill, now: int
+    ) -> ExecutionReport:
+        instrument = market.instrument
+        order = stored.order
+        price, size = fill.price, fill.size
+        maker = engine_order is fill.maker
+        fee = fill.maker_fee if maker else fill.taker_fee
+        if instrument.is_perpetual:
+            self._account.perp_fill(instrument, stored.hold, order.side.sign, price, size, fee, order.leverage or 1, now)
+        else:
+            self._account.spot_fill(instrument, stored.hold, order.side.sign, price, size, fee)
+        self._fill_seq += 1
+        new_fill = Fill(
+            fill_id=f"{self.name}-{self._fill_seq}", client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id, venue=self.name, symbol=order.symbol, side=order.side,
+            price=price, size=size, fee=fee, fee_currency=instrument.quote,
+            liquidity=Liquidity.MAKER if maker else Liquidity.TAKER, ts=now, strategy_id=order.strategy_id,
+        )
+        order.filled_size += size
+        order.fee += fee
+        stored.notional += price * size
+        order.avg_price = (stored.notional / order.filled_size).quantize(instrument.tick_size / 10_000)
+        status = OrderStatus.FILLED if order.filled_size == order.size else OrderStatus.PARTIALLY_FILLED
+        if status is OrderStatus.FILLED:
+            self._finish(stored, status, now, None)
+        elif status is not order.status:
+            order.transition(status, now)
+        else:
+            order.updated_ts = now
+        return self._report(stored, new_fill)
+
+    def _cancel_stale_reduce_only(self, market: _Market, now: int) -> list[StoredOrder]:
+        """Reduce-only orders that the position no longer allows are canceled, as venues do."""
+        position = self._account.positions.get(market.symbol)
+        canceled = []
+        for stored in list(self._open.values()):
+            order = stored.order
+            if order.symbol != market.symbol or not order.reduce_only:
+                continue
+            if position is None or position.side == order.side.sign or order.remaining > position.size:
+                reason = "reduce-only order canceled: it would no longer reduce the position"
+                market.engine.cancel(order.client_order_id, reason)
+                self._finish(stored, OrderStatus.CANCELED, now, reason)
+                canceled.append(stored)
+        return canceled
+
+    def _report(self, stored: StoredOrder, fill: Fill | None = None) -> ExecutionReport:
+        order = stored.order
+        return ExecutionReport(
+            client_order_id=order.client_order_id, venue=self.name, symbol=order.symbol, status=order.status,
+            venue_order_id=order.venue_order_id, filled_size=order.filled_size, avg_price=order.avg_price,
+            fee=order.fee, fill=fill, reason=order.reason, ts=order.updated_ts,
+        )
+
+    # ----- the simulation ------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Advance every market by one ``tick_interval`` of simulated time: move the mid,
+        refresh the liquidity, send the flow, mark positions, publish."""
+        now = self._clock.now_ms()
+        dt = self.config.tick_interval
+        for market in self._markets.values():
+            market.sim.advance(dt)
+            self._refresh_quotes(market, now)
+            for side, lots in market.sim.flow(dt):
+                result = market.engine.submit(EngineOrder(None, SIM, side, Kind.MARKET, lots), now)
+                self._settle(market, result, now)
+            self._mark_to_market(market, now)
+            self._close_candles(market, now)
+            self._publish_market(market, now)
+        self._steps += 1
+        if self._steps % SAVE_SIMULATION_EVERY == 0:
+            self._save_simulation()
+
+    def _refresh_quotes(self, market: _Market, now: int) -> None:
+        """Replace the synthetic ladder around the new mid. A new quote that crosses a user
+        order trades with it: that is how price moving through a limit order fills it."""
+        engine = market.engine
+        for oid in market.quote_ids:
+            engine.cancel(oid)
+        ids = []
+        for side, price, lots in market.sim.quotes():
+            quote = EngineOrder(None, SIM, side, Kind.LIMIT, lots, price)
+            result = engine.submit(quote, now)
+            if result.fills:
+                self._settle(market, result, now)
+            if quote.status == Status.OPEN:
+                ids.append(quote.oid)
+        market.quote_ids = ids
+
+    def _print_trade(self, market: _Market, fill: MatchFill, now: int) -> None:
+        price, size = fill.price, fill.size
+        market.last = price
+        for builder in market.candles.values():
+            builder.add(now, float(price), float(size))
+        if self._publishes(market):
+            side = Side.BUY if fill.taker_side > 0 else Side.SELL
+            self._publish(TradePrinted(Trade(venue=self.name, symbol=market.symbol, ts=now, price=price, size=size,
+                                             side=side, trade_id=str(fill.seq))))
+
+    def _close_candles(self, market: _Market, now: int) -> None:
+        period = TIMEFRAMES_MS["1m"]
+        for candle in list(market.candles["1m"].candles)[-2:]:
+            if candle.ts > market.last_closed_ts and candle.ts + period <= now:
+                market.last_closed_ts = candle.ts
+                if self._publishes(market):
+                    self._publish(CandleClosed(self.name, market.symbol, "1m", candle.model_copy()))
+
+    def _mark_to_market(self, market: _Market, now: int) -> None:
+        market.mark = market.instrument.round_price(Decimal(market.sim.price))
+        position = self._account.positions.get(market.symbol)
+        if position is None:
+            return
+        liquidation = position.liquidation_price(market.instrument)
+        if liquidation is None:
+            return
+        if (market.mark <= liquidation) if position.side > 0 else (market.mark >= liquidation):
+            self._liquidate(market, liquidation, now)
+
+    def _liquidate(self, market: _Market, price: Decimal, now: int) -> None:
+        closed = self._account.liquidate(market.instrument, now)
+        log.warning("paper venue %s: %s position liquidated at %s, margin %s lost",
+                    self.name, market.symbol, price, closed.margin)
+        canceled = self._cancel_stale_reduce_only(market, now)
+        self._save(canceled, {market.symbol: None})
+        for stored in canceled:
+            self._publish(ExecutionReported(self._report(stored)))
+        self._publish(PositionChanged(closed.to_model(self.name, market.instrument, price), closed=True))
+        self._publish(BalancesChanged(self.name, tuple(self._account.balances())))
+        self._publish(RiskAlert("critical", "liquidation",
+                                f"{market.symbol} position liquidated at {price}: isolated margin lost",
+                                market.symbol, now))
+
+    def _book(self, market: _Market, depth: int, now: int) -> OrderBook:
+        bids, asks = market.engine.depth_decimal(depth)
+        return OrderBook(venue=self.name, symbol=market.symbol, ts=now, bids=bids, asks=asks)
+
+    def _publish_market(self, market: _Market, now: int) -> None:
+        if not self._publishes(market):
+            return
+        book = self._book(market, BOOK_DEPTH, now)
+        self._publish(OrderBookUpdated(book))
+        day = list(market.candles["1h"].candles)[-24:]
+        volume = Decimal(str(round(sum(c.volume for c in day), 8)))
+        self._publish(TickerUpdated(Ticker(venue=self.name, symbol=market.symbol, ts=now, bid=book.best_bid,
+                                           ask=book.best_ask, last=market.last, mark=market.mark, volume_24h=volume)))
+
+    def _publishes(self, market: _Market) -> bool:
+        return self._bus is not None and (self._subscribed is None or market.symbol in self._subscribed)
+
+    def _publish(self, event: Event) -> None:
+        if self._bus is not None:
+            self._bus.publish(event)

@@ -1,0 +1,334 @@
+"""The paper venue as an exchange: orders, fills, balances, rejections, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.events import (
+    CandleClosed,
+    ExecutionReported,
+    OrderBookUpdated,
+    PositionChanged,
+    RiskAlert,
+    TickerUpdated,
+    TradePrinted,
+)
+from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
+from core.ports import ExchangeAdapter, OrderNotFound, VenueError
+from .conftest import Harness, make_order
+
+BTC = "BTC/USDT"
+
+
+async def balance_map(h: Harness) -> dict[str, tuple[Decimal, Decimal]]:
+    return {b.asset: (b.free, b.used) for b in await h.venue.fetch_balances()}
+
+
+def tape(h: Harness) -> list[tuple[str, Decimal, Decimal, str]]:
+    return [(e.trade.symbol, e.trade.price, e.trade.size, e.trade.side.value) for e in h.of(TradePrinted)]
+
+
+async def test_implements_the_port_with_the_default_markets(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    assert isinstance(h.venue, ExchangeAdapter) and h.venue.mode == "paper"
+    instruments = {i.symbol: i for i in await h.venue.load_instruments()}
+    assert set(instruments) == {"BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT"}
+    perp = instruments["BTC/USDT:USDT"]
+    assert perp.is_perpetual and perp.max_leverage == 20 and perp.taker_fee == Decimal("0.0005")
+    assert instruments[BTC].taker_fee == Decimal("0.001") and instruments[BTC].min_notional == 5
+    book = await h.venue.fetch_order_book("SOL/USDT", 5)
+    assert len(book.bids) == 5 and book.spread is not None and book.spread > 0
+    assert Decimal(140) < book.mid < Decimal(160)  # type: ignore[operator]
+
+
+async def test_same_seed_same_market_and_another_seed_another(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    runs = []
+    for seed, name in ((7, "a"), (7, "b"), (8, "c")):
+        h = make_venue(tmp_path / f"{name}.sqlite", seed=seed)
+        h.step(300)
+        books = [e.book for e in h.of(OrderBookUpdated)]
+        runs.append((tape(h), [(b.symbol, b.bids, b.asks) for b in books]))
+        h.clock.set(1_704_067_200_000)
+    assert runs[0] == runs[1]
+    assert len(runs[0][0]) > 100
+    assert runs[0][0] != runs[2][0]
+
+
+async def test_limit_order_rests_then_the_flow_fills_it(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue(seed=3)
+    book = await h.venue.fetch_order_book(BTC, 1)
+    bid = book.best_bid
+    assert bid is not None
+    ack = await h.venue.create_order(make_order(BTC, Side.BUY, "0.01", price=str(bid)))
+    assert ack.status is OrderStatus.OPEN and ack.venue_order_id and ack.fill is None
+    held = bid * Decimal("0.01") * Decimal("1.001")
+    assert (await balance_map(h))["USDT"] == (Decimal(100000) - held, held)
+    steps = h.step_until(lambda: h.status_of(ack.client_order_id) is OrderStatus.FILLED)
+    assert steps > 0
+    reports = [e.report for e in h.of(ExecutionReported) if e.report.client_order_id == ack.client_order_id]
+    assert reports[-1].status is OrderStatus.FILLED and reports[-1].filled_size == Decimal("0.01")
+    fills = [r.fill for r in reports if r.fill is not None]
+    assert all(f.liquidity is Liquidity.MAKER and f.price == bid for f in fills)
+    assert sum(f.fee for f in fills) == bid * Decimal("0.01") * Decimal("0.001")
+    assert len({f.fill_id for f in fills}) == len(fills)
+    money = await balance_map(h)
+    assert money["BTC"] == (Decimal("0.01"), 0)
+    assert money["USDT"] == (Decimal(100000) - bid * Decimal("0.01") * Decimal("1.001"), 0)
+
+
+async def test_market_order_walks_the_book_and_moves_balances(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    book = await h.venue.fetch_order_book(BTC, 20)
+    ack = await h.venue.create_order(make_order(BTC, Side.BUY, "1.5", OrderType.MARKET))
+    assert ack.status is OrderStatus.FILLED and ack.filled_size == Decimal("1.5")
+    reports = [e.report for e in h.of(ExecutionReported)]
+    fills = [r.fill for r in reports if r.fill is not None]
+    assert len(fills) > 1, "1.5 BTC is more than the best level: it must slip through the depth"
+    assert ack.fill is not None and ack.fill.fill_id == fills[-1].fill_id
+    assert fills[0].price == book.best_ask and fills[-1].price > fills[0].price
+    assert [r.filled_size for r in reports][-1] == Decimal("1.5")
+    notional = sum(f.price * f.size for f in fills)
+    fee = sum(f.fee for f in fills)
+    assert fee == notional * Decimal("0.001") == ack.fee
+    money = await balance_map(h)
+    assert money["BTC"] == (Decimal("1.5"), 0)
+    assert money["USDT"] == (Decimal(100000) - notional - fee, 0)
+    assert ack.avg_price == (notional / Decimal("1.5")).quantize(Decimal("0.000001"))
+
+
+@pytest.mark.parametrize(
+    ("order", "words"),
+    [
+        (make_order(BTC, Side.BUY, "5", OrderType.MARKET), "insufficient USDT"),
+        (make_order("DOGE/USDT", Side.BUY, "1", price="0.1"), "unknown symbol"),
+        (make_order(BTC, Side.BUY, "0.000001", price="60000"), "lot size"),
+        (make_order(BTC, Side.BUY, "0.01", price="60000.001"), "tick size"),
+        (make_order(BTC, Side.BUY, "0.00001", price="60000"), "below the minimum 5"),
+        (make_order(BTC, Side.SELL, "0.01", price="90000"), "insufficient BTC"),
+        (make_order(BTC, Side.SELL, "0.01", price="90000", reduce_only=True), "perpetual contracts only"),
+        (make_order("BTC/USDT:USDT", Side.BUY, "0.01", OrderType.MARKET, leverage=50), "exceeds"),
+        (Order(client_order_id="bad", venue="paper", symbol=BTC, side=Side.BUY, type=OrderType.LIMIT,
+               size=Decimal("0.01")), "needs a price"),
+    ],
+)
+async def test_rejections_are_reports_with_a_reason(make_venue: Callable[..., Harness], order: Order, words: str) -> None:
+    h = make_venue()
+    before = await balance_map(h)
+    report = await h.venue.create_order(order)
+    assert report.status is OrderStatus.REJECTED and words in (report.reason or "")
+    assert await balance_map(h) == before
+    assert await h.venue.fetch_order(order.client_order_id, order.symbol) == report
+    assert [e.report for e in h.of(ExecutionReported)] == [report]
+
+
+async def test_post_only_that_would_cross_is_rejected(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    ask = (await h.venue.fetch_order_book(BTC, 1)).best_ask
+    report = await h.venue.create_order(make_order(BTC, Side.BUY, "0.01", price=str(ask), post_only=True))
+    assert report.status is OrderStatus.REJECTED and "post-only" in (report.reason or "")
+    assert (await balance_map(h))["USDT"] == (Decimal(100000), 0)
+
+
+async def test_ioc_and_fok(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    ask = (await h.venue.fetch_order_book(BTC, 1)).best_ask
+    assert ask is not None
+    fok = await h.venue.create_order(make_order(BTC, Side.BUY, "1", price=str(ask), time_in_force=TimeInForce.FOK))
+    assert fok.status is OrderStatus.REJECTED and "fill-or-kill" in (fok.reason or "")
+    ioc = await h.venue.create_order(make_order(BTC, Side.BUY, "1", price=str(ask), time_in_force=TimeInForce.IOC))
+    assert ioc.status is OrderStatus.CANCELED and Decimal(0) < ioc.filled_size < 1
+    assert (await balance_map(h))["USDT"][1] == 0
+
+
+async def test_stop_market_triggers_with_the_flow(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue(seed=3, markets=[BTC])
+    await h.venue.create_order(make_order(BTC, Side.BUY, "0.1", OrderType.MARKET))
+    trigger = (await h.venue.fetch_order_book(BTC, 1)).best_bid - 1  # type: ignore[operator]
+    stop = make_order(BTC, Side.SELL, "0.1", OrderType.STOP_MARKET, trigger_price=str(trigger))
+    ack = await h.venue.create_order(stop)
+    assert ack.status is OrderStatus.OPEN
+    assert h.step_until(lambda: h.status_of(stop.client_order_id) is OrderStatus.FILLED) > 0
+    final = await h.venue.fetch_order(stop.client_order_id, BTC)
+    assert final is not None and final.avg_price <= trigger  # type: ignore[operator]
+    triggering = [t for t in h.of(TradePrinted) if t.trade.price <= trigger]
+    assert triggering and triggering[0].trade.ts == final.ts
+
+
+async def test_perpetual_pnl_and_fees(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue(seed=11)
+    perp = "BTC/USDT:USDT"
+    opened = await h.venue.create_order(make_order(perp, Side.BUY, "0.2", OrderType.MARKET, leverage=5))
+    [position] = await h.venue.fetch_positions()
+    assert position.side.value == "long" and position.size == Decimal("0.2") and position.leverage == 5
+    assert position.entry_price == opened.avg_price
+    assert position.margin == position.entry_price * Decimal("0.2") / 5
+    assert position.liquidation_price == (
+        position.entry_price * Decimal("0.8") / Decimal("0.995")).quantize(Decimal("0.1"))
+    h.step(200)
+    [position] = await h.venue.fetch_positions()
+    assert position.unrealized_pnl == (position.mark_price - position.entry_price) * Decimal("0.2")  # type: ignore[operator]
+    closed = await h.venue.create_order(make_order(perp, Side.SELL, "0.2", OrderType.MARKET, reduce_only=True))
+    assert closed.status is OrderStatus.FILLED
+    assert await h.venue.fetch_positions() == []
+    fills = [e.report.fill for e in h.of(ExecutionReported) if e.report.fill is not None]
+    entry_notional = sum(f.price * f.size for f in fills if f.side is Side.BUY)
+    exit_notional = sum(f.price * f.size for f in fills if f.side is Side.SELL)
+    fees = sum(f.fee for f in fills)
+    money = await balance_map(h)
+    assert money["USDT"] == (Decimal(100000) + exit_notional - entry_notional - fees, 0)
+
+
+async def test_reduce_only_rules(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    perp = "BTC/USDT:USDT"
+    none = await h.venue.create_order(make_order(perp, Side.SELL, "0.01", OrderType.MARKET, reduce_only=True))
+    assert none.status is OrderStatus.REJECTED and "no BTC/USDT:USDT position" in (none.reason or "")
+    await h.venue.create_order(make_order(perp, Side.BUY, "0.1", OrderType.MARKET))
+    more = await h.venue.create_order(make_order(perp, Side.BUY, "0.01", OrderType.MARKET, reduce_only=True))
+    assert more.status is OrderStatus.REJECTED and "increase the long" in (more.reason or "")
+    too_big = await h.venue.create_order(make_order(perp, Side.SELL, "0.2", OrderType.MARKET, reduce_only=True))
+    assert too_big.status is OrderStatus.REJECTED and "exceeds" in (too_big.reason or "")
+    far = (await h.venue.fetch_order_book(perp, 1)).best_ask * 2  # type: ignore[operator]
+    take_profit = await h.venue.create_order(make_order(perp, Side.SELL, "0.1", price=str(far), reduce_only=True))
+    assert take_profit.status is OrderStatus.OPEN
+    await h.venue.create_order(make_order(perp, Side.SELL, "0.1", OrderType.MARKET))
+    stale = await h.venue.fetch_order(take_profit.client_order_id, perp)
+    assert stale is not None and stale.status is OrderStatus.CANCELED and "reduce-only" in (stale.reason or "")
+    assert (await balance_map(h))["USDT"][1] == 0
+
+
+async def test_liquidation_when_the_mark_crosses(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    crash = tmp_path / "crash.csv"
+    crash.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "1704067200000,60000,60010,59990,60000,10\n"
+        "1704067260000,60000,60000,55000,55000,10\n"
+        "1704067320000,55000,55100,54900,55000,10\n"
+    )
+    h = make_venue(markets=["BTC/USDT:USDT"], replay=crash, tick_interval=1.0)
+    ack = await h.venue.create_order(make_order("BTC/USDT:USDT", Side.BUY, "0.1", OrderType.MARKET, leverage=20))
+    [position] = await h.venue.fetch_positions()
+    assert position.liquidation_price is not None and position.liquidation_price > Decimal(56000)
+    h.step(150, ms=1000)
+    assert await h.venue.fetch_positions() == []
+    [changed] = h.of(PositionChanged)
+    assert changed.closed and changed.position.realized_pnl == -position.margin
+    assert h.of(RiskAlert)[0].rule == "liquidation"
+    money = await balance_map(h)
+    assert money["USDT"] == (Decimal(100000) - position.margin - ack.fee, 0)
+
+
+async def test_replay_follows_recorded_candles(make_venue: Callable[..., Harness]) -> None:
+    data = Path(__file__).parents[1] / "data" / "binance_BTC_USDT-1m-120.csv"
+    h = make_venue(markets=["BTC/USDT"], replay=data, tick_interval=1.0)
+    recorded = [line.split(",") for line in data.read_text().splitlines()[1:6]]
+    h.clock.set(1_712_016_000_000 - 1000)  # the first step then falls on the first candle's open
+    h.step(60 * 4, ms=1000)
+    candles = [e.candle for e in h.of(CandleClosed)]
+    assert len(candles) >= 3
+    for candle, row in zip(candles, recorded, strict=False):
+        high, low, close = float(row[2]), float(row[3]), float(row[4])
+        assert abs(candle.close - close) / close < 0.0005
+        # the flow trades at the bid and ask and sometimes sweeps a few levels past the mid
+        assert abs(candle.high - high) / high < 0.001 and abs(candle.low - low) / low < 0.001
+    volumes = sum(c.volume for c in candles[:3]), sum(float(row[5]) for row in recorded[:3])
+    assert 0.5 < volumes[0] / volumes[1] < 1.5
+    ticker = h.of(TickerUpdated)[-1].ticker
+    assert abs(float(ticker.mark) - float(recorded[3][4])) < 0.02  # type: ignore[arg-type]
+
+
+async def test_restart_continues_where_it_stopped(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    path = tmp_path / "venue.sqlite"
+    h = make_venue(path)
+    bought = await h.venue.create_order(make_order(BTC, Side.BUY, "0.1", OrderType.MARKET))
+    resting = await h.venue.create_order(make_order(BTC, Side.SELL, "0.05", price="90000"))
+    perp = await h.venue.create_order(make_order("BTC/USDT:USDT", Side.SELL, "0.1", OrderType.MARKET, leverage=3))
+    h.step(50)
+    money, positions = await balance_map(h), await h.venue.fetch_positions()
+    mid = (await h.venue.fetch_order_book(BTC, 1)).mid
+    await h.venue.stop()
+
+    again = make_venue(path)
+    assert await balance_map(again) == money
+    assert [(p.symbol, p.size, p.entry_price, p.margin) for p in await again.venue.fetch_positions()] == [
+        (p.symbol, p.size, p.entry_price, p.margin) for p in positions]
+    assert [r.client_order_id for r in await again.venue.fetch_open_orders()] == [resting.client_order_id]
+    assert (await again.venue.fetch_order(bought.client_order_id, BTC)) == bought.model_copy(update={"fill": None})
+    assert (await again.venue.fetch_order(perp.client_order_id, BTC)).status is OrderStatus.FILLED  # type: ignore[union-attr]
+    assert abs((await again.venue.fetch_order_book(BTC, 1)).mid - mid) < 5  # type: ignore[operator]
+    canceled = await again.venue.cancel_order(resting.client_order_id, BTC)
+    assert canceled.status is OrderStatus.CANCELED
+    assert (await balance_map(again))["BTC"] == (Decimal("0.1"), 0)
+    again.step(5)
+    assert [r.fill.fill_id for r in (e.report for e in again.of(ExecutionReported)) if r.fill] == []
+
+
+async def test_fill_ids_continue_after_a_restart(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    path = tmp_path / "ids.sqlite"
+    first = make_venue(path)
+    a = await first.venue.create_order(make_order(BTC, Side.BUY, "0.01", OrderType.MARKET))
+    first.venue.close()
+    second = make_venue(path)
+    b = await second.venue.create_order(make_order(BTC, Side.BUY, "0.01", OrderType.MARKET))
+    assert a.fill is not None and b.fill is not None and a.fill.fill_id != b.fill.fill_id
+    assert a.venue_order_id != b.venue_order_id
+
+
+async def test_duplicate_client_order_id_creates_nothing(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    order = make_order(BTC, Side.BUY, "0.01", price="50000")
+    first = await h.venue.create_order(order)
+    second = await h.venue.create_order(order.model_copy())
+    assert first == second and len(await h.venue.fetch_open_orders()) == 1
+    assert (await balance_map(h))["USDT"][1] == Decimal("500.50000")
+    market = make_order(BTC, Side.BUY, "0.01", OrderType.MARKET)
+    filled = await h.venue.create_order(market)
+    assert await h.venue.create_order(market) == filled.model_copy(update={"fill": None})
+    assert (await balance_map(h))["BTC"] == (Decimal("0.01"), 0)
+
+
+async def test_cancel(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    with pytest.raises(OrderNotFound):
+        await h.venue.cancel_order("nope", BTC)
+    filled = await h.venue.create_order(make_order(BTC, Side.BUY, "0.01", OrderType.MARKET))
+    assert (await h.venue.cancel_order(filled.client_order_id, BTC)).status is OrderStatus.FILLED
+    with pytest.raises(VenueError, match="unknown symbol"):
+        await h.venue.fetch_order_book("XRP/USDT")
+
+
+async def test_background_task_steps_on_the_clock(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue()
+    await h.venue.start(h.bus)
+    await h.venue.subscribe(["ETH/USDT"])
+    for _ in range(3):
+        h.clock.advance(100)
+        for _ in range(5):
+            await asyncio.sleep(0)
+    await h.venue.stop()
+    symbols = {e.book.symbol for e in h.of(OrderBookUpdated)[4:]}
+    assert symbols == {"ETH/USDT"} and len(h.of(OrderBookUpdated)) >= 6
+
+
+def test_a_market_without_a_price_is_a_clear_error(make_venue: Callable[..., Harness]) -> None:
+    with pytest.raises(ValueError, match="give it a starting price"):
+        make_venue(markets=["DOGE/USDT"])
+    h = make_venue(markets=[{"symbol": "DOGE/USDT", "price": "0.15"}])
+    assert h.venue._markets["DOGE/USDT"].instrument.tick_size == Decimal("0.00001")
+
+
+async def test_ohlcv_from_trades(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue(markets=[BTC])
+    h.step(1300)
+    candles = await h.venue.fetch_ohlcv(BTC, "1m")
+    assert len(candles) == 3 and [c.ts % 60_000 for c in candles] == [0, 0, 0]
+    assert all(c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high for c in candles)
+    closed = [e.candle for e in h.of(CandleClosed) if e.symbol == BTC]
+    assert [c.ts for c in closed] == [c.ts for c in candles[:2]]
+    with pytest.raises(VenueError, match="timeframe"):
+        await h.venue.fetch_ohlcv(BTC, "3d")
