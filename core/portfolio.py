@@ -20,8 +20,9 @@ initial margin ``entry * size / leverage`` this gives
 
 A 1x long has no liquidation price (it would be at or below zero).
 
-Daily PnL is equity now minus equity at the first event of the UTC day (or at the first moment
-every holding had a price). A deposit or withdrawal seen in a balance sync therefore counts as
+Daily PnL is equity now minus equity at the first event of the UTC day, venue by venue; a venue
+whose holdings cannot all be priced yet (or that connects later) starts its day when they can,
+so its arrival is not a profit. A deposit or withdrawal seen in a balance sync does count as
 PnL and moves the high-water mark; ``rebase_peak`` starts a new one.
 
 Given a bus, every position change from a fill or a reconciliation is published as
@@ -76,7 +77,7 @@ class Portfolio:
         self._realized = ZERO
         self._fees = ZERO
         self._day: int | None = None
-        self._day_start_equity: Decimal | None = None
+        self._day_start: dict[str, Decimal] = {}
         self._peak = ZERO
         self._unvalued_warned: set[tuple[str, str]] = set()
 
@@ -196,7 +197,7 @@ class Portfolio:
         return self._marks.get((venue, symbol))
 
     def equity(self) -> Decimal:
-        return self._valuation()[0]
+        return sum((equity for equity, _ in self._valuation().values()), ZERO)
 
     def exposure(self, venue: str | None = None, symbol: str | None = None) -> Decimal:
         total = ZERO
@@ -220,13 +221,16 @@ class Portfolio:
         return float(abs(mark - position.liquidation_price) / mark)
 
     def start_of_day_equity(self) -> Decimal | None:
-        """Equity when the current UTC day began (or when it was first fully known)."""
+        """Equity when the current UTC day began (for each venue: or when it was first fully
+        valued); None until some venue's equity is known."""
         self._roll_day()
-        return self._day_start_equity
+        return sum(self._day_start.values(), ZERO) if self._day_start else None
 
     def daily_pnl(self) -> Decimal:
-        start = self.start_of_day_equity()
-        return ZERO if start is None else self.equity() - start
+        """Change of equity since the day started, over the venues whose start is known."""
+        self._roll_day()
+        venues = self._valuation()
+        return sum((venues[venue][0] - start for venue, start in self._day_start.items()), ZERO)
 
     def realized_pnl(self) -> Decimal:
         """Realized PnL of closed size, before fees (see ``fees_paid``)."""
@@ -379,44 +383,43 @@ class Portfolio:
                 asset, venue, self.quote_currency, asset, self.quote_currency,
             )
 
-    def _valuation(self) -> tuple[Decimal, bool]:
-        """Equity, and whether every non-zero holding could be valued."""
-        total = ZERO
-        complete = True
+    def _valuation(self) -> dict[str, tuple[Decimal, bool]]:
+        """Per venue: its equity, and whether every non-zero holding there could be valued."""
+        venues: dict[str, tuple[Decimal, bool]] = {}
         for venue, assets in self._balances.items():
+            total, complete = ZERO, True
             for asset, balance in assets.items():
                 amount = balance.total
                 if not amount:
                     continue
-                if asset == self.quote_currency:
-                    total += amount
-                    continue
-                price = self._asset_price(venue, asset)
+                price = ONE if asset == self.quote_currency else self._asset_price(venue, asset)
                 if price is None:
                     complete = False
                     self._warn_unvalued(venue, asset)
                 else:
                     total += amount * price
+            venues[venue] = (total, complete)
         for (venue, symbol), position in self._positions.items():
             instrument = self._instruments[(venue, symbol)]
             if instrument.is_perpetual:
-                total += self.to_quote(venue, position.unrealized_pnl, instrument.quote)
-        return total, complete
+                total, complete = venues.get(venue, (ZERO, True))
+                venues[venue] = (total + self.to_quote(venue, position.unrealized_pnl, instrument.quote), complete)
+        return venues
 
     def _roll_day(self) -> None:
-        """At the first event of a new UTC day, freeze the equity the day starts from."""
+        """At the first event of a new UTC day, freeze the equity each venue starts it from."""
         day = self._clock.now_ms() // DAY_MS
         if day == self._day:
             return
         self._day = day
-        equity, complete = self._valuation()
-        self._day_start_equity = equity if complete and self._balances else None
+        self._day_start = {venue: equity for venue, (equity, complete) in self._valuation().items() if complete}
 
     def _after_change(self) -> None:
-        equity, complete = self._valuation()
-        if not complete or not self._balances:
-            return
-        if self._day_start_equity is None:
-            self._day_start_equity = equity
-        if equity > self._peak:
-            self._peak = equity
+        """A venue seen fully valued for the first time today starts its day here (so a venue
+        that connects later adds its equity, not a profit); the peak moves when all are valued."""
+        venues = self._valuation()
+        for venue, (equity, complete) in venues.items():
+            if complete and venue not in self._day_start:
+                self._day_start[venue] = equity
+        if venues and all(complete for _, complete in venues.values()):
+            self._peak = max(self._peak, sum((equity for equity, _ in venues.values()), ZERO))

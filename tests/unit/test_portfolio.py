@@ -317,3 +317,16 @@ def test_a_balance_sync_shrinks_a_spot_position_to_the_coins_held(portfolio: Por
     assert kept is not None and kept.size == D("0.2")
     portfolio.set_balances("paper", [Balance(asset="USDT", free=D(10000))])
     assert portfolio.positions() == []
+
+
+def test_a_venue_connecting_later_adds_equity_not_profit(portfolio: Portfolio) -> None:
+    portfolio.apply_fill(fill(PERP, Side.BUY, "1", "100"))
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(90))
+    assert portfolio.daily_pnl() == D(-10)
+    portfolio.set_balances("binance", [Balance(asset="USDT", free=D(5000)), Balance(asset="ETH", free=D(2))])
+    assert portfolio.daily_pnl() == D(-10) and portfolio.start_of_day_equity() == D(10000)
+    portfolio.update_mark("binance", "ETH/USDT", D(2000))
+    assert portfolio.daily_pnl() == D(-10) and portfolio.start_of_day_equity() == D(19000)
+    portfolio.update_mark("binance", "ETH/USDT", D(1900))
+    assert portfolio.daily_pnl() == D(-210)
+    assert portfolio.equity() == D(9990) + D(8800)
