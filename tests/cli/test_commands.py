@@ -1,0 +1,147 @@
+"""The command line as a user meets it: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "trade", "config", "init", "doctor", "audit"):
+        assert command in out
+
+
+def test_config_show_redacts_and_reports_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("venues:\n  paper: {}\n  bn:\n    exchange: binance\n")
+    monkeypatch.setenv("OPENTRADE_BN_API_KEY", "very-secret-key-1")
+    monkeypatch.setenv("OPENTRADE_BN_SECRET", "very-secret-value-2")
+    assert main(["--config", str(path), "config", "show", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "very-secret" not in out
+    data = json.loads(out)
+    assert data["config"]["credentials"]["bn"].startswith("set (from environment")
+    assert data["config"]["venues"]["bn"]["exchange"] == "binance"
+
+
+def test_config_validate_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "validate", str(ROOT / "config.example.yaml")]) == 0
+    assert "valid" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("risk_management:\n  max_leverage: lots\n")
+    assert main(["config", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2: risk_management.max_leverage: input should be a valid integer" in err
+    assert "Traceback" not in err
+
+
+def test_bad_global_config_fails_every_command_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trading: [\n")
+    assert main(["--config", str(bad), "config", "show"]) == 2
+    assert "YAML syntax error" in capsys.readouterr().err
+
+
+def test_init_writes_the_commented_example_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init"]) == 0
+    written = Path(os.environ["XDG_CONFIG_HOME"]) / "opentrade" / "config.yaml"
+    assert written.read_text() == (ROOT / "config.example.yaml").read_text()
+    assert main(["init"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["config", "validate"]) == 0
+
+
+def test_doctor_reports_every_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = [c["name"] for c in report["checks"]]
+    assert report["ok"]
+    assert names[:4] == ["python", "config", "home", "database"]
+    assert "venue paper" in names
+
+
+def test_doctor_explains_a_broken_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("venues:\n  paper:\n    seed: x\n")
+    assert main(["--config", str(bad), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] config:" in out and "venues.paper.seed" in out and "fix:" in out
+
+
+def test_doctor_flags_a_world_readable_secrets_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("bn: {api_key: abcdefgh, secret: ijklmnop}\n")
+    os.chmod(secrets, 0o644)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"secrets_file: {secrets}\n")
+    assert main(["--config", str(config), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] secrets file" in out and "chmod 600" in out
+    assert "ijklmnop" not in out
+
+
+def test_audit_verify_on_a_fresh_home_says_nothing_ran(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["audit", "verify"])
+    assert "no database" in str(info.value.code)
+
+
+def test_audit_export_rejects_a_bad_date() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["audit", "export", "--since", "yesterday"])
+    assert "not an ISO date" in str(info.value.code)
+
+
+def test_headless_run_as_a_real_process(tmp_path: Path) -> None:
+    """`opentrade run --headless --duration` starts the engine, logs status, stops cleanly, and
+    leaves an intact audit trail behind."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "server"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--home", str(home), "run", "--headless", "--duration", "1.5", "--status-every", "0.5"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "engine running with venues paper" in done.stderr
+    assert re.search(r"equity \d+\.\d\d  daily pnl [+-]\d+\.\d\d  positions 0  open orders 0  risk active", done.stderr)
+    assert "engine stopped" in done.stderr
+    assert "Traceback" not in done.stderr
+    verify = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--home", str(home), "audit", "verify"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+    )
+    assert verify.returncode == 0 and "audit log intact" in verify.stdout
+
+    with sqlite3.connect(home / "opentrade.sqlite") as conn:
+        triggers = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+        for name in triggers:
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("UPDATE audit_log SET payload = '{}' WHERE seq = 2")
+    broken = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--home", str(home), "audit", "verify"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+    )
+    assert broken.returncode == 1
+    assert "BROKEN at entry 2" in broken.stderr
+
+
+def test_headless_run_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--headless", "--duration", "-1"]) == 2

@@ -1,0 +1,65 @@
+"""`opentrade audit verify|export`: check the hash chain, or export entries."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.config import database_path
+from core.storage.audit import export_audit, verify_audit_file
+from tui.cli import CommandContext
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("audit", help="verify or export the audit log")
+    actions = parser.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
+    verify = actions.add_parser("verify", help="recompute the hash chain; exit 1 at the first broken link")
+    verify.set_defaults(handler=handle_verify)
+    export = actions.add_parser("export", help="export entries as JSON lines or CSV")
+    export.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-01 or 2026-11-01T12:00")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=handle_export)
+
+
+def _db(ctx: CommandContext) -> Path:
+    path = database_path(ctx.load_config(), ctx.home)
+    if not path.exists():
+        raise SystemExit(f"no database at {path}: nothing has run with this home yet")
+    return path
+
+
+def handle_verify(args: argparse.Namespace, ctx: CommandContext) -> int:
+    result = asyncio.run(verify_audit_file(_db(ctx)))
+    if result.ok:
+        print(f"audit log intact: {result.checked} entries verified")
+        return 0
+    print(f"audit log BROKEN at entry {result.first_broken}: {result.message}", file=sys.stderr)
+    return 1
+
+
+def parse_since(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"--since: '{text}' is not an ISO date or time such as 2026-11-01 or 2026-11-01T12:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def handle_export(args: argparse.Namespace, ctx: CommandContext) -> int:
+    since = parse_since(args.since)
+    path = _db(ctx)
+    if args.output:
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            count = asyncio.run(export_audit(path, since, args.format, out))
+        print(f"wrote {count} entries to {args.output}", file=sys.stderr)
+    else:
+        asyncio.run(export_audit(path, since, args.format, sys.stdout))
+    return 0

@@ -1,0 +1,126 @@
+"""`opentrade doctor [--json] [--venue NAME]`: what is wrong with this setup, and how to fix it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, database_path
+from core.secrets import load_credentials, read_secrets_file
+from tui.cli import CommandContext
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("doctor", help="check configuration, database and venues")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--venue", help="also check this venue's connectivity, clock skew and credentials")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
+    checks = asyncio.run(run_checks(ctx, args.venue))
+    if args.json:
+        print(json.dumps({"ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]}, indent=2))
+    else:
+        for check in checks:
+            mark = "ok  " if check.ok else "FAIL"
+            print(f"[{mark}] {check.name}: {check.detail}")
+            if not check.ok and check.fix:
+                print(f"       fix: {check.fix}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+async def run_checks(ctx: CommandContext, venue: str | None) -> list[Check]:
+    checks = [Check("python", sys.version_info >= (3, 11), sys.version.split()[0], "install Python 3.11 or newer")]
+    try:
+        config = ctx.load_config()
+    except ConfigError as exc:
+        checks.append(Check("config", False, "; ".join(exc.problems), "edit the file at the line named above"))
+        return checks
+    checks.append(Check("config", True, str(ctx.config_path) if ctx.config_path else "built-in defaults (run 'opentrade init' to write a file)"))
+    checks.append(_home_check(ctx.home))
+    checks.append(await _database_check(config, ctx.home))
+    if config.secrets_file:
+        checks.append(_secrets_check(config.secrets_file))
+    for name, venue_config in config.venues.items():
+        if venue is not None and name != venue:
+            continue
+        checks.extend(await _venue_checks(name, venue_config, config, ctx.home, deep=venue == name))
+    if venue is not None and venue not in config.venues:
+        checks.append(Check(f"venue {venue}", False, "not configured", f"add it under 'venues:' in the config ({', '.join(config.venues)} are configured)"))
+    return checks
+
+
+def _home_check(home: Path) -> Check:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        return Check("home", False, f"{home}: {exc.strerror}", "choose a writable directory with --home or OPENTRADE_HOME")
+    return Check("home", True, str(home))
+
+
+async def _database_check(config: AppConfig, home: Path) -> Check:
+    from core.storage.database import Database
+
+    path = database_path(config, home)
+    try:
+        db = await Database.open(path, synchronous=config.storage.synchronous)
+    except Exception as exc:
+        return Check("database", False, f"{path}: {exc}", "move the file aside and restart, or restore a backup")
+    try:
+        verification = await db.verify_audit()
+    finally:
+        await db.close()
+    if not verification.ok:
+        return Check("database", False, f"{path}: audit chain broken at entry {verification.first_broken}: {verification.message}",
+                     "the database was altered outside OpenTrade; keep a copy for investigation")
+    return Check("database", True, f"{path} (schema {db.schema_version}, {verification.checked} audit entries verified)")
+
+
+def _secrets_check(path: Path) -> Check:
+    if not path.exists():
+        return Check("secrets file", False, f"{path} does not exist", "create it with mode 600 or remove secrets_file from the config")
+    try:
+        read_secrets_file(path)
+    except ConfigError as exc:
+        return Check("secrets file", False, exc.problems[0], f"chmod 600 {path}")
+    return Check("secrets file", True, f"{path} (mode {oct(os.stat(path).st_mode & 0o777)})")
+
+
+async def _venue_checks(
+    name: str, venue_config: PaperVenueConfig | CcxtVenueConfig, config: AppConfig, home: Path, *, deep: bool
+) -> list[Check]:
+    if isinstance(venue_config, PaperVenueConfig):
+        from core.clock import SimClock
+        from exchanges.paper.venue import PaperVenue
+
+        with tempfile.TemporaryDirectory() as scratch:
+            venue = PaperVenue(name, venue_config, SimClock(), Path(scratch) / "doctor.sqlite")
+            instruments = await venue.load_instruments()
+            await venue.stop()
+        return [Check(f"venue {name}", True, f"paper, {len(instruments)} markets: {', '.join(i.symbol for i in instruments)}")]
+    credentials = load_credentials(name, config.secrets_file)
+    if not deep:
+        detail = f"ccxt {venue_config.exchange}, {venue_config.mode} mode, credentials {'set' if credentials.complete else 'not set'}"
+        fix = "" if venue_config.mode == "paper" or credentials.complete else f"set OPENTRADE_{name.upper()}_API_KEY and _SECRET"
+        return [Check(f"venue {name}", venue_config.mode == "paper" or credentials.complete, detail, fix)]
+    from exchanges.ccxt.doctor import check_venue
+
+    results = await check_venue(name, venue_config, credentials, home / "cache")
+    return [Check(f"venue {name}: {r['name']}", bool(r["ok"]), str(r["detail"]), str(r.get("fix", ""))) for r in results]

@@ -1,0 +1,36 @@
+"""`opentrade init`: write a commented configuration to the user's config directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.config import default_config_path, parse_config
+from tui.cli import CommandContext
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("init", help="write a commented config file (XDG config directory)")
+    parser.add_argument("--path", type=Path, help=f"where to write (default: {default_config_path()})")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
+    target: Path = args.path or default_config_path()
+    if target.exists() and not args.force:
+        print(f"{target} already exists; use --force to overwrite it", file=sys.stderr)
+        return 1
+    if not EXAMPLE.exists():
+        print(f"the example configuration is missing from the installation ({EXAMPLE})", file=sys.stderr)
+        return 2
+    text = EXAMPLE.read_text(encoding="utf-8")
+    parse_config(text, str(EXAMPLE))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+    print("edit it, then check it with: opentrade config validate")
+    return 0

@@ -1,0 +1,78 @@
+"""`opentrade run --headless [--duration SECONDS]`: the engine without the full-screen app.
+
+The way to run on a server: logs to the console, stops cleanly on SIGINT/SIGTERM or after the
+given duration, and prints a status line at an interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from core.config import AppConfig
+from core.engine import TradingEngine
+from tui.cli import CommandContext
+
+log = logging.getLogger("opentrade.run")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="run the engine; with --headless, without the full-screen app")
+    parser.add_argument("--headless", action="store_true", help="no full-screen interface, log to the console")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--venue", help="run only this configured venue")
+    parser.add_argument("--seed", type=int, help="seed for the paper venue's simulator")
+    parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
+    if not args.headless:
+        from tui.commands.trade import run_app
+
+        return run_app(args, ctx)
+    config = ctx.load_config()
+    from tui.logsetup import setup_logging
+
+    setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
+    if args.duration is not None and args.duration <= 0:
+        log.error("--duration must be greater than 0 (got %s)", args.duration)
+        return 2
+    return asyncio.run(_run(args, ctx, config))
+
+
+async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:
+    from tui.wiring import build_engine
+
+    try:
+        engine = await build_engine(config, ctx.home, seed=args.seed, venue=args.venue)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await engine.start()
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(args.duration):
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), args.status_every)
+                    _status(engine)
+    finally:
+        await engine.close()
+    return 0
+
+
+def _status(engine: TradingEngine) -> None:
+    portfolio = engine.portfolio
+    log.info(
+        "equity %.2f  daily pnl %+.2f  positions %d  open orders %d  risk %s",
+        portfolio.equity(), portfolio.daily_pnl(), len(portfolio.positions()),
+        len(engine.open_orders()), engine.risk.state.value,
+    )
