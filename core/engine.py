@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections import deque
 from collections.abc import Mapping
@@ -124,6 +125,7 @@ class TradingEngine:
     async def start(self) -> None:
         self.bus.publish(EngineStatus("starting"))
         await self._audit("engine_start", {"venues": {n: v.mode for n, v in self.venues.items()}})
+        await self._audit_config()
         await self._restore_risk_state()
         await self.orders.load_open()
         for name, venue in self.venues.items():
@@ -159,6 +161,15 @@ class TradingEngine:
         await self._audit("engine_stop", {})
         self.bus.publish(EngineStatus("stopped"))
         log.info("engine stopped")
+
+    async def _audit_config(self) -> None:
+        """Record the configuration in force, and whether it changed since the last run."""
+        digest = hashlib.sha256(self.config.model_dump_json().encode()).hexdigest()
+        previous = await self.db.get_state("config_sha256")
+        kind = "config_loaded" if previous in (None, digest) else "config_changed"
+        await self._audit(kind, {"sha256": digest, "previous_sha256": previous,
+                                 "risk_management": self.config.risk_management.model_dump(mode="json")})
+        await self.db.set_state("config_sha256", digest)
 
     async def close(self) -> None:
         """Stop, then close the database: the end of the engine's life."""

@@ -239,3 +239,16 @@ async def test_reports_and_fill_statistics(engine: TradingEngine) -> None:
     assert len(daily) == 1 and daily[0].fees == stats.fees
     with pytest.raises(ValueError, match="unknown period"):
         await engine.orders.calculate_performance("hourly")
+
+
+async def test_configuration_is_audited_and_a_change_is_noticed(isolated_home: Path, clock: SimClock) -> None:
+    from tests.engine.conftest import engine_config
+
+    engine = await started(isolated_home, clock)
+    await engine.close()
+    changed = await started(isolated_home, clock, engine_config(max_open_positions=4))
+    try:
+        kinds = [e.kind for e in await changed.db.audit_entries() if e.kind.startswith("config_")]
+        assert kinds == ["config_loaded", "config_changed"]
+    finally:
+        await changed.close()
