@@ -78,6 +78,7 @@ class Portfolio:
         self._fees = ZERO
         self._day: int | None = None
         self._day_start: dict[str, Decimal] = {}
+        self._valued: dict[str, tuple[Decimal, bool]] | None = None
         self._peak = ZERO
         self._unvalued_warned: set[tuple[str, str]] = set()
 
@@ -384,7 +385,16 @@ class Portfolio:
             )
 
     def _valuation(self) -> dict[str, tuple[Decimal, bool]]:
-        """Per venue: its equity, and whether every non-zero holding there could be valued."""
+        """Per venue: its equity, and whether every non-zero holding there could be valued.
+
+        Cached until the next change (every change ends in ``_after_change``): a risk check asks
+        for equity several times and nothing moves in between.
+        """
+        if self._valued is None:
+            self._valued = self._value_venues()
+        return self._valued
+
+    def _value_venues(self) -> dict[str, tuple[Decimal, bool]]:
         venues: dict[str, tuple[Decimal, bool]] = {}
         for venue, assets in self._balances.items():
             total, complete = ZERO, True
@@ -417,6 +427,7 @@ class Portfolio:
     def _after_change(self) -> None:
         """A venue seen fully valued for the first time today starts its day here (so a venue
         that connects later adds its equity, not a profit); the peak moves when all are valued."""
+        self._valued = None
         venues = self._valuation()
         for venue, (equity, complete) in venues.items():
             if complete and venue not in self._day_start:

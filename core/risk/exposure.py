@@ -7,6 +7,7 @@ and so are spot sells: spot cannot go short, a sell only turns holdings into cas
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -51,17 +52,17 @@ def projected_exposure(
     extra_price: Decimal | None = None,
 ) -> dict[Key, Decimal]:
     """Worst-case notional per (venue, symbol), in the portfolio's quote currency."""
-    markets: dict[Key, _Market] = {}
+    markets: defaultdict[Key, _Market] = defaultdict(_Market)
     for position in portfolio.positions():
         markets[(position.venue, position.symbol)] = _Market(position=position.signed_size)
     if extra is not None and not extra.reduce_only:
-        market = markets.setdefault((extra.venue, extra.symbol), _Market())
+        market = markets[(extra.venue, extra.symbol)]
         market.add(extra.side.sign, extra.size)
         market.order_price = extra_price or order_price(extra, portfolio.mark(extra.venue, extra.symbol))
     for order in open_orders:
         if order.reduce_only or not order.is_open:
             continue
-        market = markets.setdefault((order.venue, order.symbol), _Market())
+        market = markets[(order.venue, order.symbol)]
         market.add(order.side.sign, order.remaining)
         if market.order_price is None:
             market.order_price = order_price(order, portfolio.mark(order.venue, order.symbol))
