@@ -231,6 +231,29 @@ class Strategy:
         return {}
 
 
+class TargetStrategy(Strategy):
+    """A strategy that decides a target exposure on a candle's close and trades it at the next
+    price (the next open in a backtest) — the convention its ``vector_targets`` encodes."""
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
+        super().__init__(params, strategy_id=strategy_id)
+        self._pending: dict[str, float] = {}
+        self.targets: dict[str, float] = {}
+
+    def aim(self, symbol: str, target: float) -> None:
+        """Hold ``target`` (signed share of equity) from the next price on."""
+        if target != self.targets.get(symbol, 0.0):
+            self.targets[symbol] = target
+            self._pending[symbol] = target
+
+    async def on_tick(self, trade: Trade) -> None:
+        if trade.symbol in self._pending:
+            await self.ctx.target_exposure(trade.symbol, self._pending.pop(trade.symbol), trade.price)
+
+    def state(self) -> dict[str, Any]:
+        return {"targets": dict(self.targets), "pending": dict(self._pending)}
+
+
 class _History:
     """The last ``size`` candles of a symbol, as arrays for the indicators."""
 

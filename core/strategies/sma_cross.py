@@ -17,8 +17,8 @@ import numpy as np
 
 from core.backtest.data import Bars
 from core.indicators import sma
-from core.models import Candle, Direction, Trade
-from core.strategies.base import Param, Strategy
+from core.models import Candle, Direction
+from core.strategies.base import Param, TargetStrategy
 
 
 def cross_targets(fast: np.ndarray, slow: np.ndarray, invest: float) -> np.ndarray:
@@ -41,7 +41,7 @@ def hold_marks(marks: np.ndarray) -> np.ndarray:
     return out
 
 
-class SmaCross(Strategy):
+class SmaCross(TargetStrategy):
     name: ClassVar[str] = "sma_cross"
     summary: ClassVar[str] = "long/short SMA crossover, reversing on each cross"
     vectorised: ClassVar[bool] = True
@@ -50,10 +50,6 @@ class SmaCross(Strategy):
         Param("slow", int, 100, low=3, high=2000, doc="bars in the slow average"),
         Param("invest", float, 0.9999, low=0.01, high=1.0, doc="share of equity each entry invests", tunable=False),
     )
-
-    def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
-        super().__init__(params, strategy_id=strategy_id)
-        self._pending: dict[str, int] = {}
 
     @classmethod
     def check(cls, params: Mapping[str, Any]) -> list[str]:
@@ -75,16 +71,8 @@ class SmaCross(Strategy):
         close = history.close
         fast, slow = sma(close[-self.params["fast"] - 1:], self.params["fast"]), sma(close, self.params["slow"])
         if fast[-2] < slow[-2] and fast[-1] > slow[-1]:
-            self._pending[symbol] = 1
+            self.aim(symbol, self.params["invest"])
             self.ctx.emit(symbol, Direction.BUY, target_price=candle.close)
         elif fast[-2] > slow[-2] and fast[-1] < slow[-1]:
-            self._pending[symbol] = -1
+            self.aim(symbol, -self.params["invest"])
             self.ctx.emit(symbol, Direction.SELL, target_price=candle.close)
-
-    async def on_tick(self, trade: Trade) -> None:
-        direction = self._pending.pop(trade.symbol, 0)
-        if direction:
-            await self.ctx.target_exposure(trade.symbol, direction * self.params["invest"], trade.price)
-
-    def state(self) -> dict[str, Any]:
-        return {"pending": dict(self._pending)}

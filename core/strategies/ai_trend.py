@@ -1,0 +1,87 @@
+"""Trend following on the agents' signals (the first design document's ai_trend_following).
+
+A BUY or SELL signal at or above ``confidence_threshold`` (and ``min_strength``) sets the
+position to ``position_size_pct`` of the strategy's equity in that direction, at the next price.
+The stop-loss and take-profit come from the signal when it has them, else from the configured
+percentages around the entry; the strategy watches every price and closes when one is touched.
+HOLD signals and weak or unsure ones leave the position as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from core.models import Direction, Signal, Trade
+from core.strategies.base import Param, Strategy, as_decimal
+
+
+@dataclass
+class _Plan:
+    side: int  # +1 long, -1 short, 0 flat
+    stop_loss: float | None
+    take_profit: float | None
+
+
+class AiTrendFollowing(Strategy):
+    name: ClassVar[str] = "ai_trend_following"
+    summary: ClassVar[str] = "act on confident agent signals, with stop-loss and take-profit"
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("confidence_threshold", float, 0.7, low=0.0, high=1.0, doc="ignore signals less confident"),
+        Param("position_size_pct", float, 0.1, low=0.001, high=1.0, doc="share of equity per position"),
+        Param("min_strength", float, 0.0, low=0.0, high=1.0, doc="ignore weaker signals"),
+        Param("stop_loss_pct", float, 0.02, low=0.001, high=0.5, doc="stop distance when the signal has none"),
+        Param("take_profit_pct", float, 0.06, low=0.001, high=5.0, doc="target distance when the signal has none"),
+        Param("allow_short", bool, True, doc="SELL signals open shorts (else they only close longs)"),
+    )
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
+        super().__init__(params, strategy_id=strategy_id)
+        self._pending: dict[str, _Plan] = {}
+        self.plans: dict[str, _Plan] = {}
+        self.skipped = 0
+
+    async def on_signal(self, signal: Signal) -> None:
+        p = self.params
+        if signal.direction is Direction.HOLD:
+            return
+        if signal.confidence < p["confidence_threshold"] or signal.strength < p["min_strength"]:
+            self.skipped += 1
+            return
+        side = 1 if signal.direction is Direction.BUY else (-1 if p["allow_short"] else 0)
+        self._pending[signal.instrument_id] = _Plan(side, signal.stop_loss, signal.take_profit)
+
+    async def on_tick(self, trade: Trade) -> None:
+        symbol, price = trade.symbol, trade.price
+        plan = self._pending.pop(symbol, None)
+        if plan is not None:
+            await self._enter(symbol, plan, price)
+            return
+        current = self.plans.get(symbol)
+        if current is None or current.side == 0:
+            return
+        level = float(price)
+        lost = current.stop_loss is not None and (level - current.stop_loss) * current.side <= 0
+        won = current.take_profit is not None and (level - current.take_profit) * current.side >= 0
+        if lost or won:
+            self.plans[symbol] = _Plan(0, None, None)
+            await self.ctx.target_exposure(symbol, 0.0, price)
+
+    async def _enter(self, symbol: str, plan: _Plan, price: Decimal) -> None:
+        p, level = self.params, float(price)
+        if plan.side:
+            # a level on the wrong side of the entry (the price moved past it) falls back to the config
+            if plan.stop_loss is None or (level - plan.stop_loss) * plan.side <= 0:
+                plan.stop_loss = level * (1 - plan.side * p["stop_loss_pct"])
+            if plan.take_profit is None or (plan.take_profit - level) * plan.side <= 0:
+                plan.take_profit = level * (1 + plan.side * p["take_profit_pct"])
+        self.plans[symbol] = plan
+        await self.ctx.target_exposure(symbol, plan.side * p["position_size_pct"], as_decimal(price))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "skipped_signals": self.skipped,
+            "plans": {s: {"side": pl.side, "stop_loss": pl.stop_loss, "take_profit": pl.take_profit} for s, pl in self.plans.items()},
+        }

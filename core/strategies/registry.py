@@ -1,0 +1,74 @@
+"""The strategy kinds by name, and building configured strategies from the YAML configuration.
+
+A configured strategy's key is its id; its ``kind`` names the class (the id itself when
+``kind`` is left out, as for the design document's ``ai_trend_following``). Keys beyond the
+common ones are its parameters, checked here against what the class declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.config import StrategyConfig
+from core.strategies.ai_trend import AiTrendFollowing
+from core.strategies.arbitrage import BasisArbitrage, PairArbitrage
+from core.strategies.base import ParameterError, Strategy
+from core.strategies.grid import Grid
+from core.strategies.mean_reversion import MeanReversion
+from core.strategies.runner import StrategyContext, StrategyEngine
+from core.strategies.sma_cross import SmaCross
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (SmaCross, AiTrendFollowing, MeanReversion, Grid, BasisArbitrage, PairArbitrage)
+}
+
+
+class UnknownStrategy(ParameterError):
+    """A strategy kind no class implements."""
+
+
+def strategy_class(kind: str) -> type[Strategy]:
+    found = STRATEGIES.get(kind)
+    if found is None:
+        raise UnknownStrategy(f"unknown strategy '{kind}' (known: {', '.join(sorted(STRATEGIES))})")
+    return found
+
+
+def kind_of(strategy_id: str, config: StrategyConfig) -> str:
+    return config.kind or strategy_id
+
+
+def build(strategy_id: str, config: StrategyConfig) -> Strategy:
+    """The strategy a configuration entry describes, its parameters checked."""
+    kind = kind_of(strategy_id, config)
+    try:
+        cls = strategy_class(kind)
+        return cls(config.params, strategy_id=strategy_id)
+    except ParameterError as exc:
+        if strategy_id == kind:
+            raise
+        raise type(exc)(f"{exc} (configured as '{strategy_id}')") from None
+
+
+def check_configs(configs: Mapping[str, StrategyConfig]) -> list[str]:
+    """Every problem in the configured strategies, for `opentrade config check` and start-up."""
+    problems = []
+    for strategy_id, config in configs.items():
+        try:
+            build(strategy_id, config)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def load(engine: StrategyEngine, configs: Mapping[str, StrategyConfig]) -> list[StrategyContext]:
+    """Add every configured strategy to the engine (stopped); start the enabled ones with
+    ``engine.start(id)``. Raises ParameterError naming the first bad entry."""
+    contexts = []
+    for strategy_id, config in configs.items():
+        strategy = build(strategy_id, config)
+        contexts.append(engine.add(
+            strategy, venue=config.venue, symbols=config.symbols, timeframe=config.timeframe,
+            allocation_pct=config.allocation_pct,
+        ))
+    return contexts

@@ -1,0 +1,35 @@
+"""Small candle series for strategy behaviour tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.backtest.data import Bars, bars_from_arrays
+from core.backtest.engine import Backtester
+from core.backtest.result import BacktestSettings
+from core.models import Signal
+from core.strategies.base import Strategy
+
+H = 3_600_000
+
+
+def bars_from_closes(closes: Sequence[float], symbol: str = "BTC/USDT", spread: float = 0.5) -> Bars:
+    """Each candle opens at the previous close and moves straight to its own close."""
+    rows = []
+    previous = closes[0]
+    for close in closes:
+        low, high = min(previous, close) - spread, max(previous, close) + spread
+        rows.append((previous, high, low, close, 1.0))
+        previous = close
+    return bars_from_arrays(symbol, "1h", [k * H for k in range(len(closes))], rows)
+
+
+async def run_strategy(
+    strategy: Strategy, bars: Bars | Sequence[Bars], settings: BacktestSettings | None = None, signals: Sequence[Signal] = ()
+) -> Backtester:
+    """Replay ``bars`` through the backtester with one strategy attached; returns the backtester."""
+    series = [bars] if isinstance(bars, Bars) else list(bars)
+    tester = Backtester(series, settings or BacktestSettings(cash=10_000.0, fee=0.001), signals=signals)
+    tester.strategies.add(strategy, venue="backtest", symbols=[b.symbol for b in series], timeframe=series[0].timeframe)
+    await tester.run()
+    return tester
