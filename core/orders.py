@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from core.models import ZERO, ExecutionReport, Fill, Order, OrderStatus
 log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
+RECENT_ORDERS = 4096
 MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; weeks start on Monday
 
 
@@ -76,6 +77,7 @@ class OrderManager:
         self._bus = bus
         self._portfolio = portfolio
         self._orders: dict[str, Order] = {}
+        self._recent: OrderedDict[str, Order] = OrderedDict()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def load_open(self) -> list[Order]:
@@ -87,7 +89,7 @@ class OrderManager:
 
     async def record_new(self, order: Order, actor: str = "engine") -> None:
         """Write the order as pending_new; when this returns the order is durable."""
-        if order.client_order_id in self._orders or await self._store.get_order(order.client_order_id):
+        if await self.get(order.client_order_id) is not None:
             raise DuplicateOrderId(f"client order id {order.client_order_id} is already in use")
         self._orders[order.client_order_id] = order
         await self._store.record_order(order, "created", actor=actor)
@@ -97,7 +99,17 @@ class OrderManager:
         return self._orders.get(client_order_id)
 
     async def get(self, client_order_id: str) -> Order | None:
-        return self._orders.get(client_order_id) or await self._store.get_order(client_order_id)
+        known = self._orders.get(client_order_id) or self._recent.get(client_order_id)
+        return known or await self._store.get_order(client_order_id)
+
+    def _retire(self, order: Order) -> None:
+        """A finished order leaves the working set but stays at hand for late, duplicate
+        reports, which would otherwise each cost a database read."""
+        self._orders.pop(order.client_order_id, None)
+        self._locks.pop(order.client_order_id, None)
+        self._recent[order.client_order_id] = order
+        if len(self._recent) > RECENT_ORDERS:
+            self._recent.popitem(last=False)
 
     def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
         return [
@@ -112,7 +124,8 @@ class OrderManager:
             if order is None:
                 log.warning("report for unknown order %s at %s ignored", report.client_order_id, report.venue)
                 return None
-            self._orders[order.client_order_id] = order
+            if order.is_open:
+                self._orders[order.client_order_id] = order
             if report.fill is not None:
                 await self._apply_fill(order, report.fill)
             changed = self._merge(order, report)
@@ -121,8 +134,7 @@ class OrderManager:
                 await self._store.record_order(order, event, detail=report.reason, actor=actor)
                 self._bus.publish(OrderUpdated(order.model_copy(), previous))
             if not order.is_open:
-                self._orders.pop(order.client_order_id, None)
-                self._locks.pop(order.client_order_id, None)
+                self._retire(order)
             return order
 
     async def _apply_fill(self, order: Order, fill: Fill) -> None:
@@ -164,7 +176,7 @@ class OrderManager:
             await self._store.record_order(order, status.value, detail=reason, actor=actor)
             self._bus.publish(OrderUpdated(order.model_copy(), previous.value))
             if not order.is_open:
-                self._orders.pop(order.client_order_id, None)
+                self._retire(order)
             return order
 
     async def get_order_history(self, **filters: Any) -> list[Order]:
