@@ -1,0 +1,76 @@
+"""An OpenTradeApp over a deterministic engine: the seeded paper simulator on a SimClock, so
+the market moves only when a test advances the clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from core.clock import SimClock
+from core.config import AppConfig
+from tui.app import OpenTradeApp
+from tui.wiring import build_engine
+
+SEED = 7
+READY_POLLS = 400
+
+
+@pytest.fixture
+def app_home(tmp_path: Path) -> Path:
+    return tmp_path / "app-home"
+
+
+@pytest.fixture
+def make_app(app_home: Path, clock: SimClock) -> Callable[..., OpenTradeApp]:
+    def make(config: AppConfig | None = None, **kwargs: Any) -> OpenTradeApp:
+        chosen = config or AppConfig()
+
+        async def factory() -> Any:
+            return await build_engine(chosen, app_home, seed=SEED, clock=clock)
+
+        return OpenTradeApp(factory, **kwargs)
+
+    return make
+
+
+async def wait_ready(pilot: Pilot[Any]) -> None:
+    """Wait (bounded) for the engine to start and the first screen to mount."""
+    app = pilot.app
+    assert isinstance(app, OpenTradeApp)
+    for _ in range(READY_POLLS):
+        if app.is_ready and app.current_mode in ("trade", "positions", "strategies", "risk", "agents", "log"):
+            break
+        await pilot.pause(0.01)
+    assert app.is_ready, "the app did not start"
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+async def settle(pilot: Pilot[Any], rounds: int = 5) -> None:
+    """Let the engine's tasks and the app's workers run, then draw one frame."""
+    app = pilot.app
+    assert isinstance(app, OpenTradeApp)
+    for _ in range(rounds):
+        for _ in range(10):
+            await asyncio.sleep(0)
+        await pilot.pause()
+    app.render_frame()
+    for widget in app.screen.query(Input):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+async def advance(pilot: Pilot[Any], clock: SimClock, seconds: float, step_ms: int = 100) -> None:
+    """Move simulated time forward one simulator tick at a time."""
+    for _ in range(int(seconds * 1000 / step_ms)):
+        clock.advance(step_ms)
+        for _ in range(4):
+            await asyncio.sleep(0)
+    await settle(pilot)

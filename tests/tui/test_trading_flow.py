@@ -1,0 +1,207 @@
+"""Keyboard-only trading on the paper venue: place, see, modify, cancel, fill, close."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Static
+
+from core.clock import SimClock
+from core.config import AppConfig
+from core.models import OrderStatus, OrderType
+from tui.app import OpenTradeApp
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.edit_order import EditOrderScreen
+from tui.widgets.order_book import OrderBookLadder
+from tests.tui.conftest import advance, settle, wait_ready
+
+SYMBOL = "BTC/USDT"
+
+
+def _app(pilot: Pilot[Any]) -> OpenTradeApp:
+    assert isinstance(pilot.app, OpenTradeApp)
+    return pilot.app
+
+
+async def type_ticket(pilot: Pilot[Any], size: str, price: str | None = None) -> None:
+    """Fill the ticket with the keyboard: o jumps to the size, tab tab reaches the price."""
+    await pilot.press("escape", "o")
+    await pilot.press("ctrl+u", *size)
+    if price is not None:
+        await pilot.press("tab", "tab", "ctrl+u", *price)
+
+
+def resting_buy_price(app: OpenTradeApp) -> Decimal:
+    book = app.engine.market.book("paper", SYMBOL)
+    assert book is not None and book.best_bid is not None
+    tick = app.engine.instrument("paper", SYMBOL).tick_size
+    return book.best_bid - 100 * tick
+
+
+async def test_limit_order_by_keyboard_shows_in_book_and_open_orders_then_modify_and_cancel(
+    make_app: Any, clock: SimClock
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 3)
+        price = resting_buy_price(app)
+        await type_ticket(pilot, "0.01", str(price))
+        await pilot.press("enter")
+        await settle(pilot)
+
+        orders = app.engine.open_orders("paper", SYMBOL)
+        assert len(orders) == 1
+        order = orders[0]
+        assert (order.type, order.price, order.size) == (OrderType.LIMIT, price, Decimal("0.01"))
+        ladder = app.screen.query_one(OrderBookLadder)
+        assert [o.client_order_id for o in ladder.own_orders] == [order.client_order_id]
+        assert "◆" in ladder.render().plain
+
+        await pilot.press("escape", "2")
+        await settle(pilot)
+        assert app.current_mode == "positions"
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, EditOrderScreen)
+        new_price = price - 50 * app.engine.instrument("paper", SYMBOL).tick_size
+        await pilot.press("ctrl+u", *str(new_price), "enter")
+        await settle(pilot)
+        [modified] = app.engine.open_orders("paper", SYMBOL)
+        assert modified.price == new_price
+        assert modified.client_order_id != order.client_order_id
+        table = app.screen.query_one("#table-orders", DataTable)
+        assert [str(k.value) for k in table.rows] == [modified.client_order_id]
+
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.engine.open_orders() == []
+        assert table.row_count == 0
+
+
+async def test_market_order_fills_shows_position_then_close(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 3)
+        await pilot.press("escape")
+        app.screen.query_one("#type").focus()
+        for key in ("enter", "up", "enter"):
+            await pilot.pause()
+            await pilot.press(key)
+        assert str(app.screen.query_one("#type").value) == OrderType.MARKET.value  # type: ignore[attr-defined]
+        await type_ticket(pilot, "0.01")
+        await pilot.press("enter")
+        await advance(pilot, clock, 1)
+
+        position = app.engine.portfolio.position("paper", SYMBOL)
+        assert position is not None and position.size == Decimal("0.01")
+        await pilot.press("escape", "2")
+        await settle(pilot)
+        table = app.screen.query_one("#table-positions", DataTable)
+        assert [str(k.value) for k in table.rows] == [f"paper|{SYMBOL}"]
+
+        await pilot.press("x")
+        await advance(pilot, clock, 1)
+        assert app.engine.portfolio.position("paper", SYMBOL) is None
+        assert table.row_count == 0
+
+
+async def test_invalid_input_gets_a_message_next_to_the_field_and_nothing_is_sent(
+    make_app: Any, clock: SimClock
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 2)
+        await type_ticket(pilot, "abc", "60000.123")
+        await pilot.press("enter")
+        await settle(pilot)
+        size_error = str(app.screen.query_one("#size-error", Static).render())
+        price_error = str(app.screen.query_one("#price-error", Static).render())
+        assert "'abc' is not a number" in size_error
+        assert "tick" in price_error
+        assert app.engine.open_orders() == []
+        assert await app.engine.order_history() == []
+
+
+async def test_double_submit_sends_one_order(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 2)
+        await type_ticket(pilot, "0.01", str(resting_buy_price(app)))
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert len(app.engine.open_orders()) == 1
+        assert "required" in str(app.screen.query_one("#size-error", Static).render())
+
+
+async def test_large_order_asks_for_confirmation(make_app: Any, clock: SimClock) -> None:
+    config = AppConfig()
+    config.trading.confirm_notional_above = Decimal(500)
+    app = make_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 2)
+        price = resting_buy_price(app)
+        await type_ticket(pilot, "0.01", str(price))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        body = str(app.screen.query_one("#body", Static).render())
+        assert f"BUY LIMIT 0.01 {SYMBOL} at {price}" in body and "above 500" in body
+        await pilot.press("escape")
+        await settle(pilot)
+        assert await app.engine.order_history() == []
+
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        [order] = app.engine.open_orders()
+        assert order.status is OrderStatus.OPEN and order.size == Decimal("0.01")
+
+
+async def test_emergency_stop_and_reset_need_confirmation(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 2)
+        await type_ticket(pilot, "0.01", str(resting_buy_price(app)))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert len(app.engine.open_orders()) == 1
+
+        await pilot.press("ctrl+k")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.engine.risk.state.value == "active" and len(app.engine.open_orders()) == 1
+
+        await pilot.press("ctrl+k")
+        await settle(pilot)
+        assert "cancels 1 open order" in str(app.screen.query_one("#body", Static).render())
+        await pilot.press("ctrl+y")
+        await advance(pilot, clock, 1)
+        assert app.engine.risk.state.value == "halted"
+        assert app.engine.open_orders() == []
+
+        await pilot.press("escape", "4")
+        await settle(pilot)
+        assert app.current_mode == "risk"
+        assert "HALTED" in str(app.screen.query_one("#risk-state", Static).render())
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        assert app.engine.risk.state.value == "active"
+        for widget in app.query(Input):
+            assert widget.value == "" or widget.id in ("size", "price")

@@ -1,0 +1,375 @@
+"""OpenTradeApp: one event loop for the Textual interface and the trading core.
+
+The app builds and starts the engine in a worker (so the first frame paints at once), then
+renders on a clock: each frame drains the bus subscription, turns the events into one
+``Changes`` and lets only the visible main screen redraw. Nothing waits on the venue inside
+a key handler; orders go out in workers and come back as events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+
+from core.engine import OrderRefused, TradingEngine
+from core.events import Subscription
+from core.models import RiskState, Side
+from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
+from tui.changes import WATCHED_EVENTS, Changes
+from tui.log_buffer import LogBuffer
+from tui.commands_palette import OpenTradeCommands, PaletteCommand
+from tui.screens.agents import AgentsScreen
+from tui.screens.base import OpenTradeScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.log import LogScreen
+from tui.screens.market_selector import MarketSelectorScreen
+from tui.screens.positions import PositionsScreen
+from tui.screens.risk import RiskScreen
+from tui.screens.strategies import StrategiesScreen
+from tui.screens.trade import TradeScreen
+from tui.widgets.status_bar import Status
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], Awaitable[TradingEngine]]
+MAIN_SCREENS: dict[str, type[OpenTradeScreen]] = {
+    "trade": TradeScreen,
+    "positions": PositionsScreen,
+    "strategies": StrategiesScreen,
+    "risk": RiskScreen,
+    "agents": AgentsScreen,
+    "log": LogScreen,
+}
+STATE_SCREEN, STATE_MARKET, STATE_THEME = "ui.screen", "ui.market", "ui.theme"
+
+
+class OpenTradeApp(App[None]):
+    TITLE = "OpenTrade"
+    CSS_PATH = [STYLESHEET]
+    MODES: ClassVar[dict[str, Any]] = dict(MAIN_SCREENS)
+    COMMANDS = App.COMMANDS | {OpenTradeCommands}
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show('trade')", "Trade", id="screen-trade"),
+        Binding("2", "show('positions')", "Positions", id="screen-positions"),
+        Binding("3", "show('strategies')", "Strategies", id="screen-strategies", show=False),
+        Binding("4", "show('risk')", "Risk", id="screen-risk", show=False),
+        Binding("5", "show('agents')", "Agents", id="screen-agents", show=False),
+        Binding("6", "show('log')", "Log", id="screen-log", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("ctrl+t", "cycle_theme", "Theme", id="cycle-theme", show=False),
+        Binding("ctrl+k", "emergency_stop", "E-STOP", priority=True, id="emergency-stop"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+    ]
+
+    def __init__(
+        self,
+        engine_factory: EngineFactory,
+        *,
+        theme: str | None = None,
+        screen: str | None = None,
+        restore: bool = True,
+        confirm_live: bool = True,
+    ) -> None:
+        super().__init__()
+        self._engine_factory = engine_factory
+        self._engine: TradingEngine | None = None
+        self._subscription: Subscription | None = None
+        self._requested_theme = theme
+        self._requested_screen = screen
+        self._restore = restore
+        self._confirm_live = confirm_live
+        self._confirmed_live: set[str] = set()
+        self.market: tuple[str, str] = ("", "")
+        self.frames = 0
+        self.log_buffer = LogBuffer()
+
+    # ------------------------------------------------------------------ start-up
+    @property
+    def engine(self) -> TradingEngine:
+        if self._engine is None:
+            raise RuntimeError("the engine is not started yet")
+        return self._engine
+
+    @property
+    def is_ready(self) -> bool:
+        return self._engine is not None and self.market != ("", "")
+
+    def compose(self) -> ComposeResult:
+        yield Static("Starting OpenTrade…", id="booting")
+
+    def on_mount(self) -> None:
+        logging.getLogger().addHandler(self.log_buffer)
+        for theme in builtin_themes():
+            self.register_theme(theme)
+        self.theme = _known_theme(self._requested_theme)
+        self._boot()
+
+    @work(exclusive=True, group="boot", exit_on_error=False)
+    async def _boot(self) -> None:
+        engine = await self._engine_factory()
+        await engine.start()
+        self._engine = engine
+        self._subscription = engine.bus.subscribe(*WATCHED_EVENTS, maxsize=512, name="tui")
+        saved = {key: await engine.db.get_state(key) for key in (STATE_SCREEN, STATE_MARKET, STATE_THEME)} if self._restore else {}
+        self.theme = _known_theme(self._requested_theme or saved.get(STATE_THEME) or engine.config.ui.theme)
+        self.set_keymap(engine.config.ui.keymap)
+        self.market = self._initial_market(engine, saved.get(STATE_MARKET))
+        venue = self.market[0]
+        if self._confirm_live and engine.venue_mode(venue) == "live" and not await self._confirm_live_venue(venue):
+            self.exit(return_code=1, message=f"Did not switch to live trading on {venue}.")
+            return
+        self.set_interval(1 / engine.config.ui.refresh_hz, self.render_frame, name="render-clock")
+        mode = self._requested_screen or saved.get(STATE_SCREEN) or "trade"
+        await self.switch_mode(mode if mode in MAIN_SCREENS else "trade")
+
+    @staticmethod
+    def _initial_market(engine: TradingEngine, saved: str | None) -> tuple[str, str]:
+        """The saved market when its venue is still running and still lists it, else the first
+        market of the default venue."""
+        if saved and "|" in saved:
+            venue, symbol = saved.split("|", 1)
+            if venue in engine.venue_names and any(i.symbol == symbol for i in engine.instruments(venue)):
+                return venue, symbol
+        venue = engine.default_venue
+        instruments = engine.instruments(venue)
+        if not instruments:
+            raise RuntimeError(f"venue {venue} lists no markets")
+        return venue, instruments[0].symbol
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place where a failed background job becomes a message to the trader."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if event.worker.group == "boot":
+            log.error("start-up failed: %s", error, exc_info=error)
+            self.exit(return_code=2, message=f"OpenTrade could not start: {error}")
+            return
+        if isinstance(error, OrderRefused):
+            self.notify(str(error.reason), title="Refused", severity="error")
+            return
+        log.error("%s failed: %s", event.worker.name, error, exc_info=error)
+        self.notify(str(error) or type(error).__name__, title=f"{event.worker.name} failed", severity="error")
+
+    async def on_unmount(self) -> None:
+        logging.getLogger().removeHandler(self.log_buffer)
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._engine is not None:
+            await self._engine.close()
+
+    # ------------------------------------------------------------------ rendering
+    def render_frame(self) -> None:
+        """One frame: drain the bus, announce fills and alerts, redraw the visible main screen."""
+        assert self._subscription is not None
+        changes = Changes.from_events(self._subscription.drain())
+        self.frames += 1
+        self._announce(changes)
+        screen = self.screen
+        if isinstance(screen, OpenTradeScreen):
+            with self.batch_update():
+                screen.draw(changes)
+
+    def _announce(self, changes: Changes) -> None:
+        for event in changes.fills:
+            fill = event.fill
+            self.notify(f"{fill.side.value.upper()} {fill.size} {fill.symbol} @ {fill.price}", title="Filled", timeout=4)
+        for rejection in changes.rejections:
+            self.notify(rejection.reason, title=f"Rejected {rejection.symbol}", severity="error")
+        for alert in changes.alerts:
+            if alert.level != "info":
+                self.notify(alert.message, title=f"Risk: {alert.rule}",
+                            severity="error" if alert.level == "critical" else "warning")
+
+    def status(self, screen_title: str) -> Status:
+        engine = self.engine
+        venue = self.market[0]
+        state, latency = engine.market.connection(venue)
+        return Status(
+            venue=venue,
+            mode=engine.venue_mode(venue),
+            equity=engine.portfolio.equity(),
+            daily_pnl=engine.portfolio.daily_pnl(),
+            connection=state,
+            latency_ms=latency,
+            risk=engine.risk.state,
+            now_ms=engine.clock.now_ms(),
+            screen=screen_title,
+        )
+
+    # ------------------------------------------------------------------ state
+    def remember(self, key: str, value: str) -> None:
+        if self._engine is not None:
+            self.run_worker(self._engine.db.set_state(key, value), group="state", name="saving the UI state")
+
+    async def select_market(self, venue: str, symbol: str) -> bool:
+        """Switch the market on display; a live venue first asks for its name to be typed."""
+        if self.engine.venue_mode(venue) == "live" and not await self._confirm_live_venue(venue):
+            return False
+        self.market = (venue, symbol)
+        self.remember(STATE_MARKET, f"{venue}|{symbol}")
+        screen = self.screen
+        if isinstance(screen, OpenTradeScreen):
+            screen.draw(Changes.all())
+        return True
+
+    async def _confirm_live_venue(self, venue: str) -> bool:
+        if venue in self._confirmed_live:
+            return True
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen(
+                f"Switch to LIVE trading on {venue}",
+                f"Orders on {venue} use real money on the exchange. Type the venue name to continue.",
+                confirm_label="Go live",
+                require_text=venue,
+                danger=True,
+            )
+        )
+        if confirmed:
+            self._confirmed_live.add(venue)
+        return bool(confirmed)
+
+    # ------------------------------------------------------------------ actions
+    async def action_show(self, mode: str) -> None:
+        if not self.is_ready or mode not in MAIN_SCREENS:
+            return
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        self.remember(STATE_SCREEN, mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.key_sections()))
+
+    def action_cycle_theme(self) -> None:
+        self.set_theme(next_theme(self.theme))
+
+    def set_theme(self, name: str) -> None:
+        self.theme = name
+        self.remember(STATE_THEME, name)
+        self.notify(f"Theme: {name}", timeout=2)
+
+    def action_choose_market(self) -> None:
+        if self.is_ready:
+            self._choose_market()
+
+    @work(group="market", exclusive=True, exit_on_error=False, name="choosing a market")
+    async def _choose_market(self) -> None:
+        markets = [(venue, i.symbol, self.engine.venue_mode(venue)) for venue in self.engine.venue_names
+                   for i in self.engine.instruments(venue)]
+        choice = await self.push_screen_wait(MarketSelectorScreen(markets, current=self.market))
+        if choice is not None:
+            await self.select_market(*choice)
+
+    def action_emergency_stop(self) -> None:
+        if self.is_ready:
+            self._emergency_stop()
+
+    @work(group="risk", exclusive=True, exit_on_error=False, name="emergency stop")
+    async def _emergency_stop(self) -> None:
+        engine = self.engine
+        orders = len(engine.open_orders())
+        positions = len(engine.portfolio.positions())
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen(
+                "EMERGENCY STOP",
+                f"Halts all trading on every venue, cancels {orders} open order(s) and closes "
+                f"{positions} position(s) at market. Trading stays halted until you reset it on the Risk screen.",
+                confirm_label="STOP EVERYTHING",
+                danger=True,
+            )
+        )
+        if confirmed:
+            await engine.emergency_stop("emergency stop from the terminal")
+            self.notify("Trading halted; orders canceled and positions closing.", title="EMERGENCY STOP", severity="error")
+
+    def action_reset_risk(self) -> None:
+        if self.is_ready:
+            self._reset_risk()
+
+    @work(group="risk", exclusive=True, exit_on_error=False, name="risk reset")
+    async def _reset_risk(self) -> None:
+        engine = self.engine
+        if engine.risk.state is RiskState.ACTIVE:
+            self.notify("Trading is not halted; nothing to reset.")
+            return
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen(
+                "Reset risk state",
+                f"Moves the risk state from {engine.risk.state.value.upper()} to ACTIVE: new orders will be accepted again.",
+                confirm_label="Resume trading",
+            )
+        )
+        if confirmed:
+            await engine.reset_risk("user")
+            self.notify("Risk state reset: trading is active.")
+
+    async def action_quit(self) -> None:
+        self.exit()
+
+    # ------------------------------------------------------------------ keys and commands
+    def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Every key, grouped: the global ones, then each screen's."""
+        sections = [("Everywhere", _describe(self.BINDINGS))]
+        for screen_class in (*MAIN_SCREENS.values(), MarketSelectorScreen, ConfirmScreen):
+            rows = _describe(screen_class.BINDINGS)
+            if rows:
+                sections.append((screen_class.TITLE_TEXT if issubclass(screen_class, OpenTradeScreen)
+                                 else screen_class.HELP_TITLE, rows))
+        return sections
+
+    def palette_commands(self, screen: Any) -> Iterable[PaletteCommand]:
+        """Every action reachable from ``screen``: its keys, the screens, markets and themes."""
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if binding.description and binding.action not in ("command_palette",):
+                node = active.node
+                yield PaletteCommand(binding.description, f"key: {self.get_key_display(binding)}",
+                                     partial(node.run_action, binding.action))
+        for name, screen_class in MAIN_SCREENS.items():
+            yield PaletteCommand(f"Go to {screen_class.TITLE_TEXT}", "screen", partial(self.action_show, name))
+        yield PaletteCommand("Emergency stop", "halt, cancel all, close all", self.action_emergency_stop)
+        yield PaletteCommand("Reset risk state", "resume trading after a halt", self.action_reset_risk)
+        yield PaletteCommand("Choose market", "fuzzy search", self.action_choose_market)
+        if self.is_ready:
+            for venue in self.engine.venue_names:
+                for instrument in self.engine.instruments(venue):
+                    yield PaletteCommand(f"Market {instrument.symbol} on {venue}", "switch market",
+                                         partial(self._select_from_palette, venue, instrument.symbol))
+        for name in theme_names():
+            yield PaletteCommand(f"Theme {name}", "change colours", partial(self.set_theme, name))
+        for side in Side:
+            yield PaletteCommand(f"Ticket side {side.value}", "order ticket", partial(self._ticket_side, side))
+
+    def _select_from_palette(self, venue: str, symbol: str) -> None:
+        self.run_worker(self.select_market(venue, symbol), group="market", exclusive=True, name="choosing a market")
+
+    async def _ticket_side(self, side: Side) -> None:
+        await self.action_show("trade")
+        screen = self.screen
+        if isinstance(screen, TradeScreen):
+            screen.set_side(side)
+
+
+def _known_theme(name: str | None) -> str:
+    """A saved or configured theme that no longer exists falls back to the default."""
+    return name if name in theme_names() else DEFAULT_THEME
+
+
+def _describe(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    rows = []
+    for binding in bindings:
+        if isinstance(binding, Binding) and binding.description:
+            rows.append((binding.key.replace("question_mark", "?"), binding.description))
+    return rows

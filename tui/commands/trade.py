@@ -1,0 +1,63 @@
+"""`opentrade trade`: the full-screen trading terminal (also what plain `opentrade` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.config import AppConfig, CcxtVenueConfig, ConfigError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("trade", help="the full-screen trading terminal (default)")
+    parser.add_argument("--mode", choices=("paper", "live"), help="paper (simulated fills) or live trading on --venue")
+    parser.add_argument("--venue", help="venue to trade on (a name under 'venues:' in the config)")
+    parser.add_argument("--theme", help="colour theme: opentrade-dark, opentrade-light, opentrade-high-contrast, opentrade-colorblind")
+    parser.add_argument("--seed", type=int, help="seed of the paper venue's simulated market")
+    parser.set_defaults(handler=run)
+
+
+def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[AppConfig, str | None]:
+    """Check --venue and --mode against the configuration; a ccxt venue's mode may be overridden."""
+    problems = []
+    if venue is not None and venue not in config.venues:
+        problems.append(f"--venue {venue}: not configured; configured venues: {', '.join(config.venues)}")
+    if problems:
+        raise ConfigError(problems)
+    if mode is None:
+        return config, venue
+    name = venue or config.default_venue
+    venue_config = config.venues[name]
+    if not isinstance(venue_config, CcxtVenueConfig):
+        if mode == "live":
+            raise ConfigError([f"--mode live: venue '{name}' is the simulated paper venue; choose a ccxt venue with --venue"])
+        return config, venue
+    venues = dict(config.venues)
+    venues[name] = venue_config.model_copy(update={"mode": mode})
+    return config.model_copy(update={"venues": venues}), name
+
+
+def run(args: argparse.Namespace, context: Any) -> int:
+    from themes.registry import theme_names
+
+    if args.theme is not None and args.theme not in theme_names():
+        print(f"--theme {args.theme}: unknown theme; choose one of {', '.join(theme_names())}", file=sys.stderr)
+        return 2
+    config, venue = apply_mode(context.load_config(), args.venue, args.mode)
+    home: Path = context.home
+    home.mkdir(parents=True, exist_ok=True)
+
+    from tui.app import OpenTradeApp
+    from tui.logsetup import setup_logging
+    from tui.wiring import build_engine
+
+    setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
+
+    async def factory() -> Any:
+        return await build_engine(config, home, seed=args.seed, venue=venue)
+
+    app = OpenTradeApp(factory, theme=args.theme)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,37 @@
+"""How numbers look on screen: fixed decimals from the instrument, thousands separators."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+
+def fmt_num(value: Decimal | float | int | None, decimals: int = 2, *, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    text = f"{Decimal(str(value)):{'+' if sign else ''},.{decimals}f}"
+    return text
+
+
+def fmt_money(value: Decimal | float | None, *, sign: bool = False) -> str:
+    return fmt_num(value, 2, sign=sign)
+
+
+def fmt_time(ts_ms: int, *, seconds: bool = True) -> str:
+    stamp = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    return stamp.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def fmt_datetime(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def compact_size(value: Decimal | float) -> str:
+    """Sizes in narrow columns: 1.23K, 4.5M."""
+    number = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(number) >= limit:
+            return f"{number / limit:.2f}{suffix}"
+    if abs(number) >= 100:
+        return f"{number:.1f}"
+    return f"{number:.4f}".rstrip("0").rstrip(".") or "0"

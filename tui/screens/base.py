@@ -1,0 +1,63 @@
+"""What every main screen shares: the status bar on top, the footer, and ``refresh_view``,
+called by the app's render clock only while the screen is the one on display."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.changes import Changes
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from core.engine import TradingEngine
+    from tui.app import OpenTradeApp
+
+
+class OpenTradeScreen(Screen[None]):
+    #: the name shown in the status bar and used to restore the last screen
+    TITLE_TEXT: ClassVar[str] = ""
+
+    @property
+    def ot_app(self) -> OpenTradeApp:
+        from tui.app import OpenTradeApp
+
+        assert isinstance(self.app, OpenTradeApp)
+        return self.app
+
+    @property
+    def engine(self) -> TradingEngine:
+        return self.ot_app.engine
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    _drawable = False
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._allow_drawing)
+
+    def _allow_drawing(self) -> None:
+        self._drawable = True
+        self.draw(Changes.all())
+
+    def on_screen_resume(self) -> None:
+        """Hidden screens are not redrawn, so the first frame after showing redraws everything."""
+        self.draw(Changes.all())
+
+    def draw(self, changes: Changes) -> None:
+        """The render clock's entry point: nothing is drawn before the widgets are mounted."""
+        if self._drawable:
+            self.refresh_view(changes)
+
+    def refresh_view(self, changes: Changes) -> None:
+        """Redraw what ``changes`` touched; subclasses draw their own widgets."""
+        self.query_one(StatusBar).show(self.ot_app.status(self.TITLE_TEXT))

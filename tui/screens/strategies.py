@@ -1,0 +1,127 @@
+"""The Strategies screen: each strategy's state and performance; start, stop, edit its
+parameters, and see its orders and signals. Works with whatever the strategy engine exposes,
+including nothing at all."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from tui.changes import Changes
+from tui.format import fmt_money, fmt_time
+from tui.screens.base import OpenTradeScreen
+from tui.screens.edit_params import EditParamsScreen
+from tui.widgets.tables import selected_key, sync_rows
+
+STATE_STYLE = {"running": "bold green", "error": "bold red", "stopped": "dim"}
+
+
+class StrategiesScreen(OpenTradeScreen):
+    TITLE_TEXT = "Strategies"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle", "Start/stop", id="strategies-toggle"),
+        Binding("e", "edit", "Edit params", id="strategies-edit"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        table: DataTable[str | Text] = DataTable(id="strategies", cursor_type="row", zebra_stripes=True)
+        table.add_columns("Strategy", "Kind", "State", "Venue", "Symbols", "PnL", "Fees", "Orders", "Refused", "Error")
+        yield table
+        with VerticalScroll(id="strategy-detail-box"):
+            yield Static("", id="strategy-detail")
+
+    @property
+    def runner(self) -> Any:
+        return getattr(self.engine, "strategies", None)
+
+    def _infos(self) -> list[Any]:
+        runner = self.runner
+        return list(runner.list_strategies()) if runner is not None else []
+
+    def refresh_view(self, changes: Changes) -> None:
+        super().refresh_view(changes)
+        if not (changes.everything or changes.orders or changes.positions or changes.signals):
+            return
+        infos = self._infos()
+        rows = {}
+        for info in infos:
+            rows[info.strategy_id] = (
+                info.strategy_id, info.kind, Text(info.state, style=STATE_STYLE.get(info.state, "")), info.venue,
+                ", ".join(info.symbols), fmt_money(info.pnl, sign=True), fmt_money(info.fees),
+                str(info.orders_sent), str(info.orders_refused), info.last_error or "",
+            )
+        sync_rows(self.query_one("#strategies", DataTable), rows)
+        if not infos:
+            self.query_one("#strategy-detail", Static).update(
+                "No strategies are loaded. Configure them under 'strategies:' in the config file."
+            )
+            return
+        self._show_detail()
+
+    def _selected(self) -> Any | None:
+        key = selected_key(self.query_one("#strategies", DataTable))
+        return next((info for info in self._infos() if info.strategy_id == key), None)
+
+    @on(DataTable.RowHighlighted)
+    def _show_detail(self) -> None:
+        info = self._selected()
+        if info is None:
+            return
+        params = ", ".join(f"{k}={v}" for k, v in info.params.items()) or "none"
+        table = Table(title="Recent signals", expand=True, title_justify="left")
+        for column in ("Time", "Direction", "Strength", "Confidence", "Source"):
+            table.add_column(column)
+        for signal in info.recent_signals[-8:]:
+            table.add_row(fmt_time(signal.generated_time), signal.direction.value, f"{signal.strength:.2f}",
+                          f"{signal.confidence:.2f}", signal.source)
+        orders = [o for o in self.engine.open_orders() if o.strategy_id == info.strategy_id]
+        order_table = Table(title="Open orders", expand=True, title_justify="left")
+        for column in ("Symbol", "Side", "Type", "Size", "Price", "Status"):
+            order_table.add_column(column)
+        for o in orders:
+            order_table.add_row(o.symbol, o.side.value, o.type.value, str(o.size), str(o.price or "-"), o.status.value)
+
+        self.query_one("#strategy-detail", Static).update(
+            Group(f"[b]{info.strategy_id}[/b] params: {params}", table, order_table)
+        )
+
+    def action_toggle(self) -> None:
+        info = self._selected()
+        if info is None:
+            self.notify("No strategy selected.", severity="warning")
+            return
+        self._toggle(info.strategy_id, info.state == "running")
+
+    @work(group="strategies", exit_on_error=False, name="starting/stopping the strategy")
+    async def _toggle(self, strategy_id: str, running: bool) -> None:
+        if running:
+            await self.runner.stop(strategy_id)
+        else:
+            await self.runner.start(strategy_id)
+        self.notify(f"{strategy_id} {'stopped' if running else 'started'}")
+        self.refresh_view(Changes.all())
+
+    def action_edit(self) -> None:
+        info = self._selected()
+        if info is None:
+            self.notify("No strategy selected.", severity="warning")
+            return
+        self._edit(info.strategy_id, dict(info.params))
+
+    @work(group="strategies", exit_on_error=False, name="editing parameters")
+    async def _edit(self, strategy_id: str, params: dict[str, Any]) -> None:
+        applied = await self.app.push_screen_wait(
+            EditParamsScreen(strategy_id, params, partial(self.runner.set_params, strategy_id))
+        )
+        if applied:
+            self.notify(f"{strategy_id}: parameters updated")
+            self.refresh_view(Changes.all())

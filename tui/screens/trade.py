@@ -1,0 +1,170 @@
+"""The Trade screen: order ticket, chart, order book ladder and trades tape for one market.
+
+Submitting is guarded: while one order is on its way (including its confirmation dialog),
+another submit is ignored, so a double press never sends two orders.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Static
+
+from core.engine import OrderRefused
+from core.models import OrderRequest, Side
+from tui.changes import Changes
+from tui.messages import OrderSubmitted
+from tui.screens.base import OpenTradeScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.ticket import Preview, confirmation_reasons, describe
+from tui.widgets.order_book import OrderBookLadder
+from tui.widgets.order_ticket import OrderTicket
+from tui.widgets.price_chart import PriceChart
+from tui.widgets.trades_tape import TradesTape
+
+
+class TradeScreen(OpenTradeScreen):
+    TITLE_TEXT = "Trade"
+    AUTO_FOCUS = None
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m,slash", "app.choose_market", "Market", id="trade-market"),
+        Binding("b", "side('buy')", "Buy", id="trade-buy"),
+        Binding("s", "side('sell')", "Sell", id="trade-sell"),
+        Binding("o", "focus_ticket", "Ticket", id="trade-ticket"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="trade-leave-field"),
+        Binding("left_square_bracket", "timeframe(-1)", "Timeframe -", show=False, id="trade-timeframe-down"),
+        Binding("right_square_bracket", "timeframe(1)", "Timeframe +", id="trade-timeframe-up"),
+        Binding("v", "chart_mode", "Candles/line", show=False, id="trade-chart-mode"),
+        Binding("minus", "grouping(-1)", "Group -", show=False, id="trade-group-down"),
+        Binding("plus,equals_sign", "grouping(1)", "Group +", show=False, id="trade-group-up"),
+        Binding("p", "take_price", "Price from book", show=False, id="trade-take-price"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = False
+        self.shown_market: tuple[str, str] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="trade-body"):
+            yield OrderTicket(id="ticket")
+            with Vertical(id="market-view"):
+                yield Static("", id="market-line")
+                yield PriceChart(id="chart")
+                with Horizontal(id="book-and-tape"):
+                    yield OrderBookLadder(id="book")
+                    yield TradesTape(id="tape")
+
+    def refresh_view(self, changes: Changes) -> None:
+        super().refresh_view(changes)
+        engine = self.engine
+        venue, symbol = self.ot_app.market
+        if (venue, symbol) != self.shown_market:
+            self.shown_market = (venue, symbol)
+            instrument = engine.instrument(venue, symbol)
+            ticket = self.query_one(OrderTicket)
+            leverage = min(engine.config.trading.default_leverage, instrument.max_leverage)
+            ticket.set_market(venue, instrument, leverage)
+            changes = Changes.all()
+        if not (changes.market(venue, symbol) or changes.any_orders()):
+            return
+        instrument = engine.instrument(venue, symbol)
+        book = engine.market.book(venue, symbol)
+        self.query_one(OrderBookLadder).show(book, instrument, engine.open_orders(venue, symbol))
+        self.query_one(TradesTape).show(engine.market.trades(venue, symbol), instrument)
+        chart = self.query_one(PriceChart)
+        chart.show(symbol, engine.market.candles(venue, symbol, chart.timeframe))
+        mark = engine.market.mark(venue, symbol)
+        self.query_one(OrderTicket).set_mark(mark)
+        ticker = engine.market.ticker(venue, symbol)
+        last = ticker.last if ticker and ticker.last is not None else mark
+        position = engine.portfolio.position(venue, symbol)
+        held = f"  position {position.side.value} {position.size}" if position else ""
+        self.query_one("#market-line", Static).update(
+            f"[b]{symbol}[/b] on {venue}  last {last if last is not None else '-'}  mark {mark if mark is not None else '-'}"
+            f"  open orders {len(engine.open_orders(venue, symbol))}{held}"
+        )
+
+    def set_side(self, side: Side) -> None:
+        self.query_one(OrderTicket).set_side(side)
+
+    def action_side(self, side: str) -> None:
+        self.set_side(Side(side))
+
+    def action_focus_ticket(self) -> None:
+        self.query_one("#size", Input).focus()
+
+    def action_leave_field(self) -> None:
+        self.set_focus(None)
+
+    def action_timeframe(self, delta: int) -> None:
+        self.query_one(PriceChart).cycle_timeframe(delta)
+        self.refresh_view(Changes.all())
+
+    def action_chart_mode(self) -> None:
+        self.query_one(PriceChart).toggle_mode()
+
+    def action_grouping(self, delta: int) -> None:
+        self.query_one(OrderBookLadder).change_grouping(delta)
+
+    def action_take_price(self) -> None:
+        """Put the touch price of the chosen side into the price field: bid to buy, ask to sell."""
+        venue, symbol = self.ot_app.market
+        book = self.engine.market.book(venue, symbol)
+        if book is None:
+            return
+        ticket = self.query_one(OrderTicket)
+        price = book.best_bid if ticket.side is Side.BUY else book.best_ask
+        if price is not None:
+            ticket.fill_price(price)
+
+    @on(OrderSubmitted)
+    def _order_submitted(self, message: OrderSubmitted) -> None:
+        message.stop()
+        if self.sending:
+            self.notify("The previous order is still being sent.", severity="warning", timeout=2)
+            return
+        self.sending = True
+        self._send(message.request, message.preview)
+
+    @work(group="orders", exit_on_error=False, name="sending the order")
+    async def _send(self, request: OrderRequest, preview: Preview | None) -> None:
+        engine = self.engine
+        ticket = self.query_one(OrderTicket)
+        try:
+            instrument = engine.instrument(request.venue, request.symbol)
+            mark = engine.market.mark(request.venue, request.symbol)
+            live = engine.venue_mode(request.venue) == "live"
+            notional = preview.notional if preview else None
+            reasons = confirmation_reasons(request, notional, mark, live, engine.config.trading)
+            if reasons:
+                body = f"{describe(request, instrument.quote)}.\n"
+                if notional is not None:
+                    body += f"Notional about {notional:,.2f} {instrument.quote}.\n"
+                confirmed = await self.app.push_screen_wait(
+                    ConfirmScreen("Confirm order", body + "Asking because " + "; ".join(reasons) + ".",
+                                  confirm_label="Send order", danger=live)
+                )
+                if not confirmed:
+                    self.notify("Order not sent.")
+                    return
+            try:
+                order = await engine.place_order(request)
+            except OrderRefused as refused:
+                ticket.show_errors({"form": f"refused: {refused.reason}"})
+                self.notify(str(refused.reason), title="Order refused", severity="error")
+                return
+            if order.status.value == "rejected":
+                ticket.show_errors({"form": f"rejected by {order.venue}: {order.reason}"})
+                self.notify(order.reason or "rejected", title="Order rejected", severity="error")
+                return
+            ticket.consume()
+            ticket.show_errors({})
+            self.notify(f"{describe(request, instrument.quote)} → {order.status.value}", title="Order sent", timeout=3)
+            self.refresh_view(Changes.all())
+        finally:
+            self.sending = False

@@ -1,0 +1,131 @@
+"""The order book ladder: asks above, bids below, spread in between, cumulative depth bars,
+price grouping and the trader's own resting orders marked at their levels.
+
+It renders from the latest book when the screen's clock says so, never per update.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from core.models import Instrument, Order, OrderBook, Side
+from themes.registry import up_down
+from tui.format import compact_size
+
+GROUPINGS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+
+
+def group_levels(levels: list[tuple[Decimal, Decimal]], step: Decimal, side: Side) -> list[tuple[Decimal, Decimal]]:
+    """Merge levels into buckets of ``step``; bids round down and asks up, so a bucket never
+    shows a better price than any level in it."""
+    if step <= 0:
+        return list(levels)
+    rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
+    merged: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for price, size in levels:
+        bucket = (price / step).quantize(Decimal(1), rounding=rounding) * step
+        merged[bucket] += size
+    return sorted(merged.items(), reverse=side is Side.BUY)
+
+
+def with_own_levels(levels: list[tuple[Decimal, Decimal]], own: dict[tuple[Side, Decimal], Decimal],
+                    side: Side) -> list[tuple[Decimal, Decimal]]:
+    """Add a row for each own resting order at a price the venue's (depth-limited) book does
+    not list, so every own order inside the shown range is visible at its level."""
+    prices = {price for price, _ in levels}
+    extra = [(price, size) for (own_side, price), size in own.items() if own_side is side and price not in prices]
+    return sorted([*levels, *extra], reverse=side is Side.BUY)
+
+
+def _bucket(price: Decimal, step: Decimal, side: Side) -> Decimal:
+    rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
+    return (price / step).quantize(Decimal(1), rounding=rounding) * step
+
+
+class OrderBookLadder(Widget):
+    DEFAULT_CSS = """
+    OrderBookLadder { height: 1fr; min-width: 26; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.book: OrderBook | None = None
+        self.instrument: Instrument | None = None
+        self.own_orders: list[Order] = []
+        self.grouping_index = 0
+
+    @property
+    def step(self) -> Decimal:
+        tick = self.instrument.tick_size if self.instrument else Decimal(1)
+        return tick * GROUPINGS[self.grouping_index]
+
+    def show(self, book: OrderBook | None, instrument: Instrument | None, own_orders: list[Order]) -> None:
+        self.book, self.instrument, self.own_orders = book, instrument, own_orders
+        self.refresh()
+
+    def change_grouping(self, delta: int) -> None:
+        self.grouping_index = max(0, min(len(GROUPINGS) - 1, self.grouping_index + delta))
+        self.refresh()
+
+    def _own_levels(self, step: Decimal) -> dict[tuple[Side, Decimal], Decimal]:
+        levels: dict[tuple[Side, Decimal], Decimal] = defaultdict(Decimal)
+        for order in self.own_orders:
+            if order.price is not None and order.is_open:
+                levels[(order.side, _bucket(order.price, step, order.side))] += order.remaining
+        return levels
+
+    def render(self) -> Text:
+        width = max(self.size.width, 20)
+        height = max(self.size.height, 3)
+        book, instrument = self.book, self.instrument
+        up, down = up_down(self.app.current_theme)
+        header = Text(f"{'Price':>{width // 2 - 1}} {'Size':>{width - width // 2 - 3}}  ", style="bold")
+        if book is None or instrument is None:
+            return Text.assemble(header, "\n", Text("waiting for the book…", style="dim"))
+        step = self.step
+        decimals = max(0, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
+        per_side = max(1, (height - 2) // 2)
+        own = self._own_levels(step)
+        asks = with_own_levels(group_levels(book.asks, step, Side.SELL), own, Side.SELL)[:per_side]
+        bids = with_own_levels(group_levels(book.bids, step, Side.BUY), own, Side.BUY)[:per_side]
+        max_total = max(sum(s for _, s in asks) if asks else Decimal(0), sum(s for _, s in bids) if bids else Decimal(0)) or Decimal(1)
+
+        lines: list[Text] = [header]
+        ask_rows = []
+        total = Decimal(0)
+        for price, size in asks:
+            total += size
+            ask_rows.append(self._row(price, size, total, max_total, decimals, width, down, own.get((Side.SELL, price))))
+        lines.extend(reversed(ask_rows))
+        lines.extend(Text("") for _ in range(per_side - len(ask_rows)))
+        spread = book.spread
+        mid = book.mid
+        spread_text = "spread -" if spread is None or mid is None else f"spread {spread:.{instrument.price_decimals}f} ({spread / mid:.3%})"
+        group_text = f" ×{GROUPINGS[self.grouping_index]}" if self.grouping_index else ""
+        lines.append(Text(f"{spread_text}{group_text}".center(width)[:width], style="bold"))
+        total = Decimal(0)
+        for price, size in bids:
+            total += size
+            lines.append(self._row(price, size, total, max_total, decimals, width, up, own.get((Side.BUY, price))))
+        return Text("\n").join(lines[:height])
+
+    @staticmethod
+    def _row(price: Decimal, size: Decimal, total: Decimal, max_total: Decimal, decimals: int,
+             width: int, colour: str, own: Decimal | None) -> Text:
+        marker = "◆" if own else " "
+        price_text = f"{price:,.{decimals}f}"
+        size_text = compact_size(size)
+        left = width // 2 - 1
+        body = f"{price_text:>{left}} {size_text:>{width - left - 3}} {marker}"
+        text = Text(body[:width])
+        text.stylize(Style(color=colour, bold=True), 0, left)
+        if own:
+            text.stylize("bold reverse", len(body) - 1, len(body))
+        bar = int(round(float(total / max_total) * width))
+        text.stylize(Style(bgcolor=colour, dim=True) if bar else "", width - bar, width)
+        return text

@@ -1,0 +1,84 @@
+"""A price chart drawn with text: candles (body █, wick │) or a line of closes, with a price
+axis on the right. Text keeps it readable over SSH and cheap to redraw."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from core.models import Candle
+from themes.registry import up_down
+
+TIMEFRAMES = ("1m", "5m", "15m", "1h")
+AXIS_WIDTH = 11
+
+
+def _cell(candle: Candle, top: float, bottom: float) -> str:
+    body_high, body_low = max(candle.open, candle.close), min(candle.open, candle.close)
+    if body_low <= top and body_high >= bottom:
+        return "█"
+    if candle.low <= top and candle.high >= bottom:
+        return "│"
+    return " "
+
+
+class PriceChart(Widget):
+    DEFAULT_CSS = """
+    PriceChart { height: 1fr; min-height: 5; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.candles: list[Candle] = []
+        self.title = ""
+        self.timeframe_index = 0
+        self.line_mode = False
+
+    @property
+    def timeframe(self) -> str:
+        return TIMEFRAMES[self.timeframe_index]
+
+    def cycle_timeframe(self, delta: int) -> None:
+        self.timeframe_index = (self.timeframe_index + delta) % len(TIMEFRAMES)
+
+    def toggle_mode(self) -> None:
+        self.line_mode = not self.line_mode
+        self.refresh()
+
+    def show(self, title: str, candles: list[Candle]) -> None:
+        self.title, self.candles = title, candles
+        self.refresh()
+
+    def render(self) -> Text:
+        width, height = max(self.size.width, AXIS_WIDTH + 5), max(self.size.height, 3)
+        kind = "line" if self.line_mode else "candles"
+        heading = Text(f"{self.title}  {self.timeframe} {kind}", style="bold")
+        columns = width - AXIS_WIDTH
+        candles = self.candles[-columns:]
+        if not candles:
+            return Text.assemble(heading, "\n", Text("waiting for trades…", style="dim"))
+        last = candles[-1]
+        heading.append(f"  O {last.open:,.2f} H {last.high:,.2f} L {last.low:,.2f} C {last.close:,.2f}", style="")
+        rows = height - 1
+        high = max(c.high for c in candles)
+        low = min(c.low for c in candles)
+        span = (high - low) or max(abs(high) * 1e-4, 1e-9)
+        step = span / rows
+        up, down = up_down(self.app.current_theme)
+        lines = [heading]
+        for row in range(rows):
+            top = high - row * step
+            bottom = top - step
+            line = Text()
+            for candle in candles:
+                colour = up if candle.close >= candle.open else down
+                if self.line_mode:
+                    char = "•" if bottom <= candle.close <= top else " "
+                else:
+                    char = _cell(candle, top, bottom)
+                line.append(char, style=colour)
+            line.append(" " * (columns - len(candles)))
+            if row in (0, rows // 2, rows - 1):
+                line.append(f" {top - step / 2:>{AXIS_WIDTH - 1},.2f}", style="dim")
+            lines.append(line)
+        return Text("\n").join(lines)
