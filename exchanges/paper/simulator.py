@@ -37,11 +37,20 @@ TREND_DRIFT = 0.05  # trend drift per second, in units of the base volatility
 RANGE_PULL_S = 300.0  # how fast a range pulls the price back to its anchor
 JUMP_EVERY_S = 1800.0
 JUMP_SIZE = 40.0  # standard deviation of a jump, in units of the base volatility
+HISTORY_MINUTES = 600
+HISTORY_POINTS_PER_MINUTE = 4
+
+
+def _next_log_vol(rng: random.Random, log_vol: float, dt: float) -> float:
+    """One step of the mean-reverting log volatility multiplier (stationary sd VOL_SPREAD)."""
+    keep = math.exp(-dt / VOL_MEMORY_S)
+    return log_vol * keep + VOL_SPREAD * math.sqrt(1 - keep * keep) * rng.gauss(0.0, 1.0)
 
 
 class MarketSimulator:
     def __init__(self, spec: MarketSpec, seed: int, replay: ReplayPath | None = None) -> None:
         self.spec = spec
+        self.seed = seed
         self.replay = replay
         self.rng = random.Random(f"{seed}:{spec.instrument.symbol}")
         self.tick = float(spec.instrument.tick_size)
@@ -61,8 +70,7 @@ class MarketSimulator:
     def advance(self, dt: float) -> float:
         """Move the mid by ``dt`` simulated seconds and return it."""
         rng = self.rng
-        keep = math.exp(-dt / VOL_MEMORY_S)
-        self.log_vol = self.log_vol * keep + VOL_SPREAD * math.sqrt(1 - keep * keep) * rng.gauss(0.0, 1.0)
+        self.log_vol = _next_log_vol(rng, self.log_vol, dt)
         self.regime_left -= dt
         if self.regime_left <= 0:
             self.regime = rng.choice((-1, 0, 0, 1))
@@ -119,6 +127,27 @@ class MarketSimulator:
             orders.append((side, max(1, round(median * rng.lognormvariate(0.0, 1.0)))))
             elapsed += rng.expovariate(FLOW_PER_SECOND)
         return orders
+
+    def history(self, end_ms: int, minutes: int = HISTORY_MINUTES) -> list[tuple[int, float, float]]:
+        """(ts, price, size) of past trades over whole minutes before ``end_ms``'s minute,
+        ending at the current price: candles for charts and strategies from the first second.
+        They come from their own random stream, so the live market is the same without them."""
+        rng = random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history")
+        dt = 60.0 / HISTORY_POINTS_PER_MINUTE
+        log_price, log_vol = 0.0, 0.0
+        path = []
+        for _ in range(minutes * HISTORY_POINTS_PER_MINUTE):
+            log_vol = _next_log_vol(rng, log_vol, dt)
+            log_price += self.base_vol * math.exp(log_vol) * math.sqrt(dt) * rng.gauss(0.0, 1.0)
+            if rng.random() < dt / JUMP_EVERY_S:
+                log_price += rng.gauss(0.0, JUMP_SIZE * self.base_vol)
+            path.append(log_price)
+        start = end_ms - end_ms % 60_000 - minutes * 60_000
+        size = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND * dt
+        return [
+            (start + int(i * dt * 1000), self.price * math.exp(p - path[-1]), size * rng.lognormvariate(0.0, 0.5))
+            for i, p in enumerate(path)
+        ]
 
     def _top_lots(self) -> float:
         return TOP_NOTIONAL / self.price / self.lot

@@ -174,7 +174,15 @@ class PaperVenue:
             self._open[stored.order.client_order_id] = stored
             market.engine.submit(self._engine_order(market, stored), now)
         for market in self._markets.values():
+            if market.sim.replay is None:
+                self._seed_history(market, now)
             self._refresh_quotes(market, now)
+
+    def _seed_history(self, market: _Market, now: int) -> None:
+        for ts, price, size in market.sim.history(now):
+            for builder in market.candles.values():
+                builder.add(ts, price, size)
+        market.last_closed_ts = market.candles["1m"].candles[-1].ts
 
     def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:
         return {b.asset: (b.free, b.used) for b in self._account.balances()}
@@ -255,7 +263,8 @@ class PaperVenue:
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
     ) -> list[Candle]:
-        """Candles built from this session's trades, the current (open) one last."""
+        """Candles built from trades, the current (open) one last. A simulated market starts
+        with ten hours of seeded history; a replayed one with none."""
         market = self._market(symbol)
         if timeframe not in market.candles:
             raise VenueError(f"timeframe {timeframe} is not offered by {self.name}; use one of {', '.join(market.candles)}")

@@ -322,13 +322,20 @@ def test_a_market_without_a_price_is_a_clear_error(make_venue: Callable[..., Har
     assert h.venue._markets["DOGE/USDT"].instrument.tick_size == Decimal("0.00001")
 
 
-async def test_ohlcv_from_trades(make_venue: Callable[..., Harness]) -> None:
+async def test_ohlcv_history_then_candles_from_trades(make_venue: Callable[..., Harness]) -> None:
     h = make_venue(markets=[BTC])
+    start = h.clock.now_ms()
+    history = await h.venue.fetch_ohlcv(BTC, "1m", limit=1000)
+    assert len(history) == 500 and history[-1].ts == start - 60_000
+    assert abs(history[-1].close - float((await h.venue.fetch_order_book(BTC, 1)).mid)) < 5  # type: ignore[arg-type]
     h.step(1300)
-    candles = await h.venue.fetch_ohlcv(BTC, "1m")
-    assert len(candles) == 3 and [c.ts % 60_000 for c in candles] == [0, 0, 0]
+    candles = await h.venue.fetch_ohlcv(BTC, "1m", since=start - 60_000)
+    assert [c.ts - start for c in candles] == [-60_000, 0, 60_000, 120_000]
     assert all(c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high for c in candles)
     closed = [e.candle for e in h.of(CandleClosed) if e.symbol == BTC]
-    assert [c.ts for c in closed] == [c.ts for c in candles[:2]]
+    assert [c.ts for c in closed] == [c.ts for c in candles[1:3]]
+    hours = await h.venue.fetch_ohlcv(BTC, "1h")
+    assert all(b.ts - a.ts == 3_600_000 for a, b in zip(hours, hours[1:], strict=False)) and len(hours) >= 10
+    assert len(await h.venue.fetch_ohlcv(BTC, "5m", limit=7)) == 7
     with pytest.raises(VenueError, match="timeframe"):
         await h.venue.fetch_ohlcv(BTC, "3d")

@@ -1,0 +1,83 @@
+"""The simulated market has the features it claims: regimes, volatility clusters, jumps, a
+spread and depth, a flow that follows the price, and a state that survives a restart."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from core.config import PaperMarketConfig
+from core.matching import BUY, SELL
+from exchanges.paper.markets import market_spec
+from exchanges.paper.simulator import FLOW_PER_SECOND, LEVELS, MarketSimulator
+
+SPEC = market_spec("paper", PaperMarketConfig(symbol="ETH/USDT"))
+
+
+def path(seed: int, steps: int, dt: float = 1.0) -> list[float]:
+    sim = MarketSimulator(SPEC, seed)
+    return [sim.advance(dt) for _ in range(steps)]
+
+
+def test_a_seed_is_a_market() -> None:
+    assert path(1, 500) == path(1, 500)
+    assert path(1, 500) != path(2, 500)
+
+
+def test_volatility_clusters_jumps_and_regimes() -> None:
+    sim = MarketSimulator(SPEC, 4)
+    prices, regimes = [], set()
+    for _ in range(40_000):
+        prices.append(sim.advance(1.0))
+        regimes.add(sim.regime)
+    returns = [math.log(b / a) for a, b in zip(prices, prices[1:], strict=False)]
+    size = [abs(r) for r in returns]
+    mean = statistics.fmean(size)
+    lag = 60
+    autocorrelation = statistics.correlation(size[:-lag], size[lag:])
+    assert autocorrelation > 0.05, "quiet and busy stretches should follow each other"
+    assert max(size) > 15 * statistics.median(size), "there should be jumps"
+    assert regimes == {-1, 0, 1}
+    assert 0.5 * SPEC.volatility < mean < 3 * SPEC.volatility
+
+
+def test_quotes_have_a_spread_and_growing_depth() -> None:
+    sim = MarketSimulator(SPEC, 5)
+    sim.advance(1.0)
+    ladder = sim.quotes()
+    bids = [(p, q) for s, p, q in ladder if s == BUY]
+    asks = [(p, q) for s, p, q in ladder if s == SELL]
+    assert len(bids) == len(asks) == LEVELS
+    assert max(p for p, _ in bids) < sim.mid_ticks < min(p for p, _ in asks)
+    assert [p for p, _ in asks] == sorted(p for p, _ in asks)
+    assert sum(q for _, q in asks[-5:]) > sum(q for _, q in asks[:5])
+
+
+def test_flow_rate_and_direction_follow_the_price() -> None:
+    sim = MarketSimulator(SPEC, 6)
+    count = 0
+    for _ in range(2000):
+        sim.advance(1.0)
+        count += len(sim.flow(1.0))
+    assert abs(count / 2000 - FLOW_PER_SECOND) < 0.3
+    sim.pressure = 2.5
+    buys = [side for _ in range(500) for side, _ in sim.flow(1.0)]
+    assert buys.count(BUY) > 0.65 * len(buys)
+
+
+def test_state_round_trip_continues_the_same_market() -> None:
+    original = MarketSimulator(SPEC, 9)
+    for _ in range(100):
+        original.advance(0.1)
+    copy = MarketSimulator(SPEC, 9)
+    copy.restore(original.state())
+    assert [original.advance(0.1) for _ in range(50)] == [copy.advance(0.1) for _ in range(50)]
+    assert original.quotes() == copy.quotes() and original.flow(5.0) == copy.flow(5.0)
+
+
+def test_history_ends_at_the_current_price_on_whole_minutes() -> None:
+    sim = MarketSimulator(SPEC, 3)
+    points = sim.history(1_704_067_230_000, minutes=30)
+    assert points[0][0] == 1_704_067_200_000 - 30 * 60_000 and points[-1][0] < 1_704_067_200_000
+    assert points[-1][1] == sim.price and all(size > 0 for _, _, size in points)
+    assert sim.history(1_704_067_230_000, minutes=30) == points
