@@ -36,6 +36,7 @@ from decimal import Decimal
 
 from core.events import EventBus, PositionChanged
 from core.models import ZERO, Balance, Fill, Instrument, Position, PositionSide, Side
+from core.portfolio_state import AccountingState
 from core.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,18 @@ class Portfolio:
         self._day: int | None = None
         self._day_start: dict[str, Decimal] = {}
         self._valued: dict[str, tuple[Decimal, bool]] | None = None
+        self._restored_spot: dict[Key, Position] = {}
         self._peak = ZERO
         self._unvalued_warned: set[tuple[str, str]] = set()
 
     # -- instruments and settings -------------------------------------------------------------
 
     def register_instrument(self, instrument: Instrument) -> None:
-        self._instruments[(instrument.venue, instrument.symbol)] = instrument
+        key = (instrument.venue, instrument.symbol)
+        self._instruments[key] = instrument
+        restored = self._restored_spot.pop(key, None)
+        if restored is not None:
+            self._place_restored(restored, instrument)
 
     def instrument(self, venue: str, symbol: str) -> Instrument | None:
         return self._instruments.get((venue, symbol))
@@ -176,6 +182,36 @@ class Portfolio:
         position = self._positions.get(key)
         if position is not None:
             self._apply_mark(position, self._require(venue, symbol))
+        self._after_change()
+
+    def accounting_state(self) -> str:
+        """What a restart must not forget (see ``core.portfolio_state``), as text to store."""
+        self._roll_day()
+        spot = [
+            p.model_copy() for (v, s), p in self._positions.items() if not self._instruments[(v, s)].is_perpetual
+        ]
+        return AccountingState(
+            day=self._day or 0, day_start=dict(self._day_start), peak=self._peak,
+            realized=self._realized, fees=self._fees, spot_positions=spot,
+        ).to_json()
+
+    def restore_accounting(self, text: str) -> None:
+        """Carry on from a saved state: today's starting equity (if it is still the same UTC day),
+        the high-water mark, realized PnL and fees, and spot positions (placed when their
+        instrument is registered, never larger than the coins held)."""
+        state = AccountingState.from_json(text)
+        self._roll_day()
+        if state.day == self._day:
+            self._day_start.update(state.day_start)
+        self._peak = max(self._peak, state.peak)
+        self._realized, self._fees = state.realized, state.fees
+        for position in state.spot_positions:
+            key = (position.venue, position.symbol)
+            instrument = self._instruments.get(key)
+            if instrument is None:
+                self._restored_spot[key] = position
+            else:
+                self._place_restored(position, instrument)
         self._after_change()
 
     def rebase_peak(self) -> None:
@@ -274,6 +310,17 @@ class Portfolio:
             stored.liquidation_price = self._liquidation_price(stored)
         self._positions[key] = stored
         self._publish(stored)
+
+    def _place_restored(self, position: Position, instrument: Instrument) -> None:
+        key = (position.venue, position.symbol)
+        if key in self._positions or instrument.is_perpetual:
+            return
+        assets = self._balances.get(position.venue)
+        if assets is not None:
+            held = max(assets.get(instrument.base, Balance(asset=instrument.base)).total, ZERO)
+            position = position.model_copy(update={"size": min(position.size, held)})
+        self._refresh(position, instrument)
+        self._replace(position, instrument)
 
     def _publish(self, position: Position) -> None:
         if self._bus is not None:

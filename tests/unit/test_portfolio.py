@@ -13,6 +13,7 @@ from core.clock import SimClock
 from core.events import EventBus, PositionChanged
 from core.models import Balance, ContractType, Fill, Instrument, Position, PositionSide, Side
 from core.portfolio import DAY_MS, Portfolio, UnknownInstrument
+from core.portfolio_state import AccountingStateError
 
 SPOT = Instrument(venue="paper", symbol="BTC/USDT", base="BTC", quote="USDT", tick_size=D("0.01"), lot_size=D("0.0001"))
 PERP = Instrument(
@@ -330,3 +331,65 @@ def test_a_venue_connecting_later_adds_equity_not_profit(portfolio: Portfolio) -
     portfolio.update_mark("binance", "ETH/USDT", D(1900))
     assert portfolio.daily_pnl() == D(-210)
     assert portfolio.equity() == D(9990) + D(8800)
+
+
+def test_a_restart_keeps_the_days_losses_the_peak_and_spot_positions(clock: SimClock, portfolio: Portfolio) -> None:
+    portfolio.apply_fill(fill(SPOT, Side.BUY, "0.5", "100", fee="0.05"))
+    portfolio.apply_fill(fill(PERP, Side.BUY, "10", "100"))
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(110))
+    portfolio.apply_fill(fill(PERP, Side.SELL, "10", "95"))
+    saved = portfolio.accounting_state()
+    before = (portfolio.daily_pnl(), portfolio.peak_equity(), portfolio.realized_pnl(), portfolio.fees_paid())
+
+    clock.advance(3_600_000)
+    restarted = Portfolio(clock)
+    restarted.restore_accounting(saved)
+    for instrument in (SPOT, PERP):
+        restarted.register_instrument(instrument)
+    restarted.set_balances("paper", portfolio.balances("paper"))
+    restarted.update_mark("paper", "BTC/USDT", D(100))
+    assert (restarted.daily_pnl(), restarted.peak_equity(), restarted.realized_pnl(), restarted.fees_paid()) == before
+    assert before[0] == D(-50) - D("0.05") and before[1] == D(10100) - D("0.05")
+    spot = restarted.position("paper", "BTC/USDT")
+    assert spot is not None and spot.size == D("0.5") and spot.entry_price == D(100)
+
+
+def test_a_restart_on_a_new_day_starts_a_new_day(clock: SimClock, portfolio: Portfolio) -> None:
+    portfolio.apply_fill(fill(PERP, Side.BUY, "1", "100"))
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(90))
+    saved = portfolio.accounting_state()
+    clock.advance(DAY_MS)
+    restarted = Portfolio(clock)
+    restarted.register_instrument(PERP)
+    restarted.set_balances("paper", [Balance(asset="USDT", free=D(9990))])
+    restarted.restore_accounting(saved)
+    assert restarted.daily_pnl() == 0 and restarted.peak_equity() == D(10000)
+
+
+def test_restored_spot_positions_never_exceed_the_coins_held(clock: SimClock, portfolio: Portfolio) -> None:
+    portfolio.apply_fill(fill(SPOT, Side.BUY, "0.5", "100"))
+    saved = portfolio.accounting_state()
+    restarted = Portfolio(clock)
+    restarted.set_balances("paper", [Balance(asset="USDT", free=D(9950)), Balance(asset="BTC", free=D("0.2"))])
+    restarted.restore_accounting(saved)
+    assert restarted.positions() == []
+    restarted.register_instrument(SPOT)
+    position = restarted.position("paper", "BTC/USDT")
+    assert position is not None and position.size == D("0.2")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("not json", "Expecting value"),
+        ("[]", "not a JSON object"),
+        ('{"version": 7}', "version 7, expected 1"),
+        ('{"version": 1, "day": 1}', "missing key 'day_start'"),
+        ('{"version": 1, "day": 1, "day_start": {}, "peak": "lots", "realized": "0", "fees": "0", '
+         '"spot_positions": []}', "ConversionSyntax"),
+    ],
+)
+def test_unreadable_saved_state_is_refused_with_a_reason(portfolio: Portfolio, text: str, problem: str) -> None:
+    with pytest.raises(AccountingStateError, match="saved portfolio state cannot be read") as caught:
+        portfolio.restore_accounting(text)
+    assert problem in str(caught.value)
