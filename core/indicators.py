@@ -2,17 +2,18 @@
 
 Every function takes whole series and returns a series of the same length, with NaN where the
 window is not yet full, so results line up index by index with the candles they came from.
-Recursive averages (EMA, Wilder smoothing) run in pandas' C implementation rather than a Python
-loop: the agents evaluate dozens of them per symbol per cycle.
+The agents evaluate dozens of these per symbol per cycle on a few hundred candles, where a
+pandas call costs more in set-up than in arithmetic; so recursive averages run as blocked
+closed-form numpy (see ``_recursive_mean``) and rolling moments come from cumulative sums.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 Array = npt.NDArray[np.float64]
+_BLOCK = 256  # block length of the closed-form recursion: keeps decay**-k far from overflow
 
 
 def _as_float(values: npt.ArrayLike) -> Array:
@@ -31,30 +32,88 @@ def sma(values: npt.ArrayLike, period: int) -> Array:
     out = np.full(x.shape, np.nan)
     if len(x) < period:
         return out
-    csum = np.cumsum(np.insert(x, 0, 0.0))
-    out[period - 1 :] = (csum[period:] - csum[:-period]) / period
+    out[period - 1 :] = _window_sums(x, period) / period
     return out
 
 
 def ema(values: npt.ArrayLike, period: int) -> Array:
     """Exponential moving average (alpha = 2 / (period + 1)), NaN until ``period`` values exist."""
     _check_period(period)
-    x = _as_float(values)
-    return pd.Series(x).ewm(span=period, adjust=False, min_periods=period).mean().to_numpy()
+    return _recursive_mean(_as_float(values), 2.0 / (period + 1), period)
 
 
 def wilder(values: npt.ArrayLike, period: int) -> Array:
     """Wilder's smoothing (alpha = 1 / period), the average RSI, ATR and ADX are defined with."""
     _check_period(period)
-    x = _as_float(values)
-    return pd.Series(x).ewm(alpha=1.0 / period, adjust=False, min_periods=period).mean().to_numpy()
+    return _recursive_mean(_as_float(values), 1.0 / period, period)
+
+
+def _recursive_mean(x: Array, alpha: float, min_periods: int) -> Array:
+    """y[t] = (1 - alpha) * y[t-1] + alpha * x[t], started at the first non-NaN value.
+
+    Within a block, y[j+i] = d**(i+1) * y[j-1] + alpha * d**i * sum(x[j+k] * d**-k, k <= i) with
+    d = 1 - alpha, which numpy evaluates with one cumulative sum per block. Only leading NaNs
+    (an earlier indicator's warm-up) are allowed; NaN is returned for the first
+    ``min_periods - 1`` valid values.
+    """
+    out = np.full(x.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(x))
+    if not len(valid):
+        return out
+    start = int(valid[0])
+    series = x[start:]
+    if np.isnan(series).any():
+        raise ValueError("recursive averages accept NaN only before the first value")
+    decay = 1.0 - alpha
+    result = np.empty_like(series)
+    result[0] = series[0]
+    if decay == 0.0:
+        result[:] = series
+    else:
+        powers = decay ** np.arange(_BLOCK + 1)
+        inverse = 1.0 / powers[:-1]
+        previous = series[0]
+        for j in range(1, len(series), _BLOCK):
+            block = series[j : j + _BLOCK]
+            m = len(block)
+            sums = np.cumsum(block * inverse[:m])
+            result[j : j + m] = powers[1 : m + 1] * previous + alpha * powers[:m] * sums
+            previous = result[j + m - 1]
+    result[: min_periods - 1] = np.nan
+    out[start:] = result
+    return out
 
 
 def rolling_std(values: npt.ArrayLike, period: int) -> Array:
     """Population standard deviation over a trailing window."""
     _check_period(period)
     x = _as_float(values)
-    return pd.Series(x).rolling(period).std(ddof=0).to_numpy()
+    out = np.full(x.shape, np.nan)
+    if len(x) < period:
+        return out
+    missing = np.isnan(x)
+    gaps = int(missing.sum())
+    if gaps == len(x):
+        return out
+    centred = x - (np.nanmean(x) if gaps else x.mean())  # centring keeps the sums small
+    if gaps:
+        centred[missing] = 0.0
+    total = _window_sums(centred, period)
+    mean = total / period
+    variance = _window_sums(centred * centred, period) / period - mean * mean
+    std = np.sqrt(np.maximum(variance, 0.0))
+    if gaps:
+        std[_window_sums(missing.astype(np.float64), period) > 0] = np.nan
+    out[period - 1 :] = std
+    return out
+
+
+def _window_sums(x: Array, period: int) -> Array:
+    """Sums of every window of ``period`` consecutive values (len(x) - period + 1 of them)."""
+    csum = np.cumsum(x)
+    sums = csum[period - 1 :].copy()
+    sums[1:] -= csum[:-period]
+    return sums
 
 
 def log_returns(close: npt.ArrayLike) -> Array:
