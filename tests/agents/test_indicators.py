@@ -132,3 +132,23 @@ def test_zscore_volatility_and_efficiency() -> None:
 def test_bad_period_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ta.sma([1.0, 2.0], 0)
+
+
+@pytest.mark.parametrize("period", [1, 2, 14, 200])
+def test_recursive_mean_across_blocks_matches_the_loop(period: int) -> None:
+    rng = np.random.default_rng(period)
+    values = np.concatenate(([np.nan] * 3, 50_000 + np.cumsum(rng.normal(0, 100, 1500))))
+    expected = _wilder_loop(values, period)
+    np.testing.assert_allclose(ta.wilder(values, period), expected, rtol=1e-10, equal_nan=True)
+    with pytest.raises(ValueError, match="NaN only before"):
+        ta.ema(np.array([1.0, np.nan, 2.0]), 2)
+
+
+def test_rolling_std_leaves_windows_with_gaps_undefined() -> None:
+    values = np.array([1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0])
+    result = ta.rolling_std(values, 3)
+    assert np.isnan(result[:5]).all()
+    np.testing.assert_allclose(result[5:], np.std([4.0, 5.0, 6.0]))
+    prices = 60_000 + np.cumsum(np.random.default_rng(5).normal(0, 50, 5000))
+    expected = pd.Series(prices).rolling(20).std(ddof=0).to_numpy()
+    np.testing.assert_allclose(ta.rolling_std(prices, 20), expected, rtol=1e-6, equal_nan=True)
