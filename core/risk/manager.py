@@ -225,7 +225,7 @@ class RiskManager:
         if band is not None:
             return band
         position = self._portfolio.position(request.venue, request.symbol)
-        if self._reduces(request, instrument, position):
+        if self._reduces(request, instrument, position, open_orders):
             return RiskCheckResult.ok()
         if self._state is RiskState.REDUCING:
             return RiskCheckResult.reject(
@@ -258,15 +258,24 @@ class RiskManager:
         return None
 
     @staticmethod
-    def _reduces(request: OrderRequest, instrument: Instrument, position: Position | None) -> bool:
+    def _reduces(
+        request: OrderRequest, instrument: Instrument, position: Position | None, open_orders: list[Order]
+    ) -> bool:
         """Whether the order can only shrink exposure: reduce-only, a spot sell (spot cannot go
-        short, so it sells what is held), or the opposite side of a position and no larger."""
+        short, so it sells what is held), or the opposite side of a position and, together with
+        the working orders on that side, no larger than it (so a stack of small closing orders
+        cannot open a position on the other side unchecked)."""
         if request.reduce_only or (not instrument.is_perpetual and request.side.sign < 0):
             return True
-        if position is None:
+        if position is None or (position.side is PositionSide.LONG) != (request.side.sign < 0):
             return False
-        opposite = (position.side is PositionSide.LONG) == (request.side.sign < 0)
-        return opposite and request.size <= position.size
+        closing = sum(
+            (o.remaining for o in open_orders
+             if o.is_open and not o.reduce_only and o.side is request.side
+             and o.venue == request.venue and o.symbol == request.symbol),
+            ZERO,
+        )
+        return request.size + closing <= position.size
 
     # -- sizing -------------------------------------------------------------------------------
 

@@ -72,6 +72,21 @@ def test_reducing_state_passes_only_orders_that_shrink_a_position(make_risk: Mak
     )
 
 
+def test_closing_orders_cannot_stack_into_a_position_on_the_other_side(
+    make_risk: MakeRisk, portfolio: Portfolio
+) -> None:
+    open_position(portfolio, "BTC/USDT:USDT", Side.BUY, "1", "30000")
+    risk = make_risk()
+    first = working(request("BTC/USDT:USDT", side=Side.SELL, size="0.6"))
+    assert check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="0.4"), open_orders=[first]).approved
+    stacked = [first, working(request("BTC/USDT:USDT", side=Side.SELL, size="0.4"))]
+    result = check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="1"), open_orders=stacked)
+    # Checked as new exposure, not waved through as a close: all three sells would leave 1 BTC short.
+    assert result.rule == "max_symbol_exposure_pct"
+    risk.set_state(RiskState.REDUCING, "testing")
+    assert check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="0.1"), open_orders=stacked).rule == "reducing"
+
+
 def test_spot_sells_only_turn_holdings_into_cash(make_risk: MakeRisk, portfolio: Portfolio) -> None:
     risk = make_risk(max_position_pct=0.01)
     risk.set_state(RiskState.REDUCING, "testing")
