@@ -339,3 +339,47 @@ async def test_ohlcv_history_then_candles_from_trades(make_venue: Callable[..., 
     assert len(await h.venue.fetch_ohlcv(BTC, "5m", limit=7)) == 7
     with pytest.raises(VenueError, match="timeframe"):
         await h.venue.fetch_ohlcv(BTC, "3d")
+
+
+async def test_partial_fill_rests_then_cancel_releases_the_rest(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue(markets=[BTC])
+    ask = (await h.venue.fetch_order_book(BTC, 1)).best_ask
+    assert ask is not None
+    ack = await h.venue.create_order(make_order(BTC, Side.BUY, "1", price=str(ask)))
+    assert ack.status is OrderStatus.PARTIALLY_FILLED and Decimal(0) < ack.filled_size < 1
+    assert ack.fill is not None and ack.fill.liquidity is Liquidity.TAKER
+    [still_open] = await h.venue.fetch_open_orders()
+    assert still_open == ack.model_copy(update={"fill": None})
+    assert (await h.venue.fetch_order_book(BTC, 1)).best_bid == ask
+    canceled = await h.venue.cancel_order(ack.client_order_id, BTC)
+    assert canceled.status is OrderStatus.CANCELED and canceled.filled_size == ack.filled_size
+    money = await balance_map(h)
+    assert money["USDT"] == (Decimal(100000) - ack.filled_size * ask * Decimal("1.001"), 0)
+    assert await h.venue.fetch_open_orders() == []
+
+
+async def test_latency_is_simulated_on_the_clock(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue(markets=[BTC], latency_ms=250)
+    task = asyncio.ensure_future(h.venue.create_order(make_order(BTC, Side.BUY, "0.01", OrderType.MARKET)))
+    await asyncio.sleep(0)
+    assert not task.done()
+    h.clock.advance(250)
+    report = await task
+    assert report.status is OrderStatus.FILLED and report.ts == h.clock.now_ms()
+
+
+async def test_trailing_stop_survives_a_restart(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    path = tmp_path / "trail.sqlite"
+    h = make_venue(path, markets=[BTC], seed=2)
+    await h.venue.create_order(make_order(BTC, Side.BUY, "0.1", OrderType.MARKET))
+    trail = make_order(BTC, Side.SELL, "0.1", OrderType.TRAILING_STOP, trailing_offset="200")
+    assert (await h.venue.create_order(trail)).status is OrderStatus.OPEN
+    h.step(300)
+    engine_order = h.venue._markets[BTC].engine.get(trail.client_order_id)
+    assert engine_order is not None and engine_order.ref is not None
+    ref = engine_order.ref
+    h.venue.close()
+    again = make_venue(path, markets=[BTC], seed=2)
+    restored = again.venue._markets[BTC].engine.get(trail.client_order_id)
+    assert restored is not None and restored.ref == ref and restored.trigger == ref - 200 * 100
+    assert [r.client_order_id for r in await again.venue.fetch_open_orders()] == [trail.client_order_id]
