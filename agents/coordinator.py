@@ -132,7 +132,7 @@ class Coordinator:
     ) -> None:
         names = [a.name for a in analysts]
         if len(set(names)) != len(names) or risk.name in names:
-            raise ValueError(f"agent names must be unique: {', '.join(names + [risk.name])}")
+            raise ValueError(f"agent names must be unique: {', '.join([*names, risk.name])}")
         self.analysts = list(analysts)
         self.risk = risk
         self.clock = clock

@@ -75,11 +75,13 @@ class LLMAgent(Agent):
         }
         try:
             timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.post(self.endpoint, json=body, headers=headers) as response:
-                    text = await response.text()
-                    if response.status != 200:
-                        raise LLMError(f"{self.endpoint}: HTTP {response.status}: {redact(text[:200])}")
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(self.endpoint, json=body, headers=headers) as response,
+            ):
+                text = await response.text()
+                if response.status != 200:
+                    raise LLMError(f"{self.endpoint}: HTTP {response.status}: {redact(text[:200])}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise LLMError(redact(f"{self.endpoint}: {type(exc).__name__}: {exc}")) from None
         try:

@@ -153,11 +153,13 @@ class HttpJsonProvider:
         url = self.url_for(symbol)
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.get(url, headers=self.headers) as response:
-                    if response.status != 200:
-                        raise ProviderError(f"{url}: HTTP {response.status}")
-                    text = await response.text()
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=self.headers) as response,
+            ):
+                if response.status != 200:
+                    raise ProviderError(f"{url}: HTTP {response.status}")
+                text = await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ProviderError(redact(f"{url}: {type(exc).__name__}: {exc}")) from None
         try:

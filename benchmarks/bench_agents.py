@@ -20,12 +20,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.base import AnalysisContext, Candles  # noqa: E402
-from agents.coordinator import Coordinator  # noqa: E402
-from agents.team import build_coordinator  # noqa: E402
-from core.clock import SimClock  # noqa: E402
-from core.config import AgentsConfig  # noqa: E402
-from core.models import OrderBook  # noqa: E402
+from agents.base import AnalysisContext, Candles
+from agents.coordinator import Coordinator
+from agents.team import build_coordinator
+from core.clock import SimClock
+from core.config import AgentsConfig
+from core.models import OrderBook
 
 SYMBOLS = [f"COIN{i}/USDT" for i in range(10)]
 HOUR = 3_600_000

@@ -103,7 +103,7 @@ def test_kronos_reports_clearly_why_it_is_unavailable(tmp_path: Path, monkeypatc
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     reason = unavailable_reason(KronosSettings(model_path=tmp_path, tokenizer_path=tmp_path))
     assert reason == "unavailable: PyTorch (torch) is not installed"
-    with pytest.raises(ForecastUnavailable, match="^unavailable: PyTorch"):
+    with pytest.raises(ForecastUnavailable, match=r"^unavailable: PyTorch"):
         load_kronos(KronosSettings())
 
 

@@ -36,9 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="agents_action", metavar="ACTION", required=True)
     analyze = actions.add_parser("analyze", help="one decision for a symbol, with every agent's opinion")
     analyze.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")
-    analyze.add_argument("--data", type=Path, help="candles: CSV (timestamp,open,high,low,close,volume) or ccxt OHLCV JSON")
-    analyze.add_argument("--timeframe", help="timeframe of the candles, e.g. 1h (default: inferred from --data, else the config's first)")
-    analyze.add_argument("--equity", default="10000", help="account equity the Risk agent sizes against (default 10000)")
+    analyze.add_argument("--data", type=Path,
+                         help="candles: CSV (timestamp,open,high,low,close,volume) or ccxt OHLCV JSON")
+    analyze.add_argument("--timeframe",
+                         help="timeframe of the candles, e.g. 1h (default: inferred from --data, else the config's first)")
+    analyze.add_argument("--equity", default="10000",
+                         help="account equity the Risk agent sizes against (default 10000)")
     analyze.add_argument("--json", action="store_true", help="print the decision as JSON")
     analyze.set_defaults(handler=handle_analyze)
 
