@@ -160,3 +160,60 @@ def test_stops_fire_exactly_when_the_last_price_reaches_them(
         engine.update_last_price(price)
         if was_pending:
             assert (stop.status != Status.PENDING) == reached
+
+
+any_order_st = st.tuples(
+    st.sampled_from(list(Kind)), side_st, st.integers(95, 105), st.integers(1, 8), st.integers(1, 4),
+    st.sampled_from([Tif.GTC, Tif.IOC, Tif.FOK]),
+)
+
+
+def still_waiting(order: EngineOrder, last: int | None) -> bool:
+    """A pending stop must not have been reached by the last price."""
+    if last is None or order.ref is None and order.kind == Kind.TRAILING_STOP:
+        return True
+    rises = (order.side == BUY) != (order.kind == Kind.TAKE_PROFIT)
+    return last < order.trigger if rises else last > order.trigger
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(any_order_st, st.tuples(st.just("cancel"), st.integers(0, 200))), min_size=1, max_size=80))
+def test_every_order_kind_conserves_quantity_and_respects_limits(ops: list[tuple]) -> None:
+    engine = MatchingEngine(INSTRUMENT)
+    submitted: list[EngineOrder] = []
+    for op in ops:
+        if op[0] == "cancel":
+            if submitted:
+                engine.cancel(submitted[op[1] % len(submitted)].oid)
+            continue
+        kind, side, price, lots, offset, tif = op
+        order = EngineOrder(
+            len(submitted), "o", side, kind, lots,
+            price if kind in (Kind.LIMIT, Kind.STOP_LIMIT) else 0,
+            trigger=price + offset * side if kind != Kind.TRAILING_STOP else 0,
+            trail=offset if kind == Kind.TRAILING_STOP else 0,
+            tif=tif if kind in (Kind.LIMIT, Kind.STOP_LIMIT) else Tif.GTC,
+        )
+        submitted.append(order)
+        result = engine.submit(order)
+        for fill in result.fills:
+            assert fill.price_ticks == fill.maker.price and fill.maker.side != fill.taker.side
+            if fill.taker.kind in (Kind.LIMIT, Kind.STOP_LIMIT):
+                limit = fill.taker.price
+                assert fill.price_ticks <= limit if fill.taker.side == BUY else fill.price_ticks >= limit
+        for taker in {id(f.taker): f.taker for f in result.fills}.values():
+            prices = [f.price_ticks for f in result.fills if f.taker is taker]
+            assert prices == sorted(prices, reverse=taker.side == SELL), "a taker walks the book outwards"
+        bid, ask = engine.best_bid(), engine.best_ask()
+        assert bid is None or ask is None or bid < ask
+        for live in engine.live_orders():
+            if live.status == Status.PENDING:
+                assert still_waiting(live, engine.last_price)
+    resting = 0
+    for order in submitted:
+        assert order.filled + order.remaining == order.size and order.remaining >= 0
+        if order.status == Status.OPEN:
+            resting += order.remaining
+        assert (engine.get(order.oid) is order) == (order.status in (Status.OPEN, Status.PENDING))
+    bids, asks = engine.depth(1000)
+    assert sum(q for _, q in bids) + sum(q for _, q in asks) == resting
