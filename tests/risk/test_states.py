@@ -10,10 +10,10 @@ import pytest
 
 from core.clock import SimClock
 from core.events import RiskStateChanged, Subscription
-from core.models import RiskState, Side
+from core.models import OrderRequest, OrderType, RiskState, Side
 from core.portfolio import DAY_MS, Portfolio
 
-from .conftest import MakeRisk, open_position
+from .conftest import BTC, MakeRisk, open_position
 
 PERP = "BTC/USDT:USDT"
 
@@ -190,3 +190,22 @@ def test_alerts_carry_the_clock_time(make_risk: MakeRisk, portfolio: Portfolio, 
     clock.advance(5000)
     portfolio.update_mark("paper", PERP, D(29000))
     assert [a.ts for a in risk.monitor_positions()] == [clock.now_ms()]
+
+
+async def test_a_drawdown_found_while_checking_an_order_refuses_it_and_flattens(
+    make_risk: MakeRisk, portfolio: Portfolio
+) -> None:
+    risk = make_risk(emergency_stop_loss=0.05, max_daily_loss_pct=1, max_leverage=10)
+    calls: list[str] = []
+
+    async def flatten(reason: str) -> None:
+        calls.append(reason)
+
+    risk.on_emergency = flatten
+    open_position(portfolio, PERP, Side.BUY, "10", "30000")
+    portfolio.update_mark("paper", PERP, D(29000))
+    request = OrderRequest(venue="paper", symbol="BTC/USDT", side=Side.BUY, type=OrderType.MARKET, size=D("0.01"))
+    result = risk.check_order_risk(request, BTC, D(30000), [])
+    assert result.rule == "halted" and result.reason is not None and "emergency stop: equity" in result.reason
+    await asyncio.sleep(0)
+    assert len(calls) == 1
