@@ -36,6 +36,7 @@ from core.market import MarketCache
 from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, RiskState
 from core.orders import OrderManager
 from core.portfolio import Portfolio
+from core.portfolio_state import AccountingStateError
 from core.ports import Clock, ExchangeAdapter, VenueError
 from core.redact import redact
 from core.risk import RiskManager
@@ -127,6 +128,7 @@ class TradingEngine:
         await self._audit("engine_start", {"venues": {n: v.mode for n, v in self.venues.items()}})
         await self._audit_config()
         await self._restore_risk_state()
+        await self._restore_accounting()
         await self.orders.load_open()
         for name, venue in self.venues.items():
             for instrument in await venue.load_instruments():
@@ -156,6 +158,7 @@ class TradingEngine:
                 await task
         for venue in self.venues.values():
             await venue.stop()
+        await self._save_accounting()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self._audit("engine_stop", {})
@@ -175,6 +178,20 @@ class TradingEngine:
         """Stop, then close the database: the end of the engine's life."""
         await self.stop()
         await self.db.close()
+
+    async def _restore_accounting(self) -> None:
+        """Today's starting equity, the drawdown peak and spot holdings outlive a restart, so a
+        restart never hands out a fresh daily-loss allowance."""
+        saved = await self.db.get_state("portfolio")
+        if saved:
+            try:
+                self.portfolio.restore_accounting(saved)
+            except AccountingStateError as exc:
+                log.error("saved accounting state ignored: %s", exc)
+                await self._audit("accounting_state_unreadable", {"error": str(exc)})
+
+    async def _save_accounting(self) -> None:
+        await self.db.set_state("portfolio", self.portfolio.accounting_state())
 
     async def _restore_risk_state(self) -> None:
         """A halt survives a restart: only a person may lift it."""
@@ -227,11 +244,11 @@ class TradingEngine:
         balances = await venue.fetch_balances()
         self.portfolio.set_balances(venue_name, balances)
         positions = await venue.fetch_positions()
-        for position in positions:
-            self.portfolio.set_position(position)
+        self.portfolio.sync_positions(venue_name, positions)
         now = self.clock.now_ms()
         await self.db.snapshot_balances(venue_name, balances, now)
         await self.db.save_positions(venue_name, positions, now)
+        await self._save_accounting()
 
     # --------------------------------------------------------------- background
     async def _consume_reports(self) -> None:

@@ -252,3 +252,18 @@ async def test_configuration_is_audited_and_a_change_is_noticed(isolated_home: P
         assert kinds == ["config_loaded", "config_changed"]
     finally:
         await changed.close()
+
+
+async def test_spot_holdings_and_the_days_start_survive_a_restart(isolated_home: Path, clock: SimClock) -> None:
+    engine = await started(isolated_home, clock)
+    await engine.place_order(market(size="0.04"))
+    await settle()
+    start_of_day = engine.portfolio.start_of_day_equity()
+    await engine.close()
+    again = await started(isolated_home, clock)
+    try:
+        position = again.portfolio.position("paper", SPOT)
+        assert position is not None and position.size == D("0.04")
+        assert again.portfolio.start_of_day_equity() == start_of_day
+    finally:
+        await again.close()
