@@ -171,6 +171,7 @@ class Agent(ABC):
     """An analyst with one point of view. Subclasses set ``name`` and implement ``analyze``."""
 
     name: str = "agent"
+    timeout_s: float | None = None  # longer than the coordinator's default when the agent needs it
 
     @abstractmethod
     async def analyze(self, context: AnalysisContext) -> AgentOpinion: ...

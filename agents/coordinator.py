@@ -1,7 +1,7 @@
 """Coordinator: asks every agent at once, fuses their views, lets Risk decide, emits a Signal.
 
-1. Every analyst runs concurrently with its own timeout (measured on the Clock, so a test can
-   time one out by advancing a simulated clock). A late or failing agent becomes a "no data"
+1. Every analyst runs concurrently with a timeout (the agent's own ``timeout_s`` or the
+   default; measured on the Clock, so a test can time one out by advancing a simulated clock). A late or failing agent becomes a "no data"
    opinion carrying the reason; it never stalls or breaks the decision.
 2. Fusion: each agent with data votes ``direction x strength`` with weight ``w x calibrated
    confidence``; the score is the votes' sum over the weights of the agents that had data, so an
@@ -167,8 +167,9 @@ class Coordinator:
         return decision
 
     async def _consult(self, agent: Agent, context: AnalysisContext) -> AgentOpinion:
+        timeout = getattr(agent, "timeout_s", None) or self.settings.timeout_s
         task = asyncio.ensure_future(agent.analyze(context))
-        timer = asyncio.ensure_future(self.clock.sleep(self.settings.timeout_s))
+        timer = asyncio.ensure_future(self.clock.sleep(timeout))
         try:
             await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -179,7 +180,7 @@ class Coordinator:
         if not task.done():
             task.cancel()
             log.warning("%s agent timed out on %s", agent.name, context.symbol)
-            return no_data_opinion(agent.name, f"timed out after {self.settings.timeout_s:g} s")
+            return no_data_opinion(agent.name, f"timed out after {timeout:g} s")
         try:
             opinion = task.result()
         except Exception as exc:

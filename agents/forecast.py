@@ -1,7 +1,7 @@
 """Forecast agent: the AI price-prediction model as one voice among the agents.
 
-One model per symbol, fitted on that symbol's history the first time it is seen and again only
-when asked (``retrain``), never per cycle. Its confidence is its measured out-of-sample skill:
+One model per symbol and timeframe, fitted on that history the first time it is seen and again
+only when asked (``retrain``), never per cycle. Its confidence is its measured out-of-sample skill:
 a model that does not beat the naive guess on held-out data speaks with (near) zero confidence,
 whatever its forecast says.
 """
@@ -36,35 +36,38 @@ class ForecastAgent(Agent):
         self.model_factory = model_factory or (lambda: RidgeForecaster(horizon=horizon))
         self.unmeasured_confidence = unmeasured_confidence
         self.note = note
-        self._models: dict[str, Forecaster] = {}
-        self.reports: dict[str, ForecastReport] = {}
+        self._models: dict[tuple[str, str], Forecaster] = {}
+        self.reports: dict[tuple[str, str], ForecastReport] = {}
 
-    def retrain(self, symbol: str, candles: Candles) -> ForecastReport:
-        """Fit (or refit) the symbol's model on this history and keep its evaluation."""
-        model = self._models.get(symbol) or self.model_factory()
+    def retrain(self, symbol: str, timeframe: str, candles: Candles) -> ForecastReport:
+        """Fit (or refit) the model of a symbol and timeframe on this history; keep its evaluation."""
+        key = (symbol, timeframe)
+        model = self._models.get(key) or self.model_factory()
         report = model.fit(candles)
-        self._models[symbol] = model
-        self.reports[symbol] = report
+        self._models[key] = model
+        self.reports[key] = report
         log.info(
-            "forecast model %s for %s: accuracy %s vs naive %s, coverage %s",
-            report.model, symbol, report.directional_accuracy, report.baseline_accuracy, report.interval_coverage,
+            "forecast model %s for %s %s: accuracy %s vs naive %s, coverage %s", report.model, symbol, timeframe,
+            report.directional_accuracy, report.baseline_accuracy, report.interval_coverage,
         )
         return report
 
     async def analyze(self, context: AnalysisContext) -> AgentOpinion:
         candles = context.series()
+        timeframe = context.primary_timeframe
         age = context.data_age_ms()
-        if candles is None:
+        if candles is None or timeframe is None:
             return self.no_data("no candles", age)
+        key = (context.symbol, timeframe)
         try:
-            model = self._models.get(context.symbol)
+            model = self._models.get(key)
             if model is None or not model.is_fitted:
-                self.retrain(context.symbol, candles)
-                model = self._models[context.symbol]
+                self.retrain(context.symbol, timeframe, candles)
+                model = self._models[key]
             forecast = model.predict(candles, self.horizon)
         except ForecastUnavailable as exc:
             return self.no_data(self._with_note(str(exc)), age)
-        report = self.reports[context.symbol]
+        report = self.reports[key]
         measured = report.directional_accuracy is not None
         confidence = report.skill if measured else self.unmeasured_confidence
         std = float(forecast.std[-1])

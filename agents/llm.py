@@ -46,7 +46,7 @@ class LLMAgent(Agent):
             raise ValueError(f"LLM endpoint must start with http:// or https:// (got {url!r})")
         self.endpoint = url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # also the coordinator's limit for this agent: models are slow
         self._api_key = os.environ.get(api_key_env) or None
         register_secret(self._api_key)
 

@@ -206,3 +206,18 @@ def test_settings_and_names_are_checked(clock: SimClock) -> None:
         FusionSettings(weights={"market": -1})
     with pytest.raises(ValueError, match="unique"):
         Coordinator([MarketAgent(), MarketAgent()], RiskAgent(), clock)
+
+
+async def test_an_agent_may_ask_for_a_longer_timeout(clock: SimClock, calm: Candles) -> None:
+    patient = Stuck("llm")
+    patient.timeout_s = 30.0
+    task = asyncio.create_task(team(clock, patient, timeout_s=5).decide(context_for(calm)))
+    await patient.started.wait()
+    clock.advance(5_000)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not task.done()
+    clock.advance(25_000)
+    decision = await task
+    llm = decision.opinion("llm")
+    assert llm is not None and llm.rationale == "no data: timed out after 30 s"

@@ -89,9 +89,12 @@ async def test_forecast_agent_fits_once_and_retrains_on_demand(btc: Candles) -> 
     first = await agent.analyze(context)
     await agent.analyze(context)
     assert fits == [len(btc)]
-    assert first.confidence == pytest.approx(agent.reports["BTC/USDT"].skill, abs=1e-4)
-    agent.retrain("BTC/USDT", btc.tail(2000))
+    assert first.confidence == pytest.approx(agent.reports[("BTC/USDT", "1h")].skill, abs=1e-4)
+    agent.retrain("BTC/USDT", "1h", btc.tail(2000))
     assert fits == [len(btc), 2000]
+    other = context_for(btc.tail(1000), timeframe="4h")
+    await agent.analyze(other)  # another timeframe is another model
+    assert fits == [len(btc), 2000, 1000]
 
 
 async def test_forecast_agent_without_enough_history_says_no_data() -> None:
