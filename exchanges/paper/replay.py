@@ -2,9 +2,9 @@
 
 A candle file is either CSV with the header ``timestamp,open,high,low,close,volume`` or ccxt's
 OHLCV JSON ``[[ts, o, h, l, c, v], ...]``. Each candle is replayed as a path open -> nearer
-extreme -> farther extreme -> close, spread over as many simulator steps as the candle lasts,
-so the mid passes exactly through the recorded open, high, low and close (the venue's own
-candles, built from trades at the bid and ask around that mid, follow them closely).
+extreme -> farther extreme -> close over the candle's duration in simulated time, so the mid
+passes through the recorded open, high, low and close (the venue's own candles, built from
+trades at the bid and ask around that mid, follow them closely).
 """
 
 from __future__ import annotations
@@ -73,35 +73,36 @@ def _candle(path: Path, where: str, row: list) -> Candle:  # type: ignore[type-a
 
 
 class ReplayPath:
-    """The mid price at each simulator step, walking through the candles in order.
+    """The mid price as simulated time passes through the candles in order.
 
-    ``steps_per_candle`` follows from the candles' spacing and the simulator's step length.
-    After the last candle the price stays at its close (``finished`` turns true).
+    Each candle lasts the candles' usual spacing; inside it the price moves linearly along
+    open -> nearer extreme -> farther extreme -> close, reaching the extremes at one and two
+    thirds of the candle. After the last candle the price stays at its close.
     """
 
-    def __init__(self, candles: list[Candle], step_seconds: float) -> None:
+    def __init__(self, candles: list[Candle]) -> None:
         self.candles = candles
         spacing_ms = sorted(b.ts - a.ts for a, b in zip(candles, candles[1:], strict=False))[len(candles) // 2 - 1]
-        self.steps_per_candle = 3 * max(1, round(spacing_ms / 1000 / step_seconds / 3))  # hits both extremes
-        self.position = 0
+        self.candle_seconds = spacing_ms / 1000
+        self.elapsed = 0.0  # simulated seconds since the first candle opened
 
     @property
     def finished(self) -> bool:
-        return self.position >= len(self.candles) * self.steps_per_candle
+        return self.elapsed >= len(self.candles) * self.candle_seconds
 
-    def volume_per_step(self) -> float:
-        index = min(self.position // self.steps_per_candle, len(self.candles) - 1)
-        return self.candles[index].volume / self.steps_per_candle
+    def _index(self) -> int:
+        return min(int(self.elapsed // self.candle_seconds), len(self.candles) - 1)
 
-    def next_price(self) -> float:
+    def volume_per_second(self) -> float:
+        return self.candles[self._index()].volume / self.candle_seconds
+
+    def advance(self, dt: float) -> float:
+        self.elapsed += dt
         if self.finished:
             return self.candles[-1].close
-        index, step = divmod(self.position, self.steps_per_candle)
-        self.position += 1
-        candle = self.candles[index]
+        candle = self.candles[self._index()]
         near, far = (candle.low, candle.high) if candle.close >= candle.open else (candle.high, candle.low)
         waypoints = (candle.open, near, far, candle.close)
-        x = 3 * (step + 1) / self.steps_per_candle
+        x = 3 * (self.elapsed % self.candle_seconds) / self.candle_seconds
         leg = min(int(x), 2)
-        frac = x - leg
-        return waypoints[leg] + (waypoints[leg + 1] - waypoints[leg]) * frac
+        return waypoints[leg] + (waypoints[leg + 1] - waypoints[leg]) * (x - leg)

@@ -78,7 +78,7 @@ class MarketSimulator:
             self.anchor = self.price
         scale = self.base_vol * math.exp(self.log_vol) * math.sqrt(dt)
         if self.replay is not None:
-            new = self.replay.next_price()
+            new = self.replay.advance(dt)
         else:
             if self.regime == 0:
                 drift = -math.log(self.price / self.anchor) / RANGE_PULL_S
@@ -116,8 +116,7 @@ class MarketSimulator:
         orders: list[tuple[int, int]] = []
         if self.replay is not None:
             # lognormal(0, 1) has mean e^0.5: divide it out so the flow trades the recorded volume
-            expected_orders = max(FLOW_PER_SECOND * dt, 1e-9)
-            median = max(1.0, self.replay.volume_per_step() / self.lot / expected_orders / math.exp(0.5))
+            median = max(1.0, self.replay.volume_per_second() / self.lot / FLOW_PER_SECOND / math.exp(0.5))
         else:
             median = max(1.0, self._top_lots() * FLOW_SIZE)
         buy_share = 0.5 + 0.3 * math.tanh(self.pressure)
@@ -158,7 +157,7 @@ class MarketSimulator:
             "price": self.price, "anchor": self.anchor, "log_vol": self.log_vol, "regime": self.regime,
             "regime_left": self.regime_left, "pressure": self.pressure,
             "rng": [version, list(internal), gauss_next],
-            "replay_position": self.replay.position if self.replay is not None else None,
+            "replay_elapsed": self.replay.elapsed if self.replay is not None else None,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -170,5 +169,5 @@ class MarketSimulator:
         self.pressure = state["pressure"]
         version, internal, gauss_next = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss_next))
-        if self.replay is not None and state.get("replay_position") is not None:
-            self.replay.position = state["replay_position"]
+        if self.replay is not None and state.get("replay_elapsed") is not None:
+            self.replay.elapsed = state["replay_elapsed"]

@@ -13,8 +13,9 @@ status ``rejected`` and a reason, never as exceptions; unknown orders in ``cance
 
 Driving it: ``step()`` advances every market by one ``tick_interval`` of simulated time,
 synchronously; tests call it with a ``SimClock``. ``start(bus)`` runs ``step()`` in a
-background task every ``tick_interval / speed`` seconds of the clock; ``attach(bus)`` only
-connects the bus (for tests and tools that step by hand).
+background task every ``tick_interval / speed`` seconds of the clock (``speed`` simulated
+seconds pass per second of the clock; past 20 steps a second the steps get longer instead of
+more frequent); ``attach(bus)`` only connects the bus (for tests and tools that step by hand).
 
 What is published: ``OrderBookUpdated``, ``TickerUpdated`` (mark = the simulated mid),
 ``TradePrinted`` and 1m ``CandleClosed`` for subscribed markets (all of them until
@@ -86,6 +87,7 @@ USER = "user"
 SIM = "sim"
 BOOK_DEPTH = 20
 SAVE_SIMULATION_EVERY = 100  # steps
+MIN_STEP_INTERVAL = 0.05  # clock seconds between background steps, however fast the speed
 STOP_PRICE_BUFFER = Decimal("1.05")  # funds held for a stop assume it may fill 5% past its trigger
 _REQUEST_FIELDS = set(OrderRequest.model_fields)
 _STATUS_OF_ENGINE = {
@@ -133,7 +135,7 @@ class PaperVenue:
             replay = None
             if replay_candles is not None and not self._markets:
                 # The replay drives the first configured market; the others stay simulated.
-                replay = ReplayPath(replay_candles, config.tick_interval)
+                replay = ReplayPath(replay_candles)
                 spec = replace(spec, start_price=spec.instrument.round_price(Decimal(str(replay_candles[0].open))))
             self._markets[market_config.symbol] = _Market(spec, MarketSimulator(spec, config.seed, replay))
         self._state = VenueState(state_path)
@@ -223,11 +225,12 @@ class PaperVenue:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"paper-venue-{self.name}")
 
     async def _run(self) -> None:
-        interval = self.config.tick_interval / self.config.speed
+        # Fast-forward takes longer simulated steps rather than more of them (CPU is shared).
+        interval = max(self.config.tick_interval / self.config.speed, MIN_STEP_INTERVAL)
         while True:
             await self._clock.sleep(interval)
             try:
-                self.step()
+                self.step(interval * self.config.speed)
             except Exception:
                 log.exception("paper venue %s: simulation step failed", self.name)
 
@@ -537,11 +540,11 @@ class PaperVenue:
 
     # ----- the simulation ------------------------------------------------------------------
 
-    def step(self) -> None:
-        """Advance every market by one ``tick_interval`` of simulated time: move the mid,
-        refresh the liquidity, send the flow, mark positions, publish."""
+    def step(self, dt: float | None = None) -> None:
+        """Advance every market by ``dt`` simulated seconds (default ``tick_interval``): move
+        the mid, refresh the liquidity, send the flow, mark positions, publish."""
         now = self._clock.now_ms()
-        dt = self.config.tick_interval
+        dt = dt if dt is not None else self.config.tick_interval
         for market in self._markets.values():
             market.sim.advance(dt)
             self._refresh_quotes(market, now)

@@ -22,14 +22,15 @@ def test_csv_and_ccxt_json_give_the_same_candles(tmp_path: Path) -> None:
 
 def test_path_passes_through_open_extremes_and_close() -> None:
     candles = load_candles(DATA)[:3]
-    path = ReplayPath(candles, step_seconds=1.0)
-    assert path.steps_per_candle == 60
-    prices = [path.next_price() for _ in range(180)]
+    path = ReplayPath(candles)
+    assert path.candle_seconds == 60
+    prices = [path.advance(1.0) for _ in range(180)]
     for i, candle in enumerate(candles):
         leg = prices[i * 60:(i + 1) * 60]
         assert max(leg) == pytest.approx(candle.high) and min(leg) == pytest.approx(candle.low)
-        assert leg[-1] == pytest.approx(candle.close)
-    assert path.finished and path.next_price() == candles[-1].close
+        assert leg[-2] == pytest.approx(candle.close, rel=2e-4)
+    assert path.finished and path.advance(1.0) == candles[-1].close
+    assert path.volume_per_second() == candles[-1].volume / 60
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from core.events import (
 )
 from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from core.ports import ExchangeAdapter, OrderNotFound, VenueError
+from exchanges.paper.replay import ReplayPath, load_candles
 from .conftest import Harness, make_order
 
 BTC = "BTC/USDT"
@@ -383,3 +384,18 @@ async def test_trailing_stop_survives_a_restart(make_venue: Callable[..., Harnes
     restored = again.venue._markets[BTC].engine.get(trail.client_order_id)
     assert restored is not None and restored.ref == ref and restored.trigger == ref - 200 * 100
     assert [r.client_order_id for r in await again.venue.fetch_open_orders()] == [trail.client_order_id]
+
+
+async def test_fast_forward_takes_longer_steps(make_venue: Callable[..., Harness]) -> None:
+    data = Path(__file__).parents[1] / "data" / "binance_BTC_USDT-1m-120.csv"
+    h = make_venue(markets=[BTC], replay=data, speed=100, tick_interval=0.1)
+    await h.venue.start(h.bus)
+    for _ in range(2):
+        await asyncio.sleep(0)
+        h.clock.advance(50)  # the shortest background interval: each step covers 5 simulated seconds
+        await asyncio.sleep(0)
+    await h.venue.stop()
+    expected = ReplayPath(load_candles(data))
+    expected.advance(5.0)
+    mark = h.of(TickerUpdated)[-1].ticker.mark
+    assert mark == Decimal(str(round(expected.advance(5.0), 2)))
