@@ -33,7 +33,7 @@ from core.events import (
 )
 from core.executor import Operation, OrderRefused, TradeExecutor
 from core.market import MarketCache
-from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, RiskState
+from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, Position, RiskState
 from core.orders import OrderManager
 from core.portfolio import Portfolio
 from core.portfolio_state import AccountingStateError
@@ -389,6 +389,22 @@ class TradingEngine:
     async def reset_risk(self, actor: str = "user") -> None:
         await self._audit("risk_reset", {"from": self.risk.state.value}, actor)
         self.risk.reset(actor)
+
+    # --------------------------------------------- StrategyHost (core.strategies.runner)
+    async def submit(self, request: OrderRequest) -> Order:
+        """A strategy's order: the same path and risk checks as a person's, audited as the strategy."""
+        return await self.executor.place_order(request, actor=f"strategy:{request.strategy_id or 'unknown'}")
+
+    async def cancel(self, client_order_id: str) -> None:
+        order = self.orders.track_order(client_order_id)
+        actor = f"strategy:{order.strategy_id}" if order is not None and order.strategy_id else "strategy"
+        await self.executor.cancel_order(client_order_id, actor=actor)
+
+    def position(self, venue: str, symbol: str) -> Position | None:
+        return self.portfolio.position(venue, symbol)
+
+    def equity(self) -> Decimal:
+        return self.portfolio.equity()
 
     def recent_alerts(self) -> list[RiskAlert]:
         return list(self._alerts)
