@@ -321,13 +321,21 @@ class OpenTradeApp(App[None]):
     # ------------------------------------------------------------------ keys and commands
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped: the global ones, then each screen's."""
-        sections = [("Everywhere", _describe(self.BINDINGS))]
+        sections = [("Everywhere", self._describe(self.BINDINGS))]
         for screen_class in (*MAIN_SCREENS.values(), MarketSelectorScreen, ConfirmScreen):
-            rows = _describe(screen_class.BINDINGS)
+            rows = self._describe(screen_class.BINDINGS)
             if rows:
                 sections.append((screen_class.TITLE_TEXT if issubclass(screen_class, OpenTradeScreen)
                                  else screen_class.HELP_TITLE, rows))
         return sections
+
+    def _describe(self, bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+        rows = []
+        for binding in bindings:
+            if isinstance(binding, Binding) and binding.description:
+                keys = " / ".join(self.get_key_display(Binding(key, "")) for key in binding.key.split(","))
+                rows.append((keys, binding.description))
+        return rows
 
     def palette_commands(self, screen: Any) -> Iterable[PaletteCommand]:
         """Every action reachable from ``screen``: its keys, the screens, markets and themes."""
@@ -367,9 +375,3 @@ def _known_theme(name: str | None) -> str:
     return name if name in theme_names() else DEFAULT_THEME
 
 
-def _describe(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-    rows = []
-    for binding in bindings:
-        if isinstance(binding, Binding) and binding.description:
-            rows.append((binding.key.replace("question_mark", "?"), binding.description))
-    return rows

@@ -35,3 +35,8 @@ def compact_size(value: Decimal | float) -> str:
     if abs(number) >= 100:
         return f"{number:.1f}"
     return f"{number:.4f}".rstrip("0").rstrip(".") or "0"
+
+
+def fmt_price(value: Decimal | None, decimals: int) -> str:
+    """A price at the instrument's precision (display only: averages can carry more digits)."""
+    return fmt_num(value, decimals)

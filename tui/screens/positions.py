@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, TabbedContent, TabPane
 from core.models import Fill, Order, Position, PositionSide, Side
 from themes.registry import up_down
 from tui.changes import Changes
-from tui.format import fmt_money, fmt_num, fmt_time
+from tui.format import fmt_money, fmt_num, fmt_price, fmt_time
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
@@ -90,13 +90,17 @@ class PositionsScreen(OpenTradeScreen):
             sync_rows(self._table("orders"), rows)
             self._load_history()
 
-    @staticmethod
-    def _position_cells(p: Position, up: str, down: str) -> tuple[str | Text, ...]:
+    def _decimals(self, venue: str, symbol: str) -> int:
+        return self.engine.instrument(venue, symbol).price_decimals
+
+    def _position_cells(self, p: Position, up: str, down: str) -> tuple[str | Text, ...]:
         pnl_style = up if p.unrealized_pnl >= 0 else down
         side_style = up if p.side is PositionSide.LONG else down
-        return (p.venue, p.symbol, Text(p.side.value, style=side_style), _num(p.size), _num(p.entry_price),
-                _num(p.mark_price), Text(fmt_money(p.unrealized_pnl, sign=True), style=pnl_style),
-                _num(p.liquidation_price), f"{p.leverage}x")
+        decimals = self._decimals(p.venue, p.symbol)
+        return (p.venue, p.symbol, Text(p.side.value, style=side_style), _num(p.size),
+                fmt_price(p.entry_price, decimals), fmt_price(p.mark_price, decimals),
+                Text(fmt_money(p.unrealized_pnl, sign=True), style=pnl_style),
+                fmt_price(p.liquidation_price, decimals), f"{p.leverage}x")
 
     @staticmethod
     def _order_cells(o: Order, up: str, down: str) -> tuple[str | Text, ...]:
@@ -116,7 +120,8 @@ class PositionsScreen(OpenTradeScreen):
         rows: dict[str, tuple[str | Text, ...]] = {}
         for o in reversed(self.history):
             cells = (fmt_time(o.created_ts), o.symbol, Text(o.side.value, style=up if o.side is Side.BUY else down),
-                     o.type.value, _num(o.size), _num(o.filled_size), _num(o.avg_price), o.status.value, o.reason or "")
+                     o.type.value, _num(o.size), _num(o.filled_size), fmt_price(o.avg_price, self._decimals(o.venue, o.symbol)),
+                     o.status.value, o.reason or "")
             if self._keep(cells):
                 rows[o.client_order_id] = cells
         sync_rows(self._table("history"), rows)

@@ -15,8 +15,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from core.engine import OrderRefused
-from core.models import OrderRequest, Side
+from core.models import Order, OrderRequest, Side
 from tui.changes import Changes
+from tui.format import fmt_price
 from tui.messages import OrderSubmitted
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
@@ -51,7 +52,9 @@ class TradeScreen(OpenTradeScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="trade-body"):
-            yield OrderTicket(id="ticket")
+            with Vertical(id="left-column"):
+                yield OrderTicket(id="ticket")
+                yield Static("", id="own-orders")
             with Vertical(id="market-view"):
                 yield Static("", id="market-line")
                 yield PriceChart(id="chart")
@@ -74,7 +77,9 @@ class TradeScreen(OpenTradeScreen):
             return
         instrument = engine.instrument(venue, symbol)
         book = engine.market.book(venue, symbol)
-        self.query_one(OrderBookLadder).show(book, instrument, engine.open_orders(venue, symbol))
+        own_orders = engine.open_orders(venue, symbol)
+        self.query_one(OrderBookLadder).show(book, instrument, own_orders)
+        self._show_own_orders(own_orders, instrument.price_decimals)
         self.query_one(TradesTape).show(engine.market.trades(venue, symbol), instrument)
         chart = self.query_one(PriceChart)
         chart.show(symbol, engine.market.candles(venue, symbol, chart.timeframe))
@@ -88,6 +93,17 @@ class TradeScreen(OpenTradeScreen):
             f"[b]{symbol}[/b] on {venue}  last {last if last is not None else '-'}  mark {mark if mark is not None else '-'}"
             f"  open orders {len(engine.open_orders(venue, symbol))}{held}"
         )
+
+    def _show_own_orders(self, orders: list[Order], decimals: int) -> None:
+        lines = [f"[b]My orders[/b] ({len(orders)})  [dim]2: manage[/dim]"]
+        for order in orders[:6]:
+            price = order.price if order.price is not None else order.trigger_price
+            shown = fmt_price(price, decimals) if price is not None else "market"
+            colour = "$success" if order.side is Side.BUY else "$error"
+            lines.append(f"[{colour}]{order.side.value.upper():<4}[/] {order.remaining} @ {shown} {order.type.value}")
+        if len(orders) > 6:
+            lines.append(f"… and {len(orders) - 6} more")
+        self.query_one("#own-orders", Static).update("\n".join(lines))
 
     def set_side(self, side: Side) -> None:
         self.query_one(OrderTicket).set_side(side)

@@ -33,7 +33,7 @@ OPTIONAL_FIELDS = {"price", "trigger", "trail"}
 
 class OrderTicket(VerticalScroll):
     DEFAULT_CSS = """
-    OrderTicket { width: 36; height: 1fr; padding: 0 1; }
+    OrderTicket { height: 1fr; padding: 0 1; }
     OrderTicket .row { height: 1; }
     OrderTicket .row Label { width: 8; }
     OrderTicket .row Input { width: 1fr; }
