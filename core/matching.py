@@ -23,6 +23,19 @@ triggered). ``EngineOrder`` objects are live: read ``status``/``remaining``/``fi
 call. An order whose state did not change status (a maker partially filled) is visible only
 through the fills that name it.
 
+The API in one place:
+
+* orders: ``new_order`` (Decimal fields) or ``EngineOrder(oid, owner, side, kind, lots, ticks,
+  trigger=, trail=, tif=, post_only=, data=)``; ``submit(order, ts)``; ``cancel(oid, reason)``;
+  ``update_last_price(ticks, ts)`` for stops driven by outside prices; ``get(oid)``,
+  ``live_orders()``.
+* book: ``best_bid()``/``best_ask()`` and ``depth(n)`` in ticks and lots, ``depth_decimal(n)``;
+  ``available(side, limit)`` and ``sweep(side, lots, limit)`` price an order without sending it;
+  ``last_price`` in ticks.
+* conversions: ``to_ticks``/``to_lots`` (exact or ValueError), ``price_of``/``size_of``/
+  ``notional_of`` back to Decimal. ``BUY``/``SELL`` are +1/-1; ``Kind``, ``Tif``, ``Status``
+  are IntEnums (``KIND_OF``/``TIF_OF`` map the models' enums).
+
 Rules implemented here:
 
 * Price-time priority: better price first, then earlier arrival (``seq``) at the same price.

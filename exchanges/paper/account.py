@@ -81,7 +81,8 @@ class Account:
         self.positions: dict[str, PerpPosition] = {}
 
     def balances(self) -> list[Balance]:
-        return [Balance(asset=a, free=self.free.get(a, ZERO), used=self.used.get(a, ZERO))
+        """Every asset ever held; an exhausted amount reads 0 rather than 0E-10."""
+        return [Balance(asset=a, free=self.free.get(a, ZERO) or ZERO, used=self.used.get(a, ZERO) or ZERO)
                 for a in sorted(set(self.free) | set(self.used))]
 
     def hold(self, asset: str, amount: Decimal) -> str | None:
