@@ -109,6 +109,10 @@ class Account:
         self.free[asset] = self.free.get(asset, ZERO) - rest
         self.used[asset] = self.used.get(asset, ZERO) + (rest if keep_used else -from_hold)
 
+    def pay(self, asset: str, amount: Decimal) -> None:
+        """A payment out of the free balance (negative: a receipt), such as funding."""
+        self.free[asset] = self.free.get(asset, ZERO) - amount
+
     def _credit(self, asset: str, amount: Decimal) -> None:
         self.free[asset] = self.free.get(asset, ZERO) + amount
 

@@ -26,7 +26,8 @@ publishes ``PositionChanged(closed=True)``, ``BalancesChanged`` and a critical `
 
 Simplifications: a refreshed synthetic quote joins the back of its price level, so a user
 order at the same price is ahead of it; a liquidation closes the position at its liquidation
-price and takes its whole isolated margin; no funding payments.
+price and takes its whole isolated margin; funding is a fixed 0.01% every 8 hours (longs pay
+shorts), since the simulated perpetual has no separate index to trade away from.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ SIM = "sim"
 BOOK_DEPTH = 20
 SAVE_SIMULATION_EVERY = 100  # steps
 MIN_STEP_INTERVAL = 0.05  # clock seconds between background steps, however fast the speed
-STOP_PRICE_BUFFER = Decimal("1.05")  # funds held for a stop assume it may fill 5% past its trigger
+STOP_PRICE_BUFFER = Decimal("1.05")
+FUNDING_INTERVAL_MS = 8 * 3_600_000
+FUNDING_RATE = Decimal("0.0001")  # the usual rate when a perpetual trades at its index  # funds held for a stop assume it may fill 5% past its trigger
 _REQUEST_FIELDS = set(OrderRequest.model_fields)
 _STATUS_OF_ENGINE = {
     Status.PENDING: OrderStatus.OPEN,
@@ -160,6 +163,8 @@ class PaperVenue:
         self._fill_seq: int = self._state.meta("fill_seq") or 0
         self._order_seq: int = self._state.meta("order_seq") or 0
         self._steps: int = self._state.meta("steps") or 0
+        saved_slot = self._state.meta("funding_slot")
+        self._funding_slot: int = saved_slot if saved_slot is not None else self._clock.now_ms() // FUNDING_INTERVAL_MS
         saved = self._state.meta("simulators") or {}
         for symbol, market in self._markets.items():
             if symbol in saved:
@@ -194,7 +199,7 @@ class PaperVenue:
             orders=orders,
             balances=self._balance_rows(),
             positions=positions,
-            meta={"fill_seq": self._fill_seq, "order_seq": self._order_seq},
+            meta={"fill_seq": self._fill_seq, "order_seq": self._order_seq, "funding_slot": self._funding_slot},
         )
 
     def _save_simulation(self) -> None:
@@ -554,6 +559,8 @@ class PaperVenue:
             self._mark_to_market(market, now)
             self._close_candles(market, now)
             self._publish_market(market, now)
+        if now // FUNDING_INTERVAL_MS > self._funding_slot:
+            self._pay_funding(now)
         self._steps += 1
         if self._steps % SAVE_SIMULATION_EVERY == 0:
             self._save_simulation()
@@ -591,6 +598,22 @@ class PaperVenue:
                 market.last_closed_ts = candle.ts
                 if self._publishes(market):
                     self._publish(CandleClosed(self.name, market.symbol, "1m", candle.model_copy()))
+
+    def _pay_funding(self, now: int) -> None:
+        """At each 8-hour mark longs pay shorts ``FUNDING_RATE`` of their notional at the mark.
+        It is booked into the balance and the position's realized PnL without an event: the
+        engine sees it at its next account sync, like a venue's funding history."""
+        self._funding_slot = now // FUNDING_INTERVAL_MS
+        paid = {}
+        for symbol, position in self._account.positions.items():
+            market = self._markets[symbol]
+            payment = market.mark * position.size * FUNDING_RATE * position.side
+            self._account.pay(market.instrument.quote, payment)
+            position.realized_pnl -= payment
+            position.updated_ts = now
+            paid[symbol] = position
+            log.info("paper venue %s: %s funding %s %s", self.name, symbol, -payment, market.instrument.quote)
+        self._save([], paid)
 
     def _mark_to_market(self, market: _Market, now: int) -> None:
         market.mark = market.instrument.round_price(Decimal(market.sim.price))

@@ -399,3 +399,24 @@ async def test_fast_forward_takes_longer_steps(make_venue: Callable[..., Harness
     expected.advance(5.0)
     mark = h.of(TickerUpdated)[-1].ticker.mark
     assert mark == Decimal(str(round(expected.advance(5.0), 2)))
+
+
+async def test_funding_every_eight_hours(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    perp = "BTC/USDT:USDT"
+    path = tmp_path / "funding.sqlite"
+    h = make_venue(path, markets=[perp])
+    await h.venue.create_order(make_order(perp, Side.SELL, "0.5", OrderType.MARKET, leverage=2))
+    boundary = 1_704_067_200_000 + 8 * 3_600_000
+    h.clock.set(boundary - 200)
+    h.step()  # at boundary - 100
+    before = (await balance_map(h))["USDT"]
+    h.step()  # at the boundary: funding at this step's mark
+    [position] = await h.venue.fetch_positions()
+    received = position.mark_price * Decimal("0.5") * Decimal("0.0001")  # type: ignore[operator]
+    assert (await balance_map(h))["USDT"] == (before[0] + received, before[1])
+    assert position.realized_pnl == received
+    h.step()
+    h.venue.close()
+    again = make_venue(path, markets=[perp])
+    again.step()
+    assert (await balance_map(again))["USDT"] == (before[0] + received, before[1]), "paid once per interval"
