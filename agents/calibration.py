@@ -8,9 +8,11 @@ confidence 2h - 1: a coin flip is worth nothing, always right is worth 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from core.models import AgentOpinion, Direction
 
 
 class Calibration:
@@ -73,3 +75,29 @@ def _pool_adjacent_violators(values: list[float], weights: list[int]) -> list[fl
     for mean, _, count in blocks:
         result.extend([mean] * int(count))
     return result
+
+
+def fit_calibrations(
+    history: Iterable[tuple[AgentOpinion, float]], bins: int = 5
+) -> tuple[dict[str, Calibration], dict[str, str]]:
+    """Calibrations per agent from opinions paired with the log return that followed them.
+
+    Only buy and sell opinions with data count (a hold cannot be right or wrong), and flat
+    outcomes are skipped. An agent with too few outcomes keeps its stated confidence; the second
+    dictionary says which agents were skipped and why.
+    """
+    confidences: dict[str, list[float]] = {}
+    outcomes: dict[str, list[bool]] = {}
+    for opinion, forward_return in history:
+        if not opinion.has_data or opinion.direction is Direction.HOLD or forward_return == 0:
+            continue
+        confidences.setdefault(opinion.agent, []).append(opinion.confidence)
+        outcomes.setdefault(opinion.agent, []).append((forward_return > 0) == (opinion.direction is Direction.BUY))
+    fitted: dict[str, Calibration] = {}
+    skipped: dict[str, str] = {}
+    for agent, stated in confidences.items():
+        try:
+            fitted[agent] = Calibration.fit(stated, outcomes[agent], bins)
+        except ValueError as exc:
+            skipped[agent] = str(exc)
+    return fitted, skipped

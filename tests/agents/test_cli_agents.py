@@ -101,3 +101,12 @@ def test_without_data_it_reads_stored_candles(isolated_home: Path, capsys: pytes
     assert payload["symbol"] == "ETH/USDT" and payload["as_of_ms"] == candles[-1].ts + 3_600_000
     assert main(["agents", "analyze", "--symbol", "SOL/USDT"]) == 2
     assert "no stored 1h candles for SOL/USDT on 'paper'" in capsys.readouterr().err
+
+
+def test_ccxt_ohlcv_json_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [[int(r[0]), *map(float, r[1:])] for r in (line.split(",") for line in CSV.read_text().splitlines()[1:601])]
+    path = tmp_path / "btc.json"
+    path.write_text(json.dumps(rows))
+    assert main(["agents", "analyze", "--symbol", "btc/usdt", "--data", str(path), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["symbol"] == "BTC/USDT" and payload["as_of_ms"] == rows[-1][0] + 3_600_000

@@ -221,3 +221,24 @@ async def test_an_agent_may_ask_for_a_longer_timeout(clock: SimClock, calm: Cand
     decision = await task
     llm = decision.opinion("llm")
     assert llm is not None and llm.rationale == "no data: timed out after 30 s"
+
+
+def test_calibrations_are_fitted_from_what_followed_each_opinion() -> None:
+    from agents.calibration import fit_calibrations
+
+    def view(agent: str, direction: Direction, confidence: float) -> AgentOpinion:
+        return AgentOpinion(agent=agent, direction=direction, strength=1.0, confidence=confidence)
+
+    history = []
+    for i in range(60):
+        # market is right when confident and a coin flip when not; strategy is always wrong
+        confident = i % 2 == 0
+        market_right = confident or i % 4 == 1
+        history.append((view("market", Direction.BUY, 0.9 if confident else 0.2), 0.01 if market_right else -0.01))
+        history.append((view("strategy", Direction.SELL, 0.8), 0.01))
+    history.append((view("macro", Direction.BUY, 0.9), 0.01))
+    history.append((view("sentiment", Direction.HOLD, 0.9), 0.01))
+    fitted, skipped = fit_calibrations(history, bins=2)
+    assert fitted["market"](0.9) == pytest.approx(1.0) and fitted["market"](0.2) == pytest.approx(0.0)
+    assert fitted["strategy"](0.8) == 0.0
+    assert "too few" in skipped["macro"] and "sentiment" not in fitted and "sentiment" not in skipped
