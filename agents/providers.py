@@ -128,8 +128,8 @@ class FileJsonProvider:
 
 
 class HttpJsonProvider:
-    """A URL answering the JSON shape above; ``{symbol}``, ``{base}`` and ``{quote}`` in the URL
-    are filled in, so one service can answer per symbol."""
+    """A URL answering the JSON shape above; ``{symbol}`` (as BTC-USDT), ``{base}`` and
+    ``{quote}`` in the URL are filled in, so one service can answer per symbol."""
 
     def __init__(
         self,
