@@ -479,7 +479,10 @@ class MatchingEngine:
         order = self._orders.pop(oid, None)
         if order is None:
             return None
-        if order.status == _OPEN:
+        was_resting = order.status == _OPEN
+        order.status = _CANCELED
+        order.reason = reason
+        if was_resting:
             side = self._bids if order.side == BUY else self._asks
             level = order.level
             assert level is not None
@@ -488,12 +491,12 @@ class MatchingEngine:
             if level.live == 0:
                 side.drop(level.price * side.sign)
             elif len(level.queue) > 2 * level.live + 16:
+                # Canceled orders wait in the queue until matching reaches them; compact a
+                # level where they pile up behind orders that never trade.
                 level.queue = deque(o for o in level.queue if o.status == _OPEN)
             order.level = None
         else:
             del self._pending[oid]
-        order.status = _CANCELED
-        order.reason = reason
         return order
 
     def update_last_price(self, ticks: int, ts: int = 0) -> MatchResult:

@@ -234,3 +234,14 @@ def test_auto_ids_never_clash_with_caller_ids(engine: MatchingEngine) -> None:
     taker = EngineOrder(None, "u", BUY, Kind.LIMIT, 2, 101)
     engine.submit(taker)
     assert isinstance(taker.oid, int) and taker.oid < 0 and engine.get(taker.oid) is taker
+
+
+def test_many_cancels_behind_a_resting_order_are_compacted(engine: MatchingEngine) -> None:
+    front = limit(engine, "front", SELL, 101, 1)
+    for i in range(100):
+        limit(engine, i, SELL, 101, 1)  # type: ignore[arg-type]
+        engine.cancel(i)
+    level = front.level
+    assert level is not None and level.live == 1 and len(level.queue) <= 2 * level.live + 16
+    result = engine.submit(EngineOrder("t", "u", BUY, Kind.MARKET, 5))
+    assert [f.maker.oid for f in result.fills] == ["front"] and engine.best_ask() is None
