@@ -1,8 +1,10 @@
 """How fast orders become durable: ``Database.record_order`` latency and throughput.
 
 Each call returns only after the COMMIT holding its write (WAL, synchronous=FULL by default),
-so the figures include the fsync. With concurrency 1 every order pays one fsync; with more
-callers in flight the group commit shares each fsync among the batch.
+so the figures include the fsync. Three loads: concurrency 1 (every order pays one fsync),
+concurrency 50 (closed loop: 50 callers always waiting, the group commit shares each fsync
+among them) and paced arrivals at the 2,000 orders/s target (open loop, like a busy venue:
+latency is what an order sees when orders keep coming whether or not the last one is done).
 
     python benchmarks/bench_storage.py [--quick] [--synchronous NORMAL]
 """
@@ -36,23 +38,34 @@ def _orders(count: int) -> list[Order]:
     ]
 
 
-async def _run(path: Path, count: int, concurrency: int, synchronous: str) -> dict[str, float]:
+async def _run(path: Path, count: int, load: str, synchronous: str) -> dict[str, float]:
     db = await Database.open(path, synchronous=synchronous)
-    orders = _orders(count)
+    orders = iter(_orders(count))
     latencies: list[float] = []
-    queue: asyncio.Queue[Order] = asyncio.Queue()
-    for order in orders:
-        queue.put_nowait(order)
+
+    async def record(order: Order) -> None:
+        start = time.perf_counter()
+        await db.record_order(order, "created")
+        latencies.append(time.perf_counter() - start)
 
     async def worker() -> None:
-        while not queue.empty():
-            order = queue.get_nowait()
-            start = time.perf_counter()
-            await db.record_order(order, "created")
-            latencies.append(time.perf_counter() - start)
+        for order in orders:
+            await record(order)
+
+    async def paced(rate: float) -> None:
+        pending = []
+        for i, order in enumerate(orders):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.append(asyncio.create_task(record(order)))
+        await asyncio.gather(*pending)
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if load == "paced":
+        await paced(THROUGHPUT_TARGET)
+    else:
+        await asyncio.gather(*(worker() for _ in range(int(load))))
     elapsed = time.perf_counter() - start
     batches, writes = db.commit_stats
     await db.close()
@@ -71,10 +84,11 @@ def main() -> None:
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     args = parser.parse_args()
     count = 2_000 if args.quick else 10_000
-    for concurrency in (1, 50):
+    for load in ("1", "50", "paced"):
         with tempfile.TemporaryDirectory() as tmp:
-            result = asyncio.run(_run(Path(tmp) / "bench.db", count, concurrency, args.synchronous))
-        bench = f"storage.record_order.c{concurrency}.{args.synchronous.lower()}"
+            result = asyncio.run(_run(Path(tmp) / "bench.db", count, load, args.synchronous))
+        name = "paced2000" if load == "paced" else f"c{load}"
+        bench = f"storage.record_order.{name}.{args.synchronous.lower()}"
         targets = {"p50_ms": None, "p99_ms": P99_TARGET_MS, "orders_per_s": THROUGHPUT_TARGET, "writes_per_commit": None}
         units = {"p50_ms": "ms", "p99_ms": "ms", "orders_per_s": "orders/s", "writes_per_commit": "writes"}
         for metric, value in result.items():

@@ -118,9 +118,12 @@ class _Verifier:
     def check(self, seq: int, ts: int, kind: str, actor: str, symbol: str | None,
               payload_json: str, prev_hash: str, digest: str) -> AuditVerification | None:
         if seq != self.expected_seq:
-            return self._fail(self.expected_seq, f"audit entry {self.expected_seq} is missing (entry {seq} follows entry {self.expected_seq - 1})")
+            missing = self.expected_seq
+            return self._fail(missing, f"audit entry {missing} is missing (entry {seq} follows entry {missing - 1})")
         if prev_hash != self.prev_hash:
-            return self._fail(seq, f"audit entry {seq} does not link to entry {seq - 1}: its prev_hash differs from that entry's hash")
+            return self._fail(
+                seq, f"audit entry {seq} does not link to entry {seq - 1}: its prev_hash differs from that entry's hash"
+            )
         if entry_hash(prev_hash, record_text(seq, ts, kind, actor, payload_json)) != digest:
             return self._fail(seq, f"audit entry {seq} was altered: its contents no longer match its hash")
         try:
@@ -138,7 +141,8 @@ class _Verifier:
         return AuditVerification(ok=False, checked=self.checked, first_broken=seq, message=message)
 
     def result(self) -> AuditVerification:
-        return AuditVerification(ok=True, checked=self.checked, message=f"audit log intact: {self.checked} entries checked")
+        message = f"audit log intact: {self.checked} entries checked"
+        return AuditVerification(ok=True, checked=self.checked, message=message)
 
 
 def verify_rows(rows: Iterable[tuple[Any, ...]]) -> AuditVerification:
@@ -183,7 +187,7 @@ def export_connection(conn: sqlite3.Connection, since_ms: int | None, fmt: str, 
 async def _open_existing(path: Path) -> aiosqlite.Connection:
     if not Path(path).is_file():
         raise StorageError(f"{path}: no such database file")
-    conn = await connect(Path(path))
+    conn = await connect(Path(path), readonly=True)
     exists = await conn.execute_fetchall("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'")
     if not exists:
         await conn.close()
@@ -192,7 +196,7 @@ async def _open_existing(path: Path) -> aiosqlite.Connection:
 
 
 async def verify_audit_file(path: Path) -> AuditVerification:
-    """Verify a database file's audit chain without applying migrations or writing anything."""
+    """Verify a database file's audit chain, read-only: no migration, no change to the file."""
     conn = await _open_existing(path)
     try:
         return await in_thread(conn, verify_connection)

@@ -21,23 +21,30 @@ T = TypeVar("T")
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 
 
-async def connect(path: Path, synchronous: str = "FULL") -> aiosqlite.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on."""
+async def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) -> aiosqlite.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on.
+
+    ``readonly`` is for tools that inspect a file (audit verify, export): they must not
+    change it, not even its journal mode.
+    """
     mode = synchronous.upper()
     if mode not in SYNCHRONOUS_MODES:
         raise StorageError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, not {synchronous!r}")
+    target = Path(path).resolve().as_uri() + "?mode=ro" if readonly else str(path)
     try:
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        conn = await aiosqlite.connect(target, isolation_level=None, uri=readonly)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open database {path}: {exc}") from exc
     conn.row_factory = sqlite3.Row
     try:
-        row = await (await conn.execute("PRAGMA journal_mode = WAL")).fetchone()
-        if row is None or str(row[0]).lower() != "wal":
-            raise StorageError(f"cannot open database {path}: write-ahead logging is not available there")
-        await conn.execute(f"PRAGMA synchronous = {mode}")
-        await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute_fetchall("SELECT COUNT(*) FROM sqlite_master")  # "file is not a database" shows here
+        if not readonly:
+            row = await (await conn.execute("PRAGMA journal_mode = WAL")).fetchone()
+            if row is None or str(row[0]).lower() != "wal":
+                raise StorageError(f"cannot open database {path}: write-ahead logging is not available there")
+            await conn.execute(f"PRAGMA synchronous = {mode}")
+            await conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
         await conn.close()
         raise StorageError(f"cannot open database {path}: {exc}") from exc

@@ -58,7 +58,8 @@ _INSERT_FILL = (
     "ON CONFLICT (fill_id) DO NOTHING"
 )
 _INSERT_POSITION = (
-    f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}, saved_ts) VALUES ({placeholders(len(POSITION_COLUMNS) + 1)})"
+    f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}, saved_ts) "
+    f"VALUES ({placeholders(len(POSITION_COLUMNS) + 1)})"
 )
 _UPSERT_CANDLE = (
     f"INSERT INTO candles (venue, symbol, timeframe, {', '.join(CANDLE_COLUMNS)}) "
@@ -117,7 +118,9 @@ def _op_record_order(
     conn.execute(_INSERT_ORDER_EVENT, (*event_row, entry.seq))
 
 
-def _op_record_fill(fill_row: tuple[Any, ...], audit_args: tuple[Any, ...], conn: sqlite3.Connection, chain: AuditChain) -> bool:
+def _op_record_fill(
+    fill_row: tuple[Any, ...], audit_args: tuple[Any, ...], conn: sqlite3.Connection, chain: AuditChain
+) -> bool:
     if conn.execute(_INSERT_FILL, fill_row).rowcount != 1:
         return False
     chain.append(conn, *audit_args)
@@ -133,7 +136,9 @@ def _op_save_positions(venue: str, rows: list[tuple[Any, ...]], conn: sqlite3.Co
     conn.executemany(_INSERT_POSITION, rows)
 
 
-def _op_snapshot_balances(venue: str, ts: int, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> None:
+def _op_snapshot_balances(
+    venue: str, ts: int, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain
+) -> None:
     snapshot_id = conn.execute("INSERT INTO balance_snapshots (venue, ts) VALUES (?, ?)", (venue, ts)).lastrowid
     conn.executemany(
         "INSERT INTO balances (snapshot_id, asset, free, used) VALUES (?, ?, ?, ?)",
@@ -155,7 +160,9 @@ def _op_save_strategy_version(
     return version
 
 
-def _op_save_risk_parameters(params: dict[str, Any], ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain) -> int:
+def _op_save_risk_parameters(
+    params: dict[str, Any], ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain
+) -> int:
     row_id = conn.execute(
         "INSERT INTO risk_parameters (ts, actor, params) VALUES (?, ?, ?)", (ts, actor, canonical_json(params))
     ).lastrowid
@@ -228,12 +235,16 @@ class Database:
             raise StorageError("the database is closed")
         return list(await self._conn.execute_fetchall(sql, params))
 
-    async def _recent(self, columns: str, table: str, where: _Where, order: str, limit: int | None) -> list[sqlite3.Row]:
+    async def _recent(
+        self, columns: str, table: str, where: _Where, order: tuple[str, ...], limit: int | None
+    ) -> list[sqlite3.Row]:
         """Oldest first; with a limit, the most recent ``limit`` rows (still oldest first)."""
         _check_limit(limit)
         if limit is None:
-            return await self._fetch(f"SELECT {columns} FROM {table}{where.sql()} ORDER BY {order}", where.params)
-        descending = ", ".join(f"{column} DESC" for column in order.split(", "))
+            return await self._fetch(
+                f"SELECT {columns} FROM {table}{where.sql()} ORDER BY {', '.join(order)}", where.params
+            )
+        descending = ", ".join(f"{column} DESC" for column in order)
         rows = await self._fetch(
             f"SELECT {columns} FROM {table}{where.sql()} ORDER BY {descending} LIMIT ?", [*where.params, limit]
         )
@@ -294,7 +305,7 @@ class Database:
             values = _statuses(status)
             where.add(f"status IN ({placeholders(len(values))})" if values else "0", *values)
         where.range("created_ts", since_ms, until_ms)
-        rows = await self._recent(", ".join(ORDER_COLUMNS), "orders", where, "created_ts, rowid", limit)
+        rows = await self._recent(", ".join(ORDER_COLUMNS), "orders", where, ("created_ts", "rowid"), limit)
         return [row_model(Order, row, ORDER_COLUMNS) for row in rows]
 
     async def order_events(self, client_order_id: str) -> list[dict[str, Any]]:
@@ -329,12 +340,14 @@ class Database:
         if client_order_id is not None:
             where.add("client_order_id = ?", client_order_id)
         where.range("ts", since_ms, until_ms)
-        rows = await self._recent(", ".join(FILL_COLUMNS), "fills", where, "ts, rowid", limit)
+        rows = await self._recent(", ".join(FILL_COLUMNS), "fills", where, ("ts", "rowid"), limit)
         return [row_model(Fill, row, FILL_COLUMNS) for row in rows]
 
     # Audit log
 
-    async def audit(self, kind: str, payload: dict[str, Any], actor: str = "engine", ts: int | None = None) -> AuditEntry:
+    async def audit(
+        self, kind: str, payload: dict[str, Any], actor: str = "engine", ts: int | None = None
+    ) -> AuditEntry:
         """Append an entry; ``ts`` defaults to the payload's ``ts``, then the clock, then 0."""
         ts, kind, actor, _, payload_json = self._audit_args(kind, actor, payload, ts)
         # The entry handed back holds the payload as stored (Decimals as strings), as a reader would see it.
@@ -354,7 +367,7 @@ class Database:
         if actor is not None:
             where.add("actor = ?", actor)
         where.range("ts", since_ms, None)
-        rows = await self._recent("seq, ts, kind, actor, payload, prev_hash, hash", "audit_log", where, "seq", limit)
+        rows = await self._recent("seq, ts, kind, actor, payload, prev_hash, hash", "audit_log", where, ("seq",), limit)
         return [entry_from_row(row) for row in rows]
 
     async def verify_audit(self) -> AuditVerification:

@@ -37,7 +37,9 @@ def bundled_migrations() -> list[Migration]:
     found.sort(key=lambda migration: migration.version)
     for expected, migration in enumerate(found, start=1):
         if migration.version != expected:
-            raise StorageError(f"schema migrations must be numbered 1, 2, ...: expected {expected}, found {migration.version}")
+            raise StorageError(
+                f"schema migrations must be numbered 1, 2, ...: expected {expected}, found {migration.version}"
+            )
     return found
 
 

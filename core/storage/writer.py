@@ -70,6 +70,7 @@ class GroupCommitWriter:
         self._chain = chain
         self._max_batch = max_batch
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
+        self._inflight: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -78,6 +79,7 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="storage-group-commit")
+        self._task.add_done_callback(self._stopped)
 
     async def submit(self, op: WriteOp) -> Any:
         """Queue ``op`` and return its result once the transaction holding it has committed."""
@@ -93,8 +95,22 @@ class GroupCommitWriter:
         self._closing = True
         self._wake.set()
         if self._task is not None:
-            await self._task
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """Reached early only if the task was cancelled (the event loop shutting down):
+        nobody may be left waiting for a commit that will never come."""
+        self._closing = True
+        for _, future in self._inflight:
+            if not future.done():
+                future.set_exception(
+                    StorageError("the database writer stopped while committing this write: it may or may not be saved")
+                )
+        for _, future in self._pending:
+            if not future.done():
+                future.set_exception(StorageError("the database writer stopped before this write was saved"))
+        self._inflight, self._pending = [], []
 
     async def _run(self) -> None:
         while True:
@@ -104,9 +120,10 @@ class GroupCommitWriter:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = self._pending[: self._max_batch]
+            self._inflight = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
-            await self._commit(batch)
+            await self._commit(self._inflight)
+            self._inflight = []
 
     async def _commit(self, batch: list[tuple[WriteOp, asyncio.Future[Any]]]) -> None:
         try:

@@ -175,6 +175,9 @@ async def test_verify_audit_file_refuses_what_is_not_a_database(tmp_path: Path) 
     sqlite3.connect(empty).close()
     with pytest.raises(StorageError, match="has no audit log"):
         await verify_audit_file(empty)
+    raw = sqlite3.connect(empty)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # read-only: left as it was
+    raw.close()
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="cannot open database"):

@@ -111,3 +111,19 @@ async def test_one_failing_write_does_not_sink_its_batch(db_path: Path) -> None:
     assert [e.kind for e in await db.audit_entries()] == ["ok", "ok"]
     assert (await db.verify_audit()).ok
     await db.close()
+
+
+async def test_writer_cancelled_mid_flight_fails_the_waiting_writes(db_path: Path) -> None:
+    await (await Database.open(db_path)).close()
+    conn = await connect(db_path)
+    writer = GroupCommitWriter(conn, AuditChain())
+    writer.start()
+    waiting = [asyncio.ensure_future(writer.submit(_audit_op(n))) for n in range(3)]
+    assert writer._task is not None
+    writer._task.cancel()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, StorageError) and "writer stopped" in str(r) for r in results)
+    with pytest.raises(StorageError, match="closed"):
+        await writer.submit(_audit_op(9))
+    await writer.close()
+    await conn.close()
