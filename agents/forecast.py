@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 
 from agents.base import Agent, AnalysisContext, Candles, scored_opinion
-from agents.forecast_model import Forecaster, ForecastReport, ForecastUnavailable, RidgeForecaster
+from agents.forecast_model import Forecast, Forecaster, ForecastReport, ForecastUnavailable, RidgeForecaster
 from core.models import AgentOpinion
 
 log = logging.getLogger(__name__)
@@ -52,22 +52,26 @@ class ForecastAgent(Agent):
         )
         return report
 
+    def predict(self, symbol: str, timeframe: str, candles: Candles) -> Forecast:
+        """The next ``horizon`` candles, fitting the model first if this history is new to it."""
+        key = (symbol, timeframe)
+        model = self._models.get(key)
+        if model is None or not model.is_fitted:
+            self.retrain(symbol, timeframe, candles)
+            model = self._models[key]
+        return model.predict(candles, self.horizon)
+
     async def analyze(self, context: AnalysisContext) -> AgentOpinion:
         candles = context.series()
         timeframe = context.primary_timeframe
         age = context.data_age_ms()
         if candles is None or timeframe is None:
             return self.no_data("no candles", age)
-        key = (context.symbol, timeframe)
         try:
-            model = self._models.get(key)
-            if model is None or not model.is_fitted:
-                self.retrain(context.symbol, timeframe, candles)
-                model = self._models[key]
-            forecast = model.predict(candles, self.horizon)
+            forecast = self.predict(context.symbol, timeframe, candles)
         except ForecastUnavailable as exc:
             return self.no_data(self._with_note(str(exc)), age)
-        report = self.reports[key]
+        report = self.reports[(context.symbol, timeframe)]
         measured = report.directional_accuracy is not None
         confidence = report.skill if measured else self.unmeasured_confidence
         std = float(forecast.std[-1])

@@ -110,3 +110,24 @@ def test_ccxt_ohlcv_json_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["agents", "analyze", "--symbol", "btc/usdt", "--data", str(path), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["symbol"] == "BTC/USDT" and payload["as_of_ms"] == rows[-1][0] + 3_600_000
+
+
+def test_forecast_command_trains_reports_and_predicts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agents", "forecast", "--symbol", "BTC/USDT", "--data", str(CSV), "--horizon", "4", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["model"] == "ridge" and payload["report"]["horizon"] == 4
+    assert {"directional_accuracy", "baseline_accuracy", "interval_coverage", "skill"} <= set(payload["report"])
+    assert [p["ts"] - payload["path"][0]["ts"] for p in payload["path"]] == [0, 3_600_000, 7_200_000, 10_800_000]
+    assert all(p["lower"] < p["close"] < p["upper"] for p in payload["path"])
+    assert main(["agents", "forecast", "--symbol", "BTC/USDT", "--data", str(CSV)]) == 0
+    out = capsys.readouterr().out
+    assert "held-out tail" in out and "always guessing the training majority" in out
+
+
+def test_forecast_command_refuses_too_little_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(CSV.read_text().splitlines()[:121]) + "\n")
+    assert main(["agents", "forecast", "--symbol", "BTC/USDT", "--data", str(short)]) == 2
+    assert "120 candles are too few to train and test the model" in capsys.readouterr().err
+    assert main(["agents", "forecast", "--symbol", "BTC/USDT", "--data", str(CSV), "--horizon", "0"]) == 2
+    assert "--horizon: must be between 1 and 500" in capsys.readouterr().err

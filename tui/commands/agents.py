@@ -1,4 +1,5 @@
-"""`opentrade agents analyze`: one decision of the agent team, with every agent's opinion.
+"""`opentrade agents analyze`: one decision of the agent team, with every agent's opinion;
+`opentrade agents forecast`: (re)train the forecast model and show its held-out report and path.
 
 Candles come from a file (--data: CSV with timestamp,open,high,low,close,volume or ccxt OHLCV
 JSON) or, without it, from the candles stored in the database for the configured venue. The
@@ -16,9 +17,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from agents.base import AnalysisContext
+from agents.base import AnalysisContext, Candles
 from agents.coordinator import Decision
-from agents.team import build_coordinator
+from agents.forecast_model import ForecastUnavailable
+from agents.team import build_coordinator, build_forecast_agent
 from core.backtest.data import Bars, DataError, bars_from_candles, load_bars, timeframe_ms
 from core.clock import WallClock
 from core.config import AppConfig, database_path
@@ -44,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="account equity the Risk agent sizes against (default 10000)")
     analyze.add_argument("--json", action="store_true", help="print the decision as JSON")
     analyze.set_defaults(handler=handle_analyze)
+    forecast = actions.add_parser("forecast", help="train the forecast model on the history, report and predict")
+    forecast.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")
+    forecast.add_argument("--data", type=Path, help="candles, as for analyze (default: the stored candles)")
+    forecast.add_argument("--timeframe", help="timeframe of the candles (default: inferred, else the config's first)")
+    forecast.add_argument("--horizon", type=int, help="candles ahead (default: the config's forecast_horizon)")
+    forecast.add_argument("--json", action="store_true", help="print the report and the path as JSON")
+    forecast.set_defaults(handler=handle_forecast)
 
 
 def handle_analyze(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -51,11 +60,7 @@ def handle_analyze(args: argparse.Namespace, ctx: CommandContext) -> int:
         config = ctx.load_config()
         symbol = _check_symbol(args.symbol)
         equity = _check_equity(args.equity)
-        if args.timeframe is not None:
-            _check_timeframe(args.timeframe)
-        bars = _bars_from_file(args.data, symbol, args.timeframe) if args.data else _bars_from_database(
-            config, ctx, symbol, args.timeframe or config.agents.timeframes[0]
-        )
+        bars = _bars(args, ctx, config, symbol)
         decision = asyncio.run(_analyze(config, symbol, bars, equity))
     except UsageProblem as exc:
         print(f"opentrade agents analyze: {exc}", file=sys.stderr)
@@ -66,6 +71,56 @@ def handle_analyze(args: argparse.Namespace, ctx: CommandContext) -> int:
     else:
         _print_table(decision, bars, as_of)
     return 0
+
+
+def handle_forecast(args: argparse.Namespace, ctx: CommandContext) -> int:
+    try:
+        config = ctx.load_config()
+        symbol = _check_symbol(args.symbol)
+        if args.horizon is not None and not 1 <= args.horizon <= 500:
+            raise UsageProblem(f"--horizon: must be between 1 and 500 candles (got {args.horizon})")
+        bars = _bars(args, ctx, config, symbol)
+        agents_config = config.agents.model_copy(update={"forecast_horizon": args.horizon or config.agents.forecast_horizon})
+        agent = build_forecast_agent(agents_config)
+        try:
+            forecast = agent.predict(symbol, bars.timeframe, Candles.coerce(bars))
+        except ForecastUnavailable as exc:
+            raise UsageProblem(str(exc)) from None
+    except UsageProblem as exc:
+        print(f"opentrade agents forecast: {exc}", file=sys.stderr)
+        return 2
+    report = agent.reports[(symbol, bars.timeframe)]
+    step = bars.step_ms
+    path = [
+        {"ts": int(bars.ts[-1]) + step * (k + 1), "close": float(forecast.path[k]),
+         "lower": float(forecast.lower[k]), "upper": float(forecast.upper[k])}
+        for k in range(forecast.horizon)
+    ]
+    if args.json:
+        print(json.dumps({"symbol": symbol, "timeframe": bars.timeframe, "model": forecast.model,
+                          "last_close": forecast.last_close, "report": report.to_dict(), "path": path,
+                          "note": agent.note}, indent=2))
+        return 0
+    print(f"{forecast.model} model on {len(bars)} {bars.timeframe} candles of {symbol}"
+          + (f" ({agent.note})" if agent.note else ""))
+    if report.directional_accuracy is None:
+        print(f"  skill not measured: {report.note}")
+    else:
+        print(f"  held-out tail: {report.n_test} candles after {report.n_train} training ones")
+        print(f"  direction {report.horizon} candles ahead right {report.directional_accuracy:.1%} of the time; "
+              f"always guessing the training majority: {report.baseline_accuracy or 0:.1%}")
+        print(f"  80% interval held the outcome {report.interval_coverage or 0:.1%} of the time")
+    print(f"  last close {forecast.last_close:.6g}; expected after {forecast.horizon} candles "
+          f"{forecast.target_price:.6g} (80%: {forecast.lower[-1]:.6g} .. {forecast.upper[-1]:.6g})")
+    return 0
+
+
+def _bars(args: argparse.Namespace, ctx: CommandContext, config: AppConfig, symbol: str) -> Bars:
+    if args.timeframe is not None:
+        _check_timeframe(args.timeframe)
+    if args.data:
+        return _bars_from_file(args.data, symbol, args.timeframe)
+    return _bars_from_database(config, ctx, symbol, args.timeframe or config.agents.timeframes[0])
 
 
 def _check_symbol(symbol: str) -> str:
