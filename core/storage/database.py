@@ -6,6 +6,10 @@ row in ``orders`` (its current state), a row in ``order_events`` (its history) a
 the hash-chained audit log, all in the same transaction. Storage never reads the wall clock:
 timestamps come from the caller, or from the ``clock`` given to ``open``.
 
+Reads use a second, read-only connection (WAL lets it read while the writer commits), so
+loading a long history never delays an order's commit; a read issued after an awaited write
+sees that write.
+
 Listing methods return rows oldest first; ``limit`` keeps the most recent ``limit`` rows.
 Time ranges are half-open: ``since_ms <= ts < until_ms``.
 """
@@ -179,11 +183,12 @@ def _op_execute_many(sql: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connec
 class Database:
     """Open with ``await Database.open(path)``; close with ``await db.close()``."""
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection, writer: GroupCommitWriter,
-                 schema_version: int, clock: Clock | None) -> None:
+    def __init__(self, path: Path, conn: aiosqlite.Connection, reader: aiosqlite.Connection,
+                 writer: GroupCommitWriter, schema_version: int, clock: Clock | None) -> None:
         self.path = path
         self.schema_version = schema_version
         self._conn = conn
+        self._reader = reader
         self._writer = writer
         self._clock = clock
         self._closed = False
@@ -196,18 +201,21 @@ class Database:
         corruption) for speed; the default FULL keeps every acknowledged write.
         """
         path = Path(path)
+        if not path.parent.is_dir():
+            raise StorageError(f"cannot open database {path}: the directory {path.parent} does not exist")
         conn = await connect(path, synchronous)
         try:
             ts = clock.now_ms() if clock is not None else 0
             version = await in_thread(conn, migrate, bundled_migrations(), ts)
             chain = await in_thread(conn, AuditChain.load)
+            reader = await connect(path, readonly=True)
         except BaseException:
             await conn.close()
             raise
         writer = GroupCommitWriter(conn, chain)
         writer.start()
         log.debug("opened %s (schema version %d, synchronous=%s)", path, version, synchronous.upper())
-        return cls(path, conn, writer, version, clock)
+        return cls(path, conn, reader, writer, version, clock)
 
     async def close(self) -> None:
         """Commit what is queued, then close; calling it again does nothing."""
@@ -216,6 +224,7 @@ class Database:
         self._closed = True
         await self._writer.close()
         await self._conn.close()
+        await self._reader.close()
 
     async def __aenter__(self) -> Database:
         return self
@@ -233,7 +242,7 @@ class Database:
     async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._closed:
             raise StorageError("the database is closed")
-        return list(await self._conn.execute_fetchall(sql, params))
+        return list(await self._reader.execute_fetchall(sql, params))
 
     async def _recent(
         self, columns: str, table: str, where: _Where, order: tuple[str, ...], limit: int | None
@@ -374,7 +383,7 @@ class Database:
         """Recompute the whole chain; ``first_broken`` names the first bad entry's seq."""
         if self._closed:
             raise StorageError("the database is closed")
-        return await in_thread(self._conn, verify_connection)
+        return await in_thread(self._reader, verify_connection)
 
     # Positions and balances
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,31 @@ async def test_writer_cancelled_mid_flight_fails_the_waiting_writes(db_path: Pat
         await writer.submit(_audit_op(9))
     await writer.close()
     await conn.close()
+
+
+_CRASH_SCRIPT = """
+import asyncio, os, sys
+from core.storage import Database
+from tests.storage.conftest import make_order
+
+async def main():
+    db = await Database.open(sys.argv[1])
+    await db.record_order(make_order(7), "created")
+    os._exit(0)  # no close, no checkpoint: only what was committed survives
+
+asyncio.run(main())
+"""
+
+
+async def test_awaited_write_survives_a_process_that_dies_without_closing(db_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CRASH_SCRIPT, str(db_path), cwd=root,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    db = await Database.open(db_path)
+    assert await db.get_order(make_order(7).client_order_id) == make_order(7)
+    assert (await db.verify_audit()).checked == 1
+    await db.close()

@@ -59,7 +59,7 @@ def test_failed_migration_leaves_no_trace() -> None:
 async def test_bad_options_and_paths_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="synchronous must be one of FULL, NORMAL"):
         await Database.open(tmp_path / "x.db", synchronous="OFF")
-    with pytest.raises(StorageError, match="cannot open database"):
+    with pytest.raises(StorageError, match="the directory .*dir does not exist"):
         await Database.open(tmp_path / "no" / "such" / "dir" / "x.db")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.models import Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from core.storage import Database, StorageError
@@ -119,3 +121,16 @@ async def test_fill_filters(db: Database) -> None:
     assert await db.load_fills(since_ms=fills[1].ts) == fills[1:]
     assert await db.load_fills(until_ms=fills[1].ts) == fills[:1]
     assert await db.load_fills(limit=1) == fills[2:]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    size=st.decimals(min_value=Decimal("1e-12"), max_value=Decimal("1e12"), allow_nan=False, places=12),
+    price=st.decimals(allow_nan=False, allow_infinity=False).filter(lambda d: d > 0),
+)
+async def test_any_decimal_comes_back_exactly(db: Database, size: Decimal, price: Decimal) -> None:
+    order = make_order(size=size, price=price, filled_size=size)
+    await db.record_order(order, "created")
+    loaded = await db.get_order(order.client_order_id)
+    assert loaded is not None
+    assert (str(loaded.size), str(loaded.price), str(loaded.filled_size)) == (str(size), str(price), str(size))
