@@ -3,6 +3,8 @@
 The mid follows a log-price process with regimes (up trend, down trend, range that reverts to
 where it began), volatility that clusters (a mean-reverting log multiplier) and occasional
 jumps that also raise volatility. Or, with a ``ReplayPath``, the mid walks recorded candles.
+A perpetual whose spot market is also simulated follows it with a small mean-reverting basis,
+as real perpetuals do, so spot and perpetual never drift apart.
 
 Liquidity is a ladder of resting orders on both sides: the spread widens with volatility,
 level sizes grow with distance and vary at random. The flow is a Poisson stream of market
@@ -37,6 +39,8 @@ TREND_DRIFT = 0.05  # trend drift per second, in units of the base volatility
 RANGE_PULL_S = 300.0  # how fast a range pulls the price back to its anchor
 JUMP_EVERY_S = 1800.0
 JUMP_SIZE = 40.0  # standard deviation of a jump, in units of the base volatility
+BASIS_MEMORY_S = 300.0  # how long a perpetual's premium over spot lasts
+BASIS_SPREAD = 0.0003  # standard deviation of that premium (3 basis points)
 HISTORY_MINUTES = 600
 HISTORY_POINTS_PER_MINUTE = 4
 
@@ -48,10 +52,15 @@ def _next_log_vol(rng: random.Random, log_vol: float, dt: float) -> float:
 
 
 class MarketSimulator:
-    def __init__(self, spec: MarketSpec, seed: int, replay: ReplayPath | None = None) -> None:
+    def __init__(
+        self, spec: MarketSpec, seed: int, replay: ReplayPath | None = None, leader: MarketSimulator | None = None
+    ) -> None:
+        """``leader``: the spot market a perpetual follows (its own walk is then unused)."""
         self.spec = spec
         self.seed = seed
         self.replay = replay
+        self.leader = leader
+        self.basis = 0.0  # log premium over the leader
         self.rng = random.Random(f"{seed}:{spec.instrument.symbol}")
         self.tick = float(spec.instrument.tick_size)
         self.lot = float(spec.instrument.lot_size)
@@ -68,30 +77,42 @@ class MarketSimulator:
         return max(1, round(self.price / self.tick))
 
     def advance(self, dt: float) -> float:
-        """Move the mid by ``dt`` simulated seconds and return it."""
-        rng = self.rng
-        self.log_vol = _next_log_vol(rng, self.log_vol, dt)
-        self.regime_left -= dt
-        if self.regime_left <= 0:
-            self.regime = rng.choice((-1, 0, 0, 1))
-            self.regime_left = rng.expovariate(1 / REGIME_MEAN_S)
-            self.anchor = self.price
-        scale = self.base_vol * math.exp(self.log_vol) * math.sqrt(dt)
-        if self.replay is not None:
-            new = self.replay.advance(dt)
+        """Move the mid by ``dt`` simulated seconds and return it. A follower must be
+        advanced after its leader."""
+        if self.leader is not None:
+            new = self._follow(dt)
         else:
-            if self.regime == 0:
-                drift = -math.log(self.price / self.anchor) / RANGE_PULL_S
-            else:
-                drift = self.regime * TREND_DRIFT * self.base_vol
-            move = drift * dt + scale * rng.gauss(0.0, 1.0)
-            if rng.random() < dt / JUMP_EVERY_S:
-                move += rng.gauss(0.0, JUMP_SIZE * self.base_vol)
-                self.log_vol += 0.7
-            new = self.price * math.exp(move)
+            self.log_vol = _next_log_vol(self.rng, self.log_vol, dt)
+            self.regime_left -= dt
+            if self.regime_left <= 0:
+                self.regime = self.rng.choice((-1, 0, 0, 1))
+                self.regime_left = self.rng.expovariate(1 / REGIME_MEAN_S)
+                self.anchor = self.price
+            new = self.replay.advance(dt) if self.replay is not None else self._walk(dt)
+        scale = self.base_vol * math.exp(self.log_vol) * math.sqrt(dt)
         self.pressure = max(-3.0, min(3.0, math.log(new / self.price) / scale)) if scale > 0 else 0.0
         self.price = max(new, self.tick)
         return self.price
+
+    def _walk(self, dt: float) -> float:
+        rng = self.rng
+        if self.regime == 0:
+            drift = -math.log(self.price / self.anchor) / RANGE_PULL_S
+        else:
+            drift = self.regime * TREND_DRIFT * self.base_vol
+        move = drift * dt + self.base_vol * math.exp(self.log_vol) * math.sqrt(dt) * rng.gauss(0.0, 1.0)
+        if rng.random() < dt / JUMP_EVERY_S:
+            move += rng.gauss(0.0, JUMP_SIZE * self.base_vol)
+            self.log_vol += 0.7
+        return self.price * math.exp(move)
+
+    def _follow(self, dt: float) -> float:
+        """A perpetual trades at its spot market's price times a small mean-reverting basis."""
+        assert self.leader is not None
+        keep = math.exp(-dt / BASIS_MEMORY_S)
+        self.basis = self.basis * keep + BASIS_SPREAD * math.sqrt(1 - keep * keep) * self.rng.gauss(0.0, 1.0)
+        self.log_vol = self.leader.log_vol
+        return self.leader.price * math.exp(self.basis)
 
     def quotes(self) -> list[tuple[int, int, int]]:
         """(side, price in ticks, lots) of the liquidity ladder around the mid, best first,
@@ -131,6 +152,9 @@ class MarketSimulator:
         """(ts, price, size) of past trades over whole minutes before ``end_ms``'s minute,
         ending at the current price: candles for charts and strategies from the first second.
         They come from their own random stream, so the live market is the same without them."""
+        if self.leader is not None:
+            premium = self.price / self.leader.price
+            return [(ts, price * premium, size) for ts, price, size in self.leader.history(end_ms, minutes)]
         rng = random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history")
         dt = 60.0 / HISTORY_POINTS_PER_MINUTE
         log_price, log_vol = 0.0, 0.0
@@ -155,7 +179,7 @@ class MarketSimulator:
         version, internal, gauss_next = self.rng.getstate()
         return {
             "price": self.price, "anchor": self.anchor, "log_vol": self.log_vol, "regime": self.regime,
-            "regime_left": self.regime_left, "pressure": self.pressure,
+            "regime_left": self.regime_left, "pressure": self.pressure, "basis": self.basis,
             "rng": [version, list(internal), gauss_next],
             "replay_elapsed": self.replay.elapsed if self.replay is not None else None,
         }
@@ -167,6 +191,7 @@ class MarketSimulator:
         self.regime = state["regime"]
         self.regime_left = state["regime_left"]
         self.pressure = state["pressure"]
+        self.basis = state.get("basis", 0.0)
         version, internal, gauss_next = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss_next))
         if self.replay is not None and state.get("replay_elapsed") is not None:

@@ -141,6 +141,7 @@ class PaperVenue:
                 replay = ReplayPath(replay_candles)
                 spec = replace(spec, start_price=spec.instrument.round_price(Decimal(str(replay_candles[0].open))))
             self._markets[market_config.symbol] = _Market(spec, MarketSimulator(spec, config.seed, replay))
+        self._link_perpetuals()
         self._state = VenueState(state_path)
         self._open: dict[str, StoredOrder] = {}
         self._bus: EventBus | None = None
@@ -150,6 +151,17 @@ class PaperVenue:
         self._restore()
 
     # ----- set-up and persistence ----------------------------------------------------------
+
+    def _link_perpetuals(self) -> None:
+        """A simulated perpetual follows its spot market when both are configured; leaders
+        step first."""
+        for symbol, market in self._markets.items():
+            spot = self._markets.get(symbol.partition(":")[0])
+            if market.instrument.is_perpetual and spot is not None and market.sim.replay is None:
+                market.sim.leader = spot.sim
+                market.sim.price = spot.sim.price
+                market.mark = market.instrument.round_price(Decimal(spot.sim.price))
+        self._step_order = sorted(self._markets.values(), key=lambda m: m.sim.leader is not None)
 
     def _restore(self) -> None:
         balances = self._state.balances()
@@ -550,7 +562,7 @@ class PaperVenue:
         the mid, refresh the liquidity, send the flow, mark positions, publish."""
         now = self._clock.now_ms()
         dt = dt if dt is not None else self.config.tick_interval
-        for market in self._markets.values():
+        for market in self._step_order:
             market.sim.advance(dt)
             self._refresh_quotes(market, now)
             for side, lots in market.sim.flow(dt):

@@ -81,3 +81,17 @@ def test_history_ends_at_the_current_price_on_whole_minutes() -> None:
     assert points[0][0] == 1_704_067_200_000 - 30 * 60_000 and points[-1][0] < 1_704_067_200_000
     assert points[-1][1] == sim.price and all(size > 0 for _, _, size in points)
     assert sim.history(1_704_067_230_000, minutes=30) == points
+
+
+def test_a_perpetual_follows_its_spot_market_with_a_small_basis() -> None:
+    spot = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol="BTC/USDT")), 1)
+    perp = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol="BTC/USDT:USDT")), 1, leader=spot)
+    premiums = []
+    for _ in range(20_000):
+        spot.advance(1.0)
+        premiums.append(math.log(perp.advance(1.0) / spot.price))
+    assert max(abs(p) for p in premiums) < 0.002
+    assert statistics.pstdev(premiums) > 0.0001, "the basis moves"
+    assert abs(spot.price / 60_000 - 1) > 0.002, "while the price itself wanders much further"
+    history = perp.history(1_704_067_230_000, minutes=5)
+    assert history[-1][1] == perp.price

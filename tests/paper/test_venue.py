@@ -420,3 +420,10 @@ async def test_funding_every_eight_hours(make_venue: Callable[..., Harness], tmp
     again = make_venue(path, markets=[perp])
     again.step()
     assert (await balance_map(again))["USDT"] == (before[0] + received, before[1]), "paid once per interval"
+
+
+async def test_spot_and_perpetual_move_together(make_venue: Callable[..., Harness]) -> None:
+    h = make_venue(markets=[BTC, "BTC/USDT:USDT"], seed=4)
+    h.step(1000)
+    marks = {e.ticker.symbol: e.ticker.mark for e in h.of(TickerUpdated)[-2:]}
+    assert abs(marks["BTC/USDT:USDT"] / marks[BTC] - 1) < Decimal("0.002")  # type: ignore[operator]
