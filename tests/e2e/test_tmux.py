@@ -1,0 +1,111 @@
+"""The real `opentrade` command in a real terminal: tmux runs it at 120x40, the test types
+keys with send-keys and reads the screen with capture-pane."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TMUX = shutil.which("tmux")
+POLL_S = 0.1
+MAX_POLLS = 150
+
+
+def opentrade_command() -> str:
+    installed = Path(sys.executable).parent / "opentrade"
+    found = str(installed) if installed.exists() else shutil.which("opentrade")
+    if found is None:
+        pytest.fail("the opentrade command is not installed (pip install -e .)")
+    return found
+
+
+class Terminal:
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        assert TMUX is not None
+        # COLUMNS/LINES from the test runner would override the pane size inside the app.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        return subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True,
+                              check=check, timeout=10, env=env)
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "ot").stdout
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "ot", *keys)
+
+    def wait_until(self, done: Callable[[str], bool], what: str) -> str:
+        """Poll the pane (bounded) until ``done``: waiting for a process, not for time."""
+        screen = ""
+        for _ in range(MAX_POLLS):
+            screen = self.screen()
+            if done(screen):
+                return screen
+            time.sleep(POLL_S)
+        raise AssertionError(f"{what} did not happen; the screen shows:\n{screen}")
+
+    def wait_for(self, text: str) -> str:
+        return self.wait_until(lambda screen: text in screen, f"{text!r} appearing")
+
+    def running(self) -> bool:
+        return self.tmux("has-session", "-t", "ot", check=False).returncode == 0
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    if TMUX is None:
+        pytest.skip("tmux is not installed (.ci/run installs it)")
+    term = Terminal(f"opentrade-e2e-{os.getpid()}-{tmp_path.name}")
+    command = f"{opentrade_command()} --home {tmp_path / 'home'} trade --seed 5"
+    term.tmux("new-session", "-d", "-s", "ot", "-x", "120", "-y", "40", command)
+    try:
+        yield term
+    finally:
+        term.tmux("kill-server", check=False)
+
+
+def test_trade_by_keyboard_in_a_real_terminal(terminal: Terminal) -> None:
+    screen = terminal.wait_for("Order ticket")
+    assert "PAPER" in screen and "BTC/USDT" in screen
+    terminal.wait_for("spread")
+
+    terminal.keys("p")
+    terminal.wait_until(lambda screen: "limit price" not in screen, "the price filling in")
+    terminal.keys("o")
+    terminal.wait_until(lambda screen: "b Buy" not in screen, "the size field taking focus")
+    terminal.keys("0.01")
+    terminal.wait_until(lambda screen: "Notional -" not in screen, "the preview showing the notional")
+    terminal.keys("Enter")
+    screen = terminal.wait_for("My orders (1)")
+    assert "BUY  0.01 @" in screen
+
+    terminal.keys("Escape")
+    terminal.wait_for("b Buy")  # the footer shows the screen's keys again once no field has focus
+    terminal.keys("2")
+    terminal.wait_for("Positions & Orders")
+    terminal.keys("?")
+    terminal.wait_for("OpenTrade keys")
+    terminal.keys("Escape")
+    terminal.wait_until(lambda screen: "OpenTrade keys" not in screen, "the help closing")
+    terminal.keys("C")
+    terminal.wait_for("Cancel all orders")
+    terminal.keys("C-y")
+    terminal.wait_for("Canceled 1 order")
+
+    terminal.keys("C-q")
+    for _ in range(MAX_POLLS):
+        if not terminal.running():
+            break
+        time.sleep(POLL_S)
+    assert not terminal.running(), "opentrade did not exit on ctrl+q"
