@@ -16,11 +16,11 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, NamedTuple, TextIO
 
 import aiosqlite
 
-from core.storage.codec import canonical_json
+from core.storage.codec import canonical_json, redacted_json
 from core.storage.connection import connect, in_thread
 from core.storage.errors import StorageError
 
@@ -64,6 +64,22 @@ def entry_hash(prev_hash: str, record: str) -> str:
     return hashlib.sha256((prev_hash + record).encode("utf-8")).hexdigest()
 
 
+class AuditDraft(NamedTuple):
+    """An entry before the writer gives it its place (seq) in the chain."""
+
+    ts: int
+    kind: str
+    actor: str
+    payload: dict[str, Any]
+    payload_json: str
+
+    @classmethod
+    def of(cls, ts: int, kind: str, actor: str, payload: dict[str, Any]) -> AuditDraft:
+        """Secrets masked, payload serialised once, here, off the writer's thread."""
+        clean, payload_json = redacted_json(payload)
+        return cls(ts, kind, actor, clean, payload_json)
+
+
 def payload_symbol(payload: dict[str, Any]) -> str | None:
     """The symbol an entry is about, kept in its own column so the log can be filtered by it."""
     symbol = payload.get("symbol")
@@ -88,9 +104,8 @@ class AuditChain:
     def restore(self, mark: tuple[int, str]) -> None:
         self.last_seq, self.last_hash = mark
 
-    def append(
-        self, conn: sqlite3.Connection, ts: int, kind: str, actor: str, payload: dict[str, Any], payload_json: str
-    ) -> AuditEntry:
+    def append(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
+        ts, kind, actor, payload, payload_json = draft
         seq = self.last_seq + 1
         digest = entry_hash(self.last_hash, record_text(seq, ts, kind, actor, payload_json))
         conn.execute(

@@ -62,4 +62,5 @@ async def in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any
     aiosqlite touches one function.
     """
     raw: sqlite3.Connection = conn._conn  # noqa: SLF001
-    return await conn._execute(fn, raw, *args)  # noqa: SLF001
+    result: T = await conn._execute(fn, raw, *args)  # type: ignore[no-untyped-call]  # noqa: SLF001
+    return result

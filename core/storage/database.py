@@ -32,12 +32,13 @@ from core.ports import Clock
 from core.redact import redact
 from core.storage.audit import (
     AuditChain,
+    AuditDraft,
     AuditEntry,
     AuditVerification,
     entry_from_row,
     verify_connection,
 )
-from core.storage.codec import canonical_json, model_row, placeholders, redacted_json, row_model
+from core.storage.codec import canonical_json, model_row, placeholders, row_model
 from core.storage.connection import connect, in_thread
 from core.storage.errors import StorageError
 from core.storage.migrations import bundled_migrations, migrate
@@ -114,25 +115,25 @@ def _statuses(status: Sequence[str]) -> list[str]:
 
 
 def _op_record_order(
-    order_row: tuple[Any, ...], event_row: tuple[Any, ...], audit_args: tuple[Any, ...],
+    order_row: tuple[Any, ...], event_row: tuple[Any, ...], draft: AuditDraft,
     conn: sqlite3.Connection, chain: AuditChain,
 ) -> None:
     conn.execute(_UPSERT_ORDER, order_row)
-    entry = chain.append(conn, *audit_args)
+    entry = chain.append(conn, draft)
     conn.execute(_INSERT_ORDER_EVENT, (*event_row, entry.seq))
 
 
 def _op_record_fill(
-    fill_row: tuple[Any, ...], audit_args: tuple[Any, ...], conn: sqlite3.Connection, chain: AuditChain
+    fill_row: tuple[Any, ...], draft: AuditDraft, conn: sqlite3.Connection, chain: AuditChain
 ) -> bool:
     if conn.execute(_INSERT_FILL, fill_row).rowcount != 1:
         return False
-    chain.append(conn, *audit_args)
+    chain.append(conn, draft)
     return True
 
 
-def _op_audit(audit_args: tuple[Any, ...], conn: sqlite3.Connection, chain: AuditChain) -> AuditEntry:
-    return chain.append(conn, *audit_args)
+def _op_audit(draft: AuditDraft, conn: sqlite3.Connection, chain: AuditChain) -> AuditEntry:
+    return chain.append(conn, draft)
 
 
 def _op_save_positions(venue: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> None:
@@ -151,7 +152,7 @@ def _op_snapshot_balances(
 
 
 def _op_save_strategy_version(
-    name: str, params: dict[str, Any], note: str, ts: int, conn: sqlite3.Connection, chain: AuditChain
+    name: str, params: dict[str, Any], note: str, ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain
 ) -> int:
     row = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM strategy_versions WHERE name = ?", (name,)).fetchone()
     version = int(row[0])
@@ -159,8 +160,8 @@ def _op_save_strategy_version(
         "INSERT INTO strategy_versions (name, version, params, note, ts) VALUES (?, ?, ?, ?, ?)",
         (name, version, canonical_json(params), note, ts),
     )
-    payload, payload_json = redacted_json({"name": name, "version": version, "params": params, "note": note})
-    chain.append(conn, ts, "strategy_version", "engine", payload, payload_json)
+    payload = {"name": name, "version": version, "params": params, "note": note}
+    chain.append(conn, AuditDraft.of(ts, "strategy_version", actor, payload))
     return version
 
 
@@ -170,8 +171,7 @@ def _op_save_risk_parameters(
     row_id = conn.execute(
         "INSERT INTO risk_parameters (ts, actor, params) VALUES (?, ?, ?)", (ts, actor, canonical_json(params))
     ).lastrowid
-    payload, payload_json = redacted_json({"id": row_id, "params": params})
-    chain.append(conn, ts, "risk_parameters", actor, payload, payload_json)
+    chain.append(conn, AuditDraft.of(ts, "risk_parameters", actor, {"id": row_id, "params": params}))
     return int(row_id or 0)
 
 
@@ -260,7 +260,7 @@ class Database:
         rows.reverse()
         return rows
 
-    def _audit_args(self, kind: str, actor: str, payload: dict[str, Any], ts: int | None) -> tuple[Any, ...]:
+    def _draft(self, kind: str, actor: str, payload: dict[str, Any], ts: int | None) -> AuditDraft:
         if not kind:
             raise StorageError("an audit entry needs a kind")
         if ts is None:
@@ -269,8 +269,7 @@ class Database:
                 ts = payload_ts
             else:
                 ts = self._clock.now_ms() if self._clock is not None else 0
-        clean, payload_json = redacted_json(payload)
-        return ts, kind, actor, clean, payload_json
+        return AuditDraft.of(ts, kind, actor, payload)
 
     # Orders
 
@@ -286,8 +285,8 @@ class Database:
                      payload["filled_size"], detail, actor)
         payload["event"] = event
         payload["detail"] = detail
-        audit_args = self._audit_args("order", actor, payload, order.updated_ts)
-        await self._writer.submit(partial(_op_record_order, order_row, event_row, audit_args))
+        draft = self._draft("order", actor, payload, order.updated_ts)
+        await self._writer.submit(partial(_op_record_order, order_row, event_row, draft))
 
     async def get_order(self, client_order_id: str) -> Order | None:
         rows = await self._fetch(
@@ -331,8 +330,8 @@ class Database:
         """Store a fill once: True if it was new, False if ``fill_id`` was already stored."""
         payload = fill.model_dump(mode="json")
         fill_row = tuple(payload[column] for column in FILL_COLUMNS)
-        audit_args = self._audit_args("fill", "engine", payload, fill.ts)
-        return bool(await self._writer.submit(partial(_op_record_fill, fill_row, audit_args)))
+        draft = self._draft("fill", "engine", payload, fill.ts)
+        return bool(await self._writer.submit(partial(_op_record_fill, fill_row, draft)))
 
     async def load_fills(
         self, *, venue: str | None = None, symbol: str | None = None, strategy_id: str | None = None,
@@ -358,10 +357,10 @@ class Database:
         self, kind: str, payload: dict[str, Any], actor: str = "engine", ts: int | None = None
     ) -> AuditEntry:
         """Append an entry; ``ts`` defaults to the payload's ``ts``, then the clock, then 0."""
-        ts, kind, actor, _, payload_json = self._audit_args(kind, actor, payload, ts)
+        draft = self._draft(kind, actor, payload, ts)
         # The entry handed back holds the payload as stored (Decimals as strings), as a reader would see it.
-        audit_args = (ts, kind, actor, json.loads(payload_json), payload_json)
-        entry: AuditEntry = await self._writer.submit(partial(_op_audit, audit_args))
+        draft = draft._replace(payload=json.loads(draft.payload_json))
+        entry: AuditEntry = await self._writer.submit(partial(_op_audit, draft))
         return entry
 
     async def audit_entries(
@@ -424,12 +423,14 @@ class Database:
 
     # Strategy and risk parameters
 
-    async def save_strategy_version(self, name: str, params: dict[str, Any], note: str = "", ts: int = 0) -> int:
+    async def save_strategy_version(
+        self, name: str, params: dict[str, Any], note: str = "", ts: int = 0, actor: str = "engine"
+    ) -> int:
         """Keep a new version (1, 2, ...) of a strategy's parameters and audit the change."""
         if not name:
             raise StorageError("a strategy version needs the strategy's name")
         canonical_json(params)  # refuse unserialisable parameters here, with a clear message
-        version: int = await self._writer.submit(partial(_op_save_strategy_version, name, params, note, ts))
+        version: int = await self._writer.submit(partial(_op_save_strategy_version, name, params, note, ts, actor))
         return version
 
     async def strategy_versions(self, name: str) -> list[dict[str, Any]]:

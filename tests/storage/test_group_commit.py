@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.models import OrderStatus
 from core.storage import Database, StorageError
-from core.storage.audit import AuditChain
+from core.storage.audit import AuditChain, AuditDraft
 from core.storage.connection import connect
 from core.storage.writer import GroupCommitWriter
 from tests.storage.conftest import make_fill, make_order
@@ -31,7 +33,7 @@ async def test_concurrent_orders_are_all_stored_in_shared_transactions(db: Datab
 
 async def test_concurrent_mixed_writes_keep_the_chain_whole(db: Database) -> None:
     order = make_order()
-    writes = [db.record_order(order, "created")]
+    writes: list[Coroutine[Any, Any, Any]] = [db.record_order(order, "created")]
     writes += [db.record_fill(make_fill(n % 10)) for n in range(30)]
     writes += [db.audit("note", {"n": n}) for n in range(20)]
     writes += [db.set_state(f"k{n}", str(n)) for n in range(5)]
@@ -82,13 +84,13 @@ async def test_close_commits_queued_writes_then_refuses_more(db_path: Path) -> N
 
 
 def _failing_op(conn: sqlite3.Connection, chain: AuditChain) -> None:
-    chain.append(conn, 0, "doomed", "test", {}, "{}")
+    chain.append(conn, AuditDraft.of(0, "doomed", "test", {}))
     conn.execute("INSERT INTO nowhere VALUES (1)")
 
 
 def _audit_op(n: int):  # type: ignore[no-untyped-def]
     def op(conn: sqlite3.Connection, chain: AuditChain) -> int:
-        return chain.append(conn, n, "ok", "test", {"n": n}, f'{{"n":{n}}}').seq
+        return chain.append(conn, AuditDraft.of(n, "ok", "test", {"n": n})).seq
 
     return op
 

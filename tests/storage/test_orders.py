@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,7 +66,7 @@ async def test_an_order_event_needs_a_name(db: Database) -> None:
 
 
 async def test_order_filters(db: Database) -> None:
-    specs = [
+    specs: list[dict[str, Any]] = [
         dict(venue="paper", symbol="BTC/USDT", strategy_id="trend", status=OrderStatus.OPEN),
         dict(venue="paper", symbol="ETH/USDT", strategy_id="grid", status=OrderStatus.FILLED),
         dict(venue="binance", symbol="BTC/USDT", strategy_id=None, status=OrderStatus.CANCELED),
