@@ -90,6 +90,9 @@ def _leverage(text: str, instrument: Instrument, errors: dict[str, str]) -> int 
         errors["leverage"] = f"'{text}' is not a whole number of 1 or more"
         return None
     value = int(text)
+    if not instrument.is_perpetual and value != 1:
+        errors["leverage"] = "spot markets trade without leverage"
+        return None
     if value > instrument.max_leverage:
         errors["leverage"] = f"at most {instrument.max_leverage}x on {instrument.symbol}"
         return None
@@ -142,8 +145,6 @@ def parse_ticket(
                 errors["size"] = problem
     if form.reduce_only and not instrument.is_perpetual:
         errors["reduce_only"] = "reduce-only applies to perpetuals only"
-    if not instrument.is_perpetual and leverage not in (None, 1):
-        errors["leverage"] = "spot markets trade without leverage"
     if form.post_only and form.type is not OrderType.LIMIT:
         errors["post_only"] = "post-only applies to limit orders only"
     if form.post_only and form.time_in_force is not TimeInForce.GTC:

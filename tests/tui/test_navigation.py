@@ -1,0 +1,103 @@
+"""Screens, themes, the market selector, the command palette and what is remembered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.command import CommandPalette
+from textual.widgets import OptionList
+
+from core.clock import SimClock
+from themes.registry import theme_names
+from tui.app import OpenTradeApp
+from tui.screens.help import HelpScreen
+from tui.screens.market_selector import MarketSelectorScreen
+from tests.tui.conftest import advance, settle, wait_ready
+
+
+async def test_number_keys_reach_every_screen(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        for key, mode in (("2", "positions"), ("3", "strategies"), ("4", "risk"), ("5", "agents"), ("6", "log"),
+                          ("1", "trade")):
+            await pilot.press(key)
+            await settle(pilot, rounds=1)
+            assert app.current_mode == mode
+        await pilot.press("question_mark")
+        await settle(pilot, rounds=1)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.current_mode == "trade" and not isinstance(app.screen, HelpScreen)
+
+
+async def test_market_selector_fuzzy_search_and_restore_on_restart(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        assert app.market == ("paper", "BTC/USDT")
+        await pilot.press("m")
+        await settle(pilot, rounds=1)
+        assert isinstance(app.screen, MarketSelectorScreen)
+        await pilot.press(*"eth")
+        options = app.screen.query_one(OptionList)
+        assert options.get_option_at_index(0).id == "paper|ETH/USDT"
+        await pilot.press("enter")
+        await advance(pilot, clock, 1)
+        assert app.market == ("paper", "ETH/USDT")
+        assert "ETH/USDT" in str(app.screen.query_one("#ticket-title").render())
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        chosen_theme = app.theme
+        assert chosen_theme == theme_names()[1]
+
+    again = make_app()
+    async with again.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        assert again.market == ("paper", "ETH/USDT")
+        assert again.current_mode == "positions"
+        assert again.theme == chosen_theme
+
+
+async def test_theme_option_wins_over_the_saved_one(make_app: Any) -> None:
+    app = make_app(theme="opentrade-high-contrast")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        assert app.theme == "opentrade-high-contrast"
+        for _ in theme_names():
+            await pilot.press("ctrl+t")
+        assert app.theme == "opentrade-high-contrast"
+
+
+async def test_command_palette_reaches_screens_and_actions(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        titles = [command.title for command in app.palette_commands(app.screen)]
+        for expected in ("Go to Risk", "Emergency stop", "Reset risk state", "Market ETH/USDT on paper",
+                         "Theme opentrade-colorblind", "Buy", "Sell", "Market"):
+            assert expected in titles
+        await pilot.press("ctrl+p")
+        await settle(pilot, rounds=1)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"go to log")
+        for _ in range(20):
+            await pilot.pause(0.02)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "log"
+
+
+async def test_startup_failure_is_a_message_not_a_traceback(tmp_path: Any) -> None:
+    async def broken() -> Any:
+        raise ValueError("venue 'nowhere' is not configured")
+
+    app = OpenTradeApp(broken)
+    async with app.run_test() as pilot:
+        for _ in range(50):
+            if app.return_code is not None:
+                break
+            await pilot.pause(0.01)
+    assert app.return_code == 2
