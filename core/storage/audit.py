@@ -4,7 +4,8 @@ Each entry's hash is ``sha256(prev_hash + canonical record)``, where the canonic
 the sorted-key JSON of seq, ts, kind, actor and payload. Changing, removing or reordering any
 entry breaks the chain at that entry; ``verify_rows`` names the first place it breaks. SQLite
 triggers refuse UPDATE and DELETE, so tampering needs deliberate work outside the program,
-which is exactly what verification is for.
+which is exactly what verification is for. The last link is also kept in ``audit_head``,
+written in the same transaction as each entry, so cutting entries off the end shows too.
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ class AuditChain:
         self.last_seq, self.last_hash = seq, digest
         return entry
 
+    def save_head(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (self.last_seq, self.last_hash),
+        )
+
 
 def entry_from_row(row: sqlite3.Row) -> AuditEntry:
     return AuditEntry(
@@ -155,26 +163,48 @@ class _Verifier:
     def _fail(self, seq: int, message: str) -> AuditVerification:
         return AuditVerification(ok=False, checked=self.checked, first_broken=seq, message=message)
 
-    def result(self) -> AuditVerification:
+    def result(self, head: tuple[int, str] | None) -> AuditVerification:
+        last = self.expected_seq - 1
+        if head is not None and head[0] > last:
+            return self._fail(last + 1, f"audit entries {last + 1} to {head[0]} are missing: the log was cut short")
+        if head is not None and head != (last, self.prev_hash):
+            return self._fail(
+                head[0] + 1, f"the audit log's last entry is not the one recorded as its head (entry {head[0]})"
+            )
         message = f"audit log intact: {self.checked} entries checked"
         return AuditVerification(ok=True, checked=self.checked, message=message)
 
 
-def verify_rows(rows: Iterable[tuple[Any, ...]]) -> AuditVerification:
-    """Recompute the chain over rows of (seq, ts, kind, actor, symbol, payload, prev_hash, hash)."""
+def verify_rows(rows: Iterable[tuple[Any, ...]], head: tuple[int, str] | None = None) -> AuditVerification:
+    """Recompute the chain over rows of (seq, ts, kind, actor, symbol, payload, prev_hash, hash).
+
+    ``head`` is the recorded last link (seq, hash), when the database has one.
+    """
     verifier = _Verifier()
     for row in rows:
         broken = verifier.check(*row)
         if broken is not None:
             return broken
-    return verifier.result()
+    return verifier.result(head)
 
 
 def verify_connection(conn: sqlite3.Connection) -> AuditVerification:
-    """Streams the log in seq order on the connection's thread: memory stays flat on long logs."""
-    cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq")
-    cursor.row_factory = None  # plain tuples, the verifier unpacks them positionally
-    return verify_rows(cursor)
+    """Streams the log in seq order on the connection's thread: memory stays flat on long logs.
+
+    One read transaction, so the head and the entries come from the same moment even while
+    the writer keeps committing.
+    """
+    conn.execute("BEGIN")
+    try:
+        has_head = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_head'"
+        ).fetchone()
+        head_row = conn.execute("SELECT seq, hash FROM audit_head").fetchone() if has_head else None
+        cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq")
+        cursor.row_factory = None  # plain tuples, the verifier unpacks them positionally
+        return verify_rows(cursor, (int(head_row[0]), str(head_row[1])) if head_row else None)
+    finally:
+        conn.execute("COMMIT")
 
 
 def export_connection(conn: sqlite3.Connection, since_ms: int | None, fmt: str, out: TextIO) -> int:

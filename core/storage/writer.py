@@ -53,6 +53,8 @@ def apply_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain)
                 chain.restore(op_mark)
                 outcomes.append((False, exc))
             conn.execute("RELEASE op")
+        if chain.mark() != batch_mark:
+            chain.save_head(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -129,6 +129,22 @@ async def test_missing_entry_is_named(db: Database, db_path: Path) -> None:
     assert "entry 2 is missing" in result.message
 
 
+async def test_entries_cut_off_the_end_are_named(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 5)
+    _tamper(db_path, "DELETE FROM audit_log WHERE seq >= 4")
+    result = await db.verify_audit()
+    assert (result.ok, result.first_broken, result.checked) == (False, 4, 3)
+    assert "entries 4 to 5 are missing" in result.message
+
+
+async def test_forged_head_is_detected(db: Database, db_path: Path) -> None:
+    await _fill_log(db, 3)
+    _tamper(db_path, "UPDATE audit_head SET hash = 'forged' WHERE id = 1")
+    result = await db.verify_audit()
+    assert (result.ok, result.first_broken) == (False, 4)
+    assert "not the one recorded as its head" in result.message
+
+
 async def test_changed_symbol_column_is_detected(db: Database, db_path: Path) -> None:
     await _fill_log(db, 3)
     _tamper(db_path, "UPDATE audit_log SET symbol = 'DOGE/USDT' WHERE seq = 2")

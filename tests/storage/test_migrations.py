@@ -65,3 +65,24 @@ async def test_bad_options_and_paths_are_clear_errors(tmp_path: Path) -> None:
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StorageError, match="cannot open database"):
         await Database.open(junk)
+
+
+async def test_upgrade_records_the_head_of_an_existing_log(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    for n in range(3):
+        await db.audit("note", {"n": n})
+    await db.close()
+    raw = sqlite3.connect(db_path)
+    raw.execute("DROP TABLE audit_head")
+    raw.execute("DELETE FROM schema_migrations WHERE version = 3")
+    raw.commit()
+    raw.close()
+    upgraded = await Database.open(db_path)
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT seq FROM audit_head").fetchone() == (3,)
+    raw.close()
+    assert (await upgraded.verify_audit()).ok
+    await upgraded.audit("note", {"n": 3})
+    result = await upgraded.verify_audit()
+    assert result.ok and result.checked == 4
+    await upgraded.close()
