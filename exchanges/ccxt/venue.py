@@ -1,0 +1,493 @@
+"""Any exchange ccxt supports, behind the ``ExchangeAdapter`` port.
+
+Public data (markets, books, trades, tickers, candles) always comes from the exchange. Orders,
+balances and positions come from the exchange in ``live`` mode, and from a simulated account
+filling against the live book in ``paper`` mode, where no credentials are given to ccxt, so no
+private request can leave this process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.config import CcxtVenueConfig
+from core.events import EventBus, ExecutionReported, OrderBookUpdated, TickerUpdated, TradePrinted
+from core.models import (
+    Balance,
+    Candle,
+    ExecutionReport,
+    Instrument,
+    Order,
+    OrderBook,
+    OrderStatus,
+    Position,
+)
+from core.ports import Clock, OrderNotFound, VenueError
+from core.redact import redact
+from core.secrets import Credentials
+from exchanges.ccxt import client, mapping
+from exchanges.ccxt.book import LocalBook
+from exchanges.ccxt.errors import AMBIGUOUS, Caller, Failure, RetryPolicy, classify, describe, to_venue_error
+from exchanges.ccxt.markets_cache import MarketsCache
+from exchanges.ccxt.orders import OrderTracker
+from exchanges.ccxt.paper import PaperAccount
+from exchanges.ccxt.streams import StreamPolicy, StreamSpec, StreamSupervisor
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BOOK_DEPTH = 20
+
+
+class CcxtVenue:
+    def __init__(
+        self,
+        name: str,
+        config: CcxtVenueConfig,
+        clock: Clock,
+        cache_dir: Path,
+        credentials: Credentials | None = None,
+        *,
+        live_confirmed: bool = False,
+        retry: RetryPolicy | None = None,
+        streams: StreamPolicy | None = None,
+    ) -> None:
+        """``live_confirmed`` is the person's explicit go-ahead (typed in the TUI); without it,
+        and without complete credentials, a live venue refuses every private request."""
+        self.name = name
+        self.mode = config.mode
+        self.config = config
+        self.clock = clock
+        self.live_confirmed = live_confirmed
+        self._credentials = credentials
+        self._cache = MarketsCache(
+            cache_dir / f"markets-{config.exchange}{'-sandbox' if config.sandbox else ''}.json",
+            config.markets_cache_max_age,
+            clock,
+        )
+        self._retry = retry or RetryPolicy()
+        self._stream_policy = streams or StreamPolicy(poll_interval=config.poll_interval)
+        self._exchange: Any = None
+        self._caller: Caller | None = None
+        self._bus: EventBus | None = None
+        self._streams: StreamSupervisor | None = None
+        self.instruments: dict[str, Instrument] = {}
+        self.books: dict[str, LocalBook] = {}
+        self.tracker = OrderTracker(name)
+        self._last_trade_ts: dict[str, int] = {}
+        self._paper = PaperAccount(name, config.balances, clock) if self.mode == "paper" else None
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def exchange(self) -> Any:
+        if self._exchange is None:
+            try:
+                creds = self._credentials if self.mode == "live" else None
+                self._exchange = client.build_exchange(self.config, creds)
+            except ValueError as exc:
+                raise VenueError(f"{self.name}: {redact(str(exc))}") from None
+            self._caller = Caller(
+                self.name, self.clock, self._retry, lambda: client.retry_after_seconds(self._exchange)
+            )
+        return self._exchange
+
+    @property
+    def caller(self) -> Caller:
+        self.exchange  # noqa: B018 - builds the caller with the exchange
+        assert self._caller is not None
+        return self._caller
+
+    @property
+    def connection_state(self) -> str:
+        return self._streams.state if self._streams else "disconnected"
+
+    async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        return await self.caller.call(what, fn)
+
+    def _require_live(self) -> None:
+        if self.mode != "live":
+            raise VenueError(f"{self.name}: paper mode never sends private requests")
+        if self._credentials is None or not self._credentials.complete:
+            raise VenueError(
+                f"{self.name}: live mode needs API credentials: set OPENTRADE_"
+                f"{self.name.upper()}_API_KEY and _SECRET, or add them to the secrets file"
+            )
+        if not self.live_confirmed:
+            raise VenueError(f"{self.name}: live trading has not been confirmed; confirm it in the app first")
+
+    def _wire(self, client_order_id: str) -> str:
+        return client.to_wire(self.config.exchange, client_order_id)
+
+    def _client_id(self, order: dict[str, Any]) -> str:
+        return client.from_wire(self.config.exchange, order.get("clientOrderId")) or str(order.get("id"))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._streams = StreamSupervisor(self.name, bus, self.clock, self._stream_policy)
+        if self.mode == "live":
+            self._require_live()
+        await self.load_instruments()
+        if self._paper is not None:
+            self._paper.attach(bus, self.instruments)
+        await self.subscribe(list(self.config.markets))
+        if self.mode == "live":
+            self._start_order_stream()
+
+    async def stop(self) -> None:
+        if self._streams is not None:
+            await self._streams.stop()
+        if self._exchange is not None:
+            await self._exchange.close()
+            self._exchange = None
+
+    # -- markets --------------------------------------------------------------------------
+
+    async def load_instruments(self) -> list[Instrument]:
+        exchange = self.exchange
+        cached = self._cache.load()
+        if cached is not None:
+            markets, currencies = cached
+            exchange.set_markets(markets, currencies or None)
+        else:
+            await self._read("load markets", exchange.load_markets)
+            self._cache.save(list(exchange.markets.values()), dict(exchange.currencies or {}))
+        self.instruments = {}
+        for market in exchange.markets.values():
+            instrument = mapping.instrument_from_market(self.name, market, exchange.precisionMode)
+            if instrument is not None:
+                self.instruments[instrument.symbol] = instrument
+        for symbol in self.config.markets:
+            self.instrument(symbol)
+        return list(self.instruments.values())
+
+    def instrument(self, symbol: str) -> Instrument:
+        instrument = self.instruments.get(symbol)
+        if instrument is not None:
+            return instrument
+        market = (self._exchange.markets or {}).get(symbol) if self._exchange is not None else None
+        if market is not None:
+            raise VenueError(f"{self.name}: {symbol} is a {market.get('type')} market; only spot and linear perpetuals are supported")
+        close = difflib.get_close_matches(symbol, list(self.instruments), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise VenueError(f"{self.name}: no market {symbol} on {self.config.exchange}{hint}")
+
+    # -- rounding and limits, before risk checks --------------------------------------------
+
+    def round_order(self, order: Order) -> Order:
+        """The order with size and prices rounded by ccxt's own precision rules (what the
+        exchange will accept), so that risk checks see the numbers that will be sent."""
+        self.instrument(order.symbol)
+        exchange = self.exchange
+        try:
+            update: dict[str, Any] = {"size": Decimal(exchange.amount_to_precision(order.symbol, float(order.size)))}
+            for field in ("price", "trigger_price", "take_profit", "stop_loss"):
+                value = getattr(order, field)
+                if value is not None:
+                    update[field] = Decimal(exchange.price_to_precision(order.symbol, float(value)))
+        except Exception as exc:  # noqa: BLE001 - ccxt raises InvalidOrder for sizes below precision
+            raise VenueError(f"{self.name}: {describe(exc)}") from None
+        return order.model_copy(update=update)
+
+    def reference_price(self, symbol: str) -> Decimal | None:
+        book = self.books.get(symbol)
+        if book is None:
+            return None
+        return book.snapshot(1).mid
+
+    def order_problem(self, order: Order) -> str | None:
+        """Why the exchange would refuse this order for its size, or None."""
+        market = self.exchange.market(order.symbol)
+        limits = market.get("limits") or {}
+        size = order.size
+        min_amount = mapping.dec((limits.get("amount") or {}).get("min"))
+        max_amount = mapping.dec((limits.get("amount") or {}).get("max"))
+        if size <= 0:
+            return "size must be greater than 0 after rounding to the exchange's precision"
+        if min_amount is not None and size < min_amount:
+            return f"size {size} is below {self.config.exchange}'s minimum {min_amount.normalize():f} for {order.symbol}"
+        if max_amount is not None and max_amount > 0 and size > max_amount:
+            return f"size {size} is above {self.config.exchange}'s maximum {max_amount.normalize():f} for {order.symbol}"
+        min_cost = mapping.dec((limits.get("cost") or {}).get("min"))
+        price = order.price or order.trigger_price or self.reference_price(order.symbol)
+        if min_cost is not None and min_cost > 0 and price is not None:
+            notional = size * price * (mapping.dec(market.get("contractSize")) or Decimal(1))
+            if notional < min_cost:
+                return (
+                    f"notional {notional.normalize():f} {market['quote']} is below {self.config.exchange}'s "
+                    f"minimum {min_cost.normalize():f} {market['quote']} for {order.symbol}"
+                )
+        return None
+
+    def _rejected(self, order: Order, reason: str) -> ExecutionReport:
+        log.info("%s: rejected %s before sending: %s", self.name, order.client_order_id, reason)
+        return ExecutionReport(
+            client_order_id=order.client_order_id,
+            venue=self.name,
+            symbol=order.symbol,
+            status=OrderStatus.REJECTED,
+            reason=reason,
+            ts=self.clock.now_ms(),
+        )
+
+    # -- market data ----------------------------------------------------------------------
+
+    async def subscribe(self, symbols: list[str]) -> None:
+        if self._streams is None:
+            raise VenueError(f"{self.name}: start the venue before subscribing")
+        exchange = self.exchange
+        has = exchange.has
+        for symbol in symbols:
+            self.instrument(symbol)
+            self.books.setdefault(symbol, LocalBook(self.name, symbol))
+            self._streams.start(StreamSpec(
+                key=f"book:{symbol}",
+                watch=self._ws(has, "watchOrderBook", lambda s=symbol: exchange.watch_order_book(s, BOOK_DEPTH)),
+                poll=lambda s=symbol: exchange.fetch_order_book(s, BOOK_DEPTH),
+                handle=lambda raw, s=symbol: self._on_book(s, raw),
+            ))
+            self._streams.start(StreamSpec(
+                key=f"trades:{symbol}",
+                watch=self._ws(has, "watchTrades", lambda s=symbol: exchange.watch_trades(s)),
+                poll=lambda s=symbol: exchange.fetch_trades(s, self._last_trade_ts.get(s)),
+                handle=lambda raw, s=symbol: self._on_trades(s, raw),
+            ))
+            if has.get("fetchTicker") or has.get("watchTicker"):
+                self._streams.start(StreamSpec(
+                    key=f"ticker:{symbol}",
+                    watch=self._ws(has, "watchTicker", lambda s=symbol: exchange.watch_ticker(s)),
+                    poll=(lambda s=symbol: exchange.fetch_ticker(s)) if has.get("fetchTicker") else None,
+                    handle=self._on_ticker,
+                ))
+
+    @staticmethod
+    def _ws(has: dict[str, Any], feature: str, fn: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]] | None:
+        return fn if has.get(feature) else None
+
+    def _on_book(self, symbol: str, raw: dict[str, Any]) -> None:
+        book = self.books[symbol]
+        bids = mapping.levels(raw.get("bids") or [], BOOK_DEPTH)
+        asks = mapping.levels(raw.get("asks") or [], BOOK_DEPTH)
+        book.apply_snapshot(bids, asks, raw.get("nonce"), raw.get("timestamp") or self.clock.now_ms())
+        snapshot = book.snapshot(BOOK_DEPTH)
+        if self._paper is not None:
+            self._paper.on_book(snapshot)
+        if self._bus is not None:
+            self._bus.publish(OrderBookUpdated(snapshot))
+
+    def _on_trades(self, symbol: str, raw: list[dict[str, Any]]) -> None:
+        last = self._last_trade_ts.get(symbol)
+        for item in raw:
+            ts = item.get("timestamp") or 0
+            if last is not None and ts < last:
+                continue
+            trade = mapping.trade_from_ccxt(self.name, item)
+            self._last_trade_ts[symbol] = max(self._last_trade_ts.get(symbol) or 0, ts + 1)
+            if self._paper is not None:
+                self._paper.on_trade(trade)
+            if self._bus is not None:
+                self._bus.publish(TradePrinted(trade))
+
+    def _on_ticker(self, raw: dict[str, Any]) -> None:
+        if self._bus is not None:
+            self._bus.publish(TickerUpdated(mapping.ticker_from_ccxt(self.name, raw, self.clock.now_ms())))
+
+    def _start_order_stream(self) -> None:
+        """Own orders: the exchange's order stream, else polling the orders still open."""
+        assert self._streams is not None
+        exchange = self.exchange
+        self._streams.start(StreamSpec(
+            key="orders",
+            watch=self._ws(exchange.has, "watchOrders", exchange.watch_orders),
+            poll=self._poll_open_orders,
+            handle=self._on_orders,
+        ))
+
+    async def _poll_open_orders(self) -> list[dict[str, Any]]:
+        orders = []
+        for coid, symbol in list(self.tracker.open.items()):
+            try:
+                orders.append(await self.exchange.fetch_order(None, symbol, self._lookup_params(coid)))
+            except Exception as exc:  # noqa: BLE001
+                if classify(exc) is not Failure.NOT_FOUND:
+                    raise
+        return orders
+
+    def _on_orders(self, raw: list[dict[str, Any]]) -> None:
+        for item in raw:
+            report = self.tracker.report(item, self._client_id(item), self.clock.now_ms())
+            if self._bus is not None:
+                self._bus.publish(ExecutionReported(report))
+
+    async def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        self.instrument(symbol)
+        raw = await self._read("fetch order book", lambda: self.exchange.fetch_order_book(symbol, depth))
+        return mapping.book_from_ccxt(self.name, symbol, raw, depth, self.clock.now_ms())
+
+    async def fetch_trades(self, symbol: str, limit: int = 100) -> list[Any]:
+        self.instrument(symbol)
+        raw = await self._read("fetch trades", lambda: self.exchange.fetch_trades(symbol, None, limit))
+        return [mapping.trade_from_ccxt(self.name, t) for t in raw]
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
+    ) -> list[Candle]:
+        self.instrument(symbol)
+        if timeframe not in (self.exchange.timeframes or {}):
+            known = ", ".join(self.exchange.timeframes or {}) or "none"
+            raise VenueError(f"{self.name}: timeframe '{timeframe}' is not offered by {self.config.exchange} (offered: {known})")
+        rows = await self._read("fetch candles", lambda: self.exchange.fetch_ohlcv(symbol, timeframe, since, limit))
+        return [mapping.candle_from_ccxt(row) for row in rows]
+
+    # -- account --------------------------------------------------------------------------
+
+    async def fetch_balances(self) -> list[Balance]:
+        if self._paper is not None:
+            return self._paper.balances()
+        self._require_live()
+        raw = await self._read("fetch balance", self.exchange.fetch_balance)
+        return mapping.balances_from_ccxt(raw)
+
+    def _perpetual_symbols(self) -> list[str]:
+        return [s for s in self.config.markets if self.instrument(s).is_perpetual]
+
+    async def fetch_positions(self) -> list[Position]:
+        if self._paper is not None:
+            return self._paper.positions()
+        self._require_live()
+        symbols = self._perpetual_symbols()
+        if not symbols or not self.exchange.has.get("fetchPositions"):
+            return []
+        raw = await self._read("fetch positions", lambda: self.exchange.fetch_positions(symbols))
+        now = self.clock.now_ms()
+        return [p for p in (mapping.position_from_ccxt(self.name, item, now) for item in raw) if p is not None]
+
+    async def fetch_open_orders(self) -> list[ExecutionReport]:
+        if self._paper is not None:
+            return self._paper.open_orders()
+        self._require_live()
+        reports = []
+        for symbol in self.config.markets:
+            raw = await self._read("fetch open orders", lambda s=symbol: self.exchange.fetch_open_orders(s))
+            reports.extend(self.tracker.report(o, self._client_id(o), self.clock.now_ms()) for o in raw)
+        return reports
+
+    def _lookup_params(self, client_order_id: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": self._wire(client_order_id)}
+        if self.config.exchange == "bybit":
+            params["acknowledged"] = True  # we look up our own recent orders only
+        return params
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> ExecutionReport | None:
+        if self._paper is not None:
+            return self._paper.order(client_order_id)
+        self._require_live()
+        self.instrument(symbol)
+        try:
+            raw = await self._read(
+                "fetch order",
+                lambda: self.exchange.fetch_order(None, symbol, self._lookup_params(client_order_id)),
+            )
+        except OrderNotFound:
+            return None
+        return self.tracker.report(raw, client_order_id, self.clock.now_ms())
+
+    # -- orders ---------------------------------------------------------------------------
+
+    async def create_order(self, order: Order) -> ExecutionReport:
+        """Validated and rounded here, refused locally when too small or unsupported, then sent
+        once. A timeout or unreadable answer is resolved by looking the order up by its client
+        order id before it is ever sent again."""
+        self.instrument(order.symbol)
+        order = self.round_order(order)
+        problem = self.order_problem(order)
+        if problem is not None:
+            return self._rejected(order, problem)
+        try:
+            args = mapping.ccxt_order_args(
+                order, self.exchange.has, self.config.exchange, self._wire(order.client_order_id),
+                self.reference_price(order.symbol),
+            )
+        except mapping.UnsupportedOrder as exc:
+            return self._rejected(order, str(exc))
+        if self._paper is not None:
+            return self._paper.submit(order)
+        self._require_live()
+        await self._apply_leverage(order)
+        for attempt in range(2):
+            self.caller.check_breaker()
+            try:
+                raw = await self.exchange.create_order(order.symbol, *args)
+            except Exception as exc:  # noqa: BLE001 - classified: refused, or unknown outcome
+                self.caller.record(exc)
+                if classify(exc) not in AMBIGUOUS:
+                    return self._refused(order, exc)
+                log.warning("%s: create %s: %s; looking it up before anything else",
+                            self.name, order.client_order_id, describe(exc))
+                found = await self.fetch_order(order.client_order_id, order.symbol)
+                if found is not None:
+                    return found
+                if attempt == 1:
+                    return self._unknown(order, exc)
+                continue
+            self.caller.record(None)
+            return self._ack(raw, order)
+        raise AssertionError("unreachable")
+
+    def _ack(self, raw: dict[str, Any], order: Order) -> ExecutionReport:
+        raw = {**raw, "symbol": raw.get("symbol") or order.symbol, "side": raw.get("side") or order.side.value}
+        if raw.get("status") is None:
+            raw["status"] = "open"
+        return self.tracker.report(raw, order.client_order_id, self.clock.now_ms())
+
+    def _refused(self, order: Order, exc: Exception) -> ExecutionReport:
+        error = to_venue_error(exc, self.name)
+        if error.retryable:
+            raise error
+        return self._rejected(order, str(error))
+
+    def _unknown(self, order: Order, exc: Exception) -> ExecutionReport:
+        """Sent twice without an answer and not found: say so; start-up reconciliation or the
+        order stream settles it. Never a third send."""
+        reason = f"no answer from {self.config.exchange} ({describe(exc)}) and not found by client order id; state unknown"
+        self.tracker.open[order.client_order_id] = order.symbol
+        return ExecutionReport(
+            client_order_id=order.client_order_id, venue=self.name, symbol=order.symbol,
+            status=OrderStatus.PENDING_NEW, reason=reason, ts=self.clock.now_ms(),
+        )
+
+    async def _apply_leverage(self, order: Order) -> None:
+        if order.leverage is None or not self.instrument(order.symbol).is_perpetual:
+            return
+        if not self.exchange.has.get("setLeverage"):
+            raise VenueError(f"{self.name}: {self.config.exchange} does not support setting leverage through ccxt")
+        await self._read("set leverage", lambda: self.exchange.set_leverage(order.leverage, order.symbol))
+
+    async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport:
+        if self._paper is not None:
+            return self._paper.cancel(client_order_id)
+        self._require_live()
+        self.instrument(symbol)
+        try:
+            raw = await self._read(
+                "cancel order",
+                lambda: self.exchange.cancel_order(None, symbol, {"clientOrderId": self._wire(client_order_id)}),
+            )
+        except OrderNotFound:
+            found = await self.fetch_order(client_order_id, symbol)
+            if found is None:
+                raise
+            return found
+        if not raw.get("status") or raw.get("symbol") is None:
+            found = await self.fetch_order(client_order_id, symbol)
+            if found is not None:
+                return found
+            raw = {**raw, "status": "canceled", "symbol": symbol}
+        return self.tracker.report(raw, client_order_id, self.clock.now_ms())

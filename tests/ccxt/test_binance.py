@@ -1,0 +1,179 @@
+"""Binance through ccxt against the fake server: public data, account, orders by client id."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.models import ContractType, Order, OrderStatus, OrderType, PositionSide, Side
+from core.ports import OrderNotFound, VenueError
+from tests.ccxt.fakes import install_binance
+
+
+def limit_order(symbol: str = "BTC/USDT", size: str = "0.01", price: str = "41000", **kw: object) -> Order:
+    return Order(client_order_id=kw.pop("client_order_id", "ot-0123456789abcdef01234567"), venue="binance",
+                 symbol=symbol, side=kw.pop("side", Side.BUY), type=kw.pop("type", OrderType.LIMIT),
+                 size=Decimal(size), price=Decimal(price) if price else None, **kw)
+
+
+async def test_markets_become_instruments_with_precision_and_limits(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance", markets=["BTC/USDT", "BTC/USDT:USDT"])
+    instruments = {i.symbol: i for i in await venue.load_instruments()}
+    spot, perp = instruments["BTC/USDT"], instruments["BTC/USDT:USDT"]
+    assert (spot.tick_size, spot.lot_size, spot.min_size, spot.min_notional) == (
+        Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5"))
+    assert spot.contract_type is ContractType.SPOT
+    assert perp.contract_type is ContractType.LINEAR_PERPETUAL
+    assert (perp.tick_size, perp.lot_size, perp.min_notional) == (Decimal("0.1"), Decimal("0.001"), Decimal("100"))
+    assert server.unknown == []
+    await venue.stop()
+
+
+async def test_markets_are_cached_on_disk_until_too_old(server, make_venue, clock) -> None:
+    install_binance(server)
+    first = make_venue("binance")
+    await first.load_instruments()
+    await first.stop()
+    calls = len(server.calls("GET", "/api/v3/exchangeInfo"))
+    second = make_venue("binance")
+    await second.load_instruments()
+    await second.stop()
+    assert len(server.calls("GET", "/api/v3/exchangeInfo")) == calls
+    clock.advance(86_400_001)
+    third = make_venue("binance")
+    await third.load_instruments()
+    await third.stop()
+    assert len(server.calls("GET", "/api/v3/exchangeInfo")) == calls + 1
+
+
+async def test_unknown_market_is_named_with_suggestions(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance", markets=["BTC/USDC"])
+    with pytest.raises(VenueError, match="no market BTC/USDC on binance.*BTC/USDT"):
+        await venue.load_instruments()
+    await venue.stop()
+
+
+async def test_order_book_trades_and_candles(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    await venue.load_instruments()
+    book = await venue.fetch_order_book("BTC/USDT", 5)
+    assert book.best_bid == Decimal("42000") and book.best_ask == Decimal("42000.01")
+    assert book.bids[1] == (Decimal("41999.99"), Decimal("1.2"))
+    trades = await venue.fetch_trades("BTC/USDT")
+    assert [t.side for t in trades] == [Side.SELL, Side.BUY, Side.BUY]
+    assert trades[1].price == Decimal("42000.01") and trades[1].trade_id == "3344151051"
+    candles = await venue.fetch_ohlcv("BTC/USDT", "1m", limit=2)
+    assert [c.ts for c in candles] == [1704067080000, 1704067140000]
+    assert candles[0].high == 42010.0
+    with pytest.raises(VenueError, match="timeframe '7m' is not offered"):
+        await venue.fetch_ohlcv("BTC/USDT", "7m")
+    await venue.stop()
+
+
+async def test_balances_from_the_spot_account(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    await venue.load_instruments()
+    balances = {b.asset: b for b in await venue.fetch_balances()}
+    assert set(balances) == {"BTC", "USDT"}
+    assert balances["USDT"].free == Decimal("10500.12") and balances["USDT"].used == Decimal("420")
+    request = server.calls("GET", "/api/v3/account")[0]
+    assert "signature" in request.query and request.headers["X-MBX-APIKEY"]
+    await venue.stop()
+
+
+async def test_create_fetch_and_cancel_by_client_order_id(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    await venue.load_instruments()
+    order = limit_order()
+    ack = await venue.create_order(order)
+    assert ack.status is OrderStatus.OPEN and ack.client_order_id == order.client_order_id
+    sent = server.calls("POST", "/api/v3/order")[0].params
+    assert sent["newClientOrderId"] == order.client_order_id
+    assert (sent["quantity"], sent["price"], sent["type"]) == ("0.01", "41000", "LIMIT")
+    found = await venue.fetch_order(order.client_order_id, "BTC/USDT")
+    assert found is not None and found.venue_order_id == ack.venue_order_id
+    assert server.calls("GET", "/api/v3/order")[0].params["origClientOrderId"] == order.client_order_id
+    assert [r.client_order_id for r in await venue.fetch_open_orders()] == [order.client_order_id]
+    canceled = await venue.cancel_order(order.client_order_id, "BTC/USDT")
+    assert canceled.status is OrderStatus.CANCELED
+    assert server.calls("DELETE", "/api/v3/order")[0].params["origClientOrderId"] == order.client_order_id
+    assert await venue.fetch_order("ot-ffffffffffffffffffffffff", "BTC/USDT") is None
+    with pytest.raises(OrderNotFound):
+        await venue.cancel_order("ot-ffffffffffffffffffffffff", "BTC/USDT")
+    await venue.stop()
+
+
+async def test_market_order_fill_arrives_in_the_ack(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    await venue.load_instruments()
+    ack = await venue.create_order(limit_order(type=OrderType.MARKET, price=""))
+    assert ack.status is OrderStatus.FILLED and ack.filled_size == Decimal("0.01")
+    assert ack.fill is not None and ack.fill.price == Decimal("42000.01")
+    await venue.stop()
+
+
+async def test_rounding_uses_the_exchange_precision(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    await venue.load_instruments()
+    rounded = venue.round_order(limit_order(size="0.0123456789", price="41000.126"))
+    assert rounded.size == Decimal("0.01234") and rounded.price == Decimal("41000.13")
+    await venue.stop()
+
+
+async def test_orders_below_minimums_never_reach_the_exchange(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance", markets=["BTC/USDT", "BTC/USDT:USDT"])
+    await venue.load_instruments()
+    small = await venue.create_order(limit_order(size="0.0001", price="41000"))
+    assert small.status is OrderStatus.REJECTED and "notional 4.1 USDT is below binance's minimum 5" in small.reason
+    perp = await venue.create_order(limit_order(symbol="BTC/USDT:USDT", size="0.002", price="41000"))
+    assert perp.status is OrderStatus.REJECTED and "minimum 100 USDT" in perp.reason
+    with pytest.raises(VenueError, match="minimum amount precision"):
+        venue.round_order(limit_order(size="0.000001"))
+    assert server.calls("POST", "/api/v3/order") == [] and server.calls("POST", "/fapi/v1/order") == []
+    await venue.stop()
+
+
+async def test_unsupported_order_type_is_refused_with_the_feature(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    await venue.load_instruments()
+    report = await venue.create_order(limit_order(type=OrderType.STOP_MARKET, price="", trigger_price=Decimal("43000"),
+                                                  take_profit=Decimal("45000")))
+    assert report.status is OrderStatus.REJECTED
+    assert report.reason == "binance does not support attached take-profit/stop-loss orders through ccxt"
+    assert server.calls("POST", "/api/v3/order") == []
+    await venue.stop()
+
+
+async def test_perpetual_order_and_position(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance", markets=["BTC/USDT:USDT"])
+    await venue.load_instruments()
+    ack = await venue.create_order(limit_order(symbol="BTC/USDT:USDT", size="0.01", price="41000", reduce_only=True))
+    assert ack.status is OrderStatus.OPEN
+    sent = server.calls("POST", "/fapi/v1/order")[0].params
+    assert sent["reduceOnly"] == "true" and sent["newClientOrderId"] == "ot-0123456789abcdef01234567"
+    [position] = await venue.fetch_positions()
+    assert (position.symbol, position.side, position.size) == ("BTC/USDT:USDT", PositionSide.LONG, Decimal("0.015"))
+    assert position.entry_price == Decimal("41500") and position.unrealized_pnl == Decimal("7.5")
+    await venue.stop()
+
+
+async def test_live_venue_refuses_private_calls_without_confirmation(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    venue.live_confirmed = False
+    await venue.load_instruments()
+    with pytest.raises(VenueError, match="has not been confirmed"):
+        await venue.fetch_balances()
+    assert server.calls("GET", "/api/v3/account") == []
+    await venue.stop()
