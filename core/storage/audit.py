@@ -99,6 +99,13 @@ class AuditChain:
         row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         return cls(int(row[0]), str(row[1])) if row else cls()
 
+    def sync(self, conn: sqlite3.Connection) -> None:
+        """Catch up with entries another process appended; called under the write lock, so
+        two programs writing to one file (the app and a command) still build one chain."""
+        row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+        if row is not None:
+            self.last_seq, self.last_hash = int(row[0]), str(row[1])
+
     def mark(self) -> tuple[int, str]:
         return self.last_seq, self.last_hash
 

@@ -8,6 +8,8 @@ COMMIT containing its write, so "returned" still means "durable".
 
 Every operation runs inside its own SAVEPOINT: one failing operation (a constraint, bad data)
 is rolled back alone and its caller gets the error, while the rest of the batch commits.
+Under the write lock each batch first re-reads the audit chain's head, so another program
+writing to the same file cannot fork the chain.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ def _as_storage_error(exc: BaseException) -> BaseException:
 
 def apply_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
     """Runs on the connection thread: all ``ops`` in one transaction, each in a savepoint."""
-    batch_mark = chain.mark()
     outcomes: list[_Outcome] = []
+    start = chain.mark()
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        chain.sync(conn)
+        synced = chain.mark()
         for op in ops:
             op_mark = chain.mark()
             conn.execute("SAVEPOINT op")
@@ -53,13 +57,13 @@ def apply_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain)
                 chain.restore(op_mark)
                 outcomes.append((False, exc))
             conn.execute("RELEASE op")
-        if chain.mark() != batch_mark:
+        if chain.mark() != synced:
             chain.save_head(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        chain.restore(batch_mark)
+        chain.restore(start)
         raise
     return outcomes
 

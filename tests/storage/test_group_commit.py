@@ -158,3 +158,16 @@ async def test_awaited_write_survives_a_process_that_dies_without_closing(db_pat
     assert await db.get_order(make_order(7).client_order_id) == make_order(7)
     assert (await db.verify_audit()).checked == 1
     await db.close()
+
+
+async def test_two_databases_on_one_file_build_one_chain(db_path: Path) -> None:
+    app = await Database.open(db_path)
+    command = await Database.open(db_path)
+    await app.audit("note", {"by": "app"})
+    await command.audit("note", {"by": "command"})
+    await app.record_order(make_order(), "created")
+    entries = await command.audit_entries()
+    assert [e.seq for e in entries] == [1, 2, 3]
+    assert (await app.verify_audit()).ok
+    await command.close()
+    await app.close()
