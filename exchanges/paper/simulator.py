@@ -3,8 +3,9 @@
 The mid follows a log-price process with regimes (up trend, down trend, range that reverts to
 where it began), volatility that clusters (a mean-reverting log multiplier) and occasional
 jumps that also raise volatility. Or, with a ``ReplayPath``, the mid walks recorded candles.
-A perpetual whose spot market is also simulated follows it with a small mean-reverting basis,
-as real perpetuals do, so spot and perpetual never drift apart.
+Markets share a market-wide shock, so they are correlated as crypto assets are. A perpetual
+whose spot market is also simulated follows it with a small mean-reverting basis, as real
+perpetuals do, so spot and perpetual never drift apart.
 
 Liquidity is a ladder of resting orders on both sides: the spread widens with volatility,
 level sizes grow with distance and vary at random. The flow is a Poisson stream of market
@@ -39,6 +40,10 @@ TREND_DRIFT = 0.05  # trend drift per second, in units of the base volatility
 RANGE_PULL_S = 300.0  # how fast a range pulls the price back to its anchor
 JUMP_EVERY_S = 1800.0
 JUMP_SIZE = 40.0  # standard deviation of a jump, in units of the base volatility
+FACTOR_LOADING = 0.9  # on the market-wide shock; with the shared volatility, markets correlate ~0.7
+_OWN_LOADING = math.sqrt(1 - FACTOR_LOADING**2)
+VOL_COMMON_SHARE = 0.8  # of the log volatility that is market-wide (0.8^2 + 0.6^2 = 1)
+VOL_OWN_SHARE = 0.6
 BASIS_MEMORY_S = 300.0  # how long a perpetual's premium over spot lasts
 BASIS_SPREAD = 0.0003  # standard deviation of that premium (3 basis points)
 HISTORY_MINUTES = 600
@@ -49,6 +54,37 @@ def _next_log_vol(rng: random.Random, log_vol: float, dt: float) -> float:
     """One step of the mean-reverting log volatility multiplier (stationary sd VOL_SPREAD)."""
     keep = math.exp(-dt / VOL_MEMORY_S)
     return log_vol * keep + VOL_SPREAD * math.sqrt(1 - keep * keep) * rng.gauss(0.0, 1.0)
+
+
+class MarketFactor:
+    """What all simulated markets share each step: a standard normal shock, the market-wide
+    volatility level and the jumps (crypto crashes together). The venue advances it once per
+    step, before the markets."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(f"{seed}:market")
+        self.log_vol = 0.0
+        self.shock = 0.0
+        self.jump = 0.0  # in standard deviations of a jump; 0 on most steps
+
+    def advance(self, dt: float) -> None:
+        self.log_vol = _next_log_vol(self.rng, self.log_vol, dt)
+        self.shock = self.rng.gauss(0.0, 1.0)
+        self.jump = self.rng.gauss(0.0, 1.0) if self.rng.random() < dt / JUMP_EVERY_S else 0.0
+        if self.jump:
+            self.log_vol += 0.7
+
+    def state(self) -> dict[str, Any]:
+        version, internal, gauss_next = self.rng.getstate()
+        return {"log_vol": self.log_vol, "shock": self.shock, "jump": self.jump,
+                "rng": [version, list(internal), gauss_next]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.log_vol = state["log_vol"]
+        self.shock = state["shock"]
+        self.jump = state["jump"]
+        version, internal, gauss_next = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss_next))
 
 
 class MarketSimulator:
@@ -67,7 +103,8 @@ class MarketSimulator:
         self.base_vol = spec.volatility
         self.price = float(spec.start_price)
         self.anchor = self.price
-        self.log_vol = 0.0
+        self.log_vol = 0.0  # this market's own volatility level
+        self.vol_log = 0.0  # the level in force: own, or blended with the market-wide one
         self.regime = 0
         self.regime_left = self.rng.expovariate(1 / REGIME_MEAN_S)
         self.pressure = 0.0  # the last move in standard deviations, which the flow follows
@@ -76,42 +113,50 @@ class MarketSimulator:
     def mid_ticks(self) -> int:
         return max(1, round(self.price / self.tick))
 
-    def advance(self, dt: float) -> float:
-        """Move the mid by ``dt`` simulated seconds and return it. A follower must be
-        advanced after its leader."""
+    def advance(self, dt: float, factor: MarketFactor | None = None) -> float:
+        """Move the mid by ``dt`` simulated seconds and return it. ``factor`` (already
+        advanced for this step) makes the markets sharing it move together. A follower must
+        be advanced after its leader."""
         if self.leader is not None:
             new = self._follow(dt)
         else:
             self.log_vol = _next_log_vol(self.rng, self.log_vol, dt)
+            self.vol_log = self.log_vol if factor is None else (
+                VOL_COMMON_SHARE * factor.log_vol + VOL_OWN_SHARE * self.log_vol)
             self.regime_left -= dt
             if self.regime_left <= 0:
                 self.regime = self.rng.choice((-1, 0, 0, 1))
                 self.regime_left = self.rng.expovariate(1 / REGIME_MEAN_S)
                 self.anchor = self.price
-            new = self.replay.advance(dt) if self.replay is not None else self._walk(dt)
-        scale = self.base_vol * math.exp(self.log_vol) * math.sqrt(dt)
+            new = self.replay.advance(dt) if self.replay is not None else self._walk(dt, factor)
+        scale = self.base_vol * math.exp(self.vol_log) * math.sqrt(dt)
         self.pressure = max(-3.0, min(3.0, math.log(new / self.price) / scale)) if scale > 0 else 0.0
         self.price = max(new, self.tick)
         return self.price
 
-    def _walk(self, dt: float) -> float:
+    def _walk(self, dt: float, factor: MarketFactor | None) -> float:
         rng = self.rng
         if self.regime == 0:
             drift = -math.log(self.price / self.anchor) / RANGE_PULL_S
         else:
             drift = self.regime * TREND_DRIFT * self.base_vol
-        move = drift * dt + self.base_vol * math.exp(self.log_vol) * math.sqrt(dt) * rng.gauss(0.0, 1.0)
-        if rng.random() < dt / JUMP_EVERY_S:
-            move += rng.gauss(0.0, JUMP_SIZE * self.base_vol)
-            self.log_vol += 0.7
-        return self.price * math.exp(move)
+        shock = rng.gauss(0.0, 1.0)
+        if factor is not None:
+            shock = FACTOR_LOADING * factor.shock + _OWN_LOADING * shock
+            jump = factor.jump
+        else:
+            jump = rng.gauss(0.0, 1.0) if rng.random() < dt / JUMP_EVERY_S else 0.0
+            if jump:
+                self.log_vol += 0.7
+        move = drift * dt + self.base_vol * math.exp(self.vol_log) * math.sqrt(dt) * shock
+        return self.price * math.exp(move + jump * JUMP_SIZE * self.base_vol)
 
     def _follow(self, dt: float) -> float:
         """A perpetual trades at its spot market's price times a small mean-reverting basis."""
         assert self.leader is not None
         keep = math.exp(-dt / BASIS_MEMORY_S)
         self.basis = self.basis * keep + BASIS_SPREAD * math.sqrt(1 - keep * keep) * self.rng.gauss(0.0, 1.0)
-        self.log_vol = self.leader.log_vol
+        self.vol_log = self.leader.vol_log
         return self.leader.price * math.exp(self.basis)
 
     def quotes(self) -> list[tuple[int, int, int]]:
@@ -119,7 +164,7 @@ class MarketSimulator:
         alternating sides so that neither side is placed wholly before the other."""
         rng = self.rng
         mid = self.mid_ticks
-        half = max(1, round(self.price * HALF_SPREAD * (0.5 + 0.5 * math.exp(self.log_vol)) / self.tick))
+        half = max(1, round(self.price * HALF_SPREAD * (0.5 + 0.5 * math.exp(self.vol_log)) / self.tick))
         gap = max(1, round(self.price * LEVEL_GAP / self.tick))
         top = self._top_lots()
         ladder: list[tuple[int, int, int]] = []
@@ -178,7 +223,8 @@ class MarketSimulator:
     def state(self) -> dict[str, Any]:
         version, internal, gauss_next = self.rng.getstate()
         return {
-            "price": self.price, "anchor": self.anchor, "log_vol": self.log_vol, "regime": self.regime,
+            "price": self.price, "anchor": self.anchor, "log_vol": self.log_vol, "vol_log": self.vol_log,
+            "regime": self.regime,
             "regime_left": self.regime_left, "pressure": self.pressure, "basis": self.basis,
             "rng": [version, list(internal), gauss_next],
             "replay_elapsed": self.replay.elapsed if self.replay is not None else None,
@@ -188,6 +234,7 @@ class MarketSimulator:
         self.price = state["price"]
         self.anchor = state["anchor"]
         self.log_vol = state["log_vol"]
+        self.vol_log = state["vol_log"]
         self.regime = state["regime"]
         self.regime_left = state["regime_left"]
         self.pressure = state["pressure"]

@@ -79,7 +79,7 @@ from core.ports import Clock, OrderNotFound, VenueError
 from exchanges.paper.account import Account, Hold, PerpPosition
 from exchanges.paper.markets import MarketSpec, market_spec
 from exchanges.paper.replay import ReplayPath, load_candles
-from exchanges.paper.simulator import MarketSimulator
+from exchanges.paper.simulator import MarketFactor, MarketSimulator
 from exchanges.paper.state import StoredOrder, VenueState
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ class PaperVenue:
                 spec = replace(spec, start_price=spec.instrument.round_price(Decimal(str(replay_candles[0].open))))
             self._markets[market_config.symbol] = _Market(spec, MarketSimulator(spec, config.seed, replay))
         self._link_perpetuals()
+        self._factor = MarketFactor(config.seed)
         self._state = VenueState(state_path)
         self._open: dict[str, StoredOrder] = {}
         self._bus: EventBus | None = None
@@ -177,6 +178,9 @@ class PaperVenue:
         self._steps: int = self._state.meta("steps") or 0
         saved_slot = self._state.meta("funding_slot")
         self._funding_slot: int = saved_slot if saved_slot is not None else self._clock.now_ms() // FUNDING_INTERVAL_MS
+        factor = self._state.meta("market_factor")
+        if factor is not None:
+            self._factor.restore(factor)
         saved = self._state.meta("simulators") or {}
         for symbol, market in self._markets.items():
             if symbol in saved:
@@ -223,7 +227,8 @@ class PaperVenue:
                 trailing.append(stored)
         self._state.save(
             orders=trailing,
-            meta={"simulators": {s: m.sim.state() for s, m in self._markets.items()}, "steps": self._steps},
+            meta={"simulators": {s: m.sim.state() for s, m in self._markets.items()}, "steps": self._steps,
+                  "market_factor": self._factor.state()},
         )
 
     # ----- the port: lifecycle and market data ---------------------------------------------
@@ -562,8 +567,9 @@ class PaperVenue:
         the mid, refresh the liquidity, send the flow, mark positions, publish."""
         now = self._clock.now_ms()
         dt = dt if dt is not None else self.config.tick_interval
+        self._factor.advance(dt)
         for market in self._step_order:
-            market.sim.advance(dt)
+            market.sim.advance(dt, self._factor)
             self._refresh_quotes(market, now)
             for side, lots in market.sim.flow(dt):
                 result = market.engine.submit(EngineOrder(None, SIM, side, Kind.MARKET, lots), now)

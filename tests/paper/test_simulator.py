@@ -9,7 +9,7 @@ import statistics
 from core.config import PaperMarketConfig
 from core.matching import BUY, SELL
 from exchanges.paper.markets import market_spec
-from exchanges.paper.simulator import FLOW_PER_SECOND, LEVELS, MarketSimulator
+from exchanges.paper.simulator import FLOW_PER_SECOND, LEVELS, MarketFactor, MarketSimulator
 
 SPEC = market_spec("paper", PaperMarketConfig(symbol="ETH/USDT"))
 
@@ -95,3 +95,18 @@ def test_a_perpetual_follows_its_spot_market_with_a_small_basis() -> None:
     assert abs(spot.price / 60_000 - 1) > 0.002, "while the price itself wanders much further"
     history = perp.history(1_704_067_230_000, minutes=5)
     assert history[-1][1] == perp.price
+
+
+def test_markets_sharing_a_factor_move_together() -> None:
+    btc = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol="BTC/USDT")), 1)
+    sol = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol="SOL/USDT")), 1)
+    alone = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol="ETH/USDT")), 1)
+    factor = MarketFactor(1)
+    returns: dict[str, list[float]] = {"btc": [], "sol": [], "alone": []}
+    for _ in range(5000):
+        factor.advance(1.0)
+        for name, sim, shared in (("btc", btc, factor), ("sol", sol, factor), ("alone", alone, None)):
+            before = sim.price
+            returns[name].append(math.log(sim.advance(1.0, shared) / before))
+    assert 0.55 < statistics.correlation(returns["btc"], returns["sol"]) < 0.9
+    assert abs(statistics.correlation(returns["btc"], returns["alone"])) < 0.1
