@@ -121,7 +121,7 @@ def targets(close: npt.NDArray[np.float64], horizon: int) -> npt.NDArray[np.floa
     log_close = np.log(close)
     n = len(close)
     out = np.full((n, horizon), np.nan)
-    for h in range(1, horizon + 1):
+    for h in range(1, min(horizon, n - 1) + 1):
         out[: n - h, h - 1] = log_close[h:] - log_close[: n - h]
     return out
 

@@ -37,7 +37,7 @@ from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderReq
 from core.orders import OrderManager
 from core.portfolio import Portfolio
 from core.portfolio_state import AccountingStateError
-from core.ports import Clock, ExchangeAdapter, VenueError
+from core.ports import Clock, ExchangeAdapter, Service, VenueError
 from core.redact import redact
 from core.risk import RiskManager
 from core.storage.database import Database
@@ -94,6 +94,7 @@ class TradingEngine:
             self.portfolio, clock, self.bus, self._audit,
         )
         self.strategies: Any = None
+        self.services: list[Service] = []
         self._alerts: deque[RiskAlert] = deque(maxlen=MAX_RECENT_ALERTS)
         self._decisions: dict[str, AgentDecision] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -143,6 +144,8 @@ class TradingEngine:
             asyncio.create_task(self._refresh_accounts(), name="engine-accounts"),
         ]
         self._running = True
+        for service in self.services:
+            await service.start()
         self.bus.publish(EngineStatus("running"))
         log.info("engine running with venues %s", ", ".join(self.venues))
 
@@ -151,6 +154,8 @@ class TradingEngine:
             return
         self._running = False
         self.bus.publish(EngineStatus("stopping"))
+        for service in reversed(self.services):
+            await service.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -99,3 +99,12 @@ class Notifier(Protocol):
     name: str
 
     async def send(self, title: str, body: str, level: str = "info") -> None: ...
+
+
+class Service(Protocol):
+    """Something that runs beside the engine (agent scheduler, strategy engine): started after
+    the venues, stopped before them."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

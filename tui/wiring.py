@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from agents.scheduler import AnalysisScheduler
+from agents.team import build_coordinator
 from core.clock import WallClock
 from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_path
 from core.engine import TradingEngine
@@ -54,4 +56,13 @@ async def build_engine(
         config = config.model_copy(update={"default_venue": venue})
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
     db = await Database.open(database_path(config, home), synchronous=config.storage.synchronous)
-    return TradingEngine(config, db, venues, clock)
+    engine = TradingEngine(config, db, venues, clock)
+    if config.agents.enabled:
+        engine.services.append(build_scheduler(engine))
+    return engine
+
+
+def build_scheduler(engine: TradingEngine) -> AnalysisScheduler:
+    """The analysis team, publishing its decisions on the engine's bus."""
+    coordinator = build_coordinator(engine.config.agents, engine.clock, bus=engine.bus)
+    return AnalysisScheduler(engine, coordinator, engine.config.agents)

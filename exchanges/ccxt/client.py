@@ -17,6 +17,8 @@ TOP_LEVEL_OPTIONS = frozenset({"enableRateLimit", "rateLimit"})
 # Exchanges whose client order ids must be alphanumeric (OKX: clOrdId, up to 32 characters).
 ALPHANUMERIC_CLIENT_IDS = frozenset({"okx", "okxus", "myokx"})
 OUR_PREFIX = "ot-"
+# Where ccxt does not map its unified ``clientOrderId`` param for lookups and cancels.
+CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
 
 
 class UnknownExchange(ValueError):
@@ -105,6 +107,14 @@ def to_wire(exchange_id: str, client_order_id: str) -> str:
     if exchange_id in ALPHANUMERIC_CLIENT_IDS:
         return re.sub(r"[^A-Za-z0-9]", "", client_order_id)[:32]
     return client_order_id
+
+
+def lookup_params(exchange_id: str, client_order_id: str) -> dict[str, Any]:
+    """Params that make ccxt's fetch_order / cancel_order find an order by client order id."""
+    params: dict[str, Any] = {CLIENT_ID_PARAM.get(exchange_id, "clientOrderId"): to_wire(exchange_id, client_order_id)}
+    if exchange_id == "bybit":
+        params["acknowledged"] = True  # we only look up our own recent orders (Bybit's last 500)
+    return params
 
 
 def from_wire(exchange_id: str, wire: str | None) -> str | None:

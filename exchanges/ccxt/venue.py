@@ -380,10 +380,7 @@ class CcxtVenue:
         return reports
 
     def _lookup_params(self, client_order_id: str) -> dict[str, Any]:
-        params: dict[str, Any] = {"clientOrderId": self._wire(client_order_id)}
-        if self.config.exchange == "bybit":
-            params["acknowledged"] = True  # we look up our own recent orders only
-        return params
+        return client.lookup_params(self.config.exchange, client_order_id)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> ExecutionReport | None:
         if self._paper is not None:
@@ -478,7 +475,7 @@ class CcxtVenue:
         try:
             raw = await self._read(
                 "cancel order",
-                lambda: self.exchange.cancel_order(None, symbol, {"clientOrderId": self._wire(client_order_id)}),
+                lambda: self.exchange.cancel_order(None, symbol, self._lookup_params(client_order_id)),
             )
         except OrderNotFound:
             found = await self.fetch_order(client_order_id, symbol)

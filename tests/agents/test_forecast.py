@@ -154,3 +154,11 @@ async def test_kronos_backend_adapts_the_predictor(tmp_path: Path, monkeypatch: 
     assert opinion.direction is Direction.BUY
     assert opinion.inputs["target_price"] == pytest.approx(candles.last_close * 1.04)
     assert opinion.confidence == 0.2 and "skill not measured" in opinion.rationale
+
+
+def test_fewer_candles_than_the_horizon_say_no_data_instead_of_failing() -> None:
+    from agents.forecast_model import targets
+
+    out = targets(np.linspace(100.0, 110.0, 5), horizon=12)
+    assert out.shape == (5, 12)
+    assert np.isnan(out[:, 4:]).all() and not np.isnan(out[0, :4]).any()

@@ -4,6 +4,7 @@ answering in each exchange's real order format (create, fetch by client id, canc
 from __future__ import annotations
 
 import itertools
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -101,3 +102,178 @@ def install_binance(server: FakeExchange) -> BinanceOrders:
         server.route("DELETE", f"{prefix}/order", orders.cancel)
         server.route("GET", f"{prefix}/openOrders", orders.open_orders)
     return orders
+
+
+def _okx(data: list[Any], code: str = "0", msg: str = "") -> dict[str, Any]:
+    return {"code": code, "msg": msg, "data": data}
+
+
+class OkxOrders:
+    """OKX v5 trade endpoints: orders keyed by clOrdId."""
+
+    def __init__(self, server: FakeExchange) -> None:
+        self.server = server
+        self.orders: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(681000000000000001)
+
+    def create_batch(self, req: Request) -> Any:
+        """ccxt sends single orders to the batch endpoint: a JSON list of order objects."""
+        answers = [self.create(item)["data"][0] for item in json.loads(req.body)]
+        failed = any(a["sCode"] != "0" for a in answers)
+        return _okx(answers, "1" if failed else "0", "")
+
+    def create(self, p: dict[str, Any]) -> Any:
+        coid = p.get("clOrdId") or str(next(self._ids))
+        if coid in self.orders:
+            return _okx([{"clOrdId": coid, "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId", "tag": "", "ts": ""}], "1", "")
+        now = str(self.server._now_ms())
+        market = p["ordType"] == "market"
+        order_id = str(next(self._ids))
+        self.orders[coid] = {
+            "accFillSz": p["sz"] if market else "0", "algoClOrdId": "", "algoId": "", "attachAlgoClOrdId": "",
+            "attachAlgoOrds": [], "avgPx": "42000.1" if market else "", "cTime": now, "cancelSource": "",
+            "cancelSourceReason": "", "category": "normal", "ccy": "", "clOrdId": coid, "fee": "0", "feeCcy": "USDT",
+            "fillPx": "42000.1" if market else "", "fillSz": p["sz"] if market else "0", "fillTime": now if market else "",
+            "instId": p["instId"], "instType": "SWAP" if p["instId"].endswith("-SWAP") else "SPOT", "isTpLimit": "false",
+            "lever": "", "linkedAlgoOrd": {"algoId": ""}, "ordId": order_id, "ordType": p["ordType"], "pnl": "0",
+            "posSide": "net", "px": p.get("px", ""), "pxType": "", "pxUsd": "", "pxVol": "", "quickMgnType": "",
+            "rebate": "0", "rebateCcy": "USDT", "reduceOnly": str(p.get("reduceOnly", False)).lower(), "side": p["side"],
+            "slOrdPx": "", "slTriggerPx": "", "slTriggerPxType": "", "source": "", "state": "filled" if market else "live",
+            "stpId": "", "stpMode": "cancel_maker", "sz": p["sz"], "tag": "", "tdMode": p.get("tdMode", "cash"),
+            "tgtCcy": "", "tpOrdPx": "", "tpTriggerPx": "", "tpTriggerPxType": "", "tradeId": "", "uTime": now,
+        }
+        return _okx([{"clOrdId": coid, "ordId": order_id, "sCode": "0", "sMsg": "Order placed", "tag": "", "ts": now}])
+
+    def _find(self, req: Request) -> dict[str, Any] | None:
+        p = req.params
+        return self.orders.get(p.get("clOrdId") or "") or next(
+            (o for o in self.orders.values() if o["ordId"] == p.get("ordId")), None)
+
+    def get(self, req: Request) -> Any:
+        order = self._find(req)
+        if order is None:
+            return _okx([], "51603", "Order does not exist")
+        return _okx([order])
+
+    def cancel(self, req: Request) -> Any:
+        order = self._find(req)
+        if order is None or order["state"] != "live":
+            return _okx([{"clOrdId": req.params.get("clOrdId", ""), "ordId": "", "sCode": "51400",
+                          "sMsg": "Order cancellation failed as the order has been filled, canceled or does not exist"}], "1", "")
+        order["state"] = "canceled"
+        order["uTime"] = str(self.server._now_ms())
+        return _okx([{"clOrdId": order["clOrdId"], "ordId": order["ordId"], "sCode": "0", "sMsg": ""}])
+
+    def pending(self, req: Request) -> Any:
+        inst = req.params.get("instId")
+        return _okx([o for o in self.orders.values() if o["state"] == "live" and (inst is None or o["instId"] == inst)])
+
+
+def install_okx(server: FakeExchange) -> OkxOrders:
+    ex = "okx"
+    empty = _okx([])
+
+    def instruments(req: Request) -> Any:
+        kind = req.params.get("instType")
+        return fixture(ex, f"instruments_{kind.lower()}.json") if kind in ("SPOT", "SWAP") else empty
+
+    server.route("GET", "/api/v5/public/instruments", instruments)
+    server.static("GET", "/api/v5/market/books", ex, "books.json")
+    server.static("GET", "/api/v5/market/trades", ex, "trades.json")
+    server.static("GET", "/api/v5/market/candles", ex, "candles.json")
+    server.static("GET", "/api/v5/account/balance", ex, "balance.json")
+    server.static("GET", "/api/v5/account/positions", ex, "positions.json")
+    server.route("GET", "/api/v5/asset/currencies", lambda _r: empty)
+    orders = OkxOrders(server)
+    server.route("POST", "/api/v5/trade/order", lambda r: orders.create(r.params))
+    server.route("POST", "/api/v5/trade/batch-orders", orders.create_batch)
+    server.route("GET", "/api/v5/trade/order", orders.get)
+    server.route("POST", "/api/v5/trade/cancel-order", orders.cancel)
+    server.route("GET", "/api/v5/trade/orders-pending", orders.pending)
+    return orders
+
+
+def _bybit(result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
+    return {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": 1704067200020}
+
+
+class BybitOrders:
+    """Bybit v5 order endpoints: orders keyed by orderLinkId."""
+
+    def __init__(self, server: FakeExchange) -> None:
+        self.server = server
+        self.orders: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1321003749386327552)
+
+    def create(self, req: Request) -> Any:
+        p = req.params
+        link = p.get("orderLinkId") or str(next(self._ids))
+        if link in self.orders:
+            return _bybit({}, 10001, "Duplicate orderLinkId")
+        now = str(self.server._now_ms())
+        market = p["orderType"] == "Market"
+        order_id = str(next(self._ids))
+        self.orders[link] = {
+            "orderId": order_id, "orderLinkId": link, "blockTradeId": "", "symbol": p["symbol"],
+            "price": p.get("price", "0"), "qty": p["qty"], "side": p["side"], "isLeverage": "", "positionIdx": 0,
+            "orderStatus": "Filled" if market else "New", "cancelType": "UNKNOWN", "rejectReason": "EC_NoError",
+            "avgPrice": "42000.01" if market else "0", "leavesQty": "0" if market else p["qty"],
+            "leavesValue": "0", "cumExecQty": p["qty"] if market else "0", "cumExecValue": "0", "cumExecFee": "0",
+            "timeInForce": p.get("timeInForce", "GTC"), "orderType": p["orderType"], "stopOrderType": "",
+            "orderIv": "", "triggerPrice": "", "takeProfit": "", "stopLoss": "", "tpTriggerBy": "", "slTriggerBy": "",
+            "triggerDirection": 0, "triggerBy": "", "lastPriceOnCreated": "", "reduceOnly": p.get("reduceOnly", False),
+            "closeOnTrigger": False, "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": "",
+            "tpLimitPrice": "", "slLimitPrice": "", "placeType": "", "createdTime": now, "updatedTime": now,
+            "category": p["category"],
+        }
+        return _bybit({"orderId": order_id, "orderLinkId": link})
+
+    def _find(self, req: Request) -> dict[str, Any] | None:
+        p = req.params
+        return self.orders.get(p.get("orderLinkId") or "") or next(
+            (o for o in self.orders.values() if o["orderId"] == p.get("orderId")), None)
+
+    def realtime(self, req: Request) -> Any:
+        p = req.params
+        if p.get("orderLinkId") or p.get("orderId"):
+            found = self._find(req)
+            chosen = [found] if found is not None else []
+        else:
+            chosen = [o for o in self.orders.values() if o["orderStatus"] in ("New", "PartiallyFilled")
+                      and o["symbol"] == p.get("symbol", o["symbol"]) and o["category"] == p.get("category")]
+        return _bybit({"list": [{k: v for k, v in o.items() if k != "category"} for o in chosen],
+                       "nextPageCursor": "", "category": p.get("category", "spot")})
+
+    def cancel(self, req: Request) -> Any:
+        order = self._find(req)
+        if order is None or order["orderStatus"] not in ("New", "PartiallyFilled"):
+            return _bybit({}, 110001, "Order does not exist.")
+        order["orderStatus"] = "Cancelled"
+        order["updatedTime"] = str(self.server._now_ms())
+        return _bybit({"orderId": order["orderId"], "orderLinkId": order["orderLinkId"]})
+
+
+def install_bybit(server: FakeExchange) -> BybitOrders:
+    ex = "bybit"
+
+    def instruments(req: Request) -> Any:
+        kind = req.params.get("category")
+        return fixture(ex, f"instruments_{kind}.json") if kind in ("spot", "linear") else fixture(ex, "instruments_empty.json")
+
+    server.route("GET", "/v5/market/instruments-info", instruments)
+    server.static("GET", "/v5/asset/coin/query-info", ex, "coin_query_info.json")
+    server.static("GET", "/v5/user/query-api", ex, "query_api.json")
+    server.static("GET", "/v5/account/info", ex, "account_info.json")
+    server.static("GET", "/v5/market/orderbook", ex, "orderbook.json")
+    server.static("GET", "/v5/market/recent-trade", ex, "recent_trade.json")
+    server.static("GET", "/v5/market/kline", ex, "kline.json")
+    server.static("GET", "/v5/account/wallet-balance", ex, "wallet_balance.json")
+    server.static("GET", "/v5/position/list", ex, "position_list.json")
+    orders = BybitOrders(server)
+    server.route("POST", "/v5/order/create", orders.create)
+    server.route("GET", "/v5/order/realtime", orders.realtime)
+    server.route("POST", "/v5/order/cancel", orders.cancel)
+    return orders
+
+
+INSTALLERS = {"binance": install_binance, "okx": install_okx, "bybit": install_bybit}

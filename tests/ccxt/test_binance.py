@@ -56,59 +56,6 @@ async def test_unknown_market_is_named_with_suggestions(server, make_venue) -> N
     await venue.stop()
 
 
-async def test_order_book_trades_and_candles(server, make_venue) -> None:
-    install_binance(server)
-    venue = make_venue("binance")
-    await venue.load_instruments()
-    book = await venue.fetch_order_book("BTC/USDT", 5)
-    assert book.best_bid == Decimal("42000") and book.best_ask == Decimal("42000.01")
-    assert book.bids[1] == (Decimal("41999.99"), Decimal("1.2"))
-    trades = await venue.fetch_trades("BTC/USDT")
-    assert [t.side for t in trades] == [Side.SELL, Side.BUY, Side.BUY]
-    assert trades[1].price == Decimal("42000.01") and trades[1].trade_id == "3344151051"
-    candles = await venue.fetch_ohlcv("BTC/USDT", "1m", limit=2)
-    assert [c.ts for c in candles] == [1704067080000, 1704067140000]
-    assert candles[0].high == 42010.0
-    with pytest.raises(VenueError, match="timeframe '7m' is not offered"):
-        await venue.fetch_ohlcv("BTC/USDT", "7m")
-    await venue.stop()
-
-
-async def test_balances_from_the_spot_account(server, make_venue) -> None:
-    install_binance(server)
-    venue = make_venue("binance")
-    await venue.load_instruments()
-    balances = {b.asset: b for b in await venue.fetch_balances()}
-    assert set(balances) == {"BTC", "USDT"}
-    assert balances["USDT"].free == Decimal("10500.12") and balances["USDT"].used == Decimal("420")
-    request = server.calls("GET", "/api/v3/account")[0]
-    assert "signature" in request.query and request.headers["X-MBX-APIKEY"]
-    await venue.stop()
-
-
-async def test_create_fetch_and_cancel_by_client_order_id(server, make_venue) -> None:
-    install_binance(server)
-    venue = make_venue("binance")
-    await venue.load_instruments()
-    order = limit_order()
-    ack = await venue.create_order(order)
-    assert ack.status is OrderStatus.OPEN and ack.client_order_id == order.client_order_id
-    sent = server.calls("POST", "/api/v3/order")[0].params
-    assert sent["newClientOrderId"] == order.client_order_id
-    assert (sent["quantity"], sent["price"], sent["type"]) == ("0.01", "41000", "LIMIT")
-    found = await venue.fetch_order(order.client_order_id, "BTC/USDT")
-    assert found is not None and found.venue_order_id == ack.venue_order_id
-    assert server.calls("GET", "/api/v3/order")[0].params["origClientOrderId"] == order.client_order_id
-    assert [r.client_order_id for r in await venue.fetch_open_orders()] == [order.client_order_id]
-    canceled = await venue.cancel_order(order.client_order_id, "BTC/USDT")
-    assert canceled.status is OrderStatus.CANCELED
-    assert server.calls("DELETE", "/api/v3/order")[0].params["origClientOrderId"] == order.client_order_id
-    assert await venue.fetch_order("ot-ffffffffffffffffffffffff", "BTC/USDT") is None
-    with pytest.raises(OrderNotFound):
-        await venue.cancel_order("ot-ffffffffffffffffffffffff", "BTC/USDT")
-    await venue.stop()
-
-
 async def test_market_order_fill_arrives_in_the_ack(server, make_venue) -> None:
     install_binance(server)
     venue = make_venue("binance")

@@ -39,23 +39,26 @@ def request(i: int, mark: Decimal) -> OrderRequest:
     if i % 3 == 2:
         return OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
                             size=Decimal("0.001"), client_order_id=f"crash-{i}")
-    price = (mark * Decimal("0.98")).quantize(Decimal(1))
+    price = (mark * Decimal("0.98")).quantize(Decimal(1)) - i  # distinct prices: not duplicates
     return OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, size=Decimal("0.001"), price=price,
                         client_order_id=f"crash-{i}")
 
 
 async def trade(home: Path, count: int) -> None:
-    engine = await build_engine(config(), home, clock=SimClock())
+    clock = SimClock()
+    engine = await build_engine(config(), home, clock=clock)
     await engine.start()
-    venue = engine.venues["paper"]
-    venue.step()  # type: ignore[attr-defined]
-    for i in range(count):
-        if await engine.orders.get(f"crash-{i}") is not None:
-            continue
-        mark = engine.market.mark("paper", SYMBOL)
-        assert mark is not None
-        await engine.place_order(request(i, mark), actor="crash-test")
-    await engine.close()
+    try:
+        engine.venues["paper"].step()  # type: ignore[attr-defined]
+        for i in range(count):
+            if await engine.orders.get(f"crash-{i}") is not None:
+                continue
+            clock.advance(5_000)  # a trader's pace: identical orders seconds apart are not duplicates
+            mark = engine.market.mark("paper", SYMBOL)
+            assert mark is not None
+            await engine.place_order(request(i, mark), actor="crash-test")
+    finally:
+        await engine.close()
 
 
 async def state(home: Path) -> dict[str, object]:
