@@ -49,6 +49,7 @@ class TradeScreen(OpenTradeScreen):
         super().__init__()
         self.sending = False
         self.shown_market: tuple[str, str] | None = None
+        self._own_orders_text = ""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="trade-body"):
@@ -91,7 +92,8 @@ class TradeScreen(OpenTradeScreen):
         held = f"  position {position.side.value} {position.size}" if position else ""
         self.query_one("#market-line", Static).update(
             f"[b]{symbol}[/b] on {venue}  last {last if last is not None else '-'}  mark {mark if mark is not None else '-'}"
-            f"  open orders {len(engine.open_orders(venue, symbol))}{held}"
+            f"  open orders {len(own_orders)}{held}",
+            layout=False,
         )
 
     def _show_own_orders(self, orders: list[Order], decimals: int) -> None:
@@ -103,7 +105,10 @@ class TradeScreen(OpenTradeScreen):
             lines.append(f"[{colour}]{order.side.value.upper():<4}[/] {order.remaining} @ {shown} {order.type.value}")
         if len(orders) > 6:
             lines.append(f"… and {len(orders) - 6} more")
-        self.query_one("#own-orders", Static).update("\n".join(lines))
+        text = "\n".join(lines)
+        if text != self._own_orders_text:
+            self._own_orders_text = text
+            self.query_one("#own-orders", Static).update(text)
 
     def set_side(self, side: Side) -> None:
         self.query_one(OrderTicket).set_side(side)

@@ -40,7 +40,7 @@ class OrderTicket(VerticalScroll):
     OrderTicket .row Select { width: 1fr; }
     OrderTicket .error { color: $error; height: auto; display: none; }
     OrderTicket .error.-shown { display: block; }
-    OrderTicket #preview { height: auto; color: $text-muted; }
+    OrderTicket #preview { height: 2; color: $text-muted; }
     OrderTicket #submit { width: 100%; min-width: 10; }
     OrderTicket Checkbox { width: 1fr; }
     OrderTicket #ticket-title { text-style: bold; }
@@ -150,8 +150,10 @@ class OrderTicket(VerticalScroll):
         for widget in self.query(".error").results(Static):
             name = (widget.id or "").removesuffix("-error")
             message = errors.get(name, "")
-            widget.update(f"  ↳ {message}" if message else "")
-            widget.set_class(bool(message), "-shown")
+            text = f"  ↳ {message}" if message else ""
+            if widget.content != text:
+                widget.update(text)
+                widget.set_class(bool(message), "-shown")
 
     def refresh_preview(self) -> None:
         """Re-check while typing: show problems with what has been typed, not with empty fields."""
@@ -164,7 +166,7 @@ class OrderTicket(VerticalScroll):
             liq = fmt_money(preview.liquidation) if preview.liquidation is not None else "-"
             text = (f"Notional {fmt_money(preview.notional)}  Fee {fmt_money(preview.fee)}\n"
                     f"Margin {fmt_money(preview.margin)}  Liq {liq}  ({preview.size} {self.instrument.base})")
-        self.query_one("#preview", Static).update(text)
+        self.query_one("#preview", Static).update(text, layout=False)
 
     def _show_fields_for(self, order_type: OrderType) -> None:
         needed = FIELDS_FOR_TYPE[order_type]

@@ -1,0 +1,231 @@
+"""The terminal's responsiveness.
+
+startup_s: the installed ``opentrade`` command in a 120x40 pseudo-terminal, from spawning the
+process to the first frame that shows the trade screen with a live order book (the word
+"spread" in the ladder), on the paper venue.
+
+Under load (in-process, headless driver at 120x40): the paper simulator on 5 markets runs at
+20x speed with a 0.2 s step, which publishes >= 500 order-book updates and >= 200 trades per
+second (the achieved rates are reported), while a key is pressed every 100 ms. The venue's own
+loop steps at most 20 times a second, so the benchmark also calls its public ``step`` at
+100 Hz. Key-to-screen latency is the time from posting the key event to the first composited
+frame that shows its effect (the order ticket's side, or the screen it switched to); loop lag
+is how late a 10 ms timer fires; CPU is process time over wall time; memory growth is the
+resident set at the end minus after a 2 s warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import os
+import pty
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.config import AppConfig, PaperMarketConfig, PaperVenueConfig
+from core.events import OrderBookUpdated, TradePrinted
+
+MARKETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"]
+STEP_HZ = 100
+STARTUP_MARKER = b"spread"
+
+
+def emit(metric: str, value: float, unit: str, target: float | None, **extra: Any) -> None:
+    print(json.dumps({"bench": "tui", "metric": metric, "value": round(value, 3), "unit": unit, "target": target,
+                      **extra}), flush=True)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def opentrade_command() -> str:
+    installed = Path(sys.executable).parent / "opentrade"
+    return str(installed) if installed.exists() else "opentrade"
+
+
+def startup_seconds(home: Path) -> float:
+    """Spawn the command on a pty and read its output until the first full trade frame."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    started = time.perf_counter()
+    process = subprocess.Popen([opentrade_command(), "--home", str(home), "trade"], stdin=slave, stdout=slave,
+                               stderr=slave, env=env, close_fds=True, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    elapsed = float("nan")
+    try:
+        deadline = started + 30
+        while time.perf_counter() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            seen = seen[-64:] + chunk
+            if STARTUP_MARKER in seen:
+                elapsed = time.perf_counter() - started
+                break
+    finally:
+        os.write(master, b"\x11")  # ctrl+q
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        os.close(master)
+    return elapsed
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def load_config() -> AppConfig:
+    venue = PaperVenueConfig(markets=[PaperMarketConfig(symbol=s) for s in MARKETS], speed=20, tick_interval=0.2,
+                             balances={"USDT": Decimal(100000)})
+    return AppConfig(venues={"paper": venue}, strategies={})
+
+
+async def under_load(duration: float, home: Path) -> None:
+    from textual import events
+
+    from tui.app import OpenTradeApp
+    from tui.widgets.order_ticket import OrderTicket
+    from tui.wiring import build_engine
+
+    config = load_config()
+    counts = {"books": 0, "trades": 0}
+
+    async def factory() -> Any:
+        engine = await build_engine(config, home)
+
+        def count(event: Any) -> None:
+            counts["books" if isinstance(event, OrderBookUpdated) else "trades"] += 1
+
+        engine.bus.add_listener((OrderBookUpdated, TradePrinted), count)
+        return engine
+
+    app = OpenTradeApp(factory)
+    lags: list[float] = []
+    key_ms: list[float] = []
+    pending: dict[str, Any] = {}
+
+    def side_is(side: str) -> Callable[[], bool]:
+        return lambda: app.current_mode == "trade" and app.screen.query_one(OrderTicket).side.value == side
+
+    def mode_is(mode: str) -> Callable[[], bool]:
+        return lambda: app.current_mode == mode and app.screen.is_current
+
+    presses: list[tuple[str, Callable[[], bool]]] = [
+        ("s", side_is("sell")), ("b", side_is("buy")), ("s", side_is("sell")), ("b", side_is("buy")),
+        ("2", mode_is("positions")), ("1", mode_is("trade")),
+    ]
+    original_display = app._display
+
+    def recording_display(screen: Any, renderable: Any) -> None:
+        original_display(screen, renderable)
+        if renderable is not None and "done" in pending and pending["at"] is None and pending["done"]():
+            pending["at"] = time.perf_counter()
+
+    app._display = recording_display  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(3000):
+            if app.is_ready:
+                break
+            await pilot.pause(0.01)
+        ccxt_loaded = any(name == "ccxt" or name.startswith("ccxt.") for name in sys.modules)
+        venue = app.engine.venues["paper"]
+        stop = asyncio.Event()
+
+        async def drive_simulator() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(1 / STEP_HZ)
+                venue.step(0.2)
+
+        driver = asyncio.create_task(drive_simulator())
+        await pilot.pause(2.0)
+
+        async def lag_probe() -> None:
+            loop = asyncio.get_running_loop()
+            while not stop.is_set():
+                before = loop.time()
+                await asyncio.sleep(0.01)
+                lags.append((loop.time() - before - 0.01) * 1000)
+
+        probe = asyncio.create_task(lag_probe())
+        mem_start = rss_mb()
+        cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+        counts["books"] = counts["trades"] = 0
+        wall_start = time.perf_counter()
+        index = 0
+        while time.perf_counter() - wall_start < duration:
+            key, done = presses[index % len(presses)]
+            index += 1
+            pending.update(done=done, at=None)
+            began = time.perf_counter()
+            app.post_message(events.Key(key, key))
+            for _ in range(5000):
+                if pending["at"] is not None:
+                    break
+                await asyncio.sleep(0.001)
+            if pending["at"] is not None:
+                key_ms.append((pending["at"] - began) * 1000)
+            await asyncio.sleep(0.1)
+        wall = time.perf_counter() - wall_start
+        cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+        stop.set()
+        await probe
+        await driver
+        mem_end = rss_mb()
+        frames = app.frames
+    cpu = (cpu_end.ru_utime - cpu_start.ru_utime + cpu_end.ru_stime - cpu_start.ru_stime) / wall * 100
+    emit("book_updates_per_s", counts["books"] / wall, "1/s", 500)
+    emit("trades_per_s", counts["trades"] / wall, "1/s", 200)
+    emit("keys_pressed", index, "keys", None)
+    emit("keys_seen_on_screen", len(key_ms), "keys", index)
+    emit("key_p50_ms", percentile(key_ms, 0.50), "ms", None)
+    emit("key_p95_ms", percentile(key_ms, 0.95), "ms", 50)
+    emit("key_p99_ms", percentile(key_ms, 0.99), "ms", None)
+    emit("loop_lag_p99_ms", percentile(lags, 0.99), "ms", 20)
+    emit("cpu_pct", cpu, "%", None)
+    emit("mem_growth_mb", mem_end - mem_start, "MB", 20)
+    emit("frames_drawn", frames, "frames", None)
+    emit("ccxt_imported", float(ccxt_loaded), "bool", 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10 s of load instead of 60 s")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        startup = [startup_seconds(Path(tmp) / f"startup-{i}") for i in range(1 if args.quick else 3)]
+        emit("startup_s", min(startup), "s", 1.0)
+        asyncio.run(under_load(10 if args.quick else 60, Path(tmp) / "load"))
+
+
+if __name__ == "__main__":
+    main()
