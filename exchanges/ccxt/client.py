@@ -6,10 +6,12 @@ and ~100 MB, which every command that does not touch an exchange should not pay.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from core.config import CcxtVenueConfig
+from core.redact import RedactingFilter
 from core.secrets import Credentials
 
 # Options that are attributes of the ccxt exchange, not entries of its ``options`` dict.
@@ -93,6 +95,8 @@ def build_exchange(config: CcxtVenueConfig, credentials: Credentials | None) -> 
     if credentials is not None and credentials.complete:
         settings.update(credentials.for_ccxt())
     exchange = cls(settings)
+    _redact_logs(exchange.logger)
+    _guard_json(exchange)
     if config.sandbox:
         if not exchange.urls.get("test"):
             raise ValueError(f"{config.exchange} has no testnet in ccxt; remove 'sandbox: true' or set api_urls")
@@ -100,6 +104,33 @@ def build_exchange(config: CcxtVenueConfig, credentials: Credentials | None) -> 
     if config.api_urls:
         exchange.urls["api"] = rewrite_urls(exchange.urls["api"], dict(config.api_urls))
     return exchange
+
+
+def _redact_logs(logger: logging.Logger) -> None:
+    """ccxt logs request headers (API keys included) at DEBUG on its own logger; a logger's
+    filters run before any handler, so the key is masked whichever handler records it."""
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+
+
+def _guard_json(exchange: Any) -> None:
+    """ccxt hands a JSON-typed answer that does not parse back as a plain string, which most
+    parsers then read as an empty result (an empty book, no orders). Make it an error."""
+    import ccxt  # noqa: PLC0415
+
+    fetch = exchange.fetch
+
+    async def checked_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        result = await fetch(url, method, headers, body)
+        if isinstance(result, str) and result.strip():
+            content_type = next(
+                (v for k, v in (exchange.last_response_headers or {}).items() if k.lower() == "content-type"), ""
+            )
+            if "json" in content_type:
+                raise ccxt.BadResponse(f"{exchange.id} {method} {url.split('?')[0]}: malformed JSON in the answer")
+        return result
+
+    exchange.fetch = checked_fetch
 
 
 def to_wire(exchange_id: str, client_order_id: str) -> str:

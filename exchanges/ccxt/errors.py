@@ -68,6 +68,8 @@ def describe(exc: BaseException) -> str:
         text = f"insufficient funds: {text}"
     elif isinstance(exc, ccxt.AuthenticationError):
         text = f"authentication failed (check the API key, its permissions and IP whitelist): {text}"
+    elif isinstance(exc, ccxt.BadResponse):
+        text = f"unreadable answer from the exchange: {text}"
     elif isinstance(exc, ccxt.NotSupported):
         text = f"not supported by the exchange: {text}"
     elif not isinstance(exc, ccxt.BaseError):
