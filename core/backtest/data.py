@@ -244,7 +244,7 @@ def _validate(ts: np.ndarray, values: np.ndarray, timeframe: str, allow_gaps: bo
             raise DataError(
                 f"line {lines[i]}: gap of {missing} missing {timeframe} candle(s) between "
                 f"{format_ts(int(ts[i - 1]))} and {format_ts(int(ts[i]))} "
-                f"({len(gaps)} gap(s) in the file; allow them explicitly to backtest anyway)"
+                f"({len(gaps)} gap(s) in the file; allow gaps (--allow-gaps) to backtest anyway)"
             )
     o, h, low, c, v = (values[:, k] for k in range(5))
     broken = np.flatnonzero((h < np.maximum(o, c)) | (low > np.minimum(o, c)) | (low <= 0) | (v < 0))

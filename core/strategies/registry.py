@@ -7,7 +7,8 @@ common ones are its parameters, checked here against what the class declares.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from core.config import StrategyConfig
 from core.strategies.ai_trend import AiTrendFollowing
@@ -72,3 +73,23 @@ def load(engine: StrategyEngine, configs: Mapping[str, StrategyConfig]) -> list[
             allocation_pct=config.allocation_pct,
         ))
     return contexts
+
+
+def resolve(name: str, configs: Mapping[str, StrategyConfig]) -> tuple[type[Strategy], dict[str, Any], StrategyConfig | None]:
+    """A configured strategy id (its class and configured parameters), else a strategy kind
+    (its class and no parameters, so the defaults)."""
+    config = configs.get(name)
+    if config is not None:
+        return strategy_class(kind_of(name, config)), dict(config.params), config
+    if name in STRATEGIES:
+        return STRATEGIES[name], {}, None
+    raise UnknownStrategy(
+        f"unknown strategy '{name}': not a configured strategy ({', '.join(configs) or 'none'}) "
+        f"nor a strategy kind ({', '.join(sorted(STRATEGIES))})"
+    )
+
+
+def effective_params(configured: Mapping[str, Any], versions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters a strategy runs with: its newest stored version (set from the TUI, the
+    command line or the daily review) over the configuration file's."""
+    return dict(versions[-1]["params"]) if versions else dict(configured)

@@ -1,0 +1,118 @@
+"""`opentrade backtest|optimize|evolve|strategy`: output, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA
+from tui.cli import main
+
+CANDLES = str(DATA / "binance_BTC_USDT-1h-5000.csv")
+CONFIG = """\
+# a trader's notes
+strategies:
+  btc_sma:   # the reference strategy
+    kind: sma_cross
+    enabled: false   # not yet
+    fast: 10
+    slow: 30
+  revert:
+    kind: mean_reversion
+    period: 25
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_backtest_json_is_one_object_with_the_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "backtest", "--strategy", "sma_cross", "--symbol", "BTC/USDT", "--timeframe", "1h",
+                         "--data", CANDLES, "--param", "fast=10", "--param", "slow=30", "--fee", "0.001", "--cash",
+                         "100000", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert {"trades", "final_equity", "total_return", "max_drawdown", "sharpe", "elapsed_s"} <= set(result)
+    assert result["trades"] == 196 and result["params"]["fast"] == 10 and result["engine"] == "fast"
+
+
+def test_backtest_table_event_engine_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    export = tmp_path / "run.json"
+    code, out, _ = run(capsys, "backtest", "--strategy", "mean_reversion", "--symbol", "BTC/USDT", "--data", CANDLES,
+                       "--engine", "event", "--latency-ms", "1000", "--export", str(export))
+    assert code == 0 and "mean_reversion on BTC/USDT 1h (event engine, 5,000 candles)" in out and "Sharpe" in out
+    saved = json.loads(export.read_text())
+    assert len(saved["trade_list"]) == saved["trades"] and len(saved["equity_curve"]) == 5000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--strategy", "sma_cross", "--param", "fast=1"], "parameter 'fast' = 1 is out of bounds: must be between 2 and 500"),
+        (["--strategy", "nope"], "unknown strategy 'nope'"),
+        (["--strategy", "sma_cross", "--param", "fast"], "--param expects NAME=VALUE, got 'fast'"),
+        (["--strategy", "sma_cross", "--fee", "0.5"], "fee must be a fraction between 0 and 0.1"),
+        (["--strategy", "grid", "--engine", "fast"], "strategy 'grid' has no vectorised path"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, "backtest", "--symbol", "BTC/USDT", "--data", CANDLES, *argv)
+    assert code == 2 and out == "" and message in err and "Traceback" not in err
+
+
+def test_bad_data_names_the_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    lines = Path(CANDLES).read_text().splitlines()
+    bad.write_text("\n".join([lines[0], lines[1], lines[3], lines[2], *lines[4:20]]) + "\n")
+    code, _, err = run(capsys, "backtest", "--strategy", "sma_cross", "--symbol", "BTC/USDT", "--data", str(bad))
+    assert code == 2 and "bad.csv: line 4: timestamps are not sorted" in err
+
+
+def test_optimize_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "optimize", "--strategy", "sma_cross", "--symbol", "BTC/USDT", "--data", CANDLES,
+                       "--population", "6", "--generations", "2", "--folds", "2", "--seed", "1", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["method"] == "genetic" and len(result["folds"]) == 2 and result["evaluations"] > 0
+
+
+def test_strategy_management_and_evolve(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    code, out, _ = run(capsys, "--config", str(config), "strategy", "list", "--json")
+    listed = json.loads(out)
+    assert [s["id"] for s in listed["strategies"]] == ["btc_sma", "revert"] and "grid" in listed["kinds"]
+
+    assert run(capsys, "--config", str(config), "strategy", "enable", "btc_sma")[0] == 0
+    assert run(capsys, "--config", str(config), "strategy", "enable", "revert")[0] == 0
+    text = config.read_text()
+    assert "    enabled: true   # not yet\n" in text and "  revert:\n    enabled: true\n    kind: mean_reversion" in text
+    assert text.startswith("# a trader's notes\n")
+
+    code, _, err = run(capsys, "--config", str(config), "strategy", "set", "btc_sma", "fast=40")
+    assert code == 2 and "fast (40) must be smaller than slow (30)" in err
+    code, out, _ = run(capsys, "--config", str(config), "strategy", "set", "btc_sma", "fast=12")
+    assert code == 0 and "version 1 saved" in out
+
+    code, out, _ = run(capsys, "--config", str(config), "evolve", "--strategy", "btc_sma", "--symbol", "BTC/USDT",
+                       "--data", CANDLES, "--population", "6", "--generations", "2", "--json")
+    review = json.loads(out)
+    assert code == 0 and review["current"]["params"]["fast"] == 12  # started from the stored version
+    code, out, _ = run(capsys, "--config", str(config), "strategy", "show", "btc_sma", "--json")
+    shown = json.loads(out)
+    assert len(shown["versions"]) == (2 if review["adopted"] else 1)
+    assert shown["parameters"][0]["value"] == review["params"]["fast"]
+
+
+def test_evolve_needs_a_configured_strategy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "evolve", "--strategy", "sma_cross", "--data", CANDLES)
+    assert code == 2 and "'sma_cross' is not a configured strategy" in err

@@ -1,0 +1,395 @@
+"""`opentrade backtest`, `opentrade optimize` and `opentrade evolve`.
+
+--strategy names a configured strategy (its kind and parameters from the configuration, the
+newest stored version's parameters when there is one) or a strategy kind (its defaults);
+--param name=value overrides. Candles come from --data files (CSV or ccxt OHLCV JSON; one per
+--symbol, in the same order) or, without --data, from the database. A progress bar goes to
+standard error, the report to standard output (one JSON object with --json). Bad input is a
+one-line message on standard error and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core.backtest.data import Bars, DataError, bars_from_candles, load_bars, timeframe_ms
+from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
+from core.backtest.result import BacktestResult, BacktestSettings, Slippage
+from core.config import AppConfig, ConfigError, StrategyConfig, database_path
+from core.strategies.base import ParameterError, Strategy
+from core.strategies.registry import effective_params, resolve
+from tui.cli import CommandContext
+
+
+class UsageProblem(Exception):
+    """Bad input, worded for the person at the keyboard (exit code 2)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    backtest = sub.add_parser("backtest", help="backtest a strategy on candles")
+    _common(backtest)
+    backtest.add_argument("--engine", choices=["auto", "fast", "event"], default="auto",
+                          help="fast: vectorised; event: through the matching engine (default: fast when the strategy has it)")
+    backtest.add_argument("--latency-ms", type=int, default=0, help="order latency in the event engine")
+    backtest.add_argument("--spread-bps", type=float, default=0.0, help="half-spread of the synthetic book (event engine)")
+    backtest.add_argument("--depth", type=float, default=0.0,
+                          help="quote currency per synthetic book level, 0 = unlimited (event engine)")
+    backtest.add_argument("--signals", type=Path, help="JSON list of agent signals to replay (ai_trend_following)")
+    backtest.add_argument("--export", type=Path, help="write the trades and equity curve (.csv) or everything (.json)")
+    backtest.add_argument("--save", action="store_true", help="keep the result in the database (last result per strategy)")
+    backtest.set_defaults(handler=handle_backtest)
+
+    opt = sub.add_parser("optimize", help="search a strategy's parameters (grid or genetic, walk-forward)")
+    _common(opt)
+    opt.add_argument("--method", choices=["genetic", "grid"], default="genetic")
+    opt.add_argument("--objective", choices=OBJECTIVES, default="sharpe", help="metric to maximise")
+    opt.add_argument("--population", type=int, default=20)
+    opt.add_argument("--generations", type=int, default=10)
+    opt.add_argument("--grid-points", type=int, default=5, help="values per parameter in a grid search")
+    opt.add_argument("--folds", type=int, default=0, help="walk-forward windows (0: search all candles once)")
+    opt.add_argument("--train-fraction", type=float, default=0.7, help="in-sample share of each window")
+    opt.add_argument("--only", help="comma-separated parameters to search (default: all searchable)")
+    opt.add_argument("--workers", type=int, default=1, help="worker processes")
+    opt.add_argument("--seed", type=int, default=42)
+    opt.set_defaults(handler=handle_optimize)
+
+    evolve = sub.add_parser("evolve", help="the daily review: mutate, backtest, keep the winner as a new version")
+    _common(evolve)
+    evolve.add_argument("--population", type=int, default=16)
+    evolve.add_argument("--generations", type=int, default=6)
+    evolve.add_argument("--objective", choices=OBJECTIVES, default="sharpe")
+    evolve.add_argument("--holdout", type=float, default=0.3, help="newest share of candles kept for the check")
+    evolve.add_argument("--min-improvement", type=float, default=0.0, help="how much better a winner must score")
+    evolve.add_argument("--workers", type=int, default=1)
+    evolve.add_argument("--seed", type=int, default=42)
+    evolve.add_argument("--dry-run", action="store_true", help="review but save no new version")
+    evolve.set_defaults(handler=handle_evolve)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", required=True, help="configured strategy id or strategy kind (e.g. sma_cross)")
+    parser.add_argument("--symbol", action="append", help="symbol, e.g. BTC/USDT (repeat for two-leg strategies)")
+    parser.add_argument("--timeframe", help="e.g. 1h (default: inferred from --data, else the strategy's)")
+    parser.add_argument("--data", type=Path, action="append", help="candles file, one per --symbol")
+    parser.add_argument("--allow-gaps", action="store_true", help="backtest across missing candles instead of refusing")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    parser.add_argument("--fee", type=float, default=0.001, help="commission per side, fraction of notional (0.001 = 0.1%%)")
+    parser.add_argument("--cash", type=float, default=10_000.0, help="starting equity in the quote currency")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+# ----- shared steps --------------------------------------------------------------------------------
+
+
+def guarded(run: Callable[[argparse.Namespace, CommandContext], int]) -> Callable[[argparse.Namespace, CommandContext], int]:
+    """Bad input becomes one line on standard error and exit code 2, never a traceback."""
+
+    def handler(args: argparse.Namespace, ctx: CommandContext) -> int:
+        try:
+            return run(args, ctx)
+        except ConfigError:
+            raise
+        except (UsageProblem, DataError, ParameterError, ValueError, OSError) as exc:
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            return 2
+
+    return handler
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageProblem(f"--param expects NAME=VALUE, got '{pair}'")
+        params[name.strip()] = value.strip()
+    return params
+
+
+class Target:
+    """What the command works on: the strategy class, its parameters, where its candles are."""
+
+    def __init__(self, args: argparse.Namespace, config: AppConfig, versions: list[dict[str, Any]]) -> None:
+        self.strategy_id = args.strategy
+        self.cls, configured, self.config = resolve(args.strategy, config.strategies)
+        base = effective_params(configured, versions)
+        self.params = self.cls.validate_params({**base, **parse_params(args.param)})
+        self.venue = self.config.venue if self.config else config.default_venue
+        self.symbols: list[str] = args.symbol or (list(self.config.symbols) if self.config else ["BTC/USDT"])
+        self.timeframe: str | None = args.timeframe or (self.config.timeframe if self.config and not args.data else None)
+
+
+def load_series(args: argparse.Namespace, ctx: CommandContext, target: Target) -> list[Bars]:
+    if args.timeframe:
+        timeframe_ms(args.timeframe)
+    if args.data:
+        if len(args.data) != len(target.symbols):
+            raise UsageProblem(f"give one --data file per symbol ({len(target.symbols)} symbol(s): {', '.join(target.symbols)})")
+        return [load_bars(path, symbol=symbol, timeframe=args.timeframe, allow_gaps=args.allow_gaps)
+                for path, symbol in zip(args.data, target.symbols, strict=True)]
+    path = database_path(ctx.load_config(), ctx.home)
+    if not path.exists():
+        raise UsageProblem(f"no --data given and no database at {path} to read candles from")
+    timeframe = target.timeframe or "1h"
+    return [bars_from_candles(symbol, timeframe, asyncio.run(_stored_candles(path, target.venue, symbol, timeframe)),
+                              allow_gaps=args.allow_gaps) for symbol in target.symbols]
+
+
+async def _stored_candles(path: Path, venue: str, symbol: str, timeframe: str) -> list[Any]:
+    from core.storage.database import Database
+
+    async with await Database.open(path) as db:
+        candles = await db.load_candles(venue, symbol, timeframe)
+    if not candles:
+        raise UsageProblem(f"the database has no {timeframe} candles of {symbol} on {venue}; pass --data")
+    return candles
+
+
+async def _versions(ctx: CommandContext, strategy_id: str) -> list[dict[str, Any]]:
+    from core.storage.database import Database
+
+    path = database_path(ctx.load_config(), ctx.home)
+    if not path.exists():
+        return []
+    async with await Database.open(path) as db:
+        return await db.strategy_versions(strategy_id)
+
+
+def settings_from(args: argparse.Namespace) -> BacktestSettings:
+    settings = BacktestSettings(
+        cash=args.cash, fee=args.fee, latency_ms=getattr(args, "latency_ms", 0),
+        slippage=Slippage(half_spread_bps=getattr(args, "spread_bps", 0.0), levels=5 if getattr(args, "depth", 0.0) else 1,
+                          level_notional=getattr(args, "depth", 0.0)),
+    )
+    problems = settings.problems()
+    if problems:
+        raise UsageProblem("; ".join(problems))
+    return settings
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on standard error; the callback takes (done, total)."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    return str(value)
+
+
+def params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def _table(title: str, rows: list[tuple[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, _fmt(value))
+    Console().print(table)
+
+
+# ----- backtest ------------------------------------------------------------------------------------
+
+
+@guarded
+def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
+    config = ctx.load_config()
+    target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
+    series = load_series(args, ctx, target)
+    settings = settings_from(args)
+    signals = _signals(args.signals) if args.signals else []
+    engine = args.engine
+    if engine == "auto":
+        simple = settings.latency_ms == 0 and settings.slippage == Slippage() and not signals and len(series) == 1
+        engine = "fast" if target.cls.vectorised and simple else "event"
+    if engine == "fast" and not target.cls.vectorised:
+        raise UsageProblem(f"strategy '{target.cls.name}' has no vectorised path; use --engine event")
+    started = time.perf_counter()
+    with progress_bar(f"backtest {target.cls.name}", not args.json) as progress:
+        result = _run(target.cls, series, target.params, settings, engine, signals, progress)
+    result.elapsed_s = time.perf_counter() - started
+    if args.export:
+        from core.backtest.report import export
+
+        export(result, args.export)
+    if args.save:
+        asyncio.run(_save_result(ctx, target.strategy_id, result))
+    if args.json:
+        print(json.dumps(result.summary()))
+    else:
+        _print_backtest(result, args.export)
+    return 0
+
+
+def _run(cls: type[Strategy], series: list[Bars], params: dict[str, Any], settings: BacktestSettings, engine: str,
+         signals: list[Any], progress: Callable[[int, int], None]) -> BacktestResult:
+    if engine == "fast":
+        from core.backtest.fast import run_fast
+
+        progress(0, 1)
+        result = run_fast(cls, series[0], params, settings)
+        progress(1, 1)
+        return result
+    from core.backtest.engine import backtest
+
+    return backtest(cls, series, params, settings, signals=signals, progress=progress)
+
+
+def _signals(path: Path) -> list[Any]:
+    from pydantic import ValidationError
+
+    from core.models import Signal
+
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(rows, list):
+            raise UsageProblem(f"{path}: expected a JSON list of signals")
+        return [Signal.model_validate(row) for row in rows]
+    except json.JSONDecodeError as exc:
+        raise UsageProblem(f"{path}: not valid JSON: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageProblem(f"{path}: signal {first['loc'][0] if first['loc'] else ''}: {first['msg']}") from None
+
+
+async def _save_result(ctx: CommandContext, strategy_id: str, result: BacktestResult) -> None:
+    from core.storage.database import Database
+
+    async with await Database.open(database_path(ctx.load_config(), ctx.home)) as db:
+        await db.set_state(f"backtest.last.{strategy_id}", json.dumps(result.summary()))
+
+
+def _print_backtest(result: BacktestResult, exported: Path | None) -> None:
+    m = result.metrics
+    _table(f"{result.strategy} on {result.symbol} {result.timeframe} ({result.engine} engine, {len(result.ts):,} candles)", [
+        ("parameters", params_text(result.params)),
+        ("final equity", m.final_equity), ("total return %", m.total_return * 100),
+        ("CAGR %", None if m.cagr is None else m.cagr * 100), ("Sharpe", m.sharpe), ("Sortino", m.sortino),
+        ("Calmar", m.calmar), ("max drawdown %", m.max_drawdown * 100),
+        ("max drawdown duration (days)", m.max_drawdown_duration_ms / 86_400_000),
+        ("trades", m.trades), ("win rate %", None if m.win_rate is None else m.win_rate * 100),
+        ("profit factor", m.profit_factor), ("average trade", m.avg_trade_pnl),
+        ("exposure %", m.exposure * 100), ("fees", m.fees), ("open position", result.final_position),
+        ("elapsed (s)", result.elapsed_s),
+    ])
+    if exported:
+        print(f"exported to {exported}")
+
+
+# ----- optimize ------------------------------------------------------------------------------------
+
+
+@guarded
+def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
+    config = ctx.load_config()
+    target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
+    series = load_series(args, ctx, target)
+    if len(series) != 1:
+        raise UsageProblem("optimize works on one symbol")
+    search = SearchSettings(
+        method=args.method, objective=args.objective, grid_points=args.grid_points, population=args.population,
+        generations=args.generations, folds=args.folds, train_fraction=args.train_fraction, workers=args.workers,
+        seed=args.seed, only=tuple(n.strip() for n in args.only.split(",") if n.strip()) if args.only else (),
+    )
+    with progress_bar(f"{args.method} search {target.cls.name}", not args.json) as progress:
+        result = optimize(target.cls, series[0], search, settings_from(args), base=target.params, progress=progress)
+    if args.json:
+        print(json.dumps(result.summary()))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{target.cls.name}: best of {result.evaluations} backtests by {result.objective}")
+    table.add_column("#")
+    table.add_column("parameters")
+    table.add_column(result.objective, justify="right")
+    table.add_column("return %", justify="right")
+    table.add_column("trades", justify="right")
+    for rank, candidate in enumerate(result.top, 1):
+        table.add_row(str(rank), params_text(candidate.params), _fmt(candidate.score),
+                      _fmt(candidate.metrics["total_return"] * 100), str(candidate.metrics["trades"]))
+    Console().print(table)
+    for k, fold in enumerate(result.folds, 1):
+        print(f"fold {k}: in-sample {result.objective} {_fmt(fold.best.score)}, "
+              f"out-of-sample {_fmt(fold.out_of_sample.score)} with {params_text(fold.best.params)}")
+    return 0
+
+
+# ----- evolve --------------------------------------------------------------------------------------
+
+
+@guarded
+def handle_evolve(args: argparse.Namespace, ctx: CommandContext) -> int:
+    config = ctx.load_config()
+    strategy_config(config, args.strategy)
+    return asyncio.run(_evolve(args, ctx, config))
+
+
+async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:
+    from core.backtest.evolve import DAY_MS, ReviewSettings, daily_review
+    from core.clock import WallClock
+    from core.storage.database import Database
+
+    now = WallClock().now_ms()
+    path = database_path(config, ctx.home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with await Database.open(path, clock=WallClock()) as db:
+        versions = await db.strategy_versions(args.strategy)
+        target = Target(args, config, versions)
+        series = await asyncio.to_thread(load_series, args, ctx, target)
+        fills = await db.load_fills(strategy_id=args.strategy, since_ms=now - DAY_MS)
+        review = ReviewSettings(
+            search=SearchSettings(population=args.population, generations=args.generations, objective=args.objective,
+                                  workers=args.workers, seed=args.seed),
+            holdout_fraction=args.holdout, min_improvement=args.min_improvement,
+        )
+        result = await daily_review(args.strategy, target.cls, target.params, series[0], fills=fills,
+                                    versions=None if args.dry_run else db, review=review,
+                                    settings=settings_from(args), now_ms=now)
+    if args.json:
+        print(json.dumps(result.summary(), default=str))
+        return 0
+    _table(f"daily review of {args.strategy} ({target.cls.name})", [
+        ("fills today", result.live.fills), ("realized PnL today", str(result.live.realized_pnl)),
+        (f"current {review.search.objective} (out-of-sample)", result.current.score),
+        (f"challenger {review.search.objective}", result.challenger.score),
+        ("challenger parameters", params_text(result.challenger.params)),
+        ("decision", "adopted" if result.adopted else "kept the current parameters"),
+        ("saved version", result.version if result.version is not None else ("dry run" if args.dry_run and result.adopted else "-")),
+    ])
+    return 0
+
+
+def strategy_config(config: AppConfig, strategy_id: str) -> StrategyConfig:
+    found = config.strategies.get(strategy_id)
+    if found is None:
+        raise UsageProblem(
+            f"'{strategy_id}' is not a configured strategy (configured: {', '.join(config.strategies) or 'none'})"
+        )
+    return found
