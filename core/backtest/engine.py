@@ -142,7 +142,8 @@ class Backtester:
         self._fill_ids = itertools.count(1)
         self._bar = 0
         self._progress = progress
-        self._dispatching: list[Fill] = []
+        self.series = series
+        self.exposed_bars = 0
 
     def _market(self, bars: Bars) -> _Market:
         instrument = instrument_for(bars, self.settings)
@@ -169,6 +170,10 @@ class Backtester:
             size=abs(book.size), entry_price=book.entry, mark_price=mark, unrealized_pnl=book.size * (mark - book.entry),
             realized_pnl=book.realized,
         )
+
+    def position_size(self, symbol: str) -> Decimal:
+        """The account's signed position in ``symbol``."""
+        return self._require(symbol).position.size
 
     def equity(self) -> Decimal:
         total = self.cash
@@ -444,19 +449,18 @@ async def backtest_async(
     started = time.perf_counter()
     strategy = strategy_cls(params or {})
     tester = Backtester(bars, settings, signals=signals, progress=progress)
-    series = list(tester._markets.values())
-    tester.strategies.add(
-        strategy, venue=VENUE, symbols=[m.bars.symbol for m in series], timeframe=series[0].bars.timeframe
-    )
+    series = tester.series
+    symbols = [b.symbol for b in series]
+    tester.strategies.add(strategy, venue=VENUE, symbols=symbols, timeframe=series[0].timeframe)
     equity = await tester.run()
     metrics = compute_metrics(
-        equity, tester.timeline, tester.trades, step_ms=series[0].bars.step_ms, start_equity=tester.settings.cash,
+        equity, tester.timeline, tester.trades, step_ms=series[0].step_ms, start_equity=tester.settings.cash,
         exposed_bars=tester.exposed_bars, fees=float(tester.fees),
     )
-    positions = [float(m.position.size) for m in series]
+    positions = [float(tester.position_size(symbol)) for symbol in symbols]
     return BacktestResult(
-        strategy=strategy_cls.name, params=dict(strategy.params), symbol=",".join(m.bars.symbol for m in series),
-        timeframe=series[0].bars.timeframe, engine="event", metrics=metrics, ts=tester.timeline, equity=equity,
+        strategy=strategy_cls.name, params=dict(strategy.params), symbol=",".join(symbols),
+        timeframe=series[0].timeframe, engine="event", metrics=metrics, ts=tester.timeline, equity=equity,
         trades=tester.trades, final_position=positions[0] if len(positions) == 1 else math.fsum(map(abs, positions)),
         elapsed_s=time.perf_counter() - started,
     )

@@ -17,6 +17,8 @@ import itertools
 import math
 import multiprocessing
 import random
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -187,8 +189,10 @@ def _pool(strategy_cls: type[Strategy], bars: Bars, settings: BacktestSettings, 
     if search.workers <= 1:
         yield None
         return
-    # spawn, not fork: the caller may be a threaded app (the TUI runs this in a thread)
-    with ProcessPoolExecutor(max_workers=search.workers, mp_context=multiprocessing.get_context("spawn"),
+    # fork starts workers in milliseconds but is unsafe once threads exist (the TUI runs this
+    # in a thread, aiosqlite has its own): then spawn, which starts clean interpreters
+    method = "fork" if threading.active_count() == 1 and sys.platform == "linux" else "spawn"
+    with ProcessPoolExecutor(max_workers=search.workers, mp_context=multiprocessing.get_context(method),
                              initializer=_init_worker, initargs=(strategy_cls, bars, settings, search.engine)) as pool:
         yield pool
 

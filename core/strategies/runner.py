@@ -433,20 +433,22 @@ class StrategyEngine:
         ctx = self.context(strategy_id)
         return ExecutionResult(strategy_id, ctx.state, ctx.last_error or "")
 
-    def backtest_strategy(
+    async def backtest_strategy(
         self, strategy_id: str, bars: Bars, settings: BacktestSettings | None = None
     ) -> BacktestResult:
-        """Backtest a loaded strategy's current parameters on ``bars`` (in a fresh simulation)."""
+        """Backtest a loaded strategy's current parameters on ``bars`` in a fresh simulation,
+        in a thread so the live loop keeps running."""
         from core.backtest.engine import backtest
 
         strategy = self.context(strategy_id).strategy
-        return backtest(type(strategy), bars, strategy.params, settings)
+        return await asyncio.to_thread(backtest, type(strategy), bars, strategy.params, settings)
 
     async def optimize_parameters(
         self, strategy_id: str, bars: Bars, search: SearchSettings, settings: BacktestSettings | None = None
     ) -> OptimizationResult:
-        """Search parameters off the event loop (in worker processes); does not apply them."""
+        """Search parameters off the event loop, starting from the current ones; applying the
+        result is the caller's decision (``set_params``)."""
         from core.backtest.optimizer import optimize
 
         strategy = self.context(strategy_id).strategy
-        return await asyncio.to_thread(optimize, type(strategy), bars, search, settings)
+        return await asyncio.to_thread(optimize, type(strategy), bars, search, settings, base=strategy.params)

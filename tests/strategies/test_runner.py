@@ -181,3 +181,19 @@ async def test_two_strategies_share_an_account_with_separate_pnl() -> None:
     total = sum((i.pnl for i in infos.values()), Decimal(0))
     assert float(tester.equity() - Decimal(100_000)) == pytest.approx(float(total), rel=1e-9)
     assert trend.ctx.position("BTC/USDT") + revert.ctx.position("BTC/USDT") == tester.position("backtest", "BTC/USDT").signed_size
+
+
+async def test_the_design_documents_interface(clock: SimClock) -> None:
+    from core.backtest.optimizer import SearchSettings
+
+    engine = StrategyEngine(FakeHost(clock))
+    engine.add(SmaCross({"fast": 10, "slow": 30}, strategy_id="s"), venue="paper", symbols=["BTC/USDT"], timeframe="1h")
+    bars = load_bars(DATA / "binance_BTC_USDT-1h-5000.csv", symbol="BTC/USDT").slice(0, 1500)
+    result = await engine.backtest_strategy("s", bars)
+    assert result.engine == "event" and result.params["fast"] == 10 and result.metrics.trades > 10
+    found = await engine.optimize_parameters("s", bars, SearchSettings(population=4, generations=2, seed=2))
+    assert found.evaluations > 1 and found.top[0] == found.best
+    assert any(c.params == {"fast": 10, "slow": 30, "invest": 0.9999} for c in found.top)  # searched from the current
+    assert engine.context("s").strategy.params["fast"] == 10  # a search never changes the live strategy
+    execution = await engine.execute_strategy("s")
+    assert (execution.strategy_id, execution.state) == ("s", "running")
