@@ -191,6 +191,9 @@ class Backtester:
             raise OrderRefused("; ".join(problems), "instrument")
         if request.client_order_id in self._live:
             raise OrderRefused(f"client order id {request.client_order_id} is already in use")
+        if request.stop_loss is not None or request.take_profit is not None:
+            raise OrderRefused("the backtester does not attach stop-loss/take-profit to an order: "
+                               "send them as separate stop_market / take_profit orders")
         now = self.clock.now_ms()
         order = Order.from_request(request, now)
         live = self._live[order.client_order_id] = _Live(order, now + self.settings.latency_ms)

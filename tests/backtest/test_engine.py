@@ -13,6 +13,7 @@ from core.backtest.data import Bars, bars_from_arrays, load_bars
 from core.backtest.engine import Backtester, backtest, backtest_async
 from core.backtest.fast import run_fast
 from core.backtest.result import BacktestSettings, Slippage
+from core.executor import OrderRefused
 from core.models import Fill, OrderRequest, OrderStatus, OrderType, Side, Trade
 from core.strategies.base import Strategy
 from core.strategies.sma_cross import SmaCross
@@ -134,6 +135,18 @@ async def test_refused_orders_are_counted_not_raised() -> None:
     info = tester.strategies.list_strategies()[0]
     assert strategy.orders == [None] and info.orders_refused == 1
     assert info.state == "stopped" and info.last_error is None
+
+
+async def test_attached_stops_are_refused_not_ignored() -> None:
+    bars = flat_bars([(100, 101, 99, 100)])
+    tester, strategy = await run_script(
+        bars, {(0, 0): [{"side": Side.BUY, "type": OrderType.MARKET, "size": Decimal("1"), "stop_loss": Decimal("90")}]},
+        BacktestSettings(cash=1000.0),
+    )
+    assert strategy.orders == [None] and strategy.fills == []
+    with pytest.raises(OrderRefused, match="send them as separate stop_market / take_profit orders"):
+        await tester.submit(OrderRequest(venue="backtest", symbol="BTC/USDT", side=Side.BUY, type=OrderType.MARKET,
+                                         size=Decimal(1), take_profit=Decimal(120)))
 
 
 async def test_backtest_async_reports_progress() -> None:
