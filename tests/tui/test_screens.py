@@ -1,0 +1,101 @@
+"""Strategies, Agents, Risk and Log screens driven by the keyboard and by bus events."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+
+from textual.widgets import DataTable, Input, Static
+
+from core.clock import SimClock
+from core.events import AgentDecision, RiskAlert
+from core.models import AgentOpinion, Direction, Signal
+from tui.screens.edit_params import EditParamsScreen
+from tests.tui.conftest import advance, settle, wait_ready
+
+
+async def test_strategy_start_stop_and_parameter_edit_with_validation(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        runner = app.engine.strategies
+        [info] = runner.list_strategies()
+        table = app.screen.query_one("#strategies", DataTable)
+        assert [str(k.value) for k in table.rows] == [info.strategy_id]
+        was_running = info.state == "running"
+
+        await pilot.press("space")
+        await settle(pilot)
+        assert (runner.list_strategies()[0].state == "running") is not was_running
+
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, EditParamsScreen)
+        field = app.screen.query_one("#param-confidence_threshold", Input)
+        field.focus()
+        await pilot.press("ctrl+u", *"7", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EditParamsScreen), "an out-of-bounds value must keep the dialog open"
+        assert "confidence_threshold" in str(app.screen.query_one("#form-error", Static).render())
+        assert runner.list_strategies()[0].params["confidence_threshold"] == 0.7
+
+        await pilot.press("ctrl+u", *"abc", "enter")
+        await settle(pilot)
+        assert "not a number" in str(app.screen.query_one("#error-confidence_threshold", Static).render())
+
+        await pilot.press("ctrl+u", *"0.8", "enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, EditParamsScreen)
+        assert runner.list_strategies()[0].params["confidence_threshold"] == 0.8
+
+
+async def test_agent_decisions_and_risk_alerts_appear_as_they_happen(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        opinions = (
+            AgentOpinion(agent="technical", direction=Direction.BUY, strength=0.8, confidence=0.7, rationale="EMA cross up"),
+            AgentOpinion(agent="orderflow", direction=Direction.SELL, strength=0.3, confidence=0.4, rationale="ask heavy"),
+        )
+        signal = Signal(instrument_id="DOGE/USDT", direction=Direction.BUY, strength=0.6, confidence=0.65,
+                        generated_time=clock.now_ms())
+        app.engine.bus.publish(AgentDecision("DOGE/USDT", opinions, signal, {"score": 0.42}))
+        await settle(pilot)
+        table = app.screen.query_one("#decisions", DataTable)
+        assert "1/2 agree" in [str(cell) for cell in table.get_row("DOGE/USDT")]
+        table.focus()
+        table.move_cursor(row=table.get_row_index("DOGE/USDT"))
+        await settle(pilot)
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(app.screen.query_one("#opinions", Static).content)
+        details = console.export_text()
+        assert "coordinator says BUY" in details and "EMA cross up" in details and "ask heavy" in details
+
+        await pilot.press("4")
+        await settle(pilot)
+        app.engine.bus.publish(RiskAlert("warning", "daily_loss", "80% of the daily loss limit used", ts=clock.now_ms()))
+        await advance(pilot, clock, 0.5)
+        alerts = app.screen.query_one("#alerts", DataTable)
+        assert alerts.row_count >= 1
+        assert "80% of the daily loss limit used" in [str(cell) for cell in alerts.get_row_at(0)]
+
+
+async def test_log_screen_shows_the_audit_trail_with_a_filter(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        audit = app.screen.query_one("#audit", DataTable)
+        kinds = {str(audit.get_row_at(i)[2]) for i in range(audit.row_count)}
+        assert "engine_start" in kinds and len(kinds) > 1
+        await pilot.press("f", *"engine_start")
+        await settle(pilot)
+        kinds = {str(audit.get_row_at(i)[2]) for i in range(audit.row_count)}
+        assert kinds == {"engine_start"}
