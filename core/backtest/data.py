@@ -254,3 +254,81 @@ def _validate(ts: np.ndarray, values: np.ndarray, timeframe: str, allow_gaps: bo
             f"line {lines[row]}: impossible candle at {format_ts(int(ts[row]))}: "
             f"open {o[row]}, high {h[row]}, low {low[row]}, close {c[row]}, volume {v[row]}"
         )
+
+
+@dataclass(frozen=True)
+class Tape:
+    """Public trades of one symbol, in time order: ms timestamps, prices, sizes, and the
+    aggressor's side (+1 buy, -1 sell)."""
+
+    symbol: str
+    ts: np.ndarray
+    price: np.ndarray
+    size: np.ndarray
+    side: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+TRADE_COLUMNS = ("timestamp", "price", "amount", "side")
+
+
+def is_trades_file(path: str | Path) -> bool:
+    """A CSV of trades (timestamp, price, amount, side) rather than candles."""
+    path = Path(path)
+    if path.suffix.lower() == ".json" or not path.exists():
+        return False
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        header = {name.strip().lower() for name in handle.readline().split(",")}
+    return set(TRADE_COLUMNS) <= header and "open" not in header
+
+
+def load_trades(path: str | Path, *, symbol: str = "") -> Tape:
+    """A trades CSV (timestamp, id, price, amount, side), checked like candles: every bad
+    value and every timestamp going backwards is an error with its line."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: not a readable CSV file: {exc}") from None
+    columns = {name.strip().lower(): name for name in frame.columns}
+    missing = [n for n in TRADE_COLUMNS if n not in columns]
+    if missing:
+        raise DataError(f"{path}: line 1: missing column(s) {', '.join(missing)} (found {', '.join(frame.columns)})")
+    if frame.empty:
+        raise DataError(f"{path}: no trades in the file")
+    lines = np.arange(2, len(frame) + 2)
+    ts = _parse_ts(frame[columns["timestamp"]], lines, path)
+    numbers = {}
+    for name in ("price", "amount"):
+        parsed = pd.to_numeric(frame[columns[name]].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~(parsed > 0) | ~np.isfinite(parsed))
+        if len(bad):
+            row = int(bad[0])
+            raise DataError(f"{path}: line {lines[row]}: {name} must be a positive number (got {frame[columns[name]].iloc[row]!r})")
+        numbers[name] = parsed
+    sides = frame[columns["side"]].str.strip().str.lower()
+    bad_side = np.flatnonzero(~sides.isin(["buy", "sell"]).to_numpy())
+    if len(bad_side):
+        row = int(bad_side[0])
+        raise DataError(f"{path}: line {lines[row]}: side must be buy or sell (got {sides.iloc[row]!r})")
+    back = np.flatnonzero(np.diff(ts) < 0)
+    if len(back):
+        i = int(back[0]) + 1
+        raise DataError(f"{path}: line {lines[i]}: timestamps are not sorted: {format_ts(int(ts[i]))} comes after {format_ts(int(ts[i - 1]))}")
+    side = np.where(sides.to_numpy() == "buy", 1, -1).astype(np.int8)
+    return Tape(symbol or path.stem, ts, numbers["price"], numbers["amount"], side)
+
+
+def bars_from_trades(tape: Tape, timeframe: str, *, allow_gaps: bool = False) -> Bars:
+    """Candles of ``timeframe`` built from the trades (periods without a trade are gaps)."""
+    step = timeframe_ms(timeframe)
+    buckets = tape.ts - tape.ts % step
+    starts = np.flatnonzero(np.diff(buckets, prepend=buckets[0] - 1))
+    ends = np.append(starts[1:], len(tape))
+    high = np.maximum.reduceat(tape.price, starts)
+    low = np.minimum.reduceat(tape.price, starts)
+    volume = np.add.reduceat(tape.size, starts)
+    values = np.column_stack([tape.price[starts], high, low, tape.price[ends - 1], volume])
+    return bars_from_arrays(tape.symbol, timeframe, buckets[starts], values, allow_gaps=allow_gaps)

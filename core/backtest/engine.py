@@ -3,7 +3,8 @@
 It is the strategies' host (``StrategyHost``) in simulated time, so a strategy runs here exactly
 as it runs live. Each candle is replayed as four prices — open, then low and high in the order a
 candle of that colour most plausibly took them, then close — each printed as a trade that the
-strategies see; the candle itself closes after the last. Orders are matched by the matching
+strategies see; the candle itself closes after the last. Given a tape of recorded trades for a
+symbol, its candles replay those trades instead, at their own times, sizes and sides. Orders are matched by the matching
 engine (``core.matching``) against synthetic depth placed around the replayed price (see
 ``Slippage``): market orders fill at that price, or walk the depth and leave a remainder;
 resting limit orders fill when the replayed price reaches them, stops fire from the engine's
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.backtest.data import Bars, DataError
+from core.backtest.data import Bars, DataError, Tape
 from core.backtest.metrics import TradeRecord, compute_metrics
 from core.backtest.result import BacktestResult, BacktestSettings
 from core.clock import SimClock
@@ -48,7 +49,7 @@ from core.models import (
     TimeInForce,
     Trade,
 )
-from core.strategies.base import Strategy
+from core.strategies.base import Strategy, as_decimal
 from core.strategies.runner import StrategyEngine, SymbolBook
 
 VENUE = "backtest"
@@ -96,6 +97,9 @@ class _Market:
     instrument: Instrument
     book: MatchingEngine
     paths: np.ndarray  # (n, 4) replayed prices in ticks
+    tape: Tape | None = None  # recorded trades replayed instead of the four prices
+    tape_ticks: np.ndarray | None = None
+    tape_bounds: np.ndarray | None = None  # (n, 2) first and past-last trade of each candle
     position: SymbolBook = field(default_factory=SymbolBook)
     trade: _OpenTrade | None = None
     cursor: int = 0
@@ -118,6 +122,7 @@ class Backtester:
         settings: BacktestSettings | None = None,
         *,
         signals: Sequence[Signal] = (),
+        tapes: Mapping[str, Tape] | None = None,
         progress: Progress | None = None,
     ) -> None:
         series = [bars] if isinstance(bars, Bars) else list(bars)
@@ -137,6 +142,8 @@ class Backtester:
         self.fees = ZERO
         self.trades: list[TradeRecord] = []
         self._markets = {b.symbol: self._market(b) for b in series}
+        for symbol, tape in (tapes or {}).items():
+            self._attach_tape(self._require(symbol), tape)
         self._live: dict[str, _Live] = {}
         self._signals = sorted(signals, key=lambda s: s.generated_time)
         self._fill_ids = itertools.count(1)
@@ -153,6 +160,22 @@ class Backtester:
         second = np.where(bullish, bars.high, bars.low)
         paths = np.rint(np.column_stack([bars.open, first, second, bars.close]) * scale).astype(np.int64)
         return _Market(bars, instrument, MatchingEngine(instrument), paths)
+
+    def _attach_tape(self, market: _Market, tape: Tape) -> None:
+        step = market.bars.step_ms
+        market.tape = tape
+        market.tape_ticks = np.rint(tape.price / float(market.instrument.tick_size)).astype(np.int64)
+        market.tape_bounds = np.column_stack([np.searchsorted(tape.ts, market.bars.ts),
+                                              np.searchsorted(tape.ts, market.bars.ts + step)])
+
+    def _ticks(self, market: _Market, ts: int, offsets: tuple[int, ...]) -> list[tuple[int, _Market, int, Decimal, Side]]:
+        """What is replayed inside one candle: its recorded trades, else its four prices."""
+        i = market.cursor
+        if market.tape is None or market.tape_ticks is None or market.tape_bounds is None:
+            return [(ts + off, market, int(market.paths[i, k]), ZERO, Side.BUY) for k, off in enumerate(offsets)]
+        tape, (first, last) = market.tape, market.tape_bounds[i]
+        return [(int(tape.ts[j]), market, int(market.tape_ticks[j]), as_decimal(float(tape.size[j])),
+                 Side.BUY if tape.side[j] > 0 else Side.SELL) for j in range(first, last)]
 
     # ----- StrategyHost -------------------------------------------------------------------------
 
@@ -231,11 +254,13 @@ class Backtester:
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
             active = [m for m in self._markets.values() if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
-            for phase, offset in enumerate(offsets):
-                self.clock.set(ts + offset)
+            ticks = [tick for market in active for tick in self._ticks(market, ts, offsets)]
+            if len(active) > 1:
+                ticks.sort(key=lambda tick: tick[0])
+            for tick_ts, market, price, size, side in ticks:
+                self.clock.set(tick_ts)
                 await self._deliver_signals()
-                for market in active:
-                    await self._replay(market, int(market.paths[market.cursor, phase]))
+                await self._replay(market, price, size, side)
             self.clock.set(ts + step)
             for market in active:
                 candle = market.bars.candle(market.cursor)
@@ -254,7 +279,7 @@ class Backtester:
         while self._signals and self._signals[0].generated_time <= now:
             await self.strategies.on_signal(self._signals.pop(0))
 
-    async def _replay(self, market: _Market, price: int) -> None:
+    async def _replay(self, market: _Market, price: int, size: Decimal, side: Side) -> None:
         """One replayed price: due orders reach the book, resting ones and stops meet the
         synthetic depth, then the strategies see the print."""
         market.last = price
@@ -263,7 +288,7 @@ class Backtester:
             await self._place(market, live)
         if market.book.live_orders():
             await self._settle(market, self._meet_resting(market, price, now))
-        trade = Trade(venue=VENUE, symbol=market.bars.symbol, ts=now, price=market.book.price_of(price), size=ZERO, side=Side.BUY)
+        trade = Trade(venue=VENUE, symbol=market.bars.symbol, ts=now, price=market.book.price_of(price), size=size, side=side)
         await self.strategies.on_trade(trade)
 
     def _meet_resting(self, market: _Market, price: int, now: int) -> MatchResult:
@@ -434,10 +459,11 @@ def backtest(
     settings: BacktestSettings | None = None,
     *,
     signals: Sequence[Signal] = (),
+    tapes: Mapping[str, Tape] | None = None,
     progress: Progress | None = None,
 ) -> BacktestResult:
     """Run one strategy through the event-driven backtester (call from a thread, not the loop)."""
-    return asyncio.run(backtest_async(strategy_cls, bars, params, settings, signals=signals, progress=progress))
+    return asyncio.run(backtest_async(strategy_cls, bars, params, settings, signals=signals, tapes=tapes, progress=progress))
 
 
 async def backtest_async(
@@ -447,11 +473,12 @@ async def backtest_async(
     settings: BacktestSettings | None = None,
     *,
     signals: Sequence[Signal] = (),
+    tapes: Mapping[str, Tape] | None = None,
     progress: Progress | None = None,
 ) -> BacktestResult:
     started = time.perf_counter()
     strategy = strategy_cls(params or {})
-    tester = Backtester(bars, settings, signals=signals, progress=progress)
+    tester = Backtester(bars, settings, signals=signals, tapes=tapes, progress=progress)
     series = tester.series
     symbols = [b.symbol for b in series]
     tester.strategies.add(strategy, venue=VENUE, symbols=symbols, timeframe=series[0].timeframe)

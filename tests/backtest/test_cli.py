@@ -116,3 +116,12 @@ def test_strategy_management_and_evolve(capsys: pytest.CaptureFixture[str], conf
 def test_evolve_needs_a_configured_strategy(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "evolve", "--strategy", "sma_cross", "--data", CANDLES)
     assert code == 2 and "'sma_cross' is not a configured strategy" in err
+
+
+def test_backtest_on_recorded_trades(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "backtest", "--strategy", "sma_cross", "--symbol", "BTC/USDT", "--timeframe", "1s",
+                         "--data", str(DATA / "binance_BTC_USDT-trades-20210108.csv"), "--param", "fast=2",
+                         "--param", "slow=5", "--json")
+    result = json.loads(out)
+    assert code == 0, err
+    assert result["engine"] == "event" and result["bars"] == 47 and result["trades"] > 0

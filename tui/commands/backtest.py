@@ -3,7 +3,8 @@
 --strategy names a configured strategy (its kind and parameters from the configuration, the
 newest stored version's parameters when there is one) or a strategy kind (its defaults);
 --param name=value overrides. Candles come from --data files (CSV or ccxt OHLCV JSON; one per
---symbol, in the same order) or, without --data, from the database. A progress bar goes to
+--symbol, in the same order), or are built from a trades CSV (timestamp, price, amount, side),
+whose trades the event engine then replays one by one; without --data, from the database. A progress bar goes to
 standard error, the report to standard output (one JSON object with --json). Bad input is a
 one-line message on standard error and exit code 2.
 """
@@ -20,7 +21,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.backtest.data import Bars, DataError, bars_from_candles, load_bars, timeframe_ms
+from core.backtest.data import (
+    Bars,
+    DataError,
+    Tape,
+    bars_from_candles,
+    bars_from_trades,
+    is_trades_file,
+    load_bars,
+    load_trades,
+    timeframe_ms,
+)
 from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
 from core.backtest.result import BacktestResult, BacktestSettings, Slippage
 from core.config import AppConfig, ConfigError, StrategyConfig, database_path
@@ -127,20 +138,27 @@ class Target:
         self.timeframe: str | None = args.timeframe or (self.config.timeframe if self.config and not args.data else None)
 
 
-def load_series(args: argparse.Namespace, ctx: CommandContext, target: Target) -> list[Bars]:
+def load_series(args: argparse.Namespace, ctx: CommandContext, target: Target) -> tuple[list[Bars], dict[str, Tape]]:
+    """The candles of each symbol, and the recorded trades of those given as trade files."""
     if args.timeframe:
         timeframe_ms(args.timeframe)
     if args.data:
         if len(args.data) != len(target.symbols):
             raise UsageProblem(f"give one --data file per symbol ({len(target.symbols)} symbol(s): {', '.join(target.symbols)})")
-        return [load_bars(path, symbol=symbol, timeframe=args.timeframe, allow_gaps=args.allow_gaps)
-                for path, symbol in zip(args.data, target.symbols, strict=True)]
+        series, tapes = [], {}
+        for path, symbol in zip(args.data, target.symbols, strict=True):
+            if is_trades_file(path):
+                tapes[symbol] = load_trades(path, symbol=symbol)
+                series.append(bars_from_trades(tapes[symbol], args.timeframe or "1m", allow_gaps=args.allow_gaps))
+            else:
+                series.append(load_bars(path, symbol=symbol, timeframe=args.timeframe, allow_gaps=args.allow_gaps))
+        return series, tapes
     path = database_path(ctx.load_config(), ctx.home)
     if not path.exists():
         raise UsageProblem(f"no --data given and no database at {path} to read candles from")
     timeframe = target.timeframe or "1h"
     return [bars_from_candles(symbol, timeframe, asyncio.run(_stored_candles(path, target.venue, symbol, timeframe)),
-                              allow_gaps=args.allow_gaps) for symbol in target.symbols]
+                              allow_gaps=args.allow_gaps) for symbol in target.symbols], {}
 
 
 async def _stored_candles(path: Path, venue: str, symbol: str, timeframe: str) -> list[Any]:
@@ -221,18 +239,18 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> None:
 def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
-    series = load_series(args, ctx, target)
+    series, tapes = load_series(args, ctx, target)
     settings = settings_from(args)
     signals = _signals(args.signals) if args.signals else []
     engine = args.engine
     if engine == "auto":
-        simple = settings.latency_ms == 0 and settings.slippage == Slippage() and not signals and len(series) == 1
+        simple = settings.latency_ms == 0 and settings.slippage == Slippage() and not signals and not tapes and len(series) == 1
         engine = "fast" if target.cls.vectorised and simple else "event"
     if engine == "fast" and not target.cls.vectorised:
         raise UsageProblem(f"strategy '{target.cls.name}' has no vectorised path; use --engine event")
     started = time.perf_counter()
     with progress_bar(f"backtest {target.cls.name}", not args.json) as progress:
-        result = _run(target.cls, series, target.params, settings, engine, signals, progress)
+        result = _run(target.cls, series, tapes, target.params, settings, engine, signals, progress)
     result.elapsed_s = time.perf_counter() - started
     if args.export:
         from core.backtest.report import export
@@ -247,8 +265,8 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 0
 
 
-def _run(cls: type[Strategy], series: list[Bars], params: dict[str, Any], settings: BacktestSettings, engine: str,
-         signals: list[Any], progress: Callable[[int, int], None]) -> BacktestResult:
+def _run(cls: type[Strategy], series: list[Bars], tapes: dict[str, Tape], params: dict[str, Any],
+         settings: BacktestSettings, engine: str, signals: list[Any], progress: Callable[[int, int], None]) -> BacktestResult:
     if engine == "fast":
         from core.backtest.fast import run_fast
 
@@ -258,7 +276,7 @@ def _run(cls: type[Strategy], series: list[Bars], params: dict[str, Any], settin
         return result
     from core.backtest.engine import backtest
 
-    return backtest(cls, series, params, settings, signals=signals, progress=progress)
+    return backtest(cls, series, params, settings, signals=signals, tapes=tapes, progress=progress)
 
 
 def _signals(path: Path) -> list[Any]:
@@ -309,7 +327,7 @@ def _print_backtest(result: BacktestResult, exported: Path | None) -> None:
 def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
-    series = load_series(args, ctx, target)
+    series, _ = load_series(args, ctx, target)
     if len(series) != 1:
         raise UsageProblem("optimize works on one symbol")
     search = SearchSettings(
@@ -362,7 +380,7 @@ async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConf
     async with await Database.open(path, clock=WallClock()) as db:
         versions = await db.strategy_versions(args.strategy)
         target = Target(args, config, versions)
-        series = await asyncio.to_thread(load_series, args, ctx, target)
+        series, _ = await asyncio.to_thread(load_series, args, ctx, target)
         fills = await db.load_fills(strategy_id=args.strategy, since_ms=now - DAY_MS)
         review = ReviewSettings(
             search=SearchSettings(population=args.population, generations=args.generations, objective=args.objective,
