@@ -65,7 +65,7 @@ async def make_venue(
             exchange=exchange,
             mode=mode,  # type: ignore[arg-type]
             markets=markets or ["BTC/USDT"],
-            api_urls={"*": server.url},
+            api_urls={"*": server.url, **overrides.pop("api_urls", {})},
             timeout_ms=overrides.pop("timeout_ms", 300),
             options={"rateLimit": 1, **overrides.pop("options", {})},
             **overrides,

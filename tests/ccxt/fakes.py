@@ -89,6 +89,7 @@ def install_binance(server: FakeExchange) -> BinanceOrders:
     server.static("GET", "/fapi/v1/depth", ex, "depth.json")
     server.static("GET", "/api/v3/aggTrades", ex, "aggTrades.json")
     server.static("GET", "/api/v3/klines", ex, "klines.json")
+    server.static("GET", "/api/v3/ticker/24hr", ex, "ticker_24hr.json")
     server.static("GET", "/api/v3/account", ex, "account.json")
     server.static("GET", "/fapi/v1/leverageBracket", ex, "leverageBracket.json")
     server.static("GET", "/fapi/v3/positionRisk", ex, "positionRisk.json")

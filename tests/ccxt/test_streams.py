@@ -1,0 +1,93 @@
+"""Streaming through ccxt.pro against a local Binance-format websocket: book deltas applied by
+sequence id, trades and tickers on the bus, reconnect after a dropped socket, REST polling when
+the websocket keeps failing, and the connection state the app shows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+
+from core.events import ConnectionChanged, Event, EventBus, OrderBookUpdated, TickerUpdated, TradePrinted
+from tests.ccxt.fakes import install_binance
+from tests.ccxt.ws_binance import BinanceStream
+
+
+async def until(sub, predicate: Callable[[Event], bool], seen: list[Event], timeout: float = 10.0) -> Event:
+    """The first event, among those already seen and those to come, matching ``predicate``
+    (the timeout is a safety net only: the events drive the test)."""
+    for event in seen:
+        if predicate(event):
+            return event
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await sub.get()
+            seen.append(event)
+            if predicate(event):
+                return event
+
+
+def spot_ws(server) -> dict[str, str]:
+    """ccxt.pro tells Binance spot sockets from futures ones by '/stream' in the URL (the real
+    host is stream.binance.com), so the local socket keeps that in its path."""
+    return {"ws.spot": server.url.replace("http://", "ws://") + "/stream/ws"}
+
+
+def is_book_after_deltas(event: Event) -> bool:
+    return isinstance(event, OrderBookUpdated) and event.book.best_ask == Decimal("42000.5")
+
+
+async def test_websocket_book_trades_and_ticker_reach_the_bus(server, make_venue) -> None:
+    install_binance(server)
+    stream = BinanceStream(server)
+    venue = make_venue("binance", mode="paper", api_urls=spot_ws(server))
+    bus = EventBus()
+    sub = bus.subscribe(maxsize=10_000)
+    await venue.start(bus)
+    seen: list[Event] = []
+    book = (await until(sub, is_book_after_deltas, seen)).book
+    assert book.bids[:2] == [(Decimal("42000"), Decimal("0.6")), (Decimal("41999.5"), Decimal("0.008"))]
+    trade = (await until(sub, lambda e: isinstance(e, TradePrinted), seen)).trade
+    assert (trade.price, trade.size, trade.trade_id) == (Decimal("42000.01"), Decimal("0.02"), "3512000200")
+    ticker = (await until(sub, lambda e: isinstance(e, TickerUpdated), seen)).ticker
+    assert ticker.last == Decimal("42000.01") and ticker.volume_24h == Decimal("18211.1")
+    await until(sub, lambda e: isinstance(e, ConnectionChanged) and e.state == "connected", seen)
+    assert venue.connection_state == "connected"
+    assert {"btcusdt@depth", "btcusdt@trade"} <= {s.split("@100ms")[0] for s in stream.subscriptions}
+    assert server.calls("GET", "/api/v3/account") == [] and server.calls("POST", "/api/v3/order") == []
+    await venue.stop()
+    assert isinstance(seen[-1], ConnectionChanged) or venue.connection_state == "disconnected"
+
+
+async def test_dropped_websocket_reconnects_and_the_state_shows_it(server, make_venue) -> None:
+    install_binance(server)
+    stream = BinanceStream(server, drop_first=True)
+    venue = make_venue("binance", mode="paper", api_urls=spot_ws(server))
+    bus = EventBus()
+    sub = bus.subscribe(maxsize=10_000)
+    await venue.start(bus)
+    seen: list[Event] = []
+    down = await until(sub, lambda e: isinstance(e, ConnectionChanged) and e.state in ("degraded", "disconnected"), seen)
+    after = seen[seen.index(down) + 1:]
+    await until(sub, lambda e: isinstance(e, ConnectionChanged) and e.state == "connected", after)
+    await until(sub, is_book_after_deltas, after)
+    assert stream.connections >= 2
+    states = [e.state for e in seen[:seen.index(down) + 1] + after if isinstance(e, ConnectionChanged)]
+    assert states[-1] == "connected" and any(s in ("degraded", "disconnected") for s in states)
+    await venue.stop()
+
+
+async def test_websocket_that_keeps_failing_falls_back_to_polling(server, make_venue) -> None:
+    install_binance(server)
+    BinanceStream(server, refuse=True)
+    venue = make_venue("binance", mode="paper", api_urls=spot_ws(server))
+    bus = EventBus()
+    sub = bus.subscribe(maxsize=10_000)
+    await venue.start(bus)
+    seen: list[Event] = []
+    book = (await until(sub, lambda e: isinstance(e, OrderBookUpdated), seen)).book
+    assert book.best_bid == Decimal("42000") and book.best_ask == Decimal("42000.01")
+    polling = await until(sub, lambda e: isinstance(e, ConnectionChanged) and e.state == "connected", seen)
+    assert "polling" in polling.detail
+    assert len(server.calls("GET", "/api/v3/depth")) >= 1
+    await venue.stop()
