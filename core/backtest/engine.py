@@ -288,7 +288,8 @@ class Backtester:
             await self._place(market, live)
         if market.book.live_orders():
             await self._settle(market, self._meet_resting(market, price, now))
-        trade = Trade(venue=VENUE, symbol=market.bars.symbol, ts=now, price=market.book.price_of(price), size=size, side=side)
+        trade = Trade.model_construct(venue=VENUE, symbol=market.bars.symbol, ts=now, price=market.book.price_of(price),
+                                      size=size, side=side, trade_id="")
         await self.strategies.on_trade(trade)
 
     def _meet_resting(self, market: _Market, price: int, now: int) -> MatchResult:

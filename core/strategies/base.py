@@ -260,22 +260,30 @@ class TargetStrategy(Strategy):
 
 
 class _History:
-    """The last ``size`` candles of a symbol, as arrays for the indicators."""
+    """The last ``size`` candles of a symbol as float64 columns (ts, open, high, low, close,
+    volume), kept in a buffer twice that long so an append is a row write, not a copy."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._rows: list[tuple[int, float, float, float, float, float]] = []
+        self._rows = np.empty((2 * size, 6))
+        self._count = 0
 
     def append(self, candle: Candle) -> None:
-        self._rows.append((candle.ts, candle.open, candle.high, candle.low, candle.close, candle.volume))
-        if len(self._rows) > 2 * self.size:
-            del self._rows[: -self.size]
+        if self._count == len(self._rows):
+            keep = self.size - 1
+            self._rows[:keep] = self._rows[self._count - keep:self._count]
+            self._count = keep
+        self._rows[self._count] = (candle.ts, candle.open, candle.high, candle.low, candle.close, candle.volume)
+        self._count += 1
 
     def __len__(self) -> int:
-        return min(len(self._rows), self.size)
+        return min(self._count, self.size)
 
     def column(self, k: int) -> np.ndarray:
-        return np.fromiter((row[k] for row in self._rows[-self.size:]), dtype=np.float64)
+        """A read-only view of the last ``size`` values of one column."""
+        view = self._rows[max(0, self._count - self.size):self._count, k]
+        view.flags.writeable = False
+        return view
 
     @property
     def close(self) -> np.ndarray:
