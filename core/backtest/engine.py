@@ -37,7 +37,6 @@ from core.models import (
     ZERO,
     Fill,
     Instrument,
-    Liquidity,
     Order,
     OrderRequest,
     OrderStatus,
