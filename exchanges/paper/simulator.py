@@ -13,8 +13,9 @@ orders whose side leans with the last price move (momentum traders) and whose si
 heavy-tailed, so some sweep several levels. The simulator only says what to place; the venue
 sends it through the matching engine so that the user's orders trade against it.
 
-Everything draws from one ``random.Random`` seeded from the venue seed and the symbol, and
-``state``/``restore`` carry it across a restart, so a seed always gives the same market.
+Each market draws from its own ``random.Random`` seeded from the venue seed and the symbol (the
+shared ``MarketFactor`` from the seed alone), and ``state``/``restore`` carry them across a
+restart, so a seed always gives the same market.
 """
 
 from __future__ import annotations
