@@ -6,10 +6,12 @@ process to the first frame that shows the trade screen with a live order book (t
 
 Under load (in-process, headless driver at 120x40): the paper simulator on 5 markets runs at
 20x speed with a 0.2 s step, which publishes >= 500 order-book updates and >= 200 trades per
-second (the achieved rates are reported), while a key is pressed every 100 ms. The venue's own
+second (the achieved rates are reported), while a key is pressed every 100 ms: trading keys on
+the Trade screen (side, chart timeframe and style, book grouping), and every tenth press a
+screen switch, reported apart (Textual restyles a whole screen when it comes back). The venue's own
 loop steps at most 20 times a second, so the benchmark also calls its public ``step`` at
 100 Hz. Key-to-screen latency is the time from posting the key event to the first composited
-frame that shows its effect (the order ticket's side, or the screen it switched to); loop lag
+frame that shows its effect (the ticket's side, the chart, the ladder, the new screen); loop lag
 is how late a 10 ms timer fires; CPU is process time over wall time; memory growth is the
 resident set at the end minus after a 2 s warm-up.
 """
@@ -43,6 +45,7 @@ from core.events import OrderBookUpdated, TradePrinted
 
 MARKETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"]
 STEP_HZ = 100
+KEY_CHARACTERS = {"right_square_bracket": "]", "left_square_bracket": "[", "plus": "+", "minus": "-"}
 STARTUP_MARKER = b"spread"
 
 
@@ -114,7 +117,9 @@ async def under_load(duration: float, home: Path) -> None:
     from textual import events
 
     from tui.app import OpenTradeApp
+    from tui.widgets.order_book import OrderBookLadder
     from tui.widgets.order_ticket import OrderTicket
+    from tui.widgets.price_chart import PriceChart
     from tui.wiring import build_engine
 
     config = load_config()
@@ -134,16 +139,24 @@ async def under_load(duration: float, home: Path) -> None:
     key_ms: list[float] = []
     pending: dict[str, Any] = {}
 
-    def side_is(side: str) -> Callable[[], bool]:
-        return lambda: app.current_mode == "trade" and app.screen.query_one(OrderTicket).side.value == side
+    def on_trade(check: Callable[[Any], bool]) -> Callable[[], bool]:
+        return lambda: app.current_mode == "trade" and app.screen.is_current and check(app.screen)
 
     def mode_is(mode: str) -> Callable[[], bool]:
         return lambda: app.current_mode == mode and app.screen.is_current
 
-    presses: list[tuple[str, Callable[[], bool]]] = [
-        ("s", side_is("sell")), ("b", side_is("buy")), ("s", side_is("sell")), ("b", side_is("buy")),
-        ("2", mode_is("positions")), ("1", mode_is("trade")),
+    trading_keys: list[tuple[str, Callable[[], bool]]] = [
+        ("s", on_trade(lambda s: s.query_one(OrderTicket).side.value == "sell")),
+        ("right_square_bracket", on_trade(lambda s: s.query_one(PriceChart).timeframe == "5m")),
+        ("plus", on_trade(lambda s: s.query_one(OrderBookLadder).grouping_index == 1)),
+        ("v", on_trade(lambda s: s.query_one(PriceChart).line_mode)),
+        ("b", on_trade(lambda s: s.query_one(OrderTicket).side.value == "buy")),
+        ("left_square_bracket", on_trade(lambda s: s.query_one(PriceChart).timeframe == "1m")),
+        ("minus", on_trade(lambda s: s.query_one(OrderBookLadder).grouping_index == 0)),
+        ("v", on_trade(lambda s: not s.query_one(PriceChart).line_mode)),
     ]
+    switch_keys: list[tuple[str, Callable[[], bool]]] = [("2", mode_is("positions")), ("1", mode_is("trade"))]
+    switch_ms: list[float] = []
     original_display = app._display
 
     def recording_display(screen: Any, renderable: Any) -> None:
@@ -162,9 +175,14 @@ async def under_load(duration: float, home: Path) -> None:
         stop = asyncio.Event()
 
         async def drive_simulator() -> None:
+            """Step on a fixed schedule, catching up after a late wake-up, so the rate holds."""
+            started, steps = time.perf_counter(), 0
             while not stop.is_set():
                 await asyncio.sleep(1 / STEP_HZ)
-                venue.step(0.2)
+                due = int((time.perf_counter() - started) * STEP_HZ)
+                while steps < due:
+                    venue.step(0.2)
+                    steps += 1
 
         driver = asyncio.create_task(drive_simulator())
         await pilot.pause(2.0)
@@ -181,19 +199,24 @@ async def under_load(duration: float, home: Path) -> None:
         cpu_start = resource.getrusage(resource.RUSAGE_SELF)
         counts["books"] = counts["trades"] = 0
         wall_start = time.perf_counter()
-        index = 0
+        index = trading = 0
         while time.perf_counter() - wall_start < duration:
-            key, done = presses[index % len(presses)]
+            switching = index % 20 >= 18
+            if switching:
+                key, done = switch_keys[index % 2]
+            else:
+                key, done = trading_keys[trading % len(trading_keys)]
+                trading += 1
             index += 1
             pending.update(done=done, at=None)
             began = time.perf_counter()
-            app.post_message(events.Key(key, key))
+            app.post_message(events.Key(key, KEY_CHARACTERS.get(key, key)))
             for _ in range(5000):
                 if pending["at"] is not None:
                     break
                 await asyncio.sleep(0.001)
             if pending["at"] is not None:
-                key_ms.append((pending["at"] - began) * 1000)
+                (switch_ms if switching else key_ms).append((pending["at"] - began) * 1000)
             await asyncio.sleep(0.1)
         wall = time.perf_counter() - wall_start
         cpu_end = resource.getrusage(resource.RUSAGE_SELF)
@@ -206,10 +229,12 @@ async def under_load(duration: float, home: Path) -> None:
     emit("book_updates_per_s", counts["books"] / wall, "1/s", 500)
     emit("trades_per_s", counts["trades"] / wall, "1/s", 200)
     emit("keys_pressed", index, "keys", None)
-    emit("keys_seen_on_screen", len(key_ms), "keys", index)
+    emit("keys_seen_on_screen", len(key_ms) + len(switch_ms), "keys", index)
     emit("key_p50_ms", percentile(key_ms, 0.50), "ms", None)
     emit("key_p95_ms", percentile(key_ms, 0.95), "ms", 50)
     emit("key_p99_ms", percentile(key_ms, 0.99), "ms", None)
+    emit("screen_switch_p50_ms", percentile(switch_ms, 0.50), "ms", None)
+    emit("screen_switch_p95_ms", percentile(switch_ms, 0.95), "ms", None)
     emit("loop_lag_p99_ms", percentile(lags, 0.99), "ms", 20)
     emit("cpu_pct", cpu, "%", None)
     emit("mem_growth_mb", mem_end - mem_start, "MB", 20)
