@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.backtest.data import Bars, DataError, Tape
+from core.backtest.data import Bars, DataError, Tape, format_ts
 from core.backtest.metrics import TradeRecord, compute_metrics
 from core.backtest.result import BacktestResult, BacktestSettings
 from core.clock import SimClock
@@ -110,6 +110,10 @@ class _Live:
     order: Order
     due: int  # when it reaches the book (latency), ms
     placed: bool = False
+
+
+class StrategyFailed(RuntimeError):
+    """A strategy raised during a backtest: its results would be meaningless, so the run stops."""
 
 
 class Backtester:
@@ -250,6 +254,7 @@ class Backtester:
         equity = np.empty(len(self.timeline))
         exposed = 0
         await self.strategies.start()
+        self._stop_on_failure()
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
             active = [m for m in self._markets.values() if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
@@ -265,6 +270,7 @@ class Backtester:
                 candle = market.bars.candle(market.cursor)
                 market.cursor += 1
                 await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, candle)
+            self._stop_on_failure()
             equity[i] = float(self.equity())
             exposed += any(m.position.size != 0 for m in self._markets.values())
             if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
@@ -272,6 +278,11 @@ class Backtester:
         await self.strategies.stop()
         self.exposed_bars = exposed
         return equity
+
+    def _stop_on_failure(self) -> None:
+        if self.strategies.failures:
+            strategy_id, error = self.strategies.failures[0]
+            raise StrategyFailed(f"strategy '{strategy_id}' failed at {format_ts(self.clock.now_ms())}: {error}")
 
     async def _deliver_signals(self) -> None:
         now = self.clock.now_ms()

@@ -38,11 +38,13 @@ class _TwoLegs(Strategy):
         self.side = 0  # +1 long the first leg, -1 short it, 0 flat
         self.unwinds = 0
 
+    async def on_start(self) -> None:
+        if len(self.ctx.symbols) != 2:
+            raise ValueError(f"{self.name} trades exactly two symbols, got {len(self.ctx.symbols)}: {', '.join(self.ctx.symbols)}")
+
     async def on_bar(self, symbol: str, candle: Candle) -> None:
         self._last[symbol] = candle
         legs = self.ctx.symbols
-        if len(legs) != 2:
-            raise ValueError(f"{self.name} trades exactly two symbols, got {len(legs)}: {', '.join(legs)}")
         if all(s in self._last and self._last[s].ts == candle.ts for s in legs):
             await self.decide(self._last[legs[0]].close, self._last[legs[1]].close)
 

@@ -286,6 +286,7 @@ class StrategyEngine:
         self._contexts: dict[str, StrategyContext] = {}
         self._subscription: Subscription | None = None
         self.emitted: list[Signal] = []
+        self.failures: list[tuple[str, str]] = []  # (strategy id, error), in order
 
     # ----- set-up -----------------------------------------------------------------------------
 
@@ -396,6 +397,7 @@ class StrategyEngine:
             await callback
         except Exception as exc:
             ctx.state, ctx.last_error = "error", f"{type(exc).__name__}: {exc}"
+            self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
             log.exception("strategy %s failed and was stopped", ctx.strategy.strategy_id)
 
     # ----- live: the bus ------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,15 @@ def test_backtest_on_recorded_trades(capsys: pytest.CaptureFixture[str]) -> None
     result = json.loads(out)
     assert code == 0, err
     assert result["engine"] == "event" and result["bars"] == 47 and result["trades"] > 0
+
+
+def test_a_failing_strategy_stops_the_backtest_with_its_error() -> None:
+    """In a real process: the core's logged traceback must not reach the terminal."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "backtest", "--strategy", "basis_arbitrage", "--symbol", "BTC/USDT",
+         "--data", CANDLES], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+    )
+    code, out, err = done.returncode, done.stdout, done.stderr
+    assert code == 2 and out == ""
+    assert "strategy 'basis_arbitrage' failed at 2021-09-29 09:00:00 UTC" in err
+    assert "basis_arbitrage trades exactly two symbols, got 1: BTC/USDT" in err and "Traceback" not in err

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from core.backtest.data import (
     load_trades,
     timeframe_ms,
 )
+from core.backtest.engine import StrategyFailed
 from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
 from core.backtest.result import BacktestResult, BacktestSettings, Slippage
 from core.config import AppConfig, ConfigError, StrategyConfig, database_path
@@ -104,11 +106,15 @@ def guarded(run: Callable[[argparse.Namespace, CommandContext], int]) -> Callabl
     """Bad input becomes one line on standard error and exit code 2, never a traceback."""
 
     def handler(args: argparse.Namespace, ctx: CommandContext) -> int:
+        # the core logs strategy failures with tracebacks for the app's log file; here they
+        # come back as the command's own message instead of landing on the terminal
+        if not logging.getLogger().handlers:
+            logging.getLogger("core").addHandler(logging.NullHandler())
         try:
             return run(args, ctx)
         except ConfigError:
             raise
-        except (UsageProblem, DataError, ParameterError, ValueError, OSError) as exc:
+        except (UsageProblem, DataError, ParameterError, ValueError, OSError, StrategyFailed) as exc:
             print(f"{args.command}: {exc}", file=sys.stderr)
             return 2
 
