@@ -16,6 +16,8 @@ from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_p
 from core.engine import TradingEngine
 from core.ports import Clock, ExchangeAdapter
 from core.secrets import load_credentials
+from core.strategies.live import LiveStrategies
+from core.strategies.runner import StrategyEngine
 from core.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ async def build_engine(
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
     db = await Database.open(database_path(config, home), synchronous=config.storage.synchronous)
     engine = TradingEngine(config, db, venues, clock)
+    engine.strategies = StrategyEngine(engine, versions=db)
+    if config.strategies:
+        # Before the agents, so the first signals find the strategies listening.
+        engine.services.append(LiveStrategies(engine.strategies, config.strategies))
     if config.agents.enabled:
         engine.services.append(build_scheduler(engine))
     return engine

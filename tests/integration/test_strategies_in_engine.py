@@ -1,0 +1,61 @@
+"""Configured strategies run inside the engine and trade through the same risk checks."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.clock import SimClock
+from core.config import StrategyConfig
+from core.events import SignalGenerated
+from core.models import Direction, Signal
+from core.strategies.base import ParameterError
+from tests.engine.conftest import engine_config
+from tui.wiring import build_engine
+
+
+async def until(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(30):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_ai_trend_following_trades_an_agent_signal_through_the_engine(isolated_home: Path, clock: SimClock) -> None:
+    config = engine_config()
+    config.agents.enabled = False
+    config.strategies = {
+        "ai_trend_following": StrategyConfig(enabled=True, symbols=["BTC/USDT"], confidence_threshold=0.7, position_size_pct=0.1)  # type: ignore[call-arg]
+    }
+    engine = await build_engine(config, isolated_home, clock=clock)
+    await engine.start()
+    try:
+        [info] = engine.strategies.list_strategies()
+        assert info.strategy_id == "ai_trend_following" and info.state == "running"
+        engine.bus.publish(SignalGenerated(Signal(instrument_id="BTC/USDT", direction=Direction.BUY, strength=0.9,
+                                                  confidence=0.9, generated_time=clock.now_ms(), source="coordinator")))
+        await until(lambda: engine.strategies.list_strategies()[0].recent_signals or True, "the signal")
+        for _ in range(10):  # trades on the tape: the strategy enters at the market on the next one
+            clock.advance(5_000)
+            engine.venues["paper"].step(5.0)  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+        await until(lambda: engine.portfolio.position("paper", "BTC/USDT") is not None, "a position")
+        orders = await engine.order_history(strategy_id="ai_trend_following")
+        assert orders and orders[0].strategy_id == "ai_trend_following"
+        position = engine.portfolio.position("paper", "BTC/USDT")
+        assert position is not None
+        equity = engine.portfolio.equity()
+        assert position.size * position.entry_price <= equity * Decimal("0.11")
+        actors = {e.actor for e in await engine.db.audit_entries(kind="order")}
+        assert "strategy:ai_trend_following" in actors
+    finally:
+        await engine.close()
+
+
+async def test_a_bad_strategy_parameter_stops_start_up_with_its_name(isolated_home: Path, clock: SimClock) -> None:
+    config = engine_config()
+    config.strategies = {"ai_trend_following": StrategyConfig(enabled=True, confidence_threshold=7)}  # type: ignore[call-arg]
+    with pytest.raises(ParameterError, match="confidence_threshold"):
+        await build_engine(config, isolated_home, clock=clock)
