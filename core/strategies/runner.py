@@ -33,7 +33,7 @@ from core.models import (
     Trade,
 )
 from core.ports import Clock
-from core.strategies.base import Strategy, as_decimal, floor_to_lot
+from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
 
 if TYPE_CHECKING:
     from core.backtest.data import Bars
@@ -351,6 +351,25 @@ class StrategyEngine:
         if self.versions is not None:
             await self.versions.save_strategy_version(strategy_id, params, note or "parameters changed", self.host.clock.now_ms())
         return params
+
+    async def restore_versions(self) -> dict[str, int]:
+        """Apply each loaded strategy's newest stored version over its configured parameters
+        (at start-up); returns the version applied per strategy id. A stored version that no
+        longer validates (the strategy's parameters changed since) is skipped with a warning."""
+        applied: dict[str, int] = {}
+        if self.versions is None:
+            return applied
+        for strategy_id, ctx in self._contexts.items():
+            history = await self.versions.strategy_versions(strategy_id)
+            if not history:
+                continue
+            try:
+                ctx.strategy.params = ctx.strategy.validate_params(history[-1]["params"])
+            except ParameterError as exc:
+                log.warning("strategy %s: stored version %s ignored: %s", strategy_id, history[-1]["version"], exc)
+                continue
+            applied[strategy_id] = int(history[-1]["version"])
+        return applied
 
     # ----- dispatch ----------------------------------------------------------------------------
 

@@ -197,3 +197,18 @@ async def test_the_design_documents_interface(clock: SimClock) -> None:
     assert engine.context("s").strategy.params["fast"] == 10  # a search never changes the live strategy
     execution = await engine.execute_strategy("s")
     assert (execution.strategy_id, execution.state) == ("s", "running")
+
+
+async def test_stored_versions_are_restored_at_start_up(clock: SimClock) -> None:
+    versions = FakeVersions()
+    await versions.save_strategy_version("a", {"fast": 7, "slow": 50})
+    await versions.save_strategy_version("b", {"fast": 7, "slow": 5})  # no longer valid
+    engine = StrategyEngine(FakeHost(clock), versions=versions)
+    registry.load(engine, {
+        "a": StrategyConfig(kind="sma_cross", venue="paper", allocation_pct=0.3),
+        "b": StrategyConfig(kind="sma_cross", venue="paper", allocation_pct=0.3),
+        "c": StrategyConfig(kind="sma_cross", venue="paper", allocation_pct=0.3, fast=9),
+    })
+    assert await engine.restore_versions() == {"a": 1}
+    params = {i.strategy_id: i.params["fast"] for i in engine.list_strategies()}
+    assert params == {"a": 7, "b": 20, "c": 9}
