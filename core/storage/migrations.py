@@ -30,7 +30,7 @@ class Migration:
 def bundled_migrations() -> list[Migration]:
     """The migrations shipped with this code, in version order, checked for gaps."""
     found: list[Migration] = []
-    for entry in resources.files("core.storage").joinpath("schema").iterdir():
+    for entry in resources.files("core.storage.schema").iterdir():
         match = _FILE_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))

@@ -1,0 +1,1 @@
+"""Schema migrations as numbered SQL files (a package so that wheels ship them)."""
