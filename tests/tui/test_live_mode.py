@@ -1,0 +1,91 @@
+"""Live trading asks first: the venue name must be typed, and every live order is confirmed.
+The paper venue stands in for a live one by reporting mode "live"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input, Static
+
+from core.clock import SimClock
+from core.config import AppConfig, CcxtVenueConfig, ConfigError
+from tui.app import OpenTradeApp
+from tui.commands.trade import apply_mode
+from tui.screens.confirm import ConfirmScreen
+from tui.widgets.status_bar import StatusBar
+from tui.wiring import build_engine
+from tests.tui.conftest import advance, settle
+from tests.tui.test_trading_flow import resting_buy_price, type_ticket
+
+
+def live_app(home: Path, clock: SimClock) -> OpenTradeApp:
+    async def factory() -> Any:
+        engine = await build_engine(AppConfig(), home, seed=7, clock=clock)
+        engine.venues["paper"].mode = "live"
+        return engine
+
+    return OpenTradeApp(factory)
+
+
+async def wait_for_dialog(pilot: Any) -> ConfirmScreen:
+    for _ in range(300):
+        screen = pilot.app.screen
+        if isinstance(screen, ConfirmScreen) and screen.query("#title"):
+            await pilot.pause()
+            return screen
+        await pilot.pause(0.01)
+    raise AssertionError("no confirmation dialog")
+
+
+async def test_going_live_needs_the_venue_name_and_live_orders_are_confirmed(tmp_path: Path, clock: SimClock) -> None:
+    app = live_app(tmp_path / "home", clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        dialog = await wait_for_dialog(pilot)
+        assert "LIVE" in str(dialog.query_one("#title", Static).render())
+        await pilot.press(*"binance", "enter")
+        await settle(pilot, rounds=1)
+        assert "type exactly 'paper'" in str(dialog.query_one("#typed-error", Static).render())
+        assert isinstance(app.screen, ConfirmScreen)
+        dialog.query_one("#typed", Input).value = ""
+        await pilot.press(*"paper", "enter")
+        for _ in range(300):
+            if app.current_mode == "trade":
+                break
+            await pilot.pause(0.01)
+        await advance(pilot, clock, 2)
+        assert " LIVE " in app.screen.query_one(StatusBar).render().plain
+
+        await type_ticket(pilot, "0.01", str(resting_buy_price(app)))
+        await pilot.press("enter")
+        dialog = await wait_for_dialog(pilot)
+        assert "LIVE order" in str(dialog.query_one("#body", Static).render())
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        assert len(app.engine.open_orders()) == 1
+
+
+async def test_declining_live_mode_exits(tmp_path: Path, clock: SimClock) -> None:
+    app = live_app(tmp_path / "home", clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_dialog(pilot)
+        await pilot.press("escape")
+        for _ in range(100):
+            if app.return_code is not None:
+                break
+            await pilot.pause(0.01)
+    assert app.return_code == 1
+
+
+def test_mode_option_checks_the_venue() -> None:
+    config = AppConfig.model_validate({"venues": {"paper": {}, "binance": {"exchange": "binance"}}})
+    with pytest.raises(ConfigError, match="simulated paper venue"):
+        apply_mode(config, None, "live")
+    with pytest.raises(ConfigError, match="not configured"):
+        apply_mode(config, "kraken", None)
+    live, venue = apply_mode(config, "binance", "live")
+    assert venue == "binance"
+    binance = live.venues["binance"]
+    assert isinstance(binance, CcxtVenueConfig) and binance.mode == "live"
+    assert apply_mode(config, "paper", "paper") == (config, "paper")
