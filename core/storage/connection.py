@@ -19,6 +19,8 @@ from core.storage.errors import StorageError
 T = TypeVar("T")
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+# After a burst the WAL is cut back to this size at the next checkpoint instead of staying large.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 async def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) -> aiosqlite.Connection:
@@ -44,6 +46,7 @@ async def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = Fal
             if row is None or str(row[0]).lower() != "wal":
                 raise StorageError(f"cannot open database {path}: write-ahead logging is not available there")
             await conn.execute(f"PRAGMA synchronous = {mode}")
+            await conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             await conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
         await conn.close()

@@ -365,9 +365,12 @@ class Database:
 
     async def audit_entries(
         self, *, kind: str | None = None, since_ms: int | None = None, symbol: str | None = None,
-        actor: str | None = None, limit: int = 500,
+        actor: str | None = None, before_seq: int | None = None, limit: int = 500,
     ) -> list[AuditEntry]:
+        """The most recent ``limit`` matching entries, oldest first; ``before_seq`` pages back."""
         where = _Where()
+        if before_seq is not None:
+            where.add("seq < ?", before_seq)
         if kind is not None:
             where.add("kind = ?", kind)
         if symbol is not None:

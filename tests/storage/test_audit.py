@@ -79,6 +79,7 @@ async def test_filters(db: Database) -> None:
     assert [e.seq for e in await db.audit_entries(actor="bob")] == [6]
     assert [e.seq for e in await db.audit_entries(since_ms=1004)] == [4, 5, 6]
     assert [e.seq for e in await db.audit_entries(limit=2)] == [5, 6]
+    assert [e.seq for e in await db.audit_entries(before_seq=5, limit=2)] == [3, 4]
     assert [e.seq for e in await db.audit_entries(kind="note", symbol="BTC/USDT", limit=2)] == [3, 5]
 
 
