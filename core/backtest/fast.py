@@ -42,38 +42,38 @@ def simulate_targets(
     if np.isnan(targets).any():
         raise ValueError(f"target exposure is NaN at bar {int(np.flatnonzero(np.isnan(targets))[0])}")
     fee, lot = settings.fee, settings.lot_size
-    opens, ts = bars.open, bars.ts
-    cash, size, entry, entry_fee, entry_bar = settings.cash, 0.0, 0.0, 0.0, 0
+    cash, size, entry, entry_fee, entry_bar, entry_ts = settings.cash, 0.0, 0.0, 0.0, 0, 0
     starts, seg_cash, seg_size, seg_entry = [0], [cash], [0.0], [0.0]
     trades: list[TradeRecord] = []
     fees = 0.0
     changes = np.flatnonzero(np.diff(targets, prepend=0.0) != 0)
-    for i in changes[changes < n - 1].tolist():
-        bar = i + 1
-        price = float(opens[bar])
+    changes = changes[changes < n - 1]
+    # plain Python numbers for the loop: indexing numpy arrays one element at a time is slow
+    fill_bars = (changes + 1).tolist()
+    for bar, price, when, target in zip(fill_bars, bars.open[changes + 1].tolist(), bars.ts[changes + 1].tolist(),
+                                        targets[changes].tolist(), strict=True):
         if size != 0.0:
             exit_fee = abs(size) * price * fee
             gross = size * (price - entry)
             cash += gross - exit_fee
             fees += exit_fee
             trades.append(TradeRecord(
-                bars.symbol, "long" if size > 0 else "short", abs(size), entry_bar, bar, int(ts[entry_bar]),
-                int(ts[bar]), entry, price, gross - exit_fee - entry_fee, entry_fee + exit_fee, strategy_id,
+                bars.symbol, "long" if size > 0 else "short", abs(size), entry_bar, bar, entry_ts, when, entry, price,
+                gross - exit_fee - entry_fee, entry_fee + exit_fee, strategy_id,
             ))
             size = 0.0
-        target = float(targets[i])
         if target != 0.0:
             units = math.floor(cash * abs(target) / (price * (1.0 + fee)) / lot)
             if units > 0:
                 size = math.copysign(units * lot, target)
-                entry, entry_bar = price, bar
+                entry, entry_bar, entry_ts = price, bar, when
                 entry_fee = abs(size) * price * fee
                 cash -= entry_fee
                 fees += entry_fee
-        starts.append(bar)
         seg_cash.append(cash)
         seg_size.append(size)
         seg_entry.append(entry)
+    starts.extend(fill_bars)
     lengths = np.diff(np.append(np.asarray(starts), n))
     held = np.repeat(np.asarray(seg_size), lengths)
     equity = np.repeat(np.asarray(seg_cash), lengths) + held * (bars.close - np.repeat(np.asarray(seg_entry), lengths))
