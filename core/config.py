@@ -80,6 +80,105 @@ class RiskConfig(Section):
     liquidation_warning_pct: float = Field(default=0.05, gt=0, lt=1, description="mark this close to a liquidation price raises an alert")
 
 
+class CircuitBreakerConfig(Section):
+    """Breakers halt trading on their own and stay tripped until an admin resets them.
+
+    Defaults follow the second design document's family of projects: a 15% drawdown pauses
+    the account, an 8% move of one market within ``price_move_window`` trips the system breaker
+    (exposure limits of 40% / 15% live in ``risk_management``)."""
+
+    enabled: bool = True
+    account_drawdown_pct: float = Field(default=0.15, gt=0, le=1, description="equity drawdown from its peak that pauses the account")
+    price_move_pct: float = Field(default=0.08, gt=0, le=1, description="market move within the window that trips the system breaker")
+    price_move_window: float = Field(default=300, gt=0, le=86400, description="seconds")
+    max_trades_per_day: int = Field(default=20, ge=1, le=1_000_000, description="orders placed per UTC day, engine's own protective orders excepted")
+    rejection_burst: int = Field(default=10, ge=1, le=10_000, description="refused or rejected orders within the window that trip a breaker")
+    rejection_window: float = Field(default=60, gt=0, le=86400, description="seconds")
+    stale_feed_seconds: float = Field(default=120, gt=0, le=86400, description="no book or ticker for this long (seen on two checks in a row) trips the system breaker")
+    venue_error_rate: float = Field(default=0.5, gt=0, le=1, description="share of failed venue calls in the window that trips the system breaker")
+    venue_error_min_calls: int = Field(default=6, ge=1, le=10_000, description="calls needed in the window before the error rate counts")
+    venue_error_window: float = Field(default=300, gt=0, le=86400, description="seconds")
+
+
+class SurveillanceConfig(Section):
+    """Abnormal trading detection in front of the risk check (the fat-finger band is risk_management's)."""
+
+    enabled: bool = True
+    max_orders_per_minute: int = Field(default=60, ge=1, le=100_000, description="account-wide order rate")
+    max_strategy_orders_per_minute: int = Field(default=30, ge=1, le=100_000)
+    duplicate_window: float = Field(default=2, ge=0, le=3600, description="seconds in which the same side, size and price counts as a duplicate")
+    self_trade_prevention: bool = True
+    runaway_orders: int = Field(default=120, ge=1, le=1_000_000, description="order attempts by one strategy within the runaway window that stop it")
+    runaway_loss_pct: float = Field(default=0.03, gt=0, le=1, description="realized loss of one strategy within the window, as a share of equity, that stops it")
+    runaway_window: float = Field(default=3600, gt=0, le=604800, description="seconds")
+
+
+class PermissionsConfig(Section):
+    """Who may do what: each profile has a level; ``profile`` names the one in force."""
+
+    profile: str = Field(default="owner", min_length=1)
+    profiles: dict[str, Literal["read_only", "trade", "admin"]] = Field(default_factory=lambda: {"owner": "admin"})
+
+    @model_validator(mode="after")
+    def _known_profile(self) -> PermissionsConfig:
+        if self.profile not in self.profiles:
+            raise ValueError(f"profile '{self.profile}' is not among the profiles: {', '.join(self.profiles) or 'none'}")
+        return self
+
+
+class NotifierConfig(Section):
+    """One notification channel. Tokens and passwords come from the environment variable named here."""
+
+    type: Literal["telegram", "webhook", "email"]
+    url: str | None = Field(default=None, description="webhook URL, or the Telegram API base (default https://api.telegram.org)")
+    chat_id: str | None = None
+    token_env: str = Field(default="OPENTRADE_TELEGRAM_TOKEN", description="environment variable holding the Telegram bot token")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    username: str | None = None
+    password_env: str = Field(default="OPENTRADE_SMTP_PASSWORD", description="environment variable holding the SMTP password")
+    sender: str | None = None
+    recipients: list[str] = Field(default_factory=list)
+    timeout: float = Field(default=10, gt=0, le=120, description="seconds")
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotifierConfig:
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https:// (got {self.url!r})")
+        if self.type == "webhook" and self.url is None:
+            raise ValueError("a webhook notifier needs a url")
+        if self.type == "telegram" and not self.chat_id:
+            raise ValueError("a telegram notifier needs a chat_id")
+        if self.type == "email" and (not self.smtp_host or not self.sender or not self.recipients):
+            raise ValueError("an email notifier needs smtp_host, sender and recipients")
+        return self
+
+
+class NotificationsConfig(Section):
+    """Alerts sent outside the app: rate-limited, batched, retried from a queue kept in the database."""
+
+    channels: list[NotifierConfig] = Field(default_factory=list)
+    min_level: Literal["info", "warning", "critical"] = "warning"
+    batch_seconds: float = Field(default=5, gt=0, le=3600, description="messages gathered into one send")
+    max_per_minute: int = Field(default=6, ge=1, le=600, description="sends per channel per minute")
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_seconds: float = Field(default=30, gt=0, le=86400, description="first retry delay, doubled each attempt")
+    queue_limit: int = Field(default=500, ge=10, le=100_000, description="messages kept; the oldest go first")
+
+
+class DynamicRiskConfig(Section):
+    """Position limits that follow the market: volatility, sentiment extremes and macro events."""
+
+    enabled: bool = True
+    target_volatility: float = Field(default=0.6, gt=0, le=10, description="annualised volatility at which the full position limit applies")
+    min_size_factor: float = Field(default=0.25, gt=0, le=1, description="smallest share of the position limit volatility can cut it to")
+    sentiment_extreme: float = Field(default=0.8, gt=0, le=1, description="sentiment strength counted as extreme")
+    sentiment_size_factor: float = Field(default=0.5, gt=0, le=1, description="share of the position limit while sentiment is extreme")
+    sentiment_max_age: float = Field(default=21600, gt=0, description="seconds a sentiment reading stays in force")
+    macro_calendar: Path | None = Field(default=None, description="YAML/JSON list of macro events during which new positions pause")
+
+
 class PaperMarketConfig(Section):
     symbol: str
     price: Decimal | None = Field(default=None, gt=0)
@@ -238,6 +337,11 @@ class AppConfig(Section):
     ui: UIConfig = Field(default_factory=UIConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    circuit_breakers: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+    surveillance: SurveillanceConfig = Field(default_factory=SurveillanceConfig)
+    permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    dynamic_risk: DynamicRiskConfig = Field(default_factory=DynamicRiskConfig)
     secrets_file: Path | None = None
 
     @field_validator("venues", mode="before")

@@ -35,11 +35,13 @@ from core.executor import Operation, OrderRefused, TradeExecutor
 from core.market import MarketCache
 from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, Position, RiskState
 from core.orders import OrderManager
+from core.permissions import Level, PermissionDenied
 from core.portfolio import Portfolio
 from core.portfolio_state import AccountingStateError
 from core.ports import Clock, ExchangeAdapter, Service, VenueError
 from core.redact import redact
 from core.risk import RiskManager
+from core.risk.guard import SafetyGuard
 from core.storage.database import Database
 
 __all__ = ["TradingEngine", "OrderRefused", "Operation"]
@@ -89,9 +91,10 @@ class TradingEngine:
         )
         self.orders = OrderManager(db, self.bus, self.portfolio)
         self._instruments: dict[tuple[str, str], Instrument] = {}
+        self.guard = SafetyGuard(config, self.bus, clock, self.portfolio, self.market, self.risk, db, self._audit)
         self.executor = TradeExecutor(
             self.venues, self._instruments, self.orders, self.risk, self.market,
-            self.portfolio, clock, self.bus, self._audit,
+            self.portfolio, clock, self.bus, self._audit, self.guard,
         )
         self.strategies: Any = None
         self.services: list[Service] = []
@@ -129,6 +132,7 @@ class TradingEngine:
         await self._audit("engine_start", {"venues": {n: v.mode for n, v in self.venues.items()}})
         await self._audit_config()
         await self._restore_risk_state()
+        await self.guard.restore()
         await self._restore_accounting()
         await self.orders.load_open()
         for name, venue in self.venues.items():
@@ -164,6 +168,7 @@ class TradingEngine:
         for venue in self.venues.values():
             await venue.stop()
         await self._save_accounting()
+        await self.guard.drain()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self._audit("engine_stop", {})
@@ -289,6 +294,7 @@ class TradingEngine:
     async def check_risk(self) -> None:
         """One pass of position monitoring: alerts and stop-loss / take-profit. A drawdown past
         emergency_stop_loss makes the risk manager call ``_flatten`` itself."""
+        self.guard.check()
         self.risk.monitor_positions()
         for position, trigger in self.risk.stop_triggers():
             try:
@@ -382,6 +388,7 @@ class TradingEngine:
 
     async def emergency_stop(self, reason: str, *, actor: str = "user") -> None:
         """Halt first (nothing new passes); the risk manager then calls ``_flatten``."""
+        await self.authorize("the emergency stop", actor, Level.TRADE)
         await self._audit("emergency_stop", {"reason": reason}, actor)
         await self.risk.emergency_stop(reason)
 
@@ -392,8 +399,19 @@ class TradingEngine:
         await self._audit("flattened", {"canceled": canceled, "closed": closed, "reason": reason}, actor)
 
     async def reset_risk(self, actor: str = "user") -> None:
+        """Trade again: lifts the circuit breakers too. Admin only (PermissionDenied otherwise)."""
+        await self.authorize("resetting the risk state", actor)
+        await self.guard.reset(actor)
         await self._audit("risk_reset", {"from": self.risk.state.value}, actor)
         self.risk.reset(actor)
+
+    async def authorize(self, action: str, actor: str = "user", needed: Level = Level.ADMIN) -> None:
+        """Raise PermissionDenied (audited) unless the profile in force may do ``action``:
+        admin for switching to live, changing limits, resets."""
+        denied = self.guard.permit(actor, action, needed)
+        if denied is not None:
+            await self._audit("permission_denied", {"action": action, "reason": denied}, actor)
+            raise PermissionDenied(denied)
 
     # --------------------------------------------- StrategyHost (core.strategies.runner)
     async def submit(self, request: OrderRequest) -> Order:

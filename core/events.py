@@ -135,6 +135,17 @@ class OrderRejected(Event):
     symbol: str
     reason: str
     source: str = "risk"
+    strategy_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyHalted(Event):
+    """A strategy's circuit breaker tripped (a runaway, a burst of rejections): the strategy
+    runner stops it; its orders are refused until an admin resets the breaker."""
+
+    strategy_id: str
+    reason: str
+    ts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,18 @@ class PositionSource(Protocol):
 AuditFn = Callable[[str, dict[str, Any], str], Awaitable[Any]]
 
 
+class OrderGuard(Protocol):
+    """Permission, circuit breakers and abnormal-trading checks (core.risk.guard.SafetyGuard)."""
+
+    def permit(self, actor: str, action: str) -> str | None: ...
+
+    def screen(self, request: OrderRequest, instrument: Instrument, open_orders: list[Order]) -> tuple[str, str] | None: ...
+
+    def placed(self, request: OrderRequest) -> None: ...
+
+    def venue_result(self, venue: str, ok: bool) -> None: ...
+
+
 @dataclass(frozen=True)
 class Operation:
     """One step of a batch: place a request, cancel or modify an order."""
@@ -90,6 +102,7 @@ class TradeExecutor:
         clock: Clock,
         bus: EventBus,
         audit: AuditFn,
+        guard: OrderGuard | None = None,
     ) -> None:
         self._venues = venues
         self._instruments = instruments
@@ -100,6 +113,7 @@ class TradeExecutor:
         self._clock = clock
         self._bus = bus
         self._audit = audit
+        self._guard = guard
 
     def instrument(self, venue: str, symbol: str) -> Instrument:
         try:
@@ -108,7 +122,7 @@ class TradeExecutor:
             raise OrderRefused(f"{symbol} is not a market on {venue}", "unknown_market") from None
 
     async def _refuse(self, request: OrderRequest, reason: str, rule: str, actor: str) -> OrderRefused:
-        self._bus.publish(OrderRejected(request.client_order_id, request.symbol, reason, rule))
+        self._bus.publish(OrderRejected(request.client_order_id, request.symbol, reason, rule, request.strategy_id))
         await self._audit(
             "order_refused",
             {"client_order_id": request.client_order_id, "symbol": request.symbol, "venue": request.venue,
@@ -135,6 +149,10 @@ class TradeExecutor:
     ) -> Order:
         """Place an order. ``risk_exempt`` (a reason, audited) is for the engine's own
         protective orders: closing positions in an emergency stop or at a stop-loss."""
+        if self._guard is not None and risk_exempt is None:
+            denied = self._guard.permit(actor, "placing orders")
+            if denied is not None:
+                raise await self._refuse(request, denied, "permission", actor)
         if request.venue not in self._venues:
             raise await self._refuse(request, f"venue '{request.venue}' is not configured", "unknown_venue", actor)
         try:
@@ -144,6 +162,10 @@ class TradeExecutor:
         problems = request.validate_for(instrument)
         if problems:
             raise await self._refuse(request, "; ".join(problems), "validation", actor)
+        if risk_exempt is None and self._guard is not None:
+            abnormal = self._guard.screen(request, instrument, self._orders.open_orders())
+            if abnormal is not None:
+                raise await self._refuse(request, abnormal[0], abnormal[1], actor)
         if risk_exempt is None:
             _, reason, rule = self.check(request)
             if reason is not None:
@@ -153,6 +175,8 @@ class TradeExecutor:
             await self._orders.record_new(order, actor=actor)
         except DuplicateOrderId as exc:
             raise await self._refuse(request, str(exc), "duplicate_id", actor) from None
+        if self._guard is not None and risk_exempt is None:
+            self._guard.placed(request)
         if risk_exempt is not None:
             await self._audit("risk_exempt_order", {"client_order_id": order.client_order_id, "reason": risk_exempt}, actor)
         kill_point("after_persist")
@@ -163,10 +187,16 @@ class TradeExecutor:
         try:
             report = await venue.create_order(order)
         except VenueError as exc:
+            self._venue_result(order.venue, False)
             return await self._resolve_failed_send(order, exc, actor)
+        self._venue_result(order.venue, True)
         kill_point("after_ack")
         applied = await self._orders.apply(report, actor=venue.name)
         return applied or order
+
+    def _venue_result(self, venue: str, ok: bool) -> None:
+        if self._guard is not None:
+            self._guard.venue_result(venue, ok)
 
     async def _resolve_failed_send(self, order: Order, error: VenueError, actor: str) -> Order:
         """The venue may have the order even though the call failed: ask before deciding."""
@@ -187,6 +217,12 @@ class TradeExecutor:
         return await self._orders.mark(order, OrderStatus.REJECTED, self._clock.now_ms(), message, actor)
 
     async def cancel_order(self, client_order_id: str, *, actor: str = "user") -> Order:
+        if self._guard is not None:
+            denied = self._guard.permit(actor, "canceling orders")
+            if denied is not None:
+                await self._audit("permission_denied", {"action": "cancel", "client_order_id": client_order_id,
+                                                        "reason": denied}, actor)
+                raise OrderRefused(denied, "permission")
         order = self._orders.track_order(client_order_id)
         if order is None:
             known = await self._orders.get(client_order_id)
@@ -198,7 +234,11 @@ class TradeExecutor:
         try:
             report = await venue.cancel_order(client_order_id, order.symbol)
         except VenueError as exc:
-            raise OrderRefused(f"cancel failed: {redact(str(exc))}", "venue_error") from None
+            self._venue_result(order.venue, False)
+            message = redact(str(exc))
+            await self._audit("cancel_failed", {"client_order_id": client_order_id, "error": message}, actor)
+            raise OrderRefused(f"cancel failed: {message}", "venue_error") from None
+        self._venue_result(order.venue, True)
         return await self._orders.apply(report, actor=venue.name) or order
 
     async def modify_order(

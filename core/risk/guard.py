@@ -1,0 +1,165 @@
+"""The safety checks in front of the risk manager, as one object the executor calls.
+
+Order of checks for an order: permission (who), breakers (is trading halted, is this strategy
+stopped), surveillance (is this order abnormal), dynamic risk (is new exposure paused or cut);
+then the RiskManager's limits. A breaker trip halts the risk state (account and system level)
+or stops one strategy, raises a critical RiskAlert (which the notifier forwards), and is
+audited. Tripped breakers survive a restart and only an admin can reset them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from core.config import AppConfig
+from core.events import EventBus, RiskAlert, StrategyHalted
+from core.market import MarketCache
+from core.models import Instrument, Order, OrderRequest, RiskState
+from core.permissions import Level, PermissionDenied, Permissions
+from core.portfolio import DAY_MS, Portfolio
+from core.ports import Clock
+from core.risk.breakers import BreakerLevel, CircuitBreakers, Trip
+from core.risk.dynamic import DynamicRisk
+from core.risk.manager import RiskManager
+from core.risk.surveillance import Surveillance
+
+log = logging.getLogger(__name__)
+
+AuditFn = Callable[[str, dict[str, Any], str], Awaitable[Any]]
+STATE_KEY = "circuit_breakers"
+
+
+class StateStore(Protocol):
+    async def get_state(self, key: str) -> str | None: ...
+
+    async def set_state(self, key: str, value: str) -> None: ...
+
+    async def load_orders(self, **filters: Any) -> list[Order]: ...
+
+
+class SafetyGuard:
+    def __init__(
+        self,
+        config: AppConfig,
+        bus: EventBus,
+        clock: Clock,
+        portfolio: Portfolio,
+        market: MarketCache,
+        risk: RiskManager,
+        store: StateStore,
+        audit: AuditFn,
+    ) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._market = market
+        self._risk = risk
+        self._store = store
+        self._audit = audit
+        self.permissions = Permissions(config.permissions)
+        self.breakers = CircuitBreakers(
+            config.circuit_breakers, config.risk_management, config.trading, portfolio, bus, clock, self._on_trip
+        )
+        self.surveillance = Surveillance(config.surveillance, config.circuit_breakers, portfolio, bus, clock)
+        self.dynamic = DynamicRisk(config.dynamic_risk, config.risk_management, config.trading, portfolio, bus, clock)
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Breakers tripped before a restart stay tripped; today's order count carries over."""
+        saved = await self._store.get_state(STATE_KEY)
+        if saved:
+            try:
+                self.breakers.restore(Trip.from_dict(item) for item in json.loads(saved))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("saved circuit breaker state unreadable (%s): trading stays halted", exc)
+                self.breakers.trip(BreakerLevel.SYSTEM, "state_unreadable", "system",
+                                   "the saved circuit breaker state could not be read")
+        now = self._clock.now_ms()
+        day = now // DAY_MS
+        today = await self._store.load_orders(since_ms=day * DAY_MS)
+        self.surveillance.count_day(day, len(today))
+        if self.breakers.halted and self._risk.state is not RiskState.HALTED:
+            self._risk.set_state(RiskState.HALTED, "circuit breaker tripped before the restart")
+
+    async def drain(self) -> None:
+        """Wait for the audit entries and state writes that trips started."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    # -- the order path -----------------------------------------------------------------------
+
+    def permit(self, actor: str, action: str, needed: Level = Level.TRADE) -> str | None:
+        try:
+            self.permissions.require(needed, action, actor)
+        except PermissionDenied as exc:
+            return exc.reason
+        return None
+
+    def screen(self, request: OrderRequest, instrument: Instrument, open_orders: list[Order]) -> tuple[str, str] | None:
+        """(reason, rule) when breakers, surveillance or dynamic risk refuse the order."""
+        abnormal = self.surveillance.screen(request, open_orders, self._market.book(request.venue, request.symbol))
+        self._stop_runaways()
+        verdict = self.breakers.blocks(request) or abnormal
+        if verdict is not None:
+            return verdict
+        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol))
+
+    def placed(self, request: OrderRequest) -> None:
+        self.surveillance.placed(request)
+
+    def venue_result(self, venue: str, ok: bool) -> None:
+        self.breakers.venue_result(venue, ok)
+
+    def check(self) -> None:
+        """The periodic pass (the engine's risk monitor): breakers and runaway strategies."""
+        self.breakers.check()
+        self._stop_runaways()
+
+    def _stop_runaways(self) -> None:
+        for strategy_id, reason in self.surveillance.take_runaways():
+            self.breakers.trip(BreakerLevel.STRATEGY, "runaway", strategy_id, f"runaway strategy: {reason}")
+
+    # -- trips and resets ---------------------------------------------------------------------
+
+    def _on_trip(self, trip: Trip) -> None:
+        if trip.level is BreakerLevel.STRATEGY:
+            self._bus.publish(StrategyHalted(trip.scope, trip.reason, trip.ts))
+        else:
+            self._risk.set_state(RiskState.HALTED, f"circuit breaker {trip.rule}: {trip.reason}")
+        self._bus.publish(RiskAlert("critical", f"breaker:{trip.rule}", trip.reason, ts=trip.ts))
+        self._later(self._record_trip(trip))
+
+    async def _record_trip(self, trip: Trip) -> None:
+        await self._audit("breaker_tripped", trip.to_dict(), "breaker")
+        await self._save()
+
+    async def _save(self) -> None:
+        await self._store.set_state(STATE_KEY, json.dumps([t.to_dict() for t in self.breakers.tripped.values()]))
+
+    def _later(self, coro: Awaitable[Any]) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        except RuntimeError:
+            log.error("a circuit breaker tripped outside the event loop; its audit entry is missing")
+            return
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def reset(self, actor: str) -> list[Trip]:
+        """An admin's decision to lift every breaker; audited, refused below admin."""
+        denied = self.permit(actor, "resetting circuit breakers", Level.ADMIN)
+        if denied is not None:
+            await self._audit("permission_denied", {"action": "reset_breakers", "reason": denied}, actor)
+            raise PermissionDenied(denied)
+        await self.drain()
+        cleared = self.breakers.reset()
+        self.surveillance.forget()
+        for trip in cleared:
+            await self._audit("breaker_reset", trip.to_dict(), actor)
+        await self._save()
+        return cleared
