@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.clock import SimClock
-from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
+from core.config import AgentsConfig, AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
 from core.models import OrderRequest, OrderType, Side
 from tui.wiring import build_engine
 
@@ -32,6 +32,7 @@ def config() -> AppConfig:
         ),
         venues={"paper": PaperVenueConfig(markets=[{"symbol": SYMBOL}], seed=7)},  # type: ignore[list-item]
         strategies={},
+        agents=AgentsConfig(enabled=False),
     )
 
 
