@@ -8,6 +8,7 @@ from textual.command import CommandPalette
 from textual.widgets import OptionList
 
 from core.clock import SimClock
+from core.config import AppConfig
 from themes.registry import theme_names
 from tui.app import OpenTradeApp
 from tui.screens.help import HelpScreen
@@ -101,3 +102,14 @@ async def test_startup_failure_is_a_message_not_a_traceback(tmp_path: Any) -> No
                 break
             await pilot.pause(0.01)
     assert app.return_code == 2
+
+
+async def test_user_keymap_rebinds_by_binding_id(make_app: Any) -> None:
+    config = AppConfig()
+    config.ui.keymap = {"screen-risk": "f5"}
+    app = make_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("f5")
+        await settle(pilot, rounds=1)
+        assert app.current_mode == "risk"

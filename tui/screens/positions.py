@@ -111,8 +111,8 @@ class PositionsScreen(OpenTradeScreen):
     @work(group="history", exclusive=True, exit_on_error=False, name="loading order history")
     async def _load_history(self) -> None:
         engine = self.engine
-        self.history = (await engine.order_history())[-HISTORY_ROWS:]
-        self.fill_rows = (await engine.fills())[-HISTORY_ROWS:]
+        self.history = await engine.order_history(limit=HISTORY_ROWS)
+        self.fill_rows = await engine.fills(limit=HISTORY_ROWS)
         self._show_history()
 
     def _show_history(self) -> None:
