@@ -222,13 +222,16 @@ class StrategyContext:
 
     async def target_exposure(self, symbol: str, fraction: float, price: Decimal) -> Order | None:
         """Trade to hold ``fraction`` (signed) of this strategy's equity in ``symbol`` at ``price``,
-        in one market order: the part that closes the current position, then the new position,
-        sized from the equity left after closing and net of the taker fee, in whole lots."""
+        in one market order. Reversing, the order closes the current position and opens the new
+        one, sized from the equity left after closing; either way net of the taker fee and in
+        whole lots."""
         instrument = self.instrument(symbol)
         fee = instrument.taker_fee
         current = self.position(symbol)
         self.mark(symbol, price)
-        equity = self.equity() - abs(current) * price * fee
+        equity = self.equity()
+        if current and (fraction == 0 or (fraction > 0) != (current > 0)):
+            equity -= abs(current) * price * fee  # what closing the current position costs
         wanted = floor_to_lot(equity * abs(as_decimal(fraction)) / (price * (1 + fee)), instrument.lot_size)
         target = wanted if fraction > 0 else -wanted
         delta = target - current

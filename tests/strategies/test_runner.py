@@ -212,3 +212,18 @@ async def test_stored_versions_are_restored_at_start_up(clock: SimClock) -> None
     assert await engine.restore_versions() == {"a": 1}
     params = {i.strategy_id: i.params["fast"] for i in engine.list_strategies()}
     assert params == {"a": 7, "b": 20, "c": 9}
+
+
+async def test_resizing_in_the_same_direction_trades_only_the_difference(clock: SimClock) -> None:
+    host = FakeHost(clock)
+    engine = StrategyEngine(host)
+    ctx = engine.add(Recorder(strategy_id="r"), venue="paper", symbols=["BTC/USDT"], timeframe="1m")
+    await engine.on_fill(Fill(fill_id="f", client_order_id="c", venue="paper", symbol="BTC/USDT", side=Side.BUY,
+                              price=Decimal(100), size=Decimal(40), strategy_id="r"))
+    await ctx.target_exposure("BTC/USDT", 0.5, Decimal(100))
+    await ctx.target_exposure("BTC/USDT", -0.5, Decimal(100))
+    grow, flip = host.sent
+    assert (grow.side, grow.size) == (Side.BUY, Decimal("9.950"))  # 10000 * 0.5 / 100.1 = 49.950 held
+    # reversing (the fake venue filled nothing since): sell the 40 held, then short 0.5 of the
+    # 9996 left after the 4 of fees closing them would cost: 4998 / 100.1 = 49.930
+    assert (flip.side, flip.size) == (Side.SELL, Decimal(40) + Decimal("49.930"))
