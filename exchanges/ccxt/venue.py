@@ -300,15 +300,16 @@ class CcxtVenue:
             self._bus.publish(TickerUpdated(mapping.ticker_from_ccxt(self.name, raw, self.clock.now_ms())))
 
     def _start_order_stream(self) -> None:
-        """Own orders: the exchange's order stream, else polling the orders still open."""
+        """Own orders: the exchange's order stream where it has one, and in any case a poll of
+        the orders still open, because a user stream that silently stops looks like a quiet
+        market (Hummingbot does the same)."""
         assert self._streams is not None
         exchange = self.exchange
-        self._streams.start(StreamSpec(
-            key="orders",
-            watch=self._ws(exchange.has, "watchOrders", exchange.watch_orders),
-            poll=self._poll_open_orders,
-            handle=self._on_orders,
-        ))
+        if exchange.has.get("watchOrders"):
+            self._streams.start(StreamSpec(key="orders:stream", watch=exchange.watch_orders, poll=None,
+                                           handle=self._on_orders))
+        self._streams.start(StreamSpec(key="orders:poll", watch=None, poll=self._poll_open_orders,
+                                       handle=self._on_orders))
 
     async def _poll_open_orders(self) -> list[dict[str, Any]]:
         orders = []

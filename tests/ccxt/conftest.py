@@ -22,11 +22,12 @@ API_PASSWORD = "correct-horse-battery"
 
 class AutoClock(SimClock):
     """A simulated clock whose sleeps pass at once: backoffs and poll intervals cost no real
-    time, yet every wait is visible as simulated time (the server stamps requests with it)."""
+    time, yet every wait is visible as simulated time (the server stamps requests with it).
+    The millisecond of real time per sleep only keeps idle poll loops from spinning a core."""
 
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0, int(seconds * 1000)))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)
 
 
 @pytest.fixture

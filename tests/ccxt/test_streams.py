@@ -1,6 +1,6 @@
 """Streaming through ccxt.pro against a local Binance-format websocket: book deltas applied by
 sequence id, trades and tickers on the bus, reconnect after a dropped socket, REST polling when
-the websocket keeps failing, and the connection state the app shows."""
+the websocket keeps failing, own orders followed by polling, and the connection state the app shows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
-from core.events import ConnectionChanged, Event, EventBus, OrderBookUpdated, TickerUpdated, TradePrinted
+from core.events import (
+    ConnectionChanged, Event, EventBus, ExecutionReported, OrderBookUpdated, TickerUpdated, TradePrinted,
+)
+from core.models import Order, OrderStatus, OrderType, Side
 from tests.ccxt.fakes import install_binance
 from tests.ccxt.ws_binance import BinanceStream
 
@@ -90,4 +93,24 @@ async def test_websocket_that_keeps_failing_falls_back_to_polling(server, make_v
     polling = await until(sub, lambda e: isinstance(e, ConnectionChanged) and e.state == "connected", seen)
     assert "polling" in polling.detail
     assert len(server.calls("GET", "/api/v3/depth")) >= 1
+    await venue.stop()
+
+
+async def test_own_orders_are_followed_by_polling_when_there_is_no_user_stream(server, make_venue) -> None:
+    orders = install_binance(server)
+    BinanceStream(server)
+    venue = make_venue("binance", api_urls=spot_ws(server))
+    bus = EventBus()
+    sub = bus.subscribe(ExecutionReported, maxsize=10_000)
+    await venue.start(bus)
+    ack = await venue.create_order(Order(
+        client_order_id="ot-0123456789abcdef01234567", venue="binance", symbol="BTC/USDT", side=Side.BUY,
+        type=OrderType.LIMIT, size=Decimal("0.01"), price=Decimal("42000.01")))
+    assert ack.status is OrderStatus.OPEN
+    resting = orders.orders["ot-0123456789abcdef01234567"]
+    resting.update(status="FILLED", executedQty="0.01000000", cummulativeQuoteQty="420.00010000")
+    seen: list[Event] = []
+    filled = (await until(sub, lambda e: e.report.status is OrderStatus.FILLED, seen)).report
+    assert filled.fill is not None and filled.fill.price == Decimal("42000.01") and filled.fill.size == Decimal("0.01")
+    assert "ot-0123456789abcdef01234567" not in venue.tracker.open
     await venue.stop()

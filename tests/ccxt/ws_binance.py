@@ -1,5 +1,6 @@
 """Binance's public websocket, as ccxt.pro talks to it: ``/ws/<n>`` connections, SUBSCRIBE
-requests answered by ``{"result": null, "id": n}``, then raw ``depthUpdate`` (sequenced by
+requests answered by ``{"result": null, "id": n}`` (ws-api requests such as the user data
+stream are refused, as for a key without permission), then raw ``depthUpdate`` (sequenced by
 U/u after the REST snapshot's lastUpdateId), ``trade`` and ``24hrMiniTicker`` events."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class BinanceStream:
     def __init__(self, server: FakeExchange, *, drop_first: bool = False, refuse: bool = False) -> None:
         self.connections = 0
         self.subscriptions: list[str] = []
+        self.refused: list[str] = []  # ws-api requests (the user data stream), refused like a bad key
         self.drop_first = drop_first
         self.refuse = refuse
         self.snapshot_id = fixture("binance", "depth.json")["lastUpdateId"]
@@ -48,6 +50,9 @@ class BinanceStream:
             if message is None:
                 return
             if message.get("method") != "SUBSCRIBE":
+                self.refused.append(message.get("method"))
+                await send_json(ws, {"id": message.get("id"), "status": 400, "error": {
+                    "code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}})
                 continue
             await send_json(ws, {"result": None, "id": message["id"]})
             for stream in message["params"]:
