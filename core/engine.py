@@ -34,6 +34,7 @@ from core.events import (
 from core.executor import Operation, OrderRefused, TradeExecutor
 from core.market import MarketCache
 from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, Position, RiskState
+from core.notify import Notifications, build_channels
 from core.orders import OrderManager
 from core.permissions import Level, PermissionDenied
 from core.portfolio import Portfolio
@@ -92,6 +93,9 @@ class TradingEngine:
         self.orders = OrderManager(db, self.bus, self.portfolio)
         self._instruments: dict[tuple[str, str], Instrument] = {}
         self.guard = SafetyGuard(config, self.bus, clock, self.portfolio, self.market, self.risk, db, self._audit)
+        self.notifications = Notifications(
+            config.notifications, build_channels(config.notifications), self.bus, clock, db
+        )
         self.executor = TradeExecutor(
             self.venues, self._instruments, self.orders, self.risk, self.market,
             self.portfolio, clock, self.bus, self._audit, self.guard,
@@ -133,6 +137,7 @@ class TradingEngine:
         await self._audit_config()
         await self._restore_risk_state()
         await self.guard.restore()
+        await self.notifications.start()
         await self._restore_accounting()
         await self.orders.load_open()
         for name, venue in self.venues.items():
@@ -169,6 +174,7 @@ class TradingEngine:
             await venue.stop()
         await self._save_accounting()
         await self.guard.drain()
+        await self.notifications.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self._audit("engine_stop", {})

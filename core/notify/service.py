@@ -1,0 +1,181 @@
+"""The notification service: alerts in, batched and rate-limited messages out, a retry queue
+that survives a restart.
+
+Trading never waits for it: the bus listener only appends to a list and schedules a write of
+the queue; sending happens in a background task, one channel at a time, each call bounded by
+the channel's own timeout. A message leaves the queue when its channel accepted it, or after
+``max_attempts`` failures (logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from core.config import NotificationsConfig
+from core.events import Event, EventBus, RiskAlert
+from core.notify.channels import NotifyError
+from core.ports import Clock, Notifier
+from core.redact import redact
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "notification_queue"
+LEVELS = {"info": 0, "warning": 1, "critical": 2}
+MAX_BATCH = 20
+MINUTE_MS = 60_000
+
+
+class StateStore(Protocol):
+    async def get_state(self, key: str) -> str | None: ...
+
+    async def set_state(self, key: str, value: str) -> None: ...
+
+
+@dataclass
+class Pending:
+    channel: str
+    ts: int
+    level: str
+    title: str
+    body: str
+    attempts: int = 0
+    next_ms: int = 0
+
+
+class Notifications:
+    def __init__(
+        self, config: NotificationsConfig, channels: Sequence[Notifier], bus: EventBus, clock: Clock, store: StateStore
+    ) -> None:
+        self._config = config
+        self._channels = {channel.name: channel for channel in channels}
+        self._clock = clock
+        self._store = store
+        self.queue: list[Pending] = []
+        self._sent: dict[str, deque[int]] = {name: deque() for name in self._channels}
+        self._task: asyncio.Task[None] | None = None
+        self._saving: asyncio.Task[None] | None = None
+        self._dirty = False
+        self.delivered = 0
+        self.dropped = 0
+        if self._channels:
+            bus.add_listener((RiskAlert,), self._on_alert)
+
+    async def start(self) -> None:
+        """Load what was still queued at the last stop or crash, then send in the background."""
+        if not self._channels:
+            return
+        saved = await self._store.get_state(STATE_KEY)
+        if saved:
+            try:
+                restored = [Pending(**item) for item in json.loads(saved)]
+            except (ValueError, TypeError) as exc:
+                log.error("saved notification queue unreadable, starting empty: %s", exc)
+                restored = []
+            self.queue = [p for p in restored if p.channel in self._channels] + self.queue
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="notifications")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._saving is not None:
+            await self._saving
+        if self._dirty:
+            await self._save()
+
+    def _on_alert(self, event: Event) -> None:
+        assert isinstance(event, RiskAlert)
+        if LEVELS.get(event.level, 0) < LEVELS[self._config.min_level]:
+            return
+        self.notify(event.rule.replace("_", " "), event.message, event.level)
+
+    def notify(self, title: str, body: str, level: str = "warning") -> None:
+        """Queue a message for every channel; returns at once."""
+        now = self._clock.now_ms()
+        for name in self._channels:
+            self.queue.append(Pending(name, now, level, redact(title), redact(body)))
+        overflow = len(self.queue) - self._config.queue_limit
+        if overflow > 0:
+            del self.queue[:overflow]
+            self.dropped += overflow
+            log.warning("notification queue full: %d oldest messages dropped", overflow)
+        self._schedule_save()
+
+    def _schedule_save(self) -> None:
+        self._dirty = True
+        if self._saving is None or self._saving.done():
+            try:
+                self._saving = asyncio.get_running_loop().create_task(self._save())
+            except RuntimeError:
+                self._saving = None
+
+    async def _save(self) -> None:
+        self._dirty = False
+        await self._store.set_state(STATE_KEY, json.dumps([asdict(p) for p in self.queue]))
+
+    async def _run(self) -> None:
+        while True:
+            await self._clock.sleep(self._config.batch_seconds)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("notification flush failed")
+
+    async def flush(self) -> int:
+        """Send what is due: one batch per channel within its rate limit. Returns messages delivered."""
+        now = self._clock.now_ms()
+        delivered = 0
+        for name, channel in self._channels.items():
+            sent = self._sent[name]
+            while sent and sent[0] <= now - MINUTE_MS:
+                sent.popleft()
+            if len(sent) >= self._config.max_per_minute:
+                continue
+            batch = [p for p in self.queue if p.channel == name and p.next_ms <= now][:MAX_BATCH]
+            if not batch:
+                continue
+            title, body, level = self._compose(batch)
+            sent.append(now)
+            try:
+                await channel.send(title, body, level)
+            except NotifyError as exc:
+                self._failed(name, batch, str(exc), now)
+            else:
+                delivered += len(batch)
+                self.queue = [p for p in self.queue if not any(p is b for b in batch)]
+        if delivered:
+            self.delivered += delivered
+        self._schedule_save()
+        return delivered
+
+    @staticmethod
+    def _compose(batch: list[Pending]) -> tuple[str, str, str]:
+        level = max((p.level for p in batch), key=lambda value: LEVELS.get(value, 0))
+        if len(batch) == 1:
+            return batch[0].title, batch[0].body, level
+        body = "\n".join(f"- {p.title}: {p.body}" for p in batch)
+        return f"{len(batch)} alerts", body, level
+
+    def _failed(self, name: str, batch: list[Pending], error: str, now: int) -> None:
+        log.warning("notification to %s failed: %s", name, error)
+        for pending in batch:
+            pending.attempts += 1
+            pending.next_ms = now + int(self._config.retry_seconds * 1000 * 2 ** (pending.attempts - 1))
+        expired = [p for p in batch if p.attempts >= self._config.max_attempts]
+        if expired:
+            log.error("%d notifications to %s given up after %d attempts", len(expired), name, self._config.max_attempts)
+            self.dropped += len(expired)
+            self.queue = [p for p in self.queue if not any(p is e for e in expired)]
+
+    def status(self) -> dict[str, Any]:
+        return {"queued": len(self.queue), "delivered": self.delivered, "dropped": self.dropped,
+                "channels": list(self._channels)}
