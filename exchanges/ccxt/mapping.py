@@ -32,6 +32,10 @@ from core.models import (
 
 DECIMAL_PLACES = 2  # ccxt.base.decimal_to_precision.DECIMAL_PLACES, without importing ccxt
 SIGNIFICANT_DIGITS = 3
+# Some exchanges publish leverage limits only on private endpoints (Binance's leverage brackets),
+# so ccxt's market leaves them empty. Perpetuals then get this; the risk manager's max_leverage
+# is the cap that matters, and the exchange refuses more than it allows.
+UNKNOWN_PERP_LEVERAGE = 20
 
 
 class UnsupportedOrder(ValueError):
@@ -92,7 +96,7 @@ def instrument_from_market(venue: str, market: dict[str, Any], precision_mode: i
         maker_fee=dec(market.get("maker")) or Decimal("0.001"),
         taker_fee=dec(market.get("taker")) or Decimal("0.001"),
         contract_size=dec(market.get("contractSize")) or Decimal(1),
-        max_leverage=int(leverage) if leverage and not market.get("spot") else 1,
+        max_leverage=1 if market.get("spot") else int(leverage or UNKNOWN_PERP_LEVERAGE),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from functools import partial
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -242,34 +243,34 @@ class CcxtVenue:
     async def subscribe(self, symbols: list[str]) -> None:
         if self._streams is None:
             raise VenueError(f"{self.name}: start the venue before subscribing")
-        exchange = self.exchange
-        has = exchange.has
         for symbol in symbols:
             self.instrument(symbol)
             self.books.setdefault(symbol, LocalBook(self.name, symbol))
-            self._streams.start(StreamSpec(
-                key=f"book:{symbol}",
-                watch=self._ws(has, "watchOrderBook", lambda s=symbol: exchange.watch_order_book(s, BOOK_DEPTH)),
-                poll=lambda s=symbol: exchange.fetch_order_book(s, BOOK_DEPTH),
-                handle=lambda raw, s=symbol: self._on_book(s, raw),
-            ))
-            self._streams.start(StreamSpec(
-                key=f"trades:{symbol}",
-                watch=self._ws(has, "watchTrades", lambda s=symbol: exchange.watch_trades(s)),
-                poll=lambda s=symbol: exchange.fetch_trades(s, self._last_trade_ts.get(s)),
-                handle=lambda raw, s=symbol: self._on_trades(s, raw),
-            ))
-            if has.get("fetchTicker") or has.get("watchTicker"):
-                self._streams.start(StreamSpec(
-                    key=f"ticker:{symbol}",
-                    watch=self._ws(has, "watchTicker", lambda s=symbol: exchange.watch_ticker(s)),
-                    poll=(lambda s=symbol: exchange.fetch_ticker(s)) if has.get("fetchTicker") else None,
-                    handle=self._on_ticker,
-                ))
+            for spec in self._market_streams(symbol):
+                self._streams.start(spec)
 
-    @staticmethod
-    def _ws(has: dict[str, Any], feature: str, fn: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]] | None:
-        return fn if has.get(feature) else None
+    def _market_streams(self, symbol: str) -> list[StreamSpec]:
+        exchange = self.exchange
+        has = exchange.has
+
+        def ws(feature: str, fetch: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]] | None:
+            return fetch if has.get(feature) else None
+
+        specs = [
+            StreamSpec(f"book:{symbol}", ws("watchOrderBook", partial(exchange.watch_order_book, symbol, BOOK_DEPTH)),
+                       partial(exchange.fetch_order_book, symbol, BOOK_DEPTH), partial(self._on_book, symbol)),
+            StreamSpec(f"trades:{symbol}", ws("watchTrades", partial(exchange.watch_trades, symbol)),
+                       partial(self._poll_trades, symbol), partial(self._on_trades, symbol)),
+        ]
+        if has.get("fetchTicker") or has.get("watchTicker"):
+            poll = partial(exchange.fetch_ticker, symbol) if has.get("fetchTicker") else None
+            specs.append(StreamSpec(f"ticker:{symbol}", ws("watchTicker", partial(exchange.watch_ticker, symbol)),
+                                    poll, self._on_ticker))
+        return specs
+
+    async def _poll_trades(self, symbol: str) -> list[dict[str, Any]]:
+        trades: list[dict[str, Any]] = await self.exchange.fetch_trades(symbol, self._last_trade_ts.get(symbol))
+        return trades
 
     def _on_book(self, symbol: str, raw: dict[str, Any]) -> None:
         book = self.books[symbol]
@@ -374,9 +375,9 @@ class CcxtVenue:
         if self._paper is not None:
             return self._paper.open_orders()
         self._require_live()
-        reports = []
+        reports: list[ExecutionReport] = []
         for symbol in self.config.markets:
-            raw = await self._read("fetch open orders", lambda s=symbol: self.exchange.fetch_open_orders(s))
+            raw = await self._read("fetch open orders", partial(self.exchange.fetch_open_orders, symbol))
             reports.extend(self.tracker.report(o, self._client_id(o), self.clock.now_ms()) for o in raw)
         return reports
 

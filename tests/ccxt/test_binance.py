@@ -27,6 +27,7 @@ async def test_markets_become_instruments_with_precision_and_limits(server, make
     assert spot.contract_type is ContractType.SPOT
     assert perp.contract_type is ContractType.LINEAR_PERPETUAL
     assert (perp.tick_size, perp.lot_size, perp.min_notional) == (Decimal("0.1"), Decimal("0.001"), Decimal("100"))
+    assert (spot.max_leverage, perp.max_leverage) == (1, 20)
     assert server.unknown == []
     await venue.stop()
 
@@ -113,6 +114,19 @@ async def test_perpetual_order_and_position(server, make_venue) -> None:
     assert (position.symbol, position.side, position.size) == ("BTC/USDT:USDT", PositionSide.LONG, Decimal("0.015"))
     assert position.entry_price == Decimal("41500") and position.unrealized_pnl == Decimal("7.5")
     await venue.stop()
+
+
+async def test_leverage_is_set_before_a_perpetual_order(server, make_venue) -> None:
+    install_binance(server)
+    server.route("POST", "/fapi/v1/leverage", lambda r: {"leverage": int(r.params["leverage"]),
+                                                         "maxNotionalValue": "80000000", "symbol": "BTCUSDT"})
+    venue = make_venue("binance", markets=["BTC/USDT:USDT"])
+    await venue.load_instruments()
+    ack = await venue.create_order(limit_order(symbol="BTC/USDT:USDT", size="0.01", price="41000", leverage=5))
+    assert ack.status is OrderStatus.OPEN
+    [request] = server.calls("POST", "/fapi/v1/leverage")
+    assert request.params["leverage"] == "5" and request.params["symbol"] == "BTCUSDT"
+    assert request.ts <= server.calls("POST", "/fapi/v1/order")[0].ts
 
 
 async def test_live_venue_refuses_private_calls_without_confirmation(server, make_venue) -> None:
