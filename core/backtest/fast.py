@@ -41,6 +41,11 @@ def simulate_targets(
         raise ValueError(f"expected {n} targets, one per bar, got shape {targets.shape}")
     if np.isnan(targets).any():
         raise ValueError(f"target exposure is NaN at bar {int(np.flatnonzero(np.isnan(targets))[0])}")
+    sizes = np.abs(targets[targets != 0])
+    if sizes.size and (sizes != sizes[0]).any():
+        # the event path trades the difference when only the size changes; here a change closes
+        # and reopens, so the two paths agree only while every position has the same size
+        raise ValueError("vectorised targets must use a single exposure size (long +x, short -x, flat 0)")
     fee, lot = settings.fee, settings.lot_size
     cash, size, entry, entry_fee, entry_bar, entry_ts = settings.cash, 0.0, 0.0, 0.0, 0, 0
     starts, seg_cash, seg_size, seg_entry = [0], [cash], [0.0], [0.0]
