@@ -25,6 +25,7 @@ from core.models import (
     Instrument,
     Order,
     OrderBook,
+    OrderRequest,
     OrderStatus,
     Position,
 )
@@ -42,6 +43,7 @@ from exchanges.ccxt.streams import StreamPolicy, StreamSpec, StreamSupervisor
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R", Order, OrderRequest)
 BOOK_DEPTH = 20
 
 
@@ -182,17 +184,18 @@ class CcxtVenue:
 
     # -- rounding and limits, before risk checks --------------------------------------------
 
-    def round_order(self, order: Order) -> Order:
-        """The order with size and prices rounded by ccxt's own precision rules (what the
-        exchange will accept), so that risk checks see the numbers that will be sent."""
+    def round_order(self, order: R) -> R:
+        """The request or order with size and prices rounded by ccxt's own precision rules
+        (what the exchange will accept), so that risk checks see the numbers that will be sent.
+        Sizes are truncated, prices rounded, as ccxt does."""
         self.instrument(order.symbol)
         exchange = self.exchange
         try:
-            update: dict[str, Any] = {"size": Decimal(exchange.amount_to_precision(order.symbol, float(order.size)))}
+            update: dict[str, Any] = {"size": Decimal(exchange.amount_to_precision(order.symbol, str(order.size)))}
             for field in ("price", "trigger_price", "take_profit", "stop_loss"):
                 value = getattr(order, field)
                 if value is not None:
-                    update[field] = Decimal(exchange.price_to_precision(order.symbol, float(value)))
+                    update[field] = Decimal(exchange.price_to_precision(order.symbol, str(value)))
         except Exception as exc:  # noqa: BLE001 - ccxt raises InvalidOrder for sizes below precision
             raise VenueError(f"{self.name}: {describe(exc)}") from None
         return order.model_copy(update=update)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.models import ContractType, Order, OrderStatus, OrderType, PositionSide, Side
+from core.models import ContractType, Order, OrderRequest, OrderStatus, OrderType, PositionSide, Side
 from core.ports import OrderNotFound, VenueError
 from tests.ccxt.fakes import install_binance
 
@@ -69,10 +69,16 @@ async def test_market_order_fill_arrives_in_the_ack(server, make_venue) -> None:
 
 async def test_rounding_uses_the_exchange_precision(server, make_venue) -> None:
     install_binance(server)
-    venue = make_venue("binance")
+    venue = make_venue("binance", markets=["BTC/USDT", "BTC/USDT:USDT"])
     await venue.load_instruments()
     rounded = venue.round_order(limit_order(size="0.0123456789", price="41000.126"))
     assert rounded.size == Decimal("0.01234") and rounded.price == Decimal("41000.13")
+    request = OrderRequest(venue="binance", symbol="BTC/USDT:USDT", side=Side.SELL, type=OrderType.STOP_LIMIT,
+                           size=Decimal("0.0129"), price=Decimal("40000.04"), trigger_price=Decimal("40100.06"))
+    rounded_request = venue.round_order(request)
+    assert isinstance(rounded_request, OrderRequest)
+    assert (rounded_request.size, rounded_request.price, rounded_request.trigger_price) == (
+        Decimal("0.012"), Decimal("40000.0"), Decimal("40100.1"))
     await venue.stop()
 
 
