@@ -28,6 +28,7 @@ class _Plan:
 class AiTrendFollowing(Strategy):
     name: ClassVar[str] = "ai_trend_following"
     summary: ClassVar[str] = "act on confident agent signals, with stop-loss and take-profit"
+    needs_signals: ClassVar[bool] = True
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("confidence_threshold", float, 0.7, low=0.0, high=1.0, doc="ignore signals less confident"),
         Param("position_size_pct", float, 0.1, low=0.001, high=1.0, doc="share of equity per position"),

@@ -143,6 +143,7 @@ class Strategy:
     summary: ClassVar[str] = ""
     parameters: ClassVar[tuple[Param, ...]] = ()
     vectorised: ClassVar[bool] = False
+    needs_signals: ClassVar[bool] = False  # trades only on agent signals (a backtest must replay some)
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
         self.params: dict[str, Any] = self.validate_params(params or {})

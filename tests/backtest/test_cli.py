@@ -139,3 +139,21 @@ def test_a_failing_strategy_stops_the_backtest_with_its_error() -> None:
     assert code == 2 and out == ""
     assert "strategy 'basis_arbitrage' failed at 2021-09-29 09:00:00 UTC" in err
     assert "basis_arbitrage trades exactly two symbols, got 1: BTC/USDT" in err and "Traceback" not in err
+
+
+def test_signal_driven_backtest(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "backtest", "--strategy", "ai_trend_following", "--symbol", "BTC/USDT", "--data", CANDLES)
+    assert code == 2 and "trades on agent signals: pass --signals FILE" in err
+    signals = tmp_path / "signals.json"
+    signals.write_text(json.dumps([
+        {"instrument_id": "BTC/USDT", "direction": "buy", "strength": 0.9, "confidence": 0.95, "generated_time": 1633000000000},
+        {"instrument_id": "BTC/USDT", "direction": "sell", "strength": 0.9, "confidence": 0.5, "generated_time": 1634000000000},
+    ]))
+    code, out, err = run(capsys, "backtest", "--strategy", "ai_trend_following", "--symbol", "BTC/USDT", "--data", CANDLES,
+                         "--signals", str(signals), "--json")
+    assert code == 0, err
+    assert json.loads(out)["trades"] == 1  # the confident buy, closed at its stop or target; the unsure sell ignored
+    signals.write_text(json.dumps([{"instrument_id": "BTC/USDT", "direction": "up"}]))
+    code, _, err = run(capsys, "backtest", "--strategy", "ai_trend_following", "--symbol", "BTC/USDT", "--data", CANDLES,
+                       "--signals", str(signals))
+    assert code == 2 and "signals.json: signal 1: direction: Input should be 'buy', 'sell' or 'hold'" in err

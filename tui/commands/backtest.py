@@ -248,6 +248,8 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     series, tapes = load_series(args, ctx, target)
     settings = settings_from(args)
     signals = _signals(args.signals) if args.signals else []
+    if target.cls.needs_signals and not signals:
+        raise UsageProblem(f"strategy '{target.cls.name}' trades on agent signals: pass --signals FILE (a JSON list of signals)")
     engine = args.engine
     if engine == "auto":
         simple = settings.latency_ms == 0 and settings.slippage == Slippage() and not signals and not tapes and len(series) == 1
@@ -292,14 +294,19 @@ def _signals(path: Path) -> list[Any]:
 
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(rows, list):
-            raise UsageProblem(f"{path}: expected a JSON list of signals")
-        return [Signal.model_validate(row) for row in rows]
     except json.JSONDecodeError as exc:
         raise UsageProblem(f"{path}: not valid JSON: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UsageProblem(f"{path}: signal {first['loc'][0] if first['loc'] else ''}: {first['msg']}") from None
+    if not isinstance(rows, list):
+        raise UsageProblem(f"{path}: expected a JSON list of signals")
+    signals = []
+    for number, row in enumerate(rows, 1):
+        try:
+            signals.append(Signal.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "(the row)"
+            raise UsageProblem(f"{path}: signal {number}: {field}: {first['msg']}") from None
+    return signals
 
 
 async def _save_result(ctx: CommandContext, strategy_id: str, result: BacktestResult) -> None:
