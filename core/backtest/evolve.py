@@ -5,6 +5,9 @@ current parameters backtested), 3. mutate the parameters with the genetic algori
 with the current ones, on the older part of the recent candles, 4. backtest the best variants
 on the newest part, which the search never saw, 5. keep the winner only if it beats the current
 parameters there, 6. save it as a new strategy version.
+
+``daily_review`` reviews one strategy (``opentrade evolve``); ``review_running`` reviews every
+strategy the app runs, from the database; ``run_daily`` schedules it.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from core.backtest.data import Bars
+from core.backtest.data import Bars, DataError, bars_from_candles
 from core.backtest.optimizer import Candidate, SearchSettings, optimize, run_backtest
 from core.backtest.result import BacktestSettings
-from core.models import ZERO, Fill
+from core.models import ZERO, Candle, Fill
 from core.ports import Clock
 from core.strategies.base import Strategy
-from core.strategies.runner import StrategyVersions, SymbolBook
+from core.strategies.runner import StrategyEngine, StrategyVersions, SymbolBook
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -149,6 +152,50 @@ async def daily_review(
         result.version = await versions.save_strategy_version(strategy_id, result.params, note, now_ms)
     log.info("daily review of %s: %s", strategy_id, "new parameters adopted" if adopted else "parameters kept")
     return result
+
+
+class ReviewStore(Protocol):
+    """What the in-app review reads from ``core.storage.Database``."""
+
+    async def load_candles(self, venue: str, symbol: str, timeframe: str, since_ms: int | None = None,
+                           until_ms: int | None = None) -> list[Candle]: ...
+
+    async def load_fills(self, *, strategy_id: str | None = None, since_ms: int | None = None) -> list[Fill]: ...
+
+
+async def review_running(
+    engine: StrategyEngine,
+    store: ReviewStore,
+    now_ms: int,
+    *,
+    lookback_ms: int = 90 * DAY_MS,
+    review: ReviewSettings | None = None,
+    settings: BacktestSettings | None = None,
+) -> dict[str, ReviewResult | str]:
+    """The scheduled daily review inside the app: every loaded single-symbol strategy is
+    reviewed on its stored candles of the last ``lookback_ms`` and the day's fills; winners are
+    applied through the engine, which validates them and stores the new version. Returns the
+    review per strategy id, or why it was skipped."""
+    outcomes: dict[str, ReviewResult | str] = {}
+    for info in engine.list_strategies():
+        if len(info.symbols) != 1 or engine.context(info.strategy_id).strategy.needs_signals:
+            outcomes[info.strategy_id] = "skipped: the review backtests single-symbol strategies on candles alone"
+            continue
+        candles = await store.load_candles(info.venue, info.symbols[0], info.timeframe, since_ms=now_ms - lookback_ms)
+        try:
+            bars = bars_from_candles(info.symbols[0], info.timeframe, candles, allow_gaps=True)
+            fills = await store.load_fills(strategy_id=info.strategy_id, since_ms=now_ms - DAY_MS)
+            result = await daily_review(info.strategy_id, type(engine.context(info.strategy_id).strategy), info.params,
+                                        bars, fills=fills, review=review, settings=settings, now_ms=now_ms)
+        except (DataError, ValueError) as exc:
+            outcomes[info.strategy_id] = f"skipped: {exc}"
+            continue
+        if result.adopted:
+            await engine.set_params(info.strategy_id, result.params, note=json.dumps(
+                {"review": "daily", "out_of_sample": _finite(result.challenger.score),
+                 "previous": _finite(result.current.score)}))
+        outcomes[info.strategy_id] = result
+    return outcomes
 
 
 def _finite(value: float) -> float | None:

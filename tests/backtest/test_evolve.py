@@ -97,3 +97,31 @@ async def test_the_schedule_runs_daily_and_survives_a_failure() -> None:
             await asyncio.sleep(0)
     task.cancel()
     assert runs == [10 * DAY + 3_600_000, 11 * DAY + 3_600_000, 12 * DAY + 3_600_000]
+
+
+async def test_the_in_app_review_applies_winners_through_the_engine(bars, tmp_path, clock: SimClock) -> None:
+    from core.backtest.evolve import review_running
+    from core.config import StrategyConfig
+    from core.storage.database import Database
+    from core.strategies import registry
+    from core.strategies.runner import StrategyEngine
+    from tests.strategies.test_runner import FakeHost
+
+    clock.set(int(bars.ts[-1]) + 3_600_000)
+    async with await Database.open(tmp_path / "db.sqlite") as db:
+        await db.save_candles("paper", "BTC/USDT", "1h", [bars.candle(i) for i in range(len(bars))])
+        engine = StrategyEngine(FakeHost(clock), versions=db)
+        registry.load(engine, {
+            "churn": StrategyConfig(kind="sma_cross", venue="paper", timeframe="1h", fast=3, slow=4),
+            "ai": StrategyConfig(kind="ai_trend_following", venue="paper", timeframe="1h"),
+            "pair": StrategyConfig(kind="pair_arbitrage", venue="paper", symbols=["ETH/USDT", "BTC/USDT"]),
+            "eth": StrategyConfig(kind="mean_reversion", venue="paper", symbols=["ETH/USDT"], timeframe="1h"),
+        })
+        outcomes = await review_running(engine, db, clock.now_ms(), lookback_ms=400 * DAY, review=REVIEW)
+        churn = outcomes["churn"]
+        assert not isinstance(churn, str) and churn.adopted
+        assert engine.context("churn").strategy.params == churn.params
+        (version,) = await db.strategy_versions("churn")
+        assert version["params"] == churn.params and '"review": "daily"' in version["note"]
+        assert all(isinstance(outcomes[k], str) and outcomes[k].startswith("skipped: ") for k in ("ai", "pair", "eth"))
+        assert "too few for a review" in outcomes["eth"]
