@@ -260,7 +260,9 @@ class CcxtVenue:
             return fetch if has.get(feature) else None
 
         specs = [
-            StreamSpec(f"book:{symbol}", ws("watchOrderBook", partial(exchange.watch_order_book, symbol, BOOK_DEPTH)),
+            # No depth for the websocket: exchanges accept only their own set (Bybit: 1, 50,
+            # 200...), and the top levels are cut here anyway.
+            StreamSpec(f"book:{symbol}", ws("watchOrderBook", partial(exchange.watch_order_book, symbol)),
                        partial(exchange.fetch_order_book, symbol, BOOK_DEPTH), partial(self._on_book, symbol)),
             StreamSpec(f"trades:{symbol}", ws("watchTrades", partial(exchange.watch_trades, symbol)),
                        partial(self._poll_trades, symbol), partial(self._on_trades, symbol)),

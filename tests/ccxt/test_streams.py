@@ -12,8 +12,10 @@ from core.events import (
     ConnectionChanged, Event, EventBus, ExecutionReported, OrderBookUpdated, TickerUpdated, TradePrinted,
 )
 from core.models import Order, OrderStatus, OrderType, Side
-from tests.ccxt.fakes import install_binance
+from exchanges.ccxt.book import LocalBook
+from tests.ccxt.fakes import install_binance, install_bybit
 from tests.ccxt.ws_binance import BinanceStream
+from tests.ccxt.ws_bybit import BybitStream
 
 
 async def until(sub, predicate: Callable[[Event], bool], seen: list[Event], timeout: float = 10.0) -> Event:
@@ -113,4 +115,31 @@ async def test_own_orders_are_followed_by_polling_when_there_is_no_user_stream(s
     filled = (await until(sub, lambda e: e.report.status is OrderStatus.FILLED, seen)).report
     assert filled.fill is not None and filled.fill.price == Decimal("42000.01") and filled.fill.size == Decimal("0.01")
     assert "ot-0123456789abcdef01234567" not in venue.tracker.open
+    await venue.stop()
+
+
+async def test_bybit_recorded_book_matches_the_local_book_applied_by_sequence(server, make_venue) -> None:
+    install_bybit(server)
+    stream = BybitStream(server)
+    venue = make_venue("bybit", mode="paper", markets=["XRP/USDT:USDT"])
+    bus = EventBus()
+    sub = bus.subscribe(OrderBookUpdated, maxsize=10_000)
+    reference = LocalBook("bybit", "XRP/USDT:USDT")
+    for message in stream.messages:
+        data = message["data"]
+        bids = [(Decimal(p), Decimal(q)) for p, q in data["b"]]
+        asks = [(Decimal(p), Decimal(q)) for p, q in data["a"]]
+        if message["type"] == "snapshot":
+            reference.apply_snapshot(bids, asks, data["u"], message["ts"])
+        else:
+            assert reference.apply_delta(data["u"], data["u"], bids, asks, message["ts"])
+    expected = reference.snapshot(20)
+    await venue.start(bus)
+    async with asyncio.timeout(10):
+        while True:
+            book = (await sub.get()).book
+            if book.ts == expected.ts:
+                break
+    assert (book.bids, book.asks) == (expected.bids, expected.asks)
+    assert any(topic.startswith("orderbook.") for topic in stream.topics)
     await venue.stop()
