@@ -126,7 +126,7 @@ class PaperAccount:
             return self._report(self._orders[order.client_order_id])
         now = self._clock.now_ms()
         order = order.model_copy()
-        problem = self._funds_problem(order)
+        problem = self._reduce_only_problem(order) or self._funds_problem(order)
         if problem is not None:
             order.transition(OrderStatus.REJECTED, now, problem)
             self._orders[order.client_order_id] = order
@@ -216,6 +216,14 @@ class PaperAccount:
         if lots == 0:
             return None
         return engine.notional_of(notional) / (engine.size_of(lots) * engine.instrument.contract_size)
+
+    def _reduce_only_problem(self, order: Order) -> str | None:
+        if not order.reduce_only:
+            return None
+        held = self._positions.get(order.symbol, _PaperPosition()).size
+        if held == 0 or (held > 0) == (order.side is Side.BUY) or order.size > abs(held):
+            return f"reduce-only {order.side.value} of {order.size} would not reduce the position ({held})"
+        return None
 
     def _funds_problem(self, order: Order) -> str | None:
         asset, need = self._cost(order, order.size)

@@ -31,7 +31,7 @@ from core.models import (
 )
 from core.ports import Clock, OrderNotFound, VenueError
 from core.redact import redact
-from core.secrets import Credentials
+from core.secrets import Credentials, env_prefix
 from exchanges.ccxt import client, mapping
 from exchanges.ccxt.book import LocalBook
 from exchanges.ccxt.errors import AMBIGUOUS, Caller, Failure, RetryPolicy, classify, describe, to_venue_error
@@ -117,9 +117,10 @@ class CcxtVenue:
         if self.mode != "live":
             raise VenueError(f"{self.name}: paper mode never sends private requests")
         if self._credentials is None or not self._credentials.complete:
+            prefix = env_prefix(self.name)
             raise VenueError(
-                f"{self.name}: live mode needs API credentials: set OPENTRADE_"
-                f"{self.name.upper()}_API_KEY and _SECRET, or add them to the secrets file"
+                f"{self.name}: live mode needs API credentials: set {prefix}API_KEY and {prefix}SECRET, "
+                "or add them to the secrets file"
             )
         if not self.live_confirmed:
             raise VenueError(f"{self.name}: live trading has not been confirmed; confirm it in the app first")

@@ -96,6 +96,8 @@ def test_perpetual_round_trip_realises_pnl(account) -> None:
     [position] = paper.positions()
     assert (position.side, position.size, position.entry_price) == (PositionSide.LONG, D("1"), D("42000.1"))
     paper.on_book(live_book("BTC/USDT:USDT", [("42100.0", "5")], [("42100.1", "5")]))
+    refused = paper.submit(order("ot-5b", Side.SELL, "2.000", symbol="BTC/USDT:USDT", reduce_only=True))
+    assert refused.status is OrderStatus.REJECTED and refused.reason.startswith("reduce-only sell of 2.000 would not reduce")
     paper.submit(order("ot-6", Side.SELL, "1.000", symbol="BTC/USDT:USDT", reduce_only=True))
     assert paper.positions() == []
     usdt = {b.asset: b for b in paper.balances()}["USDT"].free
