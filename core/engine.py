@@ -32,6 +32,7 @@ from core.events import (
     TickerUpdated,
 )
 from core.executor import Operation, OrderRefused, TradeExecutor
+from core.faults import kill_point
 from core.market import MarketCache
 from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, Position, RiskState
 from core.notify import Notifications, build_channels
@@ -53,14 +54,23 @@ MAX_RECENT_ALERTS = 200
 MAX_DECISIONS = 100
 
 
-def with_missed_fill(order: Order, report: ExecutionReport) -> ExecutionReport:
+def with_missed_fill(order: Order, report: ExecutionReport, recorded: list[Fill] | None = None) -> ExecutionReport:
     """A report whose cumulative fill is ahead of ours, with no fill attached, means fills
     happened while we were away: record the difference as one fill, priced so that the
-    order's average price matches the venue's, so positions and PnL stay right."""
-    missed = report.filled_size - order.filled_size
+    order's average price matches the venue's, so positions and PnL stay right.
+
+    ``recorded`` are the order's fills already in the database: a crash between writing a
+    fill and updating its order leaves the fill ahead of the order, and it must not be
+    counted twice."""
+    recorded_size = sum((f.size for f in recorded or []), ZERO)
+    known_size = max(order.filled_size, recorded_size)
+    missed = report.filled_size - known_size
     if missed <= 0 or report.fill is not None or report.avg_price is None:
         return report
-    known_cost = (order.avg_price or ZERO) * order.filled_size
+    if recorded_size > order.filled_size:
+        known_cost = sum((f.price * f.size for f in recorded or []), ZERO)
+    else:
+        known_cost = (order.avg_price or ZERO) * order.filled_size
     price = (report.avg_price * report.filled_size - known_cost) / missed
     fill = Fill(
         fill_id=f"{order.client_order_id}:reconciled:{report.filled_size}",
@@ -237,7 +247,9 @@ class TradingEngine:
                 changes["missing"] += 1
                 continue
             before = (order.status, order.filled_size)
-            applied = await self.orders.apply(with_missed_fill(order, report), actor="reconcile")
+            recorded = await self.orders.fills(client_order_id=order.client_order_id) if report.filled_size > order.filled_size else []
+            applied = await self.orders.apply(with_missed_fill(order, report, recorded), actor="reconcile")
+            kill_point("mid_reconcile")
             if applied is not None and (applied.status, applied.filled_size) != before:
                 changes["updated"] += 1
         for client_order_id, report in at_venue.items():

@@ -239,6 +239,7 @@ class TradeExecutor:
             await self._audit("cancel_failed", {"client_order_id": client_order_id, "error": message}, actor)
             raise OrderRefused(f"cancel failed: {message}", "venue_error") from None
         self._venue_result(order.venue, True)
+        kill_point("after_cancel_ack")
         return await self._orders.apply(report, actor=venue.name) or order
 
     async def modify_order(

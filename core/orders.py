@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from core.events import EventBus, OrderFilled, OrderUpdated
+from core.faults import kill_point
 from core.models import ZERO, ExecutionReport, Fill, Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class OrderManager:
         if fill.strategy_id is None and order.strategy_id is not None:
             fill = fill.model_copy(update={"strategy_id": order.strategy_id})
         if await self._store.record_fill(fill):
+            kill_point("after_fill_record")
             self._portfolio.apply_fill(fill)
             self._bus.publish(OrderFilled(fill))
 

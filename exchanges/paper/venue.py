@@ -42,6 +42,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.config import PaperVenueConfig
+from core.faults import kill_point
 from core.events import (
     BalancesChanged,
     CandleClosed,
@@ -217,6 +218,7 @@ class PaperVenue:
             positions=positions,
             meta={"fill_seq": self._fill_seq, "order_seq": self._order_seq, "funding_slot": self._funding_slot},
         )
+        kill_point("paper_after_save")
 
     def _save_simulation(self) -> None:
         trailing = []
