@@ -82,7 +82,8 @@ class CcxtVenue:
         self.instruments: dict[str, Instrument] = {}
         self.books: dict[str, LocalBook] = {}
         self.tracker = OrderTracker(name)
-        self._last_trade_ts: dict[str, int] = {}
+        self._seen_trades: dict[str, tuple[int, set[str]]] = {}
+        self._margin_mode_set: set[str] = set()
         self._paper = PaperAccount(name, config.balances, clock) if self.mode == "paper" else None
 
     # -- plumbing -------------------------------------------------------------------------
@@ -266,17 +267,13 @@ class CcxtVenue:
             StreamSpec(f"book:{symbol}", ws("watchOrderBook", partial(exchange.watch_order_book, symbol)),
                        partial(exchange.fetch_order_book, symbol, BOOK_DEPTH), partial(self._on_book, symbol)),
             StreamSpec(f"trades:{symbol}", ws("watchTrades", partial(exchange.watch_trades, symbol)),
-                       partial(self._poll_trades, symbol), partial(self._on_trades, symbol)),
+                       partial(exchange.fetch_trades, symbol), partial(self._on_trades, symbol)),
         ]
         if has.get("fetchTicker") or has.get("watchTicker"):
             poll = partial(exchange.fetch_ticker, symbol) if has.get("fetchTicker") else None
             specs.append(StreamSpec(f"ticker:{symbol}", ws("watchTicker", partial(exchange.watch_ticker, symbol)),
                                     poll, self._on_ticker))
         return specs
-
-    async def _poll_trades(self, symbol: str) -> list[dict[str, Any]]:
-        trades: list[dict[str, Any]] = await self.exchange.fetch_trades(symbol, self._last_trade_ts.get(symbol))
-        return trades
 
     def _on_book(self, symbol: str, raw: dict[str, Any]) -> None:
         book = self.books[symbol]
@@ -290,17 +287,23 @@ class CcxtVenue:
             self._bus.publish(OrderBookUpdated(snapshot))
 
     def _on_trades(self, symbol: str, raw: list[dict[str, Any]]) -> None:
-        last = self._last_trade_ts.get(symbol)
-        for item in raw:
-            ts = item.get("timestamp") or 0
-            if last is not None and ts < last:
+        """Publish trades not seen before: polls return the latest trades again, and a
+        websocket may repeat some after a reconnect. Seen = older than the newest timestamp,
+        or at that timestamp with a known id."""
+        newest, ids = self._seen_trades.get(symbol, (-1, set()))
+        for item in sorted(raw, key=lambda t: t.get("timestamp") or 0):
+            ts, trade_id = item.get("timestamp") or 0, str(item.get("id"))
+            if ts < newest or (ts == newest and trade_id in ids):
                 continue
+            if ts > newest:
+                newest, ids = ts, set()
+            ids.add(trade_id)
             trade = mapping.trade_from_ccxt(self.name, item)
-            self._last_trade_ts[symbol] = max(self._last_trade_ts.get(symbol) or 0, ts + 1)
             if self._paper is not None:
                 self._paper.on_trade(trade)
             if self._bus is not None:
                 self._bus.publish(TradePrinted(trade))
+        self._seen_trades[symbol] = (newest, ids)
 
     def _on_ticker(self, raw: dict[str, Any]) -> None:
         if self._bus is not None:
@@ -425,6 +428,7 @@ class CcxtVenue:
         if self._paper is not None:
             return self._paper.submit(order)
         self._require_live()
+        await self._apply_margin_mode(order.symbol)
         await self._apply_leverage(order)
         for attempt in range(2):
             self.caller.check_breaker()
@@ -467,6 +471,28 @@ class CcxtVenue:
             client_order_id=order.client_order_id, venue=self.name, symbol=order.symbol,
             status=OrderStatus.PENDING_NEW, reason=reason, ts=self.clock.now_ms(),
         )
+
+    async def _apply_margin_mode(self, symbol: str) -> None:
+        """The config's ``options: {marginMode: isolated|cross}``, set once per perpetual before
+        its first order (ccxt also reads it from its options on exchanges that take it per order)."""
+        mode = self.config.options.get("marginMode")
+        if mode is None or symbol in self._margin_mode_set or not self.instrument(symbol).is_perpetual:
+            return
+        if mode not in ("isolated", "cross"):
+            raise VenueError(f"{self.name}: options.marginMode must be 'isolated' or 'cross', not {mode!r}")
+        if not self.exchange.has.get("setMarginMode"):
+            raise VenueError(f"{self.name}: {self.config.exchange} does not support setting the margin mode through ccxt")
+
+        async def set_mode() -> None:
+            import ccxt  # noqa: PLC0415 - already loaded with the exchange
+
+            try:
+                await self.exchange.set_margin_mode(mode, symbol)
+            except ccxt.NoChange:
+                return
+
+        await self._read("set margin mode", set_mode)
+        self._margin_mode_set.add(symbol)
 
     async def _apply_leverage(self, order: Order) -> None:
         if order.leverage is None or not self.instrument(order.symbol).is_perpetual:

@@ -135,6 +135,19 @@ async def test_leverage_is_set_before_a_perpetual_order(server, make_venue) -> N
     assert request.ts <= server.calls("POST", "/fapi/v1/order")[0].ts
 
 
+async def test_configured_margin_mode_is_set_once_per_perpetual(server, make_venue) -> None:
+    install_binance(server)
+    server.route("POST", "/fapi/v1/marginType", lambda _r: {"code": 200, "msg": "success"})
+    venue = make_venue("binance", markets=["BTC/USDT:USDT"], options={"marginMode": "isolated"})
+    await venue.load_instruments()
+    for n in range(2):
+        await venue.create_order(limit_order(symbol="BTC/USDT:USDT", size="0.01", price="41000",
+                                             client_order_id=f"ot-{n:024d}"))
+    [request] = server.calls("POST", "/fapi/v1/marginType")
+    assert request.params["marginType"] == "ISOLATED" and request.params["symbol"] == "BTCUSDT"
+    assert len(server.calls("POST", "/fapi/v1/order")) == 2
+
+
 async def test_live_venue_refuses_private_calls_without_confirmation(server, make_venue) -> None:
     install_binance(server)
     venue = make_venue("binance")

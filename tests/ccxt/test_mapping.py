@@ -10,6 +10,7 @@ import pytest
 from core.config import CcxtVenueConfig
 from core.models import Order, OrderStatus, OrderType, Side, TimeInForce
 from exchanges.ccxt import client, mapping
+from exchanges.ccxt.orders import OrderTracker
 
 D = Decimal
 HAS_ALL = {"createStopOrder": True, "createStopLimitOrder": True, "createTakeProfitOrder": True,
@@ -99,3 +100,19 @@ def test_sandbox_uses_the_testnet_and_refuses_where_there_is_none() -> None:
         client.build_exchange(CcxtVenueConfig(exchange="kraken", sandbox=True), None)
     with pytest.raises(client.UnknownExchange, match="no exchange named 'krakn'"):
         client.build_exchange(CcxtVenueConfig(exchange="krakn"), None)
+
+
+def test_tracker_turns_cumulative_fills_into_fills() -> None:
+    tracker = OrderTracker("x")
+    base = {"id": "77", "symbol": "BTC/USDT", "side": "buy", "type": "limit", "status": "open",
+            "fee": {"cost": 0.02, "currency": "USDT"}}
+    first = tracker.report({**base, "filled": 0.2, "average": 100.0}, "ot-1", 5)
+    assert first.status is OrderStatus.PARTIALLY_FILLED and first.fill is not None
+    assert (first.fill.size, first.fill.price, first.fill.fee) == (D("0.2"), D("100"), D("0.02"))
+    again = tracker.report({**base, "filled": 0.2, "average": 100.0}, "ot-1", 6)
+    assert again.fill is None
+    done = tracker.report({**base, "status": "closed", "filled": 0.5, "average": 101.2,
+                           "fee": {"cost": 0.05, "currency": "USDT"}}, "ot-1", 7)
+    assert done.status is OrderStatus.FILLED and done.fill is not None
+    assert (done.fill.size, done.fill.price, done.fill.fee) == (D("0.3"), D("102"), D("0.03"))
+    assert done.fill.fill_id == "77-0.5" and "ot-1" not in tracker.open

@@ -143,3 +143,18 @@ async def test_bybit_recorded_book_matches_the_local_book_applied_by_sequence(se
     assert (book.bids, book.asks) == (expected.bids, expected.asks)
     assert any(topic.startswith("orderbook.") for topic in stream.topics)
     await venue.stop()
+
+
+async def test_polled_trades_are_published_once(server, make_venue) -> None:
+    install_binance(server)
+    BinanceStream(server, refuse=True)
+    venue = make_venue("binance", mode="paper", api_urls=spot_ws(server))
+    bus = EventBus()
+    sub = bus.subscribe(TradePrinted, maxsize=10_000)
+    await venue.start(bus)
+    async with asyncio.timeout(10):
+        while len(server.calls("GET", "/api/v3/aggTrades")) < 3:
+            await asyncio.sleep(0.01)
+    trades = [e.trade.trade_id for e in sub.drain()]
+    assert trades == ["3344151050", "3344151051", "3344151052"]
+    await venue.stop()
