@@ -39,9 +39,11 @@ def exchange_class(exchange_id: str) -> type:
     import ccxt.pro  # noqa: PLC0415
 
     if exchange_id in ccxt.pro.exchanges:
-        return getattr(ccxt.pro, exchange_id)
+        cls: type = getattr(ccxt.pro, exchange_id)
+        return cls
     if exchange_id in ccxt.async_support.exchanges:
-        return getattr(ccxt.async_support, exchange_id)
+        rest: type = getattr(ccxt.async_support, exchange_id)
+        return rest
     close = [e for e in ccxt.async_support.exchanges if e.startswith(exchange_id[:3])]
     hint = f" (did you mean {', '.join(close[:5])}?)" if close else ""
     raise UnknownExchange(f"ccxt has no exchange named '{exchange_id}'{hint}; run 'opentrade venues' for the list")

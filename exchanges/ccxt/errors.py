@@ -149,7 +149,7 @@ class Caller:
             hinted = self._retry_after()
             if hinted is not None:
                 return min(hinted, self.policy.max_delay)
-        return min(self.policy.base_delay * 2**attempt, self.policy.max_delay)
+        return float(min(self.policy.base_delay * 2**attempt, self.policy.max_delay))
 
     def record(self, exc: BaseException | None) -> None:
         """Only failures of the exchange itself count towards the breaker, not refusals."""

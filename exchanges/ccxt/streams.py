@@ -119,7 +119,7 @@ class StreamSupervisor:
                 await self._clock.sleep(self.policy.poll_interval)
 
     def _backoff(self, failures: int) -> float:
-        return min(self.policy.base_backoff * 2 ** (failures - 1), self.policy.max_backoff)
+        return float(min(self.policy.base_backoff * 2 ** (failures - 1), self.policy.max_backoff))
 
     def _publish_state(self) -> None:
         states = list(self._states.values())
