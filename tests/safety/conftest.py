@@ -79,3 +79,12 @@ async def settle() -> None:
     """Let the engine's report consumer, account refresher and audit writes run."""
     for _ in range(10):
         await asyncio.sleep(0)
+
+
+async def until(predicate: Callable[[], bool], what: str, attempts: int = 1000) -> None:
+    """Yield to the loop (and to the database writer thread) until ``predicate`` holds."""
+    for _ in range(attempts):
+        if predicate():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError(f"still waiting for {what}")
