@@ -3,7 +3,10 @@ statuses, order parameters per order type, and the client-id and URL rules of th
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +119,10 @@ def test_tracker_turns_cumulative_fills_into_fills() -> None:
     assert done.status is OrderStatus.FILLED and done.fill is not None
     assert (done.fill.size, done.fill.price, done.fill.fee) == (D("0.3"), D("102"), D("0.03"))
     assert done.fill.fill_id == "77-0.5" and "ot-1" not in tracker.open
+
+
+def test_importing_the_package_does_not_import_ccxt() -> None:
+    code = "import sys, exchanges.ccxt, exchanges.ccxt.doctor, exchanges.ccxt.capabilities; print('ccxt' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "False"

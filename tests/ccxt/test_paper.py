@@ -13,6 +13,8 @@ from core.models import (
     ContractType, Instrument, Liquidity, Order, OrderBook, OrderStatus, OrderType, PositionSide, Side, Trade,
 )
 from core.ports import OrderNotFound
+from core.config import CcxtVenueConfig
+from exchanges.ccxt import CcxtVenue
 from exchanges.ccxt.paper import PaperAccount
 from tests.ccxt.fakes import install_binance
 from tests.ccxt.ws_binance import BinanceStream
@@ -113,6 +115,12 @@ def test_stop_order_fires_on_a_live_trade(account) -> None:
     paper.on_trade(Trade(venue="binance", symbol="BTC/USDT", ts=2, price=D("41499.00"), size=D("1"), side=Side.SELL))
     assert paper.order("ot-8").status is OrderStatus.FILLED
     assert paper.order("ot-8").avg_price == D("42000.00")
+
+
+def test_paper_venue_never_hands_credentials_to_ccxt(clock, credentials, tmp_path) -> None:
+    venue = CcxtVenue("binance", CcxtVenueConfig(exchange="binance", mode="paper"), clock, tmp_path,
+                      credentials("binance"), live_confirmed=True)
+    assert not venue.exchange.apiKey and not venue.exchange.secret
 
 
 async def test_paper_venue_fills_against_the_streamed_book_without_private_requests(server, make_venue) -> None:
