@@ -158,3 +158,22 @@ async def test_polled_trades_are_published_once(server, make_venue) -> None:
     trades = [e.trade.trade_id for e in sub.drain()]
     assert trades == ["3344151050", "3344151051", "3344151052"]
     await venue.stop()
+
+
+async def test_a_sequence_gap_rebuilds_the_book_from_a_new_snapshot(server, make_venue) -> None:
+    install_binance(server)
+    stream = BinanceStream(server)
+    venue = make_venue("binance", mode="paper", api_urls=spot_ws(server))
+    bus = EventBus()
+    sub = bus.subscribe(maxsize=10_000)
+    await venue.start(bus)
+    seen: list[Event] = []
+    await until(sub, is_book_after_deltas, seen)
+    await stream.push_gap()
+    gap = await until(sub, lambda e: isinstance(e, ConnectionChanged) and e.state != "connected"
+                      and "book:BTC/USDT" in e.detail, seen)
+    after = seen[seen.index(gap) + 1:]
+    book = (await until(sub, is_book_after_deltas, after)).book
+    assert all(price != Decimal("41000") for price, _ in book.bids)
+    assert len(server.calls("GET", "/api/v3/depth")) == 2
+    await venue.stop()
