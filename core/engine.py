@@ -81,6 +81,20 @@ def with_missed_fill(order: Order, report: ExecutionReport, recorded: list[Fill]
     return report.model_copy(update={"fill": fill})
 
 
+def report_problem(report: ExecutionReport) -> str | None:
+    """Why a venue's report cannot be applied as it stands, or None. A fill that names another
+    order or market would be written against the wrong order and never reach the portfolio."""
+    fill = report.fill
+    if fill is None:
+        return None
+    if (fill.client_order_id, fill.venue, fill.symbol) != (report.client_order_id, report.venue, report.symbol):
+        return (f"its fill {fill.fill_id} is for {fill.client_order_id} {fill.symbol} on {fill.venue}, "
+                f"the report for {report.client_order_id} {report.symbol} on {report.venue}")
+    if fill.size <= 0 or fill.price <= 0:
+        return f"its fill {fill.fill_id} has size {fill.size} at price {fill.price}"
+    return None
+
+
 class TradingEngine:
     def __init__(
         self,
@@ -284,6 +298,12 @@ class TradingEngine:
         try:
             async for event in subscription:
                 assert isinstance(event, ExecutionReported)
+                problem = report_problem(event.report)
+                if problem is not None:
+                    log.error("report for %s refused: %s", event.report.client_order_id, problem)
+                    await self._audit("report_refused", {"client_order_id": event.report.client_order_id,
+                                                         "problem": problem}, event.report.venue)
+                    continue
                 try:
                     await self.orders.apply(event.report)
                 except Exception:
