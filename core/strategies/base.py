@@ -115,7 +115,7 @@ class Param:
         assert self.low is not None and self.high is not None
         if self.kind is int:
             return rng.randint(int(self.low), int(self.high))
-        return _readable(rng.uniform(self.low, self.high))
+        return self._readable(rng.uniform(self.low, self.high))
 
     def mutate(self, value: Any, rng: random.Random, scale: float) -> Any:
         """A nearby value: a Gaussian step of ``scale`` times the range, clipped to the bounds."""
@@ -124,12 +124,13 @@ class Param:
         assert self.low is not None and self.high is not None
         stepped = value + rng.gauss(0.0, scale * (self.high - self.low))
         clipped = min(max(stepped, self.low), self.high)
-        return int(round(clipped)) if self.kind is int else _readable(clipped)
+        return int(round(clipped)) if self.kind is int else self._readable(clipped)
 
-
-def _readable(value: float) -> float:
-    """Four significant digits: searched values stay legible in versions and reports."""
-    return float(f"{value:.4g}")
+    def _readable(self, value: float) -> float:
+        """Four significant digits, so searched values stay legible in versions and reports,
+        kept within the bounds (rounding may cross one)."""
+        assert self.low is not None and self.high is not None
+        return min(max(float(f"{value:.4g}"), self.low), self.high)
 
 
 class Strategy:

@@ -70,3 +70,11 @@ def test_registry_and_configuration() -> None:
         "strategy 'mean_reversion': parameter 'entry_z' = 9 is out of bounds: must be between 0.5 and 5 (configured as 'a')",
         "unknown strategy 'nope' (known: ai_trend_following, basis_arbitrage, grid, mean_reversion, pair_arbitrage, sma_cross) (configured as 'b')",
     ]
+
+
+def test_searched_floats_are_short_and_stay_in_bounds() -> None:
+    param = Param("x", float, 0.1, low=0.012345, high=0.123456)
+    rng = random.Random(3)
+    values = [param.sample(rng) for _ in range(300)] + [param.mutate(0.1234, rng, 1.0) for _ in range(300)]
+    assert all(0.012345 <= v <= 0.123456 for v in values)
+    assert all(len(f"{v:g}".replace("0.", "").lstrip("0")) <= 6 for v in values)
