@@ -15,9 +15,7 @@ from core.models import (
     Candle,
     ContractType,
     ExecutionReport,
-    Fill,
     Instrument,
-    Liquidity,
     Order,
     OrderBook,
     OrderStatus,
@@ -131,25 +129,6 @@ def report_from_order(
         avg_price=dec(order.get("average")),
         fee=dec0(fee.get("cost")),
         ts=order.get("lastUpdateTimestamp") or order.get("timestamp") or ts,
-    )
-
-
-def fill_from_trade(venue: str, trade: dict[str, Any], client_order_id: str) -> Fill:
-    """One of the account's own trades (``watch_my_trades`` / ``fetch_my_trades``)."""
-    fee = trade.get("fee") or {}
-    return Fill(
-        fill_id=str(trade["id"]),
-        client_order_id=client_order_id,
-        venue_order_id=str(trade["order"]) if trade.get("order") is not None else None,
-        venue=venue,
-        symbol=trade["symbol"],
-        side=Side(trade["side"]),
-        price=dec0(trade["price"]),
-        size=dec0(trade["amount"]),
-        fee=dec0(fee.get("cost")),
-        fee_currency=fee.get("currency") or "",
-        liquidity=Liquidity.MAKER if trade.get("takerOrMaker") == "maker" else Liquidity.TAKER,
-        ts=trade.get("timestamp") or 0,
     )
 
 

@@ -71,15 +71,6 @@ class StreamSupervisor:
         self._tasks[spec.key] = asyncio.create_task(self._run(spec), name=f"{self.venue}:{spec.key}")
         self._publish_state()
 
-    @property
-    def keys(self) -> list[str]:
-        return list(self._tasks)
-
-    def stream_state(self, key: str) -> tuple[bool, bool, int]:
-        """(ok, polling, consecutive failures) of one stream."""
-        state = self._states[key]
-        return state.ok, state.polling, state.failures
-
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
         for task in tasks:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.models import ContractType, Order, OrderRequest, OrderStatus, OrderType, PositionSide, Side
-from core.ports import OrderNotFound, VenueError
+from core.ports import VenueError
 from tests.ccxt.fakes import install_binance
 
 
