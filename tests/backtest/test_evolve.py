@@ -105,7 +105,7 @@ async def test_the_in_app_review_applies_winners_through_the_engine(bars, tmp_pa
     from core.storage.database import Database
     from core.strategies import registry
     from core.strategies.runner import StrategyEngine
-    from tests.strategies.test_runner import FakeHost
+    from tests.strategies.helpers import FakeHost
 
     clock.set(int(bars.ts[-1]) + 3_600_000)
     async with await Database.open(tmp_path / "db.sqlite") as db:

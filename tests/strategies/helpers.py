@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from core.backtest.data import Bars, bars_from_arrays
 from core.backtest.engine import Backtester
 from core.backtest.result import BacktestSettings
-from core.models import Signal
+from core.clock import SimClock
+from core.events import EventBus
+from core.models import Instrument, Order, OrderRequest, Signal
 from core.strategies.base import Strategy
 
 H = 3_600_000
@@ -33,3 +36,29 @@ async def run_strategy(
     tester.strategies.add(strategy, venue="backtest", symbols=[b.symbol for b in series], timeframe=series[0].timeframe)
     await tester.run()
     return tester
+
+
+class FakeHost:
+    """A StrategyHost that records requests and fills nothing: for the StrategyEngine alone."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.bus = EventBus()
+        self.sent: list[OrderRequest] = []
+
+    async def submit(self, request: OrderRequest) -> Order:
+        self.sent.append(request)
+        return Order.from_request(request, self.clock.now_ms())
+
+    async def cancel(self, client_order_id: str) -> None:
+        return None
+
+    def position(self, venue: str, symbol: str) -> None:
+        return None
+
+    def equity(self) -> Decimal:
+        return Decimal(10_000)
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        return Instrument(venue=venue, symbol=symbol, base="BTC", quote="USDT", tick_size=Decimal("0.01"),
+                          lot_size=Decimal("0.001"))

@@ -13,38 +13,15 @@ from core.backtest.engine import Backtester
 from core.backtest.result import BacktestSettings
 from core.clock import SimClock
 from core.config import StrategyConfig
-from core.events import CandleClosed, EventBus, OrderFilled, SignalGenerated, TradePrinted
-from core.models import Candle, Direction, Fill, Instrument, Order, OrderRequest, Side, Signal, Trade
+from core.events import CandleClosed, OrderFilled, SignalGenerated, TradePrinted
+from core.models import Candle, Direction, Fill, Side, Signal, Trade
 from core.strategies import registry
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.mean_reversion import MeanReversion
 from core.strategies.runner import StrategyEngine
 from core.strategies.sma_cross import SmaCross
 from tests.conftest import DATA
-
-
-class FakeHost:
-    def __init__(self, clock: SimClock) -> None:
-        self.clock = clock
-        self.bus = EventBus()
-        self.sent: list[OrderRequest] = []
-
-    async def submit(self, request: OrderRequest) -> Order:
-        self.sent.append(request)
-        return Order.from_request(request, self.clock.now_ms())
-
-    async def cancel(self, client_order_id: str) -> None:
-        return None
-
-    def position(self, venue: str, symbol: str) -> None:
-        return None
-
-    def equity(self) -> Decimal:
-        return Decimal(10_000)
-
-    def instrument(self, venue: str, symbol: str) -> Instrument:
-        return Instrument(venue=venue, symbol=symbol, base="BTC", quote="USDT", tick_size=Decimal("0.01"),
-                          lot_size=Decimal("0.001"))
+from tests.strategies.helpers import FakeHost
 
 
 class Recorder(Strategy):
