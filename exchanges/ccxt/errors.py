@@ -158,9 +158,9 @@ class Caller:
         elif classify(exc) in RETRYABLE:
             self.breaker.record_failure()
 
-    async def call(self, what: str, fn: Callable[[], Awaitable[T]], *, retry: bool = True) -> T:
-        """``fn`` once, and again after retryable failures when ``retry`` (reads only: writes
-        resolve ambiguity themselves, see ``CcxtVenue.create_order``)."""
+    async def call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """``fn``, again after retryable failures. For reads and idempotent requests only: an
+        order entry resolves an unknown outcome itself (see ``CcxtVenue.create_order``)."""
         attempt = 0
         while True:
             self.check_breaker()
@@ -170,7 +170,7 @@ class Caller:
                 self.record(exc)
                 failure = classify(exc)
                 last = attempt + 1 >= self.policy.attempts
-                if not retry or failure not in RETRYABLE or last or self.breaker.is_open:
+                if failure not in RETRYABLE or last or self.breaker.is_open:
                     raise to_venue_error(exc, self.venue) from None
                 wait = self.delay(failure, attempt)
                 log.warning(
