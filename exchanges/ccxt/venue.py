@@ -28,6 +28,7 @@ from core.models import (
     OrderRequest,
     OrderStatus,
     Position,
+    Trade,
 )
 from core.ports import Clock, OrderNotFound, VenueError
 from core.redact import redact
@@ -342,7 +343,7 @@ class CcxtVenue:
         raw = await self._read("fetch order book", lambda: self.exchange.fetch_order_book(symbol, depth))
         return mapping.book_from_ccxt(self.name, symbol, raw, depth, self.clock.now_ms())
 
-    async def fetch_trades(self, symbol: str, limit: int = 100) -> list[Any]:
+    async def fetch_trades(self, symbol: str, limit: int = 100) -> list[Trade]:
         self.instrument(symbol)
         raw = await self._read("fetch trades", lambda: self.exchange.fetch_trades(symbol, None, limit))
         return [mapping.trade_from_ccxt(self.name, t) for t in raw]
