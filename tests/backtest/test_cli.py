@@ -157,3 +157,16 @@ def test_signal_driven_backtest(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     code, _, err = run(capsys, "backtest", "--strategy", "ai_trend_following", "--symbol", "BTC/USDT", "--data", CANDLES,
                        "--signals", str(signals))
     assert code == 2 and "signals.json: signal 1: direction: Input should be 'buy', 'sell' or 'hold'" in err
+
+
+def test_optimize_can_save_the_winner_as_a_version(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    code, out, err = run(capsys, "--config", str(config), "optimize", "--strategy", "btc_sma", "--symbol", "BTC/USDT",
+                         "--data", CANDLES, "--population", "6", "--generations", "2", "--save-version", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["saved_version"] == 1
+    code, out, _ = run(capsys, "--config", str(config), "strategy", "show", "btc_sma", "--json")
+    (version,) = json.loads(out)["versions"]
+    assert version["params"] == result["best"]["params"] and '"optimize": "genetic"' in version["note"]
+    code, _, err = run(capsys, "optimize", "--strategy", "sma_cross", "--data", CANDLES, "--save-version")
+    assert code == 2 and "'sma_cross' is not a configured strategy" in err

@@ -72,6 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--only", help="comma-separated parameters to search (default: all searchable)")
     opt.add_argument("--workers", type=int, default=1, help="worker processes")
     opt.add_argument("--seed", type=int, default=42)
+    opt.add_argument("--save-version", action="store_true",
+                     help="store the best parameters as a new version of the configured strategy")
     opt.set_defaults(handler=handle_optimize)
 
     evolve = sub.add_parser("evolve", help="the daily review: mutate, backtest, keep the winner as a new version")
@@ -348,10 +350,17 @@ def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
         generations=args.generations, folds=args.folds, train_fraction=args.train_fraction, workers=args.workers,
         seed=args.seed, only=tuple(n.strip() for n in args.only.split(",") if n.strip()) if args.only else (),
     )
+    if args.save_version:
+        strategy_config(config, args.strategy)
     with progress_bar(f"{args.method} search {target.cls.name}", not args.json) as progress:
         result = optimize(target.cls, series[0], search, settings_from(args), base=target.params, progress=progress)
+    version = None
+    if args.save_version:
+        note = json.dumps({"optimize": search.method, "objective": search.objective, "score": result.best.to_dict()["score"],
+                           "out_of_sample": result.summary()["out_of_sample_mean"]})
+        version = asyncio.run(_save_version(ctx, args.strategy, result.best.params, note))
     if args.json:
-        print(json.dumps(result.summary()))
+        print(json.dumps({**result.summary(), "saved_version": version}))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -369,7 +378,19 @@ def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
     for k, fold in enumerate(result.folds, 1):
         print(f"fold {k}: in-sample {result.objective} {_fmt(fold.best.score)}, "
               f"out-of-sample {_fmt(fold.out_of_sample.score)} with {params_text(fold.best.params)}")
+    if version is not None:
+        print(f"{args.strategy}: version {version} saved with the best parameters")
     return 0
+
+
+async def _save_version(ctx: CommandContext, strategy_id: str, params: dict[str, Any], note: str) -> int:
+    from core.clock import WallClock
+    from core.storage.database import Database
+
+    path = database_path(ctx.load_config(), ctx.home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with await Database.open(path, clock=WallClock()) as db:
+        return await db.save_strategy_version(strategy_id, params, note, WallClock().now_ms())
 
 
 # ----- evolve --------------------------------------------------------------------------------------
