@@ -145,6 +145,10 @@ class Backtester:
         self.fees = ZERO
         self.trades: list[TradeRecord] = []
         self._markets = {b.symbol: self._market(b) for b in series}
+        quotes = sorted({m.instrument.quote for m in self._markets.values()})
+        if len(quotes) > 1:
+            # the account is kept in one currency; PnL of an ETH/BTC position is in BTC
+            raise DataError(f"all symbols of a backtest must share one quote currency (got {', '.join(quotes)})")
         for symbol, tape in (tapes or {}).items():
             self._attach_tape(self._require(symbol), tape)
         self._live: dict[str, _Live] = {}

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from core.backtest.data import Bars, bars_from_arrays, load_bars
+from core.backtest.data import Bars, DataError, bars_from_arrays, load_bars
 from core.backtest.engine import Backtester, backtest, backtest_async
 from core.backtest.fast import run_fast
 from core.backtest.result import BacktestSettings, Slippage
@@ -154,3 +154,9 @@ async def test_backtest_async_reports_progress() -> None:
     seen: list[tuple[int, int]] = []
     result = await backtest_async(SmaCross, bars, {"fast": 5, "slow": 20}, progress=lambda i, n: seen.append((i, n)))
     assert seen[-1] == (1500, 1500) and result.engine == "event" and result.metrics.trades > 0
+
+
+def test_symbols_must_share_the_account_currency() -> None:
+    bars = [flat_bars([(100, 101, 99, 100)], "BTC/USDT"), flat_bars([(0.05, 0.051, 0.049, 0.05)], "ETH/BTC")]
+    with pytest.raises(DataError, match="share one quote currency \\(got BTC, USDT\\)"):
+        Backtester(bars)
