@@ -14,7 +14,7 @@ import csv
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TextIO
@@ -132,11 +132,13 @@ class AuditChain:
         )
 
 
-def entry_from_row(row: sqlite3.Row) -> AuditEntry:
-    return AuditEntry(
-        seq=row["seq"], ts=row["ts"], kind=row["kind"], actor=row["actor"],
-        payload=json.loads(row["payload"]), prev_hash=row["prev_hash"], hash=row["hash"],
-    )
+ENTRY_COLUMNS = "seq, ts, kind, actor, payload, prev_hash, hash"
+
+
+def entry_from_row(row: Sequence[Any]) -> AuditEntry:
+    """From a row of ``ENTRY_COLUMNS``."""
+    seq, ts, kind, actor, payload_json, prev_hash, digest = row
+    return AuditEntry(seq, ts, kind, actor, json.loads(payload_json), prev_hash, digest)
 
 
 @dataclass(slots=True)

@@ -8,7 +8,6 @@ is what the audit chain hashes, so it must never depend on dict order or float f
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
@@ -74,9 +73,9 @@ def model_row(model: BaseModel, columns: Sequence[str]) -> tuple[Any, ...]:
     return tuple(dump[column] for column in columns)
 
 
-def row_model(cls: type[M], row: sqlite3.Row, columns: Sequence[str]) -> M:
+def row_model(cls: type[M], row: Sequence[Any], columns: Sequence[str]) -> M:
     """Pydantic turns the stored strings back into Decimals and enums, and 0/1 into bools."""
-    return cls.model_validate({column: row[column] for column in columns})
+    return cls.model_validate(dict(zip(columns, row, strict=True)))
 
 
 def placeholders(count: int) -> str:

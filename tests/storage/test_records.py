@@ -37,7 +37,7 @@ async def test_positions_of_another_venue_are_refused(db: Database) -> None:
 
 async def test_balance_snapshots_keep_history_and_return_the_latest(db: Database) -> None:
     assert await db.latest_balances("paper") == []
-    first = [Balance(asset="USDT", free=Decimal("10000.00"), used=Decimal("0")), Balance(asset="BTC", free=Decimal("1"))]
+    first = [Balance(asset="USDT", free=Decimal("10000.00")), Balance(asset="BTC", free=Decimal("1"))]
     await db.snapshot_balances("paper", first, ts=1)
     await db.snapshot_balances("binance", [Balance(asset="ETH", free=Decimal("2"))], ts=2)
     assert await db.latest_balances("paper") == sorted(first, key=lambda b: b.asset)
