@@ -140,7 +140,8 @@ class CcxtVenue:
         self._streams = StreamSupervisor(self.name, bus, self.clock, self._stream_policy)
         if self.mode == "live":
             self._require_live()
-        await self.load_instruments()
+        if not self.instruments:
+            await self.load_instruments()
         if self._paper is not None:
             self._paper.attach(bus, self.instruments)
         await self.subscribe(list(self.config.markets))
@@ -157,6 +158,9 @@ class CcxtVenue:
     # -- markets --------------------------------------------------------------------------
 
     async def load_instruments(self) -> list[Instrument]:
+        """The configured markets' instruments. Every spot and linear perpetual market of the
+        exchange stays known (``instrument``), but only the configured ones are returned, since
+        the engine subscribes to what this returns."""
         exchange = self.exchange
         cached = self._cache.load()
         if cached is not None:
@@ -170,9 +174,7 @@ class CcxtVenue:
             instrument = mapping.instrument_from_market(self.name, market, exchange.precisionMode)
             if instrument is not None:
                 self.instruments[instrument.symbol] = instrument
-        for symbol in self.config.markets:
-            self.instrument(symbol)
-        return list(self.instruments.values())
+        return [self.instrument(symbol) for symbol in self.config.markets]
 
     def instrument(self, symbol: str) -> Instrument:
         instrument = self.instruments.get(symbol)

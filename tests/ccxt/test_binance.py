@@ -157,3 +157,10 @@ async def test_live_venue_refuses_private_calls_without_confirmation(server, mak
         await venue.fetch_balances()
     assert server.calls("GET", "/api/v3/account") == []
     await venue.stop()
+
+
+async def test_only_configured_markets_are_returned_but_all_are_known(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance", markets=["ETH/USDT"])
+    assert [i.symbol for i in await venue.load_instruments()] == ["ETH/USDT"]
+    assert venue.instrument("BTC/USDT:USDT").is_perpetual
