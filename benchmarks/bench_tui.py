@@ -134,7 +134,7 @@ async def under_load(duration: float, home: Path) -> None:
         engine.bus.add_listener((OrderBookUpdated, TradePrinted), count)
         return engine
 
-    app = OpenTradeApp(factory)
+    app = OpenTradeApp(factory, freeze_gc=True)
     lags: list[float] = []
     key_ms: list[float] = []
     pending: dict[str, Any] = {}

@@ -8,6 +8,7 @@ a key handler; orders go out in workers and come back as events.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
@@ -79,6 +80,7 @@ class OpenTradeApp(App[None]):
         screen: str | None = None,
         restore: bool = True,
         confirm_live: bool = True,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
         self._engine_factory = engine_factory
@@ -88,6 +90,7 @@ class OpenTradeApp(App[None]):
         self._requested_screen = screen
         self._restore = restore
         self._confirm_live = confirm_live
+        self._freeze_gc = freeze_gc
         self._confirmed_live: set[str] = set()
         self.market: tuple[str, str] = ("", "")
         self.frames = 0
@@ -131,6 +134,10 @@ class OpenTradeApp(App[None]):
         self.set_interval(1 / engine.config.ui.refresh_hz, self.render_frame, name="render-clock")
         mode = self._requested_screen or saved.get(STATE_SCREEN) or "trade"
         await self.switch_mode(mode if mode in MAIN_SCREENS else "trade")
+        if self._freeze_gc:
+            # Everything built so far lives as long as the app: keeping it out of the collector's
+            # full passes removes 80-100 ms pauses that otherwise hit the loop while data streams.
+            gc.freeze()
 
     @staticmethod
     def _initial_market(engine: TradingEngine, saved: str | None) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.widgets import OptionList
 
 from core.clock import SimClock
@@ -84,8 +84,11 @@ async def test_command_palette_reaches_screens_and_actions(make_app: Any) -> Non
         await settle(pilot, rounds=1)
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"go to log")
-        for _ in range(20):
-            await pilot.pause(0.02)
+        hits = app.screen.query_one(CommandList)
+        for _ in range(300):
+            if hits.highlighted == 0 and "Go to Log" in str(hits.get_option_at_index(0).prompt):
+                break
+            await pilot.pause(0.01)
         await pilot.press("enter")
         await settle(pilot)
         assert app.current_mode == "log"

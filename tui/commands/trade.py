@@ -58,6 +58,6 @@ def run(args: argparse.Namespace, context: Any) -> int:
     async def factory() -> Any:
         return await build_engine(config, home, seed=args.seed, venue=venue)
 
-    app = OpenTradeApp(factory, theme=args.theme)
+    app = OpenTradeApp(factory, theme=args.theme, freeze_gc=True)
     app.run()
     return app.return_code or 0

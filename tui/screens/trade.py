@@ -74,16 +74,17 @@ class TradeScreen(OpenTradeScreen):
             leverage = min(engine.config.trading.default_leverage, instrument.max_leverage)
             ticket.set_market(venue, instrument, leverage)
             changes = Changes.all()
-        if not (changes.market(venue, symbol) or changes.any_orders()):
-            return
+        if changes.market(venue, symbol) or changes.any_orders():
+            self._draw_book(venue, symbol)
+            self._draw_tape(venue, symbol)
+            self._draw_chart(venue, symbol)
+
+    def _draw_book(self, venue: str, symbol: str) -> None:
+        engine = self.engine
         instrument = engine.instrument(venue, symbol)
-        book = engine.market.book(venue, symbol)
         own_orders = engine.open_orders(venue, symbol)
-        self.query_one(OrderBookLadder).show(book, instrument, own_orders)
+        self.query_one(OrderBookLadder).show(engine.market.book(venue, symbol), instrument, own_orders)
         self._show_own_orders(own_orders, instrument.price_decimals)
-        self.query_one(TradesTape).show(engine.market.trades(venue, symbol), instrument)
-        chart = self.query_one(PriceChart)
-        chart.show(symbol, engine.market.candles(venue, symbol, chart.timeframe))
         mark = engine.market.mark(venue, symbol)
         self.query_one(OrderTicket).set_mark(mark)
         ticker = engine.market.ticker(venue, symbol)
@@ -95,6 +96,13 @@ class TradeScreen(OpenTradeScreen):
             f"  open orders {len(own_orders)}{held}",
             layout=False,
         )
+
+    def _draw_tape(self, venue: str, symbol: str) -> None:
+        self.query_one(TradesTape).show(self.engine.market.trades(venue, symbol), self.engine.instrument(venue, symbol))
+
+    def _draw_chart(self, venue: str, symbol: str) -> None:
+        chart = self.query_one(PriceChart)
+        chart.show(symbol, self.engine.market.candles(venue, symbol, chart.timeframe))
 
     def _show_own_orders(self, orders: list[Order], decimals: int) -> None:
         lines = [f"[b]My orders[/b] ({len(orders)})  [dim]2: manage[/dim]"]

@@ -70,14 +70,18 @@ class PriceChart(Widget):
             top = high - row * step
             bottom = top - step
             line = Text()
+            run, run_colour = "", ""
             for candle in candles:
-                colour = up if candle.close >= candle.open else down
                 if self.line_mode:
                     char = "•" if bottom <= candle.close <= top else " "
                 else:
                     char = _cell(candle, top, bottom)
-                line.append(char, style=colour)
-            line.append(" " * (columns - len(candles)))
+                colour = "" if char == " " else up if candle.close >= candle.open else down
+                if colour != run_colour and run:
+                    line.append(run, style=run_colour)
+                    run = ""
+                run, run_colour = run + char, colour
+            line.append(run + " " * (columns - len(candles)), style=run_colour)
             if row in (0, rows // 2, rows - 1):
                 line.append(f" {top - step / 2:>{AXIS_WIDTH - 1},.2f}", style="dim")
             lines.append(line)
