@@ -21,191 +21,46 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
-from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from core.models import Balance, Candle, Fill, Order, OrderStatus, Position
+from core.models import Balance, Candle, Fill, Order, Position
 from core.ports import Clock
 from core.redact import redact
+from core.storage import ops
 from core.storage.audit import (
+    ENTRY_COLUMNS,
     AuditChain,
     AuditDraft,
     AuditEntry,
     AuditVerification,
-    ENTRY_COLUMNS,
     entry_from_row,
     verify_connection,
 )
-from core.storage.codec import M, canonical_json, model_row, placeholders, row_model
+from core.storage.codec import canonical_json, model_row, placeholders
 from core.storage.connection import connect, in_thread
 from core.storage.errors import StorageError
 from core.storage.migrations import bundled_migrations, migrate
+from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, ORDER_EVENT_COLUMNS, POSITION_COLUMNS
+from core.storage.queries import (
+    CANDLE,
+    FILL,
+    ORDER,
+    POSITION,
+    Where,
+    candle_values,
+    check_limit,
+    query,
+    statuses,
+)
 from core.storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-ORDER_COLUMNS = tuple(Order.model_fields)
-FILL_COLUMNS = tuple(Fill.model_fields)
-POSITION_COLUMNS = tuple(Position.model_fields)
-CANDLE_COLUMNS = tuple(Candle.model_fields)
-_ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"
-
-_UPSERT_ORDER = (
-    f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}, is_open) VALUES ({placeholders(len(ORDER_COLUMNS) + 1)}) "
-    "ON CONFLICT (client_order_id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in (*ORDER_COLUMNS[1:], "is_open"))
-)
-_INSERT_ORDER_EVENT = f"INSERT INTO order_events ({_ORDER_EVENT_COLUMNS}) VALUES ({placeholders(8)})"
-_INSERT_FILL = (
-    f"INSERT INTO fills ({', '.join(FILL_COLUMNS)}) VALUES ({placeholders(len(FILL_COLUMNS))}) "
-    "ON CONFLICT (fill_id) DO NOTHING"
-)
-_INSERT_POSITION = (
-    f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}, saved_ts) "
-    f"VALUES ({placeholders(len(POSITION_COLUMNS) + 1)})"
-)
-_UPSERT_CANDLE = (
-    f"INSERT INTO candles (venue, symbol, timeframe, {', '.join(CANDLE_COLUMNS)}) "
-    f"VALUES ({placeholders(len(CANDLE_COLUMNS) + 3)}) "
-    "ON CONFLICT (venue, symbol, timeframe, ts) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in CANDLE_COLUMNS[1:])
-)
-
-
-class _Where:
-    """A WHERE clause built from optional filters, always with bound parameters."""
-
-    def __init__(self) -> None:
-        self.clauses: list[str] = []
-        self.params: list[Any] = []
-
-    def add(self, clause: str, *params: Any) -> None:
-        self.clauses.append(clause)
-        self.params.extend(params)
-
-    def range(self, column: str, since_ms: int | None, until_ms: int | None) -> None:
-        if since_ms is not None:
-            self.add(f"{column} >= ?", since_ms)
-        if until_ms is not None:
-            self.add(f"{column} < ?", until_ms)
-
-    def sql(self) -> str:
-        return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
-
-
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and limit <= 0:
-        raise StorageError(f"limit must be a positive number of rows, not {limit}")
-
-
-def _statuses(status: Sequence[str]) -> list[str]:
-    values = []
-    for item in status:
-        try:
-            values.append(OrderStatus(item).value)
-        except ValueError:
-            known = ", ".join(s.value for s in OrderStatus)
-            raise StorageError(f"unknown order status {item!r} (known: {known})") from None
-    return values
-
-
-def _query(
-    conn: sqlite3.Connection, sql: str, params: Sequence[Any], convert: Callable[[tuple[Any, ...]], T],
-    reverse: bool,
-) -> list[T]:
-    cursor = conn.execute(sql, params)
-    cursor.row_factory = None  # plain tuples: a third of the cost of sqlite3.Row on long loads
-    rows = cursor.fetchall()
-    if reverse:
-        rows.reverse()
-    return [convert(row) for row in rows]
-
-
-def _converter(cls: type[M], columns: Sequence[str]) -> Callable[[tuple[Any, ...]], M]:
-    return partial(row_model, cls, columns=columns)
-
-
-_candle_values = attrgetter(*CANDLE_COLUMNS)
-_ORDER = _converter(Order, ORDER_COLUMNS)
-_FILL = _converter(Fill, FILL_COLUMNS)
-_POSITION = _converter(Position, POSITION_COLUMNS)
-_CANDLE = _converter(Candle, CANDLE_COLUMNS)
-
-
-# Write operations: each runs on the connection thread inside the writer's transaction.
-
-
-def _op_record_order(
-    order_row: tuple[Any, ...], event_row: tuple[Any, ...], draft: AuditDraft,
-    conn: sqlite3.Connection, chain: AuditChain,
-) -> None:
-    conn.execute(_UPSERT_ORDER, order_row)
-    entry = chain.append(conn, draft)
-    conn.execute(_INSERT_ORDER_EVENT, (*event_row, entry.seq))
-
-
-def _op_record_fill(
-    fill_row: tuple[Any, ...], draft: AuditDraft, conn: sqlite3.Connection, chain: AuditChain
-) -> bool:
-    if conn.execute(_INSERT_FILL, fill_row).rowcount != 1:
-        return False
-    chain.append(conn, draft)
-    return True
-
-
-def _op_audit(draft: AuditDraft, conn: sqlite3.Connection, chain: AuditChain) -> AuditEntry:
-    return chain.append(conn, draft)
-
-
-def _op_save_positions(venue: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> None:
-    conn.execute("DELETE FROM positions WHERE venue = ?", (venue,))
-    conn.executemany(_INSERT_POSITION, rows)
-
-
-def _op_snapshot_balances(
-    venue: str, ts: int, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain
-) -> None:
-    snapshot_id = conn.execute("INSERT INTO balance_snapshots (venue, ts) VALUES (?, ?)", (venue, ts)).lastrowid
-    conn.executemany(
-        "INSERT INTO balances (snapshot_id, asset, free, used) VALUES (?, ?, ?, ?)",
-        [(snapshot_id, *row) for row in rows],
-    )
-
-
-def _op_save_strategy_version(
-    name: str, params: dict[str, Any], note: str, ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain
-) -> int:
-    row = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM strategy_versions WHERE name = ?", (name,)).fetchone()
-    version = int(row[0])
-    conn.execute(
-        "INSERT INTO strategy_versions (name, version, params, note, ts) VALUES (?, ?, ?, ?, ?)",
-        (name, version, canonical_json(params), note, ts),
-    )
-    payload = {"name": name, "version": version, "params": params, "note": note}
-    chain.append(conn, AuditDraft.of(ts, "strategy_version", actor, payload))
-    return version
-
-
-def _op_save_risk_parameters(
-    params: dict[str, Any], ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain
-) -> int:
-    row_id = conn.execute(
-        "INSERT INTO risk_parameters (ts, actor, params) VALUES (?, ?, ?)", (ts, actor, canonical_json(params))
-    ).lastrowid
-    chain.append(conn, AuditDraft.of(ts, "risk_parameters", actor, {"id": row_id, "params": params}))
-    return int(row_id or 0)
-
-
-def _op_execute_many(sql: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> int:
-    conn.executemany(sql, rows)
-    return len(rows)
-
 
 class Database:
     """Open with ``await Database.open(path)``; close with ``await db.close()``."""
@@ -279,14 +134,14 @@ class Database:
     ) -> list[T]:
         """Rows become models on the reader's thread: a 100,000-candle load does not stall the loop."""
         self._check_open()
-        return await in_thread(self._reader, _query, sql, params, convert, reverse)
+        return await in_thread(self._reader, query, sql, params, convert, reverse)
 
     async def _recent(
-        self, columns: str, table: str, where: _Where, order: tuple[str, ...], limit: int | None,
+        self, columns: str, table: str, where: Where, order: tuple[str, ...], limit: int | None,
         convert: Callable[[tuple[Any, ...]], T],
     ) -> list[T]:
         """Oldest first; with a limit, the most recent ``limit`` rows (still oldest first)."""
-        _check_limit(limit)
+        check_limit(limit)
         if limit is None:
             sql = f"SELECT {columns} FROM {table}{where.sql()} ORDER BY {', '.join(order)}"
             return await self._fetch(sql, where.params, convert)
@@ -320,11 +175,11 @@ class Database:
         payload["event"] = event
         payload["detail"] = detail
         draft = self._draft("order", actor, payload, order.updated_ts)
-        await self._writer.submit(partial(_op_record_order, order_row, event_row, draft))
+        await self._writer.submit(partial(ops.record_order_op, order_row, event_row, draft))
 
     async def get_order(self, client_order_id: str) -> Order | None:
         orders = await self._fetch(
-            f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE client_order_id = ?", (client_order_id,), _ORDER
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE client_order_id = ?", (client_order_id,), ORDER
         )
         return orders[0] if orders else None
 
@@ -334,7 +189,7 @@ class Database:
         since_ms: int | None = None, until_ms: int | None = None, limit: int | None = None,
     ) -> list[Order]:
         """Orders by creation time; ``since_ms``/``until_ms`` filter on ``created_ts``."""
-        where = _Where()
+        where = Where()
         if open_only:
             where.add("is_open = 1")
         if venue is not None:
@@ -344,15 +199,15 @@ class Database:
         if strategy_id is not None:
             where.add("strategy_id = ?", strategy_id)
         if status is not None:
-            values = _statuses(status)
+            values = statuses(status)
             where.add(f"status IN ({placeholders(len(values))})" if values else "0", *values)
         where.range("created_ts", since_ms, until_ms)
-        return await self._recent(", ".join(ORDER_COLUMNS), "orders", where, ("created_ts", "rowid"), limit, _ORDER)
+        return await self._recent(", ".join(ORDER_COLUMNS), "orders", where, ("created_ts", "rowid"), limit, ORDER)
 
     async def order_events(self, client_order_id: str) -> list[dict[str, Any]]:
         """The order's history, oldest first: ts, event, status, filled_size, detail, actor, audit_seq."""
         rows = await self._rows(
-            f"SELECT {_ORDER_EVENT_COLUMNS} FROM order_events WHERE client_order_id = ? ORDER BY id",
+            f"SELECT {ORDER_EVENT_COLUMNS} FROM order_events WHERE client_order_id = ? ORDER BY id",
             (client_order_id,),
         )
         return [dict(row) for row in rows]
@@ -364,14 +219,14 @@ class Database:
         payload = fill.model_dump(mode="json")
         fill_row = tuple(payload[column] for column in FILL_COLUMNS)
         draft = self._draft("fill", "engine", payload, fill.ts)
-        return bool(await self._writer.submit(partial(_op_record_fill, fill_row, draft)))
+        return bool(await self._writer.submit(partial(ops.record_fill_op, fill_row, draft)))
 
     async def load_fills(
         self, *, venue: str | None = None, symbol: str | None = None, strategy_id: str | None = None,
         client_order_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
         limit: int | None = None,
     ) -> list[Fill]:
-        where = _Where()
+        where = Where()
         if venue is not None:
             where.add("venue = ?", venue)
         if symbol is not None:
@@ -381,7 +236,7 @@ class Database:
         if client_order_id is not None:
             where.add("client_order_id = ?", client_order_id)
         where.range("ts", since_ms, until_ms)
-        return await self._recent(", ".join(FILL_COLUMNS), "fills", where, ("ts", "rowid"), limit, _FILL)
+        return await self._recent(", ".join(FILL_COLUMNS), "fills", where, ("ts", "rowid"), limit, FILL)
 
     # Audit log
 
@@ -392,7 +247,7 @@ class Database:
         draft = self._draft(kind, actor, payload, ts)
         # The entry handed back holds the payload as stored (Decimals as strings), as a reader would see it.
         draft = draft._replace(payload=json.loads(draft.payload_json))
-        entry: AuditEntry = await self._writer.submit(partial(_op_audit, draft))
+        entry: AuditEntry = await self._writer.submit(partial(ops.audit_op, draft))
         return entry
 
     async def audit_entries(
@@ -400,7 +255,7 @@ class Database:
         actor: str | None = None, before_seq: int | None = None, limit: int = 500,
     ) -> list[AuditEntry]:
         """The most recent ``limit`` matching entries, oldest first; ``before_seq`` pages back."""
-        where = _Where()
+        where = Where()
         if before_seq is not None:
             where.add("seq < ?", before_seq)
         if kind is not None:
@@ -426,15 +281,15 @@ class Database:
         if foreign:
             raise StorageError(f"save_positions for venue {venue!r} was given positions of {', '.join(foreign)}")
         rows = [(*model_row(position, POSITION_COLUMNS), ts) for position in positions]
-        await self._writer.submit(partial(_op_save_positions, venue, rows))
+        await self._writer.submit(partial(ops.save_positions_op, venue, rows))
 
     async def load_positions(self, venue: str | None = None) -> list[Position]:
-        where = _Where()
+        where = Where()
         if venue is not None:
             where.add("venue = ?", venue)
         return await self._fetch(
             f"SELECT {', '.join(POSITION_COLUMNS)} FROM positions{where.sql()} ORDER BY venue, symbol, side",
-            where.params, _POSITION,
+            where.params, POSITION,
         )
 
     async def snapshot_balances(self, venue: str, balances: list[Balance], ts: int) -> None:
@@ -444,7 +299,7 @@ class Database:
             twice = sorted({asset for asset in assets if assets.count(asset) > 1})
             raise StorageError(f"balance snapshot for {venue!r} lists {', '.join(twice)} more than once")
         rows = [(b.asset, str(b.free), str(b.used)) for b in balances]
-        await self._writer.submit(partial(_op_snapshot_balances, venue, ts, rows))
+        await self._writer.submit(partial(ops.snapshot_balances_op, venue, ts, rows))
 
     async def latest_balances(self, venue: str) -> list[Balance]:
         rows = await self._rows(
@@ -463,7 +318,7 @@ class Database:
         if not name:
             raise StorageError("a strategy version needs the strategy's name")
         canonical_json(params)  # refuse unserialisable parameters here, with a clear message
-        version: int = await self._writer.submit(partial(_op_save_strategy_version, name, params, note, ts, actor))
+        version: int = await self._writer.submit(partial(ops.save_strategy_version_op, name, params, note, ts, actor))
         return version
 
     async def strategy_versions(self, name: str) -> list[dict[str, Any]]:
@@ -476,7 +331,7 @@ class Database:
     async def save_risk_parameters(self, params: dict[str, Any], ts: int, actor: str) -> int:
         """Keep a new set of risk limits (audited); returns its id, increasing with each save."""
         canonical_json(params)
-        row_id: int = await self._writer.submit(partial(_op_save_risk_parameters, params, ts, actor))
+        row_id: int = await self._writer.submit(partial(ops.save_risk_parameters_op, params, ts, actor))
         return row_id
 
     async def latest_risk_parameters(self) -> dict[str, Any] | None:
@@ -491,18 +346,18 @@ class Database:
         if not candles:
             return 0
         # Candle fields are plain ints and floats, stored as they are: no serialisation needed.
-        rows = [(venue, symbol, timeframe, *_candle_values(candle)) for candle in candles]
-        count: int = await self._writer.submit(partial(_op_execute_many, _UPSERT_CANDLE, rows))
+        rows = [(venue, symbol, timeframe, *candle_values(candle)) for candle in candles]
+        count: int = await self._writer.submit(partial(ops.execute_many_op, ops.UPSERT_CANDLE, rows))
         return count
 
     async def load_candles(
         self, venue: str, symbol: str, timeframe: str, since_ms: int | None = None, until_ms: int | None = None
     ) -> list[Candle]:
-        where = _Where()
+        where = Where()
         where.add("venue = ? AND symbol = ? AND timeframe = ?", venue, symbol, timeframe)
         where.range("ts", since_ms, until_ms)
         return await self._fetch(
-            f"SELECT {', '.join(CANDLE_COLUMNS)} FROM candles{where.sql()} ORDER BY ts", where.params, _CANDLE
+            f"SELECT {', '.join(CANDLE_COLUMNS)} FROM candles{where.sql()} ORDER BY ts", where.params, CANDLE
         )
 
     # Small key-value state (last screen, theme, risk state)
@@ -513,7 +368,7 @@ class Database:
 
     async def set_state(self, key: str, value: str) -> None:
         await self._writer.submit(partial(
-            _op_execute_many,
+            ops.execute_many_op,
             "INSERT INTO kv_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [(key, value)],
         ))
