@@ -61,8 +61,9 @@ class CcxtVenue:
         retry: RetryPolicy | None = None,
         streams: StreamPolicy | None = None,
     ) -> None:
-        """``live_confirmed`` is the person's explicit go-ahead (typed in the TUI); without it,
-        and without complete credentials, a live venue refuses every private request."""
+        """A live venue needs complete credentials for any private request, and the person's
+        explicit go-ahead (typed in the TUI: ``live_confirmed`` or ``confirm_live()``) before it
+        sends a new order."""
         self.name = name
         self.mode = config.mode
         self.config = config
@@ -115,7 +116,8 @@ class CcxtVenue:
     async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         return await self.caller.call(what, fn)
 
-    def _require_live(self) -> None:
+    def _require_credentials(self) -> None:
+        """Private reads and cancels: a live venue with complete credentials."""
         if self.mode != "live":
             raise VenueError(f"{self.name}: paper mode never sends private requests")
         if self._credentials is None or not self._credentials.complete:
@@ -124,8 +126,18 @@ class CcxtVenue:
                 f"{self.name}: live mode needs API credentials: set {prefix}API_KEY and {prefix}SECRET, "
                 "or add them to the secrets file"
             )
+
+    def _require_confirmed(self) -> None:
+        """New orders also need the person's typed confirmation (``confirm_live``); reading the
+        account and cancelling, which reconciliation and an emergency stop need, do not."""
+        self._require_credentials()
         if not self.live_confirmed:
             raise VenueError(f"{self.name}: live trading has not been confirmed; confirm it in the app first")
+
+    def confirm_live(self) -> None:
+        """The person typed the confirmation: orders may now be sent to the exchange."""
+        self.live_confirmed = True
+        log.warning("%s: live trading confirmed on %s", self.name, self.config.exchange)
 
     def _wire(self, client_order_id: str) -> str:
         return client.to_wire(self.config.exchange, client_order_id)
@@ -139,7 +151,7 @@ class CcxtVenue:
         self._bus = bus
         self._streams = StreamSupervisor(self.name, bus, self.clock, self._stream_policy)
         if self.mode == "live":
-            self._require_live()
+            self._require_credentials()
         if not self.instruments:
             await self.load_instruments()
         if self._paper is not None:
@@ -365,7 +377,7 @@ class CcxtVenue:
     async def fetch_balances(self) -> list[Balance]:
         if self._paper is not None:
             return self._paper.balances()
-        self._require_live()
+        self._require_credentials()
         raw = await self._read("fetch balance", self.exchange.fetch_balance)
         return mapping.balances_from_ccxt(raw)
 
@@ -375,7 +387,7 @@ class CcxtVenue:
     async def fetch_positions(self) -> list[Position]:
         if self._paper is not None:
             return self._paper.positions()
-        self._require_live()
+        self._require_credentials()
         symbols = self._perpetual_symbols()
         if not symbols or not self.exchange.has.get("fetchPositions"):
             return []
@@ -386,7 +398,7 @@ class CcxtVenue:
     async def fetch_open_orders(self) -> list[ExecutionReport]:
         if self._paper is not None:
             return self._paper.open_orders()
-        self._require_live()
+        self._require_credentials()
         reports: list[ExecutionReport] = []
         for symbol in self.config.markets:
             raw = await self._read("fetch open orders", partial(self.exchange.fetch_open_orders, symbol))
@@ -399,7 +411,7 @@ class CcxtVenue:
     async def fetch_order(self, client_order_id: str, symbol: str) -> ExecutionReport | None:
         if self._paper is not None:
             return self._paper.order(client_order_id)
-        self._require_live()
+        self._require_credentials()
         self.instrument(symbol)
         try:
             raw = await self._read(
@@ -430,7 +442,7 @@ class CcxtVenue:
             return self._rejected(order, str(exc))
         if self._paper is not None:
             return self._paper.submit(order)
-        self._require_live()
+        self._require_confirmed()
         await self._apply_margin_mode(order.symbol)
         await self._apply_leverage(order)
         for attempt in range(2):
@@ -507,7 +519,7 @@ class CcxtVenue:
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport:
         if self._paper is not None:
             return self._paper.cancel(client_order_id)
-        self._require_live()
+        self._require_credentials()
         self.instrument(symbol)
         try:
             raw = await self._read(

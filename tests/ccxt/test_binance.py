@@ -148,15 +148,25 @@ async def test_configured_margin_mode_is_set_once_per_perpetual(server, make_ven
     assert len(server.calls("POST", "/fapi/v1/order")) == 2
 
 
-async def test_live_venue_refuses_private_calls_without_confirmation(server, make_venue) -> None:
+async def test_live_orders_wait_for_the_typed_confirmation(server, make_venue) -> None:
     install_binance(server)
     venue = make_venue("binance")
     venue.live_confirmed = False
     await venue.load_instruments()
-    with pytest.raises(VenueError, match="has not been confirmed"):
+    assert await venue.fetch_balances()
+    with pytest.raises(VenueError, match="live trading has not been confirmed"):
+        await venue.create_order(limit_order())
+    assert server.calls("POST", "/api/v3/order") == []
+    venue.confirm_live()
+    assert (await venue.create_order(limit_order())).status is OrderStatus.OPEN
+
+
+async def test_live_mode_without_credentials_says_which_variables_to_set(server, make_venue) -> None:
+    install_binance(server)
+    venue = make_venue("binance")
+    venue._credentials = None
+    with pytest.raises(VenueError, match="set OPENTRADE_BINANCE_API_KEY and OPENTRADE_BINANCE_SECRET"):
         await venue.fetch_balances()
-    assert server.calls("GET", "/api/v3/account") == []
-    await venue.stop()
 
 
 async def test_only_configured_markets_are_returned_but_all_are_known(server, make_venue) -> None:
