@@ -4,6 +4,13 @@ Public data (markets, books, trades, tickers, candles) always comes from the exc
 balances and positions come from the exchange in ``live`` mode, and from a simulated account
 filling against the live book in ``paper`` mode, where no credentials are given to ccxt, so no
 private request can leave this process.
+
+Configuration (``CcxtVenueConfig``) beyond the obvious keys:
+- ``api_urls``: ``{"*": "https://proxy.example"}`` moves every REST and websocket URL to another
+  host (paths kept); a named entry (``public``, ``ws.spot``) replaces that one URL.
+- ``options``: ccxt's exchange options (``defaultType``, ``marginMode: isolated|cross``, which is
+  also set once per perpetual before its first order), plus ``rateLimit`` / ``enableRateLimit``,
+  which are attributes of the ccxt exchange rather than options.
 """
 
 from __future__ import annotations
