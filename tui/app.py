@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
@@ -183,7 +183,10 @@ class OpenTradeApp(App[None]):
         changes = Changes.from_events(self._subscription.drain())
         self.frames += 1
         self._announce(changes)
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:  # the app is shutting down
+            return
         if isinstance(screen, OpenTradeScreen):
             with self.batch_update():
                 screen.draw(changes)

@@ -13,7 +13,7 @@ def gauge_text(name: str, used: float, limit: float, unit: str, fraction: float,
     ok, warn, bad = colours
     fraction = max(0.0, fraction)
     label = f"{name[:22]:<22} "
-    figures = f" {used:,.2f}/{limit:,.2f} {unit}".rstrip()
+    figures = f" {f'{used:,.2f}/{limit:,.2f} {unit}'.rstrip():>28}"
     bar_width = max(5, width - len(label) - len(figures) - 7)
     filled = min(bar_width, int(round(min(fraction, 1.0) * bar_width)))
     colour = ok if fraction < 0.7 else warn if fraction < 0.9 else bad
