@@ -2,7 +2,8 @@
 
 Loading happens when the service is built, so a bad parameter stops start-up with the
 registry's message instead of surfacing later; the newest stored version of each strategy's
-parameters (set from the TUI, the command line or the daily review) wins over the file's.
+parameters (set from the TUI, the command line or the daily review) wins over the file's,
+unless it no longer validates.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import logging
 from collections.abc import Mapping
 
 from core.config import StrategyConfig
-from core.strategies.registry import effective_params, load
-from core.strategies.runner import StrategyEngine, StrategyVersions
+from core.strategies.registry import load
+from core.strategies.runner import StrategyEngine
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +27,10 @@ class LiveStrategies:
         self._task: asyncio.Task[None] | None = None
         load(engine, self._configs)
 
-    async def _apply_stored_versions(self, versions: StrategyVersions) -> None:
-        for info in self.engine.list_strategies():
-            stored = await versions.strategy_versions(info.strategy_id)
-            if stored:
-                strategy = self.engine.context(info.strategy_id).strategy
-                strategy.params = strategy.validate_params(
-                    effective_params(self._configs[info.strategy_id].params, stored)
-                )
-
     async def start(self) -> None:
-        if self.engine.versions is not None:
-            await self._apply_stored_versions(self.engine.versions)
+        applied = await self.engine.restore_versions()
+        for strategy_id, version in applied.items():
+            log.info("strategy %s runs its stored version %d", strategy_id, version)
         self._task = asyncio.create_task(self.engine.run(), name="strategies")
         # One loop turn lets the task subscribe to the bus before anything else is published,
         # so no signal sent right after start-up is missed.

@@ -50,6 +50,14 @@ def test_config_validate_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "Traceback" not in err
 
 
+def test_config_validate_checks_strategy_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("strategies:\n  sma_cross:\n    enabled: true\n    fast: 500\n    slow: 100\n")
+    assert main(["config", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "sma_cross" in err and "fast" in err
+
+
 def test_bad_global_config_fails_every_command_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("trading: [\n")

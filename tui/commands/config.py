@@ -11,6 +11,7 @@ import yaml
 
 from core.config import AppConfig, load_config
 from core.secrets import load_credentials
+from core.strategies.registry import check_configs
 from tui.cli import CommandContext
 
 
@@ -56,6 +57,12 @@ def handle_validate(args: argparse.Namespace, ctx: CommandContext) -> int:
     if path is None:
         print("nothing to validate: give a file, --config PATH, or run 'opentrade init'", file=sys.stderr)
         return 2
-    load_config(path)
+    config = load_config(path)
+    problems = check_configs(config.strategies)
+    if problems:
+        print(f"{path}: invalid strategy parameters:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     print(f"{path}: valid")
     return 0
