@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import re
 import sqlite3
 from pathlib import Path
@@ -153,3 +154,20 @@ def test_headless_run_as_a_real_process(tmp_path: Path) -> None:
 
 def test_headless_run_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--headless", "--duration", "-1"]) == 2
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    """`opentrade venues | head -1`: the reader is gone before the command writes."""
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "config", "show"], stdout=write_end, stderr=subprocess.PIPE,
+            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
