@@ -53,7 +53,7 @@ async def wait_ready(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-async def settle(pilot: Pilot[Any], rounds: int = 5) -> None:
+async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
     """Let the engine's tasks and the app's workers run, then draw one frame."""
     app = pilot.app
     assert isinstance(app, OpenTradeApp)
