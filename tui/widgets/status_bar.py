@@ -44,6 +44,15 @@ class StatusBar(Widget):
             self.refresh()
 
     def render(self) -> Text:
+        """Widest form that fits: on a narrow terminal the screen name, the connection word and
+        the time zone go first; mode, equity, PnL, connection, risk and clock always stay."""
+        for compact in (0, 1, 2):
+            text = self._line(compact)
+            if text.cell_len <= self.size.width:
+                break
+        return text
+
+    def _line(self, compact: int) -> Text:
         s = self.status
         theme = self.app.current_theme
         up, down = up_down(theme)
@@ -53,7 +62,7 @@ class StatusBar(Widget):
         text = Text()
         text.append(f" {s.mode.upper()} ", style=f"bold white on {error}" if live else f"bold black on {theme.primary if theme else 'blue'}")
         text.append(f" {s.venue} ", style="bold")
-        if s.screen:
+        if s.screen and compact == 0:
             text.append(f"│ {s.screen} ", style="dim")
         text.append("│ Eq ")
         text.append(fmt_money(s.equity), style="bold")
@@ -62,13 +71,17 @@ class StatusBar(Widget):
         text.append(fmt_money(pnl, sign=True), style=up if pnl is None or pnl >= 0 else down)
         text.append(" │ ")
         conn_colour = {"connected": up, "degraded": warning}.get(s.connection, down)
-        text.append("● ", style=conn_colour)
-        latency = f" {s.latency_ms:.0f}ms" if s.latency_ms is not None else ""
-        text.append(f"{s.connection}{latency}")
+        text.append("●", style=conn_colour)
+        latency = f"{s.latency_ms:.0f}ms" if s.latency_ms is not None else ""
+        if compact < 2 or s.connection != "connected":
+            text.append(f" {s.connection}")
+        text.append(f" {latency}" if latency else "")
         text.append(" │ Risk ")
         risk_style = {RiskState.ACTIVE: up, RiskState.REDUCING: f"bold {warning}"}.get(s.risk, f"bold white on {error}")
         text.append(RISK_LABEL[s.risk], style=risk_style)
-        clock = fmt_datetime(s.now_ms)[11:] + " UTC" if s.now_ms else ""
+        clock = fmt_datetime(s.now_ms)[11:] if s.now_ms else ""
+        if clock and compact < 2:
+            clock += " UTC"
         pad = max(1, self.size.width - text.cell_len - len(clock) - 1)
         text.append(" " * pad)
         text.append(clock, style="dim")
