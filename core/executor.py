@@ -259,6 +259,8 @@ class TradeExecutor:
         try:
             request = OrderRequest(**fields)
         except ValueError as exc:
+            await self._audit("modify_refused", {"client_order_id": client_order_id, "price": price, "size": size,
+                                                 "reason": str(exc)}, actor)
             raise OrderRefused(str(exc), "validation") from None
         _, reason, rule = self.check(request, exclude=client_order_id)
         if reason is not None:

@@ -87,3 +87,22 @@ def test_profiles_are_checked_in_the_config() -> None:
         parse_config("permissions:\n  profile: me\n  profiles: {me: superuser}\n")
     assert parse_config("").permissions.profile == "owner"
     assert Level.ADMIN > Level.TRADE > Level.READ_ONLY
+
+
+async def test_every_decision_is_audited_with_who_what_and_the_answer(make_engine: EngineFactory) -> None:
+    """The audit trail names the actor, the verdict and the venue's answer for each step."""
+    engine = await make_engine()
+    order = await engine.place_order(limit(engine, strategy_id="grid"), actor="strategy:grid")
+    with pytest.raises(OrderRefused):
+        await engine.place_order(limit(engine, offset="0.5"), actor="alice")
+    with pytest.raises(OrderRefused):
+        await engine.modify_order(order.client_order_id, size=D("-1"), actor="bob")
+    await engine.cancel_order(order.client_order_id, actor="carol")
+    entries = await engine.db.audit_entries()
+    seen = [(e.kind, e.actor) for e in entries]
+    assert ("order", "strategy:grid") in seen, "written by the strategy that asked"
+    assert ("order", "paper") in seen, "the venue's answer, by venue name"
+    refused = next(e for e in entries if e.kind == "order_refused" and e.actor == "alice")
+    assert refused.payload["rule"] == "fat_finger" and "fat-finger band" in refused.payload["reason"]
+    assert ("modify_refused", "bob") in seen
+    assert ("cancel_requested", "carol") in seen
