@@ -117,7 +117,7 @@ class PermissionsConfig(Section):
     """Who may do what: each profile has a level; ``profile`` names the one in force."""
 
     profile: str = Field(default="owner", min_length=1)
-    profiles: dict[str, Literal["read_only", "trade", "admin"]] = Field(default_factory=lambda: {"owner": "admin"})
+    profiles: dict[str, Literal["read_only", "trade", "admin"]] = Field(default_factory=lambda: {"owner": "admin"})  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _known_profile(self) -> PermissionsConfig:

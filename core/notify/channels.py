@@ -110,5 +110,7 @@ class EmailNotifier:
 
 
 def build_channels(config: NotificationsConfig) -> list[Notifier]:
-    kinds = {"telegram": TelegramNotifier, "webhook": WebhookNotifier, "email": EmailNotifier}
+    kinds: dict[str, type[TelegramNotifier] | type[WebhookNotifier] | type[EmailNotifier]] = {
+        "telegram": TelegramNotifier, "webhook": WebhookNotifier, "email": EmailNotifier,
+    }
     return [kinds[channel.type](channel) for channel in config.channels]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from core.config import AppConfig
@@ -141,9 +141,9 @@ class SafetyGuard:
     async def _save(self) -> None:
         await self._store.set_state(STATE_KEY, json.dumps([t.to_dict() for t in self.breakers.tripped.values()]))
 
-    def _later(self, coro: Awaitable[Any]) -> None:
+    def _later(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
-            task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+            task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         except RuntimeError:
             log.error("a circuit breaker tripped outside the event loop; its audit entry is missing")
             return
