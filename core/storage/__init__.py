@@ -2,12 +2,13 @@
 
 from core.storage.audit import AuditEntry, AuditVerification, export_audit, verify_audit_file
 from core.storage.database import Database
-from core.storage.errors import SchemaTooNewError, StorageError
+from core.storage.errors import DuplicateOrderError, SchemaTooNewError, StorageError
 
 __all__ = [
     "AuditEntry",
     "AuditVerification",
     "Database",
+    "DuplicateOrderError",
     "SchemaTooNewError",
     "StorageError",
     "export_audit",

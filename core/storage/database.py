@@ -162,8 +162,15 @@ class Database:
 
     # Orders
 
-    async def record_order(self, order: Order, event: str, detail: str | None = None, actor: str = "engine") -> None:
-        """Store the order's current state, one history row and one audit entry; durable on return."""
+    async def record_order(
+        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False
+    ) -> None:
+        """Store the order's current state, one history row and one audit entry; durable on return.
+
+        ``new=True`` (the first write of an order) raises ``DuplicateOrderError`` if the client
+        order id is already stored, checked inside the write: no separate read, and no window
+        in which two callers could both claim the same id.
+        """
         if not event:
             raise StorageError(f"order {order.client_order_id}: an order event needs a name")
         if detail is not None:
@@ -175,7 +182,7 @@ class Database:
         payload["event"] = event
         payload["detail"] = detail
         draft = self._draft("order", actor, payload, order.updated_ts)
-        await self._writer.submit(partial(ops.record_order_op, order_row, event_row, draft))
+        await self._writer.submit(partial(ops.record_order_op, order_row, event_row, draft, new))
 
     async def get_order(self, client_order_id: str) -> Order | None:
         orders = await self._fetch(

@@ -12,6 +12,7 @@ from typing import Any
 from core.models import Candle, Fill, Order, Position
 from core.storage.audit import AuditChain, AuditDraft, AuditEntry
 from core.storage.codec import canonical_json, placeholders
+from core.storage.errors import DuplicateOrderError
 
 ORDER_COLUMNS = tuple(Order.model_fields)
 FILL_COLUMNS = tuple(Fill.model_fields)
@@ -19,9 +20,12 @@ POSITION_COLUMNS = tuple(Position.model_fields)
 CANDLE_COLUMNS = tuple(Candle.model_fields)
 ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"
 
-UPSERT_ORDER = (
+_INSERT_ORDER = (
     f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}, is_open) VALUES ({placeholders(len(ORDER_COLUMNS) + 1)}) "
-    "ON CONFLICT (client_order_id) DO UPDATE SET "
+)
+INSERT_NEW_ORDER = _INSERT_ORDER + "ON CONFLICT (client_order_id) DO NOTHING"
+UPSERT_ORDER = (
+    _INSERT_ORDER + "ON CONFLICT (client_order_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in (*ORDER_COLUMNS[1:], "is_open"))
 )
 INSERT_ORDER_EVENT = f"INSERT INTO order_events ({ORDER_EVENT_COLUMNS}) VALUES ({placeholders(8)})"
@@ -42,10 +46,14 @@ UPSERT_CANDLE = (
 
 
 def record_order_op(
-    order_row: tuple[Any, ...], event_row: tuple[Any, ...], draft: AuditDraft,
+    order_row: tuple[Any, ...], event_row: tuple[Any, ...], draft: AuditDraft, new: bool,
     conn: sqlite3.Connection, chain: AuditChain,
 ) -> None:
-    conn.execute(UPSERT_ORDER, order_row)
+    if new:
+        if conn.execute(INSERT_NEW_ORDER, order_row).rowcount != 1:
+            raise DuplicateOrderError(f"client order id {order_row[0]} is already in use")
+    else:
+        conn.execute(UPSERT_ORDER, order_row)
     entry = chain.append(conn, draft)
     conn.execute(INSERT_ORDER_EVENT, (*event_row, entry.seq))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.models import Liquidity, OrderStatus, OrderType, Side, TimeInForce
-from core.storage import Database, StorageError
+from core.storage import Database, DuplicateOrderError, StorageError
 from tests.storage.conftest import T0, make_fill, make_order
 
 
@@ -58,6 +59,24 @@ async def test_every_state_change_is_an_event_and_an_audit_entry(db: Database) -
     assert [e.payload["event"] for e in entries] == ["created", "acknowledged", "filled"]
     assert entries[2].payload["status"] == "filled" and entries[2].actor == "venue"
     assert entries[1].ts == T0 + 10
+
+
+async def test_a_new_order_cannot_reuse_a_stored_id(db: Database) -> None:
+    order = make_order()
+    await db.record_order(order, "created", new=True)
+    with pytest.raises(DuplicateOrderError, match="ot-test-0001 is already in use"):
+        await db.record_order(make_order(price=Decimal("1")), "created", new=True)
+    assert await db.get_order(order.client_order_id) == order
+    assert len(await db.order_events(order.client_order_id)) == 1
+    assert (await db.verify_audit()).checked == 1
+
+
+async def test_concurrent_claims_of_one_id_let_exactly_one_through(db: Database) -> None:
+    claims = [db.record_order(make_order(price=Decimal(n + 1)), "created", new=True) for n in range(5)]
+    results = await asyncio.gather(*claims, return_exceptions=True)
+    assert sum(r is None for r in results) == 1
+    assert sum(isinstance(r, DuplicateOrderError) for r in results) == 4
+    assert len(await db.order_events("ot-test-0001")) == 1
 
 
 async def test_an_order_event_needs_a_name(db: Database) -> None:
