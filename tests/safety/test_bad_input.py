@@ -22,7 +22,7 @@ from core.events import ExecutionReported
 from core.models import ExecutionReport, Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from tests.safety.conftest import PERP, SPOT, limit, safety_config, start_engine, until
 
-SETTINGS = settings(max_examples=120, deadline=None, database=None,
+SETTINGS = settings(max_examples=120, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 plausible = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal(200_000), places=5)
@@ -40,28 +40,30 @@ def field(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.integers(0, 15).flatmap(lambda n: junk if n == 0 else good)
 
 
-tickets = st.fixed_dictionaries(
-    {
-        "venue": field(st.sampled_from(["paper", "nowhere"])),
-        "symbol": field(st.sampled_from([SPOT, PERP, "DOGE/USDT", ""])),
-        "side": field(st.sampled_from(list(Side))),
-        "size": field(decimals),
-    },
-    optional={
-        "type": field(st.sampled_from(list(OrderType))),
-        "price": field(decimals),
-        "trigger_price": field(decimals),
-        "trailing_offset": field(decimals),
-        "time_in_force": field(st.sampled_from(list(TimeInForce))),
-        "post_only": field(st.booleans()),
-        "reduce_only": field(st.booleans()),
-        "leverage": field(st.integers(min_value=-5, max_value=200)),
-        "take_profit": field(decimals),
-        "stop_loss": field(decimals),
-        "strategy_id": field(st.text(max_size=12)),
-        "client_order_id": field(st.text(min_size=1, max_size=40)),
-    },
-)
+@st.composite
+def tickets(draw: st.DrawFn) -> dict[str, Any]:
+    """A coherent limit or market ticket near the market, then some fields bent or broken."""
+    kind = draw(st.sampled_from([OrderType.LIMIT, OrderType.MARKET]))
+    ticket: dict[str, Any] = {
+        "venue": "paper", "symbol": draw(st.sampled_from([SPOT, PERP])), "side": draw(st.sampled_from(list(Side))),
+        "type": kind, "size": draw(st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(2), places=4)),
+    }
+    if kind is OrderType.LIMIT:
+        ticket["price"] = draw(st.decimals(min_value=Decimal(50_000), max_value=Decimal(70_000), places=1))
+    extras = {
+        "venue": st.sampled_from(["paper", "nowhere"]),
+        "symbol": st.sampled_from([SPOT, PERP, "DOGE/USDT", ""]),
+        "type": st.sampled_from(list(OrderType)),
+        "size": decimals, "price": decimals, "trigger_price": decimals, "trailing_offset": decimals,
+        "time_in_force": st.sampled_from(list(TimeInForce)),
+        "post_only": st.booleans(), "reduce_only": st.booleans(),
+        "leverage": st.integers(min_value=-5, max_value=200),
+        "take_profit": decimals, "stop_loss": decimals,
+        "strategy_id": st.text(max_size=12), "client_order_id": st.text(min_size=1, max_size=40),
+    }
+    for name in draw(st.lists(st.sampled_from(sorted(extras)), max_size=3, unique=True)):
+        ticket[name] = draw(field(extras[name]))
+    return ticket
 
 
 def lenient_config() -> AppConfig:
@@ -94,7 +96,7 @@ def test_generated_order_tickets_end_in_an_order_or_a_clear_refusal(isolated_hom
 
     def body(loop: asyncio.AbstractEventLoop, engine: TradingEngine) -> None:
         @SETTINGS
-        @given(ticket=tickets)
+        @given(ticket=tickets())
         def check(ticket: dict[str, Any]) -> None:
             try:
                 request = OrderRequest.model_validate(ticket)
@@ -115,7 +117,8 @@ def test_generated_order_tickets_end_in_an_order_or_a_clear_refusal(isolated_hom
         loop.run_until_complete(engine.place_order(limit(engine, offset="0.99", client_order_id="after-the-storm")))
 
     run_in_engine(isolated_home, clock, body)
-    assert outcomes.get("invalid", 0) > 0 and len(outcomes) > 2, outcomes
+    # Every kind of ending is reached: rejected by the model, by the instrument, by risk, or placed.
+    assert {"invalid", "validation", "placed", "fat_finger"} <= set(outcomes), outcomes
 
 
 config_values = st.recursive(
