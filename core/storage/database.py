@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -354,6 +355,12 @@ class Database:
             return 0
         # Candle fields are plain ints and floats, stored as they are: no serialisation needed.
         rows = [(venue, symbol, timeframe, *candle_values(candle)) for candle in candles]
+        for row in rows:
+            if not all(math.isfinite(value) for value in row[4:]):
+                raise StorageError(
+                    f"{venue} {symbol} {timeframe} candle at {row[3]} has a value that is not a finite number: "
+                    f"open {row[4]}, high {row[5]}, low {row[6]}, close {row[7]}, volume {row[8]}"
+                )
         count: int = await self._writer.submit(partial(ops.execute_many_op, ops.UPSERT_CANDLE, rows))
         return count
 

@@ -91,6 +91,13 @@ async def test_candles_upsert_by_timestamp_and_filter_by_range(db: Database) -> 
     assert await db.load_candles("paper", "ETH/USDT", "1m") == []
 
 
+async def test_candles_with_non_finite_values_are_refused(db: Database) -> None:
+    bad = Candle(ts=60_000, open=1.0, high=float("nan"), low=0.5, close=1.0, volume=1.0)
+    with pytest.raises(StorageError, match="BTC/USDT 1m candle at 60000 has a value that is not a finite number"):
+        await db.save_candles("paper", "BTC/USDT", "1m", [bad])
+    assert await db.load_candles("paper", "BTC/USDT", "1m") == []
+
+
 async def test_state_keys(db: Database) -> None:
     assert await db.get_state("theme") is None
     await db.set_state("theme", "nord")
