@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult, ScreenStackError
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
@@ -180,13 +180,12 @@ class OpenTradeApp(App[None]):
     def render_frame(self) -> None:
         """One frame: drain the bus, announce fills and alerts, redraw the visible main screen."""
         assert self._subscription is not None
+        if not self.is_running:  # shutting down: the screens are being taken apart
+            return
         changes = Changes.from_events(self._subscription.drain())
         self.frames += 1
         self._announce(changes)
-        try:
-            screen = self.screen
-        except ScreenStackError:  # the app is shutting down
-            return
+        screen = self.screen
         if isinstance(screen, OpenTradeScreen):
             with self.batch_update():
                 screen.draw(changes)

@@ -9,17 +9,15 @@ from decimal import Decimal
 def fmt_num(value: Decimal | float | int | None, decimals: int = 2, *, sign: bool = False) -> str:
     if value is None:
         return "-"
-    text = f"{Decimal(str(value)):{'+' if sign else ''},.{decimals}f}"
-    return text
+    return f"{Decimal(str(value)):{'+' if sign else ''},.{decimals}f}"
 
 
 def fmt_money(value: Decimal | float | None, *, sign: bool = False) -> str:
     return fmt_num(value, 2, sign=sign)
 
 
-def fmt_time(ts_ms: int, *, seconds: bool = True) -> str:
-    stamp = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-    return stamp.strftime("%H:%M:%S" if seconds else "%H:%M")
+def fmt_time(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%H:%M:%S")
 
 
 def fmt_datetime(ts_ms: int) -> str:

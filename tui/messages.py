@@ -1,8 +1,8 @@
-"""Typed messages between widgets, screens and the app.
+"""Typed messages between widgets and screens.
 
 Market data does not travel as messages: the app drains the bus on its render clock and
-marks what changed (see ``tui.app``), which coalesces bursts by construction. These are the
-intents and notices that must each arrive, plus one coalescing notice for the market selector.
+marks what changed (``tui.changes``), which coalesces bursts by construction, so nothing here
+needs ``can_replace``. What remains are intents that must each arrive exactly once.
 """
 
 from __future__ import annotations
@@ -11,18 +11,6 @@ from textual.message import Message
 
 from core.models import OrderRequest
 from tui.ticket import Preview
-
-
-class MarketSelected(Message):
-    """The trader picked a market; a newer choice replaces a queued one."""
-
-    def __init__(self, venue: str, symbol: str) -> None:
-        super().__init__()
-        self.venue = venue
-        self.symbol = symbol
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, MarketSelected)
 
 
 class OrderSubmitted(Message):

@@ -4,6 +4,7 @@ axis on the right. Text keeps it readable over SSH and cheap to redraw."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from core.models import Candle
@@ -33,6 +34,7 @@ class PriceChart(Widget):
         self.title = ""
         self.timeframe_index = 0
         self.line_mode = False
+        self._drawn: tuple[Size, Text] | None = None
 
     @property
     def timeframe(self) -> str:
@@ -43,13 +45,22 @@ class PriceChart(Widget):
 
     def toggle_mode(self) -> None:
         self.line_mode = not self.line_mode
-        self.refresh()
+        self.show(self.title, self.candles)
 
     def show(self, title: str, candles: list[Candle]) -> None:
+        """Repaint only when the picture changes: most trades move no candle across a row."""
         self.title, self.candles = title, candles
-        self.refresh()
+        text = self._draw()
+        if self._drawn is None or self._drawn != (self.size, text):
+            self._drawn = (self.size, text)
+            self.refresh()
 
     def render(self) -> Text:
+        if self._drawn is None or self._drawn[0] != self.size:
+            self._drawn = (self.size, self._draw())
+        return self._drawn[1]
+
+    def _draw(self) -> Text:
         width, height = max(self.size.width, AXIS_WIDTH + 5), max(self.size.height, 3)
         kind = "line" if self.line_mode else "candles"
         heading = Text(f"{self.title}  {self.timeframe} {kind}", style="bold")
@@ -57,8 +68,6 @@ class PriceChart(Widget):
         candles = self.candles[-columns:]
         if not candles:
             return Text.assemble(heading, "\n", Text("waiting for trades…", style="dim"))
-        last = candles[-1]
-        heading.append(f"  O {last.open:,.2f} H {last.high:,.2f} L {last.low:,.2f} C {last.close:,.2f}", style="")
         rows = height - 1
         high = max(c.high for c in candles)
         low = min(c.low for c in candles)
