@@ -117,6 +117,7 @@ def load_config() -> AppConfig:
 async def under_load(duration: float, warm_up: float, home: Path) -> None:
     from textual import events
 
+    from exchanges.paper.venue import PaperVenue
     from tui.app import OpenTradeApp
     from tui.widgets.order_book import OrderBookLadder
     from tui.widgets.order_ticket import OrderTicket
@@ -173,6 +174,7 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
             await pilot.pause(0.01)
         ccxt_loaded = any(name == "ccxt" or name.startswith("ccxt.") for name in sys.modules)
         venue = app.engine.venues["paper"]
+        assert isinstance(venue, PaperVenue)
         stop = asyncio.Event()
 
         async def drive_simulator() -> None:

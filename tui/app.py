@@ -58,7 +58,7 @@ class OpenTradeApp(App[None]):
     CSS_PATH = [STYLESHEET]
     MODES: ClassVar[dict[str, Any]] = dict(MAIN_SCREENS)
     COMMANDS = App.COMMANDS | {OpenTradeCommands}
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('trade')", "Trade", id="screen-trade"),
         Binding("2", "show('positions')", "Positions", id="screen-positions"),
@@ -331,11 +331,15 @@ class OpenTradeApp(App[None]):
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped: the global ones, then each screen's."""
         sections = [("Everywhere", self._describe(self.BINDINGS))]
-        for screen_class in (*MAIN_SCREENS.values(), MarketSelectorScreen, ConfirmScreen):
-            rows = self._describe(screen_class.BINDINGS)
+        titled: list[tuple[str, list[BindingType]]] = [
+            *((screen.TITLE_TEXT, screen.BINDINGS) for screen in MAIN_SCREENS.values()),
+            (MarketSelectorScreen.HELP_TITLE, MarketSelectorScreen.BINDINGS),
+            (ConfirmScreen.HELP_TITLE, ConfirmScreen.BINDINGS),
+        ]
+        for title, bindings in titled:
+            rows = self._describe(bindings)
             if rows:
-                sections.append((screen_class.TITLE_TEXT if issubclass(screen_class, OpenTradeScreen)
-                                 else screen_class.HELP_TITLE, rows))
+                sections.append((title, rows))
         return sections
 
     def _describe(self, bindings: Iterable[BindingType]) -> list[tuple[str, str]]:

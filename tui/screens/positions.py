@@ -127,10 +127,10 @@ class PositionsScreen(OpenTradeScreen):
         sync_rows(self._table("history"), rows)
         fill_rows: dict[str, tuple[str | Text, ...]] = {}
         for f in reversed(self.fill_rows):
-            cells = (fmt_time(f.ts), f.symbol, Text(f.side.value, style=up if f.side is Side.BUY else down),
-                     _num(f.price), _num(f.size), fmt_num(f.fee, 4), f.liquidity.value, f.client_order_id)
-            if self._keep(cells):
-                fill_rows[f.fill_id] = cells
+            fill_cells = (fmt_time(f.ts), f.symbol, Text(f.side.value, style=up if f.side is Side.BUY else down),
+                          _num(f.price), _num(f.size), fmt_num(f.fee, 4), f.liquidity.value, f.client_order_id)
+            if self._keep(fill_cells):
+                fill_rows[f.fill_id] = fill_cells
         sync_rows(self._table("fills"), fill_rows)
 
     @on(Input.Changed, "#filter")

@@ -28,7 +28,7 @@ STATE_STYLE = {"running": "bold green", "error": "bold red", "stopped": "dim"}
 class StrategiesScreen(OpenTradeScreen):
     TITLE_TEXT = "Strategies"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "Start/stop", id="strategies-toggle"),
+        Binding("space", "start_stop", "Start/stop", id="strategies-toggle"),
         Binding("e", "edit", "Edit params", id="strategies-edit"),
     ]
 
@@ -94,7 +94,7 @@ class StrategiesScreen(OpenTradeScreen):
             Group(f"[b]{info.strategy_id}[/b] params: {params}", table, order_table)
         )
 
-    def action_toggle(self) -> None:
+    def action_start_stop(self) -> None:
         info = self._selected()
         if info is None:
             self.notify("No strategy selected.", severity="warning")

@@ -183,7 +183,7 @@ class OrderTicket(VerticalScroll):
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "type":
-            self._show_fields_for(OrderType(event.value))
+            self._show_fields_for(OrderType(str(event.value)))
         self._update_button()
         self.refresh_preview()
 

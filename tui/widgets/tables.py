@@ -3,7 +3,7 @@ changed cells are updated in place and the cursor stays where the trader left it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 Cell = str | Text
 
 
-def sync_rows(table: DataTable, rows: dict[str, Sequence[Cell]]) -> None:
+def sync_rows(table: DataTable, rows: Mapping[str, Sequence[Cell]]) -> None:
     existing = set(str(key.value) for key in table.rows)
     columns = list(table.columns)
     for key in existing - rows.keys():
