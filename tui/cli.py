@@ -74,8 +74,22 @@ def _config_path(given: Path | None) -> Path | None:
     return default if default.exists() else None
 
 
+def default_to_trade(args: list[str], commands: Sequence[str]) -> list[str]:
+    """`opentrade --venue x --seed 3` means `opentrade trade --venue x --seed 3`: when what
+    follows the global options is not a command, the trade command goes there."""
+    index = 0
+    while index < len(args):
+        name = args[index].split("=", 1)[0]
+        if name not in ("--config", "--home"):
+            break
+        index += 1 if "=" in args[index] else 2
+    if index < len(args) and args[index] not in commands and args[index] not in ("-h", "--help"):
+        return [*args[:index], "trade", *args[index:]]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = default_to_trade(list(sys.argv[1:] if argv is None else argv), _available_commands())
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command is None:

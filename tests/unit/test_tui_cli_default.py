@@ -1,0 +1,25 @@
+"""Plain `opentrade` with trade options runs the trade command."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui.cli import default_to_trade
+
+COMMANDS = ["run", "trade", "config"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ([], []),
+        (["--seed", "3"], ["trade", "--seed", "3"]),
+        (["--config", "c.yaml", "--venue", "paper"], ["--config", "c.yaml", "trade", "--venue", "paper"]),
+        (["--home=/tmp/h", "--theme", "opentrade-light"], ["--home=/tmp/h", "trade", "--theme", "opentrade-light"]),
+        (["--home", "/tmp/h", "run", "--headless"], ["--home", "/tmp/h", "run", "--headless"]),
+        (["--help"], ["--help"]),
+        (["config", "show"], ["config", "show"]),
+    ],
+)
+def test_trade_is_the_default_command(given: list[str], expected: list[str]) -> None:
+    assert default_to_trade(given, COMMANDS) == expected
