@@ -52,7 +52,6 @@ class OrderTicket(VerticalScroll):
         self.venue = ""
         self.mark: Decimal | None = None
         self.default_leverage = 1
-        self.shown_errors: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Label("Order ticket", id="ticket-title")
@@ -146,7 +145,6 @@ class OrderTicket(VerticalScroll):
         return parse_ticket(self.form(), self.instrument, self.venue, self.mark, self.default_leverage)
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        self.shown_errors = errors
         for widget in self.query(".error").results(Static):
             name = (widget.id or "").removesuffix("-error")
             message = errors.get(name, "")
@@ -159,7 +157,8 @@ class OrderTicket(VerticalScroll):
         """Re-check while typing: show problems with what has been typed, not with empty fields."""
         result = self.evaluate()
         typed = {name for name in INPUT_FIELDS if self.query_one(f"#{name}", Input).value.strip()}
-        self.show_errors({k: v for k, v in result.errors.items() if k in typed or v != "required" and k != "form"})
+        self.show_errors({field: message for field, message in result.errors.items()
+                          if field in typed or (message != "required" and field != "form")})
         preview = result.preview
         text = "Notional -  Fee -\nMargin -  Liq -"
         if preview is not None and self.instrument is not None:
