@@ -116,3 +116,25 @@ async def test_user_keymap_rebinds_by_binding_id(make_app: Any) -> None:
         await pilot.press("f5")
         await settle(pilot, rounds=1)
         assert app.current_mode == "risk"
+
+
+async def test_hidden_screens_and_screens_under_a_dialog_are_not_redrawn(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        positions = app.get_screen_stack("positions")[0]
+        trade = app.screen
+        drawn: list[str] = []
+        positions.refresh_view = lambda changes: drawn.append("positions")  # type: ignore[method-assign]
+        trade.refresh_view = lambda changes: drawn.append("trade")  # type: ignore[method-assign]
+        await advance(pilot, clock, 1)
+        assert drawn and set(drawn) == {"trade"}
+
+        drawn.clear()
+        await pilot.press("question_mark")
+        await advance(pilot, clock, 1)
+        assert drawn == []
