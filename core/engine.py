@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 from collections import deque
 from collections.abc import Mapping
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_RECENT_ALERTS = 200
 MAX_DECISIONS = 100
+BOOKED_FILLS_KEPT = 500
 
 
 def with_missed_fill(order: Order, report: ExecutionReport, recorded: list[Fill] | None = None) -> ExecutionReport:
@@ -131,6 +133,7 @@ class TradingEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._account_dirty: set[str] = set()
+        self._booked_fills: deque[tuple[int, str]] = deque(maxlen=BOOKED_FILLS_KEPT)
         self._account_wakeup = asyncio.Event()
         self._running = False
         self.bus.add_listener((TickerUpdated,), self._on_ticker)
@@ -168,6 +171,7 @@ class TradingEngine:
             for instrument in await venue.load_instruments():
                 self._instruments[(name, instrument.symbol)] = instrument
                 self.portfolio.register_instrument(instrument)
+            await self._book_unbooked_fills(name)
             await venue.start(self.bus)
             await venue.subscribe([i.symbol for i in self.instruments(name)])
             await self.reconcile(name)
@@ -223,6 +227,9 @@ class TradingEngine:
         """Today's starting equity, the drawdown peak and spot holdings outlive a restart, so a
         restart never hands out a fresh daily-loss allowance."""
         saved = await self.db.get_state("portfolio")
+        booked = await self.db.get_state("portfolio_fills")
+        if booked:
+            self._booked_fills.extend((int(ts), str(fill_id)) for ts, fill_id in json.loads(booked))
         if saved:
             try:
                 self.portfolio.restore_accounting(saved)
@@ -232,6 +239,20 @@ class TradingEngine:
 
     async def _save_accounting(self) -> None:
         await self.db.set_state("portfolio", self.portfolio.accounting_state())
+        await self.db.set_state("portfolio_fills", json.dumps(list(self._booked_fills)))
+
+    async def _book_unbooked_fills(self, venue_name: str) -> None:
+        """Fills written after the accounting state was last saved (a crash between writing a
+        fill and booking it, or before the next save) are booked now, so spot positions,
+        realized PnL and fees match the fills on record. The saved state lists the most recent
+        fills it already holds; older fills were booked before those."""
+        booked = {fill_id for _, fill_id in self._booked_fills}
+        since = min((ts for ts, _ in self._booked_fills), default=None)
+        for fill in await self.db.load_fills(venue=venue_name, since_ms=since):
+            if fill.fill_id not in booked:
+                self.portfolio.apply_fill(fill)
+                self._booked_fills.append((fill.ts, fill.fill_id))
+                log.info("fill %s of %s booked at start-up (written before the last stop)", fill.fill_id, fill.client_order_id)
 
     async def _restore_risk_state(self) -> None:
         """A halt survives a restart: only a person may lift it."""
@@ -363,6 +384,8 @@ class TradingEngine:
         self._alerts.append(event)
 
     def _on_account_event(self, event: Event) -> None:
+        if isinstance(event, OrderFilled):
+            self._booked_fills.append((event.fill.ts, event.fill.fill_id))
         venue = event.fill.venue if isinstance(event, OrderFilled) else getattr(event, "venue", None)
         if isinstance(event, BalancesChanged):
             self.portfolio.set_balances(event.venue, list(event.balances))

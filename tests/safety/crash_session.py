@@ -87,6 +87,7 @@ async def state(engine: TradingEngine) -> dict[str, Any]:
         "portfolio_balances": {b.asset: str(b.total) for b in engine.portfolio.balances("paper")},
         "db_balances": {b.asset: str(b.total) for b in await engine.db.latest_balances("paper")},
         "fill_ids_unique": len({f.fill_id for f in fills}) == len(fills),
+        "position": str(position.size) if (position := engine.portfolio.position("paper", SYMBOL)) else "0",
         "audit_ok": (await engine.db.verify_audit()).ok,
     }
 

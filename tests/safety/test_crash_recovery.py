@@ -62,6 +62,8 @@ def consistent(s: dict[str, Any]) -> list[str]:
         problems.append(f"open in the database {db_open}, at the venue {s['venue_open']}")
     if not s["portfolio_balances"] == s["venue_balances"] == s["db_balances"]:
         problems.append(f"balances: portfolio {s['portfolio_balances']}, venue {s['venue_balances']}, db {s['db_balances']}")
+    if Decimal(s["position"]) != Decimal(s["venue_balances"].get("BTC", "0")):
+        problems.append(f"the portfolio holds {s['position']} BTC, the venue {s['venue_balances'].get('BTC')}")
     if not s["fill_ids_unique"]:
         problems.append("a fill was recorded twice")
     if not s["audit_ok"]:
