@@ -249,7 +249,7 @@ class TradingEngine:
         booked = {fill_id for _, fill_id in self._booked_fills}
         since = min((ts for ts, _ in self._booked_fills), default=None)
         for fill in await self.db.load_fills(venue=venue_name, since_ms=since):
-            if fill.fill_id not in booked:
+            if fill.fill_id not in booked and (fill.venue, fill.symbol) in self._instruments:
                 self.portfolio.apply_fill(fill)
                 self._booked_fills.append((fill.ts, fill.fill_id))
                 log.info("fill %s of %s booked at start-up (written before the last stop)", fill.fill_id, fill.client_order_id)
