@@ -60,8 +60,8 @@ class OpenTradeApp(App[None]):
     COMMANDS = App.COMMANDS | {OpenTradeCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "show('trade')", "Trade", id="screen-trade"),
-        Binding("2", "show('positions')", "Positions", id="screen-positions"),
+        Binding("1", "show('trade')", "Trade", id="screen-trade", show=False),
+        Binding("2", "show('positions')", "Positions", id="screen-positions", show=False),
         Binding("3", "show('strategies')", "Strategies", id="screen-strategies", show=False),
         Binding("4", "show('risk')", "Risk", id="screen-risk", show=False),
         Binding("5", "show('agents')", "Agents", id="screen-agents", show=False),
