@@ -119,9 +119,8 @@ class OpenTradeApp(App[None]):
 
     @work(exclusive=True, group="boot", exit_on_error=False)
     async def _boot(self) -> None:
-        engine = await self._engine_factory()
+        engine = self._engine = await self._engine_factory()  # closed on unmount even if start fails
         await engine.start()
-        self._engine = engine
         self._subscription = engine.bus.subscribe(*WATCHED_EVENTS, maxsize=512, name="tui")
         saved = {key: await engine.db.get_state(key) for key in (STATE_SCREEN, STATE_MARKET, STATE_THEME)} if self._restore else {}
         self.theme = _known_theme(self._requested_theme or saved.get(STATE_THEME) or engine.config.ui.theme)
