@@ -30,6 +30,7 @@ from core.events import (
     OrderFilled,
     RiskAlert,
     RiskStateChanged,
+    StrategyHalted,
     TickerUpdated,
 )
 from core.executor import Operation, OrderRefused, TradeExecutor
@@ -141,6 +142,7 @@ class TradingEngine:
         self.bus.add_listener((RiskAlert,), self._on_alert)
         self.bus.add_listener((OrderFilled, BalancesChanged), self._on_account_event)
         self.bus.add_listener((AgentDecision,), self._on_decision)
+        self.bus.add_listener((StrategyHalted,), self._on_strategy_halted)
 
     # ----------------------------------------------------------------- life cycle
     @property
@@ -393,6 +395,20 @@ class TradingEngine:
         if venue in self.venues:
             self._account_dirty.add(venue)
             self._account_wakeup.set()
+
+    def _on_strategy_halted(self, event: Event) -> None:
+        assert isinstance(event, StrategyHalted)
+        self._spawn(self._halt_strategy(event.strategy_id))
+
+    async def _halt_strategy(self, strategy_id: str) -> None:
+        """A strategy whose breaker tripped: stop it in the runner, cancel what it left working."""
+        if self.strategies is not None and any(i.strategy_id == strategy_id for i in self.strategies.list_strategies()):
+            await self.strategies.stop(strategy_id)
+        for order in [o for o in self.orders.open_orders() if o.strategy_id == strategy_id]:
+            try:
+                await self.executor.cancel_order(order.client_order_id, actor="breaker")
+            except OrderRefused as exc:
+                log.warning("could not cancel %s of halted strategy %s: %s", order.client_order_id, strategy_id, exc.reason)
 
     def _on_decision(self, event: Event) -> None:
         assert isinstance(event, AgentDecision)

@@ -13,7 +13,8 @@ from core.config import CircuitBreakerConfig, SurveillanceConfig
 from core.engine import OrderRefused
 from core.events import OrderFilled, StrategyHalted
 from core.models import Fill, Side
-from tests.safety.conftest import SPOT, EngineFactory, limit, market, safety_config, start_engine
+from core.strategies.sma_cross import SmaCross
+from tests.safety.conftest import SPOT, EngineFactory, limit, market, safety_config, start_engine, until
 
 D = Decimal
 
@@ -98,6 +99,8 @@ async def test_an_order_that_would_trade_with_our_own_resting_order_is_refused(m
 
 async def test_a_runaway_strategy_is_stopped_on_its_own(make_engine: EngineFactory) -> None:
     engine = await make_engine(surveillance=SurveillanceConfig(runaway_orders=4, runaway_window=600))
+    engine.strategies.add(SmaCross(strategy_id="loop"), venue="paper", symbols=[SPOT], timeframe="1m", allocation_pct=0.5)
+    await engine.strategies.start("loop")
     halted = engine.bus.subscribe(StrategyHalted)
     for offset in offsets(4):
         await engine.place_order(limit(engine, offset=offset, strategy_id="loop"))
@@ -105,6 +108,10 @@ async def test_a_runaway_strategy_is_stopped_on_its_own(make_engine: EngineFacto
         await engine.place_order(limit(engine, offset="0.96", strategy_id="loop"))
     assert refused.value.rule == "strategy_halted" and "runaway" in refused.value.reason
     assert [e.strategy_id for e in halted.drain()] == ["loop"]
+    await until(lambda: not engine.open_orders(), "its working orders canceled")
+    assert [i.state for i in engine.strategies.list_strategies()] == ["stopped"]
+    cancels = await engine.db.audit_entries(kind="cancel_requested", actor="breaker")
+    assert len(cancels) == 4
     assert (await engine.place_order(limit(engine, offset="0.96", strategy_id="other"))).is_open
 
 
