@@ -22,7 +22,7 @@ def prepare(clock: SimClock, screen_key: str | None = None) -> Any:
         app = pilot.app
         assert isinstance(app, OpenTradeApp)
         await wait_ready(pilot)
-        await advance(pilot, clock, 30)
+        await advance(pilot, clock, 10)
         engine = app.engine
         book = engine.market.book("paper", SYMBOL)
         assert book is not None and book.best_bid is not None
@@ -32,7 +32,7 @@ def prepare(clock: SimClock, screen_key: str | None = None) -> Any:
                                               client_order_id="ot-snapshot-limit"))
         await engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
                                               size=Decimal("0.005"), client_order_id="ot-snapshot-market"))
-        await advance(pilot, clock, 5)
+        await advance(pilot, clock, 2)
         if screen_key is not None:
             await pilot.press(screen_key)
         await settle(pilot)
