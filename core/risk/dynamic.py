@@ -33,6 +33,7 @@ from core.risk.rules import money, pct
 SECONDS_PER_YEAR = 365 * 86_400
 VOLATILITY_TAU_S = 900.0
 MIN_SAMPLES = 30
+SAMPLE_MS = 60_000
 
 
 class CalendarError(ValueError):
@@ -98,7 +99,10 @@ def load_calendar(path: Path) -> list[MacroEvent]:
 
 
 class _Volatility:
-    """Exponentially weighted per-second variance of log returns, weighted by elapsed time."""
+    """Exponentially weighted per-second variance of log returns, weighted by elapsed time.
+
+    Returns are taken at least ``SAMPLE_MS`` apart: tick-to-tick returns carry the bid/ask
+    bounce and would overstate volatility several times over."""
 
     def __init__(self) -> None:
         self.last: tuple[int, float] | None = None
@@ -106,7 +110,9 @@ class _Volatility:
         self.samples = 0
 
     def add(self, ts: int, price: float) -> None:
-        if self.last is not None and ts > self.last[0] and price > 0:
+        if self.last is not None and ts - self.last[0] < SAMPLE_MS:
+            return
+        if self.last is not None and price > 0:
             dt = (ts - self.last[0]) / 1000
             inst = math.log(price / self.last[1]) ** 2 / dt
             alpha = 1 - math.exp(-dt / VOLATILITY_TAU_S)
