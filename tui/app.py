@@ -302,6 +302,40 @@ class OpenTradeApp(App[None]):
             await engine.emergency_stop("emergency stop from the terminal")
             self.notify("Trading halted; orders canceled and positions closing.", title="EMERGENCY STOP", severity="error")
 
+    def action_cancel_all(self) -> None:
+        if self.is_ready:
+            self._cancel_every_order()
+
+    @work(group="orders", exclusive=True, exit_on_error=False, name="canceling all orders")
+    async def _cancel_every_order(self) -> None:
+        count = len(self.engine.open_orders())
+        if count == 0:
+            self.notify("No open orders.")
+            return
+        if await self.push_screen_wait(
+            ConfirmScreen("Cancel all orders", f"Cancel all {count} open order(s) on every venue.", confirm_label="Cancel all", danger=True)
+        ):
+            canceled = await self.engine.cancel_all()
+            self.notify(f"Canceled {canceled} order(s).", title="Cancel all")
+
+    def action_close_all(self) -> None:
+        if self.is_ready:
+            self._close_every_position()
+
+    @work(group="orders", exclusive=True, exit_on_error=False, name="closing all positions")
+    async def _close_every_position(self) -> None:
+        positions = self.engine.portfolio.positions()
+        if not positions:
+            self.notify("No open positions.")
+            return
+        listing = ", ".join(f"{p.side.value} {p.size} {p.symbol}" for p in positions)
+        if await self.push_screen_wait(
+            ConfirmScreen("Close all positions", f"Send market orders to close {len(positions)} position(s): {listing}.",
+                          confirm_label="Close all", danger=True)
+        ):
+            closed = await self.engine.close_all()
+            self.notify(f"Sent {closed} closing order(s).", title="Close all")
+
     def action_reset_risk(self) -> None:
         if self.is_ready:
             self._reset_risk()
@@ -361,6 +395,8 @@ class OpenTradeApp(App[None]):
             yield PaletteCommand(f"Go to {screen_class.TITLE_TEXT}", "screen", partial(self.action_show, name))
         yield PaletteCommand("Emergency stop", "halt, cancel all, close all", self.action_emergency_stop)
         yield PaletteCommand("Reset risk state", "resume trading after a halt", self.action_reset_risk)
+        yield PaletteCommand("Cancel all orders", "every venue, after confirmation", self.action_cancel_all)
+        yield PaletteCommand("Close all positions", "market orders, after confirmation", self.action_close_all)
         yield PaletteCommand("Choose market", "fuzzy search", self.action_choose_market)
         if self.is_ready:
             for venue in self.engine.venue_names:

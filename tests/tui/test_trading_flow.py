@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, Static
 
 from core.clock import SimClock
 from core.config import AppConfig
-from core.models import OrderStatus, OrderType
+from core.models import OrderRequest, OrderStatus, OrderType, Side
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
@@ -205,3 +205,34 @@ async def test_emergency_stop_and_reset_need_confirmation(make_app: Any, clock: 
         assert app.engine.risk.state.value == "active"
         for widget in app.query(Input):
             assert widget.value == "" or widget.id in ("size", "price")
+
+
+async def test_cancel_all_and_close_all_say_what_they_do_and_need_confirmation(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 2)
+        price = resting_buy_price(app)
+        for offset in (0, 1):
+            await app.engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.LIMIT,
+                                                      size=Decimal("0.01"), price=price - offset))
+        await app.engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
+                                                  size=Decimal("0.01")))
+        await advance(pilot, clock, 1)
+        assert len(app.engine.open_orders()) == 2 and app.engine.portfolio.position("paper", SYMBOL) is not None
+
+        await pilot.press("2", "C")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Cancel all 2 open order(s)" in str(app.screen.query_one("#body", Static).render())
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        assert app.engine.open_orders() == []
+
+        await pilot.press("X")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "close 1 position(s): long 0.01000 BTC/USDT" in str(app.screen.query_one("#body", Static).render())
+        await pilot.press("ctrl+y")
+        await advance(pilot, clock, 1)
+        assert app.engine.portfolio.positions() == []

@@ -41,8 +41,8 @@ class PositionsScreen(OpenTradeScreen):
         Binding("c", "cancel_order", "Cancel order", id="positions-cancel"),
         Binding("e", "modify_order", "Modify", id="positions-modify"),
         Binding("x", "close_position", "Close pos.", id="positions-close"),
-        Binding("C", "cancel_all", "Cancel all", id="positions-cancel-all"),
-        Binding("X", "close_all", "Close all", id="positions-close-all"),
+        Binding("C", "app.cancel_all", "Cancel all", id="positions-cancel-all"),
+        Binding("X", "app.close_all", "Close all", id="positions-close-all"),
         Binding("f", "focus_filter", "Filter", id="positions-filter"),
         Binding("escape", "leave_filter", "Leave filter", show=False, id="positions-leave-filter"),
     ]
@@ -214,35 +214,3 @@ class PositionsScreen(OpenTradeScreen):
         order = await self.engine.close_position(venue, symbol)
         status = order.status.value if order else "nothing to close"
         self.notify(f"Close {symbol}: {status}", title="Close position")
-
-    def action_cancel_all(self) -> None:
-        self._cancel_all()
-
-    @work(group="orders", exclusive=True, exit_on_error=False, name="canceling all orders")
-    async def _cancel_all(self) -> None:
-        count = len(self.engine.open_orders())
-        if count == 0:
-            self.notify("No open orders.")
-            return
-        if await self.app.push_screen_wait(
-            ConfirmScreen("Cancel all orders", f"Cancel all {count} open order(s) on every venue.", confirm_label="Cancel all", danger=True)
-        ):
-            canceled = await self.engine.cancel_all()
-            self.notify(f"Canceled {canceled} order(s).", title="Cancel all")
-
-    def action_close_all(self) -> None:
-        self._close_all()
-
-    @work(group="orders", exclusive=True, exit_on_error=False, name="closing all positions")
-    async def _close_all(self) -> None:
-        positions = self.engine.portfolio.positions()
-        if not positions:
-            self.notify("No open positions.")
-            return
-        listing = ", ".join(f"{p.side.value} {p.size} {p.symbol}" for p in positions)
-        if await self.app.push_screen_wait(
-            ConfirmScreen("Close all positions", f"Send market orders to close {len(positions)} position(s): {listing}.",
-                          confirm_label="Close all", danger=True)
-        ):
-            closed = await self.engine.close_all()
-            self.notify(f"Sent {closed} closing order(s).", title="Close all")
