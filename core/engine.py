@@ -98,6 +98,18 @@ def report_problem(report: ExecutionReport) -> str | None:
     return None
 
 
+def split_accounting(saved: str) -> tuple[str, list[tuple[int, str]] | None]:
+    """(accounting state text, the fills it holds); None for a state saved before fills were
+    kept with it, whose booked fills are unknown."""
+    try:
+        data = json.loads(saved)
+    except ValueError:
+        return saved, None
+    if isinstance(data, dict) and isinstance(data.get("state"), str) and isinstance(data.get("fills"), list):
+        return data["state"], [(int(ts), str(fill_id)) for ts, fill_id in data["fills"]]
+    return saved, None
+
+
 class TradingEngine:
     def __init__(
         self,
@@ -135,6 +147,7 @@ class TradingEngine:
         self._background: set[asyncio.Task[Any]] = set()
         self._account_dirty: set[str] = set()
         self._booked_fills: deque[tuple[int, str]] = deque(maxlen=BOOKED_FILLS_KEPT)
+        self._booked_known = True  # False after restoring a state saved without its fills
         self._account_wakeup = asyncio.Event()
         self._running = False
         self.bus.add_listener((TickerUpdated,), self._on_ticker)
@@ -229,25 +242,31 @@ class TradingEngine:
         """Today's starting equity, the drawdown peak and spot holdings outlive a restart, so a
         restart never hands out a fresh daily-loss allowance."""
         saved = await self.db.get_state("portfolio")
-        booked = await self.db.get_state("portfolio_fills")
-        if booked:
-            self._booked_fills.extend((int(ts), str(fill_id)) for ts, fill_id in json.loads(booked))
         if saved:
+            state, booked = split_accounting(saved)
+            if booked is None:
+                self._booked_known = False
+            else:
+                self._booked_fills.extend(booked)
             try:
-                self.portfolio.restore_accounting(saved)
+                self.portfolio.restore_accounting(state)
             except AccountingStateError as exc:
                 log.error("saved accounting state ignored: %s", exc)
                 await self._audit("accounting_state_unreadable", {"error": str(exc)})
 
     async def _save_accounting(self) -> None:
-        await self.db.set_state("portfolio", self.portfolio.accounting_state())
-        await self.db.set_state("portfolio_fills", json.dumps(list(self._booked_fills)))
+        """The state and the fills it holds, in one write: a crash between two writes would
+        make a fill look booked when it is not, or booked twice."""
+        text = json.dumps({"state": self.portfolio.accounting_state(), "fills": list(self._booked_fills)})
+        await self.db.set_state("portfolio", text)
 
     async def _book_unbooked_fills(self, venue_name: str) -> None:
         """Fills written after the accounting state was last saved (a crash between writing a
         fill and booking it, or before the next save) are booked now, so spot positions,
         realized PnL and fees match the fills on record. The saved state lists the most recent
         fills it already holds; older fills were booked before those."""
+        if not self._booked_known:
+            return
         booked = {fill_id for _, fill_id in self._booked_fills}
         since = min((ts for ts, _ in self._booked_fills), default=None)
         for fill in await self.db.load_fills(venue=venue_name, since_ms=since):
