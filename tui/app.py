@@ -246,6 +246,10 @@ class OpenTradeApp(App[None]):
         )
         if confirmed:
             self._confirmed_live.add(venue)
+            # A live ccxt venue refuses new orders until told that a person typed the go-ahead.
+            confirm_live = getattr(self.engine.venues[venue], "confirm_live", None)
+            if confirm_live is not None:
+                confirm_live()
         return bool(confirmed)
 
     # ------------------------------------------------------------------ actions

@@ -20,10 +20,13 @@ from tests.tui.conftest import advance, settle
 from tests.tui.test_trading_flow import resting_buy_price, type_ticket
 
 
-def live_app(home: Path, clock: SimClock) -> OpenTradeApp:
+def live_app(home: Path, clock: SimClock, go_aheads: list[str] | None = None) -> OpenTradeApp:
     async def factory() -> Any:
         engine = await build_engine(AppConfig(), home, seed=7, clock=clock)
-        engine.venues["paper"].mode = "live"
+        venue = engine.venues["paper"]
+        venue.mode = "live"
+        if go_aheads is not None:
+            venue.confirm_live = lambda: go_aheads.append("paper")  # type: ignore[attr-defined]
         return engine
 
     return OpenTradeApp(factory)
@@ -40,7 +43,8 @@ async def wait_for_dialog(pilot: Any) -> ConfirmScreen:
 
 
 async def test_going_live_needs_the_venue_name_and_live_orders_are_confirmed(tmp_path: Path, clock: SimClock) -> None:
-    app = live_app(tmp_path / "home", clock)
+    go_aheads: list[str] = []
+    app = live_app(tmp_path / "home", clock, go_aheads)
     async with app.run_test(size=(120, 40)) as pilot:
         dialog = await wait_for_dialog(pilot)
         assert "LIVE" in str(dialog.query_one("#title", Static).render())
@@ -55,6 +59,7 @@ async def test_going_live_needs_the_venue_name_and_live_orders_are_confirmed(tmp
                 break
             await pilot.pause(0.01)
         await advance(pilot, clock, 2)
+        assert go_aheads == ["paper"], "the venue is told that the person typed the go-ahead"
         assert " LIVE " in app.screen.query_one(StatusBar).render().plain
 
         await type_ticket(pilot, "0.01", str(resting_buy_price(app)))
