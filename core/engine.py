@@ -216,6 +216,7 @@ class TradingEngine:
         for venue in self.venues.values():
             await venue.stop()
         await self._save_accounting()
+        await self.orders.flush()
         await self.guard.drain()
         await self.notifications.stop()
         if self._background:

@@ -191,7 +191,7 @@ class TradeExecutor:
             return await self._resolve_failed_send(order, exc, actor)
         self._venue_result(order.venue, True)
         kill_point("after_ack")
-        applied = await self._orders.apply(report, actor=venue.name)
+        applied = await self._orders.apply(report, actor=venue.name, durable=False)
         return applied or order
 
     def _venue_result(self, venue: str, ok: bool) -> None:

@@ -9,6 +9,7 @@ and a status that would move an order backwards is ignored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from core.events import EventBus, OrderFilled, OrderUpdated
 from core.faults import kill_point
 from core.models import ZERO, ExecutionReport, Fill, Order, OrderStatus
+from core.storage.errors import DuplicateOrderError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,9 @@ class DuplicateOrderId(ValueError):
 
 
 class OrderStore(Protocol):
-    async def record_order(self, order: Order, event: str, detail: str | None = None, actor: str = "engine") -> None: ...
+    async def record_order(
+        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False
+    ) -> None: ...
 
     async def get_order(self, client_order_id: str) -> Order | None: ...
 
@@ -80,6 +84,7 @@ class OrderManager:
         self._orders: dict[str, Order] = {}
         self._recent: OrderedDict[str, Order] = OrderedDict()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._writes: dict[str, asyncio.Task[None]] = {}
 
     async def load_open(self) -> list[Order]:
         """Bring open orders from the database into memory (start-up, before reconciliation)."""
@@ -89,11 +94,17 @@ class OrderManager:
         return orders
 
     async def record_new(self, order: Order, actor: str = "engine") -> None:
-        """Write the order as pending_new; when this returns the order is durable."""
-        if await self.get(order.client_order_id) is not None:
-            raise DuplicateOrderId(f"client order id {order.client_order_id} is already in use")
-        self._orders[order.client_order_id] = order
-        await self._store.record_order(order, "created", actor=actor)
+        """Write the order as pending_new; when this returns the order is durable. A client
+        order id seen before is refused by the write itself, so two callers cannot both win."""
+        coid = order.client_order_id
+        if coid in self._orders or coid in self._recent:
+            raise DuplicateOrderId(f"client order id {coid} is already in use")
+        self._orders[coid] = order
+        try:
+            await self._store.record_order(order, "created", actor=actor, new=True)
+        except DuplicateOrderError:
+            self._orders.pop(coid, None)
+            raise DuplicateOrderId(f"client order id {coid} is already in use") from None
         self._bus.publish(OrderUpdated(order.model_copy(), None))
 
     def track_order(self, client_order_id: str) -> Order | None:
@@ -119,7 +130,11 @@ class OrderManager:
             if o.is_open and (venue is None or o.venue == venue) and (symbol is None or o.symbol == symbol)
         ]
 
-    async def apply(self, report: ExecutionReport, actor: str = "venue") -> Order | None:
+    async def apply(self, report: ExecutionReport, actor: str = "venue", *, durable: bool = True) -> Order | None:
+        """Fold a venue report into its order. With ``durable=False`` the status row is written
+        behind (in order, per order) instead of awaited: after an order has reached the venue
+        the venue is the truth, and start-up reconciliation restores any status row a crash
+        lost, so the acknowledgement need not wait for a second fsync."""
         async with self._locks[report.client_order_id]:
             order = await self.get(report.client_order_id)
             if order is None:
@@ -132,11 +147,39 @@ class OrderManager:
             changed = self._merge(order, report)
             if changed:
                 previous, event = changed
-                await self._store.record_order(order, event, detail=report.reason, actor=actor)
+                write = self._write_behind(order.model_copy(), event, report.reason, actor)
+                if durable:
+                    await write
                 self._bus.publish(OrderUpdated(order.model_copy(), previous))
             if not order.is_open:
                 self._retire(order)
             return order
+
+    def _write_behind(self, snapshot: Order, event: str, detail: str | None, actor: str) -> asyncio.Task[None]:
+        """Queue a status row after the previous one of the same order, so rows land in order."""
+        previous = self._writes.get(snapshot.client_order_id)
+
+        async def write() -> None:
+            if previous is not None:
+                with contextlib.suppress(Exception):
+                    await previous
+            await self._store.record_order(snapshot, event, detail=detail, actor=actor)
+
+        task = asyncio.get_running_loop().create_task(write())
+        self._writes[snapshot.client_order_id] = task
+        task.add_done_callback(lambda done: self._write_done(snapshot.client_order_id, done))
+        return task
+
+    def _write_done(self, client_order_id: str, task: asyncio.Task[None]) -> None:
+        if self._writes.get(client_order_id) is task:
+            del self._writes[client_order_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("order %s: status row not saved: %s", client_order_id, task.exception())
+
+    async def flush(self) -> None:
+        """Wait for every status row written behind (before closing the database)."""
+        while self._writes:
+            await asyncio.gather(*self._writes.values(), return_exceptions=True)
 
     async def _apply_fill(self, order: Order, fill: Fill) -> None:
         if fill.strategy_id is None and order.strategy_id is not None:
@@ -175,13 +218,14 @@ class OrderManager:
         async with self._locks[order.client_order_id]:
             previous = order.status
             order.transition(status, ts, reason)
-            await self._store.record_order(order, status.value, detail=reason, actor=actor)
+            await self._write_behind(order.model_copy(), status.value, reason, actor)
             self._bus.publish(OrderUpdated(order.model_copy(), previous.value))
             if not order.is_open:
                 self._retire(order)
             return order
 
     async def get_order_history(self, **filters: Any) -> list[Order]:
+        await self.flush()  # history agrees with what the engine already knows
         return await self._store.load_orders(**filters)
 
     async def fills(self, **filters: Any) -> list[Fill]:

@@ -46,6 +46,8 @@ async def test_limit_order_is_written_before_it_is_sent_and_rests(engine: Tradin
     order = await engine.place_order(limit(engine))
     assert order.status is OrderStatus.OPEN
     assert [o.client_order_id for o in engine.open_orders()] == [order.client_order_id]
+    assert [e["event"] for e in await engine.db.order_events(order.client_order_id)][0] == "created"
+    await engine.orders.flush()  # the acknowledgement's row is written behind
     history = [e["event"] for e in await engine.db.order_events(order.client_order_id)]
     assert history == ["created", "open"]
     statuses = [e.order.status for e in events.drain()]
