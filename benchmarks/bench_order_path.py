@@ -21,7 +21,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.clock import SimClock  # noqa: E402
-from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig  # noqa: E402
+from core.config import (  # noqa: E402
+    AgentsConfig,
+    AppConfig,
+    CircuitBreakerConfig,
+    PaperVenueConfig,
+    RiskConfig,
+    SurveillanceConfig,
+    TradingConfig,
+)
 from core.models import OrderRequest, OrderStatus, Side, TimeInForce  # noqa: E402
 from tui.wiring import build_engine  # noqa: E402
 
@@ -39,6 +47,10 @@ def config() -> AppConfig:
                                    max_order_loss=Decimal(10**9), max_open_positions=10),
         venues={"paper": PaperVenueConfig(markets=[{"symbol": SYMBOL}], seed=1)},  # type: ignore[list-item]
         strategies={},
+        agents=AgentsConfig(enabled=False),
+        # The guards stay in the path (their cost is part of the figure) with room for 10,000 orders.
+        circuit_breakers=CircuitBreakerConfig(max_trades_per_day=1_000_000, rejection_burst=10_000),
+        surveillance=SurveillanceConfig(max_orders_per_minute=100_000, duplicate_window=0),
     )
 
 
