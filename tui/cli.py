@@ -19,18 +19,21 @@ from pathlib import Path
 
 from core.config import AppConfig, ConfigError, default_config_path, load_config, resolve_home
 
-COMMAND_MODULES = (
-    "run",
-    "trade",
-    "config",
-    "init",
-    "doctor",
-    "audit",
-    "venues",
-    "backtest",
-    "strategy",
-    "agents",
-)
+# command name -> the module under tui/commands/ that registers it
+COMMAND_MODULES = {
+    "run": "run",
+    "trade": "trade",
+    "config": "config",
+    "init": "init",
+    "doctor": "doctor",
+    "audit": "audit",
+    "venues": "venues",
+    "backtest": "backtest",
+    "optimize": "backtest",
+    "evolve": "backtest",
+    "strategy": "strategy",
+    "agents": "agents",
+}
 
 log = logging.getLogger("opentrade")
 
@@ -47,14 +50,12 @@ class CommandContext:
 
 
 def _available_commands() -> list[str]:
-    names = []
-    for name in COMMAND_MODULES:
-        if importlib.util.find_spec(f"tui.commands.{name}") is not None:
-            names.append(name)
-    return names
+    return [name for name, module in COMMAND_MODULES.items() if importlib.util.find_spec(f"tui.commands.{module}")]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or with ``only`` one: a command's module may import
+    pandas, aiohttp or ccxt, and starting the app should not pay for the others."""
     parser = argparse.ArgumentParser(
         prog="opentrade",
         description="A keyboard-driven terminal for trading crypto. Without a command: the trading app on the paper venue.",
@@ -62,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="configuration file (default: the one 'opentrade init' wrote, else built-in defaults)")
     parser.add_argument("--home", type=Path, help="directory for the database, logs and state (or $OPENTRADE_HOME)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _available_commands():
-        importlib.import_module(f"tui.commands.{name}").register(sub)
+    names = _available_commands() if only is None else [only]
+    for module in dict.fromkeys(COMMAND_MODULES[name] for name in names):
+        importlib.import_module(f"tui.commands.{module}").register(sub)
     return parser
 
 
@@ -74,26 +76,34 @@ def _config_path(given: Path | None) -> Path | None:
     return default if default.exists() else None
 
 
-def default_to_trade(args: list[str], commands: Sequence[str]) -> list[str]:
-    """`opentrade --venue x --seed 3` means `opentrade trade --venue x --seed 3`: when what
-    follows the global options is not a command, the trade command goes there."""
+def _command_index(args: list[str]) -> int:
+    """Where the command stands: after the global options and their values."""
     index = 0
     while index < len(args):
         name = args[index].split("=", 1)[0]
         if name not in ("--config", "--home"):
             break
         index += 1 if "=" in args[index] else 2
+    return index
+
+
+def default_to_trade(args: list[str], commands: Sequence[str]) -> list[str]:
+    """`opentrade --venue x --seed 3` means `opentrade trade --venue x --seed 3`: when what
+    follows the global options is not a command, the trade command goes there."""
+    index = _command_index(args)
     if index < len(args) and args[index] not in commands and args[index] not in ("-h", "--help"):
         return [*args[:index], "trade", *args[index:]]
+    if index >= len(args):
+        return [*args, "trade"]
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = default_to_trade(list(sys.argv[1:] if argv is None else argv), _available_commands())
-    parser = build_parser()
-    args = parser.parse_args(args_list)
-    if args.command is None:
-        args = parser.parse_args([*args_list, "trade"])
+    commands = _available_commands()
+    args_list = default_to_trade(list(sys.argv[1:] if argv is None else argv), commands)
+    index = _command_index(args_list)
+    requested = args_list[index] if index < len(args_list) and args_list[index] in commands else None
+    args = build_parser(only=requested).parse_args(args_list)
     context = CommandContext(config_path=_config_path(args.config), home=resolve_home(args.home))
     try:
         return int(args.handler(args, context) or 0)

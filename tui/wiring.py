@@ -9,15 +9,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from agents.scheduler import AnalysisScheduler
-from agents.team import build_coordinator
 from core.clock import WallClock
 from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_path
 from core.engine import TradingEngine
-from core.ports import Clock, ExchangeAdapter
+from core.ports import Clock, ExchangeAdapter, Service
 from core.secrets import load_credentials
-from core.strategies.live import LiveStrategies
-from core.strategies.runner import StrategyEngine
 from core.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -58,17 +54,33 @@ async def build_engine(
         config = config.model_copy(update={"default_venue": venue})
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
     db = await Database.open(database_path(config, home), synchronous=config.storage.synchronous)
+    try:
+        return _assemble(config, db, venues, clock)
+    except BaseException:
+        # A bad strategy or agent setting: the open database must not keep the process alive.
+        await db.close()
+        raise
+
+
+def _assemble(config: AppConfig, db: Database, venues: dict[str, ExchangeAdapter], clock: Clock) -> TradingEngine:
     engine = TradingEngine(config, db, venues, clock)
+    from core.strategies.runner import StrategyEngine
+
     engine.strategies = StrategyEngine(engine, versions=db)
     if config.strategies:
+        from core.strategies.live import LiveStrategies
+
         # Before the agents, so the first signals find the strategies listening.
         engine.services.append(LiveStrategies(engine.strategies, config.strategies))
     if config.agents.enabled:
         engine.services.append(build_scheduler(engine))
     return engine
 
+def build_scheduler(engine: TradingEngine) -> Service:
+    """The analysis team, publishing its decisions on the engine's bus. Imported here, not at
+    the top: the agents bring pandas and aiohttp, which the first frame should not wait for."""
+    from agents.scheduler import AnalysisScheduler
+    from agents.team import build_coordinator
 
-def build_scheduler(engine: TradingEngine) -> AnalysisScheduler:
-    """The analysis team, publishing its decisions on the engine's bus."""
     coordinator = build_coordinator(engine.config.agents, engine.clock, bus=engine.bus)
     return AnalysisScheduler(engine, coordinator, engine.config.agents)

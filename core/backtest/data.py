@@ -13,15 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from core.models import Candle
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 TS_NAMES = ("timestamp", "ts", "time", "date", "datetime")
 _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the live app never needs it
+    import pandas as pd
 
 
 class DataError(ValueError):
@@ -81,6 +84,8 @@ class Bars:
 
     def to_frame(self) -> pd.DataFrame:
         """The OHLCV frame other tools (backtesting.py) expect: capitalised columns, UTC index."""
+        import pandas as pd
+
         index = pd.to_datetime(self.ts, unit="ms", utc=True)
         return pd.DataFrame(
             {"Open": self.open, "High": self.high, "Low": self.low, "Close": self.close, "Volume": self.volume},
@@ -136,6 +141,8 @@ def load_bars(
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -162,6 +169,8 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _parse_ts(column: pd.Series, lines: np.ndarray, path: Path) -> np.ndarray:
     """Integer milliseconds, or ISO dates converted to them."""
+    import pandas as pd
+
     text = column.str.strip()
     numeric = pd.to_numeric(text, errors="coerce")
     if not numeric.isna().any():
@@ -289,6 +298,8 @@ def is_trades_file(path: str | Path) -> bool:
 def load_trades(path: str | Path, *, symbol: str = "") -> Tape:
     """A trades CSV (timestamp, id, price, amount, side), checked like candles: every bad
     value and every timestamp going backwards is an error with its line."""
+    import pandas as pd
+
     path = Path(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -203,9 +203,9 @@ class PaperVenue:
             self._refresh_quotes(market, now)
 
     def _seed_history(self, market: _Market, now: int) -> None:
-        for ts, price, size in market.sim.history(now):
-            for builder in market.candles.values():
-                builder.add(ts, price, size)
+        ticks = list(market.sim.history(now))
+        for builder in market.candles.values():
+            builder.extend(ticks)
         market.last_closed_ts = market.candles["1m"].candles[-1].ts
 
     def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from core.models import Direction, Signal
 from core.strategies.base import ParameterError
 from tests.engine.conftest import engine_config
 from tui.wiring import build_engine
+
+
+def database_threads() -> int:
+    """aiosqlite runs each connection on its own thread; a leaked one keeps the process alive."""
+    return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
 
 
 async def until(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -57,5 +63,7 @@ async def test_ai_trend_following_trades_an_agent_signal_through_the_engine(isol
 async def test_a_bad_strategy_parameter_stops_start_up_with_its_name(isolated_home: Path, clock: SimClock) -> None:
     config = engine_config()
     config.strategies = {"ai_trend_following": StrategyConfig(enabled=True, confidence_threshold=7)}  # type: ignore[call-arg]
+    before = database_threads()
     with pytest.raises(ParameterError, match="confidence_threshold"):
         await build_engine(config, isolated_home, clock=clock)
+    assert database_threads() == before, "the database opened before the error was left open"
