@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_RECENT_ALERTS = 200
 MAX_DECISIONS = 100
-BOOKED_FILLS_KEPT = 500
+BOOKED_FILLS_KEPT = 100
 
 
 def with_missed_fill(order: Order, report: ExecutionReport, recorded: list[Fill] | None = None) -> ExecutionReport:
