@@ -245,6 +245,14 @@ class StorageConfig(Section):
     synchronous: Literal["NORMAL", "FULL"] = "FULL"
 
 
+class StrategyReviewConfig(Section):
+    """The daily review (second design document, section 7): evolve running strategies' parameters."""
+
+    enabled: bool = True
+    hour_utc: int = Field(default=0, ge=0, le=23, description="hour of the day (UTC) the review runs")
+    lookback_days: int = Field(default=90, ge=7, le=3650, description="stored candles the variants are tested on")
+
+
 class UIConfig(Section):
     theme: str = "opentrade-dark"
     refresh_hz: float = Field(default=8, gt=0, le=60)
@@ -337,6 +345,7 @@ class AppConfig(Section):
     ui: UIConfig = Field(default_factory=UIConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    strategy_review: StrategyReviewConfig = Field(default_factory=StrategyReviewConfig)
     circuit_breakers: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     surveillance: SurveillanceConfig = Field(default_factory=SurveillanceConfig)
     permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)

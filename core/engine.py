@@ -23,6 +23,7 @@ from core.config import AppConfig
 from core.events import (
     AgentDecision,
     BalancesChanged,
+    CandleClosed,
     EngineStatus,
     Event,
     EventBus,
@@ -155,6 +156,7 @@ class TradingEngine:
         self.bus.add_listener((RiskAlert,), self._on_alert)
         self.bus.add_listener((OrderFilled, BalancesChanged), self._on_account_event)
         self.bus.add_listener((AgentDecision,), self._on_decision)
+        self.bus.add_listener((CandleClosed,), self._on_candle)
         self.bus.add_listener((StrategyHalted,), self._on_strategy_halted)
 
     # ----------------------------------------------------------------- life cycle
@@ -429,6 +431,12 @@ class TradingEngine:
                 await self.executor.cancel_order(order.client_order_id, actor="breaker")
             except OrderRefused as exc:
                 log.warning("could not cancel %s of halted strategy %s: %s", order.client_order_id, strategy_id, exc.reason)
+
+    def _on_candle(self, event: Event) -> None:
+        """Closed candles are kept: the daily review and `agents analyze` test on them."""
+        assert isinstance(event, CandleClosed)
+        if self._running:
+            self._spawn(self.db.save_candles(event.venue, event.symbol, event.timeframe, [event.candle]))
 
     def _on_decision(self, event: Event) -> None:
         assert isinstance(event, AgentDecision)

@@ -72,6 +72,10 @@ def _assemble(config: AppConfig, db: Database, venues: dict[str, ExchangeAdapter
 
         # Before the agents, so the first signals find the strategies listening.
         engine.services.append(LiveStrategies(engine.strategies, config.strategies))
+        if config.strategy_review.enabled:
+            from core.strategies.live import DailyReview
+
+            engine.services.append(DailyReview(engine.strategies, db, clock, config.strategy_review))
     if config.agents.enabled:
         engine.services.append(build_scheduler(engine))
     return engine

@@ -13,7 +13,9 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from core.config import StrategyConfig
+from core.backtest.evolve import DAY_MS, ReviewResult, ReviewStore, review_running, run_daily
+from core.config import StrategyConfig, StrategyReviewConfig
+from core.ports import Clock
 from core.strategies.registry import load
 from core.strategies.runner import StrategyEngine
 
@@ -43,6 +45,36 @@ class LiveStrategies:
     async def stop(self) -> None:
         await self.engine.stop()
         self.engine.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class DailyReview:
+    """The daily review inside the app: at the configured hour, every running strategy's
+    parameters are mutated, backtested on stored candles and the winners saved as new versions."""
+
+    def __init__(self, strategies: StrategyEngine, store: ReviewStore, clock: Clock, config: StrategyReviewConfig) -> None:
+        self._strategies = strategies
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._task: asyncio.Task[None] | None = None
+
+    async def review(self) -> dict[str, ReviewResult | str]:
+        results = await review_running(
+            self._strategies, self._store, self._clock.now_ms(), lookback_ms=self._config.lookback_days * DAY_MS
+        )
+        for strategy_id, outcome in results.items():
+            log.info("daily review of %s: %s", strategy_id, outcome)
+        return results
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(run_daily(self._clock, self._config.hour_utc, self.review), name="daily-review")
+
+    async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -67,3 +67,27 @@ async def test_a_bad_strategy_parameter_stops_start_up_with_its_name(isolated_ho
     with pytest.raises(ParameterError, match="confidence_threshold"):
         await build_engine(config, isolated_home, clock=clock)
     assert database_threads() == before, "the database opened before the error was left open"
+
+
+async def test_closed_candles_are_stored_and_the_daily_review_is_scheduled(isolated_home: Path, clock: SimClock) -> None:
+    from core.strategies.live import DailyReview
+
+    config = engine_config()
+    config.agents.enabled = False
+    config.strategies = {"sma_cross": StrategyConfig(enabled=True, symbols=["BTC/USDT"], fast=5, slow=20)}  # type: ignore[call-arg]
+    engine = await build_engine(config, isolated_home, clock=clock)
+    assert any(isinstance(s, DailyReview) for s in engine.services)
+    await engine.start()
+    try:
+        for _ in range(3):
+            clock.advance(60_000)
+            engine.venues["paper"].step(60.0)  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):
+            while not await engine.db.load_candles("paper", "BTC/USDT", "1m"):
+                await asyncio.sleep(0.01)
+        review = next(s for s in engine.services if isinstance(s, DailyReview))
+        results = await review.review()
+        assert set(results) == {"sma_cross"}
+    finally:
+        await engine.close()
