@@ -23,11 +23,13 @@ from textual.worker import Worker, WorkerState
 from core.engine import OrderRefused, TradingEngine
 from core.events import Subscription
 from core.models import RiskState, Side
+from core.permissions import PermissionDenied
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
 from tui.log_buffer import LogBuffer
 from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.screens.agents import AgentsScreen
+from tui.screens.backtest import BacktestScreen
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -49,6 +51,7 @@ MAIN_SCREENS: dict[str, type[OpenTradeScreen]] = {
     "risk": RiskScreen,
     "agents": AgentsScreen,
     "log": LogScreen,
+    "backtest": BacktestScreen,
 }
 STATE_SCREEN, STATE_MARKET, STATE_THEME = "ui.screen", "ui.market", "ui.theme"
 
@@ -66,6 +69,7 @@ class OpenTradeApp(App[None]):
         Binding("4", "show('risk')", "Risk", id="screen-risk", show=False),
         Binding("5", "show('agents')", "Agents", id="screen-agents", show=False),
         Binding("6", "show('log')", "Log", id="screen-log", show=False),
+        Binding("7", "show('backtest')", "Backtest", id="screen-backtest", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("ctrl+t", "cycle_theme", "Theme", id="cycle-theme", show=False),
         Binding("ctrl+k", "emergency_stop", "E-STOP", priority=True, id="emergency-stop"),
@@ -347,19 +351,27 @@ class OpenTradeApp(App[None]):
     @work(group="risk", exclusive=True, exit_on_error=False, name="risk reset")
     async def _reset_risk(self) -> None:
         engine = self.engine
-        if engine.risk.state is RiskState.ACTIVE:
+        tripped = engine.guard.breakers.tripped
+        if engine.risk.state is RiskState.ACTIVE and not tripped:
             self.notify("Trading is not halted; nothing to reset.")
             return
+        breakers = "".join(f"\n  breaker {trip.scope}: {trip.reason}" for trip in tripped.values())
         confirmed = await self.push_screen_wait(
             ConfirmScreen(
                 "Reset risk state",
-                f"Moves the risk state from {engine.risk.state.value.upper()} to ACTIVE: new orders will be accepted again.",
+                f"Moves the risk state from {engine.risk.state.value.upper()} to ACTIVE and resets the "
+                f"circuit breakers: new orders will be accepted again.{breakers}",
                 confirm_label="Resume trading",
             )
         )
-        if confirmed:
+        if not confirmed:
+            return
+        try:
             await engine.reset_risk("user")
-            self.notify("Risk state reset: trading is active.")
+        except PermissionDenied as exc:
+            self.notify(str(exc), title="Not allowed", severity="error")
+            return
+        self.notify("Risk state reset: trading is active.")
 
     async def action_quit(self) -> None:
         self.exit()

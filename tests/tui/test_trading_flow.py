@@ -236,3 +236,24 @@ async def test_cancel_all_and_close_all_say_what_they_do_and_need_confirmation(m
         await pilot.press("ctrl+y")
         await advance(pilot, clock, 1)
         assert app.engine.portfolio.positions() == []
+
+
+async def test_a_tripped_breaker_is_reset_from_the_risk_screen_by_an_admin_only(make_app: Any, clock: SimClock) -> None:
+    from core.config import PermissionsConfig
+    from core.risk.breakers import BreakerLevel
+
+    config = AppConfig(permissions=PermissionsConfig(profile="desk", profiles={"desk": "trade"}))
+    app = make_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        breakers = app.engine.guard.breakers
+        breakers.trip(BreakerLevel.ACCOUNT, "drill", "account", "a drill")
+        await settle(pilot)
+        await pilot.press("4", "r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "breaker account: a drill" in str(app.screen.query_one("#body", Static).render())
+        await pilot.press("ctrl+y")
+        await settle(pilot, 4)
+        assert breakers.tripped, "a trade-level profile cannot reset a breaker"
+        assert any("admin" in n.message.lower() or "not allowed" in (n.title or "").lower() for n in app._notifications)

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, TabbedContent, TabPane
 
 from tui.changes import Changes
 from tui.format import fmt_datetime
+from tui.audit_filter import AuditFilter
 from tui.log_buffer import LogBuffer
 from tui.screens.base import OpenTradeScreen
 
@@ -37,7 +38,7 @@ class LogScreen(OpenTradeScreen):
         self._log_version = -1
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder="filter: kind, actor, symbol, text… (f)", id="filter", compact=True)
+        yield Input(placeholder="filter: kind:order symbol:BTC/USDT strategy:grid actor:risk or any text (f)", id="filter", compact=True)
         with TabbedContent(id="log-tabs"):
             with TabPane("Audit trail", id="tab-audit"):
                 audit: DataTable[str | Text] = DataTable(id="audit", cursor_type="row", zebra_stripes=True)
@@ -52,9 +53,9 @@ class LogScreen(OpenTradeScreen):
     def log_buffer(self) -> LogBuffer:
         return self.ot_app.log_buffer
 
-    def _matches(self, *parts: str) -> bool:
-        needle = self.filter_text.lower()
-        return not needle or any(needle in part.lower() for part in parts)
+    @property
+    def _filter_spec(self) -> AuditFilter:
+        return AuditFilter.parse(self.filter_text)
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
@@ -70,17 +71,19 @@ class LogScreen(OpenTradeScreen):
         entries = await self.engine.db.audit_entries(limit=AUDIT_LIMIT)
         table = self.query_one("#audit", DataTable)
         table.clear()
+        spec = self._filter_spec
         for entry in sorted(entries, key=lambda e: e.seq, reverse=True):
             details = json.dumps(entry.payload, default=str, separators=(",", ":"))
-            if self._matches(entry.kind, entry.actor, details):
+            if spec.matches_entry(entry.kind, entry.actor, entry.payload, details):
                 table.add_row(str(entry.seq), fmt_datetime(entry.ts), entry.kind, entry.actor, details[:200])
 
     def _show_app_log(self, records: list[logging.LogRecord]) -> None:
         table = self.query_one("#app-log", DataTable)
         table.clear()
+        spec = self._filter_spec
         for record in reversed(records):
             message = record.getMessage()
-            if self._matches(record.levelname, record.name, message):
+            if spec.matches_text(record.levelname, record.name, message):
                 table.add_row(fmt_datetime(int(record.created * 1000)),
                               Text(record.levelname, style=LEVEL_STYLE.get(record.levelname, "")),
                               record.name, message[:300])
