@@ -10,7 +10,6 @@ in the audit log. One symbol's failure never stops the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from agents.coordinator import Coordinator, Decision
 from core.config import AgentsConfig
 from core.ports import VenueError
 from core.redact import redact
+from core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from core.engine import TradingEngine
@@ -84,8 +84,5 @@ class AnalysisScheduler:
         self._task = asyncio.create_task(self.run(), name="agents-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -10,7 +10,6 @@ the channel's own timeout. A message leaves the queue when its channel accepted 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -23,6 +22,7 @@ from core.events import Event, EventBus, RiskAlert
 from core.notify.channels import NotifyError
 from core.ports import Clock, Notifier
 from core.redact import redact
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,8 @@ class Notifications:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="notifications")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._saving is not None:
             await self._saving
         if self._dirty:

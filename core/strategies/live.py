@@ -9,7 +9,6 @@ unless it no longer validates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -18,6 +17,7 @@ from core.config import StrategyConfig, StrategyReviewConfig
 from core.ports import Clock
 from core.strategies.registry import load
 from core.strategies.runner import StrategyEngine
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,8 @@ class LiveStrategies:
     async def stop(self) -> None:
         await self.engine.stop()
         self.engine.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 class DailyReview:
@@ -75,8 +72,5 @@ class DailyReview:
         self._task = asyncio.create_task(run_daily(self._clock, self._config.hour_utc, self.review), name="daily-review")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

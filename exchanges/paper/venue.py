@@ -33,7 +33,6 @@ shorts), since the simulated perpetual has no separate index to trade away from.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import replace
 from decimal import Decimal
@@ -77,6 +76,7 @@ from core.models import (
     Trade,
 )
 from core.ports import Clock, OrderNotFound, VenueError
+from core.tasks import cancel_and_wait
 from exchanges.paper.account import Account, Hold, PerpPosition
 from exchanges.paper.markets import MarketSpec, market_spec
 from exchanges.paper.replay import ReplayPath, load_candles
@@ -259,11 +259,8 @@ class PaperVenue:
                 log.exception("paper venue %s: simulation step failed", self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self.close()
         if self._bus is not None:
             self._bus.publish(ConnectionChanged(self.name, "disconnected"))
