@@ -125,6 +125,7 @@ class CircuitBreakers:
         self._ranges: dict[tuple[str, str], _Range] = {}
         self._rejections: dict[str, TimeWindow] = {}
         self._venue_calls: dict[str, deque[tuple[int, bool]]] = {}
+        self._venue_failures: dict[str, int] = {}
         self._loss_acknowledged_day: int | None = None
         if config.enabled:
             bus.add_listener((OrderBookUpdated, TickerUpdated), self._on_market)
@@ -150,6 +151,7 @@ class CircuitBreakers:
         self._stale_suspects.clear()
         self._rejections.clear()
         self._venue_calls.clear()
+        self._venue_failures.clear()
         if any(t.rule == "daily_loss" for t in cleared):
             self._loss_acknowledged_day = self._clock.now_ms() // DAY_MS
         return cleared
@@ -267,10 +269,11 @@ class CircuitBreakers:
         now = self._clock.now_ms()
         calls = self._venue_calls.setdefault(venue, deque())
         calls.append((now, ok))
+        failures = self._venue_failures.get(venue, 0) + (not ok)
         span = int(self._config.venue_error_window * 1000)
         while calls and calls[0][0] <= now - span:
-            calls.popleft()
-        failures = sum(1 for _, good in calls if not good)
+            failures -= not calls.popleft()[1]
+        self._venue_failures[venue] = failures  # kept as a count: the window can hold thousands of calls
         if len(calls) >= self._config.venue_error_min_calls and failures / len(calls) >= self._config.venue_error_rate:
             self.trip(BreakerLevel.SYSTEM, "venue_errors", venue,
                       f"{failures} of the last {len(calls)} calls to {venue} failed within "
