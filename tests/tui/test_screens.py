@@ -99,3 +99,18 @@ async def test_log_screen_shows_the_audit_trail_with_a_filter(make_app: Any) -> 
         await settle(pilot)
         kinds = {str(audit.get_row_at(i)[2]) for i in range(audit.row_count)}
         assert kinds == {"engine_start"}
+
+
+async def test_agents_screen_shows_the_decision_history_from_the_audit_log(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        payload = {"symbol": "BTC/USDT", "signal": {"direction": "buy", "strength": 0.6, "confidence": 0.8},
+                   "risk": {"action": "scale"}, "opinions": []}
+        await app.engine.db.audit("agent_decision", payload, actor="agents", ts=clock.now_ms())
+        await pilot.press("5")
+        await settle(pilot, 4)
+        await app.workers.wait_for_complete()
+        history = app.screen.query_one("#history", DataTable)
+        rows = [[str(c) for c in history.get_row_at(i)] for i in range(history.row_count)]
+        assert ["BTC/USDT", "BUY", "0.60", "0.80", "scale"] in [row[1:] for row in rows]

@@ -1,5 +1,5 @@
-"""The Agents screen: the latest decision for each symbol, the coordinator's verdict and each
-analysis agent's opinion with its rationale."""
+"""The Agents screen: the latest decision for each symbol, the coordinator's verdict, each
+analysis agent's opinion with its rationale, and the history of decisions from the audit log."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -19,6 +19,7 @@ from tui.format import fmt_time
 from tui.screens.base import OpenTradeScreen
 from tui.widgets.tables import selected_key, sync_rows
 
+HISTORY_ROWS = 200
 
 
 class AgentsScreen(OpenTradeScreen):
@@ -37,6 +38,9 @@ class AgentsScreen(OpenTradeScreen):
         yield table
         with VerticalScroll(id="opinions-box"):
             yield Static("No agent decisions yet: agents publish them as they analyse the markets.", id="opinions")
+        history: DataTable[str | Text] = DataTable(id="history", cursor_type="row", zebra_stripes=True)
+        history.add_columns("History", "Symbol", "Signal", "Strength", "Confidence", "Risk")
+        yield history
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
@@ -53,6 +57,20 @@ class AgentsScreen(OpenTradeScreen):
                             f"{agreeing}/{len(decision.opinions)} agree", verdict)
         sync_rows(self.query_one("#decisions", DataTable), rows)
         self._show_details()
+        self._load_history()
+
+    @work(group="agents-history", exclusive=True, exit_on_error=False, name="loading decision history")
+    async def _load_history(self) -> None:
+        """Every decision is in the audit log; the newest first."""
+        entries = await self.engine.db.audit_entries(kind="agent_decision", limit=HISTORY_ROWS)
+        rows = {}
+        for entry in sorted(entries, key=lambda e: e.seq, reverse=True):
+            signal, risk = entry.payload.get("signal", {}), entry.payload.get("risk", {})
+            verdict = str(risk.get("action", ""))
+            rows[str(entry.seq)] = (fmt_time(entry.ts), str(entry.payload.get("symbol", "")),
+                                    str(signal.get("direction", "")).upper(), f"{float(signal.get('strength', 0)):.2f}",
+                                    f"{float(signal.get('confidence', 0)):.2f}", verdict)
+        sync_rows(self.query_one("#history", DataTable), rows)
 
     @on(DataTable.RowHighlighted)
     def action_details(self) -> None:
