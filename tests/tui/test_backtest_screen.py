@@ -111,6 +111,14 @@ async def test_bad_parameter_and_missing_file_run_nothing(make_app: Any, tmp_pat
         assert screen.result is None and not [w for w in app.workers if w.group == "backtest"]
 
         await type_into(pilot, "bt-fee", "0.001")
+        await type_into(pilot, "bt-cash", "-5")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert message(screen, "bt-fee-error") == ""
+        assert "cash must be greater than 0" in message(screen, "bt-cash-error")
+        assert screen.result is None and not [w for w in app.workers if w.group == "backtest"]
+
+        await type_into(pilot, "bt-cash", "5000")
         missing = tmp_path / "nowhere.csv"
         await type_into(pilot, "bt-data", str(missing))
         await pilot.press("ctrl+r")

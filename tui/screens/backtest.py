@@ -8,12 +8,14 @@ field; nothing runs while one of them objects."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Sparkline, Static
 
 from core.backtest.data import DataError, load_bars
@@ -53,6 +55,18 @@ def metric_rows(result: BacktestResult) -> list[tuple[str, str]]:
     ]
 
 
+def _param_fields(cls: type[Strategy]) -> list[Widget]:
+    """One field per declared parameter, prefilled with its default, its bounds as the hint."""
+    fields: list[Widget] = []
+    for param in cls.parameters:
+        fields += [
+            Label(f"{param.name} ({param.describe_bounds()})"),
+            Input(str(param.default), id=f"bt-param-{param.name}"),
+            Static("", classes="error", id=f"bt-param-error-{param.name}"),
+        ]
+    return fields
+
+
 class BacktestScreen(OpenTradeScreen):
     TITLE_TEXT = "Backtest"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -69,7 +83,7 @@ class BacktestScreen(OpenTradeScreen):
                 yield Label("Strategy")
                 yield Select([(name, name) for name in STRATEGIES], value=DEFAULT_STRATEGY, allow_blank=False,
                              id="bt-strategy")
-                yield Vertical(id="bt-params")
+                yield Vertical(*_param_fields(STRATEGIES[DEFAULT_STRATEGY]), id="bt-params")
                 yield Static("", classes="error", id="bt-params-error")
                 yield Label("Data file (CSV or ccxt OHLCV JSON)")
                 yield Input(placeholder="path/to/candles.csv", id="bt-data")
@@ -92,10 +106,6 @@ class BacktestScreen(OpenTradeScreen):
                 trades.add_columns("Side", "Entry time", "Exit time", "PnL", "Return", "Entry", "Exit", "Size")
                 yield trades
 
-    async def on_mount(self) -> None:
-        super().on_mount()
-        await self._show_params(STRATEGIES[DEFAULT_STRATEGY])
-
     @property
     def strategy_cls(self) -> type[Strategy]:
         return STRATEGIES[str(self.query_one("#bt-strategy", Select).value)]
@@ -105,17 +115,9 @@ class BacktestScreen(OpenTradeScreen):
         await self._show_params(STRATEGIES[str(event.value)])
 
     async def _show_params(self, cls: type[Strategy]) -> None:
-        """One field per declared parameter, prefilled with its default, its bounds as the hint."""
         box = self.query_one("#bt-params", Vertical)
         await box.remove_children()
-        widgets = []
-        for param in cls.parameters:
-            widgets += [
-                Label(f"{param.name} ({param.describe_bounds()})"),
-                Input(str(param.default), id=f"bt-param-{param.name}"),
-                Static("", classes="error", id=f"bt-param-error-{param.name}"),
-            ]
-        await box.mount_all(widgets)
+        await box.mount_all(_param_fields(cls))
         self.query_one("#bt-params-error", Static).update("")
 
     # ------------------------------------------------------------------ checking the form
@@ -145,18 +147,20 @@ class BacktestScreen(OpenTradeScreen):
         self._error("bt-params-error", "")
         return checked
 
-    def _number(self, field: str) -> float | None:
+    def _number(self, field: str, alone: Callable[[float], BacktestSettings]) -> float | None:
+        """The field as a number, checked by ``BacktestSettings`` with only this field changed
+        (``alone``), so each problem lands under its own field."""
         text = self.query_one(f"#bt-{field}", Input).value.strip()
         try:
             value = float(text)
         except ValueError:
             self._error(f"bt-{field}-error", f"'{text}' is not a number")
             return None
-        problems = BacktestSettings(**{field: value}).problems()
-        return None if self._error(f"bt-{field}-error", "; ".join(problems)) else value
+        return None if self._error(f"bt-{field}-error", "; ".join(alone(value).problems())) else value
 
     def _settings(self) -> BacktestSettings | None:
-        fee, cash = self._number("fee"), self._number("cash")
+        fee = self._number("fee", lambda v: BacktestSettings(fee=v))
+        cash = self._number("cash", lambda v: BacktestSettings(cash=v))
         if fee is None or cash is None:
             return None
         return BacktestSettings(cash=cash, fee=fee)
