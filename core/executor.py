@@ -171,8 +171,9 @@ class TradeExecutor:
             if reason is not None:
                 raise await self._refuse(request, reason, rule or "risk", actor)
         order = Order.from_request(request, self._clock.now_ms())
+        verdict = f"risk exempt: {risk_exempt}" if risk_exempt is not None else "risk: approved"
         try:
-            await self._orders.record_new(order, actor=actor)
+            await self._orders.record_new(order, actor=actor, verdict=verdict)
         except DuplicateOrderId as exc:
             raise await self._refuse(request, str(exc), "duplicate_id", actor) from None
         if self._guard is not None and risk_exempt is None:

@@ -93,15 +93,16 @@ class OrderManager:
             self._orders[order.client_order_id] = order
         return orders
 
-    async def record_new(self, order: Order, actor: str = "engine") -> None:
+    async def record_new(self, order: Order, actor: str = "engine", verdict: str | None = None) -> None:
         """Write the order as pending_new; when this returns the order is durable. A client
-        order id seen before is refused by the write itself, so two callers cannot both win."""
+        order id seen before is refused by the write itself, so two callers cannot both win.
+        ``verdict`` (the risk decision) goes into the same audited row."""
         coid = order.client_order_id
         if coid in self._orders or coid in self._recent:
             raise DuplicateOrderId(f"client order id {coid} is already in use")
         self._orders[coid] = order
         try:
-            await self._store.record_order(order, "created", actor=actor, new=True)
+            await self._store.record_order(order, "created", detail=verdict, actor=actor, new=True)
         except DuplicateOrderError:
             self._orders.pop(coid, None)
             raise DuplicateOrderId(f"client order id {coid} is already in use") from None

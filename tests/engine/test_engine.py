@@ -46,7 +46,10 @@ async def test_limit_order_is_written_before_it_is_sent_and_rests(engine: Tradin
     order = await engine.place_order(limit(engine))
     assert order.status is OrderStatus.OPEN
     assert [o.client_order_id for o in engine.open_orders()] == [order.client_order_id]
-    assert [e["event"] for e in await engine.db.order_events(order.client_order_id)][0] == "created"
+    created = (await engine.db.order_events(order.client_order_id))[0]
+    assert created["event"] == "created" and created["detail"] == "risk: approved"
+    audited = [a for a in await engine.db.audit_entries(kind="order") if a.payload["client_order_id"] == order.client_order_id]
+    assert audited[0].payload["detail"] == "risk: approved" and audited[0].actor == "user"
     await engine.orders.flush()  # the acknowledgement's row is written behind
     history = [e["event"] for e in await engine.db.order_events(order.client_order_id)]
     assert history == ["created", "open"]
