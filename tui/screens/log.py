@@ -8,7 +8,7 @@ import logging
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, TabbedContent, TabPane
@@ -17,13 +17,13 @@ from tui.changes import Changes
 from tui.format import fmt_datetime
 from tui.audit_filter import AuditFilter
 from tui.log_buffer import LogBuffer
-from tui.screens.base import OpenTradeScreen
+from tui.screens.filtering import FilteredTabsScreen
 
 AUDIT_LIMIT = 500
 LEVEL_STYLE = {"ERROR": "bold red", "CRITICAL": "bold red", "WARNING": "yellow", "DEBUG": "dim"}
 
 
-class LogScreen(OpenTradeScreen):
+class LogScreen(FilteredTabsScreen):
     TITLE_TEXT = "Log / Audit"
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -88,16 +88,6 @@ class LogScreen(OpenTradeScreen):
                               Text(record.levelname, style=LEVEL_STYLE.get(record.levelname, "")),
                               record.name, message[:300])
 
-    @on(Input.Changed, "#filter")
-    def _filter(self, event: Input.Changed) -> None:
-        self.filter_text = event.value.strip()
-        self.refresh_view(Changes.all())
-
-    def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
-
-    def action_leave_filter(self) -> None:
-        self.query_one(TabbedContent).active_pane.query_one(DataTable).focus()  # type: ignore[union-attr]
 
     def action_reload(self) -> None:
         self.refresh_view(Changes.all())

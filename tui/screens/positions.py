@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, TabbedContent, TabPane
@@ -16,7 +16,7 @@ from core.models import Fill, Order, Position, PositionSide, Side
 from themes.registry import up_down
 from tui.changes import Changes
 from tui.format import fmt_money, fmt_num, fmt_price, fmt_time
-from tui.screens.base import OpenTradeScreen
+from tui.screens.filtering import FilteredTabsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
 from tui.widgets.tables import sync_rows, selected_key
@@ -34,7 +34,7 @@ def _num(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-class PositionsScreen(OpenTradeScreen):
+class PositionsScreen(FilteredTabsScreen):
     TITLE_TEXT = "Positions & Orders"
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -133,16 +133,6 @@ class PositionsScreen(OpenTradeScreen):
                 fill_rows[f.fill_id] = fill_cells
         sync_rows(self._table("fills"), fill_rows)
 
-    @on(Input.Changed, "#filter")
-    def _filter(self, event: Input.Changed) -> None:
-        self.filter_text = event.value.strip()
-        self.refresh_view(Changes.all())
-
-    def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
-
-    def action_leave_filter(self) -> None:
-        self.query_one(TabbedContent).active_pane.query_one(DataTable).focus()  # type: ignore[union-attr]
 
     def _selected_order(self) -> Order | None:
         key = selected_key(self._table("orders"))
