@@ -350,7 +350,9 @@ class TradingEngine:
                                                          "problem": problem}, event.report.venue)
                     continue
                 try:
-                    await self.orders.apply(event.report)
+                    # Written behind like the executor's: the venue is the truth once it has
+                    # reported, and the fill itself is recorded durably inside ``apply``.
+                    await self.orders.apply(event.report, actor=event.report.venue, durable=False)
                 except Exception:
                     log.exception("could not apply report for %s", event.report.client_order_id)
         finally:

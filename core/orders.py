@@ -42,7 +42,8 @@ class DuplicateOrderId(ValueError):
 
 class OrderStore(Protocol):
     async def record_order(
-        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False
+        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False,
+        lazy: bool = False,
     ) -> None: ...
 
     async def get_order(self, client_order_id: str) -> Order | None: ...
@@ -148,7 +149,7 @@ class OrderManager:
             changed = self._merge(order, report)
             if changed:
                 previous, event = changed
-                write = self._write_behind(order.model_copy(), event, report.reason, actor)
+                write = self._write_behind(order.model_copy(), event, report.reason, actor, lazy=not durable)
                 if durable:
                     await write
                 self._bus.publish(OrderUpdated(order.model_copy(), previous))
@@ -156,7 +157,9 @@ class OrderManager:
                 self._retire(order)
             return order
 
-    def _write_behind(self, snapshot: Order, event: str, detail: str | None, actor: str) -> asyncio.Task[None]:
+    def _write_behind(
+        self, snapshot: Order, event: str, detail: str | None, actor: str, *, lazy: bool = False
+    ) -> asyncio.Task[None]:
         """Queue a status row after the previous one of the same order, so rows land in order."""
         previous = self._writes.get(snapshot.client_order_id)
 
@@ -164,7 +167,7 @@ class OrderManager:
             if previous is not None:
                 with contextlib.suppress(Exception):
                     await previous
-            await self._store.record_order(snapshot, event, detail=detail, actor=actor)
+            await self._store.record_order(snapshot, event, detail=detail, actor=actor, lazy=lazy)
 
         task = asyncio.get_running_loop().create_task(write())
         self._writes[snapshot.client_order_id] = task

@@ -164,9 +164,11 @@ class Database:
     # Orders
 
     async def record_order(
-        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False
+        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False,
+        lazy: bool = False,
     ) -> None:
         """Store the order's current state, one history row and one audit entry; durable on return.
+        ``lazy`` is for a write nobody waits on: it may wait a moment to share a commit.
 
         ``new=True`` (the first write of an order) raises ``DuplicateOrderError`` if the client
         order id is already stored, checked inside the write: no separate read, and no window
@@ -183,7 +185,7 @@ class Database:
         payload["event"] = event
         payload["detail"] = detail
         draft = self._draft("order", actor, payload, order.updated_ts)
-        await self._writer.submit(partial(ops.record_order_op, order_row, event_row, draft, new))
+        await self._writer.submit(partial(ops.record_order_op, order_row, event_row, draft, new), lazy=lazy)
 
     async def get_order(self, client_order_id: str) -> Order | None:
         orders = await self._fetch(

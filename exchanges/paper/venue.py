@@ -6,7 +6,10 @@ user's orders trade against a flow that looks like a market: resting orders fill
 flow reaches them, market orders slip through the depth, stops fire on the last trade.
 
 The venue is "the exchange": balances, positions and orders live in its own SQLite file and an
-accepted order is committed there before ``create_order`` answers. A restart with the same
+accepted order is committed there before ``create_order`` answers. Changes made in one turn of
+the event loop are committed together at the end of that turn (``_save`` stages, ``_flush``
+writes): a burst of orders shares one transaction, and since the flush is queued before any
+event about those changes is published, nobody can act on a change the file does not hold. A restart with the same
 file carries on (the simulators' random state included). Rejections come back as reports with
 status ``rejected`` and a reason, never as exceptions; unknown orders in ``cancel_order`` raise
 ``OrderNotFound`` as the port says.
@@ -150,6 +153,10 @@ class PaperVenue:
         self._task: asyncio.Task[None] | None = None
         self._subscribed: set[str] | None = None
         self._closed = False
+        self._staged_orders: dict[str, StoredOrder] = {}
+        self._staged_positions: dict[str, PerpPosition | None] = {}
+        self._flush_handle: asyncio.Handle | None = None
+        self._flushed: asyncio.Future[None] | None = None
         self._restore()
 
     # ----- set-up and persistence ----------------------------------------------------------
@@ -212,13 +219,49 @@ class PaperVenue:
         return {b.asset: (b.free, b.used) for b in self._account.balances()}
 
     def _save(self, orders: list[StoredOrder], positions: dict[str, PerpPosition | None] | None = None) -> None:
-        self._state.save(
-            orders=orders,
-            balances=self._balance_rows(),
-            positions=positions,
-            meta={"fill_seq": self._fill_seq, "order_seq": self._order_seq, "funding_slot": self._funding_slot},
-        )
+        """Stage the changes for the flush at the end of this loop turn (at once without a loop)."""
+        for stored in orders:
+            self._staged_orders[stored.order.client_order_id] = stored
+        self._staged_positions.update(positions or {})
+        if self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush()
+            return
+        self._flush_handle = loop.call_soon(self._flush)
+        self._flushed = loop.create_future()
+
+    def _flush(self) -> None:
+        """One transaction for everything staged: the orders' and positions' latest state,
+        the balances and the counters."""
+        flushed, self._flushed, self._flush_handle = self._flushed, None, None
+        orders, positions = self._staged_orders, self._staged_positions
+        self._staged_orders, self._staged_positions = {}, {}
+        try:
+            self._state.save(
+                orders=orders.values(),
+                balances=self._balance_rows(),
+                positions=positions,
+                meta={"fill_seq": self._fill_seq, "order_seq": self._order_seq, "funding_slot": self._funding_slot},
+            )
+        except Exception as exc:
+            log.error("paper venue %s: saving its state failed, will retry with the next change: %s", self.name, exc)
+            self._staged_orders = {**orders, **self._staged_orders}
+            self._staged_positions = {**positions, **self._staged_positions}
+            if flushed is not None and not flushed.done():
+                flushed.set_exception(VenueError(f"{self.name} could not save its state: {exc}"))
+                flushed.exception()  # retrieved here: the waiters, if any, still receive it
+            return
         kill_point("paper_after_save")
+        if flushed is not None and not flushed.done():
+            flushed.set_result(None)
+
+    async def _saved(self) -> None:
+        """Return once every change staged so far is committed (what "answered" means)."""
+        if self._flushed is not None:
+            await asyncio.shield(self._flushed)
 
     def _save_simulation(self) -> None:
         trailing = []
@@ -270,6 +313,9 @@ class PaperVenue:
         if self._closed:
             return
         self._closed = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush()
         self._save_simulation()
         self._state.close()
 
@@ -320,7 +366,8 @@ class PaperVenue:
         return self._report(stored) if stored is not None else None
 
     def _known(self, client_order_id: str) -> StoredOrder | None:
-        return self._open.get(client_order_id) or self._state.order(client_order_id)
+        return (self._open.get(client_order_id) or self._staged_orders.get(client_order_id)
+                or self._state.order(client_order_id))
 
     # ----- the port: orders ----------------------------------------------------------------
 
@@ -329,7 +376,9 @@ class PaperVenue:
         order's current report and creates nothing."""
         if self.config.latency_ms:
             await self._clock.sleep(self.config.latency_ms / 1000)
-        return self.submit(order)
+        report = self.submit(order)
+        await self._saved()
+        return report
 
     def submit(self, incoming: Order) -> ExecutionReport:
         """``create_order`` without the latency, for callers that step the venue by hand."""
@@ -370,9 +419,10 @@ class PaperVenue:
             await self._clock.sleep(self.config.latency_ms / 1000)
         stored = self._open.get(client_order_id)
         if stored is None:
-            known = self._state.order(client_order_id)
+            known = self._known(client_order_id)
             if known is None:
                 raise OrderNotFound(f"order {client_order_id} is not known to {self.name}")
+            await self._saved()
             return self._report(known)
         now = self._clock.now_ms()
         self._markets[stored.order.symbol].engine.cancel(client_order_id, "canceled by request")
@@ -380,6 +430,7 @@ class PaperVenue:
         self._save([stored])
         report = self._report(stored)
         self._publish(ExecutionReported(report))
+        await self._saved()
         return report
 
     def _refusal(self, market: _Market, order: Order) -> str | None:

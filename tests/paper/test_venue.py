@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -427,3 +429,26 @@ async def test_spot_and_perpetual_move_together(make_venue: Callable[..., Harnes
     h.step(1000)
     marks = {e.ticker.symbol: e.ticker.mark for e in h.of(TickerUpdated)[-2:]}
     assert abs(marks["BTC/USDT:USDT"] / marks[BTC] - 1) < Decimal("0.002")  # type: ignore[operator]
+
+
+async def test_a_burst_shares_one_state_transaction_committed_before_the_answers(
+    make_venue: Callable[..., Harness], tmp_path: Path
+) -> None:
+    path = tmp_path / "burst.sqlite"
+    h = make_venue(path)
+    orders = [make_order(BTC, Side.BUY, "0.01", price=str(40000 + n)) for n in range(20)]
+    commits: list[int] = []
+    save = h.venue._state.save
+
+    def counted_save(**rows: Any) -> None:
+        orders = list(rows.pop("orders", ()))
+        commits.append(len(orders))
+        save(orders=orders, **rows)
+
+    h.venue._state.save = counted_save  # type: ignore[method-assign]
+    reports = await asyncio.gather(*(h.venue.create_order(order) for order in orders))
+    assert commits == [20], "twenty orders placed in one turn of the loop, one transaction"
+    stored = sqlite3.connect(path).execute("SELECT client_order_id FROM orders WHERE is_open = 1").fetchall()
+    assert {row[0] for row in stored} == {r.client_order_id for r in reports}
+    again = await h.venue.create_order(orders[0].model_copy())
+    assert again == reports[0] and commits == [20], "a repeated id is answered from memory, nothing written"

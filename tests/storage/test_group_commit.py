@@ -116,6 +116,46 @@ async def test_one_failing_write_does_not_sink_its_batch(db_path: Path) -> None:
     await db.close()
 
 
+async def test_a_lazy_write_shares_the_next_durable_writes_commit(db: Database) -> None:
+    first, second = make_order(1), make_order(2)
+    await db.record_order(first, "created")
+    before, _ = db.commit_stats
+    first.transition(OrderStatus.OPEN, first.updated_ts + 1)
+    behind = asyncio.ensure_future(db.record_order(first, "acknowledged", lazy=True))
+    await asyncio.sleep(0)
+    await db.record_order(second, "created")
+    await behind
+    batches, writes = db.commit_stats
+    assert (batches - before, writes) == (1, 3)
+    assert [e["event"] for e in await db.order_events(first.client_order_id)] == ["created", "acknowledged"]
+
+
+async def test_a_lazy_write_alone_is_still_committed(db: Database, db_path: Path) -> None:
+    order = make_order(5)
+    await db.record_order(order, "created", lazy=True)
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT COUNT(*) FROM order_events").fetchone() == (1,)
+    raw.close()
+
+
+async def test_a_failure_in_a_plain_batch_reruns_it_with_each_write_isolated(db_path: Path) -> None:
+    await (await Database.open(db_path)).close()
+    conn = await connect(db_path)
+    writer = GroupCommitWriter(conn, AuditChain())
+    writer.start()
+    ops = [_audit_op(n) for n in range(5)]
+    ops.insert(3, _failing_op)
+    results = await asyncio.gather(*(writer.submit(op) for op in ops), return_exceptions=True)
+    await writer.close()
+    await conn.close()
+    assert results[:3] == [1, 2, 3] and results[4:] == [4, 5]
+    assert isinstance(results[3], StorageError)
+    db = await Database.open(db_path)
+    assert [e.payload["n"] for e in await db.audit_entries()] == [0, 1, 2, 3, 4]
+    assert (await db.verify_audit()).ok
+    await db.close()
+
+
 async def test_writer_cancelled_mid_flight_fails_the_waiting_writes(db_path: Path) -> None:
     await (await Database.open(db_path)).close()
     conn = await connect(db_path)
