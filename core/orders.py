@@ -9,7 +9,6 @@ and a status that would move an order backwards is ignored.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import json
@@ -42,9 +41,13 @@ class DuplicateOrderId(ValueError):
 
 class OrderStore(Protocol):
     async def record_order(
+        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False
+    ) -> None: ...
+
+    def queue_order(
         self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False,
         lazy: bool = False,
-    ) -> None: ...
+    ) -> asyncio.Future[None]: ...
 
     async def get_order(self, client_order_id: str) -> Order | None: ...
 
@@ -85,7 +88,7 @@ class OrderManager:
         self._orders: dict[str, Order] = {}
         self._recent: OrderedDict[str, Order] = OrderedDict()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._writes: dict[str, asyncio.Task[None]] = {}
+        self._writes: dict[str, asyncio.Future[None]] = {}
 
     async def load_open(self) -> list[Order]:
         """Bring open orders from the database into memory (start-up, before reconciliation)."""
@@ -149,7 +152,7 @@ class OrderManager:
             changed = self._merge(order, report)
             if changed:
                 previous, event = changed
-                write = self._write_behind(order.model_copy(), event, report.reason, actor, lazy=not durable)
+                write = self._write_behind(order, event, report.reason, actor, lazy=not durable)
                 if durable:
                     await write
                 self._bus.publish(OrderUpdated(order.model_copy(), previous))
@@ -158,27 +161,21 @@ class OrderManager:
             return order
 
     def _write_behind(
-        self, snapshot: Order, event: str, detail: str | None, actor: str, *, lazy: bool = False
-    ) -> asyncio.Task[None]:
-        """Queue a status row after the previous one of the same order, so rows land in order."""
-        previous = self._writes.get(snapshot.client_order_id)
+        self, order: Order, event: str, detail: str | None, actor: str, *, lazy: bool = False
+    ) -> asyncio.Future[None]:
+        """Queue a status row (the order is serialised now, so it may change afterwards); the
+        writer commits an order's rows in the order they were queued."""
+        coid = order.client_order_id
+        write = self._store.queue_order(order, event, detail=detail, actor=actor, lazy=lazy)
+        self._writes[coid] = write
+        write.add_done_callback(lambda done: self._write_done(coid, done))
+        return write
 
-        async def write() -> None:
-            if previous is not None:
-                with contextlib.suppress(Exception):
-                    await previous
-            await self._store.record_order(snapshot, event, detail=detail, actor=actor, lazy=lazy)
-
-        task = asyncio.get_running_loop().create_task(write())
-        self._writes[snapshot.client_order_id] = task
-        task.add_done_callback(lambda done: self._write_done(snapshot.client_order_id, done))
-        return task
-
-    def _write_done(self, client_order_id: str, task: asyncio.Task[None]) -> None:
-        if self._writes.get(client_order_id) is task:
+    def _write_done(self, client_order_id: str, write: asyncio.Future[None]) -> None:
+        if self._writes.get(client_order_id) is write:
             del self._writes[client_order_id]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("order %s: status row not saved: %s", client_order_id, task.exception())
+        if not write.cancelled() and write.exception() is not None:
+            log.error("order %s: status row not saved: %s", client_order_id, write.exception())
 
     async def flush(self) -> None:
         """Wait for every status row written behind (before closing the database)."""
@@ -222,7 +219,7 @@ class OrderManager:
         async with self._locks[order.client_order_id]:
             previous = order.status
             order.transition(status, ts, reason)
-            await self._write_behind(order.model_copy(), status.value, reason, actor)
+            await self._write_behind(order, status.value, reason, actor)
             self._bus.publish(OrderUpdated(order.model_copy(), previous.value))
             if not order.is_open:
                 self._retire(order)

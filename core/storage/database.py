@@ -16,6 +16,7 @@ Time ranges are half-open: ``since_ms <= ts < until_ms``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -164,16 +165,23 @@ class Database:
     # Orders
 
     async def record_order(
-        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False,
-        lazy: bool = False,
+        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False
     ) -> None:
         """Store the order's current state, one history row and one audit entry; durable on return.
-        ``lazy`` is for a write nobody waits on: it may wait a moment to share a commit.
 
         ``new=True`` (the first write of an order) raises ``DuplicateOrderError`` if the client
         order id is already stored, checked inside the write: no separate read, and no window
         in which two callers could both claim the same id.
         """
+        await self.queue_order(order, event, detail, actor, new=new)
+
+    def queue_order(
+        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False,
+        lazy: bool = False,
+    ) -> asyncio.Future[None]:
+        """``record_order`` without waiting: the rows are queued now (so an order's rows land in
+        the order they were queued) and the future resolves once they are committed. ``lazy``
+        is for a row nobody waits on: it may wait a moment to share a commit."""
         if not event:
             raise StorageError(f"order {order.client_order_id}: an order event needs a name")
         if detail is not None:
@@ -185,7 +193,7 @@ class Database:
         payload["event"] = event
         payload["detail"] = detail
         draft = self._draft("order", actor, payload, order.updated_ts)
-        await self._writer.submit(partial(ops.record_order_op, order_row, event_row, draft, new), lazy=lazy)
+        return self._writer.queue(partial(ops.record_order_op, order_row, event_row, draft, new), lazy=lazy)
 
     async def get_order(self, client_order_id: str) -> Order | None:
         orders = await self._fetch(

@@ -119,6 +119,11 @@ class GroupCommitWriter:
 
     async def submit(self, op: WriteOp, *, lazy: bool = False) -> Any:
         """Queue ``op`` and return its result once the transaction holding it has committed."""
+        return await self.queue(op, lazy=lazy)
+
+    def queue(self, op: WriteOp, *, lazy: bool = False) -> asyncio.Future[Any]:
+        """Queue ``op`` now; the future resolves when its transaction has committed. Writes
+        queued one after another commit in that order."""
         if self._closing:
             raise StorageError("the database is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -126,7 +131,7 @@ class GroupCommitWriter:
         self._wake.set()
         if not lazy:
             self._urgent.set()
-        return await future
+        return future
 
     async def close(self) -> None:
         """Commit everything already queued, then stop."""

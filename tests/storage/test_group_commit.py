@@ -121,8 +121,7 @@ async def test_a_lazy_write_shares_the_next_durable_writes_commit(db: Database) 
     await db.record_order(first, "created")
     before, _ = db.commit_stats
     first.transition(OrderStatus.OPEN, first.updated_ts + 1)
-    behind = asyncio.ensure_future(db.record_order(first, "acknowledged", lazy=True))
-    await asyncio.sleep(0)
+    behind = db.queue_order(first, "acknowledged", lazy=True)
     await db.record_order(second, "created")
     await behind
     batches, writes = db.commit_stats
@@ -130,9 +129,21 @@ async def test_a_lazy_write_shares_the_next_durable_writes_commit(db: Database) 
     assert [e["event"] for e in await db.order_events(first.client_order_id)] == ["created", "acknowledged"]
 
 
+async def test_rows_queued_one_after_another_commit_in_that_order(db: Database) -> None:
+    order = make_order(3)
+    rows = [db.queue_order(order, "created", new=True)]
+    for ts, status in enumerate((OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.CANCELED), 1):
+        order.transition(status, order.updated_ts + ts)
+        rows.append(db.queue_order(order, status.value, lazy=ts % 2 == 1))
+    await asyncio.gather(*rows)
+    events = await db.order_events(order.client_order_id)
+    assert [e["event"] for e in events] == ["created", "open", "partially_filled", "canceled"]
+    assert (await db.get_order(order.client_order_id)).status is OrderStatus.CANCELED  # type: ignore[union-attr]
+
+
 async def test_a_lazy_write_alone_is_still_committed(db: Database, db_path: Path) -> None:
     order = make_order(5)
-    await db.record_order(order, "created", lazy=True)
+    await db.queue_order(order, "created", lazy=True)
     raw = sqlite3.connect(db_path)
     assert raw.execute("SELECT COUNT(*) FROM order_events").fetchone() == (1,)
     raw.close()
