@@ -137,12 +137,18 @@ class TradeExecutor:
         problems = request.validate_for(instrument)
         if problems:
             return instrument, "; ".join(problems), "validation"
-        mark = self._market.mark(request.venue, request.symbol)
         open_orders = [o for o in self._orders.open_orders() if o.client_order_id != exclude]
+        reason, rule = self._risk_verdict(request, instrument, open_orders)
+        return instrument, reason, rule
+
+    def _risk_verdict(
+        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order]
+    ) -> tuple[str | None, str | None]:
+        mark = self._market.mark(request.venue, request.symbol)
         verdict = self._risk.check_order_risk(request, instrument, mark, open_orders)
         if not verdict.approved:
-            return instrument, verdict.reason, verdict.rule or "risk"
-        return instrument, None, None
+            return verdict.reason, verdict.rule or "risk"
+        return None, None
 
     async def place_order(
         self, request: OrderRequest, *, actor: str = "user", risk_exempt: str | None = None
@@ -162,12 +168,12 @@ class TradeExecutor:
         problems = request.validate_for(instrument)
         if problems:
             raise await self._refuse(request, "; ".join(problems), "validation", actor)
-        if risk_exempt is None and self._guard is not None:
-            abnormal = self._guard.screen(request, instrument, self._orders.open_orders())
+        if risk_exempt is None:
+            open_orders = self._orders.open_orders()
+            abnormal = self._guard.screen(request, instrument, open_orders) if self._guard is not None else None
             if abnormal is not None:
                 raise await self._refuse(request, abnormal[0], abnormal[1], actor)
-        if risk_exempt is None:
-            _, reason, rule = self.check(request)
+            reason, rule = self._risk_verdict(request, instrument, open_orders)
             if reason is not None:
                 raise await self._refuse(request, reason, rule or "risk", actor)
         order = Order.from_request(request, self._clock.now_ms())
