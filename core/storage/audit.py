@@ -27,6 +27,8 @@ from core.storage.errors import StorageError
 
 GENESIS_HASH = "0" * 64
 _COLUMNS = "seq, ts, kind, actor, symbol, payload, prev_hash, hash"
+AUDIT_TABLE = f"audit_log ({_COLUMNS})"
+INSERT_AUDIT = f"INSERT INTO {AUDIT_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 EXPORT_FIELDS = ("seq", "ts", "kind", "actor", "payload", "prev_hash", "hash")
 
 
@@ -113,16 +115,20 @@ class AuditChain:
         self.last_seq, self.last_hash = mark
 
     def append(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
+        row, entry = self.next(draft)
+        conn.execute(INSERT_AUDIT, row)
+        return entry
+
+    def next(self, draft: AuditDraft) -> tuple[tuple[Any, ...], AuditEntry]:
+        """The next entry and its ``audit_log`` row, moving the head on; the caller inserts the
+        row (a batch inserts many with one statement)."""
         ts, kind, actor, payload, payload_json = draft
         seq = self.last_seq + 1
         digest = entry_hash(self.last_hash, record_text(seq, ts, kind, actor, payload_json))
-        conn.execute(
-            f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, ts, kind, actor, payload_symbol(payload), payload_json, self.last_hash, digest),
-        )
+        row = (seq, ts, kind, actor, payload_symbol(payload), payload_json, self.last_hash, digest)
         entry = AuditEntry(seq, ts, kind, actor, payload, self.last_hash, digest)
         self.last_seq, self.last_hash = seq, digest
-        return entry
+        return row, entry
 
     def save_head(self, conn: sqlite3.Connection) -> None:
         conn.execute(

@@ -7,8 +7,10 @@ long audit log wants to stream rows without a hop per chunk; ``in_thread`` provi
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,13 +59,32 @@ async def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = Fal
     return conn
 
 
-async def in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(raw_connection, *args)`` on the connection's own thread, in one hop.
+def start_in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Hand ``fn(raw_connection, *args)`` to the connection's own thread now and return the
+    future of its result: the thread starts before the caller yields, so it works while the
+    event loop carries on (the group-commit writer relies on that).
 
-    aiosqlite has no public call for this; ``_execute`` is the method all of its own public
-    calls go through (stable since 0.17, project pins >=0.22). Confined here so a change in
-    aiosqlite touches one function.
+    aiosqlite has no public call for this. Its ``_execute``, which all of its public calls go
+    through, puts ``(future, function)`` on the queue ``_tx`` that its thread reads and awaits
+    the future; this does the same without the await. Confined here so a change in aiosqlite
+    touches one module (stable since 0.17; the project pins >=0.22).
     """
+    if not conn._running or conn._connection is None:  # noqa: SLF001
+        raise StorageError("the database connection is closed")
     raw: sqlite3.Connection = conn._conn  # noqa: SLF001
-    result: T = await conn._execute(fn, raw, *args)  # type: ignore[no-untyped-call]  # noqa: SLF001
-    return result
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    conn._tx.put_nowait((future, partial(fn, raw, *args)))  # noqa: SLF001
+    return future
+
+
+async def in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(raw_connection, *args)`` on the connection's own thread, in one hop."""
+    return await start_in_thread(conn, fn, *args)
+
+
+async def close(conn: aiosqlite.Connection) -> None:
+    """Close the connection and wait for its thread to end: aiosqlite answers ``close`` just
+    before its thread exits, and a caller that has closed everything should find no thread
+    of ours left (a leftover, non-daemon thread is what keeps a process from exiting)."""
+    await conn.close()
+    conn._thread.join(timeout=5)  # noqa: SLF001 - the thread has finished its last task

@@ -43,7 +43,7 @@ from core.storage.audit import (
     verify_connection,
 )
 from core.storage.codec import canonical_json, model_row, placeholders
-from core.storage.connection import connect, in_thread
+from core.storage.connection import close, connect, in_thread
 from core.storage.errors import StorageError
 from core.storage.migrations import bundled_migrations, migrate
 from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, ORDER_EVENT_COLUMNS, POSITION_COLUMNS
@@ -97,7 +97,6 @@ class Database:
             await conn.close()
             raise
         writer = GroupCommitWriter(conn, chain)
-        writer.start()
         log.debug("opened %s (schema version %d, synchronous=%s)", path, version, synchronous.upper())
         return cls(path, conn, reader, writer, version, clock)
 
@@ -107,8 +106,8 @@ class Database:
             return
         self._closed = True
         await self._writer.close()
-        await self._conn.close()
-        await self._reader.close()
+        await close(self._conn)
+        await close(self._reader)
 
     async def __aenter__(self) -> Database:
         return self
@@ -193,7 +192,7 @@ class Database:
         payload["event"] = event
         payload["detail"] = detail
         draft = self._draft("order", actor, payload, order.updated_ts)
-        return self._writer.queue(partial(ops.record_order_op, order_row, event_row, draft, new), lazy=lazy)
+        return self._writer.queue(ops.OrderRecord(order_row, event_row, draft, new), lazy=lazy)
 
     async def get_order(self, client_order_id: str) -> Order | None:
         orders = await self._fetch(

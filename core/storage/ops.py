@@ -1,16 +1,18 @@
 """The repository's writes: SQL statements and the operations the group-commit writer runs.
 
-Each ``*_op`` runs on the writer's thread, inside the batch transaction and its own savepoint,
+Each ``*_op`` (and ``OrderRecord``) runs on the writer's thread, inside the batch transaction,
 with everything it needs already serialised by the caller on the event loop.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from core.models import Candle, Fill, Order, Position
-from core.storage.audit import AuditChain, AuditDraft, AuditEntry
+from core.storage.audit import AUDIT_TABLE, AuditChain, AuditDraft, AuditEntry
 from core.storage.codec import canonical_json, placeholders
 from core.storage.errors import DuplicateOrderError
 
@@ -45,17 +47,86 @@ UPSERT_CANDLE = (
 )
 
 
-def record_order_op(
-    order_row: tuple[Any, ...], event_row: tuple[Any, ...], draft: AuditDraft, new: bool,
-    conn: sqlite3.Connection, chain: AuditChain,
-) -> None:
-    if new:
-        if conn.execute(INSERT_NEW_ORDER, order_row).rowcount != 1:
-            raise DuplicateOrderError(f"client order id {order_row[0]} is already in use")
-    else:
-        conn.execute(UPSERT_ORDER, order_row)
-    entry = chain.append(conn, draft)
-    conn.execute(INSERT_ORDER_EVENT, (*event_row, entry.seq))
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """``Database.record_order``'s write: the order's row, one event row and one audit entry.
+
+    Called like any operation it writes alone. A batch instead gathers its order records into
+    ``OrderRows``, which inserts them with a handful of multi-row statements: on the writer's
+    thread every statement gives the GIL away and must win it back from the busy event loop,
+    so three statements per order would make each batch wait on the loop that waits on it.
+    """
+
+    order_row: tuple[Any, ...]
+    event_row: tuple[Any, ...]
+    draft: AuditDraft
+    new: bool
+
+    def __call__(self, conn: sqlite3.Connection, chain: AuditChain) -> None:
+        if self.new:
+            if conn.execute(INSERT_NEW_ORDER, self.order_row).rowcount != 1:
+                raise DuplicateOrderError(f"client order id {self.order_row[0]} is already in use")
+        else:
+            conn.execute(UPSERT_ORDER, self.order_row)
+        entry = chain.append(conn, self.draft)
+        conn.execute(INSERT_ORDER_EVENT, (*self.event_row, entry.seq))
+
+
+class OrderRows:
+    """Order records of one batch, inserted together by ``insert``."""
+
+    def __init__(self) -> None:
+        self._orders: list[tuple[Any, ...]] = []
+        self._events: list[tuple[Any, ...]] = []
+        self._audit: list[tuple[Any, ...]] = []
+        self._new_ids: list[str] = []
+
+    def add(self, record: OrderRecord, chain: AuditChain) -> None:
+        row, entry = chain.next(record.draft)
+        self._audit.append(row)
+        self._orders.append(record.order_row)
+        self._events.append((*record.event_row, entry.seq))
+        if record.new:
+            self._new_ids.append(record.order_row[0])
+
+    def insert(self, conn: sqlite3.Connection) -> bool:
+        """Write what was gathered; False, with nothing written, if a new order's id is
+        already taken (the batch then runs one write at a time, so only that one fails)."""
+        if self._new_ids:
+            if len(set(self._new_ids)) != len(self._new_ids):
+                return False
+            for chunk in _chunks(self._new_ids):
+                taken = conn.execute(
+                    f"SELECT 1 FROM orders WHERE client_order_id IN ({placeholders(len(chunk))}) LIMIT 1", chunk
+                ).fetchone()
+                if taken is not None:
+                    return False
+        _insert_rows(conn, AUDIT_TABLE, self._audit, "")
+        _insert_rows(conn, _ORDERS_TABLE, self._orders, _ORDER_CONFLICT)
+        _insert_rows(conn, f"order_events ({ORDER_EVENT_COLUMNS})", self._events, "")
+        for rows in (self._orders, self._events, self._audit, self._new_ids):
+            rows.clear()
+        return True
+
+
+_ROWS_PER_STATEMENT = 200
+_ORDERS_TABLE = f"orders ({', '.join(ORDER_COLUMNS)}, is_open)"
+_ORDER_CONFLICT = UPSERT_ORDER[UPSERT_ORDER.index(" ON CONFLICT"):]
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(items), _ROWS_PER_STATEMENT)]
+
+
+@lru_cache(maxsize=64)
+def _multi_row_insert(table: str, width: int, count: int, conflict: str) -> str:
+    row = f"({placeholders(width)})"
+    return f"INSERT INTO {table} VALUES {', '.join([row] * count)}{conflict}"
+
+
+def _insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]], conflict: str) -> None:
+    for chunk in _chunks(rows):
+        conn.execute(_multi_row_insert(table, len(chunk[0]), len(chunk), conflict), [v for row in chunk for v in row])
 
 
 def record_fill_op(

@@ -1,19 +1,22 @@
 """Group commit: one writer, many callers, one fsync per batch.
 
 With ``synchronous=FULL`` every COMMIT waits for the disk, so committing each order alone caps
-throughput at the disk's fsync rate. Here callers hand an operation to a single writer task;
-whatever has queued up while the previous COMMIT was running goes into the next transaction,
-run on the connection's thread in one hop. Each caller's ``await`` returns only after the
-COMMIT containing its write, so "returned" still means "durable".
+throughput at the disk's fsync rate. Here callers hand an operation to the writer; a write
+that finds the writer idle starts a transaction at once, on the connection's thread, while the
+event loop carries on; whatever queues up meanwhile goes into the next transaction, started
+the moment the previous one commits. Each caller's ``await`` returns only after the COMMIT
+containing its write, so "returned" still means "durable". Writes commit in the order they
+were queued.
 
 A write nobody waits on (an order's status row written behind, see ``OrderManager.apply``)
-is ``lazy``: alone, it waits up to ``LAZY_WINDOW`` seconds for a write someone does wait on, so
-the two share one fsync instead of queueing behind each other. ``close`` commits it at once.
+is ``lazy``: it does not start a transaction of its own but waits up to ``LAZY_WINDOW``
+seconds for a write someone does wait on, so the two share one fsync. ``close`` commits it.
 
-Every operation runs inside its own SAVEPOINT: one failing operation (a constraint, bad data)
-is rolled back alone and its caller gets the error, while the rest of the batch commits.
-Under the write lock each batch first re-reads the audit chain's head, so another program
-writing to the same file cannot fork the chain.
+A batch first runs plainly, order records gathered into a few multi-row statements (see
+``ops.OrderRows``). Operations rarely fail; if one does, the batch is rolled back and run
+again with each operation in its own SAVEPOINT, so the failing one is rolled back alone and
+its caller gets the error while the rest commit. Under the write lock each batch first
+re-reads the audit chain's head, so another program writing to the same file cannot fork it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from core.storage.audit import AuditChain
-from core.storage.connection import in_thread
+from core.storage.connection import start_in_thread
 from core.storage.errors import StorageError
+from core.storage.ops import OrderRecord, OrderRows
 
 log = logging.getLogger(__name__)
 
@@ -45,47 +49,26 @@ def _as_storage_error(exc: BaseException) -> BaseException:
 
 
 def apply_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
-    """Runs on the connection thread: all ``ops`` in one transaction.
-
-    Operations rarely fail, so the batch first runs them plainly; only if one raises is it
-    rolled back and run again with a savepoint around each operation, which isolates the
-    failure at the price of two more statements per operation.
-    """
+    """Runs on the connection thread: all ``ops`` in one transaction (see the module docstring)."""
     start = chain.mark()
     try:
-        return _run_batch(conn, ops, chain, isolated=False)
+        return _in_transaction(conn, chain, lambda: _run_plain(conn, ops, chain))
     except _OpFailed:
         chain.restore(start)
-        return _run_batch(conn, ops, chain, isolated=True)
+        return _in_transaction(conn, chain, lambda: _run_isolated(conn, ops, chain))
 
 
 class _OpFailed(Exception):
-    """An operation failed in a batch run without savepoints; the batch has been rolled back."""
+    """An operation failed in a plain run; the batch is rolled back and run isolated."""
 
 
-def _run_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain, isolated: bool) -> list[_Outcome]:
-    outcomes: list[_Outcome] = []
+def _in_transaction(conn: sqlite3.Connection, chain: AuditChain, run: Callable[[], list[_Outcome]]) -> list[_Outcome]:
     start = chain.mark()
     conn.execute("BEGIN IMMEDIATE")
     try:
         chain.sync(conn)
         synced = chain.mark()
-        for op in ops:
-            if not isolated:
-                try:
-                    outcomes.append((True, op(conn, chain)))
-                except Exception as exc:  # noqa: BLE001 - run again, isolated, below
-                    raise _OpFailed from exc
-                continue
-            op_mark = chain.mark()
-            conn.execute("SAVEPOINT op")
-            try:
-                outcomes.append((True, op(conn, chain)))
-            except Exception as exc:  # noqa: BLE001 - the caller of this one op receives it
-                conn.execute("ROLLBACK TO op")
-                chain.restore(op_mark)
-                outcomes.append((False, exc))
-            conn.execute("RELEASE op")
+        outcomes = run()
         if chain.mark() != synced:
             chain.save_head(conn)
         conn.execute("COMMIT")
@@ -94,6 +77,42 @@ def _run_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain, 
             conn.execute("ROLLBACK")
         chain.restore(start)
         raise
+    return outcomes
+
+
+def _run_plain(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
+    outcomes: list[_Outcome] = []
+    orders = OrderRows()
+    try:
+        for op in ops:
+            if isinstance(op, OrderRecord):
+                orders.add(op, chain)
+                outcomes.append((True, None))
+                continue
+            if not orders.insert(conn):  # an operation may read what the orders wrote
+                raise _OpFailed
+            outcomes.append((True, op(conn, chain)))
+        if not orders.insert(conn):
+            raise _OpFailed
+    except _OpFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - run again, isolated, to find whose it is
+        raise _OpFailed from exc
+    return outcomes
+
+
+def _run_isolated(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
+    outcomes: list[_Outcome] = []
+    for op in ops:
+        op_mark = chain.mark()
+        conn.execute("SAVEPOINT op")
+        try:
+            outcomes.append((True, op(conn, chain)))
+        except Exception as exc:  # noqa: BLE001 - the caller of this one op receives it
+            conn.execute("ROLLBACK TO op")
+            chain.restore(op_mark)
+            outcomes.append((False, exc))
+        conn.execute("RELEASE op")
     return outcomes
 
 
@@ -106,91 +125,88 @@ class GroupCommitWriter:
         self._max_batch = max_batch
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._inflight: list[tuple[WriteOp, asyncio.Future[Any]]] = []
-        self._wake = asyncio.Event()
-        self._urgent = asyncio.Event()
+        self._urgent = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.writes = 0
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="storage-group-commit")
-        self._task.add_done_callback(self._stopped)
 
     async def submit(self, op: WriteOp, *, lazy: bool = False) -> Any:
         """Queue ``op`` and return its result once the transaction holding it has committed."""
         return await self.queue(op, lazy=lazy)
 
     def queue(self, op: WriteOp, *, lazy: bool = False) -> asyncio.Future[Any]:
-        """Queue ``op`` now; the future resolves when its transaction has committed. Writes
-        queued one after another commit in that order."""
+        """Queue ``op`` now; the future resolves when its transaction has committed."""
         if self._closing:
             raise StorageError("the database is closed")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((op, future))
-        self._wake.set()
+        self._idle.clear()
         if not lazy:
-            self._urgent.set()
+            self._urgent = True
+            self._dispatch()
+        elif self._timer is None and not self._inflight:
+            self._timer = loop.call_later(LAZY_WINDOW, self._dispatch)
         return future
 
     async def close(self) -> None:
         """Commit everything already queued, then stop."""
         self._closing = True
-        self._wake.set()
-        self._urgent.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self._dispatch()
+        await self._idle.wait()
 
-    def _stopped(self, task: asyncio.Task[None]) -> None:
-        """Reached early only if the task was cancelled (the event loop shutting down):
-        nobody may be left waiting for a commit that will never come."""
-        self._closing = True
-        for _, future in self._inflight:
-            if not future.done():
-                future.set_exception(
-                    StorageError("the database writer stopped while committing this write: it may or may not be saved")
-                )
-        for _, future in self._pending:
-            if not future.done():
-                future.set_exception(StorageError("the database writer stopped before this write was saved"))
-        self._inflight, self._pending = [], []
-
-    async def _run(self) -> None:
-        while True:
-            if not self._pending:
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if not self._urgent.is_set():
-                timer = asyncio.get_running_loop().call_later(LAZY_WINDOW, self._urgent.set)
-                try:
-                    await self._urgent.wait()
-                finally:
-                    timer.cancel()
-            self._urgent.clear()
-            self._inflight = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            await self._commit(self._inflight)
-            self._inflight = []
-
-    async def _commit(self, batch: list[tuple[WriteOp, asyncio.Future[Any]]]) -> None:
-        try:
-            outcomes = await in_thread(self._conn, apply_batch, [op for op, _ in batch], self._chain)
-        except Exception as exc:  # noqa: BLE001 - every caller in the failed batch is told
-            log.error("group commit of %d writes failed: %s", len(batch), exc)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(StorageError(f"database commit failed, this write was not saved: {exc}"))
+    def _dispatch(self) -> None:
+        """Start a transaction with what is queued, unless one is running (its end will)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._inflight:
             return
-        self.batches += 1
-        self.writes += len(batch)
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(_as_storage_error(value))
+        if not self._pending:
+            self._idle.set()
+            return
+        batch = self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
+        self._urgent = self._urgent and bool(self._pending)
+        self._inflight = batch
+        try:
+            started = start_in_thread(self._conn, apply_batch, [op for op, _ in batch], self._chain)
+        except StorageError as exc:  # the connection is closed: nothing queued can be saved
+            self._fail([*batch, *self._pending], exc)
+            self._inflight, self._pending = [], []
+            self._idle.set()
+            return
+        started.add_done_callback(self._committed)
+
+    def _committed(self, done: asyncio.Future[list[_Outcome]]) -> None:
+        batch, self._inflight = self._inflight, []
+        error = StorageError("the commit was cancelled") if done.cancelled() else done.exception()
+        if error is not None:
+            log.error("group commit of %d writes failed: %s", len(batch), error)
+            self._fail(batch, error)
+        else:
+            self.batches += 1
+            self.writes += len(batch)
+            for (_, future), (ok, value) in zip(batch, done.result(), strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(_as_storage_error(value))
+        if self._urgent or self._closing or len(self._pending) >= self._max_batch:
+            self._dispatch()
+        elif self._pending:
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(LAZY_WINDOW, self._dispatch)
+        else:
+            self._idle.set()
+
+    @staticmethod
+    def _fail(writes: list[tuple[WriteOp, asyncio.Future[Any]]], error: BaseException) -> None:
+        for _, future in writes:
+            if not future.done():
+                future.set_exception(StorageError(f"database commit failed, this write was not saved: {error}"))

@@ -13,6 +13,7 @@ import pytest
 
 from core.models import OrderStatus
 from core.storage import Database, StorageError
+from core.storage.errors import DuplicateOrderError
 from core.storage.audit import AuditChain, AuditDraft
 from core.storage.connection import connect
 from core.storage.writer import GroupCommitWriter
@@ -100,11 +101,9 @@ async def test_one_failing_write_does_not_sink_its_batch(db_path: Path) -> None:
     conn = await connect(db_path)
     chain = AuditChain()
     writer = GroupCommitWriter(conn, chain)
-    writer.start()
-    results = await asyncio.gather(
-        writer.submit(_audit_op(1)), writer.submit(_failing_op), writer.submit(_audit_op(2)),
-        return_exceptions=True,
-    )
+    # Lazy writes wait for the durable one, so the three share one batch.
+    queued = [writer.queue(_audit_op(1), lazy=True), writer.queue(_failing_op, lazy=True), writer.queue(_audit_op(2))]
+    results = await asyncio.gather(*queued, return_exceptions=True)
     await writer.close()
     await conn.close()
     assert results[0] == 1 and results[2] == 2
@@ -153,34 +152,60 @@ async def test_a_failure_in_a_plain_batch_reruns_it_with_each_write_isolated(db_
     await (await Database.open(db_path)).close()
     conn = await connect(db_path)
     writer = GroupCommitWriter(conn, AuditChain())
-    writer.start()
     ops = [_audit_op(n) for n in range(5)]
     ops.insert(3, _failing_op)
-    results = await asyncio.gather(*(writer.submit(op) for op in ops), return_exceptions=True)
+    queued = [writer.queue(op, lazy=True) for op in ops[:-1]] + [writer.queue(ops[-1])]
+    results = await asyncio.gather(*queued, return_exceptions=True)
     await writer.close()
     await conn.close()
     assert results[:3] == [1, 2, 3] and results[4:] == [4, 5]
     assert isinstance(results[3], StorageError)
+    assert writer.batches == 1
     db = await Database.open(db_path)
     assert [e.payload["n"] for e in await db.audit_entries()] == [0, 1, 2, 3, 4]
     assert (await db.verify_audit()).ok
     await db.close()
 
 
-async def test_writer_cancelled_mid_flight_fails_the_waiting_writes(db_path: Path) -> None:
+async def test_order_rows_of_a_batch_go_in_together_and_a_taken_id_fails_alone(db: Database) -> None:
+    taken = make_order(1)
+    await db.record_order(taken, "created", new=True)
+    fresh = [make_order(n) for n in range(2, 6)]
+    queued = [db.queue_order(order, "created", new=True, lazy=True) for order in fresh[:2]]
+    queued.append(db.queue_order(taken, "created", new=True, lazy=True))
+    queued += [db.queue_order(order, "created", new=True, lazy=True) for order in fresh[2:]]
+    queued.append(db.queue_order(fresh[0], "created", new=True))  # the same new id twice in one batch
+    results = await asyncio.gather(*queued, return_exceptions=True)
+    assert results[:2] == [None, None] and results[3:5] == [None, None]
+    assert isinstance(results[2], DuplicateOrderError) and isinstance(results[5], DuplicateOrderError)
+    assert sorted(o.client_order_id for o in await db.load_orders()) == sorted(
+        o.client_order_id for o in [taken, *fresh])
+    assert (await db.verify_audit()).checked == 5
+
+
+async def test_plain_batches_store_what_one_write_at_a_time_stores(db: Database, db_path: Path) -> None:
+    orders = [make_order(n) for n in range(300)]  # more rows than one multi-row statement takes
+    await asyncio.gather(*(db.record_order(order, "created", new=True) for order in orders))
+    for order in orders:
+        order.transition(OrderStatus.OPEN, order.updated_ts + 1)
+    await asyncio.gather(*(db.queue_order(order, "open") for order in orders))
+    assert await db.load_orders() == orders
+    events = await db.order_events(orders[7].client_order_id)
+    assert [(e["event"], e["status"]) for e in events] == [("created", "pending_new"), ("open", "open")]
+    assert all(e["audit_seq"] for e in events)
+    assert (await db.verify_audit()).checked == 600
+
+
+async def test_writes_fail_clearly_when_the_connection_is_gone(db_path: Path) -> None:
     await (await Database.open(db_path)).close()
     conn = await connect(db_path)
     writer = GroupCommitWriter(conn, AuditChain())
-    writer.start()
-    waiting = [asyncio.ensure_future(writer.submit(_audit_op(n))) for n in range(3)]
-    assert writer._task is not None
-    writer._task.cancel()
-    results = await asyncio.gather(*waiting, return_exceptions=True)
-    assert all(isinstance(r, StorageError) and "writer stopped" in str(r) for r in results)
+    await conn.close()
+    results = await asyncio.gather(*(writer.submit(_audit_op(n)) for n in range(3)), return_exceptions=True)
+    assert all(isinstance(r, StorageError) and "was not saved" in str(r) for r in results)
+    await writer.close()
     with pytest.raises(StorageError, match="closed"):
         await writer.submit(_audit_op(9))
-    await writer.close()
-    await conn.close()
 
 
 _CRASH_SCRIPT = """
