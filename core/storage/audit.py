@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import sqlite3
+from json.encoder import encode_basestring as json_string  # what canonical_json does with a str
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,7 @@ def record_text(seq: int, ts: int, kind: str, actor: str, payload_json: str) -> 
     but without parsing the payload again, which matters on the order path.
     """
     return (
-        f'{{"actor":{canonical_json(actor)},"kind":{canonical_json(kind)},'
+        f'{{"actor":{json_string(actor)},"kind":{json_string(kind)},'
         f'"payload":{payload_json},"seq":{int(seq)},"ts":{int(ts)}}}'
     )
 
