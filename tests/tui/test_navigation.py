@@ -138,3 +138,34 @@ async def test_hidden_screens_and_screens_under_a_dialog_are_not_redrawn(make_ap
         await pilot.press("question_mark")
         await advance(pilot, clock, 1)
         assert drawn == []
+
+
+async def test_a_screen_coming_back_is_restyled_only_if_the_styles_changed_while_away(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        trade = app.screen
+        restyled: list[str] = []
+        original = trade.update_node_styles
+
+        def counted(animate: bool = True) -> None:
+            restyled.append(app.theme)
+            original(animate)
+
+        trade.update_node_styles = counted  # type: ignore[method-assign]
+        for _ in range(2):
+            await pilot.press("2")
+            await settle(pilot, rounds=1)
+            await pilot.press("1")
+            await settle(pilot, rounds=1)
+        assert restyled == [], "nothing changed: the trade screen keeps its styles"
+        before = trade.styles.background
+        await pilot.press("2")
+        await settle(pilot, rounds=1)
+        positions = app.screen
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.screen is trade and app.theme == theme_names()[1]
+        assert trade.styles.background == positions.styles.background != before

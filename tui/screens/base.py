@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -49,8 +50,21 @@ class OpenTradeScreen(Screen[None]):
         self._drawable = True
         self.draw(Changes.all())
 
-    def on_screen_resume(self) -> None:
-        """Hidden screens are not redrawn, so the first frame after showing redraws everything."""
+    _styled_for: tuple[int, frozenset[str]] | None = None
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Hidden screens are not redrawn, so the first frame after showing redraws everything.
+
+        Textual also restyles the whole screen when it comes back (about 25 ms for Trade, a
+        stall a trader feels when switching screens in a fast market). That is skipped when
+        nothing styles depend on has changed since this screen was last styled: ``switch_mode``
+        itself refreshes the CSS after a change of theme or stylesheet (Textual counts those
+        updates), and the app's width-breakpoint classes are compared here.
+        """
+        styled_for = (self.app._css_update_count, frozenset(self.app.classes))  # noqa: SLF001
+        if styled_for == self._styled_for:
+            event.refresh_styles = False
+        self._styled_for = styled_for
         self.draw(Changes.all())
 
     def draw(self, changes: Changes) -> None:
