@@ -151,6 +151,9 @@ class TradingEngine:
         self._booked_known = True  # False after restoring a state saved without its fills
         self._account_wakeup = asyncio.Event()
         self._running = False
+        # start, stop and add_service one at a time: a service added while the engine starts or
+        # stops is neither started twice nor left running after the stop.
+        self._lifecycle = asyncio.Lock()
         self.bus.add_listener((TickerUpdated,), self._on_ticker)
         self.bus.add_listener((RiskStateChanged,), self._on_risk_state)
         self.bus.add_listener((RiskAlert,), self._on_alert)
@@ -176,6 +179,10 @@ class TradingEngine:
         return self.venues[venue].mode
 
     async def start(self) -> None:
+        async with self._lifecycle:
+            await self._start()
+
+    async def _start(self) -> None:
         self.bus.publish(EngineStatus("starting"))
         await self._audit("engine_start", {"venues": {n: v.mode for n, v in self.venues.items()}})
         await self._audit_config()
@@ -203,7 +210,21 @@ class TradingEngine:
         self.bus.publish(EngineStatus("running"))
         log.info("engine running with venues %s", ", ".join(self.venues))
 
+    async def add_service(self, service: Service) -> None:
+        """Run ``service`` beside the engine: started by ``start``, or at once when the engine
+        already runs (the TUI adds the strategies and agents after its first frame), and stopped
+        by ``stop`` before the venues either way. Services start in the order they are added."""
+        async with self._lifecycle:
+            self.services.append(service)
+            if self._running:
+                await service.start()
+                log.info("%s started on the running engine", type(service).__name__)
+
     async def stop(self) -> None:
+        async with self._lifecycle:
+            await self._stop()
+
+    async def _stop(self) -> None:
         if not self._running:
             return
         self._running = False

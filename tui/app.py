@@ -1,9 +1,10 @@
 """OpenTradeApp: one event loop for the Textual interface and the trading core.
 
-The app builds and starts the engine in a worker (so the first frame paints at once), then
-renders on a clock: each frame drains the bus subscription, turns the events into one
-``Changes`` and lets only the visible main screen redraw. Nothing waits on the venue inside
-a key handler; orders go out in workers and come back as events.
+The app builds and starts the engine in a worker (so the first frame paints at once), shows
+the market, and only then attaches the strategies and agents (importing them takes longer than
+the rest of the start-up). It renders on a clock: each frame drains the bus subscription,
+turns the events into one ``Changes`` and lets only the visible main screen redraw. Nothing
+waits on the venue inside a key handler; orders go out in workers and come back as events.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from tui.widgets.status_bar import Status
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Awaitable[TradingEngine]]
+ServicesAttacher = Callable[[TradingEngine], Awaitable[None]]
 MAIN_SCREENS: dict[str, type[OpenTradeScreen]] = {
     "trade": TradeScreen,
     "positions": PositionsScreen,
@@ -80,14 +82,23 @@ class OpenTradeApp(App[None]):
         self,
         engine_factory: EngineFactory,
         *,
+        attach_services: ServicesAttacher | None = None,
         theme: str | None = None,
         screen: str | None = None,
         restore: bool = True,
         confirm_live: bool = True,
         freeze_gc: bool = False,
     ) -> None:
+        """``attach_services`` adds what ``engine_factory`` left out (``tui.wiring.attach_services``
+        for an engine built with ``services=False``) once the first screen has painted.
+
+        ``freeze_gc``: once started, everything built so far is moved out of the garbage
+        collector's passes and the collector is turned on, in case the command paused it for
+        the start-up (see ``_started``)."""
         super().__init__()
         self._engine_factory = engine_factory
+        self._attach_services = attach_services
+        self._services_attached = attach_services is None
         self._engine: TradingEngine | None = None
         self._subscription: Subscription | None = None
         self._requested_theme = theme
@@ -110,6 +121,12 @@ class OpenTradeApp(App[None]):
     @property
     def is_ready(self) -> bool:
         return self._engine is not None and self.market != ("", "")
+
+    @property
+    def services_ready(self) -> bool:
+        """The strategies and agents run: at once when the engine factory built them, else a
+        moment after the first screen."""
+        return self.is_ready and self._services_attached
 
     def compose(self) -> ComposeResult:
         yield Static("Starting OpenTrade…", id="booting")
@@ -137,10 +154,33 @@ class OpenTradeApp(App[None]):
         self.set_interval(1 / engine.config.ui.refresh_hz, self.render_frame, name="render-clock")
         mode = self._requested_screen or saved.get(STATE_SCREEN) or "trade"
         await self.switch_mode(mode if mode in MAIN_SCREENS else "trade")
+        if self._attach_services is not None:
+            self.call_after_refresh(self._start_services, self._attach_services)
+        else:
+            self._started()
+
+    @work(exclusive=True, group="services", exit_on_error=False, name="starting the strategies and agents")
+    async def _start_services(self, attach: ServicesAttacher) -> None:
+        """Runs after the first screen has painted, so the trader sees the market while the
+        strategies and agents are imported and started."""
+        await attach(self.engine)
+        self._services_attached = True
+        self._started()
+        screen = self.screen
+        if isinstance(screen, OpenTradeScreen):
+            screen.draw(Changes.all())
+
+    def _started(self) -> None:
+        """The end of the start-up. Everything built so far lives as long as the app: keeping it
+        out of the collector's full passes removes 80-100 ms pauses that otherwise hit the loop
+        while data streams. The trade command runs the start-up with the collector off (its
+        passes over those same objects cost about 0.15 s of the first frame), so the garbage of
+        the start-up (about 4 MB) is collected once here, before the freeze would keep it for
+        good, and the collector is turned back on."""
         if self._freeze_gc:
-            # Everything built so far lives as long as the app: keeping it out of the collector's
-            # full passes removes 80-100 ms pauses that otherwise hit the loop while data streams.
+            gc.collect()
             gc.freeze()
+            gc.enable()
 
     @staticmethod
     def _initial_market(engine: TradingEngine, saved: str | None) -> tuple[str, str]:
@@ -162,7 +202,7 @@ class OpenTradeApp(App[None]):
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
-        if event.worker.group == "boot":
+        if event.worker.group in ("boot", "services"):
             log.error("start-up failed: %s", error, exc_info=error)
             self.exit(return_code=2, message=f"OpenTrade could not start: {error}")
             return

@@ -42,8 +42,13 @@ async def build_engine(
     seed: int | None = None,
     clock: Clock | None = None,
     venue: str | None = None,
+    services: bool = True,
 ) -> TradingEngine:
-    """An engine ready to ``start()``. ``venue`` limits it to one configured venue."""
+    """An engine ready to ``start()``. ``venue`` limits it to one configured venue.
+
+    ``services=False`` leaves out the strategies and the analysis agents: importing them (numpy,
+    pandas) costs more than the rest of the start-up, so the TUI paints its first frame with
+    the market first and then calls ``attach_services``."""
     home.mkdir(parents=True, exist_ok=True)
     clock = clock or WallClock()
     names = [venue] if venue else list(config.venues)
@@ -55,30 +60,42 @@ async def build_engine(
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
     db = await Database.open(database_path(config, home), synchronous=config.storage.synchronous)
     try:
-        return _assemble(config, db, venues, clock)
+        engine = TradingEngine(config, db, venues, clock)
+        if services:
+            await attach_services(engine)
+        return engine
     except BaseException:
         # A bad strategy or agent setting: the open database must not keep the process alive.
         await db.close()
         raise
 
 
-def _assemble(config: AppConfig, db: Database, venues: dict[str, ExchangeAdapter], clock: Clock) -> TradingEngine:
-    engine = TradingEngine(config, db, venues, clock)
+async def attach_services(engine: TradingEngine) -> None:
+    """The strategy engine, the configured strategies, the daily review and the analysis team,
+    added to ``engine``: started with it, or at once when it already runs.
+
+    Every service is built before the first is added, so a bad strategy or agent setting raises
+    here with nothing half attached; strategies are added before the agents, so the first
+    signals find the strategies listening."""
     from core.strategies.runner import StrategyEngine
 
-    engine.strategies = StrategyEngine(engine, versions=db)
+    config = engine.config
+    strategies = StrategyEngine(engine, versions=engine.db)
+    services: list[Service] = []
     if config.strategies:
         from core.strategies.live import LiveStrategies
 
-        # Before the agents, so the first signals find the strategies listening.
-        engine.services.append(LiveStrategies(engine.strategies, config.strategies))
+        services.append(LiveStrategies(strategies, config.strategies))
         if config.strategy_review.enabled:
             from core.strategies.live import DailyReview
 
-            engine.services.append(DailyReview(engine.strategies, db, clock, config.strategy_review))
+            services.append(DailyReview(strategies, engine.db, engine.clock, config.strategy_review))
     if config.agents.enabled:
-        engine.services.append(build_scheduler(engine))
-    return engine
+        services.append(build_scheduler(engine))
+    engine.strategies = strategies
+    for service in services:
+        await engine.add_service(service)
+
 
 def build_scheduler(engine: TradingEngine) -> Service:
     """The analysis team, publishing its decisions on the engine's bus. Imported here, not at

@@ -1,5 +1,6 @@
 """An OpenTradeApp over a deterministic engine: the seeded paper simulator on a SimClock, so
-the market moves only when a test advances the clock."""
+the market moves only when a test advances the clock. It starts like `opentrade trade`: the
+strategies and agents are attached after the first screen."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.widgets import Input
 from core.clock import SimClock
 from core.config import AppConfig
 from tui.app import OpenTradeApp
-from tui.wiring import build_engine
+from tui.wiring import attach_services, build_engine
 
 SEED = 7
 READY_POLLS = 400
@@ -32,22 +33,23 @@ def make_app(app_home: Path, clock: SimClock) -> Callable[..., OpenTradeApp]:
         chosen = config or AppConfig()
 
         async def factory() -> Any:
-            return await build_engine(chosen, app_home, seed=SEED, clock=clock)
+            return await build_engine(chosen, app_home, seed=SEED, clock=clock, services=False)
 
-        return OpenTradeApp(factory, **kwargs)
+        return OpenTradeApp(factory, **{"attach_services": attach_services, **kwargs})
 
     return make
 
 
 async def wait_ready(pilot: Pilot[Any]) -> None:
-    """Wait (bounded) for the engine to start and the first screen to mount."""
+    """Wait (bounded) for the engine to start, the first screen to mount and the strategies and
+    agents to run."""
     app = pilot.app
     assert isinstance(app, OpenTradeApp)
     for _ in range(READY_POLLS):
-        if app.is_ready and app.current_mode in ("trade", "positions", "strategies", "risk", "agents", "log"):
+        if app.services_ready and app.current_mode in ("trade", "positions", "strategies", "risk", "agents", "log"):
             break
         await pilot.pause(0.01)
-    assert app.is_ready, "the app did not start"
+    assert app.services_ready, "the app did not start"
     for widget in app.query(Input):
         widget.cursor_blink = False
     await pilot.pause()

@@ -1,70 +1,22 @@
-"""The Backtest screen: pick a strategy, its parameters, a candle file, fee and cash, run the
-event-driven backtester in a thread worker (the loop keeps painting; the progress bar follows
-the backtester's callback) and read the metrics, the equity curve and the trade list.
+"""The Backtest screen (key 7): the status bar, the footer and its key around a
+``BacktestPanel`` (the form, the run and the results).
 
-Every field is checked by the code that owns the rule (the strategy's declared parameters and
-cross-checks, ``BacktestSettings.problems``, ``load_bars``) and its message is shown under the
-field; nothing runs while one of them objects."""
+The panel's module brings the backtester, the strategies and numpy, which the first frame of
+the app should not wait for: it is imported when this screen is first composed. The app's help,
+palette and key bindings only need the title and the keys defined here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Sparkline, Static
 
-from core.backtest.data import DataError, load_bars
-from core.backtest.engine import backtest
-from core.backtest.result import BacktestResult, BacktestSettings
-from core.strategies.base import ParameterError, Strategy
-from core.strategies.registry import STRATEGIES
-from tui.format import fmt_datetime
 from tui.screens.base import OpenTradeScreen
 
-DEFAULT_STRATEGY = "sma_cross"
-SETTINGS_DEFAULTS = BacktestSettings()
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:+.2f}%"
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def metric_rows(result: BacktestResult) -> list[tuple[str, str]]:
-    """The headline figures, formatted for the metrics table (None, e.g. no trades, shows '-')."""
-    m = result.metrics
-    return [
-        ("Total return", _pct(m.total_return)),
-        ("CAGR", _pct(m.cagr)),
-        ("Sharpe", _ratio(m.sharpe)),
-        ("Sortino", _ratio(m.sortino)),
-        ("Calmar", _ratio(m.calmar)),
-        ("Max drawdown", _pct(m.max_drawdown)),
-        ("Win rate", "-" if m.win_rate is None else f"{m.win_rate * 100:.1f}%"),
-        ("Profit factor", _ratio(m.profit_factor)),
-        ("Trades", str(m.trades)),
-        ("Final equity", f"{m.final_equity:,.2f}"),
-    ]
-
-
-def _param_fields(cls: type[Strategy]) -> list[Widget]:
-    """One field per declared parameter, prefilled with its default, its bounds as the hint."""
-    fields: list[Widget] = []
-    for param in cls.parameters:
-        fields += [
-            Label(f"{param.name} ({param.describe_bounds()})"),
-            Input(str(param.default), id=f"bt-param-{param.name}"),
-            Static("", classes="error", id=f"bt-param-error-{param.name}"),
-        ]
-    return fields
+if TYPE_CHECKING:
+    from core.backtest.result import BacktestResult
+    from tui.widgets.backtest_panel import BacktestPanel
 
 
 class BacktestScreen(OpenTradeScreen):
@@ -73,137 +25,24 @@ class BacktestScreen(OpenTradeScreen):
         Binding("ctrl+r", "run", "Run backtest", id="backtest-run"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.result: BacktestResult | None = None
+    _panel: BacktestPanel | None = None
 
     def compose_body(self) -> ComposeResult:
-        with Horizontal(id="backtest-body"):
-            with VerticalScroll(id="backtest-form"):
-                yield Label("Strategy")
-                yield Select([(name, name) for name in STRATEGIES], value=DEFAULT_STRATEGY, allow_blank=False,
-                             id="bt-strategy")
-                yield Vertical(*_param_fields(STRATEGIES[DEFAULT_STRATEGY]), id="bt-params")
-                yield Static("", classes="error", id="bt-params-error")
-                yield Label("Data file (CSV or ccxt OHLCV JSON)")
-                yield Input(placeholder="path/to/candles.csv", id="bt-data")
-                yield Static("", classes="error", id="bt-data-error")
-                yield Label("Fee (fraction of notional)")
-                yield Input(str(SETTINGS_DEFAULTS.fee), id="bt-fee")
-                yield Static("", classes="error", id="bt-fee-error")
-                yield Label("Cash")
-                yield Input(str(SETTINGS_DEFAULTS.cash), id="bt-cash")
-                yield Static("", classes="error", id="bt-cash-error")
-                yield Button("Run (ctrl+r)", variant="primary", id="bt-run")
-                yield ProgressBar(show_eta=False, id="bt-progress")
-            with Vertical(id="backtest-results"):
-                metrics: DataTable[str] = DataTable(id="bt-metrics", cursor_type="none", show_cursor=False)
-                metrics.add_columns("Metric", "Value")
-                yield metrics
-                yield Label("Equity", classes="section")
-                yield Sparkline([], id="bt-equity")
-                trades: DataTable[str] = DataTable(id="bt-trades", cursor_type="row", zebra_stripes=True)
-                trades.add_columns("Side", "Entry time", "Exit time", "PnL", "Return", "Entry", "Exit", "Size")
-                yield trades
+        from tui.widgets.backtest_panel import BacktestPanel
+
+        self._panel = BacktestPanel(id="backtest-body")
+        yield self._panel
 
     @property
-    def strategy_cls(self) -> type[Strategy]:
-        return STRATEGIES[str(self.query_one("#bt-strategy", Select).value)]
+    def panel(self) -> BacktestPanel:
+        if self._panel is None:
+            raise RuntimeError("the Backtest screen is not composed yet")
+        return self._panel
 
-    @on(Select.Changed, "#bt-strategy")
-    async def _strategy_changed(self, event: Select.Changed) -> None:
-        await self._show_params(STRATEGIES[str(event.value)])
+    @property
+    def result(self) -> BacktestResult | None:
+        """The last backtest shown, None before the first one finishes."""
+        return self.panel.result
 
-    async def _show_params(self, cls: type[Strategy]) -> None:
-        box = self.query_one("#bt-params", Vertical)
-        await box.remove_children()
-        await box.mount_all(_param_fields(cls))
-        self.query_one("#bt-params-error", Static).update("")
-
-    # ------------------------------------------------------------------ checking the form
-    def _error(self, widget_id: str, message: str) -> bool:
-        """Show (or clear, with '') a field's message; True when there was one."""
-        self.query_one(f"#{widget_id}", Static).update(f"↳ {message}" if message else "")
-        return bool(message)
-
-    def _params(self, cls: type[Strategy]) -> dict[str, Any] | None:
-        values: dict[str, Any] = {}
-        problems = False
-        for param in cls.parameters:
-            text = self.query_one(f"#bt-param-{param.name}", Input).value
-            try:
-                values[param.name] = param.coerce(text, cls.name)
-                self._error(f"bt-param-error-{param.name}", "")
-            except ParameterError as exc:
-                problems = self._error(f"bt-param-error-{param.name}", str(exc)) or problems
-        if problems:
-            self._error("bt-params-error", "")
-            return None
-        try:
-            checked = cls.validate_params(values)
-        except ParameterError as exc:
-            self._error("bt-params-error", str(exc))
-            return None
-        self._error("bt-params-error", "")
-        return checked
-
-    def _number(self, field: str, alone: Callable[[float], BacktestSettings]) -> float | None:
-        """The field as a number, checked by ``BacktestSettings`` with only this field changed
-        (``alone``), so each problem lands under its own field."""
-        text = self.query_one(f"#bt-{field}", Input).value.strip()
-        try:
-            value = float(text)
-        except ValueError:
-            self._error(f"bt-{field}-error", f"'{text}' is not a number")
-            return None
-        return None if self._error(f"bt-{field}-error", "; ".join(alone(value).problems())) else value
-
-    def _settings(self) -> BacktestSettings | None:
-        fee = self._number("fee", lambda v: BacktestSettings(fee=v))
-        cash = self._number("cash", lambda v: BacktestSettings(cash=v))
-        if fee is None or cash is None:
-            return None
-        return BacktestSettings(cash=cash, fee=fee)
-
-    def _data_path(self) -> str | None:
-        path = self.query_one("#bt-data", Input).value.strip()
-        return None if self._error("bt-data-error", "" if path else "give the path of a candle file") else path
-
-    # ------------------------------------------------------------------ running
-    @on(Button.Pressed, "#bt-run")
-    @on(Input.Submitted)
     def action_run(self) -> None:
-        cls = self.strategy_cls
-        params, settings, path = self._params(cls), self._settings(), self._data_path()
-        if params is None or settings is None or path is None:
-            return
-        self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
-        self._run(cls, params, settings, path)
-
-    @work(thread=True, exclusive=True, group="backtest", exit_on_error=False, name="backtest")
-    def _run(self, cls: type[Strategy], params: dict[str, Any], settings: BacktestSettings, path: str) -> None:
-        """Off the loop: reading the file and replaying thousands of candles take seconds."""
-        try:
-            bars = load_bars(path)
-        except DataError as exc:
-            self.app.call_from_thread(self._error, "bt-data-error", str(exc))
-            return
-        self.app.call_from_thread(self._error, "bt-data-error", "")
-        result = backtest(cls, bars, params, settings, progress=self._progress_from_thread)
-        self.app.call_from_thread(self._show_result, result)
-
-    def _progress_from_thread(self, done: int, total: int) -> None:
-        self.app.call_from_thread(self.query_one("#bt-progress", ProgressBar).update, total=total, progress=done)
-
-    def _show_result(self, result: BacktestResult) -> None:
-        self.result = result
-        metrics = self.query_one("#bt-metrics", DataTable)
-        metrics.clear()
-        for name, value in metric_rows(result):
-            metrics.add_row(name, value)
-        self.query_one("#bt-equity", Sparkline).data = [float(v) for v in result.equity]
-        trades = self.query_one("#bt-trades", DataTable)
-        trades.clear()
-        for t in result.trades:
-            trades.add_row(t.side, fmt_datetime(t.entry_ts), fmt_datetime(t.exit_ts), f"{t.pnl:+,.2f}",
-                           f"{t.return_pct:+.2f}%", f"{t.entry_price:,.2f}", f"{t.exit_price:,.2f}", f"{t.size:.6f}")
+        self.panel.run()

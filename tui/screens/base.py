@@ -44,9 +44,8 @@ class OpenTradeScreen(Screen[None]):
     _drawable = False
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._allow_drawing)
-
-    def _allow_drawing(self) -> None:
+        """The widgets are mounted: draw now, so the screen's first paint already shows the
+        data (drawing after that paint cost a second full paint before the market showed)."""
         self._drawable = True
         self.draw(Changes.all())
 

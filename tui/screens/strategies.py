@@ -1,6 +1,6 @@
 """The Strategies screen: each strategy's state and performance; start, stop, edit its
 parameters, and see its orders and signals. Works with whatever the strategy engine exposes,
-including nothing at all."""
+including nothing at all, and says so while the app is still starting the strategies."""
 
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ class StrategiesScreen(OpenTradeScreen):
                 str(info.orders_sent), str(info.orders_refused), info.last_error or "",
             )
         sync_rows(self.query_one("#strategies", DataTable), rows)
+        if self.runner is None:
+            # The app attaches the strategies a moment after its first screen.
+            self.query_one("#strategy-detail", Static).update("Starting the strategies…")
+            return
         if not infos:
             self.query_one("#strategy-detail", Static).update(
                 "No strategies are loaded. Configure them under 'strategies:' in the config file."

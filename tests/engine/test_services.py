@@ -1,0 +1,104 @@
+"""Services beside the engine: added before the start or while it runs, started once, in the
+order they were added, and stopped with the engine; and the wiring that attaches the
+strategies and agents after the start, the way the TUI does."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from agents.scheduler import AnalysisScheduler
+from core.clock import SimClock
+from core.config import StrategyConfig
+from core.strategies.live import DailyReview, LiveStrategies
+from tests.engine.conftest import engine_config, started
+from tui.wiring import attach_services, build_engine
+
+
+class Recorder:
+    """A service that notes when it starts and stops; ``gate`` holds its start until set."""
+
+    def __init__(self, name: str, journal: list[str], gate: asyncio.Event | None = None) -> None:
+        self.name = name
+        self.journal = journal
+        self.gate = gate
+
+    async def start(self) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        self.journal.append(f"start {self.name}")
+
+    async def stop(self) -> None:
+        self.journal.append(f"stop {self.name}")
+
+
+async def test_services_added_before_the_start_start_with_the_engine_in_order(isolated_home: Path, clock: SimClock) -> None:
+    journal: list[str] = []
+    engine = await build_engine(engine_config(), isolated_home, clock=clock, services=False)
+    await engine.add_service(Recorder("a", journal))
+    await engine.add_service(Recorder("b", journal))
+    assert journal == []
+    await engine.start()
+    assert journal == ["start a", "start b"]
+    await engine.close()
+    assert journal == ["start a", "start b", "stop b", "stop a"]
+
+
+async def test_a_service_added_to_a_running_engine_starts_at_once_and_stops_with_it(isolated_home: Path, clock: SimClock) -> None:
+    journal: list[str] = []
+    engine = await started(isolated_home, clock)
+    await engine.add_service(Recorder("late", journal))
+    assert journal == ["start late"]
+    await engine.close()
+    assert journal == ["start late", "stop late"]
+
+
+async def test_a_stop_during_a_services_start_waits_for_it_and_then_stops_it(isolated_home: Path, clock: SimClock) -> None:
+    journal: list[str] = []
+    gate = asyncio.Event()
+    engine = await started(isolated_home, clock)
+    adding = asyncio.create_task(engine.add_service(Recorder("slow", journal, gate)))
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(engine.close())
+    await asyncio.sleep(0)
+    assert not closing.done(), "the stop must wait for the service being started"
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(adding, closing), 10)
+    assert journal == ["start slow", "stop slow"]
+    assert not engine.running
+
+
+async def test_strategies_and_agents_attached_after_the_start(isolated_home: Path, clock: SimClock) -> None:
+    config = engine_config()
+    config.strategies = {
+        "ai_trend_following": StrategyConfig(enabled=True, symbols=["BTC/USDT"], confidence_threshold=0.7, position_size_pct=0.1)  # type: ignore[call-arg]
+    }
+    engine = await build_engine(config, isolated_home, clock=clock, services=False)
+    try:
+        before = engine.strategies
+        assert before is None and engine.services == []
+        await engine.start()
+        await attach_services(engine)
+        assert [type(s) for s in engine.services] == [LiveStrategies, DailyReview, AnalysisScheduler], \
+            "the strategies come before the agents, so the first signals find them listening"
+        [info] = engine.strategies.list_strategies()
+        assert info.strategy_id == "ai_trend_following" and info.state == "running"
+        scheduler = engine.services[-1]
+        assert isinstance(scheduler, AnalysisScheduler)
+        async with asyncio.timeout(60):
+            while scheduler.cycles < 1:
+                await asyncio.sleep(0.01)
+    finally:
+        await engine.close()
+    assert engine.strategies.list_strategies()[0].state == "stopped"
+
+
+async def test_the_headless_wiring_still_builds_every_service(isolated_home: Path, clock: SimClock) -> None:
+    config = engine_config()
+    config.strategies = {"ai_trend_following": StrategyConfig(enabled=True)}  # type: ignore[call-arg]
+    engine = await build_engine(config, isolated_home, clock=clock)
+    try:
+        assert [type(s) for s in engine.services] == [LiveStrategies, DailyReview, AnalysisScheduler]
+        assert engine.strategies is not None
+    finally:
+        await engine.db.close()

@@ -1,0 +1,106 @@
+"""The start-up order of the app: the market is on screen before the strategies and agents
+are attached, the screens that show them work before and after, and a service that cannot
+start ends the app with the reason, as a failed engine start does."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+from rich.console import Console
+from textual.widgets import DataTable, Static
+
+from agents.scheduler import AnalysisScheduler
+from core.engine import TradingEngine
+from core.strategies.live import LiveStrategies
+from tui.screens.agents import AgentsScreen
+from tui.screens.strategies import StrategiesScreen
+from tui.screens.trade import TradeScreen
+from tui.widgets.order_book import OrderBookLadder
+from tui.wiring import attach_services
+from tests.tui.conftest import READY_POLLS, settle
+
+GATE_TIMEOUT_S = 30
+
+
+def shown(screen: Any, widget_id: str) -> str:
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(screen.query_one(f"#{widget_id}", Static).content)
+    return console.export_text()
+
+
+async def test_services_start_after_the_first_screen_and_the_screens_work_before_and_after(make_app: Any) -> None:
+    gate = asyncio.Event()
+    at_attach: dict[str, Any] = {}
+
+    async def attach(engine: TradingEngine) -> None:
+        screen = app.screen
+        at_attach["screen"] = screen
+        at_attach["book"] = screen.query_one(OrderBookLadder).book if isinstance(screen, TradeScreen) else None
+        async with asyncio.timeout(GATE_TIMEOUT_S):
+            await gate.wait()
+        await attach_services(engine)
+
+    app = make_app(attach_services=attach)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(READY_POLLS):
+            if "screen" in at_attach:
+                break
+            await pilot.pause(0.01)
+        assert isinstance(at_attach.get("screen"), TradeScreen), "the services are attached once the trade screen is up"
+        assert at_attach["book"] is not None, "...and shows the order book"
+        engine = app.engine
+        assert app.is_ready and not app.services_ready
+        before = engine.strategies
+        assert before is None and engine.services == []
+
+        await pilot.press("3")
+        await settle(pilot)
+        assert isinstance(app.screen, StrategiesScreen)
+        assert app.screen.query_one("#strategies", DataTable).row_count == 0
+        assert "Starting the strategies" in shown(app.screen, "strategy-detail")
+        await pilot.press("space", "e")
+        await settle(pilot)
+        assert isinstance(app.screen, StrategiesScreen), "start/stop and edit wait for a strategy, nothing breaks"
+        assert "Start/stop" in [command.title for command in app.palette_commands(app.screen)]
+
+        await pilot.press("5")
+        await settle(pilot)
+        assert isinstance(app.screen, AgentsScreen)
+        assert "No agent decisions yet" in shown(app.screen, "opinions")
+
+        await pilot.press("3")
+        await settle(pilot)
+        gate.set()
+        for _ in range(READY_POLLS):
+            if app.services_ready:
+                break
+            await pilot.pause(0.01)
+        assert app.services_ready
+        await settle(pilot)
+        kinds = [type(service) for service in engine.services]
+        assert kinds.index(LiveStrategies) < kinds.index(AnalysisScheduler), "strategies before the agents"
+        [info] = engine.strategies.list_strategies()
+        assert info.state == "running"
+        table = app.screen.query_one("#strategies", DataTable)
+        assert [str(key.value) for key in table.rows] == [info.strategy_id], "the visible screen is redrawn"
+        assert info.strategy_id in shown(app.screen, "strategy-detail")
+
+        await pilot.press("5")
+        await settle(pilot)
+        assert isinstance(app.screen, AgentsScreen)
+        assert app.return_code is None
+
+
+async def test_a_service_that_cannot_start_ends_the_app_with_the_reason(make_app: Any) -> None:
+    async def broken(engine: TradingEngine) -> None:
+        raise ValueError("strategy 'grid': levels must be at least 2")
+
+    app = make_app(attach_services=broken)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(READY_POLLS):
+            if app.return_code is not None:
+                break
+            await pilot.pause(0.01)
+    assert app.return_code == 2
