@@ -156,6 +156,15 @@ def test_headless_run_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str])
     assert main(["run", "--headless", "--duration", "-1"]) == 2
 
 
+def test_run_without_headless_opens_the_app_with_the_trade_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui.commands import trade
+
+    seen: list[tuple[str | None, str | None, str | None, int | None]] = []
+    monkeypatch.setattr(trade, "_run", lambda args, ctx: seen.append((args.theme, args.mode, args.venue, args.seed)) or 0)
+    assert main(["run", "--venue", "paper", "--seed", "7"]) == 0
+    assert seen == [(None, None, "paper", 7)]
+
+
 def test_output_into_a_closed_pipe_ends_quietly() -> None:
     """`opentrade venues | head -1`: the reader is gone before the command writes."""
     import subprocess

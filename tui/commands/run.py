@@ -31,9 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     if not args.headless:
-        from tui.commands.trade import run_app
+        from tui.commands import trade
 
-        return run_app(args, ctx)
+        # Without --headless: the full-screen app, as `opentrade trade` runs it by default.
+        return trade.run(argparse.Namespace(**vars(args), theme=None, mode=None), ctx)
     config = ctx.load_config()
     from tui.logsetup import setup_logging
 
