@@ -14,9 +14,9 @@ import csv
 import hashlib
 import json
 import sqlite3
-from json.encoder import encode_basestring as json_string  # what canonical_json does with a str
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring as json_string  # what canonical_json does with a str
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TextIO
 

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
@@ -36,7 +36,6 @@ from core.storage.ops import OrderRecord, OrderRows
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 WriteOp = Callable[[sqlite3.Connection, AuditChain], Any]
 _Outcome = tuple[bool, Any]
 LAZY_WINDOW = 0.002  # seconds; a person placing orders by hand sees no difference
@@ -133,9 +132,9 @@ class GroupCommitWriter:
         self.batches = 0
         self.writes = 0
 
-    async def submit(self, op: WriteOp, *, lazy: bool = False) -> Any:
+    async def submit(self, op: WriteOp) -> Any:
         """Queue ``op`` and return its result once the transaction holding it has committed."""
-        return await self.queue(op, lazy=lazy)
+        return await self.queue(op)
 
     def queue(self, op: WriteOp, *, lazy: bool = False) -> asyncio.Future[Any]:
         """Queue ``op`` now; the future resolves when its transaction has committed."""

@@ -9,10 +9,10 @@ The venue is "the exchange": balances, positions and orders live in its own SQLi
 accepted order is committed there before ``create_order`` answers. Changes made in one turn of
 the event loop are committed together at the end of that turn (``_save`` stages, ``_flush``
 writes): a burst of orders shares one transaction, and since the flush is queued before any
-event about those changes is published, nobody can act on a change the file does not hold. A restart with the same
-file carries on (the simulators' random state included). Rejections come back as reports with
-status ``rejected`` and a reason, never as exceptions; unknown orders in ``cancel_order`` raise
-``OrderNotFound`` as the port says.
+event about those changes is published, nobody can act on a change the file does not hold.
+A restart with the same file carries on (the simulators' random state included). Rejections
+come back as reports with status ``rejected`` and a reason, never as exceptions; unknown orders
+in ``cancel_order`` raise ``OrderNotFound`` as the port says.
 
 Driving it: ``step()`` advances every market by one ``tick_interval`` of simulated time,
 synchronously; tests call it with a ``SimClock``. ``start(bus)`` runs ``step()`` in a
@@ -252,7 +252,7 @@ class PaperVenue:
             self._staged_positions = {**positions, **self._staged_positions}
             if flushed is not None and not flushed.done():
                 flushed.set_exception(VenueError(f"{self.name} could not save its state: {exc}"))
-                flushed.exception()  # retrieved here: the waiters, if any, still receive it
+                flushed.exception()  # marked as seen: it is logged above, and there may be no waiter
             return
         kill_point("paper_after_save")
         if flushed is not None and not flushed.done():
