@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from rich.style import Style
-from rich.text import Text
-from textual.widget import Widget
-
 from core.models import Instrument, Order, OrderBook, Side
 from themes.registry import up_down
 from tui.format import compact_size
+from tui.widgets.strips import Line, StripWidget, style, styled
 
 GROUPINGS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 
@@ -47,7 +44,7 @@ def _bucket(price: Decimal, step: Decimal, side: Side) -> Decimal:
     return (price / step).quantize(Decimal(1), rounding=rounding) * step
 
 
-class OrderBookLadder(Widget):
+class OrderBookLadder(StripWidget):
     DEFAULT_CSS = """
     OrderBookLadder { height: 1fr; min-width: 26; }
     """
@@ -66,11 +63,11 @@ class OrderBookLadder(Widget):
 
     def show(self, book: OrderBook | None, instrument: Instrument | None, own_orders: list[Order]) -> None:
         self.book, self.instrument, self.own_orders = book, instrument, own_orders
-        self.refresh()
+        self.redraw()
 
     def change_grouping(self, delta: int) -> None:
         self.grouping_index = max(0, min(len(GROUPINGS) - 1, self.grouping_index + delta))
-        self.refresh()
+        self.redraw()
 
     def _own_levels(self, step: Decimal) -> dict[tuple[Side, Decimal], Decimal]:
         levels: dict[tuple[Side, Decimal], Decimal] = defaultdict(Decimal)
@@ -79,14 +76,14 @@ class OrderBookLadder(Widget):
                 levels[(order.side, _bucket(order.price, step, order.side))] += order.remaining
         return levels
 
-    def render(self) -> Text:
+    def draw(self) -> list[Line]:
         width = max(self.size.width, 20)
         height = max(self.size.height, 3)
         book, instrument = self.book, self.instrument
         up, down = up_down(self.app.current_theme)
-        header = Text(f"{'Price':>{width // 2 - 1}} {'Size':>{width - width // 2 - 3}}  ", style="bold")
+        header: Line = [(f"{'Price':>{width // 2 - 1}} {'Size':>{width - width // 2 - 3}}  ", style("bold"))]
         if book is None or instrument is None:
-            return Text.assemble(header, "\n", Text("waiting for the book…", style="dim"))
+            return [header, [("waiting for the book…", style("dim"))]]
         step = self.step
         decimals = max(0, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
         per_side = max(1, (height - 2) // 2)
@@ -95,37 +92,37 @@ class OrderBookLadder(Widget):
         bids = with_own_levels(group_levels(book.bids, step, Side.BUY), own, Side.BUY)[:per_side]
         max_total = max(sum(s for _, s in asks) if asks else Decimal(0), sum(s for _, s in bids) if bids else Decimal(0)) or Decimal(1)
 
-        lines: list[Text] = [header]
+        lines: list[Line] = [header]
         ask_rows = []
         total = Decimal(0)
         for price, size in asks:
             total += size
             ask_rows.append(self._row(price, size, total, max_total, decimals, width, down, own.get((Side.SELL, price))))
         lines.extend(reversed(ask_rows))
-        lines.extend(Text("") for _ in range(per_side - len(ask_rows)))
+        lines.extend([] for _ in range(per_side - len(ask_rows)))
         spread = book.spread
         mid = book.mid
         spread_text = "spread -" if spread is None or mid is None else f"spread {spread:.{instrument.price_decimals}f} ({spread / mid:.3%})"
         group_text = f" ×{GROUPINGS[self.grouping_index]}" if self.grouping_index else ""
-        lines.append(Text(f"{spread_text}{group_text}".center(width)[:width], style="bold"))
+        lines.append([(f"{spread_text}{group_text}".center(width)[:width], style("bold"))])
         total = Decimal(0)
         for price, size in bids:
             total += size
             lines.append(self._row(price, size, total, max_total, decimals, width, up, own.get((Side.BUY, price))))
-        return Text("\n").join(lines[:height])
+        return lines[:height]
 
     @staticmethod
     def _row(price: Decimal, size: Decimal, total: Decimal, max_total: Decimal, decimals: int,
-             width: int, colour: str, own: Decimal | None) -> Text:
+             width: int, colour: str, own: Decimal | None) -> Line:
         marker = "◆" if own else " "
         price_text = f"{price:,.{decimals}f}"
         size_text = compact_size(size)
         left = width // 2 - 1
         body = f"{price_text:>{left}} {size_text:>{width - left - 3}} {marker}"
-        text = Text(body[:width])
-        text.stylize(Style(color=colour, bold=True), 0, left)
+        spans: list[tuple[int, int, str]] = [(0, left, f"bold {colour}")]
         if own:
-            text.stylize("bold reverse", len(body) - 1, len(body))
+            spans.append((len(body) - 1, len(body), "bold reverse"))
         bar = int(round(float(total / max_total) * width))
-        text.stylize(Style(bgcolor=colour, dim=True) if bar else "", width - bar, width)
-        return text
+        if bar:
+            spans.append((width - bar, width, f"dim on {colour}"))
+        return styled(body[:width], spans)
