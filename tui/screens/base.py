@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tui.changes import Changes
+from tui.widgets.footer import KeysFooter
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class OpenTradeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         yield from self.compose_body()
-        yield Footer()
+        yield KeysFooter()
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
