@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.widget import AwaitMount
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
@@ -110,6 +111,8 @@ class OpenTradeApp(App[None]):
         self.market: tuple[str, str] = ("", "")
         self.frames = 0
         self.log_buffer = LogBuffer()
+        self._built_modes: set[str] = set()
+        self._switching_to_built_mode = False
 
     # ------------------------------------------------------------------ start-up
     @property
@@ -297,6 +300,22 @@ class OpenTradeApp(App[None]):
         return bool(confirmed)
 
     # ------------------------------------------------------------------ actions
+    def switch_mode(self, mode: str) -> AwaitMount:
+        """Textual holds every paint for 50 ms when the mode changes, to hide the new screen
+        while it is built. A main screen is built on its first visit and kept, so later
+        switches paint at once instead of leaving the trader looking at the old screen."""
+        self._switching_to_built_mode = mode in self._built_modes
+        try:
+            mounted = super().switch_mode(mode)
+        finally:
+            self._switching_to_built_mode = False
+        self._built_modes.add(mode)
+        return mounted
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._switching_to_built_mode:
+            super().delay_update(delay)
+
     async def action_show(self, mode: str) -> None:
         if not self.is_ready or mode not in MAIN_SCREENS:
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.app import App
 from textual.command import CommandList, CommandPalette
 from textual.widgets import OptionList
 
@@ -169,3 +170,24 @@ async def test_a_screen_coming_back_is_restyled_only_if_the_styles_changed_while
         await settle(pilot)
         assert app.screen is trade and app.theme == theme_names()[1]
         assert trade.styles.background == positions.styles.background != before
+
+
+async def test_only_the_first_visit_of_a_screen_holds_the_paint_while_it_is_built(make_app: Any,
+                                                                                  monkeypatch: Any) -> None:
+    holds: list[str] = []
+    original = App.delay_update
+
+    def recorded(self: App[Any], delay: float = 0.05) -> None:
+        holds.append(self.current_mode)
+        original(self, delay)
+
+    monkeypatch.setattr(App, "delay_update", recorded)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        holds.clear()
+        for key in ("3", "1", "3", "1"):
+            await pilot.press(key)
+            await settle(pilot, rounds=1)
+        assert holds == ["trade"], "only leaving trade for strategies the first time, before it was built"
+        assert app.current_mode == "trade"
