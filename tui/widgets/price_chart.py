@@ -3,12 +3,9 @@ axis on the right. Text keeps it readable over SSH and cheap to redraw."""
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.geometry import Size
-from textual.widget import Widget
-
 from core.models import Candle
 from themes.registry import up_down
+from tui.widgets.strips import Line, StripWidget, style
 
 TIMEFRAMES = ("1m", "5m", "15m", "1h")
 AXIS_WIDTH = 11
@@ -23,7 +20,7 @@ def _cell(candle: Candle, top: float, bottom: float) -> str:
     return " "
 
 
-class PriceChart(Widget):
+class PriceChart(StripWidget):
     DEFAULT_CSS = """
     PriceChart { height: 1fr; min-height: 5; }
     """
@@ -34,7 +31,6 @@ class PriceChart(Widget):
         self.title = ""
         self.timeframe_index = 0
         self.line_mode = False
-        self._drawn: tuple[Size, Text] | None = None
 
     @property
     def timeframe(self) -> str:
@@ -48,26 +44,18 @@ class PriceChart(Widget):
         self.show(self.title, self.candles)
 
     def show(self, title: str, candles: list[Candle]) -> None:
-        """Repaint only when the picture changes: most trades move no candle across a row."""
+        """Rows no candle moved across keep their strips: most trades repaint one row or none."""
         self.title, self.candles = title, candles
-        text = self._draw()
-        if self._drawn is None or self._drawn != (self.size, text):
-            self._drawn = (self.size, text)
-            self.refresh()
+        self.redraw()
 
-    def render(self) -> Text:
-        if self._drawn is None or self._drawn[0] != self.size:
-            self._drawn = (self.size, self._draw())
-        return self._drawn[1]
-
-    def _draw(self) -> Text:
+    def draw(self) -> list[Line]:
         width, height = max(self.size.width, AXIS_WIDTH + 5), max(self.size.height, 3)
         kind = "line" if self.line_mode else "candles"
-        heading = Text(f"{self.title}  {self.timeframe} {kind}", style="bold")
+        heading: Line = [(f"{self.title}  {self.timeframe} {kind}", style("bold"))]
         columns = width - AXIS_WIDTH
         candles = self.candles[-columns:]
         if not candles:
-            return Text.assemble(heading, "\n", Text("waiting for trades…", style="dim"))
+            return [heading, [("waiting for trades…", style("dim"))]]
         rows = height - 1
         high = max(c.high for c in candles)
         low = min(c.low for c in candles)
@@ -78,7 +66,7 @@ class PriceChart(Widget):
         for row in range(rows):
             top = high - row * step
             bottom = top - step
-            line = Text()
+            line: Line = []
             run, run_colour = "", ""
             for candle in candles:
                 if self.line_mode:
@@ -87,11 +75,11 @@ class PriceChart(Widget):
                     char = _cell(candle, top, bottom)
                 colour = "" if char == " " else up if candle.close >= candle.open else down
                 if colour != run_colour and run:
-                    line.append(run, style=run_colour)
+                    line.append((run, style(run_colour) if run_colour else None))
                     run = ""
                 run, run_colour = run + char, colour
-            line.append(run + " " * (columns - len(candles)), style=run_colour)
+            line.append((run + " " * (columns - len(candles)), style(run_colour) if run_colour else None))
             if row in (0, rows // 2, rows - 1):
-                line.append(f" {top - step / 2:>{AXIS_WIDTH - 1},.2f}", style="dim")
+                line.append((f" {top - step / 2:>{AXIS_WIDTH - 1},.2f}", style("dim")))
             lines.append(line)
-        return Text("\n").join(lines)
+        return lines

@@ -6,12 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rich.text import Text
-from textual.widget import Widget
-
 from core.models import RiskState
 from themes.registry import up_down
 from tui.format import fmt_datetime, fmt_money
+from tui.widgets.strips import Line, StripWidget, line_width, style
 
 RISK_LABEL = {RiskState.ACTIVE: "normal", RiskState.REDUCING: "warning", RiskState.HALTED: "HALTED"}
 
@@ -29,7 +27,7 @@ class Status:
     screen: str = ""
 
 
-class StatusBar(Widget):
+class StatusBar(StripWidget):
     DEFAULT_CSS = """
     StatusBar { height: 1; dock: top; background: $panel; }
     """
@@ -41,48 +39,51 @@ class StatusBar(Widget):
     def show(self, status: Status) -> None:
         if status != self.status:
             self.status = status
-            self.refresh()
+            self.redraw()
 
-    def render(self) -> Text:
+    def draw(self) -> list[Line]:
         """Widest form that fits: on a narrow terminal the screen name, the connection word and
         the time zone go first; mode, equity, PnL, connection, risk and clock always stay."""
         for compact in (0, 1, 2):
-            text = self._line(compact)
-            if text.cell_len <= self.size.width:
+            line = self._line(compact)
+            if line_width(line) <= self.size.width:
                 break
-        return text
+        return [line]
 
-    def _line(self, compact: int) -> Text:
+    def _line(self, compact: int) -> Line:
         s = self.status
         theme = self.app.current_theme
         up, down = up_down(theme)
         warning = theme.warning if theme else "yellow"
         error = theme.error if theme else "red"
         live = s.mode == "live"
-        text = Text()
-        text.append(f" {s.mode.upper()} ", style=f"bold white on {error}" if live else f"bold black on {theme.primary if theme else 'blue'}")
-        text.append(f" {s.venue} ", style="bold")
+        line: Line = []
+
+        def add(text: str, definition: str = "") -> None:
+            line.append((text, style(definition) if definition else None))
+
+        add(f" {s.mode.upper()} ", f"bold white on {error}" if live else f"bold black on {theme.primary if theme else 'blue'}")
+        add(f" {s.venue} ", "bold")
         if s.screen and compact == 0:
-            text.append(f"│ {s.screen} ", style="dim")
-        text.append("│ Eq ")
-        text.append(fmt_money(s.equity), style="bold")
-        text.append(" │ Day ")
+            add(f"│ {s.screen} ", "dim")
+        add("│ Eq ")
+        add(fmt_money(s.equity), "bold")
+        add(" │ Day ")
         pnl = s.daily_pnl
-        text.append(fmt_money(pnl, sign=True), style=up if pnl is None or pnl >= 0 else down)
-        text.append(" │ ")
+        add(fmt_money(pnl, sign=True), up if pnl is None or pnl >= 0 else down)
+        add(" │ ")
         conn_colour = {"connected": up, "degraded": warning}.get(s.connection, down)
-        text.append("●", style=conn_colour)
+        add("●", conn_colour)
         latency = f"{s.latency_ms:.0f}ms" if s.latency_ms is not None else ""
         if compact < 2 or s.connection != "connected":
-            text.append(f" {s.connection}")
-        text.append(f" {latency}" if latency else "")
-        text.append(" │ Risk ")
+            add(f" {s.connection}")
+        add(f" {latency}" if latency else "")
+        add(" │ Risk ")
         risk_style = {RiskState.ACTIVE: up, RiskState.REDUCING: f"bold {warning}"}.get(s.risk, f"bold white on {error}")
-        text.append(RISK_LABEL[s.risk], style=risk_style)
+        add(RISK_LABEL[s.risk], risk_style)
         clock = fmt_datetime(s.now_ms)[11:] if s.now_ms else ""
         if clock and compact < 2:
             clock += " UTC"
-        pad = max(1, self.size.width - text.cell_len - len(clock) - 1)
-        text.append(" " * pad)
-        text.append(clock, style="dim")
-        return text
+        add(" " * max(1, self.size.width - line_width(line) - len(clock) - 1))
+        add(clock, "dim")
+        return line

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -45,6 +46,10 @@ def styled(text: str, spans: Sequence[tuple[int, int, Style | str]]) -> Line:
                 combined = parsed if combined is None else combined + parsed
         line.append((text[start:end], combined))
     return line
+
+
+def line_width(line: Line) -> int:
+    return cell_len("".join(text for text, _ in line))
 
 
 class StripWidget(Widget):
