@@ -8,7 +8,7 @@ Under load (in-process, headless driver at 120x40): the paper simulator on 5 mar
 20x speed with a 0.2 s step, which publishes >= 500 order-book updates and >= 200 trades per
 second (the achieved rates are reported), while a key is pressed every 100 ms: trading keys on
 the Trade screen (side, chart timeframe and style, book grouping), and every tenth press a
-screen switch, reported apart (Textual restyles a whole screen when it comes back). The venue's own
+screen switch, reported apart (a switch repaints the whole screen). The venue's own
 loop steps at most 20 times a second, so the benchmark also calls its public ``step`` at
 100 Hz. Key-to-screen latency is the time from posting the key event to the first composited
 frame that shows its effect (the ticket's side, the chart, the ladder, the new screen); loop lag
