@@ -51,6 +51,15 @@ def message(screen: BacktestScreen, widget_id: str) -> str:
     return str(screen.query_one(f"#{widget_id}", Static).render())
 
 
+async def run_again(pilot: Pilot[Any]) -> None:
+    await pilot.press("ctrl+r")
+    await settle(pilot)
+
+
+def ran_nothing(app: OpenTradeApp, screen: BacktestScreen) -> bool:
+    return screen.result is None and not [w for w in app.workers if w.group == "backtest"]
+
+
 async def fill_and_run(pilot: Pilot[Any], screen: BacktestScreen, fast: str, slow: str, data: str) -> None:
     select = screen.query_one("#bt-strategy", Select)
     select.value = "mean_reversion"
@@ -94,29 +103,26 @@ async def test_bad_parameter_and_missing_file_run_nothing(make_app: Any, tmp_pat
         screen = await open_screen(pilot)
         await fill_and_run(pilot, screen, "0", "30", str(DATA))
         assert "fast" in message(screen, "bt-param-error-fast") and "out of bounds" in message(screen, "bt-param-error-fast")
-        assert screen.result is None and not [w for w in app.workers if w.group == "backtest"]
+        assert ran_nothing(app, screen)
 
         await type_into(pilot, "bt-param-fast", "40")
-        await pilot.press("ctrl+r")
-        await settle(pilot)
+        await run_again(pilot)
         assert message(screen, "bt-param-error-fast") == ""
         assert "must be smaller than slow" in message(screen, "bt-params-error")
-        assert screen.result is None and not [w for w in app.workers if w.group == "backtest"]
+        assert ran_nothing(app, screen)
 
         await type_into(pilot, "bt-param-fast", "10")
         await type_into(pilot, "bt-fee", "lots")
-        await pilot.press("ctrl+r")
-        await settle(pilot)
+        await run_again(pilot)
         assert "not a number" in message(screen, "bt-fee-error")
-        assert screen.result is None and not [w for w in app.workers if w.group == "backtest"]
+        assert ran_nothing(app, screen)
 
         await type_into(pilot, "bt-fee", "0.001")
         await type_into(pilot, "bt-cash", "-5")
-        await pilot.press("ctrl+r")
-        await settle(pilot)
+        await run_again(pilot)
         assert message(screen, "bt-fee-error") == ""
         assert "cash must be greater than 0" in message(screen, "bt-cash-error")
-        assert screen.result is None and not [w for w in app.workers if w.group == "backtest"]
+        assert ran_nothing(app, screen)
 
         await type_into(pilot, "bt-cash", "5000")
         missing = tmp_path / "nowhere.csv"
