@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.filemodes import private_dir, private_file
 from core.redact import install_log_redaction
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -24,8 +25,8 @@ def setup_logging(level: str = "INFO", *, console: bool = True, logfile: Path | 
         stream.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(stream)
     if logfile is not None:
-        logfile.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(logfile, encoding="utf-8")
+        private_dir(logfile.parent)
+        handler = logging.FileHandler(private_file(logfile), encoding="utf-8")
         handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)

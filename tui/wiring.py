@@ -12,6 +12,7 @@ from pathlib import Path
 from core.clock import WallClock
 from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_path
 from core.engine import TradingEngine
+from core.filemodes import private_dir
 from core.ports import Clock, ExchangeAdapter, Service
 from core.secrets import load_credentials
 from core.storage.database import Database
@@ -49,7 +50,7 @@ async def build_engine(
     ``services=False`` leaves out the strategies and the analysis agents: importing them (numpy,
     pandas) costs more than the rest of the start-up, so the TUI paints its first frame with
     the market first and then calls ``attach_services``."""
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     clock = clock or WallClock()
     names = [venue] if venue else list(config.venues)
     unknown = [n for n in names if n not in config.venues]

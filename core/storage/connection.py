@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from core.filemodes import narrow, private_file
 from core.storage.errors import StorageError
 
 T = TypeVar("T")
@@ -34,6 +35,8 @@ async def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = Fal
     mode = synchronous.upper()
     if mode not in SYNCHRONOUS_MODES:
         raise StorageError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, not {synchronous!r}")
+    if not readonly:
+        _make_private(Path(path))
     target = Path(path).resolve().as_uri() + "?mode=ro" if readonly else str(path)
     try:
         conn = await aiosqlite.connect(target, isolation_level=None, uri=readonly)
@@ -57,6 +60,17 @@ async def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = Fal
         await conn.close()
         raise
     return conn
+
+
+def _make_private(path: Path) -> None:
+    """The database owner-only before SQLite opens it: SQLite creates files 0644, and gives the
+    -wal and -shm files the database's mode. Journals left by an older version are narrowed."""
+    try:
+        private_file(path)
+        for journal in ("-wal", "-shm"):
+            narrow(path.with_name(path.name + journal))
+    except OSError as exc:
+        raise StorageError(f"cannot open database {path}: {exc.strerror}") from exc
 
 
 def start_in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from core.filemodes import private_dir, write_private_text
 from core.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,5 @@ class MarketsCache:
     def save(self, markets: list[dict[str, Any]], currencies: dict[str, Any]) -> None:
         """Written beside the target then renamed: a crash never leaves half a file."""
         payload = {"format": FORMAT, "saved_ms": self._clock.now_ms(), "markets": markets, "currencies": currencies}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, default=str), encoding="utf-8")
-        os.replace(tmp, self.path)
+        private_dir(self.path.parent)
+        write_private_text(self.path, json.dumps(payload, default=str))

@@ -17,7 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from core.filemodes import private_dir, private_file
 from core.models import Order
+from core.storage.errors import StorageError
 from exchanges.paper.account import Hold, PerpPosition
 
 SCHEMA = """
@@ -51,11 +53,21 @@ class StoredOrder:
 
 class VenueState:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        """Created owner-only (it holds the account: balances, positions, orders). A file that
+        cannot be opened or written is a ``StorageError`` naming it."""
+        try:
+            private_dir(path.parent)
+            private_file(path)
+            self._db = sqlite3.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the paper venue's state {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StorageError(f"cannot open the paper venue's state {path}: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, database_path
+from core.filemodes import private_dir
 from core.secrets import load_credentials, read_secrets_file
 from tui.cli import CommandContext
 
@@ -67,7 +68,7 @@ async def run_checks(ctx: CommandContext, venue: str | None) -> list[Check]:
 
 def _home_check(home: Path) -> Check:
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home)
         with tempfile.NamedTemporaryFile(dir=home):
             pass
     except OSError as exc:
