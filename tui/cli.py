@@ -12,12 +12,15 @@ import argparse
 import importlib
 import logging
 import os
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import AppConfig, ConfigError, default_config_path, load_config, resolve_home
+from core.config import AppConfig, ConfigError, database_path, default_config_path, load_config, resolve_home
+from core.home_lock import EngineLock, EngineLocked, lock_engine
+from core.redact import redact
 
 # command name -> the module under tui/commands/ that registers it
 COMMAND_MODULES = {
@@ -40,13 +43,40 @@ log = logging.getLogger("opentrade")
 
 @dataclass
 class CommandContext:
-    """What every subcommand needs: where the config came from, the home directory."""
+    """What every subcommand needs: where the config came from, the home directory, and the
+    command line (a refused second engine is told what holds the home)."""
 
     config_path: Path | None
     home: Path
+    command: str = "opentrade"
 
     def load_config(self) -> AppConfig:
         return load_config(self.config_path)
+
+    def lock_engine(self, config: AppConfig) -> EngineLock:
+        """Taken by every command that runs the engine or writes the home, for as long as it
+        runs; read-only commands never take it and work beside a running engine."""
+        return lock_engine(self.home, database_path(config, self.home), self.command)
+
+
+Handler = Callable[[argparse.Namespace, CommandContext], int]
+
+
+def writes_home(when: Callable[[argparse.Namespace], bool]) -> Callable[[Handler], Handler]:
+    """For a command that writes the home's database when ``when(args)`` (``backtest --save``,
+    ``strategy set``): it holds the engine lock for its whole run, so it refuses at once, before
+    any work, when an engine runs on the home."""
+
+    def wrap(run: Handler) -> Handler:
+        def handler(args: argparse.Namespace, ctx: CommandContext) -> int:
+            if not when(args):
+                return run(args, ctx)
+            with ctx.lock_engine(ctx.load_config()):
+                return run(args, ctx)
+
+        return handler
+
+    return wrap
 
 
 def _available_commands() -> list[str]:
@@ -104,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     index = _command_index(args_list)
     requested = args_list[index] if index < len(args_list) and args_list[index] in commands else None
     args = build_parser(only=requested).parse_args(args_list)
-    context = CommandContext(config_path=_config_path(args.config), home=resolve_home(args.home))
+    context = CommandContext(config_path=_config_path(args.config), home=resolve_home(args.home),
+                             command=shlex.join(["opentrade", *args_list]))
     try:
         return int(args.handler(args, context) or 0)
     except ConfigError as exc:
@@ -112,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    except EngineLocked as exc:
+        return _failed(str(exc), 3)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -119,6 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _failed(message: str, code: int = 1) -> int:
+    print(f"opentrade: {redact(message)}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from core.backtest.result import BacktestResult, BacktestSettings, Slippage
 from core.config import AppConfig, ConfigError, StrategyConfig, database_path
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import effective_params, resolve
-from tui.cli import CommandContext
+from tui.cli import CommandContext, writes_home
 
 
 class UsageProblem(Exception):
@@ -244,6 +244,7 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> None:
 
 
 @guarded
+@writes_home(lambda args: args.save)
 def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
@@ -339,6 +340,7 @@ def _print_backtest(result: BacktestResult, exported: Path | None) -> None:
 
 
 @guarded
+@writes_home(lambda args: args.save_version)
 def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
@@ -397,6 +399,7 @@ async def _save_version(ctx: CommandContext, strategy_id: str, params: dict[str,
 
 
 @guarded
+@writes_home(lambda args: not args.dry_run)
 def handle_evolve(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     strategy_config(config, args.strategy)

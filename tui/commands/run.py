@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 
 from core.config import AppConfig
 from core.engine import TradingEngine
@@ -36,13 +37,14 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         # Without --headless: the full-screen app, as `opentrade trade` runs it by default.
         return trade.run(argparse.Namespace(**vars(args), theme=None, mode=None), ctx)
     config = ctx.load_config()
-    from tui.logsetup import setup_logging
-
-    setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
-    if args.duration is not None and args.duration <= 0:
-        log.error("--duration must be greater than 0 (got %s)", args.duration)
+    if args.duration is not None and not args.duration > 0:
+        print(f"--duration must be a number of seconds greater than 0 (got {args.duration})", file=sys.stderr)
         return 2
-    return asyncio.run(_run(args, ctx, config))
+    with ctx.lock_engine(config):
+        from tui.logsetup import setup_logging
+
+        setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
+        return asyncio.run(_run(args, ctx, config))
 
 
 async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:

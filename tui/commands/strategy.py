@@ -18,7 +18,7 @@ import yaml
 
 from core.config import AppConfig, database_path, parse_config
 from core.strategies.registry import STRATEGIES, effective_params, kind_of, resolve
-from tui.cli import CommandContext
+from tui.cli import CommandContext, writes_home
 from tui.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
 
 
@@ -156,6 +156,7 @@ def handle_toggle(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 @guarded
+@writes_home(lambda args: True)
 def handle_set(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     strategy_config(config, args.name)

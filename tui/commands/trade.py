@@ -60,18 +60,18 @@ def _run(args: argparse.Namespace, context: Any) -> int:
         return 2
     config, venue = apply_mode(context.load_config(), args.venue, args.mode)
     home: Path = context.home
-    home.mkdir(parents=True, exist_ok=True)
+    # Taken before the screen takes over the terminal, so a refusal is a plain message.
+    with context.lock_engine(config):
+        from tui.app import OpenTradeApp
+        from tui.logsetup import setup_logging
+        from tui.wiring import attach_services, build_engine
 
-    from tui.app import OpenTradeApp
-    from tui.logsetup import setup_logging
-    from tui.wiring import attach_services, build_engine
+        setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
 
-    setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
+        async def factory() -> Any:
+            # The strategies and agents come after the first frame (attach_services).
+            return await build_engine(config, home, seed=args.seed, venue=venue, services=False)
 
-    async def factory() -> Any:
-        # The strategies and agents come after the first frame (attach_services).
-        return await build_engine(config, home, seed=args.seed, venue=venue, services=False)
-
-    app = OpenTradeApp(factory, attach_services=attach_services, theme=args.theme, freeze_gc=True)
-    app.run()
+        app = OpenTradeApp(factory, attach_services=attach_services, theme=args.theme, freeze_gc=True)
+        app.run()
     return app.return_code or 0
