@@ -179,8 +179,24 @@ class TradingEngine:
         return self.venues[venue].mode
 
     async def start(self) -> None:
+        """A start that fails (a venue unreachable, bad credentials) undoes what it started, so
+        the caller can close the engine and the process can exit."""
         async with self._lifecycle:
-            await self._start()
+            try:
+                await self._start()
+            except BaseException:
+                await (self._stop() if self._running else self._abandon_start())
+                raise
+
+    async def _abandon_start(self) -> None:
+        """Stop the venues and the notifier that a failed start may have started. Nothing is
+        saved: the accounting state was still being restored."""
+        for venue in self.venues.values():
+            try:
+                await venue.stop()
+            except Exception as exc:  # noqa: BLE001 - the start's own error is the one to report
+                log.warning("venue %s did not stop cleanly after the failed start: %s", venue.name, exc)
+        await self.notifications.stop()
 
     async def _start(self) -> None:
         self.bus.publish(EngineStatus("starting"))

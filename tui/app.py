@@ -26,6 +26,7 @@ from core.engine import OrderRefused, TradingEngine
 from core.events import Subscription
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
+from core.redact import redact
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
 from tui.log_buffer import LogBuffer
@@ -207,7 +208,7 @@ class OpenTradeApp(App[None]):
         error = event.worker.error
         if event.worker.group in ("boot", "services"):
             log.error("start-up failed: %s", error, exc_info=error)
-            self.exit(return_code=2, message=f"OpenTrade could not start: {error}")
+            self.exit(return_code=2, message=f"OpenTrade could not start: {redact(str(error))}")
             return
         if isinstance(error, OrderRefused):
             self.notify(str(error.reason), title="Refused", severity="error")

@@ -4,6 +4,10 @@ Each subcommand lives in its own module under ``tui/commands/`` and exposes
 ``register(subparsers)``; the module sets ``handler=`` on its parser, a function taking the
 parsed arguments and a ``CommandContext`` and returning an exit code. Heavy imports (Textual,
 ccxt) happen inside handlers so that `opentrade --help` stays instant.
+
+A failure ends as one line on standard error, never a traceback. Exit codes: 1 the command
+failed (a storage, venue or file problem), 2 bad input or configuration, 3 another engine holds
+the home, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -152,6 +156,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        message = _failure(exc)
+        if message is None:
+            raise  # a bug: its traceback is what a report needs
+        return _failed(message)
+
+
+def _failure(exc: Exception) -> str | None:
+    """What went wrong, for the failures a person can act on: the storage, a venue, a file.
+    The storage and venue modules are imported only here, when a command has failed."""
+    import sqlite3
+
+    from core.ports import VenueError
+    from core.storage.errors import StorageError
+
+    if isinstance(exc, StorageError):
+        return str(exc)
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"database error: {exc} (the file may be damaged: restore a backup, or move it aside to start afresh)"
+    if isinstance(exc, VenueError):
+        return f"venue error: {exc}"
+    if isinstance(exc, OSError):
+        return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+    return None
 
 
 def _failed(message: str, code: int = 1) -> int:

@@ -72,6 +72,9 @@ def describe(exc: BaseException) -> str:
         text = f"unreadable answer from the exchange: {text}"
     elif isinstance(exc, ccxt.NotSupported):
         text = f"not supported by the exchange: {text}"
+    elif isinstance(exc, ccxt.NetworkError) and exc.__cause__ is not None:
+        # ccxt's text names only the request; why it failed (refused, no route) is in the cause
+        text = f"{text} ({str(exc.__cause__).strip() or type(exc.__cause__).__name__})"
     elif not isinstance(exc, ccxt.BaseError):
         text = f"unreadable answer from the exchange ({kind}: {text})"
     return redact(text[:500])

@@ -59,8 +59,8 @@ async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await engine.start()
     try:
+        await engine.start()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(args.duration):
                 while not stop.is_set():
