@@ -2,6 +2,9 @@
 
 A bad file fails with the file name, the line, the key path and what was expected. Secrets
 never live here: API keys come from the environment or a 0600 secrets file (``core.secrets``).
+A file must be UTF-8, give each key once, and hold at least one setting: an empty file is
+refused rather than taken to mean the built-in defaults (no file at all means those), since
+a file emptied by mistake would otherwise trade on settings nobody chose.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.symbols import symbol_problem
+
 DEFAULT_MARKETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT"]
+# Above this a balance is a typo, and its equity would overflow to infinity in float sums.
+MAX_AMOUNT = Decimal(10) ** 15
 
 
 class Section(BaseModel):
@@ -179,17 +186,26 @@ class DynamicRiskConfig(Section):
     macro_calendar: Path | None = Field(default=None, description="YAML/JSON list of macro events during which new positions pause")
 
 
+def _check_balances(value: dict[str, Decimal]) -> dict[str, Decimal]:
+    for asset, amount in value.items():
+        if amount < 0:
+            raise ValueError(f"balance of {asset} must not be negative")
+        if amount > MAX_AMOUNT:
+            raise ValueError(f"balance of {asset} must be at most {MAX_AMOUNT:,f} (got {amount})")
+    return value
+
+
 class PaperMarketConfig(Section):
     symbol: str
-    price: Decimal | None = Field(default=None, gt=0)
+    price: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)
     volatility: float | None = Field(default=None, gt=0, lt=1, description="per-second volatility")
 
     @field_validator("symbol")
     @classmethod
     def _symbol_shape(cls, value: str) -> str:
-        base_quote = value.split(":")[0]
-        if base_quote.count("/") != 1 or not all(base_quote.split("/")):
-            raise ValueError(f"'{value}' is not a unified symbol like BTC/USDT or BTC/USDT:USDT")
+        problem = symbol_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -212,13 +228,7 @@ class PaperVenueConfig(Section):
             return [{"symbol": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("balances")
-    @classmethod
-    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for asset, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"balance of {asset} must not be negative")
-        return value
+    _balances = field_validator("balances")(_check_balances)
 
 
 class CcxtVenueConfig(Section):
@@ -235,6 +245,8 @@ class CcxtVenueConfig(Section):
         default_factory=lambda: {"USDT": Decimal(100000)}, description="paper mode starting balances"
     )
     options: dict[str, Any] = Field(default_factory=dict)
+
+    _balances = field_validator("balances")(_check_balances)
 
 
 VenueConfig = Annotated[PaperVenueConfig | CcxtVenueConfig, Field(discriminator="type")]
@@ -437,18 +449,50 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     return tuple(cleaned)
 
 
-def parse_config(text: str, source: str = "<config>") -> AppConfig:
-    """Parse YAML text into an AppConfig, or raise ConfigError with located messages."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe loading that refuses a key given twice in one mapping. PyYAML keeps the last one
+    without a word, so a limit lowered near the top of a file and raised again further down
+    would apply the raised one, unseen."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` may be overridden key by key, that is its purpose
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first given on line {first}): give each setting once",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
-    if data is None:
-        data = {}
+        kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise ConfigError([f"{where}: {kind}: {problem}"]) from None
+
+
+def parse_config(text: str, source: str = "<config>") -> AppConfig:
+    """Parse YAML text into an AppConfig, or raise ConfigError with located messages. No text
+    at all gives the defaults (``load_config`` refuses an empty file)."""
+    root, data = _read_yaml(text, source)
+    return _validate(root, {} if data is None else data, source)
+
+
+def _validate(root: yaml.Node | None, data: Any, source: str) -> AppConfig:
     if not isinstance(data, dict):
         raise ConfigError([f"{source}:1: the file must be a mapping of sections (trading:, venues:, ...)"])
     try:
@@ -470,12 +514,32 @@ def load_config(path: Path | None) -> AppConfig:
     if path is None:
         return AppConfig()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file (run 'opentrade init' to write one)"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    return parse_config(text, str(path))
+    root, data = _read_yaml(_utf8(raw, path), str(path))
+    if data is None:
+        raise ConfigError([
+            f"{path}: the file holds no settings (it is empty or all comments); add settings "
+            "(config.example.yaml shows them all), or run without it to use the built-in defaults"
+        ])
+    return _validate(root, data, str(path))
+
+
+def _utf8(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            found = "it is UTF-16"
+        elif b"\0" in raw:
+            found = "it looks like a binary file"
+        else:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            found = f"line {line} has the byte 0x{raw[exc.start]:02x}, which UTF-8 does not allow"
+        raise ConfigError([f"{path}: a configuration file must be UTF-8 text; {found}: save it as UTF-8"]) from None
 
 
 def default_config_path() -> Path:

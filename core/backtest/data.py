@@ -22,6 +22,8 @@ from core.models import Candle
 COLUMNS = ("open", "high", "low", "close", "volume")
 TS_NAMES = ("timestamp", "ts", "time", "date", "datetime")
 _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+# The last millisecond of the year 9999: later times have no date, and cannot be int64 ms.
+MAX_TS_MS = 253_402_300_799_999
 
 if TYPE_CHECKING:  # pandas is imported where it is used: the live app never needs it
     import pandas as pd
@@ -127,6 +129,8 @@ def load_bars(
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; give a candles file (CSV or ccxt OHLCV JSON)")
     if path.suffix.lower() == ".json":
         ts, values, lines = _read_json(path)
     else:
@@ -145,7 +149,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable CSV file: {exc}") from None
     columns = {name.strip().lower(): name for name in frame.columns}
     ts_col = next((columns[n] for n in TS_NAMES if n in columns), None)
@@ -174,7 +178,12 @@ def _parse_ts(column: pd.Series, lines: np.ndarray, path: Path) -> np.ndarray:
     text = column.str.strip()
     numeric = pd.to_numeric(text, errors="coerce")
     if not numeric.isna().any():
-        return numeric.to_numpy(dtype=np.float64).astype(np.int64)
+        values = numeric.to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~((values >= 0) & (values <= MAX_TS_MS)))
+        if len(bad):
+            row = int(bad[0])
+            raise DataError(f"{path}: line {lines[row]}: {_ts_out_of_range(text.iloc[row])}")
+        return values.astype(np.int64)
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
@@ -183,12 +192,18 @@ def _parse_ts(column: pd.Series, lines: np.ndarray, path: Path) -> np.ndarray:
     return parsed.dt.as_unit("ms").astype("int64").to_numpy(dtype=np.int64)
 
 
+def _ts_out_of_range(raw: object) -> str:
+    return f"timestamp {raw!r} is not a time: expected milliseconds since 1970-01-01 UTC, before the year 10000"
+
+
 def _read_json(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ccxt's ``fetch_ohlcv`` shape: a list of [ts, open, high, low, close, volume]."""
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a list of [timestamp, open, high, low, close, volume] rows")
     ts = np.empty(len(rows), dtype=np.int64)
@@ -199,6 +214,8 @@ def _read_json(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raise DataError(f"{where}: expected [timestamp, open, high, low, close, volume], got {row!r}")
         if not isinstance(row[0], int | float) or isinstance(row[0], bool):
             raise DataError(f"{where}: timestamp is not a number (got {row[0]!r})")
+        if not 0 <= row[0] <= MAX_TS_MS:
+            raise DataError(f"{where}: {_ts_out_of_range(row[0])}")
         ts[i] = int(row[0])
         for k, name in enumerate(COLUMNS):
             value = row[k + 1]
@@ -288,7 +305,7 @@ TRADE_COLUMNS = ("timestamp", "price", "amount", "side")
 def is_trades_file(path: str | Path) -> bool:
     """A CSV of trades (timestamp, price, amount, side) rather than candles."""
     path = Path(path)
-    if path.suffix.lower() == ".json" or not path.exists():
+    if path.suffix.lower() == ".json" or not path.is_file():
         return False
     with path.open(encoding="utf-8", errors="replace") as handle:
         header = {name.strip().lower() for name in handle.readline().split(",")}

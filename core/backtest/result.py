@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from core.backtest.metrics import Metrics, TradeRecord
+
+# Above this, sizing in lots overflows; no account is that large.
+MAX_CASH = 1e15
 
 
 @dataclass(frozen=True)
@@ -38,15 +42,22 @@ class BacktestSettings:
     slippage: Slippage = field(default_factory=Slippage)
 
     def problems(self) -> list[str]:
+        """Every setting out of its range, NaN and infinities included: a negative spread or
+        depth would pay the strategy for trading, an infinite cash overflows the sizing."""
         found = []
-        if not self.cash > 0:
-            found.append(f"cash must be greater than 0 (got {self.cash})")
+        if not 0 < self.cash <= MAX_CASH:
+            found.append(f"cash must be greater than 0 and at most {MAX_CASH:,.0f} (got {self.cash})")
         if not 0 <= self.fee < 0.1:
             found.append(f"fee must be a fraction between 0 and 0.1, e.g. 0.001 for 0.1% (got {self.fee})")
         if not self.lot_size > 0:
             found.append(f"lot size must be greater than 0 (got {self.lot_size})")
         if self.latency_ms < 0:
             found.append(f"latency must not be negative (got {self.latency_ms} ms)")
+        slippage = self.slippage
+        if not 0 <= slippage.half_spread_bps < 10_000:
+            found.append(f"spread must be between 0 and 10000 basis points (got {slippage.half_spread_bps})")
+        if not 0 <= slippage.level_notional < math.inf:
+            found.append(f"depth must be 0 (unlimited) or a positive amount per level (got {slippage.level_notional})")
         return found
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,9 +23,8 @@ from agents.team import build_coordinator, build_forecast_agent
 from core.backtest.data import Bars, DataError, bars_from_candles, load_bars, timeframe_ms
 from core.clock import WallClock
 from core.config import AppConfig, database_path
+from core.symbols import symbol_problem
 from tui.cli import CommandContext
-
-_SYMBOL = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9]+(:[A-Za-z0-9]+)?$")
 
 
 class UsageProblem(Exception):
@@ -124,8 +122,9 @@ def _bars(args: argparse.Namespace, ctx: CommandContext, config: AppConfig, symb
 
 
 def _check_symbol(symbol: str) -> str:
-    if not _SYMBOL.match(symbol):
-        raise UsageProblem(f"--symbol: '{symbol}' is not a unified symbol like BTC/USDT or BTC/USDT:USDT")
+    problem = symbol_problem(symbol)
+    if problem:
+        raise UsageProblem(f"--symbol: {problem}")
     return symbol.upper()
 
 

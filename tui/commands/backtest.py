@@ -39,6 +39,7 @@ from core.backtest.result import BacktestResult, BacktestSettings, Slippage
 from core.config import AppConfig, ConfigError, StrategyConfig, database_path
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import effective_params, resolve
+from core.symbols import symbol_problem
 from tui.cli import CommandContext, writes_home
 
 
@@ -143,6 +144,10 @@ class Target:
         self.params = self.cls.validate_params({**base, **parse_params(args.param)})
         self.venue = self.config.venue if self.config else config.default_venue
         self.symbols: list[str] = args.symbol or (list(self.config.symbols) if self.config else ["BTC/USDT"])
+        for symbol in args.symbol or []:
+            problem = symbol_problem(symbol)
+            if problem:
+                raise UsageProblem(f"--symbol: {problem}")
         self.timeframe: str | None = args.timeframe or (self.config.timeframe if self.config and not args.data else None)
 
 
@@ -354,8 +359,9 @@ def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
     )
     if args.save_version:
         strategy_config(config, args.strategy)
+    settings = settings_from(args)
     with progress_bar(f"{args.method} search {target.cls.name}", not args.json) as progress:
-        result = optimize(target.cls, series[0], search, settings_from(args), base=target.params, progress=progress)
+        result = optimize(target.cls, series[0], search, settings, base=target.params, progress=progress)
     version = None
     if args.save_version:
         note = json.dumps({"optimize": search.method, "objective": search.objective, "score": result.best.to_dict()["score"],
