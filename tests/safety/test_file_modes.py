@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.clock import SimClock
 from core.storage.database import Database
 from exchanges.ccxt.markets_cache import MarketsCache
@@ -57,7 +59,7 @@ async def test_the_database_and_its_journal_are_private_while_open(tmp_path: Pat
         await db.close()
 
 
-async def test_a_database_left_open_to_others_is_narrowed(tmp_path: Path, caplog) -> None:
+async def test_a_database_left_open_to_others_is_narrowed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "opentrade.sqlite"
     await (await Database.open(path)).close()
     os.chmod(path, 0o644)

@@ -46,6 +46,7 @@ def test_a_second_holder_is_refused_with_the_first_ones_pid_and_command(tmp_path
     home = tmp_path / "home"
     with pytest.raises(EngineLocked) as refused:
         lock_engine(home, home / "opentrade.sqlite", "opentrade trade")
+    assert refused.value.holder.pid == holder.pid and refused.value.path == home / LOCK_NAME
     message = str(refused.value)
     assert f"the home {home} is held by another OpenTrade process (PID {holder.pid}: opentrade run --headless)" in message
     assert "--home" in message
