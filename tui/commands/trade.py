@@ -59,19 +59,22 @@ def _run(args: argparse.Namespace, context: Any) -> int:
         print(f"--theme {args.theme}: unknown theme; choose one of {', '.join(theme_names())}", file=sys.stderr)
         return 2
     config, venue = apply_mode(context.load_config(), args.venue, args.mode)
-    home: Path = context.home
     # Taken before the screen takes over the terminal, so a refusal is a plain message.
     with context.lock_engine(config):
-        from tui.app import OpenTradeApp
-        from tui.logsetup import setup_logging
-        from tui.wiring import attach_services, build_engine
+        return _app(args, config, venue, context.home)
 
-        setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
 
-        async def factory() -> Any:
-            # The strategies and agents come after the first frame (attach_services).
-            return await build_engine(config, home, seed=args.seed, venue=venue, services=False)
+def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path) -> int:
+    from tui.app import OpenTradeApp
+    from tui.logsetup import setup_logging
+    from tui.wiring import attach_services, build_engine
 
-        app = OpenTradeApp(factory, attach_services=attach_services, theme=args.theme, freeze_gc=True)
-        app.run()
+    setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
+
+    async def factory() -> Any:
+        # The strategies and agents come after the first frame (attach_services).
+        return await build_engine(config, home, seed=args.seed, venue=venue, services=False)
+
+    app = OpenTradeApp(factory, attach_services=attach_services, theme=args.theme, freeze_gc=True)
+    app.run()
     return app.return_code or 0
