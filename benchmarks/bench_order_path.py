@@ -31,7 +31,7 @@ from core.config import (  # noqa: E402
     TradingConfig,
 )
 from core.models import OrderRequest, OrderStatus, Side, TimeInForce  # noqa: E402
-from tui.wiring import build_engine  # noqa: E402
+from runtime.wiring import build_engine  # noqa: E402
 
 SYMBOL = "BTC/USDT"
 

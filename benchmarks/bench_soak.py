@@ -37,7 +37,7 @@ from core.config import (  # noqa: E402
 )
 from core.engine import OrderRefused, TradingEngine  # noqa: E402
 from core.models import OrderRequest, OrderType, Side  # noqa: E402
-from tui.wiring import build_engine  # noqa: E402
+from runtime.wiring import build_engine  # noqa: E402
 
 SPEED = 10.0
 LAG_TICK_S = 0.05

@@ -122,7 +122,7 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
     from tui.widgets.order_book import OrderBookLadder
     from tui.widgets.order_ticket import OrderTicket
     from tui.widgets.price_chart import PriceChart
-    from tui.wiring import build_engine
+    from runtime.wiring import build_engine
 
     config = load_config()
     counts = {"books": 0, "trades": 0}

@@ -91,7 +91,7 @@ class OpenTradeApp(App[None]):
         confirm_live: bool = True,
         freeze_gc: bool = False,
     ) -> None:
-        """``attach_services`` adds what ``engine_factory`` left out (``tui.wiring.attach_services``
+        """``attach_services`` adds what ``engine_factory`` left out (``runtime.wiring.attach_services``
         for an engine built with ``services=False``) once the first screen has painted.
 
         ``freeze_gc``: once started, everything built so far is moved out of the garbage

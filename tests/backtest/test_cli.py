@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA
-from tui.cli import main
+from cli.main import main
 
 CANDLES = str(DATA / "binance_BTC_USDT-1h-5000.csv")
 CONFIG = """\
@@ -132,7 +132,7 @@ def test_backtest_on_recorded_trades(capsys: pytest.CaptureFixture[str]) -> None
 def test_a_failing_strategy_stops_the_backtest_with_its_error() -> None:
     """In a real process: the core's logged traceback must not reach the terminal."""
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "backtest", "--strategy", "basis_arbitrage", "--symbol", "BTC/USDT",
+        [sys.executable, "-m", "cli.main", "backtest", "--strategy", "basis_arbitrage", "--symbol", "BTC/USDT",
          "--data", CANDLES], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
     )
     code, out, err = done.returncode, done.stdout, done.stderr

@@ -16,7 +16,7 @@ from core.backtest.result import BacktestSettings
 from core.storage.database import Database
 from core.strategies.sma_cross import SmaCross
 from tests.conftest import DATA
-from tui.cli import main
+from cli.main import main
 
 
 @pytest.fixture(scope="module")

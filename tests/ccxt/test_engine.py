@@ -13,7 +13,7 @@ from core.config import parse_config
 from core.models import OrderRequest, OrderStatus, OrderType, Side
 from tests.ccxt.fakes import install_binance
 from tests.ccxt.ws_binance import BinanceStream
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 
 async def test_engine_places_an_order_on_a_paper_ccxt_venue(server, tmp_path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tui.cli import main
+from cli.main import main
 
 
 def test_json_lists_paper_and_every_ccxt_exchange_with_features(capsys) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,7 +125,7 @@ def test_headless_run_as_a_real_process(tmp_path: Path) -> None:
     home = tmp_path / "server"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--home", str(home), "run", "--headless", "--duration", "1.5", "--status-every", "0.5"],
+        [sys.executable, "-m", "cli.main", "--home", str(home), "run", "--headless", "--duration", "1.5", "--status-every", "0.5"],
         capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
@@ -134,7 +134,7 @@ def test_headless_run_as_a_real_process(tmp_path: Path) -> None:
     assert "engine stopped" in done.stderr
     assert "Traceback" not in done.stderr
     verify = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--home", str(home), "audit", "verify"],
+        [sys.executable, "-m", "cli.main", "--home", str(home), "audit", "verify"],
         capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
     )
     assert verify.returncode == 0 and "audit log intact" in verify.stdout
@@ -145,7 +145,7 @@ def test_headless_run_as_a_real_process(tmp_path: Path) -> None:
             conn.execute(f"DROP TRIGGER {name}")
         conn.execute("UPDATE audit_log SET payload = '{}' WHERE seq = 2")
     broken = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--home", str(home), "audit", "verify"],
+        [sys.executable, "-m", "cli.main", "--home", str(home), "audit", "verify"],
         capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
     )
     assert broken.returncode == 1
@@ -157,7 +157,7 @@ def test_headless_run_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str])
 
 
 def test_run_without_headless_opens_the_app_with_the_trade_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tui.commands import trade
+    from cli.commands import trade
 
     seen: list[tuple[str | None, str | None, str | None, int | None]] = []
     monkeypatch.setattr(trade, "_run", lambda args, ctx: seen.append((args.theme, args.mode, args.venue, args.seed)) or 0)
@@ -173,7 +173,7 @@ def test_output_into_a_closed_pipe_ends_quietly() -> None:
     os.close(read_end)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "config", "show"], stdout=write_end, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "cli.main", "config", "show"], stdout=write_end, stderr=subprocess.PIPE,
             text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
         )
     finally:

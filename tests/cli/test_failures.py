@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CANDLES = ROOT / "tests" / "data" / "binance_BTC_USDT-1h-5000.csv"
@@ -29,7 +29,7 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str], code: int = 2) 
 
 def opentrade(*args: str) -> subprocess.CompletedProcess[str]:
     """The command as a separate process: for runs whose logging set-up would outlive a test."""
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
 
 
@@ -123,7 +123,7 @@ def test_a_read_only_home_for_run(tmp_path: Path) -> None:
     drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"] if os.geteuid() == 0 else []
     if drop and shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: a read-only directory cannot be made")
-    done = subprocess.run([*drop, sys.executable, "-m", "tui.cli", "--home", str(home), "run", "--headless", "--duration", "1"],
+    done = subprocess.run([*drop, sys.executable, "-m", "cli.main", "--home", str(home), "run", "--headless", "--duration", "1"],
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip() == f"opentrade: {home / 'engine.lock'}: Permission denied"

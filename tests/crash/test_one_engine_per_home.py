@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "binance_BTC_USDT-1h-5000.csv"
@@ -31,7 +31,7 @@ HOLDER_ARGS = ("run", "--headless", "--duration", "120", "--status-every", "60")
 
 
 def opentrade(config: Path, home: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "--config", str(config), "--home", str(home), *args]
+    return [sys.executable, "-m", "cli.main", "--config", str(config), "--home", str(home), *args]
 
 
 def env() -> dict[str, str]:

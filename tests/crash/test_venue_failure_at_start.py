@@ -18,7 +18,7 @@ from core.events import ConnectionChanged
 from core.home_lock import lock_engine
 from core.ports import VenueError
 from tests.ccxt.conftest import API_KEY, API_SECRET, AutoClock
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_headless_run_exits_within_10_s_with_the_reason(tmp_path: Path, closed_p
     home = tmp_path / "home"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENTRADE_BN_API_KEY": API_KEY, "OPENTRADE_BN_SECRET": API_SECRET}
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--config", str(config), "--home", str(home), "run", "--headless", "--duration", "60"],
+        [sys.executable, "-m", "cli.main", "--config", str(config), "--home", str(home), "run", "--headless", "--duration", "60"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=10,
     )
     assert done.returncode == 1

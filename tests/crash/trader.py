@@ -18,7 +18,7 @@ from pathlib import Path
 from core.clock import SimClock
 from core.config import AgentsConfig, AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
 from core.models import OrderRequest, OrderType, Side
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 SYMBOL = "BTC/USDT"
 

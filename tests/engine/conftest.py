@@ -11,7 +11,7 @@ import pytest
 from core.clock import SimClock
 from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
 from core.engine import TradingEngine
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 
 def engine_config(**risk: object) -> AppConfig:

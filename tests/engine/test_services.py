@@ -12,7 +12,7 @@ from core.clock import SimClock
 from core.config import StrategyConfig
 from core.strategies.live import DailyReview, LiveStrategies
 from tests.engine.conftest import engine_config, started
-from tui.wiring import attach_services, build_engine
+from runtime.wiring import attach_services, build_engine
 
 
 class Recorder:

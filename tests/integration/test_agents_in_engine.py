@@ -9,7 +9,7 @@ from agents.scheduler import AnalysisScheduler
 from core.clock import SimClock
 from core.events import AgentDecision, SignalGenerated
 from tests.engine.conftest import engine_config
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 async def cycles_reach(scheduler: AnalysisScheduler, count: int) -> None:
     """Wait (in real time, bounded) for the scheduler task to finish its cycles; the database

@@ -15,7 +15,7 @@ from core.events import SignalGenerated
 from core.models import Direction, Signal
 from core.strategies.base import ParameterError
 from tests.engine.conftest import engine_config
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 
 def database_threads() -> int:

@@ -14,7 +14,7 @@ from core.clock import SimClock
 from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
 from core.engine import TradingEngine
 from core.models import OrderRequest, OrderType, Side
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 D = Decimal
 SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"

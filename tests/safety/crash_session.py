@@ -93,7 +93,7 @@ async def state(engine: TradingEngine) -> dict[str, Any]:
 
 
 async def build_engine(config: AppConfig, home: Path, clock: SimClock) -> TradingEngine:
-    """The wiring of ``tui.wiring`` without the agents it imports: a crash run starts in a third of the time."""
+    """The wiring of ``runtime.wiring`` without the agents it imports: a crash run starts in a third of the time."""
     home.mkdir(parents=True, exist_ok=True)
     venue = PaperVenue("paper", config.venues["paper"], clock, home / "paper-paper.sqlite")  # type: ignore[arg-type]
     db = await Database.open(database_path(config, home), synchronous=config.storage.synchronous)

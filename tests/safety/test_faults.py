@@ -18,7 +18,7 @@ from core.models import ExecutionReport, Fill, OrderStatus, Side
 from core.ports import VenueError
 from tests.safety.conftest import SPOT, limit, market, safety_config, settle, until
 from tests.safety.faulty import FaultyVenue
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 
 D = Decimal
 LOST = VenueError("connection reset by peer", retryable=True)

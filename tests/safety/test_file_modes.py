@@ -37,7 +37,7 @@ def test_a_headless_run_leaves_nothing_open_to_other_users(tmp_path: Path, isola
     config = tmp_path / "config.yaml"
     config.write_text("strategies: {}\nagents: {enabled: false}\n")
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--config", str(config), "--home", str(home), "run", "--headless", "--duration", "0.5"],
+        [sys.executable, "-m", "cli.main", "--config", str(config), "--home", str(home), "run", "--headless", "--duration", "0.5"],
         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
     )
     assert done.returncode == 0, done.stderr

@@ -16,7 +16,7 @@ from textual.widgets import Input
 from core.clock import SimClock
 from core.config import AppConfig
 from tui.app import OpenTradeApp
-from tui.wiring import attach_services, build_engine
+from runtime.wiring import attach_services, build_engine
 
 SEED = 7
 READY_POLLS = 400

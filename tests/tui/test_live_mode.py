@@ -12,10 +12,10 @@ from textual.widgets import Input, Static
 from core.clock import SimClock
 from core.config import AppConfig, CcxtVenueConfig, ConfigError
 from tui.app import OpenTradeApp
-from tui.commands.trade import apply_mode
+from cli.commands.trade import apply_mode
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.status_bar import StatusBar
-from tui.wiring import build_engine
+from runtime.wiring import build_engine
 from tests.tui.conftest import advance, settle
 from tests.tui.test_trading_flow import resting_buy_price, type_ticket
 

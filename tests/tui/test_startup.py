@@ -18,7 +18,7 @@ from tui.screens.agents import AgentsScreen
 from tui.screens.strategies import StrategiesScreen
 from tui.screens.trade import TradeScreen
 from tui.widgets.order_book import OrderBookLadder
-from tui.wiring import attach_services
+from runtime.wiring import attach_services
 from tests.tui.conftest import READY_POLLS, settle
 
 GATE_TIMEOUT_S = 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.cli import default_to_trade
+from cli.main import default_to_trade
 
 COMMANDS = ["run", "trade", "config"]
 
@@ -28,7 +28,7 @@ def test_trade_is_the_default_command(given: list[str], expected: list[str]) -> 
 
 def test_only_the_requested_command_is_loaded() -> None:
     """Starting the app must not import what other commands need (pandas, aiohttp, ccxt)."""
-    from tui.cli import build_parser
+    from cli.main import build_parser
 
     parser = build_parser(only="trade")
     actions = [a for a in parser._actions if a.dest == "command"]

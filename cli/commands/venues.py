@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from tui.cli import CommandContext
+from cli.main import CommandContext
 
 COLUMNS = [("websocket", "ws"), ("perpetuals", "perp"), ("stop_orders", "stop"),
            ("trailing_orders", "trail"), ("post_only", "post"), ("testnet", "testnet")]

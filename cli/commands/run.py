@@ -15,7 +15,7 @@ import sys
 
 from core.config import AppConfig
 from core.engine import TradingEngine
-from tui.cli import CommandContext
+from cli.main import CommandContext
 
 log = logging.getLogger("opentrade.run")
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     if not args.headless:
-        from tui.commands import trade
+        from cli.commands import trade
 
         # Without --headless: the full-screen app, as `opentrade trade` runs it by default.
         return trade.run(argparse.Namespace(**vars(args), theme=None, mode=None), ctx)
@@ -41,14 +41,14 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         print(f"--duration must be a number of seconds greater than 0 (got {args.duration})", file=sys.stderr)
         return 2
     with ctx.lock_engine(config):
-        from tui.logsetup import setup_logging
+        from runtime.logsetup import setup_logging
 
         setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
         return asyncio.run(_run(args, ctx, config))
 
 
 async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:
-    from tui.wiring import build_engine
+    from runtime.wiring import build_engine
 
     try:
         engine = await build_engine(config, ctx.home, seed=args.seed, venue=args.venue)

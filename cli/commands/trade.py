@@ -66,8 +66,8 @@ def _run(args: argparse.Namespace, context: Any) -> int:
 
 def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path) -> int:
     from tui.app import OpenTradeApp
-    from tui.logsetup import setup_logging
-    from tui.wiring import attach_services, build_engine
+    from runtime.logsetup import setup_logging
+    from runtime.wiring import attach_services, build_engine
 
     setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, database_path
 from core.filemodes import private_dir
 from core.secrets import load_credentials, read_secrets_file
-from tui.cli import CommandContext
+from cli.main import CommandContext
 
 
 @dataclass

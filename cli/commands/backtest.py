@@ -40,7 +40,7 @@ from core.config import AppConfig, ConfigError, StrategyConfig, database_path
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import effective_params, resolve
 from core.symbols import symbol_problem
-from tui.cli import CommandContext, writes_home
+from cli.main import CommandContext, writes_home
 
 
 class UsageProblem(Exception):

@@ -12,7 +12,7 @@ import yaml
 from core.config import AppConfig, load_config
 from core.secrets import load_credentials
 from core.strategies.registry import check_configs
-from tui.cli import CommandContext
+from cli.main import CommandContext
 
 
 def register(sub: argparse._SubParsersAction) -> None:

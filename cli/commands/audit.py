@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.config import database_path
 from core.storage.audit import export_audit, verify_audit_file
-from tui.cli import CommandContext
+from cli.main import CommandContext
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,6 +1,6 @@
 """The `opentrade` command line: global options, then a subcommand.
 
-Each subcommand lives in its own module under ``tui/commands/`` and exposes
+Each subcommand lives in its own module under ``cli/commands/`` and exposes
 ``register(subparsers)``; the module sets ``handler=`` on its parser, a function taking the
 parsed arguments and a ``CommandContext`` and returning an exit code. Heavy imports (Textual,
 ccxt) happen inside handlers so that `opentrade --help` stays instant.
@@ -26,7 +26,7 @@ from core.config import AppConfig, ConfigError, database_path, default_config_pa
 from core.home_lock import EngineLock, EngineLocked, lock_engine
 from core.redact import redact
 
-# command name -> the module under tui/commands/ that registers it
+# command name -> the module under cli/commands/ that registers it
 COMMAND_MODULES = {
     "run": "run",
     "trade": "trade",
@@ -84,7 +84,7 @@ def writes_home(when: Callable[[argparse.Namespace], bool]) -> Callable[[Handler
 
 
 def _available_commands() -> list[str]:
-    return [name for name, module in COMMAND_MODULES.items() if importlib.util.find_spec(f"tui.commands.{module}")]
+    return [name for name, module in COMMAND_MODULES.items() if importlib.util.find_spec(f"cli.commands.{module}")]
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -99,7 +99,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     names = _available_commands() if only is None else [only]
     for module in dict.fromkeys(COMMAND_MODULES[name] for name in names):
-        importlib.import_module(f"tui.commands.{module}").register(sub)
+        importlib.import_module(f"cli.commands.{module}").register(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from core.config import default_config_path, parse_config
-from tui.cli import CommandContext
+from cli.main import CommandContext
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 

@@ -18,8 +18,8 @@ import yaml
 
 from core.config import AppConfig, database_path, parse_config
 from core.strategies.registry import STRATEGIES, effective_params, kind_of, resolve
-from tui.cli import CommandContext, writes_home
-from tui.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
+from cli.main import CommandContext, writes_home
+from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -24,7 +24,7 @@ from core.backtest.data import Bars, DataError, bars_from_candles, load_bars, ti
 from core.clock import WallClock
 from core.config import AppConfig, database_path
 from core.symbols import symbol_problem
-from tui.cli import CommandContext
+from cli.main import CommandContext
 
 
 class UsageProblem(Exception):

@@ -1,0 +1,1 @@
+"""The `opentrade` command line: one module per command under ``cli/commands``."""
