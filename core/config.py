@@ -245,8 +245,17 @@ class CcxtVenueConfig(Section):
         default_factory=lambda: {"USDT": Decimal(100000)}, description="paper mode starting balances"
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    margin: bool = Field(
+        default=False,
+        description="the account borrows for spot sales (a margin account): strategies may sell short on spot markets",
+    )
 
     _balances = field_validator("balances")(_check_balances)
+
+
+def margin_venues(config: AppConfig) -> frozenset[str]:
+    """Venues whose spot markets strategies may sell short; elsewhere they go flat instead."""
+    return frozenset(name for name, venue in config.venues.items() if isinstance(venue, CcxtVenueConfig) and venue.margin)
 
 
 VenueConfig = Annotated[PaperVenueConfig | CcxtVenueConfig, Field(discriminator="type")]

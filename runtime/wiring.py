@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from core.clock import WallClock
-from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_path
+from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_path, margin_venues
 from core.engine import TradingEngine
 from core.filemodes import private_dir
 from core.ports import Clock, ExchangeAdapter, Service
@@ -81,7 +81,7 @@ async def attach_services(engine: TradingEngine) -> None:
     from core.strategies.runner import StrategyEngine
 
     config = engine.config
-    strategies = StrategyEngine(engine, versions=engine.db)
+    strategies = StrategyEngine(engine, versions=engine.db, store=engine.db, margin_venues=margin_venues(config))
     services: list[Service] = []
     if config.strategies:
         from core.strategies.live import LiveStrategies

@@ -240,7 +240,7 @@ class Backtester:
             self._markets[live.order.symbol].book.cancel(client_order_id)
         live.order.transition(OrderStatus.CANCELED, self.clock.now_ms(), "canceled by the strategy")
 
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
+    def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
         return [lv.order for lv in self._live.values() if symbol is None or lv.order.symbol == symbol]
 
     def _require(self, symbol: str) -> _Market:

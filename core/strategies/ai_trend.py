@@ -9,13 +9,16 @@ HOLD signals and weak or unsure ones leave the position as it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.models import Direction, Signal, Trade
 from core.strategies.base import Param, Strategy, as_decimal
+
+if TYPE_CHECKING:
+    from core.strategies.recovery import Recovery
 
 
 @dataclass
@@ -86,3 +89,26 @@ class AiTrendFollowing(Strategy):
             "skipped_signals": self.skipped,
             "plans": {s: {"side": pl.side, "stop_loss": pl.stop_loss, "take_profit": pl.take_profit} for s, pl in self.plans.items()},
         }
+
+    @classmethod
+    def short_symbols(cls, params: Mapping[str, Any], symbols: Sequence[str]) -> list[str]:
+        return list(symbols) if params["allow_short"] else []
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**self.state(), "pending": {s: asdict(plan) for s, plan in self._pending.items()}}
+
+    async def recover(self, recovery: Recovery) -> None:
+        """Plans as saved; a position held without a plan gets the configured stop-loss and
+        take-profit around its entry, so it is never left unwatched."""
+        saved = recovery.saved or {}
+        self.skipped = int(saved.get("skipped_signals", 0))
+        self.plans = {s: _Plan(**plan) for s, plan in saved.get("plans", {}).items()}
+        self._pending = {s: _Plan(**plan) for s, plan in saved.get("pending", {}).items()}
+        p = self.params
+        for symbol in self.ctx.symbols:
+            size = self.ctx.position(symbol)
+            side = 1 if size > 0 else -1 if size < 0 else 0
+            plan = self.plans.get(symbol)
+            if side and (plan is None or plan.side != side):
+                entry = float(self.ctx.book(symbol).entry)
+                self.plans[symbol] = _Plan(side, entry * (1 - side * p["stop_loss_pct"]), entry * (1 + side * p["take_profit_pct"]))

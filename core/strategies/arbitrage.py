@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from core.models import Candle, Direction, Order, Side
 from core.strategies.base import Param, Strategy, as_decimal, floor_to_lot
+
+if TYPE_CHECKING:
+    from core.strategies.recovery import Recovery
 
 
 class _TwoLegs(Strategy):
@@ -77,6 +80,15 @@ class _TwoLegs(Strategy):
     def state(self) -> dict[str, Any]:
         return {"side": self.side, "unwinds": self.unwinds}
 
+    def snapshot(self) -> dict[str, Any]:
+        return {"unwinds": self.unwinds}
+
+    async def recover(self, recovery: Recovery) -> None:
+        """The side is the first leg's position (the legs move together); the rest is saved."""
+        self.unwinds = int((recovery.saved or {}).get("unwinds", 0))
+        first = self.ctx.position(self.ctx.symbols[0]) if self.ctx.symbols else 0
+        self.side = 1 if first > 0 else -1 if first < 0 else 0
+
 
 class BasisArbitrage(_TwoLegs):
     name: ClassVar[str] = "basis_arbitrage"
@@ -92,6 +104,10 @@ class BasisArbitrage(_TwoLegs):
         if params["exit_bps"] >= params["entry_bps"]:
             return [f"exit_bps ({params['exit_bps']:g}) must be below entry_bps ({params['entry_bps']:g})"]
         return []
+
+    @classmethod
+    def short_symbols(cls, params: Mapping[str, Any], symbols: Sequence[str]) -> list[str]:
+        return list(symbols[1:])  # the perpetual
 
     def fees_bps(self) -> float:
         """Both legs, in and out, at the taker fee."""
@@ -134,6 +150,10 @@ class PairArbitrage(_TwoLegs):
         if not params["exit_z"] < params["entry_z"] < params["stop_z"]:
             return [f"the bands must nest: exit_z ({params['exit_z']:g}) < entry_z ({params['entry_z']:g}) < stop_z ({params['stop_z']:g})"]
         return []
+
+    @classmethod
+    def short_symbols(cls, params: Mapping[str, Any], symbols: Sequence[str]) -> list[str]:
+        return list(symbols)
 
     def warmup(self) -> int:
         return int(self.params["lookback"])

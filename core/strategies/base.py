@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,6 +22,7 @@ from core.models import Candle, Fill, Signal, Trade
 
 if TYPE_CHECKING:
     from core.backtest.data import Bars
+    from core.strategies.recovery import Recovery
     from core.strategies.runner import StrategyContext
 
 
@@ -188,6 +189,12 @@ class Strategy:
         """
         raise NotImplementedError(f"strategy '{cls.name}' has no vectorised backtest path")
 
+    @classmethod
+    def short_symbols(cls, params: Mapping[str, Any], symbols: Sequence[str]) -> list[str]:
+        """The symbols these parameters may sell short (override), for the warning about spot
+        markets, where the strategy goes flat instead."""
+        return []
+
     def warmup(self) -> int:
         """Candles of history the strategy needs (override when it uses indicators)."""
         return 1
@@ -237,6 +244,21 @@ class Strategy:
         """What the Strategies screen shows besides parameters and PnL (override)."""
         return {}
 
+    # ----- restarts (override) --------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What this strategy cannot derive from its orders and positions, in JSON types: saved
+        whenever it changes and handed back to ``recover`` after a restart."""
+        return {}
+
+    async def recover(self, recovery: Recovery) -> None:
+        """Rebuild the state after a restart, before the first decision, from the last
+        ``snapshot`` (``recovery.saved``, None when there is none or it was unreadable), the
+        working orders and fills in ``recovery``, and the positions ``self.ctx`` has rebuilt
+        from the fills. Assign every field (a failed attempt is retried without the snapshot);
+        orders are placed or canceled in ``on_start``, not here."""
+        return None
+
 
 class TargetStrategy(Strategy):
     """A strategy that decides a target exposure on a candle's close and trades it at the next
@@ -259,6 +281,14 @@ class TargetStrategy(Strategy):
 
     def state(self) -> dict[str, Any]:
         return {"targets": dict(self.targets), "pending": dict(self._pending)}
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.state()
+
+    async def recover(self, recovery: Recovery) -> None:
+        saved = recovery.saved or {}
+        self.targets = {symbol: float(value) for symbol, value in saved.get("targets", {}).items()}
+        self._pending = {symbol: float(value) for symbol, value in saved.get("pending", {}).items()}
 
 
 class _History:

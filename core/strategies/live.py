@@ -3,7 +3,7 @@
 Loading happens when the service is built, so a bad parameter stops start-up with the
 registry's message instead of surfacing later; the newest stored version of each strategy's
 parameters (set from the TUI, the command line or the daily review) wins over the file's,
-unless it no longer validates.
+unless it no longer validates. Starting recovers each strategy's state (``recovery``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from core.backtest.evolve import DAY_MS, ReviewResult, ReviewStore, review_running, run_daily
 from core.config import StrategyConfig, StrategyReviewConfig
 from core.ports import Clock
+from core.strategies.recovery import recover
 from core.strategies.registry import load
 from core.strategies.runner import StrategyEngine
 from core.tasks import cancel_and_wait
@@ -30,17 +31,19 @@ class LiveStrategies:
         load(engine, self._configs)
 
     async def start(self) -> None:
+        """Parameters first (a stored version may change a grid's levels), then each strategy's
+        state from the database, then the enabled ones start; the bus is subscribed before the
+        recovery reads anything and consumed once they run, so no fill or signal is missed."""
         applied = await self.engine.restore_versions()
         for strategy_id, version in applied.items():
             log.info("strategy %s runs its stored version %d", strategy_id, version)
-        self._task = asyncio.create_task(self.engine.run(), name="strategies")
-        # One loop turn lets the task subscribe to the bus before anything else is published,
-        # so no signal sent right after start-up is missed.
-        await asyncio.sleep(0)
+        self.engine.subscribe()
+        await recover(self.engine)
         for strategy_id, config in self._configs.items():
             if config.enabled:
                 await self.engine.start(strategy_id)
                 log.info("strategy %s running on %s %s", strategy_id, config.venue, ", ".join(config.symbols))
+        self._task = asyncio.create_task(self.engine.run(), name="strategies")
 
     async def stop(self) -> None:
         await self.engine.stop()

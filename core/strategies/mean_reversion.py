@@ -10,8 +10,8 @@ inside the entry band, so a trend that keeps going does not stop the strategy ou
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from core.backtest.data import Bars
 from core.indicators import zscore
 from core.models import Candle, Direction
 from core.strategies.base import Param, TargetStrategy
+
+if TYPE_CHECKING:
+    from core.strategies.recovery import Recovery
 
 FLAT, LONG, SHORT, STOPPED_LONG, STOPPED_SHORT = 0, 1, -1, 2, -2
 
@@ -74,6 +77,10 @@ class MeanReversion(TargetStrategy):
         return []
 
     @classmethod
+    def short_symbols(cls, params: Mapping[str, Any], symbols: Sequence[str]) -> list[str]:
+        return list(symbols) if params["allow_short"] else []
+
+    @classmethod
     def vector_targets(cls, bars: Bars, params: Mapping[str, Any]) -> np.ndarray:
         z = zscore(bars.close, params["period"])
         targets = np.zeros(len(bars))
@@ -100,3 +107,14 @@ class MeanReversion(TargetStrategy):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "states": dict(self.states)}
+
+    async def recover(self, recovery: Recovery) -> None:
+        """The saved states (a stopped-out side cannot be seen in the position); a position
+        held without one is LONG or SHORT, so the exit band still closes it."""
+        await super().recover(recovery)
+        saved = (recovery.saved or {}).get("states", {})
+        self.states = {symbol: int(state) for symbol, state in saved.items()}
+        for symbol in self.ctx.symbols:
+            size = self.ctx.position(symbol)
+            if size and self.states.get(symbol, FLAT) not in (LONG, SHORT):
+                self.states[symbol] = LONG if size > 0 else SHORT

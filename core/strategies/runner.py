@@ -4,23 +4,28 @@ The host is whatever can place orders for a strategy: the TradingEngine live (ev
 through the risk manager) or the backtester over the matching engine. Strategies only see their
 ``StrategyContext``, which stamps their id on every order, sizes them from their share of the
 capital, and keeps their own ledger, so PnL is attributed per strategy even when two trade the
-same symbol.
+same symbol. Live, it also keeps a strategy's sales on a spot market within what it holds
+(unless the venue is configured for margin) and saves what the strategy cannot derive from its
+orders and positions after each callback, for ``core.strategies.recovery`` after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.events import CandleClosed, Event, EventBus, OrderFilled, SignalGenerated, Subscription, TradePrinted
+from core.faults import kill_point
 from core.models import (
     ZERO,
     Candle,
+    ContractType,
     Direction,
     Fill,
     Instrument,
@@ -43,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STRATEGY_SOURCE = "strategy:"
+STATE_KEY = "strategy_state:"  # + strategy id, in the database's key-value state
+FILLS_REMEMBERED = 1000  # per strategy: enough to recognise the fills booked twice around a restart
 
 
 class StrategyHost(Protocol):
@@ -59,6 +66,8 @@ class StrategyHost(Protocol):
 
     async def cancel(self, client_order_id: str) -> None: ...
 
+    def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]: ...
+
     def position(self, venue: str, symbol: str) -> Position | None: ...
 
     def equity(self) -> Decimal: ...
@@ -72,6 +81,21 @@ class StrategyVersions(Protocol):
     async def save_strategy_version(self, name: str, params: dict[str, Any], note: str = "", ts: int = 0) -> int: ...
 
     async def strategy_versions(self, name: str) -> list[dict[str, Any]]: ...
+
+
+class StrategyStateStore(Protocol):
+    """The part of ``core.storage.Database`` where strategies keep what they cannot derive from
+    their orders and positions, and recover from after a restart (``core.strategies.recovery``)."""
+
+    async def get_state(self, key: str) -> str | None: ...
+
+    async def set_state(self, key: str, value: str) -> None: ...
+
+    async def load_fills(self, *, strategy_id: str | None = None) -> list[Fill]: ...
+
+    async def load_candles(
+        self, venue: str, symbol: str, timeframe: str, since_ms: int | None = None
+    ) -> list[Candle]: ...
 
 
 @dataclass
@@ -167,6 +191,10 @@ class StrategyContext:
         self.orders_sent = 0
         self.orders_refused = 0
         self.client_ids: set[str] = set()
+        self.saved_state: str | None = None  # the state record last written or recovered
+        self._fills_seen: deque[str] = deque(maxlen=FILLS_REMEMBERED)
+        self._fill_ids: set[str] = set()
+        self._flat_noted: set[str] = set()
 
     @property
     def host(self) -> StrategyHost:
@@ -188,6 +216,67 @@ class StrategyContext:
         """This strategy's signed position in ``symbol`` (its own fills only)."""
         return self.book(symbol).size
 
+    def book_fill(self, fill: Fill) -> bool:
+        """Apply one of this strategy's fills to its book; False (and nothing applied) for a
+        fill already booked: after a restart the same fill can come both from the database and
+        from the bus."""
+        if fill.fill_id in self._fill_ids:
+            return False
+        if len(self._fills_seen) == self._fills_seen.maxlen:
+            self._fill_ids.discard(self._fills_seen[0])
+        self._fills_seen.append(fill.fill_id)
+        self._fill_ids.add(fill.fill_id)
+        self.book(fill.symbol).apply(fill.side, fill.size, fill.price, fill.fee)
+        return True
+
+    def replay(self, fills: Iterable[Fill]) -> None:
+        """Rebuild the books from the strategy's fills, oldest first (at start-up), so its
+        positions and PnL are what they would be had it never stopped."""
+        for fill in fills:
+            if fill.venue == self.venue:
+                self.book_fill(fill)
+
+    def working_orders(self, symbol: str | None = None) -> list[Order]:
+        """This strategy's open orders (at start-up: as the engine reconciled them with the venue)."""
+        return [o for o in self.host.open_orders(self.venue, symbol) if o.strategy_id == self.strategy.strategy_id]
+
+    def can_short(self, symbol: str) -> bool:
+        """Whether a sale may take this strategy below zero in ``symbol``: always on derivatives,
+        on a spot market only when its venue is configured for margin (the engine's
+        ``margin_venues``; None, as in backtests, allows it everywhere)."""
+        margin = self._engine.margin_venues
+        return margin is None or self.venue in margin or self.instrument(symbol).contract_type is not ContractType.SPOT
+
+    def _going_flat(self, symbol: str) -> None:
+        """Said once per symbol: a strategy that keeps wanting to go short is not a log flood."""
+        if symbol not in self._flat_noted:
+            self._flat_noted.add(symbol)
+            log.warning("strategy %s: %s on %s is a spot market without margin: going flat where it would go short",
+                        self.strategy.strategy_id, symbol, self.venue)
+
+    def _within_holdings(self, request: OrderRequest) -> OrderRequest | None:
+        """A sale cut to what the strategy holds and has not already offered in other sell
+        orders (None when that is nothing): a spot venue rejects the rest."""
+        offered = sum((o.remaining for o in self.working_orders(request.symbol) if o.side is Side.SELL), ZERO)
+        held = floor_to_lot(max(self.position(request.symbol) - offered, ZERO), self.instrument(request.symbol).lot_size)
+        if request.size <= held:
+            return request
+        self._going_flat(request.symbol)
+        return request.model_copy(update={"size": held}) if held > 0 else None
+
+    async def save_state(self) -> None:
+        """Write the strategy's ``snapshot`` when it changed. The engine calls this after every
+        callback; a strategy calls it itself before acting on a change it must not forget
+        (the grid, before sending the orders of its ladder)."""
+        store = self._engine.store
+        if store is None:
+            return
+        text = json.dumps(self.strategy.snapshot(), sort_keys=True)
+        if text != self.saved_state:
+            await store.set_state(STATE_KEY + self.strategy.strategy_id, text)
+            self.saved_state = text
+            kill_point("after_strategy_state")
+
     def equity(self) -> Decimal:
         """The capital this strategy may use: its allocation of the account's equity."""
         return self.host.equity() * as_decimal(self.allocation_pct)
@@ -199,9 +288,15 @@ class StrategyContext:
         self.book(symbol).mark = price
 
     async def submit(self, request: OrderRequest) -> Order | None:
-        """Send an order through the host; a refusal is logged and counted, and None returned."""
+        """Send an order through the host; a refusal is logged and counted, and None returned.
+        On a spot market without margin a sale never exceeds what the strategy holds."""
         if request.strategy_id != self.strategy.strategy_id:
             request = request.model_copy(update={"strategy_id": self.strategy.strategy_id})
+        if request.side is Side.SELL and not self.can_short(request.symbol):
+            within = self._within_holdings(request)
+            if within is None:
+                return None
+            request = within
         self.client_ids.add(request.client_order_id)
         self.orders_sent += 1
         try:
@@ -218,13 +313,21 @@ class StrategyContext:
         )
 
     async def cancel(self, client_order_id: str) -> None:
-        await self.host.cancel(client_order_id)
+        """Cancel through the host; a refusal (the order filled meanwhile) is logged, not raised."""
+        try:
+            await self.host.cancel(client_order_id)
+        except Exception as exc:  # the host words the refusal; a strategy must keep running
+            log.warning("strategy %s: cancel of %s refused: %s", self.strategy.strategy_id, client_order_id,
+                        getattr(exc, "reason", exc))
 
     async def target_exposure(self, symbol: str, fraction: float, price: Decimal) -> Order | None:
         """Trade to hold ``fraction`` (signed) of this strategy's equity in ``symbol`` at ``price``,
         in one market order. Reversing, the order closes the current position and opens the new
         one, sized from the equity left after closing; either way net of the taker fee and in
-        whole lots."""
+        whole lots. Short on a spot market without margin means flat."""
+        if fraction < 0 and not self.can_short(symbol):
+            self._going_flat(symbol)
+            fraction = 0.0
         instrument = self.instrument(symbol)
         fee = instrument.taker_fee
         current = self.position(symbol)
@@ -282,9 +385,19 @@ class StrategyEngine:
     the backtester calls the ``on_*`` methods directly, in simulated-time order.
     """
 
-    def __init__(self, host: StrategyHost, *, versions: StrategyVersions | None = None, recent_signals: int = 50) -> None:
+    def __init__(
+        self,
+        host: StrategyHost,
+        *,
+        versions: StrategyVersions | None = None,
+        store: StrategyStateStore | None = None,
+        margin_venues: frozenset[str] | None = None,
+        recent_signals: int = 50,
+    ) -> None:
         self.host = host
         self.versions = versions
+        self.store = store  # None: nothing is saved (backtests)
+        self.margin_venues = margin_venues
         self.recent_signals = recent_signals
         self._contexts: dict[str, StrategyContext] = {}
         self._subscription: Subscription | None = None
@@ -327,6 +440,9 @@ class StrategyEngine:
 
     def list_strategies(self) -> list[StrategyInfo]:
         return [ctx.info() for ctx in self._contexts.values()]
+
+    def contexts(self) -> list[StrategyContext]:
+        return list(self._contexts.values())
 
     # ----- lifecycle ----------------------------------------------------------------------------
 
@@ -404,9 +520,8 @@ class StrategyEngine:
 
     async def on_fill(self, fill: Fill) -> None:
         ctx = self._contexts.get(fill.strategy_id or "")
-        if ctx is None:
+        if ctx is None or not ctx.book_fill(fill):
             return
-        ctx.book(fill.symbol).apply(fill.side, fill.size, fill.price, fill.fee)
         if ctx.state == "running":
             await self._call(ctx, ctx.strategy.on_fill(fill))
 
@@ -414,9 +529,11 @@ class StrategyEngine:
         return [ctx for ctx in self._contexts.values() if ctx.state == "running"]
 
     async def _call(self, ctx: StrategyContext, callback: Any) -> None:
-        """Run one callback; a strategy that raises is stopped with its error shown, not the engine."""
+        """Run one callback, then save the strategy's state if it changed; a strategy that
+        raises is stopped with its error shown, not the engine."""
         try:
             await callback
+            await ctx.save_state()
         except Exception as exc:
             ctx.state, ctx.last_error = "error", f"{type(exc).__name__}: {exc}"
             self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
@@ -424,11 +541,18 @@ class StrategyEngine:
 
     # ----- live: the bus ------------------------------------------------------------------------
 
+    def subscribe(self) -> None:
+        """Start queueing the bus's events for ``run``. Recovery reads the database after this,
+        so a fill is either read there or queued here (or both: ``book_fill`` skips the second)."""
+        if self._subscription is None:
+            self._subscription = self.host.bus.subscribe(
+                CandleClosed, TradePrinted, SignalGenerated, OrderFilled, maxsize=10_000, name="strategies"
+            )
+
     async def run(self) -> None:
         """Consume the bus until ``close``; the TradingEngine runs this as a task."""
-        self._subscription = self.host.bus.subscribe(
-            CandleClosed, TradePrinted, SignalGenerated, OrderFilled, maxsize=10_000, name="strategies"
-        )
+        self.subscribe()
+        assert self._subscription is not None
         async for event in self._subscription:
             await self.dispatch(event)
 

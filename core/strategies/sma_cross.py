@@ -10,7 +10,7 @@ A cross means strictly below then strictly above (and vice versa), as backtestin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -56,6 +56,10 @@ class SmaCross(TargetStrategy):
         if params["fast"] >= params["slow"]:
             return [f"fast ({params['fast']}) must be smaller than slow ({params['slow']})"]
         return []
+
+    @classmethod
+    def short_symbols(cls, params: Mapping[str, Any], symbols: Sequence[str]) -> list[str]:
+        return list(symbols)
 
     @classmethod
     def vector_targets(cls, bars: Bars, params: Mapping[str, Any]) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 ``python trader.py HOME trade N`` places orders ``crash-0 .. crash-{N-1}`` (limit buys that
 rest, every third one a market buy that fills), skipping ids the database already has, so a
-restarted session continues where the killed one stopped. ``python trader.py HOME state``
-starts the engine (which reconciles), then prints the state of the database and of the venue
-as JSON. The paper venue runs on a simulated clock: the session is the same on every run.
+restarted session continues where the killed one stopped. ``python trader.py HOME grid S``
+runs a grid strategy for S simulated seconds, the clock carrying on from the previous run.
+``python trader.py HOME state`` starts the engine (which reconciles), then prints the state of
+the database and of the venue as JSON. The paper venue runs on a simulated clock.
 """
 
 from __future__ import annotations
@@ -16,11 +17,26 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.clock import SimClock
-from core.config import AgentsConfig, AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
+from core.config import (
+    AgentsConfig,
+    AppConfig,
+    CircuitBreakerConfig,
+    PaperVenueConfig,
+    RiskConfig,
+    StrategyConfig,
+    StrategyReviewConfig,
+    SurveillanceConfig,
+    TradingConfig,
+)
 from core.models import OrderRequest, OrderType, Side
 from runtime.wiring import build_engine
 
 SYMBOL = "BTC/USDT"
+GRID = StrategyConfig(  # type: ignore[call-arg]
+    kind="grid", enabled=True, symbols=[SYMBOL], lower=59_000, upper=61_000, levels=41, order_size=0.001,
+    out_of_range="hold",
+)
+STEP_MS = 1_000
 
 
 def config() -> AppConfig:
@@ -34,6 +50,17 @@ def config() -> AppConfig:
         strategies={},
         agents=AgentsConfig(enabled=False),
     )
+
+
+def grid_config() -> AppConfig:
+    """The grid with the trade limits raised, so every rung it wants passes the risk checks."""
+    return config().model_copy(update={
+        "strategies": {"grid": GRID},
+        "strategy_review": StrategyReviewConfig(enabled=False),
+        "surveillance": SurveillanceConfig(duplicate_window=0, max_orders_per_minute=100_000,
+                                           max_strategy_orders_per_minute=100_000, runaway_orders=1_000_000),
+        "circuit_breakers": CircuitBreakerConfig(max_trades_per_day=1_000_000),
+    })
 
 
 def request(i: int, mark: Decimal) -> OrderRequest:
@@ -62,6 +89,23 @@ async def trade(home: Path, count: int) -> None:
         await engine.close()
 
 
+async def grid(home: Path, seconds: int) -> None:
+    """The grid trading for ``seconds`` of simulated time, a step per second, each step given
+    time to reach the strategy and its answers to reach the venue."""
+    saved = home / "clock.txt"
+    clock = SimClock(int(saved.read_text()) if saved.exists() else 1_704_067_200_000)
+    engine = await build_engine(grid_config(), home, clock=clock)
+    await engine.start()
+    try:
+        for _ in range(seconds):
+            clock.advance(STEP_MS)
+            saved.write_text(str(clock.now_ms()))
+            engine.venues["paper"].step(STEP_MS / 1000)  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+    finally:
+        await engine.close()
+
+
 async def state(home: Path) -> dict[str, object]:
     engine = await build_engine(config(), home, clock=SimClock())
     await engine.start()
@@ -86,6 +130,10 @@ async def state(home: Path) -> dict[str, object]:
         "fills": len(fills),
         "fill_ids_unique": len({f.fill_id for f in fills}) == len(fills),
         "audit_ok": (await engine.db.verify_audit()).ok,
+        "open_orders": [{"id": o.client_order_id, "side": o.side.value, "price": str(o.price), "strategy": o.strategy_id}
+                        for o in engine.open_orders()],
+        "grid_state": json.loads(await engine.db.get_state("strategy_state:grid") or "null"),
+        "grid_fills": [[f.side.value, str(f.size)] for f in fills if f.strategy_id == "grid"],
     }
     await engine.close()
     return result
@@ -95,6 +143,8 @@ def main() -> None:
     home, action = Path(sys.argv[1]), sys.argv[2]
     if action == "trade":
         asyncio.run(trade(home, int(sys.argv[3])))
+    elif action == "grid":
+        asyncio.run(grid(home, int(sys.argv[3])))
     else:
         print(json.dumps(asyncio.run(state(home))))
 

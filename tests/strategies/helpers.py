@@ -10,7 +10,7 @@ from core.backtest.engine import Backtester
 from core.backtest.result import BacktestSettings
 from core.clock import SimClock
 from core.events import EventBus
-from core.models import Instrument, Order, OrderRequest, Signal
+from core.models import ContractType, Instrument, Order, OrderRequest, Signal
 from core.strategies.base import Strategy
 
 H = 3_600_000
@@ -39,19 +39,28 @@ async def run_strategy(
 
 
 class FakeHost:
-    """A StrategyHost that records requests and fills nothing: for the StrategyEngine alone."""
+    """A StrategyHost that records requests and fills nothing: for the StrategyEngine alone. The
+    orders it accepted stay working until canceled, as at a venue; a symbol with a settlement
+    currency (BTC/USDT:USDT) is a perpetual, any other a spot market."""
 
     def __init__(self, clock: SimClock) -> None:
         self.clock = clock
         self.bus = EventBus()
         self.sent: list[OrderRequest] = []
+        self.canceled: list[str] = []
+        self.working: dict[str, Order] = {}
 
     async def submit(self, request: OrderRequest) -> Order:
         self.sent.append(request)
-        return Order.from_request(request, self.clock.now_ms())
+        order = self.working[request.client_order_id] = Order.from_request(request, self.clock.now_ms())
+        return order
 
     async def cancel(self, client_order_id: str) -> None:
-        return None
+        self.canceled.append(client_order_id)
+        self.working.pop(client_order_id, None)
+
+    def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
+        return [o for o in self.working.values() if venue in (None, o.venue) and symbol in (None, o.symbol)]
 
     def position(self, venue: str, symbol: str) -> None:
         return None
@@ -60,5 +69,7 @@ class FakeHost:
         return Decimal(10_000)
 
     def instrument(self, venue: str, symbol: str) -> Instrument:
-        return Instrument(venue=venue, symbol=symbol, base="BTC", quote="USDT", tick_size=Decimal("0.01"),
-                          lot_size=Decimal("0.001"))
+        base, quote = symbol.split(":")[0].split("/")
+        kind = ContractType.LINEAR_PERPETUAL if ":" in symbol else ContractType.SPOT
+        return Instrument(venue=venue, symbol=symbol, base=base, quote=quote, contract_type=kind,
+                          tick_size=Decimal("0.01"), lot_size=Decimal("0.001"))
