@@ -11,7 +11,7 @@ import yaml
 
 from core.config import AppConfig, load_config
 from core.secrets import load_credentials
-from core.strategies.registry import check_configs
+from core.strategies.registry import check_configs, short_warnings
 from cli.main import CommandContext
 
 
@@ -64,5 +64,7 @@ def handle_validate(args: argparse.Namespace, ctx: CommandContext) -> int:
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    for warning in short_warnings(config):
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     print(f"{path}: valid")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.config import StrategyConfig
+from core.config import AppConfig, StrategyConfig, margin_venues
 from core.strategies.ai_trend import AiTrendFollowing
 from core.strategies.arbitrage import BasisArbitrage, PairArbitrage
 from core.strategies.base import ParameterError, Strategy
@@ -60,6 +60,35 @@ def check_configs(configs: Mapping[str, StrategyConfig]) -> list[str]:
         except ParameterError as exc:
             problems.append(str(exc))
     return problems
+
+
+def short_warnings(config: AppConfig) -> list[str]:
+    """Strategies set to sell short on spot markets of venues without margin, where they go flat
+    instead, for `opentrade config validate` (a warning: the file is valid)."""
+    warnings = []
+    for strategy_id, strategy in config.strategies.items():
+        if strategy.venue in margin_venues(config):
+            continue
+        try:
+            cls = strategy_class(kind_of(strategy_id, strategy))
+            params = cls.validate_params(strategy.params)
+        except ParameterError:
+            continue  # reported as a problem by check_configs
+        spot = [symbol for symbol in cls.short_symbols(params, strategy.symbols) if ":" not in symbol]
+        if not spot:
+            continue
+        if "allow_short" in params:
+            setting, fix = "allow_short is true", "set allow_short: false to trade long only"
+        else:
+            quote = spot[0].split("/")[1]
+            setting, fix = f"{cls.name} sells short", f"trade a perpetual ({spot[0]}:{quote}) to short"
+        markets = "is a spot market" if len(spot) == 1 else "are spot markets"
+        warnings.append(
+            f"strategy '{strategy_id}': {setting}, but {', '.join(spot)} on venue '{strategy.venue}' {markets} "
+            f"without margin: it goes flat where it would go short ({fix}, or set margin: true on a ccxt venue "
+            "whose account borrows)"
+        )
+    return warnings
 
 
 def load(engine: StrategyEngine, configs: Mapping[str, StrategyConfig]) -> list[StrategyContext]:
