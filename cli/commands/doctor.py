@@ -55,6 +55,8 @@ async def run_checks(ctx: CommandContext, venue: str | None) -> list[Check]:
     checks.append(Check("config", True, str(ctx.config_path) if ctx.config_path else "built-in defaults (run 'opentrade init' to write a file)"))
     checks.append(_home_check(ctx.home))
     checks.append(await _database_check(config, ctx.home))
+    if checks[-1].ok:
+        checks.extend(await _strategy_order_checks(config, ctx.home))
     if config.secrets_file:
         checks.append(_secrets_check(config.secrets_file))
     for name, venue_config in config.venues.items():
@@ -92,6 +94,21 @@ async def _database_check(config: AppConfig, home: Path) -> Check:
         return Check("database", False, f"{path}: audit chain broken at entry {verification.first_broken}: {verification.message}",
                      "the database was altered outside OpenTrade; keep a copy for investigation")
     return Check("database", True, f"{path} (schema {db.schema_version}, {verification.checked} audit entries verified)")
+
+
+async def _strategy_order_checks(config: AppConfig, home: Path) -> list[Check]:
+    """Working orders of strategies that nothing manages or that are duplicated (as recorded)."""
+    from core.storage.database import Database
+    from core.strategies.anomalies import order_anomalies
+    from core.strategies.registry import effective_params
+
+    async with await Database.open(database_path(config, home), synchronous=config.storage.synchronous) as db:
+        orders = [o for o in await db.load_orders(open_only=True) if o.strategy_id]
+        params = {sid: effective_params(s.params, await db.strategy_versions(sid)) for sid, s in config.strategies.items()}
+    anomalies = order_anomalies(orders, config.strategies, params)
+    if not anomalies:
+        return [Check("strategy orders", True, f"{len(orders)} open, none duplicated or unmanaged (as last recorded)")]
+    return [Check(f"strategy orders of {a.strategy_id}", False, a.problem, a.fix) for a in anomalies]
 
 
 def _secrets_check(path: Path) -> Check:
