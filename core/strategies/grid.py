@@ -201,7 +201,7 @@ class Grid(Strategy):
                 self.mode = "active"
         else:
             wanted = self._restore(recovery.saved, filled)
-        ours = {client_id for client_id in (recovery.saved or {}).get("ladder", {})}
+        ours = set((recovery.saved or {}).get("ladder", {}))
         for order in sorted(recovery.working, key=lambda o: o.client_order_id not in ours):
             rung = self._rung(order)
             if rung in wanted and self.mode == "active":

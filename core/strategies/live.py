@@ -22,6 +22,8 @@ from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_SECONDS = 10.0
+
 
 class LiveStrategies:
     def __init__(self, engine: StrategyEngine, configs: Mapping[str, StrategyConfig]) -> None:
@@ -46,8 +48,12 @@ class LiveStrategies:
         self._task = asyncio.create_task(self.engine.run(), name="strategies")
 
     async def stop(self) -> None:
+        """The strategies stop deciding; a callback under way (a grid sending its ladder) may
+        finish, up to ``STOP_GRACE_SECONDS``, so a clean stop leaves no decision half sent."""
         await self.engine.stop()
         self.engine.close()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=STOP_GRACE_SECONDS)
         await cancel_and_wait(self._task)
         self._task = None
 

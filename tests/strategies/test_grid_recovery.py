@@ -3,6 +3,7 @@ places only the missing ones and cancels whatever is beyond one order per rung."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -11,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from core.clock import SimClock
+from core.config import StrategyConfig
+from core.events import TradePrinted
 from core.models import Fill, Order, OrderRequest, OrderType, Side, Trade
 from core.storage.database import Database
 from core.strategies.grid import Grid
+from core.strategies.live import LiveStrategies
 from core.strategies.recovery import recover
 from core.strategies.runner import STATE_KEY, StrategyEngine
 from tests.strategies.helpers import FakeHost
@@ -136,3 +140,24 @@ async def test_a_close_the_stop_interrupted_is_finished_at_start(db: Database, c
     await start(db, host, {**PARAMS, "out_of_range": "close"})
     (sale,) = host.sent
     assert (sale.type, sale.side, sale.size) == (OrderType.MARKET, Side.SELL, Decimal(2))
+
+
+class SlowHost(FakeHost):
+    """Each order takes a few turns of the loop to be accepted, as a venue's answer does."""
+
+    async def submit(self, request: OrderRequest) -> Order:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return await super().submit(request)
+
+
+async def test_a_clean_stop_lets_the_grid_finish_sending_its_ladder(clock: SimClock) -> None:
+    host = SlowHost(clock)
+    strategies = LiveStrategies(StrategyEngine(host), {"g": StrategyConfig(  # type: ignore[call-arg]
+        kind="grid", enabled=True, lower=90, upper=110, levels=5, order_size=1)})
+    await strategies.start()
+    host.bus.publish(TradePrinted(tick("101")))
+    while not host.sent:
+        await asyncio.sleep(0)
+    await strategies.stop()  # with two of its three orders still to send
+    assert ladder(host) == [("buy", Decimal(90)), ("buy", Decimal(95)), ("buy", Decimal(100))]
