@@ -154,14 +154,10 @@ class TradeExecutor:
     def precheck_modify(
         self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
     ) -> Refusal | None:
-        order = self._orders.track_order(client_order_id)
-        if order is None:
-            return Refusal(f"order {client_order_id} is not open", "not_open")
-        try:
-            request = self._replacement(order, price, size)
-        except ValueError as exc:
-            return Refusal(str(exc), "validation")
-        return self.precheck(request, actor=actor, replacing=client_order_id)
+        replacement = self._replacement(client_order_id, price, size)
+        if isinstance(replacement, Refusal):
+            return replacement
+        return self.precheck(replacement, actor=actor, replacing=client_order_id)
 
     def precheck_cancel(self, actor: str = "user") -> Refusal | None:
         denied = self._guard.permit(actor, "canceling orders") if self._guard is not None else None
@@ -283,15 +279,12 @@ class TradeExecutor:
         self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
     ) -> Order:
         """Cancel-replace. The replacement is checked first so a refused change keeps the old order."""
-        order = self._orders.track_order(client_order_id)
-        if order is None:
-            raise OrderRefused(f"order {client_order_id} is not open", "not_open")
-        try:
-            request = self._replacement(order, price, size)
-        except ValueError as exc:
-            await self._audit("modify_refused", {"client_order_id": client_order_id, "price": price, "size": size,
-                                                 "reason": str(exc)}, actor)
-            raise OrderRefused(str(exc), "validation") from None
+        request = self._replacement(client_order_id, price, size)
+        if isinstance(request, Refusal):
+            if request.rule == "validation":
+                await self._audit("modify_refused", {"client_order_id": client_order_id, "price": price, "size": size,
+                                                     "reason": request.reason}, actor)
+            raise OrderRefused(request.reason, request.rule)
         refusal = self.precheck(request, actor=actor, replacing=client_order_id)
         if refusal is not None:
             raise await self._refuse(request, refusal.reason, refusal.rule, actor)
@@ -301,10 +294,12 @@ class TradeExecutor:
         await self._audit("order_modified", {"old": client_order_id, "new": request.client_order_id}, actor)
         return await self.place_order(request, actor=actor)
 
-    @staticmethod
-    def _replacement(order: Order, price: Decimal | None, size: Decimal | None) -> OrderRequest:
+    def _replacement(self, client_order_id: str, price: Decimal | None, size: Decimal | None) -> OrderRequest | Refusal:
         """The order a modification sends: the same order with the new price and the size still
-        to fill (or the new size). ValueError when that is not a valid request."""
+        to fill (or the new size); a Refusal when the order is not open or that is no valid request."""
+        order = self._orders.track_order(client_order_id)
+        if order is None:
+            return Refusal(f"order {client_order_id} is not open", "not_open")
         fields = order.model_dump(
             include={"venue", "symbol", "side", "type", "price", "trigger_price", "trailing_offset",
                      "time_in_force", "post_only", "reduce_only", "leverage", "take_profit", "stop_loss", "strategy_id"}
@@ -312,7 +307,10 @@ class TradeExecutor:
         if price is not None:
             fields["price"] = price
         fields["size"] = size if size is not None else order.remaining
-        return OrderRequest(**fields)
+        try:
+            return OrderRequest(**fields)
+        except ValueError as exc:
+            return Refusal(str(exc), "validation")
 
     def closing_request(self, venue: str, symbol: str, size: Decimal | None = None) -> OrderRequest | None:
         position = self._portfolio.position(venue, symbol)

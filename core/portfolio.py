@@ -267,6 +267,12 @@ class Portfolio:
     def mark(self, venue: str, symbol: str) -> Decimal | None:
         return self._marks.get((venue, symbol))
 
+    def asset_value(self, venue: str, asset: str, amount: Decimal) -> Decimal | None:
+        """``amount`` of ``asset`` in the quote currency at its mark on ``venue``; None while
+        there is no mark to value it at."""
+        price = ONE if asset == self.quote_currency else self._asset_price(venue, asset)
+        return None if price is None else amount * price
+
     def equity(self) -> Decimal:
         return sum((equity for equity, _ in self._valuation().values()), ZERO)
 

@@ -254,8 +254,8 @@ class RiskManager:
                 "person resets the risk state")
 
     def blockers(self, open_orders: list[Order]) -> list[RiskCheckResult]:
-        """Every rule of the risk manager that refuses new exposure right now, whatever the order."""
-        self._evaluate()
+        """Every rule of the risk manager that refuses new exposure right now, whatever the order
+        (read only: the state is escalated by orders and the monitor, not by looking at it)."""
         if self._state is RiskState.HALTED:
             return [RiskCheckResult.reject("halted", self.halt_text())]
         found = []
