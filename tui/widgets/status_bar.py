@@ -14,7 +14,7 @@ from themes.registry import up_down
 from tui.format import fmt_datetime, fmt_money
 from tui.widgets.strips import Line, StripWidget, line_width, style
 
-COMPACT_LEVELS = 5
+COMPACT_LEVELS = 6
 
 
 def risk_words(state: RiskState, blockers: Sequence[str], halted_by_person: bool) -> str:
@@ -58,9 +58,10 @@ class StatusBar(StripWidget):
             self.redraw()
 
     def draw(self) -> list[Line]:
-        """Widest form that fits: on a narrow terminal the screen name, the connection word and
-        the time zone go first, then the labels and latency, then the names of the blocking
-        limits, then the clock; mode, equity, PnL, the risk state and orders today always stay."""
+        """Widest form that fits: on a narrow terminal "trading normally" and the connection word
+        go first, then the screen name and the time zone, then the labels and latency, then the
+        names of the blocking limits, then the clock; mode, equity, PnL, the risk state (with
+        "exits only" when new exposure is blocked) and orders today always stay."""
         for compact in range(COMPACT_LEVELS):
             line = self._line(compact)
             if line_width(line) <= self.size.width:
@@ -81,11 +82,11 @@ class StatusBar(StripWidget):
 
         add(f" {s.mode.upper()} ", f"bold white on {error}" if live else f"bold black on {theme.primary if theme else 'blue'}")
         add(f" {s.venue} ", "bold")
-        if s.screen and compact == 0:
+        if s.screen and compact < 2:
             add(f"│ {s.screen} ", "dim")
-        add("│ Eq " if compact < 2 else "│ ")
+        add("│ Eq " if compact < 3 else "│ ")
         add(fmt_money(s.equity), "bold")
-        add(" │ Day " if compact < 2 else " │ ")
+        add(" │ Day " if compact < 3 else " │ ")
         pnl = s.daily_pnl
         add(fmt_money(pnl, sign=True), up if pnl is None or pnl >= 0 else down)
         add(" │ ")
@@ -93,7 +94,7 @@ class StatusBar(StripWidget):
         add("●", conn_colour)
         if compact < 1 or s.connection != "connected":
             add(f" {s.connection}")
-        if s.latency_ms is not None and compact < 2:
+        if s.latency_ms is not None and compact < 3:
             add(f" {s.latency_ms:.0f}ms")
         add(" │ Risk ")
         words = risk_words(s.risk, s.blockers, s.halted_by_person)
@@ -101,14 +102,14 @@ class StatusBar(StripWidget):
         if s.risk is RiskState.ACTIVE and s.blockers:
             risk_style = f"bold {warning}"
         add(words if s.blockers or s.risk is not RiskState.ACTIVE or compact < 1 else s.risk.value.upper(), risk_style)
-        if s.blockers and compact < 3:
+        if s.blockers and compact < 4:
             add(": " + ", ".join(s.blockers), risk_style)
         if s.max_orders:
             full = s.orders_today >= s.max_orders
-            add(f" │ orders today {s.orders_today}/{s.max_orders}" if compact < 3 else f" │ orders {s.orders_today}/{s.max_orders}",
+            add(f" │ orders today {s.orders_today}/{s.max_orders}" if compact < 4 else f" │ orders {s.orders_today}/{s.max_orders}",
                 f"bold {warning}" if full else "")
-        clock = fmt_datetime(s.now_ms)[11:] if s.now_ms and compact < 4 else ""
-        if clock and compact < 1:
+        clock = fmt_datetime(s.now_ms)[11:] if s.now_ms and compact < 5 else ""
+        if clock and compact < 2:
             clock += " UTC"
         add(" " * max(1, self.size.width - line_width(line) - len(clock) - 1))
         add(clock, "dim")
