@@ -18,6 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.models import Instrument, OrderType, Side, TimeInForce
+from core.portfolio import MAINTENANCE_MARGIN_RATE
 from tui.format import fmt_money, show_price, show_size
 from tui.messages import OrderSubmitted
 from tui.ticket import FIELDS_FOR_TYPE, TicketForm, TicketResult, parse_ticket
@@ -56,7 +57,8 @@ class OrderTicket(VerticalScroll):
         self.instrument: Instrument | None = None
         self.venue = ""
         self.mark: Decimal | None = None
-        self.maintenance_margin_rate: Decimal | None = None
+        self.maintenance_margin_rate = MAINTENANCE_MARGIN_RATE
+        self._preview_lines = 0
         self._offered_leverage = self._leverage_source = self._shown_source = ""
 
     def compose(self) -> ComposeResult:
@@ -169,8 +171,6 @@ class OrderTicket(VerticalScroll):
     def evaluate(self) -> TicketResult:
         if self.instrument is None:
             return TicketResult(errors={"form": "no market selected"})
-        if self.maintenance_margin_rate is None:
-            return parse_ticket(self.form(), self.instrument, self.venue, self.mark)
         return parse_ticket(self.form(), self.instrument, self.venue, self.mark, self.maintenance_margin_rate)
 
     def show_errors(self, errors: dict[str, str]) -> None:
@@ -188,12 +188,15 @@ class OrderTicket(VerticalScroll):
         typed = {name for name in INPUT_FIELDS if self.query_one(f"#{name}", Input).value.strip()}
         self.show_errors({field: message for field, message in result.errors.items()
                           if field in typed or (message != "required" and field != "form")})
-        self.query_one("#preview", Static).update(self._preview_text(result))
+        text = self._preview_text(result)
+        lines = text.count("\n") + 1
+        self.query_one("#preview", Static).update(text, layout=lines != self._preview_lines)
+        self._preview_lines = lines
 
     def _preview_text(self, result: TicketResult) -> str:
         instrument, preview, request = self.instrument, result.preview, result.request
         if instrument is None or preview is None or request is None:
-            return "Notional -  Fee -\nMargin -  Liq -" if instrument is not None and instrument.is_perpetual \
+            return "Notional -  Fee -\nMargin -\nLiq -" if instrument is not None and instrument.is_perpetual \
                 else "Notional -  Fee -\nSize -"
         lines = [f"Notional {fmt_money(preview.notional)}  Fee {fmt_money(preview.fee)}"]
         size = f"Size {show_size(instrument, preview.size)} {instrument.base}"
