@@ -320,7 +320,8 @@ class TradingEngine:
         saved = await self.db.get_state("risk_state")
         if saved and saved != RiskState.ACTIVE.value:
             reason = await self.db.get_state("risk_state_reason") or "restored after restart"
-            self.risk.set_state(RiskState(saved), reason)
+            by_person = await self.db.get_state("risk_state_by_person") == "1"
+            self.risk.set_state(RiskState(saved), reason, by_person=by_person)
 
     # ------------------------------------------------------------- reconciliation
     async def reconcile(self, venue_name: str) -> dict[str, int]:
@@ -440,6 +441,7 @@ class TradingEngine:
     async def _persist_risk_state(self, event: RiskStateChanged) -> None:
         await self.db.set_state("risk_state", event.new.value)
         await self.db.set_state("risk_state_reason", event.reason)
+        await self.db.set_state("risk_state_by_person", "1" if event.by_person else "0")
         await self._audit("risk_state", {"old": event.old.value, "new": event.new.value, "reason": event.reason}, "risk")
 
     def _on_alert(self, event: Event) -> None:

@@ -116,6 +116,7 @@ class RiskStateChanged(Event):
     old: RiskState
     new: RiskState
     reason: str
+    by_person: bool = False  # a halt a person asked for: closing orders are stopped too
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 request -> validation against the instrument -> risk check -> written as pending_new (durable)
 -> venue -> acknowledgement applied. A failure after the write never re-sends blindly: the
 order is looked up at the venue by its client order id first.
+
+``precheck`` runs the same checks without side effects (no attempt counted, nothing written),
+so a screen can show a refusal before it asks for a confirmation; the placement checks again,
+as things may have changed while the dialog was open.
 """
 
 from __future__ import annotations
@@ -62,11 +66,21 @@ class OrderGuard(Protocol):
 
     def permit(self, actor: str, action: str) -> str | None: ...
 
-    def screen(self, request: OrderRequest, instrument: Instrument, open_orders: list[Order]) -> tuple[str, str] | None: ...
+    def screen(
+        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order], *, dry_run: bool = False
+    ) -> tuple[str, str] | None: ...
 
     def placed(self, request: OrderRequest) -> None: ...
 
     def venue_result(self, venue: str, ok: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an order would be refused before reaching a venue, and the rule that says so."""
+
+    reason: str
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -131,51 +145,63 @@ class TradeExecutor:
         )
         return OrderRefused(reason, rule)
 
-    def check(self, request: OrderRequest, exclude: str | None = None) -> tuple[Instrument, str | None, str | None]:
-        """Validation and risk verdict without side effects: (instrument, reason, rule)."""
-        instrument = self.instrument(request.venue, request.symbol)
+    def precheck(self, request: OrderRequest, *, actor: str = "user", replacing: str | None = None) -> Refusal | None:
+        """The whole pre-trade check (permission, validation, breakers, surveillance, dynamic
+        risk, risk limits) without side effects. ``replacing``: the order a modification would
+        cancel, left out of the working orders."""
+        return self._verdict(request, actor, exclude=replacing, dry_run=True)
+
+    def precheck_modify(
+        self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
+    ) -> Refusal | None:
+        replacement = self._replacement(client_order_id, price, size)
+        if isinstance(replacement, Refusal):
+            return replacement
+        return self.precheck(replacement, actor=actor, replacing=client_order_id)
+
+    def precheck_cancel(self, actor: str = "user") -> Refusal | None:
+        denied = self._guard.permit(actor, "canceling orders") if self._guard is not None else None
+        return Refusal(denied, "permission") if denied is not None else None
+
+    def _verdict(
+        self, request: OrderRequest, actor: str, *, exclude: str | None = None, dry_run: bool = False,
+        exempt: bool = False,
+    ) -> Refusal | None:
+        """The checks in order; ``exempt`` (the engine's own protective orders) keeps only
+        those that make the order sendable at all."""
+        if self._guard is not None and not exempt:
+            denied = self._guard.permit(actor, "placing orders")
+            if denied is not None:
+                return Refusal(denied, "permission")
+        if request.venue not in self._venues:
+            return Refusal(f"venue '{request.venue}' is not configured", "unknown_venue")
+        instrument = self._instruments.get((request.venue, request.symbol))
+        if instrument is None:
+            return Refusal(f"{request.symbol} is not a market on {request.venue}", "unknown_market")
         problems = request.validate_for(instrument)
         if problems:
-            return instrument, "; ".join(problems), "validation"
+            return Refusal("; ".join(problems), "validation")
+        if exempt:
+            return None
         open_orders = [o for o in self._orders.open_orders() if o.client_order_id != exclude]
-        reason, rule = self._risk_verdict(request, instrument, open_orders)
-        return instrument, reason, rule
-
-    def _risk_verdict(
-        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order]
-    ) -> tuple[str | None, str | None]:
+        if self._guard is not None:
+            abnormal = self._guard.screen(request, instrument, open_orders, dry_run=dry_run)
+            if abnormal is not None:
+                return Refusal(*abnormal)
         mark = self._market.mark(request.venue, request.symbol)
         verdict = self._risk.check_order_risk(request, instrument, mark, open_orders)
         if not verdict.approved:
-            return verdict.reason, verdict.rule or "risk"
-        return None, None
+            return Refusal(verdict.reason or "refused by risk", verdict.rule or "risk")
+        return None
 
     async def place_order(
         self, request: OrderRequest, *, actor: str = "user", risk_exempt: str | None = None
     ) -> Order:
         """Place an order. ``risk_exempt`` (a reason, audited) is for the engine's own
         protective orders: closing positions in an emergency stop or at a stop-loss."""
-        if self._guard is not None and risk_exempt is None:
-            denied = self._guard.permit(actor, "placing orders")
-            if denied is not None:
-                raise await self._refuse(request, denied, "permission", actor)
-        if request.venue not in self._venues:
-            raise await self._refuse(request, f"venue '{request.venue}' is not configured", "unknown_venue", actor)
-        try:
-            instrument = self.instrument(request.venue, request.symbol)
-        except OrderRefused as exc:
-            raise await self._refuse(request, exc.reason, "unknown_market", actor) from None
-        problems = request.validate_for(instrument)
-        if problems:
-            raise await self._refuse(request, "; ".join(problems), "validation", actor)
-        if risk_exempt is None:
-            open_orders = self._orders.open_orders()
-            abnormal = self._guard.screen(request, instrument, open_orders) if self._guard is not None else None
-            if abnormal is not None:
-                raise await self._refuse(request, abnormal[0], abnormal[1], actor)
-            reason, rule = self._risk_verdict(request, instrument, open_orders)
-            if reason is not None:
-                raise await self._refuse(request, reason, rule or "risk", actor)
+        refusal = self._verdict(request, actor, exempt=risk_exempt is not None)
+        if refusal is not None:
+            raise await self._refuse(request, refusal.reason, refusal.rule, actor)
         order = Order.from_request(request, self._clock.now_ms())
         verdict = f"risk exempt: {risk_exempt}" if risk_exempt is not None else "risk: approved"
         try:
@@ -253,9 +279,27 @@ class TradeExecutor:
         self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
     ) -> Order:
         """Cancel-replace. The replacement is checked first so a refused change keeps the old order."""
+        request = self._replacement(client_order_id, price, size)
+        if isinstance(request, Refusal):
+            if request.rule == "validation":
+                await self._audit("modify_refused", {"client_order_id": client_order_id, "price": price, "size": size,
+                                                     "reason": request.reason}, actor)
+            raise OrderRefused(request.reason, request.rule)
+        refusal = self.precheck(request, actor=actor, replacing=client_order_id)
+        if refusal is not None:
+            raise await self._refuse(request, refusal.reason, refusal.rule, actor)
+        canceled = await self.cancel_order(client_order_id, actor=actor)
+        if canceled.status is not OrderStatus.CANCELED:
+            raise OrderRefused(f"order {client_order_id} could not be canceled ({canceled.status.value})", "not_open")
+        await self._audit("order_modified", {"old": client_order_id, "new": request.client_order_id}, actor)
+        return await self.place_order(request, actor=actor)
+
+    def _replacement(self, client_order_id: str, price: Decimal | None, size: Decimal | None) -> OrderRequest | Refusal:
+        """The order a modification sends: the same order with the new price and the size still
+        to fill (or the new size); a Refusal when the order is not open or that is no valid request."""
         order = self._orders.track_order(client_order_id)
         if order is None:
-            raise OrderRefused(f"order {client_order_id} is not open", "not_open")
+            return Refusal(f"order {client_order_id} is not open", "not_open")
         fields = order.model_dump(
             include={"venue", "symbol", "side", "type", "price", "trigger_price", "trailing_offset",
                      "time_in_force", "post_only", "reduce_only", "leverage", "take_profit", "stop_loss", "strategy_id"}
@@ -264,19 +308,9 @@ class TradeExecutor:
             fields["price"] = price
         fields["size"] = size if size is not None else order.remaining
         try:
-            request = OrderRequest(**fields)
+            return OrderRequest(**fields)
         except ValueError as exc:
-            await self._audit("modify_refused", {"client_order_id": client_order_id, "price": price, "size": size,
-                                                 "reason": str(exc)}, actor)
-            raise OrderRefused(str(exc), "validation") from None
-        _, reason, rule = self.check(request, exclude=client_order_id)
-        if reason is not None:
-            raise await self._refuse(request, reason, rule or "risk", actor)
-        canceled = await self.cancel_order(client_order_id, actor=actor)
-        if canceled.status is not OrderStatus.CANCELED:
-            raise OrderRefused(f"order {client_order_id} could not be canceled ({canceled.status.value})", "not_open")
-        await self._audit("order_modified", {"old": client_order_id, "new": request.client_order_id}, actor)
-        return await self.place_order(request, actor=actor)
+            return Refusal(str(exc), "validation")
 
     def closing_request(self, venue: str, symbol: str, size: Decimal | None = None) -> OrderRequest | None:
         position = self._portfolio.position(venue, symbol)

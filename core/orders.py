@@ -59,7 +59,7 @@ class OrderStore(Protocol):
 
 
 class FillSink(Protocol):
-    def apply_fill(self, fill: Fill) -> Any: ...
+    def apply_fill(self, fill: Fill, leverage: int | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ class OrderManager:
             fill = fill.model_copy(update={"strategy_id": order.strategy_id})
         if await self._store.record_fill(fill):
             kill_point("after_fill_record")
-            self._portfolio.apply_fill(fill)
+            self._portfolio.apply_fill(fill, order.leverage)
             self._bus.publish(OrderFilled(fill))
 
     def _merge(self, order: Order, report: ExecutionReport) -> tuple[str, str] | None:

@@ -18,7 +18,9 @@ initial margin ``entry * size / leverage`` this gives
     long:  P = entry * (1 - 1/leverage) / (1 - mmr)
     short: P = entry * (1 + 1/leverage) / (1 + mmr)
 
-A 1x long has no liquidation price (it would be at or below zero).
+A 1x long has no liquidation price (it would be at or below zero). ``perpetual_margin`` is that
+computation, shared with the order ticket's preview, so what the trader is shown before sending
+is what the engine books after the fill.
 
 Daily PnL is equity now minus equity at the first event of the UTC day, venue by venue; a venue
 whose holdings cannot all be priced yet (or that connects later) starts its day when they can,
@@ -43,8 +45,23 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 ONE = Decimal(1)
+MAINTENANCE_MARGIN_RATE = Decimal("0.005")
 
 Key = tuple[str, str]
+
+
+def perpetual_margin(
+    long: bool, entry: Decimal, size: Decimal, contract_size: Decimal, leverage: int, mmr: Decimal
+) -> tuple[Decimal, Decimal | None]:
+    """Initial margin and liquidation price (None at or below zero) of an isolated linear
+    perpetual position; the formula is in the module doc."""
+    lev = Decimal(leverage)
+    margin = entry * size * contract_size / lev
+    if long:
+        price = entry * (ONE - ONE / lev) / (ONE - mmr)
+    else:
+        price = entry * (ONE + ONE / lev) / (ONE + mmr)
+    return margin, (price if price > 0 else None)
 
 
 class UnknownInstrument(ValueError):
@@ -59,7 +76,7 @@ class Portfolio:
         *,
         bus: EventBus | None = None,
         default_leverage: int = 1,
-        maintenance_margin_rate: Decimal = Decimal("0.005"),
+        maintenance_margin_rate: Decimal = MAINTENANCE_MARGIN_RATE,
     ) -> None:
         if default_leverage < 1:
             raise ValueError(f"default leverage must be at least 1, got {default_leverage}")
@@ -95,6 +112,22 @@ class Portfolio:
 
     def instrument(self, venue: str, symbol: str) -> Instrument | None:
         return self._instruments.get((venue, symbol))
+
+    @property
+    def maintenance_margin_rate(self) -> Decimal:
+        return self._mmr
+
+    def leverage_in_use(self, venue: str, symbol: str) -> tuple[int, str]:
+        """The leverage a new order on this perpetual trades at, and where that figure comes
+        from: the open position's (the venue's setting for it, which an order does not change),
+        else the configured default, within the market's maximum."""
+        instrument = self._require(venue, symbol)
+        position = self._positions.get((venue, symbol))
+        if position is not None:
+            return position.leverage, "open position"
+        if self._default_leverage > instrument.max_leverage:
+            return instrument.max_leverage, "market maximum"
+        return self._default_leverage, "config default"
 
     def set_leverage(self, venue: str, symbol: str, leverage: int) -> None:
         """The leverage a perpetual position on this market uses (the venue's setting)."""
@@ -136,8 +169,9 @@ class Portfolio:
         for position in positions:
             self.set_position(position)
 
-    def apply_fill(self, fill: Fill) -> Position | None:
+    def apply_fill(self, fill: Fill, leverage: int | None = None) -> Position | None:
         """Book one of our fills; returns the position it changed (size 0 when it closed one).
+        ``leverage`` is the order's: a perpetual position the fill opens is held at it.
 
         A spot sell larger than the tracked position (coins held before we started) closes the
         position and sells the rest from the balance: spot cannot go short.
@@ -152,7 +186,7 @@ class Portfolio:
             self._fees += self._fee_value(fill, instrument, fee_currency)
         delta = fill.size * fill.side.sign
         if instrument.is_perpetual:
-            position, realized = self._trade(instrument, delta, fill)
+            position, realized = self._trade(instrument, delta, fill, leverage)
             self._adjust(fill.venue, instrument.quote, realized)
         else:
             self._adjust(fill.venue, instrument.base, delta)
@@ -233,6 +267,12 @@ class Portfolio:
     def mark(self, venue: str, symbol: str) -> Decimal | None:
         return self._marks.get((venue, symbol))
 
+    def asset_value(self, venue: str, asset: str, amount: Decimal) -> Decimal | None:
+        """``amount`` of ``asset`` in the quote currency at its mark on ``venue``; None while
+        there is no mark to value it at."""
+        price = ONE if asset == self.quote_currency else self._asset_price(venue, asset)
+        return None if price is None else amount * price
+
     def equity(self) -> Decimal:
         return sum((equity for equity, _ in self._valuation().values()), ZERO)
 
@@ -307,7 +347,7 @@ class Portfolio:
         self._leverage[key] = stored.leverage
         self._apply_mark(stored, instrument)
         if stored.liquidation_price is None and instrument.is_perpetual:
-            stored.liquidation_price = self._liquidation_price(stored)
+            stored.liquidation_price = self._perpetual_margin(stored, instrument)[1]
         self._positions[key] = stored
         self._publish(stored)
 
@@ -341,7 +381,9 @@ class Portfolio:
             return self.to_quote(fill.venue, fill.fee * fill.price, instrument.quote)
         return self.to_quote(fill.venue, fill.fee, fee_currency)
 
-    def _trade(self, instrument: Instrument, delta: Decimal, fill: Fill) -> tuple[Position | None, Decimal]:
+    def _trade(
+        self, instrument: Instrument, delta: Decimal, fill: Fill, leverage: int | None = None
+    ) -> tuple[Position | None, Decimal]:
         """Average-cost update of one position by a signed size; returns it and the realized PnL."""
         key = (fill.venue, fill.symbol)
         old = self._positions.get(key)
@@ -368,7 +410,7 @@ class Portfolio:
             side=PositionSide.LONG if (new > 0 or (new == 0 and current > 0)) else PositionSide.SHORT,
             size=abs(new),
             entry_price=entry,
-            leverage=self._leverage.get(key, self._default_leverage) if instrument.is_perpetual else 1,
+            leverage=self._position_leverage(key, old if kept else None, leverage) if instrument.is_perpetual else 1,
             realized_pnl=(old.realized_pnl if kept and old else ZERO) + realized,
             created_ts=old.created_ts if kept and old else fill.ts,
             updated_ts=fill.ts,
@@ -380,15 +422,19 @@ class Portfolio:
             self._positions[key] = position
         return position, realized
 
+    def _position_leverage(self, key: Key, kept: Position | None, ordered: int | None) -> int:
+        """A position keeps its leverage; a new one takes the order's, else the last seen here."""
+        if kept is not None:
+            return kept.leverage
+        return ordered or self._leverage.get(key, self._default_leverage)
+
     def _refresh(self, position: Position, instrument: Instrument) -> None:
         """Recompute what follows from the mark, entry and leverage of a position we book."""
         self._apply_mark(position, instrument)
-        cost = position.entry_price * position.size * instrument.contract_size
         if instrument.is_perpetual:
-            position.margin = cost / position.leverage
-            position.liquidation_price = self._liquidation_price(position)
+            position.margin, position.liquidation_price = self._perpetual_margin(position, instrument)
         else:
-            position.margin = cost
+            position.margin = position.entry_price * position.size * instrument.contract_size
             position.liquidation_price = None
 
     def _apply_mark(self, position: Position, instrument: Instrument) -> None:
@@ -397,14 +443,9 @@ class Portfolio:
             position.mark_price = mark
             position.unrealized_pnl = (mark - position.entry_price) * position.signed_size * instrument.contract_size
 
-    def _liquidation_price(self, position: Position) -> Decimal | None:
-        """Isolated-margin liquidation price of a linear perpetual (formula in the module doc)."""
-        leverage = Decimal(position.leverage)
-        if position.side is PositionSide.LONG:
-            price = position.entry_price * (ONE - ONE / leverage) / (ONE - self._mmr)
-        else:
-            price = position.entry_price * (ONE + ONE / leverage) / (ONE + self._mmr)
-        return price if price > 0 else None
+    def _perpetual_margin(self, position: Position, instrument: Instrument) -> tuple[Decimal, Decimal | None]:
+        return perpetual_margin(position.side is PositionSide.LONG, position.entry_price, position.size,
+                                instrument.contract_size, position.leverage, self._mmr)
 
     def _asset_price(self, venue: str, asset: str) -> Decimal | None:
         quote = self.quote_currency

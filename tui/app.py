@@ -29,6 +29,7 @@ from core.permissions import PermissionDenied
 from core.redact import redact
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
+from tui.format import show_price, show_size
 from tui.log_buffer import LogBuffer
 from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.screens.agents import AgentsScreen
@@ -240,7 +241,9 @@ class OpenTradeApp(App[None]):
     def _announce(self, changes: Changes) -> None:
         for event in changes.fills:
             fill = event.fill
-            self.notify(f"{fill.side.value.upper()} {fill.size} {fill.symbol} @ {fill.price}", title="Filled", timeout=4)
+            market = next((i for i in self.engine.instruments(fill.venue) if i.symbol == fill.symbol), None)
+            self.notify(f"{fill.side.value.upper()} {show_size(market, fill.size)} {fill.symbol} @ "
+                        f"{show_price(market, fill.price)}", title="Filled", timeout=4)
         for rejection in changes.rejections:
             self.notify(rejection.reason, title=f"Rejected {rejection.symbol}", severity="error")
         for alert in changes.alerts:
@@ -252,6 +255,7 @@ class OpenTradeApp(App[None]):
         engine = self.engine
         venue = self.market[0]
         state, latency = engine.market.connection(venue)
+        surveillance = engine.guard.surveillance
         return Status(
             venue=venue,
             mode=engine.venue_mode(venue),
@@ -260,6 +264,10 @@ class OpenTradeApp(App[None]):
             connection=state,
             latency_ms=latency,
             risk=engine.risk.state,
+            halted_by_person=engine.risk.halted_by_person,
+            blockers=tuple(b.rule or "" for b in engine.guard.blockers(engine.open_orders())),
+            orders_today=surveillance.orders_today(),
+            max_orders=surveillance.max_per_day,
             now_ms=engine.clock.now_ms(),
             screen=screen_title,
         )
@@ -380,6 +388,10 @@ class OpenTradeApp(App[None]):
         if count == 0:
             self.notify("No open orders.")
             return
+        refusal = self.engine.executor.precheck_cancel()
+        if refusal is not None:
+            self.notify(refusal.reason, title="Refused", severity="error")
+            return
         if await self.push_screen_wait(
             ConfirmScreen("Cancel all orders", f"Cancel all {count} open order(s) on every venue.", confirm_label="Cancel all", danger=True)
         ):
@@ -392,13 +404,24 @@ class OpenTradeApp(App[None]):
 
     @work(group="orders", exclusive=True, exit_on_error=False, name="closing all positions")
     async def _close_every_position(self) -> None:
-        positions = self.engine.portfolio.positions()
+        engine = self.engine
+        positions = engine.portfolio.positions()
         if not positions:
             self.notify("No open positions.")
             return
-        listing = ", ".join(f"{p.side.value} {p.size} {p.symbol}" for p in positions)
+        accepted, refused = [], []
+        for p in positions:
+            request = engine.executor.closing_request(p.venue, p.symbol)
+            refusal = engine.executor.precheck(request) if request is not None else None
+            shown = f"{p.side.value} {show_size(engine.instrument(p.venue, p.symbol), p.size)} {p.symbol}"
+            (accepted if refusal is None else refused).append(shown if refusal is None else f"{shown}: {refusal.reason}")
+        if not accepted:
+            self.notify("\n".join(refused), title="Close all refused", severity="error")
+            return
+        not_closed = f"\nWould be refused, so not asked: {'; '.join(refused)}." if refused else ""
         if await self.push_screen_wait(
-            ConfirmScreen("Close all positions", f"Send market orders to close {len(positions)} position(s): {listing}.",
+            ConfirmScreen("Close all positions",
+                          f"Send market orders to close {len(accepted)} position(s): {', '.join(accepted)}.{not_closed}",
                           confirm_label="Close all", danger=True)
         ):
             closed = await self.engine.close_all()

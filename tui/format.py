@@ -1,9 +1,16 @@
-"""How numbers look on screen: fixed decimals from the instrument, thousands separators."""
+"""How numbers look on screen: fixed decimals from the instrument, thousands separators.
+
+Prices and sizes go through ``show_price`` and ``show_size`` wherever they are shown (tables,
+the ticket, confirmations, notifications), so "59,000.00" never stands beside "59,000" and
+"0.01000" never beside "0.01" for the same market.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+
+from core.models import Instrument
 
 
 def fmt_num(value: Decimal | float | int | None, decimals: int = 2, *, sign: bool = False) -> str:
@@ -38,3 +45,22 @@ def compact_size(value: Decimal | float) -> str:
 def fmt_price(value: Decimal | None, decimals: int) -> str:
     """A price at the instrument's precision (display only: averages can carry more digits)."""
     return fmt_num(value, decimals)
+
+
+def fmt_size(value: Decimal | None, decimals: int) -> str:
+    """A size at the instrument's lot precision."""
+    return fmt_num(value, decimals)
+
+
+def _as_typed(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value.normalize():,f}"
+
+
+def show_price(instrument: Instrument | None, value: Decimal | None) -> str:
+    """A price at its market's tick precision (as it is, for a market no longer listed)."""
+    return _as_typed(value) if instrument is None else fmt_price(value, instrument.price_decimals)
+
+
+def show_size(instrument: Instrument | None, value: Decimal | None) -> str:
+    """A size at its market's lot precision (as it is, for a market no longer listed)."""
+    return _as_typed(value) if instrument is None else fmt_size(value, instrument.size_decimals)

@@ -3,21 +3,24 @@ with each field, preview the cost, and decide whether a confirmation is needed.
 
 Nothing here rounds silently: a price off the tick is an error, not a nudge. The one
 conversion is a size typed in the quote currency, turned into base units at the reference
-price and rounded down to the lot; the preview shows the resulting base size.
+price and rounded down to the lot; the preview shows the resulting base size. Numbers are read
+by ``tui.numbers`` (a comma is refused, never guessed at). A perpetual's leverage is a field
+like the others: the order carries exactly what it says, and the preview's margin and
+liquidation price come from the engine's own ``core.portfolio.perpetual_margin``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pydantic import ValidationError
 
 from core.config import TradingConfig
 from core.models import Instrument, OrderRequest, OrderType, Side, TimeInForce
-
-# Maintenance margin rate used only for the liquidation price estimate in the preview.
-MAINTENANCE_MARGIN_RATE = Decimal("0.005")
+from core.portfolio import MAINTENANCE_MARGIN_RATE, perpetual_margin
+from tui.format import show_price, show_size
+from tui.numbers import NumberError, parse_number
 
 
 @dataclass
@@ -66,33 +69,31 @@ FIELDS_FOR_TYPE: dict[OrderType, frozenset[str]] = {
 
 
 def _decimal(text: str, name: str, errors: dict[str, str], *, required: bool) -> Decimal | None:
-    text = text.strip().replace(",", "")
-    if not text:
+    if not text.strip():
         if required:
             errors[name] = "required"
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        errors[name] = f"'{text}' is not a number"
+        return parse_number(text)
+    except NumberError as exc:
+        errors[name] = str(exc)
         return None
-    if not value.is_finite() or value <= 0:
-        errors[name] = "must be greater than 0"
-        return None
-    return value
 
 
 def _leverage(text: str, instrument: Instrument, errors: dict[str, str]) -> int | None:
-    text = text.strip().rstrip("xX")
-    if not text:
+    """The leverage typed for a perpetual (required there: the order carries exactly it)."""
+    text = text.strip().removesuffix("x").removesuffix("X").strip()
+    if not instrument.is_perpetual:
+        if text not in ("", "1"):
+            errors["leverage"] = "spot markets trade without leverage"
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not text:
+        errors["leverage"] = "required"
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         errors["leverage"] = f"'{text}' is not a whole number of 1 or more"
         return None
     value = int(text)
-    if not instrument.is_perpetual and value != 1:
-        errors["leverage"] = "spot markets trade without leverage"
-        return None
     if value > instrument.max_leverage:
         errors["leverage"] = f"at most {instrument.max_leverage}x on {instrument.symbol}"
         return None
@@ -111,7 +112,8 @@ def reference_price(form_price: Decimal | None, trigger: Decimal | None, mark: D
 
 
 def parse_ticket(
-    form: TicketForm, instrument: Instrument, venue: str, mark: Decimal | None, default_leverage: int = 1
+    form: TicketForm, instrument: Instrument, venue: str, mark: Decimal | None,
+    maintenance_margin_rate: Decimal = MAINTENANCE_MARGIN_RATE,
 ) -> TicketResult:
     """Turn the form into an OrderRequest, or explain per field why it cannot be one."""
     errors: dict[str, str] = {}
@@ -152,7 +154,6 @@ def parse_ticket(
     if errors or size is None:
         return TicketResult(errors=errors)
 
-    effective_leverage = leverage or (default_leverage if instrument.is_perpetual else 1)
     try:
         request = OrderRequest(
             venue=venue,
@@ -166,7 +167,7 @@ def parse_ticket(
             time_in_force=form.time_in_force,
             post_only=form.post_only,
             reduce_only=form.reduce_only,
-            leverage=effective_leverage if instrument.is_perpetual else None,
+            leverage=leverage,
             take_profit=take_profit,
             stop_loss=stop_loss,
         )
@@ -175,47 +176,53 @@ def parse_ticket(
     problems = request.validate_for(instrument)
     if problems:
         return TicketResult(errors={"form": "; ".join(problems)})
-    return TicketResult(request=request, preview=preview(request, instrument, mark))
+    return TicketResult(request=request, preview=preview(request, instrument, mark, maintenance_margin_rate))
 
 
-def preview(request: OrderRequest, instrument: Instrument, mark: Decimal | None) -> Preview | None:
-    """Estimated notional, fee, initial margin and (perpetuals) liquidation price."""
+def preview(
+    request: OrderRequest, instrument: Instrument, mark: Decimal | None,
+    maintenance_margin_rate: Decimal = MAINTENANCE_MARGIN_RATE,
+) -> Preview | None:
+    """Estimated notional, fee, initial margin and (perpetuals) liquidation price of the
+    position this order opens at the reference price, computed as the engine books it."""
     ref = reference_price(request.price, request.trigger_price, mark)
     if ref is None:
         return None
     notional = request.size * ref * instrument.contract_size
     maker = request.type is OrderType.LIMIT and request.post_only
     fee = notional * (instrument.maker_fee if maker else instrument.taker_fee)
-    leverage = Decimal(request.leverage or 1)
-    margin = notional / leverage
-    liquidation = None
+    margin, liquidation = notional, None
     if instrument.is_perpetual:
-        move = Decimal(1) / leverage - MAINTENANCE_MARGIN_RATE
-        factor = 1 - move if request.side is Side.BUY else 1 + move
-        liquidation = instrument.round_price(ref * factor) if factor > 0 else None
+        margin, liquidation = perpetual_margin(request.side is Side.BUY, ref, request.size, instrument.contract_size,
+                                               request.leverage or 1, maintenance_margin_rate)
     return Preview(size=request.size, notional=notional, fee=fee, margin=margin, liquidation=liquidation)
 
 
-def describe(request: OrderRequest, quote: str) -> str:
-    """One sentence that says exactly what will be sent."""
-    parts = [f"{request.side.value.upper()} {request.type.value.replace('_', ' ').upper()} {request.size} {request.symbol}"]
+def describe(request: OrderRequest, instrument: Instrument) -> str:
+    """One sentence that says exactly what will be sent, at the market's precision. A market
+    order's time in force is left out: it fills at once or not at all, whatever it says."""
+    size = show_size(instrument, request.size)
+    parts = [f"{request.side.value.upper()} {request.type.value.replace('_', ' ').upper()} {size} {request.symbol}"]
     if request.price is not None:
-        parts.append(f"at {request.price} {quote}")
+        parts.append(f"at {show_price(instrument, request.price)} {instrument.quote}")
     if request.trigger_price is not None:
-        parts.append(f"triggered at {request.trigger_price}")
+        parts.append(f"triggered at {show_price(instrument, request.trigger_price)}")
     if request.trailing_offset is not None:
-        parts.append(f"trailing by {request.trailing_offset}")
+        parts.append(f"trailing by {show_price(instrument, request.trailing_offset)}")
     if request.leverage:
-        parts.append(f"{request.leverage}x")
+        parts.append(f"at {request.leverage}x leverage")
     flags = [name for name, on in (("reduce-only", request.reduce_only), ("post-only", request.post_only)) if on]
     if flags:
         parts.append("(" + ", ".join(flags) + ")")
-    parts.append(f"{request.time_in_force.value} on {request.venue}")
+    if request.type is not OrderType.MARKET:
+        parts.append(request.time_in_force.value)
+    parts.append(f"on {request.venue}")
     return " ".join(parts)
 
 
 def confirmation_reasons(
-    request: OrderRequest, notional: Decimal | None, mark: Decimal | None, live: bool, trading: TradingConfig
+    request: OrderRequest, instrument: Instrument, notional: Decimal | None, mark: Decimal | None, live: bool,
+    trading: TradingConfig,
 ) -> list[str]:
     """Why this order needs a person to confirm it; empty when it can go straight out."""
     reasons = []
@@ -227,5 +234,5 @@ def confirmation_reasons(
     if price is not None and mark:
         distance = abs(price - mark) / mark
         if distance > Decimal(str(trading.confirm_distance_pct)):
-            reasons.append(f"price is {distance:.1%} from the mark {mark}")
+            reasons.append(f"price is {distance:.1%} from the mark {show_price(instrument, mark)}")
     return reasons

@@ -161,12 +161,15 @@ class CircuitBreakers:
         for trip in trips:
             self.tripped[trip.key] = trip
 
-    def blocks(self, request: OrderRequest) -> tuple[str, str] | None:
-        """(reason, rule) when a tripped breaker stops this order."""
-        for trip in self.tripped.values():
-            if trip.level is not BreakerLevel.STRATEGY:
-                return (f"circuit breaker '{trip.rule}' ({trip.level.value}) tripped: {trip.reason}; "
-                        "an admin must reset it", "breaker")
+    def blocks(self, request: OrderRequest, *, reduces: bool = False) -> tuple[str, str] | None:
+        """(reason, rule) when a tripped breaker stops this order. An account or system breaker
+        stops new exposure only: an order that only reduces a position passes (exits are never
+        locked in); a halted strategy's orders are all stopped."""
+        if not reduces:
+            for trip in self.tripped.values():
+                if trip.level is not BreakerLevel.STRATEGY:
+                    return (f"circuit breaker '{trip.rule}' ({trip.level.value}) tripped: {trip.reason}; "
+                            "an admin must reset it; orders that reduce a position still pass", "breaker")
         if request.strategy_id is not None:
             for trip in self.tripped.values():
                 if trip.scope == request.strategy_id:

@@ -25,9 +25,10 @@ import yaml
 
 from core.config import DynamicRiskConfig, RiskConfig, TradingConfig
 from core.events import AgentDecision, Event, EventBus, TickerUpdated
-from core.models import Instrument, OrderRequest, PositionSide
+from core.models import Instrument, Order, OrderRequest
 from core.portfolio import Portfolio
 from core.ports import Clock
+from core.risk.exposure import only_reduces, projected_size
 from core.risk.rules import money, pct
 
 SECONDS_PER_YEAR = 365 * 86_400
@@ -187,41 +188,41 @@ class DynamicRisk:
             factor, why = self._config.sentiment_size_factor, "sentiment is extreme"
         return factor, why
 
+    def macro_pause(self) -> tuple[str, str] | None:
+        """(reason, rule) while a macro event pauses new positions."""
+        event = self.macro_event() if self._config.enabled else None
+        if event is None:
+            return None
+        until = datetime.fromtimestamp(event.end_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (f"new positions are paused around the macro event '{event.name}' until {until}; "
+                "orders that reduce a position still pass", "macro_event")
+
     def macro_event(self, now: int | None = None) -> MacroEvent | None:
         moment = self._clock.now_ms() if now is None else now
         return next((e for e in self.calendar if e.start_ms <= moment < e.end_ms), None)
 
-    def screen(self, request: OrderRequest, instrument: Instrument, price: Decimal | None) -> tuple[str, str] | None:
+    def screen(
+        self, request: OrderRequest, instrument: Instrument, price: Decimal | None, open_orders: list[Order]
+    ) -> tuple[str, str] | None:
         """(reason, rule) for an order that adds exposure while a macro event pauses new
-        positions, or beyond the limit as cut by volatility or sentiment."""
-        if not self._config.enabled or not self._adds_exposure(request, instrument):
+        positions, or beyond the limit (working orders on its side included) as cut by
+        volatility or sentiment."""
+        position = self._portfolio.position(request.venue, request.symbol)
+        if not self._config.enabled or only_reduces(request, instrument, position, open_orders):
             return None
-        event = self.macro_event()
-        if event is not None:
-            until = datetime.fromtimestamp(event.end_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            return (f"new positions are paused around the macro event '{event.name}' until {until}; "
-                    "orders that reduce a position still pass", "macro_event")
+        paused = self.macro_pause()
+        if paused is not None:
+            return paused
         factor, why = self.size_factor(request.venue, request.symbol)
         if why is None or price is None:
             return None
         equity = self._portfolio.equity()
         limit = min(self._trading.max_position_size, equity * Decimal(str(self._risk.max_position_pct)))
         cut = limit * Decimal(str(factor))
-        position = self._portfolio.position(request.venue, request.symbol)
-        current = position.signed_size if position is not None else Decimal(0)
-        projected = abs(current + request.size * request.side.sign) * price * instrument.contract_size
+        projected = projected_size(position, request, open_orders) * price * instrument.contract_size
         if projected > cut:
             quote = self._portfolio.quote_currency
             return (f"{why}, so the {request.symbol} position limit is cut to {pct(factor)} of "
                     f"{money(limit, quote)} = {money(cut, quote)}; this order would take it to "
                     f"{money(projected, quote)}", "dynamic_size")
         return None
-
-    def _adds_exposure(self, request: OrderRequest, instrument: Instrument) -> bool:
-        if request.reduce_only or (not instrument.is_perpetual and request.side.sign < 0):
-            return False
-        position = self._portfolio.position(request.venue, request.symbol)
-        if position is None:
-            return True
-        opposite = (position.side is PositionSide.LONG) == (request.side.sign < 0)
-        return not (opposite and request.size <= position.size)

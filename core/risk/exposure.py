@@ -3,6 +3,9 @@
 Buys and sells on the same market cannot both add to the position, so the worst case is the
 larger of "all buys fill" and "all sells fill". Reduce-only orders never add and are left out,
 and so are spot sells: spot cannot go short, a sell only turns holdings into cash.
+
+For one order, the same worst case: the position after it and every working order on its side
+fill (``projected_size``), and whether it can only shrink the position (``only_reduces``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.models import ZERO, Order, OrderRequest, OrderType
+from core.models import ZERO, Instrument, Order, OrderRequest, OrderType, Position, PositionSide
 from core.portfolio import Portfolio
 
 Key = tuple[str, str]
@@ -43,6 +46,37 @@ def order_price(order: Order | OrderRequest, mark: Decimal | None) -> Decimal | 
     if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
         return order.price
     return order.trigger_price
+
+
+def working_on_side(open_orders: list[Order], request: OrderRequest) -> Decimal:
+    """What is still to fill of the working orders on the request's market and side that can
+    add to a position (reduce-only orders cannot)."""
+    return sum(
+        (o.remaining for o in open_orders
+         if o.is_open and not o.reduce_only and o.side is request.side
+         and o.venue == request.venue and o.symbol == request.symbol),
+        ZERO,
+    )
+
+
+def projected_size(position: Position | None, request: OrderRequest, open_orders: list[Order]) -> Decimal:
+    """The position's size (unsigned) if this order and the working orders on its side all fill."""
+    current = position.signed_size if position is not None else ZERO
+    return abs(current + (request.size + working_on_side(open_orders, request)) * request.side.sign)
+
+
+def only_reduces(
+    request: OrderRequest, instrument: Instrument, position: Position | None, open_orders: list[Order]
+) -> bool:
+    """Whether the order can only shrink exposure: reduce-only, a spot sell (spot cannot go
+    short, so it sells what is held), or the opposite side of a position and, together with
+    the working orders on that side, no larger than it (so a stack of small closing orders
+    cannot open a position on the other side unchecked)."""
+    if request.reduce_only or (not instrument.is_perpetual and request.side.sign < 0):
+        return True
+    if position is None or (position.side is PositionSide.LONG) != (request.side.sign < 0):
+        return False
+    return request.size + working_on_side(open_orders, request) <= position.size
 
 
 def projected_exposure(

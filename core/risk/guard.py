@@ -24,7 +24,9 @@ from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
 from core.risk.breakers import BreakerLevel, CircuitBreakers, Trip
 from core.risk.dynamic import DynamicRisk
+from core.risk.exposure import only_reduces
 from core.risk.manager import RiskManager
+from core.risk.rules import RiskCheckResult
 from core.risk.surveillance import Surveillance
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class SafetyGuard:
         self._risk = risk
         self._store = store
         self._audit = audit
+        self._portfolio = portfolio
         self.permissions = Permissions(config.permissions)
         self.breakers = CircuitBreakers(
             config.circuit_breakers, config.risk_management, config.trading, portfolio, bus, clock, self._on_trip
@@ -100,14 +103,34 @@ class SafetyGuard:
             return exc.reason
         return None
 
-    def screen(self, request: OrderRequest, instrument: Instrument, open_orders: list[Order]) -> tuple[str, str] | None:
-        """(reason, rule) when breakers, surveillance or dynamic risk refuse the order."""
-        abnormal = self.surveillance.screen(request, open_orders, self._market.book(request.venue, request.symbol))
-        self._stop_runaways()
-        verdict = self.breakers.blocks(request) or abnormal
+    def screen(
+        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order], *, dry_run: bool = False
+    ) -> tuple[str, str] | None:
+        """(reason, rule) when breakers, surveillance or dynamic risk refuse the order.
+        ``dry_run``: the check before a confirmation, which counts no attempt and stops nothing."""
+        position = self._portfolio.position(request.venue, request.symbol)
+        reduces = only_reduces(request, instrument, position, open_orders)
+        book = self._market.book(request.venue, request.symbol)
+        abnormal = self.surveillance.screen(request, open_orders, book, reduces=reduces, dry_run=dry_run)
+        if not dry_run:
+            self._stop_runaways()
+        verdict = self.breakers.blocks(request, reduces=reduces) or abnormal
         if verdict is not None:
             return verdict
-        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol))
+        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol), open_orders)
+
+    def blockers(self, open_orders: list[Order]) -> list[RiskCheckResult]:
+        """Every limit that refuses new exposure right now, whatever the order: the risk state
+        and limits, tripped breakers, the daily order count and rate limit, a macro pause.
+        Orders that only reduce a position pass all of them but a halt by a person."""
+        found = self._risk.blockers(open_orders)
+        for trip in self.breakers.tripped.values():
+            if trip.level is not BreakerLevel.STRATEGY:
+                found.append(RiskCheckResult.reject(f"breaker {trip.rule}", trip.reason))
+        paused = self.dynamic.macro_pause()
+        for reason, rule in [*self.surveillance.blockers(), *([paused] if paused else [])]:
+            found.append(RiskCheckResult.reject(rule, reason))
+        return found
 
     def placed(self, request: OrderRequest) -> None:
         self.surveillance.placed(request)

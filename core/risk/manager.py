@@ -1,7 +1,9 @@
 """The RiskManager: the gate every order passes, and the watch kept on open positions.
 
 States only escalate on their own (ACTIVE -> REDUCING -> HALTED); going back to ACTIVE takes a
-person calling ``reset``. Every change is published as ``RiskStateChanged`` so the engine can
+person calling ``reset``. Exits are never locked in: while HALTED on its own (a breaker, the
+daily loss) orders that only reduce a position still pass; only a halt by a person (the kill
+switch, the emergency stop) stops them, and the emergency stop closes positions itself. Every change is published as ``RiskStateChanged`` so the engine can
 audit it, and every alert as ``RiskAlert``.
 
 Alerts are edge-triggered: a condition is announced when it starts and again only after it has
@@ -30,13 +32,12 @@ from core.models import (
     Order,
     OrderRequest,
     Position,
-    PositionSide,
     RiskState,
     Signal,
 )
 from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
-from core.risk.exposure import order_price
+from core.risk.exposure import only_reduces, order_price
 from core.risk.gauges import LimitUsage, limits_usage
 from core.risk.rules import (
     OrderContext,
@@ -77,6 +78,7 @@ class RiskManager:
         self._rules = OrderRules(config, trading, portfolio)
         self._state = RiskState.ACTIVE
         self.state_reason = "started"
+        self.halted_by_person = False
         self._raised: set[tuple[str, ...]] = set()
         self._unreported: deque[RiskAlert] = deque(maxlen=256)
         self._acknowledged: set[str] = set()
@@ -92,13 +94,15 @@ class RiskManager:
     def state(self) -> RiskState:
         return self._state
 
-    def set_state(self, new: RiskState, reason: str) -> None:
-        if new is self._state:
+    def set_state(self, new: RiskState, reason: str, *, by_person: bool = False) -> None:
+        """``by_person``: a halt a person asked for, which stops closing orders too."""
+        if new is self._state and (new is not RiskState.HALTED or by_person <= self.halted_by_person):
             return
         old, self._state = self._state, new
         self.state_reason = reason
+        self.halted_by_person = by_person and new is RiskState.HALTED
         log.warning("risk state %s -> %s: %s", old.value, new.value, reason)
-        self._bus.publish(RiskStateChanged(old=old, new=new, reason=reason))
+        self._bus.publish(RiskStateChanged(old=old, new=new, reason=reason, by_person=self.halted_by_person))
 
     def _escalate(self, new: RiskState, reason: str) -> None:
         if _ESCALATION[new] > _ESCALATION[self._state]:
@@ -117,17 +121,18 @@ class RiskManager:
         return self._state is RiskState.HALTED
 
     def engage_kill_switch(self, actor: str) -> None:
-        self.set_state(RiskState.HALTED, f"kill switch engaged by {actor}")
+        self.set_state(RiskState.HALTED, f"kill switch engaged by {actor}", by_person=True)
 
     async def emergency_stop(self, reason: str) -> None:
-        """Halt, then let the engine cancel every order and flatten every position."""
-        self._halt_for_emergency(reason)
+        """A person's emergency stop: halt, then let the engine cancel every order and flatten
+        every position."""
+        self._halt_for_emergency(reason, by_person=True)
         if self.on_emergency is not None:
             await self.on_emergency(reason)
 
-    def _halt_for_emergency(self, reason: str) -> None:
+    def _halt_for_emergency(self, reason: str, *, by_person: bool = False) -> None:
         self._emergency_fired = True
-        self.set_state(RiskState.HALTED, f"emergency stop: {reason}")
+        self.set_state(RiskState.HALTED, f"emergency stop: {reason}", by_person=by_person)
         self._raise(("emergency_stop",), "critical", "emergency_stop", f"emergency stop: {reason}")
 
     def _trigger_emergency(self, reason: str) -> None:
@@ -208,11 +213,10 @@ class RiskManager:
         open_orders: list[Order],
     ) -> RiskCheckResult:
         self._evaluate()
-        if self._state is RiskState.HALTED:
-            return RiskCheckResult.reject(
-                "halted",
-                f"trading is halted ({self.state_reason}); nothing passes until a person resets the risk state",
-            )
+        position = self._portfolio.position(request.venue, request.symbol)
+        reduces = only_reduces(request, instrument, position, open_orders)
+        if self._state is RiskState.HALTED and (self.halted_by_person or not reduces):
+            return RiskCheckResult.reject("halted", self.halt_text())
         mark = mark_price if mark_price is not None else self._portfolio.mark(request.venue, request.symbol)
         price = order_price(request, mark)
         if price is None:
@@ -224,8 +228,7 @@ class RiskManager:
         band = self._fat_finger(request, mark)
         if band is not None:
             return band
-        position = self._portfolio.position(request.venue, request.symbol)
-        if self._reduces(request, instrument, position, open_orders):
+        if reduces:
             return RiskCheckResult.ok()
         if self._state is RiskState.REDUCING:
             return RiskCheckResult.reject(
@@ -244,6 +247,22 @@ class RiskManager:
         )
         return self._rules.check(context)
 
+    def halt_text(self) -> str:
+        if self.halted_by_person:
+            return f"trading is halted ({self.state_reason}); nothing passes until a person resets the risk state"
+        return (f"trading is halted ({self.state_reason}); only orders that reduce a position pass until a "
+                "person resets the risk state")
+
+    def blockers(self, open_orders: list[Order]) -> list[RiskCheckResult]:
+        """Every rule of the risk manager that refuses new exposure right now, whatever the order
+        (read only: the state is escalated by orders and the monitor, not by looking at it)."""
+        if self._state is RiskState.HALTED:
+            return [RiskCheckResult.reject("halted", self.halt_text())]
+        found = []
+        if self._state is RiskState.REDUCING:
+            found.append(RiskCheckResult.reject("reducing", f"only orders that reduce a position pass ({self.state_reason})"))
+        return found + self._rules.standing(open_orders)
+
     def _fat_finger(self, request: OrderRequest, mark: Decimal | None) -> RiskCheckResult | None:
         if mark is None:
             return None
@@ -256,26 +275,6 @@ class RiskManager:
                     f"{price_text(mark)} of {request.symbol}; the fat-finger band is {pct(self._config.fat_finger_pct)}",
                 )
         return None
-
-    @staticmethod
-    def _reduces(
-        request: OrderRequest, instrument: Instrument, position: Position | None, open_orders: list[Order]
-    ) -> bool:
-        """Whether the order can only shrink exposure: reduce-only, a spot sell (spot cannot go
-        short, so it sells what is held), or the opposite side of a position and, together with
-        the working orders on that side, no larger than it (so a stack of small closing orders
-        cannot open a position on the other side unchecked)."""
-        if request.reduce_only or (not instrument.is_perpetual and request.side.sign < 0):
-            return True
-        if position is None or (position.side is PositionSide.LONG) != (request.side.sign < 0):
-            return False
-        closing = sum(
-            (o.remaining for o in open_orders
-             if o.is_open and not o.reduce_only and o.side is request.side
-             and o.venue == request.venue and o.symbol == request.symbol),
-            ZERO,
-        )
-        return request.size + closing <= position.size
 
     # -- sizing -------------------------------------------------------------------------------
 

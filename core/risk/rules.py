@@ -13,7 +13,7 @@ from functools import cached_property
 from core.config import RiskConfig, TradingConfig
 from core.models import ZERO, Instrument, Order, OrderRequest, Position
 from core.portfolio import Portfolio
-from core.risk.exposure import projected_exposure
+from core.risk.exposure import projected_exposure, projected_size, working_on_side
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class OrderContext:
 
     @property
     def projected_position(self) -> Decimal:
-        current = self.position.signed_size if self.position is not None else ZERO
-        return abs(current + self.request.size * self.request.side.sign) * self.price * self.instrument.contract_size
+        """Notional of the position if this order and the working orders on its side all fill."""
+        return projected_size(self.position, self.request, self.open_orders) * self.price * self.instrument.contract_size
 
 
 class OrderRules:
@@ -109,15 +109,43 @@ class OrderRules:
         return Decimal(str(value))
 
     def _equity(self, ctx: OrderContext) -> RiskCheckResult | None:
-        if ctx.equity <= 0:
+        return self._no_equity(ctx.equity)
+
+    def _no_equity(self, equity: Decimal) -> RiskCheckResult | None:
+        if equity <= 0:
             return RiskCheckResult.reject(
                 "equity",
-                f"equity is {money(ctx.equity, self._portfolio.quote_currency)}, so no new exposure can be "
+                f"equity is {money(equity, self._portfolio.quote_currency)}, so no new exposure can be "
                 "sized against it (have the balances been synced?)",
             )
         return None
 
+    def standing(self, open_orders: list[Order]) -> list[RiskCheckResult]:
+        """The limits that refuse any order adding exposure right now (open positions: any new
+        market), for the Risk screen and the status bar."""
+        found = [self._no_equity(self._portfolio.equity()), self._daily_loss_reached()]
+        occupied = {(p.venue, p.symbol) for p in self._portfolio.positions()}
+        occupied |= {(o.venue, o.symbol) for o in open_orders if o.is_open and not o.reduce_only}
+        if len(occupied) >= self._config.max_open_positions:
+            found.append(RiskCheckResult.reject(
+                "max_open_positions",
+                f"{len(occupied)} markets hold a position or a working order; the limit is "
+                f"{self._config.max_open_positions}, so no new market can be traded",
+            ))
+        equity = self._portfolio.equity()
+        total = sum(projected_exposure(self._portfolio, open_orders).values(), ZERO)
+        if equity > 0 and total >= equity * self._share(self._config.max_total_exposure_pct):
+            found.append(RiskCheckResult.reject(
+                "max_total_exposure_pct",
+                f"total exposure, positions and working orders included, is {money(total, self._portfolio.quote_currency)}, "
+                f"{pct(total / equity)} of equity; the limit is {pct(self._config.max_total_exposure_pct)}",
+            ))
+        return [result for result in found if result is not None]
+
     def _daily_loss(self, ctx: OrderContext) -> RiskCheckResult | None:
+        return self._daily_loss_reached()
+
+    def _daily_loss_reached(self) -> RiskCheckResult | None:
         loss = -self._portfolio.daily_pnl()
         quote = self._portfolio.quote_currency
         if loss >= self._trading.max_daily_loss:
@@ -139,11 +167,18 @@ class OrderRules:
     def _leverage(self, ctx: OrderContext) -> RiskCheckResult | None:
         if not ctx.instrument.is_perpetual:
             return None
-        leverage = ctx.request.leverage or self._trading.default_leverage
-        if leverage > self._config.max_leverage:
+        held = ctx.position.leverage if ctx.position is not None else self._trading.default_leverage
+        asked = ctx.request.leverage or held
+        if asked > self._config.max_leverage:
             return RiskCheckResult.reject(
                 "max_leverage",
-                f"leverage {leverage}x on {ctx.request.symbol} is above the {self._config.max_leverage}x limit",
+                f"leverage {asked}x on {ctx.request.symbol} is above the {self._config.max_leverage}x limit",
+            )
+        if ctx.position is not None and asked != ctx.position.leverage:
+            return RiskCheckResult.reject(
+                "position_leverage",
+                f"the open {ctx.request.symbol} position is at {ctx.position.leverage}x and an order does not change "
+                f"that; this one asks for {asked}x: send it at {ctx.position.leverage}x or close the position first",
             )
         return None
 
@@ -165,16 +200,18 @@ class OrderRules:
     def _position_size(self, ctx: OrderContext) -> RiskCheckResult | None:
         projected = self._portfolio.to_quote(ctx.request.venue, ctx.projected_position, ctx.quote)
         quote = self._portfolio.quote_currency
+        working = working_on_side(ctx.open_orders, ctx.request)
+        counted = f" with the working {ctx.request.side.value} orders ({working} {ctx.instrument.base})" if working else ""
         if projected > self._trading.max_position_size:
             return RiskCheckResult.reject(
                 "max_position_size",
-                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}; "
+                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted}; "
                 f"the largest position allowed is {money(self._trading.max_position_size, quote)}",
             )
         if projected > ctx.equity * self._share(self._config.max_position_pct):
             return RiskCheckResult.reject(
                 "max_position_pct",
-                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}, "
+                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted}, "
                 f"{pct(projected / ctx.equity)} of equity; the limit is {pct(self._config.max_position_pct)}",
             )
         return None

@@ -5,6 +5,9 @@ Order rates per strategy and per account, the daily order count, the same order 
 short window, an order that would trade with our own resting order (self-trade), and a runaway
 strategy (too many order attempts, or too large a realized loss, within a window). The
 fat-finger band is the risk manager's (``risk_management.fat_finger_pct``), not repeated here.
+
+The daily order count and the rate limits never stop an order that only reduces a position:
+exits are never locked in (they still count toward the day's orders).
 """
 
 from __future__ import annotations
@@ -117,27 +120,53 @@ class Surveillance:
         hand out a fresh daily allowance."""
         self._day, self.placed_today = day, placed
 
-    def screen(self, request: OrderRequest, open_orders: list[Order], book: OrderBook | None) -> tuple[str, str] | None:
-        """(reason, rule) for an abnormal order, else None. Counts the attempt for runaway detection."""
+    @property
+    def max_per_day(self) -> int:
+        return self._max_per_day
+
+    def orders_today(self) -> int:
+        """Orders placed since the UTC day began."""
+        day = self._clock.now_ms() // DAY_MS
+        if day != self._day:
+            self._day, self.placed_today = day, 0
+        return self.placed_today
+
+    def blockers(self) -> list[tuple[str, str]]:
+        """(reason, rule) of the limits that refuse every new order adding exposure right now."""
         if not self._config.enabled:
-            return None
-        now = self._clock.now_ms()
-        if request.strategy_id is not None:
-            self._count_attempt(request.strategy_id, now)
-        if now // DAY_MS != self._day:
-            self._day, self.placed_today = now // DAY_MS, 0
-        if self.placed_today >= self._max_per_day:
+            return []
+        found = [self._day_cap(), self._account_rate(self._clock.now_ms())]
+        return [block for block in found if block is not None]
+
+    def _day_cap(self) -> tuple[str, str] | None:
+        if self.orders_today() >= self._max_per_day:
             return (f"{self.placed_today} orders were placed today; the most allowed per UTC day is "
-                    f"{self._max_per_day} (circuit_breakers.max_trades_per_day)", "max_trades_per_day")
+                    f"{self._max_per_day} (circuit_breakers.max_trades_per_day); orders that reduce or close a "
+                    "position still pass", "max_trades_per_day")
+        return None
+
+    def _account_rate(self, now: int) -> tuple[str, str] | None:
         if self._account.count(now) >= self._config.max_orders_per_minute:
             return (f"the account placed {self._config.max_orders_per_minute} orders in the last minute; "
                     "that is the limit (surveillance.max_orders_per_minute)", "rate_limit")
-        if request.strategy_id is not None:
-            window = self._per_strategy.get(request.strategy_id)
-            if window is not None and window.count(now) >= self._config.max_strategy_orders_per_minute:
-                return (f"strategy {request.strategy_id} placed {self._config.max_strategy_orders_per_minute} orders "
-                        "in the last minute; that is its limit (surveillance.max_strategy_orders_per_minute)",
-                        "strategy_rate_limit")
+        return None
+
+    def screen(
+        self, request: OrderRequest, open_orders: list[Order], book: OrderBook | None, *,
+        reduces: bool = False, dry_run: bool = False,
+    ) -> tuple[str, str] | None:
+        """(reason, rule) for an abnormal order, else None. ``reduces``: the order only shrinks a
+        position, so the daily count and the rate limits let it pass. Counts the attempt for
+        runaway detection, unless ``dry_run`` (a check before asking for a confirmation)."""
+        if not self._config.enabled:
+            return None
+        now = self._clock.now_ms()
+        if request.strategy_id is not None and not dry_run:
+            self._count_attempt(request.strategy_id, now)
+        if not reduces:
+            limited = self._day_cap() or self._account_rate(now) or self._strategy_rate(request, now)
+            if limited is not None:
+                return limited
         duplicate = self._duplicate(request, now)
         if duplicate is not None:
             return duplicate
@@ -146,6 +175,15 @@ class Surveillance:
                 if crosses_own(request, resting, book):
                     return (f"this {request.side.value} would trade with our own resting {resting.side.value} order "
                             f"{resting.client_order_id} at {resting.price} on {request.symbol} (self-trade)", "self_trade")
+        return None
+
+    def _strategy_rate(self, request: OrderRequest, now: int) -> tuple[str, str] | None:
+        if request.strategy_id is not None:
+            window = self._per_strategy.get(request.strategy_id)
+            if window is not None and window.count(now) >= self._config.max_strategy_orders_per_minute:
+                return (f"strategy {request.strategy_id} placed {self._config.max_strategy_orders_per_minute} orders "
+                        "in the last minute; that is its limit (surveillance.max_strategy_orders_per_minute)",
+                        "strategy_rate_limit")
         return None
 
     def _duplicate(self, request: OrderRequest, now: int) -> tuple[str, str] | None:
@@ -166,7 +204,7 @@ class Surveillance:
         """An order that passed every check and was written: it counts toward the limits."""
         now = self._clock.now_ms()
         self._account.add(now)
-        self.placed_today += 1
+        self.placed_today = self.orders_today() + 1
         if request.strategy_id is not None:
             window = self._per_strategy.setdefault(request.strategy_id, TimeWindow(MINUTE_MS))
             window.add(now)

@@ -7,8 +7,7 @@ part releases its share of the margin plus the realized PnL.
 
 An open order holds (``used``) what it may spend; each fill draws on that hold first and on
 free funds only if a price moved past the estimate (a triggered stop, for example). The
-liquidation price follows ``core.portfolio`` (maintenance margin rate 0.5%):
-long ``entry * (1 - 1/leverage) / (1 - mmr)``, short ``entry * (1 + 1/leverage) / (1 + mmr)``.
+liquidation price is ``core.portfolio.perpetual_margin``'s, rounded to the tick.
 """
 
 from __future__ import annotations
@@ -17,9 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.models import ZERO, Balance, Instrument, Position, PositionSide
-
-MAINTENANCE_MARGIN_RATE = Decimal("0.005")
-ONE = Decimal(1)
+from core.portfolio import MAINTENANCE_MARGIN_RATE, perpetual_margin
 
 
 @dataclass
@@ -43,12 +40,9 @@ class PerpPosition:
     updated_ts: int = 0
 
     def liquidation_price(self, instrument: Instrument) -> Decimal | None:
-        mmr = MAINTENANCE_MARGIN_RATE
-        lev = Decimal(self.leverage)
-        if self.side > 0:
-            price = self.entry_price * (ONE - ONE / lev) / (ONE - mmr)
-            return instrument.round_price(price) if price > 0 else None
-        return instrument.round_price(self.entry_price * (ONE + ONE / lev) / (ONE + mmr))
+        _, price = perpetual_margin(self.side > 0, self.entry_price, self.size, instrument.contract_size,
+                                    self.leverage, MAINTENANCE_MARGIN_RATE)
+        return instrument.round_price(price) if price is not None else None
 
     def unrealized(self, mark: Decimal) -> Decimal:
         return (mark - self.entry_price) * self.size * self.side

@@ -88,7 +88,7 @@ def test_trade_by_keyboard_in_a_real_terminal(terminal: Terminal) -> None:
     terminal.wait_until(lambda screen: "Notional -" not in screen, "the preview showing the notional")
     terminal.keys("Enter")
     screen = terminal.wait_for("My orders (1)")
-    assert "BUY  0.01 @" in screen
+    assert "BUY  0.01000 @" in screen
 
     terminal.keys("Escape")
     terminal.wait_for("b Buy")  # the footer shows the screen's keys again once no field has focus

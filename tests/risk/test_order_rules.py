@@ -81,8 +81,9 @@ def test_closing_orders_cannot_stack_into_a_position_on_the_other_side(
     assert check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="0.4"), open_orders=[first]).approved
     stacked = [first, working(request("BTC/USDT:USDT", side=Side.SELL, size="0.4"))]
     result = check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="1"), open_orders=stacked)
-    # Checked as new exposure, not waved through as a close: all three sells would leave 1 BTC short.
-    assert result.rule == "max_symbol_exposure_pct"
+    # Checked as new exposure, not waved through as a close: all three sells would leave 1 BTC
+    # short, and the position cap counts the working sells.
+    assert result.rule == "max_position_pct" and "with the working sell orders (1.0 BTC)" in (result.reason or "")
     risk.set_state(RiskState.REDUCING, "testing")
     assert check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="0.1"), open_orders=stacked).rule == "reducing"
 

@@ -33,6 +33,17 @@ async def type_ticket(pilot: Pilot[Any], size: str, price: str | None = None) ->
         await pilot.press("tab", "tab", "ctrl+u", *price)
 
 
+async def choose_market_type(pilot: Pilot[Any]) -> None:
+    """Pick Market in the ticket's type list with the keyboard."""
+    app = _app(pilot)
+    await pilot.press("escape")
+    app.screen.query_one("#type").focus()
+    for key in ("enter", "up", "enter"):
+        await pilot.pause()
+        await pilot.press(key)
+    assert str(app.screen.query_one("#type").value) == OrderType.MARKET.value  # type: ignore[attr-defined]
+
+
 def resting_buy_price(app: OpenTradeApp) -> Decimal:
     book = app.engine.market.book("paper", SYMBOL)
     assert book is not None and book.best_bid is not None
@@ -86,12 +97,7 @@ async def test_market_order_fills_shows_position_then_close(make_app: Any, clock
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
         await advance(pilot, clock, 3)
-        await pilot.press("escape")
-        app.screen.query_one("#type").focus()
-        for key in ("enter", "up", "enter"):
-            await pilot.pause()
-            await pilot.press(key)
-        assert str(app.screen.query_one("#type").value) == OrderType.MARKET.value  # type: ignore[attr-defined]
+        await choose_market_type(pilot)
         await type_ticket(pilot, "0.01")
         await pilot.press("enter")
         await advance(pilot, clock, 1)
@@ -154,7 +160,7 @@ async def test_large_order_asks_for_confirmation(make_app: Any, clock: SimClock)
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         body = str(app.screen.query_one("#body", Static).render())
-        assert f"BUY LIMIT 0.01 {SYMBOL} at {price}" in body and "above 500" in body
+        assert f"BUY LIMIT 0.01000 {SYMBOL} at {price:,} USDT GTC on paper" in body and "above 500" in body
         await pilot.press("escape")
         await settle(pilot)
         assert await app.engine.order_history() == []
@@ -213,11 +219,11 @@ async def test_cancel_all_and_close_all_say_what_they_do_and_need_confirmation(m
         await wait_ready(pilot)
         await advance(pilot, clock, 2)
         price = resting_buy_price(app)
-        for offset in (0, 1):
+        for offset in (0, 1):  # three 0.005 BTC buys, working ones included, stay within the 1,000 USDT cap
             await app.engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.LIMIT,
-                                                      size=Decimal("0.01"), price=price - offset))
+                                                      size=Decimal("0.005"), price=price - offset))
         await app.engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
-                                                  size=Decimal("0.01")))
+                                                  size=Decimal("0.005")))
         await advance(pilot, clock, 1)
         assert len(app.engine.open_orders()) == 2 and app.engine.portfolio.position("paper", SYMBOL) is not None
 
@@ -232,7 +238,7 @@ async def test_cancel_all_and_close_all_say_what_they_do_and_need_confirmation(m
         await pilot.press("X")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        assert "close 1 position(s): long 0.01000 BTC/USDT" in str(app.screen.query_one("#body", Static).render())
+        assert "close 1 position(s): long 0.00500 BTC/USDT" in str(app.screen.query_one("#body", Static).render())
         await pilot.press("ctrl+y")
         await advance(pilot, clock, 1)
         assert app.engine.portfolio.positions() == []

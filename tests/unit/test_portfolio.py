@@ -141,6 +141,16 @@ def test_isolated_liquidation_price(portfolio: Portfolio, side: Side, leverage: 
     assert position is not None and position.liquidation_price == expected
 
 
+def test_a_fill_opens_the_position_at_its_orders_leverage_and_keeps_it(portfolio: Portfolio) -> None:
+    assert portfolio.leverage_in_use("paper", "BTC/USDT:USDT") == (1, "config default")
+    opened = portfolio.apply_fill(fill(PERP, Side.BUY, "1", "100"), leverage=5)
+    assert opened is not None and opened.leverage == 5
+    assert (opened.margin, opened.liquidation_price) == (D(20), D(80) / D("0.995"))
+    added = portfolio.apply_fill(fill(PERP, Side.BUY, "1", "100"), leverage=7)
+    assert added is not None and added.leverage == 5
+    assert portfolio.leverage_in_use("paper", "BTC/USDT:USDT") == (5, "open position")
+
+
 def test_liquidation_distance_and_leverage_change(portfolio: Portfolio) -> None:
     portfolio.set_leverage("paper", "BTC/USDT:USDT", 10)
     portfolio.apply_fill(fill(PERP, Side.BUY, "1", "100"))

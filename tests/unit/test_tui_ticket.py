@@ -7,8 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from core.clock import SimClock
 from core.config import TradingConfig
-from core.models import ContractType, Instrument, OrderType, Side, TimeInForce
+from core.models import ContractType, Fill, Instrument, OrderType, Side, TimeInForce
+from core.portfolio import Portfolio
+from tui.numbers import NumberError, parse_number
 from tui.screens.edit_order import parse_change
 from tui.screens.edit_params import parse_value
 from tui.ticket import TicketForm, confirmation_reasons, describe, parse_ticket
@@ -59,14 +62,47 @@ def test_bad_fields_get_a_message_and_no_request(form: TicketForm, field: str, m
 
 def test_perpetual_leverage_limits_and_liquidation_preview() -> None:
     assert "at most 10x" in parse_ticket(TicketForm(size="0.01", price="100", leverage="20"), PERP, "paper", MARK).errors["leverage"]
+    assert parse_ticket(TicketForm(size="0.01", price="100"), PERP, "paper", MARK).errors["leverage"] == "required"
     result = parse_ticket(TicketForm(size="0.01", price="60000", leverage="5x"), PERP, "paper", MARK)
     assert result.request is not None and result.request.leverage == 5
     assert result.preview is not None
     assert result.preview.margin == Decimal(120)
-    assert result.preview.liquidation == Decimal("48300.00")
-    short = parse_ticket(TicketForm(side=Side.SELL, size="0.01", price="60000"), PERP, "paper", MARK, default_leverage=3)
+    assert result.preview.liquidation == Decimal(60000) * Decimal("0.8") / Decimal("0.995")
+    short = parse_ticket(TicketForm(side=Side.SELL, size="0.01", price="60000", leverage="3"), PERP, "paper", MARK)
     assert short.request is not None and short.request.leverage == 3
     assert short.preview is not None and short.preview.liquidation is not None and short.preview.liquidation > MARK
+
+
+@pytest.mark.parametrize(("side", "leverage"), [(Side.BUY, "3"), (Side.SELL, "7"), (Side.BUY, "1")])
+def test_the_preview_is_what_the_engine_books_for_the_same_order(clock: SimClock, side: Side, leverage: str) -> None:
+    rate = Decimal("0.004")
+    result = parse_ticket(TicketForm(side=side, size="0.25", price="60000", leverage=leverage), PERP, "paper", MARK, rate)
+    assert result.request is not None and result.preview is not None
+    portfolio = Portfolio(clock, maintenance_margin_rate=rate)
+    portfolio.register_instrument(PERP)
+    position = portfolio.apply_fill(
+        Fill(fill_id="f1", client_order_id=result.request.client_order_id, venue="paper", symbol=PERP.symbol,
+             side=side, price=Decimal(60000), size=Decimal("0.25")),
+        result.request.leverage,
+    )
+    assert position is not None and position.leverage == int(leverage)
+    assert (result.preview.margin, result.preview.liquidation) == (position.margin, position.liquidation_price)
+
+
+def test_numbers_mean_one_thing() -> None:
+    for typed, message in (("1,5", "use a dot as the decimal separator"), ("1,000", "use a dot as the decimal separator"),
+                           ("1 000", "thousands separator"), ("1_000", "thousands separator"),
+                           ("1'000", "thousands separator"), ("inf", "is infinite"), ("-Infinity", "is infinite"),
+                           ("nan", r"not a number \(nan\)"), ("1e999999", "too large"), ("1e-999999", "decimal places"),
+                           ("1e99999999999999999999999", "out of range"), ("-1", "negative"), ("0", "greater than 0"),
+                           ("١٢", "not a number"), ("0x10", "not a number")):
+        with pytest.raises(NumberError, match=message):
+            parse_number(typed)
+    assert [parse_number(t) for t in ("1.5", ".5", "2.", "+3", "1e-3")] == [Decimal("1.5"), Decimal("0.5"), 2, 3, Decimal("0.001")]
+    assert parse_number("-1.5", positive=False) == Decimal("-1.5")
+    result = parse_ticket(TicketForm(size="1,5", price="60,000.00"), SPOT, "paper", MARK)
+    assert result.request is None
+    assert "use a dot" in result.errors["size"] and "use a dot" in result.errors["price"]
 
 
 def test_size_in_quote_converts_at_the_price_rounding_down_to_the_lot() -> None:
@@ -82,13 +118,21 @@ def test_confirmation_reasons() -> None:
     trading = TradingConfig(confirm_notional_above=Decimal(1000), confirm_distance_pct=0.02)
     near = parse_ticket(TicketForm(size="0.01", price="59990"), SPOT, "paper", MARK).request
     assert near is not None
-    assert confirmation_reasons(near, Decimal(600), MARK, False, trading) == []
-    assert confirmation_reasons(near, Decimal(600), MARK, True, trading) == ["this is a LIVE order with real money"]
+    assert confirmation_reasons(near, SPOT, Decimal(600), MARK, False, trading) == []
+    assert confirmation_reasons(near, SPOT, Decimal(600), MARK, True, trading) == ["this is a LIVE order with real money"]
     far = parse_ticket(TicketForm(size="0.1", price="50000"), SPOT, "paper", MARK).request
     assert far is not None
-    reasons = confirmation_reasons(far, Decimal(5000), MARK, False, trading)
-    assert any("above 1,000" in r for r in reasons) and any("16.7% from the mark" in r for r in reasons)
-    assert describe(far, "USDT") == "BUY LIMIT 0.1 BTC/USDT at 50000 USDT GTC on paper"
+    reasons = confirmation_reasons(far, SPOT, Decimal(5000), MARK, False, trading)
+    assert any("above 1,000" in r for r in reasons) and any("16.7% from the mark 60,000.00" in r for r in reasons)
+    assert describe(far, SPOT) == "BUY LIMIT 0.1000 BTC/USDT at 50,000.00 USDT GTC on paper"
+
+
+def test_a_market_order_is_described_without_a_time_in_force_and_with_its_leverage() -> None:
+    market = parse_ticket(TicketForm(size="0.01", type=OrderType.MARKET), SPOT, "paper", MARK).request
+    assert market is not None and describe(market, SPOT) == "BUY MARKET 0.0100 BTC/USDT on paper"
+    perp = parse_ticket(TicketForm(side=Side.SELL, size="0.01", type=OrderType.MARKET, leverage="3"), PERP, "paper", MARK)
+    assert perp.request is not None
+    assert describe(perp.request, PERP) == "SELL MARKET 0.0100 BTC/USDT:USDT at 3x leverage on paper"
 
 
 def test_modify_dialog_checks_price_and_size() -> None:
@@ -101,6 +145,8 @@ def test_modify_dialog_checks_price_and_size() -> None:
     assert parse_change(order, SPOT, "59990", "0.01")[1] == {"form": "nothing changed"}
     assert "tick" in parse_change(order, SPOT, "59980.001", "0.01")[1]["price"]
     assert "not a number" in parse_change(order, SPOT, "59980", "x")[1]["size"]
+    assert "use a dot" in parse_change(order, SPOT, "59980", "0,02")[1]["size"]
+    assert "is infinite" in parse_change(order, SPOT, "inf", "0.01")[1]["price"]
 
 
 def test_strategy_parameter_values_keep_their_type() -> None:
@@ -110,5 +156,8 @@ def test_strategy_parameter_values_keep_their_type() -> None:
     assert parse_value("1.5", Decimal(1)) == Decimal("1.5")
     with pytest.raises(ValueError, match="whole number"):
         parse_value("1.5", 10)
+    for typed, current in (("0,5", 0.7), ("1_000", 10), ("nan", Decimal(1)), ("inf", 0.7)):
+        with pytest.raises(ValueError, match="comma|separator|nan|infinite"):
+            parse_value(typed, current)
     with pytest.raises(ValueError, match="true or false"):
         parse_value("maybe", True)

@@ -1,9 +1,11 @@
 """The modify dialog: new price and/or size for a resting order, checked against the
-instrument before the cancel-replace is sent."""
+instrument and then by the whole pre-trade check before the dialog closes, so a refused change
+is shown in the dialog and the cancel-replace is only sent when it would be accepted."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
+from decimal import Decimal
 from typing import ClassVar
 
 from textual import on
@@ -14,8 +16,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from core.models import Instrument, Order
+from tui.format import show_size
+from tui.numbers import NumberError, parse_number
 
 Change = tuple[Decimal | None, Decimal | None]
+ChangeCheck = Callable[[Change], str | None]
 
 
 def parse_change(order: Order, instrument: Instrument, price_text: str, size_text: str) -> tuple[Change | None, dict[str, str]]:
@@ -23,14 +28,10 @@ def parse_change(order: Order, instrument: Instrument, price_text: str, size_tex
     errors: dict[str, str] = {}
     values: dict[str, Decimal | None] = {"price": None, "size": None}
     for name, text, current in (("price", price_text, order.price), ("size", size_text, order.size)):
-        text = text.strip().replace(",", "")
-        if not text:
-            errors[name] = "required"
-            continue
         try:
-            value = Decimal(text)
-        except InvalidOperation:
-            errors[name] = f"'{text}' is not a number"
+            value = parse_number(text)
+        except NumberError as exc:
+            errors[name] = str(exc)
             continue
         problem = (instrument.price_problem(value) if name == "price"
                    else instrument.size_problem(value, order.price))
@@ -52,24 +53,29 @@ class EditOrderScreen(ModalScreen[Change | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="edit-cancel")]
     DEFAULT_CSS = """
     EditOrderScreen { align: center middle; }
-    EditOrderScreen #dialog { width: 60; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    EditOrderScreen #dialog { width: 64; max-width: 100%; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    EditOrderScreen #title { text-style: bold; }
+    EditOrderScreen #order-id { color: $text-muted; }
     EditOrderScreen .error { color: $error; height: auto; }
     EditOrderScreen #buttons { height: auto; align: center middle; margin-top: 1; }
     """
 
-    def __init__(self, order: Order, instrument: Instrument) -> None:
+    def __init__(self, order: Order, instrument: Instrument, check: ChangeCheck | None = None) -> None:
+        """``check``: the pre-trade verdict on a change, a refusal's reason or None."""
         super().__init__()
         self.order = order
         self.instrument = instrument
+        self.check = check
 
     def compose(self) -> ComposeResult:
         order = self.order
         with Vertical(id="dialog"):
-            yield Label(f"Modify {order.side.value.upper()} {order.type.value} {order.symbol} ({order.client_order_id})")
+            yield Static(f"Modify {order.side.value.upper()} {order.type.value} {order.symbol}", id="title")
+            yield Static(f"order {order.client_order_id}", id="order-id")
             yield Label("Price")
             yield Input(str(order.price or ""), id="price")
             yield Static("", classes="error", id="price-error")
-            yield Label(f"Size ({self.instrument.base}, filled {order.filled_size})")
+            yield Label(f"Size ({self.instrument.base}, filled {show_size(self.instrument, order.filled_size)})")
             yield Input(str(order.size), id="size")
             yield Static("", classes="error", id="size-error")
             yield Static("", classes="error", id="form-error")
@@ -85,6 +91,10 @@ class EditOrderScreen(ModalScreen[Change | None]):
     def _apply(self) -> None:
         change, errors = parse_change(self.order, self.instrument, self.query_one("#price", Input).value,
                                       self.query_one("#size", Input).value)
+        if change is not None and self.check is not None:
+            refusal = self.check(change)
+            if refusal is not None:
+                change, errors = None, {"form": f"refused: {refusal}"}
         for name in ("price", "size", "form"):
             message = errors.get(name, "")
             self.query_one(f"#{name}-error", Static).update(f"↳ {message}" if message else "")

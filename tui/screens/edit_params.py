@@ -4,7 +4,7 @@ value; the strategy engine validates the whole set and its message is shown in t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -13,6 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+from tui.numbers import parse_number
 
 Apply = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -27,21 +29,13 @@ def parse_value(text: str, current: Any) -> Any:
         if lowered in ("false", "no", "off", "0"):
             return False
         raise ValueError(f"'{text}' is not true or false")
-    if isinstance(current, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"'{text}' is not a whole number") from None
-    if isinstance(current, float):
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"'{text}' is not a number") from None
-    if isinstance(current, Decimal):
-        try:
-            return Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"'{text}' is not a number") from None
+    if isinstance(current, int | float | Decimal):
+        value = parse_number(text, positive=False)  # NumberError is a ValueError with the message
+        if isinstance(current, int):
+            if value != value.to_integral_value():
+                raise ValueError(f"'{text}' is not a whole number")
+            return int(value)
+        return float(value) if isinstance(current, float) else value
     return text
 
 

@@ -1,5 +1,8 @@
-"""Positions & Orders: open positions, open orders, order history and fills, one filter for
-all four tables; cancel, modify, close, cancel all and close all."""
+"""Positions & Orders: open positions, open orders, order history and fills (newest first) and
+balances per venue, one filter for every table; cancel, modify, close, cancel all and close all.
+
+Prices and sizes show at their market's precision. Every action runs the pre-trade check
+before it asks for a confirmation: a refusal shows at once, with its reason."""
 
 from __future__ import annotations
 
@@ -12,26 +15,27 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, TabbedContent, TabPane
 
-from core.models import Fill, Order, Position, PositionSide, Side
+from core.executor import OrderRefused
+from core.models import Balance, Fill, Instrument, Order, Position, PositionSide, Side
 from themes.registry import up_down
 from tui.changes import Changes
-from tui.format import fmt_money, fmt_num, fmt_price, fmt_time
+from tui.format import fmt_money, fmt_num, fmt_time, show_price, show_size
 from tui.screens.filtering import FilteredTabsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
 from tui.widgets.tables import sync_rows, selected_key
 
 HISTORY_ROWS = 200
+ASSET_DECIMALS = 8  # an asset that is no market's base on its venue
+TABS = (("positions", "Positions"), ("orders", "Open orders"), ("history", "History"), ("fills", "Fills"),
+        ("balances", "Balances"))
 COLUMNS = {
     "positions": ("Venue", "Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "Liq", "Lev"),
     "orders": ("Symbol", "Side", "Type", "Size", "Filled", "Price", "Trigger", "Status", "TIF", "Id"),
     "history": ("Time", "Symbol", "Side", "Type", "Size", "Filled", "Avg", "Status", "Reason"),
     "fills": ("Time", "Symbol", "Side", "Price", "Size", "Fee", "Liq.", "Order"),
+    "balances": ("Venue", "Asset", "Free", "Locked", "Total", "Value"),
 }
-
-
-def _num(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value:,}"
 
 
 class PositionsScreen(FilteredTabsScreen):
@@ -44,6 +48,7 @@ class PositionsScreen(FilteredTabsScreen):
         Binding("C", "app.cancel_all", "Cancel all", id="positions-cancel-all"),
         Binding("X", "app.close_all", "Close all", id="positions-close-all"),
         Binding("f", "focus_filter", "Filter", id="positions-filter"),
+        Binding("B", "show_tab('balances')", "Balances", show=False, id="positions-balances"),
         Binding("escape", "leave_filter", "Leave filter", show=False, id="positions-leave-filter"),
     ]
 
@@ -56,8 +61,7 @@ class PositionsScreen(FilteredTabsScreen):
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter: symbol, side, status, venue… (f)", id="filter", compact=True)
         with TabbedContent(id="tabs"):
-            for name, title in (("positions", "Positions"), ("orders", "Open orders"), ("history", "History"),
-                                ("fills", "Fills")):
+            for name, title in TABS:
                 with TabPane(title, id=f"tab-{name}"):
                     table: DataTable[str | Text] = DataTable(id=f"table-{name}", cursor_type="row", zebra_stripes=True)
                     table.add_columns(*COLUMNS[name])
@@ -81,6 +85,7 @@ class PositionsScreen(FilteredTabsScreen):
                 if self._keep(cells):
                     rows[f"{position.venue}|{position.symbol}"] = cells
             sync_rows(self._table("positions"), rows)
+            self._show_balances()
         if changes.any_orders():
             rows = {}
             for order in engine.open_orders():
@@ -90,23 +95,49 @@ class PositionsScreen(FilteredTabsScreen):
             sync_rows(self._table("orders"), rows)
             self._load_history()
 
-    def _decimals(self, venue: str, symbol: str) -> int:
-        return self.engine.instrument(venue, symbol).price_decimals
+    def _instrument(self, venue: str, symbol: str) -> Instrument | None:
+        """The market's instrument; None for one no longer listed (its history still shows)."""
+        try:
+            return self.engine.instrument(venue, symbol)
+        except OrderRefused:
+            return None
 
     def _position_cells(self, p: Position, up: str, down: str) -> tuple[str | Text, ...]:
         pnl_style = up if p.unrealized_pnl >= 0 else down
         side_style = up if p.side is PositionSide.LONG else down
-        decimals = self._decimals(p.venue, p.symbol)
-        return (p.venue, p.symbol, Text(p.side.value, style=side_style), _num(p.size),
-                fmt_price(p.entry_price, decimals), fmt_price(p.mark_price, decimals),
+        market = self._instrument(p.venue, p.symbol)
+        return (p.venue, p.symbol, Text(p.side.value, style=side_style), show_size(market, p.size),
+                show_price(market, p.entry_price), show_price(market, p.mark_price),
                 Text(fmt_money(p.unrealized_pnl, sign=True), style=pnl_style),
-                fmt_price(p.liquidation_price, decimals), f"{p.leverage}x")
+                show_price(market, p.liquidation_price), f"{p.leverage}x")
 
-    @staticmethod
-    def _order_cells(o: Order, up: str, down: str) -> tuple[str | Text, ...]:
-        return (o.symbol, Text(o.side.value, style=up if o.side is Side.BUY else down), o.type.value, _num(o.size),
-                _num(o.filled_size), _num(o.price), _num(o.trigger_price), o.status.value, o.time_in_force.value,
-                o.client_order_id)
+    def _order_cells(self, o: Order, up: str, down: str) -> tuple[str | Text, ...]:
+        market = self._instrument(o.venue, o.symbol)
+        return (o.symbol, Text(o.side.value, style=up if o.side is Side.BUY else down), o.type.value,
+                show_size(market, o.size), show_size(market, o.filled_size), show_price(market, o.price),
+                show_price(market, o.trigger_price), o.status.value, o.time_in_force.value, o.client_order_id)
+
+    def _show_balances(self) -> None:
+        portfolio = self.engine.portfolio
+        rows: dict[str, tuple[str | Text, ...]] = {}
+        for venue in self.engine.venue_names:
+            for balance in sorted(portfolio.balances(venue), key=lambda b: b.asset):
+                cells = self._balance_cells(venue, balance)
+                if self._keep(cells):
+                    rows[f"{venue}|{balance.asset}"] = cells
+        sync_rows(self._table("balances"), rows)
+
+    def _balance_cells(self, venue: str, balance: Balance) -> tuple[str | Text, ...]:
+        portfolio = self.engine.portfolio
+        if balance.asset == portfolio.quote_currency:
+            decimals = 2
+        else:
+            lots = [i.size_decimals for i in self.engine.instruments(venue) if i.base == balance.asset]
+            decimals = max(lots, default=ASSET_DECIMALS)
+        value = portfolio.asset_value(venue, balance.asset, balance.total)
+        return (venue, balance.asset, fmt_num(balance.free, decimals), fmt_num(balance.used, decimals),
+                fmt_num(balance.total, decimals),
+                f"{fmt_money(value)} {portfolio.quote_currency}" if value is not None else "no price")
 
     @work(group="history", exclusive=True, exit_on_error=False, name="loading order history")
     async def _load_history(self) -> None:
@@ -118,20 +149,23 @@ class PositionsScreen(FilteredTabsScreen):
     def _show_history(self) -> None:
         up, down = up_down(self.app.current_theme)
         rows: dict[str, tuple[str | Text, ...]] = {}
-        for o in reversed(self.history):
+        for o in reversed(self.history):  # oldest first from the store: newest on top
+            market = self._instrument(o.venue, o.symbol)
             cells = (fmt_time(o.created_ts), o.symbol, Text(o.side.value, style=up if o.side is Side.BUY else down),
-                     o.type.value, _num(o.size), _num(o.filled_size), fmt_price(o.avg_price, self._decimals(o.venue, o.symbol)),
-                     o.status.value, o.reason or "")
+                     o.type.value, show_size(market, o.size), show_size(market, o.filled_size),
+                     show_price(market, o.avg_price), o.status.value, o.reason or "")
             if self._keep(cells):
                 rows[o.client_order_id] = cells
-        sync_rows(self._table("history"), rows)
+        sync_rows(self._table("history"), rows, ordered=True)
         fill_rows: dict[str, tuple[str | Text, ...]] = {}
         for f in reversed(self.fill_rows):
+            market = self._instrument(f.venue, f.symbol)
             fill_cells = (fmt_time(f.ts), f.symbol, Text(f.side.value, style=up if f.side is Side.BUY else down),
-                          _num(f.price), _num(f.size), fmt_num(f.fee, 4), f.liquidity.value, f.client_order_id)
+                          show_price(market, f.price), show_size(market, f.size), fmt_num(f.fee, 4), f.liquidity.value,
+                          f.client_order_id)
             if self._keep(fill_cells):
                 fill_rows[f.fill_id] = fill_cells
-        sync_rows(self._table("fills"), fill_rows)
+        sync_rows(self._table("fills"), fill_rows, ordered=True)
 
 
     def _selected_order(self) -> Order | None:
@@ -145,6 +179,12 @@ class PositionsScreen(FilteredTabsScreen):
         self.query_one(TabbedContent).active = f"tab-{name}"
         self._table(name).focus()
 
+    def action_show_tab(self, name: str) -> None:
+        self._show_tab(name)
+
+    def _refuse(self, reason: str) -> None:
+        self.notify(reason, title="Refused", severity="error")
+
     def action_cancel_order(self) -> None:
         self._show_tab("orders")
         order = self._selected_order()
@@ -153,8 +193,15 @@ class PositionsScreen(FilteredTabsScreen):
 
     @work(group="orders", exit_on_error=False, name="canceling the order")
     async def _cancel(self, order: Order) -> None:
+        refusal = self.engine.executor.precheck_cancel()
+        if refusal is not None:
+            self._refuse(refusal.reason)
+            return
+        market = self._instrument(order.venue, order.symbol)
+        price = f" at {show_price(market, order.price)}" if order.price is not None else ""
         if self.engine.venue_mode(order.venue) == "live" and not await self.app.push_screen_wait(
-            ConfirmScreen("Cancel live order", f"Cancel {order.side.value} {order.size} {order.symbol} at {order.price} on {order.venue}?",
+            ConfirmScreen("Cancel live order",
+                          f"Cancel {order.side.value} {show_size(market, order.size)} {order.symbol}{price} on {order.venue}?",
                           confirm_label="Cancel order", danger=True)
         ):
             return
@@ -169,18 +216,26 @@ class PositionsScreen(FilteredTabsScreen):
 
     @work(group="orders", exit_on_error=False, name="modifying the order")
     async def _modify(self, order: Order) -> None:
-        instrument = self.engine.instrument(order.venue, order.symbol)
-        change = await self.app.push_screen_wait(EditOrderScreen(order, instrument))
+        engine = self.engine
+        instrument = engine.instrument(order.venue, order.symbol)
+
+        def check(change: tuple[Decimal | None, Decimal | None]) -> str | None:
+            refusal = engine.executor.precheck_modify(order.client_order_id, price=change[0], size=change[1])
+            return None if refusal is None else refusal.reason
+
+        change = await self.app.push_screen_wait(EditOrderScreen(order, instrument, check))
         if change is None:
             return
-        price, size = change
-        if self.engine.venue_mode(order.venue) == "live" and not await self.app.push_screen_wait(
-            ConfirmScreen("Modify live order", f"Replace {order.client_order_id}: price {price or order.price}, size {size or order.size} on {order.venue}.",
+        price = show_price(instrument, change[0] or order.price)
+        size = show_size(instrument, change[1] or order.size)
+        if engine.venue_mode(order.venue) == "live" and not await self.app.push_screen_wait(
+            ConfirmScreen("Modify live order", f"Replace {order.client_order_id}: price {price}, size {size} on {order.venue}.",
                           confirm_label="Modify", danger=True)
         ):
             return
-        new = await self.engine.modify_order(order.client_order_id, price=price, size=size)
-        self.notify(f"{new.symbol} now {new.size} at {new.price} ({new.status.value})", title="Modified")
+        new = await engine.modify_order(order.client_order_id, price=change[0], size=change[1])
+        self.notify(f"{new.symbol} now {show_size(instrument, new.size)} at {show_price(instrument, new.price)} "
+                    f"({new.status.value})", title="Modified")
 
     def action_close_position(self) -> None:
         self._show_tab("positions")
@@ -193,14 +248,22 @@ class PositionsScreen(FilteredTabsScreen):
 
     @work(group="orders", exit_on_error=False, name="closing the position")
     async def _close(self, venue: str, symbol: str) -> None:
-        position = self.engine.portfolio.position(venue, symbol)
-        if position is None:
+        engine = self.engine
+        request = engine.executor.closing_request(venue, symbol)
+        if request is None:
             return
-        if self.engine.venue_mode(venue) == "live" and not await self.app.push_screen_wait(
-            ConfirmScreen("Close live position", f"Send a market order to close {position.side.value} {position.size} {symbol} on {venue}.",
+        refusal = engine.executor.precheck(request)
+        if refusal is not None:
+            self._refuse(refusal.reason)
+            return
+        instrument = engine.instrument(venue, symbol)
+        side = "long" if request.side is Side.SELL else "short"
+        if engine.venue_mode(venue) == "live" and not await self.app.push_screen_wait(
+            ConfirmScreen("Close live position",
+                          f"Send a market order to close {side} {show_size(instrument, request.size)} {symbol} on {venue}.",
                           confirm_label="Close position", danger=True)
         ):
             return
-        order = await self.engine.close_position(venue, symbol)
+        order = await engine.close_position(venue, symbol)
         status = order.status.value if order else "nothing to close"
         self.notify(f"Close {symbol}: {status}", title="Close position")

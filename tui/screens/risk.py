@@ -1,10 +1,12 @@
-"""The Risk screen: every limit as a gauge, the daily loss against its limit, the risk state,
+"""The Risk screen: the risk state in the status bar's words, orders today against the daily
+cap, every limit that blocks new exposure right now with its reason, every limit as a gauge,
 alerts as they happen, and the emergency stop and its reset."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,10 +14,12 @@ from textual.widgets import DataTable, Label, Static
 
 from core.events import RiskAlert
 from core.models import RiskState
+from core.risk.rules import RiskCheckResult
 from tui.changes import Changes
 from tui.format import fmt_money, fmt_time
 from tui.screens.base import OpenTradeScreen
 from tui.widgets.gauge import Gauges
+from tui.widgets.status_bar import risk_words
 
 MAX_ALERT_ROWS = 200
 
@@ -29,6 +33,7 @@ class RiskScreen(OpenTradeScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="risk-state")
+        yield Static("", id="risk-blockers")
         yield Label("Limits", classes="section")
         yield Gauges(id="gauges")
         yield Label("Alerts", classes="section")
@@ -42,19 +47,29 @@ class RiskScreen(OpenTradeScreen):
         usage = engine.risk.limits_usage(engine.open_orders())
         self.query_one(Gauges).show([(u.name, float(u.used), float(u.limit), u.unit, u.fraction) for u in usage])
         state = engine.risk.state
+        blockers = engine.guard.blockers(engine.open_orders())
+        words = risk_words(state, [b.rule or "" for b in blockers], engine.risk.halted_by_person)
         daily = next((u for u in usage if u.name == "daily loss"), None)
         daily_text = f"daily loss {fmt_money(daily.used)} of {fmt_money(daily.limit)} {daily.unit}" if daily else ""
-        style = {RiskState.ACTIVE: "$success", RiskState.REDUCING: "$warning"}.get(state, "$error")
-        explanation = {
-            RiskState.ACTIVE: "trading normally",
-            RiskState.REDUCING: "only orders that reduce exposure pass",
-            RiskState.HALTED: "nothing passes until you reset (r)",
-        }[state]
+        style = "$success" if words.startswith("ACTIVE — trading") else "$warning" if "exits only" in words else "$error"
+        surveillance = engine.guard.surveillance
+        reset = "  Reset: r" if state is not RiskState.ACTIVE else ""
         self.query_one("#risk-state", Static).update(
-            f"Risk state [b {style}]{state.value.upper()}[/] — {explanation}.  {daily_text}.  Emergency stop: ctrl+k"
+            f"Risk state [b {style}]{words}[/].  Orders today {surveillance.orders_today()}/{surveillance.max_per_day}.  "
+            f"{daily_text}.  Emergency stop: ctrl+k{reset}"
         )
+        self.query_one("#risk-blockers", Static).update(self._blockers_text(blockers))
         if changes.any_risk():
             self._show_alerts(engine.recent_alerts())
+
+    @staticmethod
+    def _blockers_text(blockers: list[RiskCheckResult]) -> str:
+        if not blockers:
+            return "Nothing blocks new exposure."
+        lines = ["[b]Blocking new exposure[/b] (orders that reduce or close a position still pass, "
+                 "unless a person halted trading):"]
+        lines += [f"  [b]{escape(b.rule or '')}[/b]: {escape(b.reason or '')}" for b in blockers]
+        return "\n".join(lines)
 
     def _show_alerts(self, alerts: list[RiskAlert]) -> None:
         table = self.query_one("#alerts", DataTable)

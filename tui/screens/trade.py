@@ -1,7 +1,9 @@
 """The Trade screen: order ticket, chart, order book ladder and trades tape for one market.
 
 Submitting is guarded: while one order is on its way (including its confirmation dialog),
-another submit is ignored, so a double press never sends two orders.
+another submit is ignored, so a double press never sends two orders. The whole pre-trade check
+runs before any confirmation is asked: a refusal shows at once, and the dialog only asks about
+an order that would be accepted (the placement checks again, as things move meanwhile).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from core.engine import OrderRefused
-from core.models import Order, OrderRequest, Side
+from core.models import Instrument, Order, OrderRequest, Side
 from tui.changes import Changes
-from tui.format import fmt_price
+from tui.format import fmt_money, show_price, show_size
 from tui.messages import OrderSubmitted
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
@@ -70,9 +72,7 @@ class TradeScreen(OpenTradeScreen):
         if (venue, symbol) != self.shown_market:
             self.shown_market = (venue, symbol)
             instrument = engine.instrument(venue, symbol)
-            ticket = self.query_one(OrderTicket)
-            leverage = min(engine.config.trading.default_leverage, instrument.max_leverage)
-            ticket.set_market(venue, instrument, leverage)
+            self.query_one(OrderTicket).set_market(venue, instrument, engine.portfolio.maintenance_margin_rate)
             changes = Changes.all()
         if changes.market(venue, symbol) or changes.any_orders():
             self._draw_book(venue, symbol)
@@ -84,15 +84,18 @@ class TradeScreen(OpenTradeScreen):
         instrument = engine.instrument(venue, symbol)
         own_orders = engine.open_orders(venue, symbol)
         self.query_one(OrderBookLadder).show(engine.market.book(venue, symbol), instrument, own_orders)
-        self._show_own_orders(own_orders, instrument.price_decimals)
+        self._show_own_orders(own_orders, instrument)
         mark = engine.market.mark(venue, symbol)
-        self.query_one(OrderTicket).set_mark(mark)
+        ticket = self.query_one(OrderTicket)
+        ticket.set_mark(mark)
+        if instrument.is_perpetual:
+            ticket.offer_leverage(*engine.portfolio.leverage_in_use(venue, symbol))
         ticker = engine.market.ticker(venue, symbol)
         last = ticker.last if ticker and ticker.last is not None else mark
         position = engine.portfolio.position(venue, symbol)
-        held = f"  position {position.side.value} {position.size}" if position else ""
+        held = f"  position {position.side.value} {show_size(instrument, position.size)}" if position else ""
         self.query_one("#market-line", Static).update(
-            f"[b]{symbol}[/b] on {venue}  last {last if last is not None else '-'}  mark {mark if mark is not None else '-'}"
+            f"[b]{symbol}[/b] on {venue}  last {show_price(instrument, last)}  mark {show_price(instrument, mark)}"
             f"  open orders {len(own_orders)}{held}",
             layout=False,
         )
@@ -104,13 +107,14 @@ class TradeScreen(OpenTradeScreen):
         chart = self.query_one(PriceChart)
         chart.show(symbol, self.engine.market.candles(venue, symbol, chart.timeframe))
 
-    def _show_own_orders(self, orders: list[Order], decimals: int) -> None:
+    def _show_own_orders(self, orders: list[Order], instrument: Instrument) -> None:
         lines = [f"[b]My orders[/b] ({len(orders)})  [dim]2: manage[/dim]"]
         for order in orders[:6]:
             price = order.price if order.price is not None else order.trigger_price
-            shown = fmt_price(price, decimals) if price is not None else "market"
+            shown = show_price(instrument, price) if price is not None else "market"
             colour = "$success" if order.side is Side.BUY else "$error"
-            lines.append(f"[{colour}]{order.side.value.upper():<4}[/] {order.remaining} @ {shown} {order.type.value}")
+            lines.append(f"[{colour}]{order.side.value.upper():<4}[/] {show_size(instrument, order.remaining)} @ {shown} "
+                         f"{order.type.value}")
         if len(orders) > 6:
             lines.append(f"… and {len(orders) - 6} more")
         text = "\n".join(lines)
@@ -166,14 +170,18 @@ class TradeScreen(OpenTradeScreen):
         ticket = self.query_one(OrderTicket)
         try:
             instrument = engine.instrument(request.venue, request.symbol)
+            refusal = engine.executor.precheck(request)
+            if refusal is not None:
+                self._refused(refusal.reason)
+                return
             mark = engine.market.mark(request.venue, request.symbol)
             live = engine.venue_mode(request.venue) == "live"
             notional = preview.notional if preview else None
-            reasons = confirmation_reasons(request, notional, mark, live, engine.config.trading)
+            reasons = confirmation_reasons(request, instrument, notional, mark, live, engine.config.trading)
             if reasons:
-                body = f"{describe(request, instrument.quote)}.\n"
+                body = f"{describe(request, instrument)}.\n"
                 if notional is not None:
-                    body += f"Notional about {notional:,.2f} {instrument.quote}.\n"
+                    body += f"Notional about {fmt_money(notional)} {instrument.quote}.\n"
                 confirmed = await self.app.push_screen_wait(
                     ConfirmScreen("Confirm order", body + "Asking because " + "; ".join(reasons) + ".",
                                   confirm_label="Send order", danger=live)
@@ -184,8 +192,7 @@ class TradeScreen(OpenTradeScreen):
             try:
                 order = await engine.place_order(request)
             except OrderRefused as refused:
-                ticket.show_errors({"form": f"refused: {refused.reason}"})
-                self.notify(str(refused.reason), title="Order refused", severity="error")
+                self._refused(refused.reason)
                 return
             if order.status.value == "rejected":
                 ticket.show_errors({"form": f"rejected by {order.venue}: {order.reason}"})
@@ -193,7 +200,11 @@ class TradeScreen(OpenTradeScreen):
                 return
             ticket.consume()
             ticket.show_errors({})
-            self.notify(f"{describe(request, instrument.quote)} → {order.status.value}", title="Order sent", timeout=3)
+            self.notify(f"{describe(request, instrument)} → {order.status.value}", title="Order sent", timeout=3)
             self.refresh_view(Changes.all())
         finally:
             self.sending = False
+
+    def _refused(self, reason: str) -> None:
+        self.query_one(OrderTicket).show_errors({"form": f"refused: {reason}"})
+        self.notify(reason, title="Order refused", severity="error")

@@ -2,6 +2,9 @@
 
 The rules live in ``tui.ticket``; this widget only gathers text, shows what the rules say,
 and posts ``OrderSubmitted`` when the form is valid. Enter in any field or the button submits.
+
+On a perpetual the leverage field holds the leverage the order will be sent at, never a
+placeholder: the open position's, or the configured default, and the line says which.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.models import Instrument, OrderType, Side, TimeInForce
-from tui.format import fmt_money
+from core.portfolio import MAINTENANCE_MARGIN_RATE
+from tui.format import fmt_money, show_price, show_size
 from tui.messages import OrderSubmitted
 from tui.ticket import FIELDS_FOR_TYPE, TicketForm, TicketResult, parse_ticket
 
@@ -40,7 +44,9 @@ class OrderTicket(VerticalScroll):
     OrderTicket .row Select { width: 1fr; }
     OrderTicket .error { color: $error; height: auto; display: none; }
     OrderTicket .error.-shown { display: block; }
-    OrderTicket #preview { height: 2; color: $text-muted; }
+    OrderTicket #preview { height: auto; color: $text-muted; }
+    OrderTicket .row #leverage { width: 6; }
+    OrderTicket #leverage-source { width: 1fr; color: $text-muted; padding-left: 1; }
     OrderTicket #submit { width: 100%; min-width: 10; }
     OrderTicket Checkbox { width: 1fr; }
     OrderTicket #ticket-title { text-style: bold; }
@@ -51,7 +57,9 @@ class OrderTicket(VerticalScroll):
         self.instrument: Instrument | None = None
         self.venue = ""
         self.mark: Decimal | None = None
-        self.default_leverage = 1
+        self.maintenance_margin_rate = MAINTENANCE_MARGIN_RATE
+        self._preview_lines = 0
+        self._offered_leverage = self._leverage_source = self._shown_source = ""
 
     def compose(self) -> ComposeResult:
         yield Label("Order ticket", id="ticket-title")
@@ -76,9 +84,10 @@ class OrderTicket(VerticalScroll):
             yield Static(classes="error", id=f"{name}-error")
         with Horizontal(classes="row", id="leverage-row"):
             yield Label("Lev")
-            yield Input(placeholder="1", compact=True, id="leverage")
+            yield Input(compact=True, id="leverage")
+            yield Static("", id="leverage-source")
         yield Static(classes="error", id="leverage-error")
-        with Horizontal(classes="row"):
+        with Horizontal(classes="row", id="tif-row"):
             yield Label("TIF")
             yield Select([(tif.value, tif) for tif in TimeInForce], value=TimeInForce.GTC, allow_blank=False,
                          compact=True, id="tif")
@@ -94,14 +103,34 @@ class OrderTicket(VerticalScroll):
         self._show_fields_for(OrderType.LIMIT)
         self._update_button()
 
-    def set_market(self, venue: str, instrument: Instrument, default_leverage: int) -> None:
-        self.venue, self.instrument, self.default_leverage = venue, instrument, default_leverage
+    def set_market(self, venue: str, instrument: Instrument, maintenance_margin_rate: Decimal) -> None:
+        self.venue, self.instrument = venue, instrument
+        self.maintenance_margin_rate = maintenance_margin_rate
         self.query_one("#ticket-title", Label).update(f"Order ticket · {instrument.symbol}")
         self.query_one("#leverage-row").display = instrument.is_perpetual
         self.query_one("#reduce_only").display = instrument.is_perpetual
         self.query_one("#unit", Select).set_options([(instrument.base, False), (instrument.quote, True)])
         self.query_one("#unit", Select).value = False
+        self._offered_leverage = ""
+        self.query_one("#leverage", Input).value = ""
         self.refresh_preview()
+
+    def offer_leverage(self, leverage: int, source: str) -> None:
+        """The leverage an order would be sent at and where it comes from. It fills the field
+        unless the trader has typed another value there since it was last offered."""
+        field = self.query_one("#leverage", Input)
+        text = str(leverage)
+        if field.value.strip() in ("", self._offered_leverage) and field.value != text:
+            field.value = text
+        self._offered_leverage, self._leverage_source = text, source
+        self._show_leverage_source()
+
+    def _show_leverage_source(self) -> None:
+        typed = self.query_one("#leverage", Input).value.strip().rstrip("xX")
+        label = self._leverage_source if typed == self._offered_leverage else "typed"
+        if label != self._shown_source:
+            self._shown_source = label
+            self.query_one("#leverage-source", Static).update(label, layout=False)
 
     def set_mark(self, mark: Decimal | None) -> None:
         if mark != self.mark:
@@ -142,7 +171,7 @@ class OrderTicket(VerticalScroll):
     def evaluate(self) -> TicketResult:
         if self.instrument is None:
             return TicketResult(errors={"form": "no market selected"})
-        return parse_ticket(self.form(), self.instrument, self.venue, self.mark, self.default_leverage)
+        return parse_ticket(self.form(), self.instrument, self.venue, self.mark, self.maintenance_margin_rate)
 
     def show_errors(self, errors: dict[str, str]) -> None:
         for widget in self.query(".error").results(Static):
@@ -159,19 +188,31 @@ class OrderTicket(VerticalScroll):
         typed = {name for name in INPUT_FIELDS if self.query_one(f"#{name}", Input).value.strip()}
         self.show_errors({field: message for field, message in result.errors.items()
                           if field in typed or (message != "required" and field != "form")})
-        preview = result.preview
-        text = "Notional -  Fee -\nMargin -  Liq -"
-        if preview is not None and self.instrument is not None:
-            liq = fmt_money(preview.liquidation) if preview.liquidation is not None else "-"
-            text = (f"Notional {fmt_money(preview.notional)}  Fee {fmt_money(preview.fee)}\n"
-                    f"Margin {fmt_money(preview.margin)}  Liq {liq}  ({preview.size} {self.instrument.base})")
-        self.query_one("#preview", Static).update(text, layout=False)
+        text = self._preview_text(result)
+        lines = text.count("\n") + 1
+        self.query_one("#preview", Static).update(text, layout=lines != self._preview_lines)
+        self._preview_lines = lines
+
+    def _preview_text(self, result: TicketResult) -> str:
+        instrument, preview, request = self.instrument, result.preview, result.request
+        if instrument is None or preview is None or request is None:
+            return "Notional -  Fee -\nMargin -\nLiq -" if instrument is not None and instrument.is_perpetual \
+                else "Notional -  Fee -\nSize -"
+        lines = [f"Notional {fmt_money(preview.notional)}  Fee {fmt_money(preview.fee)}"]
+        size = f"Size {show_size(instrument, preview.size)} {instrument.base}"
+        if instrument.is_perpetual:
+            lines.append(f"Margin {fmt_money(preview.margin)} at {request.leverage}x")
+            lines.append(f"Liq {show_price(instrument, preview.liquidation)}  {size}")
+        else:
+            lines.append(size)
+        return "\n".join(lines)
 
     def _show_fields_for(self, order_type: OrderType) -> None:
         needed = FIELDS_FOR_TYPE[order_type]
         for name in OPTIONAL_FIELDS:
             self.query_one(f"#{name}-row").display = name in needed
         self.query_one("#post_only").display = order_type is OrderType.LIMIT
+        self.query_one("#tif-row").display = order_type is not OrderType.MARKET
 
     def _update_button(self) -> None:
         form = self.form()
@@ -188,7 +229,9 @@ class OrderTicket(VerticalScroll):
 
     @on(Input.Changed)
     @on(Checkbox.Changed)
-    def _field_changed(self) -> None:
+    def _field_changed(self, event: Input.Changed | Checkbox.Changed) -> None:
+        if isinstance(event, Input.Changed) and event.input.id == "leverage":
+            self._show_leverage_source()
         self.refresh_preview()
 
     @on(Input.Submitted)

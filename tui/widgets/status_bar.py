@@ -1,8 +1,11 @@
 """The status bar on every screen: venue and mode (LIVE in alarm colours), equity, daily PnL,
-connection and latency, risk state and the clock. One line, so it fits 80 columns."""
+connection and latency, risk state, the limits blocking new exposure, orders today and the
+clock. One line, so it fits 80 columns. ``risk_words`` is how the risk state is said here and
+on the Risk screen alike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,7 +14,16 @@ from themes.registry import up_down
 from tui.format import fmt_datetime, fmt_money
 from tui.widgets.strips import Line, StripWidget, line_width, style
 
-RISK_LABEL = {RiskState.ACTIVE: "normal", RiskState.REDUCING: "warning", RiskState.HALTED: "HALTED"}
+COMPACT_LEVELS = 6
+
+
+def risk_words(state: RiskState, blockers: Sequence[str], halted_by_person: bool) -> str:
+    """The risk state in the words both the status bar and the Risk screen use."""
+    if state is RiskState.HALTED and halted_by_person:
+        return "HALTED — nothing passes"
+    if state is not RiskState.ACTIVE or blockers:
+        return f"{state.value.upper()} — exits only"
+    return "ACTIVE — trading normally"
 
 
 @dataclass
@@ -23,6 +35,10 @@ class Status:
     connection: str = "connecting"
     latency_ms: float | None = None
     risk: RiskState = RiskState.ACTIVE
+    halted_by_person: bool = False
+    blockers: tuple[str, ...] = ()
+    orders_today: int = 0
+    max_orders: int = 0
     now_ms: int = 0
     screen: str = ""
 
@@ -42,9 +58,11 @@ class StatusBar(StripWidget):
             self.redraw()
 
     def draw(self) -> list[Line]:
-        """Widest form that fits: on a narrow terminal the screen name, the connection word and
-        the time zone go first; mode, equity, PnL, connection, risk and clock always stay."""
-        for compact in (0, 1, 2):
+        """Widest form that fits: on a narrow terminal "trading normally" and the connection word
+        go first, then the screen name and the time zone, then the labels and latency, then the
+        names of the blocking limits, then the clock; mode, equity, PnL, the risk state (with
+        "exits only" when new exposure is blocked) and orders today always stay."""
+        for compact in range(COMPACT_LEVELS):
             line = self._line(compact)
             if line_width(line) <= self.size.width:
                 break
@@ -64,24 +82,33 @@ class StatusBar(StripWidget):
 
         add(f" {s.mode.upper()} ", f"bold white on {error}" if live else f"bold black on {theme.primary if theme else 'blue'}")
         add(f" {s.venue} ", "bold")
-        if s.screen and compact == 0:
+        if s.screen and compact < 2:
             add(f"│ {s.screen} ", "dim")
-        add("│ Eq ")
+        add("│ Eq " if compact < 3 else "│ ")
         add(fmt_money(s.equity), "bold")
-        add(" │ Day ")
+        add(" │ Day " if compact < 3 else " │ ")
         pnl = s.daily_pnl
         add(fmt_money(pnl, sign=True), up if pnl is None or pnl >= 0 else down)
         add(" │ ")
         conn_colour = {"connected": up, "degraded": warning}.get(s.connection, down)
         add("●", conn_colour)
-        latency = f"{s.latency_ms:.0f}ms" if s.latency_ms is not None else ""
-        if compact < 2 or s.connection != "connected":
+        if compact < 1 or s.connection != "connected":
             add(f" {s.connection}")
-        add(f" {latency}" if latency else "")
+        if s.latency_ms is not None and compact < 3:
+            add(f" {s.latency_ms:.0f}ms")
         add(" │ Risk ")
+        words = risk_words(s.risk, s.blockers, s.halted_by_person)
         risk_style = {RiskState.ACTIVE: up, RiskState.REDUCING: f"bold {warning}"}.get(s.risk, f"bold white on {error}")
-        add(RISK_LABEL[s.risk], risk_style)
-        clock = fmt_datetime(s.now_ms)[11:] if s.now_ms else ""
+        if s.risk is RiskState.ACTIVE and s.blockers:
+            risk_style = f"bold {warning}"
+        add(words if s.blockers or s.risk is not RiskState.ACTIVE or compact < 1 else s.risk.value.upper(), risk_style)
+        if s.blockers and compact < 4:
+            add(": " + ", ".join(s.blockers), risk_style)
+        if s.max_orders:
+            full = s.orders_today >= s.max_orders
+            add(f" │ orders today {s.orders_today}/{s.max_orders}" if compact < 4 else f" │ orders {s.orders_today}/{s.max_orders}",
+                f"bold {warning}" if full else "")
+        clock = fmt_datetime(s.now_ms)[11:] if s.now_ms and compact < 5 else ""
         if clock and compact < 2:
             clock += " UTC"
         add(" " * max(1, self.size.width - line_width(line) - len(clock) - 1))

@@ -11,8 +11,19 @@ from textual.widgets import DataTable
 Cell = str | Text
 
 
-def sync_rows(table: DataTable, rows: Mapping[str, Sequence[Cell]]) -> None:
-    existing = set(str(key.value) for key in table.rows)
+def sync_rows(table: DataTable, rows: Mapping[str, Sequence[Cell]], *, ordered: bool = False) -> None:
+    """``ordered``: the table shows the rows in the order given (newest first, say); rows that
+    arrive at the top rebuild it, with the cursor kept on the row it was on."""
+    order = [str(key.value) for key in table.rows]
+    existing = set(order)
+    if ordered and [key for key in order if key in rows] + [key for key in rows if key not in existing] != list(rows):
+        selected = selected_key(table)
+        table.clear()
+        for key, cells in rows.items():
+            table.add_row(*cells, key=key)
+        if selected in rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        return
     columns = list(table.columns)
     for key in existing - rows.keys():
         table.remove_row(key)
