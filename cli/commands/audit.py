@@ -16,7 +16,6 @@ from pathlib import Path
 from core.config import database_path
 from core.storage.anchor import ANCHOR_NAME, read_anchor
 from core.storage.audit import export_audit, verify_audit_file
-from core.storage.errors import StorageError
 from cli.main import CommandContext
 
 
@@ -48,10 +47,7 @@ def handle_verify(args: argparse.Namespace, ctx: CommandContext) -> int:
     anchor_file = args.anchor or ctx.home / ANCHOR_NAME
     if args.anchor is not None and not args.anchor.is_file():
         raise SystemExit(f"--anchor {args.anchor}: no such file")
-    try:
-        anchor = read_anchor(anchor_file)
-    except StorageError as exc:
-        raise SystemExit(str(exc)) from None
+    anchor = read_anchor(anchor_file)
     result = asyncio.run(verify_audit_file(path, anchor))
     if result.ok:
         against = f"; entry {anchor.seq} matches {anchor_file}" if anchor is not None else "; no anchor to compare with"

@@ -220,10 +220,14 @@ def verify_rows(
     link recorded outside it. ``after`` is the link the rows continue (to check only a tail).
     """
     verifier = _Verifier(expected_seq=after[0] + 1, prev_hash=after[1], anchor=anchor)
-    for row in rows:
-        broken = verifier.check(*row)
-        if broken is not None:
-            return broken
+    try:
+        for row in rows:
+            broken = verifier.check(*row)
+            if broken is not None:
+                return broken
+    except sqlite3.DatabaseError as exc:  # a damaged page under the log
+        seq = verifier.expected_seq
+        return verifier._fail(seq, f"audit entries from {seq} on cannot be read, the database is damaged: {exc}")
     return verifier.result(head)
 
 
@@ -247,7 +251,7 @@ def verify_connection(conn: sqlite3.Connection, anchor: Anchor | None = None) ->
         cursor.row_factory = None  # plain tuples, the verifier unpacks them positionally
         return verify_rows(cursor, head, anchor)
     finally:
-        conn.execute("COMMIT")
+        conn.execute("ROLLBACK")  # a read: nothing to keep, and unlike COMMIT it ends one that met a damaged page
 
 
 def verify_tail(conn: sqlite3.Connection, entries: int) -> AuditVerification:
@@ -314,6 +318,8 @@ async def verify_audit_file(path: Path, anchor: Anchor | None = None) -> AuditVe
     conn = await _open_existing(path)
     try:
         return await in_thread(conn, verify_connection, anchor)
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path} cannot be read, the database is damaged: {exc}") from exc
     finally:
         await conn.close()
 

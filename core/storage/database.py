@@ -53,7 +53,7 @@ from core.storage.backup import copy_database
 from core.storage.checks import check_chain, check_pages
 from core.storage.codec import canonical_json, model_row, placeholders
 from core.storage.connection import close, connect, in_thread
-from core.storage.errors import DamagedDatabaseError, StorageError
+from core.storage.errors import DamagedDatabaseError, StorageError, is_damage
 from core.storage.identity import FileIdentity
 from core.storage.migrations import bundled_migrations, migrate
 from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, ORDER_EVENT_COLUMNS, POSITION_COLUMNS
@@ -121,7 +121,12 @@ class Database:
         if not path.parent.is_dir():
             raise StorageError(f"cannot open database {path}: the directory {path.parent} does not exist")
         anchored = read_anchor(anchor) if anchor is not None else None
-        conn = await connect(path, synchronous)
+        try:
+            conn = await connect(path, synchronous)
+        except StorageError as exc:
+            if is_damage(exc.__cause__):  # its header is gone, or SQLite met a bad page at once
+                raise DamagedDatabaseError.of(path, str(exc.__cause__)) from exc
+            raise
         try:
             await in_thread(conn, check_pages, path)
             ts = clock.now_ms() if clock is not None else 0
@@ -131,8 +136,10 @@ class Database:
             reader = await connect(path, readonly=True)
         except BaseException as exc:
             await close(conn)
-            if isinstance(exc, sqlite3.DatabaseError):  # a damaged page the checks did not reach
+            if is_damage(exc):  # a damaged page the checks did not reach
                 raise DamagedDatabaseError.of(path, str(exc)) from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"cannot open database {path}: {exc}") from exc
             raise
         log.debug("opened %s (schema version %d, synchronous=%s)", path, version, synchronous.upper())
         return cls(path, conn, reader, chain, version, clock, anchor)

@@ -29,7 +29,8 @@ class DamagedDatabaseError(StorageError):
             f"the database {path} is damaged: {problem}.\n"
             "OpenTrade will not trade on it. To recover: stop OpenTrade, move the file aside (keep it for "
             "investigation) and restore the last copy made by `opentrade backup` (README, \"Backup and "
-            "restore\"); `opentrade audit verify` names the first damaged audit entry."
+            "restore\"); `opentrade audit verify` tells whether the audit log is whole and names its first "
+            "damaged entry."
         )
         if anchor is not None:
             message += (
@@ -58,3 +59,14 @@ def is_storage_fault(error: BaseException) -> bool:
     if code is None:
         return isinstance(error, sqlite3.OperationalError)
     return code & 0xFF in _MEDIUM_FAULTS
+
+
+def is_damage(error: BaseException) -> bool:
+    """True for SQLite's verdict that the file itself is damaged (corrupt, or not a database at
+    all), as opposed to one it cannot open or write (permissions, a lock, a full disk)."""
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return type(error) is sqlite3.DatabaseError
+    return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)

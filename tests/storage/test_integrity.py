@@ -4,6 +4,8 @@ everything in the database file itself."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import shutil
 import sqlite3
 import stat
@@ -16,6 +18,7 @@ from core.storage.anchor import Anchor, read_anchor
 from core.storage.errors import DamagedDatabaseError
 from tests.storage.conftest import make_order
 from tests.storage.tamper import cut_off_end, overwrite_pages, rewrite_chain, tamper
+from cli.main import main
 
 
 @pytest.fixture
@@ -57,7 +60,7 @@ async def test_overwritten_pages_are_refused_and_nothing_is_written(db_path: Pat
     message = str(refused.value)
     assert f"the database {db_path} is damaged: SQLite's integrity check (quick_check) found: Page " in message
     assert "restore the last copy made by `opentrade backup`" in message
-    assert "`opentrade audit verify` names the first damaged audit entry" in message
+    assert "`opentrade audit verify` tells whether the audit log is whole and names its first damaged entry" in message
     assert db_path.read_bytes() == before
 
 
@@ -113,3 +116,26 @@ async def test_a_clean_close_leaves_everything_in_the_database_file(db_path: Pat
     assert raw.execute("SELECT COUNT(*) FROM orders").fetchone() == (20,)
     assert raw.execute("SELECT MAX(seq) FROM audit_log").fetchone() == (20,)
     raw.close()
+
+
+async def test_a_file_whose_header_is_gone_is_refused_as_damaged(db_path: Path) -> None:
+    await _log(db_path, None)
+    with db_path.open("r+b") as file:
+        file.write(bytes(100))
+    with pytest.raises(DamagedDatabaseError, match="is damaged: file is not a database"):
+        await Database.open(db_path)
+
+
+def test_audit_verify_names_the_first_entry_it_cannot_read(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = isolated_home / "opentrade.sqlite"
+    asyncio.run(_log(database, None, 300))
+    raw = sqlite3.connect(database)
+    leaves = raw.execute("SELECT pageno FROM dbstat WHERE name = 'audit_log' AND pagetype = 'leaf' ORDER BY pageno").fetchall()
+    raw.close()
+    overwrite_pages(database, (leaves[len(leaves) // 2][0] - 1,))  # pages count from 1 in SQLite, from 0 here
+    assert main(["audit", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"audit log BROKEN at entry (\d+): audit entries from \1 on cannot be read, the database is damaged", err)
+    assert "Traceback" not in err
