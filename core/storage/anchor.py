@@ -99,6 +99,8 @@ class AnchorWriter:
         self._idle.set()
 
     def update(self, head: tuple[int, str]) -> None:
+        if head == self._wanted:  # a commit without audit entries (a candle, a setting)
+            return
         self._wanted = head
         if self._running is None:
             self._start(head)
