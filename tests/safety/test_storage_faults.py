@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,6 @@ from tests.safety.conftest import EngineFactory, limit, settle, until
 from tests.safety.fakes import FakeHttp
 
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[FakeHttp]:
-    server = FakeHttp()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def with_webhook(http: FakeHttp) -> NotificationsConfig:
