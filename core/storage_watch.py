@@ -2,7 +2,7 @@
 
 A write that fails because of the disk (full, an I/O error) or a database file deleted or
 replaced under the running engine means that orders, fills and audit entries from then on are
-lost, so trading on must not go on. The watch halts trading (HALTED, with the reason), raises a
+lost, and trading must not go on. The watch halts trading (HALTED, with the reason), raises a
 critical alert (on screen and to the notification channels), and audits the fault where the
 database still takes writes. For a file that is gone, the open connection still holds the whole
 history: the watch refuses every later write and saves a copy of it beside the path. The file
@@ -54,13 +54,16 @@ class StorageWatch:
         better than the write error it caused, so it is checked first. The audit entry goes
         in before a rescue copy is taken, so the copy holds it."""
         gone = self._db.file_problem()
-        steps: list[Coroutine[Any, Any, None]] = []
+        steps: list[Awaitable[None]] = []
         if self.fault is None:
             self.fault = gone or reason
             log.critical("storage failure, trading halted: %s", self.fault)
             self._risk.set_state(RiskState.HALTED, f"storage failure: {self.fault}")
-            self._alert("storage_failure", f"{self.fault}; trading is halted until the storage is fixed and the risk state reset")
-            steps.append(self._audit(self.fault))
+            self._alert(
+                "storage_failure", f"{self.fault}; trading is halted until the storage is fixed and the risk state reset"
+            )
+            audit = self._db.audit("storage_failure", {"reason": self.fault}, actor="storage", ts=self._clock.now_ms())
+            steps.append(self.attempt("auditing the storage failure", audit))
         if gone is not None and not self._file_gone:
             self._file_gone = True
             steps.append(self._rescue(gone))
@@ -84,12 +87,6 @@ class StorageWatch:
     def _alert(self, rule: str, message: str) -> None:
         self._bus.publish(RiskAlert("critical", rule, message, ts=self._clock.now_ms()))
 
-    async def _audit(self, reason: str) -> None:
-        try:
-            await self._db.audit("storage_failure", {"reason": reason}, actor="storage", ts=self._clock.now_ms())
-        except StorageError as exc:
-            log.error("the storage failure could not be audited: %s", exc)
-
     async def _rescue(self, reason: str) -> None:
         try:
             copy = await self._db.rescue(reason, self._clock.now_ms())
@@ -102,7 +99,7 @@ class StorageWatch:
         self._alert("storage_rescued", message)
 
     @staticmethod
-    async def _in_turn(steps: list[Coroutine[Any, Any, None]]) -> None:
+    async def _in_turn(steps: list[Awaitable[None]]) -> None:
         for step in steps:
             await step
 

@@ -93,7 +93,9 @@ def _verify(copy: Path, source: Path, anchor: Anchor | None) -> tuple[tuple[int,
         try:
             verification = verify_connection(conn, anchor)
         except sqlite3.Error as exc:
-            raise StorageError(f"the copy of {source} cannot be verified ({exc}): is it an OpenTrade database?") from None
+            raise StorageError(
+                f"the copy of {source} cannot be verified ({exc}): is it an OpenTrade database?"
+            ) from None
         if not verification.ok:
             raise StorageError(
                 f"the audit log of {source} is broken at entry {verification.first_broken}: "

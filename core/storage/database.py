@@ -81,6 +81,7 @@ def _checkpoint(conn: sqlite3.Connection) -> bool:
     busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
     return not busy
 
+
 FaultListener = Callable[[StorageError], None]
 
 
@@ -158,7 +159,8 @@ class Database:
         if not self._fenced:
             try:
                 if not await in_thread(self._conn, _checkpoint):
-                    log.warning("the write-ahead log of %s was not fully checkpointed: another program reads it", self.path)
+                    log.warning("the write-ahead log of %s was not fully checkpointed: another program reads it",
+                                self.path)
             except sqlite3.Error as exc:
                 log.warning("the write-ahead log of %s was not checkpointed: %s", self.path, exc)
         await close(self._conn)
