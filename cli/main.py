@@ -34,6 +34,7 @@ COMMAND_MODULES = {
     "init": "init",
     "doctor": "doctor",
     "audit": "audit",
+    "backup": "backup",
     "venues": "venues",
     "backtest": "backtest",
     "optimize": "backtest",

@@ -48,6 +48,8 @@ from core.redact import redact
 from core.risk import RiskManager
 from core.risk.guard import SafetyGuard
 from core.storage.database import Database
+from core.storage.errors import StorageError
+from core.storage_watch import StorageWatch
 
 __all__ = ["TradingEngine", "OrderRefused", "Operation"]
 
@@ -131,10 +133,11 @@ class TradingEngine:
             config.risk_management, config.trading, self.portfolio, self.bus, clock, on_emergency=self._flatten
         )
         self.orders = OrderManager(db, self.bus, self.portfolio)
+        self.storage = StorageWatch(db, self.risk, self.bus, clock)
         self._instruments: dict[tuple[str, str], Instrument] = {}
         self.guard = SafetyGuard(config, self.bus, clock, self.portfolio, self.market, self.risk, db, self._audit)
         self.notifications = Notifications(
-            config.notifications, build_channels(config.notifications), self.bus, clock, db
+            config.notifications, build_channels(config.notifications), self.bus, clock, db, db.audit_head
         )
         self.executor = TradeExecutor(
             self.venues, self._instruments, self.orders, self.risk, self.market,
@@ -219,6 +222,7 @@ class TradingEngine:
             asyncio.create_task(self._consume_reports(), name="engine-reports"),
             asyncio.create_task(self._monitor(), name="engine-risk-monitor"),
             asyncio.create_task(self._refresh_accounts(), name="engine-accounts"),
+            asyncio.create_task(self.storage.run(), name="engine-storage-watch"),
         ]
         self._running = True
         for service in self.services:
@@ -246,7 +250,7 @@ class TradingEngine:
         self._running = False
         self.bus.publish(EngineStatus("stopping"))
         for service in reversed(self.services):
-            await service.stop()
+            await self.storage.attempt(f"stopping {type(service).__name__}", service.stop())
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -254,13 +258,14 @@ class TradingEngine:
                 await task
         for venue in self.venues.values():
             await venue.stop()
-        await self._save_accounting()
+        await self.storage.attempt("saving the accounting state", self._save_accounting())
         await self.orders.flush()
         await self.guard.drain()
-        await self.notifications.stop()
+        await self.storage.attempt("saving the notification queue", self.notifications.stop())
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        await self._audit("engine_stop", {})
+        await self.storage.drain()
+        await self.storage.attempt("auditing the stop", self._audit("engine_stop", {}))
         self.bus.publish(EngineStatus("stopped"))
         log.info("engine stopped")
 
@@ -274,9 +279,11 @@ class TradingEngine:
         await self.db.set_state("config_sha256", digest)
 
     async def close(self) -> None:
-        """Stop, then close the database: the end of the engine's life."""
-        await self.stop()
-        await self.db.close()
+        """Stop, then close the database (even if the stop failed): the end of the engine's life."""
+        try:
+            await self.stop()
+        finally:
+            await self.db.close()
 
     async def _restore_accounting(self) -> None:
         """Today's starting equity, the drawdown peak and spot holdings outlive a restart, so a
@@ -391,6 +398,8 @@ class TradingEngine:
                     # Written behind like the executor's: the venue is the truth once it has
                     # reported, and the fill itself is recorded durably inside ``apply``.
                     await self.orders.apply(event.report, actor=event.report.venue, durable=False)
+                except StorageError as exc:  # the storage watch has halted trading; reconciliation recovers it
+                    log.error("report for %s not saved: %s", event.report.client_order_id, exc)
                 except Exception:
                     log.exception("could not apply report for %s", event.report.client_order_id)
         finally:
@@ -436,7 +445,7 @@ class TradingEngine:
 
     def _on_risk_state(self, event: Event) -> None:
         assert isinstance(event, RiskStateChanged)
-        self._spawn(self._persist_risk_state(event))
+        self._spawn("saving the risk state", self._persist_risk_state(event))
 
     async def _persist_risk_state(self, event: RiskStateChanged) -> None:
         await self.db.set_state("risk_state", event.new.value)
@@ -461,7 +470,7 @@ class TradingEngine:
 
     def _on_strategy_halted(self, event: Event) -> None:
         assert isinstance(event, StrategyHalted)
-        self._spawn(self._halt_strategy(event.strategy_id))
+        self._spawn(f"halting strategy {event.strategy_id}", self._halt_strategy(event.strategy_id))
 
     async def _halt_strategy(self, strategy_id: str) -> None:
         """A strategy whose breaker tripped: stop it in the runner, cancel what it left working."""
@@ -477,14 +486,17 @@ class TradingEngine:
         """Closed candles are kept: the daily review and `agents analyze` test on them."""
         assert isinstance(event, CandleClosed)
         if self._running:
-            self._spawn(self.db.save_candles(event.venue, event.symbol, event.timeframe, [event.candle]))
+            candles = self.db.save_candles(event.venue, event.symbol, event.timeframe, [event.candle])
+            self._spawn("saving a candle", candles)
 
     def _on_decision(self, event: Event) -> None:
         assert isinstance(event, AgentDecision)
         self._decisions[event.symbol] = event
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+    def _spawn(self, what: str, coro: Any) -> None:
+        """Run ``coro`` beside the listener that started it; a storage failure in it is logged
+        (the storage watch has halted trading for it), not left in a task nobody reads."""
+        task = asyncio.get_running_loop().create_task(self.storage.attempt(what, coro))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -33,6 +33,7 @@ from core.models import (
 from core.orders import DuplicateOrderId, OrderManager
 from core.ports import Clock, ExchangeAdapter, VenueError
 from core.redact import redact
+from core.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +138,15 @@ class TradeExecutor:
 
     async def _refuse(self, request: OrderRequest, reason: str, rule: str, actor: str) -> OrderRefused:
         self._bus.publish(OrderRejected(request.client_order_id, request.symbol, reason, rule, request.strategy_id))
-        await self._audit(
-            "order_refused",
-            {"client_order_id": request.client_order_id, "symbol": request.symbol, "venue": request.venue,
-             "side": request.side.value, "size": str(request.size), "reason": reason, "rule": rule},
-            actor,
-        )
+        try:
+            await self._audit(
+                "order_refused",
+                {"client_order_id": request.client_order_id, "symbol": request.symbol, "venue": request.venue,
+                 "side": request.side.value, "size": str(request.size), "reason": reason, "rule": rule},
+                actor,
+            )
+        except StorageError as exc:  # the refusal stands; a failed write has already halted trading
+            log.error("refusal of %s not audited: %s", request.client_order_id, exc)
         return OrderRefused(reason, rule)
 
     def precheck(self, request: OrderRequest, *, actor: str = "user", replacing: str | None = None) -> Refusal | None:

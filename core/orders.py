@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from core.events import EventBus, OrderFilled, OrderUpdated
 from core.faults import kill_point
 from core.models import ZERO, ExecutionReport, Fill, Order, OrderStatus
-from core.storage.errors import DuplicateOrderError
+from core.storage.errors import DuplicateOrderError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,11 @@ class OrderManager:
         self._orders[coid] = order
         try:
             await self._store.record_order(order, "created", detail=verdict, actor=actor, new=True)
-        except DuplicateOrderError:
+        except StorageError as exc:  # not written, so never sent: it must not look open either
             self._orders.pop(coid, None)
-            raise DuplicateOrderId(f"client order id {coid} is already in use") from None
+            if isinstance(exc, DuplicateOrderError):
+                raise DuplicateOrderId(f"client order id {coid} is already in use") from None
+            raise
         self._bus.publish(OrderUpdated(order.model_copy(), None))
 
     def track_order(self, client_order_id: str) -> Order | None:

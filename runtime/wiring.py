@@ -15,6 +15,7 @@ from core.engine import TradingEngine
 from core.filemodes import private_dir
 from core.ports import Clock, ExchangeAdapter, Service
 from core.secrets import load_credentials
+from core.storage.anchor import ANCHOR_NAME
 from core.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ async def build_engine(
     if venue:
         config = config.model_copy(update={"default_venue": venue})
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
-    db = await Database.open(database_path(config, home), synchronous=config.storage.synchronous)
+    db = await Database.open(
+        database_path(config, home), synchronous=config.storage.synchronous, anchor=home / ANCHOR_NAME
+    )
     try:
         engine = TradingEngine(config, db, venues, clock)
         if services:

@@ -1,4 +1,9 @@
-"""`opentrade audit verify|export`: check the hash chain, or export entries."""
+"""`opentrade audit verify|export`: check the hash chain, or export entries.
+
+`verify` also checks the chain against its anchor, the head kept outside the database: the
+home's `audit-anchor` file, or with `--anchor FILE` a copy kept elsewhere (a backup's
+`.audit-anchor` file, or the line from the daily notification saved as a file).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.config import database_path
+from core.storage.anchor import ANCHOR_NAME, read_anchor
 from core.storage.audit import export_audit, verify_audit_file
 from cli.main import CommandContext
 
@@ -17,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("audit", help="verify or export the audit log")
     actions = parser.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
     verify = actions.add_parser("verify", help="recompute the hash chain; exit 1 at the first broken link")
+    verify.add_argument(
+        "--anchor", type=Path, metavar="FILE",
+        help="check against this copy of the audit anchor instead of the one in the home",
+    )
     verify.set_defaults(handler=handle_verify)
     export = actions.add_parser("export", help="export entries as JSON lines or CSV")
     export.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-01 or 2026-11-01T12:00")
@@ -33,9 +43,15 @@ def _db(ctx: CommandContext) -> Path:
 
 
 def handle_verify(args: argparse.Namespace, ctx: CommandContext) -> int:
-    result = asyncio.run(verify_audit_file(_db(ctx)))
+    path = _db(ctx)
+    anchor_file = args.anchor or ctx.home / ANCHOR_NAME
+    if args.anchor is not None and not args.anchor.is_file():
+        raise SystemExit(f"--anchor {args.anchor}: no such file")
+    anchor = read_anchor(anchor_file)
+    result = asyncio.run(verify_audit_file(path, anchor))
     if result.ok:
-        print(f"audit log intact: {result.checked} entries verified")
+        against = f"; entry {anchor.seq} matches {anchor_file}" if anchor is not None else "; no anchor to compare with"
+        print(f"audit log intact: {result.checked} entries verified{against}")
         return 0
     print(f"audit log BROKEN at entry {result.first_broken}: {result.message}", file=sys.stderr)
     return 1

@@ -69,6 +69,9 @@ async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig)
                     _status(engine)
     finally:
         await engine.close()
+    if engine.storage.fault is not None:
+        log.error("ended on a storage failure: %s", engine.storage.fault)
+        return 1
     return 0
 
 

@@ -5,6 +5,10 @@ Trading never waits for it: the bus listener only appends to a list and schedule
 the queue; sending happens in a background task, one channel at a time, each call bounded by
 the channel's own timeout. A message leaves the queue when its channel accepted it, or after
 ``max_attempts`` failures (logged).
+
+Once a UTC day the audit chain's head goes out too: a copy of the anchor (``core.storage.anchor``)
+kept away from the machine, against which ``opentrade audit verify --anchor FILE`` checks the
+log later, so that a log cut short or rewritten together with its anchor file still shows.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -22,14 +26,21 @@ from core.events import Event, EventBus, RiskAlert
 from core.notify.channels import NotifyError
 from core.ports import Clock, Notifier
 from core.redact import redact
+from core.storage.anchor import anchor_text
+from core.storage.errors import StorageError
 from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 STATE_KEY = "notification_queue"
+HEAD_DAY_KEY = "audit_head_sent_day"
+DAY_MS = 86_400_000
 LEVELS = {"info": 0, "warning": 1, "critical": 2}
 MAX_BATCH = 20
 MINUTE_MS = 60_000
+
+
+HeadSource = Callable[[], Awaitable[tuple[int, str] | None]]
 
 
 class StateStore(Protocol):
@@ -51,8 +62,10 @@ class Pending:
 
 class Notifications:
     def __init__(
-        self, config: NotificationsConfig, channels: Sequence[Notifier], bus: EventBus, clock: Clock, store: StateStore
+        self, config: NotificationsConfig, channels: Sequence[Notifier], bus: EventBus, clock: Clock, store: StateStore,
+        audit_head: HeadSource | None = None,
     ) -> None:
+        """``audit_head`` gives the audit chain's head (seq, hash) for the daily message."""
         self._config = config
         self._channels = {channel.name: channel for channel in channels}
         self._clock = clock
@@ -62,6 +75,8 @@ class Notifications:
         self._task: asyncio.Task[None] | None = None
         self._saving: asyncio.Task[None] | None = None
         self._dirty = False
+        self._audit_head = audit_head
+        self._head_day: int | None = None
         self.delivered = 0
         self.dropped = 0
         if self._channels:
@@ -79,6 +94,8 @@ class Notifications:
                 log.error("saved notification queue unreadable, starting empty: %s", exc)
                 restored = []
             self.queue = [p for p in restored if p.channel in self._channels] + self.queue
+        sent_day = await self._store.get_state(HEAD_DAY_KEY)
+        self._head_day = int(sent_day) if sent_day and sent_day.isdigit() else None
         self._task = asyncio.get_running_loop().create_task(self._run(), name="notifications")
 
     async def stop(self) -> None:
@@ -117,15 +134,42 @@ class Notifications:
 
     async def _save(self) -> None:
         self._dirty = False
-        await self._store.set_state(STATE_KEY, json.dumps([asdict(p) for p in self.queue]))
+        await self._keep(STATE_KEY, json.dumps([asdict(p) for p in self.queue]))
+
+    async def _keep(self, key: str, value: str) -> None:
+        """Messages still go out when the database fails (a full disk is worth an alert)."""
+        try:
+            await self._store.set_state(key, value)
+        except StorageError as exc:
+            log.warning("notification state %s not saved: %s", key, exc)
 
     async def _run(self) -> None:
         while True:
             await self._clock.sleep(self._config.batch_seconds)
             try:
+                await self.send_audit_head()
                 await self.flush()
             except Exception:
                 log.exception("notification flush failed")
+
+    async def send_audit_head(self) -> None:
+        """Queue the audit chain's head, once per UTC day (the first batch of the day)."""
+        day = self._clock.now_ms() // DAY_MS
+        if self._audit_head is None or day == self._head_day:
+            return
+        head = await self._audit_head()
+        self._head_day = day
+        await self._keep(HEAD_DAY_KEY, str(day))
+        if head is None:
+            return
+        seq, digest = head
+        self.notify(
+            "audit log head",
+            f"entry {seq} of the audit log has the hash {digest}. Keep this message: to check the log "
+            f"against it later, save the next line as a file and run `opentrade audit verify --anchor FILE`.\n"
+            f"{anchor_text(seq, digest).strip()}",
+            "info",
+        )
 
     async def flush(self) -> int:
         """Send what is due: one batch per channel within its rate limit. Returns messages delivered."""

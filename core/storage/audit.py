@@ -5,7 +5,8 @@ the sorted-key JSON of seq, ts, kind, actor and payload. Changing, removing or r
 entry breaks the chain at that entry; ``verify_rows`` names the first place it breaks. SQLite
 triggers refuse UPDATE and DELETE, so tampering needs deliberate work outside the program,
 which is exactly what verification is for. The last link is also kept in ``audit_head``,
-written in the same transaction as each entry, so cutting entries off the end shows too.
+written in the same transaction as each entry, so cutting entries off the end shows too,
+unless ``audit_head`` is cut as well: the anchor outside the database (``anchor.py``) covers that.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Literal, NamedTuple, TextIO
 
 import aiosqlite
 
+from core.storage.anchor import Anchor
 from core.storage.codec import canonical_json, redacted_json
 from core.storage.connection import connect, in_thread
 from core.storage.errors import StorageError
@@ -153,6 +155,7 @@ class _Verifier:
     checked: int = 0
     expected_seq: int = 1
     prev_hash: str = GENESIS_HASH
+    anchor: Anchor | None = None
 
     def check(self, seq: int, ts: int, kind: str, actor: str, symbol: str | None,
               payload_json: str, prev_hash: str, digest: str) -> AuditVerification | None:
@@ -171,6 +174,8 @@ class _Verifier:
             return self._fail(seq, f"audit entry {seq} has a payload that is not valid JSON")
         if not isinstance(payload, dict) or payload_symbol(payload) != symbol:
             return self._fail(seq, f"audit entry {seq} was altered: its symbol column does not match its payload")
+        if self.anchor is not None and seq == self.anchor.seq and digest != self.anchor.hash:
+            return self._fail(seq, rewritten_message(self.anchor))
         self.checked += 1
         self.expected_seq += 1
         self.prev_hash = digest
@@ -181,6 +186,8 @@ class _Verifier:
 
     def result(self, head: tuple[int, str] | None) -> AuditVerification:
         last = self.expected_seq - 1
+        if self.anchor is not None and self.anchor.seq > last:
+            return self._fail(last + 1, truncated_message(self.anchor, last))
         if head is not None and head[0] > last:
             return self._fail(last + 1, f"audit entries {last + 1} to {head[0]} are missing: the log was cut short")
         if head is not None and head != (last, self.prev_hash):
@@ -188,23 +195,50 @@ class _Verifier:
                 head[0] + 1, f"the audit log's last entry is not the one recorded as its head (entry {head[0]})"
             )
         message = f"audit log intact: {self.checked} entries checked"
+        if self.anchor is not None:
+            message += f", entry {self.anchor.seq} matches {self.anchor.source}"
         return AuditVerification(ok=True, checked=self.checked, message=message)
 
 
-def verify_rows(rows: Iterable[tuple[Any, ...]], head: tuple[int, str] | None = None) -> AuditVerification:
+def truncated_message(anchor: Anchor, last: int) -> str:
+    return (f"the audit log ends at entry {last} but {anchor.source} records entry {anchor.seq}: "
+            f"entries {last + 1} to {anchor.seq} were removed, or this is an older copy of the database")
+
+
+def rewritten_message(anchor: Anchor) -> str:
+    return (f"audit entry {anchor.seq} does not have the hash {anchor.source} records for it: "
+            "the log was rewritten from there or before")
+
+
+def verify_rows(
+    rows: Iterable[tuple[Any, ...]], head: tuple[int, str] | None = None, anchor: Anchor | None = None,
+    after: tuple[int, str] = (0, GENESIS_HASH),
+) -> AuditVerification:
     """Recompute the chain over rows of (seq, ts, kind, actor, symbol, payload, prev_hash, hash).
 
-    ``head`` is the recorded last link (seq, hash), when the database has one.
+    ``head`` is the recorded last link (seq, hash), when the database has one; ``anchor`` a
+    link recorded outside it. ``after`` is the link the rows continue (to check only a tail).
     """
-    verifier = _Verifier()
-    for row in rows:
-        broken = verifier.check(*row)
-        if broken is not None:
-            return broken
+    verifier = _Verifier(expected_seq=after[0] + 1, prev_hash=after[1], anchor=anchor)
+    try:
+        for row in rows:
+            broken = verifier.check(*row)
+            if broken is not None:
+                return broken
+    except sqlite3.DatabaseError as exc:  # a damaged page under the log
+        seq = verifier.expected_seq
+        return verifier._fail(seq, f"audit entries from {seq} on cannot be read, the database is damaged: {exc}")
     return verifier.result(head)
 
 
-def verify_connection(conn: sqlite3.Connection) -> AuditVerification:
+def recorded_head(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """The ``audit_head`` row, if the database has one."""
+    has_head = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_head'").fetchone()
+    row = conn.execute("SELECT seq, hash FROM audit_head").fetchone() if has_head else None
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def verify_connection(conn: sqlite3.Connection, anchor: Anchor | None = None) -> AuditVerification:
     """Streams the log in seq order on the connection's thread: memory stays flat on long logs.
 
     One read transaction, so the head and the entries come from the same moment even while
@@ -212,15 +246,37 @@ def verify_connection(conn: sqlite3.Connection) -> AuditVerification:
     """
     conn.execute("BEGIN")
     try:
-        has_head = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_head'"
-        ).fetchone()
-        head_row = conn.execute("SELECT seq, hash FROM audit_head").fetchone() if has_head else None
+        head = recorded_head(conn)
         cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq")
         cursor.row_factory = None  # plain tuples, the verifier unpacks them positionally
-        return verify_rows(cursor, (int(head_row[0]), str(head_row[1])) if head_row else None)
+        return verify_rows(cursor, head, anchor)
     finally:
-        conn.execute("COMMIT")
+        conn.execute("ROLLBACK")  # a read: nothing to keep, and unlike COMMIT it ends one that met a damaged page
+
+
+def verify_tail(conn: sqlite3.Connection, entries: int) -> AuditVerification:
+    """The last ``entries`` links and the recorded head: what a start-up can afford to check on
+    a long log (a full pass over 200,000 entries takes over a second)."""
+    last = conn.execute("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    first = max(int(last[0]) - entries, 0) if last else 0
+    before = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (first,)).fetchone()
+    if first and before is None:
+        return AuditVerification(ok=False, checked=0, first_broken=first, message=f"audit entry {first} is missing")
+    cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq", (first,))
+    cursor.row_factory = None
+    return verify_rows(cursor, recorded_head(conn), after=(first, str(before[0]) if before else GENESIS_HASH))
+
+
+def anchor_problem(conn: sqlite3.Connection, anchor: Anchor) -> str | None:
+    """Why the chain disagrees with ``anchor`` (cut short, or rewritten), or None."""
+    last = conn.execute("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    last_seq = int(last[0]) if last else 0
+    if anchor.seq > last_seq:
+        return truncated_message(anchor, last_seq)
+    if anchor.seq == 0:
+        return None
+    row = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (anchor.seq,)).fetchone()
+    return rewritten_message(anchor) if row is None or row[0] != anchor.hash else None
 
 
 def export_connection(conn: sqlite3.Connection, since_ms: int | None, fmt: str, out: TextIO) -> int:
@@ -256,11 +312,14 @@ async def _open_existing(path: Path) -> aiosqlite.Connection:
     return conn
 
 
-async def verify_audit_file(path: Path) -> AuditVerification:
-    """Verify a database file's audit chain, read-only: no migration, no change to the file."""
+async def verify_audit_file(path: Path, anchor: Anchor | None = None) -> AuditVerification:
+    """Verify a database file's audit chain, read-only: no migration, no change to the file;
+    with ``anchor``, also that the chain still holds that entry with that hash."""
     conn = await _open_existing(path)
     try:
-        return await in_thread(conn, verify_connection)
+        return await in_thread(conn, verify_connection, anchor)
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path} cannot be read, the database is damaged: {exc}") from exc
     finally:
         await conn.close()
 

@@ -12,6 +12,11 @@ sees that write.
 
 Listing methods return rows oldest first; ``limit`` keeps the most recent ``limit`` rows.
 Time ranges are half-open: ``since_ms <= ts < until_ms``.
+
+Storage refuses to lie: a damaged file is refused at opening (``checks.py``), a failed write or
+a file deleted under the open connection is reported to whoever listens (``on_fault``,
+``file_problem``; the engine's storage watch halts trading), and a clean close checkpoints the
+write-ahead log so that the ``.sqlite`` file alone holds everything.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from core.models import Balance, Candle, Fill, Order, Position
 from core.ports import Clock
 from core.redact import redact
 from core.storage import ops
+from core.storage.anchor import AnchorWriter, read_anchor
 from core.storage.audit import (
     ENTRY_COLUMNS,
     AuditChain,
@@ -40,11 +46,15 @@ from core.storage.audit import (
     AuditEntry,
     AuditVerification,
     entry_from_row,
+    recorded_head,
     verify_connection,
 )
+from core.storage.backup import copy_database
+from core.storage.checks import check_chain, check_pages
 from core.storage.codec import canonical_json, model_row, placeholders
 from core.storage.connection import close, connect, in_thread
-from core.storage.errors import StorageError
+from core.storage.errors import DamagedDatabaseError, StorageError, is_damage
+from core.storage.identity import FileIdentity
 from core.storage.migrations import bundled_migrations, migrate
 from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, ORDER_EVENT_COLUMNS, POSITION_COLUMNS
 from core.storage.queries import (
@@ -64,50 +74,125 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+
+def _checkpoint(conn: sqlite3.Connection) -> bool:
+    """Move the write-ahead log into the database file and empty it; False when a reader in
+    another program kept part of it from being moved (it is moved at a later checkpoint)."""
+    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    return not busy
+
+
+FaultListener = Callable[[StorageError], None]
+
+
 class Database:
     """Open with ``await Database.open(path)``; close with ``await db.close()``."""
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection, reader: aiosqlite.Connection,
-                 writer: GroupCommitWriter, schema_version: int, clock: Clock | None) -> None:
+    def __init__(self, path: Path, conn: aiosqlite.Connection, reader: aiosqlite.Connection, chain: AuditChain,
+                 schema_version: int, clock: Clock | None, anchor: Path | None) -> None:
         self.path = path
         self.schema_version = schema_version
         self._conn = conn
         self._reader = reader
-        self._writer = writer
         self._clock = clock
         self._closed = False
+        self._identity = FileIdentity(path)
+        self._fault_listeners: list[FaultListener] = []
+        self._anchor = AnchorWriter(anchor, self._fault) if anchor is not None else None
+        self._writer = GroupCommitWriter(
+            conn, chain, on_fault=self._fault, on_commit=self._anchor.update if self._anchor else None
+        )
+        self._fenced = False
+        if self._anchor is not None and chain.last_seq:
+            self._anchor.update(chain.mark())
 
     @classmethod
-    async def open(cls, path: Path, synchronous: str = "FULL", clock: Clock | None = None) -> Database:
-        """Open (creating if needed) and migrate the database at ``path``.
+    async def open(
+        cls, path: Path, synchronous: str = "FULL", clock: Clock | None = None, anchor: Path | None = None
+    ) -> Database:
+        """Open (creating if needed), check and migrate the database at ``path``.
 
         ``synchronous="NORMAL"`` trades the last transactions before a power loss (never
-        corruption) for speed; the default FULL keeps every acknowledged write.
+        corruption) for speed; the default FULL keeps every acknowledged write. ``anchor`` is
+        the file that keeps the audit chain's head outside the database (``anchor.py``): the
+        chain must still hold what it records, and it follows every commit. A file that fails
+        the checks (``checks.py``) raises DamagedDatabaseError and nothing is written to it.
         """
         path = Path(path)
         if not path.parent.is_dir():
             raise StorageError(f"cannot open database {path}: the directory {path.parent} does not exist")
-        conn = await connect(path, synchronous)
+        anchored = read_anchor(anchor) if anchor is not None else None
         try:
+            conn = await connect(path, synchronous)
+        except StorageError as exc:
+            if is_damage(exc.__cause__):  # its header is gone, or SQLite met a bad page at once
+                raise DamagedDatabaseError.of(path, str(exc.__cause__)) from exc
+            raise
+        try:
+            await in_thread(conn, check_pages, path)
             ts = clock.now_ms() if clock is not None else 0
             version = await in_thread(conn, migrate, bundled_migrations(), ts)
+            await in_thread(conn, check_chain, path, anchored)
             chain = await in_thread(conn, AuditChain.load)
             reader = await connect(path, readonly=True)
-        except BaseException:
-            await conn.close()
+        except BaseException as exc:
+            await close(conn)
+            if is_damage(exc):  # a damaged page the checks did not reach
+                raise DamagedDatabaseError.of(path, str(exc)) from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"cannot open database {path}: {exc}") from exc
             raise
-        writer = GroupCommitWriter(conn, chain)
         log.debug("opened %s (schema version %d, synchronous=%s)", path, version, synchronous.upper())
-        return cls(path, conn, reader, writer, version, clock)
+        return cls(path, conn, reader, chain, version, clock, anchor)
 
     async def close(self) -> None:
-        """Commit what is queued, then close; calling it again does nothing."""
+        """Commit what is queued, write the anchor, checkpoint the write-ahead log into the
+        database file (a copy of the file alone then has everything), then close; calling it
+        again does nothing."""
         if self._closed:
             return
         self._closed = True
         await self._writer.close()
-        await close(self._conn)
+        if self._anchor is not None:
+            await self._anchor.close()
         await close(self._reader)
+        if not self._fenced:
+            try:
+                if not await in_thread(self._conn, _checkpoint):
+                    log.warning("the write-ahead log of %s was not fully checkpointed: another program reads it",
+                                self.path)
+            except sqlite3.Error as exc:
+                log.warning("the write-ahead log of %s was not checkpointed: %s", self.path, exc)
+        await close(self._conn)
+
+    # Health: failed writes, the file under the connection
+
+    def on_fault(self, listener: FaultListener) -> None:
+        """Call ``listener`` with each storage fault: a write that failed because of the file or
+        its disk (not because of what was written), or an anchor that could not be written."""
+        self._fault_listeners.append(listener)
+
+    def _fault(self, error: StorageError) -> None:
+        for listener in self._fault_listeners:
+            listener(error)
+
+    def file_problem(self) -> str | None:
+        """Whether the file at ``path`` is still the one this connection writes to."""
+        return self._identity.problem()
+
+    async def rescue(self, reason: str, ts: int) -> Path:
+        """For a file deleted or replaced under the connection: refuse every later write, then
+        copy what the connection still holds next to the path (``<name>.rescued-<ts>``)."""
+        self._fenced = True
+        await self._writer.fence(reason)
+        target = self.path.with_name(f"{self.path.name}.rescued-{ts}")
+        await in_thread(self._conn, copy_database, target)
+        return target
+
+    async def audit_head(self) -> tuple[int, str] | None:
+        """The last committed audit entry's (seq, hash)."""
+        self._check_open()
+        return await in_thread(self._reader, recorded_head)
 
     async def __aenter__(self) -> Database:
         return self

@@ -17,6 +17,12 @@ A batch first runs plainly, order records gathered into a few multi-row statemen
 again with each operation in its own SAVEPOINT, so the failing one is rolled back alone and
 its caller gets the error while the rest commit. Under the write lock each batch first
 re-reads the audit chain's head, so another program writing to the same file cannot fork it.
+
+A write that fails because of the file or its disk (full, I/O error, locked too long) is a
+storage fault: besides its caller, ``on_fault`` hears of it, once per batch, so the engine can
+stop trading on storage that no longer keeps what it is given. ``on_commit`` receives the
+chain's head after each commit (the anchor outside the database). ``fence`` refuses every
+later write, for a database file that is no longer the one at its path.
 """
 
 from __future__ import annotations
@@ -29,14 +35,17 @@ from typing import Any
 
 import aiosqlite
 
+from core.faults import disk_full_point
 from core.storage.audit import AuditChain
 from core.storage.connection import start_in_thread
-from core.storage.errors import StorageError
+from core.storage.errors import StorageError, is_storage_fault
 from core.storage.ops import OrderRecord, OrderRows
 
 log = logging.getLogger(__name__)
 
 WriteOp = Callable[[sqlite3.Connection, AuditChain], Any]
+FaultListener = Callable[[StorageError], None]
+HeadListener = Callable[[tuple[int, str]], None]
 _Outcome = tuple[bool, Any]
 LAZY_WINDOW = 0.002  # seconds; a person placing orders by hand sees no difference
 
@@ -70,6 +79,7 @@ def _in_transaction(conn: sqlite3.Connection, chain: AuditChain, run: Callable[[
         outcomes = run()
         if chain.mark() != synced:
             chain.save_head(conn)
+        disk_full_point("commit")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -118,10 +128,16 @@ def _run_isolated(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChai
 class GroupCommitWriter:
     """The only path by which the repository writes; see the module docstring."""
 
-    def __init__(self, conn: aiosqlite.Connection, chain: AuditChain, max_batch: int = 1000) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, chain: AuditChain, max_batch: int = 1000, *,
+        on_fault: FaultListener | None = None, on_commit: HeadListener | None = None,
+    ) -> None:
         self._conn = conn
         self._chain = chain
         self._max_batch = max_batch
+        self._on_fault = on_fault
+        self._on_commit = on_commit
+        self._fenced: str | None = None
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._inflight: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._urgent = False
@@ -140,6 +156,8 @@ class GroupCommitWriter:
         """Queue ``op`` now; the future resolves when its transaction has committed."""
         if self._closing:
             raise StorageError("the database is closed")
+        if self._fenced is not None:
+            raise StorageError(f"not saved: {self._fenced}")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((op, future))
@@ -155,6 +173,16 @@ class GroupCommitWriter:
         """Commit everything already queued, then stop."""
         self._closing = True
         self._dispatch()
+        await self._idle.wait()
+
+    async def fence(self, reason: str) -> None:
+        """Refuse every write from now on (``reason`` says why), fail those still queued, and
+        return once the transaction under way, if any, has ended."""
+        self._fenced = reason
+        pending, self._pending = self._pending, []
+        self._fail(pending, StorageError(reason))
+        if not self._inflight:
+            self._idle.set()
         await self._idle.wait()
 
     def _dispatch(self) -> None:
@@ -186,16 +214,24 @@ class GroupCommitWriter:
         if error is not None:
             log.error("group commit of %d writes failed: %s", len(batch), error)
             self._fail(batch, error)
+            self._fault(error)
         else:
             self.batches += 1
             self.writes += len(batch)
+            fault: BaseException | None = None
             for (_, future), (ok, value) in zip(batch, done.result(), strict=True):
+                if not ok and fault is None and is_storage_fault(value):
+                    fault = value
                 if future.done():
                     continue
                 if ok:
                     future.set_result(value)
                 else:
                     future.set_exception(_as_storage_error(value))
+            if fault is not None:
+                self._fault(fault)
+            if self._on_commit is not None:
+                self._on_commit(self._chain.mark())  # read between transactions: no thread is using it
         if self._urgent or self._closing or len(self._pending) >= self._max_batch:
             self._dispatch()
         elif self._pending:
@@ -203,6 +239,10 @@ class GroupCommitWriter:
                 self._timer = asyncio.get_running_loop().call_later(LAZY_WINDOW, self._dispatch)
         else:
             self._idle.set()
+
+    def _fault(self, error: BaseException) -> None:
+        if self._on_fault is not None:
+            self._on_fault(StorageError(f"database write failed: {error}"))
 
     @staticmethod
     def _fail(writes: list[tuple[WriteOp, asyncio.Future[Any]]], error: BaseException) -> None:

@@ -152,7 +152,8 @@ def test_audit_verify_on_a_truncated_database(truncated_home: Path, capsys: pyte
 def test_run_on_a_truncated_database(truncated_home: Path) -> None:
     done = opentrade("--home", str(truncated_home), "run", "--headless", "--duration", "1")
     assert done.returncode == 1
-    assert f"opentrade: cannot open database {truncated_home / 'opentrade.sqlite'}: " in done.stderr
+    assert f"opentrade: the database {truncated_home / 'opentrade.sqlite'} is damaged: " in done.stderr
+    assert "OpenTrade will not trade on it" in done.stderr
     assert "Traceback" not in done.stderr
 
 

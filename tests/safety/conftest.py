@@ -15,6 +15,7 @@ from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
 from core.engine import TradingEngine
 from core.models import OrderRequest, OrderType, Side
 from runtime.wiring import build_engine
+from tests.safety.fakes import FakeHttp
 
 D = Decimal
 SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"
@@ -43,6 +44,15 @@ async def start_engine(home: Path, clock: SimClock, config: AppConfig | None = N
 
 
 EngineFactory = Callable[..., Coroutine[Any, Any, TradingEngine]]
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[FakeHttp]:
+    """A notification endpoint on 127.0.0.1 (Telegram's sendMessage and a webhook)."""
+    server = FakeHttp()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

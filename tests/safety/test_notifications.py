@@ -3,7 +3,6 @@ survives a restart, and no token in any error."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ class MemoryStore:
 
     async def set_state(self, key: str, value: str) -> None:
         self.state[key] = value
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[FakeHttp]:
-    server = FakeHttp()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def telegram(base: str) -> NotifierConfig:

@@ -17,6 +17,7 @@ from core.storage import Database, StorageError, export_audit, verify_audit_file
 from core.storage.audit import GENESIS_HASH, entry_hash, record_text
 from core.storage.codec import canonical_json
 from tests.storage.conftest import make_fill, make_order
+from tests.storage.tamper import tamper
 
 
 async def _fill_log(db: Database, count: int = 5) -> None:
@@ -94,18 +95,9 @@ async def test_updates_and_deletes_are_refused(db: Database, db_path: Path) -> N
     assert (await db.verify_audit()).ok
 
 
-def _tamper(db_path: Path, sql: str) -> None:
-    raw = sqlite3.connect(db_path)
-    raw.execute("DROP TRIGGER audit_log_no_update")
-    raw.execute("DROP TRIGGER audit_log_no_delete")
-    raw.execute(sql)
-    raw.commit()
-    raw.close()
-
-
 async def test_modified_payload_is_named(db: Database, db_path: Path) -> None:
     await _fill_log(db, 5)
-    _tamper(db_path, """UPDATE audit_log SET payload = '{"n":99,"symbol":"BTC/USDT"}' WHERE seq = 3""")
+    tamper(db_path, """UPDATE audit_log SET payload = '{"n":99,"symbol":"BTC/USDT"}' WHERE seq = 3""")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken, result.checked) == (False, 3, 2)
     assert "entry 3 was altered" in result.message
@@ -116,7 +108,7 @@ async def test_rehashed_entry_breaks_the_next_link(db: Database, db_path: Path) 
     entries = await db.audit_entries()
     forged_payload = '{"n":99,"symbol":"BTC/USDT"}'
     forged_hash = entry_hash(entries[1].hash, record_text(3, 1003, "note", "tester", forged_payload))
-    _tamper(db_path, f"UPDATE audit_log SET payload = '{forged_payload}', hash = '{forged_hash}' WHERE seq = 3")
+    tamper(db_path, f"UPDATE audit_log SET payload = '{forged_payload}', hash = '{forged_hash}' WHERE seq = 3")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 4)
     assert "does not link to entry 3" in result.message
@@ -124,7 +116,7 @@ async def test_rehashed_entry_breaks_the_next_link(db: Database, db_path: Path) 
 
 async def test_missing_entry_is_named(db: Database, db_path: Path) -> None:
     await _fill_log(db, 5)
-    _tamper(db_path, "DELETE FROM audit_log WHERE seq = 2")
+    tamper(db_path, "DELETE FROM audit_log WHERE seq = 2")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 2)
     assert "entry 2 is missing" in result.message
@@ -132,7 +124,7 @@ async def test_missing_entry_is_named(db: Database, db_path: Path) -> None:
 
 async def test_entries_cut_off_the_end_are_named(db: Database, db_path: Path) -> None:
     await _fill_log(db, 5)
-    _tamper(db_path, "DELETE FROM audit_log WHERE seq >= 4")
+    tamper(db_path, "DELETE FROM audit_log WHERE seq >= 4")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken, result.checked) == (False, 4, 3)
     assert "entries 4 to 5 are missing" in result.message
@@ -140,7 +132,7 @@ async def test_entries_cut_off_the_end_are_named(db: Database, db_path: Path) ->
 
 async def test_forged_head_is_detected(db: Database, db_path: Path) -> None:
     await _fill_log(db, 3)
-    _tamper(db_path, "UPDATE audit_head SET hash = 'forged' WHERE id = 1")
+    tamper(db_path, "UPDATE audit_head SET hash = 'forged' WHERE id = 1")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 4)
     assert "not the one recorded as its head" in result.message
@@ -148,7 +140,7 @@ async def test_forged_head_is_detected(db: Database, db_path: Path) -> None:
 
 async def test_changed_symbol_column_is_detected(db: Database, db_path: Path) -> None:
     await _fill_log(db, 3)
-    _tamper(db_path, "UPDATE audit_log SET symbol = 'DOGE/USDT' WHERE seq = 2")
+    tamper(db_path, "UPDATE audit_log SET symbol = 'DOGE/USDT' WHERE seq = 2")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 2)
 
@@ -180,7 +172,7 @@ async def test_unserialisable_payload_is_a_clear_error(db: Database) -> None:
 async def test_verify_audit_file(db: Database, db_path: Path) -> None:
     await _fill_log(db, 3)
     assert (await verify_audit_file(db_path)).ok
-    _tamper(db_path, "UPDATE audit_log SET ts = 1 WHERE seq = 1")
+    tamper(db_path, "UPDATE audit_log SET ts = 1 WHERE seq = 1")
     result = await verify_audit_file(db_path)
     assert (result.ok, result.first_broken) == (False, 1)
 

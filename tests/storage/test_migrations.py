@@ -63,7 +63,7 @@ async def test_bad_options_and_paths_are_clear_errors(tmp_path: Path) -> None:
         await Database.open(tmp_path / "no" / "such" / "dir" / "x.db")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(StorageError, match="cannot open database"):
+    with pytest.raises(StorageError, match="junk.db is damaged: file is not a database"):
         await Database.open(junk)
 
 
