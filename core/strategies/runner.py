@@ -39,6 +39,7 @@ from core.models import (
 )
 from core.ports import Clock
 from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
+from core.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from core.backtest.data import Bars
@@ -534,6 +535,11 @@ class StrategyEngine:
         try:
             await callback
             await ctx.save_state()
+        except StorageError as exc:
+            # The storage watch has already halted trading and said why; a traceback adds nothing.
+            ctx.state, ctx.last_error = "error", f"its state could not be saved: {exc}"
+            self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
+            log.error("strategy %s stopped: %s", ctx.strategy.strategy_id, ctx.last_error)
         except Exception as exc:
             ctx.state, ctx.last_error = "error", f"{type(exc).__name__}: {exc}"
             self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
