@@ -62,6 +62,20 @@ def _default_strategies() -> dict[str, StrategyConfig]:
     }
 
 
+def builtin_strategies(venues: dict[str, PaperVenueConfig | CcxtVenueConfig], default_venue: str) -> dict[str, StrategyConfig]:
+    """The strategy a file without ``strategies:`` gets: the AI trend following on the default
+    venue and one of its markets (BTC/USDT when it has it). On a live venue it is loaded but
+    stopped: a strategy the file never mentions does not trade real money on its own."""
+    venue = venues[default_venue]
+    markets = [m.symbol for m in venue.markets] if isinstance(venue, PaperVenueConfig) else list(venue.markets)
+    symbols = ["BTC/USDT"] if "BTC/USDT" in markets or not markets else markets[:1]
+    live = isinstance(venue, CcxtVenueConfig) and venue.mode == "live"
+    return {
+        name: strategy.model_copy(update={"venue": default_venue, "symbols": symbols, "enabled": strategy.enabled and not live})
+        for name, strategy in _default_strategies().items()
+    }
+
+
 class RiskConfig(Section):
     """Risk limits: the first document's monitoring parameters and the second's hard rules."""
 
@@ -367,6 +381,8 @@ class AppConfig(Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> AppConfig:
+        if "default_venue" not in self.model_fields_set and self.default_venue not in self.venues and self.venues:
+            self._set_unmentioned("default_venue", next(iter(self.venues)))
         if self.default_venue not in self.venues:
             raise ValueError(
                 f"default_venue '{self.default_venue}' is not among the venues: {', '.join(self.venues) or 'none'}"
@@ -376,10 +392,19 @@ class AppConfig(Section):
                 f"trading.default_leverage {self.trading.default_leverage} is above "
                 f"risk_management.max_leverage {self.risk_management.max_leverage}"
             )
+        if "strategies" not in self.model_fields_set:
+            self._set_unmentioned("strategies", builtin_strategies(self.venues, self.default_venue))
         for name, strategy in self.strategies.items():
-            if strategy.venue not in self.venues:
+            if strategy.enabled and strategy.venue not in self.venues:
                 raise ValueError(f"strategy '{name}' uses venue '{strategy.venue}', which is not configured")
         return self
+
+
+    def _set_unmentioned(self, name: str, value: Any) -> None:
+        """A default that follows other settings, still counted as not given by the file (so
+        it follows them again when they change, as ``trade --mode live`` does)."""
+        setattr(self, name, value)
+        self.__pydantic_fields_set__.discard(name)
 
 
 class ConfigError(Exception):
