@@ -514,9 +514,20 @@ def default_home() -> Path:
     return Path(base) / "opentrade"
 
 
+def chosen_home(home: str | Path | None) -> Path | None:
+    """The home a person chose (--home, else $OPENTRADE_HOME), None for the default one."""
+    chosen = Path(home) if home else Path(os.environ["OPENTRADE_HOME"]) if os.environ.get("OPENTRADE_HOME") else None
+    return chosen.expanduser() if chosen is not None else None
+
+
 def resolve_home(home: str | Path | None) -> Path:
-    chosen = Path(home) if home else Path(os.environ["OPENTRADE_HOME"]) if os.environ.get("OPENTRADE_HOME") else default_home()
-    return chosen.expanduser()
+    return chosen_home(home) or default_home()
+
+
+def home_config_path(home: Path) -> Path:
+    """A chosen home keeps its own configuration: `init --home DIR` writes it, and the app
+    started with that home reads it."""
+    return home / "config.yaml"
 
 
 def database_path(config: AppConfig, home: Path) -> Path:

@@ -14,10 +14,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import AppConfig, ConfigError, default_config_path, load_config, resolve_home
+from core.config import AppConfig, ConfigError, chosen_home, default_config_path, home_config_path, load_config, resolve_home
 
 # command name -> the module under tui/commands/ that registers it
 COMMAND_MODULES = {
@@ -40,10 +40,12 @@ log = logging.getLogger("opentrade")
 
 @dataclass
 class CommandContext:
-    """What every subcommand needs: where the config came from, the home directory."""
+    """What every subcommand needs: where the config came from, the home directory, and
+    where `init` writes (the chosen home's config.yaml, else the XDG one)."""
 
     config_path: Path | None
     home: Path
+    init_path: Path = field(default_factory=default_config_path)
 
     def load_config(self) -> AppConfig:
         return load_config(self.config_path)
@@ -60,7 +62,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="opentrade",
         description="A keyboard-driven terminal for trading crypto. Without a command: the trading app on the paper venue.",
     )
-    parser.add_argument("--config", type=Path, help="configuration file (default: the one 'opentrade init' wrote, else built-in defaults)")
+    parser.add_argument("--config", type=Path, help="configuration file (default: the one 'opentrade init' wrote, in --home when given, else built-in defaults)")
     parser.add_argument("--home", type=Path, help="directory for the database, logs and state (or $OPENTRADE_HOME)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     names = _available_commands() if only is None else [only]
@@ -69,11 +71,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _config_path(given: Path | None) -> Path | None:
+def _config_path(given: Path | None, home: Path | None) -> Path | None:
+    """--config; else the chosen home's config.yaml; else the XDG one; the first that exists."""
     if given is not None:
         return given
-    default = default_config_path()
-    return default if default.exists() else None
+    candidates = [home_config_path(home)] if home is not None else []
+    return next((path for path in [*candidates, default_config_path()] if path.exists()), None)
 
 
 def _command_index(args: list[str]) -> int:
@@ -104,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     index = _command_index(args_list)
     requested = args_list[index] if index < len(args_list) and args_list[index] in commands else None
     args = build_parser(only=requested).parse_args(args_list)
-    context = CommandContext(config_path=_config_path(args.config), home=resolve_home(args.home))
+    home = chosen_home(args.home)
+    context = CommandContext(
+        config_path=_config_path(args.config, home), home=resolve_home(args.home),
+        init_path=home_config_path(home) if home is not None else default_config_path(),
+    )
     try:
         return int(args.handler(args, context) or 0)
     except ConfigError as exc:
