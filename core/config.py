@@ -187,7 +187,7 @@ class DynamicRiskConfig(Section):
     enabled: bool = True
     target_volatility: float = Field(default=0.6, gt=0, le=10, description="annualised volatility at which the full position limit applies")
     min_size_factor: float = Field(default=0.25, gt=0, le=1, description="smallest share of the position limit volatility can cut it to")
-    sentiment_extreme: float = Field(default=0.8, gt=0, le=1, description="sentiment strength counted as extreme")
+    sentiment_extreme: float = Field(default=0.8, gt=0, le=1, description="extremity of an outside sentiment reading counted as extreme: 0 at fear-and-greed 50, 0.8 at 25 or 75, 1 at 0 or 100")
     sentiment_size_factor: float = Field(default=0.5, gt=0, le=1, description="share of the position limit while sentiment is extreme")
     sentiment_max_age: float = Field(default=21600, gt=0, description="seconds a sentiment reading stays in force")
     macro_calendar: Path | None = Field(default=None, description="YAML/JSON list of macro events during which new positions pause")
