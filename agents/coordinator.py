@@ -260,6 +260,7 @@ class Coordinator:
             take_profit=proposal.take_profit,
             generated_time=now,
             source="coordinator",
+            size_fraction=round(min(1.0, verdict.size_fraction), 6),
         )
 
 

@@ -199,6 +199,8 @@ async def test_risk_scaling_scales_the_signal(clock: SimClock, calm: Candles) ->
     assert decision.verdict.scale == pytest.approx(0.5)
     assert decision.signal.strength == pytest.approx(0.5, abs=1e-3)
     assert decision.signal.stop_loss > calm.last_close > decision.signal.take_profit
+    assert decision.signal.size_fraction == pytest.approx(decision.verdict.size_fraction), "the risk agent's size travels"
+    assert decision.signal.size_fraction < decision.verdict.requested_fraction
 
 
 def test_settings_and_names_are_checked(clock: SimClock) -> None:
