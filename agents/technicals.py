@@ -52,8 +52,10 @@ class Technicals:
 def too_few(context: AnalysisContext, timeframe: str | None = None) -> str:
     """Why ``technicals`` has nothing for a timeframe, in the words an opinion says it."""
     tf = timeframe or context.primary_timeframe
-    candles = context.series(tf) if tf else None
-    return f"{len(candles) if candles is not None else 0} {tf or ''} candles are too few (need {MIN_CANDLES})".replace("  ", " ")
+    if tf is None:
+        return "no candles"
+    candles = context.series(tf)
+    return f"{len(candles) if candles is not None else 0} {tf} candles are too few (need {MIN_CANDLES})"
 
 
 def technicals(context: AnalysisContext, timeframe: str | None = None) -> Technicals | None:
