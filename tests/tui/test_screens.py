@@ -16,6 +16,13 @@ from tui.screens.edit_params import EditParamsScreen
 from tests.tui.conftest import advance, settle, wait_ready
 
 
+def printed(widget: Static) -> str:
+    """What a Static shows, as text."""
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
 async def test_strategy_start_stop_and_parameter_edit_with_validation(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -72,9 +79,7 @@ async def test_agent_decisions_and_risk_alerts_appear_as_they_happen(make_app: A
         table.focus()
         table.move_cursor(row=table.get_row_index("DOGE/USDT"))
         await settle(pilot)
-        console = Console(width=120, record=True, file=io.StringIO())
-        console.print(app.screen.query_one("#opinions", Static).content)
-        details = console.export_text()
+        details = printed(app.screen.query_one("#opinions", Static))
         assert "coordinator says BUY" in details and "EMA cross up" in details and "ask heavy" in details
 
         await pilot.press("4")
@@ -124,12 +129,6 @@ def no_data_decision(symbol: str, clock: SimClock) -> AgentDecision:
                      for name in ("market", "forecast", "strategy", "risk", "onchain", "sentiment", "macro"))
     signal = Signal(instrument_id=symbol, direction=Direction.HOLD, strength=0, confidence=0, generated_time=clock.now_ms())
     return AgentDecision(symbol, opinions, signal, {"action": "none"})
-
-
-def printed(widget: Static) -> str:
-    console = Console(width=160, record=True, file=io.StringIO())
-    console.print(widget.content)
-    return console.export_text()
 
 
 async def test_agents_without_data_abstain_on_the_agents_screen(make_app: Any, clock: SimClock) -> None:
