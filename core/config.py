@@ -400,6 +400,14 @@ class AppConfig(Section):
         return self
 
 
+    def with_venues(self, venues: dict[str, VenueConfig]) -> AppConfig:
+        """A copy with these venues (``trade --mode live`` switches one); the built-in strategy
+        of a file without ``strategies:`` follows them as it does when the file is loaded."""
+        changed = self.model_copy(update={"venues": venues})
+        if "strategies" not in self.model_fields_set:
+            changed._set_unmentioned("strategies", builtin_strategies(venues, self.default_venue))
+        return changed
+
     def _set_unmentioned(self, name: str, value: Any) -> None:
         """A default that follows other settings, still counted as not given by the file (so
         it follows them again when they change, as ``trade --mode live`` does)."""

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.config import AppConfig, CcxtVenueConfig, ConfigError, builtin_strategies
+from core.config import AppConfig, CcxtVenueConfig, ConfigError
 from core.secrets import how_to_set, load_credentials
 
 
@@ -38,12 +38,7 @@ def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[
         return config, venue
     venues = dict(config.venues)
     venues[name] = venue_config.model_copy(update={"mode": mode})
-    changed = config.model_copy(update={"venues": venues})
-    if "strategies" not in config.model_fields_set:
-        # the built-in strategy follows the venue's mode as it does in the file: stopped when live
-        changed = changed.model_copy(update={"strategies": builtin_strategies(venues, config.default_venue)})
-        changed.__pydantic_fields_set__.discard("strategies")
-    return changed, name
+    return config.with_venues(venues), name
 
 
 def missing_credentials(config: AppConfig, venue: str | None) -> list[str]:
