@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
 from typing import Any
 
 from core.matching import BUY, SELL
@@ -50,7 +49,7 @@ BASIS_MEMORY_S = 300.0  # how long a perpetual's premium over spot lasts
 BASIS_SPREAD = 0.0003  # standard deviation of that premium (3 basis points)
 HISTORY_MINUTES = 600
 HISTORY_POINTS_PER_MINUTE = 4
-POINTS_PER_CANDLE = 12  # in history older than HISTORY_MINUTES
+POINTS_PER_CANDLE = 12  # in history further back than the seeded minutes
 MIN_HISTORY_STEP_MS = 15_000
 
 
@@ -197,19 +196,13 @@ class MarketSimulator:
             elapsed += rng.expovariate(FLOW_PER_SECOND)
         return orders
 
-    def history(
-        self, end_ms: int, minutes: int = HISTORY_MINUTES, reach: Mapping[int, int] | None = None
-    ) -> list[tuple[int, float, float]]:
+    def history(self, end_ms: int, minutes: int = HISTORY_MINUTES) -> list[tuple[int, float, float]]:
         """(ts, price, size) of past trades over whole minutes before ``end_ms``'s minute,
-        ending at the current price: candles for charts, strategies and agents from the first
-        second. ``reach`` maps a candle period (ms) to how far back (ms) candles of that period
-        are wanted; beyond ``minutes`` the path goes on backwards, with points only as close as
-        those candles need (POINTS_PER_CANDLE a candle), so a year of hourly candles costs no
-        more than a day of minutes. Each part has its own random stream: the live market is the
-        same without them, and the recent minutes the same however far back the rest goes."""
+        ending at the current price: candles for charts and strategies from the first second.
+        They come from their own random stream, so the live market is the same without them."""
         if self.leader is not None:
             premium = self.price / self.leader.price
-            return [(ts, price * premium, size) for ts, price, size in self.leader.history(end_ms, minutes, reach)]
+            return [(ts, price * premium, size) for ts, price, size in self.leader.history(end_ms, minutes)]
         rng = random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history")
         dt = 60.0 / HISTORY_POINTS_PER_MINUTE
         log_price, log_vol = 0.0, 0.0
@@ -221,47 +214,35 @@ class MarketSimulator:
             log_price += jump
             path.append(log_price)
         start = end_ms - end_ms % 60_000 - minutes * 60_000
-        per_second = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND
-        recent = [
-            (start + int(i * dt * 1000), self.price * math.exp(p - path[-1]), per_second * dt * rng.lognormvariate(0.0, 0.5))
+        size = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND * dt
+        return [
+            (start + int(i * dt * 1000), self.price * math.exp(p - path[-1]), size * rng.lognormvariate(0.0, 0.5))
             for i, p in enumerate(path)
         ]
-        end = end_ms - end_ms % 60_000
-        wanted = [(end - span, period) for period, span in (reach or {}).items()]
-        older = self._older_history(start, path[0], wanted, random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history:older"))
-        return [(ts, self.price * math.exp(p - path[-1]), per_second * step * size)
-                for ts, p, step, size in reversed(older)] + recent
 
     def extend_history(self, first: tuple[int, float], period_ms: int, oldest_ms: int) -> list[tuple[int, float, float]]:
-        """(ts, price, size) of trades before ``first`` (the oldest tick so far, ts and price) back
-        to ``oldest_ms``, for candles of ``period_ms``: further history when more is asked for than
-        was seeded, ending where the seeded history begins, from a stream of its own."""
+        """(ts, price, size) of trades before ``first`` (the oldest trade so far: ts, price) back to
+        ``oldest_ms``, for candles of ``period_ms``: history further back than was seeded, asked
+        for when it is needed (the agents' 1h candles), not at start. The path walks backwards
+        from ``first`` with points only as close as those candles need (POINTS_PER_CANDLE a
+        candle, so 300 hours cost 3,600 points), from a stream of its own: the same request gives
+        the same candles, and the live market is the same without them."""
         if self.leader is not None:
             premium = self.price / self.leader.price
             leader_first = (first[0], first[1] / premium)
             return [(ts, price * premium, size) for ts, price, size in self.leader.extend_history(leader_first, period_ms, oldest_ms)]
         rng = random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history:before:{first[0]}")
-        older = self._older_history(first[0], 0.0, [(oldest_ms, period_ms)], rng)
+        step_ms = max(MIN_HISTORY_STEP_MS, period_ms // POINTS_PER_CANDLE)
+        dt = step_ms / 1000
         per_second = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND
-        return [(ts, first[1] * math.exp(p), per_second * step * size) for ts, p, step, size in reversed(older)]
-
-    def _older_history(
-        self, start_ms: int, start_log: float, wanted: list[tuple[int, int]], rng: random.Random
-    ) -> list[tuple[int, float, float, float]]:
-        """(ts, log price, seconds the point stands for, volume noise) walking back from
-        ``start_ms`` until each (oldest ts, candle period) in ``wanted`` is reached, with points as
-        close as the candles of the periods still wanted need."""
-        spacing = [(oldest, max(MIN_HISTORY_STEP_MS, period // POINTS_PER_CANDLE)) for oldest, period in wanted]
-        ts, log_price, log_vol = start_ms, start_log, 0.0
+        ts, log_price, log_vol = first[0], 0.0, 0.0
         points = []
-        while steps := [step for oldest, step in spacing if oldest < ts]:
-            step_ms = min(steps)
-            dt = step_ms / 1000
+        while ts > oldest_ms:
             log_vol = _next_log_vol(rng, log_vol, dt)
             log_price -= sum(self._history_move(rng, log_vol, dt))
             ts -= step_ms
-            points.append((ts, log_price, dt, rng.lognormvariate(0.0, 0.5)))
-        return points
+            points.append((ts, first[1] * math.exp(log_price), per_second * dt * rng.lognormvariate(0.0, 0.5)))
+        return points[::-1]
 
     def _history_move(self, rng: random.Random, log_vol: float, dt: float) -> tuple[float, float]:
         """One step of the history's log price: the diffusion at the volatility level, and a

@@ -25,9 +25,11 @@ where a faster run left it, whichever is later). Everything it stamps (trades, c
 orders, fills, funding) is on that time, so at ``speed: 60`` a 1m candle closes every second of
 the clock, as a minute of the simulated market has passed. At speed 1 it is the clock's time.
 
-Seeded history: ten hours of minutes for a simulated market, and further back as far as
-``history`` asks (candles per timeframe: the analysis agents' ``history`` for their timeframes),
-ending at the start price; a replayed market has none.
+History: a simulated market starts with ten hours of seeded minutes ending at the start price
+(a replayed one with none). Asked for more candles than that (the agents want 314 hourly ones),
+``fetch_ohlcv`` walks the path further back from the oldest seeded trade, once, when first asked:
+the first frame does not wait for it. ``history`` (candles per timeframe) sizes what each
+timeframe keeps and adds timeframes beyond 1m, 5m, 15m and 1h.
 
 What is published: ``OrderBookUpdated``, ``TickerUpdated`` (mark = the simulated mid),
 ``TradePrinted`` and 1m ``CandleClosed`` for subscribed markets (all of them until
@@ -126,8 +128,10 @@ class _Market:
         self.sim = simulator
         self.quote_ids: list[object] = []
         self.candles = {tf: CandleBuilder(period_ms(tf), count) for tf, count in keep.items()}
-        # per timeframe, the oldest seeded trade its candles hold: where more history would end
-        self.first_ticks: dict[str, tuple[int, float]] = {}
+        # per timeframe: the oldest seeded trade its candles hold, where more history ends, and
+        # the time of the oldest trade they hold now
+        self.origins: dict[str, tuple[int, float]] = {}
+        self.oldest_ts: dict[str, int] = {}
         self.last_closed_ts = 0
         self.last: Decimal | None = None
         self.mark: Decimal = spec.start_price
@@ -143,14 +147,13 @@ class PaperVenue:
     def __init__(
         self, name: str, config: PaperVenueConfig, clock: Clock, state_path: Path, history: Mapping[str, int] | None = None
     ) -> None:
-        """``history``: candles wanted per timeframe from the start (beyond the default ten hours
-        of minutes). Raises ValueError (``ReplayError`` for a bad replay file) with a message for
-        the person who wrote the configuration."""
+        """``history``: candles wanted per timeframe (see the module docstring). Raises ValueError
+        (``ReplayError`` for a bad replay file) with a message for the person who wrote the
+        configuration."""
         self.name = name
         self.config = config
         self._clock = clock
         wanted = dict(history or {})
-        self._reach = {period_ms(tf): count * period_ms(tf) for tf, count in wanted.items()}
         # enough candles for what is wanted and for the seeded minutes, whichever is more
         self._keep = {tf: max(MAX_CANDLES, wanted.get(tf, 0) + 1, HISTORY_MINUTES * 60_000 // period_ms(tf) + 2)
                       for tf in dict.fromkeys([*TIMEFRAMES_MS, *wanted])}
@@ -238,27 +241,31 @@ class PaperVenue:
 
     def _seed_history(self, market: _Market, now: int) -> None:
         """Each timeframe takes the seeded trades its candles can hold, no older."""
-        ticks = market.sim.history(now, reach=self._reach)
+        ticks = market.sim.history(now)
         for timeframe, builder in market.candles.items():
             period = builder.period_ms
             window = now - now % period - ((builder.candles.maxlen or MAX_CANDLES) - 1) * period
             held = ticks[bisect_left(ticks, window, key=lambda tick: tick[0]):]
             builder.extend(held)
             if held:
-                market.first_ticks[timeframe] = held[0][:2]
+                market.origins[timeframe] = held[0][:2]
+                market.oldest_ts[timeframe] = held[0][0]
         market.last_closed_ts = market.candles["1m"].candles[-1].ts
 
     def _extend_history(self, market: _Market, timeframe: str, count: int) -> None:
-        """More history than was seeded (the agents' models may need more candles than
-        configured): the simulated path goes on backwards from the oldest trade held."""
-        builder, first = market.candles[timeframe], market.first_ticks.get(timeframe)
-        if first is None or len(builder.candles) >= count:
+        """More candles than were seeded: the simulated path goes on backwards from the oldest
+        seeded trade. It is walked from there each time, so the candles are the same however
+        the requests came (300 then 314, or 314 at once), and only what is older than the
+        candles held is added."""
+        builder, origin = market.candles[timeframe], market.origins.get(timeframe)
+        if origin is None or len(builder.candles) >= count:
             return
         oldest = builder.candles[0].ts - (count - len(builder.candles)) * builder.period_ms
-        ticks = market.sim.extend_history(first, builder.period_ms, oldest)
+        held_from = market.oldest_ts[timeframe]
+        ticks = [t for t in market.sim.extend_history(origin, builder.period_ms, oldest) if t[0] < held_from]
         if ticks:
             builder.prepend(ticks, count + 1)
-            market.first_ticks[timeframe] = ticks[0][:2]
+            market.oldest_ts[timeframe] = ticks[0][0]
 
     def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:
         return {b.asset: (b.free, b.used) for b in self._account.balances()}
