@@ -321,7 +321,7 @@ class AgentsConfig(Section):
     interval: float = Field(default=60, ge=1, le=86400, description="seconds between analyses of each symbol")
     venue: str | None = Field(default=None, description="venue whose markets are analysed (default: default_venue)")
     symbols: list[str] | None = Field(default=None, description="symbols to analyse (default: the venue's markets)")
-    history: int = Field(default=300, ge=50, le=5000, description="candles per timeframe given to the agents")
+    history: int = Field(default=300, ge=50, le=5000, description="candles per timeframe given to the agents, or more when one needs more (the forecast model: 314 at horizon 12)")
     timeframes: list[str] = Field(default_factory=lambda: ["1h"], min_length=1, description="the first is the primary one")
     timeout: float = Field(default=5, gt=0, le=300, description="seconds each agent may take")
     weights: dict[str, float] = Field(default_factory=lambda: {
