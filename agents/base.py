@@ -172,12 +172,15 @@ class Agent(ABC):
 
     name: str = "agent"
     timeout_s: float | None = None  # longer than the coordinator's default when the agent needs it
+    min_candles: int = 0  # of the primary timeframe, for a view: the scheduler fetches at least that many
 
     @abstractmethod
     async def analyze(self, context: AnalysisContext) -> AgentOpinion: ...
 
     def no_data(self, reason: str = "", data_age_ms: int | None = None) -> AgentOpinion:
-        """Hold with zero strength and confidence: an agent without data must not sway anyone."""
+        """An abstention: marked as without data, it has no weight in the fusion and counts as
+        abstaining on the Agents screen (hold with zero strength and confidence, for readers
+        that only look at the view)."""
         return no_data_opinion(self.name, reason, data_age_ms)
 
 

@@ -140,6 +140,11 @@ class Coordinator:
         self.calibrations = dict(calibrations or {})
         self.bus = bus
 
+    @property
+    def min_candles(self) -> int:
+        """Candles of the primary timeframe every agent needs to have a view."""
+        return max(agent.min_candles for agent in [*self.analysts, self.risk])
+
     async def decide(self, context: AnalysisContext) -> Decision:
         opinions = list(await asyncio.gather(*(self._consult(a, context) for a in self.analysts)))
         fusion = self.fuse(opinions)
@@ -260,6 +265,7 @@ class Coordinator:
             take_profit=proposal.take_profit,
             generated_time=now,
             source="coordinator",
+            size_fraction=round(min(1.0, verdict.size_fraction), 6),
         )
 
 

@@ -87,6 +87,8 @@ class ExternalAgent(Agent):
         confidence = clip01(sum(e.confidence**2 for e in evidence) / total) if total > 0 else 0.0
         notes = [e.note for e in evidence] + [f"unavailable: {p}" for p in problems]
         inputs: dict[str, Any] = {e.name: {"score": e.score, "confidence": e.confidence} for e in evidence}
+        flags: dict[str, Any] = {}
         for e in evidence:
-            inputs |= e.flags
+            flags = {**e.flags, **flags}  # the provider's evidence comes first and wins
+        inputs |= flags
         return scored_opinion(self.name, score, confidence, "; ".join(notes), inputs, data_age)

@@ -39,6 +39,11 @@ class ForecastAgent(Agent):
         self._models: dict[tuple[str, str], Forecaster] = {}
         self.reports: dict[tuple[str, str], ForecastReport] = {}
 
+    @property
+    def min_candles(self) -> int:  # type: ignore[override]
+        """What the model needs to be fitted and tested (314 for the built-in one at horizon 12)."""
+        return int(getattr(self.model_factory(), "min_candles", 0))
+
     def retrain(self, symbol: str, timeframe: str, candles: Candles) -> ForecastReport:
         """Fit (or refit) the model of a symbol and timeframe on this history; keep its evaluation."""
         key = (symbol, timeframe)

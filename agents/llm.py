@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from agents.base import Agent, AnalysisContext, clip01, json_safe
-from agents.technicals import technicals
+from agents.technicals import MIN_CANDLES, technicals, too_few
 from core.models import AgentOpinion, Direction
 from core.redact import redact, register_secret
 
@@ -34,6 +34,7 @@ _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 class LLMAgent(Agent):
     name = "llm"
+    min_candles = MIN_CANDLES
 
     def __init__(
         self,
@@ -53,7 +54,7 @@ class LLMAgent(Agent):
     async def analyze(self, context: AnalysisContext) -> AgentOpinion:
         summary = market_summary(context)
         if summary is None:
-            return self.no_data("fewer candles than the summary needs", context.data_age_ms())
+            return self.no_data(too_few(context), context.data_age_ms())
         try:
             reply = await self._ask(summary)
             return self._parse(reply, summary, context)

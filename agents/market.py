@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from agents.base import Agent, AnalysisContext, clip01, scored_opinion
-from agents.technicals import FAST, SLOW, Technicals, technicals
+from agents.technicals import FAST, MIN_CANDLES, SLOW, Technicals, technicals, too_few
 from core.models import AgentOpinion, OrderBook
 
 COMPONENT_WEIGHTS = {"trend": 0.35, "slope": 0.2, "macd": 0.2, "rsi": 0.15, "vwap": 0.1}
@@ -48,11 +48,12 @@ def book_imbalance(book: OrderBook, levels: int = BOOK_LEVELS) -> float | None:
 
 class MarketAgent(Agent):
     name = "market"
+    min_candles = MIN_CANDLES
 
     async def analyze(self, context: AnalysisContext) -> AgentOpinion:
         readings = [t for tf in context.timeframes if (t := technicals(context, tf)) is not None]
         if not readings:
-            return self.no_data("fewer candles than the indicators need", context.data_age_ms())
+            return self.no_data(too_few(context), context.data_age_ms())
         scores, confidences, parts, inputs = [], [], [], {}
         for t in readings:
             score, confidence, components = timeframe_score(t)

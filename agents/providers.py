@@ -9,6 +9,10 @@ Both speak one small JSON shape so that any script or service can feed an agent:
      "metrics": {"fear_greed": 72, "risk_event": false},
      "symbols": {"BTC/USDT": {...the same keys, overriding the top level for that symbol...}}}
 
+alternative.me's Fear & Greed API (``https://api.alternative.me/fng/``) is read as it answers:
+its newest reading becomes the ``fear_greed`` metric, observed at the start of its day (a daily
+index: give such a source ``max_age: 90000``).
+
 A malformed document raises ``ProviderError`` with what is wrong; the agent then says "no data"
 with that reason instead of guessing.
 """
@@ -59,6 +63,8 @@ def parse_document(document: Any, symbol: str, source: str) -> ProviderData | No
     """Apply the per-symbol overrides and check every field's type and range."""
     if not isinstance(document, Mapping):
         raise ProviderError(f"{source}: expected a JSON object, got {type(document).__name__}")
+    if isinstance(document.get("data"), list):
+        return _fear_and_greed_index(document, source)
     entry = dict(document)
     symbols = entry.pop("symbols", None)
     if symbols is not None:
@@ -80,6 +86,29 @@ def parse_document(document: Any, symbol: str, source: str) -> ProviderData | No
         metrics=_metrics(entry.get("metrics", {}), source),
         source=source,
     )
+
+
+def _fear_and_greed_index(document: Mapping[str, Any], source: str) -> ProviderData | None:
+    """alternative.me's answer: ``{"data": [{"value": "88", "value_classification": "Extreme
+    Greed", "timestamp": "1731542400"}, ...], "metadata": {"error": null}}``, values and
+    timestamps (seconds) as strings, newest first."""
+    metadata = document.get("metadata")
+    error = metadata.get("error") if isinstance(metadata, Mapping) else None
+    if error:
+        raise ProviderError(f"{source}: the index reports an error: {str(error)[:200]}")
+    readings = []
+    for row, entry in enumerate(document["data"], start=1):
+        try:
+            value, ts = float(entry["value"]), int(entry["timestamp"]) * 1000
+        except (TypeError, KeyError, ValueError):
+            raise ProviderError(f"{source}: data entry {row} needs a numeric value and timestamp (got {entry!r:.200})") from None
+        if not 0 <= value <= 100:
+            raise ProviderError(f"{source}: data entry {row}: value must be in [0, 100] (got {value:g})")
+        readings.append((ts, value, str(entry.get("value_classification", ""))[:40]))
+    if not readings:
+        return None
+    ts, value, label = max(readings)
+    return ProviderData(ts=ts, summary=label, metrics={"fear_greed": value}, source=source)
 
 
 def _optional_int(entry: Mapping[str, Any], key: str, source: str) -> int | None:

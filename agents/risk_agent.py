@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Agent, AnalysisContext, Proposal, clip01, json_safe
-from agents.technicals import technicals
+from agents.technicals import MIN_CANDLES, technicals, too_few
 from core.models import AgentOpinion, Direction, PositionSide
 from core.risk.sizing import equity_share, kelly_fraction
 
@@ -100,6 +100,7 @@ class _Sizing:
 
 class RiskAgent(Agent):
     name = "risk"
+    min_candles = MIN_CANDLES
 
     def __init__(
         self,
@@ -122,6 +123,8 @@ class RiskAgent(Agent):
 
     def opinion_for(self, verdict: RiskVerdict, context: AnalysisContext) -> AgentOpinion:
         age = context.data_age_ms()
+        if technicals(context) is None:
+            return self.no_data(f"{too_few(context)} to measure volatility", age)
         if verdict.action == Action.NONE:
             text = "; ".join(verdict.reasons) or "nothing to check"
             return AgentOpinion(agent=self.name, direction=Direction.HOLD, strength=0.0, confidence=1.0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from agents.base import Agent, AnalysisContext, clip01, scored_opinion
-from agents.technicals import technicals
+from agents.technicals import MIN_CANDLES, technicals, too_few
 from core.models import AgentOpinion
 
 
@@ -30,6 +30,7 @@ FAMILIES = {
 
 class StrategyAgent(Agent):
     name = "strategy"
+    min_candles = MIN_CANDLES
 
     def __init__(
         self,
@@ -46,7 +47,7 @@ class StrategyAgent(Agent):
     async def analyze(self, context: AnalysisContext) -> AgentOpinion:
         t = technicals(context)
         if t is None:
-            return self.no_data("fewer candles than regime detection needs", context.data_age_ms())
+            return self.no_data(too_few(context), context.data_age_ms())
         vol_ratio = t.vol_short / t.vol_long if t.vol_long > 0 else 1.0
         inputs = {"adx": t.adx, "efficiency": t.efficiency, "vol_ratio": vol_ratio, "price_z": t.price_z}
         if vol_ratio >= self.volatile_ratio:

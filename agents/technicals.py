@@ -49,6 +49,15 @@ class Technicals:
         return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
+def too_few(context: AnalysisContext, timeframe: str | None = None) -> str:
+    """Why ``technicals`` has nothing for a timeframe, in the words an opinion says it."""
+    tf = timeframe or context.primary_timeframe
+    if tf is None:
+        return "no candles"
+    candles = context.series(tf)
+    return f"{len(candles) if candles is not None else 0} {tf} candles are too few (need {MIN_CANDLES})"
+
+
 def technicals(context: AnalysisContext, timeframe: str | None = None) -> Technicals | None:
     """Latest readings for a timeframe (primary by default), or None with too few candles."""
     tf = timeframe or context.primary_timeframe

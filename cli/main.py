@@ -19,10 +19,19 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import AppConfig, ConfigError, database_path, default_config_path, load_config, resolve_home
+from core.config import (
+    AppConfig,
+    ConfigError,
+    chosen_home,
+    database_path,
+    default_config_path,
+    home_config_path,
+    load_config,
+    resolve_home,
+)
 from core.home_lock import EngineLock, EngineLocked, lock_engine
 from core.redact import redact
 
@@ -48,11 +57,13 @@ log = logging.getLogger("opentrade")
 
 @dataclass
 class CommandContext:
-    """What every subcommand needs: where the config came from, the home directory, and the
-    command line (a refused second engine is told what holds the home)."""
+    """What every subcommand needs: where the config came from, the home directory, where
+    `init` writes (the chosen home's config.yaml, else the XDG one), and the command line (a
+    refused second engine is told what holds the home)."""
 
     config_path: Path | None
     home: Path
+    init_path: Path = field(default_factory=default_config_path)
     command: str = "opentrade"
 
     def load_config(self) -> AppConfig:
@@ -95,7 +106,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="opentrade",
         description="A keyboard-driven terminal for trading crypto. Without a command: the trading app on the paper venue.",
     )
-    parser.add_argument("--config", type=Path, help="configuration file (default: the one 'opentrade init' wrote, else built-in defaults)")
+    parser.add_argument("--config", type=Path, help="configuration file (default: the one 'opentrade init' wrote, in --home when given, else built-in defaults)")
     parser.add_argument("--home", type=Path, help="directory for the database, logs and state (or $OPENTRADE_HOME)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     names = _available_commands() if only is None else [only]
@@ -104,11 +115,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _config_path(given: Path | None) -> Path | None:
+def _config_path(given: Path | None, home: Path | None) -> Path | None:
+    """--config; else the chosen home's config.yaml; else the XDG one; the first that exists."""
     if given is not None:
         return given
-    default = default_config_path()
-    return default if default.exists() else None
+    candidates = [home_config_path(home)] if home is not None else []
+    return next((path for path in [*candidates, default_config_path()] if path.exists()), None)
 
 
 def _command_index(args: list[str]) -> int:
@@ -139,8 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     index = _command_index(args_list)
     requested = args_list[index] if index < len(args_list) and args_list[index] in commands else None
     args = build_parser(only=requested).parse_args(args_list)
-    context = CommandContext(config_path=_config_path(args.config), home=resolve_home(args.home),
-                             command=shlex.join(["opentrade", *args_list]))
+    home = chosen_home(args.home)
+    context = CommandContext(
+        config_path=_config_path(args.config, home), home=resolve_home(args.home),
+        init_path=home_config_path(home) if home is not None else default_config_path(),
+        command=shlex.join(["opentrade", *args_list]),
+    )
     try:
         return int(args.handler(args, context) or 0)
     except ConfigError as exc:

@@ -69,6 +69,20 @@ def _default_strategies() -> dict[str, StrategyConfig]:
     }
 
 
+def builtin_strategies(venues: dict[str, PaperVenueConfig | CcxtVenueConfig], default_venue: str) -> dict[str, StrategyConfig]:
+    """The strategy a file without ``strategies:`` gets: the AI trend following on the default
+    venue and one of its markets (BTC/USDT when it has it). On a live venue it is loaded but
+    stopped: a strategy the file never mentions does not trade real money on its own."""
+    venue = venues[default_venue]
+    markets = [m.symbol for m in venue.markets] if isinstance(venue, PaperVenueConfig) else list(venue.markets)
+    symbols = ["BTC/USDT"] if "BTC/USDT" in markets or not markets else markets[:1]
+    live = isinstance(venue, CcxtVenueConfig) and venue.mode == "live"
+    return {
+        name: strategy.model_copy(update={"venue": default_venue, "symbols": symbols, "enabled": strategy.enabled and not live})
+        for name, strategy in _default_strategies().items()
+    }
+
+
 class RiskConfig(Section):
     """Risk limits: the first document's monitoring parameters and the second's hard rules."""
 
@@ -180,7 +194,7 @@ class DynamicRiskConfig(Section):
     enabled: bool = True
     target_volatility: float = Field(default=0.6, gt=0, le=10, description="annualised volatility at which the full position limit applies")
     min_size_factor: float = Field(default=0.25, gt=0, le=1, description="smallest share of the position limit volatility can cut it to")
-    sentiment_extreme: float = Field(default=0.8, gt=0, le=1, description="sentiment strength counted as extreme")
+    sentiment_extreme: float = Field(default=0.8, gt=0, le=1, description="extremity of an outside sentiment reading counted as extreme: 0 at fear-and-greed 50, 0.8 at 25 or 75, 1 at 0 or 100")
     sentiment_size_factor: float = Field(default=0.5, gt=0, le=1, description="share of the position limit while sentiment is extreme")
     sentiment_max_age: float = Field(default=21600, gt=0, description="seconds a sentiment reading stays in force")
     macro_calendar: Path | None = Field(default=None, description="YAML/JSON list of macro events during which new positions pause")
@@ -328,7 +342,7 @@ class AgentsConfig(Section):
     interval: float = Field(default=60, ge=1, le=86400, description="seconds between analyses of each symbol")
     venue: str | None = Field(default=None, description="venue whose markets are analysed (default: default_venue)")
     symbols: list[str] | None = Field(default=None, description="symbols to analyse (default: the venue's markets)")
-    history: int = Field(default=300, ge=50, le=5000, description="candles per timeframe given to the agents")
+    history: int = Field(default=300, ge=50, le=5000, description="candles per timeframe given to the agents, or more when one needs more (the forecast model: 314 at horizon 12)")
     timeframes: list[str] = Field(default_factory=lambda: ["1h"], min_length=1, description="the first is the primary one")
     timeout: float = Field(default=5, gt=0, le=300, description="seconds each agent may take")
     weights: dict[str, float] = Field(default_factory=lambda: {
@@ -388,6 +402,8 @@ class AppConfig(Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> AppConfig:
+        if "default_venue" not in self.model_fields_set and self.default_venue not in self.venues and self.venues:
+            self._set_unmentioned("default_venue", next(iter(self.venues)))
         if self.default_venue not in self.venues:
             raise ValueError(
                 f"default_venue '{self.default_venue}' is not among the venues: {', '.join(self.venues) or 'none'}"
@@ -397,10 +413,27 @@ class AppConfig(Section):
                 f"trading.default_leverage {self.trading.default_leverage} is above "
                 f"risk_management.max_leverage {self.risk_management.max_leverage}"
             )
+        if "strategies" not in self.model_fields_set:
+            self._set_unmentioned("strategies", builtin_strategies(self.venues, self.default_venue))
         for name, strategy in self.strategies.items():
-            if strategy.venue not in self.venues:
+            if strategy.enabled and strategy.venue not in self.venues:
                 raise ValueError(f"strategy '{name}' uses venue '{strategy.venue}', which is not configured")
         return self
+
+
+    def with_venues(self, venues: dict[str, VenueConfig]) -> AppConfig:
+        """A copy with these venues (``trade --mode live`` switches one); the built-in strategy
+        of a file without ``strategies:`` follows them as it does when the file is loaded."""
+        changed = self.model_copy(update={"venues": venues})
+        if "strategies" not in self.model_fields_set:
+            changed._set_unmentioned("strategies", builtin_strategies(venues, self.default_venue))
+        return changed
+
+    def _set_unmentioned(self, name: str, value: Any) -> None:
+        """A default that follows other settings, still counted as not given by the file (so
+        it follows them again when they change, as ``trade --mode live`` does)."""
+        setattr(self, name, value)
+        self.__pydantic_fields_set__.discard(name)
 
 
 class ConfigError(Exception):
@@ -562,9 +595,20 @@ def default_home() -> Path:
     return Path(base) / "opentrade"
 
 
+def chosen_home(home: str | Path | None) -> Path | None:
+    """The home a person chose (--home, else $OPENTRADE_HOME), None for the default one."""
+    chosen = Path(home) if home else Path(os.environ["OPENTRADE_HOME"]) if os.environ.get("OPENTRADE_HOME") else None
+    return chosen.expanduser() if chosen is not None else None
+
+
 def resolve_home(home: str | Path | None) -> Path:
-    chosen = Path(home) if home else Path(os.environ["OPENTRADE_HOME"]) if os.environ.get("OPENTRADE_HOME") else default_home()
-    return chosen.expanduser()
+    return chosen_home(home) or default_home()
+
+
+def home_config_path(home: Path) -> Path:
+    """A chosen home keeps its own configuration: `init --home DIR` writes it, and the app
+    started with that home reads it."""
+    return home / "config.yaml"
 
 
 def database_path(config: AppConfig, home: Path) -> Path:

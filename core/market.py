@@ -25,17 +25,27 @@ MAX_TRADES = 200
 MAX_CANDLES = 500
 
 
+def period_ms(timeframe: str) -> int:
+    """A timeframe's length; ValueError naming it when it is not like 1m, 4h or 1d."""
+    known = TIMEFRAMES_MS.get(timeframe)
+    if known is not None:
+        return known
+    from core.backtest.data import timeframe_ms  # brings numpy: only for the unusual timeframes
+
+    return timeframe_ms(timeframe)
+
+
 class CandleBuilder:
-    """Aggregates trades into candles of one timeframe; the open candle is the last one."""
+    """Aggregates trades into candles of one timeframe; the open candle is the last one. The
+    candles' times are the trades', so they close on the venue's clock."""
 
-    def __init__(self, period_ms: int) -> None:
+    def __init__(self, period_ms: int, keep: int = MAX_CANDLES) -> None:
         self.period_ms = period_ms
-        self.candles: deque[Candle] = deque(maxlen=MAX_CANDLES)
+        self.candles: deque[Candle] = deque(maxlen=keep)
 
-    def extend(self, ticks: list[tuple[int, float, float]]) -> None:
-        """Many time-ordered ticks at once (seeded history): one model per candle, not one
-        attribute update per tick, which makes a fresh venue's start-up several times faster."""
-        period, candles = self.period_ms, self.candles
+    def _rows(self, ticks: list[tuple[int, float, float]]) -> list[list[float]]:
+        """[start, open, high, low, close, volume] of time-ordered ticks, one list per candle."""
+        period = self.period_ms
         rows: list[list[float]] = []
         for ts, price, size in ticks:
             start = ts - ts % period
@@ -47,14 +57,33 @@ class CandleBuilder:
                 row[5] += size
             elif not rows or start > rows[-1][0]:
                 rows.append([start, price, price, price, price, size])
+        return rows
+
+    def extend(self, ticks: list[tuple[int, float, float]]) -> None:
+        """Many time-ordered ticks at once (seeded history): one model per candle, not one
+        attribute update per tick, which makes a fresh venue's start-up several times faster."""
+        candles = self.candles
         last = candles[-1] if candles else None
-        for start, o, h, low, c, v in rows:
+        for start, o, h, low, c, v in self._rows(ticks):
             if last is not None and start == last.ts:
                 last.high, last.low, last.close = max(last.high, h), min(last.low, low), c
                 last.volume += v
             elif last is None or start > last.ts:
                 last = Candle(ts=int(start), open=o, high=h, low=low, close=c, volume=v)
                 candles.append(last)
+
+    def prepend(self, ticks: list[tuple[int, float, float]], keep: int) -> None:
+        """Time-ordered ticks from before every candle kept (history reaching further back),
+        keeping at least ``keep`` candles from now on."""
+        rows = self._rows(ticks)
+        first = self.candles[0] if self.candles else None
+        if first is not None and rows and rows[-1][0] == first.ts:
+            start, o, h, low, _, v = rows.pop()
+            first.open, first.high, first.low = o, max(first.high, h), min(first.low, low)
+            first.volume += v
+        older = [Candle(ts=int(start), open=o, high=h, low=low, close=c, volume=v)
+                 for start, o, h, low, c, v in rows if first is None or start < first.ts]
+        self.candles = deque([*older, *self.candles], maxlen=max(keep, self.candles.maxlen or 0))
 
     def add(self, ts: int, price: float, size: float) -> None:
         start = ts - ts % self.period_ms

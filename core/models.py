@@ -476,6 +476,9 @@ class Signal(_Model):
     take_profit: float | None = None
     generated_time: int = 0
     source: str = "ai_prediction"
+    # share of the account's equity the risk agent allows (Kelly, volatility target, correlation,
+    # exposure limits); None from a source that does not size
+    size_fraction: float | None = Field(default=None, ge=0, le=1)
 
 
 class AgentOpinion(_Model):

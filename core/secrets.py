@@ -43,6 +43,13 @@ def env_prefix(venue: str) -> str:
     return "OPENTRADE_" + re.sub(r"[^A-Za-z0-9]", "_", venue).upper() + "_"
 
 
+def how_to_set(venue: str) -> str:
+    """Where a venue's credentials go, in the words `doctor` and `trade --mode live` use."""
+    prefix = env_prefix(venue)
+    return (f"set {prefix}API_KEY and {prefix}SECRET (and {prefix}PASSWORD where the exchange uses one), "
+            "or add them to the 0600 secrets file")
+
+
 def _check_private(path: Path) -> None:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):

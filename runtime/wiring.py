@@ -30,11 +30,20 @@ def build_venue(
 
         if seed is not None:
             venue_config = venue_config.model_copy(update={"seed": seed})
-        return PaperVenue(name, venue_config, clock, home / f"paper-{name}.sqlite")
+        return PaperVenue(name, venue_config, clock, home / f"paper-{name}.sqlite", seeded_history(config, name))
     from exchanges.ccxt.venue import CcxtVenue
 
     credentials = load_credentials(name, config.secrets_file)
     return CcxtVenue(name, venue_config, clock, home / "cache", credentials)
+
+
+def seeded_history(config: AppConfig, venue: str) -> dict[str, int]:
+    """Candles per timeframe a paper venue starts with: what the analysis agents read when
+    they analyse it, so their first analysis (at start) has all the history it needs."""
+    agents = config.agents
+    if not agents.enabled or (agents.venue or config.default_venue) != venue:
+        return {}
+    return dict.fromkeys(agents.timeframes, agents.history)
 
 
 async def build_engine(

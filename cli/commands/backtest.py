@@ -34,6 +34,7 @@ from core.backtest.data import (
     timeframe_ms,
 )
 from core.backtest.engine import StrategyFailed
+from core.backtest.metrics import buy_and_hold_return
 from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
 from core.backtest.result import BacktestResult, BacktestSettings, Slippage
 from core.config import AppConfig, ConfigError, StrategyConfig, database_path
@@ -274,10 +275,13 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
         export(result, args.export)
     if args.save:
         asyncio.run(_save_result(ctx, target.strategy_id, result))
+    # holding the market over the same candles, the yardstick (one market only)
+    holding = (buy_and_hold_return(float(series[0].open[0]), float(series[0].close[-1]), settings.fee)
+               if len(series) == 1 else None)
     if args.json:
-        print(json.dumps(result.summary()))
+        print(json.dumps({**result.summary(), "buy_and_hold_return": holding}))
     else:
-        _print_backtest(result, args.export)
+        _print_backtest(result, args.export, holding)
     return 0
 
 
@@ -324,11 +328,12 @@ async def _save_result(ctx: CommandContext, strategy_id: str, result: BacktestRe
         await db.set_state(f"backtest.last.{strategy_id}", json.dumps(result.summary()))
 
 
-def _print_backtest(result: BacktestResult, exported: Path | None) -> None:
+def _print_backtest(result: BacktestResult, exported: Path | None, holding: float | None) -> None:
     m = result.metrics
     _table(f"{result.strategy} on {result.symbol} {result.timeframe} ({result.engine} engine, {len(result.ts):,} candles)", [
         ("parameters", params_text(result.params)),
         ("final equity", m.final_equity), ("total return %", m.total_return * 100),
+        ("buy and hold %", None if holding is None else holding * 100),
         ("CAGR %", None if m.cagr is None else m.cagr * 100), ("Sharpe", m.sharpe), ("Sortino", m.sortino),
         ("Calmar", m.calmar), ("max drawdown %", m.max_drawdown * 100),
         ("max drawdown duration (days)", m.max_drawdown_duration_ms / 86_400_000),

@@ -13,14 +13,14 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("init", help="write a commented config file (XDG config directory)")
-    parser.add_argument("--path", type=Path, help=f"where to write (default: {default_config_path()})")
+    parser = sub.add_parser("init", help="write a commented config file (in --home when given, else the XDG config directory)")
+    parser.add_argument("--path", type=Path, help=f"where to write (default: HOME/config.yaml with --home or $OPENTRADE_HOME, else {default_config_path()})")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
-    target: Path = args.path or default_config_path()
+    target: Path = args.path or ctx.init_path
     if target.exists() and not args.force:
         print(f"{target} already exists; use --force to overwrite it", file=sys.stderr)
         return 1
@@ -32,5 +32,5 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     print(f"wrote {target}")
-    print("edit it, then check it with: opentrade config validate")
+    print(f"edit it, then check it with: opentrade config validate {target}")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import AppConfig, CcxtVenueConfig, ConfigError
+from core.secrets import how_to_set, load_credentials
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +38,19 @@ def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[
         return config, venue
     venues = dict(config.venues)
     venues[name] = venue_config.model_copy(update={"mode": mode})
-    return config.model_copy(update={"venues": venues}), name
+    return config.with_venues(venues), name
+
+
+def missing_credentials(config: AppConfig, venue: str | None) -> list[str]:
+    """Every live venue about to connect without an API key and secret, with the variables to
+    set: said before connecting, instead of the exchange's refusal of an unsigned request."""
+    names = [venue] if venue else list(config.venues)
+    return [
+        f"venue '{name}' trades live but has no API key and secret: {how_to_set(name)}"
+        for name in names
+        if isinstance(venue_config := config.venues[name], CcxtVenueConfig) and venue_config.mode == "live"
+        and not load_credentials(name, config.secrets_file).complete
+    ]
 
 
 def run(args: argparse.Namespace, context: Any) -> int:
@@ -59,6 +72,10 @@ def _run(args: argparse.Namespace, context: Any) -> int:
         print(f"--theme {args.theme}: unknown theme; choose one of {', '.join(theme_names())}", file=sys.stderr)
         return 2
     config, venue = apply_mode(context.load_config(), args.venue, args.mode)
+    missing = missing_credentials(config, venue)
+    if missing:
+        print("cannot trade live:", *missing, sep="\n  ", file=sys.stderr)
+        return 2
     # Taken before the screen takes over the terminal, so a refusal is a plain message.
     with context.lock_engine(config):
         return _app(args, config, venue, context.home)

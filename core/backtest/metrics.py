@@ -75,6 +75,12 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def buy_and_hold_return(first_open: float, last_close: float, fee: float) -> float:
+    """What holding the market did over the same candles, the yardstick for a strategy: bought
+    at the first open, valued at the last close, with the commission paid in and out."""
+    return last_close / first_open * (1.0 - fee) ** 2 - 1.0
+
+
 def drawdown(equity: np.ndarray) -> np.ndarray:
     """Fraction below the running peak at each bar (0 at a new high, negative under water)."""
     peak = np.maximum.accumulate(equity)

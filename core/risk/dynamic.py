@@ -2,8 +2,9 @@
 
 - Volatility: the position limit shrinks by target / realised volatility (never below
   ``min_size_factor``), from an exponentially weighted variance of the mark's log returns.
-- Sentiment: while the sentiment agent reports an extreme reading, the limit is cut to
-  ``sentiment_size_factor``.
+- Sentiment: while the sentiment agent reports an outside reading at least
+  ``sentiment_extreme`` extreme (its ``extremity`` input: 0 for a fear-and-greed index of 50,
+  0.8 at 25 or 75, 1 at 0 or 100), the limit is cut to ``sentiment_size_factor``.
 - Macro events: during a window around each event of a calendar file, orders that add exposure
   are refused; reducing orders still pass.
 
@@ -160,8 +161,9 @@ class DynamicRisk:
     def _on_decision(self, event: Event) -> None:
         assert isinstance(event, AgentDecision)
         for opinion in event.opinions:
-            if opinion.agent == "sentiment" and opinion.has_data:
-                self._sentiment[event.symbol] = (opinion.strength, self._clock.now_ms())
+            level = opinion.inputs.get("extremity")
+            if opinion.agent == "sentiment" and opinion.has_data and isinstance(level, int | float):
+                self._sentiment[event.symbol] = (float(level), self._clock.now_ms())
 
     def volatility(self, venue: str, symbol: str) -> float | None:
         tracker = self._volatility.get((venue, symbol))
@@ -171,9 +173,9 @@ class DynamicRisk:
         reading = self._sentiment.get(symbol)
         if reading is None:
             return False
-        strength, seen = reading
+        level, seen = reading
         fresh = self._clock.now_ms() - seen <= self._config.sentiment_max_age * 1000
-        return fresh and strength >= self._config.sentiment_extreme
+        return fresh and level >= self._config.sentiment_extreme
 
     def size_factor(self, venue: str, symbol: str) -> tuple[float, str | None]:
         """(share of the normal position limit, why it is cut or None) for new exposure."""

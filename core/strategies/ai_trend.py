@@ -1,7 +1,10 @@
 """Trend following on the agents' signals (the first design document's ai_trend_following).
 
 A BUY or SELL signal at or above ``confidence_threshold`` (and ``min_strength``) sets the
-position to ``position_size_pct`` of the strategy's equity in that direction, at the next price.
+position in that direction, at the next price, to ``position_size_pct`` of the strategy's equity
+times the signal's strength, never more than the share of the account the risk agent allows
+(its Kelly, volatility-target, correlation and exposure caps, carried by the signal as
+``size_fraction``). The order still passes the engine's risk checks; the sizing is logged.
 The stop-loss and take-profit come from the signal when it has them, else from the configured
 percentages around the entry; the strategy watches every price and closes when one is touched.
 HOLD signals and weak or unsure ones leave the position as it is.
@@ -9,6 +12,7 @@ HOLD signals and weak or unsure ones leave the position as it is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -20,12 +24,16 @@ from core.strategies.base import Param, Strategy, as_decimal
 if TYPE_CHECKING:
     from core.strategies.recovery import Recovery
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Plan:
     side: int  # +1 long, -1 short, 0 flat
     stop_loss: float | None
     take_profit: float | None
+    size: float = 0.0  # share of the strategy's equity
+    sizing: str = ""  # how the size was reached, for the log and the Strategies screen
 
 
 class AiTrendFollowing(Strategy):
@@ -55,7 +63,22 @@ class AiTrendFollowing(Strategy):
             self.skipped += 1
             return
         side = 1 if signal.direction is Direction.BUY else (-1 if p["allow_short"] else 0)
-        self._pending[signal.instrument_id] = _Plan(side, signal.stop_loss, signal.take_profit)
+        size, sizing = self.size_for(signal)
+        self._pending[signal.instrument_id] = _Plan(side, signal.stop_loss, signal.take_profit, size, sizing)
+
+    def size_for(self, signal: Signal) -> tuple[float, str]:
+        """(share of this strategy's equity, how it was reached): ``position_size_pct`` scaled by
+        the signal's strength, capped by the risk agent's share of the account, which is a
+        larger share of this strategy's smaller equity (divided by its allocation)."""
+        wanted = self.params["position_size_pct"] * signal.strength
+        sizing = f"{self.params['position_size_pct']:.1%} x strength {signal.strength:.2f} = {wanted:.2%}"
+        if signal.size_fraction is None:
+            return wanted, sizing + " (the signal carries no risk size)"
+        allowed = min(1.0, signal.size_fraction / self.ctx.allocation_pct)
+        if allowed < wanted:
+            return allowed, (f"{sizing}, capped at {allowed:.2%} by the risk agent's {signal.size_fraction:.2%} "
+                             f"of the account ({self.ctx.allocation_pct:.0%} allocated)")
+        return wanted, f"{sizing} (the risk agent allows {allowed:.2%})"
 
     async def on_tick(self, trade: Trade) -> None:
         symbol, price = trade.symbol, trade.price
@@ -82,12 +105,16 @@ class AiTrendFollowing(Strategy):
             if plan.take_profit is None or (plan.take_profit - level) * plan.side <= 0:
                 plan.take_profit = level * (1 + plan.side * p["take_profit_pct"])
         self.plans[symbol] = plan
-        await self.ctx.target_exposure(symbol, plan.side * p["position_size_pct"], as_decimal(price))
+        if plan.side:
+            log.info("%s: %s %s at %s sized %s of its equity: %s", self.strategy_id,
+                     "long" if plan.side > 0 else "short", symbol, price, f"{plan.size:.2%}", plan.sizing)
+        await self.ctx.target_exposure(symbol, plan.side * plan.size, as_decimal(price))
 
     def state(self) -> dict[str, Any]:
         return {
             "skipped_signals": self.skipped,
-            "plans": {s: {"side": pl.side, "stop_loss": pl.stop_loss, "take_profit": pl.take_profit} for s, pl in self.plans.items()},
+            "plans": {s: {"side": pl.side, "stop_loss": pl.stop_loss, "take_profit": pl.take_profit,
+                          "size": round(pl.size, 6), "sizing": pl.sizing} for s, pl in self.plans.items()},
         }
 
     @classmethod

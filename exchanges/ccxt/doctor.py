@@ -11,7 +11,7 @@ from typing import Any
 from core.clock import WallClock
 from core.config import CcxtVenueConfig
 from core.redact import redact
-from core.secrets import Credentials, env_prefix
+from core.secrets import Credentials, how_to_set
 from exchanges.ccxt import client
 from exchanges.ccxt.errors import describe
 from exchanges.ccxt.markets_cache import MarketsCache
@@ -84,13 +84,10 @@ async def _clock_skew(exchange: Any) -> dict[str, Any]:
 async def _credentials(
     name: str, exchange: Any, config: CcxtVenueConfig, credentials: Credentials | None
 ) -> list[dict[str, Any]]:
-    prefix = env_prefix(name)
     if config.mode != "live":
         return [_check("credentials", True, "not used in paper mode")]
     if credentials is None or not credentials.complete:
-        return [_check("credentials", False, "live mode needs an API key and secret",
-                       f"set {prefix}API_KEY and {prefix}SECRET (and {prefix}PASSWORD where the exchange uses one), "
-                       "or add them to the 0600 secrets file")]
+        return [_check("credentials", False, "live mode needs an API key and secret", how_to_set(name))]
     try:
         await exchange.fetch_balance()
     except Exception as exc:  # noqa: BLE001

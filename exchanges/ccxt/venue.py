@@ -39,7 +39,7 @@ from core.models import (
 )
 from core.ports import Clock, OrderNotFound, VenueError
 from core.redact import redact
-from core.secrets import Credentials, env_prefix
+from core.secrets import Credentials, how_to_set
 from exchanges.ccxt import client, mapping
 from exchanges.ccxt.book import LocalBook
 from exchanges.ccxt.errors import AMBIGUOUS, Caller, Failure, RetryPolicy, classify, describe, to_venue_error
@@ -128,11 +128,7 @@ class CcxtVenue:
         if self.mode != "live":
             raise VenueError(f"{self.name}: paper mode never sends private requests")
         if self._credentials is None or not self._credentials.complete:
-            prefix = env_prefix(self.name)
-            raise VenueError(
-                f"{self.name}: live mode needs API credentials: set {prefix}API_KEY and {prefix}SECRET, "
-                "or add them to the secrets file"
-            )
+            raise VenueError(f"{self.name}: live mode needs API credentials: {how_to_set(self.name)}")
 
     def _require_confirmed(self) -> None:
         """New orders also need the person's typed confirmation (``confirm_live``); reading the
@@ -372,12 +368,38 @@ class CcxtVenue:
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
     ) -> list[Candle]:
-        self.instrument(symbol)
+        """Up to ``limit`` candles from ``since``, or the latest ``limit``. More than the exchange
+        answers at once (its ``fetchOHLCV`` limit in ccxt's features: Binance 1,000, OKX 300)
+        come in pages, oldest first, so the agents' warm-up gets its whole history."""
+        instrument = self.instrument(symbol)
         if timeframe not in (self.exchange.timeframes or {}):
             known = ", ".join(self.exchange.timeframes or {}) or "none"
             raise VenueError(f"{self.name}: timeframe '{timeframe}' is not offered by {self.config.exchange} (offered: {known})")
-        rows = await self._read("fetch candles", lambda: self.exchange.fetch_ohlcv(symbol, timeframe, since, limit))
-        return [mapping.candle_from_ccxt(row) for row in rows]
+        page = self._ohlcv_page(instrument)
+        if limit <= page:
+            rows = await self._read("fetch candles", lambda: self.exchange.fetch_ohlcv(symbol, timeframe, since, limit))
+            return [mapping.candle_from_ccxt(row) for row in rows]
+        step = int(self.exchange.parse_timeframe(timeframe) * 1000)
+        # one candle more than asked when counting back from now: the current one may not be there yet
+        start = since if since is not None else self.clock.now_ms() - (limit + 1) * step
+        candles: list[Candle] = []
+        for _ in range(limit // page + 2):  # counted back from now, `limit` may straddle one more page
+            wanted = page if since is None else min(page, limit - len(candles))
+            rows = await self._read(
+                "fetch candles", lambda at=start, n=wanted: self.exchange.fetch_ohlcv(symbol, timeframe, at, n))
+            fresh = [c for c in map(mapping.candle_from_ccxt, rows) if not candles or c.ts > candles[-1].ts]
+            candles.extend(fresh)
+            if len(rows) < wanted or not fresh or (since is not None and len(candles) >= limit):
+                break
+            start = candles[-1].ts + step
+        return candles[:limit] if since is not None else candles[-limit:]
+
+    def _ohlcv_page(self, instrument: Instrument) -> int:
+        """Candles the exchange answers per request, as ccxt knows it (500 when it does not)."""
+        features = self.exchange.features or {}
+        market = (features.get("swap") or {}).get("linear") if instrument.is_perpetual else features.get("spot")
+        found = ((market or {}).get("fetchOHLCV") or {}).get("limit")
+        return int(found) if found else 500
 
     # -- account --------------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ BASIS_MEMORY_S = 300.0  # how long a perpetual's premium over spot lasts
 BASIS_SPREAD = 0.0003  # standard deviation of that premium (3 basis points)
 HISTORY_MINUTES = 600
 HISTORY_POINTS_PER_MINUTE = 4
+POINTS_PER_CANDLE = 12  # in history further back than the seeded minutes
+MIN_HISTORY_STEP_MS = 15_000
 
 
 def _next_log_vol(rng: random.Random, log_vol: float, dt: float) -> float:
@@ -207,9 +209,9 @@ class MarketSimulator:
         path = []
         for _ in range(minutes * HISTORY_POINTS_PER_MINUTE):
             log_vol = _next_log_vol(rng, log_vol, dt)
-            log_price += self.base_vol * math.exp(log_vol) * math.sqrt(dt) * rng.gauss(0.0, 1.0)
-            if rng.random() < dt / JUMP_EVERY_S:
-                log_price += rng.gauss(0.0, JUMP_SIZE * self.base_vol)
+            diffusion, jump = self._history_move(rng, log_vol, dt)
+            log_price += diffusion
+            log_price += jump
             path.append(log_price)
         start = end_ms - end_ms % 60_000 - minutes * 60_000
         size = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND * dt
@@ -217,6 +219,37 @@ class MarketSimulator:
             (start + int(i * dt * 1000), self.price * math.exp(p - path[-1]), size * rng.lognormvariate(0.0, 0.5))
             for i, p in enumerate(path)
         ]
+
+    def extend_history(self, first: tuple[int, float], period_ms: int, oldest_ms: int) -> list[tuple[int, float, float]]:
+        """(ts, price, size) of trades before ``first`` (the oldest trade so far: ts, price) back to
+        ``oldest_ms``, for candles of ``period_ms``: history further back than was seeded, asked
+        for when it is needed (the agents' 1h candles), not at start. The path walks backwards
+        from ``first`` with points only as close as those candles need (POINTS_PER_CANDLE a
+        candle, so 300 hours cost 3,600 points), from a stream of its own: the same request gives
+        the same candles, and the live market is the same without them."""
+        if self.leader is not None:
+            premium = self.price / self.leader.price
+            leader_first = (first[0], first[1] / premium)
+            return [(ts, price * premium, size) for ts, price, size in self.leader.extend_history(leader_first, period_ms, oldest_ms)]
+        rng = random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history:before:{first[0]}")
+        step_ms = max(MIN_HISTORY_STEP_MS, period_ms // POINTS_PER_CANDLE)
+        dt = step_ms / 1000
+        per_second = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND
+        ts, log_price, log_vol = first[0], 0.0, 0.0
+        points = []
+        while ts > oldest_ms:
+            log_vol = _next_log_vol(rng, log_vol, dt)
+            log_price -= sum(self._history_move(rng, log_vol, dt))
+            ts -= step_ms
+            points.append((ts, first[1] * math.exp(log_price), per_second * dt * rng.lognormvariate(0.0, 0.5)))
+        return points[::-1]
+
+    def _history_move(self, rng: random.Random, log_vol: float, dt: float) -> tuple[float, float]:
+        """One step of the history's log price: the diffusion at the volatility level, and a
+        jump (0 on most steps)."""
+        diffusion = self.base_vol * math.exp(log_vol) * math.sqrt(dt) * rng.gauss(0.0, 1.0)
+        jump = rng.gauss(0.0, JUMP_SIZE * self.base_vol) if rng.random() < dt / JUMP_EVERY_S else 0.0
+        return diffusion, jump
 
     def _top_lots(self) -> float:
         return TOP_NOTIONAL / self.price / self.lot

@@ -20,6 +20,17 @@ background task every ``tick_interval / speed`` seconds of the clock (``speed`` 
 seconds pass per second of the clock; past 20 steps a second the steps get longer instead of
 more frequent); ``attach(bus)`` only connects the bus (for tests and tools that step by hand).
 
+The venue keeps its own time: ``speed`` times the clock's, from the moment it was built (or from
+where a faster run left it, whichever is later). Everything it stamps (trades, candles, books,
+orders, fills, funding) is on that time, so at ``speed: 60`` a 1m candle closes every second of
+the clock, as a minute of the simulated market has passed. At speed 1 it is the clock's time.
+
+History: a simulated market starts with ten hours of seeded minutes ending at the start price
+(a replayed one with none). Asked for more candles than that (the agents want 314 hourly ones),
+``fetch_ohlcv`` walks the path further back from the oldest seeded trade, once, when first asked:
+the first frame does not wait for it. ``history`` (candles per timeframe) sizes what each
+timeframe keeps and adds timeframes beyond 1m, 5m, 15m and 1h.
+
 What is published: ``OrderBookUpdated``, ``TickerUpdated`` (mark = the simulated mid),
 ``TradePrinted`` and 1m ``CandleClosed`` for subscribed markets (all of them until
 ``subscribe`` narrows it), and ``ExecutionReported`` for every change and fill of the user's
@@ -37,6 +48,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -58,7 +71,7 @@ from core.events import (
     TickerUpdated,
     TradePrinted,
 )
-from core.market import TIMEFRAMES_MS, CandleBuilder
+from core.market import MAX_CANDLES, TIMEFRAMES_MS, CandleBuilder, period_ms
 from core.matching import SELL, EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult, Status
 from core.models import (
     ZERO,
@@ -83,7 +96,7 @@ from core.tasks import cancel_and_wait
 from exchanges.paper.account import Account, Hold, PerpPosition
 from exchanges.paper.markets import MarketSpec, market_spec
 from exchanges.paper.replay import ReplayPath, load_candles
-from exchanges.paper.simulator import MarketFactor, MarketSimulator
+from exchanges.paper.simulator import HISTORY_MINUTES, MarketFactor, MarketSimulator
 from exchanges.paper.state import StoredOrder, VenueState
 
 log = logging.getLogger(__name__)
@@ -109,12 +122,16 @@ class _Market:
     """One symbol's moving parts: its book, its simulator, the synthetic quotes resting in
     the book, and candles built from the trades it printed."""
 
-    def __init__(self, spec: MarketSpec, simulator: MarketSimulator) -> None:
+    def __init__(self, spec: MarketSpec, simulator: MarketSimulator, keep: Mapping[str, int]) -> None:
         self.instrument: Instrument = spec.instrument
         self.engine = MatchingEngine(spec.instrument)
         self.sim = simulator
         self.quote_ids: list[object] = []
-        self.candles = {tf: CandleBuilder(ms) for tf, ms in TIMEFRAMES_MS.items()}
+        self.candles = {tf: CandleBuilder(period_ms(tf), count) for tf, count in keep.items()}
+        # per timeframe: the oldest seeded trade its candles hold, where more history ends, and
+        # the time of the oldest trade they hold now
+        self.origins: dict[str, tuple[int, float]] = {}
+        self.oldest_ts: dict[str, int] = {}
         self.last_closed_ts = 0
         self.last: Decimal | None = None
         self.mark: Decimal = spec.start_price
@@ -127,12 +144,19 @@ class _Market:
 class PaperVenue:
     mode = "paper"
 
-    def __init__(self, name: str, config: PaperVenueConfig, clock: Clock, state_path: Path) -> None:
-        """Raises ValueError (``ReplayError`` for a bad replay file) with a message for the
-        person who wrote the configuration."""
+    def __init__(
+        self, name: str, config: PaperVenueConfig, clock: Clock, state_path: Path, history: Mapping[str, int] | None = None
+    ) -> None:
+        """``history``: candles wanted per timeframe (see the module docstring). Raises ValueError
+        (``ReplayError`` for a bad replay file) with a message for the person who wrote the
+        configuration."""
         self.name = name
         self.config = config
         self._clock = clock
+        wanted = dict(history or {})
+        # enough candles for what is wanted and for the seeded minutes, whichever is more
+        self._keep = {tf: max(MAX_CANDLES, wanted.get(tf, 0) + 1, HISTORY_MINUTES * 60_000 // period_ms(tf) + 2)
+                      for tf in dict.fromkeys([*TIMEFRAMES_MS, *wanted])}
         self._markets: dict[str, _Market] = {}
         replay_candles = load_candles(config.replay) if config.replay is not None else None
         for market_config in config.markets:
@@ -144,7 +168,7 @@ class PaperVenue:
                 # The replay drives the first configured market; the others stay simulated.
                 replay = ReplayPath(replay_candles)
                 spec = replace(spec, start_price=spec.instrument.round_price(Decimal(str(replay_candles[0].open))))
-            self._markets[market_config.symbol] = _Market(spec, MarketSimulator(spec, config.seed, replay))
+            self._markets[market_config.symbol] = _Market(spec, MarketSimulator(spec, config.seed, replay), self._keep)
         self._link_perpetuals()
         self._factor = MarketFactor(config.seed)
         self._state = VenueState(state_path)
@@ -172,7 +196,13 @@ class PaperVenue:
                 market.mark = market.instrument.round_price(Decimal(spot.sim.price))
         self._step_order = sorted(self._markets.values(), key=lambda m: m.sim.leader is not None)
 
+    def _now(self) -> int:
+        """The venue's time: ``speed`` times the clock's since the venue was built."""
+        return self._origin_ms + int((self._clock.now_ms() - self._clock_origin_ms) * self.config.speed)
+
     def _restore(self) -> None:
+        self._clock_origin_ms = self._clock.now_ms()
+        self._origin_ms = max(self._clock_origin_ms, self._state.meta("venue_time") or 0)
         balances = self._state.balances()
         if balances is None:
             self._account = Account({asset: (amount, ZERO) for asset, amount in self.config.balances.items()})
@@ -185,7 +215,7 @@ class PaperVenue:
         self._order_seq: int = self._state.meta("order_seq") or 0
         self._steps: int = self._state.meta("steps") or 0
         saved_slot = self._state.meta("funding_slot")
-        self._funding_slot: int = saved_slot if saved_slot is not None else self._clock.now_ms() // FUNDING_INTERVAL_MS
+        self._funding_slot: int = saved_slot if saved_slot is not None else self._now() // FUNDING_INTERVAL_MS
         factor = self._state.meta("market_factor")
         if factor is not None:
             self._factor.restore(factor)
@@ -194,7 +224,7 @@ class PaperVenue:
             if symbol in saved:
                 market.sim.restore(saved[symbol])
                 market.mark = market.instrument.round_price(Decimal(market.sim.price))
-        now = self._clock.now_ms()
+        now = self._now()
         for stored in self._state.open_orders():
             market = self._markets.get(stored.order.symbol)
             if market is None:
@@ -210,10 +240,32 @@ class PaperVenue:
             self._refresh_quotes(market, now)
 
     def _seed_history(self, market: _Market, now: int) -> None:
-        ticks = list(market.sim.history(now))
-        for builder in market.candles.values():
-            builder.extend(ticks)
+        """Each timeframe takes the seeded trades its candles can hold, no older."""
+        ticks = market.sim.history(now)
+        for timeframe, builder in market.candles.items():
+            period = builder.period_ms
+            window = now - now % period - ((builder.candles.maxlen or MAX_CANDLES) - 1) * period
+            held = ticks[bisect_left(ticks, window, key=lambda tick: tick[0]):]
+            builder.extend(held)
+            if held:
+                market.origins[timeframe] = held[0][:2]
+                market.oldest_ts[timeframe] = held[0][0]
         market.last_closed_ts = market.candles["1m"].candles[-1].ts
+
+    def _extend_history(self, market: _Market, timeframe: str, count: int) -> None:
+        """More candles than were seeded: the simulated path goes on backwards from the oldest
+        seeded trade. It is walked from there each time, so the candles are the same however
+        the requests came (300 then 314, or 314 at once), and only what is older than the
+        candles held is added."""
+        builder, origin = market.candles[timeframe], market.origins.get(timeframe)
+        if origin is None or len(builder.candles) >= count:
+            return
+        oldest = builder.candles[0].ts - (count - len(builder.candles)) * builder.period_ms
+        held_from = market.oldest_ts[timeframe]
+        ticks = [t for t in market.sim.extend_history(origin, builder.period_ms, oldest) if t[0] < held_from]
+        if ticks:
+            builder.prepend(ticks, count + 1)
+            market.oldest_ts[timeframe] = ticks[0][0]
 
     def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:
         return {b.asset: (b.free, b.used) for b in self._account.balances()}
@@ -273,7 +325,7 @@ class PaperVenue:
         self._state.save(
             orders=trailing,
             meta={"simulators": {s: m.sim.state() for s, m in self._markets.items()}, "steps": self._steps,
-                  "market_factor": self._factor.state()},
+                  "market_factor": self._factor.state(), "venue_time": self._now()},
         )
 
     # ----- the port: lifecycle and market data ---------------------------------------------
@@ -285,7 +337,7 @@ class PaperVenue:
     async def start(self, bus: EventBus) -> None:
         self.attach(bus)
         bus.publish(ConnectionChanged(self.name, "connected", latency_ms=float(self.config.latency_ms)))
-        now = self._clock.now_ms()
+        now = self._now()
         for market in self._markets.values():
             self._publish_market(market, now)
         if self._task is None:
@@ -328,16 +380,18 @@ class PaperVenue:
         self._subscribed = (self._subscribed or set()) | set(symbols)
 
     async def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook:
-        return self._book(self._market(symbol), depth, self._clock.now_ms())
+        return self._book(self._market(symbol), depth, self._now())
 
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
     ) -> list[Candle]:
         """Candles built from trades, the current (open) one last. A simulated market starts
-        with ten hours of seeded history; a replayed one with none."""
+        with seeded history (see the module docstring); a replayed one with none."""
         market = self._market(symbol)
         if timeframe not in market.candles:
             raise VenueError(f"timeframe {timeframe} is not offered by {self.name}; use one of {', '.join(market.candles)}")
+        if since is None:
+            self._extend_history(market, timeframe, limit)
         candles = [c.model_copy() for c in market.candles[timeframe].candles if since is None or c.ts >= since]
         return candles[-limit:] if limit > 0 else []
 
@@ -385,7 +439,7 @@ class PaperVenue:
         known = self._known(incoming.client_order_id)
         if known is not None:
             return self._report(known)
-        now = self._clock.now_ms()
+        now = self._now()
         self._order_seq += 1
         order = incoming.model_copy(
             update={"status": OrderStatus.PENDING_NEW, "filled_size": ZERO, "avg_price": None, "fee": ZERO,
@@ -424,7 +478,7 @@ class PaperVenue:
                 raise OrderNotFound(f"order {client_order_id} is not known to {self.name}")
             await self._saved()
             return self._report(known)
-        now = self._clock.now_ms()
+        now = self._now()
         self._markets[stored.order.symbol].engine.cancel(client_order_id, "canceled by request")
         self._finish(stored, OrderStatus.CANCELED, now, "canceled by request")
         self._save([stored])
@@ -615,7 +669,7 @@ class PaperVenue:
     def step(self, dt: float | None = None) -> None:
         """Advance every market by ``dt`` simulated seconds (default ``tick_interval``): move
         the mid, refresh the liquidity, send the flow, mark positions, publish."""
-        now = self._clock.now_ms()
+        now = self._now()
         dt = dt if dt is not None else self.config.tick_interval
         self._factor.advance(dt)
         for market in self._step_order:

@@ -19,7 +19,7 @@ def test_json_has_the_signal_every_opinion_and_the_verdict(capsys: pytest.Captur
     payload = json.loads(capsys.readouterr().out)
     signal = payload["signal"]
     assert set(signal) == {"signal_id", "instrument_id", "direction", "strength", "confidence", "target_price",
-                           "stop_loss", "take_profit", "generated_time", "source"}
+                           "stop_loss", "take_profit", "generated_time", "source", "size_fraction"}
     assert signal["instrument_id"] == "BTC/USDT" and signal["source"] == "coordinator"
     assert signal["direction"] in ("buy", "sell", "hold")
     assert [o["agent"] for o in payload["opinions"]] == AGENTS

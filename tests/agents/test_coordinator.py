@@ -199,6 +199,8 @@ async def test_risk_scaling_scales_the_signal(clock: SimClock, calm: Candles) ->
     assert decision.verdict.scale == pytest.approx(0.5)
     assert decision.signal.strength == pytest.approx(0.5, abs=1e-3)
     assert decision.signal.stop_loss > calm.last_close > decision.signal.take_profit
+    assert decision.signal.size_fraction == pytest.approx(decision.verdict.size_fraction), "the risk agent's size travels"
+    assert decision.signal.size_fraction < decision.verdict.requested_fraction
 
 
 def test_settings_and_names_are_checked(clock: SimClock) -> None:
@@ -242,3 +244,18 @@ def test_calibrations_are_fitted_from_what_followed_each_opinion() -> None:
     assert fitted["market"](0.9) == pytest.approx(1.0) and fitted["market"](0.2) == pytest.approx(0.0)
     assert fitted["strategy"](0.8) == 0.0
     assert "too few" in skipped["macro"] and "sentiment" not in fitted and "sentiment" not in skipped
+
+
+async def test_a_team_on_too_few_candles_abstains_and_says_how_many_it_needs(clock: SimClock) -> None:
+    """Every agent marks its opinion as without data and says why, the risk agent included (it
+    answered 'no trade proposed' as if it had looked); the team says how many candles it needs."""
+    analysts = [MarketAgent(), ForecastAgent(), StrategyAgent(), OnChainAgent(), SentimentAgent(), MacroAgent()]
+    coordinator = Coordinator(analysts, RiskAgent(), clock)
+    assert coordinator.min_candles == 314, "the built-in forecast model at horizon 12"
+    decision = await coordinator.decide(context_for(make_candles(n=12)))
+    assert not any(o.has_data for o in decision.opinions)
+    reasons = {o.agent: o.rationale for o in decision.opinions}
+    assert reasons["market"] == reasons["strategy"] == "no data: 12 1h candles are too few (need 60)"
+    assert reasons["risk"] == "no data: 12 1h candles are too few (need 60) to measure volatility"
+    assert "12 candles are too few to train and test the model (need 314)" in reasons["forecast"]
+    assert decision.signal.direction is Direction.HOLD and set(decision.weights.values()) == {0.0}

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from agents.base import Candles
+from agents.base import AnalysisContext, Candles
 from agents.macro import MacroAgent
 from agents.onchain import OnChainAgent
 from agents.providers import FileJsonProvider, HttpJsonProvider, ProviderError, parse_document
-from agents.sentiment import SentimentAgent, fear_greed_proxy
+from agents.sentiment import SentimentAgent, extremity, fear_greed_proxy
 from core.models import Direction
 from tests.agents.conftest import context_for, make_candles
 
@@ -171,3 +171,45 @@ async def test_open_interest_proxy_is_labelled(candles: Candles) -> None:
     assert inflow.rationale.startswith("proxy (exchange data, not on-chain): open interest +10.0%")
     outflow = await OnChainAgent().analyze(context_for(rising, open_interest=[110.0, 100.0]))
     assert outflow.direction is Direction.HOLD and "no conviction" in outflow.rationale
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(("day", "index", "extreme"), [
+    ("2024-11-14", 88, "greed"),
+    ("2025-02-27", 10, "fear"),
+    ("2025-01-10", 50, None),
+])
+async def test_recorded_fear_and_greed_readings_are_as_extreme_as_they_read(
+    day: str, index: int, extreme: str | None
+) -> None:
+    """alternative.me's own answers, read as the API gives them: 88 and 10 are extreme (at least
+    0.8, the dynamic limit's default), 50 is not extreme at all."""
+    path = FIXTURES / f"fng-{day}.json"
+    reading = json.loads(path.read_text())["data"][0]
+    now = int(reading["timestamp"]) * 1000 + 2 * 3_600_000
+    opinion = await SentimentAgent(FileJsonProvider(path, "alternative.me")).analyze(
+        AnalysisContext(symbol="BTC/USDT", now_ms=now, candles={}))
+    assert opinion.has_data and opinion.data_age_ms == 2 * 3_600_000
+    assert f"alternative.me fear & greed {index}" in opinion.rationale
+    if extreme is None:
+        assert opinion.inputs["extremity"] == 0.0 and "extreme" not in opinion.inputs
+    else:
+        assert opinion.inputs["extremity"] >= 0.8 and opinion.inputs["extreme"] == extreme
+        assert opinion.direction is Direction.HOLD, "an extreme is flagged, not chased"
+
+
+def test_extremity_scale() -> None:
+    assert [extremity(i) for i in (50, 25, 75, 0, 100)] == [0.0, 0.8, 0.8, 1.0, 1.0]
+    assert round(extremity(88), 3) == 0.904 and extremity(60) < 0.5
+
+
+def test_the_fear_and_greed_api_errors_and_bad_rows_are_named() -> None:
+    with pytest.raises(ProviderError, match="the index reports an error: rate limited"):
+        parse_document({"data": [], "metadata": {"error": "rate limited"}}, "BTC/USDT", "fng")
+    with pytest.raises(ProviderError, match="data entry 1 needs a numeric value and timestamp"):
+        parse_document({"data": [{"value": "high", "timestamp": "1731542400"}]}, "BTC/USDT", "fng")
+    with pytest.raises(ProviderError, match=r"data entry 1: value must be in \[0, 100\] \(got 180\)"):
+        parse_document({"data": [{"value": "180", "timestamp": "1731542400"}]}, "BTC/USDT", "fng")
+    assert parse_document({"data": [], "metadata": {"error": None}}, "BTC/USDT", "fng") is None

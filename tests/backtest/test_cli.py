@@ -48,6 +48,16 @@ def test_backtest_json_is_one_object_with_the_metrics(capsys: pytest.CaptureFixt
     result = json.loads(out)
     assert {"trades", "final_equity", "total_return", "max_drawdown", "sharpe", "elapsed_s"} <= set(result)
     assert result["trades"] == 196 and result["params"]["fast"] == 10 and result["engine"] == "fast"
+    first, last = (line.split(",") for line in Path(CANDLES).read_text().splitlines()[1::4999])
+    assert result["buy_and_hold_return"] == pytest.approx(float(last[4]) / float(first[1]) * 0.999**2 - 1)
+
+
+def test_the_shipped_sample_backtests_with_buy_and_hold_beside(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.backtest.data import SAMPLE_CANDLES
+
+    code, out, _ = run(capsys, "backtest", "--strategy", "sma_cross", "--data", str(SAMPLE_CANDLES))
+    assert code == 0 and "(fast engine, 3,000 candles)" in out
+    assert "buy and hold %" in out and "-49.96" in out
 
 
 def test_backtest_table_event_engine_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

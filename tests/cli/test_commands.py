@@ -66,13 +66,38 @@ def test_bad_global_config_fails_every_command_clearly(tmp_path: Path, capsys: p
     assert "YAML syntax error" in capsys.readouterr().err
 
 
-def test_init_writes_the_commented_example_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_writes_the_commented_example_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENTRADE_HOME")
     assert main(["init"]) == 0
     written = Path(os.environ["XDG_CONFIG_HOME"]) / "opentrade" / "config.yaml"
     assert written.read_text() == (ROOT / "config.example.yaml").read_text()
     assert main(["init"]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["config", "validate"]) == 0
+
+
+@pytest.mark.parametrize("chosen_by", ["--home", "OPENTRADE_HOME"])
+def test_init_with_a_home_writes_there_and_every_command_reads_it_from_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, chosen_by: str
+) -> None:
+    home = tmp_path / "desk"
+    monkeypatch.delenv("OPENTRADE_HOME")
+    if chosen_by == "OPENTRADE_HOME":
+        monkeypatch.setenv("OPENTRADE_HOME", str(home))
+    options = ["--home", str(home)] if chosen_by == "--home" else []
+    assert main([*options, "init"]) == 0
+    written = home / "config.yaml"
+    assert f"wrote {written}" in capsys.readouterr().out
+    assert not (Path(os.environ["XDG_CONFIG_HOME"]) / "opentrade" / "config.yaml").exists()
+    written.write_text(written.read_text().replace("seed: 42", "seed: 7"))
+    assert main([*options, "config", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["source"] == str(written) and shown["config"]["venues"]["paper"]["seed"] == 7
+    assert main([*options, "config", "validate"]) == 0
+    assert f"{written}: valid" in capsys.readouterr().out
+    assert main([*options, "init"]) == 1
 
 
 def test_doctor_reports_every_check(capsys: pytest.CaptureFixture[str]) -> None:

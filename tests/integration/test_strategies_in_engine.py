@@ -91,3 +91,23 @@ async def test_closed_candles_are_stored_and_the_daily_review_is_scheduled(isola
         assert set(results) == {"sma_cross"}
     finally:
         await engine.close()
+
+
+async def test_a_1m_strategy_gets_a_candle_every_second_at_speed_60(isolated_home: Path, clock: SimClock) -> None:
+    """At speed 60 a simulated minute passes each second: the 1m strategy sees a candle a second
+    (before, one per minute of the clock, an hour of the simulated market apart)."""
+    config = engine_config()
+    config.agents.enabled = False
+    config.venues["paper"] = config.venues["paper"].model_copy(update={"speed": 60.0})
+    config.strategies = {"sma_cross": StrategyConfig(enabled=True, symbols=["BTC/USDT"], fast=5, slow=20)}  # type: ignore[call-arg]
+    engine = await build_engine(config, isolated_home, clock=clock)
+    await engine.start()
+    try:
+        strategy = engine.strategies.context("sma_cross").strategy
+        for _ in range(50):  # five seconds of the clock
+            clock.advance(100)
+            for _ in range(5):
+                await asyncio.sleep(0)
+        await until(lambda: len(strategy.history("BTC/USDT")) >= 4, "four candles")
+    finally:
+        await engine.close()

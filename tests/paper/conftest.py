@@ -66,8 +66,8 @@ def make_order(symbol: str, side: Side, size: str, type: OrderType = OrderType.L
 def make_venue(clock: SimClock, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     venues: list[PaperVenue] = []
 
-    def make(path: Path | None = None, **config: Any) -> Harness:
-        venue = PaperVenue("paper", PaperVenueConfig(**config), clock, path or tmp_path / "paper.sqlite")
+    def make(path: Path | None = None, history: dict[str, int] | None = None, **config: Any) -> Harness:
+        venue = PaperVenue("paper", PaperVenueConfig(**config), clock, path or tmp_path / "paper.sqlite", history)
         venues.append(venue)
         return Harness(venue, clock, EventBus())
 

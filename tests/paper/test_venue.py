@@ -329,7 +329,8 @@ async def test_ohlcv_history_then_candles_from_trades(make_venue: Callable[..., 
     h = make_venue(markets=[BTC])
     start = h.clock.now_ms()
     history = await h.venue.fetch_ohlcv(BTC, "1m", limit=1000)
-    assert len(history) == 500 and history[-1].ts == start - 60_000
+    assert len(history) == 1000 and history[-1].ts == start - 60_000, "more than seeded: the path goes on back"
+    assert all(b.ts - a.ts == 60_000 for a, b in zip(history, history[1:], strict=False))
     assert abs(history[-1].close - float((await h.venue.fetch_order_book(BTC, 1)).mid)) < 5  # type: ignore[arg-type]
     h.step(1300)
     candles = await h.venue.fetch_ohlcv(BTC, "1m", since=start - 60_000)
@@ -452,3 +453,62 @@ async def test_a_burst_shares_one_state_transaction_committed_before_the_answers
     assert {row[0] for row in stored} == {r.client_order_id for r in reports}
     again = await h.venue.create_order(orders[0].model_copy())
     assert again == reports[0] and commits == [20], "a repeated id is answered from memory, nothing written"
+
+
+async def test_candles_close_on_the_venues_clock_at_speed_60(make_venue: Callable[..., Harness]) -> None:
+    """A simulated minute passes every second of the clock: a 1m candle closes each second, and
+    trades are stamped on the venue's time. Before, candles closed on the clock's minutes, so at
+    speed 60 a 1m strategy waited an hour of simulated market per candle."""
+    h = make_venue(markets=[BTC], speed=60)
+    await h.venue.start(h.bus)
+    start = h.clock.now_ms()
+    for _ in range(40):  # 4 seconds of the clock
+        h.clock.advance(100)
+        for _ in range(3):
+            await asyncio.sleep(0)
+    closed = [e.candle.ts for e in h.of(CandleClosed) if e.symbol == BTC]
+    assert len(closed) >= 3 and all(b - a == 60_000 for a, b in zip(closed, closed[1:], strict=False))
+    trades = [e.trade.ts for e in h.of(TradePrinted)]
+    assert start + 3 * 60_000 < trades[-1] <= start + 4 * 60_000
+    await h.venue.stop()
+
+
+async def test_a_faster_run_leaves_the_venue_time_where_it_was(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    path = tmp_path / "fast.sqlite"
+    h = make_venue(path, markets=[BTC], speed=60)
+    start = h.clock.now_ms()
+    h.clock.advance(10_000)  # ten minutes of the venue
+    h.venue.close()
+    again = make_venue(path, markets=[BTC])
+    book = await again.venue.fetch_order_book(BTC, 1)
+    assert book.ts == start + 600_000, "no going back in time after a restart"
+
+
+async def test_history_reaches_as_far_back_as_asked_and_ends_at_the_start_price(
+    make_venue: Callable[..., Harness], tmp_path: Path
+) -> None:
+    plain = make_venue(tmp_path / "plain.sqlite", markets=[BTC])
+    h = make_venue(tmp_path / "deep.sqlite", markets=[BTC], history={"1h": 300, "4h": 100})
+    start = h.clock.now_ms()
+    hours = await h.venue.fetch_ohlcv(BTC, "1h", limit=300)
+    assert len(hours) == 300 and hours[-1].ts == start - 3_600_000
+    assert all(b.ts - a.ts == 3_600_000 for a, b in zip(hours, hours[1:], strict=False))
+    assert all(c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high and c.high > c.low for c in hours)
+    assert len(await h.venue.fetch_ohlcv(BTC, "4h", limit=100)) == 100
+    mid = float((await h.venue.fetch_order_book(BTC, 1)).mid)  # type: ignore[arg-type]
+    assert abs(hours[-1].close / mid - 1) < 0.001
+    assert await h.venue.fetch_ohlcv(BTC, "1m", limit=500) == await plain.venue.fetch_ohlcv(BTC, "1m", limit=500), (
+        "the recent minutes do not depend on how far back the history goes")
+
+
+async def test_asking_for_more_history_than_seeded_extends_it_backwards(make_venue: Callable[..., Harness]) -> None:
+    """The agents' forecast model needs 314 candles where 300 were configured: the venue walks
+    its path further back, ending where the seeded history began, the same way every time."""
+    h = make_venue(markets=[BTC, "BTC/USDT:USDT"], history={"1h": 300})
+    seeded = await h.venue.fetch_ohlcv(BTC, "1h", limit=300)
+    more = await h.venue.fetch_ohlcv(BTC, "1h", limit=314)
+    assert len(more) == 314 and more[-300:][1:] == seeded[1:], "the seeded candles stay as they were"
+    assert more[-300].close == seeded[0].close and more[-300].high >= seeded[0].high
+    assert all(b.ts - a.ts == 3_600_000 for a, b in zip(more, more[1:], strict=False))
+    perp = await h.venue.fetch_ohlcv("BTC/USDT:USDT", "1h", limit=314)
+    assert len(perp) == 314 and abs(perp[0].close / more[0].close - 1) < 0.002, "the perpetual follows its spot"

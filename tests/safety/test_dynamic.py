@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from agents.base import AnalysisContext
+from agents.providers import FileJsonProvider
+from agents.sentiment import SentimentAgent
 from core.clock import SimClock
 from core.config import ConfigError, DynamicRiskConfig, parse_config
 from core.engine import OrderRefused
@@ -58,8 +62,13 @@ async def test_new_positions_pause_around_a_macro_event(make_engine: EngineFacto
     assert (await engine.place_order(limit(engine))).is_open
 
 
-def decision(strength: float) -> AgentDecision:
-    opinion = AgentOpinion(agent="sentiment", direction=Direction.BUY, strength=strength, confidence=0.9)
+def decision(extremity: float) -> AgentDecision:
+    opinion = AgentOpinion(agent="sentiment", direction=Direction.HOLD, strength=0, confidence=0.5,
+                           inputs={"extremity": extremity})
+    return decided(opinion)
+
+
+def decided(opinion: AgentOpinion) -> AgentDecision:
     signal = Signal(instrument_id=SPOT, direction=Direction.HOLD, strength=0, confidence=0)
     return AgentDecision(SPOT, (opinion,), signal)
 
@@ -78,6 +87,22 @@ async def test_extreme_sentiment_cuts_the_position_limit(make_engine: EngineFact
     assert (await engine.place_order(limit(engine, size="0.3"))).is_open
     clock.advance(601_000)
     assert engine.guard.dynamic.size_factor("paper", SPOT) == (1.0, None), "an old reading no longer counts"
+
+
+@pytest.mark.parametrize(("day", "cut"), [("2024-11-14", True), ("2025-02-27", True), ("2025-01-10", False)])
+async def test_recorded_extreme_readings_cut_the_limit_at_the_default_threshold(
+    make_engine: EngineFactory, clock: SimClock, day: str, cut: bool
+) -> None:
+    """Fear and greed 88 and 10, as alternative.me published them, reach the default 0.8; 50 does
+    not. Before, the cut read the opinion's strength, which an extreme reading leaves near 0."""
+    path = Path(__file__).parents[1] / "agents" / "fixtures" / f"fng-{day}.json"
+    engine = await make_engine()
+    now = int(json.loads(path.read_text())["data"][0]["timestamp"]) * 1000 + 3_600_000
+    opinion = await SentimentAgent(FileJsonProvider(path, "alternative.me")).analyze(
+        AnalysisContext(symbol=SPOT, now_ms=now, candles={}))
+    engine.bus.publish(decided(opinion))
+    expected = (0.5, "sentiment is extreme") if cut else (1.0, None)
+    assert engine.guard.dynamic.size_factor("paper", SPOT) == expected
 
 
 async def test_volatility_above_target_shrinks_the_limit(make_engine: EngineFactory, clock: SimClock) -> None:

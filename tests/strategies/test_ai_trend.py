@@ -6,13 +6,15 @@ from decimal import Decimal
 
 import pytest
 
+from core.backtest.engine import Backtester
+from core.backtest.result import BacktestSettings
 from core.models import Direction, Signal
 from core.strategies.ai_trend import AiTrendFollowing
 from tests.strategies.helpers import H, bars_from_closes, run_strategy
 
 
-def signal(ts: int, direction: Direction, confidence: float = 0.9, **extra: float) -> Signal:
-    return Signal(instrument_id="BTC/USDT", direction=direction, strength=0.8, confidence=confidence,
+def signal(ts: int, direction: Direction, confidence: float = 0.9, strength: float = 0.8, **extra: float) -> Signal:
+    return Signal(instrument_id="BTC/USDT", direction=direction, strength=strength, confidence=confidence,
                   generated_time=ts, source="ai_prediction", **extra)
 
 
@@ -22,7 +24,7 @@ async def test_confident_buy_is_sized_and_exits_at_take_profit() -> None:
     tester = await run_strategy(strategy, bars_from_closes(closes), signals=[signal(2 * H, Direction.BUY)])
     (trade,) = tester.trades
     assert trade.side == "long" and trade.entry_bar == 2 and trade.entry_price == 100.0
-    assert trade.size * trade.entry_price == pytest.approx(10_000 * 0.1 / 1.001, rel=1e-3)
+    assert trade.size * trade.entry_price == pytest.approx(10_000 * 0.1 * 0.8 / 1.001, rel=1e-3), "scaled by strength 0.8"
     assert trade.exit_price >= 106.0 and trade.exit_bar == 6
     assert strategy.ctx.position("BTC/USDT") == 0
 
@@ -52,3 +54,38 @@ async def test_long_only_sell_closes_the_long() -> None:
     ])
     (trade,) = tester.trades  # the SELL arrives during bar 3 and closes at its next replayed price
     assert trade.side == "long" and trade.exit_bar == 3 and trade.exit_ts == 3 * H + H // 3 and strategy.ctx.position("BTC/USDT") == Decimal(0)
+
+
+@pytest.mark.parametrize(("strength", "size_fraction", "notional"), [
+    (0.5, None, 10_000 * 0.2 * 0.5),  # the strength scales position_size_pct
+    (1.0, None, 10_000 * 0.2),
+    (1.0, 0.03, 10_000 * 0.03),  # the risk agent's size caps it (Kelly, volatility, correlation)
+    (0.5, 0.5, 10_000 * 0.2 * 0.5),  # a larger allowance does not raise it
+])
+async def test_the_size_follows_the_signals_strength_and_the_risk_agents_size(
+    strength: float, size_fraction: float | None, notional: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    strategy = AiTrendFollowing({"position_size_pct": 0.2, "take_profit_pct": 1.0})
+    extra = {} if size_fraction is None else {"size_fraction": size_fraction}
+    caplog.set_level("INFO", logger="core.strategies.ai_trend")
+    tester = await run_strategy(strategy, bars_from_closes([100] * 6),
+                                signals=[signal(H, Direction.BUY, strength=strength, **extra)])
+    position = strategy.ctx.position("BTC/USDT")
+    assert float(position) * 100 == pytest.approx(notional / 1.001, rel=1e-3)
+    assert tester.trades == [] or tester.trades[0].side == "long"
+    (line,) = [r.getMessage() for r in caplog.records if "sized" in r.getMessage()]
+    assert f"20.0% x strength {strength:.2f}" in line
+    if size_fraction == 0.03:
+        assert "capped at 3.00% by the risk agent's 3.00% of the account" in line
+    assert strategy.state()["plans"]["BTC/USDT"]["size"] == pytest.approx(notional / 10_000)
+
+
+async def test_a_strategy_with_part_of_the_capital_reads_the_risk_size_as_a_share_of_the_account() -> None:
+    """The risk agent sizes against the account; a strategy with 10% of it may hold 10 times that
+    share of its own equity (but never more than all of it)."""
+    tester_strategy = AiTrendFollowing({"position_size_pct": 1.0})
+    bars = bars_from_closes([100] * 4)
+    tester = Backtester([bars], BacktestSettings(cash=10_000.0, fee=0.001))
+    tester.strategies.add(tester_strategy, venue="backtest", symbols=["BTC/USDT"], timeframe="1h", allocation_pct=0.1)
+    assert tester_strategy.size_for(signal(0, Direction.BUY, strength=1.0, size_fraction=0.02))[0] == pytest.approx(0.2)
+    assert tester_strategy.size_for(signal(0, Direction.BUY, strength=1.0, size_fraction=0.5))[0] == 1.0

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static, Switch
 
-from core.backtest.data import load_bars
+from core.backtest.data import SAMPLE_CANDLES, load_bars
 from core.backtest.engine import backtest_async
 from core.backtest.result import BacktestSettings
 from core.strategies.registry import STRATEGIES
@@ -146,3 +146,42 @@ def test_backtest_screen_after_a_run(snap_compare: Any, make_app: Any) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+async def test_a_first_backtest_runs_on_the_shipped_sample_beside_buy_and_hold(make_app: Any) -> None:
+    """No file to find: the data field starts at the sample in the package, ctrl+r runs it, and
+    the strategy's return stands beside holding the market over the same candles."""
+    app: OpenTradeApp = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(pilot)
+        assert screen.query_one("#bt-data", Input).value == str(SAMPLE_CANDLES) and SAMPLE_CANDLES.exists()
+        await pilot.press("ctrl+r")
+        await wait_for_backtest(pilot)
+        assert screen.result is not None and len(screen.result.ts) == 3000
+        table = screen.query_one("#bt-metrics", DataTable)
+        rows = dict(table.get_row_at(i) for i in range(table.row_count))
+        sample = load_bars(SAMPLE_CANDLES)
+        holding = sample.close[-1] / sample.open[0] * (1 - 0.001) ** 2 - 1
+        assert rows["Buy and hold"] == f"{holding * 100:+.2f}%" == "-49.96%"
+        assert rows["Total return"] == f"{screen.result.metrics.total_return * 100:+.2f}%"
+
+
+async def test_allow_gaps_backtests_a_file_with_missing_candles(make_app: Any, tmp_path: Path) -> None:
+    lines = SAMPLE_CANDLES.read_text().splitlines()
+    gappy = tmp_path / "gappy.csv"
+    gappy.write_text("\n".join(lines[:100] + lines[103:400]) + "\n")  # three hours missing
+    app: OpenTradeApp = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(pilot)
+        screen.query_one("#bt-data", Input).value = str(gappy)
+        await run_again(pilot)
+        await wait_for_backtest(pilot)
+        assert "gap of 3 missing 1h candle(s)" in message(screen, "bt-data-error") and screen.result is None
+        switch = screen.query_one("#bt-allow-gaps", Switch)
+        switch.focus()
+        await pilot.press("space")
+        assert switch.value
+        await run_again(pilot)
+        await wait_for_backtest(pilot)
+        assert message(screen, "bt-data-error") == ""
+        assert screen.result is not None and len(screen.result.ts) == 396

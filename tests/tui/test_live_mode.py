@@ -94,3 +94,31 @@ def test_mode_option_checks_the_venue() -> None:
     binance = live.venues["binance"]
     assert isinstance(binance, CcxtVenueConfig) and binance.mode == "live"
     assert apply_mode(config, "paper", "paper") == (config, "paper")
+
+
+def test_live_without_credentials_names_the_variables_and_connects_to_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.main import main
+
+    def connected(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the app started and connected without credentials")
+
+    monkeypatch.setattr(OpenTradeApp, "run", connected)
+    config = tmp_path / "config.yaml"
+    config.write_text("venues:\n  paper: {}\n  my-binance:\n    exchange: binance\n")
+    assert main(["--config", str(config), "trade", "--mode", "live", "--venue", "my-binance"]) == 2
+    err = capsys.readouterr().err
+    assert "venue 'my-binance' trades live but has no API key and secret" in err
+    assert "OPENTRADE_MY_BINANCE_API_KEY" in err and "OPENTRADE_MY_BINANCE_SECRET" in err
+    assert "Traceback" not in err
+
+
+def test_going_live_stops_the_builtin_strategy_but_not_a_configured_one() -> None:
+    config = AppConfig.model_validate({"venues": {"binance": {"exchange": "binance"}}})
+    assert config.strategies["ai_trend_following"].enabled
+    live, _ = apply_mode(config, "binance", "live")
+    assert not live.strategies["ai_trend_following"].enabled
+    configured = AppConfig.model_validate({"venues": {"binance": {"exchange": "binance"}},
+                                           "strategies": {"ai_trend_following": {"enabled": True, "venue": "binance"}}})
+    assert apply_mode(configured, "binance", "live")[0].strategies["ai_trend_following"].enabled

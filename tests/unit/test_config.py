@@ -127,3 +127,25 @@ def test_secrets_file_must_be_private(tmp_path: Path) -> None:
 
 def test_no_credentials_is_not_an_error() -> None:
     assert not load_credentials("binance", None, environ={}).complete
+
+
+def test_a_config_with_only_a_ccxt_venue_loads_and_the_builtin_strategy_follows_it() -> None:
+    config = parse_config("venues:\n  bn:\n    exchange: binance\n    markets: [ETH/USDT]\n", "cfg.yaml")
+    assert config.default_venue == "bn"
+    trend = config.strategies["ai_trend_following"]
+    assert (trend.venue, trend.symbols, trend.enabled) == ("bn", ["ETH/USDT"], True)
+    named = parse_config("venues:\n  paper: {}\n  bn:\n    exchange: binance\ndefault_venue: bn\n", "cfg.yaml")
+    assert named.strategies["ai_trend_following"].venue == "bn"
+
+
+def test_the_builtin_strategy_never_starts_by_itself_on_a_live_venue() -> None:
+    config = parse_config("venues:\n  bn:\n    exchange: binance\n    mode: live\n", "cfg.yaml")
+    assert config.strategies["ai_trend_following"].venue == "bn"
+    assert not config.strategies["ai_trend_following"].enabled
+
+
+def test_only_enabled_strategies_are_checked_against_the_venues() -> None:
+    config = parse_config("strategies:\n  old:\n    kind: sma_cross\n    venue: kraken\n", "cfg.yaml")
+    assert config.strategies["old"].venue == "kraken"
+    [problem] = problems("strategies:\n  old:\n    kind: sma_cross\n    enabled: true\n    venue: kraken\n")
+    assert "strategy 'old' uses venue 'kraken', which is not configured" in problem

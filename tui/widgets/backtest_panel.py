@@ -1,6 +1,9 @@
 """The Backtest screen's content: pick a strategy, its parameters, a candle file, fee and cash,
 run the event-driven backtester in a thread worker (the loop keeps painting; the progress bar
-follows the backtester's callback) and read the metrics, the equity curve and the trade list.
+follows the backtester's callback) and read the metrics beside buying and holding, the equity
+curve and the trade list. The data file starts as the sample shipped with the package, so a
+first backtest needs no download; "Allow gaps" backtests across missing candles (as
+``--allow-gaps`` does) instead of refusing the file.
 
 Every field is checked by the code that owns the rule (the strategy's declared parameters and
 cross-checks, ``BacktestSettings.problems``, ``load_bars``) and its message is shown under the
@@ -18,10 +21,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Sparkline, Static
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Sparkline, Static, Switch
 
-from core.backtest.data import DataError, load_bars
+from core.backtest.data import SAMPLE_CANDLES, DataError, load_bars
 from core.backtest.engine import backtest
+from core.backtest.metrics import buy_and_hold_return
 from core.backtest.result import BacktestResult, BacktestSettings
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import STRATEGIES
@@ -39,11 +43,13 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def metric_rows(result: BacktestResult) -> list[tuple[str, str]]:
-    """The headline figures, formatted for the metrics table (None, e.g. no trades, shows '-')."""
+def metric_rows(result: BacktestResult, buy_and_hold: float) -> list[tuple[str, str]]:
+    """The headline figures, formatted for the metrics table (None, e.g. no trades, shows '-'),
+    the strategy's return beside holding the market over the same candles."""
     m = result.metrics
     return [
         ("Total return", _pct(m.total_return)),
+        ("Buy and hold", _pct(buy_and_hold)),
         ("CAGR", _pct(m.cagr)),
         ("Sharpe", _ratio(m.sharpe)),
         ("Sortino", _ratio(m.sortino)),
@@ -83,8 +89,11 @@ class BacktestPanel(Horizontal):
             yield Vertical(*_param_fields(STRATEGIES[DEFAULT_STRATEGY]), id="bt-params")
             yield Static("", classes="error", id="bt-params-error")
             yield Label("Data file (CSV or ccxt OHLCV JSON)")
-            yield Input(placeholder="path/to/candles.csv", id="bt-data")
+            yield Input(str(SAMPLE_CANDLES), placeholder="path/to/candles.csv", id="bt-data")
             yield Static("", classes="error", id="bt-data-error")
+            with Horizontal(id="bt-gaps-row"):
+                yield Switch(False, id="bt-allow-gaps")
+                yield Label("Allow gaps (missing candles)")
             yield Label("Fee (fraction of notional)")
             yield Input(str(SETTINGS_DEFAULTS.fee), id="bt-fee")
             yield Static("", classes="error", id="bt-fee-error")
@@ -176,28 +185,30 @@ class BacktestPanel(Horizontal):
         if params is None or settings is None or path is None:
             return
         self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
-        self._run(cls, params, settings, path)
+        self._run(cls, params, settings, path, self.query_one("#bt-allow-gaps", Switch).value)
 
     @work(thread=True, exclusive=True, group="backtest", exit_on_error=False, name="backtest")
-    def _run(self, cls: type[Strategy], params: dict[str, Any], settings: BacktestSettings, path: str) -> None:
+    def _run(self, cls: type[Strategy], params: dict[str, Any], settings: BacktestSettings, path: str,
+             allow_gaps: bool) -> None:
         """Off the loop: reading the file and replaying thousands of candles take seconds."""
         try:
-            bars = load_bars(path)
+            bars = load_bars(path, allow_gaps=allow_gaps)
         except DataError as exc:
             self.app.call_from_thread(self._error, "bt-data-error", str(exc))
             return
         self.app.call_from_thread(self._error, "bt-data-error", "")
         result = backtest(cls, bars, params, settings, progress=self._progress_from_thread)
-        self.app.call_from_thread(self._show_result, result)
+        holding = buy_and_hold_return(float(bars.open[0]), float(bars.close[-1]), settings.fee)
+        self.app.call_from_thread(self._show_result, result, holding)
 
     def _progress_from_thread(self, done: int, total: int) -> None:
         self.app.call_from_thread(self.query_one("#bt-progress", ProgressBar).update, total=total, progress=done)
 
-    def _show_result(self, result: BacktestResult) -> None:
+    def _show_result(self, result: BacktestResult, buy_and_hold: float) -> None:
         self.result = result
         metrics = self.query_one("#bt-metrics", DataTable)
         metrics.clear()
-        for name, value in metric_rows(result):
+        for name, value in metric_rows(result, buy_and_hold):
             metrics.add_row(name, value)
         self.query_one("#bt-equity", Sparkline).data = [float(v) for v in result.equity]
         trades = self.query_one("#bt-trades", DataTable)
