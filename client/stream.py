@@ -6,6 +6,11 @@ for what it missed: the gateway replays every order, fill, position, balance, ri
 message since then, or sends a fresh snapshot when it no longer has them (or it restarted, which
 changes its epoch). Either way nothing is lost: a ``StreamSnapshot`` means "replace what you
 mirror", and ``on_state`` tells the front end when it is connected and when it is reconnecting.
+
+Take the messages as fast as they come and do slow work elsewhere: ``feed`` publishes them on a
+local ``EventBus``, whose subscriptions coalesce market data for a slow reader exactly as the
+engine's own do. Messages left unread wait in the connection's buffers, where nothing replaces
+an old book with a newer one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import aiohttp
 from client.errors import GatewayError, NotAllowed
 from client.http import GatewayClient
 from core.api import API_PREFIX
+from core.events import EventBus
 from core.stream import Message, StreamHello, StreamRequest, decode_frame
 
 log = logging.getLogger(__name__)
@@ -95,6 +101,13 @@ class EventStream:
             self._on_state("reconnecting", reason)
             await asyncio.sleep(delay)
             delay = min(max(delay * 2, 0.05), self._retry_max)
+
+    async def feed(self, bus: EventBus) -> None:
+        """Publish every event on ``bus`` until ``close``: the stream drained at once, the
+        front end reading its subscription at its own pace."""
+        async for message in self.messages():
+            if message.event is not None:
+                bus.publish(message.event)
 
     def _track(self, message: Message) -> None:
         if isinstance(message.event, StreamHello):

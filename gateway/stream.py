@@ -9,7 +9,10 @@ for the same market and topic (the latest book wins), other market data is bound
 goes first); order, fill, position, balance, risk and alert messages are all kept. A client
 whose kept messages pass ``gateway.client_backlog`` is disconnected (close code 4008) rather
 than held in memory forever: it reconnects with its last sequence number and gets the missed
-messages from the replay buffer, or a snapshot when they are no longer there.
+messages from the replay buffer, or a snapshot when they are no longer there. What has already
+been written to the connection sits in the kernel's buffers, out of reach: a client that reads
+slowly gets old books from there, so a client should read as fast as messages come and coalesce
+on its side (``client.stream`` hands them to a local bus whose subscriptions do).
 
 Once a second the hub also compares the status line, the positions' marks, the balances and
 the strategies with what it last sent, and sends what changed: the engine publishes no event

@@ -298,3 +298,35 @@ async def test_mirror_follows_fills_positions_and_the_risk_state(api: Api, engin
     assert mirror.balances["paper"] == engine.portfolio.balances("paper")
     assert mirror.status is not None and mirror.status.risk_state.value == "halted"
     assert OrderStatus.FILLED.value in {s for _, s in orders_of(raw.messages)}
+
+
+async def test_feed_drains_the_stream_into_a_local_bus_that_coalesces_for_a_slow_reader(
+    api: Api, engine: TradingEngine
+) -> None:
+    from core.events import EventBus
+
+    base = engine.market.book("paper", SPOT)
+    assert base is not None
+    local = EventBus()
+    inbox = local.subscribe(OrderBookUpdated, OrderUpdated, maxsize=100, name="slow screen")
+    async with GatewayClient(Target(url=api.gateway.url, token=api.tokens["reader"])) as client:
+        stream = EventStream(client, [f"book:paper:{SPOT}", "orders"], retry_initial=0)
+        feeding = asyncio.create_task(stream.feed(local))
+        await until(lambda: len(inbox) > 0, "the first book")
+        placed = []
+        for i in range(3000):  # the screen reads nothing meanwhile
+            engine.bus.publish(OrderBookUpdated(base.model_copy(update={"ts": base.ts + i})))
+            if i % 1000 == 0:
+                placed.append(await engine.place_order(limit(engine), actor="user"))
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        last = base.ts + 2999
+        await until(lambda: inbox.coalesced > 0 and any(isinstance(e, OrderBookUpdated) and e.book.ts == last
+                                                         for e in list(inbox._market.values())), "the last book")  # noqa: SLF001
+        events = inbox.drain()
+        await stream.close()
+        await feeding
+    books = [e for e in events if isinstance(e, OrderBookUpdated)]
+    assert [b.book.ts for b in books] == [last], "one book, the newest"
+    assert sorted((e.order.client_order_id, e.order.status.value) for e in events if isinstance(e, OrderUpdated)) == sorted(
+        (o.client_order_id, s) for o in placed for s in ("pending_new", "open"))
