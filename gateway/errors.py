@@ -11,7 +11,7 @@ traceback: the engine's refusals keep the exact text the app shows for them.
 | a client order id used before | 409 | conflict |
 | a body above ``gateway.max_body_bytes`` | 413 | too_large |
 | too many failed authentications from one address | 429 | rate_limited |
-| the engine is not running | 503 | unavailable |
+| a venue or the storage failed under the request (the engine's own words) | 503 | unavailable |
 | a bug (logged with its traceback, which stays in the log) | 500 | internal |
 """
 
@@ -26,7 +26,9 @@ from pydantic import ValidationError
 from core.api import ErrorBody, validation_text
 from core.executor import OrderRefused
 from core.permissions import PermissionDenied
+from core.ports import VenueError
 from core.redact import redact
+from core.storage.errors import StorageError
 from core.strategies.base import ParameterError
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,10 @@ def error_middleware(max_body_bytes: int) -> Callable[[web.Request, Handler], Aw
             return error_response(400, "invalid_request", validation_text(invalid))
         except ParameterError as invalid:
             return error_response(400, "invalid_request", str(invalid))
+        except VenueError as failed:
+            return error_response(503, "unavailable", f"venue error: {failed}")
+        except StorageError as failed:
+            return error_response(503, "unavailable", str(failed))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

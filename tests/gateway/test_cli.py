@@ -177,6 +177,8 @@ def test_levels_and_a_gateway_killed_and_started_again(config: Path, isolated_ho
         denied = cli("cancel", placed.client_order_id, token=watcher)
         assert (denied.returncode, one_line(denied)) == (
             5, "not allowed: token 'watcher' is read_only: canceling orders needs the trade level")
+        second = cli("run", "--headless", "--duration", "5")
+        assert second.returncode == 3 and f"PID {gateway.pid}: opentrade --config" in second.stderr, "the gateway holds the home"
         wrong = cli("status", token="otk_" + "x" * 43)
         assert (wrong.returncode, one_line(wrong)) == (5, "not allowed: unknown or revoked token")
         gateway.send_signal(signal.SIGKILL)
