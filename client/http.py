@@ -28,6 +28,7 @@ from core.api import (
     Count,
     EmergencyStop,
     ErrorBody,
+    Health,
     ModifyOrder,
     StrategyParams,
     StrategyVersion,
@@ -109,8 +110,8 @@ class GatewayClient:
 
     # -- reading ------------------------------------------------------------------------------
 
-    async def health(self) -> dict[str, Any]:
-        return await self.request("GET", "/health", dict[str, Any])
+    async def health(self) -> Health:
+        return await self.request("GET", "/health", Health)
 
     async def status(self) -> StatusView:
         return await self.request("GET", "/status", StatusView)

@@ -101,6 +101,17 @@ class StrategyParams(Body):
     note: str = Field(default="set through the API", max_length=500)
 
 
+class Health(Body):
+    """The gateway answers: the engine's state, the gateway's epoch (new at each start), and who
+    the caller is with the level it acts at."""
+
+    status: Literal["ok"] = "ok"
+    engine: str
+    epoch: str
+    actor: str
+    level: str
+
+
 class Count(Body):
     """How many orders a cancel-all canceled, or how many closing orders a close-all sent."""
 

@@ -80,10 +80,15 @@ class Gateway:
     def file(self) -> Path:
         return self.home / GATEWAY_FILE
 
+    def check(self) -> None:
+        """Refuse, before the engine starts, what could not serve: an address other than
+        loopback without TLS (or --insecure), TLS files that do not load."""
+        self.tls  # noqa: B018 - building it is the check
+
     @cached_property
     def tls(self) -> ssl.SSLContext | None:
         """The TLS context, None for plain HTTP; GatewayError when the address needs TLS and the
-        config has none, or its files do not load. Checked before the engine starts."""
+        config has none, or its files do not load."""
         host, config = self.config.host, self.config
         if config.tls_cert is None or config.tls_key is None:
             if not is_loopback(host) and not self.insecure:

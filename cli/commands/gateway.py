@@ -83,7 +83,7 @@ async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:
     stop = stop_on_signals()
     gateway = Gateway(engine, home, config.gateway, insecure=args.insecure)
     try:
-        gateway.tls  # noqa: B018 - refuses a bad TLS setting before the engine starts
+        gateway.check()
         for name in args.confirm_live:
             engine.venues[name].confirm_live()  # type: ignore[attr-defined]
             await engine.db.audit("live_confirmed", {"venue": name, "how": "--confirm-live"}, actor="gateway",

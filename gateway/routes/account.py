@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel
-
-from core.api import FillsQuery, HistoryQuery, OrdersQuery, VenueQuery
+from core.api import FillsQuery, Health, HistoryQuery, OrdersQuery, VenueQuery
 from core.models import Fill, Order
 from core.views import (
     AccountSnapshot,
@@ -21,16 +17,6 @@ from core.views import (
 from gateway.routing import Call, Routes, not_found
 
 routes = Routes("account")
-
-
-class Health(BaseModel):
-    """The gateway answers; who the caller is and what it may do."""
-
-    status: Literal["ok"] = "ok"
-    engine: str
-    epoch: str
-    actor: str
-    level: str
 
 
 def _known_venue(call: Call) -> str | None:

@@ -53,7 +53,7 @@ async def test_an_exposed_address_without_tls_is_refused_before_serving(engine: 
     assert not (isolated_home / "gateway.json").exists()
     broken = GatewayConfig(port=0, tls_cert=isolated_home / "none.crt", tls_key=isolated_home / "none.key")
     with pytest.raises(GatewayError, match="gateway.tls_cert/tls_key: cannot load"):
-        Gateway(engine, isolated_home, broken).tls  # noqa: B018
+        Gateway(engine, isolated_home, broken).check()
 
 
 async def test_venue_and_storage_failures_are_503_with_their_reason() -> None:

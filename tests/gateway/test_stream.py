@@ -9,7 +9,6 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,12 @@ from client.stream import EventStream, StreamClosed
 from core.config import GatewayConfig
 from core.engine import TradingEngine
 from core.events import OrderBookUpdated, OrderUpdated
-from core.models import OrderBook, OrderStatus
+from core.models import OrderStatus
 from core.stream import Message, StreamHello, StreamSnapshot, decode_frame
-from gateway.server import Gateway
 from gateway.tokens import TokenStore
 from tests.gateway.conftest import Api
 from tests.safety.conftest import SPOT, limit, until
 
-D = Decimal
 
 
 class Raw:
