@@ -132,3 +132,12 @@ def test_tokens_are_masked_by_their_shape_in_any_text() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "got %s", (token,), None)
     RedactingFilter().filter(record)
     assert token not in record.getMessage()
+
+
+async def test_a_stopped_gateway_no_longer_listens_to_the_engine(engine: TradingEngine, isolated_home: Path) -> None:
+    listeners = len(engine.bus._listeners)  # noqa: SLF001
+    gateway = Gateway(engine, isolated_home, GatewayConfig(port=0))
+    await gateway.start()
+    assert len(engine.bus._listeners) == listeners + 1  # noqa: SLF001
+    await gateway.stop()
+    assert len(engine.bus._listeners) == listeners, "the hub's listener went with it"  # noqa: SLF001
