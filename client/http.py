@@ -29,6 +29,7 @@ from core.api import (
     EmergencyStop,
     ErrorBody,
     Health,
+    Settings,
     ModifyOrder,
     StrategyParams,
     StrategyVersion,
@@ -112,6 +113,9 @@ class GatewayClient:
 
     async def health(self) -> Health:
         return await self.request("GET", "/health", Health)
+
+    async def settings(self) -> Settings:
+        return await self.request("GET", "/settings", Settings)
 
     async def status(self) -> StatusView:
         return await self.request("GET", "/status", StatusView)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.config import TradingConfig, UIConfig
 from core.executor import Operation
 from core.models import Order, OrderStatus
 from core.storage.audit import AuditEntry
@@ -110,6 +111,14 @@ class Health(Body):
     epoch: str
     actor: str
     level: str
+
+
+class Settings(Body):
+    """The configuration a front end needs to show and fill the order ticket as the engine
+    would (default leverage, confirmation thresholds) and to draw (refresh rate, theme, keys)."""
+
+    trading: TradingConfig
+    ui: UIConfig
 
 
 class Count(Body):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.api import FillsQuery, Health, HistoryQuery, OrdersQuery, VenueQuery
+from core.api import FillsQuery, Health, HistoryQuery, OrdersQuery, Settings, VenueQuery
 from core.models import Fill, Order
 from core.views import (
     AccountSnapshot,
@@ -31,6 +31,11 @@ async def health(call: Call) -> Health:
     level = call.engine.guard.permissions.level_of(call.actor)
     return Health(engine="running" if call.engine.running else "stopped", epoch=call.hub.epoch,
                   actor=str(call.actor), level=level.label)
+
+
+@routes.route("GET", "/settings", summary="The trading and interface settings a front end shows", response=Settings)
+async def settings(call: Call) -> Settings:
+    return Settings(trading=call.engine.config.trading, ui=call.engine.config.ui)
 
 
 @routes.route("GET", "/status", summary="Engine, venues, equity, daily PnL, risk state", response=StatusView)

@@ -22,7 +22,7 @@ D = Decimal
 HOLDER = {Level.READ_ONLY: "reader", Level.TRADE: "trader", Level.ADMIN: "boss"}
 
 READS = [
-    "/health", "/status", "/snapshot", "/markets", "/book?symbol=BTC/USDT&depth=3", "/trades?symbol=BTC/USDT",
+    "/health", "/settings", "/status", "/snapshot", "/markets", "/book?symbol=BTC/USDT&depth=3", "/trades?symbol=BTC/USDT",
     "/candles?symbol=BTC/USDT&timeframe=1m", "/tickers", "/balances", "/positions", "/orders", "/orders/history",
     "/orders/{order}", "/fills", "/risk", "/risk/limits", "/risk/breakers", "/risk/alerts", "/strategies",
     "/strategies/sma", "/strategies/sma/versions", "/audit?limit=5", "/audit/verify", "/agents/decisions",
@@ -152,6 +152,9 @@ async def test_reads_need_a_token_and_any_level_may_read(api: Api, engine: Tradi
     assert (await api.call("GET", f"/orders/{ctx['order']}", "reader")).body["status"] == "open"
     book = (await api.call("GET", "/book?symbol=BTC/USDT&depth=3", "reader")).body
     assert len(book["bids"]) == 3 and len(book["asks"]) == 3
+    settings = (await api.call("GET", "/settings", "reader")).body
+    assert settings["trading"]["default_leverage"] == engine.config.trading.default_leverage
+    assert settings["ui"]["refresh_hz"] == engine.config.ui.refresh_hz
     health = (await api.call("GET", "/health", "trader")).body
     assert (health["actor"], health["level"]) == ("api:trader", "trade")
 
