@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from client.errors import GatewayError, NoGateway
-from core.api import GATEWAY_FILE, GatewayEndpoint
+from core.api import API_PREFIX, GATEWAY_FILE, GatewayEndpoint
 from core.redact import register_secret
 
 
@@ -50,7 +50,7 @@ def announced(home: Path) -> GatewayEndpoint | None:
 
 
 def find(home: Path, url: str | None = None) -> Target:
-    url = (url or os.environ.get("OPENTRADE_URL") or "").rstrip("/") or None
+    url = (url or os.environ.get("OPENTRADE_URL") or "").rstrip("/").removesuffix(API_PREFIX) or None
     token = os.environ.get("OPENTRADE_TOKEN") or None
     found = announced(home)
     if url is None:

@@ -234,6 +234,7 @@ def test_tls_and_no_token_in_any_log(isolated_home: Path, tmp_path: Path, cli: C
         assert announced["url"].startswith("https://127.0.0.1:")
         assert cli("status", config_path=config).returncode == 0, "local clients check the gateway's own certificate"
         assert cli("status", config_path=config, token=token).returncode == 0
+        assert cli("status", config_path=config, url=announced["url"] + "/api/v1/").returncode == 0, "the API's own URL works too"
         assert cli("status", config_path=config, token=wrong).returncode == 5
         plain = cli("status", config_path=config, token=token, url=announced["url"].replace("https", "http"))
         assert plain.returncode == 1 and "Traceback" not in plain.stderr
