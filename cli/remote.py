@@ -11,21 +11,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
-
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from cli.main import CommandContext, Handler
-from client.discovery import find
-from client.errors import ApiError, BadRequest, GatewayError, NotAllowed, Refused
-from client.http import GatewayClient
-from core.api import validation_text
 from core.redact import redact
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from client.errors import ApiError
+    from client.http import GatewayClient
+
 EXIT_FAILED, EXIT_INPUT, EXIT_REFUSED, EXIT_NOT_ALLOWED = 1, 2, 4, 5
-RemoteRun = Callable[[argparse.Namespace, GatewayClient], Awaitable[int]]
+RemoteRun = Callable[[argparse.Namespace, "GatewayClient"], Awaitable[int]]
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +36,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def remote(run: RemoteRun) -> Handler:
-    """The handler of a command that makes calls to the gateway."""
+    """The handler of a command that makes calls to the gateway. The client (aiohttp, the
+    core's models) is imported when the command runs, so that `opentrade --help` does not."""
 
     @functools.wraps(run)
     def handler(args: argparse.Namespace, ctx: CommandContext) -> int:
+        from client.errors import ApiError, GatewayError
+
         try:
             return asyncio.run(_call(run, args, ctx))
         except ApiError as exc:
@@ -50,16 +54,21 @@ def remote(run: RemoteRun) -> Handler:
 
 
 async def _call(run: RemoteRun, args: argparse.Namespace, ctx: CommandContext) -> int:
+    from client.discovery import find
+    from client.http import GatewayClient
+
     async with GatewayClient(find(ctx.home, args.url)) as client:
         return await run(args, client)
 
 
 def _api_failure(exc: ApiError, as_json: bool) -> int:
+    from client.errors import BadRequest, NotAllowed, Refused
+
     code = (EXIT_REFUSED if isinstance(exc, Refused) else EXIT_NOT_ALLOWED if isinstance(exc, NotAllowed)
             else EXIT_INPUT if isinstance(exc, BadRequest) else EXIT_FAILED)
     if as_json:
         body = {"error": exc.error, "reason": exc.reason, **({"rule": exc.rule} if exc.rule else {})}
-        print(TypeAdapter(dict[str, str]).dump_json(body).decode())
+        print(json.dumps(body))
         return code
     label = {EXIT_REFUSED: "refused", EXIT_NOT_ALLOWED: "not allowed", EXIT_INPUT: "invalid"}.get(code, "failed")
     return fail(f"{label}: {exc.reason}", code)
@@ -72,10 +81,14 @@ def fail(message: str, code: int) -> int:
 
 def invalid(exc: ValidationError) -> int:
     """A request the command could not even build (a size of -1): bad input, exit 2."""
+    from core.api import validation_text
+
     return fail(f"invalid: {validation_text(exc)}", EXIT_INPUT)
 
 
 def show_json(value: Any, kind: Any) -> None:
+    from pydantic import TypeAdapter
+
     print(TypeAdapter(kind).dump_json(value, fallback=str).decode())
 
 

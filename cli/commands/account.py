@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.remote import add_options, remote, show_json, table
-from client.http import GatewayClient
-from core.models import Order
-from core.views import PositionView, StatusView, VenueBalances
+
+if TYPE_CHECKING:
+    from client.http import GatewayClient
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 @remote
 async def handle_status(args: argparse.Namespace, gateway: GatewayClient) -> int:
+    from core.views import StatusView
+
     status = await gateway.status()
     if args.json:
         show_json(status, StatusView)
@@ -53,6 +55,8 @@ def _listing(args: argparse.Namespace, value: Any, kind: Any, headers: tuple[str
 
 @remote
 async def handle_balances(args: argparse.Namespace, gateway: GatewayClient) -> int:
+    from core.views import VenueBalances
+
     venues = await gateway.balances(args.venue)
     rows = [(v.venue, b.asset, b.free, b.used, b.total) for v in venues for b in v.balances]
     return _listing(args, venues, list[VenueBalances], ("venue", "asset", "free", "used", "total"), rows, "no balances")
@@ -60,6 +64,8 @@ async def handle_balances(args: argparse.Namespace, gateway: GatewayClient) -> i
 
 @remote
 async def handle_positions(args: argparse.Namespace, gateway: GatewayClient) -> int:
+    from core.views import PositionView
+
     positions = await gateway.positions(args.venue)
     rows = [(p.venue, p.symbol, p.side.value, p.size, p.entry_price, p.mark_price, f"{p.unrealized_pnl:+,.2f}",
              p.stop_loss, p.take_profit, p.liquidation_price, f"{p.leverage}x") for p in positions]
@@ -69,6 +75,8 @@ async def handle_positions(args: argparse.Namespace, gateway: GatewayClient) -> 
 
 @remote
 async def handle_orders(args: argparse.Namespace, gateway: GatewayClient) -> int:
+    from core.models import Order
+
     orders = await gateway.open_orders(args.venue)
     rows = [(o.client_order_id, o.venue, o.symbol, o.side.value, o.type.value, o.size, o.filled_size, o.price,
              o.trigger_price, o.status.value) for o in orders]

@@ -5,10 +5,13 @@ screen's reset in the app."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cli.remote import add_options, remote, show_json
-from client.http import GatewayClient
-from core.views import RiskView
+
+if TYPE_CHECKING:
+    from client.http import GatewayClient
+    from core.views import RiskView
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _shown(args: argparse.Namespace, risk: RiskView, text: str) -> int:
+    from core.views import RiskView
+
     if args.json:
         show_json(risk, RiskView)
     else:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 from decimal import Decimal, InvalidOperation
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from cli.remote import EXIT_INPUT, add_options, fail, invalid, remote, show_json
-from client.http import GatewayClient
-from core.api import Count
 from core.models import Order, OrderRequest, OrderType, Side, TimeInForce
+
+if TYPE_CHECKING:
+    from client.http import GatewayClient
 
 TYPES = {**{t.value: t for t in OrderType}, "stop": OrderType.STOP_MARKET}
 
@@ -95,6 +95,8 @@ async def handle_order(args: argparse.Namespace, gateway: GatewayClient) -> int:
               "trigger_price": args.trigger, "trailing_offset": args.trailing_offset, "stop_loss": args.sl,
               "take_profit": args.tp, "time_in_force": args.tif, "post_only": args.post_only,
               "reduce_only": args.reduce_only, "leverage": args.leverage, "client_order_id": args.client_order_id}
+    from pydantic import ValidationError
+
     venue = args.venue or (await gateway.status()).default_venue
     try:
         request = OrderRequest.model_validate({"venue": venue, **{k: v for k, v in fields.items() if v is not None}})
@@ -131,6 +133,8 @@ async def handle_close(args: argparse.Namespace, gateway: GatewayClient) -> int:
 
 
 def _counted(args: argparse.Namespace, count: int, text: str) -> int:
+    from core.api import Count
+
     if args.json:
         show_json(Count(count=count), Count)
     else:
