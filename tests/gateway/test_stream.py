@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from client.stream import EventStream, StreamClosed
 from core.config import GatewayConfig
 from core.engine import TradingEngine
 from core.events import OrderBookUpdated, OrderUpdated
-from core.models import OrderStatus
+from core.models import Order, OrderStatus
 from core.stream import Message, StreamHello, StreamSnapshot, decode_frame
 from gateway.tokens import TokenStore
 from tests.gateway.conftest import Api
@@ -53,6 +53,24 @@ class Raw:
 async def connect(api: Api, who: str = "reader") -> AsyncIterator[Raw]:
     async with api.session.ws_connect(api.url + "/stream", headers=api.headers(who)) as ws:
         yield Raw(ws)
+
+
+async def flood(engine: TradingEngine, books: int, order_every: int, yield_every: int,
+                between: Callable[[list[Order]], None] = lambda placed: None) -> tuple[list[Order], int]:
+    """Publish ``books`` order books on the engine's bus, each newer than the last, placing an
+    order every ``order_every`` and yielding to the loop every ``yield_every`` (``between`` runs
+    then); the orders placed, and the newest book's ts."""
+    base = engine.market.book("paper", SPOT)
+    assert base is not None
+    placed: list[Order] = []
+    for i in range(books):
+        engine.bus.publish(OrderBookUpdated(base.model_copy(update={"ts": base.ts + i})))
+        if i % order_every == 0:
+            placed.append(await engine.place_order(limit(engine), actor="user"))
+        if i % yield_every == 0:
+            await asyncio.sleep(0)
+            between(placed)
+    return placed, base.ts + books - 1
 
 
 def orders_of(messages: list[Message]) -> list[tuple[str, str]]:
@@ -129,8 +147,6 @@ async def test_a_slow_client_gets_the_latest_book_and_every_order_while_the_engi
     api: Api, engine: TradingEngine
 ) -> None:
     topic = f"book:paper:{SPOT}"
-    base = engine.market.book("paper", SPOT)
-    assert base is not None
     lags: list[float] = []
 
     async def probe() -> None:
@@ -145,17 +161,13 @@ async def test_a_slow_client_gets_the_latest_book_and_every_order_while_the_engi
         raw.messages.clear()
         [client] = api.gateway.hub._clients  # noqa: SLF001 - the test looks at its outbox
         watcher = asyncio.create_task(probe())
-        placed = []
-        for i in range(20_000):  # the client reads nothing meanwhile
-            engine.bus.publish(OrderBookUpdated(base.model_copy(update={"ts": base.ts + i})))
-            if i % 2000 == 0:
-                placed.append(await engine.place_order(limit(engine), actor="user"))
-            if i % 100 == 0:
-                await asyncio.sleep(0)
-                assert len(client.outbox) <= 1 + 2 * len(placed), "one book at most, and the order events"
+
+        def bounded(placed: list[Order]) -> None:
+            assert len(client.outbox) <= 1 + 2 * len(placed), "one book at most, and the order events"
+
+        placed, last_ts = await flood(engine, 20_000, 2000, 100, bounded)  # the client reads nothing meanwhile
         watcher.cancel()
         assert client.outbox.coalesced > 0, "the books it could not take were replaced by newer ones"
-        last_ts = base.ts + 19_999
         await raw.read_until(lambda ms: any(isinstance(m.event, OrderBookUpdated) and m.event.book.ts == last_ts for m in ms)
                              and len(orders_of(ms)) >= 2 * len(placed), "the latest book")
     books = [m for m in raw.messages if isinstance(m.event, OrderBookUpdated)]
@@ -302,22 +314,13 @@ async def test_feed_drains_the_stream_into_a_local_bus_that_coalesces_for_a_slow
 ) -> None:
     from core.events import EventBus
 
-    base = engine.market.book("paper", SPOT)
-    assert base is not None
     local = EventBus()
     inbox = local.subscribe(OrderBookUpdated, OrderUpdated, maxsize=100, name="slow screen")
     async with GatewayClient(Target(url=api.gateway.url, token=api.tokens["reader"])) as client:
         stream = EventStream(client, [f"book:paper:{SPOT}", "orders"], retry_initial=0)
         feeding = asyncio.create_task(stream.feed(local))
         await until(lambda: len(inbox) > 0, "the first book")
-        placed = []
-        for i in range(3000):  # the screen reads nothing meanwhile
-            engine.bus.publish(OrderBookUpdated(base.model_copy(update={"ts": base.ts + i})))
-            if i % 1000 == 0:
-                placed.append(await engine.place_order(limit(engine), actor="user"))
-            if i % 50 == 0:
-                await asyncio.sleep(0)
-        last = base.ts + 2999
+        placed, last = await flood(engine, 3000, 1000, 50)  # the screen reads nothing meanwhile
         await until(lambda: inbox.coalesced > 0 and any(isinstance(e, OrderBookUpdated) and e.book.ts == last
                                                          for e in list(inbox._market.values())), "the last book")  # noqa: SLF001
         events = inbox.drain()
