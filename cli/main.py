@@ -6,8 +6,9 @@ parsed arguments and a ``CommandContext`` and returning an exit code. Heavy impo
 ccxt) happen inside handlers so that `opentrade --help` stays instant.
 
 A failure ends as one line on standard error, never a traceback. Exit codes: 1 the command
-failed (a storage, venue or file problem), 2 bad input or configuration, 3 another engine holds
-the home, 130 interrupted.
+failed (a storage, venue or file problem; no gateway answers), 2 bad input or configuration, 3
+another engine holds the home, 4 the engine refused (commands through a gateway), 5 not allowed
+(a token missing, revoked or below the level needed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ COMMAND_MODULES = {
     "evolve": "backtest",
     "strategy": "strategy",
     "agents": "agents",
+    "gateway": "gateway",
+    "token": "token",
+    "status": "account",
+    "balances": "account",
+    "positions": "account",
+    "orders": "account",
+    "order": "orders",
+    "modify": "orders",
+    "cancel": "orders",
+    "close": "orders",
+    "stop": "control",
+    "resume": "control",
 }
 
 log = logging.getLogger("opentrade")

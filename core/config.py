@@ -370,6 +370,28 @@ class AgentsConfig(Section):
         return value
 
 
+class GatewayConfig(Section):
+    """`opentrade gateway`: the engine's HTTP and WebSocket API. It listens on 127.0.0.1 unless
+    told otherwise; any other address needs TLS (a certificate and its key) or the
+    ``--insecure`` flag, since tokens and orders would cross the network in clear text."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to listen on")
+    port: int = Field(default=18790, ge=0, le=65535, description="0 picks a free port")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (chain) served over HTTPS")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+    max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024, description="larger request bodies are refused (413)")
+    replay_messages: int = Field(default=10000, ge=100, le=1_000_000, description="order, fill, risk and alert messages kept for clients that reconnect")
+    client_backlog: int = Field(default=10000, ge=100, le=1_000_000, description="unsent messages that make the gateway drop a stuck client (it resumes on reconnect)")
+    auth_failures: int = Field(default=10, ge=1, le=10_000, description="failed authentications from one address within auth_window before it is refused (429)")
+    auth_window: float = Field(default=60, gt=0, le=86400, description="seconds")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewayConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give both tls_cert and tls_key, or neither")
+        return self
+
+
 class AppConfig(Section):
     trading: TradingConfig = Field(default_factory=TradingConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
@@ -386,6 +408,7 @@ class AppConfig(Section):
     permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     dynamic_risk: DynamicRiskConfig = Field(default_factory=DynamicRiskConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     secrets_file: Path | None = None
 
     @field_validator("venues", mode="before")

@@ -15,6 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ZERO = Decimal(0)
+# Above this a price or size is a typo, and checking it against the tick or lot size would
+# overflow the decimal context (1e400 % 0.01 raises instead of answering).
+MAX_QUANTITY = Decimal(10) ** 15
 
 
 class Side(StrEnum):
@@ -182,6 +185,8 @@ class Instrument(_Model):
         """Why a size cannot be traded on this instrument, or None when it can."""
         if size <= 0:
             return "size must be greater than 0"
+        if size > MAX_QUANTITY:
+            return f"size {size} is above the largest accepted, {MAX_QUANTITY:,f}"
         if size % self.lot_size != 0:
             return f"size {size} is not a multiple of the lot size {self.lot_size}"
         if size < self.min_size:
@@ -195,6 +200,8 @@ class Instrument(_Model):
     def price_problem(self, price: Decimal, label: str = "price") -> str | None:
         if price <= 0:
             return f"{label} must be greater than 0"
+        if price > MAX_QUANTITY:
+            return f"{label} {price} is above the largest accepted, {MAX_QUANTITY:,f}"
         if price % self.tick_size != 0:
             return f"{label} {price} is not a multiple of the tick size {self.tick_size}"
         return None

@@ -1,15 +1,20 @@
 """Keeps secrets out of every log line, exception text and screen.
 
 Every secret loaded is registered here; a logging filter and ``redact`` replace it wherever it
-appears, so a key that leaks into an exception message from a library is still hidden.
+appears, so a key that leaks into an exception message from a library is still hidden. API
+tokens of the gateway are masked by their shape instead (``otk_`` and 43 characters): the
+gateway keeps only their hashes, and a mistyped or revoked token must not reach a log either.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 MASK = "***"
+TOKEN_PREFIX = "otk_"
+_TOKEN = re.compile(TOKEN_PREFIX + r"[A-Za-z0-9_-]{8,}")
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -22,6 +27,8 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
+    if TOKEN_PREFIX in text:
+        text = _TOKEN.sub(MASK, text)
     if not _secrets:
         return text
     for secret in _secrets:
@@ -34,12 +41,11 @@ class RedactingFilter(logging.Filter):
     """Formats the record early so that secrets in arguments are masked too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
-            message = redact(record.getMessage())
-            record.msg, record.args = message, None
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
+        message = redact(record.getMessage())
+        record.msg, record.args = message, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 
 from core.config import AppConfig
@@ -48,6 +47,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:
+    from runtime.signals import stop_on_signals
     from runtime.wiring import build_engine
 
     try:
@@ -55,10 +55,7 @@ async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         await engine.start()
         with contextlib.suppress(TimeoutError):

@@ -1,0 +1,103 @@
+"""`opentrade gateway [--host H] [--port P] [--insecure] [--confirm-live VENUE]`: the engine as
+`run --headless` runs it, with the HTTP/WebSocket API in the same event loop.
+
+It holds the home's engine lock, logs to the console and the home's log, and stops cleanly on
+SIGINT or SIGTERM: the API first (its clients are told it is going away), then the engine. A
+live venue trades only when its name is given to ``--confirm-live``, the headless form of the
+name the app asks to be typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from cli.main import CommandContext
+from core.config import AppConfig, CcxtVenueConfig
+
+log = logging.getLogger("opentrade.gateway")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("gateway", help="run the engine with its HTTP/WebSocket API (for scripts and attached apps)")
+    parser.add_argument("--host", help="address to listen on (default: gateway.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: gateway.port, 18790; 0 picks a free one)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow listening on a non-loopback address without TLS (warned at every start)")
+    parser.add_argument("--confirm-live", action="append", default=[], metavar="VENUE",
+                        help="the name of a live venue, to let it trade real money (once per live venue)")
+    parser.add_argument("--venue", help="run only this configured venue")
+    parser.add_argument("--seed", type=int, help="seed for the paper venue's simulator")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.set_defaults(handler=handle)
+
+
+def live_problem(config: AppConfig, confirmed: list[str], only: str | None) -> str | None:
+    """Why the gateway may not start as asked: a live venue nobody confirmed, or a confirmation
+    naming a venue that is not live."""
+    running = [only] if only else list(config.venues)
+    live = [n for n in running if isinstance(config.venues.get(n), CcxtVenueConfig) and config.venues[n].mode == "live"]
+    for name in confirmed:
+        if name not in live:
+            return f"--confirm-live {name}: there is no live venue of that name (live venues: {', '.join(live) or 'none'})"
+    unconfirmed = [name for name in live if name not in confirmed]
+    if unconfirmed:
+        return (f"venue {unconfirmed[0]} trades real money: start with --confirm-live {unconfirmed[0]} to confirm, "
+                "as the app asks its name to be typed")
+    return None
+
+
+def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
+    config = ctx.load_config()
+    changes = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
+    if changes:
+        from core.config import GatewayConfig
+
+        config = config.model_copy(update={"gateway": GatewayConfig.model_validate({**config.gateway.model_dump(), **changes})})
+    problem = live_problem(config, args.confirm_live, args.venue)
+    if problem is None and args.duration is not None and not args.duration > 0:
+        problem = f"--duration must be a number of seconds greater than 0 (got {args.duration})"
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    with ctx.lock_engine(config):
+        from runtime.logsetup import setup_logging
+
+        setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
+        return asyncio.run(serve(args, ctx.home, config))
+
+
+async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:
+    from gateway.server import Gateway, GatewayError
+    from runtime.signals import stop_on_signals
+    from runtime.wiring import build_engine
+
+    try:
+        engine = await build_engine(config, home, seed=args.seed, venue=args.venue)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    stop = stop_on_signals()
+    gateway = Gateway(engine, home, config.gateway, insecure=args.insecure)
+    try:
+        gateway.check()
+        for name in args.confirm_live:
+            engine.venues[name].confirm_live()  # type: ignore[attr-defined]
+            await engine.db.audit("live_confirmed", {"venue": name, "how": "--confirm-live"}, actor="gateway",
+                                  ts=engine.clock.now_ms())
+        await engine.start()
+        await gateway.start()
+        try:
+            await asyncio.wait_for(stop.wait(), args.duration)
+        except TimeoutError:
+            pass
+    except GatewayError as exc:
+        log.error("%s", exc)
+        return 2
+    finally:
+        await gateway.stop()
+        await engine.close()
+    return 0

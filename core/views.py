@@ -1,0 +1,136 @@
+"""What a front end reads of the engine, as one set of models: the account, the risk state,
+the strategies, the status line.
+
+The gateway answers its read requests and its stream's snapshots with these, and a client of
+the gateway decodes them into the same classes; a front end running the engine in its own
+process can build the very same views with the functions below. They are made of the core's
+own models and dataclasses (Order, Position, Balance, LimitUsage, Trip, RiskAlert,
+StrategyInfo, AgentDecision), so their schema is the core's, never a copy of it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from core.events import AgentDecision, RiskAlert
+from core.models import Balance, Order, Position, RiskState
+from core.risk.breakers import Trip
+from core.risk.gauges import LimitUsage
+from core.strategies.runner import StrategyInfo
+
+if TYPE_CHECKING:
+    from core.engine import TradingEngine
+
+
+class View(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VenueStatus(View):
+    name: str
+    mode: str
+    connection: str
+    latency_ms: float | None = None
+    markets: int
+
+
+class StatusView(View):
+    """The status line: engine, venues, equity, today's PnL, risk state and what is open."""
+
+    engine: str
+    now_ms: int
+    default_venue: str
+    venues: list[VenueStatus]
+    quote_currency: str
+    equity: Decimal
+    daily_pnl: Decimal
+    risk_state: RiskState
+    risk_reason: str
+    open_orders: int
+    positions: int
+
+
+class PositionView(Position):
+    """A position with the stop-loss and take-profit levels the risk monitor closes it at."""
+
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+
+
+class VenueBalances(View):
+    venue: str
+    balances: list[Balance]
+
+
+class RiskView(View):
+    state: RiskState
+    reason: str
+    limits: list[LimitUsage]
+    breakers: list[Trip]
+    alerts: list[RiskAlert]
+
+
+class AccountSnapshot(View):
+    """Everything a front end mirrors, taken at one moment (no await while it is built), so a
+    stream client applies the events that follow it without a gap or a repeat."""
+
+    status: StatusView
+    balances: list[VenueBalances]
+    positions: list[PositionView]
+    orders: list[Order]
+    risk: RiskView
+    strategies: list[StrategyInfo]
+    decisions: list[AgentDecision]
+
+
+def status_view(engine: TradingEngine) -> StatusView:
+    venues = []
+    for name in engine.venue_names:
+        connection, latency = engine.market.connection(name)
+        venues.append(VenueStatus(name=name, mode=engine.venue_mode(name), connection=connection,
+                                  latency_ms=latency, markets=len(engine.instruments(name))))
+    portfolio = engine.portfolio
+    return StatusView(
+        engine="running" if engine.running else "stopped", now_ms=engine.clock.now_ms(),
+        default_venue=engine.default_venue, venues=venues, quote_currency=portfolio.quote_currency,
+        equity=portfolio.equity(), daily_pnl=portfolio.daily_pnl(), risk_state=engine.risk.state,
+        risk_reason=engine.risk.state_reason, open_orders=len(engine.open_orders()),
+        positions=len(portfolio.positions()),
+    )
+
+
+def positions_view(engine: TradingEngine, venue: str | None = None) -> list[PositionView]:
+    views = []
+    for position in engine.portfolio.positions(venue):
+        levels = engine.risk.protection_levels(position)
+        views.append(PositionView(**dict(position), stop_loss=levels.stop_loss, take_profit=levels.take_profit))
+    return views
+
+
+def balances_view(engine: TradingEngine, venue: str | None = None) -> list[VenueBalances]:
+    names = [venue] if venue is not None else engine.venue_names
+    return [VenueBalances(venue=name, balances=engine.portfolio.balances(name)) for name in names]
+
+
+def risk_view(engine: TradingEngine) -> RiskView:
+    return RiskView(
+        state=engine.risk.state, reason=engine.risk.state_reason,
+        limits=engine.risk.limits_usage(engine.open_orders()),
+        breakers=list(engine.guard.breakers.tripped.values()), alerts=engine.recent_alerts(),
+    )
+
+
+def strategies_view(engine: TradingEngine) -> list[StrategyInfo]:
+    """The loaded strategies; none while the engine runs without its services."""
+    return list(engine.strategies.list_strategies()) if engine.strategies is not None else []
+
+
+def account_snapshot(engine: TradingEngine) -> AccountSnapshot:
+    return AccountSnapshot(
+        status=status_view(engine), balances=balances_view(engine), positions=positions_view(engine),
+        orders=engine.open_orders(), risk=risk_view(engine), strategies=strategies_view(engine),
+        decisions=engine.latest_decisions(),
+    )
