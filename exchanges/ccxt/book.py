@@ -74,10 +74,10 @@ class BookView:
         """``raw`` is ccxt's book (``bids``/``asks`` best first, ``timestamp`` in ms or None,
         then the clock's time); the model is built without re-validation, since every value
         was converted here."""
-        return OrderBook.model_construct(
-            venue=self.venue,
-            symbol=self.symbol,
-            ts=raw.get("timestamp") or clock.now_ms(),
-            bids=self._bids.top(raw.get("bids") or (), self.depth),
-            asks=self._asks.top(raw.get("asks") or (), self.depth),
+        return OrderBook.trusted(
+            self.venue,
+            self.symbol,
+            raw.get("timestamp") or clock.now_ms(),
+            self._bids.top(raw.get("bids") or (), self.depth),
+            self._asks.top(raw.get("asks") or (), self.depth),
         )
