@@ -38,8 +38,8 @@ The API in one place:
 
 Rules implemented here:
 
-* Price-time priority: better price first, then earlier arrival (``seq``) at the same price.
-  A triggered stop enters the queue at its trigger time.
+* Price-time priority: better price first, then earlier arrival at the same price (each
+  level is a FIFO queue). A triggered stop enters the queue at its trigger time.
 * Order kinds: market, limit, stop-market, stop-limit, take-profit (a market order once
   triggered) and trailing stop (a market order once the last price retreats ``trail`` ticks
   from the best price seen since it was armed). Triggers fire on the last trade price; a stop
@@ -57,6 +57,7 @@ Rules implemented here:
 from __future__ import annotations
 
 import itertools
+import math
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Hashable
@@ -104,11 +105,13 @@ KIND_OF: dict[OrderType, Kind] = {
 }
 TIF_OF: dict[TimeInForce, Tif] = {TimeInForce.GTC: Tif.GTC, TimeInForce.IOC: Tif.IOC, TimeInForce.FOK: Tif.FOK}
 
-# Plain ints for the hot path (an IntEnum attribute lookup per comparison costs measurably).
+# Plain ints for the hot path: reading an IntEnum member (``Status.NEW``) costs ~0.2 us on
+# Python 3.11, as much as the rest of building an order.
 _MARKET, _LIMIT, _STOP_LIMIT, _TAKE_PROFIT, _TRAILING = 0, 1, 3, 4, 5
 _GTC, _FOK = 0, 2
 _CONDITIONAL = frozenset({Kind.STOP_MARKET, Kind.STOP_LIMIT, Kind.TAKE_PROFIT, Kind.TRAILING_STOP})
-_PENDING, _OPEN, _FILLED, _CANCELED, _REJECTED = 1, 2, 3, 4, 5
+_NEW, _PENDING, _OPEN, _FILLED, _CANCELED, _REJECTED = 0, 1, 2, 3, 4, 5
+_NO_BOUND = -math.inf  # below every level key: a market order walks the whole side
 
 
 class EngineOrder:
@@ -116,12 +119,13 @@ class EngineOrder:
 
     ``trigger`` is the stop/take-profit price; for a trailing stop it is kept current as the
     best price moves (``ref`` is that best price). ``notional`` is the sum of ticks * lots of
-    its fills, so ``avg_price_ticks`` is exact.
+    its fills, so ``avg_price_ticks`` is exact. ``filled`` is ``size - remaining``, derived so
+    that a fill updates one counter.
     """
 
     __slots__ = (
         "oid", "owner", "side", "kind", "tif", "price", "trigger", "trail", "size", "remaining",
-        "filled", "notional", "post_only", "status", "seq", "ts", "reason", "data", "ref",
+        "notional", "post_only", "status", "reason", "data", "ref",
         "level",
     )
 
@@ -150,24 +154,26 @@ class EngineOrder:
         self.trail = trail
         self.size = size
         self.remaining = size
-        self.filled = 0
         self.notional = 0
         self.post_only = post_only
-        self.status: int = Status.NEW
-        self.seq = 0
-        self.ts = 0
+        self.status: int = _NEW
         self.reason: str | None = None
         self.data = data
         self.ref: int | None = None
         self.level: _Level | None = None
 
     @property
+    def filled(self) -> int:
+        return self.size - self.remaining
+
+    @property
     def avg_price_ticks(self) -> float | None:
-        return self.notional / self.filled if self.filled else None
+        filled = self.size - self.remaining
+        return self.notional / filled if filled else None
 
     @property
     def is_live(self) -> bool:
-        return self.status in (Status.PENDING, Status.OPEN)
+        return self.status == _OPEN or self.status == _PENDING
 
     def __repr__(self) -> str:
         return (
@@ -272,15 +278,22 @@ class MatchResult:
 
 class _Level:
     """One price level: a FIFO queue. Canceled orders stay in the queue until they reach the
-    front (lazy removal keeps cancel O(1)); ``live`` and ``total`` count only resting orders."""
+    front (lazy removal keeps cancel O(1)); ``dead`` counts them. ``total`` counts the lots of
+    resting orders only, so a level is empty exactly when its total is 0 (a resting order has
+    at least one lot left)."""
 
-    __slots__ = ("price", "queue", "total", "live")
+    __slots__ = ("price", "queue", "total", "dead")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.queue: deque[EngineOrder] = deque()
         self.total = 0
-        self.live = 0
+        self.dead = 0
+
+    @property
+    def live(self) -> int:
+        """Resting orders in the queue."""
+        return len(self.queue) - self.dead
 
 
 class _BookSide:
@@ -314,7 +327,6 @@ class MatchingEngine:
         self._orders: dict[Hashable, EngineOrder] = {}
         self._pending: dict[Hashable, EngineOrder] = {}
         self._auto_ids = itertools.count(-1, -1)  # negative: never clashes with callers' ids
-        self._seq = itertools.count(1)
         self._trade_seq = 0
         self._now = 0
         self.last_price: int | None = None
@@ -443,29 +455,39 @@ class MatchingEngine:
         """Accept a new order: match it, rest it, or arm it. An order without ``oid`` gets a
         negative int id. Raises ValueError for a malformed order or a live duplicate id (the
         venue validates requests first; reaching this is a programming error)."""
-        if order.oid is None:
-            order.oid = next(self._auto_ids)
-        elif order.oid in self._orders:
-            raise ValueError(f"order id {order.oid!r} is already live in the book")
-        if order.status != 0:  # Status.NEW
-            raise ValueError(f"order {order.oid!r} was already submitted")
-        self._check(order)
-        self._now = ts
-        order.ts = ts
-        result = MatchResult()
+        oid = order.oid
+        if oid is None:
+            order.oid = oid = next(self._auto_ids)
+        elif oid in self._orders:
+            raise ValueError(f"order id {oid!r} is already live in the book")
+        if order.status != _NEW:
+            raise ValueError(f"order {oid!r} was already submitted")
         kind = order.kind
-        if kind == _LIMIT and order.tif == _GTC and not order.post_only:
-            # The common case, a passive limit order, goes straight into the book.
-            if order.side == BUY:
-                keys = self._asks.keys
-                passive = not keys or order.price < -keys[-1]
+        side = order.side
+        price = order.price
+        plain = kind == _LIMIT and order.tif == _GTC and not order.post_only
+        if not (plain and price > 0 and order.size > 0 and (side == BUY or side == SELL)):
+            self._check(order)
+        self._now = ts
+        result = MatchResult()
+        if plain:
+            # The common case, a GTC limit order: matched if it crosses, the rest rests.
+            if side == BUY:
+                opposite = self._asks.keys
+                crosses = opposite and price >= -opposite[-1]
             else:
-                keys = self._bids.keys
-                passive = not keys or order.price > keys[-1]
-            if passive:
+                opposite = self._bids.keys
+                crosses = opposite and price <= opposite[-1]
+            if crosses:
+                self._take(order, price, result)
+            if order.remaining:
                 self._rest(order)
-                result.updated.append(order)
-                return result
+            else:
+                order.status = _FILLED
+            result.updated.append(order)
+            if result.fills:
+                self._after_trades(result, 0)
+            return result
         if kind == _MARKET or kind == _LIMIT:
             self._execute(order, result)
         else:
@@ -487,13 +509,15 @@ class MatchingEngine:
             level = order.level
             assert level is not None
             level.total -= order.remaining
-            level.live -= 1
-            if level.live == 0:
+            if level.total == 0:
                 side.drop(level.price * side.sign)
-            elif len(level.queue) > 2 * level.live + 16:
-                # Canceled orders wait in the queue until matching reaches them; compact a
-                # level where they pile up behind orders that never trade.
-                level.queue = deque(o for o in level.queue if o.status == _OPEN)
+            else:
+                level.dead += 1
+                if 2 * level.dead > len(level.queue) + 16:
+                    # Canceled orders wait in the queue until matching reaches them; compact a
+                    # level where they pile up behind orders that never trade.
+                    level.queue = deque(o for o in level.queue if o.status == _OPEN)
+                    level.dead = 0
             order.level = None
         else:
             del self._pending[oid]
@@ -574,11 +598,14 @@ class MatchingEngine:
         result.updated.append(order)
 
     def _take(self, taker: EngineOrder, limit: int | None, result: MatchResult) -> None:
-        """The matching loop: walk the opposite side best first, FIFO within a level."""
+        """The matching loop: walk the opposite side best first, FIFO within a level.
+
+        A level's total and the notionals are settled once per level, not per fill.
+        """
         opposite = self._asks if taker.side == BUY else self._bids
         keys = opposite.keys
         levels = opposite.levels
-        bound = None if limit is None else limit * opposite.sign
+        bound = _NO_BOUND if limit is None else limit * opposite.sign
         orders = self._orders
         fills = result.fills
         done = result.updated
@@ -589,41 +616,44 @@ class MatchingEngine:
         filled_notional = 0
         while rem and keys:
             key = keys[-1]
-            if bound is not None and key < bound:
+            if key < bound:
                 break
             level = levels[key]
             queue = level.queue
             price = level.price
-            while rem:
+            total = level.total
+            want = rem if rem < total else total
+            rem -= want
+            total -= want
+            filled_notional += want * price
+            while want:
                 maker = queue[0]
                 if maker.status != _OPEN:
                     queue.popleft()
+                    level.dead -= 1
                     continue
                 left = maker.remaining
-                n = left if left < rem else rem
-                left -= n
-                maker.remaining = left
-                maker.filled += n
-                maker.notional += n * price
-                rem -= n
-                level.total -= n
-                filled_notional += n * price
                 seq += 1
-                fills.append(MatchFill(seq, ts, price, n, maker, taker, scale))
-                if left == 0:
-                    queue.popleft()
-                    level.live -= 1
-                    maker.status = _FILLED
-                    maker.level = None
-                    del orders[maker.oid]
-                    done.append(maker)
-                    if level.live == 0:
-                        break
-            if level.live == 0:
+                if left > want:
+                    maker.remaining = left - want
+                    maker.notional += want * price
+                    fills.append(MatchFill(seq, ts, price, want, maker, taker, scale))
+                    break
+                maker.remaining = 0
+                maker.notional += left * price
+                fills.append(MatchFill(seq, ts, price, left, maker, taker, scale))
+                want -= left
+                queue.popleft()
+                maker.status = _FILLED
+                maker.level = None
+                del orders[maker.oid]
+                done.append(maker)
+            if total:
+                level.total = total
+            else:
                 del levels[key]
                 keys.pop()
         self._trade_seq = seq
-        taker.filled += taker.remaining - rem
         taker.notional += filled_notional
         taker.remaining = rem
 
@@ -640,15 +670,12 @@ class MatchingEngine:
                 insort(keys, key)
         level.queue.append(order)
         level.total += order.remaining
-        level.live += 1
         order.level = level
         order.status = _OPEN
-        order.seq = next(self._seq)
         self._orders[order.oid] = order
 
     def _arm(self, order: EngineOrder, result: MatchResult) -> None:
         order.status = _PENDING
-        order.seq = next(self._seq)
         self._orders[order.oid] = order
         self._pending[order.oid] = order
         result.updated.append(order)
@@ -701,7 +728,6 @@ class MatchingEngine:
                 del self._pending[order.oid]
                 del self._orders[order.oid]
                 start = len(result.fills)
-                order.seq = next(self._seq)
                 self._execute(order, result)
                 if len(result.fills) > start:
                     self.last_price = result.fills[-1].price_ticks

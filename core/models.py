@@ -139,6 +139,9 @@ def new_client_order_id() -> str:
     return "ot-" + uuid.uuid4().hex[:24]
 
 
+_set_attribute = object.__setattr__
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=False, extra="forbid", validate_assignment=False)
 
@@ -416,6 +419,20 @@ class OrderBook(_Model):
     ts: int
     bids: list[tuple[Decimal, Decimal]] = Field(default_factory=list)
     asks: list[tuple[Decimal, Decimal]] = Field(default_factory=list)
+
+    @classmethod
+    def trusted(
+        cls, venue: str, symbol: str, ts: int, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]
+    ) -> OrderBook:
+        """A book from levels the caller already converted and ordered (a venue's market data,
+        up to thousands a second): the instance ``model_construct`` makes, without its loop over
+        fields for aliases and defaults, which cost as much as converting a message's levels."""
+        book = cls.__new__(cls)
+        _set_attribute(book, "__dict__", {"venue": venue, "symbol": symbol, "ts": ts, "bids": bids, "asks": asks})
+        _set_attribute(book, "__pydantic_fields_set__", {"venue", "symbol", "ts", "bids", "asks"})
+        _set_attribute(book, "__pydantic_extra__", None)
+        _set_attribute(book, "__pydantic_private__", None)
+        return book
 
     @property
     def best_bid(self) -> Decimal | None:

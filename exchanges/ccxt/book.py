@@ -1,118 +1,83 @@
-"""A local L2 order book kept from a snapshot and sequenced deltas.
+"""The order book the app reads, made from the book ccxt.pro keeps.
 
-Exchanges send a snapshot, then deltas numbered by update id. A delta that does not continue
-the sequence means a message was lost: the book is stale and must be rebuilt from a new
-snapshot (``BookGap``), never patched silently. Prices are kept sorted in plain lists with
-``bisect`` (levels change far more often than they appear or vanish), and the top of the book
-is copied out on demand.
+ccxt.pro owns each streamed book: it applies the exchange's deltas by sequence id, and when a
+delta skips part of the sequence it drops the book and starts again from a new snapshot (the
+stream supervisor reports the gap). After every message the venue gets ccxt's whole book back,
+levels as ``[price, size]`` floats, best first, and publishes the top levels as the core's
+``OrderBook`` with ``Decimal`` prices and sizes.
+
+Converting all 40 visible levels to ``Decimal`` through their text on every message was most of
+the venue's time per message, while a message changes a few levels and the rest of the top stays.
+``BookView`` keeps, per side, the ``Decimal`` level it last made for each price with the float
+size it came from: a level whose size did not change is reused as is (the same tuple), a new
+size at a known price converts only the size, and only new prices convert both.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Iterable
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from core.models import OrderBook
+from core.ports import Clock
+from exchanges.ccxt.mapping import dec0
 
 Level = tuple[Decimal, Decimal]
 
+# Levels remembered per side before the memory starts again: far more than the top of the book
+# ever holds, so clearing it costs one conversion of the visible levels now and then.
+MEMORY = 4096
 
-class BookGap(Exception):
-    """A delta skipped part of the sequence; rebuild from a snapshot."""
+
+def _decimal(value: Any) -> Decimal:
+    """ccxt's floats through their shortest text (0.1 stays 0.1), anything else as mapping does."""
+    return Decimal(repr(value)) if type(value) is float else dec0(value)
 
 
 class _Side:
-    """Levels of one side, prices ascending; ``best`` is the last (bids) or first (asks)."""
+    """The ``Decimal`` level last made for each price of one side, with its float size."""
 
-    __slots__ = ("prices", "sizes", "descending")
+    __slots__ = ("known",)
 
-    def __init__(self, descending: bool) -> None:
-        self.prices: list[Decimal] = []
-        self.sizes: dict[Decimal, Decimal] = {}
-        self.descending = descending
+    def __init__(self) -> None:
+        self.known: dict[Any, tuple[Any, Level]] = {}
 
-    def clear(self) -> None:
-        self.prices.clear()
-        self.sizes.clear()
-
-    def set(self, price: Decimal, size: Decimal) -> None:
-        sizes = self.sizes
-        if size:
-            if price not in sizes:
-                insort(self.prices, price)
-            sizes[price] = size
-        elif price in sizes:
-            del sizes[price]
-            prices = self.prices
-            del prices[bisect_left(prices, price)]
-
-    def top(self, depth: int) -> list[Level]:
-        sizes = self.sizes
-        chosen = self.prices[:-depth - 1:-1] if self.descending else self.prices[:depth]
-        return [(p, sizes[p]) for p in chosen]
+    def top(self, levels: Sequence[Sequence[Any]], depth: int) -> list[Level]:
+        known = self.known
+        if len(known) > MEMORY:
+            known.clear()
+        out = []
+        for level in levels[:depth]:
+            price = level[0]
+            size = level[1]
+            seen = known.get(price)
+            if seen is None:
+                seen = known[price] = (size, (_decimal(price), _decimal(size)))
+            elif seen[0] != size:
+                seen = known[price] = (size, (seen[1][0], _decimal(size)))
+            out.append(seen[1])
+        return out
 
 
-class LocalBook:
-    def __init__(self, venue: str, symbol: str) -> None:
+class BookView:
+    """The top ``depth`` levels of one market's ccxt book, as the ``OrderBook`` to publish."""
+
+    def __init__(self, venue: str, symbol: str, depth: int) -> None:
         self.venue = venue
         self.symbol = symbol
-        self.bids = _Side(descending=True)
-        self.asks = _Side(descending=False)
-        self.sequence: int | None = None
-        self.ts = 0
+        self.depth = depth
+        self._bids = _Side()
+        self._asks = _Side()
 
-    @property
-    def synced(self) -> bool:
-        return self.sequence is not None
-
-    def apply_snapshot(
-        self, bids: Iterable[Level], asks: Iterable[Level], sequence: int | None, ts: int
-    ) -> None:
-        self.bids.clear()
-        self.asks.clear()
-        for price, size in bids:
-            self.bids.set(price, size)
-        for price, size in asks:
-            self.asks.set(price, size)
-        self.sequence = sequence if sequence is not None else 0
-        self.ts = ts
-
-    def apply_delta(
-        self,
-        first_id: int,
-        last_id: int,
-        bids: Iterable[Level],
-        asks: Iterable[Level],
-        ts: int,
-    ) -> bool:
-        """Apply the changes numbered first_id..last_id (a size of 0 removes a level).
-
-        Returns False for a delta the book already contains (a late duplicate); raises BookGap
-        when ``first_id`` is past the next expected id, leaving the book unsynced.
-        """
-        if self.sequence is None:
-            raise BookGap(f"{self.symbol}: no snapshot yet")
-        if last_id <= self.sequence:
-            return False
-        if first_id > self.sequence + 1:
-            expected = self.sequence + 1
-            self.sequence = None
-            raise BookGap(f"{self.symbol}: expected update {expected}, got {first_id}..{last_id}")
-        for price, size in bids:
-            self.bids.set(price, size)
-        for price, size in asks:
-            self.asks.set(price, size)
-        self.sequence = last_id
-        self.ts = ts
-        return True
-
-    def snapshot(self, depth: int = 20) -> OrderBook:
-        """The top levels as an OrderBook; built without re-validation (the values are ours)."""
-        return OrderBook.model_construct(
-            venue=self.venue,
-            symbol=self.symbol,
-            ts=self.ts,
-            bids=self.bids.top(depth),
-            asks=self.asks.top(depth),
+    def convert(self, raw: dict[str, Any], clock: Clock) -> OrderBook:
+        """``raw`` is ccxt's book (``bids``/``asks`` best first, ``timestamp`` in ms or None,
+        then the clock's time); the model is built without re-validation, since every value
+        was converted here."""
+        return OrderBook.trusted(
+            self.venue,
+            self.symbol,
+            raw.get("timestamp") or clock.now_ms(),
+            self._bids.top(raw.get("bids") or (), self.depth),
+            self._asks.top(raw.get("asks") or (), self.depth),
         )

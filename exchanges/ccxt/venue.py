@@ -41,7 +41,7 @@ from core.ports import Clock, OrderNotFound, VenueError
 from core.redact import redact
 from core.secrets import Credentials, how_to_set
 from exchanges.ccxt import client, mapping
-from exchanges.ccxt.book import LocalBook
+from exchanges.ccxt.book import BookView
 from exchanges.ccxt.errors import AMBIGUOUS, Caller, Failure, RetryPolicy, classify, describe, to_venue_error
 from exchanges.ccxt.markets_cache import MarketsCache
 from exchanges.ccxt.orders import OrderTracker
@@ -89,7 +89,8 @@ class CcxtVenue:
         self._bus: EventBus | None = None
         self._streams: StreamSupervisor | None = None
         self.instruments: dict[str, Instrument] = {}
-        self.books: dict[str, LocalBook] = {}
+        self.books: dict[str, OrderBook] = {}  # the last published book of each market
+        self._book_views: dict[str, BookView] = {}
         self.tracker = OrderTracker(name)
         self._seen_trades: dict[str, tuple[int, set[str]]] = {}
         self._margin_mode_set: set[str] = set()
@@ -222,9 +223,7 @@ class CcxtVenue:
 
     def reference_price(self, symbol: str) -> Decimal | None:
         book = self.books.get(symbol)
-        if book is None:
-            return None
-        return book.snapshot(1).mid
+        return book.mid if book is not None else None
 
     def order_problem(self, order: Order) -> str | None:
         """Why the exchange would refuse this order for its size, or None."""
@@ -268,7 +267,6 @@ class CcxtVenue:
             raise VenueError(f"{self.name}: start the venue before subscribing")
         for symbol in symbols:
             self.instrument(symbol)
-            self.books.setdefault(symbol, LocalBook(self.name, symbol))
             for spec in self._market_streams(symbol):
                 self._streams.start(spec)
 
@@ -294,15 +292,16 @@ class CcxtVenue:
         return specs
 
     def _on_book(self, symbol: str, raw: dict[str, Any]) -> None:
-        book = self.books[symbol]
-        bids = mapping.levels(raw.get("bids") or [], BOOK_DEPTH)
-        asks = mapping.levels(raw.get("asks") or [], BOOK_DEPTH)
-        book.apply_snapshot(bids, asks, raw.get("nonce"), raw.get("timestamp") or self.clock.now_ms())
-        snapshot = book.snapshot(BOOK_DEPTH)
+        """``raw`` is ccxt.pro's own book after a message (or a polled snapshot): ccxt has
+        already applied the deltas in sequence; only the top levels are converted here."""
+        view = self._book_views.get(symbol)
+        if view is None:
+            view = self._book_views[symbol] = BookView(self.name, symbol, BOOK_DEPTH)
+        book = self.books[symbol] = view.convert(raw, self.clock)
         if self._paper is not None:
-            self._paper.on_book(snapshot)
+            self._paper.on_book(book)
         if self._bus is not None:
-            self._bus.publish(OrderBookUpdated(snapshot))
+            self._bus.publish(OrderBookUpdated(book))
 
     def _on_trades(self, symbol: str, raw: list[dict[str, Any]]) -> None:
         """Publish trades not seen before: polls return the latest trades again, and a
