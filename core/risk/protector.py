@@ -108,6 +108,8 @@ class OrderDesk(Protocol):
 class OrderBook(Protocol):
     def track_order(self, client_order_id: str) -> Order | None: ...
 
+    async def get(self, client_order_id: str) -> Order | None: ...
+
 
 class Holder(Protocol):
     def holds_protective_orders(self, symbol: str) -> bool: ...
@@ -318,8 +320,14 @@ class Protector:
 
     async def _position_gone(self, key: Key, record: ProtectiveLevels) -> None:
         async with self._locks[key]:
+            reason = f"the {record.side.value} position was closed"
+            for kind in KINDS:
+                coid = level_of(record, kind)[2]
+                order = await self._orders.get(coid) if coid else None
+                if order is not None and order.status is OrderStatus.FILLED:
+                    reason = self._announce_fill(record, kind, order)
             await self._retire_all(record, "engine")
-            await self._commit(key, record, None, "engine", f"the {record.side.value} position was closed")
+            await self._commit(key, record, None, "engine", reason)
 
     def _current(self, key: Key, position: Position | None) -> ProtectiveLevels | None:
         """The market's levels if they still belong to ``position`` (same side), else None."""
@@ -343,19 +351,25 @@ class Protector:
             self._retiring.discard(coid)
 
     async def _filled(self, key: Key, kind: str, order: Order) -> None:
-        """One level filled at the exchange: the other is canceled and the levels are done."""
+        """One level filled at the exchange (the position may not have closed in our books
+        yet): the other is canceled and the levels are done."""
         async with self._locks[key]:
             record = self._levels.get(key)
             if record is None or level_of(record, kind)[2] != order.client_order_id:
                 return
-            other = TAKE_PROFIT if kind == STOP_LOSS else STOP_LOSS
-            other_price = level_of(record, other)[0]
-            price = price_text(order.avg_price) if order.avg_price is not None else "-"
-            text = f"{record.symbol} {record.side.value}: {LEVEL_NAMES[kind]} filled at {order.venue}, {order.filled_size} at {price}"
-            if other_price is not None:
-                text += f"; its {LEVEL_NAMES[other]} at {price_text(other_price)} is canceled"
-            self._alert(record, "warning", kind, text)
-            await self._transition(key, None, None, order.venue, f"{LEVEL_NAMES[kind]} filled at {order.venue}")
+            reason = self._announce_fill(record, kind, order)
+            await self._transition(key, None, None, order.venue, reason)
+
+    def _announce_fill(self, record: ProtectiveLevels, kind: str, order: Order) -> str:
+        """Alert that a level filled at the exchange; the reason for the audit."""
+        other = TAKE_PROFIT if kind == STOP_LOSS else STOP_LOSS
+        other_price = level_of(record, other)[0]
+        price = price_text(order.avg_price) if order.avg_price is not None else "-"
+        text = f"{record.symbol} {record.side.value}: {LEVEL_NAMES[kind]} filled at {order.venue}, {order.filled_size} at {price}"
+        if other_price is not None:
+            text += f"; its {LEVEL_NAMES[other]} at {price_text(other_price)} is canceled"
+        self._alert(record, "warning", kind, text)
+        return f"{LEVEL_NAMES[kind]} filled at {order.venue}"
 
     async def _locked_lose(self, key: Key, kind: str, coid: str, reason: str, actor: str) -> None:
         async with self._locks[key]:
@@ -387,8 +401,7 @@ class Protector:
             return old
         if old is None and new is None:
             return None
-        await self._commit(key, old, new, actor, reason)
-        return new
+        return await self._commit(key, old, new, actor, reason)
 
     async def _placed(
         self, old: ProtectiveLevels | None, new: ProtectiveLevels, position: Position | None, actor: str
@@ -472,7 +485,7 @@ class Protector:
 
     async def _commit(
         self, key: Key, old: ProtectiveLevels | None, new: ProtectiveLevels | None, actor: str, reason: str
-    ) -> None:
+    ) -> ProtectiveLevels | None:
         now = self._clock.now_ms()
         if new is not None:
             new = new.model_copy(update={"updated_ts": now})
@@ -485,6 +498,7 @@ class Protector:
             payload={"old": describe(old), "new": describe(new), "reason": reason},
         )
         self._bus.publish(ProtectionChanged(key[0], key[1], None if new is None else new.model_copy()))
+        return new
 
     # -- engine-side watch ----------------------------------------------------------------------
 
