@@ -1,5 +1,6 @@
-"""Positions & Orders: open positions, open orders, order history and fills, one filter for
-all four tables; cancel, modify, close, cancel all and close all."""
+"""Positions & Orders: open positions (with their stop-loss and take-profit), open orders, order
+history and fills, one filter for all four tables; cancel, modify, close, set the levels,
+cancel all and close all."""
 
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, TabbedContent, TabPane
 
-from core.models import Fill, Order, Position, PositionSide, Side
+from core.models import Fill, Order, Position, PositionSide, ProtectiveLevels, Side
+from core.permissions import PermissionDenied
+from core.risk.protector import ProtectionRefused
 from themes.registry import up_down
 from tui.changes import Changes
 from tui.format import fmt_money, fmt_num, fmt_price, fmt_time
 from tui.screens.filtering import FilteredTabsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
+from tui.screens.edit_protection import EditProtectionScreen
 from tui.widgets.tables import sync_rows, selected_key
 
 HISTORY_ROWS = 200
 COLUMNS = {
-    "positions": ("Venue", "Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "Liq", "Lev"),
+    "positions": ("Venue", "Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "Liq", "Lev", "SL", "TP", "Levels"),
     "orders": ("Symbol", "Side", "Type", "Size", "Filled", "Price", "Trigger", "Status", "TIF", "Id"),
     "history": ("Time", "Symbol", "Side", "Type", "Size", "Filled", "Avg", "Status", "Reason"),
     "fills": ("Time", "Symbol", "Side", "Price", "Size", "Fee", "Liq.", "Order"),
@@ -34,6 +38,17 @@ def _num(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _level_cells(levels: ProtectiveLevels | None, decimals: int, stop_style: str, take_style: str) -> tuple[str | Text, ...]:
+    """SL and TP with where each came from (manual, auto, strategy:<id>), and where they live."""
+    if levels is None or levels.empty:
+        return "-", "-", "none"
+    cells: list[str | Text] = []
+    for price, source, style in ((levels.stop_loss, levels.stop_loss_source, stop_style),
+                                 (levels.take_profit, levels.take_profit_source, take_style)):
+        cells.append("-" if price is None else Text.assemble((fmt_price(price, decimals), style), f" {source}"))
+    return (*cells, levels.placement.label)
+
+
 class PositionsScreen(FilteredTabsScreen):
     TITLE_TEXT = "Positions & Orders"
     AUTO_FOCUS = "DataTable"
@@ -41,6 +56,7 @@ class PositionsScreen(FilteredTabsScreen):
         Binding("c", "cancel_order", "Cancel order", id="positions-cancel"),
         Binding("e", "modify_order", "Modify", id="positions-modify"),
         Binding("x", "close_position", "Close pos.", id="positions-close"),
+        Binding("l", "edit_levels", "Set SL/TP", show=False, id="positions-levels"),
         Binding("C", "app.cancel_all", "Cancel all", id="positions-cancel-all"),
         Binding("X", "app.close_all", "Close all", id="positions-close-all"),
         Binding("f", "focus_filter", "Filter", id="positions-filter"),
@@ -97,10 +113,12 @@ class PositionsScreen(FilteredTabsScreen):
         pnl_style = up if p.unrealized_pnl >= 0 else down
         side_style = up if p.side is PositionSide.LONG else down
         decimals = self._decimals(p.venue, p.symbol)
+        levels = self.engine.protection.levels(p.venue, p.symbol)
         return (p.venue, p.symbol, Text(p.side.value, style=side_style), _num(p.size),
                 fmt_price(p.entry_price, decimals), fmt_price(p.mark_price, decimals),
                 Text(fmt_money(p.unrealized_pnl, sign=True), style=pnl_style),
-                fmt_price(p.liquidation_price, decimals), f"{p.leverage}x")
+                fmt_price(p.liquidation_price, decimals), f"{p.leverage}x",
+                *_level_cells(levels, decimals, down, up))
 
     @staticmethod
     def _order_cells(o: Order, up: str, down: str) -> tuple[str | Text, ...]:
@@ -182,14 +200,47 @@ class PositionsScreen(FilteredTabsScreen):
         new = await self.engine.modify_order(order.client_order_id, price=price, size=size)
         self.notify(f"{new.symbol} now {new.size} at {new.price} ({new.status.value})", title="Modified")
 
-    def action_close_position(self) -> None:
+    def _selected_position(self) -> tuple[str, str] | None:
         self._show_tab("positions")
         key = selected_key(self._table("positions"))
         if key is None:
             self.notify("No position selected.", severity="warning")
-            return
+            return None
         venue, symbol = key.split("|", 1)
-        self._close(venue, symbol)
+        return venue, symbol
+
+    def action_close_position(self) -> None:
+        selected = self._selected_position()
+        if selected is not None:
+            self._close(*selected)
+
+    def action_edit_levels(self) -> None:
+        selected = self._selected_position()
+        if selected is not None:
+            self._edit_levels(*selected)
+
+    @work(group="orders", exit_on_error=False, name="setting the stop-loss and take-profit")
+    async def _edit_levels(self, venue: str, symbol: str) -> None:
+        engine = self.engine
+        position = engine.portfolio.position(venue, symbol)
+        if position is None:
+            return
+        where = ("exchange: reduce-only orders resting at the exchange, also while the app is closed"
+                 if engine.venues[venue].holds_protective_orders(symbol)
+                 else "engine-side: watched on every mark update, only while the app runs")
+        change = await self.app.push_screen_wait(EditProtectionScreen(
+            position, engine.market.mark(venue, symbol), engine.instrument(venue, symbol),
+            engine.protection.levels(venue, symbol), where))
+        if change is None:
+            return
+        try:
+            levels = await engine.set_protection(venue, symbol, stop_loss=change[0], take_profit=change[1])
+        except (ProtectionRefused, PermissionDenied) as exc:
+            self.notify(str(exc), title="Levels not set", severity="error")
+            return
+        shown = "none" if levels is None else ", ".join(
+            f"{name} {value}" for name, value in (("SL", levels.stop_loss), ("TP", levels.take_profit)) if value is not None)
+        self.notify(f"{symbol}: {shown}", title="Stop-loss / take-profit")
 
     @work(group="orders", exit_on_error=False, name="closing the position")
     async def _close(self, venue: str, symbol: str) -> None:
