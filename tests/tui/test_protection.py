@@ -54,8 +54,11 @@ def mark(app: OpenTradeApp) -> Decimal:
     return value
 
 
-async def open_position(pilot: Pilot[Any], clock: SimClock) -> None:
+async def open_position(pilot: Pilot[Any], clock: SimClock, warm_up: float = 3) -> None:
+    """Start the app, let the market run ``warm_up`` seconds, buy 0.01 at market."""
     app = _app(pilot)
+    await wait_ready(pilot)
+    await advance(pilot, clock, warm_up)
     await app.engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
                                               size=D("0.01")))
     await advance(pilot, clock, 1)
@@ -106,8 +109,6 @@ async def test_levels_set_and_cleared_on_the_positions_screen_with_refusals_expl
 ) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_ready(pilot)
-        await advance(pilot, clock, 3)
         await open_position(pilot, clock)
         await pilot.press("2")
         await settle(pilot)
@@ -160,8 +161,6 @@ async def test_levels_set_and_cleared_on_the_positions_screen_with_refusals_expl
 async def test_auto_protect_levels_are_labelled_auto(make_app: Callable[..., OpenTradeApp], clock: SimClock) -> None:
     app = make_app(AppConfig(trading=TradingConfig(auto_protect=True)))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_ready(pilot)
-        await advance(pilot, clock, 3)
         await open_position(pilot, clock)
         await until(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
         await pilot.press("2")
@@ -173,9 +172,7 @@ async def test_auto_protect_levels_are_labelled_auto(make_app: Callable[..., Ope
 async def test_levels_are_marked_on_the_ladder_and_the_chart(make_app: Callable[..., OpenTradeApp], clock: SimClock) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_ready(pilot)
-        await advance(pilot, clock, 30)
-        await open_position(pilot, clock)
+        await open_position(pilot, clock, warm_up=30)
         book = app.engine.market.book("paper", SYMBOL)
         assert book is not None and book.best_bid is not None
         tick = app.engine.instrument("paper", SYMBOL).tick_size
@@ -197,8 +194,6 @@ async def test_quitting_asks_only_while_engine_side_levels_are_watched(
 ) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_ready(pilot)
-        await advance(pilot, clock, 3)
         await open_position(pilot, clock)
         stop = (mark(app) * D("0.95")).quantize(D("0.01"))
         await app.engine.set_protection("paper", SYMBOL, stop_loss=stop, take_profit=None)
