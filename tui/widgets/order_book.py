@@ -33,8 +33,8 @@ def group_levels(levels: list[tuple[Decimal, Decimal]], step: Decimal, side: Sid
 
 def with_own_levels(levels: list[tuple[Decimal, Decimal]], own: dict[tuple[Side, Decimal], Decimal],
                     side: Side) -> list[tuple[Decimal, Decimal]]:
-    """Add a row for each own resting order at a price the venue's (depth-limited) book does
-    not list, so every own order inside the shown range is visible at its level."""
+    """Add a row for each own resting order (or protective level, size 0) at a price the
+    venue's (depth-limited) book does not list, so each inside the shown range is visible."""
     prices = {price for price, _ in levels}
     extra = [(price, size) for (own_side, price), size in own.items() if own_side is side and price not in prices]
     return sorted([*levels, *extra], reverse=side is Side.BUY)
@@ -163,7 +163,7 @@ class OrderBookLadder(StripWidget):
         """A ladder line; the last cell marks an own order (◆) or a protective level (S / T)."""
         marker = "◆" if own else tag[0] if tag else " "
         price_text = f"{price:,.{decimals}f}"
-        size_text = compact_size(size)
+        size_text = compact_size(size) if size else ""
         left = width // 2 - 1
         body = f"{price_text:>{left}} {size_text:>{width - left - 3}} {marker}"
         spans: list[tuple[int, int, str]] = [(0, left, f"bold {colour}")]
