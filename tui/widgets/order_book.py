@@ -132,24 +132,31 @@ class OrderBookLadder(StripWidget):
                                       self._tag(marks, Side.SELL, price, tag_colours)))
         lines.extend(reversed(ask_rows))
         lines.extend([] for _ in range(per_side - len(ask_rows)))
-        spread = book.spread
-        mid = book.mid
-        spread_text = "spread -" if spread is None or mid is None else f"spread {spread:.{instrument.price_decimals}f} ({spread / mid:.3%})"
-        group_text = f" ×{GROUPINGS[self.grouping_index]}" if self.grouping_index else ""
-        shown = {(Side.SELL, p) for p, _ in asks} | {(Side.BUY, p) for p, _ in bids}
-        off = [(f" {tag}{'↓' if side is Side.BUY else '↑'}{price:,.{instrument.price_decimals}f}", tag_colours[tag])
-               for (side, _), (tag, price) in marks.items() if (side, _) not in shown]
-        centre = f"{spread_text}{group_text}"
-        if off:
-            lines.append(_fit([(centre, style("bold")), *((text, style(f"bold {colour}")) for text, colour in off)], width))
-        else:
-            lines.append([(centre.center(width)[:width], style("bold"))])
+        lines.append(self._spread_line(book, instrument, marks, asks, bids, tag_colours, width))
         total = Decimal(0)
         for price, size in bids:
             total += size
             lines.append(self._row(price, size, total, max_total, decimals, width, up, own.get((Side.BUY, price)),
                                    self._tag(marks, Side.BUY, price, tag_colours)))
         return lines[:height]
+
+    def _spread_line(
+        self, book: OrderBook, instrument: Instrument, marks: dict[tuple[Side, Decimal], tuple[str, Decimal]],
+        asks: list[tuple[Decimal, Decimal]], bids: list[tuple[Decimal, Decimal]], colours: dict[str, str], width: int,
+    ) -> Line:
+        """The spread, and the protective levels beyond the rows shown (which need the room
+        more than the spread's percentage)."""
+        spread, mid, decimals = book.spread, book.mid, instrument.price_decimals
+        shown = {(Side.SELL, p) for p, _ in asks} | {(Side.BUY, p) for p, _ in bids}
+        off = [(f" {tag}{'↓' if side is Side.BUY else '↑'}{price:,.{decimals}f}", colours[tag])
+               for (side, bucket), (tag, price) in marks.items() if (side, bucket) not in shown]
+        text = "spread -" if spread is None or mid is None else f"spread {spread:.{decimals}f}"
+        if spread is not None and mid is not None and not off:
+            text += f" ({spread / mid:.3%})"
+        text += f" ×{GROUPINGS[self.grouping_index]}" if self.grouping_index else ""
+        if not off:
+            return [(text.center(width)[:width], style("bold"))]
+        return _fit([(text, style("bold")), *((level, style(f"bold {colour}")) for level, colour in off)], width)
 
     @staticmethod
     def _tag(marks: dict[tuple[Side, Decimal], tuple[str, Decimal]], side: Side, price: Decimal,
