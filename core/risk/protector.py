@@ -150,7 +150,7 @@ class Protector:
         self._locks: defaultdict[Key, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._protective: dict[str, tuple[Key, str]] = {}  # exchange order -> (market, kind)
         self._retiring: set[str] = set()  # exchange orders we cancel ourselves
-        self._closing: dict[Key, str | None] = {}  # market -> its closing order (None: being sent)
+        self._closing: dict[Key, tuple[str | None, str]] = {}  # market -> (closing order or None: being sent, level)
         self._retry_after: dict[Key, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         bus.add_listener((OrderUpdated,), self._on_order)
@@ -257,7 +257,7 @@ class Protector:
             self._protective_update(order)
             return
         key = (order.venue, order.symbol)
-        if key in self._closing and self._closing[key] == coid and not order.is_open:
+        if key in self._closing and self._closing[key][0] == coid and not order.is_open:
             self._close_finished(key, order)
         if order.filled_size > 0 and not order.reduce_only and self._may_adopt(order):
             self._spawn(self._adopt_from(order))
@@ -314,8 +314,7 @@ class Protector:
         key = (position.venue, position.symbol)
         record = self._levels.get(key)
         if record is not None and (event.closed or position.side is not record.side):
-            del self._levels[key]
-            self._closing.pop(key, None)
+            self._forget(key)
             self._spawn(self._position_gone(key, record))
 
     async def _position_gone(self, key: Key, record: ProtectiveLevels) -> None:
@@ -491,14 +490,19 @@ class Protector:
             new = new.model_copy(update={"updated_ts": now})
             self._levels[key] = new
         elif self._levels.get(key) is old:
-            self._levels.pop(key, None)
-            self._closing.pop(key, None)
+            self._forget(key)
         await self._store.save_protection(
             key[0], key[1], new, actor=actor, ts=now,
             payload={"old": describe(old), "new": describe(new), "reason": reason},
         )
         self._bus.publish(ProtectionChanged(key[0], key[1], None if new is None else new.model_copy()))
         return new
+
+    def _forget(self, key: Key) -> None:
+        """The market's levels are gone: so is any close in progress or pause after a failed one."""
+        self._levels.pop(key, None)
+        self._closing.pop(key, None)
+        self._retry_after.pop(key, None)
 
     # -- engine-side watch ----------------------------------------------------------------------
 
@@ -514,7 +518,7 @@ class Protector:
         hit = reached(record, position.mark_price)
         if hit is None or self._clock.now_ms() < self._retry_after.get(key, 0):
             return
-        self._closing[key] = None
+        self._closing[key] = (None, LEVEL_NAMES[hit[0]])
         self._spawn(self._close(key, position, *hit))
 
     async def _close(self, key: Key, position: Position, kind: str, level: Decimal) -> None:
@@ -540,15 +544,15 @@ class Protector:
         if order is None:
             self._closing.pop(key, None)
         elif order.is_open:
-            self._closing[key] = order.client_order_id
+            self._closing[key] = (order.client_order_id, name)
         else:
             self._close_finished(key, order)
 
     def _close_finished(self, key: Key, order: Order) -> None:
-        self._closing.pop(key, None)
+        _, name = self._closing.pop(key, (None, "level"))
         record = self._levels.get(key)
         if order.status is not OrderStatus.FILLED and record is not None:
-            self._close_failed(key, record, "level", order.reason or order.status.value)
+            self._close_failed(key, record, name, order.reason or order.status.value)
         else:
             self._retry_after.pop(key, None)
 

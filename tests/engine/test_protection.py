@@ -27,6 +27,7 @@ from core.models import (
     Ticker,
 )
 from core.permissions import PermissionDenied
+from core.ports import VenueError
 from core.risk.protector import ProtectionRefused
 from tests.engine.conftest import engine_config, started
 
@@ -235,3 +236,47 @@ async def test_levels_of_a_position_closed_while_away_are_dropped_at_start_up(
         assert any(a.rule == "protection_dropped" for a in engine.recent_alerts())
     finally:
         await engine.close()
+
+
+async def test_a_strategys_levels_are_labelled_with_the_strategy(engine: TradingEngine) -> None:
+    mark = engine.market.mark("paper", SPOT)
+    assert mark is not None
+    stop = (mark * D("0.97")).quantize(D(1))
+    await engine.place_order(market(stop_loss=stop, strategy_id="grid"), actor="strategy:grid")
+    await engine.protection.drain()
+    levels = engine.protection.levels("paper", SPOT)
+    assert levels is not None and (levels.stop_loss, levels.stop_loss_source) == (stop, "strategy:grid")
+    assert (levels.take_profit, levels.take_profit_source) == (None, None)
+    [entry] = await engine.db.audit_entries(kind="protection")
+    assert entry.actor == "strategy:grid"
+
+
+async def test_a_refused_close_is_tried_again_after_a_pause_not_on_every_mark(
+    engine: TradingEngine, clock: SimClock
+) -> None:
+    alerts = engine.bus.subscribe(RiskAlert)
+    levels = await buy_with_levels(engine, "97", "105")
+    assert levels.stop_loss is not None
+    venue = engine.venues["paper"]
+    real_create = venue.create_order
+    refused: list[Order] = []
+
+    async def refuse(order: Order):
+        refused.append(order)
+        raise VenueError("paper: venue unavailable")
+
+    venue.create_order = refuse  # type: ignore[method-assign]
+    below = str(levels.stop_loss - 5)
+    mark_at(engine, below)
+    await until(lambda: any(a.rule == "protection_close_failed" for a in engine.recent_alerts()))
+    for _ in range(3):
+        mark_at(engine, below)
+        await settle()
+    assert len(refused) == 1, "no new close on every mark while the venue refuses"
+    venue.create_order = real_create  # type: ignore[method-assign]
+    clock.advance(5_000)
+    mark_at(engine, below)
+    await until(lambda: engine.portfolio.position("paper", SPOT) is None)
+    failed = [a for a in alerts.drain() if a.rule == "protection_close_failed"]
+    assert [a.level for a in failed] == ["critical"]
+    assert failed[0].message.startswith("BTC/USDT long: closing at its stop-loss failed: paper: venue unavailable")
