@@ -380,9 +380,9 @@ class Protector:
         if record is None or level_of(record, kind)[2] != coid:
             return
         name, price = LEVEL_NAMES[kind], level_of(record, kind)[0]
+        at = f" at {price_text(price)}" if price is not None else ""
         self._alert(record, "warning", "protection_lost",
-                    f"{record.symbol} {record.side.value}: its {name} order at {price_text(price or Decimal(0))} "
-                    f"{reason}; the position has no {name} now")
+                    f"{record.symbol} {record.side.value}: its {name} order{at} {reason}; the position has no {name} now")
         remaining = _without(record, kind)
         await self._commit(key, record, None if remaining.empty else remaining, actor, f"{name} order {reason}")
 
@@ -396,7 +396,7 @@ class Protector:
             await self._retire_all(old, actor)
         else:
             new = await self._placed(old, new, position, actor)
-        if old is not None and new is not None and old.model_copy(update={"updated_ts": 0}) == new.model_copy(update={"updated_ts": 0}):
+        if old is not None and new is not None and old == new.model_copy(update={"updated_ts": old.updated_ts}):
             return old
         if old is None and new is None:
             return None

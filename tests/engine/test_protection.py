@@ -19,7 +19,6 @@ from core.models import (
     LevelPlacement,
     Order,
     OrderRequest,
-    OrderStatus,
     OrderType,
     PositionSide,
     ProtectiveLevels,
