@@ -156,6 +156,12 @@ async def test_levels_set_and_cleared_on_the_positions_screen_with_refusals_expl
         assert not isinstance(app.screen, EditProtectionScreen)
         levels = app.engine.protection.levels("paper", SYMBOL)
         assert levels is not None and levels.stop_loss == stop, "Escape changed nothing"
+    restarted = make_app()
+    async with restarted.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await settle(pilot)
+        assert restarted.current_mode == "positions"
+        assert (position_row(restarted)["SL"], position_row(restarted)["TP"]) == (f"{stop:,.2f} manual", "-")
 
 
 async def test_auto_protect_levels_are_labelled_auto(make_app: Callable[..., OpenTradeApp], clock: SimClock) -> None:
