@@ -19,6 +19,7 @@ from core.events import (
     OrderRejected,
     OrderUpdated,
     PositionChanged,
+    ProtectionChanged,
     RiskAlert,
     RiskStateChanged,
 )
@@ -74,8 +75,12 @@ class Mirror:
                     self.positions.pop(key, None)
                 else:
                     known = self.positions.get(key)
-                    levels = {"stop_loss": known.stop_loss, "take_profit": known.take_profit} if known else {}
-                    self.positions[key] = PositionView(**dict(position), **levels)
+                    self.positions[key] = PositionView(**dict(position), levels=known.levels if known else None)
+            case ProtectionChanged(venue=venue, symbol=symbol, levels=levels):
+                held = self.positions.get((venue, symbol))
+                if held is not None:
+                    self.positions[(venue, symbol)] = held.model_copy(
+                        update={"levels": levels if levels is not None and not levels.empty else None})
             case PositionsMarked(positions=positions):
                 self.positions = {(p.venue, p.symbol): p for p in positions}
             case BalancesChanged(venue=venue, balances=balances):

@@ -37,8 +37,13 @@ class TradingConfig(Section):
         default=3, ge=1, le=125,
         description="the design document's 10x is above the 3x hard rule, so the default is 3",
     )
-    stop_loss_pct: float = Field(default=0.02, gt=0, lt=1)
-    take_profit_pct: float = Field(default=0.06, gt=0, lt=10)
+    auto_protect: bool = Field(
+        default=False,
+        description="give every position without levels of its own a stop-loss and take-profit at the "
+                    "percentages below, shown as 'auto'; off, a position has only the levels it is given",
+    )
+    stop_loss_pct: float = Field(default=0.02, gt=0, lt=1, description="auto stop-loss distance from the entry")
+    take_profit_pct: float = Field(default=0.06, gt=0, lt=10, description="auto take-profit distance from the entry")
     confirm_notional_above: Decimal = Field(default=Decimal(10000), gt=0)
     confirm_distance_pct: float = Field(default=0.02, gt=0, lt=1)
 

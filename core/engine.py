@@ -37,7 +37,18 @@ from core.events import (
 from core.executor import Operation, OrderRefused, TradeExecutor
 from core.faults import kill_point
 from core.market import MarketCache
-from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderRequest, OrderStatus, Position, RiskState
+from core.models import (
+    ZERO,
+    ExecutionReport,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    ProtectiveLevels,
+    RiskState,
+)
 from core.notify import Notifications, build_channels
 from core.orders import OrderManager
 from core.permissions import Level, PermissionDenied
@@ -47,6 +58,7 @@ from core.ports import Clock, ExchangeAdapter, Service, VenueError
 from core.redact import redact
 from core.risk import RiskManager
 from core.risk.guard import SafetyGuard
+from core.risk.protector import Protector
 from core.storage.database import Database
 from core.storage.errors import StorageError
 from core.storage_watch import StorageWatch
@@ -143,6 +155,9 @@ class TradingEngine:
             self.venues, self._instruments, self.orders, self.risk, self.market,
             self.portfolio, clock, self.bus, self._audit, self.guard,
         )
+        self.protection = Protector(
+            config.trading, db, self.bus, clock, self.portfolio, self.executor, self.orders, self.venues, self._audit
+        )
         self.strategies: Any = None
         self.services: list[Service] = []
         self._alerts: deque[RiskAlert] = deque(maxlen=MAX_RECENT_ALERTS)
@@ -218,6 +233,7 @@ class TradingEngine:
             await venue.start(self.bus)
             await venue.subscribe([i.symbol for i in self.instruments(name)])
             await self.reconcile(name)
+        await self.protection.restore()
         self._tasks = [
             asyncio.create_task(self._consume_reports(), name="engine-reports"),
             asyncio.create_task(self._monitor(), name="engine-risk-monitor"),
@@ -256,6 +272,7 @@ class TradingEngine:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.protection.drain()
         for venue in self.venues.values():
             await venue.stop()
         await self.storage.attempt("saving the accounting state", self._save_accounting())
@@ -424,17 +441,11 @@ class TradingEngine:
             await self.check_risk()
 
     async def check_risk(self) -> None:
-        """One pass of position monitoring: alerts and stop-loss / take-profit. A drawdown past
-        emergency_stop_loss makes the risk manager call ``_flatten`` itself."""
+        """One pass of position monitoring: breakers and alerts. A drawdown past
+        emergency_stop_loss makes the risk manager call ``_flatten`` itself. Stop-losses and
+        take-profits are not checked here but on every mark update (``_on_ticker``)."""
         self.guard.check()
         self.risk.monitor_positions()
-        for position, trigger in self.risk.stop_triggers():
-            try:
-                await self.executor.close_position(
-                    position.venue, position.symbol, actor="risk", risk_exempt=trigger
-                )
-            except OrderRefused as exc:
-                log.warning("could not close %s at %s: %s", position.symbol, trigger, exc.reason)
 
     # ---------------------------------------------------------------- listeners
     def _on_ticker(self, event: Event) -> None:
@@ -442,6 +453,7 @@ class TradingEngine:
         mark = self.market.mark(event.ticker.venue, event.ticker.symbol)
         if mark is not None:
             self.portfolio.update_mark(event.ticker.venue, event.ticker.symbol, mark)
+            self.protection.on_mark(event.ticker.venue, event.ticker.symbol)
 
     def _on_risk_state(self, event: Event) -> None:
         assert isinstance(event, RiskStateChanged)
@@ -523,6 +535,14 @@ class TradingEngine:
 
     async def close_position(self, venue: str, symbol: str, size: Decimal | None = None, *, actor: str = "user") -> Order | None:
         return await self.executor.close_position(venue, symbol, size, actor=actor)
+
+    async def set_protection(
+        self, venue: str, symbol: str, *, stop_loss: Decimal | None, take_profit: Decimal | None, actor: str = "user"
+    ) -> ProtectiveLevels | None:
+        """Set (None: remove) the stop-loss and take-profit of the open position on a market.
+        Raises ProtectionRefused with the reason, PermissionDenied for a read-only profile."""
+        await self.authorize("setting stop-loss and take-profit levels", actor, Level.TRADE)
+        return await self.protection.set_levels(venue, symbol, stop_loss, take_profit, actor=actor)
 
     async def cancel_all(self, venue: str | None = None, symbol: str | None = None, *, actor: str = "user") -> int:
         await self._audit("cancel_all", {"venue": venue, "symbol": symbol}, actor)

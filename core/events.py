@@ -25,6 +25,7 @@ from core.models import (
     Order,
     OrderBook,
     Position,
+    ProtectiveLevels,
     RiskState,
     Signal,
     Ticker,
@@ -103,6 +104,15 @@ class OrderFilled(Event):
 class PositionChanged(Event):
     position: Position
     closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionChanged(Event):
+    """A position's protective levels were set, changed or removed (``levels`` None)."""
+
+    venue: str
+    symbol: str
+    levels: ProtectiveLevels | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -398,6 +398,43 @@ class Position(_Model):
         return self.size * (self.mark_price or self.entry_price)
 
 
+class LevelPlacement(StrEnum):
+    """Where a position's protective levels live: resting at the exchange as reduce-only
+    orders (they hold while the app is closed), or watched by the engine on every mark update
+    (only while the app runs)."""
+
+    EXCHANGE = "exchange"
+    ENGINE = "engine"
+
+    @property
+    def label(self) -> str:
+        return "exchange" if self is LevelPlacement.EXCHANGE else "engine-side"
+
+
+class ProtectiveLevels(_Model):
+    """A position's stop-loss and take-profit, bound to that one position by its side and the
+    time it was opened, so levels never outlive it. Each level says where it came from:
+    "manual" (the trader), "auto" (``trading.auto_protect``) or "strategy:<id>". At the
+    exchange, each level is a reduce-only order known by its client order id."""
+
+    venue: str
+    symbol: str
+    side: PositionSide
+    opened_ts: int
+    stop_loss: Decimal | None = None
+    stop_loss_source: str | None = None
+    take_profit: Decimal | None = None
+    take_profit_source: str | None = None
+    placement: LevelPlacement = LevelPlacement.ENGINE
+    stop_loss_order: str | None = None
+    take_profit_order: str | None = None
+    updated_ts: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.stop_loss is None and self.take_profit is None
+
+
 class Balance(_Model):
     asset: str
     free: Decimal = ZERO

@@ -74,6 +74,12 @@ class ExchangeAdapter(Protocol):
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport: ...
 
+    def holds_protective_orders(self, symbol: str) -> bool:
+        """Whether reduce-only stop-market and take-profit orders for ``symbol`` rest at the
+        venue itself, tracked by client order id, and so keep protecting a position while the
+        app is closed. Where not, the engine watches stop-losses and take-profits itself."""
+        ...
+
     async def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook: ...
 
     async def fetch_ohlcv(

@@ -39,6 +39,7 @@ from core.events import (
     OrderRejected,
     OrderUpdated,
     PositionChanged,
+    ProtectionChanged,
     RiskAlert,
     RiskStateChanged,
     SignalGenerated,
@@ -123,7 +124,7 @@ STREAM_EVENTS: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         OrderBookUpdated, TradePrinted, CandleClosed, TickerUpdated, OrderUpdated, OrderRejected, OrderFilled,
-        PositionChanged, PositionsMarked, BalancesChanged, RiskStateChanged, RiskAlert, AgentDecision,
+        PositionChanged, PositionsMarked, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert, AgentDecision,
         SignalGenerated, StrategyHalted, StrategyChanged, EngineStatus, ConnectionChanged, StatusChanged,
         StreamHello, StreamSnapshot, StreamError,
     )
@@ -145,7 +146,7 @@ def topic_of(event: Event) -> str | None:
             return "orders"
         case OrderFilled():
             return "fills"
-        case PositionChanged() | PositionsMarked():
+        case PositionChanged() | PositionsMarked() | ProtectionChanged():
             return "positions"
         case BalancesChanged():
             return "balances"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from core.events import AgentDecision, RiskAlert
-from core.models import Balance, Order, Position, RiskState
+from core.models import Balance, Order, Position, ProtectiveLevels, RiskState
 from core.risk.breakers import Trip
 from core.risk.gauges import LimitUsage
 from core.strategies.runner import StrategyInfo
@@ -54,10 +54,18 @@ class StatusView(View):
 
 
 class PositionView(Position):
-    """A position with the stop-loss and take-profit levels the risk monitor closes it at."""
+    """A position with its protective levels (None when nobody set any): where each came
+    from and whether it rests at the exchange or is watched by the engine."""
 
-    stop_loss: Decimal | None = None
-    take_profit: Decimal | None = None
+    levels: ProtectiveLevels | None = None
+
+    @property
+    def stop_loss(self) -> Decimal | None:
+        return self.levels.stop_loss if self.levels is not None else None
+
+    @property
+    def take_profit(self) -> Decimal | None:
+        return self.levels.take_profit if self.levels is not None else None
 
 
 class VenueBalances(View):
@@ -105,8 +113,8 @@ def status_view(engine: TradingEngine) -> StatusView:
 def positions_view(engine: TradingEngine, venue: str | None = None) -> list[PositionView]:
     views = []
     for position in engine.portfolio.positions(venue):
-        levels = engine.risk.protection_levels(position)
-        views.append(PositionView(**dict(position), stop_loss=levels.stop_loss, take_profit=levels.take_profit))
+        levels = engine.protection.levels(position.venue, position.symbol)
+        views.append(PositionView(**dict(position), levels=levels if levels is not None and not levels.empty else None))
     return views
 
 

@@ -36,6 +36,7 @@ from tui.screens.agents import AgentsScreen
 from tui.screens.backtest import BacktestScreen
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.edit_protection import EditProtectionScreen
 from tui.screens.help import HelpScreen
 from tui.screens.log import LogScreen
 from tui.screens.market_selector import MarketSelectorScreen
@@ -115,6 +116,7 @@ class OpenTradeApp(App[None]):
         self.log_buffer = LogBuffer()
         self._built_modes: set[str] = set()
         self._switching_to_built_mode = False
+        self._asking_to_quit = False
 
     # ------------------------------------------------------------------ start-up
     @property
@@ -457,7 +459,37 @@ class OpenTradeApp(App[None]):
         self.notify("Risk state reset: trading is active.")
 
     async def action_quit(self) -> None:
-        self.exit()
+        """Quit at once, unless engine-side levels are active: nothing watches them once the app
+        has stopped, so the trader is told which and asked first."""
+        watched = self._engine.protection.watched() if self._engine is not None else []
+        if not watched:
+            self.exit()
+        elif not self._asking_to_quit:
+            self._confirm_quit()
+
+    @work(group="quit", exclusive=True, exit_on_error=False, name="quitting")
+    async def _confirm_quit(self) -> None:
+        self._asking_to_quit = True
+        try:
+            watched = self.engine.protection.watched()
+            count = sum((lv.stop_loss is not None) + (lv.take_profit is not None) for lv in watched)
+            listing = "\n".join(
+                f"  {lv.symbol} {lv.side.value} on {lv.venue}: "
+                + ", ".join(f"{name} {show_price(self.engine.instrument(lv.venue, lv.symbol), price)}"
+                            for name, price in (("stop-loss", lv.stop_loss), ("take-profit", lv.take_profit))
+                            if price is not None)
+                for lv in watched
+            )
+            confirmed = await self.push_screen_wait(ConfirmScreen(
+                "Quit: engine-side levels stop being watched",
+                f"{count} engine-side level(s) on {len(watched)} position(s) will stop being watched when OpenTrade "
+                f"quits; nothing will close these positions at them until it runs again:\n{listing}",
+                confirm_label="Quit anyway", danger=True,
+            ))
+        finally:
+            self._asking_to_quit = False
+        if confirmed:
+            self.exit()
 
     # ------------------------------------------------------------------ keys and commands
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -467,6 +499,7 @@ class OpenTradeApp(App[None]):
             *((screen.TITLE_TEXT, screen.BINDINGS) for screen in MAIN_SCREENS.values()),
             (MarketSelectorScreen.HELP_TITLE, MarketSelectorScreen.BINDINGS),
             (ConfirmScreen.HELP_TITLE, ConfirmScreen.BINDINGS),
+            (EditProtectionScreen.HELP_TITLE, EditProtectionScreen.BINDINGS),
         ]
         for title, bindings in titled:
             rows = self._describe(bindings)

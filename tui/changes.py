@@ -20,6 +20,7 @@ from core.events import (
     OrderRejected,
     OrderUpdated,
     PositionChanged,
+    ProtectionChanged,
     RiskAlert,
     RiskStateChanged,
     SignalGenerated,
@@ -29,7 +30,7 @@ from core.events import (
 
 WATCHED_EVENTS: tuple[type[Event], ...] = (
     OrderBookUpdated, TradePrinted, TickerUpdated, CandleClosed, OrderUpdated, OrderFilled,
-    PositionChanged, BalancesChanged, RiskStateChanged, RiskAlert, OrderRejected, AgentDecision,
+    PositionChanged, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert, OrderRejected, AgentDecision,
     SignalGenerated, ConnectionChanged,
 )
 
@@ -78,7 +79,7 @@ class Changes:
             case OrderFilled():
                 self.orders = self.positions = True
                 self.fills.append(event)
-            case PositionChanged() | BalancesChanged():
+            case PositionChanged() | BalancesChanged() | ProtectionChanged():
                 self.positions = True
             case RiskStateChanged():
                 self.risk = True

@@ -2,14 +2,12 @@
 
 from core.risk.gauges import LimitUsage
 from core.risk.manager import RiskManager
-from core.risk.protection import Protection
 from core.risk.rules import RiskCheckResult
 from core.risk.sizing import SIZING_METHODS, SizingError, equity_share, kelly_fraction
 
 __all__ = [
     "SIZING_METHODS",
     "LimitUsage",
-    "Protection",
     "RiskCheckResult",
     "RiskManager",
     "SizingError",

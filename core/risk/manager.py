@@ -24,7 +24,7 @@ from typing import Any
 from decimal import Decimal
 
 from core.config import RiskConfig, TradingConfig
-from core.events import Event, EventBus, OrderUpdated, RiskAlert, RiskStateChanged
+from core.events import EventBus, RiskAlert, RiskStateChanged
 from core.models import (
     ZERO,
     Direction,
@@ -48,7 +48,7 @@ from core.risk.rules import (
     pct,
     price_text,
 )
-from core.risk.protection import Protection, Protections
+from core.risk.protection import order_level_problem
 from core.risk.sizing import equity_share
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,7 @@ class RiskManager:
         self._acknowledged: set[str] = set()
         self._acknowledged_day: int | None = None
         self._emergency_fired = False
-        self._protections = Protections(trading, portfolio)
         self._tasks: set[asyncio.Task[None]] = set()
-        bus.add_listener([OrderUpdated], self._on_order_updated)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -228,6 +226,9 @@ class RiskManager:
         band = self._fat_finger(request, mark)
         if band is not None:
             return band
+        levels = order_level_problem(request, instrument, price)
+        if levels is not None:
+            return RiskCheckResult.reject("protective_levels", levels)
         if reduces:
             return RiskCheckResult.ok()
         if self._state is RiskState.REDUCING:
@@ -326,34 +327,12 @@ class RiskManager:
 
     # -- watching positions -------------------------------------------------------------------
 
-    def set_protection(
-        self, venue: str, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
-    ) -> None:
-        """Levels for the open position on a market, used instead of the configured percentages.
-
-        A level left as None keeps the one already set for this position. Orders that carry a
-        stop loss or take profit set them by themselves when they fill.
-        """
-        self._protections.set(venue, symbol, stop_loss, take_profit)
-
-    def protection_levels(self, position: Position) -> Protection:
-        return self._protections.levels(position)
-
-    def _on_order_updated(self, event: Event) -> None:
-        assert isinstance(event, OrderUpdated)
-        self._protections.adopt(event.order)
-
-    def stop_triggers(self) -> list[tuple[Position, str]]:
-        """Open positions whose stop loss or take profit the mark has reached; the engine closes them."""
-        return [(position, trigger) for position, trigger, _ in self._protections.triggered()]
-
     def monitor_positions(self) -> list[RiskAlert]:
         """Check every limit that can be broken without an order; returns (and has published)
         the alerts raised since the previous call."""
         self._evaluate()
         self._check_leverage()
         self._check_liquidations()
-        self._check_stops()
         alerts = list(self._unreported)
         self._unreported.clear()
         return alerts
@@ -393,21 +372,6 @@ class RiskManager:
                 position.symbol,
             )
         self._clear(*(k for k in self._raised if k[0] == "liquidation" and k not in near))
-
-    def _check_stops(self) -> None:
-        hit = set()
-        for position, trigger, level in self._protections.triggered():
-            key = (trigger, position.venue, position.symbol)
-            hit.add(key)
-            self._raise(
-                key,
-                "warning",
-                trigger,
-                f"{position.symbol} {position.side.value} reached its {trigger.replace('_', ' ')} at "
-                f"{price_text(level)} (mark {price_text(position.mark_price or level)}); the position should be closed",
-                position.symbol,
-            )
-        self._clear(*(k for k in self._raised if k[0] in ("stop_loss", "take_profit") and k not in hit))
 
     def _raise(self, key: tuple[str, ...], level: str, rule: str, message: str, symbol: str | None = None) -> None:
         if key in self._raised:

@@ -1,95 +1,98 @@
-"""Stop-loss and take-profit levels of open positions, and which of them the mark has reached.
+"""What protective levels may be and when they are reached: the rules, without side effects.
 
-A position's own levels (from the order that opened it, or set by hand) win over the configured
-percentages. Own levels are bound to one position, by its side and opening time, so levels set
-for a position never outlive it and close the next position on the same market.
+A long's stop-loss sits below the price and its take-profit above; a short's the other way
+round. A level set on the wrong side would close the position at the next mark update, so it
+is refused with a message, like a level off the instrument's tick. The automatic levels of
+``trading.auto_protect`` are the configured distances from the entry, rounded to the tick.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from core.config import TradingConfig
-from core.models import Order, Position, PositionSide
-from core.portfolio import Portfolio
+from core.models import Instrument, OrderRequest, Position, PositionSide, ProtectiveLevels, Side
+from core.risk.rules import price_text
+
+STOP_LOSS, TAKE_PROFIT = "stop_loss", "take_profit"
+KINDS = (STOP_LOSS, TAKE_PROFIT)
+LEVEL_NAMES = {STOP_LOSS: "stop-loss", TAKE_PROFIT: "take-profit"}
+AUTO, MANUAL = "auto", "manual"
 
 
-@dataclass(frozen=True)
-class Protection:
-    stop_loss: Decimal
-    take_profit: Decimal
+def source_of(strategy_id: str | None) -> str:
+    """The label of levels an order carried: its strategy's, or the trader's."""
+    return f"strategy:{strategy_id}" if strategy_id else MANUAL
 
 
-@dataclass(frozen=True)
-class _OwnLevels:
-    stop_loss: Decimal | None
-    take_profit: Decimal | None
-    side: PositionSide
-    opened_ts: int
-
-    def belongs_to(self, position: Position) -> bool:
-        return self.side is position.side and self.opened_ts == position.created_ts
+def auto_levels(position: Position, instrument: Instrument, trading: TradingConfig) -> tuple[Decimal, Decimal]:
+    """(stop-loss, take-profit) at the configured distances from the position's entry."""
+    sign = 1 if position.side is PositionSide.LONG else -1
+    stop = position.entry_price * (1 - sign * Decimal(str(trading.stop_loss_pct)))
+    take = position.entry_price * (1 + sign * Decimal(str(trading.take_profit_pct)))
+    return instrument.round_price(stop), instrument.round_price(take)
 
 
-class Protections:
-    def __init__(self, trading: TradingConfig, portfolio: Portfolio) -> None:
-        self._trading = trading
-        self._portfolio = portfolio
-        self._own: dict[tuple[str, str], _OwnLevels] = {}
+def level_problems(
+    side: PositionSide,
+    reference: Decimal | None,
+    levels: dict[str, Decimal | None],
+    instrument: Instrument,
+    reference_name: str = "mark",
+) -> dict[str, str]:
+    """Why each given level (by kind, None for "no level") cannot protect a ``side`` position
+    when the price is ``reference``; an empty dict when all can."""
+    problems: dict[str, str] = {}
+    for kind, value in levels.items():
+        if value is None:
+            continue
+        name = LEVEL_NAMES[kind]
+        problem = instrument.price_problem(value, name)
+        if problem is None and reference is not None:
+            below = (kind == STOP_LOSS) == (side is PositionSide.LONG)
+            if below and value >= reference:
+                problem = (f"a {side.value}'s {name} must be below the {reference_name} {price_text(reference)}; "
+                           f"{price_text(value)} is not")
+            elif not below and value <= reference:
+                problem = (f"a {side.value}'s {name} must be above the {reference_name} {price_text(reference)}; "
+                           f"{price_text(value)} is not")
+        if problem is not None:
+            problems[kind] = problem
+    return problems
 
-    def set(self, venue: str, symbol: str, stop_loss: Decimal | None, take_profit: Decimal | None) -> None:
-        """Set levels for the open position on a market; a level left as None keeps the one
-        already set for this position."""
-        position = self._portfolio.position(venue, symbol)
-        if position is None:
-            raise ValueError(f"there is no open {symbol} position on {venue} to protect")
-        current = self._current(position)
-        if current is not None:
-            stop_loss = stop_loss if stop_loss is not None else current.stop_loss
-            take_profit = take_profit if take_profit is not None else current.take_profit
-        self._own[(venue, symbol)] = _OwnLevels(stop_loss, take_profit, position.side, position.created_ts)
 
-    def adopt(self, order: Order) -> None:
-        """Take the levels of a filled order that opened or added to a position."""
-        if order.filled_size <= 0 or (order.stop_loss is None and order.take_profit is None):
-            return
-        position = self._portfolio.position(order.venue, order.symbol)
-        if position is None or (position.side is PositionSide.LONG) != (order.side.sign > 0):
-            return
-        self.set(order.venue, order.symbol, order.stop_loss, order.take_profit)
+def order_level_problem(request: OrderRequest, instrument: Instrument, price: Decimal) -> str | None:
+    """Why the stop-loss / take-profit an order carries could not protect the position it
+    opens at ``price`` (the order's price, else the mark), or None."""
+    if request.stop_loss is None and request.take_profit is None:
+        return None
+    side = PositionSide.LONG if request.side is Side.BUY else PositionSide.SHORT
+    name = "limit price" if request.price is not None else "trigger price" if request.trigger_price else "mark"
+    problems = level_problems(
+        side, price, {STOP_LOSS: request.stop_loss, TAKE_PROFIT: request.take_profit}, instrument,
+        f"{request.side.value} order's {name}",
+    )
+    return "; ".join(problems.values()) or None
 
-    def levels(self, position: Position) -> Protection:
-        """The position's own levels where set, else entry -/+ the configured percentages."""
-        own = self._current(position)
-        sign = Decimal(1) if position.side is PositionSide.LONG else Decimal(-1)
-        stop = own.stop_loss if own is not None and own.stop_loss is not None else (
-            position.entry_price * (1 - sign * Decimal(str(self._trading.stop_loss_pct)))
-        )
-        take = own.take_profit if own is not None and own.take_profit is not None else (
-            position.entry_price * (1 + sign * Decimal(str(self._trading.take_profit_pct)))
-        )
-        return Protection(stop, take)
 
-    def triggered(self) -> list[tuple[Position, str, Decimal]]:
-        """(position, "stop_loss" | "take_profit", level) for every position whose mark reached a level."""
-        hits: list[tuple[Position, str, Decimal]] = []
-        for position in self._portfolio.positions():
-            mark = position.mark_price
-            if mark is None:
-                continue
-            levels = self.levels(position)
-            long = position.side is PositionSide.LONG
-            if (mark <= levels.stop_loss) if long else (mark >= levels.stop_loss):
-                hits.append((position, "stop_loss", levels.stop_loss))
-            elif (mark >= levels.take_profit) if long else (mark <= levels.take_profit):
-                hits.append((position, "take_profit", levels.take_profit))
-        return hits
+def reached(levels: ProtectiveLevels, mark: Decimal) -> tuple[str, Decimal] | None:
+    """(kind, level) of the level the mark has reached, the stop-loss first; None if neither."""
+    long = levels.side is PositionSide.LONG
+    stop, take = levels.stop_loss, levels.take_profit
+    if stop is not None and ((mark <= stop) if long else (mark >= stop)):
+        return STOP_LOSS, stop
+    if take is not None and ((mark >= take) if long else (mark <= take)):
+        return TAKE_PROFIT, take
+    return None
 
-    def _current(self, position: Position) -> _OwnLevels | None:
-        key = (position.venue, position.symbol)
-        own = self._own.get(key)
-        if own is not None and not own.belongs_to(position):
-            del self._own[key]
-            return None
-        return own
+
+def level_of(levels: ProtectiveLevels, kind: str) -> tuple[Decimal | None, str | None, str | None]:
+    """(price, source, exchange order id) of one level."""
+    if kind == STOP_LOSS:
+        return levels.stop_loss, levels.stop_loss_source, levels.stop_loss_order
+    return levels.take_profit, levels.take_profit_source, levels.take_profit_order
+
+
+def describe(levels: ProtectiveLevels | None) -> dict[str, object] | None:
+    """The levels as the audit log keeps them (prices as exact text)."""
+    return None if levels is None else levels.model_dump(mode="json", exclude={"venue", "symbol", "updated_ts"})

@@ -240,14 +240,17 @@ class OrderRules:
         return None
 
     def _order_loss(self, ctx: OrderContext) -> RiskCheckResult | None:
+        """The loss if the stop this order will have is hit: its own stop-loss, else the auto
+        stop it will get when ``auto_protect`` is on. An order without a stop has no loss at
+        a stop to measure; the position and exposure limits bound it instead."""
         request = ctx.request
         if request.stop_loss is not None:
             stop = request.stop_loss
-            per_unit = abs(ctx.price - stop)
+        elif self._trading.auto_protect:
+            stop = ctx.price * (1 - request.side.sign * self._share(self._trading.stop_loss_pct))
         else:
-            distance = ctx.price * self._share(self._trading.stop_loss_pct)
-            stop = ctx.price - distance * request.side.sign
-            per_unit = distance
+            return None
+        per_unit = abs(ctx.price - stop)
         loss = self._portfolio.to_quote(request.venue, request.size * per_unit * ctx.instrument.contract_size, ctx.quote)
         if loss > self._config.max_order_loss:
             quote = self._portfolio.quote_currency

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from core.models import Balance, Candle, Fill, Order, Position
+from core.models import Balance, Candle, Fill, Order, Position, ProtectiveLevels
 from core.ports import Clock
 from core.redact import redact
 from core.storage import ops
@@ -56,12 +56,20 @@ from core.storage.connection import close, connect, in_thread
 from core.storage.errors import DamagedDatabaseError, StorageError, is_damage
 from core.storage.identity import FileIdentity
 from core.storage.migrations import bundled_migrations, migrate
-from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, ORDER_EVENT_COLUMNS, POSITION_COLUMNS
+from core.storage.ops import (
+    CANDLE_COLUMNS,
+    FILL_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_EVENT_COLUMNS,
+    POSITION_COLUMNS,
+    PROTECTION_COLUMNS,
+)
 from core.storage.queries import (
     CANDLE,
     FILL,
     ORDER,
     POSITION,
+    PROTECTION,
     Where,
     candle_values,
     check_limit,
@@ -410,6 +418,25 @@ class Database:
             (venue,),
         )
         return [Balance.model_validate(dict(row)) for row in rows]
+
+    # Protective levels
+
+    async def save_protection(
+        self, venue: str, symbol: str, levels: ProtectiveLevels | None, *, actor: str, ts: int,
+        payload: dict[str, Any],
+    ) -> None:
+        """Replace the market's protective levels (None removes them) and append the audit
+        entry ``payload`` (kind "protection": who, the old and new levels, why) in one write."""
+        if levels is not None and (levels.venue, levels.symbol) != (venue, symbol):
+            raise StorageError(f"levels for {levels.symbol} on {levels.venue} given as {symbol} on {venue}")
+        row = model_row(levels, PROTECTION_COLUMNS) if levels is not None else None
+        draft = self._draft("protection", actor, {"venue": venue, "symbol": symbol, **payload}, ts)
+        await self._writer.submit(partial(ops.save_protection_op, venue, symbol, row, draft))
+
+    async def load_protections(self) -> list[ProtectiveLevels]:
+        return await self._fetch(
+            f"SELECT {', '.join(PROTECTION_COLUMNS)} FROM protective_levels ORDER BY venue, symbol", (), PROTECTION
+        )
 
     # Strategy and risk parameters
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.models import Candle, Fill, Order, Position
+from core.models import Candle, Fill, Order, Position, ProtectiveLevels
 from core.storage.audit import AUDIT_TABLE, AuditChain, AuditDraft, AuditEntry
 from core.storage.codec import canonical_json, placeholders
 from core.storage.errors import DuplicateOrderError
@@ -20,6 +20,7 @@ ORDER_COLUMNS = tuple(Order.model_fields)
 FILL_COLUMNS = tuple(Fill.model_fields)
 POSITION_COLUMNS = tuple(Position.model_fields)
 CANDLE_COLUMNS = tuple(Candle.model_fields)
+PROTECTION_COLUMNS = tuple(ProtectiveLevels.model_fields)
 ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"
 
 _INSERT_ORDER = (
@@ -38,6 +39,11 @@ INSERT_FILL = (
 INSERT_POSITION = (
     f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}, saved_ts) "
     f"VALUES ({placeholders(len(POSITION_COLUMNS) + 1)})"
+)
+UPSERT_PROTECTION = (
+    f"INSERT INTO protective_levels ({', '.join(PROTECTION_COLUMNS)}) VALUES ({placeholders(len(PROTECTION_COLUMNS))}) "
+    "ON CONFLICT (venue, symbol) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in PROTECTION_COLUMNS[2:])
 )
 UPSERT_CANDLE = (
     f"INSERT INTO candles (venue, symbol, timeframe, {', '.join(CANDLE_COLUMNS)}) "
@@ -145,6 +151,18 @@ def audit_op(draft: AuditDraft, conn: sqlite3.Connection, chain: AuditChain) -> 
 def save_positions_op(venue: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> None:
     conn.execute("DELETE FROM positions WHERE venue = ?", (venue,))
     conn.executemany(INSERT_POSITION, rows)
+
+
+def save_protection_op(
+    venue: str, symbol: str, row: tuple[Any, ...] | None, draft: AuditDraft, conn: sqlite3.Connection,
+    chain: AuditChain,
+) -> None:
+    """The market's levels replaced (``row``) or removed (None), audited in the same transaction."""
+    if row is None:
+        conn.execute("DELETE FROM protective_levels WHERE venue = ? AND symbol = ?", (venue, symbol))
+    else:
+        conn.execute(UPSERT_PROTECTION, row)
+    chain.append(conn, draft)
 
 
 def snapshot_balances_op(

@@ -8,10 +8,10 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from core.models import Candle, Fill, Order, OrderStatus, Position
+from core.models import Candle, Fill, Order, OrderStatus, Position, ProtectiveLevels
 from core.storage.codec import M, row_model
 from core.storage.errors import StorageError
-from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, POSITION_COLUMNS
+from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, POSITION_COLUMNS, PROTECTION_COLUMNS
 
 T = TypeVar("T")
 
@@ -74,3 +74,4 @@ ORDER = converter(Order, ORDER_COLUMNS)
 FILL = converter(Fill, FILL_COLUMNS)
 POSITION = converter(Position, POSITION_COLUMNS)
 CANDLE = converter(Candle, CANDLE_COLUMNS)
+PROTECTION = converter(ProtectiveLevels, PROTECTION_COLUMNS)

@@ -38,6 +38,24 @@ def capabilities_of(exchange: Any) -> Capabilities:
     )
 
 
+#: Exchanges whose ccxt stop and take-profit orders keep our client order id through trigger and
+#: fill, and are listed, fetched and canceled like any other order (checked against their
+#: recorded formats in tests/ccxt). Binance's and OKX's go to a separate algo service with
+#: their own ids and lists, and the fill lands on a new order: levels there stay engine-side.
+PROTECTIVE_ORDER_EXCHANGES = frozenset({"bybit"})
+
+
+def holds_protective_orders(exchange_id: str, has: dict[str, Any]) -> bool:
+    """Whether reduce-only stop-market and take-profit orders can protect a position at this
+    exchange, by ccxt's ``has`` flags and the exchanges checked above."""
+    return (
+        exchange_id in PROTECTIVE_ORDER_EXCHANGES
+        and bool(has.get("createStopLossOrder") or has.get("createStopOrder"))
+        and bool(has.get("createTakeProfitOrder"))
+        and bool(has.get("createReduceOnlyOrder"))
+    )
+
+
 def all_capabilities() -> list[Capabilities]:
     """Every exchange ccxt ships, each instantiated once (no network)."""
     return [capabilities_of(exchange_class(exchange_id)()) for exchange_id in exchange_ids()]

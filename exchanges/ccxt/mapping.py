@@ -239,7 +239,9 @@ def ccxt_order_args(
     wire_client_id: str,
     reference_price: Decimal | None = None,
 ) -> tuple[str, str, float, float | None, dict[str, Any]]:
-    """(type, side, amount, price, params) for ``exchange.create_order``.
+    """(type, side, amount, price, params) for ``exchange.create_order``. An order's own
+    stop_loss / take_profit are not attached: the engine protects the position it opens with
+    separate reduce-only orders it tracks (``core.risk.protector``).
 
     Raises UnsupportedOrder naming the missing feature, before anything is sent.
     """
@@ -273,12 +275,6 @@ def ccxt_order_args(
         params["reduceOnly"] = True
     if order.time_in_force is not TimeInForce.GTC:
         params["timeInForce"] = order.time_in_force.value
-    if order.take_profit is not None or order.stop_loss is not None:
-        _require(has, "createOrderWithTakeProfitAndStopLoss", exchange, "attached take-profit/stop-loss")
-        if order.take_profit is not None:
-            params["takeProfit"] = {"triggerPrice": str(order.take_profit)}
-        if order.stop_loss is not None:
-            params["stopLoss"] = {"triggerPrice": str(order.stop_loss)}
     return (
         ccxt_type,
         order.side.value,

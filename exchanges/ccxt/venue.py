@@ -42,6 +42,7 @@ from core.redact import redact
 from core.secrets import Credentials, how_to_set
 from exchanges.ccxt import client, mapping
 from exchanges.ccxt.book import BookView
+from exchanges.ccxt.capabilities import holds_protective_orders
 from exchanges.ccxt.errors import AMBIGUOUS, Caller, Failure, RetryPolicy, classify, describe, to_venue_error
 from exchanges.ccxt.markets_cache import MarketsCache
 from exchanges.ccxt.orders import OrderTracker
@@ -258,6 +259,16 @@ class CcxtVenue:
             status=OrderStatus.REJECTED,
             reason=reason,
             ts=self.clock.now_ms(),
+        )
+
+    def holds_protective_orders(self, symbol: str) -> bool:
+        """Live perpetuals on an exchange that keeps reduce-only stops by our client order id.
+        Not spot, which has no reduce-only: a stop and a take-profit selling the whole holding
+        would each lock it. Not paper mode, simulated inside the app."""
+        return (
+            self.mode == "live"
+            and self.instrument(symbol).is_perpetual
+            and holds_protective_orders(self.config.exchange, self.exchange.has)
         )
 
     # -- market data ----------------------------------------------------------------------

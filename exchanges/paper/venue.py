@@ -374,6 +374,10 @@ class PaperVenue:
     async def load_instruments(self) -> list[Instrument]:
         return [m.instrument for m in self._markets.values()]
 
+    def holds_protective_orders(self, symbol: str) -> bool:
+        """The simulation runs inside the app: nothing here keeps working while it is closed."""
+        return False
+
     async def subscribe(self, symbols: list[str]) -> None:
         for symbol in symbols:
             self._market(symbol)

@@ -199,7 +199,9 @@ def _bybit(result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
 
 
 class BybitOrders:
-    """Bybit v5 order endpoints: orders keyed by orderLinkId."""
+    """Bybit v5 order endpoints: orders keyed by orderLinkId. A conditional order (one with a
+    triggerPrice) rests "Untriggered" until ``trigger`` fills it, keeping its orderLinkId, and
+    is "Deactivated" when canceled, as on Bybit."""
 
     def __init__(self, server: FakeExchange) -> None:
         self.server = server
@@ -212,17 +214,19 @@ class BybitOrders:
         if link in self.orders:
             return _bybit({}, 10001, "Duplicate orderLinkId")
         now = str(self.server._now_ms())
-        market = p["orderType"] == "Market"
+        trigger = p.get("triggerPrice")
+        market = p["orderType"] == "Market" and trigger is None
         order_id = str(next(self._ids))
         self.orders[link] = {
             "orderId": order_id, "orderLinkId": link, "blockTradeId": "", "symbol": p["symbol"],
             "price": p.get("price", "0"), "qty": p["qty"], "side": p["side"], "isLeverage": "", "positionIdx": 0,
-            "orderStatus": "Filled" if market else "New", "cancelType": "UNKNOWN", "rejectReason": "EC_NoError",
-            "avgPrice": "42000.01" if market else "0", "leavesQty": "0" if market else p["qty"],
+            "orderStatus": "Untriggered" if trigger else "Filled" if market else "New", "cancelType": "UNKNOWN",
+            "rejectReason": "EC_NoError", "avgPrice": "42000.01" if market else "0", "leavesQty": "0" if market else p["qty"],
             "leavesValue": "0", "cumExecQty": p["qty"] if market else "0", "cumExecValue": "0", "cumExecFee": "0",
-            "timeInForce": p.get("timeInForce", "GTC"), "orderType": p["orderType"], "stopOrderType": "",
-            "orderIv": "", "triggerPrice": "", "takeProfit": "", "stopLoss": "", "tpTriggerBy": "", "slTriggerBy": "",
-            "triggerDirection": 0, "triggerBy": "", "lastPriceOnCreated": "", "reduceOnly": p.get("reduceOnly", False),
+            "timeInForce": p.get("timeInForce", "GTC"), "orderType": p["orderType"], "stopOrderType": "Stop" if trigger else "",
+            "orderIv": "", "triggerPrice": str(trigger or ""), "takeProfit": "", "stopLoss": "", "tpTriggerBy": "",
+            "slTriggerBy": "", "triggerDirection": int(p.get("triggerDirection", 0)), "triggerBy": "LastPrice" if trigger else "",
+            "lastPriceOnCreated": "", "reduceOnly": p.get("reduceOnly", False),
             "closeOnTrigger": False, "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": "",
             "tpLimitPrice": "", "slLimitPrice": "", "placeType": "", "createdTime": now, "updatedTime": now,
             "category": p["category"],
@@ -240,18 +244,26 @@ class BybitOrders:
             found = self._find(req)
             chosen = [found] if found is not None else []
         else:
-            chosen = [o for o in self.orders.values() if o["orderStatus"] in ("New", "PartiallyFilled")
+            chosen = [o for o in self.orders.values() if o["orderStatus"] in ("New", "PartiallyFilled", "Untriggered")
                       and o["symbol"] == p.get("symbol", o["symbol"]) and o["category"] == p.get("category")]
         return _bybit({"list": [{k: v for k, v in o.items() if k != "category"} for o in chosen],
                        "nextPageCursor": "", "category": p.get("category", "spot")})
 
     def cancel(self, req: Request) -> Any:
         order = self._find(req)
-        if order is None or order["orderStatus"] not in ("New", "PartiallyFilled"):
+        if order is None or order["orderStatus"] not in ("New", "PartiallyFilled", "Untriggered"):
             return _bybit({}, 110001, "Order does not exist.")
-        order["orderStatus"] = "Cancelled"
+        order["orderStatus"] = "Deactivated" if order["orderStatus"] == "Untriggered" else "Cancelled"
         order["updatedTime"] = str(self.server._now_ms())
         return _bybit({"orderId": order["orderId"], "orderLinkId": order["orderLinkId"]})
+
+    def trigger(self, link: str, price: str) -> None:
+        """The market reached a conditional order's trigger: it fills whole at ``price``."""
+        order = self.orders[link]
+        qty = Decimal(order["qty"])
+        order.update({"orderStatus": "Filled", "avgPrice": price, "cumExecQty": order["qty"], "leavesQty": "0",
+                      "cumExecValue": str(qty * Decimal(price)), "cumExecFee": str(qty * Decimal(price) * Decimal("0.00055")),
+                      "updatedTime": str(self.server._now_ms())})
 
 
 def install_bybit(server: FakeExchange) -> BybitOrders:

@@ -100,11 +100,24 @@ async def test_unsupported_order_type_is_refused_with_the_feature(server, make_v
     install_binance(server)
     venue = make_venue("binance")
     await venue.load_instruments()
-    report = await venue.create_order(limit_order(type=OrderType.STOP_MARKET, price="", trigger_price=Decimal("43000"),
-                                                  take_profit=Decimal("45000")))
+    report = await venue.create_order(limit_order(type=OrderType.TRAILING_STOP, price="", trailing_offset=Decimal("250")))
     assert report.status is OrderStatus.REJECTED
-    assert report.reason == "binance does not support attached take-profit/stop-loss orders through ccxt"
+    assert report.reason == "binance takes trailing stops as a percentage; no current price to convert the offset 250 (subscribe to BTC/USDT first)"
     assert server.calls("POST", "/api/v3/order") == []
+    await venue.stop()
+
+
+async def test_an_orders_own_levels_are_not_attached_at_the_exchange(server, make_venue) -> None:
+    """Binance takes no attached take-profit/stop-loss: the order goes out alone and the engine
+    protects the position it opens (engine-side on Binance, see capabilities)."""
+    install_binance(server)
+    venue = make_venue("binance", markets=["BTC/USDT", "BTC/USDT:USDT"])
+    await venue.load_instruments()
+    report = await venue.create_order(limit_order(take_profit=Decimal("45000"), stop_loss=Decimal("40000")))
+    assert report.status is OrderStatus.OPEN
+    [sent] = server.calls("POST", "/api/v3/order")
+    assert not {"takeProfit", "stopLoss", "stopPrice"} & set(sent.params)
+    assert not venue.holds_protective_orders("BTC/USDT:USDT") and not venue.holds_protective_orders("BTC/USDT")
     await venue.stop()
 
 

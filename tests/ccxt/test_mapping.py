@@ -56,8 +56,8 @@ def test_order_params_per_type() -> None:
     assert post[4]["postOnly"] is True
     ioc = mapping.ccxt_order_args(order(time_in_force=TimeInForce.IOC, reduce_only=True), HAS_ALL, "x", "w")
     assert ioc[4]["timeInForce"] == "IOC" and ioc[4]["reduceOnly"] is True
-    attached = mapping.ccxt_order_args(order(take_profit=D("130"), stop_loss=D("95")), HAS_ALL, "x", "w")
-    assert attached[4]["takeProfit"] == {"triggerPrice": "130"} and attached[4]["stopLoss"] == {"triggerPrice": "95"}
+    with_levels = mapping.ccxt_order_args(order(take_profit=D("130"), stop_loss=D("95")), HAS_ALL, "x", "w")
+    assert with_levels[4] == {"clientOrderId": "w"}, "levels are the engine's own orders, never attached"
 
 
 def test_trailing_offset_becomes_a_percentage_where_the_exchange_wants_one() -> None:

@@ -137,7 +137,7 @@ def test_the_scriptable_commands_against_a_running_gateway(config: Path, isolate
         assert bought.returncode == 0, bought.stderr
         assert Order.model_validate_json(bought.stdout).status.value == "filled"
         [position] = json.loads(cli("positions", "--json").stdout)
-        assert PositionView.model_validate(position).stop_loss is not None
+        assert PositionView.model_validate(position).levels is None, "no level nobody set"
         assert "BTC/USDT  long" in cli("positions").stdout
         closed = cli("close", "BTC/USDT")
         assert closed.returncode == 0 and closed.stdout.startswith("closing with ot-")

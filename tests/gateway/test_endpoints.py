@@ -162,8 +162,14 @@ async def test_reads_need_a_token_and_any_level_may_read(api: Api, engine: Tradi
 async def test_positions_carry_their_protective_levels(api: Api, engine: TradingEngine) -> None:
     await a_position(engine)
     [position] = (await api.call("GET", "/positions", "reader")).body
-    levels = engine.risk.protection_levels(engine.portfolio.position("paper", SPOT))  # type: ignore[arg-type]
-    assert (D(position["stop_loss"]), D(position["take_profit"])) == (levels.stop_loss, levels.take_profit)
+    assert position["levels"] is None, "a manual position has no levels nobody set"
+    held = engine.portfolio.position("paper", SPOT)
+    assert held is not None and held.mark_price is not None
+    stop = engine.instrument("paper", SPOT).round_price(held.mark_price * D("0.9"))
+    await engine.protection.set_levels("paper", SPOT, stop, None)
+    [position] = (await api.call("GET", "/positions", "reader")).body
+    assert (D(position["levels"]["stop_loss"]), position["levels"]["stop_loss_source"]) == (stop, "manual")
+    assert position["levels"]["take_profit"] is None and position["levels"]["placement"] == "engine"
 
 
 async def test_unknown_things_are_404_with_a_reason(api: Api) -> None:

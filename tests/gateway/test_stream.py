@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import time
+from decimal import Decimal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from client.mirror import Mirror
 from client.stream import EventStream, StreamClosed
 from core.config import GatewayConfig
 from core.engine import TradingEngine
-from core.events import OrderBookUpdated, OrderUpdated
-from core.models import Order, OrderStatus
+from core.events import OrderBookUpdated, OrderUpdated, ProtectionChanged
+from core.models import Order, OrderRequest, OrderStatus, OrderType, Side
 from core.stream import Message, StreamHello, StreamSnapshot, decode_frame
 from gateway.tokens import TokenStore
 from tests.gateway.conftest import Api
@@ -118,6 +119,30 @@ async def test_a_reconnect_with_the_last_sequence_number_gets_what_it_missed(api
             mirror.apply(message.event)
     assert mirror.orders == {o.client_order_id: o for o in engine.open_orders()}
     assert mirror.snapshots == 1, "resumed, not reloaded"
+
+
+async def test_protective_levels_reach_a_mirror_on_the_positions_topic(api: Api, engine: TradingEngine) -> None:
+    mirror = Mirror()
+    async with connect(api) as raw:
+        await raw.send(op="subscribe", topics=["positions"])
+        for message in await raw.read_until(lambda ms: len(ms) >= 2, "hello and snapshot"):
+            mirror.apply(message.event)
+        await engine.place_order(market_buy(), actor="user")
+        await until(lambda: engine.portfolio.position("paper", SPOT) is not None, "the position")
+        held = engine.portfolio.position("paper", SPOT)
+        assert held is not None and held.mark_price is not None
+        stop = engine.instrument("paper", SPOT).round_price(held.mark_price * Decimal("0.9"))
+        await engine.protection.set_levels("paper", SPOT, stop, None)
+        messages = await raw.read_until(
+            lambda ms: any(isinstance(m.event, ProtectionChanged) for m in ms), "the levels on the stream")
+        for message in messages:
+            mirror.apply(message.event)
+    levels = mirror.positions[("paper", SPOT)].levels
+    assert levels is not None and (levels.stop_loss, levels.stop_loss_source) == (stop, "manual")
+
+
+def market_buy() -> OrderRequest:
+    return OrderRequest(venue="paper", symbol=SPOT, side=Side.BUY, type=OrderType.MARKET, size=Decimal("0.01"))
 
 
 @pytest.fixture

@@ -204,13 +204,36 @@ def test_max_order_loss_at_the_requested_stop(make_risk: MakeRisk) -> None:
     )
 
 
-def test_max_order_loss_at_the_default_stop_distance(make_risk: MakeRisk) -> None:
-    assert check(make_risk(), request(size="0.3")).approved  # 2% of 9,000 = 180
-    result = check(make_risk(max_order_loss=D(100)), request("BTC/USDT:USDT", side=Side.SELL, size="0.3"))
+def test_an_order_without_a_stop_is_not_given_an_invented_one(make_risk: MakeRisk) -> None:
+    """No stop-loss and no auto_protect: the position will have no stop, so there is no loss
+    at a stop to measure (the position and exposure limits bound it instead)."""
+    assert check(make_risk(max_order_loss=D(100)), request("BTC/USDT:USDT", side=Side.SELL, size="0.3")).approved
+
+
+def test_max_order_loss_at_the_auto_stop_when_auto_protect_is_on(make_risk: MakeRisk) -> None:
+    risk = make_risk(max_order_loss=D(100), trading_auto_protect=True)
+    result = check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="0.3"))
     assert result.rule == "max_order_loss"
     assert result.reason == (
         "this order would lose 180.00 USDT if its stop at 30,600.00 is hit; the most one order may risk is 100.00 USDT"
     )
+    assert check(risk, request("BTC/USDT:USDT", side=Side.SELL, size="0.3", stop_loss=D(30300))).approved
+
+
+@pytest.mark.parametrize(
+    ("side", "levels", "message"),
+    [
+        (Side.BUY, {"stop_loss": D(30100)}, "a long's stop-loss must be below the buy order's limit price 30,000.00; 30,100.00 is not"),
+        (Side.BUY, {"take_profit": D(29000)}, "a long's take-profit must be above the buy order's limit price 30,000.00; 29,000.00 is not"),
+        (Side.SELL, {"stop_loss": D(29900)}, "a short's stop-loss must be above the sell order's limit price 30,000.00; 29,900.00 is not"),
+        (Side.SELL, {"take_profit": D(30000)}, "a short's take-profit must be below the sell order's limit price 30,000.00; 30,000.00 is not"),
+    ],
+)
+def test_levels_on_the_wrong_side_of_the_order_are_refused(
+    make_risk: MakeRisk, side: Side, levels: dict[str, D], message: str
+) -> None:
+    result = check(make_risk(), request("BTC/USDT:USDT", side=side, **levels))
+    assert (result.rule, result.reason) == ("protective_levels", message)
 
 
 def test_max_leverage_on_perpetuals(make_risk: MakeRisk) -> None:

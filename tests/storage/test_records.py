@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.models import Balance, Candle, Position, PositionSide
+from core.models import Balance, Candle, LevelPlacement, Position, PositionSide, ProtectiveLevels
 from core.storage import Database, StorageError
+from tests.storage.conftest import T0
 
 
 def _position(symbol: str, side: PositionSide = PositionSide.LONG, venue: str = "paper") -> Position:
@@ -105,3 +106,22 @@ async def test_state_keys(db: Database) -> None:
     await db.set_state("last_screen", "trade")
     assert await db.get_state("theme") == "gruvbox"
     assert await db.get_state("last_screen") == "trade"
+
+
+async def test_protective_levels_are_replaced_per_market_removed_and_audited(db: Database) -> None:
+    levels = ProtectiveLevels(
+        venue="bybit", symbol="BTC/USDT:USDT", side=PositionSide.LONG, opened_ts=T0, stop_loss=Decimal("40000.1"),
+        stop_loss_source="manual", take_profit=Decimal("45000"), take_profit_source="auto",
+        placement=LevelPlacement.EXCHANGE, stop_loss_order="ot-sl", take_profit_order="ot-tp", updated_ts=T0 + 1,
+    )
+    await db.save_protection("bybit", "BTC/USDT:USDT", levels, actor="user", ts=T0 + 1, payload={"reason": "set"})
+    moved = levels.model_copy(update={"stop_loss": Decimal("41000"), "updated_ts": T0 + 2})
+    await db.save_protection("bybit", "BTC/USDT:USDT", moved, actor="user", ts=T0 + 2, payload={"reason": "moved"})
+    assert await db.load_protections() == [moved]
+    await db.save_protection("bybit", "BTC/USDT:USDT", None, actor="engine", ts=T0 + 3, payload={"reason": "closed"})
+    assert await db.load_protections() == []
+    entries = await db.audit_entries(kind="protection", symbol="BTC/USDT:USDT")
+    assert [(e.actor, e.payload["reason"], e.ts) for e in entries] == [
+        ("user", "set", T0 + 1), ("user", "moved", T0 + 2), ("engine", "closed", T0 + 3)]
+    with pytest.raises(StorageError, match="given as ETH/USDT on bybit"):
+        await db.save_protection("bybit", "ETH/USDT", levels, actor="user", ts=T0, payload={})

@@ -24,6 +24,7 @@ def test_example_config_is_valid_and_matches_the_design_defaults() -> None:
     config = load_config(ROOT / "config.example.yaml")
     assert config.trading.stop_loss_pct == 0.02
     assert config.trading.take_profit_pct == 0.06
+    assert config.trading.auto_protect is False, "no level a trader did not ask for"
     assert config.risk_management.emergency_stop_loss == 0.1
     assert config.risk_management.max_correlation == 0.8
     assert config.risk_management.position_check_interval == 30

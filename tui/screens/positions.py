@@ -1,5 +1,6 @@
-"""Positions & Orders: open positions, open orders, order history and fills (newest first) and
-balances per venue, one filter for every table; cancel, modify, close, cancel all and close all.
+"""Positions & Orders: open positions (with their stop-loss and take-profit), open orders, order
+history and fills (newest first) and balances per venue, one filter for every table; cancel,
+modify, close, set the levels, cancel all and close all.
 
 Prices and sizes show at their market's precision. Every action runs the pre-trade check
 before it asks for a confirmation: a refusal shows at once, with its reason."""
@@ -16,13 +17,16 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, TabbedContent, TabPane
 
 from core.executor import OrderRefused
-from core.models import Balance, Fill, Instrument, Order, Position, PositionSide, Side
+from core.models import Balance, Fill, Instrument, Order, Position, PositionSide, ProtectiveLevels, Side
+from core.permissions import PermissionDenied
+from core.risk.protector import ProtectionRefused
 from themes.registry import up_down
 from tui.changes import Changes
 from tui.format import fmt_money, fmt_num, fmt_time, show_price, show_size
 from tui.screens.filtering import FilteredTabsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
+from tui.screens.edit_protection import EditProtectionScreen
 from tui.widgets.tables import sync_rows, selected_key
 
 HISTORY_ROWS = 200
@@ -30,12 +34,24 @@ ASSET_DECIMALS = 8  # an asset that is no market's base on its venue
 TABS = (("positions", "Positions"), ("orders", "Open orders"), ("history", "History"), ("fills", "Fills"),
         ("balances", "Balances"))
 COLUMNS = {
-    "positions": ("Venue", "Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "Liq", "Lev"),
+    "positions": ("Venue", "Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "Liq", "Lev", "SL", "TP", "Levels"),
     "orders": ("Symbol", "Side", "Type", "Size", "Filled", "Price", "Trigger", "Status", "TIF", "Id"),
     "history": ("Time", "Symbol", "Side", "Type", "Size", "Filled", "Avg", "Status", "Reason"),
     "fills": ("Time", "Symbol", "Side", "Price", "Size", "Fee", "Liq.", "Order"),
     "balances": ("Venue", "Asset", "Free", "Locked", "Total", "Value"),
 }
+
+
+def _level_cells(levels: ProtectiveLevels | None, market: Instrument | None, stop_style: str,
+                 take_style: str) -> tuple[str | Text, ...]:
+    """SL and TP with where each came from (manual, auto, strategy:<id>), and where they live."""
+    if levels is None or levels.empty:
+        return "-", "-", "none"
+    cells: list[str | Text] = []
+    for price, source, style in ((levels.stop_loss, levels.stop_loss_source, stop_style),
+                                 (levels.take_profit, levels.take_profit_source, take_style)):
+        cells.append("-" if price is None else Text.assemble((show_price(market, price), style), f" {source}"))
+    return (*cells, levels.placement.label)
 
 
 class PositionsScreen(FilteredTabsScreen):
@@ -45,6 +61,7 @@ class PositionsScreen(FilteredTabsScreen):
         Binding("c", "cancel_order", "Cancel order", id="positions-cancel"),
         Binding("e", "modify_order", "Modify", id="positions-modify"),
         Binding("x", "close_position", "Close pos.", id="positions-close"),
+        Binding("l", "edit_levels", "Set SL/TP", show=False, id="positions-levels"),
         Binding("C", "app.cancel_all", "Cancel all", id="positions-cancel-all"),
         Binding("X", "app.close_all", "Close all", id="positions-close-all"),
         Binding("f", "focus_filter", "Filter", id="positions-filter"),
@@ -106,10 +123,12 @@ class PositionsScreen(FilteredTabsScreen):
         pnl_style = up if p.unrealized_pnl >= 0 else down
         side_style = up if p.side is PositionSide.LONG else down
         market = self._instrument(p.venue, p.symbol)
+        levels = self.engine.protection.levels(p.venue, p.symbol)
         return (p.venue, p.symbol, Text(p.side.value, style=side_style), show_size(market, p.size),
                 show_price(market, p.entry_price), show_price(market, p.mark_price),
                 Text(fmt_money(p.unrealized_pnl, sign=True), style=pnl_style),
-                show_price(market, p.liquidation_price), f"{p.leverage}x")
+                show_price(market, p.liquidation_price), f"{p.leverage}x",
+                *_level_cells(levels, market, down, up))
 
     def _order_cells(self, o: Order, up: str, down: str) -> tuple[str | Text, ...]:
         market = self._instrument(o.venue, o.symbol)
@@ -237,14 +256,47 @@ class PositionsScreen(FilteredTabsScreen):
         self.notify(f"{new.symbol} now {show_size(instrument, new.size)} at {show_price(instrument, new.price)} "
                     f"({new.status.value})", title="Modified")
 
-    def action_close_position(self) -> None:
+    def _selected_position(self) -> tuple[str, str] | None:
         self._show_tab("positions")
         key = selected_key(self._table("positions"))
         if key is None:
             self.notify("No position selected.", severity="warning")
-            return
+            return None
         venue, symbol = key.split("|", 1)
-        self._close(venue, symbol)
+        return venue, symbol
+
+    def action_close_position(self) -> None:
+        selected = self._selected_position()
+        if selected is not None:
+            self._close(*selected)
+
+    def action_edit_levels(self) -> None:
+        selected = self._selected_position()
+        if selected is not None:
+            self._edit_levels(*selected)
+
+    @work(group="orders", exit_on_error=False, name="setting the stop-loss and take-profit")
+    async def _edit_levels(self, venue: str, symbol: str) -> None:
+        engine = self.engine
+        position = engine.portfolio.position(venue, symbol)
+        if position is None:
+            return
+        where = ("exchange: reduce-only orders resting at the exchange, also while the app is closed"
+                 if engine.venues[venue].holds_protective_orders(symbol)
+                 else "engine-side: watched on every mark update, only while the app runs")
+        change = await self.app.push_screen_wait(EditProtectionScreen(
+            position, engine.market.mark(venue, symbol), engine.instrument(venue, symbol),
+            engine.protection.levels(venue, symbol), where))
+        if change is None:
+            return
+        try:
+            levels = await engine.set_protection(venue, symbol, stop_loss=change[0], take_profit=change[1])
+        except (ProtectionRefused, PermissionDenied) as exc:
+            self.notify(str(exc), title="Levels not set", severity="error")
+            return
+        shown = "none" if levels is None else ", ".join(
+            f"{name} {value}" for name, value in (("SL", levels.stop_loss), ("TP", levels.take_profit)) if value is not None)
+        self.notify(f"{symbol}: {shown}", title="Stop-loss / take-profit")
 
     @work(group="orders", exit_on_error=False, name="closing the position")
     async def _close(self, venue: str, symbol: str) -> None:

@@ -74,7 +74,7 @@ class TradeScreen(OpenTradeScreen):
             instrument = engine.instrument(venue, symbol)
             self.query_one(OrderTicket).set_market(venue, instrument, engine.portfolio.maintenance_margin_rate)
             changes = Changes.all()
-        if changes.market(venue, symbol) or changes.any_orders():
+        if changes.market(venue, symbol) or changes.any_orders() or changes.any_positions():
             self._draw_book(venue, symbol)
             self._draw_tape(venue, symbol)
             self._draw_chart(venue, symbol)
@@ -83,7 +83,8 @@ class TradeScreen(OpenTradeScreen):
         engine = self.engine
         instrument = engine.instrument(venue, symbol)
         own_orders = engine.open_orders(venue, symbol)
-        self.query_one(OrderBookLadder).show(engine.market.book(venue, symbol), instrument, own_orders)
+        self.query_one(OrderBookLadder).show(engine.market.book(venue, symbol), instrument, own_orders,
+                                             engine.protection.levels(venue, symbol))
         self._show_own_orders(own_orders, instrument)
         mark = engine.market.mark(venue, symbol)
         ticket = self.query_one(OrderTicket)
@@ -105,7 +106,8 @@ class TradeScreen(OpenTradeScreen):
 
     def _draw_chart(self, venue: str, symbol: str) -> None:
         chart = self.query_one(PriceChart)
-        chart.show(symbol, self.engine.market.candles(venue, symbol, chart.timeframe))
+        chart.show(symbol, self.engine.market.candles(venue, symbol, chart.timeframe),
+                   self.engine.protection.levels(venue, symbol))
 
     def _show_own_orders(self, orders: list[Order], instrument: Instrument) -> None:
         lines = [f"[b]My orders[/b] ({len(orders)})  [dim]2: manage[/dim]"]

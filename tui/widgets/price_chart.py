@@ -1,9 +1,11 @@
 """A price chart drawn with text: candles (body █, wick │) or a line of closes, with a price
-axis on the right. Text keeps it readable over SSH and cheap to redraw."""
+axis on the right. The position's stop-loss and take-profit are dashed lines labelled S and T
+on the axis; a level above or below the chart's range is labelled at the top or bottom row
+with an arrow. Text keeps it readable over SSH and cheap to redraw."""
 
 from __future__ import annotations
 
-from core.models import Candle
+from core.models import Candle, ProtectiveLevels
 from themes.registry import up_down
 from tui.widgets.strips import Line, StripWidget, style
 
@@ -31,6 +33,7 @@ class PriceChart(StripWidget):
         self.title = ""
         self.timeframe_index = 0
         self.line_mode = False
+        self.levels: ProtectiveLevels | None = None
 
     @property
     def timeframe(self) -> str:
@@ -41,12 +44,27 @@ class PriceChart(StripWidget):
 
     def toggle_mode(self) -> None:
         self.line_mode = not self.line_mode
-        self.show(self.title, self.candles)
+        self.show(self.title, self.candles, self.levels)
 
-    def show(self, title: str, candles: list[Candle]) -> None:
+    def show(self, title: str, candles: list[Candle], levels: ProtectiveLevels | None = None) -> None:
         """Rows no candle moved across keep their strips: most trades repaint one row or none."""
-        self.title, self.candles = title, candles
+        self.title, self.candles, self.levels = title, candles, levels
         self.redraw()
+
+    def _level_rows(self, high: float, low: float, step: float, rows: int, up: str, down: str) -> dict[int, tuple[str, str, bool]]:
+        """Chart row -> (axis label, colour, inside the range) for each protective level."""
+        marked: dict[int, tuple[str, str, bool]] = {}
+        if self.levels is None:
+            return marked
+        for tag, price, colour in (("S", self.levels.stop_loss, down), ("T", self.levels.take_profit, up)):
+            if price is None:
+                continue
+            level = float(price)
+            inside = low <= level <= high
+            row = min(rows - 1, int((high - level) / step)) if inside else 0 if level > high else rows - 1
+            arrow = "" if inside else "↑" if level > high else "↓"
+            marked[row] = (f"{tag}{arrow}{level:>{AXIS_WIDTH - 1 - len(arrow)},.2f}", colour, inside)
+        return marked
 
     def draw(self) -> list[Line]:
         width, height = max(self.size.width, AXIS_WIDTH + 5), max(self.size.height, 3)
@@ -62,10 +80,13 @@ class PriceChart(StripWidget):
         span = (high - low) or max(abs(high) * 1e-4, 1e-9)
         step = span / rows
         up, down = up_down(self.app.current_theme)
+        marked = self._level_rows(high, low, step, rows, up, down)
         lines = [heading]
         for row in range(rows):
             top = high - row * step
             bottom = top - step
+            level = marked.get(row)
+            blank, blank_colour = ("┄", f"dim {level[1]}") if level is not None and level[2] else (" ", "")
             line: Line = []
             run, run_colour = "", ""
             for candle in candles:
@@ -73,13 +94,21 @@ class PriceChart(StripWidget):
                     char = "•" if bottom <= candle.close <= top else " "
                 else:
                     char = _cell(candle, top, bottom)
-                colour = "" if char == " " else up if candle.close >= candle.open else down
+                colour = up if candle.close >= candle.open else down
+                if char == " ":
+                    char, colour = blank, blank_colour
                 if colour != run_colour and run:
                     line.append((run, style(run_colour) if run_colour else None))
                     run = ""
                 run, run_colour = run + char, colour
-            line.append((run + " " * (columns - len(candles)), style(run_colour) if run_colour else None))
-            if row in (0, rows // 2, rows - 1):
+            pad = blank * (columns - len(candles))
+            if pad and blank != " " and run_colour != blank_colour:
+                line.append((run, style(run_colour) if run_colour else None))
+                run, run_colour = "", blank_colour
+            line.append((run + pad, style(run_colour) if run_colour else None))
+            if level is not None:
+                line.append((level[0], style(f"bold {level[1]}")))
+            elif row in (0, rows // 2, rows - 1):
                 line.append((f" {top - step / 2:>{AXIS_WIDTH - 1},.2f}", style("dim")))
             lines.append(line)
         return lines
