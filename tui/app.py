@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.screen import ModalScreen
 from textual.widget import AwaitMount
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
@@ -28,6 +29,7 @@ from core.models import RiskState, Side
 from core.permissions import PermissionDenied
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
+from tui.keys import KeyProbe, KeyQueue
 from tui.log_buffer import LogBuffer
 from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.screens.agents import AgentsScreen
@@ -113,6 +115,7 @@ class OpenTradeApp(App[None]):
         self.log_buffer = LogBuffer()
         self._built_modes: set[str] = set()
         self._switching_to_built_mode = False
+        self._keys = KeyQueue(self, self._route_key, self._taking_keys)
 
     # ------------------------------------------------------------------ start-up
     @property
@@ -139,6 +142,7 @@ class OpenTradeApp(App[None]):
         for theme in builtin_themes():
             self.register_theme(theme)
         self.theme = _known_theme(self._requested_theme)
+        self.screen_change_signal.subscribe(self, lambda _screen: self._keys.screen_changed(), immediate=True)
         self._boot()
 
     @work(exclusive=True, group="boot", exit_on_error=False)
@@ -436,6 +440,36 @@ class OpenTradeApp(App[None]):
         self.exit()
 
     # ------------------------------------------------------------------ keys and commands
+    async def on_event(self, event: events.Event) -> None:
+        """Every key read from the terminal goes through the key queue (``tui.keys``), except
+        the quit key: leaving is never held up, not even while the app starts."""
+        if isinstance(event, events.Key) and not event.is_forwarded and not self._quits(event.key):
+            await self._keys.push(event)
+            return
+        await super().on_event(event)
+
+    async def _route_key(self, event: events.Key) -> None:
+        await super().on_event(event)
+
+    @property
+    def keys_idle(self) -> bool:
+        """Every key read so far has been handled."""
+        return self._keys.idle
+
+    def _quits(self, key: str) -> bool:
+        active = self.screen.active_bindings.get(key)
+        return active is not None and active.binding.action in ("quit", "app.quit")
+
+    def _taking_keys(self) -> bool:
+        """Before the first main screen is up, keys wait; a dialog shown while starting (going
+        live) takes them."""
+        return self.current_mode != self.DEFAULT_MODE or isinstance(self.screen, ModalScreen)
+
+    @on(KeyProbe)
+    def _key_probe_returned(self, probe: KeyProbe) -> None:
+        # After the callbacks the key's handlers queued on the app (a focus change, for one).
+        self.call_later(self._keys.returned, probe.seq)
+
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped: the global ones, then each screen's."""
         sections = [("Everywhere", self._describe(self.BINDINGS))]

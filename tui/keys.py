@@ -1,0 +1,150 @@
+"""Keys in the order they were typed, each one handled before the next is routed.
+
+Textual routes a key to the widget that has the focus when the app reads the key, and runs the
+key's binding later, once the key has bubbled back up to the app. A burst of keys is therefore
+routed all at once, before the first of them has done anything: in ``o0.001`` the ``o`` that
+moves the focus to the Size field takes effect after the five other keys went to the screen,
+which has no use for them. Bursts are common: keys typed while the loop is busy, pasted, sent by
+tmux, or typed while the app starts (those went to the boot screen and were dropped).
+
+``KeyQueue`` holds the keys and lets one through at a time. After routing a key it posts a
+``KeyProbe`` to the same widget: messages of one widget are handled in order, and the probe
+bubbles up the same parents as the key, so when the probe reaches the app, the key has been
+handled there too. The probe then goes round again while the key is still working: the screen
+or the focus changed (a new screen is mounted and focused before the next key), the key started
+a worker (one that opens a dialog: it runs up to its first wait first), or a widget on the focus path, or the
+app, has messages waiting (an Enter whose ``Submitted`` is still on its way). Then the next key
+is routed to whatever has the focus by now. Keys also wait while no screen takes them (the app
+is starting). Nothing is dropped: a probe that is lost with a closed widget is replaced when
+the screen changes, or after ``PROBE_TIMEOUT_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual import events
+from textual.app import App
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.worker import Worker
+
+#: the next key is routed anyway when a probe has not come back after this long
+PROBE_TIMEOUT_S = 0.5
+#: rounds of probing for one key, at most (each takes a few message hops)
+MAX_PROBES = 12
+
+
+class KeyProbe(Message):
+    """Follows a key through the queues the key travels; the app handles it last."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__()
+        self.seq = seq
+
+
+@dataclass
+class _Probe:
+    seq: int
+    screen: Screen[Any]
+    focused: Widget | None
+    rounds: int
+    timer: Timer
+
+
+class KeyQueue:
+    """The app calls ``push`` for every key it reads, ``returned`` when a ``KeyProbe`` reaches
+    it and ``screen_changed`` on every change of screen; ``route`` is Textual's own handling of
+    one key, and ``taking_keys`` says whether a screen is there to take keys."""
+
+    def __init__(self, app: App[Any], route: Callable[[events.Key], Awaitable[None]],
+                 taking_keys: Callable[[], bool]) -> None:
+        self._app = app
+        self._route = route
+        self._taking_keys = taking_keys
+        self._held: deque[events.Key] = deque()
+        self._seq = 0
+        self._probe: _Probe | None = None
+        self._workers: set[Worker[Any]] = set()
+        self._stale = False
+
+    @property
+    def idle(self) -> bool:
+        """Every key read has been routed and has done its work."""
+        return not self._held and self._probe is None
+
+    async def push(self, event: events.Key) -> None:
+        self._held.append(event)
+        await self._next()
+
+    def screen_changed(self) -> None:
+        """Called as the screen changes (before any later key is read): the new screen is to be
+        mounted and focused before the next key, so it is probed first. This also replaces a
+        probe lost with a screen that closed."""
+        self._stale = True
+        self._app.call_later(self._next)
+
+    async def returned(self, seq: int, timed_out: bool = False) -> None:
+        probe = self._probe
+        if probe is None or probe.seq != seq:
+            return
+        if not timed_out and probe.rounds < MAX_PROBES:
+            if self._new_workers():
+                # A worker the key started (one that opens a dialog, say) runs up to its first
+                # wait in this loop turn; the next probe then sees the dialog.
+                await asyncio.sleep(0)
+                self._send(probe.rounds + 1)
+                return
+            if not self._quiet(probe):
+                self._send(probe.rounds + 1)
+                return
+        probe.timer.stop()
+        self._probe = None
+        await self._next()
+
+    async def _next(self) -> None:
+        if self._probe is not None:
+            return
+        if self._stale:
+            self._send(0)
+            return
+        if not self._held or not self._taking_keys():
+            return
+        self._workers = set(self._app.workers)
+        await self._route(self._held.popleft())
+        self._send(0)
+
+    def _send(self, rounds: int) -> None:
+        app = self._app
+        if self._probe is not None:
+            self._probe.timer.stop()
+        self._stale = False
+        self._seq += 1
+        seq = self._seq
+        # A timer's callback runs in the timer's task: the app's queue runs the key instead.
+        timer = app.set_timer(PROBE_TIMEOUT_S, lambda: app.call_later(self.returned, seq, True), name="key probe")
+        self._probe = _Probe(seq, app.screen, app.focused, rounds, timer)
+        target: DOMNode = app.focused or app.screen
+        if not target.post_message(KeyProbe(seq)):
+            app.call_later(self.returned, seq)
+
+    def _new_workers(self) -> bool:
+        workers = set(self._app.workers)
+        new = bool(workers - self._workers)
+        self._workers = workers
+        return new
+
+    def _quiet(self, probe: _Probe) -> bool:
+        """Nothing the last key set going is still under way."""
+        app = self._app
+        if app.screen is not probe.screen or app.focused is not probe.focused:
+            return False
+        path = app.focused.ancestors_with_self if app.focused is not None else [app.screen, app]
+        return all(node.message_queue_size == 0 for node in path)
