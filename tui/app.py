@@ -36,6 +36,8 @@ from tui.screens.agents import AgentsScreen
 from tui.screens.backtest import BacktestScreen
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.edit_order import EditOrderScreen
+from tui.screens.edit_params import EditParamsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.log import LogScreen
 from tui.screens.market_selector import MarketSelectorScreen
@@ -475,8 +477,8 @@ class OpenTradeApp(App[None]):
         sections = [("Everywhere", self._describe(self.BINDINGS))]
         titled: list[tuple[str, list[BindingType]]] = [
             *((screen.TITLE_TEXT, screen.BINDINGS) for screen in MAIN_SCREENS.values()),
-            (MarketSelectorScreen.HELP_TITLE, MarketSelectorScreen.BINDINGS),
-            (ConfirmScreen.HELP_TITLE, ConfirmScreen.BINDINGS),
+            *((dialog.HELP_TITLE, dialog.BINDINGS) for dialog in (MarketSelectorScreen, ConfirmScreen, EditOrderScreen,
+                                                                   EditParamsScreen)),
         ]
         for title, bindings in titled:
             rows = self._describe(bindings)

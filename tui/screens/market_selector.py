@@ -9,14 +9,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.fuzzy import Matcher
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
+
+from tui.screens.dialog import Dialog
 
 Market = tuple[str, str]
 
 
-class MarketSelectorScreen(ModalScreen[Market | None]):
+class MarketSelectorScreen(Dialog[Market | None]):
     HELP_TITLE = "Market selector"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="market-cancel"),
@@ -42,7 +43,6 @@ class MarketSelectorScreen(ModalScreen[Market | None]):
 
     def on_mount(self) -> None:
         self._fill("")
-        self.query_one("#query", Input).focus()
 
     @staticmethod
     def _label(venue: str, symbol: str, mode: str) -> str:
