@@ -44,7 +44,10 @@ class PositionsScreen(FilteredTabsScreen):
         Binding("C", "app.cancel_all", "Cancel all", id="positions-cancel-all"),
         Binding("X", "app.close_all", "Close all", id="positions-close-all"),
         Binding("f", "focus_filter", "Filter", id="positions-filter"),
-        Binding("escape", "leave_filter", "Leave filter", show=False, id="positions-leave-filter"),
+        Binding("p", "show_tab('positions')", "Positions tab", show=False, id="positions-tab-positions"),
+        Binding("o", "show_tab('orders')", "Open orders tab", show=False, id="positions-tab-orders"),
+        Binding("h", "show_tab('history')", "History tab", show=False, id="positions-tab-history"),
+        Binding("l", "show_tab('fills')", "Fills tab", show=False, id="positions-tab-fills"),
     ]
 
     def __init__(self) -> None:
@@ -56,8 +59,8 @@ class PositionsScreen(FilteredTabsScreen):
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter: symbol, side, status, venue… (f)", id="filter", compact=True)
         with TabbedContent(id="tabs"):
-            for name, title in (("positions", "Positions"), ("orders", "Open orders"), ("history", "History"),
-                                ("fills", "Fills")):
+            for name, title in (("positions", "p Positions"), ("orders", "o Open orders"), ("history", "h History"),
+                                ("fills", "l Fills")):
                 with TabPane(title, id=f"tab-{name}"):
                     table: DataTable[str | Text] = DataTable(id=f"table-{name}", cursor_type="row", zebra_stripes=True)
                     table.add_columns(*COLUMNS[name])
@@ -141,12 +144,8 @@ class PositionsScreen(FilteredTabsScreen):
             self.notify("Select an open order first (tab Open orders).", severity="warning")
         return order
 
-    def _show_tab(self, name: str) -> None:
-        self.query_one(TabbedContent).active = f"tab-{name}"
-        self._table(name).focus()
-
     def action_cancel_order(self) -> None:
-        self._show_tab("orders")
+        self.action_show_tab("orders")
         order = self._selected_order()
         if order is not None:
             self._cancel(order)
@@ -162,7 +161,7 @@ class PositionsScreen(FilteredTabsScreen):
         self.notify(f"{order.symbol} {order.client_order_id}: {result.status.value}", title="Cancel")
 
     def action_modify_order(self) -> None:
-        self._show_tab("orders")
+        self.action_show_tab("orders")
         order = self._selected_order()
         if order is not None:
             self._modify(order)
@@ -183,7 +182,7 @@ class PositionsScreen(FilteredTabsScreen):
         self.notify(f"{new.symbol} now {new.size} at {new.price} ({new.status.value})", title="Modified")
 
     def action_close_position(self) -> None:
-        self._show_tab("positions")
+        self.action_show_tab("positions")
         key = selected_key(self._table("positions"))
         if key is None:
             self.notify("No position selected.", severity="warning")
