@@ -40,7 +40,7 @@ from tui.screens.edit_order import EditOrderScreen
 from tui.screens.edit_params import EditParamsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.log import LogScreen
-from tui.screens.market_selector import MarketSelectorScreen
+from tui.screens.market_selector import MarketRow, MarketSelectorScreen
 from tui.screens.positions import PositionsScreen
 from tui.screens.risk import RiskScreen
 from tui.screens.strategies import StrategiesScreen
@@ -347,8 +347,9 @@ class OpenTradeApp(App[None]):
 
     @work(group="market", exclusive=True, exit_on_error=False, name="choosing a market")
     async def _choose_market(self) -> None:
-        markets = [(venue, i.symbol, self.engine.venue_mode(venue)) for venue in self.engine.venue_names
-                   for i in self.engine.instruments(venue)]
+        engine = self.engine
+        markets = [MarketRow(venue, i.symbol, engine.venue_mode(venue), i.price_decimals, engine.market.ticker(venue, i.symbol))
+                   for venue in engine.venue_names for i in engine.instruments(venue)]
         choice = await self.push_screen_wait(MarketSelectorScreen(markets, current=self.market))
         if choice is not None:
             await self.select_market(*choice)
