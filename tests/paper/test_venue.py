@@ -23,6 +23,7 @@ from core.events import (
 from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from core.ports import ExchangeAdapter, OrderNotFound, VenueError
 from exchanges.paper.replay import ReplayPath, load_candles
+from exchanges.paper.simulator import MarketSimulator
 from .conftest import Harness, make_order
 
 BTC = "BTC/USDT"
@@ -452,3 +453,26 @@ async def test_a_burst_shares_one_state_transaction_committed_before_the_answers
     assert {row[0] for row in stored} == {r.client_order_id for r in reports}
     again = await h.venue.create_order(orders[0].model_copy())
     assert again == reports[0] and commits == [20], "a repeated id is answered from memory, nothing written"
+
+
+@pytest.mark.parametrize("history_minutes", [600, 1500], ids=["ten-hours-seeded", "a-day-and-more"])
+async def test_the_ticker_says_what_the_day_change_is_measured_from(make_venue: Callable[..., Harness],
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    history_minutes: int) -> None:
+    """The open of the hour in which the day began; with less than a day of history, the oldest
+    hour, and the ticker's times show the shorter span."""
+    monkeypatch.setattr(MarketSimulator.history, "__defaults__", (history_minutes,))
+    h = make_venue(markets=[BTC])
+    h.step()
+    ticker = h.of(TickerUpdated)[-1].ticker
+    hours = await h.venue.fetch_ohlcv(BTC, "1h")
+    day, hour = 86_400_000, 3_600_000
+    began = next(c for c in hours if c.ts + hour > ticker.ts - day)
+    assert ticker.reference_ts == began.ts
+    [instrument] = [i for i in await h.venue.load_instruments() if i.symbol == BTC]
+    assert ticker.reference_price == instrument.round_price(Decimal(str(began.open)))
+    span = ticker.ts - ticker.reference_ts
+    if history_minutes < 24 * 60:
+        assert began is hours[0] and 10 * hour <= span < 11 * hour
+    else:
+        assert began is not hours[0] and day <= span < day + hour
