@@ -9,8 +9,11 @@ waits on the venue inside a key handler; orders go out in workers and come back 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar
@@ -45,6 +48,7 @@ from tui.screens.positions import PositionsScreen
 from tui.screens.risk import RiskScreen
 from tui.screens.strategies import StrategiesScreen
 from tui.screens.trade import TradeScreen
+from tui.shutdown import StopSignals, exit_code
 from tui.widgets.status_bar import Status
 
 log = logging.getLogger(__name__)
@@ -93,9 +97,13 @@ class OpenTradeApp(App[None]):
         restore: bool = True,
         confirm_live: bool = True,
         freeze_gc: bool = False,
+        stop_signals: StopSignals | None = None,
     ) -> None:
         """``attach_services`` adds what ``engine_factory`` left out (``tui.wiring.attach_services``
         for an engine built with ``services=False``) once the first screen has painted.
+
+        ``stop_signals``: SIGINT and SIGTERM (including one received before the app ran) stop
+        the app as ctrl+q does, with the exit code ``tui.shutdown.exit_code`` gives.
 
         ``freeze_gc``: once started, everything built so far is moved out of the garbage
         collector's passes and the collector is turned on, in case the command paused it for
@@ -111,6 +119,8 @@ class OpenTradeApp(App[None]):
         self._restore = restore
         self._confirm_live = confirm_live
         self._freeze_gc = freeze_gc
+        self._stop_signals = stop_signals
+        self._starting: asyncio.Future[TradingEngine] | None = None
         self._confirmed_live: set[str] = set()
         self.market: tuple[str, str] = ("", "")
         self.frames = 0
@@ -145,12 +155,21 @@ class OpenTradeApp(App[None]):
             self.register_theme(theme)
         self.theme = _known_theme(self._requested_theme)
         self.screen_change_signal.subscribe(self, lambda _screen: self._keys.screen_changed(), immediate=True)
-        self._boot()
+        if self._stop_signals is not None:
+            self._stop_signals.attach(self._stop_by_signal)
+        if self.return_code is None:
+            self._boot()
+
+    def _stop_by_signal(self, signum: int) -> None:
+        log.warning("stopping on %s", signal.Signals(signum).name)
+        self.exit(return_code=exit_code(signum), message=f"OpenTrade stopped by {signal.Signals(signum).name}.")
 
     @work(exclusive=True, group="boot", exit_on_error=False)
     async def _boot(self) -> None:
-        engine = self._engine = await self._engine_factory()  # closed on unmount even if start fails
-        await engine.start()
+        # Not cancelled half-way when the app stops meanwhile (a signal, ctrl+q): unmounting waits
+        # for it, then stops and closes everything it opened.
+        self._starting = asyncio.ensure_future(self._build_and_start())
+        engine = await asyncio.shield(self._starting)
         self._subscription = engine.bus.subscribe(*WATCHED_EVENTS, maxsize=512, name="tui")
         saved = {key: await engine.db.get_state(key) for key in (STATE_SCREEN, STATE_MARKET, STATE_THEME)} if self._restore else {}
         self.theme = _known_theme(self._requested_theme or saved.get(STATE_THEME) or engine.config.ui.theme)
@@ -167,6 +186,11 @@ class OpenTradeApp(App[None]):
             self.call_after_refresh(self._start_services, self._attach_services)
         else:
             self._started()
+
+    async def _build_and_start(self) -> TradingEngine:
+        engine = self._engine = await self._engine_factory()  # closed on unmount even if start fails
+        await engine.start()
+        return engine
 
     @work(exclusive=True, group="services", exit_on_error=False, name="starting the strategies and agents")
     async def _start_services(self, attach: ServicesAttacher) -> None:
@@ -222,9 +246,16 @@ class OpenTradeApp(App[None]):
         self.notify(str(error) or type(error).__name__, title=f"{event.worker.name} failed", severity="error")
 
     async def on_unmount(self) -> None:
+        # Workers are cancelled only after this: a start-up still under way must not go on
+        # to open screens or start strategies on an engine that is being closed.
+        for group in ("boot", "services"):
+            self.workers.cancel_group(self, group)
         logging.getLogger().removeHandler(self.log_buffer)
         if self._subscription is not None:
             self._subscription.close()
+        if self._starting is not None:
+            with contextlib.suppress(Exception):  # a failed start was reported by the boot worker
+                await self._starting
         if self._engine is not None:
             await self._engine.close()
 
