@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, TypeVar
 
 from textual import events
+from textual.containers import ScrollableContainer
 from textual.screen import ModalScreen
 
 from tui.widgets.footer import KeysFooter
@@ -20,3 +21,10 @@ class Dialog(ModalScreen[ResultT]):
 
     async def _on_mount(self, event: events.Mount) -> None:
         await self.mount(KeysFooter())
+        self.call_after_refresh(self._show_from_the_top)
+
+    def _show_from_the_top(self) -> None:
+        """Focusing the first field before the dialog is laid out scrolls its form past the
+        field's label; once laid out, the form starts at its top, where the first field is."""
+        for form in self.query(ScrollableContainer):
+            form.scroll_home(animate=False)
