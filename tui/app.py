@@ -506,7 +506,7 @@ class OpenTradeApp(App[None]):
 
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped: the global ones, then each screen's."""
-        sections = [("Everywhere", self._describe(self.BINDINGS))]
+        sections = [("Everywhere", self._describe([*self.BINDINGS, *OpenTradeScreen.BINDINGS]))]
         titled: list[tuple[str, list[BindingType]]] = [
             *((screen.TITLE_TEXT, screen.BINDINGS) for screen in MAIN_SCREENS.values()),
             *((dialog.HELP_TITLE, dialog.BINDINGS) for dialog in (MarketSelectorScreen, ConfirmScreen, EditOrderScreen,
