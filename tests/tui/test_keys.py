@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -87,92 +86,60 @@ async def test_a_burst_after_a_key_that_moves_the_focus_lands_in_the_field(make_
         assert app.screen.query_one("#filter", Input).value == "btc"
 
 
-@pytest.mark.parametrize(("screen_key", "focus_key", "field"), [
-    ("1", "o", "#size"),
-    ("2", "f", "#filter"),
-    ("6", "f", "#filter"),
-    ("7", "ctrl+r", "#bt-data"),  # Run with no data file: refused, the focus goes to the file
-], ids=["trade-size", "positions-filter", "log-filter", "backtest-refused-path"])
-async def test_a_text_field_takes_every_single_letter_key(make_app: Any, screen_key: str, focus_key: str,
-                                                          field: str) -> None:
+# screen key, the key that puts the focus in a text field, the field, where Escape leaves the focus
+FIELDS = {
+    "trade": ("1", "o", "#size", None),
+    "positions": ("2", "f", "#filter", "#table-positions"),
+    "log": ("6", "f", "#filter", "#audit"),
+    "backtest": ("7", "ctrl+r", "#bt-data", None),  # Run with no data file: refused, the focus goes to the file
+}
+
+
+async def test_a_text_field_takes_every_single_letter_key_and_escape_leaves_it_on_every_screen(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
-        await pilot.press(screen_key)
-        await settle(pilot)
-        mode, screen = app.current_mode, app.screen
-        await burst(pilot, focus_key, *LETTERS)
-        assert (app.current_mode, app.screen) == (mode, screen), "no key switched screens or opened a dialog"
-        typed = app.screen.query_one(field, Input)
-        assert app.focused is typed
-        assert typed.value == TEXT
+        for name, (screen_key, focus_key, field, rests_on) in FIELDS.items():
+            await pilot.press(screen_key)
+            await settle(pilot)
+            mode, screen = app.current_mode, app.screen
+            await burst(pilot, focus_key, *LETTERS)
+            assert (app.current_mode, app.screen) == (mode, screen), f"{name}: a key switched screens or opened a dialog"
+            typed = app.screen.query_one(field, Input)
+            assert app.focused is typed and typed.value == TEXT, f"{name}: every key typed went into {field}"
+
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.focused is (app.screen.query_one(rests_on) if rests_on else None), f"{name}: Escape left {field}"
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert isinstance(app.screen, HelpScreen), f"{name}: single-letter keys act again"
+            await pilot.press("escape")
+            await settle(pilot)
 
 
-async def _open_market_picker(pilot: Pilot[Any], clock: SimClock) -> Input:
-    await burst(pilot, "m", *LETTERS)
-    assert isinstance(pilot.app.screen, MarketSelectorScreen)
-    return pilot.app.screen.query_one("#query", Input)
-
-
-async def _open_parameter_editor(pilot: Pilot[Any], clock: SimClock) -> Input:
-    await pilot.press("3")
-    await settle(pilot)
-    await burst(pilot, "e", *LETTERS)
-    assert isinstance(pilot.app.screen, EditParamsScreen)
-    return pilot.app.screen.query(Input).first()
-
-
-async def _open_modify_dialog(pilot: Pilot[Any], clock: SimClock) -> Input:
-    await place_resting_order(pilot, clock)
-    await pilot.press("2")
-    await settle(pilot)
-    await burst(pilot, "o", "e", *LETTERS)
-    assert isinstance(pilot.app.screen, EditOrderScreen)
-    return pilot.app.screen.query_one("#price", Input)
-
-
-async def _open_typed_confirmation(pilot: Pilot[Any], clock: SimClock) -> Input:
-    """The go-live confirmation (a live venue asks for its name to be typed)."""
-    pilot.app.push_screen(ConfirmScreen("Switch to LIVE", "Type the venue name.", require_text="binance", danger=True))
-    await burst(pilot, *LETTERS)
-    assert isinstance(pilot.app.screen, ConfirmScreen)
-    return pilot.app.screen.query_one("#typed", Input)
-
-
-@pytest.mark.parametrize("open_dialog", [_open_market_picker, _open_parameter_editor, _open_modify_dialog,
-                                         _open_typed_confirmation],
-                         ids=["market-picker", "strategy-parameters", "modify-order", "typed-confirmation"])
-async def test_a_dialog_opened_by_a_key_takes_the_keys_typed_right_after_it(make_app: Any, clock: SimClock,
-                                                                           open_dialog: Any) -> None:
+async def test_a_dialog_opened_by_a_key_takes_the_keys_typed_right_after_it(make_app: Any, clock: SimClock) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
-        field = await open_dialog(pilot, clock)
-        assert app.focused is field, "the dialog starts in its first field"
-        assert field.value.endswith(TEXT), "every key typed after the one that opened it is in the field"
-
-
-@pytest.mark.parametrize(("screen_key", "focus_key", "rests_on"), [
-    ("1", "o", None), ("2", "f", "#table-positions"), ("6", "f", "#audit"), ("7", "ctrl+r", None),
-], ids=["trade", "positions", "log", "backtest"])
-async def test_escape_leaves_the_field_and_single_letter_keys_act_again(make_app: Any, screen_key: str,
-                                                                        focus_key: str, rests_on: str | None) -> None:
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_ready(pilot)
-        await pilot.press(screen_key)
-        await settle(pilot)
-        await pilot.press(focus_key)
-        await settle(pilot)
-        assert isinstance(app.focused, Input)
-        await pilot.press("escape")
-        await settle(pilot)
-        assert not isinstance(app.focused, Input)
-        if rests_on is not None:
-            assert app.focused is app.screen.query_one(rests_on)
-        await pilot.press("question_mark")
-        await settle(pilot)
-        assert isinstance(app.screen, HelpScreen)
+        await place_resting_order(pilot, clock)
+        live = ConfirmScreen("Switch to LIVE", "Type the venue name.", require_text="binance", danger=True)
+        dialogs: list[tuple[tuple[str, ...], type[Dialog[Any]], str]] = [
+            (("m",), MarketSelectorScreen, "#query"),
+            (("3", "e"), EditParamsScreen, "Input"),
+            (("2", "o", "e"), EditOrderScreen, "#price"),
+            ((), ConfirmScreen, "#typed"),  # the go-live confirmation, opened by the app itself
+        ]
+        for keys, dialog, first in dialogs:
+            if not keys:
+                app.push_screen(live)
+            await burst(pilot, *keys, *LETTERS)
+            assert isinstance(app.screen, dialog)
+            field = app.screen.query(first).first(Input)
+            assert app.focused is field, f"{dialog.__name__} starts in its first field"
+            assert field.value.endswith(TEXT), f"{dialog.__name__}: every key typed after the one opening it is in the field"
+            await pilot.press("escape")
+            await settle(pilot)
 
 
 async def test_b_and_s_set_the_side_and_move_to_the_size(make_app: Any) -> None:
