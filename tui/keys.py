@@ -78,7 +78,7 @@ class KeyQueue:
     @property
     def idle(self) -> bool:
         """Every key read has been routed and has done its work."""
-        return not self._held and self._probe is None
+        return not self._held and self._probe is None and not self._stale
 
     async def push(self, event: events.Key) -> None:
         self._held.append(event)
@@ -86,10 +86,16 @@ class KeyQueue:
 
     def screen_changed(self) -> None:
         """Called as the screen changes (before any later key is read): the new screen is to be
-        mounted and focused before the next key, so it is probed first. This also replaces a
-        probe lost with a screen that closed."""
+        mounted and focused before the next key, so it is probed first."""
         self._stale = True
-        self._app.call_later(self._next)
+        self._app.call_later(self._probe_new_screen)
+
+    async def _probe_new_screen(self) -> None:
+        if self._probe is not None:
+            # The probe under way may have closed with the screen it was in: a new one replaces it.
+            self._send(self._probe.rounds + 1)
+        else:
+            await self._next()
 
     async def returned(self, seq: int, timed_out: bool = False) -> None:
         probe = self._probe
