@@ -10,13 +10,13 @@ tmux, or typed while the app starts (those went to the boot screen and were drop
 ``KeyQueue`` holds the keys and lets one through at a time. After routing a key it posts a
 ``KeyProbe`` to the same widget: messages of one widget are handled in order, and the probe
 bubbles up the same parents as the key, so when the probe reaches the app, the key has been
-handled there too. The probe then goes round again while the key is still working: the screen
-or the focus changed (a new screen is mounted and focused before the next key), the key started
-a worker (one that opens a dialog: it runs up to its first wait first), or a widget on the focus path, or the
-app, has messages waiting (an Enter whose ``Submitted`` is still on its way). Then the next key
-is routed to whatever has the focus by now. Keys also wait while no screen takes them (the app
-is starting). Nothing is dropped: a probe that is lost with a closed widget is replaced when
-the screen changes, or after ``PROBE_TIMEOUT_S``.
+handled there too. The probe goes round once more behind the messages the key's handlers posted
+(an Enter's ``Submitted`` on its way to its dialog), and again while the key is still working:
+the screen or the focus changed (a new screen is mounted and focused before the next key), or
+the key started a worker (one that opens a dialog runs up to its first wait first). Then the
+next key is routed to whatever has the focus by now. Keys also wait while no screen takes them
+(the app is starting). Nothing is dropped: a probe lost with a widget that closed is replaced
+when the screen changes, or after ``PROBE_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class KeyQueue:
                 await asyncio.sleep(0)
                 self._send(probe.rounds + 1)
                 return
-            if not self._quiet(probe):
+            if probe.rounds == 0 or self._moved(probe):
                 self._send(probe.rounds + 1)
                 return
         probe.timer.stop()
@@ -147,10 +147,6 @@ class KeyQueue:
         self._workers = workers
         return new
 
-    def _quiet(self, probe: _Probe) -> bool:
-        """Nothing the last key set going is still under way."""
-        app = self._app
-        if app.screen is not probe.screen or app.focused is not probe.focused:
-            return False
-        path = app.focused.ancestors_with_self if app.focused is not None else [app.screen, app]
-        return all(node.message_queue_size == 0 for node in path)
+    def _moved(self, probe: _Probe) -> bool:
+        """The screen or the focus changed while the probe went round: probe where they are now."""
+        return self._app.screen is not probe.screen or self._app.focused is not probe.focused
