@@ -118,6 +118,7 @@ def load_config() -> AppConfig:
 
 async def under_load(duration: float, warm_up: float, home: Path) -> None:
     from textual import events
+    from textual.widgets import Input
 
     from exchanges.paper.venue import PaperVenue
     from tui.app import OpenTradeApp
@@ -209,7 +210,7 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
         wall_start = time.perf_counter()
         index = trading = 0
         while time.perf_counter() - wall_start < duration:
-            switching = index % 20 >= 18
+            switching = index % 20 >= 18 and not isinstance(app.focused, Input)  # not in the size field b/s moved to
             if switching:
                 key, done = switch_keys[index % 2]
             else:
