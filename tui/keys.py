@@ -56,7 +56,7 @@ class _Probe:
     screen: Screen[Any]
     focused: Widget | None
     rounds: int
-    timer: Timer
+    sent: float  # loop time
 
 
 class KeyQueue:
@@ -74,6 +74,7 @@ class KeyQueue:
         self._probe: _Probe | None = None
         self._workers: set[Worker[Any]] = set()
         self._stale = False
+        self._watchdog: Timer | None = None
 
     @property
     def idle(self) -> bool:
@@ -111,7 +112,6 @@ class KeyQueue:
             if probe.rounds == 0 or self._moved(probe):
                 self._send(probe.rounds + 1)
                 return
-        probe.timer.stop()
         self._probe = None
         await self._next()
 
@@ -129,17 +129,20 @@ class KeyQueue:
 
     def _send(self, rounds: int) -> None:
         app = self._app
-        if self._probe is not None:
-            self._probe.timer.stop()
+        if self._watchdog is None:
+            self._watchdog = app.set_interval(PROBE_TIMEOUT_S / 2, self._check_lost, name="key probe watchdog")
         self._stale = False
         self._seq += 1
-        seq = self._seq
-        # A timer's callback runs in the timer's task: the app's queue runs the key instead.
-        timer = app.set_timer(PROBE_TIMEOUT_S, lambda: app.call_later(self.returned, seq, True), name="key probe")
-        self._probe = _Probe(seq, app.screen, app.focused, rounds, timer)
+        self._probe = _Probe(self._seq, app.screen, app.focused, rounds, asyncio.get_running_loop().time())
         target: DOMNode = app.focused or app.screen
-        if not target.post_message(KeyProbe(seq)):
-            app.call_later(self.returned, seq)
+        if not target.post_message(KeyProbe(self._seq)):
+            app.call_later(self.returned, self._seq)
+
+    def _check_lost(self) -> None:
+        """A timer's callback runs in the timer's task: the app's queue runs the key instead."""
+        probe = self._probe
+        if probe is not None and asyncio.get_running_loop().time() - probe.sent > PROBE_TIMEOUT_S:
+            self._app.call_later(self.returned, probe.seq, True)
 
     def _new_workers(self) -> bool:
         workers = set(self._app.workers)
