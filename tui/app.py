@@ -5,6 +5,8 @@ the market, and only then attaches the strategies and agents (importing them tak
 the rest of the start-up). It renders on a clock: each frame drains the bus subscription,
 turns the events into one ``Changes`` and lets only the visible main screen redraw. Nothing
 waits on the venue inside a key handler; orders go out in workers and come back as events.
+Keys go through a queue (``tui.keys``) that keeps them in order and holds them until a screen
+can take them; SIGINT and SIGTERM stop the app like ctrl+q (``tui.shutdown``).
 """
 
 from __future__ import annotations
