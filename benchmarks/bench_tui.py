@@ -7,8 +7,9 @@ process to the first frame that shows the trade screen with a live order book (t
 Under load (in-process, headless driver at 120x40): the paper simulator on 5 markets runs at
 20x speed with a 0.2 s step, which publishes >= 500 order-book updates and >= 200 trades per
 second (the achieved rates are reported), while a key is pressed every 100 ms: trading keys on
-the Trade screen (side, chart timeframe and style, book grouping), and every tenth press a
-screen switch, reported apart (a switch repaints the whole screen). The venue's own
+the Trade screen (side, which moves to the size field, and Escape out of it; chart timeframe and
+style, book grouping), and every tenth press a screen switch, reported apart (a switch repaints
+the whole screen). The venue's own
 loop steps at most 20 times a second, so the benchmark also calls its public ``step`` at
 100 Hz. Key-to-screen latency is the time from posting the key event to the first composited
 frame that shows its effect (the ticket's side, the chart, the ladder, the new screen); loop lag
@@ -46,7 +47,8 @@ from core.events import OrderBookUpdated, TradePrinted
 
 MARKETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"]
 STEP_HZ = 100
-KEY_CHARACTERS = {"right_square_bracket": "]", "left_square_bracket": "[", "plus": "+", "minus": "-"}
+KEY_CHARACTERS: dict[str, str | None] = {"right_square_bracket": "]", "left_square_bracket": "[", "plus": "+", "minus": "-",
+                                         "escape": None}
 STARTUP_MARKER = b"spread"
 
 
@@ -116,6 +118,7 @@ def load_config() -> AppConfig:
 
 async def under_load(duration: float, warm_up: float, home: Path) -> None:
     from textual import events
+    from textual.widgets import Input
 
     from exchanges.paper.venue import PaperVenue
     from tui.app import OpenTradeApp
@@ -147,12 +150,15 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
     def mode_is(mode: str) -> Callable[[], bool]:
         return lambda: app.current_mode == mode and app.screen.is_current
 
+    # b and s also move the focus to the size field: Escape leaves it before the next key.
     trading_keys: list[tuple[str, Callable[[], bool]]] = [
-        ("s", on_trade(lambda s: s.query_one(OrderTicket).side.value == "sell")),
+        ("s", on_trade(lambda s: s.query_one(OrderTicket).side.value == "sell" and s.focused is not None)),
+        ("escape", on_trade(lambda s: s.focused is None)),
         ("right_square_bracket", on_trade(lambda s: s.query_one(PriceChart).timeframe == "5m")),
         ("plus", on_trade(lambda s: s.query_one(OrderBookLadder).grouping_index == 1)),
         ("v", on_trade(lambda s: s.query_one(PriceChart).line_mode)),
-        ("b", on_trade(lambda s: s.query_one(OrderTicket).side.value == "buy")),
+        ("b", on_trade(lambda s: s.query_one(OrderTicket).side.value == "buy" and s.focused is not None)),
+        ("escape", on_trade(lambda s: s.focused is None)),
         ("left_square_bracket", on_trade(lambda s: s.query_one(PriceChart).timeframe == "1m")),
         ("minus", on_trade(lambda s: s.query_one(OrderBookLadder).grouping_index == 0)),
         ("v", on_trade(lambda s: not s.query_one(PriceChart).line_mode)),
@@ -204,7 +210,7 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
         wall_start = time.perf_counter()
         index = trading = 0
         while time.perf_counter() - wall_start < duration:
-            switching = index % 20 >= 18
+            switching = index % 20 >= 18 and not isinstance(app.focused, Input)  # not in the size field b/s moved to
             if switching:
                 key, done = switch_keys[index % 2]
             else:

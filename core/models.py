@@ -513,6 +513,10 @@ class Ticker(_Model):
     last: Decimal | None = None
     mark: Decimal | None = None
     volume_24h: Decimal | None = None
+    #: the price the 24-hour change is measured from and when it was: 24 h before ``ts`` when the
+    #: venue knows that far back, else the oldest price it knows within the day
+    reference_price: Decimal | None = None
+    reference_ts: int | None = None
 
 
 class Candle(_Model):

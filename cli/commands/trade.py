@@ -6,10 +6,13 @@ import argparse
 import gc
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import AppConfig, CcxtVenueConfig, ConfigError
 from core.secrets import how_to_set, load_credentials
+
+if TYPE_CHECKING:
+    from tui.shutdown import StopSignals
 
 
 def register(subparsers: Any) -> None:
@@ -57,16 +60,23 @@ def run(args: argparse.Namespace, context: Any) -> int:
     """The app, with the garbage collector off until it has started: the start-up creates
     objects that live as long as the app, and the collector's passes over them took about a
     sixth of the time to the first frame. The app freezes them and turns the collector back on
-    (``freeze_gc``); the ``finally`` covers a start-up that never gets there."""
+    (``freeze_gc``); the ``finally`` covers a start-up that never gets there.
+
+    SIGINT and SIGTERM stop the app cleanly from here on, the start-up included (exit code 130
+    and 143, ``tui.shutdown``)."""
+    from tui.shutdown import StopSignals
+
     gc.disable()
     try:
-        return _run(args, context)
+        with StopSignals() as signals:
+            return _run(args, context, signals)
     finally:
         gc.enable()
 
 
-def _run(args: argparse.Namespace, context: Any) -> int:
+def _run(args: argparse.Namespace, context: Any, signals: StopSignals) -> int:
     from themes.registry import theme_names
+    from tui.shutdown import exit_code
 
     if args.theme is not None and args.theme not in theme_names():
         print(f"--theme {args.theme}: unknown theme; choose one of {', '.join(theme_names())}", file=sys.stderr)
@@ -76,12 +86,14 @@ def _run(args: argparse.Namespace, context: Any) -> int:
     if missing:
         print("cannot trade live:", *missing, sep="\n  ", file=sys.stderr)
         return 2
+    if signals.received is not None:  # stopped before anything was opened: no need to load the app
+        return exit_code(signals.received)
     # Taken before the screen takes over the terminal, so a refusal is a plain message.
     with context.lock_engine(config):
-        return _app(args, config, venue, context.home)
+        return _app(args, config, venue, context.home, signals)
 
 
-def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path) -> int:
+def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path, signals: StopSignals) -> int:
     from tui.app import OpenTradeApp
     from runtime.logsetup import setup_logging
     from runtime.wiring import attach_services, build_engine
@@ -92,6 +104,6 @@ def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: P
         # The strategies and agents come after the first frame (attach_services).
         return await build_engine(config, home, seed=args.seed, venue=venue, services=False)
 
-    app = OpenTradeApp(factory, attach_services=attach_services, theme=args.theme, freeze_gc=True)
+    app = OpenTradeApp(factory, attach_services=attach_services, theme=args.theme, freeze_gc=True, stop_signals=signals)
     app.run()
     return app.return_code or 0

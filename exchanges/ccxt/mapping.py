@@ -29,6 +29,7 @@ from core.models import (
 )
 
 DECIMAL_PLACES = 2  # ccxt.base.decimal_to_precision.DECIMAL_PLACES, without importing ccxt
+DAY_MS = 86_400_000
 SIGNIFICANT_DIGITS = 3
 # Some exchanges publish leverage limits only on private endpoints (Binance's leverage brackets),
 # so ccxt's market leaves them empty. Perpetuals then get this; the risk manager's max_leverage
@@ -192,15 +193,25 @@ def trade_from_ccxt(venue: str, trade: dict[str, Any]) -> Trade:
 
 
 def ticker_from_ccxt(venue: str, ticker: dict[str, Any], ts: int) -> Ticker:
+    """ccxt's ``open`` is the price 24 hours ago; an exchange that gives only the change in
+    percent (``percentage``) gets it back from the last price."""
+    stamp = ticker.get("timestamp") or ts
+    last = dec(ticker.get("last"))
+    opened = dec(ticker.get("open"))
+    percentage = dec(ticker.get("percentage"))
+    if opened is None and percentage is not None and last is not None and percentage != -100:
+        opened = last / (1 + percentage / 100)
     return Ticker(
         venue=venue,
         symbol=ticker["symbol"],
-        ts=ticker.get("timestamp") or ts,
+        ts=stamp,
         bid=dec(ticker.get("bid")),
         ask=dec(ticker.get("ask")),
-        last=dec(ticker.get("last")),
+        last=last,
         mark=dec(ticker.get("markPrice")),
         volume_24h=dec(ticker.get("baseVolume")),
+        reference_price=opened,
+        reference_ts=stamp - DAY_MS if opened is not None else None,
     )
 
 

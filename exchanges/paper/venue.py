@@ -107,6 +107,8 @@ BOOK_DEPTH = 20
 SAVE_SIMULATION_EVERY = 100  # steps
 MIN_STEP_INTERVAL = 0.05  # clock seconds between background steps, however fast the speed
 STOP_PRICE_BUFFER = Decimal("1.05")
+HOUR_MS = TIMEFRAMES_MS["1h"]
+DAY_HOURS = 24
 FUNDING_INTERVAL_MS = 8 * 3_600_000
 FUNDING_RATE = Decimal("0.0001")  # the usual rate when a perpetual trades at its index  # funds held for a stop assume it may fill 5% past its trigger
 _REQUEST_FIELDS = set(OrderRequest.model_fields)
@@ -250,6 +252,8 @@ class PaperVenue:
             if held:
                 market.origins[timeframe] = held[0][:2]
                 market.oldest_ts[timeframe] = held[0][0]
+        # A day of hours, so the ticker's change is over 24 hours from the first second.
+        self._extend_history(market, "1h", DAY_HOURS + 1)
         market.last_closed_ts = market.candles["1m"].candles[-1].ts
 
     def _extend_history(self, market: _Market, timeframe: str, count: int) -> None:
@@ -775,10 +779,18 @@ class PaperVenue:
             return
         book = self._book(market, BOOK_DEPTH, now)
         self._publish(OrderBookUpdated(book))
-        day = list(market.candles["1h"].candles)[-24:]
-        volume = Decimal(str(round(sum(c.volume for c in day), 8)))
-        self._publish(TickerUpdated(Ticker(venue=self.name, symbol=market.symbol, ts=now, bid=book.best_bid,
-                                           ask=book.best_ask, last=market.last, mark=market.mark, volume_24h=volume)))
+        hourly = list(market.candles["1h"].candles)[-25:]
+        volume = Decimal(str(round(sum(c.volume for c in hourly[-24:]), 8)))
+        # The 24-hour change starts at the open of the hour in which the day began (a replay
+        # shorter than a day starts at its oldest hour, and the ticker says when).
+        since = now - 24 * HOUR_MS
+        start = next((c for c in hourly if c.ts + HOUR_MS > since), None)
+        self._publish(TickerUpdated(Ticker(
+            venue=self.name, symbol=market.symbol, ts=now, bid=book.best_bid, ask=book.best_ask, last=market.last,
+            mark=market.mark, volume_24h=volume,
+            reference_price=market.instrument.round_price(Decimal(str(start.open))) if start else None,
+            reference_ts=start.ts if start else None,
+        )))
 
     def _publishes(self, market: _Market) -> bool:
         return self._bus is not None and (self._subscribed is None or market.symbol in self._subscribed)

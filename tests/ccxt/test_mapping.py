@@ -126,3 +126,15 @@ def test_importing_the_package_does_not_import_ccxt() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2])
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("fields", "reference"), [
+    ({"open": 100.0, "percentage": 10.0}, D("100.0")),
+    ({"percentage": 10.0}, D("100")),
+    ({"percentage": None}, None),
+], ids=["open", "percentage-only", "neither"])
+def test_a_ticker_keeps_what_its_day_change_is_measured_from(fields: dict[str, object], reference: Decimal | None) -> None:
+    stamp = 1_700_000_000_000
+    ticker = mapping.ticker_from_ccxt("x", {"symbol": "BTC/USDT", "timestamp": stamp, "last": 110.0, **fields}, 0)
+    assert ticker.reference_price == reference
+    assert ticker.reference_ts == (stamp - 86_400_000 if reference is not None else None)

@@ -185,7 +185,7 @@ def test_run_without_headless_opens_the_app_with_the_trade_defaults(monkeypatch:
     from cli.commands import trade
 
     seen: list[tuple[str | None, str | None, str | None, int | None]] = []
-    monkeypatch.setattr(trade, "_run", lambda args, ctx: seen.append((args.theme, args.mode, args.venue, args.seed)) or 0)
+    monkeypatch.setattr(trade, "_run", lambda args, ctx, signals: seen.append((args.theme, args.mode, args.venue, args.seed)) or 0)
     assert main(["run", "--venue", "paper", "--seed", "7"]) == 0
     assert seen == [(None, None, "paper", 7)]
 

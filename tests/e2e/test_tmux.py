@@ -109,3 +109,12 @@ def test_trade_by_keyboard_in_a_real_terminal(terminal: Terminal) -> None:
             break
         time.sleep(POLL_S)
     assert not terminal.running(), "opentrade did not exit on ctrl+q"
+
+
+def test_keys_typed_before_the_first_screen_are_not_lost(terminal: Terminal) -> None:
+    terminal.keys("o", "0.001")  # at once: the app is still loading
+    assert "Order ticket" not in terminal.screen(), "typed before the trade screen appeared"
+    terminal.wait_for("Order ticket")
+    screen = terminal.wait_until(lambda shown: any("Size" in line and "0.001" in line for line in shown.splitlines()),
+                                 "the size typed during the start-up showing in the ticket")
+    assert "b Buy" not in screen, "the size field has the focus: the footer shows no single-letter keys"

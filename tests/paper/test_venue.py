@@ -23,6 +23,7 @@ from core.events import (
 from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from core.ports import ExchangeAdapter, OrderNotFound, VenueError
 from exchanges.paper.replay import ReplayPath, load_candles
+from exchanges.paper.simulator import MarketSimulator
 from .conftest import Harness, make_order
 
 BTC = "BTC/USDT"
@@ -512,3 +513,18 @@ async def test_asking_for_more_history_than_seeded_extends_it_backwards(make_ven
     assert all(b.ts - a.ts == 3_600_000 for a, b in zip(more, more[1:], strict=False))
     perp = await h.venue.fetch_ohlcv("BTC/USDT:USDT", "1h", limit=314)
     assert len(perp) == 314 and abs(perp[0].close / more[0].close - 1) < 0.002, "the perpetual follows its spot"
+
+
+async def test_the_ticker_says_what_the_day_change_is_measured_from(make_venue: Callable[..., Harness]) -> None:
+    """The open of the hour in which the day began, from the first second: the seeded ten
+    hours are walked back to a day when the venue starts."""
+    h = make_venue(markets=[BTC])
+    h.step()
+    ticker = h.of(TickerUpdated)[-1].ticker
+    hours = await h.venue.fetch_ohlcv(BTC, "1h", limit=25)
+    day, hour = 86_400_000, 3_600_000
+    began = next(c for c in hours if c.ts + hour > ticker.ts - day)
+    assert ticker.reference_ts == began.ts
+    [instrument] = [i for i in await h.venue.load_instruments() if i.symbol == BTC]
+    assert ticker.reference_price == instrument.round_price(Decimal(str(began.open)))
+    assert day <= ticker.ts - ticker.reference_ts < day + hour

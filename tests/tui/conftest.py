@@ -5,11 +5,14 @@ strategies and agents are attached after the first screen."""
 from __future__ import annotations
 
 import asyncio
+import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
+from textual.keys import _character_to_key, key_to_character
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -20,6 +23,13 @@ from runtime.wiring import attach_services, build_engine
 
 SEED = 7
 READY_POLLS = 400
+# Textual names a few keys ("slash", "minus") without telling their character back.
+_CHARACTERS = {_character_to_key(c): c for c in string.printable if c.isprintable()}
+
+
+def character_of(key: str) -> str | None:
+    """The character a terminal sends with ``key``: "/" for "slash", None for "ctrl+u"."""
+    return _CHARACTERS.get(key) or key_to_character(key)
 
 
 @pytest.fixture
@@ -75,4 +85,22 @@ async def advance(pilot: Pilot[Any], clock: SimClock, seconds: float, step_ms: i
         clock.advance(step_ms)
         for _ in range(4):
             await asyncio.sleep(0)
+    await settle(pilot)
+
+
+async def burst(pilot: Pilot[Any], *keys: str) -> None:
+    """Keys that arrive all at once, as a paste, tmux send-keys or keys typed while the app was
+    busy or starting do: every one is read before the first is handled. Waits (bounded) until
+    the app has handled them all."""
+    app = pilot.app
+    assert isinstance(app, OpenTradeApp)
+    for key in keys:
+        event = events.Key(key, character_of(key))
+        event.set_sender(app)
+        app.post_message(event)
+    for _ in range(READY_POLLS):
+        await pilot.pause(0.01)
+        if app.keys_idle:
+            break
+    assert app.keys_idle, "the keys were not all handled"
     await settle(pilot)

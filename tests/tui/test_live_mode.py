@@ -16,7 +16,7 @@ from cli.commands.trade import apply_mode
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.status_bar import StatusBar
 from runtime.wiring import build_engine
-from tests.tui.conftest import advance, settle
+from tests.tui.conftest import advance, burst, settle
 from tests.tui.test_trading_flow import resting_buy_price, type_ticket
 
 
@@ -69,6 +69,21 @@ async def test_going_live_needs_the_venue_name_and_live_orders_are_confirmed(tmp
         await pilot.press("ctrl+y")
         await settle(pilot)
         assert len(app.engine.open_orders()) == 1
+
+
+async def test_keys_typed_while_starting_live_reach_the_confirmation(tmp_path: Path, clock: SimClock) -> None:
+    """The go-live dialog is the first screen that takes keys: what was typed before it showed
+    lands in its field, in order, and nothing is lost while the engine starts."""
+    go_aheads: list[str] = []
+    app = live_app(tmp_path / "home", clock, go_aheads)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert not isinstance(app.screen, ConfirmScreen), "typed before the dialog appears"
+        await burst(pilot, *"paper", "enter")
+        for _ in range(300):
+            if app.current_mode == "trade":
+                break
+            await pilot.pause(0.01)
+        assert app.current_mode == "trade" and go_aheads == ["paper"]
 
 
 async def test_declining_live_mode_exits(tmp_path: Path, clock: SimClock) -> None:

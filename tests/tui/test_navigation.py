@@ -13,6 +13,7 @@ from core.config import AppConfig
 from themes.registry import theme_names
 from tui.app import OpenTradeApp
 from tui.screens.help import HelpScreen
+from tui.format import fmt_price
 from tui.screens.market_selector import MarketSelectorScreen
 from tests.tui.conftest import advance, settle, wait_ready
 
@@ -61,6 +62,26 @@ async def test_market_selector_fuzzy_search_and_restore_on_restart(make_app: Any
         assert again.market == ("paper", "ETH/USDT")
         assert again.current_mode == "positions"
         assert again.theme == chosen_theme
+
+
+async def test_market_picker_shows_last_price_and_the_change_over_the_day(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 2)
+        await pilot.press("m")
+        await settle(pilot, rounds=1)
+        options = app.screen.query_one(OptionList)
+        rows = {options.get_option_at_index(i).id: str(options.get_option_at_index(i).prompt)
+                for i in range(options.option_count)}
+        assert len(rows) == len(app.engine.instruments("paper"))
+        for venue_symbol, text in rows.items():
+            venue, symbol = venue_symbol.split("|")
+            ticker = app.engine.market.ticker(venue, symbol)
+            assert ticker is not None and ticker.last is not None and ticker.reference_price
+            change = (ticker.last - ticker.reference_price) / ticker.reference_price * 100
+            last = fmt_price(ticker.last, app.engine.instrument(venue, symbol).price_decimals)
+            assert text.split() == [symbol, "perp" if ":" in symbol else "spot", venue, last, f"{change:+.2f}%", "24h"]
 
 
 async def test_theme_option_wins_over_the_saved_one(make_app: Any) -> None:

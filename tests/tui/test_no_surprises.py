@@ -160,7 +160,7 @@ async def test_balances_per_venue_with_their_value(make_app: Any, clock: SimCloc
         await app.engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
                                                   size=Decimal("0.01")))
         await advance(pilot, clock, 1)
-        await pilot.press("escape", "2", "B")
+        await pilot.press("escape", "2", "b")
         await settle(pilot)
         table = app.screen.query_one("#table-balances", DataTable)
         assert table.has_focus

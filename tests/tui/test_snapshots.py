@@ -1,4 +1,4 @@
-"""Snapshots of every screen at 120x40 and of the Trade screen at 80x24, from a seeded
+"""Snapshots of every screen at 120x40 and at 80x24, and of the dialogs at 80x24, from a seeded
 simulator on a simulated clock, with an open order and a position so the tables have rows."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.tui.conftest import advance, settle, wait_ready
 SYMBOL = "BTC/USDT"
 
 
-def prepare(clock: SimClock, screen_key: str | None = None) -> Any:
+def prepare(clock: SimClock, *keys: str) -> Any:
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, OpenTradeApp)
@@ -33,8 +33,10 @@ def prepare(clock: SimClock, screen_key: str | None = None) -> Any:
         await engine.place_order(OrderRequest(venue="paper", symbol=SYMBOL, side=Side.BUY, type=OrderType.MARKET,
                                               size=Decimal("0.005"), client_order_id="ot-snapshot-market"))
         await advance(pilot, clock, 2)
-        if screen_key is not None:
-            await pilot.press(screen_key)
+        app.clear_notifications()  # before any dialog opens: a toast stays under it otherwise
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
         await settle(pilot)
         app.clear_notifications()
         await settle(pilot)
@@ -42,13 +44,24 @@ def prepare(clock: SimClock, screen_key: str | None = None) -> Any:
     return run_before
 
 
-@pytest.mark.parametrize("key", [None, "2", "3", "4", "5", "6"], ids=["trade", "positions", "strategies", "risk", "agents", "log"])
-def test_screen_120x40(snap_compare: Any, make_app: Any, clock: SimClock, key: str | None) -> None:
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=prepare(clock, key))
+SCREENS = {"trade": (), "positions": ("2",), "strategies": ("3",), "risk": ("4",), "agents": ("5",), "log": ("6",)}
+DIALOGS = {"market-picker": ("m",), "cancel-all": ("2", "C"), "modify-order": ("2", "o", "e"),
+           "strategy-parameters": ("3", "e"), "help": ("question_mark",)}
 
 
-def test_trade_screen_80x24(snap_compare: Any, make_app: Any, clock: SimClock) -> None:
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=prepare(clock))
+@pytest.mark.parametrize("keys", SCREENS.values(), ids=SCREENS.keys())
+def test_screen_120x40(snap_compare: Any, make_app: Any, clock: SimClock, keys: tuple[str, ...]) -> None:
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=prepare(clock, *keys))
+
+
+@pytest.mark.parametrize("keys", [*SCREENS.values(), ("7",)], ids=[*SCREENS.keys(), "backtest"])
+def test_screen_80x24(snap_compare: Any, make_app: Any, clock: SimClock, keys: tuple[str, ...]) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=prepare(clock, *keys))
+
+
+@pytest.mark.parametrize("keys", DIALOGS.values(), ids=DIALOGS.keys())
+def test_dialog_80x24(snap_compare: Any, make_app: Any, clock: SimClock, keys: tuple[str, ...]) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=prepare(clock, *keys))
 
 
 def test_help_screen(snap_compare: Any, make_app: Any, clock: SimClock) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -104,3 +107,41 @@ async def test_a_service_that_cannot_start_ends_the_app_with_the_reason(make_app
                 break
             await pilot.pause(0.01)
     assert app.return_code == 2
+
+
+HEAVY_MODULES = ("core.strategies.runner", "core.strategies.live", "agents.scheduler", "agents.team", "pandas")
+IMPORTS_SEEN = f"""
+import asyncio, sys, tempfile, threading
+from pathlib import Path
+
+on_the_loop_thread = set()
+
+def seen(event, args):
+    if event == "import" and args[0] in {HEAVY_MODULES!r} and threading.current_thread() is threading.main_thread():
+        on_the_loop_thread.add(args[0])
+
+sys.addaudithook(seen)
+from core.clock import SimClock
+from core.config import AppConfig
+from runtime.wiring import attach_services, build_engine
+
+async def main():
+    engine = await build_engine(AppConfig(), Path(tempfile.mkdtemp()), seed=1, clock=SimClock(0), services=False)
+    try:
+        await attach_services(engine)
+        assert engine.strategies is not None and engine.services
+    finally:
+        await engine.close()
+
+asyncio.run(main())
+print(sorted(on_the_loop_thread))
+"""
+
+
+def test_the_strategies_and_agents_are_imported_off_the_loop_thread() -> None:
+    """Their imports (numpy, pandas, aiohttp: about 0.3 s) held every key and frame of the
+    running app; now they run on a thread. A fresh interpreter, so nothing is imported yet."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", IMPORTS_SEEN], capture_output=True, text=True, cwd=root,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -1,5 +1,6 @@
-"""What every main screen shares: the status bar on top, the footer, and ``refresh_view``,
-called by the app's render clock only while the screen is the one on display."""
+"""What every main screen shares: the status bar on top, the footer, Escape leaving a text
+field, and ``refresh_view``, called by the app's render clock only while the screen is the one
+on display."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import Widget
 
 from tui.changes import Changes
 from tui.widgets.footer import KeysFooter
@@ -21,6 +24,9 @@ if TYPE_CHECKING:
 class OpenTradeScreen(Screen[None]):
     #: the name shown in the status bar and used to restore the last screen
     TITLE_TEXT: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave_field", "Leave field", show=False, id="leave-field"),
+    ]
 
     @property
     def ot_app(self) -> OpenTradeApp:
@@ -40,6 +46,16 @@ class OpenTradeScreen(Screen[None]):
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
+
+    def action_leave_field(self) -> None:
+        """Escape: out of a text field, so that single-letter keys act again (while a field has
+        the focus they are typed into it)."""
+        self.set_focus(self.resting_focus())
+
+    def resting_focus(self) -> Widget | None:
+        """Where the focus goes when it leaves a field: nowhere, unless the screen has a main
+        widget (a table to move in)."""
+        return None
 
     _drawable = False
 

@@ -9,12 +9,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.screens.dialog import Dialog
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(Dialog[bool]):
     HELP_TITLE = "Confirmation dialog"
+    #: the typed word when one is asked for, else Cancel: Enter alone never confirms
+    AUTO_FOCUS = "#typed, #cancel"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="confirm-cancel"),
         Binding("ctrl+y", "confirm", "Confirm", id="confirm-accept"),
@@ -49,9 +52,6 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="confirm")
                 yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#typed" if self.require_text is not None else "#cancel").focus()
 
     @on(Button.Pressed, "#confirm")
     @on(Input.Submitted, "#typed")

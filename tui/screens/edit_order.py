@@ -12,12 +12,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from core.models import Instrument, Order
 from tui.format import show_size
 from tui.numbers import NumberError, parse_number
+from tui.screens.dialog import Dialog
 
 Change = tuple[Decimal | None, Decimal | None]
 ChangeCheck = Callable[[Change], str | None]
@@ -48,9 +48,12 @@ def parse_change(order: Order, instrument: Instrument, price_text: str, size_tex
     return (values["price"], values["size"]), {}
 
 
-class EditOrderScreen(ModalScreen[Change | None]):
+class EditOrderScreen(Dialog[Change | None]):
     HELP_TITLE = "Modify order"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="edit-cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="edit-cancel"),
+        Binding("ctrl+y", "apply", "Modify", id="edit-apply"),
+    ]
     DEFAULT_CSS = """
     EditOrderScreen { align: center middle; }
     EditOrderScreen #dialog { width: 64; max-width: 100%; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
@@ -83,12 +86,9 @@ class EditOrderScreen(ModalScreen[Change | None]):
                 yield Button("Modify", variant="primary", id="apply")
                 yield Button("Cancel", id="cancel")
 
-    def on_mount(self) -> None:
-        self.query_one("#price", Input).focus()
-
     @on(Button.Pressed, "#apply")
     @on(Input.Submitted)
-    def _apply(self) -> None:
+    def action_apply(self) -> None:
         change, errors = parse_change(self.order, self.instrument, self.query_one("#price", Input).value,
                                       self.query_one("#size", Input).value)
         if change is not None and self.check is not None:

@@ -11,10 +11,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.numbers import parse_number
+from tui.screens.dialog import Dialog
 
 Apply = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -39,9 +39,12 @@ def parse_value(text: str, current: Any) -> Any:
     return text
 
 
-class EditParamsScreen(ModalScreen[bool]):
+class EditParamsScreen(Dialog[bool]):
     HELP_TITLE = "Strategy parameters"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="params-cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="params-cancel"),
+        Binding("ctrl+y", "submit", "Apply", id="params-apply"),
+    ]
     DEFAULT_CSS = """
     EditParamsScreen { align: center middle; }
     EditParamsScreen #dialog { width: 70; height: 80%; border: thick $primary; background: $surface; padding: 0 1; }
@@ -70,7 +73,7 @@ class EditParamsScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#apply")
     @on(Input.Submitted)
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
         changes: dict[str, Any] = {}
         problems = False
         for key, current in self.params.items():

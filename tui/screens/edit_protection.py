@@ -4,41 +4,33 @@ side of the mark. An empty field removes that level."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from core.models import Instrument, Position, PositionSide, ProtectiveLevels
 from core.risk.protection import KINDS, LEVEL_NAMES, STOP_LOSS, TAKE_PROFIT, level_problems
 from tui.format import fmt_price
-from tui.widgets.footer import KeysFooter
+from tui.numbers import NumberError, parse_number
+from tui.screens.dialog import Dialog
 
 LevelsChange = tuple[Decimal | None, Decimal | None]
 
 
 def parse_level(text: str) -> tuple[Decimal | None, str | None]:
-    """(price, problem): an empty text is no level; anything but plain digits and one dot is
-    refused, never guessed at (``1,5`` is not 15, nor 1.5)."""
-    text = text.strip()
-    if not text:
+    """(price, problem): an empty text is no level; otherwise the one reading of a number every
+    price field shares (``1,5`` is refused, never read as 15 or 1.5)."""
+    if not text.strip():
         return None, None
-    if "," in text:
-        return None, f"'{text}': use a dot as the decimal separator, and no thousands separator"
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None, f"'{text}' is not a number"
-    if not value.is_finite():
-        return None, f"'{text}' is not a price"
-    if "e" in text.lower():
-        return None, f"'{text}': write the price in plain digits, without an exponent"
-    return value, None
+        return parse_number(text), None
+    except NumberError as exc:
+        return None, str(exc)
 
 
 def parse_levels(
@@ -64,7 +56,7 @@ def parse_levels(
     return change, {}
 
 
-class EditProtectionScreen(ModalScreen[LevelsChange | None]):
+class EditProtectionScreen(Dialog[LevelsChange | None]):
     HELP_TITLE = "Stop-loss / take-profit dialog"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+y", "confirm", "Confirm", id="protect-confirm"),
@@ -102,10 +94,6 @@ class EditProtectionScreen(ModalScreen[LevelsChange | None]):
                 yield Input(value="" if price is None else str(price), placeholder="none", id=kind, compact=True)
                 yield Static("", classes="error", id=f"{kind}-error")
             yield Static("", classes="error", id="form-error")
-        yield KeysFooter()
-
-    def on_mount(self) -> None:
-        self.query_one(f"#{STOP_LOSS}", Input).focus()
 
     @on(Input.Submitted)
     def action_confirm(self) -> None:

@@ -1,8 +1,10 @@
-"""The text filter shared by the screens that list rows in tabs (Positions & Orders, Log)."""
+"""The text filter and tab keys shared by the screens that list rows in tabs (Positions &
+Orders, Log)."""
 
 from __future__ import annotations
 
 from textual import on
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, TabbedContent
 
 from tui.changes import Changes
@@ -10,7 +12,8 @@ from tui.screens.base import OpenTradeScreen
 
 
 class FilteredTabsScreen(OpenTradeScreen):
-    """A screen with an ``Input#filter`` above tabs of DataTables; typing re-filters every tab."""
+    """A screen with an ``Input#filter`` above tabs (``TabPane#tab-NAME``) of DataTables; typing
+    re-filters every tab, a key per tab shows it (``show_tab('NAME')``)."""
 
     filter_text = ""
 
@@ -22,5 +25,10 @@ class FilteredTabsScreen(OpenTradeScreen):
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
 
-    def action_leave_filter(self) -> None:
-        self.query_one(TabbedContent).active_pane.query_one(DataTable).focus()  # type: ignore[union-attr]
+    def action_show_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"
+        self.set_focus(self.resting_focus())
+
+    def resting_focus(self) -> Widget | None:
+        pane = self.query_one(TabbedContent).active_pane
+        return pane.query_one(DataTable) if pane is not None else None

@@ -29,7 +29,8 @@ class LogScreen(FilteredTabsScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "focus_filter", "Filter", id="log-filter"),
         Binding("r", "reload", "Reload", id="log-reload"),
-        Binding("escape", "leave_filter", "Leave filter", show=False, id="log-leave-filter"),
+        Binding("a", "show_tab('audit')", "Audit trail tab", show=False, id="log-tab-audit"),
+        Binding("l", "show_tab('app-log')", "Application log tab", show=False, id="log-tab-app-log"),
     ]
 
     def __init__(self) -> None:
@@ -40,11 +41,11 @@ class LogScreen(FilteredTabsScreen):
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter: kind:order symbol:BTC/USDT strategy:grid actor:risk or any text (f)", id="filter", compact=True)
         with TabbedContent(id="log-tabs"):
-            with TabPane("Audit trail", id="tab-audit"):
+            with TabPane("a Audit trail", id="tab-audit"):
                 audit: DataTable[str | Text] = DataTable(id="audit", cursor_type="row", zebra_stripes=True)
                 audit.add_columns("Seq", "Time (UTC)", "Kind", "Actor", "Details")
                 yield audit
-            with TabPane("Application log", id="tab-app-log"):
+            with TabPane("l Application log", id="tab-app-log"):
                 app_log: DataTable[str | Text] = DataTable(id="app-log", cursor_type="row", zebra_stripes=True)
                 app_log.add_columns("Time (UTC)", "Level", "Logger", "Message")
                 yield app_log

@@ -31,8 +31,10 @@ from tui.widgets.tables import sync_rows, selected_key
 
 HISTORY_ROWS = 200
 ASSET_DECIMALS = 8  # an asset that is no market's base on its venue
-TABS = (("positions", "Positions"), ("orders", "Open orders"), ("history", "History"), ("fills", "Fills"),
-        ("balances", "Balances"))
+#: (tab, key, title); ``l`` sets a position's levels and ``f`` focuses the filter, so the
+#: fills tab takes the ``i`` of fIlls.
+TABS = (("positions", "p", "Positions"), ("orders", "o", "Open orders"), ("history", "h", "History"),
+        ("fills", "i", "Fills"), ("balances", "b", "Balances"))
 COLUMNS = {
     "positions": ("Venue", "Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "Liq", "Lev", "SL", "TP", "Levels"),
     "orders": ("Symbol", "Side", "Type", "Size", "Filled", "Price", "Trigger", "Status", "TIF", "Id"),
@@ -65,8 +67,8 @@ class PositionsScreen(FilteredTabsScreen):
         Binding("C", "app.cancel_all", "Cancel all", id="positions-cancel-all"),
         Binding("X", "app.close_all", "Close all", id="positions-close-all"),
         Binding("f", "focus_filter", "Filter", id="positions-filter"),
-        Binding("B", "show_tab('balances')", "Balances", show=False, id="positions-balances"),
-        Binding("escape", "leave_filter", "Leave filter", show=False, id="positions-leave-filter"),
+        *(Binding(key, f"show_tab('{name}')", f"{title} tab", show=False, id=f"positions-tab-{name}")
+          for name, key, title in TABS),
     ]
 
     def __init__(self) -> None:
@@ -78,8 +80,8 @@ class PositionsScreen(FilteredTabsScreen):
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter: symbol, side, status, venue… (f)", id="filter", compact=True)
         with TabbedContent(id="tabs"):
-            for name, title in TABS:
-                with TabPane(title, id=f"tab-{name}"):
+            for name, key, title in TABS:
+                with TabPane(f"{key} {title}", id=f"tab-{name}"):
                     table: DataTable[str | Text] = DataTable(id=f"table-{name}", cursor_type="row", zebra_stripes=True)
                     table.add_columns(*COLUMNS[name])
                     yield table
@@ -194,18 +196,11 @@ class PositionsScreen(FilteredTabsScreen):
             self.notify("Select an open order first (tab Open orders).", severity="warning")
         return order
 
-    def _show_tab(self, name: str) -> None:
-        self.query_one(TabbedContent).active = f"tab-{name}"
-        self._table(name).focus()
-
-    def action_show_tab(self, name: str) -> None:
-        self._show_tab(name)
-
     def _refuse(self, reason: str) -> None:
         self.notify(reason, title="Refused", severity="error")
 
     def action_cancel_order(self) -> None:
-        self._show_tab("orders")
+        self.action_show_tab("orders")
         order = self._selected_order()
         if order is not None:
             self._cancel(order)
@@ -228,7 +223,7 @@ class PositionsScreen(FilteredTabsScreen):
         self.notify(f"{order.symbol} {order.client_order_id}: {result.status.value}", title="Cancel")
 
     def action_modify_order(self) -> None:
-        self._show_tab("orders")
+        self.action_show_tab("orders")
         order = self._selected_order()
         if order is not None:
             self._modify(order)
@@ -257,7 +252,7 @@ class PositionsScreen(FilteredTabsScreen):
                     f"({new.status.value})", title="Modified")
 
     def _selected_position(self) -> tuple[str, str] | None:
-        self._show_tab("positions")
+        self.action_show_tab("positions")
         key = selected_key(self._table("positions"))
         if key is None:
             self.notify("No position selected.", severity="warning")

@@ -38,7 +38,6 @@ class TradeScreen(OpenTradeScreen):
         Binding("b", "side('buy')", "Buy", id="trade-buy"),
         Binding("s", "side('sell')", "Sell", id="trade-sell"),
         Binding("o", "focus_ticket", "Ticket", show=False, id="trade-ticket"),
-        Binding("escape", "leave_field", "Leave field", show=False, id="trade-leave-field"),
         Binding("left_square_bracket", "timeframe(-1)", "Timeframe -", show=False, id="trade-timeframe-down"),
         Binding("right_square_bracket", "timeframe(1)", "Timeframe +", show=False, id="trade-timeframe-up"),
         Binding("v", "chart_mode", "Candles/line", show=False, id="trade-chart-mode"),
@@ -128,13 +127,12 @@ class TradeScreen(OpenTradeScreen):
         self.query_one(OrderTicket).set_side(side)
 
     def action_side(self, side: str) -> None:
+        """b / s: the side, then the size is what the trader types next."""
         self.set_side(Side(side))
+        self.action_focus_ticket()
 
     def action_focus_ticket(self) -> None:
         self.query_one("#size", Input).focus()
-
-    def action_leave_field(self) -> None:
-        self.set_focus(None)
 
     def action_timeframe(self, delta: int) -> None:
         self.query_one(PriceChart).cycle_timeframe(delta)

@@ -176,6 +176,18 @@ class BacktestPanel(Horizontal):
         return None if self._error("bt-data-error", "" if path else "give the path of a candle file") else path
 
     # ------------------------------------------------------------------ running
+    def _focus_first_problem(self) -> None:
+        """After a refusal the focus goes to the first field whose message is shown, so what the
+        trader types next corrects it (and is not taken for the screen's single-letter keys)."""
+        for field in self.query("#backtest-form Input").results(Input):
+            name = field.id or ""
+            error = f"bt-param-error-{name.removeprefix('bt-param-')}" if name.startswith("bt-param-") else f"{name}-error"
+            if str(self.query_one(f"#{error}", Static).content):
+                field.focus()
+                return
+        if str(self.query_one("#bt-params-error", Static).content):
+            self.query("#bt-params Input").first().focus()
+
     @on(Button.Pressed, "#bt-run")
     @on(Input.Submitted)
     def run(self) -> None:
@@ -183,6 +195,7 @@ class BacktestPanel(Horizontal):
         cls = self.strategy_cls
         params, settings, path = self._params(cls), self._settings(), self._data_path()
         if params is None or settings is None or path is None:
+            self._focus_first_problem()
             return
         self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
         self._run(cls, params, settings, path, self.query_one("#bt-allow-gaps", Switch).value)
@@ -195,6 +208,7 @@ class BacktestPanel(Horizontal):
             bars = load_bars(path, allow_gaps=allow_gaps)
         except DataError as exc:
             self.app.call_from_thread(self._error, "bt-data-error", str(exc))
+            self.app.call_from_thread(self._focus_first_problem)
             return
         self.app.call_from_thread(self._error, "bt-data-error", "")
         result = backtest(cls, bars, params, settings, progress=self._progress_from_thread)

@@ -1,5 +1,6 @@
-"""The footer of every main screen: Textual's, without rebuilding identical keys and without
-the leak each rebuild causes."""
+"""The footer of every screen and dialog: Textual's, with the keys that work everywhere first
+(the emergency stop stays in sight on an 80-column terminal), without rebuilding identical keys
+and without the leak each rebuild causes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 
 class KeysFooter(Footer):
@@ -27,6 +29,11 @@ class KeysFooter(Footer):
     def compose(self) -> ComposeResult:
         keys = list(super().compose())
         self._shown = self._keys() if keys else None
+        # Priority keys (emergency stop, quit) act even inside a text field: they come first,
+        # where a narrow terminal does not cut them off.
+        active = self.screen.active_bindings
+        keys.sort(key=lambda widget: not (isinstance(widget, FooterKey) and widget.key in active
+                                          and active[widget.key].binding.priority))
         yield from keys
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
