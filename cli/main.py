@@ -53,6 +53,7 @@ COMMAND_MODULES = {
     "strategy": "strategy",
     "agents": "agents",
     "plugin": "plugin",
+    "update": "update",
 }
 
 log = logging.getLogger("opentrade")
