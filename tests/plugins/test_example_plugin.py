@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, Select
 
 from cli.main import main
 from core.config import AppConfig, PaperVenueConfig, StrategyConfig
@@ -19,6 +19,7 @@ from core.strategies.registry import strategy_class, strategy_kinds
 from tests.conftest import DATA
 from tests.plugins.conftest import opentrade
 from tests.tui.conftest import app_home, make_app, settle, wait_ready  # noqa: F401 - app_home, make_app: fixtures
+from tests.tui.test_backtest_screen import open_screen, wait_for_backtest
 
 CANDLES = str(DATA / "binance_BTC_USDT-1h-5000.csv")
 
@@ -109,7 +110,7 @@ def test_a_headless_paper_run_trades_the_plugin_strategy(example_install: Path, 
 
 
 @pytest.mark.usefixtures("example_plugin")
-async def test_the_strategies_screen_shows_the_plugin_strategy(make_app: Any) -> None:
+async def test_the_strategies_and_backtest_screens_offer_the_plugin_strategy(make_app: Any) -> None:
     config = AppConfig(
         venues={"paper": PaperVenueConfig(markets=[{"symbol": "BTC/USDT"}])},  # type: ignore[list-item]
         strategies={"mom": StrategyConfig(kind="example_momentum", enabled=True, lookback=5)},  # type: ignore[call-arg]
@@ -125,3 +126,12 @@ async def test_the_strategies_screen_shows_the_plugin_strategy(make_app: Any) ->
         assert "example_momentum" in row and "running" in row
         [info] = app.engine.strategies.list_strategies()
         assert info.kind == "example_momentum" and info.params == {"lookback": 5, "invest": 0.5}
+
+        screen = await open_screen(pilot)
+        screen.query_one("#bt-strategy", Select).value = "example_momentum"
+        await settle(pilot)
+        screen.query_one("#bt-param-lookback", Input).value = "24"
+        await pilot.press("ctrl+r")
+        await wait_for_backtest(pilot)
+        assert screen.result is not None and screen.result.params == {"lookback": 24, "invest": 0.5}
+        assert screen.result.metrics.trades > 10

@@ -20,7 +20,7 @@ from core.plugins import PluginError, registry
 from core.strategies.grid import Grid
 from core.strategies.registry import BrokenStrategy, UnknownStrategy, strategy_class, strategy_classes
 from runtime.wiring import build_engine
-from tests.plugins.conftest import on_path, write_package
+from tests.plugins.conftest import on_path, opentrade, write_package
 from tests.tui.conftest import app_home, make_app, wait_ready  # noqa: F401 - app_home, make_app: fixtures
 
 STRATEGY_MODULES = {
@@ -77,6 +77,7 @@ def broken(tmp_path: Path) -> Iterator[Path]:
             "bad_defaults": "bad_defaults_mod:Bad", "misnamed": "misnamed_mod:Misnamed", "grid": "wrong_type_mod:VALUE",
         },
         "opentrade.agents": {"shouter": "wrong_type_mod:VALUE"},
+        "opentrade.venues": {"lostvenue": "broken_import_mod:build"},
     }, STRATEGY_MODULES)
     write_package(root, "twin-a", {"opentrade.strategies": {"twin": "wrong_type_mod:VALUE"}}, {})
     write_package(root, "twin-b", {"opentrade.strategies": {"twin": "wrong_type_mod:VALUE"}}, {}, version="2.0")
@@ -117,6 +118,8 @@ def test_broken_plugins_are_listed_with_their_error(capsys: pytest.CaptureFixtur
         ("strategy", "grid"): "the name 'grid' belongs to OpenTrade's built-in strategy; rename it in broken-strategies",
         ("strategy", "twin"): "the name 'twin' is registered by twin-a 1.0 and twin-b 2.0: uninstall one of them",
         ("agent", "shouter"): "it is int 42, not a factory (a callable)",
+        ("venue", "lostvenue"): "loading broken_import_mod:build failed: ModuleNotFoundError: "
+                                "No module named 'no_such_module_for_opentrade_tests'",
     }
     assert rows["strategy", "twin", "twin-b"]["status"] == "broken", "neither of two packages takes the name"
     assert rows["strategy", "grid", "opentrade-terminal"]["status"] == "ok"
@@ -164,6 +167,10 @@ async def test_the_engine_starts_without_a_configured_broken_strategy(isolated_h
         await engine.close()
     assert "strategy bad is not loaded: the strategy 'broken_import' (from broken-strategies 1.0) cannot be used: " \
            "loading broken_import_mod:Thing failed" in caplog.text
+    lost = parse_config("venues:\n  far:\n    type: lostvenue\nstrategies: {}\n")
+    with pytest.raises(PluginError, match=r"^venue 'far': the venue 'lostvenue' \(from broken-strategies 1.0\) cannot be used: "
+                                          r"loading broken_import_mod:build failed: .*; fix or uninstall the plugin, or remove the venue$"):
+        await build_engine(lost, isolated_home, clock=clock)
 
 
 @pytest.mark.usefixtures("broken")
@@ -256,8 +263,9 @@ def test_a_disabled_venue_or_data_provider_stops_the_start_with_the_reason(
     tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["plugin", "disable", "paper"]) == 0
-    assert main(["run", "--headless", "--duration", "1"]) == 2
-    assert "venue 'paper': the venue 'paper' (built in) is disabled" in capsys.readouterr().err
+    refused = opentrade("--home", str(isolated_home), "run", "--headless", "--duration", "1")
+    assert refused.returncode == 2
+    assert "venue 'paper': the venue 'paper' (built in) is disabled in " in refused.stderr and "Traceback" not in refused.stderr
     assert main(["plugin", "enable", "paper"]) == 0
     assert main(["plugin", "disable", "http_json"]) == 0
     with pytest.raises(PluginError, match="the data provider 'http_json' \\(built in\\) is disabled"):
