@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from core.config import AgentSourceConfig
 from core.redact import redact
 
 log = logging.getLogger(__name__)
@@ -196,3 +197,29 @@ class HttpJsonProvider:
         except json.JSONDecodeError as exc:
             raise ProviderError(f"{url}: not valid JSON: {exc.msg}") from None
         return parse_document(document, symbol, url)
+
+
+class UnavailableProvider:
+    """A configured source whose data provider plugin cannot be loaded: every fetch says why,
+    so the agent shows "no data" with the plugin's error instead of a silent gap."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def fetch(self, symbol: str) -> ProviderData | None:
+        raise ProviderError(f"{self.name}: {self.reason}")
+
+
+def http_json(source: AgentSourceConfig, name: str) -> HttpJsonProvider:
+    """The built-in ``http_json`` data provider plugin: a source's ``url``."""
+    if source.url is None:
+        raise ValueError(f"{name}: the http_json provider needs a url")
+    return HttpJsonProvider(source.url, name=name, timeout_s=source.timeout)
+
+
+def file_json(source: AgentSourceConfig, name: str) -> FileJsonProvider:
+    """The built-in ``file_json`` data provider plugin: a source's ``path``."""
+    if source.path is None:
+        raise ValueError(f"{name}: the file_json provider needs a path")
+    return FileJsonProvider(source.path, name=name)

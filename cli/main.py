@@ -6,9 +6,10 @@ parsed arguments and a ``CommandContext`` and returning an exit code. Heavy impo
 ccxt) happen inside handlers so that `opentrade --help` stays instant.
 
 A failure ends as one line on standard error, never a traceback. Exit codes: 1 the command
-failed (a storage, venue or file problem; no gateway answers), 2 bad input or configuration, 3
-another engine holds the home, 4 the engine refused (commands through a gateway), 5 not allowed
-(a token missing, revoked or below the level needed), 130 interrupted.
+failed (a storage, venue or file problem; no gateway answers; an unreachable package index), 2
+bad input or configuration (a plugin it names that is missing, disabled or broken), 3 another
+engine holds the home, 4 the engine refused (commands through a gateway), 5 not allowed (a token
+missing, revoked or below the level needed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from core.config import (
     resolve_home,
 )
 from core.home_lock import EngineLock, EngineLocked, lock_engine
+from core.plugins import PluginError, use_home
 from core.redact import redact
 
 # command name -> the module under cli/commands/ that registers it
@@ -63,6 +65,8 @@ COMMAND_MODULES = {
     "close": "orders",
     "stop": "control",
     "resume": "control",
+    "plugin": "plugin",
+    "update": "update",
 }
 
 log = logging.getLogger("opentrade")
@@ -171,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command=shlex.join(["opentrade", *args_list]),
     )
     try:
-        return int(args.handler(args, context) or 0)
+        with use_home(context.home):
+            return int(args.handler(args, context) or 0)
     except ConfigError as exc:
         print("configuration error:", file=sys.stderr)
         for problem in exc.problems:
@@ -179,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except EngineLocked as exc:
         return _failed(str(exc), 3)
+    except PluginError as exc:
+        return _failed(str(exc), 2)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

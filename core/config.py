@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from core.symbols import symbol_problem
 
@@ -74,14 +74,14 @@ def _default_strategies() -> dict[str, StrategyConfig]:
     }
 
 
-def builtin_strategies(venues: dict[str, PaperVenueConfig | CcxtVenueConfig], default_venue: str) -> dict[str, StrategyConfig]:
+def builtin_strategies(venues: dict[str, PaperVenueConfig | CcxtVenueConfig | PluginVenueConfig], default_venue: str) -> dict[str, StrategyConfig]:
     """The strategy a file without ``strategies:`` gets: the AI trend following on the default
     venue and one of its markets (BTC/USDT when it has it). On a live venue it is loaded but
     stopped: a strategy the file never mentions does not trade real money on its own."""
     venue = venues[default_venue]
     markets = [m.symbol for m in venue.markets] if isinstance(venue, PaperVenueConfig) else list(venue.markets)
     symbols = ["BTC/USDT"] if "BTC/USDT" in markets or not markets else markets[:1]
-    live = isinstance(venue, CcxtVenueConfig) and venue.mode == "live"
+    live = not isinstance(venue, PaperVenueConfig) and venue.mode == "live"
     return {
         name: strategy.model_copy(update={"venue": default_venue, "symbols": symbols, "enabled": strategy.enabled and not live})
         for name, strategy in _default_strategies().items()
@@ -277,7 +277,50 @@ def margin_venues(config: AppConfig) -> frozenset[str]:
     return frozenset(name for name, venue in config.venues.items() if isinstance(venue, CcxtVenueConfig) and venue.margin)
 
 
-VenueConfig = Annotated[PaperVenueConfig | CcxtVenueConfig, Field(discriminator="type")]
+class PluginVenueConfig(BaseModel):
+    """A venue an installed plugin provides: ``type`` is its name (``opentrade plugin list``
+    shows them); ``mode`` and ``markets`` mean what they mean for a ccxt venue; every other key
+    is the plugin's own setting (``options``), checked by the plugin when it builds the venue."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    mode: Literal["paper", "live"] = "paper"
+    markets: list[str] = Field(default_factory=lambda: ["BTC/USDT"])
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @field_validator("type")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        return installed_plugin("venue", value)
+
+
+def installed_plugin(kind: str, name: str) -> str:
+    """The name, when an installed plugin of the kind has it: a typo, or a plugin missing from
+    this machine, is named with the file's line rather than when the engine starts. The names
+    come from the package metadata; nothing is imported."""
+    from core.plugins import registry  # noqa: PLC0415 - core.plugins imports this module
+
+    installed = [plugin.name for plugin in registry().found(kind)]
+    if name not in installed:
+        raise ValueError(f"no {kind.replace('_', ' ')} plugin '{name}' is installed (installed: {', '.join(installed)})")
+    return name
+
+
+def _venue_type(value: Any) -> str:
+    """Which model reads a venue: the built-in paper and ccxt ones, or a plugin's."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in ("paper", "ccxt") else "plugin"
+
+
+VenueConfig = Annotated[
+    Annotated[PaperVenueConfig, Tag("paper")] | Annotated[CcxtVenueConfig, Tag("ccxt")]
+    | Annotated[PluginVenueConfig, Tag("plugin")],
+    Discriminator(_venue_type),
+]
 
 
 class StorageConfig(Section):
@@ -304,20 +347,36 @@ class LoggingConfig(Section):
 
 
 class AgentSourceConfig(Section):
-    """An outside data source for the On-chain, Sentiment or Macro agent: a URL or a local file."""
+    """An outside data source for the On-chain, Sentiment or Macro agent: a URL, a local file,
+    or a data provider an installed plugin adds (``provider``, with its ``options``)."""
 
     url: str | None = Field(default=None, description="HTTP(S) JSON source; {symbol}, {base}, {quote} are filled in")
     path: Path | None = Field(default=None, description="local JSON file kept up to date by another process")
+    provider: str | None = Field(default=None, description="a data provider plugin's name (opentrade plugin list)")
+    options: dict[str, Any] = Field(default_factory=dict, description="the provider plugin's own settings")
     max_age: float = Field(default=21600, gt=0, description="seconds after which the data counts as stale")
     timeout: float = Field(default=5, gt=0, le=120, description="seconds")
 
     @model_validator(mode="after")
     def _one_source(self) -> AgentSourceConfig:
-        if (self.url is None) == (self.path is None):
-            raise ValueError("give exactly one of url or path")
+        if self.provider is None and (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of url or path, or a provider")
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https:// (got {self.url!r})")
+        if self.options and self.provider is None:
+            raise ValueError("options are a provider plugin's settings: name the provider too")
         return self
+
+    @field_validator("provider")
+    @classmethod
+    def _installed(cls, value: str | None) -> str | None:
+        return None if value is None else installed_plugin("data_provider", value)
+
+    @property
+    def provider_name(self) -> str:
+        """The data provider plugin that reads this source: the built-in ``http_json`` for a
+        URL and ``file_json`` for a file, unless one is named."""
+        return self.provider or ("http_json" if self.url is not None else "file_json")
 
 
 class LLMAgentConfig(Section):
@@ -507,7 +566,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     cleaned: list[Any] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part not in node and part in ("paper", "ccxt"):
+        if isinstance(node, dict) and part not in node and part in ("paper", "ccxt", "plugin"):
             continue
         cleaned.append(part)
         if isinstance(node, dict):

@@ -1,7 +1,6 @@
-"""The composition root: builds a TradingEngine with concrete venues from the configuration.
-
-The only place that knows which class implements which port. ccxt is imported only when a
-ccxt venue is configured (it costs most of a second at start-up).
+"""The composition root: builds a TradingEngine with its venues, strategies and agents from the
+configuration. Which code implements a venue, a strategy or an agent is looked up by name among
+the plugins (core.plugins; venues in runtime.venues): the built-in ones and installed packages'.
 """
 
 from __future__ import annotations
@@ -12,40 +11,15 @@ import logging
 from pathlib import Path
 
 from core.clock import WallClock
-from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, database_path, margin_venues
+from core.config import AppConfig, database_path, margin_venues
 from core.engine import TradingEngine
 from core.filemodes import private_dir
-from core.ports import Clock, ExchangeAdapter, Service
-from core.secrets import load_credentials
+from core.ports import Clock, Service
 from core.storage.anchor import ANCHOR_NAME
 from core.storage.database import Database
+from runtime.venues import build_venue
 
 log = logging.getLogger(__name__)
-
-
-def build_venue(
-    name: str, venue_config: PaperVenueConfig | CcxtVenueConfig, config: AppConfig, home: Path, clock: Clock,
-    seed: int | None = None,
-) -> ExchangeAdapter:
-    if isinstance(venue_config, PaperVenueConfig):
-        from exchanges.paper.venue import PaperVenue
-
-        if seed is not None:
-            venue_config = venue_config.model_copy(update={"seed": seed})
-        return PaperVenue(name, venue_config, clock, home / f"paper-{name}.sqlite", seeded_history(config, name))
-    from exchanges.ccxt.venue import CcxtVenue
-
-    credentials = load_credentials(name, config.secrets_file)
-    return CcxtVenue(name, venue_config, clock, home / "cache", credentials)
-
-
-def seeded_history(config: AppConfig, venue: str) -> dict[str, int]:
-    """Candles per timeframe a paper venue starts with: what the analysis agents read when
-    they analyse it, so their first analysis (at start) has all the history it needs."""
-    agents = config.agents
-    if not agents.enabled or (agents.venue or config.default_venue) != venue:
-        return {}
-    return dict.fromkeys(agents.timeframes, agents.history)
 
 
 async def build_engine(

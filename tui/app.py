@@ -32,6 +32,7 @@ from core.engine import OrderRefused, TradingEngine
 from core.events import Subscription
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
+from core.plugins import registry
 from core.redact import redact
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
@@ -204,6 +205,8 @@ class OpenTradeApp(App[None]):
         strategies and agents are imported and started."""
         await attach(self.engine)
         self._services_attached = True
+        for failure in registry().failures():
+            self.notify(failure, title="Plugin skipped", severity="error", timeout=30)
         self._started()
         screen = self.screen
         if isinstance(screen, OpenTradeScreen):

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, database_path
+from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, PluginVenueConfig, database_path
 from core.filemodes import private_dir
 from core.secrets import load_credentials, read_secrets_file
 from cli.main import CommandContext
@@ -59,6 +59,7 @@ async def run_checks(ctx: CommandContext, venue: str | None) -> list[Check]:
         checks.extend(await _strategy_order_checks(config, ctx.home))
     if config.secrets_file:
         checks.append(_secrets_check(config.secrets_file))
+    checks.extend(_plugin_checks(config))
     for name, venue_config in config.venues.items():
         if venue is not None and name != venue:
             continue
@@ -121,9 +122,36 @@ def _secrets_check(path: Path) -> Check:
     return Check("secrets file", True, f"{path} (mode {oct(os.stat(path).st_mode & 0o777)})")
 
 
+def _plugin_checks(config: AppConfig) -> list[Check]:
+    """Broken plugins, and disabled ones the configuration uses (it would be refused at start)."""
+    from cli.commands.plugin import rows, uses
+    from core.plugins import registry
+
+    checks = []
+    listed = rows()
+    for row in listed:
+        plugin = registry().get(row["kind"], row["name"])
+        used = uses(config, plugin) if plugin is not None else []
+        what = f"plugin {row['kind'].replace('_', ' ')} {row['name']}"
+        if row["status"] == "broken":
+            checks.append(Check(what, False, f"{row['package']} {row['version']}: {row['error']}",
+                                f"fix or uninstall {row['package']} (pip uninstall {row['package']})"))
+        elif row["status"] == "disabled" and used:
+            checks.append(Check(what, False, f"disabled, but the configuration uses it ({', '.join(used)})",
+                                f"opentrade plugin enable {row['name']}, or remove it from the configuration"))
+    if not checks:
+        others = sorted({f"{row['package']} {row['version']}" for row in listed if not row["builtin"]})
+        checks.append(Check("plugins", True, f"none broken; from other packages: {', '.join(others) or 'none'}"))
+    return checks
+
+
 async def _venue_checks(
-    name: str, venue_config: PaperVenueConfig | CcxtVenueConfig, config: AppConfig, home: Path, *, deep: bool
+    name: str, venue_config: PaperVenueConfig | CcxtVenueConfig | PluginVenueConfig, config: AppConfig, home: Path,
+    *, deep: bool,
 ) -> list[Check]:
+    if isinstance(venue_config, PluginVenueConfig):
+        return [Check(f"venue {name}", True, f"{venue_config.type} plugin, {venue_config.mode} mode, markets: "
+                                              f"{', '.join(venue_config.markets)} (built when the engine starts)")]
     if isinstance(venue_config, PaperVenueConfig):
         from core.clock import SimClock
         from exchanges.paper.venue import PaperVenue

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from core.config import AppConfig, database_path, parse_config
-from core.strategies.registry import STRATEGIES, effective_params, kind_of, resolve
+from core.strategies.registry import effective_params, kind_of, resolve, strategy_classes
 from cli.main import CommandContext, writes_home
 from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
 
@@ -65,8 +65,9 @@ def handle_list(args: argparse.Namespace, ctx: CommandContext) -> int:
             "symbols": entry.symbols, "timeframe": entry.timeframe, "allocation_pct": entry.allocation_pct,
             "version": history[-1]["version"] if history else None,
         })
+    kinds = strategy_classes()
     if args.json:
-        print(json.dumps({"strategies": rows, "kinds": sorted(STRATEGIES)}))
+        print(json.dumps({"strategies": rows, "kinds": sorted(kinds)}))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -79,7 +80,7 @@ def handle_list(args: argparse.Namespace, ctx: CommandContext) -> int:
                       row["timeframe"], f"{row['allocation_pct']:.0%}", str(row["version"] or "config"))
     console = Console()
     console.print(table)
-    console.print("kinds: " + ", ".join(f"{name} ({cls.summary})" for name, cls in sorted(STRATEGIES.items())))
+    console.print("kinds: " + ", ".join(f"{name} ({cls.summary})" for name, cls in sorted(kinds.items())))
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.config import AppConfig, CcxtVenueConfig, ConfigError
+from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig
 from core.secrets import how_to_set, load_credentials
 
 if TYPE_CHECKING:
@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
 
 
 def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[AppConfig, str | None]:
-    """Check --venue and --mode against the configuration; a ccxt venue's mode may be overridden."""
+    """Check --venue and --mode against the configuration; the mode of a ccxt venue (or a
+    plugin's) may be overridden."""
     problems = []
     if venue is not None and venue not in config.venues:
         problems.append(f"--venue {venue}: not configured; configured venues: {', '.join(config.venues)}")
@@ -35,7 +36,7 @@ def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[
         return config, venue
     name = venue or config.default_venue
     venue_config = config.venues[name]
-    if not isinstance(venue_config, CcxtVenueConfig):
+    if isinstance(venue_config, PaperVenueConfig):
         if mode == "live":
             raise ConfigError([f"--mode live: venue '{name}' is the simulated paper venue; choose a ccxt venue with --venue"])
         return config, venue

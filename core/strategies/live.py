@@ -28,9 +28,9 @@ STOP_GRACE_SECONDS = 10.0
 class LiveStrategies:
     def __init__(self, engine: StrategyEngine, configs: Mapping[str, StrategyConfig]) -> None:
         self.engine = engine
-        self._configs = dict(configs)
         self._task: asyncio.Task[None] | None = None
-        load(engine, self._configs)
+        loaded = load(engine, configs)  # a strategy whose plugin is broken is left out
+        self._configs = {ctx.strategy.strategy_id: configs[ctx.strategy.strategy_id] for ctx in loaded}
 
     async def start(self) -> None:
         """Parameters first (a stored version may change a grid's levels), then each strategy's

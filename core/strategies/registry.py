@@ -1,38 +1,83 @@
 """The strategy kinds by name, and building configured strategies from the YAML configuration.
 
-A configured strategy's key is its id; its ``kind`` names the class (the id itself when
-``kind`` is left out, as for the design document's ``ai_trend_following``). Keys beyond the
-common ones are its parameters, checked here against what the class declares.
+A kind is an ``opentrade.strategies`` plugin (core.plugins): the built-in ones and any an
+installed package registers, found and checked the same way, so a plugin's strategy gets the
+same parameter checks, backtests, evolution and Strategies screen rows. A configured
+strategy's key is its id; its ``kind`` names the class (the id itself when ``kind`` is left
+out, as for the design document's ``ai_trend_following``). Keys beyond the common ones are its
+parameters, checked here against what the class declares.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.config import AppConfig, StrategyConfig, margin_venues
-from core.strategies.ai_trend import AiTrendFollowing
-from core.strategies.arbitrage import BasisArbitrage, PairArbitrage
-from core.strategies.base import ParameterError, Strategy
-from core.strategies.grid import Grid
-from core.strategies.mean_reversion import MeanReversion
+from core.plugins import BrokenPlugin, PluginError, registry
+from core.strategies.base import Param, ParameterError, Strategy
 from core.strategies.runner import StrategyContext, StrategyEngine
-from core.strategies.sma_cross import SmaCross
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (SmaCross, AiTrendFollowing, MeanReversion, Grid, BasisArbitrage, PairArbitrage)
-}
+log = logging.getLogger(__name__)
 
 
 class UnknownStrategy(ParameterError):
-    """A strategy kind no class implements."""
+    """A strategy kind no enabled plugin provides."""
+
+
+class BrokenStrategy(ParameterError):
+    """A strategy plugin that cannot be loaded or whose class fails its own declarations."""
+
+
+def class_problem(kind: str, loaded: Any) -> str | None:
+    """Why a plugin's object cannot be a strategy of this kind, or None: a Strategy subclass
+    named as registered, its declared parameters distinct, each default within its own bounds
+    and the defaults passing the class's cross-checks (what every configuration is checked
+    against must itself hold)."""
+    if not (isinstance(loaded, type) and issubclass(loaded, Strategy)):
+        return f"it is {type(loaded).__name__} {loaded!r:.60}, not a subclass of core.strategies.base.Strategy"
+    if loaded.name != kind:
+        return f"its class {loaded.__name__} is named '{loaded.name}', but it is registered as '{kind}'"
+    declared = loaded.parameters
+    if not isinstance(declared, tuple) or not all(isinstance(p, Param) for p in declared):
+        return f"{loaded.__name__}.parameters must be a tuple of core.strategies.base.Param"
+    names = [p.name for p in declared]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        return f"{loaded.__name__} declares parameter(s) {', '.join(repeated)} more than once"
+    try:
+        for param in declared:
+            if param.coerce(param.default, kind) != param.default:
+                return f"the default of parameter '{param.name}' ({param.default!r}) is not a {param.kind.__name__}"
+        loaded.validate_params({})
+    except ParameterError as exc:
+        return f"its declared defaults fail its own checks: {exc}"
+    return None
 
 
 def strategy_class(kind: str) -> type[Strategy]:
-    found = STRATEGIES.get(kind)
-    if found is None:
-        raise UnknownStrategy(f"unknown strategy '{kind}' (known: {', '.join(sorted(STRATEGIES))})")
+    """The class of a strategy kind, its module imported the first time it is asked for."""
+    try:
+        found: type[Strategy] = registry().load("strategy", kind, class_problem)
+    except BrokenPlugin as exc:
+        raise BrokenStrategy(str(exc)) from None
+    except PluginError as exc:
+        known = ", ".join(sorted(strategy_kinds()))
+        raise UnknownStrategy(f"unknown strategy '{kind}' (known: {known})" if registry().get("strategy", kind) is None
+                              else str(exc)) from None
     return found
+
+
+def strategy_kinds() -> list[str]:
+    """The names of the enabled strategy kinds, from the package metadata (nothing imported)."""
+    return registry().names("strategy")
+
+
+def strategy_classes() -> dict[str, type[Strategy]]:
+    """Every enabled strategy kind that loads, by name (a broken one is logged and left out)."""
+    classes: dict[str, type[Strategy]] = registry().load_all("strategy", class_problem)
+    return classes
 
 
 def kind_of(strategy_id: str, config: StrategyConfig) -> str:
@@ -93,10 +138,16 @@ def short_warnings(config: AppConfig) -> list[str]:
 
 def load(engine: StrategyEngine, configs: Mapping[str, StrategyConfig]) -> list[StrategyContext]:
     """Add every configured strategy to the engine (stopped); start the enabled ones with
-    ``engine.start(id)``. Raises ParameterError naming the first bad entry."""
+    ``engine.start(id)``. Raises ParameterError naming the first bad entry. A strategy whose
+    plugin is broken is left out with an error in the log: the app still starts, so the other
+    strategies run and open positions can be closed."""
     contexts = []
     for strategy_id, config in configs.items():
-        strategy = build(strategy_id, config)
+        try:
+            strategy = build(strategy_id, config)
+        except BrokenStrategy as exc:
+            log.error("strategy %s is not loaded: %s", strategy_id, exc)
+            continue
         contexts.append(engine.add(
             strategy, venue=config.venue, symbols=config.symbols, timeframe=config.timeframe,
             allocation_pct=config.allocation_pct,
@@ -110,11 +161,11 @@ def resolve(name: str, configs: Mapping[str, StrategyConfig]) -> tuple[type[Stra
     config = configs.get(name)
     if config is not None:
         return strategy_class(kind_of(name, config)), dict(config.params), config
-    if name in STRATEGIES:
-        return STRATEGIES[name], {}, None
+    if registry().get("strategy", name) is not None:
+        return strategy_class(name), {}, None
     raise UnknownStrategy(
         f"unknown strategy '{name}': not a configured strategy ({', '.join(configs) or 'none'}) "
-        f"nor a strategy kind ({', '.join(sorted(STRATEGIES))})"
+        f"nor a strategy kind ({', '.join(sorted(strategy_kinds()))})"
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from core.config import StrategyConfig
 from core.strategies.base import Param, ParameterError
-from core.strategies.registry import STRATEGIES, UnknownStrategy, build, check_configs, strategy_class
+from core.strategies.registry import UnknownStrategy, build, check_configs, strategy_class, strategy_classes
 from core.strategies.sma_cross import SmaCross
 
 
@@ -54,7 +54,7 @@ def test_search_space_stays_in_bounds() -> None:
 
 
 def test_registry_and_configuration() -> None:
-    assert {"sma_cross", "ai_trend_following", "mean_reversion", "grid", "basis_arbitrage", "pair_arbitrage"} <= set(STRATEGIES)
+    assert {"sma_cross", "ai_trend_following", "mean_reversion", "grid", "basis_arbitrage", "pair_arbitrage"} <= set(strategy_classes())
     with pytest.raises(UnknownStrategy, match="unknown strategy 'macd_magic' \\(known: ai_trend_following"):
         strategy_class("macd_magic")
     strategy = build("btc_fast", StrategyConfig(kind="sma_cross", fast=5, slow=30))

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, Select, Static, Switch
 from core.backtest.data import SAMPLE_CANDLES, load_bars
 from core.backtest.engine import backtest_async
 from core.backtest.result import BacktestSettings
-from core.strategies.registry import STRATEGIES
+from core.strategies.registry import strategy_class
 from tui.app import OpenTradeApp
 from tui.screens.backtest import BacktestScreen
 from tests.tui.conftest import settle, wait_ready
@@ -79,7 +79,7 @@ async def fill_and_run(pilot: Pilot[Any], screen: BacktestScreen, fast: str, slo
 
 async def expected_trades(fast: int, slow: int) -> int:
     bars = load_bars(DATA)
-    result = await backtest_async(STRATEGIES["sma_cross"], bars, {"fast": fast, "slow": slow}, BacktestSettings(cash=5000, fee=0.002))
+    result = await backtest_async(strategy_class("sma_cross"), bars, {"fast": fast, "slow": slow}, BacktestSettings(cash=5000, fee=0.002))
     return result.metrics.trades
 
 

@@ -28,7 +28,7 @@ from core.backtest.engine import backtest
 from core.backtest.metrics import buy_and_hold_return
 from core.backtest.result import BacktestResult, BacktestSettings
 from core.strategies.base import ParameterError, Strategy
-from core.strategies.registry import STRATEGIES
+from core.strategies.registry import strategy_classes
 from tui.format import fmt_datetime
 
 DEFAULT_STRATEGY = "sma_cross"
@@ -80,13 +80,16 @@ class BacktestPanel(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.result: BacktestResult | None = None
+        self.strategies = strategy_classes()
+        # sma_cross unless it was disabled (opentrade plugin disable)
+        self.first = DEFAULT_STRATEGY if DEFAULT_STRATEGY in self.strategies else next(iter(self.strategies))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="backtest-form"):
             yield Label("Strategy")
-            yield Select([(name, name) for name in STRATEGIES], value=DEFAULT_STRATEGY, allow_blank=False,
+            yield Select([(name, name) for name in self.strategies], value=self.first, allow_blank=False,
                          id="bt-strategy")
-            yield Vertical(*_param_fields(STRATEGIES[DEFAULT_STRATEGY]), id="bt-params")
+            yield Vertical(*_param_fields(self.strategies[self.first]), id="bt-params")
             yield Static("", classes="error", id="bt-params-error")
             yield Label("Data file (CSV or ccxt OHLCV JSON)")
             yield Input(str(SAMPLE_CANDLES), placeholder="path/to/candles.csv", id="bt-data")
@@ -114,11 +117,11 @@ class BacktestPanel(Horizontal):
 
     @property
     def strategy_cls(self) -> type[Strategy]:
-        return STRATEGIES[str(self.query_one("#bt-strategy", Select).value)]
+        return self.strategies[str(self.query_one("#bt-strategy", Select).value)]
 
     @on(Select.Changed, "#bt-strategy")
     async def _strategy_changed(self, event: Select.Changed) -> None:
-        await self._show_params(STRATEGIES[str(event.value)])
+        await self._show_params(self.strategies[str(event.value)])
 
     async def _show_params(self, cls: type[Strategy]) -> None:
         box = self.query_one("#bt-params", Vertical)

@@ -1,0 +1,1 @@
+"""An example OpenTrade plugin package: one strategy, registered in pyproject.toml."""
