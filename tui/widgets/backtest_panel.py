@@ -12,6 +12,7 @@ imports it only when the screen is first shown."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from textual import on, work
@@ -26,6 +27,7 @@ from core.backtest.result import BacktestResult, BacktestSettings
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import STRATEGIES
 from tui.format import fmt_datetime
+from tui.widgets.optimize_panel import OptimizePanel
 
 DEFAULT_STRATEGY = "sma_cross"
 SETTINGS_DEFAULTS = BacktestSettings()
@@ -54,6 +56,16 @@ def metric_rows(result: BacktestResult) -> list[tuple[str, str]]:
         ("Trades", str(m.trades)),
         ("Final equity", f"{m.final_equity:,.2f}"),
     ]
+
+
+@dataclass(frozen=True)
+class BacktestInputs:
+    """The form, checked: what a backtest or an optimisation runs on."""
+
+    cls: type[Strategy]
+    params: dict[str, Any]
+    settings: BacktestSettings
+    path: str
 
 
 def _param_fields(cls: type[Strategy]) -> list[Widget]:
@@ -93,6 +105,7 @@ class BacktestPanel(Horizontal):
             yield Static("", classes="error", id="bt-cash-error")
             yield Button("Run (ctrl+r)", variant="primary", id="bt-run")
             yield ProgressBar(show_eta=False, id="bt-progress")
+            yield OptimizePanel(self.checked_inputs, STRATEGIES[DEFAULT_STRATEGY], id="bt-optimise")
         with Vertical(id="backtest-results"):
             metrics: DataTable[str] = DataTable(id="bt-metrics", cursor_type="none", show_cursor=False)
             metrics.add_columns("Metric", "Value")
@@ -110,6 +123,7 @@ class BacktestPanel(Horizontal):
     @on(Select.Changed, "#bt-strategy")
     async def _strategy_changed(self, event: Select.Changed) -> None:
         await self._show_params(STRATEGIES[str(event.value)])
+        self.query_one(OptimizePanel).set_strategy(STRATEGIES[str(event.value)])
 
     async def _show_params(self, cls: type[Strategy]) -> None:
         box = self.query_one("#bt-params", Vertical)
@@ -171,12 +185,19 @@ class BacktestPanel(Horizontal):
     @on(Input.Submitted)
     def run(self) -> None:
         """Check every field, then start the backtest unless one of them objects."""
+        inputs = self.checked_inputs()
+        if inputs is None:
+            return
+        self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
+        self._run(inputs.cls, inputs.params, inputs.settings, inputs.path)
+
+    def checked_inputs(self) -> BacktestInputs | None:
+        """Every field checked, each message under its field; None when one of them objects."""
         cls = self.strategy_cls
         params, settings, path = self._params(cls), self._settings(), self._data_path()
         if params is None or settings is None or path is None:
-            return
-        self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
-        self._run(cls, params, settings, path)
+            return None
+        return BacktestInputs(cls, params, settings, path)
 
     @work(thread=True, exclusive=True, group="backtest", exit_on_error=False, name="backtest")
     def _run(self, cls: type[Strategy], params: dict[str, Any], settings: BacktestSettings, path: str) -> None:
