@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from concurrent.futures import CancelledError
 from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +29,7 @@ from core.backtest.executor import Done, EvalContext, EvalJob, Metrics, Results,
 log = logging.getLogger(__name__)
 
 LOCAL = re.compile(r"local(?::(\d+))?")
-ADDRESS = re.compile(r"(?:(tcp|tls)://)?([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})")
+ADDRESS = re.compile(r"(tcp://)?([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})")
 MAX_LOCAL_WORKERS = 64
 CONNECT_TIMEOUT_S = 10
 RESHIPS = 3
@@ -131,7 +131,7 @@ class DaskCluster:
             import dask
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ClusterError("--cluster needs Dask distributed: pip install 'opentrade-terminal[cluster]'") from None
+            raise ClusterError("Dask distributed is not installed: pip install 'opentrade-terminal[cluster]'") from None
         try:
             if self.spec.address is None:
                 with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}):

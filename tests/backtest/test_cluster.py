@@ -9,9 +9,10 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -144,7 +145,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 def test_optimize_and_evolve_on_a_scheduler_address(cluster: DaskCluster, capsys: pytest.CaptureFixture[str],
-                                                    tmp_path: Any) -> None:
+                                                    tmp_path: Path) -> None:
     address = cluster.client.scheduler.address
     common = ["--strategy", "sma_cross", "--symbol", "BTC/USDT", "--data", str(CANDLES), "--population", "6",
               "--generations", "2", "--json"]
@@ -160,7 +161,7 @@ def test_optimize_and_evolve_on_a_scheduler_address(cluster: DaskCluster, capsys
     config.write_text("strategies:\n  btc_sma:\n    kind: sma_cross\n    enabled: false\n    fast: 3\n    slow: 4\n")
     review = ["--config", str(config), "--home", str(tmp_path / "home"), "evolve", "--strategy", "btc_sma", "--symbol",
               "BTC/USDT", "--data", str(CANDLES), "--population", "6", "--generations", "2", "--dry-run", "--json"]
-    code, out, err = run_cli(capsys, *review[:4], *review[4:], "--cluster", address)
+    code, out, err = run_cli(capsys, *review, "--cluster", address)
     assert code == 0, err
     reviewed_there = json.loads(out)
     code, out, _ = run_cli(capsys, *review)
@@ -179,3 +180,9 @@ def test_bad_cluster_options_are_one_line_and_exit_code_2(capsys: pytest.Capture
                                                           message: str) -> None:
     code, out, err = run_cli(capsys, "optimize", "--strategy", "sma_cross", "--data", str(CANDLES), *extra)
     assert code == 2 and out == "" and message in err and "Traceback" not in err
+
+
+def test_without_dask_the_message_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an install without the extra looks like
+    with pytest.raises(ClusterError, match=r"Dask distributed is not installed: pip install 'opentrade-terminal\[cluster\]'"):
+        DaskCluster(parse_cluster("local:1")).start()

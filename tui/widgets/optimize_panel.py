@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Select, SelectionList, Static
+from textual.worker import get_current_worker
 
 from core.backtest.data import DataError, load_bars
 from core.backtest.engine import StrategyFailed
@@ -45,6 +46,10 @@ def best_text(result: OptimizationResult) -> str:
     return (f"Best {result.objective}: {best.score:.4f}\n{params_line(best.params)}\n"
             f"return {metrics['total_return'] * 100:+.2f}% · max drawdown {metrics['max_drawdown'] * 100:.2f}% · "
             f"{trades} trade{'s' if trades != 1 else ''}")
+
+
+class _Replaced(Exception):
+    """Raised from the progress callback to stop a search a newer one replaced."""
 
 
 class OptimizePanel(Vertical):
@@ -157,9 +162,6 @@ class OptimizePanel(Vertical):
         self._timer = self.set_interval(1 / PROGRESS_HZ, self._show_progress)
         self._optimise(inputs, search)
 
-    def _on_progress(self, done: int, total: int) -> None:
-        """From the worker thread: only remembered; the timer draws it (not per evaluation)."""
-        self._progress = (done, total)
 
     def _show_progress(self) -> None:
         done, total = self._progress
@@ -172,10 +174,20 @@ class OptimizePanel(Vertical):
 
     @work(thread=True, exclusive=True, group="optimise", exit_on_error=False, name="optimisation")
     def _optimise(self, inputs: BacktestInputs, search: SearchSettings) -> None:
-        """Off the loop: thousands of backtests take seconds to minutes."""
+        """Off the loop: thousands of backtests take seconds to minutes. A search replaced by a
+        newer one (ctrl+o again) stops at its next evaluation and reports nothing."""
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            if worker.is_cancelled:
+                raise _Replaced
+            self._progress = (done, total)  # only remembered: the timer draws it, not each evaluation
+
         try:
             bars = load_bars(inputs.path)
-            result = optimize(inputs.cls, bars, search, inputs.settings, base=inputs.params, progress=self._on_progress)
+            result = optimize(inputs.cls, bars, search, inputs.settings, base=inputs.params, progress=progress)
+        except _Replaced:
+            return
         except (DataError, ParameterError, ValueError, StrategyFailed) as exc:
             self.app.call_from_thread(self._finish, None, str(exc))
             return
@@ -192,7 +204,9 @@ class OptimizePanel(Vertical):
             return
         self.result = result
         done, total = self._progress
-        self.query_one("#bt-opt-progress", ProgressBar).update(total=total, progress=done)
+        bar = self.query_one("#bt-opt-progress", ProgressBar)
+        bar.update(total=None)  # forgets the run's timing: a finished search shows no time remaining
+        bar.update(total=total, progress=done)
         repeats = done - result.evaluations
         cached = f", {repeats:,} repeats cached" if repeats else ""
         self.query_one("#bt-opt-status", Static).update(
