@@ -130,6 +130,11 @@ def test_cluster_addresses(text: str, address: str | None, workers: int) -> None
     assert (spec.address, spec.workers) == (address, workers)
 
 
+def test_workers_that_cannot_import_our_code_are_found_at_start(cluster: DaskCluster) -> None:
+    with pytest.raises(ClusterError, match=r"cannot import OpenTrade's code \(No module named 'core.not_installed'\)"):
+        cluster.import_on_workers(("core.backtest.executor", "core.not_installed"))
+
+
 def test_a_scheduler_nobody_answers_at_is_one_clear_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
