@@ -5,7 +5,8 @@ newest stored version's parameters when there is one) or a strategy kind (its de
 --param name=value overrides. Candles come from --data files (CSV or ccxt OHLCV JSON; one per
 --symbol, in the same order), or are built from a trades CSV (timestamp, price, amount, side),
 whose trades the event engine then replays one by one; without --data, from the database. A progress bar goes to
-standard error, the report to standard output (one JSON object with --json). Bad input is a
+standard error when it is a terminal, the report to standard output (one JSON object with --json). optimize and
+evolve run their backtests in this process, a process pool (--workers) or on a Dask cluster (--cluster). Bad input is a
 one-line message on standard error and exit code 2.
 """
 
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.backtest.data import (
     Bars,
@@ -33,6 +34,7 @@ from core.backtest.data import (
     load_trades,
     timeframe_ms,
 )
+from core.backtest.cluster import ClusterError
 from core.backtest.engine import StrategyFailed
 from core.backtest.metrics import buy_and_hold_return
 from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
@@ -42,6 +44,13 @@ from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import effective_params, resolve
 from core.symbols import symbol_problem
 from cli.main import CommandContext, writes_home
+
+if TYPE_CHECKING:
+    from core.backtest.cluster import DaskCluster
+
+
+CLUSTER_HELP = ("run the backtests on a Dask cluster: a scheduler address (tcp://host:8786) or local[:N] "
+                "(N worker processes here, default 2); needs the 'cluster' extra")
 
 
 class UsageProblem(Exception):
@@ -72,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--folds", type=int, default=0, help="walk-forward windows (0: search all candles once)")
     opt.add_argument("--train-fraction", type=float, default=0.7, help="in-sample share of each window")
     opt.add_argument("--only", help="comma-separated parameters to search (default: all searchable)")
-    opt.add_argument("--workers", type=int, default=1, help="worker processes")
+    opt.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    opt.add_argument("--cluster", metavar="ADDRESS", help=CLUSTER_HELP)
     opt.add_argument("--seed", type=int, default=42)
     opt.add_argument("--save-version", action="store_true",
                      help="store the best parameters as a new version of the configured strategy")
@@ -85,7 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     evolve.add_argument("--objective", choices=OBJECTIVES, default="sharpe")
     evolve.add_argument("--holdout", type=float, default=0.3, help="newest share of candles kept for the check")
     evolve.add_argument("--min-improvement", type=float, default=0.0, help="how much better a winner must score")
-    evolve.add_argument("--workers", type=int, default=1)
+    evolve.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    evolve.add_argument("--cluster", metavar="ADDRESS", help=CLUSTER_HELP)
     evolve.add_argument("--seed", type=int, default=42)
     evolve.add_argument("--dry-run", action="store_true", help="review but save no new version")
     evolve.set_defaults(handler=handle_evolve)
@@ -118,7 +129,7 @@ def guarded(run: Callable[[argparse.Namespace, CommandContext], int]) -> Callabl
             return run(args, ctx)
         except ConfigError:
             raise
-        except (UsageProblem, DataError, ParameterError, ValueError, OSError, StrategyFailed) as exc:
+        except (UsageProblem, DataError, ParameterError, ValueError, OSError, StrategyFailed, ClusterError) as exc:
             print(f"{args.command}: {exc}", file=sys.stderr)
             return 2
 
@@ -207,21 +218,6 @@ def settings_from(args: argparse.Namespace) -> BacktestSettings:
     return settings
 
 
-@contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on standard error; the callback takes (done, total)."""
-    if not enabled:
-        yield lambda done, total: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -266,7 +262,9 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     if engine == "fast" and not target.cls.vectorised:
         raise UsageProblem(f"strategy '{target.cls.name}' has no vectorised path; use --engine event")
     started = time.perf_counter()
-    with progress_bar(f"backtest {target.cls.name}", not args.json) as progress:
+    from cli.progress import progress_bar, wanted
+
+    with progress_bar(f"backtest {target.cls.name}", wanted(args.json), "candles") as progress:
         result = _run(target.cls, series, tapes, target.params, settings, engine, signals, progress)
     result.elapsed_s = time.perf_counter() - started
     if args.export:
@@ -365,15 +363,18 @@ def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
     if args.save_version:
         strategy_config(config, args.strategy)
     settings = settings_from(args)
-    with progress_bar(f"{args.method} search {target.cls.name}", not args.json) as progress:
-        result = optimize(target.cls, series[0], search, settings, base=target.params, progress=progress)
+    from cli.progress import progress_bar, wanted
+
+    with cluster_for(args) as cluster, progress_bar(f"{args.method} {target.cls.name}", wanted(args.json),
+                                                    "evaluations") as progress:
+        result = optimize(target.cls, series[0], search, settings, base=target.params, progress=progress, executor=cluster)
     version = None
     if args.save_version:
         note = json.dumps({"optimize": search.method, "objective": search.objective, "score": result.best.to_dict()["score"],
                            "out_of_sample": result.summary()["out_of_sample_mean"]})
         version = asyncio.run(_save_version(ctx, args.strategy, result.best.params, note))
     if args.json:
-        print(json.dumps({**result.summary(), "saved_version": version}))
+        print(json.dumps({**result.summary(), "saved_version": version, "cluster": cluster_summary(cluster)}))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -391,9 +392,34 @@ def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
     for k, fold in enumerate(result.folds, 1):
         print(f"fold {k}: in-sample {result.objective} {_fmt(fold.best.score)}, "
               f"out-of-sample {_fmt(fold.out_of_sample.score)} with {params_text(fold.best.params)}")
+    if cluster is not None:
+        print(cluster_line(cluster))
     if version is not None:
         print(f"{args.strategy}: version {version} saved with the best parameters")
     return 0
+
+
+@contextmanager
+def cluster_for(args: argparse.Namespace) -> Iterator[DaskCluster | None]:
+    """The Dask cluster --cluster names, started (and closed after the search); None without it."""
+    if not args.cluster:
+        yield None
+        return
+    if args.workers != 1:
+        raise UsageProblem("--workers sets the local process pool; with --cluster the cluster's workers run the backtests")
+    from core.backtest.cluster import DaskCluster, parse_cluster
+
+    with DaskCluster(parse_cluster(args.cluster)) as cluster:
+        yield cluster
+
+
+def cluster_summary(cluster: DaskCluster | None) -> dict[str, Any] | None:
+    return None if cluster is None else cluster.summary
+
+
+def cluster_line(cluster: DaskCluster) -> str:
+    return (f"ran on the Dask cluster {cluster.spec.label}: {cluster.summary['workers']} workers, "
+            f"ready in {cluster.startup_s:.1f} s")
 
 
 async def _save_version(ctx: CommandContext, strategy_id: str, params: dict[str, Any], note: str) -> int:
@@ -414,10 +440,15 @@ async def _save_version(ctx: CommandContext, strategy_id: str, params: dict[str,
 def handle_evolve(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     strategy_config(config, args.strategy)
-    return asyncio.run(_evolve(args, ctx, config))
+    from cli.progress import progress_bar, wanted
+
+    with cluster_for(args) as cluster, progress_bar(f"review {args.strategy}", wanted(args.json),
+                                                    "evaluations") as progress:
+        return asyncio.run(_evolve(args, ctx, config, cluster, progress))
 
 
-async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:
+async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConfig, cluster: DaskCluster | None,
+                  progress: Callable[[int, int], None]) -> int:
     from core.backtest.evolve import DAY_MS, ReviewSettings, daily_review
     from core.clock import WallClock
     from core.storage.database import Database
@@ -437,9 +468,9 @@ async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConf
         )
         result = await daily_review(args.strategy, target.cls, target.params, series[0], fills=fills,
                                     versions=None if args.dry_run else db, review=review,
-                                    settings=settings_from(args), now_ms=now)
+                                    settings=settings_from(args), now_ms=now, executor=cluster, progress=progress)
     if args.json:
-        print(json.dumps(result.summary(), default=str))
+        print(json.dumps({**result.summary(), "cluster": cluster_summary(cluster)}, default=str))
         return 0
     _table(f"daily review of {args.strategy} ({target.cls.name})", [
         ("fills today", result.live.fills), ("realized PnL today", str(result.live.realized_pnl)),
@@ -449,6 +480,8 @@ async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConf
         ("decision", "adopted" if result.adopted else "kept the current parameters"),
         ("saved version", result.version if result.version is not None else ("dry run" if args.dry_run and result.adopted else "-")),
     ])
+    if cluster is not None:
+        print(cluster_line(cluster))
     return 0
 
 

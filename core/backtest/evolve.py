@@ -19,10 +19,12 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any, Protocol
 
 from core.backtest.data import Bars, DataError, bars_from_candles
-from core.backtest.optimizer import Candidate, SearchSettings, optimize, run_backtest
+from core.backtest.executor import Executor, run_backtest
+from core.backtest.optimizer import Candidate, Progress, SearchSettings, optimize
 from core.backtest.result import BacktestSettings
 from core.models import ZERO, Candle, Fill
 from core.ports import Clock
@@ -119,10 +121,13 @@ async def daily_review(
     review: ReviewSettings | None = None,
     settings: BacktestSettings | None = None,
     now_ms: int = 0,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
 ) -> ReviewResult:
     """Review one strategy on its recent candles and the day's fills (module docstring).
 
-    The search runs in a thread (and worker processes), never on the event loop.
+    The search runs in a thread (and on ``executor``'s workers), never on the event loop;
+    ``progress`` is told (done, total) evaluations from that thread.
     """
     review = review or ReviewSettings()
     settings = settings or BacktestSettings()
@@ -132,7 +137,8 @@ async def daily_review(
         raise ValueError(f"{len(bars)} candles are too few for a review (need at least 50 to search and 20 to check)")
     live = day_performance(fills)
     optimized = await asyncio.to_thread(
-        optimize, strategy_cls, bars.slice(0, split), review.search, settings, base=current_params
+        partial(optimize, base=current_params, executor=executor, progress=progress),
+        strategy_cls, bars.slice(0, split), review.search, settings,
     )
 
     def check(candidates: Sequence[dict[str, Any]]) -> list[Candidate]:

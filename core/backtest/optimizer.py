@@ -1,10 +1,10 @@
 """Parameter search: grid search and a genetic algorithm, with walk-forward validation.
 
 Every candidate is a full backtest (the vectorised path when the strategy has one), scored by
-one metric to maximise. Evaluations run in worker processes that receive the candles once, at
-start-up, and then only parameter sets; results come back in submission order and all
-randomness comes from one seeded generator in the parent, so a run is the same for a seed
-whatever the number of workers.
+one metric to maximise. Evaluations run on an executor (``core.backtest.executor``: this
+process, a process pool, or a Dask cluster) whose workers receive the candles once and then
+only parameter sets; results come back keyed by evaluation and all randomness comes from one
+seeded generator here, so a run is the same for a seed wherever and on how many workers it runs.
 
 Walk-forward: the candles are cut into ``folds`` consecutive windows; in each, the first
 ``train_fraction`` is searched (in-sample) and the winner is backtested on the rest
@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import multiprocessing
 import random
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.backtest.data import Bars
-from core.backtest.result import BacktestResult, BacktestSettings
+from core.backtest.executor import EvalContext, EvalJob, Executor, Session, local_executor
+from core.backtest.result import BacktestSettings
 from core.strategies.base import Param, ParameterError, Strategy
 
 Progress = Callable[[int, int], None]
@@ -122,46 +118,19 @@ def _json_float(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-# ----- evaluation, in this process or a worker -----------------------------------------------------
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(strategy_cls: type[Strategy], bars: Bars, settings: BacktestSettings, engine: str) -> None:
-    _WORKER.update(strategy_cls=strategy_cls, bars=bars, settings=settings, engine=engine)
-
-
-def _evaluate(job: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
-    params, start, stop = job
-    result = run_backtest(_WORKER["strategy_cls"], _WORKER["bars"].slice(start, stop), params,
-                          _WORKER["settings"], _WORKER["engine"])
-    return result.metrics.to_dict()
-
-
-def run_backtest(
-    strategy_cls: type[Strategy], bars: Bars, params: Mapping[str, Any], settings: BacktestSettings, engine: str = "auto"
-) -> BacktestResult:
-    """One backtest on the chosen path: ``auto`` is the vectorised one when the strategy has it."""
-    from core.backtest.engine import backtest
-    from core.backtest.fast import run_fast
-
-    if engine == "fast" or (engine == "auto" and strategy_cls.vectorised):
-        if not strategy_cls.vectorised:
-            raise ParameterError(f"strategy '{strategy_cls.name}' has no vectorised path; use the event engine")
-        return run_fast(strategy_cls, bars, dict(params), settings)
-    return backtest(strategy_cls, bars, params, settings)
+# ----- evaluation -------------------------------------------------------------------------------
 
 
 class _Evaluator:
-    """Scores parameter sets on a window of the candles, caching repeats, in parallel when asked."""
+    """Scores parameter sets on a window of the candles through the executor's session, caching
+    repeats; tells ``progress`` (done, total) as each evaluation finishes, a repeat at once."""
 
-    def __init__(self, strategy_cls: type[Strategy], bars: Bars, settings: BacktestSettings, search: SearchSettings,
-                 pool: ProcessPoolExecutor | None) -> None:
-        self.strategy_cls, self.search, self.pool = strategy_cls, search, pool
-        self.window = (0, len(bars))
+    def __init__(self, session: Session, search: SearchSettings, total: int, progress: Progress | None) -> None:
+        self.session, self.search, self.total, self.progress = session, search, total, progress
+        self.window = (0, 0)
         self.cache: dict[tuple[Any, ...], Candidate] = {}
         self.evaluations = 0
-        _init_worker(strategy_cls, bars, settings, search.engine)
+        self.done = 0
 
     def score(self, metrics: Mapping[str, Any]) -> float:
         value = metrics.get(self.search.objective)
@@ -169,32 +138,22 @@ class _Evaluator:
             return -math.inf
         return float(value)
 
+    def _finished(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
     def __call__(self, batch: Sequence[dict[str, Any]]) -> list[Candidate]:
         keys = [(self.window, *sorted(p.items())) for p in batch]
         todo = list({k: p for k, p in zip(keys, batch, strict=True) if k not in self.cache}.items())
-        jobs = [(p, *self.window) for _, p in todo]
-        if self.pool is not None and len(jobs) > 1:
-            chunk = max(1, len(jobs) // (4 * self.search.workers))
-            outcomes = list(self.pool.map(_evaluate, jobs, chunksize=chunk))
-        else:
-            outcomes = [_evaluate(job) for job in jobs]
+        if len(batch) > len(todo):
+            self._finished(len(batch) - len(todo))
+        jobs = [EvalJob(self.evaluations + n, dict(params), *self.window) for n, (_, params) in enumerate(todo)]
+        outcomes = self.session.run(jobs, self._finished) if jobs else {}
         self.evaluations += len(jobs)
-        for (key, params), metrics in zip(todo, outcomes, strict=True):
-            self.cache[key] = Candidate(dict(params), self.score(metrics), metrics)
+        for job, (key, params) in zip(jobs, todo, strict=True):
+            self.cache[key] = Candidate(dict(params), self.score(outcomes[job.key]), outcomes[job.key])
         return [self.cache[k] for k in keys]
-
-
-@contextmanager
-def _pool(strategy_cls: type[Strategy], bars: Bars, settings: BacktestSettings, search: SearchSettings) -> Iterator[ProcessPoolExecutor | None]:
-    if search.workers <= 1:
-        yield None
-        return
-    # fork starts workers in milliseconds but is unsafe once threads exist (the TUI runs this
-    # in a thread, aiosqlite has its own): then spawn, which starts clean interpreters
-    method = "fork" if threading.active_count() == 1 and sys.platform == "linux" else "spawn"
-    with ProcessPoolExecutor(max_workers=search.workers, mp_context=multiprocessing.get_context(method),
-                             initializer=_init_worker, initargs=(strategy_cls, bars, settings, search.engine)) as pool:
-        yield pool
 
 
 # ----- the search space ---------------------------------------------------------------------------
@@ -226,25 +185,18 @@ def _rank(candidates: Sequence[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.score, repr(sorted(c.params.items()))))
 
 
-def grid_search(strategy_cls: type[Strategy], base: dict[str, Any], space: list[Param], search: SearchSettings,
-                evaluate: _Evaluator, progress: Progress | None) -> list[Candidate]:
+def grid_combos(strategy_cls: type[Strategy], base: dict[str, Any], space: list[Param], search: SearchSettings) -> list[dict[str, Any]]:
+    """Every valid combination of ``search.grid_points`` values per searched parameter."""
     combos = [dict(base, **dict(zip([p.name for p in space], values, strict=True)))
               for values in itertools.product(*(p.grid(search.grid_points) for p in space))]
     combos = [c for c in combos if _valid(strategy_cls, c)]
     if not combos:
         raise ParameterError(f"no valid parameter combination for '{strategy_cls.name}' on this grid")
-    results: list[Candidate] = []
-    batch = max(1, 8 * search.workers)
-    for start in range(0, len(combos), batch):
-        results.extend(evaluate(combos[start:start + batch]))
-        if progress is not None:
-            progress(len(results), len(combos))
-    return _rank(results)
+    return combos
 
 
 def genetic_search(strategy_cls: type[Strategy], base: dict[str, Any], space: list[Param], search: SearchSettings,
-                   evaluate: _Evaluator, progress: Progress | None, history: list[dict[str, float | None]],
-                   rng: random.Random) -> list[Candidate]:
+                   evaluate: _Evaluator, history: list[dict[str, float | None]], rng: random.Random) -> list[Candidate]:
     def random_valid(template: dict[str, Any]) -> dict[str, Any]:
         for _ in range(50):
             candidate = dict(template, **{p.name: p.sample(rng) for p in space})
@@ -281,8 +233,6 @@ def genetic_search(strategy_cls: type[Strategy], base: dict[str, Any], space: li
         finite = [c.score for c in scored if math.isfinite(c.score)]
         history.append({"generation": generation + 1, "best": _json_float(ranked[0].score),
                         "mean": sum(finite) / len(finite) if finite else None})
-        if progress is not None:
-            progress(generation + 1, search.generations)
         if generation + 1 == search.generations:
             break
         elite = [c.params for c in ranked[: search.elite]]
@@ -301,9 +251,12 @@ def optimize(
     *,
     base: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> OptimizationResult:
     """Search ``strategy_cls``'s parameters on ``bars``; ``base`` fixes the ones not searched
-    (and seeds the genetic population). Raises ParameterError/ValueError for bad settings."""
+    (and seeds the genetic population). The backtests run on ``executor`` (default: this
+    process, or a process pool of ``search.workers``); ``progress`` is told (done, total)
+    evaluations as they finish. Raises ParameterError/ValueError for bad settings."""
     search = search or SearchSettings()
     settings = settings or BacktestSettings()
     problems = search.problems() + settings.problems()
@@ -315,16 +268,22 @@ def optimize(
     rng = random.Random(search.seed)
     history: list[dict[str, float | None]] = []
     windows = _windows(len(bars), search)
-    with _pool(strategy_cls, bars, settings, search) as pool:
-        evaluate = _Evaluator(strategy_cls, bars, settings, search, pool)
+    combos = grid_combos(strategy_cls, start_params, space, search) if search.method == "grid" else []
+    per_window = len(combos) if combos else search.population * search.generations
+    total = per_window * len(windows) + sum(test is not None for _, test in windows)
+    executor = executor or local_executor(search.workers)
+    if progress is not None:
+        progress(0, total)
+    with executor.open(EvalContext(strategy_cls, bars, settings, search.engine)) as session:
+        evaluate = _Evaluator(session, search, total, progress)
         folds: list[Fold] = []
         ranked: list[Candidate] = []
         for train, test in windows:
             evaluate.window = train
-            if search.method == "grid":
-                ranked = grid_search(strategy_cls, start_params, space, search, evaluate, progress)
+            if combos:
+                ranked = _rank(evaluate(combos))
             else:
-                ranked = genetic_search(strategy_cls, start_params, space, search, evaluate, progress, history, rng)
+                ranked = genetic_search(strategy_cls, start_params, space, search, evaluate, history, rng)
             if test is not None:
                 # the out-of-sample backtest starts early by the winner's warm-up, so its
                 # indicators are ready when the test window opens

@@ -74,3 +74,17 @@ def test_bad_searches_are_explained(bars) -> None:
         optimize(SmaCross, bars, SearchSettings(folds=400))
     with pytest.raises(ParameterError, match="lower cannot be searched"):
         optimize(Grid, bars, SearchSettings(only=("lower",)))
+
+
+def test_progress_counts_each_evaluation_up_to_a_total_known_at_the_start(bars) -> None:
+    calls: list[tuple[int, int]] = []
+    search = SearchSettings(population=8, generations=3, seed=2, folds=2)
+    result = optimize(SmaCross, bars, search, SETTINGS, progress=lambda done, total: calls.append((done, total)))
+    total = 8 * 3 * 2 + 2  # every candidate of every generation in both folds, and each fold's out-of-sample check
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert all(t == total for _, t in calls) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert len(calls) > result.evaluations // 2  # per evaluation, not per generation
+    grid: list[tuple[int, int]] = []
+    optimize(SmaCross, bars, SearchSettings(method="grid", grid_points=3, only=("fast", "slow")), SETTINGS,
+             base={"fast": 5, "slow": 300}, progress=lambda done, total: grid.append((done, total)))
+    assert grid[0] == (0, 7) and grid[-1] == (7, 7)

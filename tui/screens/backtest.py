@@ -1,5 +1,5 @@
-"""The Backtest screen (key 7): the status bar, the footer and its key around a
-``BacktestPanel`` (the form, the run and the results).
+"""The Backtest screen (key 7): the status bar, the footer and its keys around a
+``BacktestPanel`` (the form, the run and the results, and the optimisation below the form).
 
 The panel's module brings the backtester, the strategies and numpy, which the first frame of
 the app should not wait for: it is imported when this screen is first composed. The app's help,
@@ -23,6 +23,7 @@ class BacktestScreen(OpenTradeScreen):
     TITLE_TEXT = "Backtest"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run backtest", id="backtest-run"),
+        Binding("ctrl+o", "optimise", "Optimise", id="backtest-optimise"),
     ]
 
     _panel: BacktestPanel | None = None
@@ -46,3 +47,8 @@ class BacktestScreen(OpenTradeScreen):
 
     def action_run(self) -> None:
         self.panel.run()
+
+    def action_optimise(self) -> None:
+        from tui.widgets.optimize_panel import OptimizePanel
+
+        self.panel.query_one(OptimizePanel).run()

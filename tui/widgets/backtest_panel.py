@@ -15,6 +15,7 @@ imports it only when the screen is first shown."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from textual import on, work
@@ -30,6 +31,7 @@ from core.backtest.result import BacktestResult, BacktestSettings
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import strategy_classes
 from tui.format import fmt_datetime
+from tui.widgets.optimize_panel import OptimizePanel
 
 DEFAULT_STRATEGY = "sma_cross"
 SETTINGS_DEFAULTS = BacktestSettings()
@@ -60,6 +62,17 @@ def metric_rows(result: BacktestResult, buy_and_hold: float) -> list[tuple[str, 
         ("Trades", str(m.trades)),
         ("Final equity", f"{m.final_equity:,.2f}"),
     ]
+
+
+@dataclass(frozen=True)
+class BacktestInputs:
+    """The form, checked: what a backtest or an optimisation runs on."""
+
+    cls: type[Strategy]
+    params: dict[str, Any]
+    settings: BacktestSettings
+    path: str
+    allow_gaps: bool
 
 
 def _param_fields(cls: type[Strategy]) -> list[Widget]:
@@ -105,6 +118,7 @@ class BacktestPanel(Horizontal):
             yield Static("", classes="error", id="bt-cash-error")
             yield Button("Run (ctrl+r)", variant="primary", id="bt-run")
             yield ProgressBar(show_eta=False, id="bt-progress")
+            yield OptimizePanel(self.checked_inputs, self.strategies[self.first], id="bt-optimise")
         with Vertical(id="backtest-results"):
             metrics: DataTable[str] = DataTable(id="bt-metrics", cursor_type="none", show_cursor=False)
             metrics.add_columns("Metric", "Value")
@@ -122,6 +136,7 @@ class BacktestPanel(Horizontal):
     @on(Select.Changed, "#bt-strategy")
     async def _strategy_changed(self, event: Select.Changed) -> None:
         await self._show_params(self.strategies[str(event.value)])
+        self.query_one(OptimizePanel).set_strategy(self.strategies[str(event.value)])
 
     async def _show_params(self, cls: type[Strategy]) -> None:
         box = self.query_one("#bt-params", Vertical)
@@ -195,13 +210,20 @@ class BacktestPanel(Horizontal):
     @on(Input.Submitted)
     def run(self) -> None:
         """Check every field, then start the backtest unless one of them objects."""
+        inputs = self.checked_inputs()
+        if inputs is None:
+            return
+        self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
+        self._run(inputs.cls, inputs.params, inputs.settings, inputs.path, inputs.allow_gaps)
+
+    def checked_inputs(self) -> BacktestInputs | None:
+        """Every field checked, each message under its field; None when one of them objects."""
         cls = self.strategy_cls
         params, settings, path = self._params(cls), self._settings(), self._data_path()
         if params is None or settings is None or path is None:
             self._focus_first_problem()
-            return
-        self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
-        self._run(cls, params, settings, path, self.query_one("#bt-allow-gaps", Switch).value)
+            return None
+        return BacktestInputs(cls, params, settings, path, self.query_one("#bt-allow-gaps", Switch).value)
 
     @work(thread=True, exclusive=True, group="backtest", exit_on_error=False, name="backtest")
     def _run(self, cls: type[Strategy], params: dict[str, Any], settings: BacktestSettings, path: str,
