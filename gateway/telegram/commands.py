@@ -75,7 +75,7 @@ def refusal(exc: Exception) -> str:
     """The app's reason for a refusal, or a line pointing at the log for a bug."""
     problem = problem_of(exc)
     if problem is None:
-        log.exception("a Telegram command failed")
+        log.error("a Telegram command failed", exc_info=exc)
         return "Failed: the gateway's log says why."
     label = {403: "Not allowed", 404: "Not found", 400: "Invalid", 503: "Unavailable"}.get(problem.status, "Refused")
     return f"{label}: {escape(problem.reason)}"

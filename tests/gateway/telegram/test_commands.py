@@ -136,6 +136,9 @@ async def test_a_confirmation_expires_after_60_seconds_on_the_engine_clock(
     assert (await botapi.answer(await botapi.press(early, "Cancel")))["text"] == "Canceled"
     assert (await botapi.edited(early))["text"] == "Canceled: the emergency stop. Nothing was done."
     late = await botapi.reply(TRADER, "/stop")
+    elsewhere = await botapi.answer(await botapi.press({**late, "chat": {"id": ADMIN, "type": "private"}}, "Confirm"))
+    assert elsewhere["text"] == "This question is no longer open (asked before the gateway restarted?): nothing was done"
+    assert engine.risk.state is RiskState.ACTIVE, "a question is answered only in the chat it was asked in"
     clock.advance(60_000)
     assert (await botapi.answer(await botapi.press(late, "Confirm")))["text"] == "Expired: nothing was done"
     assert (await botapi.edited(late))["text"] == ("Expired: the emergency stop was not done (no confirmation within 60 s). "

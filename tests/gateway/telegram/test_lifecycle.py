@@ -88,7 +88,7 @@ async def test_a_bot_api_out_of_reach_does_not_stop_the_gateway(isolated_home: P
                                                                 telegram: TelegramConfig, caplog: pytest.LogCaptureFixture) -> None:
     botapi.fail["getMe"] = 2
     with caplog.at_level(logging.WARNING, "gateway.telegram.bot"):
-        async with serving(isolated_home, clock, gateway_config(telegram=telegram)) as (engine, gateway):
+        async with serving(isolated_home, clock, gateway_config(telegram=telegram)):
             assert (isolated_home / "gateway.json").exists(), "the engine runs and the API serves"
             assert "telegram: cannot reach the Bot API" in caplog.text and "Bad Gateway" in caplog.text
             assert await simulated_seconds_until(clock, lambda: getme_calls(botapi) == 2) == 5
@@ -114,7 +114,7 @@ async def simulated_seconds_until(clock: SimClock, done: Callable[[], bool], lim
 
 async def test_the_webhook(isolated_home: Path, clock: SimClock, botapi: FakeBotApi, telegram: TelegramConfig) -> None:
     hooked = telegram.model_copy(update={"mode": "webhook", "webhook_url": WEBHOOK_URL})
-    async with serving(isolated_home, clock, gateway_config(telegram=hooked)) as (engine, gateway):
+    async with serving(isolated_home, clock, gateway_config(telegram=hooked)) as (_, gateway):
         assert botapi.webhook is not None
         assert botapi.webhook["url"] == WEBHOOK_URL and botapi.webhook["allowed_updates"] == ["message", "callback_query"]
         secret = botapi.webhook["secret_token"]
