@@ -36,10 +36,10 @@ from gateway.tokens import TokenStore, new_token
 if TYPE_CHECKING:
     from gateway.telegram.bot import TelegramBot
 
-WEBHOOK_PATH = "/telegram/webhook"
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
+WEBHOOK_PATH = "/telegram/webhook"  # where a proxy forwards Telegram's posts (telegram.mode: webhook)
 
 
 class GatewayError(Exception):
