@@ -36,9 +36,9 @@ STATUS = "status"  # the callback data of the Status button (also under alerts)
 MAX_CALLBACK_BYTES = 64  # Telegram's limit on a button's callback data
 HELP = [
     ("status", "", "equity, today's P&amp;L, risk state, venues"),
-    ("positions", "", "open positions with their protective levels"),
-    ("orders", "", "open orders"),
-    ("balance", "", "balances per venue"),
+    ("positions", " [VENUE]", "open positions with their protective levels"),
+    ("orders", " [VENUE]", "open orders"),
+    ("balance", " [VENUE]", "balances per venue"),
     ("pnl", " [day|week]", "P&amp;L by strategy"),
     ("strategies", "", "strategies, with Start and Stop buttons (trade)"),
     ("close", " SYMBOL [VENUE]", "close a position at market (trade)"),
@@ -71,8 +71,21 @@ class Pressed:
     reply: Reply | None = None
 
 
+class Usage(Exception):
+    """A command given the wrong arguments; the text says how to give them."""
+
+
+def _venue(args: list[str]) -> str | None:
+    """The one optional argument of /positions, /orders and /balance: a venue."""
+    if len(args) > 1:
+        raise Usage("Give at most one venue, e.g. /positions paper")
+    return args[0] if args else None
+
+
 def refusal(exc: Exception) -> str:
     """The app's reason for a refusal, or a line pointing at the log for a bug."""
+    if isinstance(exc, Usage):
+        return escape(str(exc))
     problem = problem_of(exc)
     if problem is None:
         log.error("a Telegram command failed", exc_info=exc)
@@ -124,14 +137,14 @@ class Commands:
         return Reply(render.status(await self._call(chat, "GET", "/status")), [[("Refresh", STATUS)]])
 
     async def positions(self, chat: Chat, args: list[str]) -> Reply:
-        views = await self._call(chat, "GET", "/positions", query=VenueQuery())
+        views = await self._call(chat, "GET", "/positions", query=VenueQuery(venue=_venue(args)))
         return Reply(render.positions(views, self.engine.portfolio.quote_currency))
 
     async def orders(self, chat: Chat, args: list[str]) -> Reply:
-        return Reply(render.orders(await self._call(chat, "GET", "/orders", query=OrdersQuery())))
+        return Reply(render.orders(await self._call(chat, "GET", "/orders", query=OrdersQuery(venue=_venue(args)))))
 
     async def balance(self, chat: Chat, args: list[str]) -> Reply:
-        return Reply(render.balances(await self._call(chat, "GET", "/balances", query=VenueQuery())))
+        return Reply(render.balances(await self._call(chat, "GET", "/balances", query=VenueQuery(venue=_venue(args)))))
 
     async def pnl(self, chat: Chat, args: list[str]) -> Reply:
         period = args[0] if args else "day"

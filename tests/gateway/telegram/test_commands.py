@@ -69,6 +69,10 @@ async def test_status_positions_orders_and_balance(gateway: Any, botapi: FakeBot
     balance = (await botapi.reply(READER, "/balance"))["text"].splitlines()
     assert balance[:2] == ["Balances", "paper:"]
     assert any(line.startswith("  BTC 0.01 ") for line in balance) and any(line.startswith("  USDT ") for line in balance)
+    assert (await botapi.reply(READER, "/orders paper"))["text"] == orders
+    assert (await botapi.reply(READER, "/positions binance"))["text"] == (
+        "Not found: venue 'binance' is not configured; configured: paper")
+    assert (await botapi.reply(READER, "/balance paper binance"))["text"] == "Give at most one venue, e.g. /positions paper"
     refreshed = await botapi.answer(await botapi.press(status, "Refresh"))
     assert refreshed["callback_query_id"]
     assert (await botapi.wait_for(lambda: botapi.in_chat(READER)[-1]["text"].endswith("1 order(s), 1 position(s)"),
