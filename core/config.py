@@ -10,6 +10,7 @@ a file emptied by mistake would otherwise trade on settings nobody chose.
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -456,6 +457,57 @@ class GatewayConfig(Section):
         return self
 
 
+ChatLevel = Literal["read_only", "trade", "admin"]
+
+
+class TelegramConfig(Section):
+    """The gateway's Telegram bot: commands from the chats named here, each acting at its own
+    level (never above the profile's, as API tokens). The bot token comes from the environment
+    variable named by ``token_env``, never from this file. Long polling by default; a webhook
+    needs a public https:// address that a proxy forwards to the gateway's /telegram/webhook."""
+
+    enabled: bool = True
+    token_env: str = Field(default="OPENTRADE_TELEGRAM_TOKEN", description="environment variable holding the bot token from BotFather")
+    chats: dict[int, ChatLevel] = Field(description="chat id: level; other chats are ignored and audited")
+    mode: Literal["polling", "webhook"] = "polling"
+    api_url: str = Field(default="https://api.telegram.org", description="the Bot API server")
+    webhook_url: str | None = Field(default=None, description="public https:// URL forwarded to <gateway>/telegram/webhook")
+    poll_timeout: int = Field(default=30, ge=1, le=50, description="seconds each long poll waits for updates")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variable_name(cls, value: Any) -> Any:
+        """Checked on the whole section so that the error does not repeat the value: a token
+        pasted here by mistake must not reach the screen or a log."""
+        name = value.get("token_env") if isinstance(value, dict) else None
+        if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)):
+            raise ValueError("token_env names the environment variable that holds the bot token (letters, digits "
+                             "and _), not the token itself")
+        return value
+
+    @field_validator("chats", mode="before")
+    @classmethod
+    def _chat_ids(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("name at least one chat id with its level (read_only, trade or admin): "
+                                 "the bot answers no other chat")
+            for key in value:
+                if isinstance(key, bool) or not str(key).lstrip("-").isdigit() or int(key) == 0:
+                    raise ValueError(f"chat id {key!r} is not a Telegram chat id: a whole number, negative for groups")
+        return value
+
+    @model_validator(mode="after")
+    def _urls(self) -> TelegramConfig:
+        if not self.api_url.startswith(("http://", "https://")):
+            raise ValueError(f"api_url must start with http:// or https:// (got {self.api_url!r})")
+        if self.webhook_url is not None and not self.webhook_url.startswith("https://"):
+            raise ValueError(f"webhook_url must start with https:// (Telegram sends updates only over HTTPS; got {self.webhook_url!r})")
+        if self.mode == "webhook" and self.webhook_url is None:
+            raise ValueError("mode webhook needs webhook_url: the public https:// address that reaches the gateway's /telegram/webhook")
+        return self
+
+
 class AppConfig(Section):
     trading: TradingConfig = Field(default_factory=TradingConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
@@ -473,6 +525,7 @@ class AppConfig(Section):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     dynamic_risk: DynamicRiskConfig = Field(default_factory=DynamicRiskConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    telegram: TelegramConfig | None = Field(default=None, description="the gateway's Telegram bot (off without this section)")
     secrets_file: Path | None = None
 
     @field_validator("venues", mode="before")

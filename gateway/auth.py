@@ -107,9 +107,13 @@ class Authenticator:
         )
 
 
-def auth_middleware(auth: Authenticator) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(auth: Authenticator, public: frozenset[str] = frozenset()) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """``public``: paths that check their caller themselves (the Telegram webhook's secret)."""
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in public:
+            return await handler(request)
         who = await auth.authenticate(request.headers.get("Authorization"), request.remote or "unknown", request.path)
         request[ACTOR] = who.actor
         request[CREDENTIAL] = who.credential

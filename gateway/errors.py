@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -58,33 +59,53 @@ def error_response(status: int, error: str, reason: str, rule: str | None = None
                         content_type="application/json", headers=headers)
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What a refusal or failure comes to, whichever front end tells it."""
+
+    status: int
+    error: str
+    reason: str
+    rule: str | None = None
+
+
+def problem_of(exc: Exception) -> Problem | None:
+    """The answer to a refusal or a failure the engine or the gateway raised on purpose; None
+    for a bug, which the front end logs with its traceback."""
+    if isinstance(exc, ApiProblem):
+        return Problem(exc.status, exc.error, exc.reason)
+    if isinstance(exc, OrderRefused):
+        status, error = RULE_STATUS.get(exc.rule or "", (422, "refused"))
+        return Problem(status, error, exc.reason, exc.rule)
+    if isinstance(exc, PermissionDenied):
+        return Problem(403, "forbidden", exc.reason, "permission")
+    if isinstance(exc, ValidationError):
+        return Problem(400, "invalid_request", validation_text(exc))
+    if isinstance(exc, ParameterError):
+        return Problem(400, "invalid_request", str(exc))
+    if isinstance(exc, VenueError):
+        return Problem(503, "unavailable", f"venue error: {exc}")
+    if isinstance(exc, StorageError):
+        return Problem(503, "unavailable", str(exc))
+    return None
+
+
 def error_middleware(max_body_bytes: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except ApiProblem as problem:
-            return error_response(problem.status, problem.error, problem.reason, headers=problem.headers)
-        except OrderRefused as refused:
-            status, error = RULE_STATUS.get(refused.rule or "", (422, "refused"))
-            return error_response(status, error, refused.reason, refused.rule)
-        except PermissionDenied as denied:
-            return error_response(403, "forbidden", denied.reason, "permission")
-        except ValidationError as invalid:
-            return error_response(400, "invalid_request", validation_text(invalid))
-        except ParameterError as invalid:
-            return error_response(400, "invalid_request", str(invalid))
-        except VenueError as failed:
-            return error_response(503, "unavailable", f"venue error: {failed}")
-        except StorageError as failed:
-            return error_response(503, "unavailable", str(failed))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
             return error_response(exc.status, HTTP_ERRORS.get(exc.status, "invalid_request"), _http_reason(request, exc, max_body_bytes))
-        except Exception:
-            log.exception("%s %s failed", request.method, request.path)
-            return error_response(500, "internal", "the gateway failed on this request; its log says why")
+        except Exception as exc:
+            problem = problem_of(exc)
+            if problem is None:
+                log.exception("%s %s failed", request.method, request.path)
+                return error_response(500, "internal", "the gateway failed on this request; its log says why")
+            headers = exc.headers if isinstance(exc, ApiProblem) else None
+            return error_response(problem.status, problem.error, problem.reason, problem.rule, headers)
 
     return errors
 

@@ -73,15 +73,22 @@ class Endpoint:
         return TypeAdapter(self.response)
 
     async def handle(self, request: web.Request) -> web.Response:
-        engine: TradingEngine = request.app[ENGINE]
-        actor = request[ACTOR]
-        if self.action:
-            await engine.authorize(self.action, actor, self.level)
-        call = Call(engine, request.app[HUB], actor, await self._body(request), self._query(request),
-                    dict(request.match_info))
-        result = await self.handler(call)
+        result = await self.invoke(request.app[ENGINE], request.app[HUB], request[ACTOR], await self._body(request),
+                                   self._query(request), dict(request.match_info))
         return web.Response(status=self.status, body=self.response_adapter.dump_json(result, fallback=str),
                             content_type="application/json")
+
+    async def invoke(self, engine: TradingEngine, hub: StreamHub, actor: Actor, body: Any = None, query: Any = None,
+                     params: dict[str, str] | None = None) -> Any:
+        """The endpoint's work for ``actor``, whoever asked: an HTTP request or a Telegram chat."""
+        await self.authorize(engine, actor)
+        return await self.handler(Call(engine, hub, actor, body, query, params or {}))
+
+    async def authorize(self, engine: TradingEngine, actor: Actor) -> None:
+        """PermissionDenied (audited) when ``actor`` may not call this endpoint; a front end that
+        asks for a confirmation checks this first, so a refusal comes before the question."""
+        if self.action:
+            await engine.authorize(self.action, actor, self.level)
 
     async def _body(self, request: web.Request) -> Any:
         if self.body_adapter is None:

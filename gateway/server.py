@@ -17,12 +17,12 @@ import ssl
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from core.api import API_PREFIX, GATEWAY_FILE, GatewayEndpoint
-from core.config import GatewayConfig
+from core.config import GatewayConfig, TelegramConfig
 from core.engine import TradingEngine
 from core.filemodes import write_private_text
 from gateway.auth import ACTOR, Authenticator, auth_middleware
@@ -33,9 +33,13 @@ from gateway.routing import ENGINE, HUB
 from gateway.stream import StreamHub
 from gateway.tokens import TokenStore, new_token
 
+if TYPE_CHECKING:
+    from gateway.telegram.bot import TelegramBot
+
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
+WEBHOOK_PATH = "/telegram/webhook"  # where a proxy forwards Telegram's posts (telegram.mode: webhook)
 
 
 class GatewayError(Exception):
@@ -72,9 +76,19 @@ class Gateway:
         self.auth = Authenticator(self.tokens, self._local_token, engine.guard.permissions.level, engine.clock,
                                   config.auth_failures, config.auth_window, self._audit)
         self.hub = StreamHub(engine, self.epoch, config.replay_messages, config.client_backlog, self.auth.still_valid)
+        self.telegram = self._telegram(engine.config.telegram)
         self._runner: web.AppRunner | None = None
         self._announced = False
         self.url = ""
+
+    def _telegram(self, config: TelegramConfig | None) -> TelegramBot | None:
+        """The bot, when the config has an enabled telegram section (its library is imported
+        only then: it adds half a second to the start)."""
+        if config is None or not config.enabled:
+            return None
+        from gateway.telegram.bot import TelegramBot
+
+        return TelegramBot(self.engine, self.hub, config)
 
     @property
     def file(self) -> Path:
@@ -82,8 +96,16 @@ class Gateway:
 
     def check(self) -> None:
         """Refuse, before the engine starts, what could not serve: an address other than
-        loopback without TLS (or --insecure), TLS files that do not load."""
+        loopback without TLS (or --insecure), TLS files that do not load, a Telegram bot
+        without its token."""
         self.tls  # noqa: B018 - building it is the check
+        if self.telegram is not None:
+            from gateway.telegram.bot import BotError
+
+            try:
+                self.telegram.token()
+            except BotError as exc:
+                raise GatewayError(str(exc)) from None
 
     @cached_property
     def tls(self) -> ssl.SSLContext | None:
@@ -105,12 +127,17 @@ class Gateway:
         return context
 
     def app(self) -> web.Application:
+        webhook = self.telegram is not None and self.telegram.webhook
+        public = frozenset({WEBHOOK_PATH}) if webhook else frozenset()
         app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[
-            error_middleware(self.config.max_body_bytes), auth_middleware(self.auth), _request_log])
+            error_middleware(self.config.max_body_bytes), auth_middleware(self.auth, public), _request_log])
         app[ENGINE] = self.engine
         app[HUB] = self.hub
         for endpoint in ENDPOINTS:
             app.router.add_route(endpoint.method, API_PREFIX + endpoint.path, endpoint.handle)
+        if webhook:
+            assert self.telegram is not None
+            app.router.add_post(WEBHOOK_PATH, self.telegram.webhook_update)
         app.router.add_get(API_PREFIX + "/stream", self.hub.handle)
         spec = json.dumps(document(ENDPOINTS, API_VERSION))
 
@@ -137,6 +164,7 @@ class Gateway:
             raise GatewayError(f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror or exc}") from None
         port = self._runner.addresses[0][1]
         self.url = f"{'https' if tls else 'http'}://{client_host(self.config.host)}:{port}"
+        await self._start_telegram()
         endpoint = GatewayEndpoint(url=self.url, pid=os.getpid(), epoch=self.epoch, started_ms=self.engine.clock.now_ms(),
                                    local_token=self._local_token, cafile=self.config.tls_cert)
         write_private_text(self.file, endpoint.model_dump_json(indent=2) + "\n")
@@ -147,10 +175,25 @@ class Gateway:
         log.info("gateway listening on %s (API %s%s, file %s)", self.url, self.url, API_PREFIX, self.file)
         return self.url
 
+    async def _start_telegram(self) -> None:
+        """After the server listens (a webhook's updates arrive there), before the announcement:
+        a token the Bot API refuses stops the start."""
+        if self.telegram is None:
+            return
+        from gateway.telegram.bot import BotError
+
+        try:
+            await self.telegram.start()
+        except BotError as exc:
+            await self.stop()
+            raise GatewayError(str(exc)) from None
+
     async def stop(self) -> None:
         """Remove the announcement first, so no client finds a gateway that is going away."""
         if self._announced:
             self._forget()
+        if self.telegram is not None:
+            await self.telegram.stop()
         await self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -54,14 +54,22 @@ async def _post_json(url: str, payload: dict[str, Any], timeout: float) -> tuple
 class TelegramNotifier:
     def __init__(self, config: NotifierConfig) -> None:
         self.name = f"telegram:{config.chat_id}"
+        self.chat_id = config.chat_id
+        self.token_env = config.token_env
+        # Buttons under each message (label, callback data): the gateway's bot offers its
+        # Status button here while it runs to answer the press.
+        self.buttons: list[list[tuple[str, str]]] = []
         self._config = config
 
     async def send(self, title: str, body: str, level: str = "info") -> None:
         token = _secret(self._config.token_env, "telegram")
         url = f"{(self._config.url or TELEGRAM_API).rstrip('/')}/bot{token}/sendMessage"
         text = f"[{level.upper()}] {title}\n{body}"[:TELEGRAM_MAX_TEXT]
-        status, answer = await _post_json(url, {"chat_id": self._config.chat_id, "text": text,
-                                                "disable_web_page_preview": True}, self._config.timeout)
+        payload: dict[str, Any] = {"chat_id": self._config.chat_id, "text": text, "disable_web_page_preview": True}
+        if self.buttons:
+            payload["reply_markup"] = {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row]
+                                                           for row in self.buttons]}
+        status, answer = await _post_json(url, payload, self._config.timeout)
         if status != 200 or not isinstance(answer, dict) or not answer.get("ok"):
             detail = answer.get("description") if isinstance(answer, dict) else None
             raise NotifyError(f"telegram answered {status}: {detail or 'no description'}")

@@ -82,6 +82,10 @@ class Notifications:
         if self._channels:
             bus.add_listener((RiskAlert,), self._on_alert)
 
+    @property
+    def channels(self) -> list[Notifier]:
+        return list(self._channels.values())
+
     async def start(self) -> None:
         """Load what was still queued at the last stop or crash, then send in the background."""
         if not self._channels:

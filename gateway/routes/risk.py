@@ -34,7 +34,7 @@ async def alerts(call: Call) -> list[RiskAlert]:
 
 
 @routes.route("POST", "/risk/emergency-stop", summary="Halt trading, cancel every order, close every position",
-              response=RiskView, body=EmergencyStop, level=Level.TRADE)
+              response=RiskView, body=EmergencyStop, level=Level.TRADE, action="the emergency stop")
 async def emergency_stop(call: Call) -> RiskView:
     """As ctrl+k in the app: trading stays halted until an admin resets it."""
     await call.engine.emergency_stop(call.body.reason, actor=call.actor)
@@ -42,7 +42,7 @@ async def emergency_stop(call: Call) -> RiskView:
 
 
 @routes.route("POST", "/risk/reset", summary="Trade again after a halt: the risk state and the breakers",
-              response=RiskView, level=Level.ADMIN)
+              response=RiskView, level=Level.ADMIN, action="resetting the risk state")
 async def reset(call: Call) -> RiskView:
     await call.engine.reset_risk(call.actor)
     return risk_view(call.engine)
