@@ -24,10 +24,11 @@ from typing import Any, Protocol
 from core.backtest.data import Bars, DataError, bars_from_candles
 from core.backtest.optimizer import Candidate, SearchSettings, optimize, run_backtest
 from core.backtest.result import BacktestSettings
+from core.ledger import Ledger
 from core.models import ZERO, Candle, Fill
 from core.ports import Clock
 from core.strategies.base import Strategy
-from core.strategies.runner import StrategyEngine, StrategyVersions, SymbolBook
+from core.strategies.runner import StrategyEngine, StrategyVersions
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -80,21 +81,21 @@ class ReviewResult:
 
 def day_performance(fills: Sequence[Fill]) -> DayPerformance:
     """The day's trading from its fills: realized PnL by average cost, per symbol."""
-    books: dict[str, SymbolBook] = {}
+    ledger = Ledger()
     closing = winning = 0
     volume = ZERO
     for fill in sorted(fills, key=lambda f: f.ts):
-        book = books.setdefault(fill.symbol, SymbolBook())
-        before, reducing = book.realized, book.size != 0 and (book.size > 0) != (fill.side.sign > 0)
-        book.apply(fill.side, fill.size, fill.price, fill.fee)
+        book = ledger.book(fill.venue, fill.symbol)
+        reducing = book.size != 0 and (book.size > 0) != (fill.side.sign > 0)
+        realized = ledger.apply(fill)
         volume += fill.notional
         if reducing:
             closing += 1
-            winning += book.realized > before
+            winning += realized > 0
     return DayPerformance(
         fills=len(fills), closing_fills=closing, winning_fills=winning,
-        realized_pnl=sum((b.realized for b in books.values()), ZERO),
-        fees=sum((b.fees for b in books.values()), ZERO), volume=volume,
+        realized_pnl=sum((b.realized for b in ledger.books.values()), ZERO),
+        fees=sum((b.fees for b in ledger.books.values()), ZERO), volume=volume,
     )
 
 
