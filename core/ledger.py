@@ -44,6 +44,7 @@ ONE = Decimal(1)
 MAINTENANCE_MARGIN_RATE = Decimal("0.005")
 
 Key = tuple[str, str]
+ContractSize = Callable[[str, str], Decimal]  # (venue, symbol) -> what one contract is worth
 
 
 def average_cost(
@@ -172,7 +173,7 @@ class Ledger:
     """Books by (venue, symbol) from a stream of fills: what a strategy, the surveillance and
     the reports keep. ``contract_size`` says what a contract of a market is worth."""
 
-    def __init__(self, contract_size: Callable[[str, str], Decimal] | None = None) -> None:
+    def __init__(self, contract_size: ContractSize | None = None) -> None:
         self._contract_size = contract_size
         self.books: dict[Key, Book] = {}
 

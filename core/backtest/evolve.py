@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from core.backtest.data import Bars, DataError, bars_from_candles
 from core.backtest.optimizer import Candidate, SearchSettings, optimize, run_backtest
 from core.backtest.result import BacktestSettings
-from core.ledger import Ledger
+from core.ledger import ContractSize, Ledger
 from core.models import ZERO, Candle, Fill
 from core.ports import Clock
 from core.strategies.base import Strategy
@@ -79,9 +79,11 @@ class ReviewResult:
         }
 
 
-def day_performance(fills: Sequence[Fill]) -> DayPerformance:
-    """The day's trading from its fills: realized PnL by average cost, per symbol."""
-    ledger = Ledger()
+def day_performance(fills: Sequence[Fill], contract_size: ContractSize | None = None) -> DayPerformance:
+    """The day's trading from its fills: realized PnL from the ledger, per market, at each
+    market's ``contract_size`` (1 where it is not known, as for ``opentrade evolve``, which
+    connects to no venue)."""
+    ledger = Ledger(contract_size)
     closing = winning = 0
     volume = ZERO
     for fill in sorted(fills, key=lambda f: f.ts):
@@ -120,6 +122,7 @@ async def daily_review(
     review: ReviewSettings | None = None,
     settings: BacktestSettings | None = None,
     now_ms: int = 0,
+    contract_size: ContractSize | None = None,
 ) -> ReviewResult:
     """Review one strategy on its recent candles and the day's fills (module docstring).
 
@@ -131,7 +134,7 @@ async def daily_review(
     split = int(len(bars) * (1 - review.holdout_fraction))
     if split < 50 or len(bars) - split < 20:
         raise ValueError(f"{len(bars)} candles are too few for a review (need at least 50 to search and 20 to check)")
-    live = day_performance(fills)
+    live = day_performance(fills, contract_size)
     optimized = await asyncio.to_thread(
         optimize, strategy_cls, bars.slice(0, split), review.search, settings, base=current_params
     )
@@ -187,7 +190,8 @@ async def review_running(
             bars = bars_from_candles(info.symbols[0], info.timeframe, candles, allow_gaps=True)
             fills = await store.load_fills(strategy_id=info.strategy_id, since_ms=now_ms - DAY_MS)
             result = await daily_review(info.strategy_id, type(engine.context(info.strategy_id).strategy), info.params,
-                                        bars, fills=fills, review=review, settings=settings, now_ms=now_ms)
+                                        bars, fills=fills, review=review, settings=settings, now_ms=now_ms,
+                                        contract_size=lambda v, s: engine.host.instrument(v, s).contract_size)
         except (DataError, ValueError) as exc:
             outcomes[info.strategy_id] = f"skipped: {exc}"
             continue

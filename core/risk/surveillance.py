@@ -13,13 +13,12 @@ exits are never locked in (they still count toward the day's orders).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from core.config import CircuitBreakerConfig, SurveillanceConfig
 from core.events import Event, EventBus, OrderFilled, OrderUpdated
-from core.ledger import ONE, Ledger
+from core.ledger import ONE, ContractSize, Ledger
 from core.models import ZERO, Fill, Order, OrderBook, OrderRequest, OrderStatus, OrderType, Side
 from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
@@ -64,7 +63,7 @@ class _RealizedWindow:
     """One strategy's realized PnL net of fees within a window, from its fills booked in the
     ledger (average cost per market, with the market's contract size)."""
 
-    def __init__(self, span_ms: int, contract_size: Callable[[str, str], Decimal]) -> None:
+    def __init__(self, span_ms: int, contract_size: ContractSize) -> None:
         self.span_ms = span_ms
         self._ledger = Ledger(contract_size)
         self._realized: deque[tuple[int, Decimal]] = deque()

@@ -46,7 +46,7 @@ from core.sim.account import Account, Hold
 MARKET = "market"  # owner of the liquidity the venue brings
 OURS = "ours"
 STOP_PRICE_BUFFER = Decimal("1.05")  # funds held for a stop assume it may fill 5% past its trigger
-_REQUEST_FIELDS = frozenset(OrderRequest.model_fields)
+_REQUEST_FIELDS = set(OrderRequest.model_fields)
 _LIMIT, _OPEN = int(Kind.LIMIT), int(Status.OPEN)  # plain ints in the per-step loop
 _STATUS_OF_ENGINE = {
     Status.PENDING: OrderStatus.OPEN,
