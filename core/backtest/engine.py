@@ -209,7 +209,8 @@ class Backtester:
         market = self._require(symbol)
         if market.position.size == 0:
             return None
-        return market.position.to_position(VENUE, symbol, market.book.price_of(market.last), perpetual=False)
+        return market.position.to_position(VENUE, symbol, market.book.price_of(market.last),
+                                           perpetual=market.instrument.is_perpetual)
 
     def position_size(self, symbol: str) -> Decimal:
         """The account's signed position in ``symbol``."""

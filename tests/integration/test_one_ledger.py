@@ -222,7 +222,13 @@ async def run(scenario: Scenario, home: Path) -> dict[str, Seen]:
     script = Script(scenario, tester)
     tester.strategies.add(script, venue=BACKTEST, symbols=[symbol], timeframe="1h")
     await tester.run()
-    seen["backtester"] = from_book(tester.exchange.account.book(instrument), mark, scenario.perpetual, tester.equity())
+    tested = tester.exchange.account.book(instrument)
+    seen["backtester"] = from_book(tested, mark, scenario.perpetual, tester.equity())
+    reported = tester.position(BACKTEST, symbol)  # what the backtester, as the strategies' host, says
+    if reported is not None:
+        seen["backtester port"] = Seen(reported.signed_size, reported.entry_price, reported.realized_pnl - tested.funding,
+                                       tested.fees, margin=reported.margin if scenario.perpetual else None,
+                                       liquidation=reported.liquidation_price, unrealized=reported.unrealized_pnl)
     runner = script.ctx
     runner.mark(symbol, mark)
     strategy_book = runner.book(symbol)
@@ -274,7 +280,7 @@ def test_the_property_reaches_every_part() -> None:
     with tempfile.TemporaryDirectory() as home:
         seen = asyncio.run(run(scenario, Path(home)))
     assert set(seen) == {"paper venue", "ccxt paper", "paper venue port", "ccxt port", "portfolio", "backtester",
-                         "strategy runner", "reports"}
+                         "backtester port", "strategy runner", "reports"}
     venue = seen["paper venue"]
     # 9 contracts of 0.01 long at 1000, 3 closed at 1050, 6 more sold at 980: short 6 from 980
     assert (venue.size, venue.entry) == (D(-6), D(980))
