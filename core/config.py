@@ -219,6 +219,8 @@ class PaperMarketConfig(Section):
     symbol: str
     price: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)
     volatility: float | None = Field(default=None, gt=0, lt=1, description="per-second volatility")
+    contract_size: Decimal = Field(default=Decimal(1), gt=0, le=MAX_AMOUNT,
+                                   description="base units one contract of a perpetual is worth (OKX's BTC: 0.01)")
 
     @field_validator("symbol")
     @classmethod
@@ -227,6 +229,12 @@ class PaperMarketConfig(Section):
         if problem:
             raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _contracts_on_perpetuals(self) -> PaperMarketConfig:
+        if self.contract_size != 1 and ":" not in self.symbol:
+            raise ValueError(f"{self.symbol} is a spot market: contract_size applies to perpetuals only")
+        return self
 
 
 class PaperVenueConfig(Section):

@@ -334,6 +334,35 @@ class Order(_Model):
         if reason is not None:
             self.reason = reason
 
+    def add_fill(self, price: Decimal, size: Decimal, fee: Decimal, ts: int, notional: Decimal) -> Decimal:
+        """Fold one fill into the order (a simulated exchange's own book-keeping): the filled
+        size, the fee, and the volume-weighted average price, taken from ``notional`` (price
+        times size of the earlier fills, summed) so that it is exact (Decimal's 28 digits, never
+        rounded to a tick) and does not depend on how the fills came. The order is partially
+        filled, or filled once nothing remains. Returns the new notional, for the next fill."""
+        notional += price * size
+        filled = self.filled_size + size
+        self.avg_price = notional / filled
+        self.filled_size = filled
+        self.fee += fee
+        status = OrderStatus.FILLED if filled >= self.size else OrderStatus.PARTIALLY_FILLED
+        if status is not self.status:
+            self.transition(status, ts)
+        else:
+            self.updated_ts = ts
+        return notional
+
+    def take_fill_totals(self, filled_size: Decimal, avg_price: Decimal | None, fee: Decimal) -> bool:
+        """Take a venue's cumulative word on the order's fills (size, average price, fee) if it
+        says more was filled than we know; a late or repeated report changes nothing. Returns
+        whether the order grew."""
+        if filled_size <= self.filled_size:
+            return False
+        self.filled_size = filled_size
+        self.avg_price = avg_price
+        self.fee = max(self.fee, fee)
+        return True
+
 
 class Fill(_Model):
     fill_id: str

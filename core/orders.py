@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from core.events import EventBus, OrderFilled, OrderUpdated
 from core.faults import kill_point
-from core.models import ZERO, ExecutionReport, Fill, Order, OrderStatus
+from core.ledger import ONE, Ledger
+from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderStatus
 from core.storage.errors import DuplicateOrderError, StorageError
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class OrderStore(Protocol):
 
 class FillSink(Protocol):
     def apply_fill(self, fill: Fill, leverage: int | None = None) -> Any: ...
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None: ...
 
 
 @dataclass(frozen=True)
@@ -195,11 +198,7 @@ class OrderManager:
     def _merge(self, order: Order, report: ExecutionReport) -> tuple[str, str] | None:
         """Fold the report into the order; return (previous status, event name) if it changed."""
         previous = order.status
-        grew = report.filled_size > order.filled_size
-        if grew:
-            order.filled_size = report.filled_size
-            order.avg_price = report.avg_price
-            order.fee = max(order.fee, report.fee)
+        grew = order.take_fill_totals(report.filled_size, report.avg_price, report.fee)
         if report.venue_order_id and not order.venue_order_id:
             order.venue_order_id = report.venue_order_id
         target = report.status
@@ -242,34 +241,29 @@ class OrderManager:
         makers = sum(1 for f in fills if f.liquidity.value == "maker")
         return FillStats(len(fills), volume, notional, fees, makers / len(fills) if fills else 0.0)
 
+    def _contract_size(self, venue: str, symbol: str) -> Decimal:
+        instrument = self._portfolio.instrument(venue, symbol)
+        if instrument is None:
+            log.warning("%s on %s is not a market the engine knows: its fills count at a contract size of 1",
+                        symbol, venue)
+            return ONE
+        return instrument.contract_size
+
     async def calculate_performance(self, period: str = "daily", **filters: Any) -> list[PeriodPerformance]:
-        """Per-day or per-week fills, notional, fees and realized PnL (average-cost, per symbol)."""
+        """Per-day or per-week fills, notional, fees and realized PnL net of fees, from the
+        ledger (average cost per market, with its contract size)."""
         span = {"daily": DAY_MS, "weekly": 7 * DAY_MS}.get(period)
         if span is None:
             raise ValueError(f"unknown period '{period}': use daily or weekly")
         fills = sorted(await self._store.load_fills(**filters), key=lambda f: f.ts)
         buckets: dict[int, list[Decimal]] = {}
-        positions: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+        ledger = Ledger(self._contract_size)
         for fill in fills:
             start = _period_start(fill.ts, span)
-            bucket = buckets.setdefault(start, [Decimal(0), Decimal(0), Decimal(0), Decimal(0)])
-            key = (fill.venue, fill.symbol)
-            size, entry = positions.get(key, (ZERO, ZERO))
-            signed = fill.size * fill.side.sign
-            realized = ZERO
-            if size != 0 and (size > 0) != (signed > 0):
-                closed = min(abs(size), abs(signed))
-                realized = closed * (fill.price - entry) * (1 if size > 0 else -1)
-            new_size = size + signed
-            if new_size == 0:
-                entry = ZERO
-            elif size == 0 or (size > 0) != (new_size > 0):
-                entry = fill.price
-            elif (size > 0) == (signed > 0):
-                entry = (entry * abs(size) + fill.price * abs(signed)) / abs(new_size)
-            positions[key] = (new_size, entry)
+            bucket = buckets.setdefault(start, [ZERO, ZERO, ZERO, ZERO])
+            realized = ledger.apply(fill)
             bucket[0] += 1
-            bucket[1] += fill.notional
+            bucket[1] += fill.notional * ledger.book(fill.venue, fill.symbol).contract_size
             bucket[2] += fill.fee
             bucket[3] += realized - fill.fee
         return [

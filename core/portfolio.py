@@ -11,16 +11,9 @@ unrealized PnL of perpetual positions. Spot holdings are already in the balances
 position adds nothing more: it only says at what price the holding was bought. Balances are
 taken to be wallet balances, without unrealized PnL, as most venues report them.
 
-Perpetual liquidation price (isolated margin, linear contract): the position is liquidated when
-its margin plus unrealized PnL falls to the maintenance margin ``mmr * mark * size``. With the
-initial margin ``entry * size / leverage`` this gives
-
-    long:  P = entry * (1 - 1/leverage) / (1 - mmr)
-    short: P = entry * (1 + 1/leverage) / (1 + mmr)
-
-A 1x long has no liquidation price (it would be at or below zero). ``perpetual_margin`` is that
-computation, shared with the order ticket's preview, so what the trader is shown before sending
-is what the engine books after the fill.
+Position arithmetic, margin and liquidation prices are the ledger's (``core.ledger``): the same
+as the simulated exchange books and the order ticket previews, so what the trader is shown before
+sending is what the engine books after the fill.
 
 Daily PnL is equity now minus equity at the first event of the UTC day, venue by venue; a venue
 whose holdings cannot all be priced yet (or that connects later) starts its day when they can,
@@ -37,6 +30,7 @@ import logging
 from decimal import Decimal
 
 from core.events import EventBus, PositionChanged
+from core.ledger import MAINTENANCE_MARGIN_RATE, ONE, average_cost, perpetual_margin
 from core.models import ZERO, Balance, Fill, Instrument, Position, PositionSide, Side
 from core.portfolio_state import AccountingState
 from core.ports import Clock
@@ -44,24 +38,8 @@ from core.ports import Clock
 log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
-ONE = Decimal(1)
-MAINTENANCE_MARGIN_RATE = Decimal("0.005")
 
 Key = tuple[str, str]
-
-
-def perpetual_margin(
-    long: bool, entry: Decimal, size: Decimal, contract_size: Decimal, leverage: int, mmr: Decimal
-) -> tuple[Decimal, Decimal | None]:
-    """Initial margin and liquidation price (None at or below zero) of an isolated linear
-    perpetual position; the formula is in the module doc."""
-    lev = Decimal(leverage)
-    margin = entry * size * contract_size / lev
-    if long:
-        price = entry * (ONE - ONE / lev) / (ONE - mmr)
-    else:
-        price = entry * (ONE + ONE / lev) / (ONE + mmr)
-    return margin, (price if price > 0 else None)
 
 
 class UnknownInstrument(ValueError):
@@ -384,35 +362,25 @@ class Portfolio:
     def _trade(
         self, instrument: Instrument, delta: Decimal, fill: Fill, leverage: int | None = None
     ) -> tuple[Position | None, Decimal]:
-        """Average-cost update of one position by a signed size; returns it and the realized PnL."""
+        """The ledger's average-cost update of one position by a signed size; returns it (size 0
+        when it closed, at the entry it had) and the realized PnL. Spot cannot go short."""
         key = (fill.venue, fill.symbol)
         old = self._positions.get(key)
         current = old.signed_size if old is not None else ZERO
         if delta == 0 or (old is None and delta < 0 and not instrument.is_perpetual):
             return None, ZERO
-        realized = ZERO
-        if old is None or (current > 0) == (delta > 0):
-            new = current + delta
-            entry = (abs(current) * (old.entry_price if old else ZERO) + abs(delta) * fill.price) / abs(new)
-        else:
-            closing = min(abs(delta), abs(current))
-            direction = ONE if current > 0 else -ONE
-            realized = (fill.price - old.entry_price) * closing * direction * instrument.contract_size
-            new = current + delta
-            if not instrument.is_perpetual and (new > 0) != (current > 0):
-                new = ZERO
-            entry = old.entry_price if new != 0 and (new > 0) == (current > 0) else fill.price
-        flipped = old is not None and new != 0 and (new > 0) != (current > 0)
-        kept = old is not None and not flipped
+        new, entry, realized = average_cost(current, old.entry_price if old is not None else ZERO, delta, fill.price,
+                                            instrument.contract_size, can_short=instrument.is_perpetual)
+        kept = old if old is not None and (new == 0 or (new > 0) == (current > 0)) else None
         position = Position(
             venue=fill.venue,
             symbol=fill.symbol,
             side=PositionSide.LONG if (new > 0 or (new == 0 and current > 0)) else PositionSide.SHORT,
             size=abs(new),
-            entry_price=entry,
-            leverage=self._position_leverage(key, old if kept else None, leverage) if instrument.is_perpetual else 1,
-            realized_pnl=(old.realized_pnl if kept and old else ZERO) + realized,
-            created_ts=old.created_ts if kept and old else fill.ts,
+            entry_price=entry if new or old is None else old.entry_price,
+            leverage=self._position_leverage(key, kept, leverage) if instrument.is_perpetual else 1,
+            realized_pnl=(kept.realized_pnl if kept is not None else ZERO) + realized,
+            created_ts=kept.created_ts if kept is not None else fill.ts,
             updated_ts=fill.ts,
         )
         self._refresh(position, instrument)

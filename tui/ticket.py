@@ -6,7 +6,7 @@ conversion is a size typed in the quote currency, turned into base units at the 
 price and rounded down to the lot; the preview shows the resulting base size. Numbers are read
 by ``tui.numbers`` (a comma is refused, never guessed at). A perpetual's leverage is a field
 like the others: the order carries exactly what it says, and the preview's margin and
-liquidation price come from the engine's own ``core.portfolio.perpetual_margin``.
+liquidation price come from the engine's own ``core.ledger.perpetual_margin``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from decimal import Decimal
 from pydantic import ValidationError
 
 from core.config import TradingConfig
+from core.ledger import MAINTENANCE_MARGIN_RATE, perpetual_margin
 from core.models import Instrument, OrderRequest, OrderType, Side, TimeInForce
-from core.portfolio import MAINTENANCE_MARGIN_RATE, perpetual_margin
 from tui.format import show_price, show_size
 from tui.numbers import NumberError, parse_number
 

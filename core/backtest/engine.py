@@ -9,18 +9,19 @@ engine (``core.matching``) against synthetic depth placed around the replayed pr
 ``Slippage``): market orders fill at that price, or walk the depth and leave a remainder;
 resting limit orders fill when the replayed price reaches them, stops fire from the engine's
 trigger logic. With ``latency_ms`` an order reaches the book at the first replayed price at or
-after submission plus the latency. The account is a margin account in the quote currency, like
-backtesting.py's: cash moves by realized PnL and fees, shorts are allowed.
+after submission plus the latency. The books, the account and the orders are the simulated
+exchange's (``core.sim``), the one the paper venues use; its account is a margin account in the
+quote currency, like backtesting.py's: cash moves by realized PnL and fees, shorts are allowed,
+nothing is refused for want of funds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +33,8 @@ from core.backtest.result import BacktestResult, BacktestSettings
 from core.clock import SimClock
 from core.events import EventBus
 from core.executor import OrderRefused
-from core.matching import BUY, MatchingEngine, MatchResult, Status
+from core.ledger import Book
+from core.matching import BUY, MatchingEngine, MatchResult
 from core.models import (
     ZERO,
     Fill,
@@ -42,17 +44,17 @@ from core.models import (
     OrderStatus,
     OrderType,
     Position,
-    PositionSide,
     Side,
     Signal,
     TimeInForce,
     Trade,
 )
+from core.sim import Account, Change, SimExchange
+from core.sim.exchange import MARKET
 from core.strategies.base import Strategy, as_decimal
-from core.strategies.runner import StrategyEngine, SymbolBook
+from core.strategies.runner import StrategyEngine
 
 VENUE = "backtest"
-MARKET = "market"  # owner of the synthetic depth
 UNLIMITED_LOTS = 10**18
 Progress = Callable[[int, int], None]
 
@@ -80,26 +82,27 @@ def instrument_for(bars: Bars, settings: BacktestSettings) -> Instrument:
 
 @dataclass
 class _OpenTrade:
-    side: int
-    size: Decimal
-    entry: Decimal
+    """The round trip the position is in: when it opened, its entry price (the ledger's) and
+    the fees of its open size."""
+
     entry_bar: int
     entry_ts: int
+    entry: Decimal
     fees: Decimal
 
 
 @dataclass
 class _Market:
-    """One symbol: its candles as ticks and its book."""
+    """One symbol: its candles as ticks, its book and its position in the exchange."""
 
     bars: Bars
     instrument: Instrument
     book: MatchingEngine
+    position: Book
     paths: np.ndarray  # (n, 4) replayed prices in ticks
     tape: Tape | None = None  # recorded trades replayed instead of the four prices
     tape_ticks: np.ndarray | None = None
     tape_bounds: np.ndarray | None = None  # (n, 2) first and past-last trade of each candle
-    position: SymbolBook = field(default_factory=SymbolBook)
     trade: _OpenTrade | None = None
     cursor: int = 0
     last: int = 0  # last replayed price, ticks
@@ -117,7 +120,12 @@ class StrategyFailed(RuntimeError):
 
 
 class Backtester:
-    """Implements ``StrategyHost`` over the matching engine and a SimClock (module docstring)."""
+    """Implements ``StrategyHost`` over the matching engine and a SimClock (module docstring).
+
+    Each symbol trades as ``instrument_for`` makes it from the data and the settings, or as
+    ``instruments`` gives it (a venue's own market: its tick, lot, fees, contract size; a
+    perpetual's orders keep their leverage, so its margin and liquidation price are the venue's).
+    """
 
     def __init__(
         self,
@@ -126,6 +134,7 @@ class Backtester:
         *,
         signals: Sequence[Signal] = (),
         tapes: Mapping[str, Tape] | None = None,
+        instruments: Mapping[str, Instrument] | None = None,
         progress: Progress | None = None,
     ) -> None:
         series = [bars] if isinstance(bars, Bars) else list(bars)
@@ -141,32 +150,39 @@ class Backtester:
         self.clock = SimClock(int(self.timeline[0]))
         self.bus = EventBus()
         self.strategies = StrategyEngine(self)
-        self.cash = Decimal(repr(self.settings.cash))
-        self.fees = ZERO
+        self.exchange = SimExchange(VENUE, Account(margin=True), fill_prefix="bt", check_funds=False)
         self.trades: list[TradeRecord] = []
-        self._markets = {b.symbol: self._market(b) for b in series}
+        given = dict(instruments or {})
+        self._markets = {b.symbol: self._market(b, given.pop(b.symbol, None)) for b in series}
+        if given:
+            raise DataError(f"instruments given for symbols without candles: {', '.join(sorted(given))}")
         quotes = sorted({m.instrument.quote for m in self._markets.values()})
         if len(quotes) > 1:
             # the account is kept in one currency; PnL of an ETH/BTC position is in BTC
             raise DataError(f"all symbols of a backtest must share one quote currency (got {', '.join(quotes)})")
+        self.quote = quotes[0]
+        self.exchange.account.free[self.quote] = Decimal(repr(self.settings.cash))
         for symbol, tape in (tapes or {}).items():
             self._attach_tape(self._require(symbol), tape)
         self._live: dict[str, _Live] = {}
         self._signals = sorted(signals, key=lambda s: s.generated_time)
-        self._fill_ids = itertools.count(1)
         self._bar = 0
         self._progress = progress
         self.series = series
         self.exposed_bars = 0
 
-    def _market(self, bars: Bars) -> _Market:
-        instrument = instrument_for(bars, self.settings)
+    def _market(self, bars: Bars, given: Instrument | None) -> _Market:
+        instrument = given or instrument_for(bars, self.settings)
         scale = 1 / float(instrument.tick_size)
         bullish = bars.close >= bars.open
         first = np.where(bullish, bars.low, bars.high)
         second = np.where(bullish, bars.high, bars.low)
-        paths = np.rint(np.column_stack([bars.open, first, second, bars.close]) * scale).astype(np.int64)
-        return _Market(bars, instrument, MatchingEngine(instrument), paths)
+        prices = np.column_stack([bars.open, first, second, bars.close]) * scale
+        paths = np.rint(prices).astype(np.int64)
+        if given is not None and not np.allclose(prices, paths, rtol=0, atol=1e-6):
+            raise DataError(f"prices of {bars.symbol} are not all multiples of its tick size {instrument.tick_size}")
+        return _Market(bars, instrument, self.exchange.add_market(instrument), self.exchange.account.book(instrument),
+                       paths)
 
     def _attach_tape(self, market: _Market, tape: Tape) -> None:
         step = market.bars.step_ms
@@ -191,25 +207,25 @@ class Backtester:
 
     def position(self, venue: str, symbol: str) -> Position | None:
         market = self._require(symbol)
-        book = market.position
-        if book.size == 0:
+        if market.position.size == 0:
             return None
-        mark = market.book.price_of(market.last)
-        return Position(
-            venue=VENUE, symbol=symbol, side=PositionSide.LONG if book.size > 0 else PositionSide.SHORT,
-            size=abs(book.size), entry_price=book.entry, mark_price=mark, unrealized_pnl=book.size * (mark - book.entry),
-            realized_pnl=book.realized,
-        )
+        return market.position.to_position(VENUE, symbol, market.book.price_of(market.last),
+                                           perpetual=market.instrument.is_perpetual)
 
     def position_size(self, symbol: str) -> Decimal:
         """The account's signed position in ``symbol``."""
         return self._require(symbol).position.size
 
+    @property
+    def fees(self) -> Decimal:
+        return sum((m.position.fees for m in self._markets.values()), ZERO)
+
     def equity(self) -> Decimal:
-        total = self.cash
+        """Cash (the quote currency's balance, margin included) plus the open positions' PnL."""
+        total = self.exchange.account.total(self.quote)
         for market in self._markets.values():
             if market.position.size:
-                total += market.position.size * (market.book.price_of(market.last) - market.position.entry)
+                total += market.position.unrealized(market.book.price_of(market.last))
         return total
 
     async def submit(self, request: OrderRequest) -> Order:
@@ -236,9 +252,11 @@ class Backtester:
         live = self._live.pop(client_order_id, None)
         if live is None:
             return
+        reason = "canceled by the strategy"
         if live.placed:
-            self._markets[live.order.symbol].book.cancel(client_order_id)
-        live.order.transition(OrderStatus.CANCELED, self.clock.now_ms(), "canceled by the strategy")
+            self.exchange.cancel(client_order_id, self.clock.now_ms(), reason)
+        else:
+            live.order.transition(OrderStatus.CANCELED, self.clock.now_ms(), reason)
 
     def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
         return [lv.order for lv in self._live.values() if symbol is None or lv.order.symbol == symbol]
@@ -365,14 +383,14 @@ class Backtester:
         return max(1, int(notional / price / float(market.instrument.lot_size)))
 
     async def _place(self, market: _Market, live: _Live) -> None:
-        order, book = live.order, market.book
+        book = market.book
         live.placed = True
-        engine_order = book.new_order(
-            order.side, order.type, order.size, price=order.price, trigger_price=order.trigger_price,
-            trailing_offset=order.trailing_offset, time_in_force=order.time_in_force, post_only=order.post_only,
-            oid=order.client_order_id, owner=order.strategy_id or "user",
-        )
         now = self.clock.now_ms()
+        sim = self.exchange.accept(live.order, now, book.price_of(market.last))
+        if live.order.status is OrderStatus.REJECTED:
+            self._live.pop(live.order.client_order_id, None)
+            return
+        engine_order = self.exchange.engine_order(sim)
         ask, bid = self._touch(market, market.last)
         if self.settings.slippage.half_spread_bps == 0:
             ask = bid = market.last  # one side only: a taker meets the replayed price itself
@@ -380,85 +398,50 @@ class Backtester:
         result = book.submit(engine_order, now)
         for oid in placed:
             book.cancel(oid)
-        result.updated.append(engine_order)
         await self._settle(market, result)
 
     async def _settle(self, market: _Market, result: MatchResult) -> None:
-        """Turn the engine's fills on our orders into Fills, the ledger and order states."""
-        now = self.clock.now_ms()
+        """The exchange books our fills and order states; the round trips are recorded, then
+        the strategies see the fills."""
         fills: list[Fill] = []
-        touched = list(result.updated)
-        for match in result.fills:
-            for engine_order in (match.maker, match.taker):
-                if engine_order.owner == MARKET:
-                    continue
-                live = self._live.get(engine_order.oid)
-                if live is None:
-                    continue
-                order = live.order
-                fill = Fill(
-                    fill_id=f"bt-{next(self._fill_ids)}", client_order_id=order.client_order_id, venue=VENUE,
-                    symbol=order.symbol, side=order.side, price=match.price, size=match.size,
-                    fee=match.fee_of(engine_order), fee_currency=market.instrument.quote,
-                    liquidity=match.liquidity_of(engine_order), ts=now, strategy_id=order.strategy_id,
-                )
-                self._book_fill(market, fill)
-                fills.append(fill)
-                touched.append(engine_order)
-        for engine_order in touched:
-            live = self._live.get(engine_order.oid)
-            if live is not None:
-                self._sync(live, engine_order)
+        for change in self.exchange.settle(market.bars.symbol, result, self.clock.now_ms()):
+            if change.fill is not None:
+                self._record_trade(market, change)
+                fills.append(change.fill)
+            if change.status.is_terminal:
+                self._live.pop(change.sim.order.client_order_id, None)
         for fill in fills:
             await self.strategies.on_fill(fill)
 
-    def _sync(self, live: _Live, engine_order: Any) -> None:
-        order, now = live.order, self.clock.now_ms()
-        order.filled_size = market_size = engine_order.filled * self._markets[order.symbol].instrument.lot_size
-        if market_size:
-            order.avg_price = self._markets[order.symbol].book.price_of(engine_order.avg_price_ticks)
-        status = {
-            Status.FILLED: OrderStatus.FILLED,
-            Status.CANCELED: OrderStatus.CANCELED,
-            Status.REJECTED: OrderStatus.REJECTED,
-        }.get(engine_order.status, OrderStatus.PARTIALLY_FILLED if market_size else OrderStatus.OPEN)
-        if status is not order.status and order.can_transition(status):
-            order.transition(status, now, engine_order.reason)
-        if status.is_terminal:
-            self._live.pop(order.client_order_id, None)
-
-    def _book_fill(self, market: _Market, fill: Fill) -> None:
-        """Cash, position and the round-trip records (a fill through zero closes one, opens one)."""
-        self.cash -= fill.fee
-        self.fees += fill.fee
-        before = market.position.realized
-        market.position.apply(fill.side, fill.size, fill.price, fill.fee)
-        self.cash += market.position.realized - before
-        side, remaining, ts = fill.side.sign, fill.size, fill.ts
+    def _record_trade(self, market: _Market, change: Change) -> None:
+        """The round trips of one fill, from the position it left: a fill against the position
+        closes part or all of one (its PnL is what the ledger realized), one through zero closes
+        it and opens the next; fees are shared out by size."""
+        fill = change.fill
+        assert fill is not None
+        after = change.position_size
+        before = after - fill.size * fill.side.sign
         fee_per_unit = fill.fee / fill.size
-        trade = market.trade
-        if trade is not None and trade.side != side:
-            closed = min(trade.size, remaining)
-            share = closed / trade.size
-            entry_fee, exit_fee = trade.fees * share, fee_per_unit * closed
-            gross = closed * (fill.price - trade.entry) * trade.side
+        remaining, trade = fill.size, market.trade
+        if trade is not None and before and (before > 0) != (fill.side is Side.BUY):
+            held = abs(before)
+            closed = min(held, remaining)
+            entry_fee, exit_fee = trade.fees * closed / held, fee_per_unit * closed
             self.trades.append(TradeRecord(
-                market.bars.symbol, "long" if trade.side > 0 else "short", float(closed), trade.entry_bar, self._bar,
-                trade.entry_ts, ts, float(trade.entry), float(fill.price), float(gross - entry_fee - exit_fee),
-                float(entry_fee + exit_fee), fill.strategy_id or "",
+                market.bars.symbol, "long" if before > 0 else "short", float(closed), trade.entry_bar, self._bar,
+                trade.entry_ts, fill.ts, float(trade.entry), float(fill.price),
+                float(change.realized - entry_fee - exit_fee), float(entry_fee + exit_fee), fill.strategy_id or "",
             ))
-            trade.size -= closed
             trade.fees -= entry_fee
             remaining -= closed
-            if trade.size == 0:
+            if closed == held:
                 market.trade = trade = None
         if remaining > 0:
             fee = fee_per_unit * remaining
             if trade is None:
-                market.trade = _OpenTrade(side, remaining, fill.price, self._bar, ts, fee)
+                market.trade = _OpenTrade(self._bar, fill.ts, change.position_entry, fee)
             else:
-                trade.entry = (trade.entry * trade.size + fill.price * remaining) / (trade.size + remaining)
-                trade.size += remaining
+                trade.entry = change.position_entry
                 trade.fees += fee
 
 

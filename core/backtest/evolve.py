@@ -26,10 +26,11 @@ from core.backtest.data import Bars, DataError, bars_from_candles
 from core.backtest.executor import Executor, run_backtest
 from core.backtest.optimizer import Candidate, Progress, SearchSettings, optimize
 from core.backtest.result import BacktestSettings
+from core.ledger import ContractSize, Ledger
 from core.models import ZERO, Candle, Fill
 from core.ports import Clock
 from core.strategies.base import Strategy
-from core.strategies.runner import StrategyEngine, StrategyVersions, SymbolBook
+from core.strategies.runner import StrategyEngine, StrategyVersions
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -80,23 +81,25 @@ class ReviewResult:
         }
 
 
-def day_performance(fills: Sequence[Fill]) -> DayPerformance:
-    """The day's trading from its fills: realized PnL by average cost, per symbol."""
-    books: dict[str, SymbolBook] = {}
+def day_performance(fills: Sequence[Fill], contract_size: ContractSize | None = None) -> DayPerformance:
+    """The day's trading from its fills: realized PnL from the ledger, per market, at each
+    market's ``contract_size`` (1 where it is not known, as for ``opentrade evolve``, which
+    connects to no venue)."""
+    ledger = Ledger(contract_size)
     closing = winning = 0
     volume = ZERO
     for fill in sorted(fills, key=lambda f: f.ts):
-        book = books.setdefault(fill.symbol, SymbolBook())
-        before, reducing = book.realized, book.size != 0 and (book.size > 0) != (fill.side.sign > 0)
-        book.apply(fill.side, fill.size, fill.price, fill.fee)
+        book = ledger.book(fill.venue, fill.symbol)
+        reducing = book.size != 0 and (book.size > 0) != (fill.side.sign > 0)
+        realized = ledger.apply(fill)
         volume += fill.notional
         if reducing:
             closing += 1
-            winning += book.realized > before
+            winning += realized > 0
     return DayPerformance(
         fills=len(fills), closing_fills=closing, winning_fills=winning,
-        realized_pnl=sum((b.realized for b in books.values()), ZERO),
-        fees=sum((b.fees for b in books.values()), ZERO), volume=volume,
+        realized_pnl=sum((b.realized for b in ledger.books.values()), ZERO),
+        fees=sum((b.fees for b in ledger.books.values()), ZERO), volume=volume,
     )
 
 
@@ -123,6 +126,7 @@ async def daily_review(
     now_ms: int = 0,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    contract_size: ContractSize | None = None,
 ) -> ReviewResult:
     """Review one strategy on its recent candles and the day's fills (module docstring).
 
@@ -135,7 +139,7 @@ async def daily_review(
     split = int(len(bars) * (1 - review.holdout_fraction))
     if split < 50 or len(bars) - split < 20:
         raise ValueError(f"{len(bars)} candles are too few for a review (need at least 50 to search and 20 to check)")
-    live = day_performance(fills)
+    live = day_performance(fills, contract_size)
     optimized = await asyncio.to_thread(
         partial(optimize, base=current_params, executor=executor, progress=progress),
         strategy_cls, bars.slice(0, split), review.search, settings,
@@ -192,7 +196,8 @@ async def review_running(
             bars = bars_from_candles(info.symbols[0], info.timeframe, candles, allow_gaps=True)
             fills = await store.load_fills(strategy_id=info.strategy_id, since_ms=now_ms - DAY_MS)
             result = await daily_review(info.strategy_id, type(engine.context(info.strategy_id).strategy), info.params,
-                                        bars, fills=fills, review=review, settings=settings, now_ms=now_ms)
+                                        bars, fills=fills, review=review, settings=settings, now_ms=now_ms,
+                                        contract_size=lambda v, s: engine.host.instrument(v, s).contract_size)
         except (DataError, ValueError) as exc:
             outcomes[info.strategy_id] = f"skipped: {exc}"
             continue

@@ -18,7 +18,8 @@ from decimal import Decimal
 
 from core.config import CircuitBreakerConfig, SurveillanceConfig
 from core.events import Event, EventBus, OrderFilled, OrderUpdated
-from core.models import ZERO, Order, OrderBook, OrderRequest, OrderStatus, OrderType, Side
+from core.ledger import ONE, ContractSize, Ledger
+from core.models import ZERO, Fill, Order, OrderBook, OrderRequest, OrderStatus, OrderType, Side
 from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
 from core.risk.breakers import TimeWindow
@@ -58,29 +59,17 @@ def crosses_own(request: OrderRequest, resting: Order, book: OrderBook | None) -
     return False
 
 
-class _StrategyLedger:
-    """Average-cost realized PnL of one strategy's fills, per market, within a window."""
+class _RealizedWindow:
+    """One strategy's realized PnL net of fees within a window, from its fills booked in the
+    ledger (average cost per market, with the market's contract size)."""
 
-    def __init__(self, span_ms: int) -> None:
+    def __init__(self, span_ms: int, contract_size: ContractSize) -> None:
         self.span_ms = span_ms
-        self._positions: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+        self._ledger = Ledger(contract_size)
         self._realized: deque[tuple[int, Decimal]] = deque()
 
-    def add(self, ts: int, venue: str, symbol: str, signed: Decimal, price: Decimal, fee: Decimal) -> Decimal:
-        size, entry = self._positions.get((venue, symbol), (ZERO, ZERO))
-        realized = -fee
-        if size != 0 and (size > 0) != (signed > 0):
-            closed = min(abs(size), abs(signed))
-            realized += closed * (price - entry) * (1 if size > 0 else -1)
-        new_size = size + signed
-        if new_size == 0:
-            entry = ZERO
-        elif size == 0 or (size > 0) != (new_size > 0):
-            entry = price
-        elif (size > 0) == (signed > 0):
-            entry = (entry * abs(size) + price * abs(signed)) / abs(new_size)
-        self._positions[(venue, symbol)] = (new_size, entry)
-        self._realized.append((ts, realized))
+    def add(self, ts: int, fill: Fill) -> Decimal:
+        self._realized.append((ts, self._ledger.apply(fill) - fill.fee))
         return self.total(ts)
 
     def total(self, now: int) -> Decimal:
@@ -105,7 +94,7 @@ class Surveillance:
         self._account = TimeWindow(MINUTE_MS)
         self._per_strategy: dict[str, TimeWindow] = {}
         self._attempts: dict[str, TimeWindow] = {}
-        self._ledgers: dict[str, _StrategyLedger] = {}
+        self._ledgers: dict[str, _RealizedWindow] = {}
         self._recent: deque[_Placed] = deque()
         self._withdrawn: set[str] = set()
         self._day = -1
@@ -229,15 +218,21 @@ class Surveillance:
         fill = event.fill
         if fill.strategy_id is None:
             return
-        ledger = self._ledgers.setdefault(fill.strategy_id, _StrategyLedger(int(self._config.runaway_window * 1000)))
-        realized = ledger.add(fill.ts or self._clock.now_ms(), fill.venue, fill.symbol,
-                              fill.size * fill.side.sign, fill.price, fill.fee)
+        ledger = self._ledgers.get(fill.strategy_id)
+        if ledger is None:
+            ledger = self._ledgers[fill.strategy_id] = _RealizedWindow(int(self._config.runaway_window * 1000),
+                                                                       self._contract_size)
+        realized = ledger.add(fill.ts or self._clock.now_ms(), fill)
         equity = self._portfolio.equity()
         if equity > 0 and -realized >= equity * Decimal(str(self._config.runaway_loss_pct)):
             quote = self._portfolio.quote_currency
             self.runaways.append((fill.strategy_id, f"realized loss of {money(-realized, quote)} within "
                                                     f"{self._config.runaway_window:g} s is {pct(-realized / equity)} of "
                                                     f"equity (limit {pct(self._config.runaway_loss_pct)})"))
+
+    def _contract_size(self, venue: str, symbol: str) -> Decimal:
+        instrument = self._portfolio.instrument(venue, symbol)
+        return instrument.contract_size if instrument is not None else ONE
 
     def take_runaways(self) -> list[tuple[str, str]]:
         found, self.runaways = self.runaways, []

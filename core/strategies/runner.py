@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.events import CandleClosed, Event, EventBus, OrderFilled, SignalGenerated, Subscription, TradePrinted
 from core.faults import kill_point
+from core.ledger import Book
 from core.models import (
     ZERO,
     Candle,
@@ -99,39 +100,6 @@ class StrategyStateStore(Protocol):
     ) -> list[Candle]: ...
 
 
-@dataclass
-class SymbolBook:
-    """One strategy's position in one symbol from its own fills (average cost)."""
-
-    size: Decimal = ZERO  # signed
-    entry: Decimal = ZERO
-    realized: Decimal = ZERO
-    fees: Decimal = ZERO
-    mark: Decimal | None = None
-
-    def apply(self, side: Side, size: Decimal, price: Decimal, fee: Decimal) -> None:
-        delta = size * side.sign
-        self.fees += fee
-        if self.size == 0 or (self.size > 0) == (delta > 0):
-            total = self.size + delta
-            self.entry = (self.entry * abs(self.size) + price * size) / abs(total)
-            self.size = total
-        else:
-            closed = min(abs(delta), abs(self.size))
-            self.realized += closed * (price - self.entry) * (1 if self.size > 0 else -1)
-            remaining = self.size + delta
-            if remaining == 0 or (remaining > 0) != (self.size > 0):
-                self.entry = price if remaining != 0 else ZERO
-            self.size = remaining
-        self.mark = price
-
-    @property
-    def unrealized(self) -> Decimal:
-        if self.size == 0 or self.mark is None:
-            return ZERO
-        return self.size * (self.mark - self.entry)
-
-
 @dataclass(frozen=True)
 class StrategyInfo:
     """A strategy as the Strategies screen and `opentrade strategy list` show it."""
@@ -185,7 +153,8 @@ class StrategyContext:
         self.symbols = symbols
         self.timeframe = timeframe
         self.allocation_pct = allocation_pct
-        self.books: dict[str, SymbolBook] = {}
+        self.books: dict[str, Book] = {}  # by symbol: this strategy's own fills (core.ledger)
+        self.marks: dict[str, Decimal] = {}
         self.signals: deque[Signal] = deque(maxlen=engine.recent_signals)
         self.state = "stopped"
         self.last_error: str | None = None
@@ -207,10 +176,10 @@ class StrategyContext:
     def instrument(self, symbol: str) -> Instrument:
         return self.host.instrument(self.venue, symbol)
 
-    def book(self, symbol: str) -> SymbolBook:
+    def book(self, symbol: str) -> Book:
         found = self.books.get(symbol)
         if found is None:
-            found = self.books[symbol] = SymbolBook()
+            found = self.books[symbol] = Book(self.instrument(symbol).contract_size)
         return found
 
     def position(self, symbol: str) -> Decimal:
@@ -227,7 +196,8 @@ class StrategyContext:
             self._fill_ids.discard(self._fills_seen[0])
         self._fills_seen.append(fill.fill_id)
         self._fill_ids.add(fill.fill_id)
-        self.book(fill.symbol).apply(fill.side, fill.size, fill.price, fill.fee)
+        self.book(fill.symbol).fill(fill.size * fill.side.sign, fill.price, fill.fee, fill.ts)
+        self.marks[fill.symbol] = fill.price
         return True
 
     def replay(self, fills: Iterable[Fill]) -> None:
@@ -282,11 +252,14 @@ class StrategyContext:
         """The capital this strategy may use: its allocation of the account's equity."""
         return self.host.equity() * as_decimal(self.allocation_pct)
 
+    def unrealized(self) -> Decimal:
+        return sum((b.unrealized(self.marks.get(s)) for s, b in self.books.items()), ZERO)
+
     def pnl(self) -> Decimal:
-        return sum((b.realized + b.unrealized - b.fees for b in self.books.values()), ZERO)
+        return sum((b.realized - b.fees for b in self.books.values()), ZERO) + self.unrealized()
 
     def mark(self, symbol: str, price: Decimal) -> None:
-        self.book(symbol).mark = price
+        self.marks[symbol] = price
 
     async def submit(self, request: OrderRequest) -> Order | None:
         """Send an order through the host; a refusal is logged and counted, and None returned.
@@ -371,7 +344,7 @@ class StrategyContext:
             strategy_id=s.strategy_id, kind=s.name, state=self.state, venue=self.venue, symbols=self.symbols,
             timeframe=self.timeframe, allocation_pct=self.allocation_pct, params=dict(s.params),
             realized_pnl=sum((b.realized for b in self.books.values()), ZERO),
-            unrealized_pnl=sum((b.unrealized for b in self.books.values()), ZERO),
+            unrealized_pnl=self.unrealized(),
             fees=sum((b.fees for b in self.books.values()), ZERO),
             positions={k: b.size for k, b in self.books.items() if b.size != 0},
             recent_signals=tuple(self.signals), orders_sent=self.orders_sent, orders_refused=self.orders_refused,

@@ -81,5 +81,6 @@ def market_spec(venue: str, market: PaperMarketConfig) -> MarketSpec:
         maker_fee=PERP_MAKER_FEE if perpetual else SPOT_FEE,
         taker_fee=PERP_TAKER_FEE if perpetual else SPOT_FEE,
         max_leverage=PERP_MAX_LEVERAGE if perpetual else 1,
+        contract_size=market.contract_size,
     )
     return MarketSpec(instrument, instrument.round_price(price), volatility)

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from core.filemodes import private_dir, private_file
+from core.ledger import Book
 from core.models import Order
+from core.sim import Hold, SimOrder
 from core.storage.errors import StorageError
-from exchanges.paper.account import Hold, PerpPosition
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,16 +40,17 @@ CREATE INDEX IF NOT EXISTS orders_open ON orders (is_open, seq);
 """
 
 
-@dataclass
-class StoredOrder:
-    """An order as the venue tracks it: the order, the funds it holds, the notional of its
-    fills (for the average price) and, for a trailing stop, the best price it has seen."""
+@dataclass(frozen=True)
+class SavedPosition:
+    """A position as the file keeps it: ``size`` signed; ``realized`` includes funding."""
 
-    order: Order
-    hold: Hold
-    notional: Decimal
-    trail_ref: int | None
-    seq: int
+    symbol: str
+    size: Decimal
+    entry: Decimal
+    leverage: int
+    realized: Decimal
+    created_ts: int
+    updated_ts: int
 
 
 class VenueState:
@@ -80,20 +82,20 @@ class VenueState:
         rows = self._db.execute("SELECT asset, free, used FROM balances").fetchall()
         return {a: (Decimal(f), Decimal(u)) for a, f, u in rows} if rows else None
 
-    def positions(self) -> list[PerpPosition]:
+    def positions(self) -> list[SavedPosition]:
         rows = self._db.execute(
-            "SELECT symbol, side, size, entry_price, leverage, margin, realized_pnl, created_ts, updated_ts FROM positions"
+            "SELECT symbol, side, size, entry_price, leverage, realized_pnl, created_ts, updated_ts FROM positions"
         ).fetchall()
-        return [PerpPosition(s, side, Decimal(size), Decimal(entry), lev, Decimal(margin), Decimal(pnl), c, u)
-                for s, side, size, entry, lev, margin, pnl, c, u in rows]
+        return [SavedPosition(s, Decimal(size) * side, Decimal(entry), lev, Decimal(pnl), c, u)
+                for s, side, size, entry, lev, pnl, c, u in rows]
 
-    def open_orders(self) -> list[StoredOrder]:
+    def open_orders(self) -> list[SimOrder]:
         rows = self._db.execute(
             "SELECT body, hold_asset, hold_amount, notional, trail_ref, seq FROM orders WHERE is_open = 1 ORDER BY seq"
         ).fetchall()
         return [self._stored(row) for row in rows]
 
-    def order(self, client_order_id: str) -> StoredOrder | None:
+    def order(self, client_order_id: str) -> SimOrder | None:
         row = self._db.execute(
             "SELECT body, hold_asset, hold_amount, notional, trail_ref, seq FROM orders WHERE client_order_id = ?",
             (client_order_id,),
@@ -101,20 +103,20 @@ class VenueState:
         return self._stored(row) if row else None
 
     @staticmethod
-    def _stored(row: tuple[Any, ...]) -> StoredOrder:
+    def _stored(row: tuple[Any, ...]) -> SimOrder:
         body, asset, amount, notional, trail_ref, seq = row
-        return StoredOrder(Order.model_validate_json(body), Hold(asset, Decimal(amount)), Decimal(notional), trail_ref, seq)
+        return SimOrder(Order.model_validate_json(body), Hold(asset, Decimal(amount)), seq, Decimal(notional), trail_ref)
 
     def save(
         self,
         *,
-        orders: Iterable[StoredOrder] = (),
+        orders: Iterable[SimOrder] = (),
         balances: dict[str, tuple[Decimal, Decimal]] | None = None,
-        positions: dict[str, PerpPosition | None] | None = None,
+        positions: dict[str, Book | None] | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
         """Write everything that changed together, in one transaction. A position given as
-        None (closed) is deleted."""
+        None or flat (closed) is deleted."""
         db = self._db
         db.execute("BEGIN")
         try:
@@ -129,13 +131,13 @@ class VenueState:
             for asset, (free, used) in (balances or {}).items():
                 db.execute("INSERT OR REPLACE INTO balances VALUES (?, ?, ?)", (asset, str(free), str(used)))
             for symbol, p in (positions or {}).items():
-                if p is None:
+                if p is None or not p.size:
                     db.execute("DELETE FROM positions WHERE symbol = ?", (symbol,))
                 else:
                     db.execute(
                         "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (p.symbol, p.side, str(p.size), str(p.entry_price), p.leverage, str(p.margin),
-                         str(p.realized_pnl), p.created_ts, p.updated_ts),
+                        (symbol, 1 if p.size > 0 else -1, str(abs(p.size)), str(p.entry), p.leverage, str(p.margin()),
+                         str(p.realized + p.funding), p.created_ts, p.updated_ts),
                     )
             for key, value in (meta or {}).items():
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))

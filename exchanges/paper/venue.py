@@ -1,9 +1,11 @@
 """The embedded paper venue: a simulated exchange behind the ``ExchangeAdapter`` port.
 
-Each configured market has a matching engine (``core.matching``) and a seeded simulator that
-keeps liquidity resting around a moving mid and sends market orders through the book, so the
-user's orders trade against a flow that looks like a market: resting orders fill when the
-flow reaches them, market orders slip through the depth, stops fire on the last trade.
+The exchange itself (matching engines, the account with its margin, the user's orders) is
+``core.sim.SimExchange``, the same as the ccxt paper mode's and the backtester's. Each configured
+market adds a seeded simulator that keeps liquidity resting around a moving mid and sends market
+orders through the book, so the user's orders trade against a flow that looks like a market:
+resting orders fill when the flow reaches them, market orders slip through the depth, stops fire
+on the last trade.
 
 The venue is "the exchange": balances, positions and orders live in its own SQLite file and an
 accepted order is committed there before ``create_order`` answers. Changes made in one turn of
@@ -26,10 +28,11 @@ orders, fills, funding) is on that time, so at ``speed: 60`` a 1m candle closes 
 the clock, as a minute of the simulated market has passed. At speed 1 it is the clock's time.
 
 History: a simulated market starts with ten hours of seeded minutes ending at the start price
-(a replayed one with none). Asked for more candles than that (the agents want 314 hourly ones),
-``fetch_ohlcv`` walks the path further back from the oldest seeded trade, once, when first asked:
-the first frame does not wait for it. ``history`` (candles per timeframe) sizes what each
-timeframe keeps and adds timeframes beyond 1m, 5m, 15m and 1h.
+(a replayed one with none), walked back to a full day of hours so the ticker's change covers
+24 hours. Asked for more candles than that (the agents want 314 hourly ones), ``fetch_ohlcv``
+walks the path further back from the oldest seeded trade, once, when first asked: the first
+frame does not wait for it. ``history`` (candles per timeframe) sizes what each timeframe keeps
+and adds timeframes beyond 1m, 5m, 15m and 1h.
 
 What is published: ``OrderBookUpdated``, ``TickerUpdated`` (mark = the simulated mid),
 ``TradePrinted`` and 1m ``CandleClosed`` for subscribed markets (all of them until
@@ -54,8 +57,6 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from core.config import PaperVenueConfig
 from core.faults import kill_point
 from core.events import (
@@ -72,63 +73,51 @@ from core.events import (
     TradePrinted,
 )
 from core.market import MAX_CANDLES, TIMEFRAMES_MS, CandleBuilder, period_ms
-from core.matching import SELL, EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult, Status
+from core.ledger import Book
+from core.matching import EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult
 from core.models import (
     ZERO,
     Balance,
     Candle,
     ExecutionReport,
-    Fill,
     Instrument,
-    Liquidity,
     Order,
     OrderBook,
-    OrderRequest,
     OrderStatus,
-    OrderType,
     Position,
     Side,
     Ticker,
     Trade,
 )
 from core.ports import Clock, OrderNotFound, VenueError
+from core.sim import Account, Change, SimExchange, SimOrder
+from core.sim.exchange import MARKET
 from core.tasks import cancel_and_wait
-from exchanges.paper.account import Account, Hold, PerpPosition
 from exchanges.paper.markets import MarketSpec, market_spec
 from exchanges.paper.replay import ReplayPath, load_candles
 from exchanges.paper.simulator import HISTORY_MINUTES, MarketFactor, MarketSimulator
-from exchanges.paper.state import StoredOrder, VenueState
+from exchanges.paper.state import SavedPosition, VenueState
 
 log = logging.getLogger(__name__)
 
-USER = "user"
-SIM = "sim"
 BOOK_DEPTH = 20
 SAVE_SIMULATION_EVERY = 100  # steps
 MIN_STEP_INTERVAL = 0.05  # clock seconds between background steps, however fast the speed
-STOP_PRICE_BUFFER = Decimal("1.05")
+FUNDING_INTERVAL_MS = 8 * 3_600_000
+FUNDING_RATE = Decimal("0.0001")  # the usual rate when a perpetual trades at its index
 HOUR_MS = TIMEFRAMES_MS["1h"]
 DAY_HOURS = 24
-FUNDING_INTERVAL_MS = 8 * 3_600_000
-FUNDING_RATE = Decimal("0.0001")  # the usual rate when a perpetual trades at its index  # funds held for a stop assume it may fill 5% past its trigger
-_REQUEST_FIELDS = set(OrderRequest.model_fields)
-_STATUS_OF_ENGINE = {
-    Status.PENDING: OrderStatus.OPEN,
-    Status.FILLED: OrderStatus.FILLED,
-    Status.CANCELED: OrderStatus.CANCELED,
-    Status.REJECTED: OrderStatus.REJECTED,
-}
 
 
 class _Market:
-    """One symbol's moving parts: its book, its simulator, the synthetic quotes resting in
-    the book, and candles built from the trades it printed."""
+    """One symbol's moving parts: its book (in the simulated exchange), its simulator, and
+    candles built from the trades it printed."""
 
-    def __init__(self, spec: MarketSpec, simulator: MarketSimulator, keep: Mapping[str, int]) -> None:
+    def __init__(self, spec: MarketSpec, simulator: MarketSimulator, engine: MatchingEngine,
+                 keep: Mapping[str, int]) -> None:
         self.instrument: Instrument = spec.instrument
-        self.engine = MatchingEngine(spec.instrument)
+        self.engine = engine
         self.sim = simulator
-        self.quote_ids: list[object] = []
         self.candles = {tf: CandleBuilder(period_ms(tf), count) for tf, count in keep.items()}
         # per timeframe: the oldest seeded trade its candles hold, where more history ends, and
         # the time of the oldest trade they hold now
@@ -160,6 +149,7 @@ class PaperVenue:
         self._keep = {tf: max(MAX_CANDLES, wanted.get(tf, 0) + 1, HISTORY_MINUTES * 60_000 // period_ms(tf) + 2)
                       for tf in dict.fromkeys([*TIMEFRAMES_MS, *wanted])}
         self._markets: dict[str, _Market] = {}
+        self.exchange = SimExchange(name, Account(), fill_prefix=name, on_print=self._print_trade)
         replay_candles = load_candles(config.replay) if config.replay is not None else None
         for market_config in config.markets:
             if market_config.symbol in self._markets:
@@ -170,17 +160,18 @@ class PaperVenue:
                 # The replay drives the first configured market; the others stay simulated.
                 replay = ReplayPath(replay_candles)
                 spec = replace(spec, start_price=spec.instrument.round_price(Decimal(str(replay_candles[0].open))))
-            self._markets[market_config.symbol] = _Market(spec, MarketSimulator(spec, config.seed, replay), self._keep)
+            simulator = MarketSimulator(spec, config.seed, replay)
+            self._markets[market_config.symbol] = _Market(spec, simulator, self.exchange.add_market(spec.instrument),
+                                                         self._keep)
         self._link_perpetuals()
         self._factor = MarketFactor(config.seed)
         self._state = VenueState(state_path)
-        self._open: dict[str, StoredOrder] = {}
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscribed: set[str] | None = None
         self._closed = False
-        self._staged_orders: dict[str, StoredOrder] = {}
-        self._staged_positions: dict[str, PerpPosition | None] = {}
+        self._staged_orders: dict[str, SimOrder] = {}
+        self._staged_positions: dict[str, Book | None] = {}
         self._flush_handle: asyncio.Handle | None = None
         self._flushed: asyncio.Future[None] | None = None
         self._restore()
@@ -207,14 +198,14 @@ class PaperVenue:
         self._origin_ms = max(self._clock_origin_ms, self._state.meta("venue_time") or 0)
         balances = self._state.balances()
         if balances is None:
-            self._account = Account({asset: (amount, ZERO) for asset, amount in self.config.balances.items()})
+            self.exchange.account = Account({asset: (amount, ZERO) for asset, amount in self.config.balances.items()})
             self._state.save(balances=self._balance_rows())
         else:
-            self._account = Account(balances)
+            self.exchange.account = Account(balances)
         for position in self._state.positions():
-            self._account.positions[position.symbol] = position
-        self._fill_seq: int = self._state.meta("fill_seq") or 0
-        self._order_seq: int = self._state.meta("order_seq") or 0
+            self._restore_position(position)
+        self.exchange.fill_seq = self._state.meta("fill_seq") or 0
+        self.exchange.order_seq = self._state.meta("order_seq") or 0
         self._steps: int = self._state.meta("steps") or 0
         saved_slot = self._state.meta("funding_slot")
         self._funding_slot: int = saved_slot if saved_slot is not None else self._now() // FUNDING_INTERVAL_MS
@@ -228,18 +219,26 @@ class PaperVenue:
                 market.mark = market.instrument.round_price(Decimal(market.sim.price))
         now = self._now()
         for stored in self._state.open_orders():
-            market = self._markets.get(stored.order.symbol)
-            if market is None:
-                self._open[stored.order.client_order_id] = stored
-                self._finish(stored, OrderStatus.CANCELED, now, f"market {stored.order.symbol} is no longer configured")
+            if stored.order.symbol not in self._markets:
+                self.exchange.finish(stored, OrderStatus.CANCELED, now,
+                                      f"market {stored.order.symbol} is no longer configured")
                 self._save([stored])
                 continue
-            self._open[stored.order.client_order_id] = stored
-            market.engine.submit(self._engine_order(market, stored), now)
+            self.exchange.restore(stored, now)
         for market in self._markets.values():
             if market.sim.replay is None:
                 self._seed_history(market, now)
             self._refresh_quotes(market, now)
+
+    def _restore_position(self, saved: SavedPosition) -> None:
+        market = self._markets.get(saved.symbol)
+        if market is None:
+            log.warning("paper venue %s: a %s position of %s is kept in its file, but the market is no longer "
+                        "configured", self.name, saved.symbol, saved.size)
+            return
+        book = self.exchange.account.book(market.instrument)
+        book.size, book.entry, book.leverage, book.realized = saved.size, saved.entry, saved.leverage, saved.realized
+        book.created_ts, book.updated_ts = saved.created_ts, saved.updated_ts
 
     def _seed_history(self, market: _Market, now: int) -> None:
         """Each timeframe takes the seeded trades its candles can hold, no older."""
@@ -272,9 +271,9 @@ class PaperVenue:
             market.oldest_ts[timeframe] = ticks[0][0]
 
     def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:
-        return {b.asset: (b.free, b.used) for b in self._account.balances()}
+        return {b.asset: (b.free, b.used) for b in self.exchange.account.balances()}
 
-    def _save(self, orders: list[StoredOrder], positions: dict[str, PerpPosition | None] | None = None) -> None:
+    def _save(self, orders: list[SimOrder], positions: dict[str, Book | None] | None = None) -> None:
         """Stage the changes for the flush at the end of this loop turn (at once without a loop)."""
         for stored in orders:
             self._staged_orders[stored.order.client_order_id] = stored
@@ -300,7 +299,8 @@ class PaperVenue:
                 orders=orders.values(),
                 balances=self._balance_rows(),
                 positions=positions,
-                meta={"fill_seq": self._fill_seq, "order_seq": self._order_seq, "funding_slot": self._funding_slot},
+                meta={"fill_seq": self.exchange.fill_seq, "order_seq": self.exchange.order_seq,
+                      "funding_slot": self._funding_slot},
             )
         except Exception as exc:
             log.error("paper venue %s: saving its state failed, will retry with the next change: %s", self.name, exc)
@@ -321,7 +321,7 @@ class PaperVenue:
 
     def _save_simulation(self) -> None:
         trailing = []
-        for stored in self._open.values():
+        for stored in self.exchange.open.values():
             engine_order = self._markets[stored.order.symbol].engine.get(stored.order.client_order_id)
             if engine_order is not None and engine_order.kind == Kind.TRAILING_STOP:
                 stored.trail_ref = engine_order.ref
@@ -412,23 +412,20 @@ class PaperVenue:
     # ----- the port: account ---------------------------------------------------------------
 
     async def fetch_balances(self) -> list[Balance]:
-        return self._account.balances()
+        return self.exchange.account.balances()
 
     async def fetch_positions(self) -> list[Position]:
-        return [
-            position.to_model(self.name, self._markets[symbol].instrument, self._markets[symbol].mark)
-            for symbol, position in sorted(self._account.positions.items())
-        ]
+        return self.exchange.positions(lambda symbol: self._markets[symbol].mark)
 
     async def fetch_open_orders(self) -> list[ExecutionReport]:
-        return [self._report(s) for s in sorted(self._open.values(), key=lambda s: s.seq)]
+        return [self.exchange.report(s) for s in sorted(self.exchange.open.values(), key=lambda s: s.seq)]
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> ExecutionReport | None:
         stored = self._known(client_order_id)
-        return self._report(stored) if stored is not None else None
+        return self.exchange.report(stored) if stored is not None else None
 
-    def _known(self, client_order_id: str) -> StoredOrder | None:
-        return (self._open.get(client_order_id) or self._staged_orders.get(client_order_id)
+    def _known(self, client_order_id: str) -> SimOrder | None:
+        return (self.exchange.open.get(client_order_id) or self._staged_orders.get(client_order_id)
                 or self._state.order(client_order_id))
 
     # ----- the port: orders ----------------------------------------------------------------
@@ -446,231 +443,52 @@ class PaperVenue:
         """``create_order`` without the latency, for callers that step the venue by hand."""
         known = self._known(incoming.client_order_id)
         if known is not None:
-            return self._report(known)
+            return self.exchange.report(known)
         now = self._now()
-        self._order_seq += 1
         order = incoming.model_copy(
             update={"status": OrderStatus.PENDING_NEW, "filled_size": ZERO, "avg_price": None, "fee": ZERO,
-                    "reason": None, "venue_order_id": str(self._order_seq), "updated_ts": now}
+                    "reason": None, "venue_order_id": None, "updated_ts": now}
         )
-        stored = StoredOrder(order, Hold(""), ZERO, None, self._order_seq)
         market = self._markets.get(order.symbol)
-        reason = (self._refusal(market, order) if market is not None
-                  else f"unknown symbol {order.symbol} on {self.name}; markets: {', '.join(self._markets)}")
-        if reason is None:
-            assert market is not None
-            stored.hold = self._hold_for(market, order)
-            reason = self._account.hold(stored.hold.asset, stored.hold.amount)
-            if reason is not None:
-                stored.hold.amount = ZERO
-        if reason is not None:
-            order.transition(OrderStatus.REJECTED, now, reason)
-            self._save([stored])
-            report = self._report(stored)
-            self._publish(ExecutionReported(report))
-            return report
-        assert market is not None
-        self._open[order.client_order_id] = stored
-        result = market.engine.submit(self._engine_order(market, stored), now)
-        reports = self._settle(market, result, now, [stored])
-        fills = [r.fill for r in reports if r.client_order_id == order.client_order_id and r.fill is not None]
-        return self._report(stored, fills[-1] if fills else None)
+        stored, changes = self.exchange.submit(order, now, market.mark if market is not None else None)
+        self._after(changes or [Change(stored, None)])
+        fills = [c.fill for c in changes if c.sim is stored and c.fill is not None]
+        return self.exchange.report(stored, fills[-1] if fills else None)
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport:
         if self.config.latency_ms:
             await self._clock.sleep(self.config.latency_ms / 1000)
-        stored = self._open.get(client_order_id)
+        stored = self.exchange.cancel(client_order_id, self._now(), "canceled by request")
         if stored is None:
             known = self._known(client_order_id)
             if known is None:
                 raise OrderNotFound(f"order {client_order_id} is not known to {self.name}")
             await self._saved()
-            return self._report(known)
-        now = self._now()
-        self._markets[stored.order.symbol].engine.cancel(client_order_id, "canceled by request")
-        self._finish(stored, OrderStatus.CANCELED, now, "canceled by request")
-        self._save([stored])
-        report = self._report(stored)
-        self._publish(ExecutionReported(report))
+            return self.exchange.report(known)
+        self._after([Change(stored, None)])
         await self._saved()
-        return report
-
-    def _refusal(self, market: _Market, order: Order) -> str | None:
-        """Why the venue refuses the order before it reaches the book, or None."""
-        instrument = market.instrument
-        try:
-            request = OrderRequest.model_validate(order.model_dump(include=_REQUEST_FIELDS))
-        except ValidationError as exc:
-            return "; ".join(
-                (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
-                for e in exc.errors()
-            )
-        problems = request.validate_for(instrument)
-        if order.price is None and order.trigger_price is None:
-            notional_problem = instrument.size_problem(order.size, market.mark)
-            if notional_problem is not None and notional_problem not in problems:
-                problems.append(notional_problem)
-        if order.trailing_offset is not None:
-            offset_problem = instrument.price_problem(order.trailing_offset, "trailing offset")
-            if offset_problem is not None:
-                problems.append(offset_problem)
-        if problems:
-            return "; ".join(problems)
-        if order.reduce_only:
-            position = self._account.positions.get(order.symbol)
-            if position is None:
-                return f"reduce-only order rejected: there is no {order.symbol} position to reduce"
-            if position.side == order.side.sign:
-                kind = "long" if position.side > 0 else "short"
-                return f"reduce-only order rejected: a {order.side.value} would increase the {kind} position"
-            if order.size > position.size:
-                return f"reduce-only order rejected: size {order.size} exceeds the position's {position.size}"
-        return None
-
-    def _hold_for(self, market: _Market, order: Order) -> Hold:
-        """What an order keeps aside: the base currency for a spot sell, else the quote
-        currency for its cost or margin plus a taker fee, at the price it may fill at."""
-        instrument = market.instrument
-        if not instrument.is_perpetual and order.side is Side.SELL:
-            return Hold(instrument.base, order.size)
-        price = self._price_estimate(market, order)
-        fee = price * order.size * instrument.taker_fee
-        if not instrument.is_perpetual:
-            return Hold(instrument.quote, price * order.size + fee)
-        position = self._account.positions.get(order.symbol)
-        closable = position.size if position is not None and position.side != order.side.sign else ZERO
-        opening = ZERO if order.reduce_only else max(ZERO, order.size - closable)
-        leverage = position.leverage if position is not None and position.side == order.side.sign else order.leverage or 1
-        return Hold(instrument.quote, price * opening / leverage + fee)
-
-    def _price_estimate(self, market: _Market, order: Order) -> Decimal:
-        if order.price is not None:
-            return order.price
-        if order.trigger_price is not None:
-            return order.trigger_price * STOP_PRICE_BUFFER
-        if order.type is OrderType.TRAILING_STOP:
-            return (market.mark + (order.trailing_offset or ZERO)) * STOP_PRICE_BUFFER
-        engine = market.engine
-        lots, notional = engine.sweep(order.side.sign, engine.to_lots(order.size))
-        return engine.notional_of(notional) / engine.size_of(lots) if lots else market.mark
-
-    def _engine_order(self, market: _Market, stored: StoredOrder) -> EngineOrder:
-        order = stored.order
-        engine_order = market.engine.new_order(
-            order.side, order.type, order.remaining, price=order.price, trigger_price=order.trigger_price,
-            trailing_offset=order.trailing_offset, time_in_force=order.time_in_force, post_only=order.post_only,
-            oid=order.client_order_id, owner=USER, data=stored,
-        )
-        if stored.trail_ref is not None:
-            engine_order.ref = stored.trail_ref
-            engine_order.trigger = stored.trail_ref + (-engine_order.trail if engine_order.side == SELL else engine_order.trail)
-        return engine_order
+        return self.exchange.report(stored)
 
     # ----- what the book did to the user's orders ------------------------------------------
 
-    def _settle(
-        self, market: _Market, result: MatchResult, now: int, touched: list[StoredOrder] | None = None
-    ) -> list[ExecutionReport]:
-        """Turn one engine call into tape, account changes, persisted orders and reports."""
-        changed = {s.order.client_order_id: s for s in touched or []}
-        reports: list[ExecutionReport] = []
-        position_moved = False
-        for fill in result.fills:
-            self._print_trade(market, fill, now)
-            for engine_order in (fill.maker, fill.taker):
-                if engine_order.owner == USER:
-                    stored = engine_order.data
-                    reports.append(self._apply_fill(market, stored, engine_order, fill, now))
-                    changed[stored.order.client_order_id] = stored
-                    position_moved = position_moved or market.instrument.is_perpetual
-        for engine_order in result.updated:
-            if engine_order.owner != USER:
-                continue
-            stored = engine_order.data
-            status = self._status_of(engine_order, stored)
-            if status is not stored.order.status:
-                reason = engine_order.reason if status in (OrderStatus.CANCELED, OrderStatus.REJECTED) else None
-                self._finish(stored, status, now, reason)
-                reports.append(self._report(stored))
-                changed[stored.order.client_order_id] = stored
-        if position_moved:
-            for stored in self._cancel_stale_reduce_only(market, now):
-                reports.append(self._report(stored))
-                changed[stored.order.client_order_id] = stored
-        if changed:
-            positions = {market.symbol: self._account.positions.get(market.symbol)} if position_moved else None
-            self._save(list(changed.values()), positions)
-        for report in reports:
-            self._publish(ExecutionReported(report))
-        return reports
+    def _settle(self, market: _Market, result: MatchResult, now: int) -> None:
+        """One engine call's fills printed and booked by the exchange, then saved and published."""
+        self._after(self.exchange.settle(market.symbol, result, now))
 
-    @staticmethod
-    def _status_of(engine_order: EngineOrder, stored: StoredOrder) -> OrderStatus:
-        if engine_order.status == Status.OPEN:
-            return OrderStatus.PARTIALLY_FILLED if stored.order.filled_size else OrderStatus.OPEN
-        return _STATUS_OF_ENGINE[Status(engine_order.status)]
-
-    def _finish(self, stored: StoredOrder, status: OrderStatus, now: int, reason: str | None) -> None:
-        """Move an order to ``status``; a terminal order gives back what it still holds."""
-        stored.order.transition(status, now, reason)
-        if status.is_terminal:
-            self._account.release(stored.hold)
-            self._open.pop(stored.order.client_order_id, None)
-
-    def _apply_fill(
-        self, market: _Market, stored: StoredOrder, engine_order: EngineOrder, fill: MatchFill, now: int
-    ) -> ExecutionReport:
-        instrument = market.instrument
-        order = stored.order
-        price, size = fill.price, fill.size
-        maker = engine_order is fill.maker
-        fee = fill.maker_fee if maker else fill.taker_fee
-        if instrument.is_perpetual:
-            self._account.perp_fill(instrument, stored.hold, order.side.sign, price, size, fee, order.leverage or 1, now)
-        else:
-            self._account.spot_fill(instrument, stored.hold, order.side.sign, price, size, fee)
-        self._fill_seq += 1
-        new_fill = Fill(
-            fill_id=f"{self.name}-{self._fill_seq}", client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id, venue=self.name, symbol=order.symbol, side=order.side,
-            price=price, size=size, fee=fee, fee_currency=instrument.quote,
-            liquidity=Liquidity.MAKER if maker else Liquidity.TAKER, ts=now, strategy_id=order.strategy_id,
-        )
-        order.filled_size += size
-        order.fee += fee
-        stored.notional += price * size
-        order.avg_price = (stored.notional / order.filled_size).quantize(instrument.tick_size / 10_000)
-        status = OrderStatus.FILLED if order.filled_size == order.size else OrderStatus.PARTIALLY_FILLED
-        if status is OrderStatus.FILLED:
-            self._finish(stored, status, now, None)
-        elif status is not order.status:
-            order.transition(status, now)
-        else:
-            order.updated_ts = now
-        return self._report(stored, new_fill)
-
-    def _cancel_stale_reduce_only(self, market: _Market, now: int) -> list[StoredOrder]:
-        """Reduce-only orders that the position no longer allows are canceled, as venues do."""
-        position = self._account.positions.get(market.symbol)
-        canceled = []
-        for stored in list(self._open.values()):
-            order = stored.order
-            if order.symbol != market.symbol or not order.reduce_only:
-                continue
-            if position is None or position.side == order.side.sign or order.remaining > position.size:
-                reason = "reduce-only order canceled: it would no longer reduce the position"
-                market.engine.cancel(order.client_order_id, reason)
-                self._finish(stored, OrderStatus.CANCELED, now, reason)
-                canceled.append(stored)
-        return canceled
-
-    def _report(self, stored: StoredOrder, fill: Fill | None = None) -> ExecutionReport:
-        order = stored.order
-        return ExecutionReport(
-            client_order_id=order.client_order_id, venue=self.name, symbol=order.symbol, status=order.status,
-            venue_order_id=order.venue_order_id, filled_size=order.filled_size, avg_price=order.avg_price,
-            fee=order.fee, fill=fill, reason=order.reason, ts=order.updated_ts,
-        )
+    def _after(self, changes: list[Change]) -> None:
+        """Stage the orders (and the perpetual positions) the changes touched, then publish a
+        report per change."""
+        if not changes:
+            return
+        orders = {c.sim.order.client_order_id: c.sim for c in changes}
+        positions = {
+            symbol: self.exchange.account.position(symbol)
+            for symbol in {c.sim.order.symbol for c in changes if c.fill is not None}
+            if self._markets[symbol].instrument.is_perpetual
+        }
+        self._save(list(orders.values()), positions)
+        for change in changes:
+            self._publish(ExecutionReported(self.exchange.report_of(change)))
 
     # ----- the simulation ------------------------------------------------------------------
 
@@ -684,7 +502,7 @@ class PaperVenue:
             market.sim.advance(dt, self._factor)
             self._refresh_quotes(market, now)
             for side, lots in market.sim.flow(dt):
-                result = market.engine.submit(EngineOrder(None, SIM, side, Kind.MARKET, lots), now)
+                result = market.engine.submit(EngineOrder(None, MARKET, side, Kind.MARKET, lots), now)
                 self._settle(market, result, now)
             self._mark_to_market(market, now)
             self._close_candles(market, now)
@@ -696,23 +514,14 @@ class PaperVenue:
             self._save_simulation()
 
     def _refresh_quotes(self, market: _Market, now: int) -> None:
-        """Replace the synthetic ladder around the new mid. A new quote that crosses a user
-        order trades with it: that is how price moving through a limit order fills it."""
-        engine = market.engine
-        for oid in market.quote_ids:
-            engine.cancel(oid)
-        ids = []
-        for side, price, lots in market.sim.quotes():
-            quote = EngineOrder(None, SIM, side, Kind.LIMIT, lots, price)
-            result = engine.submit(quote, now)
-            if result.fills:
-                self._settle(market, result, now)
-            if quote.status == Status.OPEN:
-                ids.append(quote.oid)
-        market.quote_ids = ids
+        """Replace the synthetic ladder around the new mid (a new quote that crosses a user
+        order trades with it)."""
+        self._after(self.exchange.replace_liquidity(market.symbol, market.sim.quotes(), now))
 
-    def _print_trade(self, market: _Market, fill: MatchFill, now: int) -> None:
-        price, size = fill.price, fill.size
+    def _print_trade(self, symbol: str, fill: MatchFill) -> None:
+        """Every trade the book prints: the tape, the last price and the candles."""
+        market = self._markets[symbol]
+        price, size, now = fill.price, fill.size, fill.ts
         market.last = price
         for builder in market.candles.values():
             builder.add(now, float(price), float(size))
@@ -735,37 +544,28 @@ class PaperVenue:
         engine sees it at its next account sync, like a venue's funding history."""
         self._funding_slot = now // FUNDING_INTERVAL_MS
         paid = {}
-        for symbol, position in self._account.positions.items():
-            market = self._markets[symbol]
-            payment = market.mark * position.size * FUNDING_RATE * position.side
-            self._account.pay(market.instrument.quote, payment)
-            position.realized_pnl -= payment
-            position.updated_ts = now
-            paid[symbol] = position
-            log.info("paper venue %s: %s funding %s %s", self.name, symbol, -payment, market.instrument.quote)
+        for symbol, market in self._markets.items():
+            received = self.exchange.pay_funding(symbol, FUNDING_RATE, market.mark, now)
+            if received is not None:
+                paid[symbol] = self.exchange.account.position(symbol)
+                log.info("paper venue %s: %s funding %s %s", self.name, symbol, received, market.instrument.quote)
         self._save([], paid)
 
     def _mark_to_market(self, market: _Market, now: int) -> None:
         market.mark = market.instrument.round_price(Decimal(market.sim.price))
-        position = self._account.positions.get(market.symbol)
-        if position is None:
-            return
-        liquidation = position.liquidation_price(market.instrument)
-        if liquidation is None:
-            return
-        if (market.mark <= liquidation) if position.side > 0 else (market.mark >= liquidation):
-            self._liquidate(market, liquidation, now)
+        liquidated = self.exchange.liquidate_at(market.symbol, market.mark, now)
+        if liquidated is not None:
+            self._liquidated(market, *liquidated, now)
 
-    def _liquidate(self, market: _Market, price: Decimal, now: int) -> None:
-        closed = self._account.liquidate(market.instrument, now)
+    def _liquidated(self, market: _Market, closed: Position, canceled: list[Change], now: int) -> None:
+        price = closed.mark_price
         log.warning("paper venue %s: %s position liquidated at %s, margin %s lost",
                     self.name, market.symbol, price, closed.margin)
-        canceled = self._cancel_stale_reduce_only(market, now)
-        self._save(canceled, {market.symbol: None})
-        for stored in canceled:
-            self._publish(ExecutionReported(self._report(stored)))
-        self._publish(PositionChanged(closed.to_model(self.name, market.instrument, price), closed=True))
-        self._publish(BalancesChanged(self.name, tuple(self._account.balances())))
+        self._save([c.sim for c in canceled], {market.symbol: None})
+        for change in canceled:
+            self._publish(ExecutionReported(self.exchange.report_of(change)))
+        self._publish(PositionChanged(closed, closed=True))
+        self._publish(BalancesChanged(self.name, tuple(self.exchange.account.balances())))
         self._publish(RiskAlert("critical", "liquidation",
                                 f"{market.symbol} position liquidated at {price}: isolated margin lost",
                                 market.symbol, now))

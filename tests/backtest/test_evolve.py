@@ -40,6 +40,8 @@ def test_day_performance_from_fills() -> None:
     perf = day_performance([fill(1, Side.BUY, 100), fill(2, Side.SELL, 110), fill(3, Side.SELL, 105), fill(4, Side.BUY, 108)])
     assert perf.fills == 4 and perf.closing_fills == 2 and perf.winning_fills == 1 and perf.win_rate == 0.5
     assert perf.realized_pnl == Decimal(10 - 3) and perf.fees == Decimal("0.4") and perf.volume == Decimal(423)
+    tenths = day_performance([fill(1, Side.BUY, 100), fill(2, Side.SELL, 110)], lambda venue, symbol: Decimal("0.1"))
+    assert tenths.realized_pnl == Decimal(1), "contracts of 0.1 realize a tenth (they counted as whole coins)"
 
 
 @pytest.fixture(scope="module")

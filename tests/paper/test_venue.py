@@ -171,8 +171,8 @@ async def test_perpetual_pnl_and_fees(make_venue: Callable[..., Harness]) -> Non
     assert position.side.value == "long" and position.size == Decimal("0.2") and position.leverage == 5
     assert position.entry_price == opened.avg_price
     assert position.margin == position.entry_price * Decimal("0.2") / 5
-    assert position.liquidation_price == (
-        position.entry_price * Decimal("0.8") / Decimal("0.995")).quantize(Decimal("0.1"))
+    # the ledger's exact price, as the portfolio and the ticket have it (it was rounded to the tick here)
+    assert position.liquidation_price == position.entry_price * Decimal("0.8") / Decimal("0.995")
     h.step(200)
     [position] = await h.venue.fetch_positions()
     assert position.unrealized_pnl == (position.mark_price - position.entry_price) * Decimal("0.2")  # type: ignore[operator]
@@ -528,3 +528,22 @@ async def test_the_ticker_says_what_the_day_change_is_measured_from(make_venue: 
     [instrument] = [i for i in await h.venue.load_instruments() if i.symbol == BTC]
     assert ticker.reference_price == instrument.round_price(Decimal(str(began.open)))
     assert day <= ticker.ts - ticker.reference_ts < day + hour
+
+
+async def test_a_perpetual_of_another_contract_size(make_venue: Callable[..., Harness]) -> None:
+    """Contracts worth 0.01 BTC: margin, PnL and funding are a hundredth of whole coins' (the
+    venue's account charged fees on the contract size but margin, PnL and funding without it)."""
+    perp = "BTC/USDT:USDT"
+    h = make_venue(markets=[{"symbol": perp, "contract_size": "0.01"}])
+    opened = await h.venue.create_order(make_order(perp, Side.BUY, "10", OrderType.MARKET, leverage=5))
+    [position] = await h.venue.fetch_positions()
+    entry = position.entry_price
+    assert position.margin == entry * 10 * Decimal("0.01") / 5
+    assert opened.fee == entry * 10 * Decimal("0.01") * Decimal("0.0005")
+    assert (await balance_map(h))["USDT"] == (Decimal(100000) - position.margin - opened.fee, position.margin)
+    h.clock.set(1_704_067_200_000 + 8 * 3_600_000)
+    h.step()
+    [position] = await h.venue.fetch_positions()
+    paid = position.mark_price * 10 * Decimal("0.01") * Decimal("0.0001")  # type: ignore[operator]
+    assert position.realized_pnl == -paid
+    assert position.unrealized_pnl == (position.mark_price - entry) * 10 * Decimal("0.01")  # type: ignore[operator]

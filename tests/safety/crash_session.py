@@ -81,7 +81,7 @@ async def state(engine: TradingEngine) -> dict[str, Any]:
         "fill_sum": {c: str(sum((f.size for f in fills if f.client_order_id == c), Decimal(0))) for c in at_venue},
         "venue": {c: r.status.value for c, r in at_venue.items() if r is not None},
         "venue_filled": {c: str(r.filled_size) for c, r in at_venue.items() if r is not None},
-        "venue_accepted": venue._order_seq,  # type: ignore[attr-defined]
+        "venue_accepted": venue.exchange.order_seq,  # type: ignore[attr-defined]
         "venue_open": sorted(r.client_order_id for r in await venue.fetch_open_orders()),
         "venue_balances": {b.asset: str(b.total) for b in await venue.fetch_balances()},
         "portfolio_balances": {b.asset: str(b.total) for b in engine.portfolio.balances("paper")},

@@ -61,7 +61,7 @@ async def assert_consistent(engine: TradingEngine) -> None:
         assert (order.status, order.filled_size) == (report.status, report.filled_size), order.client_order_id
         fills = await engine.fills(client_order_id=order.client_order_id)
         assert sum((f.size for f in fills), D(0)) == order.filled_size
-    assert venue._order_seq == found, "an order reached the venue twice"
+    assert venue.exchange.order_seq == found, "an order reached the venue twice"
     assert sorted(o.client_order_id for o in engine.open_orders()) == sorted(
         r.client_order_id for r in await venue.fetch_open_orders()
     )

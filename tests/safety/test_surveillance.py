@@ -11,8 +11,10 @@ import pytest
 from core.clock import SimClock
 from core.config import CircuitBreakerConfig, SurveillanceConfig
 from core.engine import OrderRefused
-from core.events import OrderFilled, StrategyHalted
-from core.models import Fill, Side
+from core.events import EventBus, OrderFilled, StrategyHalted
+from core.models import Balance, ContractType, Fill, Instrument, Side
+from core.portfolio import Portfolio
+from core.risk.surveillance import Surveillance
 from core.strategies.sma_cross import SmaCross
 from tests.safety.conftest import SPOT, EngineFactory, limit, market, safety_config, start_engine, until
 
@@ -132,3 +134,24 @@ async def test_a_strategy_losing_too_much_in_the_window_is_stopped(make_engine: 
     await engine.check_risk()
     events = halted.drain()
     assert [e.strategy_id for e in events] == ["bleeder"] and "realized loss" in events[0].reason
+
+
+def test_the_runaway_loss_counts_the_contract_size(clock: SimClock) -> None:
+    """Contracts worth 0.01 BTC: a 500 USDT drop on 100 of them loses 500, not the 50,000 its
+    own average-cost copy counted (which stopped the strategy at once)."""
+    perp = Instrument(venue="paper", symbol="BTC/USDT:USDT", base="BTC", quote="USDT",
+                      contract_type=ContractType.LINEAR_PERPETUAL, tick_size=D("0.1"), lot_size=D(1),
+                      contract_size=D("0.01"), max_leverage=20)
+    portfolio = Portfolio(clock)
+    portfolio.register_instrument(perp)
+    portfolio.set_balances("paper", [Balance(asset="USDT", free=D(100_000))])
+    bus = EventBus()
+    surveillance = Surveillance(SurveillanceConfig(runaway_loss_pct=0.01), CircuitBreakerConfig(), portfolio, bus, clock)
+    for n, (side, price) in enumerate(((Side.BUY, "60000"), (Side.SELL, "59500"), (Side.BUY, "60000"),
+                                       (Side.SELL, "59000"))):
+        bus.publish(OrderFilled(Fill(fill_id=f"f{n}", client_order_id=f"o{n}", venue="paper", symbol=perp.symbol,
+                                     side=side, price=D(price), size=D(100), ts=clock.now_ms(), strategy_id="s")))
+        if n == 1:
+            assert surveillance.take_runaways() == [], "-500 is half of the 1% limit"
+    [(strategy_id, reason)] = surveillance.take_runaways()
+    assert strategy_id == "s" and "realized loss of 1,500" in reason

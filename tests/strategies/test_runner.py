@@ -14,7 +14,7 @@ from core.backtest.result import BacktestSettings
 from core.clock import SimClock
 from core.config import StrategyConfig
 from core.events import CandleClosed, OrderFilled, SignalGenerated, TradePrinted
-from core.models import Candle, Direction, Fill, Side, Signal, Trade
+from core.models import Candle, Direction, Fill, Instrument, Side, Signal, Trade
 from core.strategies import registry
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.mean_reversion import MeanReversion
@@ -204,3 +204,23 @@ async def test_resizing_in_the_same_direction_trades_only_the_difference(clock: 
     # reversing (the fake venue filled nothing since): sell the 40 held, then short 0.5 of the
     # 9996 left after the 4 of fees closing them would cost: 4998 / 100.1 = 49.930
     assert (flip.side, flip.size) == (Side.SELL, Decimal(40) + Decimal("49.930"))
+
+
+class ContractHost(FakeHost):
+    """Perpetuals here are contracts worth 0.1 of the base."""
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        return super().instrument(venue, symbol).model_copy(update={"contract_size": Decimal("0.1")})
+
+
+async def test_a_strategys_pnl_counts_the_contract_size(clock: SimClock) -> None:
+    """The strategy's books used to count every contract as a whole coin: ten times the PnL."""
+    engine = StrategyEngine(ContractHost(clock))
+    ctx = engine.add(Recorder(strategy_id="r"), venue="paper", symbols=["ETH/USDT:USDT"], timeframe="1m")
+    for n, (side, price) in enumerate(((Side.BUY, 2000), (Side.SELL, 2100))):
+        await engine.on_fill(Fill(fill_id=f"f{n}", client_order_id=f"c{n}", venue="paper", symbol="ETH/USDT:USDT",
+                                  side=side, price=Decimal(price), size=Decimal(3), fee=Decimal("0.1"), strategy_id="r"))
+    [info] = engine.list_strategies()
+    assert (info.realized_pnl, info.fees, info.positions) == (Decimal(30), Decimal("0.2"), {})
+    ctx.mark("ETH/USDT:USDT", Decimal(2050))
+    assert ctx.pnl() == Decimal("29.8")

@@ -12,8 +12,8 @@ from textual.widgets import DataTable, Input, Static
 
 from core.clock import SimClock
 from core.config import AppConfig, CircuitBreakerConfig
+from core.ledger import perpetual_margin
 from core.models import OrderRequest, OrderType, Side
-from core.portfolio import perpetual_margin
 from tests.tui.conftest import advance, settle, wait_ready
 from tests.tui.test_trading_flow import SYMBOL, choose_market_type, resting_buy_price, type_ticket
 from tui.app import OpenTradeApp

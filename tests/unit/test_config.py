@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,11 @@ def test_only_enabled_strategies_are_checked_against_the_venues() -> None:
     assert config.strategies["old"].venue == "kraken"
     [problem] = problems("strategies:\n  old:\n    kind: sma_cross\n    enabled: true\n    venue: kraken\n")
     assert "strategy 'old' uses venue 'kraken', which is not configured" in problem
+
+
+def test_a_contract_size_is_for_perpetual_paper_markets() -> None:
+    [problem] = problems("venues:\n  paper:\n    markets:\n      - {symbol: BTC/USDT, contract_size: 0.01}\n")
+    assert problem.startswith("cfg.yaml:4: venues.paper.markets.0:")
+    assert "BTC/USDT is a spot market: contract_size applies to perpetuals only" in problem
+    config = parse_config("venues:\n  paper:\n    markets:\n      - {symbol: BTC/USDT:USDT, contract_size: 0.01}\n", "cfg.yaml")
+    assert config.venues["paper"].markets[0].contract_size == Decimal("0.01")  # type: ignore[union-attr]

@@ -17,8 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from core.ledger import MAINTENANCE_MARGIN_RATE
 from core.models import Instrument, OrderType, Side, TimeInForce
-from core.portfolio import MAINTENANCE_MARGIN_RATE
 from tui.format import fmt_money, show_price, show_size
 from tui.messages import OrderSubmitted
 from tui.ticket import FIELDS_FOR_TYPE, TicketForm, TicketResult, parse_ticket
