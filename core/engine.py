@@ -47,7 +47,7 @@ from core.ports import Clock, ExchangeAdapter, Service, VenueError
 from core.redact import redact
 from core.risk import RiskManager
 from core.risk.guard import SafetyGuard
-from core.storage.database import Database
+from core.storage.interface import Storage
 from core.storage.errors import StorageError
 from core.storage_watch import StorageWatch
 
@@ -117,7 +117,7 @@ class TradingEngine:
     def __init__(
         self,
         config: AppConfig,
-        db: Database,
+        db: Storage,
         venues: Mapping[str, ExchangeAdapter],
         clock: Clock,
         bus: EventBus | None = None,

@@ -4,6 +4,10 @@ It only reads the home: SQLite's backup API copies the database as one read tran
 it, so it needs no lock and works beside a running engine. The copy is verified (quick_check,
 the whole audit chain, against the home's anchor) before it is kept, written 0600 with its
 audit anchor beside it (PATH.audit-anchor). PATH may be a directory: the copy gets a dated name.
+
+A PostgreSQL database (``storage.url``) is backed up with the server's own tools: the command
+says how (pg_dump, with the home's anchor kept beside the dump) rather than copy row by row
+what pg_dump and the server's point-in-time recovery already do well.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.config import database_path
 from core.storage.anchor import ANCHOR_NAME, read_anchor
 from core.storage.backup import backup_database
 from core.storage.errors import StorageError
@@ -27,13 +30,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
-    source = database_path(ctx.load_config(), ctx.home)
+    storage = ctx.storage(ctx.load_config())
+    anchor_file = ctx.home / ANCHOR_NAME
+    if storage.path is None:
+        print(f"the database is PostgreSQL ({storage}): back it up with the server's tools, e.g.\n"
+              f"  pg_dump --format=custom --file {args.path} '{storage}'\n"
+              f"and keep the audit anchor with it: cp {anchor_file} {args.path}.audit-anchor\n"
+              "(README, \"PostgreSQL\": restoring, and point-in-time recovery)", file=sys.stderr)
+        return 1
+    source = storage.path
     if not source.exists():
         raise SystemExit(f"no database at {source}: nothing has run with this home yet")
     target: Path = args.path
     if target.is_dir():
         target = target / f"opentrade-{datetime.now(UTC):%Y%m%d-%H%M%S}.sqlite"
-    anchor_file = ctx.home / ANCHOR_NAME
     try:
         report = backup_database(source, target, read_anchor(anchor_file))
     except StorageError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.storage import Database
+from tests.backends import SqliteStore
 from tests.storage.tamper import cut_off_end, rewrite_chain
 from cli.main import main
 
@@ -37,7 +38,7 @@ def test_an_intact_log_matches_its_anchor(home: Path, capsys: pytest.CaptureFixt
 
 
 def test_entries_cut_off_together_with_the_head_row_are_reported(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cut_off_end(home / "opentrade.sqlite", 3)
+    cut_off_end(SqliteStore(home / "opentrade.sqlite"), 3)
     code, out = verify(capsys)
     assert code == 1
     assert "audit log BROKEN at entry 3" in out
@@ -45,7 +46,7 @@ def test_entries_cut_off_together_with_the_head_row_are_reported(home: Path, cap
 
 
 def test_a_chain_rewritten_with_fresh_hashes_is_reported(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rewrite_chain(home / "opentrade.sqlite", 2, '{"n":99}')
+    rewrite_chain(SqliteStore(home / "opentrade.sqlite"), 2, '{"n":99}')
     code, out = verify(capsys)
     assert code == 1
     assert "audit log BROKEN at entry 5: audit entry 5 does not have the hash" in out
@@ -59,7 +60,7 @@ def test_a_copy_of_the_anchor_kept_elsewhere_catches_what_the_home_lost(
     kept.parent.mkdir()
     shutil.copy(home / "audit-anchor", kept)
     assert verify(capsys, "--anchor", str(kept))[0] == 0
-    cut_off_end(home / "opentrade.sqlite", 4)
+    cut_off_end(SqliteStore(home / "opentrade.sqlite"), 4)
     (home / "audit-anchor").unlink()  # whoever cut the log removed the anchor in the home as well
     code, out = verify(capsys)
     assert code == 0 and "no anchor to compare with" in out
