@@ -10,6 +10,7 @@ a file emptied by mistake would otherwise trade on settings nobody chose.
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -502,8 +503,13 @@ def _describe(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     if kind == "missing":
         return loc, "required key is missing"
     given = error.get("input")
-    shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
+    shown = "" if isinstance(given, dict | list) else f" (got {_URL_PASSWORD.sub(_MASKED, repr(given))})"
     return loc, f"{msg[0].lower() + msg[1:]}{shown}"
+
+
+# A password written into a URL (user:password@host) is masked when the value is shown back.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_MASKED = r"\1***@"
 
 
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:

@@ -161,11 +161,14 @@ async def _copy(source: StorageTarget, target: StorageTarget) -> CopyReport:
 
 
 def _progress(table: str, rows: int) -> None:
-    print(f"\r{table}: {rows:,} rows", end="", file=sys.stderr, flush=True)
+    """On a terminal, the table being copied and its rows so far, on one line rewritten."""
+    if sys.stderr.isatty():
+        print(f"\rcopying {table}: {rows:,} rows".ljust(60), end="", file=sys.stderr, flush=True)
 
 
 def _print_copy(source: StorageTarget, target: StorageTarget, report: CopyReport) -> None:
-    print("\r", end="", file=sys.stderr)
+    if sys.stderr.isatty():
+        print("\r".ljust(61), end="\r", file=sys.stderr)
     print(f"copied {source} to {target}:")
     for table, rows in report.rows.items():
         print(f"  {table:<18} {rows:>12,} rows")

@@ -26,8 +26,8 @@ from core.storage.codec import canonical_json, redacted_json
 from core.storage.dialect import Conn
 
 GENESIS_HASH = "0" * 64
-_COLUMNS = "seq, ts, kind, actor, symbol, payload, prev_hash, hash"
-AUDIT_TABLE = f"audit_log ({_COLUMNS})"
+LOG_COLUMNS = "seq, ts, kind, actor, symbol, payload, prev_hash, hash"
+AUDIT_TABLE = f"audit_log ({LOG_COLUMNS})"
 INSERT_AUDIT = f"INSERT INTO {AUDIT_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 EXPORT_FIELDS = ("seq", "ts", "kind", "actor", "payload", "prev_hash", "hash")
 
@@ -243,7 +243,7 @@ def verify_connection(conn: Conn, anchor: Anchor | None = None) -> AuditVerifica
     conn.begin_read()
     try:
         head = recorded_head(conn)
-        return verify_rows(conn.stream(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq"), head, anchor)
+        return verify_rows(conn.stream(f"SELECT {LOG_COLUMNS} FROM audit_log ORDER BY seq"), head, anchor)
     finally:
         conn.rollback()  # a read: nothing to keep, and unlike COMMIT it ends one that met a damaged page
 
@@ -256,7 +256,7 @@ def verify_tail(conn: Conn, entries: int) -> AuditVerification:
     before = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (first,)).fetchone()
     if first and before is None:
         return AuditVerification(ok=False, checked=0, first_broken=first, message=f"audit entry {first} is missing")
-    cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq", (first,))
+    cursor = conn.execute(f"SELECT {LOG_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq", (first,))
     return verify_rows(cursor, recorded_head(conn), after=(first, str(before[0]) if before else GENESIS_HASH))
 
 
@@ -281,7 +281,7 @@ def export_connection(conn: Conn, since_ms: int | None, fmt: str, out: TextIO) -
 
 
 def _export(conn: Conn, since_ms: int | None, fmt: str, out: TextIO) -> int:
-    query = f"SELECT {_COLUMNS} FROM audit_log"
+    query = f"SELECT {LOG_COLUMNS} FROM audit_log"
     params: tuple[Any, ...] = ()
     if since_ms is not None:
         query, params = query + " WHERE ts >= ?", (since_ms,)

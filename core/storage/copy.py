@@ -4,9 +4,9 @@ Every table of the schema (orders and their events, fills, the audit log and its
 strategy versions, risk parameters, positions, balances, candles, settings) is copied row for
 row, ids included, from one read snapshot of the source into a single transaction on the
 target. The audit chain is copied, not rebuilt: its entries, hashes and head are the same on
-the target, so the home's audit anchor stays valid. After the commit the whole chain is
-verified on the target and its head compared with the source's, and every table's rows are
-counted on both sides.
+the target, so the home's audit anchor stays valid. Before that transaction commits, the whole
+chain is verified on the target, its head compared with the source's, and every table's rows
+counted on both sides: a copy that does not hold up is not kept.
 
 A target that already holds history is refused; a copy that fails leaves the target as empty
 as it found it (its one transaction is rolled back), so running the command again is safe.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from core.storage.audit import AuditVerification, recorded_head, verify_connection
+from core.storage.audit import LOG_COLUMNS, AuditVerification, recorded_head, verify_rows
 from core.storage.dialect import Conn
 from core.storage.errors import StorageError
 from core.storage.link import Link
@@ -118,13 +118,13 @@ async def copy_database(
             for table in tables:
                 report.rows[table] = await _copy_table(source, target, table, progress)
             report.head = await source.run(_end_read)
+            await target.run(_check, report)
             await target.run(lambda conn: conn.commit())
         except BaseException:
             await target.run(lambda conn: conn.rollback())
             raise
     finally:
         await source.run(lambda conn: conn.rollback() if conn.in_transaction else None)
-    await _check(target, report)
     return report
 
 
@@ -141,16 +141,17 @@ async def _copy_table(source: Link, target: Link, table: str, progress: Callable
     return copied
 
 
-async def _check(target: Link, report: CopyReport) -> None:
-    """The whole chain verified on the target, its head the source's, every table as full."""
-    report.verification = await target.run(verify_connection)
+def _check(conn: Conn, report: CopyReport) -> None:
+    """In the copy's transaction: the whole chain verified on the target, its head the
+    source's, every table as full as on the source."""
+    head = recorded_head(conn)
+    report.verification = verify_rows(conn.stream(f"SELECT {LOG_COLUMNS} FROM audit_log ORDER BY seq"), head)
     if not report.verification.ok:
-        raise StorageError(f"the copied audit log does not verify: {report.verification.message}")
-    head = await target.run(recorded_head)
+        raise StorageError(f"the copied audit log does not verify, nothing was kept: {report.verification.message}")
     if head != report.head:
-        raise StorageError(f"the copied audit log ends at {head}, the source's at {report.head}")
-    counted = await target.run(_target_rows, list(report.rows))
+        raise StorageError(f"the copied audit log ends at {head}, the source's at {report.head}; nothing was kept")
+    counted = _target_rows(conn, list(report.rows))
     short = [f"{table} ({counted.get(table, 0)} of {rows})" for table, rows in report.rows.items()
              if counted.get(table, 0) != rows]
     if short:
-        raise StorageError(f"the target does not hold every row copied: {', '.join(short)}")
+        raise StorageError(f"the target does not hold every row copied ({', '.join(short)}); nothing was kept")
