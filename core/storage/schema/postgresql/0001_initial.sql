@@ -56,32 +56,34 @@ CREATE INDEX order_events_order ON order_events (client_order_id, id);
 -- A partitioned table's unique keys must include ts, so a fill's id is kept unique by fill_ids.
 CREATE TABLE fill_ids (fill_id TEXT PRIMARY KEY);
 
-DO $$
-DECLARE
-    columns CONSTANT TEXT := '
-        fill_id         TEXT NOT NULL,
-        client_order_id TEXT NOT NULL,
-        venue_order_id  TEXT,
-        venue           TEXT NOT NULL,
-        symbol          TEXT NOT NULL,
-        side            TEXT NOT NULL,
-        price           TEXT NOT NULL,
-        size            TEXT NOT NULL,
-        fee             TEXT NOT NULL,
-        fee_currency    TEXT NOT NULL,
-        liquidity       TEXT NOT NULL,
-        ts              BIGINT NOT NULL,
-        strategy_id     TEXT,
-        rowid           BIGSERIAL NOT NULL';
+-- A table of rows in time (ts, milliseconds): partitioned by range of ts, or a hypertable with
+-- 30-day chunks when TimescaleDB is installed in this database (not on the test machines).
+CREATE FUNCTION opentrade_time_table(name TEXT, columns TEXT) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
-        EXECUTE 'CREATE TABLE fills (' || columns || ')';
-        PERFORM create_hypertable('fills', 'ts', chunk_time_interval => 2592000000);  -- 30 days in ms
+        EXECUTE format('CREATE TABLE %I (%s)', name, columns);
+        PERFORM create_hypertable(name::regclass, 'ts', chunk_time_interval => 2592000000);
     ELSE
-        EXECUTE 'CREATE TABLE fills (' || columns || ') PARTITION BY RANGE (ts)';
+        EXECUTE format('CREATE TABLE %I (%s) PARTITION BY RANGE (ts)', name, columns);
     END IF;
 END
 $$;
+
+SELECT opentrade_time_table('fills', '
+    fill_id         TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    venue_order_id  TEXT,
+    venue           TEXT NOT NULL,
+    symbol          TEXT NOT NULL,
+    side            TEXT NOT NULL,
+    price           TEXT NOT NULL,
+    size            TEXT NOT NULL,
+    fee             TEXT NOT NULL,
+    fee_currency    TEXT NOT NULL,
+    liquidity       TEXT NOT NULL,
+    ts              BIGINT NOT NULL,
+    strategy_id     TEXT,
+    rowid           BIGSERIAL NOT NULL');
 CREATE INDEX fills_id ON fills (fill_id);
 CREATE INDEX fills_order ON fills (client_order_id);
 CREATE INDEX fills_venue_symbol ON fills (venue, symbol, ts);

@@ -52,29 +52,18 @@ CREATE TABLE risk_parameters (
     params TEXT NOT NULL
 );
 
--- Partitioned by month of ts as fills are (0001), or a hypertable under TimescaleDB.
-DO $$
-DECLARE
-    columns CONSTANT TEXT := '
-        venue     TEXT NOT NULL,
-        symbol    TEXT NOT NULL,
-        timeframe TEXT NOT NULL,
-        ts        BIGINT NOT NULL,
-        open      DOUBLE PRECISION NOT NULL,
-        high      DOUBLE PRECISION NOT NULL,
-        low       DOUBLE PRECISION NOT NULL,
-        close     DOUBLE PRECISION NOT NULL,
-        volume    DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (venue, symbol, timeframe, ts)';
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
-        EXECUTE 'CREATE TABLE candles (' || columns || ')';
-        PERFORM create_hypertable('candles', 'ts', chunk_time_interval => 2592000000);  -- 30 days in ms
-    ELSE
-        EXECUTE 'CREATE TABLE candles (' || columns || ') PARTITION BY RANGE (ts)';
-    END IF;
-END
-$$;
+-- Partitioned by month of ts as fills are, or a hypertable under TimescaleDB (0001).
+SELECT opentrade_time_table('candles', '
+    venue     TEXT NOT NULL,
+    symbol    TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    ts        BIGINT NOT NULL,
+    open      DOUBLE PRECISION NOT NULL,
+    high      DOUBLE PRECISION NOT NULL,
+    low       DOUBLE PRECISION NOT NULL,
+    close     DOUBLE PRECISION NOT NULL,
+    volume    DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (venue, symbol, timeframe, ts)');
 
 CREATE TABLE kv_state (
     key   TEXT PRIMARY KEY,
