@@ -43,7 +43,7 @@ def clock() -> SimClock:
 def postgres_server() -> Iterator[PostgresServer]:
     """One server for the whole run, with a migrated template that each test's database copies."""
     try:
-        server = PostgresServer.start()
+        server = PostgresServer.start(durable=False)
     except PostgresUnavailable as exc:
         if POSTGRES_OPTIONAL:
             pytest.skip(f"PostgreSQL is not available: {exc}")

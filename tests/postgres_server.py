@@ -24,10 +24,13 @@ SERVER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "max_connections": "200",
     "shared_buffers": "64MB",
-    # Keeps the many short-lived test databases cheap; every commit still waits for the WAL flush.
     "checkpoint_timeout": "30min",
     "max_wal_size": "1GB",
 }
+# For the tests: what they check survives a client killed (SIGKILL), never the machine, so the
+# server need not wait for the disk; the client still asks for synchronous_commit as always.
+# The benchmark's server keeps fsync on.
+NOT_DURABLE = {"fsync": "off", "full_page_writes": "off"}
 
 
 class PostgresUnavailable(Exception):
@@ -52,19 +55,22 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, root: Path, port: int, bindir: Path, run_as: str | None) -> None:
+    def __init__(self, root: Path, port: int, bindir: Path, run_as: str | None, settings: dict[str, str]) -> None:
         self.root = root
         self.port = port
         self._bindir = bindir
         self._run_as = run_as
+        self._settings = settings
         self._databases = 0
 
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, *, durable: bool = True) -> PostgresServer:
+        """``durable=False`` for tests: no fsync (see NOT_DURABLE)."""
         bindir = _bindir()
         run_as = "postgres" if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="opentrade-pg-"))
-        server = cls(root, _free_port(), bindir, run_as)
+        settings = SERVER_SETTINGS if durable else {**SERVER_SETTINGS, **NOT_DURABLE}
+        server = cls(root, _free_port(), bindir, run_as, settings)
         try:
             server._init()
         except BaseException:
@@ -97,7 +103,7 @@ class PostgresServer:
             "--encoding", "UTF8", "--locale", "C.UTF-8", "--no-sync",
         )
         options = " ".join(f"-c {name}={value}" for name, value in {
-            **SERVER_SETTINGS, "port": str(self.port), "unix_socket_directories": str(self.root),
+            **self._settings, "port": str(self.port), "unix_socket_directories": str(self.root),
         }.items())
         self._run(str(self._bindir / "pg_ctl"), "--pgdata", str(self.root / "data"), "--log",
                   str(self.root / "server.log"), "--options", options, "--wait", "start")
