@@ -5,9 +5,8 @@ it, so it needs no lock and works beside a running engine. The copy is verified 
 the whole audit chain, against the home's anchor) before it is kept, written 0600 with its
 audit anchor beside it (PATH.audit-anchor). PATH may be a directory: the copy gets a dated name.
 
-A PostgreSQL database (``storage.url``) is backed up with the server's own tools: the command
-says how (pg_dump, with the home's anchor kept beside the dump) rather than copy row by row
-what pg_dump and the server's point-in-time recovery already do well.
+A PostgreSQL database (``storage.url``) is dumped with pg_dump, of one snapshot whose audit
+chain was verified first (``core.storage.pg_backup``), with the same anchor beside it.
 """
 
 from __future__ import annotations
@@ -32,12 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     storage = ctx.storage(ctx.load_config())
     anchor_file = ctx.home / ANCHOR_NAME
-    if storage.path is None:
-        print(f"the database is PostgreSQL ({storage}): back it up with the server's tools, e.g.\n"
-              f"  pg_dump --format=custom --file {args.path} '{storage}'\n"
-              f"and keep the audit anchor with it: cp {anchor_file} {args.path}.audit-anchor\n"
-              "(README, \"PostgreSQL\": restoring, and point-in-time recovery)", file=sys.stderr)
-        return 1
+    if storage.url is not None:
+        return _dump(storage.url, storage.password, str(storage), args.path, anchor_file)
     source = storage.path
     if not source.exists():
         raise SystemExit(f"no database at {source}: nothing has run with this home yet")
@@ -54,4 +49,22 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         print(f"its audit anchor (entry {report.head[0]}) is in {report.anchor}")
         print(f"to restore, with OpenTrade stopped: remove {source}-wal and {source}-shm if present, copy "
               f"{report.path} to {source} and {report.anchor} to {anchor_file}")
+    return 0
+
+
+def _dump(url: str, password: str | None, where: str, path: Path, anchor_file: Path) -> int:
+    from core.storage.pg_backup import backup_postgres
+
+    target = path / f"opentrade-{datetime.now(UTC):%Y%m%d-%H%M%S}.dump" if path.is_dir() else path
+    try:
+        report = backup_postgres(url, password, target, read_anchor(anchor_file))
+    except StorageError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{where} dumped to {report.path} ({report.size:,} bytes, pg_dump custom format) from a snapshot "
+          f"verified: {report.entries} audit entries")
+    if report.anchor is not None and report.head is not None:
+        print(f"its audit anchor (entry {report.head[0]}) is in {report.anchor}")
+        print(f"to restore, with OpenTrade stopped: create an empty database, pg_restore --no-owner --dbname "
+              f"<its URL> {report.path}, set storage.url to it and copy {report.anchor} to {anchor_file}")
     return 0

@@ -242,10 +242,15 @@ def verify_connection(conn: Conn, anchor: Anchor | None = None) -> AuditVerifica
     """
     conn.begin_read()
     try:
-        head = recorded_head(conn)
-        return verify_rows(conn.stream(f"SELECT {LOG_COLUMNS} FROM audit_log ORDER BY seq"), head, anchor)
+        return verify_in_transaction(conn, anchor)
     finally:
         conn.rollback()  # a read: nothing to keep, and unlike COMMIT it ends one that met a damaged page
+
+
+def verify_in_transaction(conn: Conn, anchor: Anchor | None = None) -> AuditVerification:
+    """The whole chain and its head as the transaction already open on ``conn`` sees them."""
+    head = recorded_head(conn)
+    return verify_rows(conn.stream(f"SELECT {LOG_COLUMNS} FROM audit_log ORDER BY seq"), head, anchor)
 
 
 def verify_tail(conn: Conn, entries: int) -> AuditVerification:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from core.storage.audit import LOG_COLUMNS, AuditVerification, recorded_head, verify_rows
+from core.storage.audit import AuditVerification, recorded_head, verify_in_transaction
 from core.storage.dialect import Conn
 from core.storage.errors import StorageError
 from core.storage.link import Link
@@ -145,7 +145,7 @@ def _check(conn: Conn, report: CopyReport) -> None:
     """In the copy's transaction: the whole chain verified on the target, its head the
     source's, every table as full as on the source."""
     head = recorded_head(conn)
-    report.verification = verify_rows(conn.stream(f"SELECT {LOG_COLUMNS} FROM audit_log ORDER BY seq"), head)
+    report.verification = verify_in_transaction(conn)
     if not report.verification.ok:
         raise StorageError(f"the copied audit log does not verify, nothing was kept: {report.verification.message}")
     if head != report.head:

@@ -10,8 +10,8 @@ FILE_RECOVERY = (
     "`opentrade backup` (README, \"Backup and restore\")"
 )
 SERVER_RECOVERY = (
-    "stop OpenTrade and restore the database from its last dump (pg_dump, pg_restore) or with the server's "
-    "point-in-time recovery (README, \"PostgreSQL\")"
+    "stop OpenTrade and restore the last dump made by `opentrade backup` (pg_restore into a new database) or "
+    "use the server's point-in-time recovery (README, \"PostgreSQL\")"
 )
 
 

@@ -5,6 +5,9 @@ not verify not kept; the schema shown and migrated on both back ends."""
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from core.models import Balance, Candle, OrderStatus
 from core.storage import Database
 from core.storage.anchor import read_anchor
 from tests.backends import PostgresStore, SqliteStore, Store
-from tests.postgres_server import PASSWORD
+from tests.postgres_server import PASSWORD, PostgresServer
 from tests.storage.conftest import T0, make_fill, make_order
 from tests.storage.tamper import rewrite_chain
 from cli.main import main
@@ -174,11 +177,39 @@ def test_status_and_migrate_on_both_back_ends(
         assert "candles    partitioned by month: 1 partition, candles_2024_01 to candles_2024_01" in out
 
 
-def test_backup_on_postgresql_points_to_pg_dump(
+def test_backup_dumps_a_verified_snapshot_that_restores_with_its_anchor(
+    isolated_home: Path, postgres_url: str, postgres_server: PostgresServer, password: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (isolated_home / "config.yaml").write_text(f"storage:\n  url: {postgres_url}\n")
+    source = PostgresStore(postgres_url)
+    asyncio.run(_write_history(source, isolated_home / "audit-anchor"))
+    dump = isolated_home / "monday.dump"
+    assert main(["backup", str(dump)]) == 0
+    out = capsys.readouterr().out
+    entries = source.rows("SELECT COUNT(*) FROM audit_log")[0][0]
+    assert f"dumped to {dump}" in out and f"from a snapshot verified: {entries} audit entries" in out
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+    assert main(["backup", str(dump)]) == 1 and "already exists" in capsys.readouterr().err
+
+    restored = PostgresStore(postgres_server.url(postgres_server.new_database()))
+    done = subprocess.run(["pg_restore", "--no-owner", "--dbname", restored.url, str(dump)], capture_output=True,
+                          text=True, env={**os.environ, "PGPASSWORD": PASSWORD})
+    assert done.returncode == 0, done.stderr
+    restored_anchor = Path(f"{dump}.audit-anchor")
+    assert asyncio.run(_snapshot(restored)) == asyncio.run(_snapshot(source))
+    assert asyncio.run(_continue(restored, restored_anchor)) == entries + 2
+
+
+def test_backup_refuses_a_broken_chain_and_keeps_nothing(
     isolated_home: Path, postgres_url: str, password: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (isolated_home / "config.yaml").write_text(f"storage:\n  url: {postgres_url}\n")
+    source = PostgresStore(postgres_url)
+    asyncio.run(_write_history(source))
+    source.tamper("DELETE FROM audit_log WHERE seq = 2")
     assert main(["backup", str(isolated_home / "copy.dump")]) == 1
     err = capsys.readouterr().err
-    assert f"pg_dump --format=custom --file {isolated_home / 'copy.dump'} '{postgres_url}'" in err
-    assert f"cp {isolated_home / 'audit-anchor'} {isolated_home / 'copy.dump'}.audit-anchor" in err
+    assert "backup failed: the audit log of" in err
+    assert "broken at entry 2: audit entry 2 is missing (entry 3 follows entry 1); no copy was kept" in err
+    assert [p.name for p in isolated_home.iterdir() if "copy" in p.name] == []
