@@ -10,7 +10,6 @@ a file emptied by mistake would otherwise trade on settings nobody chose.
 from __future__ import annotations
 
 import os
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.redact import mask_url_passwords
 from core.symbols import symbol_problem
 
 DEFAULT_MARKETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT"]
@@ -503,13 +503,8 @@ def _describe(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     if kind == "missing":
         return loc, "required key is missing"
     given = error.get("input")
-    shown = "" if isinstance(given, dict | list) else f" (got {_URL_PASSWORD.sub(_MASKED, repr(given))})"
+    shown = "" if isinstance(given, dict | list) else f" (got {mask_url_passwords(repr(given))})"
     return loc, f"{msg[0].lower() + msg[1:]}{shown}"
-
-
-# A password written into a URL (user:password@host) is masked when the value is shown back.
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-_MASKED = r"\1***@"
 
 
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:

@@ -7,9 +7,11 @@ appears, so a key that leaks into an exception message from a library is still h
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 MASK = "***"
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -28,6 +30,12 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_url_passwords(text: str) -> str:
+    """``scheme://user:password@host`` shown as ``scheme://user:***@host``: for text that may
+    hold a URL typed with its password (a command line, a value shown back)."""
+    return _URL_PASSWORD.sub(rf"\1{MASK}@", text)
 
 
 class RedactingFilter(logging.Filter):

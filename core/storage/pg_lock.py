@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from core.home_lock import EngineLocked, Holder
+from core.redact import mask_url_passwords
 from core.storage.errors import StorageError
 
 _KEY = "hashtextextended('opentrade engine ' || current_database() || '.' || current_schema(), 0)"
@@ -86,7 +87,8 @@ class PostgresEngineLock:
             if not (taken and taken[0]):
                 raise EngineLocked(f"the database {self._where}", None, _holder(conn))
             # The statement pg_stat_activity shows for this connection from now on: who holds it.
-            conn.execute(sql.SQL("SELECT {}").format(sql.Literal(f"opentrade holder: {command}")))
+            record = f"opentrade holder: {mask_url_passwords(command)}"
+            conn.execute(sql.SQL("SELECT {}").format(sql.Literal(record)))
         except BaseException:
             conn.close()
             raise

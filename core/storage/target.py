@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core.config import AppConfig, database_path
 from core.ports import Clock
+from core.redact import register_secret
 from core.secrets import database_password
 from core.storage.audit_tools import has_audit_log, open_audit_reader
 from core.storage.database import Database
@@ -42,9 +44,12 @@ class StorageTarget:
 
     @classmethod
     def parse(cls, text: str, password: str | None = None) -> StorageTarget:
-        """``sqlite:PATH`` (or a plain path), or ``postgresql://user@host/database``."""
+        """``sqlite:PATH`` (or a plain path), or ``postgresql://user@host/database``; a password
+        typed into the URL is used instead of ``password`` (and masked wherever it is shown)."""
         if is_postgres_url(text):
-            return cls(url=text, password=password)
+            typed = urlsplit(text).password
+            register_secret(typed)
+            return cls(url=text, password=None if typed else password)
         if text.startswith("sqlite:"):
             text = text.removeprefix("sqlite:").removeprefix("//")
         if not text:
