@@ -95,7 +95,7 @@ async def copy_database(
 ) -> CopyReport:
     """Copy everything ``source`` holds into ``target`` (migrated first, and refused unless
     empty); the links stay open (the caller closes them)."""
-    latest = bundled_migrations(target.dialect)[-1].version  # type: ignore[arg-type]
+    latest = bundled_migrations(target.dialect)[-1].version
     await source.run(lambda conn: conn.begin_read())
     try:
         version, tables = await source.run(_source_state)
@@ -104,7 +104,7 @@ async def copy_database(
                 f"the source has schema version {version} and this OpenTrade writes version {latest}: "
                 "open the source with this OpenTrade first (`opentrade db migrate`), then copy it"
             )
-        await target.run(migrate, bundled_migrations(target.dialect), ts)  # type: ignore[arg-type]
+        await target.run(migrate, bundled_migrations(target.dialect), ts)
         held = {table: rows for table, rows in (await target.run(_target_rows, tables)).items() if rows}
         if held:
             listed = ", ".join(f"{rows:,} rows in {table}" for table, rows in sorted(held.items()))

@@ -105,10 +105,6 @@ class Database:
         """The SQLite file; None for a PostgreSQL database."""
         return self._backend.path
 
-    @property
-    def dialect(self) -> str:
-        return self._backend.dialect
-
     @classmethod
     async def open(
         cls, path: Path, synchronous: str = "FULL", clock: Clock | None = None, anchor: Path | None = None
@@ -139,7 +135,7 @@ class Database:
         writer = backend.writer
         try:
             ts = clock.now_ms() if clock is not None else 0
-            version = await writer.run(migrate, bundled_migrations(backend.dialect), ts)  # type: ignore[arg-type]
+            version = await writer.run(migrate, bundled_migrations(backend.dialect), ts)
             await writer.run(check_chain, backend.location, anchored)
             chain = await writer.run(AuditChain.load)
             reader = await backend.reader()

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from core.models import Balance, Candle, Fill, Order, Position
 from core.storage.audit import AuditEntry, AuditVerification
+from core.storage.dialect import Dialect
 from core.storage.errors import StorageError
 from core.storage.link import Link
 
@@ -24,7 +25,7 @@ FaultListener = Callable[[StorageError], None]
 class Backend(Protocol):
     """Where the rows are kept, and what only that place can do."""
 
-    dialect: str
+    dialect: Dialect
     location: str  # the file, or the URL without its password: for messages
 
     @property

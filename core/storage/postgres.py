@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from core.storage.dialect import PostgresConn, synchronous_mode
+from core.storage.dialect import Dialect, PostgresConn, synchronous_mode
 from core.storage.errors import StorageError
 from core.storage.link import Link
 
@@ -86,7 +86,7 @@ async def postgres_link(url: str, password: str | None, synchronous: str = "FULL
 
 
 class PostgresBackend:
-    dialect = "postgresql"
+    dialect: Dialect = "postgresql"
 
     def __init__(self, url: str, password: str | None, synchronous: str, writer: Link) -> None:
         self.path: Path | None = None

@@ -17,7 +17,7 @@ from pathlib import Path
 from core.filemodes import narrow, private_file
 from core.storage.backup import copy_database
 from core.storage.checks import check_pages
-from core.storage.dialect import SqliteConn, synchronous_mode
+from core.storage.dialect import Dialect, SqliteConn, synchronous_mode
 from core.storage.errors import DamagedDatabaseError, StorageError, is_damage
 from core.storage.identity import FileIdentity
 from core.storage.link import Link
@@ -94,7 +94,7 @@ def _failure(path: Path, exc: BaseException) -> StorageError | None:
 
 
 class SqliteBackend:
-    dialect = "sqlite"
+    dialect: Dialect = "sqlite"
 
     def __init__(self, path: Path, writer: Link) -> None:
         self.path = path
