@@ -23,12 +23,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import (
     AppConfig,
     ConfigError,
     chosen_home,
-    database_path,
     default_config_path,
     home_config_path,
     load_config,
@@ -37,6 +37,9 @@ from core.config import (
 from core.home_lock import EngineLock, EngineLocked, lock_engine
 from core.plugins import PluginError, use_home
 from core.redact import redact
+
+if TYPE_CHECKING:
+    from core.storage.target import StorageTarget
 
 # command name -> the module under cli/commands/ that registers it
 COMMAND_MODULES = {
@@ -47,6 +50,7 @@ COMMAND_MODULES = {
     "doctor": "doctor",
     "audit": "audit",
     "backup": "backup",
+    "db": "db",
     "venues": "venues",
     "backtest": "backtest",
     "optimize": "backtest",
@@ -89,7 +93,14 @@ class CommandContext:
     def lock_engine(self, config: AppConfig) -> EngineLock:
         """Taken by every command that runs the engine or writes the home, for as long as it
         runs; read-only commands never take it and work beside a running engine."""
-        return lock_engine(self.home, database_path(config, self.home), self.command)
+        return lock_engine(self.home, self.storage(config).lock(), self.command)
+
+    def storage(self, config: AppConfig) -> StorageTarget:
+        """The database ``config`` names for this home: a SQLite file, or PostgreSQL. Imported
+        here, when a command needs it, so that `opentrade --help` stays instant."""
+        from core.storage.target import StorageTarget
+
+        return StorageTarget.of(config, self.home)
 
 
 Handler = Callable[[argparse.Namespace, CommandContext], int]
@@ -212,6 +223,8 @@ def _failure(exc: Exception) -> str | None:
         return str(exc)
     if isinstance(exc, sqlite3.DatabaseError):
         return f"database error: {exc} (the file may be damaged: restore a backup, or move it aside to start afresh)"
+    if type(exc).__module__.startswith("psycopg"):  # PostgreSQL (storage.url): the server, or the connection to it
+        return f"database error: {str(exc).strip() or type(exc).__name__}"
     if isinstance(exc, VenueError):
         return f"venue error: {exc}"
     if isinstance(exc, OSError):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.config import TradingConfig, UIConfig
 from core.executor import Operation
-from core.models import Order, OrderStatus
+from core.models import OrderStatus
 from core.storage.audit import AuditEntry
 
 API_PREFIX = "/api/v1"

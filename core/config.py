@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
+from core.redact import mask_url_passwords
 from core.symbols import symbol_problem
 
 DEFAULT_MARKETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT"]
@@ -334,7 +335,39 @@ VenueConfig = Annotated[
 
 class StorageConfig(Section):
     path: Path | None = Field(default=None, description="SQLite file; default <home>/opentrade.sqlite")
+    url: str | None = Field(
+        default=None,
+        description="postgresql://user@host[:port]/database: keep the history in PostgreSQL instead of SQLite; "
+        "the password comes from OPENTRADE_DB_PASSWORD or the secrets file (database: {password: ...})",
+    )
     synchronous: Literal["NORMAL", "FULL"] = "FULL"
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+            raise ValueError("must look like postgresql://user@host/database (PostgreSQL is the only server supported)")
+        if parts.password is not None:
+            raise ValueError(
+                "must not hold the password: set OPENTRADE_DB_PASSWORD, or put it in the secrets file "
+                "under database: {password: ...}"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _one_place(self) -> StorageConfig:
+        if self.url is not None and self.path is not None:
+            raise ValueError("give path (a SQLite file) or url (PostgreSQL), not both")
+        return self
 
 
 class StrategyReviewConfig(Section):
@@ -618,7 +651,7 @@ def _describe(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     if kind == "missing":
         return loc, "required key is missing"
     given = error.get("input")
-    shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
+    shown = "" if isinstance(given, dict | list) else f" (got {mask_url_passwords(repr(given))})"
     return loc, f"{msg[0].lower() + msg[1:]}{shown}"
 
 

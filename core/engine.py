@@ -59,7 +59,7 @@ from core.redact import redact
 from core.risk import RiskManager
 from core.risk.guard import SafetyGuard
 from core.risk.protector import Protector
-from core.storage.database import Database
+from core.storage.interface import Storage
 from core.storage.errors import StorageError
 from core.storage_watch import StorageWatch
 
@@ -129,7 +129,7 @@ class TradingEngine:
     def __init__(
         self,
         config: AppConfig,
-        db: Database,
+        db: Storage,
         venues: Mapping[str, ExchangeAdapter],
         clock: Clock,
         bus: EventBus | None = None,

@@ -15,6 +15,7 @@ import threading
 MASK = "***"
 TOKEN_PREFIX = "otk_"
 _TOKEN = re.compile(TOKEN_PREFIX + r"[A-Za-z0-9_-]{8,}")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -35,6 +36,12 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_url_passwords(text: str) -> str:
+    """``scheme://user:password@host`` shown as ``scheme://user:***@host``: for text that may
+    hold a URL typed with its password (a command line, a value shown back)."""
+    return _URL_PASSWORD.sub(rf"\1{MASK}@", text)
 
 
 class RedactingFilter(logging.Filter):

@@ -1,8 +1,10 @@
-"""API credentials: from the environment or a 0600 secrets file, never from the config file.
+"""API credentials and the database password: from the environment or a 0600 secrets file,
+never from the config file.
 
 Environment: ``OPENTRADE_<VENUE>_API_KEY``, ``_SECRET``, ``_PASSWORD`` (venue name upper-cased,
-non-alphanumerics as ``_``). File: YAML ``{venue: {api_key: ..., secret: ..., password: ...}}``
-readable by its owner only.
+non-alphanumerics as ``_``), and ``OPENTRADE_DB_PASSWORD`` for PostgreSQL. File: YAML
+``{venue: {api_key: ..., secret: ..., password: ...}, database: {password: ...}}`` readable by
+its owner only.
 """
 
 from __future__ import annotations
@@ -71,6 +73,23 @@ def read_secrets_file(path: Path) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ConfigError([f"{path}: expected 'venue: {{api_key: ..., secret: ...}}' entries"])
     return data
+
+
+DATABASE_PASSWORD_ENV = "OPENTRADE_DB_PASSWORD"
+DATABASE_ENTRY = "database"
+
+
+def database_password(secrets_file: Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The PostgreSQL password (``storage.url``): ``OPENTRADE_DB_PASSWORD``, else the secrets
+    file's ``database: {password: ...}``; None when neither has one (a server that trusts the
+    connection, or a password in ~/.pgpass)."""
+    env = os.environ if environ is None else environ
+    password = env.get(DATABASE_PASSWORD_ENV) or None
+    if password is None and secrets_file is not None:
+        value = read_secrets_file(secrets_file).get(DATABASE_ENTRY, {}).get("password")
+        password = str(value) if value else None
+    register_secret(password)
+    return password
 
 
 def load_credentials(

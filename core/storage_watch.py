@@ -22,7 +22,7 @@ from core.events import EventBus, RiskAlert
 from core.models import RiskState
 from core.ports import Clock
 from core.risk import RiskManager
-from core.storage.database import Database
+from core.storage.interface import Storage
 from core.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ INTERVAL = 1.0  # seconds; a stat call each time
 
 
 class StorageWatch:
-    def __init__(self, db: Database, risk: RiskManager, bus: EventBus, clock: Clock) -> None:
+    def __init__(self, db: Storage, risk: RiskManager, bus: EventBus, clock: Clock) -> None:
         self._db = db
         self._risk = risk
         self._bus = bus
@@ -94,7 +94,7 @@ class StorageWatch:
             log.critical("what the open database held could not be saved: %s", exc)
             return
         message = (f"what the engine had written is saved in {copy}: stop OpenTrade, then put it in place "
-                   f"of {self._db.path}")
+                   f"of {self._db.location}")
         log.critical("%s", message)
         self._alert("storage_rescued", message)
 

@@ -29,5 +29,4 @@ def setup_logging(level: str = "INFO", *, console: bool = True, logfile: Path | 
         handler = logging.FileHandler(private_file(logfile), encoding="utf-8")
         handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     install_log_redaction()

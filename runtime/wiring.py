@@ -11,12 +11,12 @@ import logging
 from pathlib import Path
 
 from core.clock import WallClock
-from core.config import AppConfig, database_path, margin_venues
+from core.config import AppConfig, margin_venues
 from core.engine import TradingEngine
 from core.filemodes import private_dir
 from core.ports import Clock, Service
 from core.storage.anchor import ANCHOR_NAME
-from core.storage.database import Database
+from core.storage.target import StorageTarget
 from runtime.venues import build_venue
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,7 @@ async def build_engine(
     if venue:
         config = config.model_copy(update={"default_venue": venue})
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
-    db = await Database.open(
-        database_path(config, home), synchronous=config.storage.synchronous, anchor=home / ANCHOR_NAME
-    )
+    db = await StorageTarget.of(config, home).open(anchor=home / ANCHOR_NAME)
     try:
         engine = TradingEngine(config, db, venues, clock)
         if services:

@@ -14,7 +14,7 @@ import json
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.base import AnalysisContext, Candles
 from agents.coordinator import Decision
@@ -22,8 +22,12 @@ from agents.forecast_model import ForecastUnavailable
 from agents.team import build_coordinator, build_forecast_agent
 from core.backtest.data import Bars, DataError, bars_from_candles, load_bars, timeframe_ms
 from core.clock import WallClock
-from core.config import AppConfig, database_path
+from core.config import AppConfig
 from core.symbols import symbol_problem
+
+if TYPE_CHECKING:
+    from core.storage.target import StorageTarget
+
 from cli.main import CommandContext
 
 
@@ -158,10 +162,10 @@ def _bars_from_database(config: AppConfig, ctx: CommandContext, symbol: str, tim
     known = _venue_symbols(config, venue)
     if known and symbol not in known:
         raise UsageProblem(f"unknown symbol {symbol} on venue '{venue}' (configured: {', '.join(known)})")
-    path = database_path(config, ctx.home)
-    if not path.exists():
-        raise UsageProblem(f"no --data given and no database at {path}: pass --data PATH with candles to analyse")
-    candles = asyncio.run(_load_candles(path, venue, symbol, timeframe))
+    storage = ctx.storage(config)
+    if not storage.exists():
+        raise UsageProblem(f"no --data given and no database at {storage}: pass --data PATH with candles to analyse")
+    candles = asyncio.run(_load_candles(storage, venue, symbol, timeframe))
     if not candles:
         raise UsageProblem(
             f"no stored {timeframe} candles for {symbol} on '{venue}': pass --data PATH with candles to analyse"
@@ -177,10 +181,8 @@ def _venue_symbols(config: AppConfig, venue: str) -> list[str]:
     return [m.symbol if hasattr(m, "symbol") else str(m) for m in venue_config.markets]
 
 
-async def _load_candles(path: Path, venue: str, symbol: str, timeframe: str) -> list[Any]:
-    from core.storage.database import Database
-
-    db = await Database.open(path)
+async def _load_candles(storage: StorageTarget, venue: str, symbol: str, timeframe: str) -> list[Any]:
+    db = await storage.open()
     try:
         return await db.load_candles(venue, symbol, timeframe)
     finally:

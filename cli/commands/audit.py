@@ -2,7 +2,8 @@
 
 `verify` also checks the chain against its anchor, the head kept outside the database: the
 home's `audit-anchor` file, or with `--anchor FILE` a copy kept elsewhere (a backup's
-`.audit-anchor` file, or the line from the daily notification saved as a file).
+`.audit-anchor` file, or the line from the daily notification saved as a file). Both read the
+database the home is configured with (a SQLite file, or PostgreSQL), without changing it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.config import database_path
-from core.storage.anchor import ANCHOR_NAME, read_anchor
-from core.storage.audit import export_audit, verify_audit_file
+from typing import TYPE_CHECKING, Literal, TextIO
+
+from core.storage.anchor import ANCHOR_NAME, Anchor, read_anchor
+from core.storage.audit import AuditVerification
+from core.storage.audit_tools import export_audit, verify_audit_file
 from cli.main import CommandContext
+
+if TYPE_CHECKING:
+    from core.storage.target import StorageTarget
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,20 +41,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=handle_export)
 
 
-def _db(ctx: CommandContext) -> Path:
-    path = database_path(ctx.load_config(), ctx.home)
-    if not path.exists():
-        raise SystemExit(f"no database at {path}: nothing has run with this home yet")
-    return path
+def _db(ctx: CommandContext) -> StorageTarget:
+    storage = ctx.storage(ctx.load_config())
+    if not storage.exists():
+        raise SystemExit(f"no database at {storage}: nothing has run with this home yet")
+    return storage
+
+
+async def _verify(storage: StorageTarget, anchor: Anchor | None) -> AuditVerification:
+    return await verify_audit_file(await storage.reader(), anchor)
+
+
+async def _export(storage: StorageTarget, since: int | None, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
+    return await export_audit(await storage.reader(), since, fmt, out)
 
 
 def handle_verify(args: argparse.Namespace, ctx: CommandContext) -> int:
-    path = _db(ctx)
+    storage = _db(ctx)
     anchor_file = args.anchor or ctx.home / ANCHOR_NAME
     if args.anchor is not None and not args.anchor.is_file():
         raise SystemExit(f"--anchor {args.anchor}: no such file")
     anchor = read_anchor(anchor_file)
-    result = asyncio.run(verify_audit_file(path, anchor))
+    result = asyncio.run(_verify(storage, anchor))
     if result.ok:
         against = f"; entry {anchor.seq} matches {anchor_file}" if anchor is not None else "; no anchor to compare with"
         print(f"audit log intact: {result.checked} entries verified{against}")
@@ -71,11 +85,11 @@ def parse_since(text: str | None) -> int | None:
 
 def handle_export(args: argparse.Namespace, ctx: CommandContext) -> int:
     since = parse_since(args.since)
-    path = _db(ctx)
+    storage = _db(ctx)
     if args.output:
         with args.output.open("w", encoding="utf-8", newline="") as out:
-            count = asyncio.run(export_audit(path, since, args.format, out))
+            count = asyncio.run(_export(storage, since, args.format, out))
         print(f"wrote {count} entries to {args.output}", file=sys.stderr)
     else:
-        asyncio.run(export_audit(path, since, args.format, sys.stdout))
+        asyncio.run(_export(storage, since, args.format, sys.stdout))
     return 0

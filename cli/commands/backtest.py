@@ -39,10 +39,14 @@ from core.backtest.engine import StrategyFailed
 from core.backtest.metrics import buy_and_hold_return
 from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
 from core.backtest.result import BacktestResult, BacktestSettings, Slippage
-from core.config import AppConfig, ConfigError, StrategyConfig, database_path
+from core.config import AppConfig, ConfigError, StrategyConfig
 from core.strategies.base import ParameterError, Strategy
 from core.strategies.registry import effective_params, resolve
 from core.symbols import symbol_problem
+
+if TYPE_CHECKING:
+    from core.storage.target import StorageTarget
+
 from cli.main import CommandContext, writes_home
 
 if TYPE_CHECKING:
@@ -178,18 +182,16 @@ def load_series(args: argparse.Namespace, ctx: CommandContext, target: Target) -
             else:
                 series.append(load_bars(path, symbol=symbol, timeframe=args.timeframe, allow_gaps=args.allow_gaps))
         return series, tapes
-    path = database_path(ctx.load_config(), ctx.home)
-    if not path.exists():
-        raise UsageProblem(f"no --data given and no database at {path} to read candles from")
+    storage = ctx.storage(ctx.load_config())
+    if not storage.exists():
+        raise UsageProblem(f"no --data given and no database at {storage} to read candles from")
     timeframe = target.timeframe or "1h"
-    return [bars_from_candles(symbol, timeframe, asyncio.run(_stored_candles(path, target.venue, symbol, timeframe)),
+    return [bars_from_candles(symbol, timeframe, asyncio.run(_stored_candles(storage, target.venue, symbol, timeframe)),
                               allow_gaps=args.allow_gaps) for symbol in target.symbols], {}
 
 
-async def _stored_candles(path: Path, venue: str, symbol: str, timeframe: str) -> list[Any]:
-    from core.storage.database import Database
-
-    async with await Database.open(path) as db:
+async def _stored_candles(storage: StorageTarget, venue: str, symbol: str, timeframe: str) -> list[Any]:
+    async with await storage.open() as db:
         candles = await db.load_candles(venue, symbol, timeframe)
     if not candles:
         raise UsageProblem(f"the database has no {timeframe} candles of {symbol} on {venue}; pass --data")
@@ -197,12 +199,10 @@ async def _stored_candles(path: Path, venue: str, symbol: str, timeframe: str) -
 
 
 async def _versions(ctx: CommandContext, strategy_id: str) -> list[dict[str, Any]]:
-    from core.storage.database import Database
-
-    path = database_path(ctx.load_config(), ctx.home)
-    if not path.exists():
+    storage = ctx.storage(ctx.load_config())
+    if not storage.exists():
         return []
-    async with await Database.open(path) as db:
+    async with await storage.open() as db:
         return await db.strategy_versions(strategy_id)
 
 
@@ -320,9 +320,7 @@ def _signals(path: Path) -> list[Any]:
 
 
 async def _save_result(ctx: CommandContext, strategy_id: str, result: BacktestResult) -> None:
-    from core.storage.database import Database
-
-    async with await Database.open(database_path(ctx.load_config(), ctx.home)) as db:
+    async with await ctx.storage(ctx.load_config()).open() as db:
         await db.set_state(f"backtest.last.{strategy_id}", json.dumps(result.summary()))
 
 
@@ -424,11 +422,8 @@ def cluster_line(cluster: DaskCluster) -> str:
 
 async def _save_version(ctx: CommandContext, strategy_id: str, params: dict[str, Any], note: str) -> int:
     from core.clock import WallClock
-    from core.storage.database import Database
 
-    path = database_path(ctx.load_config(), ctx.home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    async with await Database.open(path, clock=WallClock()) as db:
+    async with await ctx.storage(ctx.load_config()).open(clock=WallClock(), create=True) as db:
         return await db.save_strategy_version(strategy_id, params, note, WallClock().now_ms())
 
 
@@ -451,12 +446,9 @@ async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConf
                   progress: Callable[[int, int], None]) -> int:
     from core.backtest.evolve import DAY_MS, ReviewSettings, daily_review
     from core.clock import WallClock
-    from core.storage.database import Database
 
     now = WallClock().now_ms()
-    path = database_path(config, ctx.home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    async with await Database.open(path, clock=WallClock()) as db:
+    async with await ctx.storage(config).open(clock=WallClock(), create=True) as db:
         versions = await db.strategy_versions(args.strategy)
         target = Target(args, config, versions)
         series, _ = await asyncio.to_thread(load_series, args, ctx, target)

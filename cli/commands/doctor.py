@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, PluginVenueConfig, database_path
+from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, PluginVenueConfig
 from core.filemodes import private_dir
 from core.secrets import load_credentials, read_secrets_file
 from cli.main import CommandContext
@@ -80,30 +80,30 @@ def _home_check(home: Path) -> Check:
 
 
 async def _database_check(config: AppConfig, home: Path) -> Check:
-    from core.storage.database import Database
+    from core.storage.target import StorageTarget
 
-    path = database_path(config, home)
+    storage = StorageTarget.of(config, home)
     try:
-        db = await Database.open(path, synchronous=config.storage.synchronous)
+        db = await storage.open()
     except Exception as exc:
-        return Check("database", False, f"{path}: {exc}", "move the file aside and restart, or restore a backup")
+        return Check("database", False, f"{storage}: {exc}", "move the file aside and restart, or restore a backup")
     try:
         verification = await db.verify_audit()
     finally:
         await db.close()
     if not verification.ok:
-        return Check("database", False, f"{path}: audit chain broken at entry {verification.first_broken}: {verification.message}",
+        return Check("database", False, f"{storage}: audit chain broken at entry {verification.first_broken}: {verification.message}",
                      "the database was altered outside OpenTrade; keep a copy for investigation")
-    return Check("database", True, f"{path} (schema {db.schema_version}, {verification.checked} audit entries verified)")
+    return Check("database", True, f"{storage} (schema {db.schema_version}, {verification.checked} audit entries verified)")
 
 
 async def _strategy_order_checks(config: AppConfig, home: Path) -> list[Check]:
     """Working orders of strategies that nothing manages or that are duplicated (as recorded)."""
-    from core.storage.database import Database
+    from core.storage.target import StorageTarget
     from core.strategies.anomalies import order_anomalies
     from core.strategies.registry import effective_params
 
-    async with await Database.open(database_path(config, home), synchronous=config.storage.synchronous) as db:
+    async with await StorageTarget.of(config, home).open() as db:
         orders = [o for o in await db.load_orders(open_only=True) if o.strategy_id]
         params = {sid: effective_params(s.params, await db.strategy_versions(sid)) for sid, s in config.strategies.items()}
     anomalies = order_anomalies(orders, config.strategies, params)

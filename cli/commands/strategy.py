@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from core.config import AppConfig, database_path, parse_config
+from core.config import AppConfig, parse_config
 from core.strategies.registry import effective_params, kind_of, resolve, strategy_classes
 from cli.main import CommandContext, writes_home
 from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
@@ -44,12 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _versions(ctx: CommandContext, config: AppConfig, names: list[str]) -> dict[str, list[dict[str, Any]]]:
-    from core.storage.database import Database
-
-    path = database_path(config, ctx.home)
-    if not path.exists():
+    storage = ctx.storage(config)
+    if not storage.exists():
         return {name: [] for name in names}
-    async with await Database.open(path) as db:
+    async with await storage.open() as db:
         return {name: await db.strategy_versions(name) for name in names}
 
 
@@ -168,11 +166,8 @@ def handle_set(args: argparse.Namespace, ctx: CommandContext) -> int:
 async def _set(args: argparse.Namespace, ctx: CommandContext, config: AppConfig, cls: Any,
                configured: dict[str, Any]) -> int:
     from core.clock import WallClock
-    from core.storage.database import Database
 
-    path = database_path(config, ctx.home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    async with await Database.open(path, clock=WallClock()) as db:
+    async with await ctx.storage(config).open(clock=WallClock(), create=True) as db:
         history = await db.strategy_versions(args.name)
         params = cls.validate_params({**effective_params(configured, history), **parse_params(args.values)})
         version = await db.save_strategy_version(args.name, params, args.note, WallClock().now_ms())

@@ -31,7 +31,6 @@ from core.models import (
     Instrument,
     Order,
     OrderRequest,
-    Position,
     RiskState,
     Signal,
 )

@@ -1,8 +1,11 @@
-"""aiosqlite repository: migrations, orders, fills, positions, parameters, candles, audit log."""
+"""The repository: migrations, orders, fills, positions, parameters, candles, audit log, in a
+SQLite file or a PostgreSQL database."""
 
-from core.storage.audit import AuditEntry, AuditVerification, export_audit, verify_audit_file
+from core.storage.audit import AuditEntry, AuditVerification
+from core.storage.audit_tools import export_audit, verify_audit_file
 from core.storage.database import Database
 from core.storage.errors import DuplicateOrderError, SchemaTooNewError, StorageError
+from core.storage.interface import Storage
 
 __all__ = [
     "AuditEntry",
@@ -10,6 +13,7 @@ __all__ = [
     "Database",
     "DuplicateOrderError",
     "SchemaTooNewError",
+    "Storage",
     "StorageError",
     "export_audit",
     "verify_audit_file",

@@ -4,7 +4,8 @@ Each entry's hash is ``sha256(prev_hash + canonical record)``, where the canonic
 the sorted-key JSON of seq, ts, kind, actor and payload. Changing, removing or reordering any
 entry breaks the chain at that entry; ``verify_rows`` names the first place it breaks. SQLite
 triggers refuse UPDATE and DELETE, so tampering needs deliberate work outside the program,
-which is exactly what verification is for. The last link is also kept in ``audit_head``,
+which is exactly what verification is for (PostgreSQL has the same triggers, written in
+PL/pgSQL). The last link is also kept in ``audit_head``,
 written in the same transaction as each entry, so cutting entries off the end shows too,
 unless ``audit_head`` is cut as well: the anchor outside the database (``anchor.py``) covers that.
 """
@@ -18,19 +19,15 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as json_string  # what canonical_json does with a str
-from pathlib import Path
-from typing import Any, Literal, NamedTuple, TextIO
-
-import aiosqlite
+from typing import Any, NamedTuple, TextIO
 
 from core.storage.anchor import Anchor
 from core.storage.codec import canonical_json, redacted_json
-from core.storage.connection import connect, in_thread
-from core.storage.errors import StorageError
+from core.storage.dialect import Conn
 
 GENESIS_HASH = "0" * 64
-_COLUMNS = "seq, ts, kind, actor, symbol, payload, prev_hash, hash"
-AUDIT_TABLE = f"audit_log ({_COLUMNS})"
+LOG_COLUMNS = "seq, ts, kind, actor, symbol, payload, prev_hash, hash"
+AUDIT_TABLE = f"audit_log ({LOG_COLUMNS})"
 INSERT_AUDIT = f"INSERT INTO {AUDIT_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 EXPORT_FIELDS = ("seq", "ts", "kind", "actor", "payload", "prev_hash", "hash")
 
@@ -100,11 +97,11 @@ class AuditChain:
     last_hash: str = GENESIS_HASH
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection) -> AuditChain:
+    def load(cls, conn: Conn) -> AuditChain:
         row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         return cls(int(row[0]), str(row[1])) if row else cls()
 
-    def sync(self, conn: sqlite3.Connection) -> None:
+    def sync(self, conn: Conn) -> None:
         """Catch up with entries another process appended; called under the write lock, so
         two programs writing to one file (the app and a command) still build one chain."""
         row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
@@ -117,7 +114,7 @@ class AuditChain:
     def restore(self, mark: tuple[int, str]) -> None:
         self.last_seq, self.last_hash = mark
 
-    def append(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
+    def append(self, conn: Conn, draft: AuditDraft) -> AuditEntry:
         row, entry = self.next(draft)
         conn.execute(INSERT_AUDIT, row)
         return entry
@@ -133,7 +130,7 @@ class AuditChain:
         self.last_seq, self.last_hash = seq, digest
         return row, entry
 
-    def save_head(self, conn: sqlite3.Connection) -> None:
+    def save_head(self, conn: Conn) -> None:
         conn.execute(
             "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -231,30 +228,32 @@ def verify_rows(
     return verifier.result(head)
 
 
-def recorded_head(conn: sqlite3.Connection) -> tuple[int, str] | None:
+def recorded_head(conn: Conn) -> tuple[int, str] | None:
     """The ``audit_head`` row, if the database has one."""
-    has_head = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_head'").fetchone()
-    row = conn.execute("SELECT seq, hash FROM audit_head").fetchone() if has_head else None
+    row = conn.execute("SELECT seq, hash FROM audit_head").fetchone() if conn.table_exists("audit_head") else None
     return (int(row[0]), str(row[1])) if row else None
 
 
-def verify_connection(conn: sqlite3.Connection, anchor: Anchor | None = None) -> AuditVerification:
+def verify_connection(conn: Conn, anchor: Anchor | None = None) -> AuditVerification:
     """Streams the log in seq order on the connection's thread: memory stays flat on long logs.
 
     One read transaction, so the head and the entries come from the same moment even while
     the writer keeps committing.
     """
-    conn.execute("BEGIN")
+    conn.begin_read()
     try:
-        head = recorded_head(conn)
-        cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq")
-        cursor.row_factory = None  # plain tuples, the verifier unpacks them positionally
-        return verify_rows(cursor, head, anchor)
+        return verify_in_transaction(conn, anchor)
     finally:
-        conn.execute("ROLLBACK")  # a read: nothing to keep, and unlike COMMIT it ends one that met a damaged page
+        conn.rollback()  # a read: nothing to keep, and unlike COMMIT it ends one that met a damaged page
 
 
-def verify_tail(conn: sqlite3.Connection, entries: int) -> AuditVerification:
+def verify_in_transaction(conn: Conn, anchor: Anchor | None = None) -> AuditVerification:
+    """The whole chain and its head as the transaction already open on ``conn`` sees them."""
+    head = recorded_head(conn)
+    return verify_rows(conn.stream(f"SELECT {LOG_COLUMNS} FROM audit_log ORDER BY seq"), head, anchor)
+
+
+def verify_tail(conn: Conn, entries: int) -> AuditVerification:
     """The last ``entries`` links and the recorded head: what a start-up can afford to check on
     a long log (a full pass over 200,000 entries takes over a second)."""
     last = conn.execute("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
@@ -262,12 +261,11 @@ def verify_tail(conn: sqlite3.Connection, entries: int) -> AuditVerification:
     before = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (first,)).fetchone()
     if first and before is None:
         return AuditVerification(ok=False, checked=0, first_broken=first, message=f"audit entry {first} is missing")
-    cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq", (first,))
-    cursor.row_factory = None
+    cursor = conn.execute(f"SELECT {LOG_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq", (first,))
     return verify_rows(cursor, recorded_head(conn), after=(first, str(before[0]) if before else GENESIS_HASH))
 
 
-def anchor_problem(conn: sqlite3.Connection, anchor: Anchor) -> str | None:
+def anchor_problem(conn: Conn, anchor: Anchor) -> str | None:
     """Why the chain disagrees with ``anchor`` (cut short, or rewritten), or None."""
     last = conn.execute("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     last_seq = int(last[0]) if last else 0
@@ -279,18 +277,24 @@ def anchor_problem(conn: sqlite3.Connection, anchor: Anchor) -> str | None:
     return rewritten_message(anchor) if row is None or row[0] != anchor.hash else None
 
 
-def export_connection(conn: sqlite3.Connection, since_ms: int | None, fmt: str, out: TextIO) -> int:
-    query = f"SELECT {_COLUMNS} FROM audit_log"
+def export_connection(conn: Conn, since_ms: int | None, fmt: str, out: TextIO) -> int:
+    conn.begin_read()
+    try:
+        return _export(conn, since_ms, fmt, out)
+    finally:
+        conn.rollback()
+
+
+def _export(conn: Conn, since_ms: int | None, fmt: str, out: TextIO) -> int:
+    query = f"SELECT {LOG_COLUMNS} FROM audit_log"
     params: tuple[Any, ...] = ()
     if since_ms is not None:
         query, params = query + " WHERE ts >= ?", (since_ms,)
-    cursor = conn.execute(query + " ORDER BY seq", params)
-    cursor.row_factory = None
     count = 0
     writer = csv.writer(out) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(EXPORT_FIELDS)
-    for seq, ts, kind, actor, _symbol, payload_json, prev_hash, digest in cursor:
+    for seq, ts, kind, actor, _symbol, payload_json, prev_hash, digest in conn.stream(query + " ORDER BY seq", params):
         if writer is not None:
             writer.writerow((seq, ts, kind, actor, payload_json, prev_hash, digest))
         else:
@@ -299,46 +303,3 @@ def export_connection(conn: sqlite3.Connection, since_ms: int | None, fmt: str, 
             out.write(canonical_json(record) + "\n")
         count += 1
     return count
-
-
-async def _open_existing(path: Path) -> aiosqlite.Connection:
-    if not Path(path).is_file():
-        raise StorageError(f"{path}: no such database file")
-    conn = await connect(Path(path), readonly=True)
-    exists = await conn.execute_fetchall("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'")
-    if not exists:
-        await conn.close()
-        raise StorageError(f"{path} has no audit log: is it an OpenTrade database?")
-    return conn
-
-
-async def verify_audit_file(path: Path, anchor: Anchor | None = None) -> AuditVerification:
-    """Verify a database file's audit chain, read-only: no migration, no change to the file;
-    with ``anchor``, also that the chain still holds that entry with that hash."""
-    conn = await _open_existing(path)
-    try:
-        return await in_thread(conn, verify_connection, anchor)
-    except sqlite3.DatabaseError as exc:
-        raise StorageError(f"{path} cannot be read, the database is damaged: {exc}") from exc
-    finally:
-        await conn.close()
-
-
-async def export_audit(
-    path: Path, since_ms: int | None, fmt: Literal["jsonl", "csv"], out: Path | TextIO
-) -> int:
-    """Write the audit entries (from ``since_ms`` on, inclusive) as JSON lines or CSV.
-
-    Returns how many entries were written. Runs on the connection's thread so a long export
-    never stalls the event loop.
-    """
-    if fmt not in ("jsonl", "csv"):
-        raise StorageError(f"export format must be 'jsonl' or 'csv', not {fmt!r}")
-    conn = await _open_existing(path)
-    try:
-        if isinstance(out, Path):
-            with out.open("w", encoding="utf-8", newline="") as stream:
-                return await in_thread(conn, export_connection, since_ms, fmt, stream)
-        return await in_thread(conn, export_connection, since_ms, fmt, out)
-    finally:
-        await conn.close()

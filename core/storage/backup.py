@@ -20,6 +20,7 @@ from pathlib import Path
 from core.storage.anchor import BACKUP_ANCHOR_SUFFIX, Anchor, write_anchor
 from core.storage.audit import verify_connection
 from core.storage.checks import page_problems
+from core.storage.dialect import SqliteConn
 from core.storage.errors import StorageError
 
 
@@ -91,7 +92,7 @@ def _verify(copy: Path, source: Path, anchor: Anchor | None) -> tuple[tuple[int,
         if problem is not None:
             raise StorageError(f"the copy of {source} is damaged, so {source} itself is: {problem}; no copy was kept")
         try:
-            verification = verify_connection(conn, anchor)
+            verification = verify_connection(SqliteConn(conn), anchor)
         except sqlite3.Error as exc:
             raise StorageError(
                 f"the copy of {source} cannot be verified ({exc}): is it an OpenTrade database?"

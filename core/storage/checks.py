@@ -10,6 +10,11 @@ raises ``DamagedDatabaseError`` with what is wrong and how to recover:
 - the last ``TAIL_ENTRIES`` links of the audit chain, its recorded head, and the anchor kept
   outside the database (``anchor.py``). The whole chain takes 1.3 s on the same file, too long
   for every start: ``opentrade audit verify`` does that.
+
+On PostgreSQL the schema version, the chain's tail, its head and the anchor are checked the
+same way. There is no quick_check: the server owns its pages (data checksums, which ``initdb
+--data-checksums`` turns on, and the amcheck extension are its tools), and a client reading
+every page at each start would cost what the server already does.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 
 from core.storage.anchor import Anchor
 from core.storage.audit import anchor_problem, verify_tail
-from core.storage.errors import DamagedDatabaseError
+from core.storage.dialect import Conn, SqliteConn
+from core.storage.errors import FILE_RECOVERY, SERVER_RECOVERY, DamagedDatabaseError
 
 TAIL_ENTRIES = 1000
 PROBLEMS_SHOWN = 3
@@ -40,18 +46,19 @@ def page_problems(conn: sqlite3.Connection) -> str | None:
     return f"SQLite's integrity check (quick_check) found: {shown}{more}"
 
 
-def check_pages(conn: sqlite3.Connection, path: Path) -> None:
-    problem = page_problems(conn)
+def check_pages(conn: SqliteConn, path: Path) -> None:
+    problem = page_problems(conn.raw)
     if problem is not None:
         raise DamagedDatabaseError.of(path, problem)
 
 
-def check_chain(conn: sqlite3.Connection, path: Path, anchor: Anchor | None) -> None:
+def check_chain(conn: Conn, where: str, anchor: Anchor | None) -> None:
+    recovery = FILE_RECOVERY if conn.dialect == "sqlite" else SERVER_RECOVERY
     result = verify_tail(conn, TAIL_ENTRIES)
     if not result.ok:
-        raise DamagedDatabaseError.of(path, result.message)
+        raise DamagedDatabaseError.of(where, result.message, recovery=recovery)
     if anchor is None:
         return
     problem = anchor_problem(conn, anchor)
     if problem is not None:
-        raise DamagedDatabaseError.of(path, problem, anchor.source)
+        raise DamagedDatabaseError.of(where, problem, anchor.source, recovery=recovery)

@@ -1,4 +1,9 @@
-"""The repository: everything OpenTrade keeps on disk, behind one object.
+"""The repository: everything OpenTrade keeps, behind one object, on either back end.
+
+``Database.open(path)`` keeps it in a SQLite file (the default, in the home);
+``Database.connect(url)`` in a PostgreSQL database (``storage.url``). Everything below is
+written once for both: the back ends differ only in how they are reached and checked
+(``sqlite.py``, ``postgres.py``) and in a few statements (``dialect.py``).
 
 Writes go through a group-commit writer (``writer.py``) so that an order is durable before the
 engine acknowledges it without paying one fsync per order. Every state change of an order is a
@@ -6,17 +11,17 @@ row in ``orders`` (its current state), a row in ``order_events`` (its history) a
 the hash-chained audit log, all in the same transaction. Storage never reads the wall clock:
 timestamps come from the caller, or from the ``clock`` given to ``open``.
 
-Reads use a second, read-only connection (WAL lets it read while the writer commits), so
-loading a long history never delays an order's commit; a read issued after an awaited write
-sees that write.
+Reads use a second connection (on SQLite read-only, which WAL lets read while the writer
+commits), so loading a long history never delays an order's commit; a read issued after an
+awaited write sees that write.
 
 Listing methods return rows oldest first; ``limit`` keeps the most recent ``limit`` rows.
 Time ranges are half-open: ``since_ms <= ts < until_ms``.
 
-Storage refuses to lie: a damaged file is refused at opening (``checks.py``), a failed write or
-a file deleted under the open connection is reported to whoever listens (``on_fault``,
-``file_problem``; the engine's storage watch halts trading), and a clean close checkpoints the
-write-ahead log so that the ``.sqlite`` file alone holds everything.
+Storage refuses to lie: a damaged database is refused at opening (``checks.py``), a failed write
+or a file deleted under the open connection is reported to whoever listens (``on_fault``,
+``file_problem``; the engine's storage watch halts trading), and a clean close of a SQLite file
+checkpoints the write-ahead log so that the ``.sqlite`` file alone holds everything.
 """
 
 from __future__ import annotations
@@ -25,14 +30,11 @@ import asyncio
 import json
 import logging
 import math
-import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from core.models import Balance, Candle, Fill, Order, Position, ProtectiveLevels
 from core.ports import Clock
@@ -49,21 +51,15 @@ from core.storage.audit import (
     recorded_head,
     verify_connection,
 )
-from core.storage.backup import copy_database
-from core.storage.checks import check_chain, check_pages
+from core.storage.checks import check_chain
 from core.storage.codec import canonical_json, model_row, placeholders
-from core.storage.connection import close, connect, in_thread
-from core.storage.errors import DamagedDatabaseError, StorageError, is_damage
-from core.storage.identity import FileIdentity
+from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn, dict_rows
+from core.storage.errors import StorageError
+from core.storage.interface import Backend, FaultListener
+from core.storage.link import Link
 from core.storage.migrations import bundled_migrations, migrate
-from core.storage.ops import (
-    CANDLE_COLUMNS,
-    FILL_COLUMNS,
-    ORDER_COLUMNS,
-    ORDER_EVENT_COLUMNS,
-    POSITION_COLUMNS,
-    PROTECTION_COLUMNS,
-)
+from core.storage.ops import ORDER_COLUMNS, ORDER_EVENT_COLUMNS, POSITION_COLUMNS, PROTECTION_COLUMNS
+from core.storage.postgres import PostgresBackend
 from core.storage.queries import (
     CANDLE,
     FILL,
@@ -76,6 +72,7 @@ from core.storage.queries import (
     query,
     statuses,
 )
+from core.storage.sqlite import SqliteBackend
 from core.storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -83,42 +80,37 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _checkpoint(conn: sqlite3.Connection) -> bool:
-    """Move the write-ahead log into the database file and empty it; False when a reader in
-    another program kept part of it from being moved (it is moved at a later checkpoint)."""
-    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-    return not busy
-
-
-FaultListener = Callable[[StorageError], None]
-
-
 class Database:
-    """Open with ``await Database.open(path)``; close with ``await db.close()``."""
+    """Open with ``await Database.open(path)`` (SQLite) or ``await Database.connect(url)``
+    (PostgreSQL); close with ``await db.close()``."""
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection, reader: aiosqlite.Connection, chain: AuditChain,
-                 schema_version: int, clock: Clock | None, anchor: Path | None) -> None:
-        self.path = path
+    def __init__(self, backend: Backend, reader: Link, chain: AuditChain, schema_version: int,
+                 clock: Clock | None, anchor: Path | None) -> None:
         self.schema_version = schema_version
-        self._conn = conn
+        self.location = backend.location
+        self._backend = backend
         self._reader = reader
         self._clock = clock
         self._closed = False
-        self._identity = FileIdentity(path)
         self._fault_listeners: list[FaultListener] = []
         self._anchor = AnchorWriter(anchor, self._fault) if anchor is not None else None
         self._writer = GroupCommitWriter(
-            conn, chain, on_fault=self._fault, on_commit=self._anchor.update if self._anchor else None
+            backend.writer, chain, on_fault=self._fault, on_commit=self._anchor.update if self._anchor else None
         )
         self._fenced = False
         if self._anchor is not None and chain.last_seq:
             self._anchor.update(chain.mark())
 
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file; None for a PostgreSQL database."""
+        return self._backend.path
+
     @classmethod
     async def open(
         cls, path: Path, synchronous: str = "FULL", clock: Clock | None = None, anchor: Path | None = None
     ) -> Database:
-        """Open (creating if needed), check and migrate the database at ``path``.
+        """Open (creating if needed), check and migrate the SQLite database at ``path``.
 
         ``synchronous="NORMAL"`` trades the last transactions before a power loss (never
         corruption) for speed; the default FULL keeps every acknowledged write. ``anchor`` is
@@ -126,58 +118,55 @@ class Database:
         chain must still hold what it records, and it follows every commit. A file that fails
         the checks (``checks.py``) raises DamagedDatabaseError and nothing is written to it.
         """
-        path = Path(path)
-        if not path.parent.is_dir():
-            raise StorageError(f"cannot open database {path}: the directory {path.parent} does not exist")
         anchored = read_anchor(anchor) if anchor is not None else None
+        return await cls._start(await SqliteBackend.open(Path(path), synchronous), clock, anchor, anchored)
+
+    @classmethod
+    async def connect(
+        cls, url: str, password: str | None = None, synchronous: str = "FULL", clock: Clock | None = None,
+        anchor: Path | None = None,
+    ) -> Database:
+        """Connect to, check and migrate the PostgreSQL database at ``url``; as ``open`` otherwise
+        (``synchronous`` sets ``synchronous_commit``: FULL is on)."""
+        anchored = read_anchor(anchor) if anchor is not None else None
+        return await cls._start(await PostgresBackend.open(url, password, synchronous), clock, anchor, anchored)
+
+    @classmethod
+    async def _start(cls, backend: Backend, clock: Clock | None, anchor: Path | None, anchored: Any) -> Database:
+        writer = backend.writer
         try:
-            conn = await connect(path, synchronous)
-        except StorageError as exc:
-            if is_damage(exc.__cause__):  # its header is gone, or SQLite met a bad page at once
-                raise DamagedDatabaseError.of(path, str(exc.__cause__)) from exc
-            raise
-        try:
-            await in_thread(conn, check_pages, path)
             ts = clock.now_ms() if clock is not None else 0
-            version = await in_thread(conn, migrate, bundled_migrations(), ts)
-            await in_thread(conn, check_chain, path, anchored)
-            chain = await in_thread(conn, AuditChain.load)
-            reader = await connect(path, readonly=True)
+            version = await writer.run(migrate, bundled_migrations(backend.dialect), ts)
+            await writer.run(check_chain, backend.location, anchored)
+            chain = await writer.run(AuditChain.load)
+            reader = await backend.reader()
         except BaseException as exc:
-            await close(conn)
-            if is_damage(exc):  # a damaged page the checks did not reach
-                raise DamagedDatabaseError.of(path, str(exc)) from exc
-            if isinstance(exc, sqlite3.Error):
-                raise StorageError(f"cannot open database {path}: {exc}") from exc
+            await backend.close(fenced=True)
+            failure = backend.open_failure(exc)
+            if failure is not None:
+                raise failure from exc
             raise
-        log.debug("opened %s (schema version %d, synchronous=%s)", path, version, synchronous.upper())
-        return cls(path, conn, reader, chain, version, clock, anchor)
+        log.debug("opened %s (schema version %d)", backend.location, version)
+        return cls(backend, reader, chain, version, clock, anchor)
 
     async def close(self) -> None:
-        """Commit what is queued, write the anchor, checkpoint the write-ahead log into the
-        database file (a copy of the file alone then has everything), then close; calling it
-        again does nothing."""
+        """Commit what is queued, write the anchor, then close (a SQLite file is checkpointed
+        first, so that a copy of the file alone has everything); calling it again does nothing."""
         if self._closed:
             return
         self._closed = True
         await self._writer.close()
         if self._anchor is not None:
             await self._anchor.close()
-        await close(self._reader)
-        if not self._fenced:
-            try:
-                if not await in_thread(self._conn, _checkpoint):
-                    log.warning("the write-ahead log of %s was not fully checkpointed: another program reads it",
-                                self.path)
-            except sqlite3.Error as exc:
-                log.warning("the write-ahead log of %s was not checkpointed: %s", self.path, exc)
-        await close(self._conn)
+        await self._reader.close()
+        await self._backend.close(self._fenced)
 
     # Health: failed writes, the file under the connection
 
     def on_fault(self, listener: FaultListener) -> None:
-        """Call ``listener`` with each storage fault: a write that failed because of the file or
-        its disk (not because of what was written), or an anchor that could not be written."""
+        """Call ``listener`` with each storage fault: a write that failed because of the
+        database, its disk or the connection (not because of what was written), or an anchor
+        that could not be written."""
         self._fault_listeners.append(listener)
 
     def _fault(self, error: StorageError) -> None:
@@ -185,22 +174,21 @@ class Database:
             listener(error)
 
     def file_problem(self) -> str | None:
-        """Whether the file at ``path`` is still the one this connection writes to."""
-        return self._identity.problem()
+        """Whether the file at ``path`` is still the one this connection writes to (None on
+        PostgreSQL, where there is no file of ours)."""
+        return self._backend.file_problem()
 
     async def rescue(self, reason: str, ts: int) -> Path:
         """For a file deleted or replaced under the connection: refuse every later write, then
         copy what the connection still holds next to the path (``<name>.rescued-<ts>``)."""
         self._fenced = True
         await self._writer.fence(reason)
-        target = self.path.with_name(f"{self.path.name}.rescued-{ts}")
-        await in_thread(self._conn, copy_database, target)
-        return target
+        return await self._backend.rescue(ts)
 
     async def audit_head(self) -> tuple[int, str] | None:
         """The last committed audit entry's (seq, hash)."""
         self._check_open()
-        return await in_thread(self._reader, recorded_head)
+        return await self._reader.run(recorded_head)
 
     async def __aenter__(self) -> Database:
         return self
@@ -219,16 +207,16 @@ class Database:
         if self._closed:
             raise StorageError("the database is closed")
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self._check_open()
-        return list(await self._reader.execute_fetchall(sql, params))
+        return await self._reader.run(_dict_query, sql, params)
 
     async def _fetch(
         self, sql: str, params: Sequence[Any], convert: Callable[[tuple[Any, ...]], T], reverse: bool = False
     ) -> list[T]:
         """Rows become models on the reader's thread: a 100,000-candle load does not stall the loop."""
         self._check_open()
-        return await in_thread(self._reader, query, sql, params, convert, reverse)
+        return await self._reader.run(query, sql, params, convert, reverse)
 
     async def _recent(
         self, columns: str, table: str, where: Where, order: tuple[str, ...], limit: int | None,
@@ -301,7 +289,7 @@ class Database:
         """Orders by creation time; ``since_ms``/``until_ms`` filter on ``created_ts``."""
         where = Where()
         if open_only:
-            where.add("is_open = 1")
+            where.add("is_open = ?", True)
         if venue is not None:
             where.add("venue = ?", venue)
         if symbol is not None:
@@ -310,7 +298,7 @@ class Database:
             where.add("strategy_id = ?", strategy_id)
         if status is not None:
             values = statuses(status)
-            where.add(f"status IN ({placeholders(len(values))})" if values else "0", *values)
+            where.add(f"status IN ({placeholders(len(values))})" if values else "1 = 0", *values)
         where.range("created_ts", since_ms, until_ms)
         return await self._recent(", ".join(ORDER_COLUMNS), "orders", where, ("created_ts", "rowid"), limit, ORDER)
 
@@ -320,7 +308,7 @@ class Database:
             f"SELECT {ORDER_EVENT_COLUMNS} FROM order_events WHERE client_order_id = ? ORDER BY id",
             (client_order_id,),
         )
-        return [dict(row) for row in rows]
+        return rows
 
     # Fills
 
@@ -381,7 +369,7 @@ class Database:
         """Recompute the whole chain; ``first_broken`` names the first bad entry's seq."""
         if self._closed:
             raise StorageError("the database is closed")
-        return await in_thread(self._reader, verify_connection)
+        return await self._reader.run(verify_connection)
 
     # Positions and balances
 
@@ -482,7 +470,7 @@ class Database:
                     f"{venue} {symbol} {timeframe} candle at {row[3]} has a value that is not a finite number: "
                     f"open {row[4]}, high {row[5]}, low {row[6]}, close {row[7]}, volume {row[8]}"
                 )
-        count: int = await self._writer.submit(partial(ops.execute_many_op, ops.UPSERT_CANDLE, rows))
+        count: int = await self._writer.submit(partial(ops.save_candles_op, rows))
         return count
 
     async def load_candles(
@@ -507,3 +495,7 @@ class Database:
             "INSERT INTO kv_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [(key, value)],
         ))
+
+
+def _dict_query(conn: Conn, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    return dict_rows(conn.execute(sql, params))

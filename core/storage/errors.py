@@ -5,6 +5,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+FILE_RECOVERY = (
+    "stop OpenTrade, move the file aside (keep it for investigation) and restore the last copy made by "
+    "`opentrade backup` (README, \"Backup and restore\")"
+)
+SERVER_RECOVERY = (
+    "stop OpenTrade and restore the last dump made by `opentrade backup` (pg_restore into a new database) or "
+    "use the server's point-in-time recovery (README, \"PostgreSQL\")"
+)
+
 
 class StorageError(Exception):
     """Something about the database file or a write stopped storage from doing its job."""
@@ -22,15 +31,15 @@ class DamagedDatabaseError(StorageError):
     """The file failed the start-up check: trading on it would build on records that lie."""
 
     @classmethod
-    def of(cls, path: Path, problem: str, anchor: str | None = None) -> DamagedDatabaseError:
+    def of(
+        cls, where: Path | str, problem: str, anchor: str | None = None, recovery: str = FILE_RECOVERY
+    ) -> DamagedDatabaseError:
         """The message: what is wrong, then how to recover. ``anchor`` names the anchor file
         when the problem is a disagreement with it, which a deliberate restore also causes."""
         message = (
-            f"the database {path} is damaged: {problem}.\n"
-            "OpenTrade will not trade on it. To recover: stop OpenTrade, move the file aside (keep it for "
-            "investigation) and restore the last copy made by `opentrade backup` (README, \"Backup and "
-            "restore\"); `opentrade audit verify` tells whether the audit log is whole and names its first "
-            "damaged entry."
+            f"the database {where} is damaged: {problem}.\n"
+            f"OpenTrade will not trade on it. To recover: {recovery}; `opentrade audit verify` tells whether "
+            "the audit log is whole and names its first damaged entry."
         )
         if anchor is not None:
             message += (
@@ -48,11 +57,26 @@ _MEDIUM_FAULTS = frozenset({
 })
 
 
+# PostgreSQL's SQLSTATE classes for a failure of the server, its disk or the connection:
+# 08 connection, 53 insufficient resources (disk full, out of memory), 57 operator intervention
+# (shutdown, cancel), 58 system error (I/O), XX internal error (corrupted data or index).
+_SERVER_FAULT_CLASSES = frozenset({"08", "53", "57", "58", "XX"})
+
+
+def is_driver_error(error: BaseException) -> bool:
+    """An error of one of the database drivers (sqlite3 or psycopg), as opposed to ours."""
+    return isinstance(error, sqlite3.Error) or type(error).__module__.startswith("psycopg")
+
+
 def is_storage_fault(error: BaseException) -> bool:
-    """True when a write failed because of the database file or its disk (full, I/O error,
-    corrupt, read-only, locked too long): every later write may fail the same way. False when
-    it failed because of what was written (a duplicate id, a constraint), which is its caller's
-    business alone. An operational error without a code (raised by a fault point) counts as one."""
+    """True when a write failed because of the database, its disk or the connection to it
+    (full, I/O error, corrupt, read-only, locked too long, server gone): every later write may
+    fail the same way. False when it failed because of what was written (a duplicate id, a
+    constraint), which is its caller's business alone. An operational error without a code
+    (raised by a fault point, or a connection lost) counts as one."""
+    if type(error).__module__.startswith("psycopg"):
+        state = getattr(error, "sqlstate", None)
+        return state[:2] in _SERVER_FAULT_CLASSES if state else type(error).__name__ == "OperationalError"
     if not isinstance(error, sqlite3.Error):
         return False
     code = getattr(error, "sqlite_errorcode", None)

@@ -1,25 +1,24 @@
 """The repository's writes: SQL statements and the operations the group-commit writer runs.
 
 Each ``*_op`` (and ``OrderRecord``) runs on the writer's thread, inside the batch transaction,
-with everything it needs already serialised by the caller on the event loop.
+with everything it needs already serialised by the caller on the event loop. The SQL is the
+same on both back ends (``dialect.py`` holds what is not).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.models import Candle, Fill, Order, Position, ProtectiveLevels
+from core.models import Order, Position, ProtectiveLevels
 from core.storage.audit import AUDIT_TABLE, AuditChain, AuditDraft, AuditEntry
 from core.storage.codec import canonical_json, placeholders
+from core.storage.dialect import Conn
 from core.storage.errors import DuplicateOrderError
 
 ORDER_COLUMNS = tuple(Order.model_fields)
-FILL_COLUMNS = tuple(Fill.model_fields)
 POSITION_COLUMNS = tuple(Position.model_fields)
-CANDLE_COLUMNS = tuple(Candle.model_fields)
 PROTECTION_COLUMNS = tuple(ProtectiveLevels.model_fields)
 ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"
 
@@ -32,10 +31,6 @@ UPSERT_ORDER = (
     + ", ".join(f"{column} = excluded.{column}" for column in (*ORDER_COLUMNS[1:], "is_open"))
 )
 INSERT_ORDER_EVENT = f"INSERT INTO order_events ({ORDER_EVENT_COLUMNS}) VALUES ({placeholders(8)})"
-INSERT_FILL = (
-    f"INSERT INTO fills ({', '.join(FILL_COLUMNS)}) VALUES ({placeholders(len(FILL_COLUMNS))}) "
-    "ON CONFLICT (fill_id) DO NOTHING"
-)
 INSERT_POSITION = (
     f"INSERT INTO positions ({', '.join(POSITION_COLUMNS)}, saved_ts) "
     f"VALUES ({placeholders(len(POSITION_COLUMNS) + 1)})"
@@ -44,12 +39,6 @@ UPSERT_PROTECTION = (
     f"INSERT INTO protective_levels ({', '.join(PROTECTION_COLUMNS)}) VALUES ({placeholders(len(PROTECTION_COLUMNS))}) "
     "ON CONFLICT (venue, symbol) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in PROTECTION_COLUMNS[2:])
-)
-UPSERT_CANDLE = (
-    f"INSERT INTO candles (venue, symbol, timeframe, {', '.join(CANDLE_COLUMNS)}) "
-    f"VALUES ({placeholders(len(CANDLE_COLUMNS) + 3)}) "
-    "ON CONFLICT (venue, symbol, timeframe, ts) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in CANDLE_COLUMNS[1:])
 )
 
 
@@ -68,7 +57,7 @@ class OrderRecord:
     draft: AuditDraft
     new: bool
 
-    def __call__(self, conn: sqlite3.Connection, chain: AuditChain) -> None:
+    def __call__(self, conn: Conn, chain: AuditChain) -> None:
         if self.new:
             if conn.execute(INSERT_NEW_ORDER, self.order_row).rowcount != 1:
                 raise DuplicateOrderError(f"client order id {self.order_row[0]} is already in use")
@@ -95,7 +84,7 @@ class OrderRows:
         if record.new:
             self._new_ids.append(record.order_row[0])
 
-    def insert(self, conn: sqlite3.Connection) -> bool:
+    def insert(self, conn: Conn) -> bool:
         """Write what was gathered; False, with nothing written, if a new order's id is
         already taken (the batch then runs one write at a time, so only that one fails)."""
         if self._new_ids:
@@ -130,31 +119,29 @@ def _multi_row_insert(table: str, width: int, count: int, conflict: str) -> str:
     return f"INSERT INTO {table} VALUES {', '.join([row] * count)}{conflict}"
 
 
-def _insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]], conflict: str) -> None:
+def _insert_rows(conn: Conn, table: str, rows: list[tuple[Any, ...]], conflict: str) -> None:
     for chunk in _chunks(rows):
         conn.execute(_multi_row_insert(table, len(chunk[0]), len(chunk), conflict), [v for row in chunk for v in row])
 
 
-def record_fill_op(
-    fill_row: tuple[Any, ...], draft: AuditDraft, conn: sqlite3.Connection, chain: AuditChain
-) -> bool:
-    if conn.execute(INSERT_FILL, fill_row).rowcount != 1:
+def record_fill_op(fill_row: tuple[Any, ...], draft: AuditDraft, conn: Conn, chain: AuditChain) -> bool:
+    if not conn.insert_fill(fill_row):
         return False
     chain.append(conn, draft)
     return True
 
 
-def audit_op(draft: AuditDraft, conn: sqlite3.Connection, chain: AuditChain) -> AuditEntry:
+def audit_op(draft: AuditDraft, conn: Conn, chain: AuditChain) -> AuditEntry:
     return chain.append(conn, draft)
 
 
-def save_positions_op(venue: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> None:
+def save_positions_op(venue: str, rows: list[tuple[Any, ...]], conn: Conn, chain: AuditChain) -> None:
     conn.execute("DELETE FROM positions WHERE venue = ?", (venue,))
     conn.executemany(INSERT_POSITION, rows)
 
 
 def save_protection_op(
-    venue: str, symbol: str, row: tuple[Any, ...] | None, draft: AuditDraft, conn: sqlite3.Connection,
+    venue: str, symbol: str, row: tuple[Any, ...] | None, draft: AuditDraft, conn: Conn,
     chain: AuditChain,
 ) -> None:
     """The market's levels replaced (``row``) or removed (None), audited in the same transaction."""
@@ -165,10 +152,10 @@ def save_protection_op(
     chain.append(conn, draft)
 
 
-def snapshot_balances_op(
-    venue: str, ts: int, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain
-) -> None:
-    snapshot_id = conn.execute("INSERT INTO balance_snapshots (venue, ts) VALUES (?, ?)", (venue, ts)).lastrowid
+def snapshot_balances_op(venue: str, ts: int, rows: list[tuple[Any, ...]], conn: Conn, chain: AuditChain) -> None:
+    snapshot_id = conn.execute(
+        "INSERT INTO balance_snapshots (venue, ts) VALUES (?, ?) RETURNING snapshot_id", (venue, ts)
+    ).fetchone()[0]
     conn.executemany(
         "INSERT INTO balances (snapshot_id, asset, free, used) VALUES (?, ?, ?, ?)",
         [(snapshot_id, *row) for row in rows],
@@ -176,7 +163,7 @@ def snapshot_balances_op(
 
 
 def save_strategy_version_op(
-    name: str, params: dict[str, Any], note: str, ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain
+    name: str, params: dict[str, Any], note: str, ts: int, actor: str, conn: Conn, chain: AuditChain
 ) -> int:
     row = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM strategy_versions WHERE name = ?", (name,)).fetchone()
     version = int(row[0])
@@ -189,16 +176,19 @@ def save_strategy_version_op(
     return version
 
 
-def save_risk_parameters_op(
-    params: dict[str, Any], ts: int, actor: str, conn: sqlite3.Connection, chain: AuditChain
-) -> int:
-    row_id = conn.execute(
-        "INSERT INTO risk_parameters (ts, actor, params) VALUES (?, ?, ?)", (ts, actor, canonical_json(params))
-    ).lastrowid
+def save_risk_parameters_op(params: dict[str, Any], ts: int, actor: str, conn: Conn, chain: AuditChain) -> int:
+    row_id = int(conn.execute(
+        "INSERT INTO risk_parameters (ts, actor, params) VALUES (?, ?, ?) RETURNING id", (ts, actor, canonical_json(params))
+    ).fetchone()[0])
     chain.append(conn, AuditDraft.of(ts, "risk_parameters", actor, {"id": row_id, "params": params}))
-    return int(row_id or 0)
+    return row_id
 
 
-def execute_many_op(sql: str, rows: list[tuple[Any, ...]], conn: sqlite3.Connection, chain: AuditChain) -> int:
+def save_candles_op(rows: list[tuple[Any, ...]], conn: Conn, chain: AuditChain) -> int:
+    conn.upsert_candles(rows)
+    return len(rows)
+
+
+def execute_many_op(sql: str, rows: list[tuple[Any, ...]], conn: Conn, chain: AuditChain) -> int:
     conn.executemany(sql, rows)
     return len(rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
 from operator import attrgetter
@@ -10,8 +9,9 @@ from typing import Any, TypeVar
 
 from core.models import Candle, Fill, Order, OrderStatus, Position, ProtectiveLevels
 from core.storage.codec import M, row_model
+from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn
 from core.storage.errors import StorageError
-from core.storage.ops import CANDLE_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, POSITION_COLUMNS, PROTECTION_COLUMNS
+from core.storage.ops import ORDER_COLUMNS, POSITION_COLUMNS, PROTECTION_COLUMNS
 
 T = TypeVar("T")
 
@@ -54,12 +54,9 @@ def statuses(status: Sequence[str]) -> list[str]:
 
 
 def query(
-    conn: sqlite3.Connection, sql: str, params: Sequence[Any], convert: Callable[[tuple[Any, ...]], T],
-    reverse: bool,
+    conn: Conn, sql: str, params: Sequence[Any], convert: Callable[[tuple[Any, ...]], T], reverse: bool,
 ) -> list[T]:
-    cursor = conn.execute(sql, params)
-    cursor.row_factory = None  # plain tuples: a third of the cost of sqlite3.Row on long loads
-    rows = cursor.fetchall()
+    rows = conn.execute(sql, params).fetchall()  # plain tuples: a third of the cost of sqlite3.Row on long loads
     if reverse:
         rows.reverse()
     return [convert(row) for row in rows]

@@ -1,6 +1,7 @@
 """Group commit: one writer, many callers, one fsync per batch.
 
-With ``synchronous=FULL`` every COMMIT waits for the disk, so committing each order alone caps
+With ``synchronous=FULL`` every COMMIT waits for the disk (on PostgreSQL,
+``synchronous_commit=on``: for the server's WAL flush), so committing each order alone caps
 throughput at the disk's fsync rate. Here callers hand an operation to the writer; a write
 that finds the writer idle starts a transaction at once, on the connection's thread, while the
 event loop carries on; whatever queues up meanwhile goes into the next transaction, started
@@ -16,7 +17,7 @@ A batch first runs plainly, order records gathered into a few multi-row statemen
 ``ops.OrderRows``). Operations rarely fail; if one does, the batch is rolled back and run
 again with each operation in its own SAVEPOINT, so the failing one is rolled back alone and
 its caller gets the error while the rest commit. Under the write lock each batch first
-re-reads the audit chain's head, so another program writing to the same file cannot fork it.
+re-reads the audit chain's head, so another program writing to the same database cannot fork it.
 
 A write that fails because of the file or its disk (full, I/O error, locked too long) is a
 storage fault: besides its caller, ``on_fault`` hears of it, once per batch, so the engine can
@@ -29,21 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-import aiosqlite
-
 from core.faults import disk_full_point
 from core.storage.audit import AuditChain
-from core.storage.connection import start_in_thread
-from core.storage.errors import StorageError, is_storage_fault
+from core.storage.dialect import Conn
+from core.storage.errors import StorageError, is_driver_error, is_storage_fault
+from core.storage.link import Link
 from core.storage.ops import OrderRecord, OrderRows
 
 log = logging.getLogger(__name__)
 
-WriteOp = Callable[[sqlite3.Connection, AuditChain], Any]
+WriteOp = Callable[[Conn, AuditChain], Any]
 FaultListener = Callable[[StorageError], None]
 HeadListener = Callable[[tuple[int, str]], None]
 _Outcome = tuple[bool, Any]
@@ -51,12 +50,12 @@ LAZY_WINDOW = 0.002  # seconds; a person placing orders by hand sees no differen
 
 
 def _as_storage_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, sqlite3.Error):
+    if is_driver_error(exc):
         return StorageError(f"database write failed: {exc}")
     return exc
 
 
-def apply_batch(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
+def apply_batch(conn: Conn, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
     """Runs on the connection thread: all ``ops`` in one transaction (see the module docstring)."""
     start = chain.mark()
     try:
@@ -70,9 +69,9 @@ class _OpFailed(Exception):
     """An operation failed in a plain run; the batch is rolled back and run isolated."""
 
 
-def _in_transaction(conn: sqlite3.Connection, chain: AuditChain, run: Callable[[], list[_Outcome]]) -> list[_Outcome]:
+def _in_transaction(conn: Conn, chain: AuditChain, run: Callable[[], list[_Outcome]]) -> list[_Outcome]:
     start = chain.mark()
-    conn.execute("BEGIN IMMEDIATE")
+    conn.begin_write()
     try:
         chain.sync(conn)
         synced = chain.mark()
@@ -80,16 +79,16 @@ def _in_transaction(conn: sqlite3.Connection, chain: AuditChain, run: Callable[[
         if chain.mark() != synced:
             chain.save_head(conn)
         disk_full_point("commit")
-        conn.execute("COMMIT")
+        conn.commit()
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            conn.rollback()
         chain.restore(start)
         raise
     return outcomes
 
 
-def _run_plain(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
+def _run_plain(conn: Conn, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
     orders = OrderRows()
     try:
@@ -110,18 +109,18 @@ def _run_plain(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) 
     return outcomes
 
 
-def _run_isolated(conn: sqlite3.Connection, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
+def _run_isolated(conn: Conn, ops: list[WriteOp], chain: AuditChain) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
     for op in ops:
         op_mark = chain.mark()
-        conn.execute("SAVEPOINT op")
+        conn.savepoint("op")
         try:
             outcomes.append((True, op(conn, chain)))
         except Exception as exc:  # noqa: BLE001 - the caller of this one op receives it
-            conn.execute("ROLLBACK TO op")
+            conn.rollback_to("op")
             chain.restore(op_mark)
             outcomes.append((False, exc))
-        conn.execute("RELEASE op")
+        conn.release("op")
     return outcomes
 
 
@@ -129,10 +128,10 @@ class GroupCommitWriter:
     """The only path by which the repository writes; see the module docstring."""
 
     def __init__(
-        self, conn: aiosqlite.Connection, chain: AuditChain, max_batch: int = 1000, *,
+        self, link: Link, chain: AuditChain, max_batch: int = 1000, *,
         on_fault: FaultListener | None = None, on_commit: HeadListener | None = None,
     ) -> None:
-        self._conn = conn
+        self._link = link
         self._chain = chain
         self._max_batch = max_batch
         self._on_fault = on_fault
@@ -200,7 +199,7 @@ class GroupCommitWriter:
         self._urgent = self._urgent and bool(self._pending)
         self._inflight = batch
         try:
-            started = start_in_thread(self._conn, apply_batch, [op for op, _ in batch], self._chain)
+            started = self._link.start(apply_batch, [op for op, _ in batch], self._chain)
         except StorageError as exc:  # the connection is closed: nothing queued can be saved
             self._fail([*batch, *self._pending], exc)
             self._inflight, self._pending = [], []

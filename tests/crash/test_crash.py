@@ -1,5 +1,6 @@
 """SIGKILL the real engine between writing an order and its acknowledgement, restart, and
-check that nothing was lost, nothing duplicated, and balances agree with the venue."""
+check that nothing was lost, nothing duplicated, and balances agree with the venue: with the
+history in the home's SQLite file, and in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,13 +14,25 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres_server import PASSWORD
+
 TRADER = Path(__file__).with_name("trader.py")
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 6
 
 
-def run(home: Path, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment that points the trader at its back end: none for the home's SQLite file."""
+    if request.param == "sqlite":
+        return {}
+    return {"OPENTRADE_TEST_STORAGE_URL": request.getfixturevalue("postgres_url"), "OPENTRADE_DB_PASSWORD": PASSWORD}
+
+
+def run(home: Path, *args: str, kill_at: str | None = None,
+        storage: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "OPENTRADE_KILL_AT"}
+    env.update(storage or {})
     env["PYTHONPATH"] = str(ROOT)
     if kill_at:
         env["OPENTRADE_KILL_AT"] = kill_at
@@ -28,8 +41,8 @@ def run(home: Path, *args: str, kill_at: str | None = None) -> subprocess.Comple
     )
 
 
-def state(home: Path) -> dict:
-    done = run(home, "state")
+def state(home: Path, storage: dict[str, str] | None = None) -> dict:
+    done = run(home, "state", storage=storage)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -54,12 +67,15 @@ def assert_consistent(s: dict) -> None:
         ("after_ack:3", "crash-2", True),  # a market order filled at the venue, fill never applied
     ],
 )
-def test_sigkill_between_write_and_acknowledgement(tmp_path: Path, kill_at: str, victim: str, reached_venue: bool) -> None:
+def test_sigkill_between_write_and_acknowledgement(
+    tmp_path: Path, storage: dict[str, str], kill_at: str, victim: str, reached_venue: bool
+) -> None:
     home = tmp_path / "home"
-    killed = run(home, "trade", str(ORDERS), kill_at=kill_at)
+    killed = run(home, "trade", str(ORDERS), kill_at=kill_at, storage=storage)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (home / "opentrade.sqlite").exists() != bool(storage), "the history is where the back end keeps it"
 
-    after_restart = state(home)
+    after_restart = state(home, storage)
     assert_consistent(after_restart)
     assert victim in after_restart["db"], "the order was written before it was sent, so it is never lost"
     if reached_venue:
@@ -69,9 +85,9 @@ def test_sigkill_between_write_and_acknowledgement(tmp_path: Path, kill_at: str,
         assert victim not in after_restart["venue"]
         assert after_restart["db"][victim] == "rejected"
 
-    resumed = run(home, "trade", str(ORDERS))
+    resumed = run(home, "trade", str(ORDERS), storage=storage)
     assert resumed.returncode == 0, resumed.stderr
-    final = state(home)
+    final = state(home, storage)
     assert_consistent(final)
     assert sorted(final["db"]) == [f"crash-{i}" for i in range(ORDERS)]
     market_orders = [f"crash-{i}" for i in range(ORDERS) if i % 3 == 2]
@@ -80,10 +96,10 @@ def test_sigkill_between_write_and_acknowledgement(tmp_path: Path, kill_at: str,
     assert len(final["venue"]) == ORDERS - (0 if reached_venue else 1)
 
 
-def test_an_uninterrupted_session_is_consistent(tmp_path: Path) -> None:
+def test_an_uninterrupted_session_is_consistent(tmp_path: Path, storage: dict[str, str]) -> None:
     home = tmp_path / "home"
-    done = run(home, "trade", str(ORDERS))
+    done = run(home, "trade", str(ORDERS), storage=storage)
     assert done.returncode == 0, done.stderr
-    final = state(home)
+    final = state(home, storage)
     assert_consistent(final)
     assert all(status in ("open", "filled") for status in final["db"].values())

@@ -5,13 +5,16 @@ rest, every third one a market buy that fills), skipping ids the database alread
 restarted session continues where the killed one stopped. ``python trader.py HOME grid S``
 runs a grid strategy for S simulated seconds, the clock carrying on from the previous run.
 ``python trader.py HOME state`` starts the engine (which reconciles), then prints the state of
-the database and of the venue as JSON. The paper venue runs on a simulated clock.
+the database and of the venue as JSON. The paper venue runs on a simulated clock. With
+``OPENTRADE_TEST_STORAGE_URL`` set, the history is kept in that PostgreSQL database (its
+password in ``OPENTRADE_DB_PASSWORD``) instead of the home's SQLite file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +26,7 @@ from core.config import (
     CircuitBreakerConfig,
     PaperVenueConfig,
     RiskConfig,
+    StorageConfig,
     StrategyConfig,
     StrategyReviewConfig,
     SurveillanceConfig,
@@ -49,6 +53,7 @@ def config() -> AppConfig:
         venues={"paper": PaperVenueConfig(markets=[{"symbol": SYMBOL}], seed=7)},  # type: ignore[list-item]
         strategies={},
         agents=AgentsConfig(enabled=False),
+        storage=StorageConfig(url=os.environ.get("OPENTRADE_TEST_STORAGE_URL")),
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from core.storage.audit import verify_audit_file
+from core.storage.audit_tools import verify_audit_file
 from tests.e2e.test_tmux import opentrade_command
 
 pytestmark = pytest.mark.e2e

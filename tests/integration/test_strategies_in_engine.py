@@ -16,11 +16,12 @@ from core.models import Direction, Signal
 from core.strategies.base import ParameterError
 from tests.engine.conftest import engine_config
 from runtime.wiring import build_engine
+from core.storage.link import DB_THREAD_PREFIX
 
 
 def database_threads() -> int:
-    """aiosqlite runs each connection on its own thread; a leaked one keeps the process alive."""
-    return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
+    """Each database connection runs on its own thread; a leaked one keeps the process alive."""
+    return sum(t.name.startswith(DB_THREAD_PREFIX) for t in threading.enumerate())
 
 
 async def until(predicate, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""A fresh database per test, plus small factories for the models stored."""
+"""A fresh database per test on each back end (``store``, in tests/conftest.py), plus small
+factories for the models stored."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from core.clock import SimClock
 from core.models import Fill, Order, OrderType, Side
 from core.storage import Database
+from tests.backends import Store
 
 T0 = 1_704_067_200_000
 
@@ -37,11 +39,13 @@ def make_fill(n: int = 1, **changes: object) -> Fill:
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """For the tests of what only a SQLite file has (pages, its write-ahead log, a backup copy)."""
     return tmp_path / "opentrade.db"
 
 
 @pytest.fixture
-async def db(db_path: Path, clock: SimClock) -> AsyncIterator[Database]:
-    database = await Database.open(db_path, clock=clock)
+async def db(store: Store, clock: SimClock) -> AsyncIterator[Database]:
+    """A fresh database on each back end."""
+    database = await store.open(clock=clock)
     yield database
     await database.close()

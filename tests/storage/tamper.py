@@ -1,41 +1,28 @@
-"""What someone with the file in hand can do to it, outside OpenTrade: the tests' adversary."""
+"""What someone with the database in hand can do to it, outside OpenTrade: the tests' adversary."""
 
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 
 from core.storage.audit import entry_hash, record_text
+from tests.backends import Store
 
 PAGE = 4096
 
 
-def tamper(db_path: Path, *statements: str) -> None:
-    """Run SQL past the triggers that keep the audit log append-only."""
-    raw = sqlite3.connect(db_path)
-    raw.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-    raw.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-    for sql in statements:
-        raw.execute(sql)
-    raw.commit()
-    raw.close()
-
-
-def cut_off_end(db_path: Path, from_seq: int) -> None:
+def cut_off_end(store: Store, from_seq: int) -> None:
     """Delete the entries from ``from_seq`` on together with the recorded head: the chain left
     verifies on its own."""
-    tamper(db_path, f"DELETE FROM audit_log WHERE seq >= {from_seq}", "DELETE FROM audit_head")
+    store.tamper(f"DELETE FROM audit_log WHERE seq >= {from_seq}", "DELETE FROM audit_head")
 
 
-def rewrite_chain(db_path: Path, seq: int, payload_json: str) -> None:
+def rewrite_chain(store: Store, seq: int, payload_json: str) -> None:
     """Replace entry ``seq``'s payload and recompute every hash from there on, head included:
     the chain left verifies on its own."""
-    raw = sqlite3.connect(db_path)
-    rows = raw.execute(
+    rows = store.rows(
         "SELECT seq, ts, kind, actor, payload, prev_hash FROM audit_log WHERE seq >= ? ORDER BY seq", (seq,)
-    ).fetchall()
-    raw.close()
+    )
     statements = []
     prev_hash = rows[0][5]
     for number, ts, kind, actor, payload, _ in rows:
@@ -46,11 +33,12 @@ def rewrite_chain(db_path: Path, seq: int, payload_json: str) -> None:
         )
         prev_hash = digest
     statements.append(f"UPDATE audit_head SET seq = {rows[-1][0]}, hash = '{prev_hash}'")
-    tamper(db_path, *statements)
+    store.tamper(*statements)
 
 
 def overwrite_pages(db_path: Path, pages: tuple[int, ...], seed: int = 1) -> None:
-    """Random bytes over whole pages (numbered from 0), as a failing disk or a stray write leaves them."""
+    """Random bytes over whole pages (numbered from 0) of a SQLite file, as a failing disk or a
+    stray write leaves them."""
     noise = random.Random(seed)
     with db_path.open("r+b") as file:
         for page in pages:

@@ -16,8 +16,8 @@ from core.redact import register_secret
 from core.storage import Database, StorageError, export_audit, verify_audit_file
 from core.storage.audit import GENESIS_HASH, entry_hash, record_text
 from core.storage.codec import canonical_json
+from tests.backends import Store
 from tests.storage.conftest import make_fill, make_order
-from tests.storage.tamper import tamper
 
 
 async def _fill_log(db: Database, count: int = 5) -> None:
@@ -50,24 +50,24 @@ async def test_empty_log_verifies(db: Database) -> None:
     assert result.ok and result.checked == 0
 
 
-async def test_chain_continues_after_reopen(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_chain_continues_after_reopen(store: Store) -> None:
+    first = await store.open()
     await _fill_log(first, 3)
     await first.close()
-    second = await Database.open(db_path)
+    second = await store.open()
     entry = await second.audit("note", {"n": 4})
     assert entry.seq == 4
     assert (await second.verify_audit()).checked == 4
     await second.close()
 
 
-async def test_entry_timestamp_comes_from_argument_payload_clock_then_zero(db_path: Path, clock: SimClock) -> None:
-    with_clock = await Database.open(db_path, clock=clock)
+async def test_entry_timestamp_comes_from_argument_payload_clock_then_zero(store: Store, clock: SimClock) -> None:
+    with_clock = await store.open(clock=clock)
     assert (await with_clock.audit("k", {}, ts=42)).ts == 42
     assert (await with_clock.audit("k", {"ts": 43})).ts == 43
     assert (await with_clock.audit("k", {"ts": "soon"})).ts == clock.now_ms()
     await with_clock.close()
-    without_clock = await Database.open(db_path)
+    without_clock = await store.open()
     assert (await without_clock.audit("k", {})).ts == 0
     await without_clock.close()
 
@@ -84,63 +84,65 @@ async def test_filters(db: Database) -> None:
     assert [e.seq for e in await db.audit_entries(kind="note", symbol="BTC/USDT", limit=2)] == [3, 5]
 
 
-async def test_updates_and_deletes_are_refused(db: Database, db_path: Path) -> None:
+async def test_updates_and_deletes_are_refused(db: Database, store: Store) -> None:
     await _fill_log(db, 2)
-    raw = sqlite3.connect(db_path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        raw.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        raw.execute("DELETE FROM audit_log WHERE seq = 2")
-    raw.close()
+    with pytest.raises(Exception, match="append-only") as refused:
+        store.rows("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    assert "Integrity" in type(refused.value).__name__ or "Constraint" in type(refused.value).__name__
+    with pytest.raises(Exception, match="append-only"):
+        store.rows("DELETE FROM audit_log WHERE seq = 2")
+    if store.kind == "postgresql":
+        with pytest.raises(Exception, match="append-only"):
+            store.rows("TRUNCATE audit_log")
     assert (await db.verify_audit()).ok
 
 
-async def test_modified_payload_is_named(db: Database, db_path: Path) -> None:
+async def test_modified_payload_is_named(db: Database, store: Store) -> None:
     await _fill_log(db, 5)
-    tamper(db_path, """UPDATE audit_log SET payload = '{"n":99,"symbol":"BTC/USDT"}' WHERE seq = 3""")
+    store.tamper("""UPDATE audit_log SET payload = '{"n":99,"symbol":"BTC/USDT"}' WHERE seq = 3""")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken, result.checked) == (False, 3, 2)
     assert "entry 3 was altered" in result.message
 
 
-async def test_rehashed_entry_breaks_the_next_link(db: Database, db_path: Path) -> None:
+async def test_rehashed_entry_breaks_the_next_link(db: Database, store: Store) -> None:
     await _fill_log(db, 5)
     entries = await db.audit_entries()
     forged_payload = '{"n":99,"symbol":"BTC/USDT"}'
     forged_hash = entry_hash(entries[1].hash, record_text(3, 1003, "note", "tester", forged_payload))
-    tamper(db_path, f"UPDATE audit_log SET payload = '{forged_payload}', hash = '{forged_hash}' WHERE seq = 3")
+    store.tamper(f"UPDATE audit_log SET payload = '{forged_payload}', hash = '{forged_hash}' WHERE seq = 3")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 4)
     assert "does not link to entry 3" in result.message
 
 
-async def test_missing_entry_is_named(db: Database, db_path: Path) -> None:
+async def test_missing_entry_is_named(db: Database, store: Store) -> None:
     await _fill_log(db, 5)
-    tamper(db_path, "DELETE FROM audit_log WHERE seq = 2")
+    store.tamper("DELETE FROM audit_log WHERE seq = 2")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 2)
     assert "entry 2 is missing" in result.message
 
 
-async def test_entries_cut_off_the_end_are_named(db: Database, db_path: Path) -> None:
+async def test_entries_cut_off_the_end_are_named(db: Database, store: Store) -> None:
     await _fill_log(db, 5)
-    tamper(db_path, "DELETE FROM audit_log WHERE seq >= 4")
+    store.tamper("DELETE FROM audit_log WHERE seq >= 4")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken, result.checked) == (False, 4, 3)
     assert "entries 4 to 5 are missing" in result.message
 
 
-async def test_forged_head_is_detected(db: Database, db_path: Path) -> None:
+async def test_forged_head_is_detected(db: Database, store: Store) -> None:
     await _fill_log(db, 3)
-    tamper(db_path, "UPDATE audit_head SET hash = 'forged' WHERE id = 1")
+    store.tamper("UPDATE audit_head SET hash = 'forged' WHERE id = 1")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 4)
     assert "not the one recorded as its head" in result.message
 
 
-async def test_changed_symbol_column_is_detected(db: Database, db_path: Path) -> None:
+async def test_changed_symbol_column_is_detected(db: Database, store: Store) -> None:
     await _fill_log(db, 3)
-    tamper(db_path, "UPDATE audit_log SET symbol = 'DOGE/USDT' WHERE seq = 2")
+    store.tamper("UPDATE audit_log SET symbol = 'DOGE/USDT' WHERE seq = 2")
     result = await db.verify_audit()
     assert (result.ok, result.first_broken) == (False, 2)
 
@@ -169,11 +171,11 @@ async def test_unserialisable_payload_is_a_clear_error(db: Database) -> None:
     assert (await db.verify_audit()).checked == 0
 
 
-async def test_verify_audit_file(db: Database, db_path: Path) -> None:
+async def test_verify_audit_from_outside(db: Database, store: Store) -> None:
     await _fill_log(db, 3)
-    assert (await verify_audit_file(db_path)).ok
-    tamper(db_path, "UPDATE audit_log SET ts = 1 WHERE seq = 1")
-    result = await verify_audit_file(db_path)
+    assert (await verify_audit_file(await store.target().reader())).ok
+    store.tamper("UPDATE audit_log SET ts = 1 WHERE seq = 1")
+    result = await verify_audit_file(await store.target().reader())
     assert (result.ok, result.first_broken) == (False, 1)
 
 
@@ -193,21 +195,21 @@ async def test_verify_audit_file_refuses_what_is_not_a_database(tmp_path: Path) 
         await verify_audit_file(junk)
 
 
-async def test_export_jsonl_and_csv(db: Database, db_path: Path, tmp_path: Path) -> None:
+async def test_export_jsonl_and_csv(db: Database, store: Store, tmp_path: Path) -> None:
     await db.record_fill(make_fill(ts=1))
     await _fill_log(db, 3)
     out = tmp_path / "audit.jsonl"
-    assert await export_audit(db_path, 1002, "jsonl", out) == 2
+    assert await export_audit(await store.target().reader(), 1002, "jsonl", out) == 2
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["seq"] for line in lines] == [3, 4]
     assert lines[0]["payload"] == {"n": 2, "symbol": "ETH/USDT"}
 
     stream = io.StringIO()
-    assert await export_audit(db_path, None, "csv", stream) == 4
+    assert await export_audit(await store.target().reader(), None, "csv", stream) == 4
     rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
     assert [row["kind"] for row in rows] == ["fill", "note", "note", "note"]
     assert json.loads(rows[0]["payload"])["price"] == "42000.10"
     assert rows[1]["prev_hash"] == rows[0]["hash"]
 
     with pytest.raises(StorageError, match="export format"):
-        await export_audit(db_path, None, "xml", stream)  # type: ignore[arg-type]
+        await export_audit(await store.target().reader(), None, "xml", stream)  # type: ignore[arg-type]

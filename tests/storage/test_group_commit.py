@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -15,8 +15,9 @@ from core.models import OrderStatus
 from core.storage import Database, StorageError
 from core.storage.errors import DuplicateOrderError
 from core.storage.audit import AuditChain, AuditDraft
-from core.storage.connection import connect
+from core.storage.dialect import Conn
 from core.storage.writer import GroupCommitWriter
+from tests.backends import Store
 from tests.storage.conftest import make_fill, make_order
 
 
@@ -45,31 +46,29 @@ async def test_concurrent_mixed_writes_keep_the_chain_whole(db: Database) -> Non
     assert result.ok and result.checked == 1 + 10 + 20
 
 
-async def test_awaited_write_is_committed_for_other_connections(db: Database, db_path: Path) -> None:
+async def test_awaited_write_is_committed_for_other_connections(db: Database, store: Store) -> None:
     order = make_order()
     await db.record_order(order, "created")
-    raw = sqlite3.connect(db_path)
-    assert raw.execute("SELECT status FROM orders WHERE client_order_id = ?", (order.client_order_id,)).fetchone() == (
-        "pending_new",
-    )
-    raw.close()
+    assert store.rows("SELECT status FROM orders WHERE client_order_id = ?", (order.client_order_id,)) == [
+        ("pending_new",)
+    ]
 
 
-async def test_write_survives_close_and_reopen(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_write_survives_close_and_reopen(store: Store) -> None:
+    first = await store.open()
     order = make_order()
     await first.record_order(order, "created")
     order.transition(OrderStatus.OPEN, order.updated_ts + 1)
     await first.record_order(order, "acknowledged")
     await first.close()
-    second = await Database.open(db_path, synchronous="NORMAL")
+    second = await store.open(synchronous="NORMAL")
     assert await second.get_order(order.client_order_id) == order
     assert len(await second.order_events(order.client_order_id)) == 2
     await second.close()
 
 
-async def test_close_commits_queued_writes_then_refuses_more(db_path: Path) -> None:
-    db = await Database.open(db_path)
+async def test_close_commits_queued_writes_then_refuses_more(store: Store) -> None:
+    db = await store.open()
     pending = [asyncio.ensure_future(db.record_order(make_order(n), "created")) for n in range(20)]
     await asyncio.sleep(0)
     await db.close()
@@ -79,37 +78,37 @@ async def test_close_commits_queued_writes_then_refuses_more(db_path: Path) -> N
     with pytest.raises(StorageError, match="closed"):
         await db.load_orders()
     await db.close()
-    reopened = await Database.open(db_path)
+    reopened = await store.open()
     assert len(await reopened.load_orders()) == 20
     await reopened.close()
 
 
-def _failing_op(conn: sqlite3.Connection, chain: AuditChain) -> None:
+def _failing_op(conn: Conn, chain: AuditChain) -> None:
     chain.append(conn, AuditDraft.of(0, "doomed", "test", {}))
     conn.execute("INSERT INTO nowhere VALUES (1)")
 
 
 def _audit_op(n: int):  # type: ignore[no-untyped-def]
-    def op(conn: sqlite3.Connection, chain: AuditChain) -> int:
+    def op(conn: Conn, chain: AuditChain) -> int:
         return chain.append(conn, AuditDraft.of(n, "ok", "test", {"n": n})).seq
 
     return op
 
 
-async def test_one_failing_write_does_not_sink_its_batch(db_path: Path) -> None:
-    await (await Database.open(db_path)).close()
-    conn = await connect(db_path)
+async def test_one_failing_write_does_not_sink_its_batch(store: Store) -> None:
+    await (await store.open()).close()
+    link = await store.link()
     chain = AuditChain()
-    writer = GroupCommitWriter(conn, chain)
+    writer = GroupCommitWriter(link, chain)
     # Lazy writes wait for the durable one, so the three share one batch.
     queued = [writer.queue(_audit_op(1), lazy=True), writer.queue(_failing_op, lazy=True), writer.queue(_audit_op(2))]
     results = await asyncio.gather(*queued, return_exceptions=True)
     await writer.close()
-    await conn.close()
+    await link.close()
     assert results[0] == 1 and results[2] == 2
-    assert isinstance(results[1], StorageError) and "no such table: nowhere" in str(results[1])
+    assert isinstance(results[1], StorageError) and "nowhere" in str(results[1])
     assert writer.batches == 1
-    db = await Database.open(db_path)
+    db = await store.open()
     assert [e.kind for e in await db.audit_entries()] == ["ok", "ok"]
     assert (await db.verify_audit()).ok
     await db.close()
@@ -140,28 +139,26 @@ async def test_rows_queued_one_after_another_commit_in_that_order(db: Database) 
     assert (await db.get_order(order.client_order_id)).status is OrderStatus.CANCELED  # type: ignore[union-attr]
 
 
-async def test_a_lazy_write_alone_is_still_committed(db: Database, db_path: Path) -> None:
+async def test_a_lazy_write_alone_is_still_committed(db: Database, store: Store) -> None:
     order = make_order(5)
     await db.queue_order(order, "created", lazy=True)
-    raw = sqlite3.connect(db_path)
-    assert raw.execute("SELECT COUNT(*) FROM order_events").fetchone() == (1,)
-    raw.close()
+    assert store.rows("SELECT COUNT(*) FROM order_events") == [(1,)]
 
 
-async def test_a_failure_in_a_plain_batch_reruns_it_with_each_write_isolated(db_path: Path) -> None:
-    await (await Database.open(db_path)).close()
-    conn = await connect(db_path)
-    writer = GroupCommitWriter(conn, AuditChain())
+async def test_a_failure_in_a_plain_batch_reruns_it_with_each_write_isolated(store: Store) -> None:
+    await (await store.open()).close()
+    link = await store.link()
+    writer = GroupCommitWriter(link, AuditChain())
     ops = [_audit_op(n) for n in range(5)]
     ops.insert(3, _failing_op)
     queued = [writer.queue(op, lazy=True) for op in ops[:-1]] + [writer.queue(ops[-1])]
     results = await asyncio.gather(*queued, return_exceptions=True)
     await writer.close()
-    await conn.close()
+    await link.close()
     assert results[:3] == [1, 2, 3] and results[4:] == [4, 5]
     assert isinstance(results[3], StorageError)
     assert writer.batches == 1
-    db = await Database.open(db_path)
+    db = await store.open()
     assert [e.payload["n"] for e in await db.audit_entries()] == [0, 1, 2, 3, 4]
     assert (await db.verify_audit()).ok
     await db.close()
@@ -183,7 +180,7 @@ async def test_order_rows_of_a_batch_go_in_together_and_a_taken_id_fails_alone(d
     assert (await db.verify_audit()).checked == 5
 
 
-async def test_plain_batches_store_what_one_write_at_a_time_stores(db: Database, db_path: Path) -> None:
+async def test_plain_batches_store_what_one_write_at_a_time_stores(db: Database) -> None:
     orders = [make_order(n) for n in range(300)]  # more rows than one multi-row statement takes
     await asyncio.gather(*(db.record_order(order, "created", new=True) for order in orders))
     for order in orders:
@@ -196,11 +193,11 @@ async def test_plain_batches_store_what_one_write_at_a_time_stores(db: Database,
     assert (await db.verify_audit()).checked == 600
 
 
-async def test_writes_fail_clearly_when_the_connection_is_gone(db_path: Path) -> None:
-    await (await Database.open(db_path)).close()
-    conn = await connect(db_path)
-    writer = GroupCommitWriter(conn, AuditChain())
-    await conn.close()
+async def test_writes_fail_clearly_when_the_connection_is_gone(store: Store) -> None:
+    await (await store.open()).close()
+    link = await store.link()
+    writer = GroupCommitWriter(link, AuditChain())
+    await link.close()
     results = await asyncio.gather(*(writer.submit(_audit_op(n)) for n in range(3)), return_exceptions=True)
     assert all(isinstance(r, StorageError) and "was not saved" in str(r) for r in results)
     await writer.close()
@@ -210,11 +207,11 @@ async def test_writes_fail_clearly_when_the_connection_is_gone(db_path: Path) ->
 
 _CRASH_SCRIPT = """
 import asyncio, os, sys
-from core.storage import Database
+from core.storage.target import StorageTarget
 from tests.storage.conftest import make_order
 
 async def main():
-    db = await Database.open(sys.argv[1])
+    db = await StorageTarget.parse(sys.argv[1], os.environ.get("OPENTRADE_DB_PASSWORD")).open()
     await db.record_order(make_order(7), "created")
     os._exit(0)  # no close, no checkpoint: only what was committed survives
 
@@ -222,23 +219,23 @@ asyncio.run(main())
 """
 
 
-async def test_awaited_write_survives_a_process_that_dies_without_closing(db_path: Path) -> None:
+async def test_awaited_write_survives_a_process_that_dies_without_closing(store: Store) -> None:
     root = Path(__file__).resolve().parents[2]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _CRASH_SCRIPT, str(db_path), cwd=root,
+        sys.executable, "-c", _CRASH_SCRIPT, store.location, cwd=root, env={**os.environ, **store.env()},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
-    db = await Database.open(db_path)
+    db = await store.open()
     assert await db.get_order(make_order(7).client_order_id) == make_order(7)
     assert (await db.verify_audit()).checked == 1
     await db.close()
 
 
-async def test_two_databases_on_one_file_build_one_chain(db_path: Path) -> None:
-    app = await Database.open(db_path)
-    command = await Database.open(db_path)
+async def test_two_databases_on_one_file_build_one_chain(store: Store) -> None:
+    app = await store.open()
+    command = await store.open()
     await app.audit("note", {"by": "app"})
     await command.audit("note", {"by": "command"})
     await app.record_order(make_order(), "created")

@@ -16,8 +16,9 @@ import pytest
 from core.storage import Database, StorageError
 from core.storage.anchor import Anchor, read_anchor
 from core.storage.errors import DamagedDatabaseError
+from tests.backends import SqliteStore, Store
 from tests.storage.conftest import make_order
-from tests.storage.tamper import cut_off_end, overwrite_pages, rewrite_chain, tamper
+from tests.storage.tamper import cut_off_end, overwrite_pages, rewrite_chain
 from cli.main import main
 
 
@@ -26,25 +27,25 @@ def anchor(tmp_path: Path) -> Path:
     return tmp_path / "audit-anchor"
 
 
-async def _log(db_path: Path, anchor: Path | None, count: int = 5) -> list[tuple[int, str]]:
+async def _log(store: Store, anchor: Path | None, count: int = 5) -> list[tuple[int, str]]:
     """``count`` entries written and the database closed; their (seq, hash)."""
-    db = await Database.open(db_path, anchor=anchor)
+    db = await store.open(anchor=anchor)
     entries = [await db.audit("note", {"n": n}, actor="tester", ts=1000 + n) for n in range(count)]
     await db.close()
     return [(entry.seq, entry.hash) for entry in entries]
 
 
-async def test_the_anchor_follows_the_commits_readable_by_its_owner_only(db_path: Path, anchor: Path) -> None:
-    first = await _log(db_path, anchor, 3)
+async def test_the_anchor_follows_the_commits_readable_by_its_owner_only(store: Store, anchor: Path) -> None:
+    first = await _log(store, anchor, 3)
     assert read_anchor(anchor) == Anchor(*first[-1], source=str(anchor))
     assert stat.S_IMODE(anchor.stat().st_mode) == 0o600
-    later = await _log(db_path, anchor, 2)
+    later = await _log(store, anchor, 2)
     assert later[-1][0] == 5 and read_anchor(anchor) == Anchor(*later[-1], source=str(anchor))
 
 
-async def test_an_existing_log_is_anchored_at_its_first_opening_with_an_anchor(db_path: Path, anchor: Path) -> None:
-    written = await _log(db_path, None, 4)
-    await (await Database.open(db_path, anchor=anchor)).close()
+async def test_an_existing_log_is_anchored_at_its_first_opening_with_an_anchor(store: Store, anchor: Path) -> None:
+    written = await _log(store, None, 4)
+    await (await store.open(anchor=anchor)).close()
     assert read_anchor(anchor) == Anchor(*written[-1], source=str(anchor))
 
 
@@ -64,44 +65,47 @@ async def test_overwritten_pages_are_refused_and_nothing_is_written(db_path: Pat
     assert db_path.read_bytes() == before
 
 
-async def test_entries_cut_off_with_their_head_are_caught_by_the_anchor(db_path: Path, anchor: Path) -> None:
-    await _log(db_path, anchor)
-    cut_off_end(db_path, 4)
-    await (await Database.open(db_path)).close()  # without the anchor, what is left looks whole
+async def test_entries_cut_off_with_their_head_are_caught_by_the_anchor(store: Store, anchor: Path) -> None:
+    await _log(store, anchor)
+    cut_off_end(store, 4)
+    await (await store.open()).close()  # without the anchor, what is left looks whole
     with pytest.raises(DamagedDatabaseError) as refused:
-        await Database.open(db_path, anchor=anchor)
+        await store.open(anchor=anchor)
     message = str(refused.value)
     assert f"the audit log ends at entry 3 but {anchor} records entry 5: entries 4 to 5 were removed" in message
     assert f"If you restored a backup on purpose, copy the backup's .audit-anchor file over {anchor}" in message
     assert read_anchor(anchor) is not None and read_anchor(anchor).seq == 5  # type: ignore[union-attr]
 
 
-async def test_a_chain_rewritten_with_fresh_hashes_is_caught_by_the_anchor(db_path: Path, anchor: Path) -> None:
-    await _log(db_path, anchor)
-    rewrite_chain(db_path, 2, '{"n":99}')
-    await (await Database.open(db_path)).close()
+async def test_a_chain_rewritten_with_fresh_hashes_is_caught_by_the_anchor(store: Store, anchor: Path) -> None:
+    await _log(store, anchor)
+    rewrite_chain(store, 2, '{"n":99}')
+    await (await store.open()).close()
     with pytest.raises(DamagedDatabaseError, match=f"audit entry 5 does not have the hash {anchor} records"):
-        await Database.open(db_path, anchor=anchor)
+        await store.open(anchor=anchor)
 
 
-async def test_a_recent_entry_altered_is_refused(db_path: Path) -> None:
-    await _log(db_path, None)
-    tamper(db_path, """UPDATE audit_log SET payload = '{"n":99}' WHERE seq = 4""")
-    with pytest.raises(DamagedDatabaseError, match="audit entry 4 was altered"):
-        await Database.open(db_path)
+async def test_a_recent_entry_altered_is_refused(store: Store) -> None:
+    await _log(store, None)
+    store.tamper("""UPDATE audit_log SET payload = '{"n":99}' WHERE seq = 4""")
+    with pytest.raises(DamagedDatabaseError, match="audit entry 4 was altered") as refused:
+        await store.open()
+    assert f"the database {store.location} is damaged" in str(refused.value)
+    recovery = "`opentrade backup`" if store.kind == "sqlite" else "pg_restore"
+    assert recovery in str(refused.value)
 
 
-async def test_a_log_shorter_than_its_recorded_head_is_refused(db_path: Path) -> None:
-    await _log(db_path, None)
-    tamper(db_path, "DELETE FROM audit_log WHERE seq >= 4")
+async def test_a_log_shorter_than_its_recorded_head_is_refused(store: Store) -> None:
+    await _log(store, None)
+    store.tamper("DELETE FROM audit_log WHERE seq >= 4")
     with pytest.raises(DamagedDatabaseError, match="audit entries 4 to 5 are missing"):
-        await Database.open(db_path)
+        await store.open()
 
 
-async def test_an_anchor_that_is_not_one_is_refused_with_the_way_out(db_path: Path, anchor: Path) -> None:
+async def test_an_anchor_that_is_not_one_is_refused_with_the_way_out(store: Store, anchor: Path) -> None:
     anchor.write_text("12 abc\n")
     with pytest.raises(StorageError, match="is not an anchor .* delete the file and OpenTrade writes it again"):
-        await Database.open(db_path, anchor=anchor)
+        await store.open(anchor=anchor)
 
 
 async def test_a_clean_close_leaves_everything_in_the_database_file(db_path: Path, tmp_path: Path) -> None:
@@ -119,7 +123,7 @@ async def test_a_clean_close_leaves_everything_in_the_database_file(db_path: Pat
 
 
 async def test_a_file_whose_header_is_gone_is_refused_as_damaged(db_path: Path) -> None:
-    await _log(db_path, None)
+    await _log(SqliteStore(db_path), None)
     with db_path.open("r+b") as file:
         file.write(bytes(100))
     with pytest.raises(DamagedDatabaseError, match="is damaged: file is not a database"):
@@ -130,7 +134,7 @@ def test_audit_verify_names_the_first_entry_it_cannot_read(
     isolated_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     database = isolated_home / "opentrade.sqlite"
-    asyncio.run(_log(database, None, 300))
+    asyncio.run(_log(SqliteStore(database), None, 300))
     raw = sqlite3.connect(database)
     leaves = raw.execute("SELECT pageno FROM dbstat WHERE name = 'audit_log' AND pagetype = 'leaf' ORDER BY pageno").fetchall()
     raw.close()

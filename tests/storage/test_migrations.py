@@ -1,59 +1,95 @@
-"""Schema versions: applied once, in order, atomically; newer files are refused."""
+"""Schema versions: applied once, in order, atomically, from one list with a SQLite and a
+PostgreSQL form of each; newer databases are refused."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from core.clock import SimClock
 from core.storage import Database, SchemaTooNewError, StorageError
+from core.storage.dialect import Conn
 from core.storage.migrations import Migration, bundled_migrations, current_version, migrate
+from tests.backends import Store
+
+# What only the PostgreSQL form has: the claims that keep a partitioned table's ids unique, and
+# the insertion order SQLite keeps as its rowid.
+PG_ONLY_TABLES = {"fill_ids"}
+PG_ONLY_COLUMNS = {"rowid"}
 
 
-async def test_fresh_database_gets_every_migration(db_path: Path, clock: SimClock) -> None:
-    db = await Database.open(db_path, clock=clock)
+async def test_fresh_database_gets_every_migration(fresh_store: Store, clock: SimClock) -> None:
+    db = await fresh_store.open(clock=clock)
     latest = bundled_migrations()[-1].version
     assert db.schema_version == latest
     await db.close()
-    raw = sqlite3.connect(db_path)
-    rows = raw.execute("SELECT version, applied_ts FROM schema_migrations ORDER BY version").fetchall()
+    rows = fresh_store.rows("SELECT version, applied_ts FROM schema_migrations ORDER BY version")
     assert rows == [(v, clock.now_ms()) for v in range(1, latest + 1)]
-    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    raw.close()
+    if fresh_store.kind == "sqlite":
+        assert fresh_store.rows("PRAGMA journal_mode") == [("wal",)]
 
 
-async def test_reopen_applies_nothing_again(db_path: Path) -> None:
-    await (await Database.open(db_path)).close()
-    db = await Database.open(db_path)
+async def test_reopen_applies_nothing_again(store: Store) -> None:
+    await (await store.open()).close()
+    db = await store.open()
     assert db.schema_version == bundled_migrations()[-1].version
     await db.close()
-    raw = sqlite3.connect(db_path)
-    assert raw.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == db.schema_version
-    raw.close()
+    assert store.rows("SELECT COUNT(*) FROM schema_migrations") == [(db.schema_version,)]
 
 
-async def test_newer_database_is_refused_with_a_clear_message(db_path: Path) -> None:
-    await (await Database.open(db_path)).close()
-    raw = sqlite3.connect(db_path)
-    raw.execute("INSERT INTO schema_migrations VALUES (99, 'from_the_future', 0)")
-    raw.commit()
-    raw.close()
+async def test_newer_database_is_refused_with_a_clear_message(store: Store) -> None:
+    await (await store.open()).close()
+    store.rows("INSERT INTO schema_migrations VALUES (99, 'from_the_future', 0)")
     with pytest.raises(SchemaTooNewError, match="schema version 99 .* understands versions up to"):
-        await Database.open(db_path)
+        await store.open()
 
 
-def test_failed_migration_leaves_no_trace() -> None:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+def _tables(conn: Conn) -> set[str]:
+    return {name for name in ("a", "b") if conn.table_exists(name)}
+
+
+async def test_failed_migration_leaves_no_trace(fresh_store: Store) -> None:
+    link = await fresh_store.link()
     good = Migration(1, "good", "CREATE TABLE a (x INTEGER);")
     bad = Migration(2, "bad", "CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);")
-    with pytest.raises(StorageError, match="0002_bad failed: no such table: nowhere"):
-        migrate(conn, [good, bad], ts=0)
-    assert current_version(conn) == 1
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "a" in tables and "b" not in tables
-    assert migrate(conn, [good], ts=0) == 1
+    try:
+        with pytest.raises(StorageError, match="0002_bad failed: .*nowhere"):
+            await link.run(migrate, [good, bad], 0)
+        assert await link.run(current_version) == 1
+        assert await link.run(_tables) == {"a"}
+        assert await link.run(migrate, [good], 0) == 1
+    finally:
+        await link.close()
+
+
+def test_every_migration_has_a_postgresql_form() -> None:
+    sqlite_list = [(m.version, m.name) for m in bundled_migrations("sqlite")]
+    assert [(m.version, m.name) for m in bundled_migrations("postgresql")] == sqlite_list
+
+
+def _columns(store: Store) -> dict[str, set[str]]:
+    if store.kind == "sqlite":
+        tables = [row[0] for row in store.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: {row[1] for row in store.rows(f"PRAGMA table_info({t})")} for t in tables}
+    rows = store.rows(
+        "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+        "JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = to_regnamespace(c.table_schema) "
+        "WHERE c.table_schema = current_schema() AND NOT k.relispartition"
+    )
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        if table not in PG_ONLY_TABLES:
+            found.setdefault(table, set()).add(column)
+    return {table: columns - PG_ONLY_COLUMNS for table, columns in found.items()}
+
+
+async def test_both_forms_leave_the_same_tables_and_columns(postgres_url: str, tmp_path: Path) -> None:
+    from tests.backends import PostgresStore, SqliteStore
+
+    sqlite_store, postgres_store = SqliteStore(tmp_path / "same.db"), PostgresStore(postgres_url)
+    await (await sqlite_store.open()).close()
+    assert _columns(postgres_store) == _columns(sqlite_store)
 
 
 async def test_bad_options_and_paths_are_clear_errors(tmp_path: Path) -> None:
@@ -67,23 +103,19 @@ async def test_bad_options_and_paths_are_clear_errors(tmp_path: Path) -> None:
         await Database.open(junk)
 
 
-async def test_upgrade_records_the_head_of_an_existing_log(db_path: Path) -> None:
-    db = await Database.open(db_path)
+async def test_upgrade_records_the_head_of_an_existing_log(store: Store) -> None:
+    db = await store.open()
     for n in range(3):
         await db.audit("note", {"n": n})
     await db.close()
-    raw = sqlite3.connect(db_path)
-    raw.execute("DROP TABLE audit_head")  # back to a version 2 database: migrations 3 and later undone
-    raw.execute("DROP TABLE protective_levels")
-    raw.execute("DELETE FROM schema_migrations WHERE version >= 3")
-    raw.commit()
-    raw.close()
-    upgraded = await Database.open(db_path)
-    raw = sqlite3.connect(db_path)
-    assert raw.execute("SELECT seq FROM audit_head").fetchone() == (3,)
-    raw.close()
+    store.rows("DROP TABLE audit_head")  # back to a version 2 database: migrations 3 and later undone
+    store.rows("DROP TABLE protective_levels")
+    store.rows("DELETE FROM schema_migrations WHERE version >= 3")
+    upgraded = await store.open()
+    assert store.rows("SELECT seq FROM audit_head") == [(3,)]
     assert (await upgraded.verify_audit()).ok
     await upgraded.audit("note", {"n": 3})
     result = await upgraded.verify_audit()
     assert result.ok and result.checked == 4
     await upgraded.close()
+

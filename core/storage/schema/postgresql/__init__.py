@@ -1,0 +1,1 @@
+"""The PostgreSQL form of each schema migration, numbered as the SQLite form beside it."""
