@@ -126,11 +126,13 @@ def bars_from_candles(symbol: str, timeframe: str, candles: Sequence[Candle], *,
 
 
 def load_bars(
-    path: str | Path, *, symbol: str = "", timeframe: str | None = None, allow_gaps: bool = False
+    path: str | Path, *, symbol: str = "", timeframe: str | None = None, allow_gaps: bool = False,
+    cache_dir: Path | None = None,
 ) -> Bars:
     """Load a CSV (header with timestamp, open, high, low, close, volume) or ccxt OHLCV JSON file.
 
-    Without ``timeframe`` it is inferred as the most common spacing between candles.
+    Without ``timeframe`` it is inferred as the most common spacing between candles. With
+    ``cache_dir``, a CSV's parsed copy is kept there for the next load (``candle_cache``).
     """
     path = Path(path)
     if not path.exists():
@@ -139,6 +141,10 @@ def load_bars(
         raise DataError(f"{path}: is a directory; give a candles file (CSV or ccxt OHLCV JSON)")
     if path.suffix.lower() == ".json":
         ts, values, lines = _read_json(path)
+    elif cache_dir is not None:
+        from core.backtest.candle_cache import cached_parse
+
+        ts, values, lines = cached_parse(path, cache_dir, _read_csv)
     else:
         ts, values, lines = _read_csv(path)
     if len(ts) == 0:
@@ -276,8 +282,11 @@ def _infer_timeframe(ts: np.ndarray) -> str:
     positive = steps[steps > 0]
     if len(positive) == 0:
         return "1m"
-    values, counts = np.unique(positive, return_counts=True)
-    step = int(values[np.argmax(counts)])
+    if (positive == positive[0]).all():
+        step = int(positive[0])  # evenly spaced, as most files are: no need to sort the spacings
+    else:
+        values, counts = np.unique(positive, return_counts=True)
+        step = int(values[np.argmax(counts)])
     for unit in ("w", "d", "h", "m", "s"):
         if step % _UNITS_MS[unit] == 0:
             return f"{step // _UNITS_MS[unit]}{unit}"
