@@ -207,11 +207,11 @@ async def _stored_candles(path: Path, venue: str, symbol: str, timeframe: str) -
 
 
 async def _versions(ctx: CommandContext, strategy_id: str) -> list[dict[str, Any]]:
-    from core.storage.database import Database
-
     path = database_path(ctx.load_config(), ctx.home)
     if not path.exists():
         return []
+    from core.storage.database import Database
+
     async with await Database.open(path) as db:
         return await db.strategy_versions(strategy_id)
 
