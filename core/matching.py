@@ -57,7 +57,6 @@ Rules implemented here:
 from __future__ import annotations
 
 import itertools
-import math
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Hashable
@@ -111,7 +110,7 @@ _MARKET, _LIMIT, _STOP_LIMIT, _TAKE_PROFIT, _TRAILING = 0, 1, 3, 4, 5
 _GTC, _FOK = 0, 2
 _CONDITIONAL = frozenset({Kind.STOP_MARKET, Kind.STOP_LIMIT, Kind.TAKE_PROFIT, Kind.TRAILING_STOP})
 _NEW, _PENDING, _OPEN, _FILLED, _CANCELED, _REJECTED = 0, 1, 2, 3, 4, 5
-_NO_BOUND = -math.inf  # below every level key: a market order walks the whole side
+_new = object.__new__
 
 
 class EngineOrder:
@@ -137,7 +136,6 @@ class EngineOrder:
         kind: int,
         size: int,
         price: int = 0,
-        *,
         trigger: int = 0,
         trail: int = 0,
         tif: int = Tif.GTC,
@@ -201,20 +199,20 @@ class MatchFill:
 
     ``price_ticks``/``lots`` are exact ints; ``price``, ``size``, ``notional`` and the fees are
     Decimals derived from them on demand (fee = rate * notional, per fill).
+
+    Only the matching loop makes them, by setting the slots of a bare instance: without an
+    ``__init__`` the class call stays in C (on Python 3.11 a Python ``__init__`` costs as much
+    as the rest of a fill).
     """
 
     __slots__ = ("seq", "ts", "price_ticks", "lots", "maker", "taker", "_scale")
-
-    def __init__(
-        self, seq: int, ts: int, price_ticks: int, lots: int, maker: EngineOrder, taker: EngineOrder, scale: _Scale
-    ) -> None:
-        self.seq = seq
-        self.ts = ts
-        self.price_ticks = price_ticks
-        self.lots = lots
-        self.maker = maker
-        self.taker = taker
-        self._scale = scale
+    seq: int
+    ts: int
+    price_ticks: int
+    lots: int
+    maker: EngineOrder
+    taker: EngineOrder
+    _scale: _Scale
 
     @property
     def taker_side(self) -> int:
@@ -462,38 +460,48 @@ class MatchingEngine:
             raise ValueError(f"order id {oid!r} is already live in the book")
         if order.status != _NEW:
             raise ValueError(f"order {oid!r} was already submitted")
+        self._now = ts
+        # Built without calling MatchResult(): a class call runs __init__ through a slow generic
+        # path on Python 3.11, and every operation returns a result.
+        result = _new(MatchResult)
+        result.fills = fills = []
         kind = order.kind
         side = order.side
-        price = order.price
-        plain = kind == _LIMIT and order.tif == _GTC and not order.post_only
-        if not (plain and price > 0 and order.size > 0 and (side == BUY or side == SELL)):
-            self._check(order)
-        self._now = ts
-        result = MatchResult()
-        if plain:
-            # The common case, a GTC limit order: matched if it crosses, the rest rests.
-            if side == BUY:
-                opposite = self._asks.keys
-                crosses = opposite and price >= -opposite[-1]
+        if (kind == _LIMIT and order.tif == _GTC and not order.post_only and order.price > 0 and order.size > 0
+                and (side == BUY or side == SELL)):
+            # The commonest order: matched if it reaches the other side's best level, the rest rests.
+            price = order.price
+            best = self._asks.keys if side == BUY else self._bids.keys
+            if best and (price >= -best[-1] if side == BUY else price <= best[-1]):
+                result.updated = updated = []
+                self._take(order, price, fills, updated)
+                updated.append(order)
             else:
-                opposite = self._bids.keys
-                crosses = opposite and price <= opposite[-1]
-            if crosses:
-                self._take(order, price, result)
+                result.updated = [order]
             if order.remaining:
                 self._rest(order)
             else:
                 order.status = _FILLED
-            result.updated.append(order)
-            if result.fills:
-                self._after_trades(result, 0)
-            return result
-        if kind == _MARKET or kind == _LIMIT:
-            self._execute(order, result)
+        elif (kind == _MARKET and order.tif != _FOK and not order.post_only and order.size > 0
+              and (side == BUY or side == SELL)):
+            # A market order never rests: what the book cannot fill is canceled.
+            result.updated = updated = []
+            self._take(order, None, fills, updated)
+            if order.remaining:
+                order.status = _CANCELED
+                order.reason = "no more liquidity for the market order's remainder"
+            else:
+                order.status = _FILLED
+            updated.append(order)
         else:
-            self._arm(order, result)
-        if result.fills:
-            self._after_trades(result, 0)
+            self._check(order)  # raises if malformed
+            result.updated = []
+            if kind == _MARKET or kind == _LIMIT:
+                self._execute(order, result)
+            else:
+                self._arm(order, result)
+        if fills and self._pending:
+            self._after_trades(result)
         return result
 
     def cancel(self, oid: Hashable, reason: str = "canceled") -> EngineOrder | None:
@@ -579,12 +587,12 @@ class MatchingEngine:
             result.updated.append(order)
             return
         if limit is None:
-            self._take(order, None, result)
+            self._take(order, None, result.fills, result.updated)
         else:
             # Most limit orders do not cross: skip the matching loop's set-up for them.
             opposite = self._asks.keys if order.side == BUY else self._bids.keys
             if opposite and (limit >= -opposite[-1] if order.side == BUY else limit <= opposite[-1]):
-                self._take(order, limit, result)
+                self._take(order, limit, result.fills, result.updated)
         if order.remaining == 0:
             order.status = _FILLED
         elif limit is None:
@@ -597,23 +605,24 @@ class MatchingEngine:
             self._rest(order)
         result.updated.append(order)
 
-    def _take(self, taker: EngineOrder, limit: int | None, result: MatchResult) -> None:
-        """The matching loop: walk the opposite side best first, FIFO within a level.
+    def _take(self, taker: EngineOrder, limit: int | None, fills: list[MatchFill], done: list[EngineOrder]) -> None:
+        """The matching loop: walk the opposite side best first, FIFO within a level. Fills
+        go to ``fills``, makers it fills completely to ``done``; the last price is set.
 
-        A level's total and the notionals are settled once per level, not per fill.
+        A level's total and the taker's notional are settled once per level, not per fill.
         """
         opposite = self._asks if taker.side == BUY else self._bids
         keys = opposite.keys
         levels = opposite.levels
-        bound = _NO_BOUND if limit is None else limit * opposite.sign
+        # a market order's bound is the worst level: it may walk the whole side
+        bound = limit * opposite.sign if limit is not None else keys[0] if keys else 0
         orders = self._orders
-        fills = result.fills
-        done = result.updated
         scale = self._scale
         ts = self._now
         seq = self._trade_seq
         rem = taker.remaining
         filled_notional = 0
+        price = None
         while rem and keys:
             key = keys[-1]
             if key < bound:
@@ -633,15 +642,22 @@ class MatchingEngine:
                     level.dead -= 1
                     continue
                 left = maker.remaining
+                lots = left if left < want else want
                 seq += 1
+                fill = MatchFill()
+                fill.seq = seq
+                fill.ts = ts
+                fill.price_ticks = price
+                fill.lots = lots
+                fill.maker = maker
+                fill.taker = taker
+                fill._scale = scale
+                fills.append(fill)
+                maker.notional += lots * price
                 if left > want:
                     maker.remaining = left - want
-                    maker.notional += want * price
-                    fills.append(MatchFill(seq, ts, price, want, maker, taker, scale))
                     break
                 maker.remaining = 0
-                maker.notional += left * price
-                fills.append(MatchFill(seq, ts, price, left, maker, taker, scale))
                 want -= left
                 queue.popleft()
                 maker.status = _FILLED
@@ -653,6 +669,8 @@ class MatchingEngine:
             else:
                 del levels[key]
                 keys.pop()
+        if price is not None:
+            self.last_price = price
         self._trade_seq = seq
         taker.notional += filled_notional
         taker.remaining = rem
@@ -684,14 +702,11 @@ class MatchingEngine:
         if self.last_price is not None:
             self._fire_triggers(result)
 
-    def _after_trades(self, result: MatchResult, start: int) -> None:
-        """Record the last price of fills ``start:`` and fire the stops it reaches."""
-        fills = result.fills
-        self.last_price = fills[-1].price_ticks
-        if self._pending:
-            prices = [f.price_ticks for f in fills[start:]]
-            self._trail_to(min(prices), max(prices))
-            self._fire_triggers(result)
+    def _after_trades(self, result: MatchResult) -> None:
+        """Trailing stops follow the prices of the fills, then the stops they reach fire."""
+        prices = [f.price_ticks for f in result.fills]
+        self._trail_to(min(prices), max(prices))
+        self._fire_triggers(result)
 
     def _trail_to(self, low: int, high: int) -> None:
         for order in self._pending.values():
@@ -729,8 +744,6 @@ class MatchingEngine:
                 del self._orders[order.oid]
                 start = len(result.fills)
                 self._execute(order, result)
-                if len(result.fills) > start:
-                    self.last_price = result.fills[-1].price_ticks
-                    if self._pending:
-                        prices = [f.price_ticks for f in result.fills[start:]]
-                        self._trail_to(min(prices), max(prices))
+                if len(result.fills) > start and self._pending:
+                    prices = [f.price_ticks for f in result.fills[start:]]
+                    self._trail_to(min(prices), max(prices))

@@ -34,8 +34,6 @@ from core.backtest.data import (
     load_trades,
     timeframe_ms,
 )
-from core.backtest.cluster import ClusterError
-from core.backtest.engine import StrategyFailed
 from core.backtest.metrics import buy_and_hold_return
 from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
 from core.backtest.result import BacktestResult, BacktestSettings, Slippage
@@ -133,11 +131,22 @@ def guarded(run: Callable[[argparse.Namespace, CommandContext], int]) -> Callabl
             return run(args, ctx)
         except ConfigError:
             raise
-        except (UsageProblem, DataError, ParameterError, ValueError, OSError, StrategyFailed, ClusterError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, (UsageProblem, DataError, ParameterError, ValueError, OSError)) and not _worded(exc):
+                raise
             print(f"{args.command}: {exc}", file=sys.stderr)
             return 2
 
     return handler
+
+
+def _worded(exc: Exception) -> bool:
+    """A strategy's failure in the event engine, or a cluster's: their modules are imported
+    here and where they run, since a fast backtest never loads them (~130 ms of its start)."""
+    from core.backtest.cluster import ClusterError
+    from core.backtest.engine import StrategyFailed
+
+    return isinstance(exc, (StrategyFailed, ClusterError))
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:
@@ -180,7 +189,8 @@ def load_series(args: argparse.Namespace, ctx: CommandContext, target: Target) -
                 tapes[symbol] = load_trades(path, symbol=symbol)
                 series.append(bars_from_trades(tapes[symbol], args.timeframe or "1m", allow_gaps=args.allow_gaps))
             else:
-                series.append(load_bars(path, symbol=symbol, timeframe=args.timeframe, allow_gaps=args.allow_gaps))
+                series.append(load_bars(path, symbol=symbol, timeframe=args.timeframe, allow_gaps=args.allow_gaps,
+                                        cache_dir=ctx.home / "cache" / "candles"))
         return series, tapes
     storage = ctx.storage(ctx.load_config())
     if not storage.exists():
@@ -262,10 +272,14 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     if engine == "fast" and not target.cls.vectorised:
         raise UsageProblem(f"strategy '{target.cls.name}' has no vectorised path; use --engine event")
     started = time.perf_counter()
-    from cli.progress import progress_bar, wanted
+    if engine == "fast":
+        # done before a progress bar could draw (it would read "1/1 candles"): none, nor its
+        # module, whose import and live display cost 50-100 ms
+        from core.backtest.fast import run_fast
 
-    with progress_bar(f"backtest {target.cls.name}", wanted(args.json), "candles") as progress:
-        result = _run(target.cls, series, tapes, target.params, settings, engine, signals, progress)
+        result = run_fast(target.cls, series[0], target.params, settings)
+    else:
+        result = _run_event(target.cls, series, tapes, target.params, settings, signals, args.json)
     result.elapsed_s = time.perf_counter() - started
     if args.export:
         from core.backtest.report import export
@@ -283,18 +297,13 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 0
 
 
-def _run(cls: type[Strategy], series: list[Bars], tapes: dict[str, Tape], params: dict[str, Any],
-         settings: BacktestSettings, engine: str, signals: list[Any], progress: Callable[[int, int], None]) -> BacktestResult:
-    if engine == "fast":
-        from core.backtest.fast import run_fast
-
-        progress(0, 1)
-        result = run_fast(cls, series[0], params, settings)
-        progress(1, 1)
-        return result
+def _run_event(cls: type[Strategy], series: list[Bars], tapes: dict[str, Tape], params: dict[str, Any],
+               settings: BacktestSettings, signals: list[Any], json_output: bool) -> BacktestResult:
+    from cli.progress import progress_bar, wanted
     from core.backtest.engine import backtest
 
-    return backtest(cls, series, params, settings, signals=signals, tapes=tapes, progress=progress)
+    with progress_bar(f"backtest {cls.name}", wanted(json_output), "candles") as progress:
+        return backtest(cls, series, params, settings, signals=signals, tapes=tapes, progress=progress)
 
 
 def _signals(path: Path) -> list[Any]:

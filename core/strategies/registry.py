@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import AppConfig, StrategyConfig, margin_venues
 from core.plugins import BrokenPlugin, PluginError, registry
 from core.strategies.base import Param, ParameterError, Strategy
-from core.strategies.runner import StrategyContext, StrategyEngine
+
+if TYPE_CHECKING:  # the runner brings the event bus and storage: a backtest needs neither
+    from core.strategies.runner import StrategyContext, StrategyEngine
 
 log = logging.getLogger(__name__)
 

@@ -52,6 +52,19 @@ def test_backtest_json_is_one_object_with_the_metrics(capsys: pytest.CaptureFixt
     assert result["buy_and_hold_return"] == pytest.approx(float(last[4]) / float(first[1]) * 0.999**2 - 1)
 
 
+def test_a_second_backtest_on_a_file_reads_its_parsed_copy_in_the_home(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--home", str(tmp_path / "home"), "backtest", "--strategy", "sma_cross", "--data", CANDLES, "--json"]
+    first = run(capsys, *argv)
+    (copy,) = (tmp_path / "home" / "cache" / "candles").iterdir()
+    stamp = copy.stat().st_mtime_ns
+    second = run(capsys, *argv)
+    assert first[0] == second[0] == 0 and copy.stat().st_mtime_ns == stamp
+    drop_elapsed = [{k: v for k, v in json.loads(out).items() if k != "elapsed_s"} for _, out, _ in (first, second)]
+    assert drop_elapsed[0] == drop_elapsed[1]
+
+
 def test_the_shipped_sample_backtests_with_buy_and_hold_beside(capsys: pytest.CaptureFixture[str]) -> None:
     from core.backtest.data import SAMPLE_CANDLES
 

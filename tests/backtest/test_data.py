@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
 
+from core.backtest import data
 from core.backtest.data import DataError, bars_from_candles, load_bars, timeframe_ms
 from core.models import Candle
 
@@ -58,6 +60,45 @@ def test_bad_files_name_the_problem_and_the_line(tmp_path: Path, rows: list[str]
         load_bars(_csv(tmp_path, rows), timeframe="1h")
     assert message in str(info.value)
     assert "candles.csv" in str(info.value)
+
+
+def test_a_well_formed_file_is_read_without_the_checking_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path: Path) -> None:
+        raise AssertionError(f"{path} went through the slow checking reader")
+
+    monkeypatch.setattr(data, "_read_checked_csv", refuse)
+    bars = load_bars(_csv(tmp_path, [_row(k * H, 100.5 + k) for k in range(3)]))
+    assert bars.close.tolist() == [100.5, 101.5, 102.5] and bars.ts.tolist() == [0, H, 2 * H]
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("NA", "line 3: close is not a number (got 'NA')"),
+        ("null", "line 3: close is not a number (got 'null')"),
+        ("0x10", "line 3: close is not a number (got '0x10')"),
+        ("1_000", "line 3: close is not a number (got '1_000')"),
+        ("True", "line 3: close is not a number (got 'True')"),
+        ("inf", "line 3: close is NaN or infinite at 1970-01-01 01:00:00 UTC (3600000)"),
+        ("100,5", "not a readable CSV file: Error tokenizing data. C error: Expected 6 fields in line 3, saw 7"),
+    ],
+)
+def test_cells_the_numeric_reader_refuses_or_reads_as_missing_are_worded_by_the_checks(
+    tmp_path: Path, cell: str, message: str
+) -> None:
+    """The fast reader must not take what the checking reader refuses: a row with one field too
+    many, or a word pandas reads as missing, ends as the checking reader's message."""
+    path = _csv(tmp_path, [_row(0), f"{H},100,101,99,{cell},5"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fast reader's own warnings stay inside it
+        with pytest.raises(DataError) as info:
+            load_bars(path, timeframe="1h")
+    assert f"{path}: {message}" in str(info.value)
+
+
+def test_spaces_around_numbers_are_read_the_same_by_both_readers(tmp_path: Path) -> None:
+    bars = load_bars(_csv(tmp_path, [_row(0), f" {H} , 100.5 ,101,99, 100 ,5"]))
+    assert bars.ts.tolist() == [0, H] and bars.open.tolist() == [100.0, 100.5]
 
 
 def test_gaps_can_be_allowed_explicitly(tmp_path: Path) -> None:
