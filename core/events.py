@@ -291,7 +291,9 @@ class EventBus:
         self._listeners.append((tuple(types), listener))
 
     def remove_listener(self, listener: Listener) -> None:
-        self._listeners = [(t, fn) for t, fn in self._listeners if fn is not listener]
+        """Compares by equality: ``obj.method`` is a new bound-method object at each access, equal
+        to (not identical with) the one that was added."""
+        self._listeners = [(t, fn) for t, fn in self._listeners if fn != listener]
 
     def publish(self, event: Event) -> None:
         self.published += 1

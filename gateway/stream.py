@@ -212,17 +212,16 @@ class StreamHub:
         self._targets: dict[str, tuple[StreamClient, ...]] = {}
         self._sent: dict[Hashable, Any] = {}
         self._poller: asyncio.Task[None] | None = None
-        self._listener = self.publish  # one bound method, so that the bus can take it off again
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.engine.bus.add_listener((Event,), self._listener)
+        self.engine.bus.add_listener((Event,), self.publish)
         self.poll()
         self._poller = asyncio.get_running_loop().create_task(self._poll_every_second(), name="stream-poller")
 
     async def close(self) -> None:
-        self.engine.bus.remove_listener(self._listener)
+        self.engine.bus.remove_listener(self.publish)
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):

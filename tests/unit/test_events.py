@@ -60,6 +60,15 @@ def test_subscribers_filter_by_type_and_listeners_run_inline() -> None:
     assert len(seen) == 1 and len(books) == 0
 
 
+def test_a_bound_method_listener_is_removed_by_naming_it_again() -> None:
+    bus = EventBus()
+    seen: list[object] = []
+    bus.add_listener((OrderUpdated,), seen.append)
+    bus.remove_listener(seen.append)
+    bus.publish(order_event(1))
+    assert seen == []
+
+
 def test_a_failing_listener_does_not_stop_publishing() -> None:
     bus = EventBus()
     sub = bus.subscribe(OrderUpdated)
