@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from cli.main import CommandContext
-from core.config import AppConfig, CcxtVenueConfig
+from core.config import AppConfig
+from cli.live import confirm_live, live_problem
 
 log = logging.getLogger("opentrade.gateway")
 
@@ -33,21 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="seed for the paper venue's simulator")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.set_defaults(handler=handle)
-
-
-def live_problem(config: AppConfig, confirmed: list[str], only: str | None) -> str | None:
-    """Why the gateway may not start as asked: a live venue nobody confirmed, or a confirmation
-    naming a venue that is not live."""
-    running = [only] if only else list(config.venues)
-    live = [n for n in running if isinstance(config.venues.get(n), CcxtVenueConfig) and config.venues[n].mode == "live"]
-    for name in confirmed:
-        if name not in live:
-            return f"--confirm-live {name}: there is no live venue of that name (live venues: {', '.join(live) or 'none'})"
-    unconfirmed = [name for name in live if name not in confirmed]
-    if unconfirmed:
-        return (f"venue {unconfirmed[0]} trades real money: start with --confirm-live {unconfirmed[0]} to confirm, "
-                "as the app asks its name to be typed")
-    return None
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -84,10 +70,7 @@ async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:
     gateway = Gateway(engine, home, config.gateway, insecure=args.insecure)
     try:
         gateway.check()
-        for name in args.confirm_live:
-            engine.venues[name].confirm_live()  # type: ignore[attr-defined]
-            await engine.db.audit("live_confirmed", {"venue": name, "how": "--confirm-live"}, actor="gateway",
-                                  ts=engine.clock.now_ms())
+        await confirm_live(engine, args.confirm_live, actor="gateway")
         await engine.start()
         await gateway.start()
         try:

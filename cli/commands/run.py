@@ -1,7 +1,9 @@
-"""`opentrade run --headless [--duration SECONDS]`: the engine without the full-screen app.
+"""`opentrade run --headless [--duration SECONDS] [--confirm-live VENUE]`: the engine without
+the full-screen app.
 
 The way to run on a server: logs to the console, stops cleanly on SIGINT/SIGTERM or after the
-given duration, and prints a status line at an interval.
+given duration, and prints a status line at an interval. A live venue trades only when its name
+is given to ``--confirm-live`` (what the app asks to be typed), and never without credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 
 from core.config import AppConfig
 from core.engine import TradingEngine
+from cli.live import confirm_live, live_problem
 from cli.main import CommandContext
 
 log = logging.getLogger("opentrade.run")
@@ -25,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--venue", help="run only this configured venue")
     parser.add_argument("--seed", type=int, help="seed for the paper venue's simulator")
+    parser.add_argument("--confirm-live", action="append", default=[], metavar="VENUE",
+                        help="with --headless: the name of a live venue, to let it trade real money")
     parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
     parser.set_defaults(handler=handle)
 
@@ -36,8 +41,11 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         # Without --headless: the full-screen app, as `opentrade trade` runs it by default.
         return trade.run(argparse.Namespace(**vars(args), theme=None, mode=None), ctx)
     config = ctx.load_config()
-    if args.duration is not None and not args.duration > 0:
-        print(f"--duration must be a number of seconds greater than 0 (got {args.duration})", file=sys.stderr)
+    problem = live_problem(config, args.confirm_live, args.venue)
+    if problem is None and args.duration is not None and not args.duration > 0:
+        problem = f"--duration must be a number of seconds greater than 0 (got {args.duration})"
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     with ctx.lock_engine(config):
         from runtime.logsetup import setup_logging
@@ -57,6 +65,7 @@ async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig)
         return 2
     stop = stop_on_signals()
     try:
+        await confirm_live(engine, args.confirm_live, actor="run --headless")
         await engine.start()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(args.duration):

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig
-from core.secrets import how_to_set, load_credentials
+from core.config import AppConfig, ConfigError, PaperVenueConfig
+from cli.live import missing_credentials
 
 if TYPE_CHECKING:
     from tui.shutdown import StopSignals
@@ -43,18 +43,6 @@ def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[
     venues = dict(config.venues)
     venues[name] = venue_config.model_copy(update={"mode": mode})
     return config.with_venues(venues), name
-
-
-def missing_credentials(config: AppConfig, venue: str | None) -> list[str]:
-    """Every live venue about to connect without an API key and secret, with the variables to
-    set: said before connecting, instead of the exchange's refusal of an unsigned request."""
-    names = [venue] if venue else list(config.venues)
-    return [
-        f"venue '{name}' trades live but has no API key and secret: {how_to_set(name)}"
-        for name in names
-        if isinstance(venue_config := config.venues[name], CcxtVenueConfig) and venue_config.mode == "live"
-        and not load_credentials(name, config.secrets_file).complete
-    ]
 
 
 def run(args: argparse.Namespace, context: Any) -> int:

@@ -197,3 +197,23 @@ def test_a_candle_timestamp_out_of_range(
 def test_backtest_options_out_of_range(capsys: pytest.CaptureFixture[str], command: str, option: list[str], says: str) -> None:
     err = refused([command, "--strategy", "sma_cross", "--data", str(CANDLES), *option], capsys)
     assert err == f"{command}: {says}\n"
+
+
+@pytest.mark.parametrize("command", [["run", "--headless", "--duration", "1"], ["gateway", "--port", "0", "--duration", "1"]])
+def test_headless_live_needs_credentials_then_its_name_typed(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The headless forms refuse a live venue before anything connects, as the app does: first
+    without credentials (naming the variables), then until ``--confirm-live`` names it."""
+    config = tmp_path / "config.yaml"
+    config.write_text("venues:\n  paper: {}\n  my-binance:\n    exchange: binance\n    mode: live\n")
+    base = ["--config", str(config), "--home", str(tmp_path / "home"), *command]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "venue 'my-binance' trades live but has no API key and secret" in err and "OPENTRADE_MY_BINANCE_API_KEY" in err
+    monkeypatch.setenv("OPENTRADE_MY_BINANCE_API_KEY", "k")
+    monkeypatch.setenv("OPENTRADE_MY_BINANCE_SECRET", "s")
+    assert main(base) == 2
+    assert capsys.readouterr().err.strip() == (
+        "venue my-binance trades real money: start with --confirm-live my-binance to confirm, as the app asks its name to be typed")
+    assert not (tmp_path / "home" / "opentrade.db").exists(), "nothing was opened"

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from cli.commands.gateway import live_problem
+from cli.live import live_problem
 from cli.main import main
 from core.config import AppConfig, CcxtVenueConfig, ConfigError, GatewayConfig, PaperVenueConfig, parse_config
 from core.engine import TradingEngine
@@ -36,9 +36,15 @@ def test_loopback_and_where_local_clients_connect() -> None:
     assert [client_host(h) for h in ("0.0.0.0", "::", "::1", "10.0.0.2")] == ["127.0.0.1", "[::1]", "[::1]", "10.0.0.2"]
 
 
-def test_a_live_venue_needs_its_name_given() -> None:
+def test_a_live_venue_needs_credentials_and_its_name_given(monkeypatch: pytest.MonkeyPatch) -> None:
     config = AppConfig(venues={"paper": PaperVenueConfig(), "binance": CcxtVenueConfig(exchange="binance", mode="live")},
                        strategies={})
+    assert live_problem(config, ["binance"], None) == (
+        "cannot trade live:\n  venue 'binance' trades live but has no API key and secret: "
+        "set OPENTRADE_BINANCE_API_KEY and OPENTRADE_BINANCE_SECRET (and OPENTRADE_BINANCE_PASSWORD where the "
+        "exchange uses one), or add them to the 0600 secrets file")
+    monkeypatch.setenv("OPENTRADE_BINANCE_API_KEY", "k")
+    monkeypatch.setenv("OPENTRADE_BINANCE_SECRET", "s")
     assert live_problem(config, [], None) == (
         "venue binance trades real money: start with --confirm-live binance to confirm, as the app asks its name to be typed")
     assert live_problem(config, ["binance"], None) is None
