@@ -396,6 +396,9 @@ class MatchingEngine:
     def live_orders(self) -> list[EngineOrder]:
         return list(self._orders.values())
 
+    def has_live_orders(self) -> bool:
+        return bool(self._orders)
+
     def best_bid(self) -> int | None:
         keys = self._bids.keys
         return keys[-1] if keys else None

@@ -195,7 +195,7 @@ class Backtester:
         """What is replayed inside one candle: its recorded trades, else its four prices."""
         i = market.cursor
         if market.tape is None or market.tape_ticks is None or market.tape_bounds is None:
-            return [(ts + off, market, int(market.paths[i, k]), ZERO, Side.BUY) for k, off in enumerate(offsets)]
+            return [(ts + off, market, price, ZERO, Side.BUY) for off, price in zip(offsets, market.paths[i].tolist())]
         tape, (first, last) = market.tape, market.tape_bounds[i]
         return [(int(tape.ts[j]), market, int(market.tape_ticks[j]), as_decimal(float(tape.size[j])),
                  Side.BUY if tape.side[j] > 0 else Side.SELL) for j in range(first, last)]
@@ -285,7 +285,8 @@ class Backtester:
                 ticks.sort(key=lambda tick: tick[0])
             for tick_ts, market, price, size, side in ticks:
                 self.clock.set(tick_ts)
-                await self._deliver_signals()
+                if self._signals and self._signals[0].generated_time <= tick_ts:
+                    await self._deliver_signals()
                 await self._replay(market, price, size, side)
             self.clock.set(ts + step)
             for market in active:
@@ -316,12 +317,13 @@ class Backtester:
         synthetic depth, then the strategies see the print."""
         market.last = price
         now = self.clock.now_ms()
-        for live in [lv for lv in self._live.values() if not lv.placed and lv.due <= now and lv.order.symbol == market.bars.symbol]:
-            await self._place(market, live)
-        if market.book.live_orders():
+        if self._live:
+            for live in [lv for lv in self._live.values()
+                         if not lv.placed and lv.due <= now and lv.order.symbol == market.bars.symbol]:
+                await self._place(market, live)
+        if market.book.has_live_orders():
             await self._settle(market, self._meet_resting(market, price, now))
-        trade = Trade.model_construct(venue=VENUE, symbol=market.bars.symbol, ts=now, price=market.book.price_of(price),
-                                      size=size, side=side, trade_id="")
+        trade = Trade.trusted(VENUE, market.bars.symbol, now, market.book.price_of(price), size, side)
         await self.strategies.on_trade(trade)
 
     def _meet_resting(self, market: _Market, price: int, now: int) -> MatchResult:

@@ -507,7 +507,8 @@ class StrategyEngine:
         raises is stopped with its error shown, not the engine."""
         try:
             await callback
-            await ctx.save_state()
+            if self.store is not None:  # a backtest saves nothing: no coroutine per callback
+                await ctx.save_state()
         except StorageError as exc:
             # The storage watch has already halted trading and said why; a traceback adds nothing.
             ctx.state, ctx.last_error = "error", f"its state could not be saved: {exc}"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from core.backtest.data import Bars
-from core.indicators import sma
+from core.indicators import sma, sma_last_two
 from core.models import Candle, Direction
 from core.strategies.base import Param, TargetStrategy
 
@@ -73,10 +73,11 @@ class SmaCross(TargetStrategy):
         if len(history) < self.warmup():
             return
         close = history.close
-        fast, slow = sma(close[-self.params["fast"] - 1:], self.params["fast"]), sma(close, self.params["slow"])
-        if fast[-2] < slow[-2] and fast[-1] > slow[-1]:
+        (fast_before, fast), (slow_before, slow) = (sma_last_two(close, self.params["fast"]),
+                                                    sma_last_two(close, self.params["slow"]))
+        if fast_before < slow_before and fast > slow:
             self.aim(symbol, self.params["invest"])
             self.ctx.emit(symbol, Direction.BUY, target_price=candle.close)
-        elif fast[-2] > slow[-2] and fast[-1] < slow[-1]:
+        elif fast_before > slow_before and fast < slow:
             self.aim(symbol, -self.params["invest"])
             self.ctx.emit(symbol, Direction.SELL, target_price=candle.close)
