@@ -5,26 +5,33 @@ each market's margin type with ``/fapi/v1/marginType``."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from core.perpetuals import MarginMode
 from exchanges.perps.venue import PerpetualVenue
 
-# Binance's answer when the account already has the asked position mode.
-POSITION_MODE_UNCHANGED = '"code":-4059'
+# Binance's answers when the account already is as asked (ccxt raises them as ExchangeError).
+POSITION_MODE_UNCHANGED = -4059  # "No need to change position side."
+MARGIN_TYPE_UNCHANGED = -4046  # "No need to change margin type."
 
 
 class BinanceUsdmVenue(PerpetualVenue):
     async def _set_position_mode(self) -> None:
-        import ccxt  # noqa: PLC0415 - already loaded with the exchange
-
-        async def one_way() -> None:
-            try:
-                await self.exchange.set_position_mode(False)
-            except ccxt.ExchangeError as exc:
-                if POSITION_MODE_UNCHANGED not in str(exc).replace(" ", ""):
-                    raise
-
-        await self._read("set position mode", one_way)
+        await self._set("set position mode", lambda: self.exchange.set_position_mode(False), POSITION_MODE_UNCHANGED)
 
     async def _set_margin_mode(self, symbol: str, mode: MarginMode) -> None:
-        # ccxt answers Binance's "No need to change margin type" (-4046) as a success itself.
-        await self._read("set margin mode", lambda: self.exchange.set_margin_mode(mode, symbol))
+        await self._set("set margin mode", lambda: self.exchange.set_margin_mode(mode, symbol), MARGIN_TYPE_UNCHANGED)
+
+    async def _set(self, what: str, call: Callable[[], Awaitable[Any]], unchanged: int) -> None:
+        """An account setting, where Binance's "no need to change" means it already is so."""
+        import ccxt  # noqa: PLC0415 - already loaded with the exchange
+
+        async def attempt() -> None:
+            try:
+                await call()
+            except ccxt.ExchangeError as exc:
+                if f'"code":{unchanged}' not in str(exc).replace(" ", ""):
+                    raise
+
+        await self._read(what, attempt)

@@ -212,4 +212,5 @@ def _held(current: Amendment | None) -> str:
     if current is None:
         return "could not be looked up; the next poll of open orders will show it"
     state = current.report.status.value.replace("_", " ")
-    return f"is {state}: {current.size} @ {current.price}" if current.price is not None else f"is {state}"
+    size = f"{current.size.normalize():f}"
+    return f"is {state}: {size} @ {current.price.normalize():f}" if current.price is not None else f"is {state}: {size}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ class BinanceOrders:
         self.orders: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(28000001)
         self.best_ask = Decimal(fixture("binance", "depth.json")["asks"][0][0])
+        self.margin_cap: Decimal | None = None  # a modify above this notional is refused for margin
 
     def _find(self, req: Request) -> dict[str, Any] | None:
         params = req.params
@@ -74,6 +76,17 @@ class BinanceOrders:
         return {**order, "origClientOrderId": order["clientOrderId"], "clientOrderId": "web_cancel_1",
                 "transactTime": order["updateTime"]}
 
+    def modify(self, req: Request) -> Any:
+        """USD-M Modify Order (PUT /fapi/v1/order): new price and quantity, same ids."""
+        order = self._find(req)
+        if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
+            return 400, {"code": -2013, "msg": "Order does not exist."}
+        p = req.params
+        if self.margin_cap is not None and Decimal(p["quantity"]) * Decimal(p["price"]) > self.margin_cap:
+            return 400, {"code": -2019, "msg": "Margin is insufficient."}
+        order.update(price=p["price"], origQty=p["quantity"], updateTime=self.server._now_ms())
+        return dict(order)
+
     def open_orders(self, req: Request) -> Any:
         symbol = req.params.get("symbol")
         return [o for o in self.orders.values() if o["status"] in ("NEW", "PARTIALLY_FILLED")
@@ -103,6 +116,44 @@ def install_binance(server: FakeExchange) -> BinanceOrders:
         server.route("DELETE", f"{prefix}/order", orders.cancel)
         server.route("GET", f"{prefix}/openOrders", orders.open_orders)
     return orders
+
+
+@dataclass
+class BinanceAccount:
+    """USD-M account settings: position mode (dual side = hedge) and margin type per symbol,
+    answering as Binance does when nothing changes or a position blocks the change."""
+
+    dual_side: bool = True
+    margin_types: dict[str, str] = field(default_factory=dict)
+    positions: set[str] = field(default_factory=set)  # symbols with an open position
+
+    def position_mode(self, req: Request) -> Any:
+        dual = req.params["dualSidePosition"] == "true"
+        if dual == self.dual_side:
+            return 400, {"code": -4059, "msg": "No need to change position side."}
+        self.dual_side = dual
+        return {"code": 200, "msg": "success"}
+
+    def margin_type(self, req: Request) -> Any:
+        symbol, kind = req.params["symbol"], req.params["marginType"]
+        if self.margin_types.get(symbol, "CROSSED") == kind:
+            return 400, {"code": -4046, "msg": "No need to change margin type."}
+        if symbol in self.positions:
+            return 400, {"code": -4048, "msg": "Margin type cannot be changed if there exists position."}
+        self.margin_types[symbol] = kind
+        return {"code": 200, "msg": "success"}
+
+
+def install_binanceusdm(server: FakeExchange) -> tuple[BinanceOrders, BinanceAccount]:
+    """Binance with the USD-M endpoints the perpetuals venue adds."""
+    orders = install_binance(server)
+    account = BinanceAccount()
+    server.static("GET", "/fapi/v1/premiumIndex", "binance", "premiumIndex.json")
+    server.static("GET", "/fapi/v1/openInterest", "binance", "openInterest.json")
+    server.route("PUT", "/fapi/v1/order", orders.modify)
+    server.route("POST", "/fapi/v1/positionSide/dual", account.position_mode)
+    server.route("POST", "/fapi/v1/marginType", account.margin_type)
+    return orders, account
 
 
 def _okx(data: list[Any], code: str = "0", msg: str = "") -> dict[str, Any]:
