@@ -341,3 +341,98 @@ def install_bybit(server: FakeExchange) -> BybitOrders:
 
 
 INSTALLERS = {"binance": install_binance, "okx": install_okx, "bybit": install_bybit}
+
+
+class HyperliquidFake:
+    """Hyperliquid's two endpoints: ``POST /info`` (read requests by ``type``) and ``POST
+    /exchange`` (signed actions by ``action.type``), answering in Hyperliquid's formats. Orders
+    are keyed by cloid; ``margin_cap`` refuses orders and modifies above that notional for
+    margin, ``positions`` blocks a margin mode switch, as Hyperliquid does."""
+
+    def __init__(self, server: FakeExchange) -> None:
+        self.server = server
+        self.orders: dict[str, dict[str, Any]] = {}
+        self._oids = itertools.count(77738308)
+        self.margin_cap: Decimal | None = None
+        self.positions: set[int] = set()  # asset indexes with an open position
+        self.leverage: dict[int, dict[str, Any]] = {}  # asset -> {"isCross", "leverage"} as last set
+        self.coins = [m["name"] for m in fixture("hyperliquid", "metaAndAssetCtxs.json")[0]["universe"]]
+
+    def actions(self, kind: str) -> list[dict[str, Any]]:
+        """The signed actions of one type the server received, in order."""
+        found = [json.loads(r.body)["action"] for r in self.server.calls("POST", "/exchange")]
+        return [a for a in found if a["type"] == kind]
+
+    def info(self, req: Request) -> Any:
+        p = json.loads(req.body)
+        kind = p["type"]
+        if kind in ("metaAndAssetCtxs", "spotMeta"):
+            return fixture("hyperliquid", f"{kind}.json")
+        if kind == "orderStatus":
+            order = self.orders.get(p["oid"]) if isinstance(p["oid"], str) else next(
+                (o for o in self.orders.values() if o["oid"] == p["oid"]), None)
+            if order is None:
+                return {"status": "unknownOid"}
+            return {"status": "order", "order": {"order": order, "status": order["status"],
+                                                 "statusTimestamp": self.server._now_ms()}}
+        return 422, {"error": f"Failed to deserialize the JSON body into the target type: unknown info type {kind}"}
+
+    def exchange(self, req: Request) -> Any:
+        action = json.loads(req.body)["action"]
+        kind = action["type"]
+        if kind == "order":
+            return self._ok("order", {"statuses": [self._place(o) for o in action["orders"]]})
+        if kind == "batchModify":
+            return self._ok("batchModify", {"statuses": [self._modify(m["oid"], m["order"]) for m in action["modifies"]]})
+        if kind == "updateLeverage":
+            asset = action["asset"]
+            if asset in self.positions and self.leverage.get(asset, {}).get("isCross", True) != action["isCross"]:
+                return {"status": "err", "response": "Cannot switch leverage type with open position."}
+            self.leverage[asset] = {"isCross": action["isCross"], "leverage": action["leverage"]}
+            return {"status": "ok", "response": {"type": "default"}}
+        if kind == "cancelByCloid":
+            statuses = []
+            for cancel in action["cancels"]:
+                order = self.orders.get(cancel["cloid"])
+                if order is None or order["status"] != "open":
+                    statuses.append({"error": "Order was never placed, already canceled, or filled. asset=0"})
+                else:
+                    order["status"] = "canceled"
+                    statuses.append("success")
+            return self._ok("cancel", {"statuses": statuses})
+        return {"status": "err", "response": f"unknown action {kind}"}
+
+    @staticmethod
+    def _ok(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "ok", "response": {"type": kind, "data": data}}
+
+    def _too_big(self, wire: dict[str, Any]) -> bool:
+        return self.margin_cap is not None and Decimal(wire["s"]) * Decimal(wire["p"]) > self.margin_cap
+
+    def _place(self, wire: dict[str, Any]) -> dict[str, Any]:
+        if self._too_big(wire):
+            return {"error": f"Insufficient margin to place order. asset={wire['a']}"}
+        oid = next(self._oids)
+        self.orders[wire["c"]] = {
+            "coin": self.coins[wire["a"]], "side": "B" if wire["b"] else "A", "limitPx": wire["p"], "sz": wire["s"],
+            "oid": oid, "timestamp": self.server._now_ms(), "triggerCondition": "N/A", "isTrigger": False,
+            "triggerPx": "0.0", "children": [], "isPositionTpsl": False, "reduceOnly": wire["r"], "orderType": "Limit",
+            "origSz": wire["s"], "tif": wire["t"]["limit"]["tif"], "cloid": wire["c"], "status": "open",
+        }
+        return {"resting": {"oid": oid, "cloid": wire["c"]}}
+
+    def _modify(self, oid: int, wire: dict[str, Any]) -> dict[str, Any]:
+        order = next((o for o in self.orders.values() if o["oid"] == oid and o["status"] == "open"), None)
+        if order is None:
+            return {"error": "Cannot modify canceled or filled order"}
+        if self._too_big(wire):
+            return {"error": f"Insufficient margin to place order. asset={wire['a']}"}
+        order.update(limitPx=wire["p"], sz=wire["s"], origSz=wire["s"], oid=next(self._oids))
+        return {"resting": {"oid": order["oid"], "cloid": order["cloid"]}}
+
+
+def install_hyperliquid(server: FakeExchange) -> HyperliquidFake:
+    fake = HyperliquidFake(server)
+    server.route("POST", "/info", fake.info)
+    server.route("POST", "/exchange", fake.exchange)
+    return fake
