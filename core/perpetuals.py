@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeGuard, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -109,6 +109,14 @@ class PerpetualVenue(Protocol):
     def account_modes(self) -> AccountModes | None: ...
 
 
-def supports(venue: object, feature: Feature) -> bool:
+def supports(venue: object, feature: Feature) -> TypeGuard[PerpetualVenue]:
     """Whether ``venue`` offers ``feature``: a venue without a ``supports`` method offers none."""
     return isinstance(venue, PerpetualVenue) and venue.supports(feature)
+
+
+def account_modes(venue: object) -> str | None:
+    """The venue's position and margin modes in words, once it has set them."""
+    if not supports(venue, Feature.ACCOUNT_MODES):
+        return None
+    modes = venue.account_modes
+    return modes.describe() if modes is not None else None

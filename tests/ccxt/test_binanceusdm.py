@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from core.models import Order, OrderStatus, OrderType, Side
-from core.perpetuals import AmendRefused, Feature, supports
+from core.perpetuals import AmendRefused, Feature, account_modes, supports
 from core.ports import VenueError
 from tests.ccxt.fakes import install_binanceusdm
 
@@ -89,7 +89,7 @@ async def test_account_set_to_one_way_and_the_configured_margin_mode(server, mak
     margin = server.calls("POST", "/fapi/v1/marginType")
     assert [(r.params["symbol"], r.params["marginType"]) for r in margin] == [("BTCUSDT", "ISOLATED")]
     assert (account.dual_side, account.margin_types) == (False, {"BTCUSDT": "ISOLATED"})
-    assert venue.account_modes == modes and modes.describe() == "one-way positions, isolated margin"
+    assert venue.account_modes == modes and account_modes(venue) == "one-way positions, isolated margin"
     await venue.apply_account_modes()  # already so: Binance's "no need to change" is not an error
     assert venue.account_modes == modes
 
@@ -119,3 +119,4 @@ async def test_paper_mode_reads_market_data_but_neither_amends_nor_sets_modes(se
     venue = make_perp("binanceusdm", mode="paper")
     assert supports(venue, Feature.FUNDING) and supports(venue, Feature.OPEN_INTEREST)
     assert not supports(venue, Feature.AMEND) and not supports(venue, Feature.ACCOUNT_MODES)
+    assert account_modes(venue) is None

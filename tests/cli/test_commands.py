@@ -109,6 +109,14 @@ def test_doctor_reports_every_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert "venue paper" in names
 
 
+def test_doctor_shows_a_perpetuals_venue_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("venues:\n  bn:\n    type: binanceusdm\n    margin_mode: isolated\n")
+    main(["--config", str(config), "doctor"])
+    out = capsys.readouterr().out
+    assert "venue bn: ccxt binanceusdm, paper mode, credentials not set; one-way positions, isolated margin" in out
+
+
 def test_doctor_explains_a_broken_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("venues:\n  paper:\n    seed: x\n")
