@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar
 
 from core.config import PerpVenueConfig
 from core.events import EventBus
 from core.models import Order, OrderType
-from core.perpetuals import AccountModes, Amendment, AmendRefused, Feature, Funding, MarginMode, OpenInterest
-from core.ports import Clock, VenueError
-from core.secrets import Credentials
+from core.perpetuals import (
+    AccountModes,
+    Amendment,
+    AmendRefused,
+    Feature,
+    Funding,
+    MarginMode,
+    OpenInterest,
+)
+from core.ports import VenueError
 from exchanges.ccxt import mapping
-from exchanges.ccxt.errors import AMBIGUOUS, RetryPolicy, classify, describe
-from exchanges.ccxt.streams import StreamPolicy
+from exchanges.ccxt.errors import AMBIGUOUS, classify, describe
 from exchanges.ccxt.venue import CcxtVenue
 
 log = logging.getLogger(__name__)
@@ -37,21 +42,11 @@ class PerpetualVenue(CcxtVenue):
 
     config: PerpVenueConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: PerpVenueConfig,
-        clock: Clock,
-        cache_dir: Path,
-        credentials: Credentials | None = None,
-        *,
-        live_confirmed: bool = False,
-        retry: RetryPolicy | None = None,
-        streams: StreamPolicy | None = None,
-    ) -> None:
-        config = config.model_copy(update={"options": {**self.DEFAULT_OPTIONS, **config.options}})
-        super().__init__(name, config, clock, cache_dir, credentials,
-                         live_confirmed=live_confirmed, retry=retry, streams=streams)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """CcxtVenue's arguments, with a ``PerpVenueConfig``; the exchange's default ccxt options
+        go under the configured ones (the exchange object is built later, from ``config``)."""
+        super().__init__(*args, **kwargs)
+        self.config = self.config.model_copy(update={"options": {**self.DEFAULT_OPTIONS, **self.config.options}})
         self._modes: AccountModes | None = None
 
     def supports(self, feature: Feature) -> bool:
