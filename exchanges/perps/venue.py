@@ -64,9 +64,13 @@ class PerpetualVenue(CcxtVenue):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self, bus: EventBus) -> None:
-        await super().start(bus)
+        """Live: the account modes first, so that a refused one stops the start before any
+        stream runs or order is sent."""
         if self.mode == "live":
+            if not self.instruments:
+                await self.load_instruments()
             await self.apply_account_modes()
+        await super().start(bus)
 
     async def apply_account_modes(self) -> AccountModes:
         """The configured position mode on the account, and the margin mode on each configured

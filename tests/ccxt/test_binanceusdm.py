@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.events import EventBus
 from core.models import Order, OrderStatus, OrderType, Side
 from core.perpetuals import AmendRefused, Feature, account_modes, supports
 from core.ports import VenueError
@@ -112,6 +113,16 @@ async def test_a_margin_mode_the_exchange_refuses_stops_the_start_with_its_reaso
                                          r".*Margin type cannot be changed if there exists position"):
         await venue.apply_account_modes()
     assert venue.account_modes is None
+
+
+async def test_a_refused_mode_stops_a_live_start_before_any_stream(server, make_perp) -> None:
+    _, account = install_binanceusdm(server)
+    account.positions.add("BTCUSDT")
+    venue = make_perp("binanceusdm", margin_mode="isolated")
+    with pytest.raises(VenueError, match="could not set BTC/USDT:USDT to isolated margin"):
+        await venue.start(EventBus())
+    assert venue.connection_state == "disconnected"
+    assert server.calls("GET", "/fapi/v1/depth") == [] and server.calls("GET", "/fapi/v1/openOrders") == []
 
 
 async def test_paper_mode_reads_market_data_but_neither_amends_nor_sets_modes(server, make_perp) -> None:

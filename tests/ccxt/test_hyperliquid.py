@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.models import Order, OrderStatus, OrderType, Side
+from core.models import Order, OrderStatus, OrderType, Side, TimeInForce
 from core.perpetuals import AmendRefused, Feature, supports
 from core.ports import VenueError
 from tests.ccxt.fakes import install_hyperliquid
@@ -127,3 +127,19 @@ async def test_an_order_leverage_without_a_margin_mode_is_refused_before_sending
     with pytest.raises(VenueError, match="Hyperliquid sets leverage together with the margin mode: set margin_mode"):
         await venue.create_order(resting(leverage=3))
     assert fake.actions("updateLeverage") == [] and fake.actions("order") == []
+
+
+async def test_a_market_order_is_bounded_from_the_book_mid(server, make_perp) -> None:
+    fake = install_hyperliquid(server)
+    venue = make_perp("hyperliquid")
+    await venue.load_instruments()
+    market = Order(client_order_id=COID, venue="hyperliquid", symbol=PERP, side=Side.BUY, type=OrderType.MARKET,
+                   size=Decimal("0.01"), time_in_force=TimeInForce.IOC)
+    refused = await venue.create_order(market)
+    assert refused.status is OrderStatus.REJECTED
+    assert refused.reason == f"no price for {PERP} yet to bound a market order's slippage; wait for the book"
+    assert fake.actions("order") == []
+    venue._on_book(PERP, {"bids": [[42012.0, 1.5]], "asks": [[42013.0, 2.0]], "timestamp": None, "nonce": None})
+    await venue.create_order(market.model_copy(update={"client_order_id": "ot-0123456789abcdef01234568"}))
+    [sent] = fake.actions("order")[0]["orders"]
+    assert (sent["p"], sent["t"]) == ("44113", {"limit": {"tif": "Ioc"}})  # mid 42012.5 and ccxt's 5% bound
