@@ -177,8 +177,13 @@ class PerpetualVenue(CcxtVenue):
 
     async def _venue_order_id(self, order: Order) -> str:
         """The exchange's id of an order known only by our client order id."""
-        raw = await self._read("fetch order", lambda: self.exchange.fetch_order(None, order.symbol, self._lookup_params(order.client_order_id)))
-        return str(raw["id"])
+        return str((await self._fetch_raw(order))["id"])
+
+    async def _fetch_raw(self, order: Order) -> dict[str, Any]:
+        """ccxt's order structure, looked up by our client order id."""
+        params = self._lookup_params(order.client_order_id)
+        raw: dict[str, Any] = await self._read("fetch order", lambda: self.exchange.fetch_order(None, order.symbol, params))
+        return raw
 
     def _amendment(self, raw: dict[str, Any], order: Order, wanted: Order) -> Amendment:
         """What the exchange answered, with the asked price and size where its answer omits them."""
@@ -193,8 +198,7 @@ class PerpetualVenue(CcxtVenue):
     async def _looked_up(self, order: Order) -> Amendment | None:
         """The order as the exchange holds it now; None when it cannot be looked up."""
         try:
-            raw = await self._read("fetch order", lambda: self.exchange.fetch_order(
-                None, order.symbol, self._lookup_params(order.client_order_id)))
+            raw = await self._fetch_raw(order)
         except VenueError as exc:
             log.warning("%s: looking up %s after an amend: %s", self.name, order.client_order_id, exc)
             return None
