@@ -29,7 +29,7 @@ def test_config_show_redacts_and_reports_credentials(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("venues:\n  paper: {}\n  bn:\n    exchange: binance\n")
+    path.write_text("venues:\n  paper: {}\n  bn:\n    exchange: binance\n  hl:\n    type: hyperliquid\n")
     monkeypatch.setenv("OPENTRADE_BN_API_KEY", "very-secret-key-1")
     monkeypatch.setenv("OPENTRADE_BN_SECRET", "very-secret-value-2")
     assert main(["--config", str(path), "config", "show", "--json"]) == 0
@@ -37,6 +37,7 @@ def test_config_show_redacts_and_reports_credentials(
     assert "very-secret" not in out
     data = json.loads(out)
     assert data["config"]["credentials"]["bn"].startswith("set (from environment")
+    assert data["config"]["credentials"]["hl"] == "not set"
     assert data["config"]["venues"]["bn"]["exchange"] == "binance"
 
 
