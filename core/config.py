@@ -282,6 +282,63 @@ class CcxtVenueConfig(Section):
     _balances = field_validator("balances")(_check_balances)
 
 
+# The dedicated perpetuals venues (exchanges/perps): the venue type, ccxt's exchange id, and
+# what a market is settled in there (the default market and paper balance).
+PERP_VENUES = {"hyperliquid": "USDC", "binanceusdm": "USDT"}
+
+
+class PerpVenueConfig(CcxtVenueConfig):
+    """A dedicated perpetuals venue: a ccxt venue that also reads funding, open interest and
+    mark prices, amends orders in place, and sets the account's position and margin modes
+    (``position_mode``, ``margin_mode``) before trading. ``exchange`` is the type itself."""
+
+    type: Literal["hyperliquid", "binanceusdm"]  # type: ignore[assignment]
+    exchange: str = ""
+    position_mode: Literal["one_way", "hedge"] = Field(
+        default="one_way", description="one_way: one net position per market, the only mode OpenTrade keeps"
+    )
+    margin_mode: Literal["cross", "isolated"] | None = Field(
+        default=None, description="set on every configured market before trading; unset: left as it is on the exchange"
+    )
+    leverage: int | None = Field(
+        default=None, ge=1, le=200, description="Hyperliquid sets a market's margin mode together with its leverage"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exchange_defaults(cls, value: Any) -> Any:
+        """The exchange is the type; markets and paper balances default to the settle currency's."""
+        if not isinstance(value, dict) or value.get("type") not in PERP_VENUES:
+            return value
+        settle = PERP_VENUES[value["type"]]
+        if "exchange" in value and value["exchange"] != value["type"]:
+            raise ValueError(f"exchange: the {value['type']} venue is on {value['type']}; remove 'exchange: {value['exchange']}'")
+        return {"markets": [f"BTC/{settle}:{settle}"], "balances": {settle: Decimal(100000)}, **value, "exchange": value["type"]}
+
+    @model_validator(mode="after")
+    def _modes(self) -> PerpVenueConfig:
+        if self.position_mode == "hedge":
+            raise ValueError(
+                "position_mode: hedge is not supported: OpenTrade keeps one net position per market "
+                "(a long and a short of one market at once cannot be shown or risk-checked); use one_way"
+            )
+        if "marginMode" in self.options:
+            raise ValueError("options.marginMode: use the venue's margin_mode key (cross or isolated) instead")
+        if self.type == "hyperliquid" and self.margin_mode is not None and self.leverage is None:
+            raise ValueError(
+                f"margin_mode: {self.margin_mode}: Hyperliquid sets a market's margin mode together with its leverage; "
+                "add leverage: N (1 to the market's maximum)"
+            )
+        spot = [m for m in self.markets if ":" not in m]
+        if spot:
+            settle = PERP_VENUES[self.type]
+            raise ValueError(
+                f"markets: {', '.join(spot)} {'is not a perpetual' if len(spot) == 1 else 'are not perpetuals'}; "
+                f"the {self.type} venue trades perpetuals such as BTC/{settle}:{settle}"
+            )
+        return self
+
+
 def margin_venues(config: AppConfig) -> frozenset[str]:
     """Venues whose spot markets strategies may sell short; elsewhere they go flat instead."""
     return frozenset(name for name, venue in config.venues.items() if isinstance(venue, CcxtVenueConfig) and venue.margin)
@@ -321,14 +378,16 @@ def installed_plugin(kind: str, name: str) -> str:
 
 
 def _venue_type(value: Any) -> str:
-    """Which model reads a venue: the built-in paper and ccxt ones, or a plugin's."""
+    """Which model reads a venue: the built-in paper, ccxt and perpetuals ones, or a plugin's."""
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if kind in PERP_VENUES:
+        return "perp"
     return kind if kind in ("paper", "ccxt") else "plugin"
 
 
 VenueConfig = Annotated[
     Annotated[PaperVenueConfig, Tag("paper")] | Annotated[CcxtVenueConfig, Tag("ccxt")]
-    | Annotated[PluginVenueConfig, Tag("plugin")],
+    | Annotated[PerpVenueConfig, Tag("perp")] | Annotated[PluginVenueConfig, Tag("plugin")],
     Discriminator(_venue_type),
 ]
 
@@ -660,7 +719,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     cleaned: list[Any] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part not in node and part in ("paper", "ccxt", "plugin"):
+        if isinstance(node, dict) and part not in node and part in ("paper", "ccxt", "perp", "plugin"):
             continue
         cleaned.append(part)
         if isinstance(node, dict):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.events import AgentDecision, RiskAlert
 from core.models import Balance, Order, Position, ProtectiveLevels, RiskState
+from core.perpetuals import account_modes
 from core.risk.breakers import Trip
 from core.risk.gauges import LimitUsage
 from core.strategies.runner import StrategyInfo
@@ -35,6 +36,7 @@ class VenueStatus(View):
     connection: str
     latency_ms: float | None = None
     markets: int
+    account: str | None = None  # the position and margin modes the venue set, where it sets them
 
 
 class StatusView(View):
@@ -99,7 +101,8 @@ def status_view(engine: TradingEngine) -> StatusView:
     for name in engine.venue_names:
         connection, latency = engine.market.connection(name)
         venues.append(VenueStatus(name=name, mode=engine.venue_mode(name), connection=connection,
-                                  latency_ms=latency, markets=len(engine.instruments(name))))
+                                  latency_ms=latency, markets=len(engine.instruments(name)),
+                                  account=account_modes(engine.venues[name])))
     portfolio = engine.portfolio
     return StatusView(
         engine="running" if engine.running else "stopped", now_ms=engine.clock.now_ms(),

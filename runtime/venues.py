@@ -1,8 +1,8 @@
 """Venues from the configuration: each venue's ``type`` names a venue plugin (``opentrade.venues``
 entry points, core.plugins), built-in or installed, whose factory builds it from a ``VenueSpec``.
 
-The built-in ``paper`` and ``ccxt`` factories are here, registered in pyproject.toml like any
-plugin's. ccxt is imported only when a ccxt venue is built (it costs most of a second).
+The built-in ``paper``, ``ccxt`` and perpetuals (``hyperliquid``, ``binanceusdm``) factories
+are here, registered in pyproject.toml like any plugin's. ccxt is imported only when a ccxt venue is built (it costs most of a second).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, PluginVenueConfig
+from core.config import AppConfig, CcxtVenueConfig, PaperVenueConfig, PerpVenueConfig, PluginVenueConfig
 from core.plugins import BrokenPlugin, PluginError, VenueSpec, factory_problem, registry
 from core.ports import Clock, ExchangeAdapter
 from core.secrets import load_credentials
@@ -38,6 +38,20 @@ def ccxt_venue(spec: VenueSpec) -> ExchangeAdapter:
         raise TypeError(f"venue '{spec.name}': the ccxt venue reads ccxt settings, not {type(spec.settings).__name__}")
     credentials = load_credentials(spec.name, spec.config.secrets_file)
     return CcxtVenue(spec.name, spec.settings, spec.clock, spec.home / "cache", credentials)
+
+
+def perpetual_venue(spec: VenueSpec) -> ExchangeAdapter:
+    """A dedicated perpetuals venue (Hyperliquid, Binance USDⓈ-M): the ccxt venue plus
+    funding, open interest, mark prices, amends and account modes (exchanges/perps)."""
+    from exchanges.perps.binanceusdm import BinanceUsdmVenue
+    from exchanges.perps.hyperliquid import HyperliquidVenue
+
+    settings = spec.settings
+    if not isinstance(settings, PerpVenueConfig):
+        raise TypeError(f"venue '{spec.name}': a perpetuals venue reads its own settings, not {type(settings).__name__}")
+    venue_class = {"hyperliquid": HyperliquidVenue, "binanceusdm": BinanceUsdmVenue}[settings.type]
+    credentials = load_credentials(spec.name, spec.config.secrets_file)
+    return venue_class(spec.name, settings, spec.clock, spec.home / "cache", credentials)
 
 
 def venue_factory(name: str, venue_type: str) -> VenueFactory:

@@ -37,7 +37,8 @@ async def handle_status(args: argparse.Namespace, gateway: GatewayClient) -> int
     print(f"engine      {status.engine} (default venue {status.default_venue})")
     for venue in status.venues:
         latency = f", {venue.latency_ms:.0f} ms" if venue.latency_ms is not None else ""
-        print(f"venue       {venue.name}: {venue.mode}, {venue.connection}{latency}, {venue.markets} markets")
+        account = f", {venue.account}" if venue.account else ""
+        print(f"venue       {venue.name}: {venue.mode}, {venue.connection}{latency}, {venue.markets} markets{account}")
     print(f"equity      {status.equity:,.2f} {q}  (today {status.daily_pnl:+,.2f} {q})")
     print(f"risk        {status.risk_state.value.upper()}: {status.risk_reason}")
     print(f"open        {status.open_orders} order(s), {status.positions} position(s)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from core.config import AppConfig, load_config
+from core.config import AppConfig, CcxtVenueConfig, load_config
 from core.secrets import load_credentials
 from core.strategies.registry import check_configs, short_warnings
 from cli.main import CommandContext
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def effective(config: AppConfig) -> dict[str, object]:
     data = config.model_dump(mode="json")
     data["credentials"] = {
-        name: _credential_status(name, config) for name, venue in config.venues.items() if venue.type == "ccxt"
+        name: _credential_status(name, config) for name, venue in config.venues.items() if isinstance(venue, CcxtVenueConfig)
     }
     return data
 

@@ -11,8 +11,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, PluginVenueConfig
+from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, PerpVenueConfig, PluginVenueConfig
 from core.filemodes import private_dir
+from core.perpetuals import AccountModes
 from core.secrets import load_credentials, read_secrets_file
 from cli.main import CommandContext
 
@@ -164,6 +165,9 @@ async def _venue_checks(
     credentials = load_credentials(name, config.secrets_file)
     if not deep:
         detail = f"ccxt {venue_config.exchange}, {venue_config.mode} mode, credentials {'set' if credentials.complete else 'not set'}"
+        if isinstance(venue_config, PerpVenueConfig):
+            modes = AccountModes(position_mode=venue_config.position_mode, margin_mode=venue_config.margin_mode)
+            detail += f"; {modes.describe()}" + (" (set when it starts)" if venue_config.mode == "live" else "")
         fix = "" if venue_config.mode == "paper" or credentials.complete else f"set OPENTRADE_{name.upper()}_API_KEY and _SECRET"
         return [Check(f"venue {name}", venue_config.mode == "paper" or credentials.complete, detail, fix)]
     from exchanges.ccxt.doctor import check_venue

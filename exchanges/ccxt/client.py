@@ -6,6 +6,7 @@ and ~100 MB, which every command that does not touch an exchange should not pay.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any
@@ -19,8 +20,14 @@ TOP_LEVEL_OPTIONS = frozenset({"enableRateLimit", "rateLimit"})
 # Exchanges whose client order ids must be alphanumeric (OKX: clOrdId, up to 32 characters).
 ALPHANUMERIC_CLIENT_IDS = frozenset({"okx", "okxus", "myokx"})
 OUR_PREFIX = "ot-"
+# Exchanges whose client order ids are 128-bit hex (Hyperliquid's cloid, "0x" and 32 digits):
+# ours (``ot-`` and 24 hex digits) travel as this prefix ("ot-" in ASCII, then 00) and the digits.
+HEX_CLIENT_IDS = frozenset({"hyperliquid"})
+HEX_PREFIX = "0x6f742d00"
 # Where ccxt does not map its unified ``clientOrderId`` param for lookups and cancels.
 CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
+# Where the API key and secret are called otherwise: Hyperliquid signs with a wallet's key.
+CREDENTIAL_NAMES = {"hyperliquid": {"apiKey": "walletAddress", "secret": "privateKey"}}
 
 
 class UnknownExchange(ValueError):
@@ -95,7 +102,8 @@ def build_exchange(config: CcxtVenueConfig, credentials: Credentials | None) -> 
         (settings if key in TOP_LEVEL_OPTIONS else options)[key] = value
     settings["options"] = options
     if credentials is not None and credentials.complete:
-        settings.update(credentials.for_ccxt())
+        names = CREDENTIAL_NAMES.get(config.exchange, {})
+        settings.update({names.get(k, k): v for k, v in credentials.for_ccxt().items()})
     exchange = cls(settings)
     _redact_logs(exchange.logger)
     _guard_json(exchange)
@@ -139,6 +147,11 @@ def to_wire(exchange_id: str, client_order_id: str) -> str:
     """The client order id as the exchange accepts it."""
     if exchange_id in ALPHANUMERIC_CLIENT_IDS:
         return re.sub(r"[^A-Za-z0-9]", "", client_order_id)[:32]
+    if exchange_id in HEX_CLIENT_IDS:
+        digits = client_order_id.removeprefix(OUR_PREFIX)
+        if client_order_id.startswith(OUR_PREFIX) and re.fullmatch(r"[0-9a-f]{24}", digits):
+            return HEX_PREFIX + digits
+        return "0x" + hashlib.sha256(client_order_id.encode()).hexdigest()[:32]  # not ours: found by id only
     return client_order_id
 
 
@@ -156,6 +169,8 @@ def from_wire(exchange_id: str, wire: str | None) -> str | None:
         return None
     if exchange_id in ALPHANUMERIC_CLIENT_IDS and wire.startswith("ot") and not wire.startswith(OUR_PREFIX):
         return OUR_PREFIX + wire[2:]
+    if exchange_id in HEX_CLIENT_IDS and wire.startswith(HEX_PREFIX):
+        return OUR_PREFIX + wire.removeprefix(HEX_PREFIX)
     return wire
 
 

@@ -473,10 +473,7 @@ class CcxtVenue:
         if problem is not None:
             return self._rejected(order, problem)
         try:
-            args = mapping.ccxt_order_args(
-                order, self.exchange.has, self.config.exchange, self._wire(order.client_order_id),
-                self.reference_price(order.symbol),
-            )
+            args = self._order_args(order)
         except mapping.UnsupportedOrder as exc:
             return self._rejected(order, str(exc))
         if self._paper is not None:
@@ -503,6 +500,14 @@ class CcxtVenue:
             self.caller.record(None)
             return self._ack(raw, order)
         raise AssertionError("unreachable")
+
+    def _order_args(self, order: Order) -> tuple[str, str, float, float | None, dict[str, Any]]:
+        """``exchange.create_order``'s arguments after the symbol; UnsupportedOrder when the
+        exchange cannot take this order."""
+        return mapping.ccxt_order_args(
+            order, self.exchange.has, self.config.exchange, self._wire(order.client_order_id),
+            self.reference_price(order.symbol),
+        )
 
     def _ack(self, raw: dict[str, Any], order: Order) -> ExecutionReport:
         raw = {**raw, "symbol": raw.get("symbol") or order.symbol, "side": raw.get("side") or order.side.value}

@@ -10,14 +10,19 @@ from typing import Any
 import pytest
 
 from core.clock import SimClock
-from core.config import CcxtVenueConfig
+from core.config import AppConfig, CcxtVenueConfig, PerpVenueConfig
 from core.secrets import Credentials, load_credentials
 from exchanges.ccxt import CcxtVenue
+from exchanges.perps.venue import PerpetualVenue
+from runtime.venues import build_venue
 from tests.ccxt.server import FakeExchange
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 API_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 API_PASSWORD = "correct-horse-battery"
+# Hyperliquid signs with a wallet's key; the fake does not check signatures, ccxt still makes them.
+WALLET = "0x8c967e73e7b15087c42a10d344cff4c96d877f1d"
+WALLET_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
 
 class AutoClock(SimClock):
@@ -73,6 +78,34 @@ async def make_venue(
         )
         creds = credentials(exchange) if mode == "live" else None
         venue = CcxtVenue(exchange, config, clock, tmp_path / "cache", creds, live_confirmed=mode == "live")
+        made.append(venue)
+        return venue
+
+    yield make
+    for venue in made:
+        await venue.stop()
+
+
+@pytest.fixture
+async def make_perp(
+    server: FakeExchange, clock: SimClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[..., PerpetualVenue]]:
+    """A dedicated perpetuals venue (``hyperliquid`` or ``binanceusdm``) on the fake server,
+    built by its plugin's factory as the app builds it; live mode has credentials the
+    exchange's signing accepts (Hyperliquid's: a wallet address and its private key)."""
+    made: list[PerpetualVenue] = []
+
+    def make(kind: str, mode: str = "live", **settings: Any) -> PerpetualVenue:
+        if mode == "live":
+            key, secret = (WALLET, WALLET_KEY) if kind == "hyperliquid" else (API_KEY, API_SECRET)
+            monkeypatch.setenv(f"OPENTRADE_{kind.upper()}_API_KEY", key)
+            monkeypatch.setenv(f"OPENTRADE_{kind.upper()}_SECRET", secret)
+        venue_settings = PerpVenueConfig(type=kind, mode=mode, api_urls={"*": server.url}, timeout_ms=300,  # type: ignore[arg-type]
+                                         options={"rateLimit": 1}, **settings)
+        config = AppConfig(venues={kind: venue_settings})
+        venue = build_venue(kind, venue_settings, config, tmp_path, clock)
+        assert isinstance(venue, PerpetualVenue)
+        venue.live_confirmed = mode == "live"
         made.append(venue)
         return venue
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ class BinanceOrders:
         self.orders: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(28000001)
         self.best_ask = Decimal(fixture("binance", "depth.json")["asks"][0][0])
+        self.margin_cap: Decimal | None = None  # a modify above this notional is refused for margin
 
     def _find(self, req: Request) -> dict[str, Any] | None:
         params = req.params
@@ -74,6 +76,17 @@ class BinanceOrders:
         return {**order, "origClientOrderId": order["clientOrderId"], "clientOrderId": "web_cancel_1",
                 "transactTime": order["updateTime"]}
 
+    def modify(self, req: Request) -> Any:
+        """USD-M Modify Order (PUT /fapi/v1/order): new price and quantity, same ids."""
+        order = self._find(req)
+        if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
+            return 400, {"code": -2013, "msg": "Order does not exist."}
+        p = req.params
+        if self.margin_cap is not None and Decimal(p["quantity"]) * Decimal(p["price"]) > self.margin_cap:
+            return 400, {"code": -2019, "msg": "Margin is insufficient."}
+        order.update(price=p["price"], origQty=p["quantity"], updateTime=self.server._now_ms())
+        return dict(order)
+
     def open_orders(self, req: Request) -> Any:
         symbol = req.params.get("symbol")
         return [o for o in self.orders.values() if o["status"] in ("NEW", "PARTIALLY_FILLED")
@@ -103,6 +116,44 @@ def install_binance(server: FakeExchange) -> BinanceOrders:
         server.route("DELETE", f"{prefix}/order", orders.cancel)
         server.route("GET", f"{prefix}/openOrders", orders.open_orders)
     return orders
+
+
+@dataclass
+class BinanceAccount:
+    """USD-M account settings: position mode (dual side = hedge) and margin type per symbol,
+    answering as Binance does when nothing changes or a position blocks the change."""
+
+    dual_side: bool = True
+    margin_types: dict[str, str] = field(default_factory=dict)
+    positions: set[str] = field(default_factory=set)  # symbols with an open position
+
+    def position_mode(self, req: Request) -> Any:
+        dual = req.params["dualSidePosition"] == "true"
+        if dual == self.dual_side:
+            return 400, {"code": -4059, "msg": "No need to change position side."}
+        self.dual_side = dual
+        return {"code": 200, "msg": "success"}
+
+    def margin_type(self, req: Request) -> Any:
+        symbol, kind = req.params["symbol"], req.params["marginType"]
+        if self.margin_types.get(symbol, "CROSSED") == kind:
+            return 400, {"code": -4046, "msg": "No need to change margin type."}
+        if symbol in self.positions:
+            return 400, {"code": -4048, "msg": "Margin type cannot be changed if there exists position."}
+        self.margin_types[symbol] = kind
+        return {"code": 200, "msg": "success"}
+
+
+def install_binanceusdm(server: FakeExchange) -> tuple[BinanceOrders, BinanceAccount]:
+    """Binance with the USD-M endpoints the perpetuals venue adds."""
+    orders = install_binance(server)
+    account = BinanceAccount()
+    server.static("GET", "/fapi/v1/premiumIndex", "binance", "premiumIndex.json")
+    server.static("GET", "/fapi/v1/openInterest", "binance", "openInterest.json")
+    server.route("PUT", "/fapi/v1/order", orders.modify)
+    server.route("POST", "/fapi/v1/positionSide/dual", account.position_mode)
+    server.route("POST", "/fapi/v1/marginType", account.margin_type)
+    return orders, account
 
 
 def _okx(data: list[Any], code: str = "0", msg: str = "") -> dict[str, Any]:
@@ -290,3 +341,98 @@ def install_bybit(server: FakeExchange) -> BybitOrders:
 
 
 INSTALLERS = {"binance": install_binance, "okx": install_okx, "bybit": install_bybit}
+
+
+class HyperliquidFake:
+    """Hyperliquid's two endpoints: ``POST /info`` (read requests by ``type``) and ``POST
+    /exchange`` (signed actions by ``action.type``), answering in Hyperliquid's formats. Orders
+    are keyed by cloid; ``margin_cap`` refuses orders and modifies above that notional for
+    margin, ``positions`` blocks a margin mode switch, as Hyperliquid does."""
+
+    def __init__(self, server: FakeExchange) -> None:
+        self.server = server
+        self.orders: dict[str, dict[str, Any]] = {}
+        self._oids = itertools.count(77738308)
+        self.margin_cap: Decimal | None = None
+        self.positions: set[int] = set()  # asset indexes with an open position
+        self.leverage: dict[int, dict[str, Any]] = {}  # asset -> {"isCross", "leverage"} as last set
+        self.coins = [m["name"] for m in fixture("hyperliquid", "metaAndAssetCtxs.json")[0]["universe"]]
+
+    def actions(self, kind: str) -> list[dict[str, Any]]:
+        """The signed actions of one type the server received, in order."""
+        found = [json.loads(r.body)["action"] for r in self.server.calls("POST", "/exchange")]
+        return [a for a in found if a["type"] == kind]
+
+    def info(self, req: Request) -> Any:
+        p = json.loads(req.body)
+        kind = p["type"]
+        if kind in ("metaAndAssetCtxs", "spotMeta"):
+            return fixture("hyperliquid", f"{kind}.json")
+        if kind == "orderStatus":
+            order = self.orders.get(p["oid"]) if isinstance(p["oid"], str) else next(
+                (o for o in self.orders.values() if o["oid"] == p["oid"]), None)
+            if order is None:
+                return {"status": "unknownOid"}
+            return {"status": "order", "order": {"order": order, "status": order["status"],
+                                                 "statusTimestamp": self.server._now_ms()}}
+        return 422, {"error": f"Failed to deserialize the JSON body into the target type: unknown info type {kind}"}
+
+    def exchange(self, req: Request) -> Any:
+        action = json.loads(req.body)["action"]
+        kind = action["type"]
+        if kind == "order":
+            return self._ok("order", {"statuses": [self._place(o) for o in action["orders"]]})
+        if kind == "batchModify":
+            return self._ok("batchModify", {"statuses": [self._modify(m["oid"], m["order"]) for m in action["modifies"]]})
+        if kind == "updateLeverage":
+            asset = action["asset"]
+            if asset in self.positions and self.leverage.get(asset, {}).get("isCross", True) != action["isCross"]:
+                return {"status": "err", "response": "Cannot switch leverage type with open position."}
+            self.leverage[asset] = {"isCross": action["isCross"], "leverage": action["leverage"]}
+            return {"status": "ok", "response": {"type": "default"}}
+        if kind == "cancelByCloid":
+            statuses = []
+            for cancel in action["cancels"]:
+                order = self.orders.get(cancel["cloid"])
+                if order is None or order["status"] != "open":
+                    statuses.append({"error": "Order was never placed, already canceled, or filled. asset=0"})
+                else:
+                    order["status"] = "canceled"
+                    statuses.append("success")
+            return self._ok("cancel", {"statuses": statuses})
+        return {"status": "err", "response": f"unknown action {kind}"}
+
+    @staticmethod
+    def _ok(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "ok", "response": {"type": kind, "data": data}}
+
+    def _too_big(self, wire: dict[str, Any]) -> bool:
+        return self.margin_cap is not None and Decimal(wire["s"]) * Decimal(wire["p"]) > self.margin_cap
+
+    def _place(self, wire: dict[str, Any]) -> dict[str, Any]:
+        if self._too_big(wire):
+            return {"error": f"Insufficient margin to place order. asset={wire['a']}"}
+        oid = next(self._oids)
+        self.orders[wire["c"]] = {
+            "coin": self.coins[wire["a"]], "side": "B" if wire["b"] else "A", "limitPx": wire["p"], "sz": wire["s"],
+            "oid": oid, "timestamp": self.server._now_ms(), "triggerCondition": "N/A", "isTrigger": False,
+            "triggerPx": "0.0", "children": [], "isPositionTpsl": False, "reduceOnly": wire["r"], "orderType": "Limit",
+            "origSz": wire["s"], "tif": wire["t"]["limit"]["tif"], "cloid": wire["c"], "status": "open",
+        }
+        return {"resting": {"oid": oid, "cloid": wire["c"]}}
+
+    def _modify(self, oid: int, wire: dict[str, Any]) -> dict[str, Any]:
+        order = next((o for o in self.orders.values() if o["oid"] == oid and o["status"] == "open"), None)
+        if order is None:
+            return {"error": "Cannot modify canceled or filled order"}
+        if self._too_big(wire):
+            return {"error": f"Insufficient margin to place order. asset={wire['a']}"}
+        order.update(limitPx=wire["p"], sz=wire["s"], origSz=wire["s"], oid=next(self._oids))
+        return {"resting": {"oid": order["oid"], "cloid": order["cloid"]}}
+
+
+def install_hyperliquid(server: FakeExchange) -> HyperliquidFake:
+    fake = HyperliquidFake(server)
+    server.route("POST", "/info", fake.info)
+    server.route("POST", "/exchange", fake.exchange)
+    return fake

@@ -29,7 +29,7 @@ def test_config_show_redacts_and_reports_credentials(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("venues:\n  paper: {}\n  bn:\n    exchange: binance\n")
+    path.write_text("venues:\n  paper: {}\n  bn:\n    exchange: binance\n  hl:\n    type: hyperliquid\n")
     monkeypatch.setenv("OPENTRADE_BN_API_KEY", "very-secret-key-1")
     monkeypatch.setenv("OPENTRADE_BN_SECRET", "very-secret-value-2")
     assert main(["--config", str(path), "config", "show", "--json"]) == 0
@@ -37,6 +37,7 @@ def test_config_show_redacts_and_reports_credentials(
     assert "very-secret" not in out
     data = json.loads(out)
     assert data["config"]["credentials"]["bn"].startswith("set (from environment")
+    assert data["config"]["credentials"]["hl"] == "not set"
     assert data["config"]["venues"]["bn"]["exchange"] == "binance"
 
 
@@ -107,6 +108,14 @@ def test_doctor_reports_every_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["ok"]
     assert names[:4] == ["python", "config", "home", "database"]
     assert "venue paper" in names
+
+
+def test_doctor_shows_a_perpetuals_venue_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("venues:\n  bn:\n    type: binanceusdm\n    margin_mode: isolated\n")
+    main(["--config", str(config), "doctor"])
+    out = capsys.readouterr().out
+    assert "venue bn: ccxt binanceusdm, paper mode, credentials not set; one-way positions, isolated margin" in out
 
 
 def test_doctor_explains_a_broken_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -226,7 +226,7 @@ async def test_a_venue_from_a_package_is_configured_by_its_type(isolated_home: P
                                           "RuntimeError: no such account$"):
         await build_engine(failing, isolated_home, clock=clock)
     with pytest.raises(ConfigError, match=r"<config>:3: venues.sim.type: value error, no venue plugin 'simvenu' is installed "
-                                          r"\(installed: ccxt, paper, exploding, simvenue\)"):
+                                          r"\(installed: binanceusdm, ccxt, hyperliquid, paper, exploding, simvenue\)"):
         parse_config("venues:\n  sim:\n    type: simvenu\n")
 
 

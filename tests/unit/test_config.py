@@ -85,6 +85,33 @@ def test_ccxt_venue_inferred_and_mode_checked() -> None:
     assert problem == "cfg.yaml:5: venues.bn.mode: input should be 'paper' or 'live' (got 'real')"
 
 
+def test_perpetuals_venues_default_to_their_settle_currency_and_leave_the_margin_mode_alone() -> None:
+    config = parse_config("venues:\n  hl:\n    type: hyperliquid\n  bn:\n    type: binanceusdm\n    margin_mode: isolated\n")
+    hl, bn = config.venues["hl"], config.venues["bn"]
+    assert (hl.exchange, hl.markets, hl.balances) == ("hyperliquid", ["BTC/USDC:USDC"], {"USDC": Decimal(100000)})  # type: ignore[union-attr]
+    assert (hl.position_mode, hl.margin_mode) == ("one_way", None)  # type: ignore[union-attr]
+    assert (bn.exchange, bn.markets, bn.margin_mode) == ("binanceusdm", ["BTC/USDT:USDT"], "isolated")  # type: ignore[union-attr]
+
+
+def test_perpetuals_venue_settings_are_checked_with_the_reason() -> None:
+    venue = "venues:\n  perp:\n    type: {}\n    {}\n"
+    assert problems(venue.format("binanceusdm", "position_mode: hedge")) == [
+        "cfg.yaml:3: venues.perp: value error, position_mode: hedge is not supported: OpenTrade keeps one net position "
+        "per market (a long and a short of one market at once cannot be shown or risk-checked); use one_way"]
+    assert problems(venue.format("binanceusdm", "margin_mode: portfolio")) == [
+        "cfg.yaml:4: venues.perp.margin_mode: input should be 'cross' or 'isolated' (got 'portfolio')"]
+    assert problems(venue.format("hyperliquid", "margin_mode: isolated")) == [
+        "cfg.yaml:3: venues.perp: value error, margin_mode: isolated: Hyperliquid sets a market's margin mode together "
+        "with its leverage; add leverage: N (1 to the market's maximum)"]
+    assert problems(venue.format("hyperliquid", "markets: [BTC/USDC, ETH/USDC:USDC]")) == [
+        "cfg.yaml:3: venues.perp: value error, markets: BTC/USDC is not a perpetual; the hyperliquid venue trades "
+        "perpetuals such as BTC/USDC:USDC"]
+    assert problems(venue.format("binanceusdm", "options: {marginMode: cross}")) == [
+        "cfg.yaml:3: venues.perp: value error, options.marginMode: use the venue's margin_mode key (cross or isolated) instead"]
+    assert problems(venue.format("binanceusdm", "exchange: binance")) == [
+        "cfg.yaml:3: venues.perp: value error, exchange: the binanceusdm venue is on binanceusdm; remove 'exchange: binance'"]
+
+
 def test_cross_section_rules() -> None:
     [problem] = problems("trading:\n  default_leverage: 10\n")
     assert "default_leverage 10 is above risk_management.max_leverage 3" in problem

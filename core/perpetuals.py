@@ -1,0 +1,122 @@
+"""What a perpetuals venue can tell and do beyond the ``ExchangeAdapter`` port: funding, open
+interest, mark and index prices, amending an order in place, and the account's position and
+margin modes.
+
+These are optional: the generic ccxt venue and the paper venue have none of them, the dedicated
+venues (Hyperliquid, Binance USDⓈ-M) have what their exchange offers. Whoever wants one asks
+``supports(venue, Feature.X)`` first; that function is the one place a venue's features are
+looked up, so it can follow the port when the port grows its own record of capabilities.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal, Protocol, TypeGuard, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from core.models import ExecutionReport, Order
+from core.ports import VenueError
+
+PositionMode = Literal["one_way", "hedge"]
+MarginMode = Literal["cross", "isolated"]
+
+
+class Feature(StrEnum):
+    FUNDING = "funding"  # fetch_funding: current rate and next funding time
+    OPEN_INTEREST = "open_interest"  # fetch_open_interest
+    MARK_PRICE = "mark_price"  # fetch_funding carries the mark and index prices
+    AMEND = "amend"  # amend_order: one native request, not cancel-and-replace
+    ACCOUNT_MODES = "account_modes"  # position and margin mode set from the configuration
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Funding(_Model):
+    """The funding of a perpetual now: the rate of the coming (or current) period, when it is
+    paid, and the mark and index prices it is computed from."""
+
+    venue: str
+    symbol: str
+    rate: Decimal
+    next_funding_ts: int | None
+    interval_hours: int | None
+    mark_price: Decimal | None
+    index_price: Decimal | None
+    ts: int
+
+
+class OpenInterest(_Model):
+    """Contracts open in a perpetual, in base units, and their value in the quote currency
+    where the exchange gives it."""
+
+    venue: str
+    symbol: str
+    amount: Decimal
+    value: Decimal | None
+    ts: int
+
+
+class Amendment(_Model):
+    """An order changed in place: the exchange's report, and the price and total size now
+    resting there (after rounding to the market's precision)."""
+
+    report: ExecutionReport
+    price: Decimal | None
+    size: Decimal
+
+
+class AmendRefused(VenueError):
+    """The exchange refused an amend; ``current`` is the order as the exchange holds it after
+    the refusal (looked up, not assumed), or None when it could not be looked up."""
+
+    def __init__(self, message: str, current: Amendment | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class AccountModes(_Model):
+    """How the account holds positions at the exchange, as set from the configuration; None
+    where the configuration leaves the exchange's own setting alone."""
+
+    position_mode: PositionMode
+    margin_mode: MarginMode | None
+
+    def describe(self) -> str:
+        margin = f"{self.margin_mode} margin" if self.margin_mode else "margin mode as set on the exchange"
+        return f"{self.position_mode.replace('_', '-')} positions, {margin}"
+
+
+@runtime_checkable
+class PerpetualVenue(Protocol):
+    """The optional part of a venue; ``supports`` says which of it a given venue offers."""
+
+    def supports(self, feature: Feature) -> bool: ...
+
+    async def fetch_funding(self, symbol: str) -> Funding: ...
+
+    async def fetch_open_interest(self, symbol: str) -> OpenInterest: ...
+
+    async def amend_order(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Amendment:
+        """Change a resting order's price and/or total size in place. A refusal raises
+        ``VenueError`` with the exchange's reason, and the order stays as it was."""
+        ...
+
+    @property
+    def account_modes(self) -> AccountModes | None: ...
+
+
+def supports(venue: object, feature: Feature) -> TypeGuard[PerpetualVenue]:
+    """Whether ``venue`` offers ``feature``: a venue without a ``supports`` method offers none."""
+    return isinstance(venue, PerpetualVenue) and venue.supports(feature)
+
+
+def account_modes(venue: object) -> str | None:
+    """The venue's position and margin modes in words, once it has set them."""
+    if not supports(venue, Feature.ACCOUNT_MODES):
+        return None
+    modes = venue.account_modes
+    return modes.describe() if modes is not None else None

@@ -1,0 +1,1 @@
+"""Dedicated perpetuals venues over ccxt (Hyperliquid, Binance USDⓈ-M)."""
