@@ -59,6 +59,7 @@ COMMAND_MODULES = {
     "agents": "agents",
     "gateway": "gateway",
     "token": "token",
+    "health": "account",
     "status": "account",
     "balances": "account",
     "positions": "account",
