@@ -49,6 +49,7 @@ COMMAND_MODULES = {
     "init": "init",
     "doctor": "doctor",
     "audit": "audit",
+    "report": "report",
     "backup": "backup",
     "db": "db",
     "venues": "venues",

@@ -278,3 +278,48 @@ def build_report(
             total.apply(fill)
     return Report(period, start, now_ms, [books[name].result(name, mark) for name in names],
                   total.result(TOTAL, mark) if total is not None else None)
+
+
+def _percent(value: float | None, *, sign: bool = False) -> str:
+    return "-" if value is None else f"{value * 100:{'+' if sign else ''}.2f}%"
+
+
+def _money(value: Decimal | None, *, sign: bool = False) -> str:
+    return "not recorded" if value is None else f"{value:{'+' if sign else ''},.2f}"
+
+
+#: (label, how a row shows it): the columns of `opentrade report` and the rows of the Reports screen
+FIGURES: list[tuple[str, Callable[[Performance], str]]] = [
+    ("Return", lambda p: _percent(p.total_return, sign=True)),
+    ("Win rate", lambda p: _percent(p.win_rate)),
+    ("Profit factor", lambda p: "-" if p.profit_factor is None else f"{p.profit_factor:.2f}"),
+    ("Sharpe", lambda p: "-" if p.sharpe is None else f"{p.sharpe:.2f}"),
+    ("Max drawdown", lambda p: _percent(p.max_drawdown)),
+    ("Net P&L", lambda p: _money(p.net, sign=True)),
+    ("Fees", lambda p: _money(p.fees)),
+    ("Funding", lambda p: _money(p.funding, sign=True)),
+    ("Exposure", lambda p: _percent(p.exposure)),
+    ("Trades", lambda p: str(p.trades)),
+    ("Fills", lambda p: str(p.fills)),
+    ("Capital", lambda p: _money(p.capital)),
+    ("Open P&L", lambda p: _money(p.unrealized, sign=True) + (" *" if p.unmarked else "")),
+]
+
+
+def span_text(report: Report) -> str:
+    since = datetime.fromtimestamp(report.since_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    until = datetime.fromtimestamp(report.until_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    return f"{report.period}: {since} to {until} UTC"
+
+
+def notes(report: Report) -> list[str]:
+    """What a reader needs to read the figures right: what capital and funding mean here, and
+    open positions left out of Open P&L for want of a mark."""
+    rows = [*report.strategies, *([report.total] if report.total is not None else [])]
+    unmarked = sorted({market for row in rows for market in row.unmarked})
+    lines = ["Return is on capital employed (the largest cost of the open positions); Sharpe and drawdown are of "
+             "the realized P&L net of fees, by day.",
+             "Funding: not recorded (venues book it into the position's realized P&L; the engine stores no payments)."]
+    if unmarked:
+        lines.append(f"* no mark for {', '.join(unmarked)}: left out of Open P&L.")
+    return lines
