@@ -309,7 +309,7 @@ FIGURES: list[tuple[str, Callable[[Performance], str]]] = [
 def span_text(report: Report) -> str:
     since = datetime.fromtimestamp(report.since_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
     until = datetime.fromtimestamp(report.until_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-    return f"{report.period}: {since} to {until} UTC"
+    return f"{since} to {until} UTC"
 
 
 def notes(report: Report) -> list[str]:

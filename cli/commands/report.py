@@ -88,7 +88,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         print(json.dumps({**report.to_dict(), "contract_size_unknown": counted_as_one}, indent=2))
         return 0
     rows = [*report.strategies, *([report.total] if report.total is not None else [])]
-    print(f"Performance, {span_text(report)}")
+    print(f"Performance, {report.period}: {span_text(report)}")
     table(("Strategy", *(label for label, _ in FIGURES)), [(row.name, *(show(row) for _, show in FIGURES)) for row in rows],
           "no strategies and no fills")
     for line in notes(report):
