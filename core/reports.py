@@ -38,7 +38,7 @@ import numpy as np
 
 from core.backtest.metrics import Metrics, TradeRecord, compute_metrics
 from core.ledger import ONE, ContractSize, Key, Ledger
-from core.models import ZERO, Fill
+from core.models import ZERO, Fill, Instrument
 
 DAY_MS = 86_400_000
 MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday
@@ -245,6 +245,17 @@ class _Replay:
 
 def _contract_size_of(contract_size: ContractSize | None) -> ContractSize:
     return contract_size if contract_size is not None else (lambda venue, symbol: ONE)
+
+
+def contract_sizes(instrument: Callable[[str, str], Instrument | None]) -> ContractSize:
+    """Contract sizes from the markets the engine knows (``Portfolio.instrument``); a market
+    it no longer lists counts at one."""
+
+    def size(venue: str, symbol: str) -> Decimal:
+        found = instrument(venue, symbol)
+        return found.contract_size if found is not None else ONE
+
+    return size
 
 
 def build_report(

@@ -5,7 +5,6 @@ still shows every figure."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -14,8 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from core.ledger import ONE
-from core.reports import FIGURES, PERIODS, Report, build_report, notes, span_text
+from core.reports import FIGURES, PERIODS, Report, build_report, contract_sizes, notes, span_text
 from core.views import strategies_view
 from tui.changes import Changes
 from tui.screens.base import OpenTradeScreen
@@ -27,13 +25,9 @@ if TYPE_CHECKING:
 async def read_report(engine: TradingEngine, period: str) -> Report:
     """Everything this screen reads of the engine, in one place: the stored fills, the marks,
     the contract sizes and the loaded strategies (what moves behind the app's session)."""
-
-    def contract_size(venue: str, symbol: str) -> Decimal:
-        instrument = engine.portfolio.instrument(venue, symbol)
-        return instrument.contract_size if instrument is not None else ONE
-
     fills = await engine.db.load_fills()
-    return build_report(fills, period, engine.clock.now_ms(), mark=engine.portfolio.mark, contract_size=contract_size,
+    return build_report(fills, period, engine.clock.now_ms(), mark=engine.portfolio.mark,
+                        contract_size=contract_sizes(engine.portfolio.instrument),
                         strategies=[info.strategy_id for info in strategies_view(engine)])
 
 
