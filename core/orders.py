@@ -9,31 +9,18 @@ and a status that would move an order backwards is ignored.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
 import logging
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Protocol
 
 from core.events import EventBus, OrderFilled, OrderUpdated
 from core.faults import kill_point
-from core.ledger import ONE, Ledger
-from core.models import ZERO, ExecutionReport, Fill, Instrument, Order, OrderStatus
+from core.models import ExecutionReport, Fill, Order, OrderStatus
 from core.storage.errors import DuplicateOrderError, StorageError
 
 log = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
 RECENT_ORDERS = 4096
-MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; weeks start on Monday
-
-
-def _period_start(ts: int, span: int) -> int:
-    offset = MONDAY_OFFSET_MS if span > DAY_MS else 0
-    return ts - (ts - offset) % span
 
 
 class DuplicateOrderId(ValueError):
@@ -61,26 +48,6 @@ class OrderStore(Protocol):
 
 class FillSink(Protocol):
     def apply_fill(self, fill: Fill, leverage: int | None = None) -> Any: ...
-
-    def instrument(self, venue: str, symbol: str) -> Instrument | None: ...
-
-
-@dataclass(frozen=True)
-class FillStats:
-    count: int
-    volume: Decimal
-    notional: Decimal
-    fees: Decimal
-    maker_share: float
-
-
-@dataclass(frozen=True)
-class PeriodPerformance:
-    period_start: int
-    fills: int
-    notional: Decimal
-    fees: Decimal
-    realized_pnl: Decimal
 
 
 class OrderManager:
@@ -232,62 +199,3 @@ class OrderManager:
 
     async def fills(self, **filters: Any) -> list[Fill]:
         return await self._store.load_fills(**filters)
-
-    async def fill_statistics(self, **filters: Any) -> FillStats:
-        fills = await self._store.load_fills(**filters)
-        volume = sum((f.size for f in fills), ZERO)
-        notional = sum((f.notional for f in fills), ZERO)
-        fees = sum((f.fee for f in fills), ZERO)
-        makers = sum(1 for f in fills if f.liquidity.value == "maker")
-        return FillStats(len(fills), volume, notional, fees, makers / len(fills) if fills else 0.0)
-
-    def _contract_size(self, venue: str, symbol: str) -> Decimal:
-        instrument = self._portfolio.instrument(venue, symbol)
-        if instrument is None:
-            log.warning("%s on %s is not a market the engine knows: its fills count at a contract size of 1",
-                        symbol, venue)
-            return ONE
-        return instrument.contract_size
-
-    async def calculate_performance(self, period: str = "daily", **filters: Any) -> list[PeriodPerformance]:
-        """Per-day or per-week fills, notional, fees and realized PnL net of fees, from the
-        ledger (average cost per market, with its contract size)."""
-        span = {"daily": DAY_MS, "weekly": 7 * DAY_MS}.get(period)
-        if span is None:
-            raise ValueError(f"unknown period '{period}': use daily or weekly")
-        fills = sorted(await self._store.load_fills(**filters), key=lambda f: f.ts)
-        buckets: dict[int, list[Decimal]] = {}
-        ledger = Ledger(self._contract_size)
-        for fill in fills:
-            start = _period_start(fill.ts, span)
-            bucket = buckets.setdefault(start, [ZERO, ZERO, ZERO, ZERO])
-            realized = ledger.apply(fill)
-            bucket[0] += 1
-            bucket[1] += fill.notional * ledger.book(fill.venue, fill.symbol).contract_size
-            bucket[2] += fill.fee
-            bucket[3] += realized - fill.fee
-        return [
-            PeriodPerformance(start, int(b[0]), b[1], b[2], b[3]) for start, b in sorted(buckets.items())
-        ]
-
-    async def generate_reports(self, report_type: str = "daily", fmt: str = "json", **filters: Any) -> str:
-        """Daily or weekly PnL, fees and fills as CSV or JSON text."""
-        rows = [
-            {
-                "period_start": p.period_start,
-                "fills": p.fills,
-                "notional": str(p.notional),
-                "fees": str(p.fees),
-                "realized_pnl": str(p.realized_pnl),
-            }
-            for p in await self.calculate_performance(report_type, **filters)
-        ]
-        if fmt == "json":
-            return json.dumps({"report": report_type, "rows": rows}, indent=2)
-        if fmt == "csv":
-            out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=["period_start", "fills", "notional", "fees", "realized_pnl"])
-            writer.writeheader()
-            writer.writerows(rows)
-            return out.getvalue()
-        raise ValueError(f"unknown report format '{fmt}': use json or csv")

@@ -51,6 +51,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.log import LogScreen
 from tui.screens.market_selector import MarketRow, MarketSelectorScreen
 from tui.screens.positions import PositionsScreen
+from tui.screens.reports import ReportsScreen
 from tui.screens.risk import RiskScreen
 from tui.screens.strategies import StrategiesScreen
 from tui.screens.trade import TradeScreen
@@ -69,6 +70,7 @@ MAIN_SCREENS: dict[str, type[OpenTradeScreen]] = {
     "agents": AgentsScreen,
     "log": LogScreen,
     "backtest": BacktestScreen,
+    "reports": ReportsScreen,
 }
 STATE_SCREEN, STATE_MARKET, STATE_THEME = "ui.screen", "ui.market", "ui.theme"
 
@@ -87,6 +89,7 @@ class OpenTradeApp(App[None]):
         Binding("5", "show('agents')", "Agents", id="screen-agents", show=False),
         Binding("6", "show('log')", "Log", id="screen-log", show=False),
         Binding("7", "show('backtest')", "Backtest", id="screen-backtest", show=False),
+        Binding("8", "show('reports')", "Reports", id="screen-reports", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("ctrl+t", "cycle_theme", "Theme", id="cycle-theme", show=False),
         Binding("ctrl+k", "emergency_stop", "E-STOP", priority=True, id="emergency-stop"),

@@ -1,4 +1,5 @@
-"""`opentrade status | balances | positions | orders`: what a running gateway's engine holds."""
+"""`opentrade status | balances | positions | orders`: what a running gateway's engine holds;
+`opentrade health`: whether it answers, for a service manager's or a container's health check."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    health = sub.add_parser("health", help="exit 0 when the gateway answers /api/v1/health with its engine running, else 1")
+    add_options(health)
+    health.set_defaults(handler=handle_health)
     for name, helptext, handler in (
         ("status", "the engine's state, equity, daily PnL and risk state (from the running gateway)", handle_status),
         ("balances", "balances per venue", handle_balances),
@@ -23,6 +27,19 @@ def register(sub: argparse._SubParsersAction) -> None:
             parser.add_argument("--venue", help="only this venue")
         add_options(parser)
         parser.set_defaults(handler=handler)
+
+
+@remote
+async def handle_health(args: argparse.Namespace, gateway: GatewayClient) -> int:
+    """A gateway whose engine has stopped still answers, but is not healthy: exit 1."""
+    from core.api import Health
+
+    health = await gateway.health()
+    if args.json:
+        show_json(health, Health)
+    else:
+        print(f"gateway {health.status}, engine {health.engine} (epoch {health.epoch}, as {health.actor})")
+    return 0 if health.engine == "running" else 1
 
 
 @remote

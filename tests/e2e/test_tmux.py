@@ -118,3 +118,26 @@ def test_keys_typed_before_the_first_screen_are_not_lost(terminal: Terminal) -> 
     screen = terminal.wait_until(lambda shown: any("Size" in line and "0.001" in line for line in shown.splitlines()),
                                  "the size typed during the start-up showing in the ticket")
     assert "b Buy" not in screen, "the size field has the focus: the footer shows no single-letter keys"
+
+
+def test_the_reports_screen_and_the_report_command_beside_the_running_app(terminal: Terminal, tmp_path: Path) -> None:
+    terminal.wait_for("Order ticket")
+    terminal.keys("8")
+    screen = terminal.wait_for("Funding")
+    assert "Profit factor" in screen and "not recorded" in screen and "d Day" in screen
+
+    home = ["--home", str(tmp_path / "home")]
+    ran = subprocess.run([opentrade_command(), *home, "report", "--json"], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert '"period": "all"' in ran.stdout, "read beside the engine that holds the home"
+    refused = subprocess.run([opentrade_command(), *home, "report", "--strategy", "nope"], capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert refused.returncode == 2 and refused.stderr.startswith("opentrade report: unknown strategy 'nope'")
+    assert terminal.running()
+    terminal.keys("C-q")
+    for _ in range(MAX_POLLS):
+        if not terminal.running():
+            break
+        time.sleep(POLL_S)
+    assert not terminal.running(), "opentrade did not exit on ctrl+q"

@@ -232,20 +232,6 @@ async def test_ioc_limit_below_the_market_expires_unfilled(engine: TradingEngine
     assert order.status is OrderStatus.CANCELED and order.filled_size == 0
 
 
-async def test_reports_and_fill_statistics(engine: TradingEngine) -> None:
-    await engine.place_order(market(size="0.02"))
-    await engine.place_order(market(side=Side.SELL, size="0.02"))
-    await settle()
-    stats = await engine.orders.fill_statistics()
-    assert stats.count >= 2 and stats.volume == D("0.04") and stats.fees > 0
-    csv_text = await engine.orders.generate_reports("daily", "csv")
-    assert csv_text.splitlines()[0] == "period_start,fills,notional,fees,realized_pnl"
-    daily = await engine.orders.calculate_performance("weekly")
-    assert len(daily) == 1 and daily[0].fees == stats.fees
-    with pytest.raises(ValueError, match="unknown period"):
-        await engine.orders.calculate_performance("hourly")
-
-
 async def test_configuration_is_audited_and_a_change_is_noticed(isolated_home: Path, clock: SimClock) -> None:
     from tests.engine.conftest import engine_config
 

@@ -121,6 +121,9 @@ def test_the_scriptable_commands_against_a_running_gateway(config: Path, isolate
     with running_gateway(config, home, tmp_path / "gateway.log") as gateway:
         status = run(config, home, "status")
         assert status.returncode == 0 and "engine      running (default venue paper)" in status.stdout
+        healthy = cli("health")
+        assert healthy.returncode == 0 and healthy.stdout.startswith("gateway ok, engine running (epoch "), healthy
+        assert json.loads(cli("health", "--json").stdout)["actor"] == "api:local"
         parsed = StatusView.model_validate_json(cli("status", "--json").stdout)
         assert parsed.engine == "running" and parsed.risk_state.value == "active"
 
@@ -165,6 +168,7 @@ def test_the_scriptable_commands_against_a_running_gateway(config: Path, isolate
     assert not (home / "gateway.json").exists(), "a clean stop takes the announcement away"
     off = run(config, home, "status")
     assert off.returncode == 1
+    assert cli("health").returncode == 1, "the container's health check fails once the gateway is gone"
     assert one_line(off) == f"opentrade: no gateway is running on {home}: start one with 'opentrade gateway', or give --url"
 
 

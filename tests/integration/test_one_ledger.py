@@ -9,7 +9,7 @@ every part that keeps an account, each driven through its own doors:
   venue's instrument; its strategy context is the strategy runner's books;
 - the portfolio: the paper venue's fills, and its balances and positions after each funding, as
   the engine takes them;
-- the reports: ``OrderManager.calculate_performance`` over the paper venue's fills in a database.
+- the reports: ``core.reports.build_report`` over the paper venue's fills in a database.
 
 Funding goes through each simulated exchange's ``pay_funding`` (what the paper venue's funding
 clock calls); strategies and reports have no funding. On a spot market sales never exceed what
@@ -36,7 +36,7 @@ from core.config import PaperVenueConfig
 from core.events import EventBus
 from core.ledger import Book
 from core.models import Candle, Fill, Instrument, Order, OrderBook, OrderStatus, OrderType, Side
-from core.orders import OrderManager
+from core.reports import build_report, contract_sizes
 from core.portfolio import Portfolio
 from core.sim import SimExchange
 from core.storage.database import Database
@@ -239,11 +239,13 @@ async def run(scenario: Scenario, home: Path) -> dict[str, Seen]:
     try:
         for fill in fills:
             await db.record_fill(fill)
-        periods = await OrderManager(db, EventBus(), portfolio).calculate_performance("daily")
+        stored = await db.load_fills()
     finally:
         await db.close()
-    fees = sum((p.fees for p in periods), D(0))
-    seen["reports"] = Seen(None, None, sum((p.realized_pnl for p in periods), D(0)) + fees, fees)
+    report = build_report(stored, "all", max(fill.ts for fill in stored), mark=portfolio.mark,
+                          contract_size=contract_sizes(portfolio.instrument))
+    assert report.total is not None
+    seen["reports"] = Seen(None, None, report.total.realized, report.total.fees)
     return seen
 
 
@@ -253,8 +255,8 @@ def agree(seen: dict[str, Seen], field: str, *, tolerance: D = D(0)) -> None:
 
 
 def check(seen: dict[str, Seen]) -> None:
-    """Every figure equal wherever it is kept; the reports' realized PnL (stored net of fees, the
-    fees added back here) and the equity (summed in another order) to the last digits."""
+    """Every figure equal wherever it is kept; the realized PnL and the equity (summed in another
+    order) to the last digits."""
     for field in ("size", "entry", "fees", "funding", "margin", "liquidation", "unrealized"):
         agree(seen, field)
     agree(seen, "realized", tolerance=D("1e-20"))

@@ -13,6 +13,7 @@ from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
 from tui.app import OpenTradeApp
 from tests.tui.conftest import advance, settle, wait_ready
+from tests.tui.test_reports_screen import report_shown
 
 SYMBOL = "BTC/USDT"
 
@@ -62,6 +63,23 @@ def test_screen_80x24(snap_compare: Any, make_app: Any, clock: SimClock, keys: t
 @pytest.mark.parametrize("keys", DIALOGS.values(), ids=DIALOGS.keys())
 def test_dialog_80x24(snap_compare: Any, make_app: Any, clock: SimClock, keys: tuple[str, ...]) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=prepare(clock, *keys))
+
+
+def reports_prepared(clock: SimClock) -> Any:
+    """The Reports screen once it shows the report of the two fills (read from the database by
+    a worker)."""
+    prepared = prepare(clock, "8")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await prepared(pilot)
+        await report_shown(pilot, 1)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+def test_reports_screen(snap_compare: Any, make_app: Any, clock: SimClock, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=reports_prepared(clock))
 
 
 def test_help_screen(snap_compare: Any, make_app: Any, clock: SimClock) -> None:

@@ -13,6 +13,7 @@ from core.clock import SimClock
 from core.config import PermissionsConfig
 from core.engine import TradingEngine
 from core.models import RiskState, Side
+from core.reports import build_report
 from core.storage.audit import AuditEntry
 from core.views import positions_view
 from tests.gateway.telegram.botapi import FakeBotApi
@@ -85,15 +86,17 @@ async def test_pnl_by_strategy_for_the_day_and_the_week(gateway: Any, botapi: Fa
     await engine.place_order(market(Side.SELL, strategy_id="sma"), actor="user")
     await until(lambda: engine.portfolio.position("paper", SPOT) is None, "the position closed")
     await engine.orders.flush()
-    [week] = await engine.orders.calculate_performance("weekly", strategy_id="sma")
-    assert week.fills == 2 and week.realized_pnl < 0, "bought at the ask, sold at the bid, paid fees twice"
+    report = build_report(await engine.db.load_fills(), "week", clock.now_ms(), mark=engine.portfolio.mark,
+                          strategy="sma")
+    [week] = report.strategies
+    assert week.fills == 2 and week.net < 0, "bought at the ask, sold at the bid, paid fees twice"
     day = (await botapi.reply(TRADER, "/pnl"))["text"].splitlines()
     assert day[0] == "P&L by strategy, today (UTC): realized net of fees; open P&L now"
-    assert day[1] == f"sma: {week.realized_pnl:+,.2f} USDT (2 fills, fees {week.fees:,.2f}) · open +0.00"
-    assert day[2] == f"all fills: {week.realized_pnl:+,.2f} USDT (2 fills, fees {week.fees:,.2f})"
+    assert day[1] == f"sma: {week.net:+,.2f} USDT (2 fills, fees {week.fees:,.2f}) · open +0.00"
+    assert day[2] == f"all fills: {week.net:+,.2f} USDT (2 fills, fees {week.fees:,.2f})"
     clock.advance(86_400_000)  # Tuesday: another day, the same week (2024-01-01 was a Monday)
     assert (await botapi.reply(TRADER, "/pnl day"))["text"].splitlines()[1] == "sma: +0.00 USDT (0 fills, fees 0.00) · open +0.00"
-    assert (await botapi.reply(TRADER, "/pnl week"))["text"].splitlines()[1].startswith(f"sma: {week.realized_pnl:+,.2f} USDT (2 fills")
+    assert (await botapi.reply(TRADER, "/pnl week"))["text"].splitlines()[1].startswith(f"sma: {week.net:+,.2f} USDT (2 fills")
     assert (await botapi.reply(TRADER, "/pnl month"))["text"] == "Usage: /pnl [day|week] (day by default)"
 
 
