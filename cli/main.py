@@ -71,6 +71,7 @@ COMMAND_MODULES = {
     "resume": "control",
     "plugin": "plugin",
     "update": "update",
+    "data": "data",
 }
 
 log = logging.getLogger("opentrade")
