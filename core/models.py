@@ -557,6 +557,31 @@ class Candle(_Model):
     volume: float
 
 
+class FundingRate(_Model):
+    """The rate of one funding payment of a perpetual, as a fraction of the position's notional:
+    positive, longs pay shorts."""
+
+    ts: int
+    rate: float
+
+
+class MarketStats(_Model):
+    """What the data service read of one market at ``ts`` beyond its prices; None where the
+    venue does not provide a figure. Depths are base amounts within 10 bps of the mid, open
+    interest is in the base currency, the long/short ratio is accounts long per account short."""
+
+    venue: str
+    symbol: str
+    ts: int
+    spread_bps: float | None = None
+    bid_depth: float | None = None
+    ask_depth: float | None = None
+    funding_rate: float | None = None
+    next_funding_ts: int | None = None
+    open_interest: float | None = None
+    long_short_ratio: float | None = None
+
+
 class Signal(_Model):
     """A trade idea with the fields of the first design document."""
 
