@@ -565,6 +565,13 @@ class FundingRate(_Model):
     rate: float
 
 
+class Funding(_Model):
+    """A perpetual's current funding rate and when it is next paid (None: the venue does not say)."""
+
+    rate: float
+    next_ts: int | None = None
+
+
 class MarketStats(_Model):
     """What the data service read of one market at ``ts`` beyond its prices; None where the
     venue does not provide a figure. Depths are base amounts within 10 bps of the mid, open

@@ -501,10 +501,7 @@ class Database:
         self, venue: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None,
         limit: int | None = None,
     ) -> list[FundingRate]:
-        where = Where()
-        where.add("venue = ? AND symbol = ?", venue, symbol)
-        where.range("ts", since_ms, until_ms)
-        return await self._recent(", ".join(FUNDING_COLUMNS), "funding_rates", where, ("ts",), limit, FUNDING)
+        return await self._market_rows("funding_rates", FUNDING_COLUMNS, FUNDING, venue, symbol, since_ms, until_ms, limit)
 
     async def save_market_stats(self, stats: MarketStats) -> None:
         row = tuple(getattr(stats, column) for column in MARKET_STATS_COLUMNS)
@@ -514,10 +511,17 @@ class Database:
         self, venue: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None,
         limit: int | None = None,
     ) -> list[MarketStats]:
+        return await self._market_rows(
+            "market_stats", MARKET_STATS_COLUMNS, MARKET_STATS, venue, symbol, since_ms, until_ms, limit)
+
+    async def _market_rows(
+        self, table: str, columns: Sequence[str], convert: Callable[[tuple[Any, ...]], T], venue: str, symbol: str,
+        since_ms: int | None, until_ms: int | None, limit: int | None,
+    ) -> list[T]:
         where = Where()
         where.add("venue = ? AND symbol = ?", venue, symbol)
         where.range("ts", since_ms, until_ms)
-        return await self._recent(", ".join(MARKET_STATS_COLUMNS), "market_stats", where, ("ts",), limit, MARKET_STATS)
+        return await self._recent(", ".join(columns), table, where, ("ts",), limit, convert)
 
     # Small key-value state (last screen, theme, risk state)
 
