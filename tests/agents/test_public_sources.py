@@ -17,7 +17,7 @@ from agents.onchain import OnChainAgent
 from agents.sentiment import SentimentAgent
 from agents.team import build_provider
 from core.config import AgentSourceConfig
-from tests.agents.conftest import context_for, make_candles
+from tests.agents.conftest import context_for, local_source, make_candles
 
 DAY_S = 86_400
 TODAY_S = 1_731_542_400  # the day the readings are for (00:00 UTC)
@@ -33,15 +33,8 @@ async def source() -> AsyncIterator[tuple[str, dict[str, Any]]]:
         state["requests"].append((request.path, dict(request.query), request.headers.get("X-Api-Key")))
         return web.Response(text=json.dumps(state["body"]), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", state
-    await runner.cleanup()
+    async with local_source(handle) as url:
+        yield url, state
 
 
 def context(symbol: str = "BTC/USDT") -> Any:
