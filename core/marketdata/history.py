@@ -86,7 +86,8 @@ async def download(
         if not page:
             break
         stored += await db.save_candles(series.venue, series.symbol, series.timeframe, page)
-        covered = _extend(covered, page[0].ts, page[-1].ts)
+        # from where it was asked: what the exchange has not before the page's first candle it never had
+        covered = _extend(covered, cursor, page[-1].ts)
         cursor = page[-1].ts + step
         if before is not None and before.first <= cursor <= before.last:
             # an earlier run stored the candles from here on: joined, not asked for again

@@ -115,6 +115,19 @@ async def test_a_stopped_download_goes_on_from_its_last_stored_page(
     assert rows == [int(r[0]) for r in ROWS[:3210]]
 
 
+async def test_history_asked_from_before_the_exchange_had_any_is_not_asked_for_again(
+    server: FakeExchange, clock: AutoClock, fetch: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    serve(server, clock, closed=300)
+    config = write_config(tmp_path / "home", server.url)
+    ten_days_earlier = iso(FIRST - 240 * HOUR)
+    assert await fetch(config, since=ten_days_earlier) == 0
+    assert "300 candles stored" in capsys.readouterr().out
+    assert await fetch(config, since=ten_days_earlier) == 0
+    assert "0 candles stored, going on from" in capsys.readouterr().out
+    assert len(server.calls("GET", "/api/v3/klines")) == 1
+
+
 def sqlite_rows(path: Path) -> list[int]:
     import sqlite3
 
