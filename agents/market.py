@@ -1,8 +1,12 @@
-"""Market agent: technical analysis across timeframes, plus the order book's imbalance.
+"""Market agent: technical analysis across timeframes, plus the order book's imbalance and, on
+a perpetual, what its funding and open interest say about the move.
 
 Each timeframe gets a bullish-positive score from trend (EMA spread and slope in ATRs), MACD,
 RSI momentum and the distance to VWAP; ADX and the agreement of those components set the
 confidence. Timeframes are averaged, and disagreement between them lowers the confidence.
+Funding and open interest (the data service's readings) weigh on the confidence, not the
+direction: open interest growing with the move is new money behind it, shrinking is positions
+closing; a funding rate beyond 0.05% paid by the side the score would join is a crowded trade.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from core.models import AgentOpinion, OrderBook
 COMPONENT_WEIGHTS = {"trend": 0.35, "slope": 0.2, "macd": 0.2, "rsi": 0.15, "vwap": 0.1}
 BOOK_WEIGHT = 0.1
 BOOK_LEVELS = 10
+CROWDED_FUNDING = 0.0005  # per funding interval, paid by the side the score would join
+CROWDED_FACTOR = 0.7
+OI_GROWING_FACTOR = 1.15
+OI_SHRINKING_FACTOR = 0.8
 
 
 def timeframe_score(t: Technicals) -> tuple[float, float, dict[str, float]]:
@@ -75,7 +83,35 @@ class MarketAgent(Agent):
                 score = (1 - BOOK_WEIGHT) * score + BOOK_WEIGHT * imbalance
                 inputs["book_imbalance"] = imbalance
                 parts.append(f"book imbalance {imbalance:+.2f} ({'bids' if imbalance >= 0 else 'asks'} heavier)")
+        confidence = clip01(confidence * derivatives_view(context, score, parts, inputs))
         return scored_opinion(self.name, score, confidence, "; ".join(parts), inputs, context.data_age_ms())
+
+
+def derivatives_view(context: AnalysisContext, score: float, parts: list[str], inputs: dict[str, object]) -> float:
+    """The factor funding and open interest put on the confidence (1 without them); their
+    readings go into ``inputs`` and a note each into ``parts``."""
+    factor = 1.0
+    side = "longs" if score >= 0 else "shorts"
+    oi = [v for v in context.open_interest or () if math.isfinite(v) and v > 0]
+    if len(oi) >= 2:
+        change = oi[-1] / oi[0] - 1.0
+        inputs["open_interest_change"] = change
+        if change > 0:
+            factor *= OI_GROWING_FACTOR
+            parts.append(f"open interest {change:+.1%}: new money behind the move")
+        elif change < 0:
+            factor *= OI_SHRINKING_FACTOR
+            parts.append(f"open interest {change:+.1%}: positions closing")
+    rate = context.funding_rate
+    if rate is not None and math.isfinite(rate):
+        inputs["funding_rate"] = rate
+        paid_by_our_side = rate if score >= 0 else -rate
+        if paid_by_our_side > CROWDED_FUNDING:
+            factor *= CROWDED_FACTOR
+            parts.append(f"funding {rate * 100:+.4f}%: {side} crowded")
+        else:
+            parts.append(f"funding {rate * 100:+.4f}%")
+    return factor
 
 
 def _describe(t: Technicals, score: float) -> str:

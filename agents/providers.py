@@ -181,22 +181,27 @@ class HttpJsonProvider:
 
     async def fetch(self, symbol: str) -> ProviderData | None:
         url = self.url_for(symbol)
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(url, headers=self.headers) as response,
-            ):
-                if response.status != 200:
-                    raise ProviderError(f"{url}: HTTP {response.status}")
-                text = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderError(redact(f"{url}: {type(exc).__name__}: {exc}")) from None
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProviderError(f"{url}: not valid JSON: {exc.msg}") from None
-        return parse_document(document, symbol, url)
+        return parse_document(await get_json(url, self.timeout_s, self.headers), symbol, url)
+
+
+async def get_json(url: str, timeout_s: float, headers: Mapping[str, str]) -> Any:
+    """The JSON document at ``url``; ProviderError saying why when there is none (the headers,
+    which may carry a key, are never in a message)."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=dict(headers)) as response,
+        ):
+            if response.status != 200:
+                raise ProviderError(f"{url}: HTTP {response.status}")
+            text = await response.text()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ProviderError(redact(f"{url}: {type(exc).__name__}: {exc}")) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProviderError(f"{url}: not valid JSON: {exc.msg}") from None
 
 
 class UnavailableProvider:

@@ -8,9 +8,10 @@ in the audit log. One symbol's failure never stops the others.
 
 Candles come from a ``CandleHistory``: ``agents.history`` of them per timeframe, fetched at the
 first cycle (which runs at start), so the agents decide on full history from their first minute.
-The Risk agent's correlation check gets the closes of every other market with a position, of the
-primary timeframe, from the same store, or from the candles the engine stored when the venue
-cannot answer.
+The Risk agent's correlation check gets the closes of every other configured market, of the
+primary timeframe, from the candles the data service stored (core.marketdata), and for a market
+held whose candles are not stored, from the venue. A perpetual's funding rate, long/short ratio
+and open interest over the candles' time come from the data service's readings.
 """
 
 from __future__ import annotations
@@ -58,12 +59,18 @@ class AnalysisScheduler:
         candles = {tf: await self.history.candles(self.venue, symbol, tf) for tf in self._config.timeframes}
         positions = engine.portfolio.positions()
         primary = candles[self._config.timeframes[0]]
+        stats = engine.market.stats(self.venue, symbol)
+        readings = await engine.db.load_market_stats(self.venue, symbol, since_ms=int(primary.ts[0])) if len(primary) else []
+        open_interest = [r.open_interest for r in readings if r.open_interest is not None]
         return AnalysisContext(
             symbol=symbol,
             now_ms=engine.clock.now_ms(),
             candles=candles,
             venue=self.venue,
             order_book=engine.market.book(self.venue, symbol),
+            funding_rate=stats.funding_rate if stats is not None else None,
+            open_interest=open_interest or None,
+            long_short_ratio=stats.long_short_ratio if stats is not None else None,
             positions=positions,
             equity=engine.portfolio.equity(),
             equity_peak=engine.portfolio.peak_equity(),
@@ -75,23 +82,28 @@ class AnalysisScheduler:
     async def _peer_closes(
         self, symbol: str, times: npt.NDArray[np.int64], positions: list[Position]
     ) -> dict[str, npt.NDArray[np.float64]]:
-        """Closes of the other markets held, for the correlation check: on the primary timeframe
-        and aligned with ``times`` (this market's candles), a peer's last close carried over a
-        candle in which it did not trade."""
+        """Closes of the other markets, for the correlation check: on the primary timeframe and
+        aligned with ``times`` (this market's candles), a peer's last close carried over a candle
+        in which it did not trade. Every configured market whose candles are stored, and the
+        markets held, from their venue when none are stored."""
+        engine = self._engine
         timeframe = self._config.timeframes[0]
+        since = int(times[0]) if len(times) else None
+        markets = {(i.venue, i.symbol) for name in engine.venues for i in engine.instruments(name)}
+        held = {(p.venue, p.symbol) for p in positions if p.size > 0 and p.venue in engine.venues}
         closes = {}
-        for position in positions:
-            if position.symbol == symbol or position.size <= 0 or position.venue not in self._engine.venues:
+        for venue, peer_symbol in sorted(markets | held):
+            if peer_symbol == symbol or peer_symbol in closes:
                 continue
-            try:
-                peer = await self.history.candles(position.venue, position.symbol, timeframe)
-            except VenueError as exc:
-                stored = await self._engine.db.load_candles(position.venue, position.symbol, timeframe)
-                log.info("%s closes for the correlation check from the %d stored candles: %s",
-                         position.symbol, len(stored), redact(str(exc)))
-                peer = Candles.from_models(stored)
-            at = np.searchsorted(peer.ts, times, side="right") - 1
-            closes[position.symbol] = peer.close[at[at >= 0]]
+            peer = Candles.from_models(await engine.db.load_candles(venue, peer_symbol, timeframe, since_ms=since))
+            if not len(peer) and (venue, peer_symbol) in held:
+                try:
+                    peer = await self.history.candles(venue, peer_symbol, timeframe)
+                except VenueError as exc:
+                    log.info("no closes of %s for the correlation check: %s", peer_symbol, redact(str(exc)))
+            if len(peer):
+                at = np.searchsorted(peer.ts, times, side="right") - 1
+                closes[peer_symbol] = peer.close[at[at >= 0]]
         return closes
 
     async def analyze(self, symbol: str) -> Decision:

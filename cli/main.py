@@ -73,6 +73,7 @@ COMMAND_MODULES = {
     "resume": "control",
     "plugin": "plugin",
     "update": "update",
+    "data": "data",
 }
 
 log = logging.getLogger("opentrade")

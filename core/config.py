@@ -608,6 +608,17 @@ class TelegramConfig(Section):
         return self
 
 
+class MarketDataConfig(Section):
+    """The data service (core/marketdata): per configured market, on a schedule, candles, the
+    book's spread and depth, and for perpetuals funding, open interest and the long/short
+    ratio where the venue has them, into the database and the Trade screen's header."""
+
+    enabled: bool = Field(default=False, description="collect while the app or a headless run is up")
+    interval: float = Field(default=60, ge=1, le=86400, description="seconds between collections of each market")
+    timeframe: str = Field(default="1h", pattern=r"^[1-9][0-9]*[smhdw]$", description="timeframe of the stored candles")
+    history: int = Field(default=500, ge=1, le=100_000, description="candles kept stored, counted back from now")
+
+
 class AppConfig(Section):
     trading: TradingConfig = Field(default_factory=TradingConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
@@ -619,6 +630,7 @@ class AppConfig(Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     strategy_review: StrategyReviewConfig = Field(default_factory=StrategyReviewConfig)
+    market_data: MarketDataConfig = Field(default_factory=MarketDataConfig)
     circuit_breakers: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     surveillance: SurveillanceConfig = Field(default_factory=SurveillanceConfig)
     permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)

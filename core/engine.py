@@ -607,6 +607,11 @@ class TradingEngine:
     def equity(self) -> Decimal:
         return self.portfolio.equity()
 
+    def funding_rate(self, venue: str, symbol: str) -> float | None:
+        """The data service's latest reading (core.marketdata), for the strategies."""
+        stats = self.market.stats(venue, symbol)
+        return stats.funding_rate if stats is not None else None
+
     def recent_alerts(self) -> list[RiskAlert]:
         return list(self._alerts)
 

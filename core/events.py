@@ -22,6 +22,7 @@ from core.models import (
     Candle,
     ExecutionReport,
     Fill,
+    MarketStats,
     Order,
     OrderBook,
     Position,
@@ -80,6 +81,17 @@ class CandleClosed(MarketEvent):
     symbol: str
     timeframe: str
     candle: Candle
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStatsUpdated(MarketEvent):
+    """What the data service read of a market beyond its prices (core/marketdata)."""
+
+    stats: MarketStats
+
+    @property
+    def coalesce_key(self) -> Hashable:
+        return ("stats", self.stats.venue, self.stats.symbol)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,12 @@ from core.events import (
     ConnectionChanged,
     Event,
     EventBus,
+    MarketStatsUpdated,
     OrderBookUpdated,
     TickerUpdated,
     TradePrinted,
 )
-from core.models import Candle, OrderBook, Ticker, Trade
+from core.models import Candle, MarketStats, OrderBook, Ticker, Trade
 
 TIMEFRAMES_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}
 MAX_TRADES = 200
@@ -104,8 +105,10 @@ class MarketCache:
         self._trades: dict[tuple[str, str], deque[Trade]] = {}
         self._candles: dict[tuple[str, str], dict[str, CandleBuilder]] = {}
         self._connections: dict[str, tuple[str, float | None]] = {}
+        self._stats: dict[tuple[str, str], MarketStats] = {}
         bus.add_listener(
-            (OrderBookUpdated, TickerUpdated, TradePrinted, CandleClosed, ConnectionChanged), self._on_event
+            (OrderBookUpdated, TickerUpdated, TradePrinted, CandleClosed, ConnectionChanged, MarketStatsUpdated),
+            self._on_event,
         )
 
     def _on_event(self, event: Event) -> None:
@@ -124,6 +127,8 @@ class MarketCache:
             self._tickers[(event.ticker.venue, event.ticker.symbol)] = event.ticker
         elif isinstance(event, ConnectionChanged):
             self._connections[event.venue] = (event.state, event.latency_ms)
+        elif isinstance(event, MarketStatsUpdated):
+            self._stats[(event.stats.venue, event.stats.symbol)] = event.stats
 
     def book(self, venue: str, symbol: str) -> OrderBook | None:
         return self._books.get((venue, symbol))
@@ -152,6 +157,10 @@ class MarketCache:
             return book.mid
         trades = self._trades.get((venue, symbol))
         return trades[-1].price if trades else None
+
+    def stats(self, venue: str, symbol: str) -> MarketStats | None:
+        """The data service's latest reading of the market (funding, open interest, ...)."""
+        return self._stats.get((venue, symbol))
 
     def connection(self, venue: str) -> tuple[str, float | None]:
         return self._connections.get(venue, ("connecting", None))

@@ -578,6 +578,38 @@ class Candle(_Model):
         return _trusted(cls, {"ts": ts, "open": open, "high": high, "low": low, "close": close, "volume": volume})
 
 
+class FundingRate(_Model):
+    """The rate of one funding payment of a perpetual, as a fraction of the position's notional:
+    positive, longs pay shorts."""
+
+    ts: int
+    rate: float
+
+
+class Funding(_Model):
+    """A perpetual's current funding rate and when it is next paid (None: the venue does not say)."""
+
+    rate: float
+    next_ts: int | None = None
+
+
+class MarketStats(_Model):
+    """What the data service read of one market at ``ts`` beyond its prices; None where the
+    venue does not provide a figure. Depths are base amounts within 10 bps of the mid, open
+    interest is in the base currency, the long/short ratio is accounts long per account short."""
+
+    venue: str
+    symbol: str
+    ts: int
+    spread_bps: float | None = None
+    bid_depth: float | None = None
+    ask_depth: float | None = None
+    funding_rate: float | None = None
+    next_funding_ts: int | None = None
+    open_interest: float | None = None
+    long_short_ratio: float | None = None
+
+
 class Signal(_Model):
     """A trade idea with the fields of the first design document."""
 

@@ -13,6 +13,8 @@ from core.models import (
     Balance,
     Candle,
     ExecutionReport,
+    Funding,
+    FundingRate,
     Instrument,
     Order,
     OrderBook,
@@ -85,6 +87,22 @@ class ExchangeAdapter(Protocol):
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
     ) -> list[Candle]: ...
+
+
+@runtime_checkable
+class DerivativesFeed(Protocol):
+    """What a venue may tell of its perpetual markets beyond prices. A venue implements it
+    when it can ask; each call answers None (or nothing) for a market or figure it has not."""
+
+    async def fetch_funding(self, symbol: str) -> Funding | None: ...
+
+    async def fetch_funding_history(self, symbol: str, since: int | None = None) -> list[FundingRate]: ...
+
+    async def fetch_open_interest(self, symbol: str) -> float | None:
+        """Contracts open, in the base currency."""
+
+    async def fetch_long_short_ratio(self, symbol: str) -> float | None:
+        """Accounts long per account short, over the venue's latest hour."""
 
 
 class MarketFeed(Protocol):

@@ -14,6 +14,7 @@ from core.clock import WallClock
 from core.config import AppConfig, margin_venues
 from core.engine import TradingEngine
 from core.filemodes import private_dir
+from core.models import Instrument
 from core.ports import Clock, Service
 from core.storage.anchor import ANCHOR_NAME
 from core.storage.target import StorageTarget
@@ -58,7 +59,7 @@ async def build_engine(
 
 
 async def attach_services(engine: TradingEngine) -> None:
-    """The strategy engine, the configured strategies, the daily review and the analysis team,
+    """The strategy engine, the configured strategies, the daily review, the analysis team and the data service,
     added to ``engine``: started with it, or at once when it already runs.
 
     Their modules are imported on a thread first: with numpy, pandas and aiohttp that takes
@@ -82,6 +83,8 @@ async def attach_services(engine: TradingEngine) -> None:
             services.append(DailyReview(strategies, engine.db, engine.clock, config.strategy_review))
     if config.agents.enabled:
         services.append(build_scheduler(engine))
+    if config.market_data.enabled:
+        services.append(build_market_data(engine))
     engine.strategies = strategies
     for service in services:
         await engine.add_service(service)
@@ -95,6 +98,16 @@ def _import_services(config: AppConfig) -> None:
         modules += ["agents.scheduler", "agents.team"]
     for module in modules:
         importlib.import_module(module)
+
+
+def build_market_data(engine: TradingEngine) -> Service:
+    """The data service over every configured market of every venue."""
+    from core.marketdata.service import MarketDataService
+
+    def markets() -> list[Instrument]:
+        return [instrument for name in engine.venues for instrument in engine.instruments(name)]
+
+    return MarketDataService(engine.venues, markets, engine.db, engine.bus, engine.clock, engine.config.market_data)
 
 
 def build_scheduler(engine: TradingEngine) -> Service:

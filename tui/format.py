@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from core.models import Instrument
+from core.models import Instrument, MarketStats
 
 
 def fmt_num(value: Decimal | float | int | None, decimals: int = 2, *, sign: bool = False) -> str:
@@ -29,6 +29,29 @@ def fmt_time(ts_ms: int) -> str:
 
 def fmt_datetime(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_countdown(ms: int) -> str:
+    """Time left as h:mm:ss (0:00:00 once it has passed)."""
+    seconds = max(0, ms) // 1000
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def perpetual_line(stats: MarketStats | None, instrument: Instrument, now_ms: int) -> str:
+    """A perpetual's funding, time to the next payment and open interest, as the data service
+    last read them; dashes for what it has not read (or the venue does not give)."""
+    if stats is None:
+        return "funding -  open interest -  [dim](no reading yet: market_data in the configuration)[/dim]"
+    if stats.funding_rate is None:
+        funding = "funding -"
+    else:
+        colour = "$error" if stats.funding_rate > 0 else "$success"  # positive: longs pay
+        funding = f"funding [{colour}]{stats.funding_rate * 100:+.4f}%[/]"
+    if stats.next_funding_ts is not None:
+        funding += f" next in {fmt_countdown(stats.next_funding_ts - now_ms)}"
+    interest = "-" if stats.open_interest is None else f"{stats.open_interest:,.2f} {instrument.base}"
+    ratio = "" if stats.long_short_ratio is None else f"  long/short {stats.long_short_ratio:.2f}"
+    return f"{funding}  open interest {interest}{ratio}"
 
 
 def compact_size(value: Decimal | float) -> str:

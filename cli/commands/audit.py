@@ -71,16 +71,22 @@ def handle_verify(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 1
 
 
+def utc_ms(text: str) -> int:
+    """An ISO date or time in milliseconds, UTC when it names no zone; ValueError when it is
+    neither (shared with `data fetch --since`)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
 def parse_since(text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text)
+        return utc_ms(text)
     except ValueError:
         raise SystemExit(f"--since: '{text}' is not an ISO date or time such as 2026-11-01 or 2026-11-01T12:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def handle_export(args: argparse.Namespace, ctx: CommandContext) -> int:

@@ -43,6 +43,7 @@ from core.strategies.registry import effective_params, resolve
 from core.symbols import symbol_problem
 
 if TYPE_CHECKING:
+    from core.models import FundingRate
     from core.storage.target import StorageTarget
 
 from cli.main import CommandContext, writes_home
@@ -265,9 +266,11 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     signals = _signals(args.signals) if args.signals else []
     if target.cls.needs_signals and not signals:
         raise UsageProblem(f"strategy '{target.cls.name}' trades on agent signals: pass --signals FILE (a JSON list of signals)")
+    funding = _stored_funding(ctx, target.venue, series) if args.engine != "fast" else {}
     engine = args.engine
     if engine == "auto":
-        simple = settings.latency_ms == 0 and settings.slippage == Slippage() and not signals and not tapes and len(series) == 1
+        simple = (settings.latency_ms == 0 and settings.slippage == Slippage() and not signals and not tapes
+                  and not funding and len(series) == 1)
         engine = "fast" if target.cls.vectorised and simple else "event"
     if engine == "fast" and not target.cls.vectorised:
         raise UsageProblem(f"strategy '{target.cls.name}' has no vectorised path; use --engine event")
@@ -279,7 +282,7 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
 
         result = run_fast(target.cls, series[0], target.params, settings)
     else:
-        result = _run_event(target.cls, series, tapes, target.params, settings, signals, args.json)
+        result = _run_event(target.cls, series, tapes, target.params, settings, signals, args.json, funding)
     result.elapsed_s = time.perf_counter() - started
     if args.export:
         from core.backtest.report import export
@@ -298,12 +301,30 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def _run_event(cls: type[Strategy], series: list[Bars], tapes: dict[str, Tape], params: dict[str, Any],
-               settings: BacktestSettings, signals: list[Any], json_output: bool) -> BacktestResult:
+               settings: BacktestSettings, signals: list[Any], json_output: bool,
+               funding: dict[str, list[FundingRate]]) -> BacktestResult:
     from cli.progress import progress_bar, wanted
     from core.backtest.engine import backtest
 
     with progress_bar(f"backtest {cls.name}", wanted(json_output), "candles") as progress:
-        return backtest(cls, series, params, settings, signals=signals, tapes=tapes, progress=progress)
+        return backtest(cls, series, params, settings, signals=signals, tapes=tapes, funding=funding, progress=progress)
+
+
+def _stored_funding(ctx: CommandContext, venue: str, series: list[Bars]) -> dict[str, list[FundingRate]]:
+    """The funding rates the data service stored for each perpetual over the candles' time:
+    the event engine pays them. The database is opened only for a perpetual."""
+    perpetuals = [bars for bars in series if ":" in bars.symbol]
+    storage = ctx.storage(ctx.load_config()) if perpetuals else None
+    if storage is None or not storage.exists():
+        return {}
+
+    async def read() -> dict[str, list[FundingRate]]:
+        async with await storage.open() as db:
+            found = {bars.symbol: await db.load_funding_rates(venue, bars.symbol, int(bars.ts[0]),
+                                                              int(bars.ts[-1]) + bars.step_ms) for bars in perpetuals}
+        return {symbol: rates for symbol, rates in found.items() if rates}
+
+    return asyncio.run(read())
 
 
 def _signals(path: Path) -> list[Any]:
@@ -344,7 +365,9 @@ def _print_backtest(result: BacktestResult, exported: Path | None, holding: floa
         ("max drawdown duration (days)", m.max_drawdown_duration_ms / 86_400_000),
         ("trades", m.trades), ("win rate %", None if m.win_rate is None else m.win_rate * 100),
         ("profit factor", m.profit_factor), ("average trade", m.avg_trade_pnl),
-        ("exposure %", m.exposure * 100), ("fees", m.fees), ("open position", result.final_position),
+        ("exposure %", m.exposure * 100), ("fees", m.fees),
+        ("funding received", result.funding if result.engine == "event" else None),
+        ("open position", result.final_position),
         ("elapsed (s)", result.elapsed_s),
     ])
     if exported:

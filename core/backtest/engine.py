@@ -8,7 +8,9 @@ symbol, its candles replay those trades instead, at their own times, sizes and s
 engine (``core.matching``) against synthetic depth placed around the replayed price (see
 ``Slippage``): market orders fill at that price, or walk the depth and leave a remainder;
 resting limit orders fill when the replayed price reaches them, stops fire from the engine's
-trigger logic. With ``latency_ms`` an order reaches the book at the first replayed price at or
+trigger logic. Given funding rates for a perpetual, each is paid at the close of the candle it
+falls in, on the position then held, at that close (longs pay a positive rate), and the
+strategies read the latest paid rate as they would read the venue's. With ``latency_ms`` an order reaches the book at the first replayed price at or
 after submission plus the latency. The books, the account and the orders are the simulated
 exchange's (``core.sim``), the one the paper venues use; its account is a margin account in the
 quote currency, like backtesting.py's: cash moves by realized PnL and fees, shorts are allowed,
@@ -38,6 +40,7 @@ from core.matching import BUY, MatchingEngine, MatchResult
 from core.models import (
     ZERO,
     Fill,
+    FundingRate,
     Instrument,
     Order,
     OrderRequest,
@@ -106,6 +109,8 @@ class _Market:
     trade: _OpenTrade | None = None
     cursor: int = 0
     last: int = 0  # last replayed price, ticks
+    funding: Sequence[FundingRate] = ()  # oldest first
+    funding_paid: int = 0  # how many of them are paid
 
 
 @dataclass
@@ -135,6 +140,7 @@ class Backtester:
         signals: Sequence[Signal] = (),
         tapes: Mapping[str, Tape] | None = None,
         instruments: Mapping[str, Instrument] | None = None,
+        funding: Mapping[str, Sequence[FundingRate]] | None = None,
         progress: Progress | None = None,
     ) -> None:
         series = [bars] if isinstance(bars, Bars) else list(bars)
@@ -164,6 +170,11 @@ class Backtester:
         self.exchange.account.free[self.quote] = Decimal(repr(self.settings.cash))
         for symbol, tape in (tapes or {}).items():
             self._attach_tape(self._require(symbol), tape)
+        self.funding = ZERO  # received by every position (negative: paid)
+        for symbol, rates in (funding or {}).items():
+            if ":" not in symbol:
+                raise DataError(f"funding rates given for {symbol}, which is not a perpetual (like BTC/USDT:USDT)")
+            self._require(symbol).funding = sorted(rates, key=lambda rate: rate.ts)
         self._live: dict[str, _Live] = {}
         self._signals = sorted(signals, key=lambda s: s.generated_time)
         self._bar = 0
@@ -211,6 +222,11 @@ class Backtester:
             return None
         return market.position.to_position(VENUE, symbol, market.book.price_of(market.last),
                                            perpetual=market.instrument.is_perpetual)
+
+    def funding_rate(self, venue: str, symbol: str) -> float | None:
+        """The rate of the last funding paid by now: the next one's best guess, as a venue shows it."""
+        market = self._require(symbol)
+        return market.funding[market.funding_paid - 1].rate if market.funding_paid else None
 
     def position_size(self, symbol: str) -> Decimal:
         """The account's signed position in ``symbol``."""
@@ -290,6 +306,8 @@ class Backtester:
                 await self._replay(market, price, size, side)
             self.clock.set(ts + step)
             for market in active:
+                self._pay_funding(market, ts + step)
+            for market in active:
                 candle = market.bars.candle(market.cursor)
                 market.cursor += 1
                 await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, candle)
@@ -301,6 +319,14 @@ class Backtester:
         await self.strategies.stop()
         self.exposed_bars = exposed
         return equity
+
+    def _pay_funding(self, market: _Market, until: int) -> None:
+        while market.funding_paid < len(market.funding) and market.funding[market.funding_paid].ts <= until:
+            rate = market.funding[market.funding_paid]
+            market.funding_paid += 1
+            if market.position.size:
+                self.funding += self.exchange.account.pay_funding(
+                    market.instrument, as_decimal(rate.rate), market.book.price_of(market.last), rate.ts)
 
     def _stop_on_failure(self) -> None:
         if self.strategies.failures:
@@ -460,10 +486,12 @@ def backtest(
     *,
     signals: Sequence[Signal] = (),
     tapes: Mapping[str, Tape] | None = None,
+    funding: Mapping[str, Sequence[FundingRate]] | None = None,
     progress: Progress | None = None,
 ) -> BacktestResult:
     """Run one strategy through the event-driven backtester (call from a thread, not the loop)."""
-    return asyncio.run(backtest_async(strategy_cls, bars, params, settings, signals=signals, tapes=tapes, progress=progress))
+    return asyncio.run(backtest_async(strategy_cls, bars, params, settings, signals=signals, tapes=tapes,
+                                      funding=funding, progress=progress))
 
 
 async def backtest_async(
@@ -474,11 +502,12 @@ async def backtest_async(
     *,
     signals: Sequence[Signal] = (),
     tapes: Mapping[str, Tape] | None = None,
+    funding: Mapping[str, Sequence[FundingRate]] | None = None,
     progress: Progress | None = None,
 ) -> BacktestResult:
     started = time.perf_counter()
     strategy = strategy_cls(params or {})
-    tester = Backtester(bars, settings, signals=signals, tapes=tapes, progress=progress)
+    tester = Backtester(bars, settings, signals=signals, tapes=tapes, funding=funding, progress=progress)
     series = tester.series
     symbols = [b.symbol for b in series]
     tester.strategies.add(strategy, venue=VENUE, symbols=symbols, timeframe=series[0].timeframe)
@@ -492,5 +521,5 @@ async def backtest_async(
         strategy=strategy_cls.name, params=dict(strategy.params), symbol=",".join(symbols),
         timeframe=series[0].timeframe, engine="event", metrics=metrics, ts=tester.timeline, equity=equity,
         trades=tester.trades, final_position=positions[0] if len(positions) == 1 else math.fsum(map(abs, positions)),
-        elapsed_s=time.perf_counter() - started,
+        elapsed_s=time.perf_counter() - started, funding=float(tester.funding),
     )

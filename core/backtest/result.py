@@ -74,6 +74,7 @@ class BacktestResult:
     trades: list[TradeRecord]
     final_position: float  # signed size still open at the end, marked to the last close
     elapsed_s: float = 0.0
+    funding: float = 0.0  # received by the perpetual positions (negative: paid), in the equity curve
 
     def summary(self) -> dict[str, Any]:
         """Everything but the curves, JSON-ready: what `opentrade backtest --json` prints."""
@@ -86,5 +87,6 @@ class BacktestResult:
             "bars": int(len(self.ts)),
             **self.metrics.to_dict(),
             "final_position": self.final_position,
+            "funding": self.funding,
             "elapsed_s": round(self.elapsed_s, 6),
         }

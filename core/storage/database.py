@@ -36,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from core.models import Balance, Candle, Fill, Order, Position, ProtectiveLevels
+from core.models import Balance, Candle, Fill, FundingRate, MarketStats, Order, Position, ProtectiveLevels
 from core.ports import Clock
 from core.redact import redact
 from core.storage import ops
@@ -63,6 +63,10 @@ from core.storage.postgres import PostgresBackend
 from core.storage.queries import (
     CANDLE,
     FILL,
+    FUNDING,
+    FUNDING_COLUMNS,
+    MARKET_STATS,
+    MARKET_STATS_COLUMNS,
     ORDER,
     POSITION,
     PROTECTION,
@@ -483,6 +487,42 @@ class Database:
             f"SELECT {', '.join(CANDLE_COLUMNS)} FROM candles{where.sql()} ORDER BY ts", where.params, CANDLE
         )
 
+    # Market data beyond prices (the data service, core/marketdata)
+
+    async def save_funding_rates(self, venue: str, symbol: str, rates: list[FundingRate]) -> int:
+        """Insert or replace funding rates by time; returns how many were written."""
+        rows = [(venue, symbol, rate.ts, rate.rate) for rate in rates if math.isfinite(rate.rate)]
+        if not rows:
+            return 0
+        count: int = await self._writer.submit(partial(ops.execute_many_op, _UPSERT_FUNDING, rows))
+        return count
+
+    async def load_funding_rates(
+        self, venue: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[FundingRate]:
+        return await self._market_rows("funding_rates", FUNDING_COLUMNS, FUNDING, venue, symbol, since_ms, until_ms, limit)
+
+    async def save_market_stats(self, stats: MarketStats) -> None:
+        row = tuple(getattr(stats, column) for column in MARKET_STATS_COLUMNS)
+        await self._writer.submit(partial(ops.execute_many_op, _UPSERT_MARKET_STATS, [row]))
+
+    async def load_market_stats(
+        self, venue: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[MarketStats]:
+        return await self._market_rows(
+            "market_stats", MARKET_STATS_COLUMNS, MARKET_STATS, venue, symbol, since_ms, until_ms, limit)
+
+    async def _market_rows(
+        self, table: str, columns: Sequence[str], convert: Callable[[tuple[Any, ...]], T], venue: str, symbol: str,
+        since_ms: int | None, until_ms: int | None, limit: int | None,
+    ) -> list[T]:
+        where = Where()
+        where.add("venue = ? AND symbol = ?", venue, symbol)
+        where.range("ts", since_ms, until_ms)
+        return await self._recent(", ".join(columns), table, where, ("ts",), limit, convert)
+
     # Small key-value state (last screen, theme, risk state)
 
     async def get_state(self, key: str) -> str | None:
@@ -495,6 +535,18 @@ class Database:
             "INSERT INTO kv_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [(key, value)],
         ))
+
+
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    updated = [column for column in columns if column not in key]
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updated)
+    )
+
+
+_UPSERT_FUNDING = _upsert("funding_rates", ("venue", "symbol", *FUNDING_COLUMNS), ("venue", "symbol", "ts"))
+_UPSERT_MARKET_STATS = _upsert("market_stats", MARKET_STATS_COLUMNS, ("venue", "symbol", "ts"))
 
 
 def _dict_query(conn: Conn, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:

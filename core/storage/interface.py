@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.models import Balance, Candle, Fill, Order, Position, ProtectiveLevels
+from core.models import Balance, Candle, Fill, FundingRate, MarketStats, Order, Position, ProtectiveLevels
 from core.storage.audit import AuditEntry, AuditVerification
 from core.storage.dialect import Dialect
 from core.storage.errors import StorageError
@@ -137,6 +137,20 @@ class Storage(Protocol):
     async def load_candles(
         self, venue: str, symbol: str, timeframe: str, since_ms: int | None = None, until_ms: int | None = None
     ) -> list[Candle]: ...
+
+    async def save_funding_rates(self, venue: str, symbol: str, rates: list[FundingRate]) -> int: ...
+
+    async def load_funding_rates(
+        self, venue: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[FundingRate]: ...
+
+    async def save_market_stats(self, stats: MarketStats) -> None: ...
+
+    async def load_market_stats(
+        self, venue: str, symbol: str, since_ms: int | None = None, until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[MarketStats]: ...
 
     async def get_state(self, key: str) -> str | None: ...
 

@@ -7,7 +7,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from core.models import Candle, Fill, Order, OrderStatus, Position, ProtectiveLevels
+from core.models import Candle, Fill, FundingRate, MarketStats, Order, OrderStatus, Position, ProtectiveLevels
 from core.storage.codec import M, row_model
 from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn
 from core.storage.errors import StorageError
@@ -72,3 +72,7 @@ FILL = converter(Fill, FILL_COLUMNS)
 POSITION = converter(Position, POSITION_COLUMNS)
 CANDLE = converter(Candle, CANDLE_COLUMNS)
 PROTECTION = converter(ProtectiveLevels, PROTECTION_COLUMNS)
+FUNDING_COLUMNS = tuple(FundingRate.model_fields)
+FUNDING = converter(FundingRate, FUNDING_COLUMNS)
+MARKET_STATS_COLUMNS = tuple(MarketStats.model_fields)
+MARKET_STATS = converter(MarketStats, MARKET_STATS_COLUMNS)

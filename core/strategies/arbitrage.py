@@ -1,10 +1,13 @@
 """Arbitrage: two legs that hedge each other, sent together and unwound if one fails.
 
-* ``basis_arbitrage`` (cross-period, cash and carry): symbols are [spot, perpetual]. When the
-  perpetual trades above spot by more than the round-trip fees of both legs plus
-  ``entry_bps``, buy spot and sell the perpetual in equal size; close both when the basis has
-  converged to ``exit_bps`` or less. Funding paid to shorts while the basis is positive adds
-  to the carry; the trigger only counts the basis, which is what converges.
+* ``basis_arbitrage`` (cross-period, cash and carry): symbols are [spot, perpetual]. The edge
+  is the perpetual's premium over spot plus the funding its short leg expects to receive over
+  ``funding_periods`` payments at the current rate (the data service's reading live, the last
+  paid rate in a backtest; none known counts as zero). When the edge beats the round-trip fees
+  of both legs plus ``entry_bps``, buy spot and sell the perpetual in equal size; close both
+  when it has fallen to ``exit_bps`` or less: a rate turning against the shorts closes the
+  trade before the basis has converged, one paying them keeps it open past convergence. The
+  funding actually paid is in the backtest's equity and its ``funding`` figure.
 * ``pair_arbitrage`` (cross-symbol): symbols are [A, B], assumed cointegrated. The hedge
   ratio is the least-squares slope of log A on log B over ``lookback`` candles; the spread
   ``log A - beta * log B`` is traded on its z-score: sell A / buy B above ``entry_z``, the
@@ -97,6 +100,8 @@ class BasisArbitrage(_TwoLegs):
         Param("entry_bps", float, 20.0, low=0.0, high=1000.0, doc="basis above the round-trip fees to enter"),
         Param("exit_bps", float, 2.0, low=-100.0, high=500.0, doc="close both legs at or below this basis"),
         Param("position_size_pct", float, 0.4, low=0.01, high=0.5, doc="notional of each leg, share of equity"),
+        Param("funding_periods", float, 3.0, low=0.0, high=90.0,
+              doc="funding payments counted into the edge at the current rate (0: the basis alone)"),
     )
 
     @classmethod
@@ -114,18 +119,24 @@ class BasisArbitrage(_TwoLegs):
         spot, perp = (self.ctx.instrument(s) for s in self.ctx.symbols)
         return float(2 * (spot.taker_fee + perp.taker_fee)) * 10_000
 
+    def carry_bps(self) -> float:
+        """What the short perpetual expects to receive over ``funding_periods`` payments at the
+        current rate (negative when shorts pay)."""
+        rate = self.ctx.funding_rate(self.ctx.symbols[1])
+        return (rate or 0.0) * 10_000 * float(self.params["funding_periods"])
+
     async def decide(self, spot: float, perp: float) -> None:
-        basis_bps = (perp / spot - 1) * 10_000
+        edge_bps = (perp / spot - 1) * 10_000 + self.carry_bps()
         spot_symbol, perp_symbol = self.ctx.symbols
-        if self.side == 0 and basis_bps > self.fees_bps() + self.params["entry_bps"]:
+        if self.side == 0 and edge_bps > self.fees_bps() + self.params["entry_bps"]:
             size = min(
                 self.leg_size(spot_symbol, self.ctx.equity() * as_decimal(self.params["position_size_pct"]), spot),
                 self.leg_size(perp_symbol, self.ctx.equity() * as_decimal(self.params["position_size_pct"]), perp),
             )
             if size > 0 and await self.trade_legs([(spot_symbol, Side.BUY, size), (perp_symbol, Side.SELL, size)]):
                 self.side = 1
-                self.ctx.emit(perp_symbol, Direction.SELL, target_price=spot, strength=min(1.0, basis_bps / 100))
-        elif self.side != 0 and basis_bps <= self.params["exit_bps"]:
+                self.ctx.emit(perp_symbol, Direction.SELL, target_price=spot, strength=min(1.0, edge_bps / 100))
+        elif self.side != 0 and edge_bps <= self.params["exit_bps"]:
             await self.close_legs()
 
 

@@ -76,6 +76,9 @@ class StrategyHost(Protocol):
 
     def instrument(self, venue: str, symbol: str) -> Instrument: ...
 
+    def funding_rate(self, venue: str, symbol: str) -> float | None:
+        """A perpetual's current funding rate (positive: longs pay), None when unknown."""
+
 
 class StrategyVersions(Protocol):
     """The part of ``core.storage.Database`` that keeps strategy versions."""
@@ -175,6 +178,9 @@ class StrategyContext:
 
     def instrument(self, symbol: str) -> Instrument:
         return self.host.instrument(self.venue, symbol)
+
+    def funding_rate(self, symbol: str) -> float | None:
+        return self.host.funding_rate(self.venue, symbol)
 
     def book(self, symbol: str) -> Book:
         found = self.books.get(symbol)

@@ -43,6 +43,7 @@ from core.secrets import Credentials, how_to_set
 from exchanges.ccxt import client, mapping
 from exchanges.ccxt.book import BookView
 from exchanges.ccxt.capabilities import holds_protective_orders
+from exchanges.ccxt.derivatives import DerivativesReads
 from exchanges.ccxt.errors import AMBIGUOUS, Caller, Failure, RetryPolicy, classify, describe, to_venue_error
 from exchanges.ccxt.markets_cache import MarketsCache
 from exchanges.ccxt.orders import OrderTracker
@@ -56,7 +57,7 @@ R = TypeVar("R", Order, OrderRequest)
 BOOK_DEPTH = 20
 
 
-class CcxtVenue:
+class CcxtVenue(DerivativesReads):
     def __init__(
         self,
         name: str,

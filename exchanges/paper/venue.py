@@ -43,14 +43,20 @@ publishes ``PositionChanged(closed=True)``, ``BalancesChanged`` and a critical `
 
 Simplifications: a refreshed synthetic quote joins the back of its price level, so a user
 order at the same price is ahead of it; a liquidation closes the position at its liquidation
-price and takes its whole isolated margin; funding is a fixed 0.01% every 8 hours (longs pay
-shorts), since the simulated perpetual has no separate index to trade away from.
+price and takes its whole isolated margin.
+
+Funding every 8 hours comes from the perpetual's own basis over its simulated spot market
+(exchanges.paper.funding: the interval's mean premium plus the clamped interest rate, as the
+exchanges compute it); the venue answers the data service's funding questions
+(``DerivativesFeed``: the rate the interval would pay now, the next payment time, the rates it
+paid since it started) and has no open interest or long/short ratio to give.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import replace
@@ -80,6 +86,8 @@ from core.models import (
     Balance,
     Candle,
     ExecutionReport,
+    Funding,
+    FundingRate,
     Instrument,
     Order,
     OrderBook,
@@ -93,6 +101,7 @@ from core.ports import Clock, OrderNotFound, VenueError
 from core.sim import Account, Change, SimExchange, SimOrder
 from core.sim.exchange import MARKET
 from core.tasks import cancel_and_wait
+from exchanges.paper.funding import PremiumIndex
 from exchanges.paper.markets import MarketSpec, market_spec
 from exchanges.paper.replay import ReplayPath, load_candles
 from exchanges.paper.simulator import HISTORY_MINUTES, MarketFactor, MarketSimulator
@@ -104,7 +113,7 @@ BOOK_DEPTH = 20
 SAVE_SIMULATION_EVERY = 100  # steps
 MIN_STEP_INTERVAL = 0.05  # clock seconds between background steps, however fast the speed
 FUNDING_INTERVAL_MS = 8 * 3_600_000
-FUNDING_RATE = Decimal("0.0001")  # the usual rate when a perpetual trades at its index
+FUNDING_KEPT = 1000  # payments each perpetual remembers for fetch_funding_history (a year at 8 hours)
 HOUR_MS = TIMEFRAMES_MS["1h"]
 DAY_HOURS = 24
 
@@ -126,6 +135,8 @@ class _Market:
         self.last_closed_ts = 0
         self.last: Decimal | None = None
         self.mark: Decimal = spec.start_price
+        self.premium = PremiumIndex()
+        self.funding_paid: list[FundingRate] = []
 
     @property
     def symbol(self) -> str:
@@ -213,7 +224,10 @@ class PaperVenue:
         if factor is not None:
             self._factor.restore(factor)
         saved = self._state.meta("simulators") or {}
+        premiums = self._state.meta("premiums") or {}
         for symbol, market in self._markets.items():
+            if symbol in premiums:
+                market.premium.restore(premiums[symbol])
             if symbol in saved:
                 market.sim.restore(saved[symbol])
                 market.mark = market.instrument.round_price(Decimal(market.sim.price))
@@ -329,6 +343,7 @@ class PaperVenue:
         self._state.save(
             orders=trailing,
             meta={"simulators": {s: m.sim.state() for s, m in self._markets.items()}, "steps": self._steps,
+                  "premiums": {s: m.premium.state() for s, m in self._markets.items()},
                   "market_factor": self._factor.state(), "venue_time": self._now()},
         )
 
@@ -402,6 +417,23 @@ class PaperVenue:
             self._extend_history(market, timeframe, limit)
         candles = [c.model_copy() for c in market.candles[timeframe].candles if since is None or c.ts >= since]
         return candles[-limit:] if limit > 0 else []
+
+    # ----- the data service's questions (core.ports.DerivativesFeed) --------------------------
+
+    async def fetch_funding(self, symbol: str) -> Funding | None:
+        market = self._market(symbol)
+        if not market.instrument.is_perpetual:
+            return None
+        return Funding(rate=float(market.premium.rate()), next_ts=(self._funding_slot + 1) * FUNDING_INTERVAL_MS)
+
+    async def fetch_funding_history(self, symbol: str, since: int | None = None) -> list[FundingRate]:
+        return [paid for paid in self._market(symbol).funding_paid if since is None or paid.ts >= since]
+
+    async def fetch_open_interest(self, symbol: str) -> float | None:
+        return None
+
+    async def fetch_long_short_ratio(self, symbol: str) -> float | None:
+        return None
 
     def _market(self, symbol: str) -> _Market:
         market = self._markets.get(symbol)
@@ -505,6 +537,9 @@ class PaperVenue:
                 result = market.engine.submit(EngineOrder(None, MARKET, side, Kind.MARKET, lots), now)
                 self._settle(market, result, now)
             self._mark_to_market(market, now)
+            if market.instrument.is_perpetual:
+                # the basis is the log premium over the spot market; none without one
+                market.premium.add(math.expm1(market.sim.basis) if market.sim.leader is not None else 0.0, dt)
             self._close_candles(market, now)
             self._publish_market(market, now)
         if now // FUNDING_INTERVAL_MS > self._funding_slot:
@@ -539,13 +574,20 @@ class PaperVenue:
                     self._publish(CandleClosed(self.name, market.symbol, "1m", candle.model_copy()))
 
     def _pay_funding(self, now: int) -> None:
-        """At each 8-hour mark longs pay shorts ``FUNDING_RATE`` of their notional at the mark.
-        It is booked into the balance and the position's realized PnL without an event: the
-        engine sees it at its next account sync, like a venue's funding history."""
+        """At each 8-hour mark every perpetual pays the rate of its interval's basis (positive:
+        longs pay shorts) on the notional at the mark. It is booked into the balance and the
+        position's realized PnL without an event: the engine sees it at its next account sync,
+        like a venue's funding history."""
         self._funding_slot = now // FUNDING_INTERVAL_MS
         paid = {}
         for symbol, market in self._markets.items():
-            received = self.exchange.pay_funding(symbol, FUNDING_RATE, market.mark, now)
+            if not market.instrument.is_perpetual:
+                continue
+            rate = market.premium.rate()
+            market.premium.reset()
+            market.funding_paid = [*market.funding_paid[1 - FUNDING_KEPT:],
+                                   FundingRate(ts=self._funding_slot * FUNDING_INTERVAL_MS, rate=float(rate))]
+            received = self.exchange.pay_funding(symbol, rate, market.mark, now)
             if received is not None:
                 paid[symbol] = self.exchange.account.position(symbol)
                 log.info("paper venue %s: %s funding %s %s", self.name, symbol, received, market.instrument.quote)

@@ -1,12 +1,15 @@
-"""Synthetic candles with a known character, and a context builder."""
+"""Synthetic candles with a known character, a context builder, and a local HTTP source."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
+from aiohttp import web
 
 from agents.base import AnalysisContext, Candles
 
@@ -75,3 +78,19 @@ def downtrend() -> Candles:
 @pytest.fixture
 def flat() -> Candles:
     return make_range()
+
+
+@asynccontextmanager
+async def local_source(handle: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[str]:
+    """An HTTP server on 127.0.0.1 answering every GET with ``handle``; yields its base URL."""
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -16,7 +16,7 @@ from agents.onchain import OnChainAgent
 from agents.providers import FileJsonProvider, HttpJsonProvider, ProviderError, parse_document
 from agents.sentiment import SentimentAgent, extremity, fear_greed_proxy
 from core.models import Direction
-from tests.agents.conftest import context_for, make_candles
+from tests.agents.conftest import context_for, local_source, make_candles
 
 
 @pytest.fixture
@@ -40,15 +40,8 @@ async def server() -> AsyncIterator[tuple[str, dict[str, Any]]]:
         text = body if isinstance(body, str) else json.dumps(body)
         return web.Response(status=state["status"], text=text, content_type="application/json")
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", state
-    await runner.cleanup()
+    async with local_source(handle) as url:
+        yield url, state
 
 
 async def test_without_providers_or_exchange_data_they_say_no_data() -> None:

@@ -109,7 +109,8 @@ async def test_upgrade_records_the_head_of_an_existing_log(store: Store) -> None
         await db.audit("note", {"n": n})
     await db.close()
     store.rows("DROP TABLE audit_head")  # back to a version 2 database: migrations 3 and later undone
-    store.rows("DROP TABLE protective_levels")
+    for table in ("protective_levels", "funding_rates", "market_stats"):
+        store.rows(f"DROP TABLE {table}")
     store.rows("DELETE FROM schema_migrations WHERE version >= 3")
     upgraded = await store.open()
     assert store.rows("SELECT seq FROM audit_head") == [(3,)]

@@ -6,7 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from core.models import Balance, Candle, LevelPlacement, Position, PositionSide, ProtectiveLevels
+from core.models import (
+    Balance,
+    Candle,
+    FundingRate,
+    LevelPlacement,
+    MarketStats,
+    Position,
+    PositionSide,
+    ProtectiveLevels,
+)
 from core.storage import Database, StorageError
 from tests.storage.conftest import T0
 
@@ -125,3 +134,21 @@ async def test_protective_levels_are_replaced_per_market_removed_and_audited(db:
         ("user", "set", T0 + 1), ("user", "moved", T0 + 2), ("engine", "closed", T0 + 3)]
     with pytest.raises(StorageError, match="given as ETH/USDT on bybit"):
         await db.save_protection("bybit", "ETH/USDT", levels, actor="user", ts=T0, payload={})
+
+
+async def test_funding_rates_and_market_stats_round_trip_by_market_and_time(db: Database) -> None:
+    rates = [FundingRate(ts=8 * 3_600_000 * i, rate=0.0001 * (i - 1)) for i in range(4)]
+    assert await db.save_funding_rates("bn", "BTC/USDT:USDT", [*rates, FundingRate(ts=10**12, rate=float("nan"))]) == 4
+    assert await db.save_funding_rates("bn", "BTC/USDT:USDT", [rates[3].model_copy(update={"rate": -0.0005})]) == 1
+    await db.save_funding_rates("bn", "ETH/USDT:USDT", rates[:1])
+    assert await db.load_funding_rates("bn", "BTC/USDT:USDT") == [*rates[:3], FundingRate(ts=rates[3].ts, rate=-0.0005)]
+    assert await db.load_funding_rates("bn", "BTC/USDT:USDT", since_ms=rates[1].ts, limit=1) == [
+        FundingRate(ts=rates[3].ts, rate=-0.0005)]
+    full = MarketStats(venue="bn", symbol="BTC/USDT:USDT", ts=T0, spread_bps=0.5, bid_depth=12.5, ask_depth=9.25,
+                       funding_rate=0.0001, next_funding_ts=T0 + 3_600_000, open_interest=81234.5, long_short_ratio=1.8)
+    bare = MarketStats(venue="bn", symbol="BTC/USDT:USDT", ts=T0 + 60_000, spread_bps=0.75)
+    await db.save_market_stats(full)
+    await db.save_market_stats(bare)
+    assert await db.load_market_stats("bn", "BTC/USDT:USDT") == [full, bare]
+    assert await db.load_market_stats("bn", "BTC/USDT:USDT", limit=1) == [bare]
+    assert await db.load_market_stats("bn", "ETH/USDT:USDT") == []

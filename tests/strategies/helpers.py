@@ -68,6 +68,9 @@ class FakeHost:
     def equity(self) -> Decimal:
         return Decimal(10_000)
 
+    def funding_rate(self, venue: str, symbol: str) -> None:
+        return None
+
     def instrument(self, venue: str, symbol: str) -> Instrument:
         base, quote = symbol.split(":")[0].split("/")
         kind = ContractType.LINEAR_PERPETUAL if ":" in symbol else ContractType.SPOT

@@ -19,7 +19,7 @@ from textual.widgets import Input, Static
 from core.engine import OrderRefused
 from core.models import Instrument, Order, OrderRequest, Side
 from tui.changes import Changes
-from tui.format import fmt_money, show_price, show_size
+from tui.format import fmt_money, perpetual_line, show_price, show_size
 from tui.messages import OrderSubmitted
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
@@ -51,6 +51,7 @@ class TradeScreen(OpenTradeScreen):
         self.sending = False
         self.shown_market: tuple[str, str] | None = None
         self._own_orders_text = ""
+        self._perpetual_text = ""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="trade-body"):
@@ -59,6 +60,7 @@ class TradeScreen(OpenTradeScreen):
                 yield Static("", id="own-orders")
             with Vertical(id="market-view"):
                 yield Static("", id="market-line")
+                yield Static("", id="perpetual-line")
                 yield PriceChart(id="chart")
                 with Horizontal(id="book-and-tape"):
                     yield OrderBookLadder(id="book")
@@ -99,6 +101,20 @@ class TradeScreen(OpenTradeScreen):
             f"  open orders {len(own_orders)}{held}",
             layout=False,
         )
+        self._draw_perpetual(venue, symbol)
+
+    def _draw_perpetual(self, venue: str, symbol: str) -> None:
+        """Funding and open interest under the market line, for perpetuals only: the one place
+        this screen reads the data service's figures."""
+        line = self.query_one("#perpetual-line", Static)
+        instrument = self.engine.instrument(venue, symbol)
+        line.display = instrument.is_perpetual
+        if instrument.is_perpetual:
+            stats = self.engine.market.stats(venue, symbol)
+            text = perpetual_line(stats, instrument, self.engine.clock.now_ms())
+            if text != self._perpetual_text:
+                self._perpetual_text = text
+                line.update(text)
 
     def _draw_tape(self, venue: str, symbol: str) -> None:
         self.query_one(TradesTape).show(self.engine.market.trades(venue, symbol), self.engine.instrument(venue, symbol))
