@@ -58,6 +58,7 @@ COMMAND_MODULES = {
     "strategy": "strategy",
     "agents": "agents",
     "gateway": "gateway",
+    "web": "web",
     "token": "token",
     "status": "account",
     "balances": "account",
