@@ -160,10 +160,10 @@ def add_login(app: web.Application, login: Login, secure: bool) -> None:
         cookie = login.log_in(str(form.get("secret", "")), peer)
         if cookie is None:
             return page("Wrong password or token.", 401)
-        response = web.HTTPFound("/")
+        response = web.Response(status=302, headers={"Location": "/", "Cache-Control": "no-store"})
         response.set_cookie(COOKIE, cookie, max_age=int(login.ttl_s), httponly=True, secure=secure,
                             samesite="Strict", path="/")
-        return response  # type: ignore[return-value]
+        return response
 
     @web.middleware
     async def require_login(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -42,6 +42,7 @@ ATTACH = False
 attach branch) or runs it on the home itself (one session at a time: the home's engine lock)."""
 
 OPENTRADE = str(Path(sys.executable).with_name("opentrade"))  # the console script of this install
+EXIT_GRACE_S = 10
 
 
 def session_command(home: Path, config: Path | None, gateway_url: str | None, attach: bool = ATTACH) -> list[str]:
@@ -113,6 +114,14 @@ class AppSession(AppService):
 
     async def run(self) -> None:
         await super().run()
+        process = self._process
+        if process is not None:  # upstream leaves the ended process unreaped; one that lingers is killed
+            try:
+                await asyncio.wait_for(process.wait(), EXIT_GRACE_S)
+            except TimeoutError:
+                log.warning("an app session did not exit %s s after its output ended: killed", EXIT_GRACE_S)
+                process.kill()
+                await process.wait()
         await self.remote_close()
 
 
@@ -162,8 +171,10 @@ class WebServer(Server):
         tasks = {messages} if expiry is None else {messages, expiry}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if expiry in done:
-                log.info("web session of the %s ended: its login expired", session.who)  # type: ignore[union-attr]
+            if expiry in done and session is not None:
+                log.info("web session of the %s ended: its login expired", session.who)
+            if messages in done and (error := messages.exception()) is not None:
+                log.warning("a browser sent what textual-serve cannot read (%r): its session is closed", error)
         finally:
             for task in tasks:
                 task.cancel()

@@ -1,0 +1,67 @@
+"""The real `opentrade web` command as a process: started on a free port of 127.0.0.1, found by
+the address it logs, stopped with SIGTERM as a service manager would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+START_TIMEOUT_S = 60
+SERVING = re.compile(r"serving the app on (\S+)")
+
+
+@dataclass
+class WebProcess:
+    process: subprocess.Popen[str]
+    url: str
+    lines: list[str] = field(default_factory=list)  # its standard error, as it comes
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
+@contextlib.contextmanager
+def opentrade_web(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[WebProcess]:
+    """`opentrade --home HOME web --port 0 ARGS`, yielded once it listens."""
+    command = [str(Path(sys.executable).with_name("opentrade")), "--home", str(home), "web", "--port", "0", *args]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               env={**os.environ, **(env or {})})
+    lines: list[str] = []
+    found = threading.Event()
+    url: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if (match := SERVING.search(line)) and not url:
+                url.append(match.group(1))
+                found.set()
+        found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if not found.wait(START_TIMEOUT_S) or not url:
+            raise AssertionError(f"opentrade web did not start; it said:\n{''.join(lines)}")
+        web = WebProcess(process, url[0], lines)
+        yield web
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        reader.join(5)
