@@ -100,9 +100,9 @@ class Page:
         """Poll ``expression`` in the page until it is truthy: waiting for the browser, bounded."""
         deadline = time.monotonic() + timeout_s
         while True:
-            value = await self.evaluate(expression)
-            if value:
-                return value
+            with contextlib.suppress(BrowserError):  # the page between two documents (a form sent, a redirect)
+                if value := await self.evaluate(expression):
+                    return value
             if time.monotonic() > deadline:
                 raise BrowserError(f"{what} did not happen in {timeout_s:.0f} s; the screen shows:\n{await self.screen()}")
             await asyncio.sleep(0.05)
@@ -115,7 +115,7 @@ class Page:
         return await self.screen()
 
     async def focus_terminal(self) -> None:
-        await self.wait_until("document.querySelector('.xterm-helper-textarea')", "the terminal appearing")
+        await self.wait_until("!!document.querySelector('.xterm-helper-textarea')", "the terminal appearing")
         await self.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
 
     async def type(self, text: str) -> None:
