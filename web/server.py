@@ -153,7 +153,9 @@ class WebServer(Server):
             "config": {"static": {"url": f"{origin}/static/"}},
             "application": {"name": self.title},
         }
-        return aiohttp_jinja2.render_template("app_index.html", request, context)
+        page = aiohttp_jinja2.render_template("app_index.html", request, context)
+        page.headers["Cache-Control"] = "no-store"  # nor kept in the back-forward cache, app session and all
+        return page
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One app process for as long as the page is open, the process runs and the login lasts."""

@@ -7,7 +7,8 @@ dependency. Debian's ``chromium`` is the browser; nothing is downloaded when the
 The page is read through xterm.js, which textual-serve's page draws the app with: a script
 installed before the page's own catches the page's terminal object when textual.js stores it
 (``this.terminal = new Terminal(...)``), so a test reads the rows the browser shows, and the
-moment (``performance.now()``, from the start of the page's request) of the first text drawn.
+moments (``performance.now()``, from the start of the page's request) of the first text drawn,
+of the last key pressed and of the first frame showing ``window.__want``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TIMEOUT_S = 60
 
 HOOK = """
+window.addEventListener("keydown", () => { window.__keyAt = performance.now(); }, true);
 Object.defineProperty(Object.prototype, "terminal", {configurable: true, set(value) {
   Object.defineProperty(this, "terminal", {value, writable: true, configurable: true, enumerable: true});
   if (!value || !value.buffer || !value.onWriteParsed || window.__terminal) return;

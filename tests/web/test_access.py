@@ -66,6 +66,7 @@ async def test_the_password_opens_a_session_whose_page_uses_the_address_the_brow
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and f"Max-Age={TTL_S}" in cookie
     page = await client.get("/", allow_redirects=False)
     assert page.status == 200
+    assert page.headers["Cache-Control"] == "no-store"  # a page left behind ends its session (no back-forward cache)
     host = f"{client.host}:{client.port}"
     assert f'data-session-websocket-url="ws://{host}/ws"' in await page.text()
 
