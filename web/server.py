@@ -38,8 +38,8 @@ class WebError(Exception):
 
 
 ATTACH = False
-"""Whether each browser session attaches its app to the gateway (`trade --attach URL`, from the
-attach branch) or runs it on the home itself (one session at a time: the home's engine lock)."""
+"""Whether each browser session attaches its app to a gateway (`trade --attach`, from the attach
+branch) or runs it on the home itself (one session at a time: the home's engine lock)."""
 
 OPENTRADE = str(Path(sys.executable).with_name("opentrade"))  # the console script of this install
 EXIT_GRACE_S = 10
@@ -47,12 +47,11 @@ EXIT_GRACE_S = 10
 
 def session_command(home: Path, config: Path | None, gateway_url: str | None, attach: bool = ATTACH) -> list[str]:
     """The command line each browser session runs: the app attached to the gateway at
-    ``gateway_url`` when ``attach``, else the app on ``home`` itself."""
+    ``gateway_url`` (without one, the gateway running on the home when the session starts,
+    followed across its restarts) when ``attach``, else the app on ``home`` itself."""
     command = [OPENTRADE, "--home", str(home), *(["--config", str(config)] if config else []), "trade"]
     if attach:
-        if gateway_url is None:
-            raise WebError(f"no gateway is running on {home}: start one with 'opentrade gateway', or give --gateway URL")
-        return [*command, "--attach", gateway_url]
+        return [*command, "--attach", *([gateway_url] if gateway_url else [])]
     if gateway_url is not None:
         raise WebError("--gateway: this version runs each session's app on the home itself; it cannot attach to a gateway")
     return command

@@ -25,6 +25,7 @@ log = logging.getLogger("opentrade.web")
 
 DEFAULT_PORT = 3000
 DEFAULT_TTL_S = 8 * 3600
+MAX_TTL_S = 30 * 86400
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     from client.discovery import announced
+    from client.errors import GatewayError
     from core.clock import WallClock
     from core.secrets import web_password
     from gateway.tokens import TokenStore
@@ -56,11 +58,11 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         if not 0 <= args.port <= 65535:
             raise WebError(f"--port must be from 0 to 65535 (got {args.port})")
-        if not args.session_ttl > 0:
-            raise WebError(f"--session-ttl must be a number of seconds greater than 0 (got {args.session_ttl})")
+        if not 0 < args.session_ttl <= MAX_TTL_S:
+            raise WebError(f"--session-ttl must be a number of seconds greater than 0, at most {MAX_TTL_S} "
+                           f"(30 days; got {args.session_ttl})")
         tls = exposure.check()
-        found = announced(ctx.home) if ATTACH and args.gateway is None else None
-        command = session_command(ctx.home, ctx.config_path, args.gateway or (found.url if found else None))
+        command = session_command(ctx.home, ctx.config_path, args.gateway)
         login = None
         if exposure.needs_login:
             login = Login(web_password(config.secrets_file), TokenStore(ctx.home), WallClock(), args.session_ttl)
@@ -78,6 +80,15 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     if args.insecure:
         log.warning("SERVING THE APP ON %s WITHOUT TLS (--insecure): the password, the session cookie and every key "
                     "press cross the network in clear text; use --tls-cert/--tls-key or an SSH tunnel", args.host)
+    if ATTACH and args.gateway is None:
+        try:
+            running = announced(ctx.home) is not None
+        except GatewayError as exc:
+            log.warning("%s", exc)
+            running = True  # what is wrong with it, each session's app says too
+        if not running:
+            log.warning("no gateway runs on %s yet: each session's app says so and ends until 'opentrade gateway' runs",
+                        ctx.home)
     server = WebServer(command, args.host, args.port, login=login, tls=tls)
     return asyncio.run(_serve(server))
 

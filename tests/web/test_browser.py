@@ -1,19 +1,27 @@
 """The app in a real browser: `opentrade web` on a free port of 127.0.0.1 with a login, Debian's
 headless Chromium driven over the DevTools protocol (tests/web/chromium.py). It is refused a
 wrong password, logs in, reads the Trade screen off the page's terminal, places a paper order
-by typing keys into the page, and keeps a screenshot (in $OPENTRADE_TEST_ARTIFACTS when set,
-else beside the test's home)."""
+by typing keys into the page, finds the order in the engine's records, and keeps a screenshot
+(in $OPENTRADE_TEST_ARTIFACTS when set, else beside the test's home). With ``web.server.ATTACH``
+the sessions attach to a gateway started first, and the order is asked of its API."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.web.chromium import CHROMIUM, Page, chromium
-from tests.web.conftest import opentrade_web
+from tests.web.conftest import START_TIMEOUT_S, opentrade_web
+from web.server import ATTACH, OPENTRADE
 
 pytestmark = [
     pytest.mark.e2e,
@@ -29,6 +37,36 @@ async def submit_login(page: Page, secret: str) -> None:
     await page.evaluate(f"document.querySelector('#secret').value = {secret!r}; document.querySelector('form').submit(); 1")
 
 
+@contextlib.contextmanager
+def engine_for_the_sessions(home: Path) -> Iterator[None]:
+    """With ATTACH, the gateway the sessions attach to; else none: each session runs the engine."""
+    if not ATTACH:
+        yield
+        return
+    gateway = subprocess.Popen([OPENTRADE, "--home", str(home), "gateway", "--port", "0"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not (home / "gateway.json").exists():
+            assert gateway.poll() is None and time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.1)
+        yield
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        gateway.wait(30)
+
+
+def recorded_orders(home: Path) -> list[tuple[str, str, str, str, str]]:
+    """Side, type, size, symbol and venue of each order the engine recorded: asked of the
+    gateway's API while it runs, else read from the home's database once the session has ended."""
+    if ATTACH:
+        listed = subprocess.run([OPENTRADE, "--home", str(home), "orders", "--json"], capture_output=True, text=True,
+                                check=True, timeout=60)
+        return [(o["side"], o["type"], o["size"], o["symbol"], o["venue"]) for o in json.loads(listed.stdout)]
+    with sqlite3.connect(home / "opentrade.sqlite") as db:
+        return db.execute("SELECT side, type, size, symbol, venue FROM orders").fetchall()
+
+
 def artifacts(tmp_path: Path) -> Path:
     directory = Path(ARTIFACTS or tmp_path)
     directory.mkdir(parents=True, exist_ok=True)
@@ -36,7 +74,8 @@ def artifacts(tmp_path: Path) -> Path:
 
 
 async def test_the_trade_screen_in_a_browser_after_a_login(isolated_home: Path, tmp_path: Path) -> None:
-    with opentrade_web(isolated_home, "--login", env={"OPENTRADE_WEB_PASSWORD": PASSWORD}) as web:
+    with engine_for_the_sessions(isolated_home), \
+            opentrade_web(isolated_home, "--login", env={"OPENTRADE_WEB_PASSWORD": PASSWORD}) as web:
         async with chromium() as page:
             await page.open(web.url)
             assert await page.evaluate("location.pathname") == "/login"
@@ -65,7 +104,5 @@ async def test_the_trade_screen_in_a_browser_after_a_login(isolated_home: Path, 
             shot = await page.screenshot(artifacts(tmp_path) / "web_trade_screen.png")
             assert shot.stat().st_size > 10_000
         assert web.stop() == 0
-    assert "login refused from 127.0.0.1" in "".join(web.lines)
-    with sqlite3.connect(isolated_home / "opentrade.sqlite") as db:  # the session's engine recorded it, not just drew it
-        assert db.execute("SELECT side, type, size, symbol, venue FROM orders").fetchall() == [
-            ("buy", "limit", "0.01", "BTC/USDT", "paper")]
+        assert "login refused from 127.0.0.1" in "".join(web.lines)
+        assert recorded_orders(isolated_home) == [("buy", "limit", "0.01", "BTC/USDT", "paper")]

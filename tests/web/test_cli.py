@@ -47,7 +47,9 @@ def test_another_address_needs_something_to_log_in_with(capsys: pytest.CaptureFi
     (["--tls-cert", "none.crt", "--tls-key", "none.key"], "--tls-cert/--tls-key: cannot load none.crt with none.key"),
     (["--tls-cert", "a.crt", "--tls-key", "a.key", "--insecure", "--host", "0.0.0.0"], "--insecure and --tls-cert: choose one"),
     (["--port", "70000"], "--port must be from 0 to 65535 (got 70000)"),
-    (["--session-ttl", "0"], "--session-ttl must be a number of seconds greater than 0 (got 0.0)"),
+    (["--session-ttl", "0"], "--session-ttl must be a number of seconds greater than 0, at most 2592000 (30 days; got 0.0)"),
+    (["--session-ttl", "inf"], "--session-ttl must be a number of seconds greater than 0, at most 2592000 (30 days; got inf)"),
+    (["--session-ttl", "nan"], "(30 days; got nan)"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     assert message in refused(capsys, *args)
@@ -58,8 +60,7 @@ def test_the_session_command_line() -> None:
     assert session_command(home, None, None, attach=False) == [OPENTRADE, "--home", "/srv/my home", "trade"]
     assert session_command(home, config, "https://127.0.0.1:18790", attach=True) == [
         OPENTRADE, "--home", "/srv/my home", "--config", "/etc/opentrade.yaml", "trade", "--attach", "https://127.0.0.1:18790"]
-    with pytest.raises(WebError, match="no gateway is running on /srv/my home: start one with 'opentrade gateway'"):
-        session_command(home, None, None, attach=True)
+    assert session_command(home, None, None, attach=True) == [OPENTRADE, "--home", "/srv/my home", "trade", "--attach"]
     with pytest.raises(WebError, match="--gateway: this version runs each session's app on the home itself"):
         session_command(home, None, "http://127.0.0.1:18790", attach=False)
     assert Path(OPENTRADE).parent == Path(sys.executable).parent
