@@ -31,9 +31,10 @@ class WebProcess:
 
 
 @contextlib.contextmanager
-def opentrade_web(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[WebProcess]:
-    """`opentrade --home HOME web --port 0 ARGS`, yielded once it listens."""
-    command = [str(Path(sys.executable).with_name("opentrade")), "--home", str(home), "web", "--port", "0", *args]
+def opentrade_web(home: Path, *args: str, env: dict[str, str] | None = None, config: Path | None = None) -> Iterator[WebProcess]:
+    """`opentrade [--config CONFIG] --home HOME web --port 0 ARGS`, yielded once it listens."""
+    command = [str(Path(sys.executable).with_name("opentrade")), *(["--config", str(config)] if config else []),
+               "--home", str(home), "web", "--port", "0", *args]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                env={**os.environ, **(env or {})})
     lines: list[str] = []

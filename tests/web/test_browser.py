@@ -15,8 +15,10 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.web.chromium import CHROMIUM, Page, chromium
@@ -29,6 +31,14 @@ pytestmark = [
 ]
 
 PASSWORD = "correct horse battery"
+# The paper venue alone: no strategy or agent places orders of its own beside the one typed.
+CONFIG = """
+strategies: {}
+agents: {enabled: false}
+venues:
+  paper:
+    markets: [BTC/USDT]
+"""
 ARTIFACTS = os.environ.get("OPENTRADE_TEST_ARTIFACTS")  # read before each test's environment is cleared
 
 
@@ -38,12 +48,12 @@ async def submit_login(page: Page, secret: str) -> None:
 
 
 @contextlib.contextmanager
-def engine_for_the_sessions(home: Path) -> Iterator[None]:
+def engine_for_the_sessions(home: Path, config: Path) -> Iterator[None]:
     """With ATTACH, the gateway the sessions attach to; else none: each session runs the engine."""
     if not ATTACH:
         yield
         return
-    gateway = subprocess.Popen([OPENTRADE, "--home", str(home), "gateway", "--port", "0"],
+    gateway = subprocess.Popen([OPENTRADE, "--config", str(config), "--home", str(home), "gateway", "--port", "0"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -56,15 +66,19 @@ def engine_for_the_sessions(home: Path) -> Iterator[None]:
         gateway.wait(30)
 
 
-def recorded_orders(home: Path) -> list[tuple[str, str, str, str, str]]:
+async def recorded_orders(home: Path) -> list[tuple[str, str, Decimal, str, str]]:
     """Side, type, size, symbol and venue of each order the engine recorded: asked of the
     gateway's API while it runs, else read from the home's database once the session has ended."""
     if ATTACH:
-        listed = subprocess.run([OPENTRADE, "--home", str(home), "orders", "--json"], capture_output=True, text=True,
-                                check=True, timeout=60)
-        return [(o["side"], o["type"], o["size"], o["symbol"], o["venue"]) for o in json.loads(listed.stdout)]
-    with sqlite3.connect(home / "opentrade.sqlite") as db:
-        return db.execute("SELECT side, type, size, symbol, venue FROM orders").fetchall()
+        gateway = json.loads((home / "gateway.json").read_text())
+        async with aiohttp.ClientSession() as http, http.get(
+                gateway["url"] + "/api/v1/orders/history",
+                headers={"Authorization": "Bearer " + gateway["local_token"]}) as answer:
+            rows = [(o["side"], o["type"], o["size"], o["symbol"], o["venue"]) for o in await answer.json()]
+    else:
+        with sqlite3.connect(home / "opentrade.sqlite") as db:
+            rows = db.execute("SELECT side, type, size, symbol, venue FROM orders").fetchall()
+    return [(side, kind, Decimal(size), symbol, venue) for side, kind, size, symbol, venue in rows]
 
 
 def artifacts(tmp_path: Path) -> Path:
@@ -74,8 +88,10 @@ def artifacts(tmp_path: Path) -> Path:
 
 
 async def test_the_trade_screen_in_a_browser_after_a_login(isolated_home: Path, tmp_path: Path) -> None:
-    with engine_for_the_sessions(isolated_home), \
-            opentrade_web(isolated_home, "--login", env={"OPENTRADE_WEB_PASSWORD": PASSWORD}) as web:
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG)
+    with engine_for_the_sessions(isolated_home, config), \
+            opentrade_web(isolated_home, "--login", env={"OPENTRADE_WEB_PASSWORD": PASSWORD}, config=config) as web:
         async with chromium() as page:
             await page.open(web.url)
             assert await page.evaluate("location.pathname") == "/login"
@@ -105,4 +121,4 @@ async def test_the_trade_screen_in_a_browser_after_a_login(isolated_home: Path, 
             assert shot.stat().st_size > 10_000
         assert web.stop() == 0
         assert "login refused from 127.0.0.1" in "".join(web.lines)
-        assert recorded_orders(isolated_home) == [("buy", "limit", "0.01", "BTC/USDT", "paper")]
+        assert await recorded_orders(isolated_home) == [("buy", "limit", Decimal("0.01"), "BTC/USDT", "paper")]
