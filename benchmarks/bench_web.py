@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.web.chromium import CHROMIUM, Page, chromium  # noqa: E402
-from tests.web.conftest import WebProcess, opentrade_web  # noqa: E402
+from tests.web.conftest import WebProcess, engine_for_the_sessions, opentrade_web  # noqa: E402
 
 SCREENS = [("2", "Positions & Orders"), ("1", "Order ticket")]
 
@@ -80,7 +80,8 @@ async def key_to_screen(page: Page, key: str, shows: str) -> float:
 
 async def run(rounds: int, keys: int) -> None:
     print(json.dumps({"bench": "web", "load_before": load()}), flush=True)
-    with tempfile.TemporaryDirectory(prefix="opentrade-bench-web-") as home, opentrade_web(Path(home)) as web:
+    with tempfile.TemporaryDirectory(prefix="opentrade-bench-web-") as home, engine_for_the_sessions(Path(home)), \
+            opentrade_web(Path(home)) as web:
         async with chromium() as page:
             frames = [await first_frame(page, web) for _ in range(rounds)]
             await page.wait_for_text("spread")

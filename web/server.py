@@ -80,19 +80,19 @@ class Exposure:
         if self.insecure and is_loopback(self.host):
             raise WebError(f"--insecure: {self.host} is reachable from this machine only and needs no TLS; "
                            "give --insecure only with another --host")
-        if self.tls_cert is None or self.tls_key is None:
-            if not is_loopback(self.host) and not self.insecure:
-                raise WebError(
-                    f"listening on {self.host} needs TLS: give --tls-cert and --tls-key, or --insecure (the password, "
-                    "the session and every key press would cross the network in clear text); an SSH tunnel to "
-                    "127.0.0.1 needs neither")
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(self.tls_cert, self.tls_key)
-        except (OSError, ssl.SSLError) as exc:
-            raise WebError(f"--tls-cert/--tls-key: cannot load {self.tls_cert} with {self.tls_key}: {exc}") from None
-        return context
+        if self.tls_cert is not None and self.tls_key is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            try:
+                context.load_cert_chain(self.tls_cert, self.tls_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise WebError(f"--tls-cert/--tls-key: cannot load {self.tls_cert} with {self.tls_key}: {exc}") from None
+            return context
+        if not is_loopback(self.host) and not self.insecure:
+            raise WebError(
+                f"listening on {self.host} needs TLS: give --tls-cert and --tls-key, or --insecure (the password, "
+                "the session and every key press would cross the network in clear text); an SSH tunnel to "
+                "127.0.0.1 needs neither")
+        return None
 
 
 class AppSession(AppService):
@@ -184,16 +184,15 @@ class WebServer(Server):
         return websocket
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(await self._make_app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.tls)
+        runner = web.AppRunner(await self._make_app(), access_log=None, handle_signals=False)
+        await runner.setup()
         try:
-            await site.start()
+            await web.TCPSite(runner, self.host, self.port, ssl_context=self.tls).start()
         except OSError as exc:
-            await self.stop()
+            await runner.cleanup()
             raise WebError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
-        port = self._runner.addresses[0][1]
-        self.url = f"{'https' if self.tls else 'http'}://{client_host(self.host)}:{port}/"
+        self._runner = runner
+        self.url = f"{'https' if self.tls else 'http'}://{client_host(self.host)}:{runner.addresses[0][1]}/"
         log.info("serving the app on %s (%s; each session runs: %s)", self.url,
                  "login required" if self.login else "no login: this machine only", self.command)
         return self.url

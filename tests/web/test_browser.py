@@ -7,14 +7,9 @@ the sessions attach to a gateway started first, and the order is asked of its AP
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sqlite3
-import subprocess
-import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,8 +17,8 @@ import aiohttp
 import pytest
 
 from tests.web.chromium import CHROMIUM, Page, chromium
-from tests.web.conftest import START_TIMEOUT_S, opentrade_web
-from web.server import ATTACH, OPENTRADE
+from tests.web.conftest import engine_for_the_sessions, opentrade_web
+from web.server import ATTACH
 
 pytestmark = [
     pytest.mark.e2e,
@@ -45,25 +40,6 @@ ARTIFACTS = os.environ.get("OPENTRADE_TEST_ARTIFACTS")  # read before each test'
 async def submit_login(page: Page, secret: str) -> None:
     await page.wait_until("!!document.querySelector('#secret')", "the login form")
     await page.evaluate(f"document.querySelector('#secret').value = {secret!r}; document.querySelector('form').submit(); 1")
-
-
-@contextlib.contextmanager
-def engine_for_the_sessions(home: Path, config: Path) -> Iterator[None]:
-    """With ATTACH, the gateway the sessions attach to; else none: each session runs the engine."""
-    if not ATTACH:
-        yield
-        return
-    gateway = subprocess.Popen([OPENTRADE, "--config", str(config), "--home", str(home), "gateway", "--port", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not (home / "gateway.json").exists():
-            assert gateway.poll() is None and time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.1)
-        yield
-    finally:
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(30)
 
 
 async def recorded_orders(home: Path) -> list[tuple[str, str, Decimal, str, str]]:

@@ -67,7 +67,8 @@ def test_the_session_command_line() -> None:
 
 
 def test_sessions_run_the_app_on_the_home_until_attach_lands() -> None:
-    """The choice `web.server.ATTACH` makes today: flip it (and this test) once `trade --attach` is merged."""
+    """The choice `web.server.ATTACH` makes today. Once the attach branch (`trade --attach`) is merged: set
+    ATTACH = True and assert it here; the browser test then starts a gateway and asks it for the order."""
     assert ATTACH is False
 
 
