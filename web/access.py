@@ -3,7 +3,8 @@
 A browser logs in with the web password (``OPENTRADE_WEB_PASSWORD`` or the secrets file) or one
 of the gateway's API tokens, and gets a session cookie that expires ``ttl`` seconds later
 (HttpOnly, SameSite=Strict, Secure over TLS). Only the cookie's hash is kept, in memory: a
-restart logs everyone out. A session opened with a token ends as soon as the token is revoked.
+restart logs everyone out. A session opened with a token is refused from the first request after
+the token is revoked (an app it already runs attached to the gateway is cut off by the gateway).
 Wrong attempts are logged with the address only, never what was typed, and past
 ``max_failures`` within ``window_s`` the address is refused (429) until the window has passed.
 """

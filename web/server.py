@@ -33,6 +33,7 @@ from web.access import Login, add_login, session_of
 
 log = logging.getLogger(__name__)
 
+
 class WebError(Exception):
     """`opentrade web` cannot start as asked; worded for the person starting it."""
 
