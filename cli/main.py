@@ -59,6 +59,7 @@ COMMAND_MODULES = {
     "strategy": "strategy",
     "agents": "agents",
     "gateway": "gateway",
+    "web": "web",
     "token": "token",
     "health": "account",
     "status": "account",

@@ -77,19 +77,32 @@ def read_secrets_file(path: Path) -> dict[str, dict[str, str]]:
 
 DATABASE_PASSWORD_ENV = "OPENTRADE_DB_PASSWORD"
 DATABASE_ENTRY = "database"
+WEB_PASSWORD_ENV = "OPENTRADE_WEB_PASSWORD"
+WEB_ENTRY = "web"
+
+
+def _password(variable: str, entry: str, secrets_file: Path | None, environ: Mapping[str, str] | None) -> str | None:
+    """``variable`` in the environment, else the secrets file's ``entry: {password: ...}``."""
+    env = os.environ if environ is None else environ
+    password = env.get(variable) or None
+    if password is None and secrets_file is not None:
+        value = read_secrets_file(secrets_file).get(entry, {}).get("password")
+        password = str(value) if value else None
+    register_secret(password)
+    return password
 
 
 def database_password(secrets_file: Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
     """The PostgreSQL password (``storage.url``): ``OPENTRADE_DB_PASSWORD``, else the secrets
     file's ``database: {password: ...}``; None when neither has one (a server that trusts the
     connection, or a password in ~/.pgpass)."""
-    env = os.environ if environ is None else environ
-    password = env.get(DATABASE_PASSWORD_ENV) or None
-    if password is None and secrets_file is not None:
-        value = read_secrets_file(secrets_file).get(DATABASE_ENTRY, {}).get("password")
-        password = str(value) if value else None
-    register_secret(password)
-    return password
+    return _password(DATABASE_PASSWORD_ENV, DATABASE_ENTRY, secrets_file, environ)
+
+
+def web_password(secrets_file: Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The password of `opentrade web`'s login: ``OPENTRADE_WEB_PASSWORD``, else the secrets
+    file's ``web: {password: ...}``; None when neither has one (API tokens may still log in)."""
+    return _password(WEB_PASSWORD_ENV, WEB_ENTRY, secrets_file, environ)
 
 
 def load_credentials(
