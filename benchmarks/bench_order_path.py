@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import load_average, step_on_schedule  # noqa: E402
 from core.clock import SimClock  # noqa: E402
 from core.config import (  # noqa: E402
     AgentsConfig,
@@ -58,13 +59,6 @@ TARGET_ORDERS_PER_S = 5000.0
 def emit(metric: str, value: float, unit: str, target: float | None, **extra: Any) -> None:
     print(json.dumps({"bench": "order_path", "metric": metric, "value": round(value, 3), "unit": unit,
                       "target": target, **extra}), flush=True)
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def p99(values: list[float]) -> float:
@@ -122,22 +116,13 @@ async def bench(orders: int, concurrency: int) -> None:
 
         engine.bus.add_listener((OrderBookUpdated, TradePrinted), count)
 
-        async def drive_simulator() -> None:
-            """Step on a fixed schedule, catching up after a late wake-up, so the rate holds."""
-            started, steps = time.perf_counter(), 0
-            while not stop.is_set():
-                await asyncio.sleep(1 / STEP_HZ)
-                due = int((time.perf_counter() - started) * STEP_HZ)
-                while steps < due:
-                    venue.step(0.2)  # type: ignore[attr-defined]
-                    steps += 1
-
         async def draw() -> None:
             while not stop.is_set():
                 await asyncio.sleep(0.1)
                 screen.drain()
 
-        background = [asyncio.create_task(drive_simulator()), asyncio.create_task(draw())]
+        background = [asyncio.create_task(step_on_schedule(venue, stop, STEP_HZ, 0.2)),  # type: ignore[arg-type]
+                      asyncio.create_task(draw())]
         await asyncio.sleep(0.5)
 
         async def one() -> float:

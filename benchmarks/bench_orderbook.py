@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import load_average  # noqa: E402
 from core.clock import SimClock  # noqa: E402
 from core.config import CcxtVenueConfig  # noqa: E402
 from core.events import EventBus, OrderBookUpdated  # noqa: E402
@@ -137,13 +138,6 @@ def emit(metric: str, value: float, unit: str, target: float | None, peer: float
     if ratio is not None:
         line["ratio"] = round(ratio, 3)
     print(json.dumps({**line, **extra}))
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 async def measure(deltas: int, runs: int, seed: int) -> None:

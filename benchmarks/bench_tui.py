@@ -46,6 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import load_average, step_on_schedule
 from core.config import AppConfig, PaperMarketConfig, PaperVenueConfig
 from core.events import OrderBookUpdated, TradePrinted
 
@@ -114,13 +115,6 @@ def startup_seconds(command: list[str]) -> tuple[float, float]:
             process.wait()
         os.close(master)
     return elapsed, cpu
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def rss_mb() -> float:
@@ -202,17 +196,7 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
         assert isinstance(venue, PaperVenue)
         stop = asyncio.Event()
 
-        async def drive_simulator() -> None:
-            """Step on a fixed schedule, catching up after a late wake-up, so the rate holds."""
-            started, steps = time.perf_counter(), 0
-            while not stop.is_set():
-                await asyncio.sleep(1 / STEP_HZ)
-                due = int((time.perf_counter() - started) * STEP_HZ)
-                while steps < due:
-                    venue.step(0.2)
-                    steps += 1
-
-        driver = asyncio.create_task(drive_simulator())
+        driver = asyncio.create_task(step_on_schedule(venue, stop, STEP_HZ, 0.2))
         await pilot.pause(warm_up)
 
         async def lag_probe() -> None:
