@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import load_average  # noqa: E402
 from core.backtest.data import Bars  # noqa: E402
 from core.backtest.engine import backtest  # noqa: E402
 from core.backtest.fast import run_fast  # noqa: E402
@@ -53,13 +54,6 @@ TARGET_EVENT_RATIO = 5.0  # the target is this many times NautilusTrader's rate
 def emit(metric: str, value: float, unit: str, target: float | None = None, **extra: object) -> None:
     print(json.dumps({"bench": "backtest", "metric": metric, "value": round(value, 4), "unit": unit,
                       "target": target, **extra}), flush=True)
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def write_csv(bars: Bars, path: Path) -> None:

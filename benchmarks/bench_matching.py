@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import load_average  # noqa: E402
 from core.matching import BUY, SELL, EngineOrder, Kind, MatchingEngine  # noqa: E402
 from core.models import Instrument  # noqa: E402
 
@@ -232,13 +233,6 @@ def timings(runs: int, ops: list[Op], books: dict[str, Callable[[list[Op]], tupl
     finally:
         gc.enable()
     return times
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def main() -> None:

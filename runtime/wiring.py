@@ -14,7 +14,7 @@ from core.clock import WallClock
 from core.config import AppConfig, margin_venues
 from core.engine import TradingEngine
 from core.filemodes import private_dir
-from core.models import Instrument
+from core.models import Instrument, build_schemas
 from core.ports import Clock, Service
 from core.storage.anchor import ANCHOR_NAME
 from core.storage.target import StorageTarget
@@ -91,6 +91,7 @@ async def attach_services(engine: TradingEngine) -> None:
 
 
 def _import_services(config: AppConfig) -> None:
+    build_schemas()  # deferred at import (core.models): built here, before the first order needs them
     modules = ["core.strategies.runner"]
     if config.strategies:
         modules.append("core.strategies.live")

@@ -1,0 +1,34 @@
+"""What several benchmarks share: the machine's load beside each figure, and the paper market
+stepped on a fixed schedule as the app's background task would at that rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Protocol
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: on a shared machine a wall-clock figure means
+    little without them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+class Steppable(Protocol):
+    def step(self, dt: float | None = None) -> None: ...
+
+
+async def step_on_schedule(venue: Steppable, stop: asyncio.Event, hz: int, dt: float) -> None:
+    """``venue.step(dt)`` ``hz`` times a second until ``stop``, catching up after a late
+    wake-up, so the rate holds on a busy machine."""
+    started, steps = time.perf_counter(), 0
+    while not stop.is_set():
+        await asyncio.sleep(1 / hz)
+        due = int((time.perf_counter() - started) * hz)
+        while steps < due:
+            venue.step(dt)
+            steps += 1
