@@ -28,7 +28,6 @@ from core.config import (  # noqa: E402
     PaperVenueConfig,
     RiskConfig,
     SurveillanceConfig,
-    TradingConfig,
 )
 from core.models import OrderRequest, OrderStatus, Side, TimeInForce  # noqa: E402
 from runtime.wiring import build_engine  # noqa: E402
@@ -42,8 +41,8 @@ def emit(metric: str, value: float, unit: str, target: float | None) -> None:
 
 def config() -> AppConfig:
     return AppConfig(
-        trading=TradingConfig(max_position_size=Decimal(10**9), max_daily_loss=Decimal(10**9)),
-        risk_management=RiskConfig(max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
+        risk_management=RiskConfig(max_position_size=Decimal(10**9), max_daily_loss=Decimal(10**9),
+                                   max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
                                    max_order_loss=Decimal(10**9), max_open_positions=10),
         venues={"paper": PaperVenueConfig(markets=[{"symbol": SYMBOL}], seed=1)},  # type: ignore[list-item]
         strategies={},

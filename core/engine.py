@@ -57,6 +57,7 @@ from core.portfolio_state import AccountingStateError
 from core.ports import Clock, ExchangeAdapter, Service, VenueError
 from core.redact import redact
 from core.risk import RiskManager
+from core.risk.gate import PreTradeGate
 from core.risk.guard import SafetyGuard
 from core.risk.protector import Protector
 from core.storage.interface import Storage
@@ -151,9 +152,13 @@ class TradingEngine:
         self.notifications = Notifications(
             config.notifications, build_channels(config.notifications), self.bus, clock, db, db.audit_head
         )
+        self.gate = PreTradeGate(
+            self.risk, safety=self.guard, market=self.market, venues=self.venues,
+            instruments=self._instruments, open_orders=self.orders.open_orders,
+        )
         self.executor = TradeExecutor(
-            self.venues, self._instruments, self.orders, self.risk, self.market,
-            self.portfolio, clock, self.bus, self._audit, self.guard,
+            self.venues, self._instruments, self.orders, self.gate, self.portfolio, clock, self.bus, self._audit,
+            self.guard,
         )
         self.protection = Protector(
             config.trading, db, self.bus, clock, self.portfolio, self.executor, self.orders, self.venues, self._audit

@@ -1,9 +1,9 @@
-"""Risk: the order gate, position monitoring, state transitions and position sizing."""
+"""Risk: the pre-trade gate, position monitoring, state transitions and position sizing."""
 
 from core.risk.gauges import LimitUsage
 from core.risk.manager import RiskManager
 from core.risk.rules import RiskCheckResult
-from core.risk.sizing import SIZING_METHODS, SizingError, equity_share, kelly_fraction
+from core.risk.sizing import SIZING_METHODS, SizingError, equity_share, kelly_fraction, position_size
 
 __all__ = [
     "SIZING_METHODS",
@@ -13,4 +13,5 @@ __all__ = [
     "SizingError",
     "equity_share",
     "kelly_fraction",
+    "position_size",
 ]

@@ -115,7 +115,7 @@ async def test_a_modification_refused_by_the_daily_cap_keeps_the_old_order(make_
 
 async def test_working_orders_count_toward_the_position_cap(make_engine: EngineFactory) -> None:
     engine = await make_engine()
-    engine.config.trading.max_position_size = D(1000)
+    engine.config.risk_management.max_position_size = D(1000)
     working = await engine.place_order(limit(engine, size="0.01", offset="0.99"))
     assert working.is_open
     refused = engine.executor.precheck(limit(engine, size="0.015", offset="0.995"))
