@@ -74,6 +74,8 @@ class BacktestResult:
     trades: list[TradeRecord]
     final_position: float  # signed size still open at the end, marked to the last close
     elapsed_s: float = 0.0
+    #: with the live pre-trade gate (``--with-risk``): what it refused, by rule, and what tripped
+    risk: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Everything but the curves, JSON-ready: what `opentrade backtest --json` prints."""
@@ -87,4 +89,5 @@ class BacktestResult:
             **self.metrics.to_dict(),
             "final_position": self.final_position,
             "elapsed_s": round(self.elapsed_s, 6),
+            **({"risk": self.risk} if self.risk is not None else {}),
         }
