@@ -6,6 +6,7 @@ objects that satisfy these protocols.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from core.models import (
@@ -42,6 +43,13 @@ class OrderNotFound(VenueError):
     pass
 
 
+class Capability(StrEnum):
+    """What only some venues do; callers ask ``ExchangeAdapter.supports`` instead of probing."""
+
+    #: new orders are refused until a person has typed the go-ahead (``confirm_live``): a live exchange
+    LIVE_CONFIRMATION = "live_confirmation"
+
+
 @runtime_checkable
 class ExchangeAdapter(Protocol):
     """One venue: its markets, account and order entry, and the market data it streams.
@@ -73,6 +81,15 @@ class ExchangeAdapter(Protocol):
     async def create_order(self, order: Order) -> ExecutionReport: ...
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport: ...
+
+    def supports(self, capability: Capability) -> bool:
+        """Whether this venue has ``capability``."""
+        ...
+
+    def confirm_live(self) -> None:
+        """A person typed the go-ahead for real money: a venue that ``supports``
+        ``LIVE_CONFIRMATION`` sends new orders from now on; any other has nothing to confirm."""
+        ...
 
     def holds_protective_orders(self, symbol: str) -> bool:
         """Whether reduce-only stop-market and take-profit orders for ``symbol`` rest at the
