@@ -71,7 +71,6 @@ __all__ = ["TradingEngine", "OrderRefused", "Operation"]
 log = logging.getLogger(__name__)
 
 MAX_RECENT_ALERTS = 200
-MAX_DECISIONS = 100
 
 
 def report_problem(report: ExecutionReport) -> str | None:

@@ -7,10 +7,9 @@ objects that satisfy these protocols.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.models import (
-    AgentOpinion,
     Balance,
     Candle,
     ExecutionReport,
@@ -102,20 +101,6 @@ class ExchangeAdapter(Protocol):
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500
     ) -> list[Candle]: ...
-
-
-class MarketFeed(Protocol):
-    """A source of market data without order entry (a replay, a public ccxt stream)."""
-
-    async def start(self, bus: EventBus) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-class Agent(Protocol):
-    name: str
-
-    async def analyze(self, context: Any) -> AgentOpinion: ...
 
 
 class Notifier(Protocol):

@@ -3,7 +3,7 @@
 from core.risk.gauges import LimitUsage
 from core.risk.manager import RiskManager
 from core.risk.rules import RiskCheckResult
-from core.risk.sizing import SIZING_METHODS, SizingError, equity_share, kelly_fraction, position_size
+from core.risk.sizing import SIZING_METHODS, SizingError, equity_share, kelly_fraction
 
 __all__ = [
     "SIZING_METHODS",
@@ -13,5 +13,4 @@ __all__ = [
     "SizingError",
     "equity_share",
     "kelly_fraction",
-    "position_size",
 ]

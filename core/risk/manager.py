@@ -3,9 +3,9 @@ checks, in order) and the watch kept on open positions.
 
 States only escalate on their own (ACTIVE -> REDUCING -> HALTED); going back to ACTIVE takes a
 person calling ``reset``. Exits are never locked in: while HALTED on its own (a breaker, the
-daily loss) orders that only reduce a position still pass; only a halt by a person (the kill
-switch, the emergency stop) stops them, and the emergency stop closes positions itself. Every change is published as ``RiskStateChanged`` so the engine can
-audit it, and every alert as ``RiskAlert``.
+daily loss) orders that only reduce a position still pass; only a halt by a person (the
+emergency stop) stops them, and the emergency stop closes positions itself. Every change is
+published as ``RiskStateChanged`` so the engine can audit it, and every alert as ``RiskAlert``.
 
 Alerts are edge-triggered: a condition is announced when it starts and again only after it has
 cleared, so a monitor running every 30 seconds does not repeat the same alert forever.
@@ -93,9 +93,6 @@ class RiskManager:
         self._emergency_fired = False
         self._raised.clear()
         self.set_state(RiskState.ACTIVE, f"reset by {actor}")
-
-    def engage_kill_switch(self, actor: str) -> None:
-        self.set_state(RiskState.HALTED, f"kill switch engaged by {actor}", by_person=True)
 
     async def emergency_stop(self, reason: str) -> None:
         """A person's emergency stop: halt, then let the engine cancel every order and flatten

@@ -1,15 +1,8 @@
-"""How much of equity one trade should commit, by the three usual rules, and the size it makes.
-
-Each rule returns a share of equity; ``position_size`` turns it into a size, caps it by the
-position limits of ``risk_management`` and rounds it down to the lot size.
+"""How much of equity one trade should commit, by the three usual rules (the risk agent's
+sizing advice); the pre-trade gate then holds every order to the position limits.
 """
 
 from __future__ import annotations
-
-from decimal import Decimal
-
-from core.config import RiskConfig
-from core.models import ZERO, Direction, Instrument, Signal
 
 SIZING_METHODS = ("fixed_fraction", "volatility_target", "kelly")
 
@@ -61,44 +54,3 @@ def equity_share(
         return max(0.0, min(kelly_fraction(win_rate, payoff), kelly_cap))
     raise SizingError(f"unknown sizing method '{method}'; choose one of {', '.join(SIZING_METHODS)}")
 
-
-def position_size(
-    limits: RiskConfig,
-    equity: Decimal,
-    signal: Signal | None,
-    instrument: Instrument,
-    price: Decimal,
-    *,
-    method: str = "fixed_fraction",
-    fraction: float = 0.1,
-    volatility: float | None = None,
-    target_volatility: float = 0.02,
-    win_rate: float | None = None,
-    payoff: float | None = None,
-    kelly_cap: float = 0.25,
-) -> Decimal:
-    """A size in base units (contracts for perpetuals), rounded down to the lot size.
-
-    A signal's strength scales the share (a half-strength signal trades half); a HOLD signal
-    trades nothing. The result never exceeds the position limits, and is 0 when it would be
-    below the instrument's minimum size or notional.
-    """
-    if price <= 0:
-        raise ValueError(f"price must be greater than 0 to size a position, got {price}")
-    if signal is not None and signal.direction is Direction.HOLD:
-        return ZERO
-    share = equity_share(
-        method, fraction=fraction, volatility=volatility, target_volatility=target_volatility,
-        win_rate=win_rate, payoff=payoff, kelly_cap=kelly_cap,
-    )
-    if signal is not None:
-        share *= signal.strength
-    if equity <= 0 or share <= 0:
-        return ZERO
-    cap = min(limits.max_position_size, equity * Decimal(str(limits.max_position_pct)))
-    notional = min(equity * Decimal(str(share)), cap)
-    unit_value = price * instrument.contract_size
-    size = instrument.round_size(notional / unit_value)
-    if size <= 0 or size < instrument.min_size or size * unit_value < instrument.min_notional:
-        return ZERO
-    return size

@@ -43,7 +43,7 @@ def test_kill_switch_lets_nothing_through_not_even_reducing_orders(make_risk: Ma
     open_position(portfolio, "BTC/USDT", Side.BUY, "0.1", "30000")
     risk = make_risk()
     assert risk.state is RiskState.ACTIVE
-    risk.engage_kill_switch("alice")
+    risk.set_state(RiskState.HALTED, "kill switch engaged by alice", by_person=True)
     assert risk.state is RiskState.HALTED and risk.halted_by_person
     for req in (request(), request(side=Side.SELL, size="0.1")):
         result = check(risk, req)
