@@ -153,6 +153,10 @@ class TradeExecutor:
         refusal = self._gate.check(request, actor, exempt=risk_exempt is not None)
         if refusal is not None:
             raise await self._refuse(request, refusal.reason, refusal.rule, actor)
+        return await self._place_checked(request, actor, risk_exempt)
+
+    async def _place_checked(self, request: OrderRequest, actor: str, risk_exempt: str | None = None) -> Order:
+        """Write, then send, a request the gate has passed."""
         order = Order.from_request(request, self._clock.now_ms())
         verdict = f"risk exempt: {risk_exempt}" if risk_exempt is not None else "risk: approved"
         try:
@@ -228,21 +232,22 @@ class TradeExecutor:
     async def modify_order(
         self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
     ) -> Order:
-        """Cancel-replace. The replacement is checked first so a refused change keeps the old order."""
+        """Cancel-replace. The replacement passes the gate first (once, the old order left out of
+        the working orders), so a refused change keeps the old order."""
         request = self._replacement(client_order_id, price, size)
         if isinstance(request, Refusal):
             if request.rule == "validation":
                 await self._audit("modify_refused", {"client_order_id": client_order_id, "price": price, "size": size,
                                                      "reason": request.reason}, actor)
             raise OrderRefused(request.reason, request.rule)
-        refusal = self.precheck(request, actor=actor, replacing=client_order_id)
+        refusal = self._gate.check(request, actor, exclude=client_order_id)
         if refusal is not None:
             raise await self._refuse(request, refusal.reason, refusal.rule, actor)
         canceled = await self.cancel_order(client_order_id, actor=actor)
         if canceled.status is not OrderStatus.CANCELED:
             raise OrderRefused(f"order {client_order_id} could not be canceled ({canceled.status.value})", "not_open")
         await self._audit("order_modified", {"old": client_order_id, "new": request.client_order_id}, actor)
-        return await self.place_order(request, actor=actor)
+        return await self._place_checked(request, actor)
 
     def _replacement(self, client_order_id: str, price: Decimal | None, size: Decimal | None) -> OrderRequest | Refusal:
         """The order a modification sends: the same order with the new price and the size still

@@ -285,3 +285,23 @@ async def test_each_venue_report_is_applied_once(engine: TradingEngine, monkeypa
     assert order.status is OrderStatus.FILLED and written
     assert len(written) == len(set(written)), f"a fill written more than once: {written}"
     assert len(applied) == len(set(applied)), "a report applied more than once"
+
+
+async def test_an_order_is_validated_once(engine: TradingEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine checks a request against its instrument once, in the gate, when placing it and
+    when modifying an order (whose replacement used to be checked before the cancel and again
+    when placed). The paper venue checks what it receives, as any exchange does: its own copy."""
+    checked: list[OrderRequest] = []
+    validate = OrderRequest.validate_for
+
+    def counting(self: OrderRequest, instrument: object) -> list[str]:
+        checked.append(self)
+        return validate(self, instrument)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OrderRequest, "validate_for", counting)
+    request = limit(engine)
+    order = await engine.place_order(request)
+    assert sum(r is request for r in checked) == 1
+    replaced = await engine.modify_order(order.client_order_id, price=order.price - 1)  # type: ignore[operator]
+    assert replaced.status is OrderStatus.OPEN
+    assert len({id(r) for r in checked}) == len(checked), "a request validated twice"
