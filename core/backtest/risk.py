@@ -12,7 +12,7 @@ runs and results are as before.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ from core.risk.gate import PreTradeGate, Refusal
 from core.risk.guard import SafetyGuard
 from core.risk.manager import RiskManager
 
-Flatten = Callable[[str], Awaitable[None]]
+Flatten = Callable[[str], Coroutine[Any, Any, None]]
 
 
 class _MemoryState:
