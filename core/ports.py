@@ -43,10 +43,16 @@ class OrderNotFound(VenueError):
 
 
 class Capability(StrEnum):
-    """What only some venues do; callers ask ``ExchangeAdapter.supports`` instead of probing."""
+    """What only some venues do; callers ask ``ExchangeAdapter.supports`` instead of probing.
+    The perpetuals features are used through ``core.perpetuals``."""
 
     #: new orders are refused until a person has typed the go-ahead (``confirm_live``): a live exchange
     LIVE_CONFIRMATION = "live_confirmation"
+    FUNDING = "funding"  # fetch_funding: current rate and next funding time
+    OPEN_INTEREST = "open_interest"  # fetch_open_interest
+    MARK_PRICE = "mark_price"  # fetch_funding carries the mark and index prices
+    AMEND = "amend"  # amend_order: one native request, not cancel-and-replace
+    ACCOUNT_MODES = "account_modes"  # position and margin mode set from the configuration
 
 
 @runtime_checkable
