@@ -315,6 +315,9 @@ class Backtester:
                     await self._deliver_signals()
                 await self._replay(market, price, size, side)
             self.clock.set(ts + step)
+            if self.risk is not None:
+                for market in active:
+                    self.risk.closed(market.bars.symbol, market.book.price_of(market.last))
             for market in active:
                 candle = market.bars.candle(market.cursor)
                 market.cursor += 1

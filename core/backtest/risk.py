@@ -74,8 +74,8 @@ class BacktestRisk:
         market = MarketCache(bus)
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.guard = SafetyGuard(config, bus, clock, self.portfolio, market, self.risk, _MemoryState(), self._audit)
-        self.gate = PreTradeGate(self.risk, safety=self.guard, market=market, venues=(venue,), instruments=by_key,
-                                 open_orders=open_orders)
+        self.gate = PreTradeGate(self.risk, safety=self.guard, market=self.portfolio, venues=(venue,),
+                                 instruments=by_key, open_orders=open_orders)
         self.refused: Counter[str] = Counter()
         self.reasons: dict[str, str] = {}
 
@@ -100,8 +100,13 @@ class BacktestRisk:
         return self.gate.check(request, "risk", exempt=True)
 
     def price(self, symbol: str, price: Decimal) -> None:
-        """A replayed price: the mark of the portfolio and the ticker breakers and dynamic risk watch."""
+        """A replayed price: the mark every check of an order reads."""
         self.portfolio.update_mark(self._venue, symbol, price)
+
+    def closed(self, symbol: str, price: Decimal) -> None:
+        """A candle's close, as the ticker the breakers and dynamic risk watch. Only closes: the
+        four prices replayed inside a candle are a path through its range, not trades, and would
+        make the volatility dynamic risk measures several times what it was."""
         self._bus.publish(TickerUpdated(Ticker(venue=self._venue, symbol=symbol, ts=self._clock.now_ms(),
                                                last=price, mark=price)))
 
