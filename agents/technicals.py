@@ -7,7 +7,7 @@ memoised on the context, keeps a full cycle to one pass over each timeframe's ca
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,9 +44,6 @@ class Technicals:
     momentum: float  # log return over 20 candles
     drawdown: float  # from the window's highest close
     candles: int
-
-    def as_inputs(self) -> dict[str, float]:
-        return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
 def too_few(context: AnalysisContext, timeframe: str | None = None) -> str:

@@ -38,7 +38,6 @@ from core.config import (  # noqa: E402
     PaperVenueConfig,
     RiskConfig,
     SurveillanceConfig,
-    TradingConfig,
 )
 from core.events import OrderBookUpdated  # noqa: E402
 from core.models import OrderRequest, Side, TimeInForce  # noqa: E402
@@ -60,8 +59,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def config() -> AppConfig:
     return AppConfig(
-        trading=TradingConfig(max_position_size=Decimal(10**9), max_daily_loss=Decimal(10**9)),
-        risk_management=RiskConfig(max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
+        risk_management=RiskConfig(max_position_size=Decimal(10**9), max_daily_loss=Decimal(10**9),
+                                   max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
                                    max_order_loss=Decimal(10**9), max_open_positions=10),
         venues={"paper": PaperVenueConfig(markets=[{"symbol": s} for s in SYMBOLS], seed=1)},  # type: ignore[misc]
         strategies={},

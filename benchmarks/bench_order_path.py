@@ -43,7 +43,6 @@ from core.config import (  # noqa: E402
     PaperVenueConfig,
     RiskConfig,
     SurveillanceConfig,
-    TradingConfig,
 )
 from core.events import OrderBookUpdated, TradePrinted  # noqa: E402
 from core.models import OrderRequest, OrderStatus, Side, TimeInForce  # noqa: E402
@@ -68,8 +67,8 @@ def p99(values: list[float]) -> float:
 
 def config() -> AppConfig:
     return AppConfig(
-        trading=TradingConfig(max_position_size=Decimal(10**9), max_daily_loss=Decimal(10**9)),
-        risk_management=RiskConfig(max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
+        risk_management=RiskConfig(max_position_size=Decimal(10**9), max_daily_loss=Decimal(10**9),
+                                   max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
                                    max_order_loss=Decimal(10**9), max_open_positions=10),
         venues={"paper": PaperVenueConfig(markets=[PaperMarketConfig(symbol=s) for s in MARKETS], seed=1, speed=20,
                                           tick_interval=0.2, balances={"USDT": Decimal(10**7)})},

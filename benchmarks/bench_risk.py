@@ -1,6 +1,6 @@
 """Risk and accounting on the hot path: one pre-trade check, one mark update, one fill.
 
-Every order passes ``check_order_risk`` and every ticker calls ``update_mark``, so both must stay
+Every order passes the gate's risk limits (``PreTradeGate.limits``) and every ticker calls ``update_mark``, so both must stay
 far below the time a venue takes to answer. The book here is a busy account: 10 open positions
 (spot and perpetual) and 50 working orders.
 """
@@ -23,6 +23,7 @@ from core.events import EventBus  # noqa: E402
 from core.models import Balance, ContractType, Fill, Instrument, Order, OrderRequest, Side  # noqa: E402
 from core.portfolio import Portfolio  # noqa: E402
 from core.risk import RiskManager  # noqa: E402
+from core.risk.gate import PreTradeGate  # noqa: E402
 
 POSITIONS = 10
 WORKING_ORDERS = 50
@@ -54,8 +55,9 @@ def setup() -> tuple[Portfolio, RiskManager, list[Instrument], list[Order]]:
         portfolio.apply_fill(Fill(fill_id=f"f{n}", client_order_id=f"c{n}", venue="paper", symbol=instrument.symbol,
                                   side=Side.BUY, size=Decimal(1), price=Decimal(100 + n)))
     risk = RiskManager(
-        RiskConfig(max_open_positions=20, max_position_pct=0.5, max_symbol_exposure_pct=1, max_total_exposure_pct=5),
-        TradingConfig(max_position_size=Decimal(10**6), max_daily_loss=Decimal(10**6)),
+        RiskConfig(max_open_positions=20, max_position_pct=0.5, max_symbol_exposure_pct=1, max_total_exposure_pct=5,
+                   max_position_size=Decimal(10**6), max_daily_loss=Decimal(10**6)),
+        TradingConfig(),
         portfolio, EventBus(), clock,
     )
     orders = [
@@ -78,11 +80,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (under 30 s)")
     calls = 2_000 if parser.parse_args().quick else 20_000
     portfolio, risk, markets, orders = setup()
+    gate = PreTradeGate(risk)
     request = OrderRequest(venue="paper", symbol=markets[0].symbol, side=Side.BUY, size=Decimal("0.1"),
                            price=Decimal(100))
 
     def check(_: int) -> object:
-        verdict = risk.check_order_risk(request, markets[0], Decimal(100), orders)
+        verdict = gate.limits(request, markets[0], Decimal(100), orders)
         assert verdict.approved, verdict.reason
         return verdict
 
@@ -95,7 +98,7 @@ def main() -> None:
                                          side=Side.BUY if n % 2 else Side.SELL, size=Decimal("0.01"),
                                          price=Decimal(100)))
 
-    emit("check_order_risk", per_call_us(check, calls), "us/call", 200)
+    emit("gate_limits", per_call_us(check, calls), "us/call", 200)
     emit("update_mark", per_call_us(mark, calls), "us/call", 50)
     emit("apply_fill", per_call_us(fill, calls), "us/call", 100)
     emit("monitor_positions", per_call_us(lambda _: risk.monitor_positions(), max(calls // 10, 100)), "us/call", 1000)

@@ -51,6 +51,6 @@ def live_problem(config: AppConfig, confirmed: list[str], only: str | None) -> s
 async def confirm_live(engine: TradingEngine, names: list[str], actor: str) -> None:
     """Lets each named live venue send orders, with an audit entry saying who confirmed and how."""
     for name in names:
-        engine.venues[name].confirm_live()  # type: ignore[attr-defined]
+        engine.venues[name].confirm_live()
         await engine.db.audit("live_confirmed", {"venue": name, "how": "--confirm-live"}, actor=actor,
                               ts=engine.clock.now_ms())

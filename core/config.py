@@ -33,8 +33,6 @@ class Section(BaseModel):
 class TradingConfig(Section):
     """Order-level defaults (first design document). Money amounts are in the quote currency."""
 
-    max_position_size: Decimal = Field(default=Decimal(1000), gt=0, description="largest position notional")
-    max_daily_loss: Decimal = Field(default=Decimal(500), gt=0, description="daily loss that halts trading")
     default_leverage: int = Field(
         default=3, ge=1, le=125,
         description="the design document's 10x is above the 3x hard rule, so the default is 3",
@@ -93,6 +91,8 @@ def builtin_strategies(venues: dict[str, PaperVenueConfig | CcxtVenueConfig | Pl
 class RiskConfig(Section):
     """Risk limits: the first document's monitoring parameters and the second's hard rules."""
 
+    max_position_size: Decimal = Field(default=Decimal(1000), gt=0, description="largest position notional")
+    max_daily_loss: Decimal = Field(default=Decimal(500), gt=0, description="daily loss that halts trading")
     emergency_stop_loss: float = Field(default=0.1, gt=0, le=1, description="equity drawdown that triggers the emergency stop")
     max_correlation: float = Field(default=0.8, ge=0, le=1)
     position_check_interval: float = Field(default=30, gt=0, description="seconds")
@@ -688,6 +688,14 @@ class AppConfig(Section):
         self.__pydantic_fields_set__.discard(name)
 
 
+#: Settings that moved to another section: a file that still has them in the old place is
+#: refused with the new place named, never read as if they were there.
+MOVED_KEYS = {
+    ("trading", "max_position_size"): "risk_management.max_position_size",
+    ("trading", "max_daily_loss"): "risk_management.max_daily_loss",
+}
+
+
 class ConfigError(Exception):
     """A configuration problem, already worded for the person who has to fix it."""
 
@@ -718,7 +726,8 @@ def _describe(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     loc = tuple(error["loc"])
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
-        return loc, "unknown key"
+        moved = MOVED_KEYS.get(loc)
+        return loc, f"this setting moved: write it as {moved}" if moved else "unknown key"
     if kind == "missing":
         return loc, "required key is missing"
     given = error.get("input")

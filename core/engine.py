@@ -1,9 +1,10 @@
-"""TradingEngine: starts and stops venues, reconciles, runs risk monitoring, and is the facade
-through which the TUI, strategies and the command line trade.
+"""TradingEngine: starts and stops venues, runs risk monitoring, and is the facade through
+which the TUI, the gateway and the command line trade.
 
-It owns no trading rule itself: orders go through the TradeExecutor, state through the
-OrderManager, limits through the RiskManager. What it adds is the life cycle: start-up
-reconciliation by client order id, the background tasks, the emergency stop procedure and
+It owns no trading rule itself: orders go through the TradeExecutor (and its pre-trade gate),
+state through the OrderManager, reconciliation through ``core.reconcile``, the booked fills
+through ``core.journal``, the strategies' orders through ``core.strategy_host``. What it adds
+is the life cycle: the start-up order, the background tasks, the emergency stop procedure and
 an audit entry for each of these.
 """
 
@@ -12,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import AppConfig
 from core.events import (
@@ -35,16 +35,14 @@ from core.events import (
     TickerUpdated,
 )
 from core.executor import Operation, OrderRefused, TradeExecutor
-from core.faults import kill_point
+from core.journal import FillJournal
 from core.market import MarketCache
 from core.models import (
-    ZERO,
     ExecutionReport,
     Fill,
     Instrument,
     Order,
     OrderRequest,
-    OrderStatus,
     Position,
     ProtectiveLevels,
     RiskState,
@@ -53,50 +51,26 @@ from core.notify import Notifications, build_channels
 from core.orders import OrderManager
 from core.permissions import Level, PermissionDenied
 from core.portfolio import Portfolio
-from core.portfolio_state import AccountingStateError
 from core.ports import Clock, ExchangeAdapter, Service, VenueError
+from core.reconcile import Reconciler
 from core.redact import redact
 from core.risk import RiskManager
+from core.risk.gate import PreTradeGate
 from core.risk.guard import SafetyGuard
 from core.risk.protector import Protector
 from core.storage.interface import Storage
 from core.storage.errors import StorageError
 from core.storage_watch import StorageWatch
+from core.strategy_host import StrategyHost
+
+if TYPE_CHECKING:
+    from core.strategies.runner import StrategyEngine
 
 __all__ = ["TradingEngine", "OrderRefused", "Operation"]
 
 log = logging.getLogger(__name__)
 
 MAX_RECENT_ALERTS = 200
-MAX_DECISIONS = 100
-BOOKED_FILLS_KEPT = 100
-
-
-def with_missed_fill(order: Order, report: ExecutionReport, recorded: list[Fill] | None = None) -> ExecutionReport:
-    """A report whose cumulative fill is ahead of ours, with no fill attached, means fills
-    happened while we were away: record the difference as one fill, priced so that the
-    order's average price matches the venue's, so positions and PnL stay right.
-
-    ``recorded`` are the order's fills already in the database: a crash between writing a
-    fill and updating its order leaves the fill ahead of the order, and it must not be
-    counted twice."""
-    recorded_size = sum((f.size for f in recorded or []), ZERO)
-    known_size = max(order.filled_size, recorded_size)
-    missed = report.filled_size - known_size
-    if missed <= 0 or report.fill is not None or report.avg_price is None:
-        return report
-    if recorded_size > order.filled_size:
-        known_cost = sum((f.price * f.size for f in recorded or []), ZERO)
-    else:
-        known_cost = (order.avg_price or ZERO) * order.filled_size
-    price = (report.avg_price * report.filled_size - known_cost) / missed
-    fill = Fill(
-        fill_id=f"{order.client_order_id}:reconciled:{report.filled_size}",
-        client_order_id=order.client_order_id, venue_order_id=report.venue_order_id, venue=order.venue,
-        symbol=order.symbol, side=order.side, price=price, size=missed, fee=max(report.fee - order.fee, ZERO),
-        ts=report.ts, strategy_id=order.strategy_id,
-    )
-    return report.model_copy(update={"fill": fill})
 
 
 def report_problem(report: ExecutionReport) -> str | None:
@@ -111,18 +85,6 @@ def report_problem(report: ExecutionReport) -> str | None:
     if fill.size <= 0 or fill.price <= 0:
         return f"its fill {fill.fill_id} has size {fill.size} at price {fill.price}"
     return None
-
-
-def split_accounting(saved: str) -> tuple[str, list[tuple[int, str]] | None]:
-    """(accounting state text, the fills it holds); None for a state saved before fills were
-    kept with it, whose booked fills are unknown."""
-    try:
-        data = json.loads(saved)
-    except ValueError:
-        return saved, None
-    if isinstance(data, dict) and isinstance(data.get("state"), str) and isinstance(data.get("fills"), list):
-        return data["state"], [(int(ts), str(fill_id)) for ts, fill_id in data["fills"]]
-    return saved, None
 
 
 class TradingEngine:
@@ -151,22 +113,26 @@ class TradingEngine:
         self.notifications = Notifications(
             config.notifications, build_channels(config.notifications), self.bus, clock, db, db.audit_head
         )
+        self.gate = PreTradeGate(
+            self.risk, safety=self.guard, market=self.market, venues=self.venues,
+            instruments=self._instruments, open_orders=self.orders.open_orders,
+        )
         self.executor = TradeExecutor(
-            self.venues, self._instruments, self.orders, self.risk, self.market,
-            self.portfolio, clock, self.bus, self._audit, self.guard,
+            self.venues, self._instruments, self.orders, self.gate, self.portfolio, clock, self.bus, self._audit,
+            self.guard,
         )
         self.protection = Protector(
             config.trading, db, self.bus, clock, self.portfolio, self.executor, self.orders, self.venues, self._audit
         )
-        self.strategies: Any = None
+        self.journal = FillJournal(db, self.portfolio, self._audit)
+        self.reconciler = Reconciler(self.venues, self.orders, self.portfolio, db, clock, self._audit, self.journal.save)
+        self.host = StrategyHost(self.executor, self.orders, self.portfolio, clock, self.bus)
         self.services: list[Service] = []
         self._alerts: deque[RiskAlert] = deque(maxlen=MAX_RECENT_ALERTS)
         self._decisions: dict[str, AgentDecision] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._account_dirty: set[str] = set()
-        self._booked_fills: deque[tuple[int, str]] = deque(maxlen=BOOKED_FILLS_KEPT)
-        self._booked_known = True  # False after restoring a state saved without its fills
         self._account_wakeup = asyncio.Event()
         self._running = False
         # start, stop and add_service one at a time: a service added while the engine starts or
@@ -179,6 +145,15 @@ class TradingEngine:
         self.bus.add_listener((AgentDecision,), self._on_decision)
         self.bus.add_listener((CandleClosed,), self._on_candle)
         self.bus.add_listener((StrategyHalted,), self._on_strategy_halted)
+
+    @property
+    def strategies(self) -> StrategyEngine | None:
+        """The strategy engine trading through ``host`` (set by the composition root)."""
+        return self.host.strategies
+
+    @strategies.setter
+    def strategies(self, strategies: StrategyEngine | None) -> None:
+        self.host.strategies = strategies
 
     # ----------------------------------------------------------------- life cycle
     @property
@@ -223,13 +198,13 @@ class TradingEngine:
         await self._restore_risk_state()
         await self.guard.restore()
         await self.notifications.start()
-        await self._restore_accounting()
+        await self.journal.restore()
         await self.orders.load_open()
         for name, venue in self.venues.items():
             for instrument in await venue.load_instruments():
                 self._instruments[(name, instrument.symbol)] = instrument
                 self.portfolio.register_instrument(instrument)
-            await self._book_unbooked_fills(name)
+            await self.journal.book_unbooked(name, self._instruments)
             await venue.start(self.bus)
             await venue.subscribe([i.symbol for i in self.instruments(name)])
             await self.reconcile(name)
@@ -275,7 +250,7 @@ class TradingEngine:
         await self.protection.drain()
         for venue in self.venues.values():
             await venue.stop()
-        await self.storage.attempt("saving the accounting state", self._save_accounting())
+        await self.storage.attempt("saving the accounting state", self.journal.save())
         await self.orders.flush()
         await self.guard.drain()
         await self.storage.attempt("saving the notification queue", self.notifications.stop())
@@ -302,43 +277,6 @@ class TradingEngine:
         finally:
             await self.db.close()
 
-    async def _restore_accounting(self) -> None:
-        """Today's starting equity, the drawdown peak and spot holdings outlive a restart, so a
-        restart never hands out a fresh daily-loss allowance."""
-        saved = await self.db.get_state("portfolio")
-        if saved:
-            state, booked = split_accounting(saved)
-            if booked is None:
-                self._booked_known = False
-            else:
-                self._booked_fills.extend(booked)
-            try:
-                self.portfolio.restore_accounting(state)
-            except AccountingStateError as exc:
-                log.error("saved accounting state ignored: %s", exc)
-                await self._audit("accounting_state_unreadable", {"error": str(exc)})
-
-    async def _save_accounting(self) -> None:
-        """The state and the fills it holds, in one write: a crash between two writes would
-        make a fill look booked when it is not, or booked twice."""
-        text = json.dumps({"state": self.portfolio.accounting_state(), "fills": list(self._booked_fills)})
-        await self.db.set_state("portfolio", text)
-
-    async def _book_unbooked_fills(self, venue_name: str) -> None:
-        """Fills written after the accounting state was last saved (a crash between writing a
-        fill and booking it, or before the next save) are booked now, so spot positions,
-        realized PnL and fees match the fills on record. The saved state lists the most recent
-        fills it already holds; older fills were booked before those."""
-        if not self._booked_known:
-            return
-        booked = {fill_id for _, fill_id in self._booked_fills}
-        since = min((ts for ts, _ in self._booked_fills), default=None)
-        for fill in await self.db.load_fills(venue=venue_name, since_ms=since):
-            if fill.fill_id not in booked and (fill.venue, fill.symbol) in self._instruments:
-                self.portfolio.apply_fill(fill)
-                self._booked_fills.append((fill.ts, fill.fill_id))
-                log.info("fill %s of %s booked at start-up (written before the last stop)", fill.fill_id, fill.client_order_id)
-
     async def _restore_risk_state(self) -> None:
         """A halt survives a restart: only a person may lift it."""
         saved = await self.db.get_state("risk_state")
@@ -349,55 +287,8 @@ class TradingEngine:
 
     # ------------------------------------------------------------- reconciliation
     async def reconcile(self, venue_name: str) -> dict[str, int]:
-        """Merge the database with the venue by client order id; record what changed."""
-        venue = self.venues[venue_name]
-        changes = {"updated": 0, "missing": 0, "unknown_at_venue": 0}
-        at_venue = {r.client_order_id: r for r in await venue.fetch_open_orders()}
-        for order in list(self.orders.open_orders(venue_name)):
-            report = at_venue.pop(order.client_order_id, None)
-            if report is None:
-                report = await venue.fetch_order(order.client_order_id, order.symbol)
-            if report is None:
-                reason = (
-                    "never reached the venue (found at start-up)"
-                    if order.status is OrderStatus.PENDING_NEW
-                    else "no longer known to the venue (found at start-up)"
-                )
-                status = OrderStatus.REJECTED if order.status is OrderStatus.PENDING_NEW else OrderStatus.CANCELED
-                await self.orders.mark(order, status, self.clock.now_ms(), reason, actor="reconcile")
-                changes["missing"] += 1
-                continue
-            before = (order.status, order.filled_size)
-            recorded = await self.orders.fills(client_order_id=order.client_order_id) if report.filled_size > order.filled_size else []
-            applied = await self.orders.apply(with_missed_fill(order, report, recorded), actor="reconcile")
-            kill_point("mid_reconcile")
-            if applied is not None and (applied.status, applied.filled_size) != before:
-                changes["updated"] += 1
-        for client_order_id, report in at_venue.items():
-            if await self.orders.get(client_order_id) is None:
-                changes["unknown_at_venue"] += 1
-                await self._audit(
-                    "unknown_venue_order",
-                    {"venue": venue_name, "client_order_id": client_order_id, "symbol": report.symbol,
-                     "status": report.status.value},
-                    "reconcile",
-                )
-            else:
-                await self.orders.apply(report, actor="reconcile")
-        await self._sync_account(venue_name)
-        await self._audit("reconciled", {"venue": venue_name, **changes}, "reconcile")
-        return changes
-
-    async def _sync_account(self, venue_name: str) -> None:
-        venue = self.venues[venue_name]
-        balances = await venue.fetch_balances()
-        self.portfolio.set_balances(venue_name, balances)
-        positions = await venue.fetch_positions()
-        self.portfolio.sync_positions(venue_name, positions)
-        now = self.clock.now_ms()
-        await self.db.snapshot_balances(venue_name, balances, now)
-        await self.db.save_positions(venue_name, positions, now)
-        await self._save_accounting()
+        """Merge the database with the venue by client order id (``core.reconcile``)."""
+        return await self.reconciler.reconcile(venue_name)
 
     # --------------------------------------------------------------- background
     async def _consume_reports(self) -> None:
@@ -430,7 +321,7 @@ class TradingEngine:
             dirty, self._account_dirty = self._account_dirty, set()
             for venue_name in dirty:
                 try:
-                    await self._sync_account(venue_name)
+                    await self.reconciler.sync_account(venue_name)
                 except VenueError as exc:
                     log.warning("account refresh of %s failed: %s", venue_name, redact(str(exc)))
 
@@ -471,7 +362,7 @@ class TradingEngine:
 
     def _on_account_event(self, event: Event) -> None:
         if isinstance(event, OrderFilled):
-            self._booked_fills.append((event.fill.ts, event.fill.fill_id))
+            self.journal.booked(event.fill)
         venue = event.fill.venue if isinstance(event, OrderFilled) else getattr(event, "venue", None)
         if isinstance(event, BalancesChanged):
             self.portfolio.set_balances(event.venue, list(event.balances))
@@ -482,17 +373,7 @@ class TradingEngine:
 
     def _on_strategy_halted(self, event: Event) -> None:
         assert isinstance(event, StrategyHalted)
-        self._spawn(f"halting strategy {event.strategy_id}", self._halt_strategy(event.strategy_id))
-
-    async def _halt_strategy(self, strategy_id: str) -> None:
-        """A strategy whose breaker tripped: stop it in the runner, cancel what it left working."""
-        if self.strategies is not None and any(i.strategy_id == strategy_id for i in self.strategies.list_strategies()):
-            await self.strategies.stop(strategy_id)
-        for order in [o for o in self.orders.open_orders() if o.strategy_id == strategy_id]:
-            try:
-                await self.executor.cancel_order(order.client_order_id, actor="breaker")
-            except OrderRefused as exc:
-                log.warning("could not cancel %s of halted strategy %s: %s", order.client_order_id, strategy_id, exc.reason)
+        self._spawn(f"halting strategy {event.strategy_id}", self.host.halt(event.strategy_id))
 
     def _on_candle(self, event: Event) -> None:
         """Closed candles are kept: the daily review and `agents analyze` test on them."""
@@ -590,16 +471,6 @@ class TradingEngine:
         if denied is not None:
             await self._audit("permission_denied", {"action": action, "reason": denied}, actor)
             raise PermissionDenied(denied)
-
-    # --------------------------------------------- StrategyHost (core.strategies.runner)
-    async def submit(self, request: OrderRequest) -> Order:
-        """A strategy's order: the same path and risk checks as a person's, audited as the strategy."""
-        return await self.executor.place_order(request, actor=f"strategy:{request.strategy_id or 'unknown'}")
-
-    async def cancel(self, client_order_id: str) -> None:
-        order = self.orders.track_order(client_order_id)
-        actor = f"strategy:{order.strategy_id}" if order is not None and order.strategy_id else "strategy"
-        await self.executor.cancel_order(client_order_id, actor=actor)
 
     def position(self, venue: str, symbol: str) -> Position | None:
         return self.portfolio.position(venue, symbol)

@@ -1,7 +1,8 @@
 """TradeExecutor: the only path from an intent to an order at a venue.
 
-request -> validation against the instrument -> risk check -> written as pending_new (durable)
--> venue -> acknowledgement applied. A failure after the write never re-sends blindly: the
+request -> the pre-trade gate (``core.risk.gate``: permission, validation against the instrument,
+breakers, surveillance, risk limits, in that order) -> written as pending_new (durable) -> venue
+-> acknowledgement applied. A failure after the write never re-sends blindly: the
 order is looked up at the venue by its client order id first.
 
 ``precheck`` runs the same checks without side effects (no attempt counted, nothing written),
@@ -19,7 +20,6 @@ from typing import Any, Literal, Protocol
 
 from core.events import EventBus, OrderRejected
 from core.faults import kill_point
-from core.market import MarketCache
 from core.models import (
     Instrument,
     Order,
@@ -33,6 +33,7 @@ from core.models import (
 from core.orders import DuplicateOrderId, OrderManager
 from core.ports import Clock, ExchangeAdapter, VenueError
 from core.redact import redact
+from core.risk.gate import PreTradeGate, Refusal
 from core.storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,6 @@ class OrderRefused(Exception):
         self.rule = rule
 
 
-class RiskGate(Protocol):
-    def check_order_risk(
-        self, request: OrderRequest, instrument: Instrument, mark_price: Decimal | None, open_orders: list[Order]
-    ) -> Any: ...
-
-
 class PositionSource(Protocol):
     def position(self, venue: str, symbol: str) -> Any: ...
 
@@ -63,25 +58,11 @@ AuditFn = Callable[[str, dict[str, Any], str], Awaitable[Any]]
 
 
 class OrderGuard(Protocol):
-    """Permission, circuit breakers and abnormal-trading checks (core.risk.guard.SafetyGuard)."""
-
-    def permit(self, actor: str, action: str) -> str | None: ...
-
-    def screen(
-        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order], *, dry_run: bool = False
-    ) -> tuple[str, str] | None: ...
+    """What the breakers and surveillance learn from the order path (core.risk.guard.SafetyGuard)."""
 
     def placed(self, request: OrderRequest) -> None: ...
 
     def venue_result(self, venue: str, ok: bool) -> None: ...
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why an order would be refused before reaching a venue, and the rule that says so."""
-
-    reason: str
-    rule: str
 
 
 @dataclass(frozen=True)
@@ -111,8 +92,7 @@ class TradeExecutor:
         venues: Mapping[str, ExchangeAdapter],
         instruments: Mapping[tuple[str, str], Instrument],
         orders: OrderManager,
-        risk: RiskGate,
-        market: MarketCache,
+        gate: PreTradeGate,
         portfolio: PositionSource,
         clock: Clock,
         bus: EventBus,
@@ -122,8 +102,7 @@ class TradeExecutor:
         self._venues = venues
         self._instruments = instruments
         self._orders = orders
-        self._risk = risk
-        self._market = market
+        self._gate = gate
         self._portfolio = portfolio
         self._clock = clock
         self._bus = bus
@@ -153,7 +132,7 @@ class TradeExecutor:
         """The whole pre-trade check (permission, validation, breakers, surveillance, dynamic
         risk, risk limits) without side effects. ``replacing``: the order a modification would
         cancel, left out of the working orders."""
-        return self._verdict(request, actor, exclude=replacing, dry_run=True)
+        return self._gate.check(request, actor, exclude=replacing, dry_run=True)
 
     def precheck_modify(
         self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
@@ -164,48 +143,20 @@ class TradeExecutor:
         return self.precheck(replacement, actor=actor, replacing=client_order_id)
 
     def precheck_cancel(self, actor: str = "user") -> Refusal | None:
-        denied = self._guard.permit(actor, "canceling orders") if self._guard is not None else None
-        return Refusal(denied, "permission") if denied is not None else None
-
-    def _verdict(
-        self, request: OrderRequest, actor: str, *, exclude: str | None = None, dry_run: bool = False,
-        exempt: bool = False,
-    ) -> Refusal | None:
-        """The checks in order; ``exempt`` (the engine's own protective orders) keeps only
-        those that make the order sendable at all."""
-        if self._guard is not None and not exempt:
-            denied = self._guard.permit(actor, "placing orders")
-            if denied is not None:
-                return Refusal(denied, "permission")
-        if request.venue not in self._venues:
-            return Refusal(f"venue '{request.venue}' is not configured", "unknown_venue")
-        instrument = self._instruments.get((request.venue, request.symbol))
-        if instrument is None:
-            return Refusal(f"{request.symbol} is not a market on {request.venue}", "unknown_market")
-        problems = request.validate_for(instrument)
-        if problems:
-            return Refusal("; ".join(problems), "validation")
-        if exempt:
-            return None
-        open_orders = [o for o in self._orders.open_orders() if o.client_order_id != exclude]
-        if self._guard is not None:
-            abnormal = self._guard.screen(request, instrument, open_orders, dry_run=dry_run)
-            if abnormal is not None:
-                return Refusal(*abnormal)
-        mark = self._market.mark(request.venue, request.symbol)
-        verdict = self._risk.check_order_risk(request, instrument, mark, open_orders)
-        if not verdict.approved:
-            return Refusal(verdict.reason or "refused by risk", verdict.rule or "risk")
-        return None
+        return self._gate.check_cancel(actor)
 
     async def place_order(
         self, request: OrderRequest, *, actor: str = "user", risk_exempt: str | None = None
     ) -> Order:
         """Place an order. ``risk_exempt`` (a reason, audited) is for the engine's own
         protective orders: closing positions in an emergency stop or at a stop-loss."""
-        refusal = self._verdict(request, actor, exempt=risk_exempt is not None)
+        refusal = self._gate.check(request, actor, exempt=risk_exempt is not None)
         if refusal is not None:
             raise await self._refuse(request, refusal.reason, refusal.rule, actor)
+        return await self._place_checked(request, actor, risk_exempt)
+
+    async def _place_checked(self, request: OrderRequest, actor: str, risk_exempt: str | None = None) -> Order:
+        """Write, then send, a request the gate has passed."""
         order = Order.from_request(request, self._clock.now_ms())
         verdict = f"risk exempt: {risk_exempt}" if risk_exempt is not None else "risk: approved"
         try:
@@ -254,12 +205,11 @@ class TradeExecutor:
         return await self._orders.mark(order, OrderStatus.REJECTED, self._clock.now_ms(), message, actor)
 
     async def cancel_order(self, client_order_id: str, *, actor: str = "user") -> Order:
-        if self._guard is not None:
-            denied = self._guard.permit(actor, "canceling orders")
-            if denied is not None:
-                await self._audit("permission_denied", {"action": "cancel", "client_order_id": client_order_id,
-                                                        "reason": denied}, actor)
-                raise OrderRefused(denied, "permission")
+        denied = self._gate.check_cancel(actor)
+        if denied is not None:
+            await self._audit("permission_denied", {"action": "cancel", "client_order_id": client_order_id,
+                                                    "reason": denied.reason}, actor)
+            raise OrderRefused(denied.reason, denied.rule)
         order = self._orders.track_order(client_order_id)
         if order is None:
             known = await self._orders.get(client_order_id)
@@ -282,21 +232,22 @@ class TradeExecutor:
     async def modify_order(
         self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
     ) -> Order:
-        """Cancel-replace. The replacement is checked first so a refused change keeps the old order."""
+        """Cancel-replace. The replacement passes the gate first (once, the old order left out of
+        the working orders), so a refused change keeps the old order."""
         request = self._replacement(client_order_id, price, size)
         if isinstance(request, Refusal):
             if request.rule == "validation":
                 await self._audit("modify_refused", {"client_order_id": client_order_id, "price": price, "size": size,
                                                      "reason": request.reason}, actor)
             raise OrderRefused(request.reason, request.rule)
-        refusal = self.precheck(request, actor=actor, replacing=client_order_id)
+        refusal = self._gate.check(request, actor, exclude=client_order_id)
         if refusal is not None:
             raise await self._refuse(request, refusal.reason, refusal.rule, actor)
         canceled = await self.cancel_order(client_order_id, actor=actor)
         if canceled.status is not OrderStatus.CANCELED:
             raise OrderRefused(f"order {client_order_id} could not be canceled ({canceled.status.value})", "not_open")
         await self._audit("order_modified", {"old": client_order_id, "new": request.client_order_id}, actor)
-        return await self.place_order(request, actor=actor)
+        return await self._place_checked(request, actor)
 
     def _replacement(self, client_order_id: str, price: Decimal | None, size: Decimal | None) -> OrderRequest | Refusal:
         """The order a modification sends: the same order with the new price and the size still

@@ -498,11 +498,6 @@ def _trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     return model
 
 
-class BookLevel(_Model):
-    price: Decimal
-    size: Decimal
-
-
 class OrderBook(_Model):
     venue: str
     symbol: str

@@ -3,7 +3,9 @@
 Every change goes through the order's state machine, is written to the database (a row and an
 order event, audited) and then published. Execution reports may arrive twice, late or out of
 order; ``apply`` is idempotent: fills are deduplicated by fill id, cumulative sizes only grow,
-and a status that would move an order backwards is ignored.
+and a status that would move an order backwards is ignored. A report reaches it by two routes
+(the venue's answer to the executor's call, and the venue's stream on the bus, which may carry
+the same report): each distinct report is applied once, whichever route brings it first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from core.storage.errors import DuplicateOrderError, StorageError
 log = logging.getLogger(__name__)
 
 RECENT_ORDERS = 4096
+APPLIED_KEPT = 4096  # reports remembered as applied: a second copy arrives within moments
+
+
+def report_identity(report: ExecutionReport) -> tuple[object, ...]:
+    """What makes two reports the same report: equal in everything ``apply`` reads."""
+    fill = report.fill
+    return (report.client_order_id, report.venue, report.status, report.filled_size, report.avg_price, report.fee,
+            report.venue_order_id, report.reason, report.ts, fill.fill_id if fill is not None else None)
 
 
 class DuplicateOrderId(ValueError):
@@ -59,6 +69,7 @@ class OrderManager:
         self._recent: OrderedDict[str, Order] = OrderedDict()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._writes: dict[str, asyncio.Future[None]] = {}
+        self._applied: OrderedDict[tuple[object, ...], None] = OrderedDict()
 
     async def load_open(self) -> list[Order]:
         """Bring open orders from the database into memory (start-up, before reconciliation)."""
@@ -112,11 +123,14 @@ class OrderManager:
         behind (in order, per order) instead of awaited: after an order has reached the venue
         the venue is the truth, and start-up reconciliation restores any status row a crash
         lost, so the acknowledgement need not wait for a second fsync."""
+        identity = report_identity(report)
         async with self._locks[report.client_order_id]:
             order = await self.get(report.client_order_id)
             if order is None:
                 log.warning("report for unknown order %s at %s ignored", report.client_order_id, report.venue)
                 return None
+            if identity in self._applied:
+                return order
             if order.is_open:
                 self._orders[order.client_order_id] = order
             if report.fill is not None:
@@ -130,6 +144,9 @@ class OrderManager:
                 self._bus.publish(OrderUpdated(order.model_copy(), previous))
             if not order.is_open:
                 self._retire(order)
+            self._applied[identity] = None
+            if len(self._applied) > APPLIED_KEPT:
+                self._applied.popitem(last=False)
             return order
 
     def _write_behind(

@@ -4,31 +4,22 @@ margin modes.
 
 These are optional: the generic ccxt venue and the paper venue have none of them, the dedicated
 venues (Hyperliquid, Binance USDⓈ-M) have what their exchange offers. Whoever wants one asks
-``supports(venue, Feature.X)`` first; that function is the one place a venue's features are
-looked up, so it can follow the port when the port grows its own record of capabilities.
+``supports(venue, Capability.X)`` first: the port's own record of capabilities
+(``core.ports.Capability``), and a type that reaches the methods below.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import StrEnum
 from typing import Literal, Protocol, TypeGuard, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from core.models import ExecutionReport, Order
-from core.ports import VenueError
+from core.ports import Capability, VenueError
 
 PositionMode = Literal["one_way", "hedge"]
 MarginMode = Literal["cross", "isolated"]
-
-
-class Feature(StrEnum):
-    FUNDING = "funding"  # fetch_funding: current rate and next funding time
-    OPEN_INTEREST = "open_interest"  # fetch_open_interest
-    MARK_PRICE = "mark_price"  # fetch_funding carries the mark and index prices
-    AMEND = "amend"  # amend_order: one native request, not cancel-and-replace
-    ACCOUNT_MODES = "account_modes"  # position and margin mode set from the configuration
 
 
 class _Model(BaseModel):
@@ -94,7 +85,7 @@ class AccountModes(_Model):
 class PerpetualVenue(Protocol):
     """The optional part of a venue; ``supports`` says which of it a given venue offers."""
 
-    def supports(self, feature: Feature) -> bool: ...
+    def supports(self, capability: Capability) -> bool: ...
 
     async def fetch_funding(self, symbol: str) -> Funding: ...
 
@@ -109,14 +100,14 @@ class PerpetualVenue(Protocol):
     def account_modes(self) -> AccountModes | None: ...
 
 
-def supports(venue: object, feature: Feature) -> TypeGuard[PerpetualVenue]:
-    """Whether ``venue`` offers ``feature``: a venue without a ``supports`` method offers none."""
-    return isinstance(venue, PerpetualVenue) and venue.supports(feature)
+def supports(venue: object, capability: Capability) -> TypeGuard[PerpetualVenue]:
+    """Whether ``venue`` offers the perpetuals ``capability``, as a venue with those methods."""
+    return isinstance(venue, PerpetualVenue) and venue.supports(capability)
 
 
 def account_modes(venue: object) -> str | None:
     """The venue's position and margin modes in words, once it has set them."""
-    if not supports(venue, Feature.ACCOUNT_MODES):
+    if not supports(venue, Capability.ACCOUNT_MODES):
         return None
     modes = venue.account_modes
     return modes.describe() if modes is not None else None

@@ -6,10 +6,10 @@ objects that satisfy these protocols.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.models import (
-    AgentOpinion,
     Balance,
     Candle,
     ExecutionReport,
@@ -44,6 +44,19 @@ class OrderNotFound(VenueError):
     pass
 
 
+class Capability(StrEnum):
+    """What only some venues do; callers ask ``ExchangeAdapter.supports`` instead of probing.
+    The perpetuals features are used through ``core.perpetuals``."""
+
+    #: new orders are refused until a person has typed the go-ahead (``confirm_live``): a live exchange
+    LIVE_CONFIRMATION = "live_confirmation"
+    FUNDING = "funding"  # fetch_funding: current rate and next funding time
+    OPEN_INTEREST = "open_interest"  # fetch_open_interest
+    MARK_PRICE = "mark_price"  # fetch_funding carries the mark and index prices
+    AMEND = "amend"  # amend_order: one native request, not cancel-and-replace
+    ACCOUNT_MODES = "account_modes"  # position and margin mode set from the configuration
+
+
 @runtime_checkable
 class ExchangeAdapter(Protocol):
     """One venue: its markets, account and order entry, and the market data it streams.
@@ -76,6 +89,15 @@ class ExchangeAdapter(Protocol):
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport: ...
 
+    def supports(self, capability: Capability) -> bool:
+        """Whether this venue has ``capability``."""
+        ...
+
+    def confirm_live(self) -> None:
+        """A person typed the go-ahead for real money: a venue that ``supports``
+        ``LIVE_CONFIRMATION`` sends new orders from now on; any other has nothing to confirm."""
+        ...
+
     def holds_protective_orders(self, symbol: str) -> bool:
         """Whether reduce-only stop-market and take-profit orders for ``symbol`` rest at the
         venue itself, tracked by client order id, and so keep protecting a position while the
@@ -103,20 +125,6 @@ class DerivativesFeed(Protocol):
 
     async def fetch_long_short_ratio(self, symbol: str) -> float | None:
         """Accounts long per account short, over the venue's latest hour."""
-
-
-class MarketFeed(Protocol):
-    """A source of market data without order entry (a replay, a public ccxt stream)."""
-
-    async def start(self, bus: EventBus) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-class Agent(Protocol):
-    name: str
-
-    async def analyze(self, context: Any) -> AgentOpinion: ...
 
 
 class Notifier(Protocol):

@@ -71,7 +71,7 @@ async def attach_services(engine: TradingEngine) -> None:
     await asyncio.to_thread(_import_services, config)
     from core.strategies.runner import StrategyEngine
 
-    strategies = StrategyEngine(engine, versions=engine.db, store=engine.db, margin_venues=margin_venues(config))
+    strategies = StrategyEngine(engine.host, versions=engine.db, store=engine.db, margin_venues=margin_venues(config))
     services: list[Service] = []
     if config.strategies:
         from core.strategies.live import LiveStrategies

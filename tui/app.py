@@ -33,6 +33,7 @@ from core.events import Subscription
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
 from core.plugins import registry
+from core.ports import Capability
 from core.redact import redact
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
@@ -349,10 +350,10 @@ class OpenTradeApp(App[None]):
         )
         if confirmed:
             self._confirmed_live.add(venue)
-            # A live ccxt venue refuses new orders until told that a person typed the go-ahead.
-            confirm_live = getattr(self.engine.venues[venue], "confirm_live", None)
-            if confirm_live is not None:
-                confirm_live()
+            # A live exchange refuses new orders until told that a person typed the go-ahead.
+            adapter = self.engine.venues[venue]
+            if adapter.supports(Capability.LIVE_CONFIRMATION):
+                adapter.confirm_live()
         return bool(confirmed)
 
     # ------------------------------------------------------------------ actions

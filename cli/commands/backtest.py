@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     backtest.add_argument("--signals", type=Path, help="JSON list of agent signals to replay (ai_trend_following)")
     backtest.add_argument("--export", type=Path, help="write the trades and equity curve (.csv) or everything (.json)")
     backtest.add_argument("--save", action="store_true", help="keep the result in the database (last result per strategy)")
+    backtest.add_argument("--with-risk", action="store_true",
+                          help="pass every order through the live pre-trade gate (risk_management, circuit_breakers, "
+                               "surveillance, dynamic_risk of the configuration; event engine) and report its refusals")
     backtest.set_defaults(handler=handle_backtest)
 
     opt = sub.add_parser("optimize", help="search a strategy's parameters (grid or genetic, walk-forward)")
@@ -270,8 +273,11 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
     engine = args.engine
     if engine == "auto":
         simple = (settings.latency_ms == 0 and settings.slippage == Slippage() and not signals and not tapes
-                  and not funding and len(series) == 1)
+                  and not funding and len(series) == 1 and not args.with_risk)
         engine = "fast" if target.cls.vectorised and simple else "event"
+    if engine == "fast" and args.with_risk:
+        raise UsageProblem("--with-risk runs the orders through the pre-trade gate, which only the event engine has: "
+                           "use --engine event")
     if engine == "fast" and not target.cls.vectorised:
         raise UsageProblem(f"strategy '{target.cls.name}' has no vectorised path; use --engine event")
     started = time.perf_counter()
@@ -282,7 +288,8 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
 
         result = run_fast(target.cls, series[0], target.params, settings)
     else:
-        result = _run_event(target.cls, series, tapes, target.params, settings, signals, args.json, funding)
+        result = _run_event(target.cls, series, tapes, target.params, settings, signals, args.json, funding,
+                            config if args.with_risk else None)
     result.elapsed_s = time.perf_counter() - started
     if args.export:
         from core.backtest.report import export
@@ -302,12 +309,13 @@ def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def _run_event(cls: type[Strategy], series: list[Bars], tapes: dict[str, Tape], params: dict[str, Any],
                settings: BacktestSettings, signals: list[Any], json_output: bool,
-               funding: dict[str, list[FundingRate]]) -> BacktestResult:
+               funding: dict[str, list[FundingRate]], risk: AppConfig | None) -> BacktestResult:
     from cli.progress import progress_bar, wanted
     from core.backtest.engine import backtest
 
     with progress_bar(f"backtest {cls.name}", wanted(json_output), "candles") as progress:
-        return backtest(cls, series, params, settings, signals=signals, tapes=tapes, funding=funding, progress=progress)
+        return backtest(cls, series, params, settings, signals=signals, tapes=tapes, funding=funding, progress=progress,
+                        risk=risk)
 
 
 def _stored_funding(ctx: CommandContext, venue: str, series: list[Bars]) -> dict[str, list[FundingRate]]:
@@ -370,8 +378,17 @@ def _print_backtest(result: BacktestResult, exported: Path | None, holding: floa
         ("open position", result.final_position),
         ("elapsed (s)", result.elapsed_s),
     ])
+    if result.risk is not None:
+        _print_gate(result.risk)
     if exported:
         print(f"exported to {exported}")
+
+
+def _print_gate(risk: dict[str, Any]) -> None:
+    rows: list[tuple[str, Any]] = [("orders refused", risk["refused"])]
+    rows += [(f"  {rule}", f"{entry['count']}: {entry['first_reason']}") for rule, entry in risk["by_rule"].items()]
+    rows += [("breakers tripped", ", ".join(risk["breakers_tripped"]) or "none"), ("risk state at the end", risk["final_state"])]
+    _table("pre-trade gate (--with-risk)", rows)
 
 
 # ----- optimize ------------------------------------------------------------------------------------

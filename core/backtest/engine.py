@@ -14,18 +14,20 @@ strategies read the latest paid rate as they would read the venue's. With ``late
 after submission plus the latency. The books, the account and the orders are the simulated
 exchange's (``core.sim``), the one the paper venues use; its account is a margin account in the
 quote currency, like backtesting.py's: cash moves by realized PnL and fees, shorts are allowed,
-nothing is refused for want of funds.
+nothing is refused for want of funds. Given the live configuration (``risk``), every order of a
+strategy also passes the live pre-trade gate (``core.backtest.risk``) and refusals are counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,6 +58,12 @@ from core.sim import Account, Change, SimExchange
 from core.sim.exchange import MARKET
 from core.strategies.base import Strategy, as_decimal
 from core.strategies.runner import StrategyEngine
+
+if TYPE_CHECKING:
+    from core.backtest.risk import BacktestRisk
+    from core.config import AppConfig
+
+log = logging.getLogger(__name__)
 
 VENUE = "backtest"
 UNLIMITED_LOTS = 10**18
@@ -130,6 +138,7 @@ class Backtester:
     Each symbol trades as ``instrument_for`` makes it from the data and the settings, or as
     ``instruments`` gives it (a venue's own market: its tick, lot, fees, contract size; a
     perpetual's orders keep their leverage, so its margin and liquidation price are the venue's).
+    ``risk``: the configuration whose pre-trade gate the strategies' orders pass.
     """
 
     def __init__(
@@ -142,6 +151,7 @@ class Backtester:
         instruments: Mapping[str, Instrument] | None = None,
         funding: Mapping[str, Sequence[FundingRate]] | None = None,
         progress: Progress | None = None,
+        risk: AppConfig | None = None,
     ) -> None:
         series = [bars] if isinstance(bars, Bars) else list(bars)
         if not series or any(len(b) == 0 for b in series):
@@ -181,6 +191,14 @@ class Backtester:
         self._progress = progress
         self.series = series
         self.exposed_bars = 0
+        self.risk: BacktestRisk | None = None
+        self._emergencies: list[str] = []
+        if risk is not None:
+            from core.backtest.risk import BacktestRisk
+
+            self.risk = BacktestRisk(risk, VENUE, [m.instrument for m in self._markets.values()], self.quote,
+                                     Decimal(repr(self.settings.cash)), self.clock, self.bus, self.open_orders,
+                                     self._emergency)
 
     def _market(self, bars: Bars, given: Instrument | None) -> _Market:
         instrument = given or instrument_for(bars, self.settings)
@@ -248,14 +266,22 @@ class Backtester:
         market = self._markets.get(request.symbol)
         if market is None:
             raise OrderRefused(f"{request.symbol} is not in this backtest (symbols: {', '.join(self._markets)})")
-        problems = request.validate_for(market.instrument)
-        if problems:
-            raise OrderRefused("; ".join(problems), "instrument")
+        if self.risk is None:
+            problems = request.validate_for(market.instrument)
+            if problems:
+                raise OrderRefused("; ".join(problems), "instrument")
         if request.client_order_id in self._live:
             raise OrderRefused(f"client order id {request.client_order_id} is already in use")
         if request.stop_loss is not None or request.take_profit is not None:
             raise OrderRefused("the backtester does not attach stop-loss/take-profit to an order: "
                                "send them as separate stop_market / take_profit orders")
+        if self.risk is not None:
+            refusal = self.risk.check(request)  # validation against the instrument included
+            if refusal is not None:
+                raise OrderRefused(refusal.reason, refusal.rule)
+        return await self._accept(market, request)
+
+    async def _accept(self, market: _Market, request: OrderRequest) -> Order:
         now = self.clock.now_ms()
         order = Order.from_request(request, now)
         live = self._live[order.client_order_id] = _Live(order, now + self.settings.latency_ms)
@@ -305,18 +331,25 @@ class Backtester:
                     await self._deliver_signals()
                 await self._replay(market, price, size, side)
             self.clock.set(ts + step)
+            if self.risk is not None:
+                for market in active:
+                    self.risk.closed(market.bars.symbol, market.book.price_of(market.last))
             for market in active:
                 self._pay_funding(market, ts + step)
             for market in active:
                 candle = market.bars.candle(market.cursor)
                 market.cursor += 1
                 await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, candle)
+            if self.risk is not None:
+                await self._watch_risk()
             self._stop_on_failure()
             equity[i] = float(self.equity())
             exposed += any(m.position.size != 0 for m in self._markets.values())
             if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
                 self._progress(i + 1, len(self.timeline))
         await self.strategies.stop()
+        if self.risk is not None:
+            await self.risk.drain()
         self.exposed_bars = exposed
         return equity
 
@@ -327,6 +360,36 @@ class Backtester:
             if market.position.size:
                 self.funding += self.exchange.account.pay_funding(
                     market.instrument, as_decimal(rate.rate), market.book.price_of(market.last), rate.ts)
+
+    async def _watch_risk(self) -> None:
+        """The engine's monitor at each close; an emergency stop it (or an order) raised cancels
+        every order and closes every position, past the halted gate, as the engine's does."""
+        assert self.risk is not None
+        self.risk.monitor()
+        await asyncio.sleep(0)  # the risk manager hands an emergency to a task: let it report
+        while self._emergencies:
+            reason = self._emergencies.pop(0)
+            for client_order_id in list(self._live):
+                await self.cancel(client_order_id)
+            for market in self._markets.values():
+                await self._close(market, reason)
+
+    async def _emergency(self, reason: str) -> None:
+        self._emergencies.append(reason)
+
+    async def _close(self, market: _Market, reason: str) -> None:
+        size = abs(market.position.size)
+        if size == 0 or market.last == 0:
+            return
+        request = OrderRequest(venue=VENUE, symbol=market.bars.symbol, side=Side.SELL if market.position.size > 0 else Side.BUY,
+                               type=OrderType.MARKET, size=size, time_in_force=TimeInForce.IOC,
+                               reduce_only=market.instrument.is_perpetual)
+        assert self.risk is not None
+        refusal = self.risk.exempt(request)
+        if refusal is not None:
+            log.error("emergency stop (%s) could not close %s: %s", reason, market.bars.symbol, refusal.reason)
+            return
+        await self._accept(market, request)
 
     def _stop_on_failure(self) -> None:
         if self.strategies.failures:
@@ -343,6 +406,8 @@ class Backtester:
         synthetic depth, then the strategies see the print."""
         market.last = price
         now = self.clock.now_ms()
+        if self.risk is not None:
+            self.risk.price(market.bars.symbol, market.book.price_of(price))
         if self._live:
             for live in [lv for lv in self._live.values()
                          if not lv.placed and lv.due <= now and lv.order.symbol == market.bars.symbol]:
@@ -436,6 +501,8 @@ class Backtester:
             if change.fill is not None:
                 self._record_trade(market, change)
                 fills.append(change.fill)
+                if self.risk is not None:
+                    self.risk.fill(change.fill, change.sim.order.leverage)
             if change.status.is_terminal:
                 self._live.pop(change.sim.order.client_order_id, None)
         for fill in fills:
@@ -488,10 +555,12 @@ def backtest(
     tapes: Mapping[str, Tape] | None = None,
     funding: Mapping[str, Sequence[FundingRate]] | None = None,
     progress: Progress | None = None,
+    risk: AppConfig | None = None,
 ) -> BacktestResult:
-    """Run one strategy through the event-driven backtester (call from a thread, not the loop)."""
+    """Run one strategy through the event-driven backtester (call from a thread, not the loop);
+    ``risk``: the configuration whose pre-trade gate its orders pass."""
     return asyncio.run(backtest_async(strategy_cls, bars, params, settings, signals=signals, tapes=tapes,
-                                      funding=funding, progress=progress))
+                                      funding=funding, progress=progress, risk=risk))
 
 
 async def backtest_async(
@@ -504,10 +573,11 @@ async def backtest_async(
     tapes: Mapping[str, Tape] | None = None,
     funding: Mapping[str, Sequence[FundingRate]] | None = None,
     progress: Progress | None = None,
+    risk: AppConfig | None = None,
 ) -> BacktestResult:
     started = time.perf_counter()
     strategy = strategy_cls(params or {})
-    tester = Backtester(bars, settings, signals=signals, tapes=tapes, funding=funding, progress=progress)
+    tester = Backtester(bars, settings, signals=signals, tapes=tapes, funding=funding, progress=progress, risk=risk)
     series = tester.series
     symbols = [b.symbol for b in series]
     tester.strategies.add(strategy, venue=VENUE, symbols=symbols, timeframe=series[0].timeframe)
@@ -522,4 +592,5 @@ async def backtest_async(
         timeframe=series[0].timeframe, engine="event", metrics=metrics, ts=tester.timeline, equity=equity,
         trades=tester.trades, final_position=positions[0] if len(positions) == 1 else math.fsum(map(abs, positions)),
         elapsed_s=time.perf_counter() - started, funding=float(tester.funding),
+        risk=tester.risk.summary() if tester.risk is not None else None,
     )

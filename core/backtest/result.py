@@ -75,6 +75,8 @@ class BacktestResult:
     final_position: float  # signed size still open at the end, marked to the last close
     elapsed_s: float = 0.0
     funding: float = 0.0  # received by the perpetual positions (negative: paid), in the equity curve
+    #: with the live pre-trade gate (``--with-risk``): what it refused, by rule, and what tripped
+    risk: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Everything but the curves, JSON-ready: what `opentrade backtest --json` prints."""
@@ -89,4 +91,5 @@ class BacktestResult:
             "final_position": self.final_position,
             "funding": self.funding,
             "elapsed_s": round(self.elapsed_s, 6),
+            **({"risk": self.risk} if self.risk is not None else {}),
         }

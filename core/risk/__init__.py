@@ -1,4 +1,4 @@
-"""Risk: the order gate, position monitoring, state transitions and position sizing."""
+"""Risk: the pre-trade gate, position monitoring, state transitions and position sizing."""
 
 from core.risk.gauges import LimitUsage
 from core.risk.manager import RiskManager

@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from core.config import CircuitBreakerConfig, RiskConfig, TradingConfig
+from core.config import CircuitBreakerConfig, RiskConfig
 from core.events import Event, EventBus, OrderBookUpdated, OrderRejected, OrderUpdated, TickerUpdated
 from core.models import OrderRequest, OrderStatus
 from core.portfolio import DAY_MS, Portfolio
@@ -107,7 +107,6 @@ class CircuitBreakers:
         self,
         config: CircuitBreakerConfig,
         risk: RiskConfig,
-        trading: TradingConfig,
         portfolio: Portfolio,
         bus: EventBus,
         clock: Clock,
@@ -115,7 +114,6 @@ class CircuitBreakers:
     ) -> None:
         self._config = config
         self._risk = risk
-        self._trading = trading
         self._portfolio = portfolio
         self._clock = clock
         self._on_trip = on_trip
@@ -194,7 +192,7 @@ class CircuitBreakers:
                       f"equity {money(self._portfolio.equity(), quote)} is {pct(drawdown)} below its peak "
                       f"{money(self._portfolio.peak_equity(), quote)}; the breaker is at {pct(self._config.account_drawdown_pct)}")
         loss = -self._portfolio.daily_pnl()
-        limit = daily_loss_limit(self._risk, self._trading, self._portfolio.start_of_day_equity())
+        limit = daily_loss_limit(self._risk, self._portfolio.start_of_day_equity())
         today = self._clock.now_ms() // DAY_MS
         if loss >= limit and self._loss_acknowledged_day != today:
             self.trip(BreakerLevel.ACCOUNT, "daily_loss", "account",

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from core.config import DynamicRiskConfig, RiskConfig, TradingConfig
+from core.config import DynamicRiskConfig, RiskConfig
 from core.events import AgentDecision, Event, EventBus, TickerUpdated
 from core.models import Instrument, Order, OrderRequest
 from core.portfolio import Portfolio
@@ -133,14 +133,12 @@ class DynamicRisk:
         self,
         config: DynamicRiskConfig,
         risk: RiskConfig,
-        trading: TradingConfig,
         portfolio: Portfolio,
         bus: EventBus,
         clock: Clock,
     ) -> None:
         self._config = config
         self._risk = risk
-        self._trading = trading
         self._portfolio = portfolio
         self._clock = clock
         self._volatility: dict[tuple[str, str], _Volatility] = {}
@@ -219,7 +217,7 @@ class DynamicRisk:
         if why is None or price is None:
             return None
         equity = self._portfolio.equity()
-        limit = min(self._trading.max_position_size, equity * Decimal(str(self._risk.max_position_pct)))
+        limit = min(self._risk.max_position_size, equity * Decimal(str(self._risk.max_position_pct)))
         cut = limit * Decimal(str(factor))
         projected = projected_size(position, request, open_orders) * price * instrument.contract_size
         if projected > cut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.config import RiskConfig, TradingConfig
+from core.config import RiskConfig
 from core.models import ZERO, Order
 from core.portfolio import Portfolio
 from core.risk.exposure import projected_exposure
@@ -28,20 +28,20 @@ class LimitUsage:
 
 
 def limits_usage(
-    config: RiskConfig, trading: TradingConfig, portfolio: Portfolio, open_orders: list[Order]
+    config: RiskConfig, portfolio: Portfolio, open_orders: list[Order]
 ) -> list[LimitUsage]:
     """One gauge per open position, then total exposure (working orders included), daily loss,
     open positions, account leverage and drawdown."""
     quote = portfolio.quote_currency
     equity = max(portfolio.equity(), ZERO)
-    per_position = min(trading.max_position_size, equity * Decimal(str(config.max_position_pct)))
+    per_position = min(config.max_position_size, equity * Decimal(str(config.max_position_pct)))
     usage = [
         LimitUsage(f"position {p.symbol}", portfolio.exposure(p.venue, p.symbol), per_position, quote)
         for p in portfolio.positions()
     ]
     total = sum(projected_exposure(portfolio, open_orders).values(), ZERO)
     usage.append(LimitUsage("total exposure", total, equity * Decimal(str(config.max_total_exposure_pct)), quote))
-    limit = daily_loss_limit(config, trading, portfolio.start_of_day_equity())
+    limit = daily_loss_limit(config, portfolio.start_of_day_equity())
     usage.append(LimitUsage("daily loss", max(-portfolio.daily_pnl(), ZERO), limit, quote))
     usage.append(LimitUsage("open positions", Decimal(len(portfolio.positions())), Decimal(config.max_open_positions), ""))
     leverage = portfolio.exposure() / equity if equity > 0 else ZERO

@@ -1,8 +1,6 @@
-"""The safety checks in front of the risk manager, as one object the executor calls.
-
-Order of checks for an order: permission (who), breakers (is trading halted, is this strategy
-stopped), surveillance (is this order abnormal), dynamic risk (is new exposure paused or cut);
-then the RiskManager's limits. A breaker trip halts the risk state (account and system level)
+"""The safety checks in front of the risk limits: permission (who), breakers (is trading halted,
+is this strategy stopped), surveillance (is this order abnormal), dynamic risk (is new exposure
+paused or cut). ``core.risk.gate`` runs them in their place among the other checks. A breaker trip halts the risk state (account and system level)
 or stops one strategy, raises a critical RiskAlert (which the notifier forwards), and is
 audited. Tripped breakers survive a restart and only an admin can reset them.
 """
@@ -24,7 +22,6 @@ from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
 from core.risk.breakers import BreakerLevel, CircuitBreakers, Trip
 from core.risk.dynamic import DynamicRisk
-from core.risk.exposure import only_reduces
 from core.risk.manager import RiskManager
 from core.risk.rules import RiskCheckResult
 from core.risk.surveillance import Surveillance
@@ -61,13 +58,12 @@ class SafetyGuard:
         self._risk = risk
         self._store = store
         self._audit = audit
-        self._portfolio = portfolio
         self.permissions = Permissions(config.permissions)
         self.breakers = CircuitBreakers(
-            config.circuit_breakers, config.risk_management, config.trading, portfolio, bus, clock, self._on_trip
+            config.circuit_breakers, config.risk_management, portfolio, bus, clock, self._on_trip
         )
         self.surveillance = Surveillance(config.surveillance, config.circuit_breakers, portfolio, bus, clock)
-        self.dynamic = DynamicRisk(config.dynamic_risk, config.risk_management, config.trading, portfolio, bus, clock)
+        self.dynamic = DynamicRisk(config.dynamic_risk, config.risk_management, portfolio, bus, clock)
         self._pending: set[asyncio.Task[Any]] = set()
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -104,12 +100,12 @@ class SafetyGuard:
         return None
 
     def screen(
-        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order], *, dry_run: bool = False
+        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order], *, reduces: bool,
+        dry_run: bool = False,
     ) -> tuple[str, str] | None:
-        """(reason, rule) when breakers, surveillance or dynamic risk refuse the order.
-        ``dry_run``: the check before a confirmation, which counts no attempt and stops nothing."""
-        position = self._portfolio.position(request.venue, request.symbol)
-        reduces = only_reduces(request, instrument, position, open_orders)
+        """(reason, rule) when breakers, surveillance or dynamic risk refuse the order; ``reduces``:
+        it can only shrink its position. ``dry_run``: the check before a confirmation, which
+        counts no attempt and stops nothing."""
         book = self._market.book(request.venue, request.symbol)
         abnormal = self.surveillance.screen(request, open_orders, book, reduces=reduces, dry_run=dry_run)
         if not dry_run:

@@ -1,10 +1,11 @@
-"""The RiskManager: the gate every order passes, and the watch kept on open positions.
+"""The RiskManager: the risk state every order is checked against (``core.risk.gate`` runs the
+checks, in order) and the watch kept on open positions.
 
 States only escalate on their own (ACTIVE -> REDUCING -> HALTED); going back to ACTIVE takes a
 person calling ``reset``. Exits are never locked in: while HALTED on its own (a breaker, the
-daily loss) orders that only reduce a position still pass; only a halt by a person (the kill
-switch, the emergency stop) stops them, and the emergency stop closes positions itself. Every change is published as ``RiskStateChanged`` so the engine can
-audit it, and every alert as ``RiskAlert``.
+daily loss) orders that only reduce a position still pass; only a halt by a person (the
+emergency stop) stops them, and the emergency stop closes positions itself. Every change is
+published as ``RiskStateChanged`` so the engine can audit it, and every alert as ``RiskAlert``.
 
 Alerts are edge-triggered: a condition is announced when it starts and again only after it has
 cleared, so a monitor running every 30 seconds does not repeat the same alert forever.
@@ -25,30 +26,11 @@ from decimal import Decimal
 
 from core.config import RiskConfig, TradingConfig
 from core.events import EventBus, RiskAlert, RiskStateChanged
-from core.models import (
-    ZERO,
-    Direction,
-    Instrument,
-    Order,
-    OrderRequest,
-    RiskState,
-    Signal,
-)
+from core.models import Order, RiskState
 from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
-from core.risk.exposure import only_reduces, order_price
 from core.risk.gauges import LimitUsage, limits_usage
-from core.risk.rules import (
-    OrderContext,
-    OrderRules,
-    RiskCheckResult,
-    daily_loss_limit,
-    money,
-    pct,
-    price_text,
-)
-from core.risk.protection import order_level_problem
-from core.risk.sizing import equity_share
+from core.risk.rules import OrderRules, RiskCheckResult, daily_loss_limit, money, pct, price_text
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +51,6 @@ class RiskManager:
         on_emergency: EmergencyCallback | None = None,
     ) -> None:
         self._config = config
-        self._trading = trading
         self._portfolio = portfolio
         self._bus = bus
         self._clock = clock
@@ -112,13 +93,6 @@ class RiskManager:
         self._emergency_fired = False
         self._raised.clear()
         self.set_state(RiskState.ACTIVE, f"reset by {actor}")
-
-    def kill_switch(self) -> bool:
-        """True while the kill switch is engaged (HALTED): no order passes."""
-        return self._state is RiskState.HALTED
-
-    def engage_kill_switch(self, actor: str) -> None:
-        self.set_state(RiskState.HALTED, f"kill switch engaged by {actor}", by_person=True)
 
     async def emergency_stop(self, reason: str) -> None:
         """A person's emergency stop: halt, then let the engine cancel every order and flatten
@@ -163,7 +137,7 @@ class RiskManager:
 
     def _daily_loss(self) -> tuple[Decimal, Decimal]:
         """Today's loss (positive when losing) and the daily loss limit that applies to it."""
-        limit = daily_loss_limit(self._config, self._trading, self._portfolio.start_of_day_equity())
+        limit = daily_loss_limit(self._config, self._portfolio.start_of_day_equity())
         return -self._portfolio.daily_pnl(), limit
 
     def _levels_reached(self, loss: Decimal, limit: Decimal) -> dict[str, bool]:
@@ -172,7 +146,7 @@ class RiskManager:
             "reducing": loss >= limit * Decimal(str(self._config.reducing_at_loss_fraction)),
         }
 
-    def _evaluate(self) -> None:
+    def evaluate(self) -> None:
         """Escalate the state for today's loss and the drawdown; cheap enough for every order."""
         if self._acknowledged_day != self._today():
             self._acknowledged = set()
@@ -200,52 +174,19 @@ class RiskManager:
                 f"{pct(self._config.emergency_stop_loss)}"
             )
 
-    # -- the order gate -----------------------------------------------------------------------
+    # -- what the pre-trade gate reads (core.risk.gate) --------------------------------------
 
-    def check_order_risk(
-        self,
-        request: OrderRequest,
-        instrument: Instrument,
-        mark_price: Decimal | None,
-        open_orders: list[Order],
-    ) -> RiskCheckResult:
-        self._evaluate()
-        position = self._portfolio.position(request.venue, request.symbol)
-        reduces = only_reduces(request, instrument, position, open_orders)
-        if self._state is RiskState.HALTED and (self.halted_by_person or not reduces):
-            return RiskCheckResult.reject("halted", self.halt_text())
-        mark = mark_price if mark_price is not None else self._portfolio.mark(request.venue, request.symbol)
-        price = order_price(request, mark)
-        if price is None:
-            return RiskCheckResult.reject(
-                "no_mark",
-                f"no market price yet for {request.symbol}; a {request.type.value.replace('_', ' ')} order "
-                "cannot be checked without one",
-            )
-        band = self._fat_finger(request, mark)
-        if band is not None:
-            return band
-        levels = order_level_problem(request, instrument, price)
-        if levels is not None:
-            return RiskCheckResult.reject("protective_levels", levels)
-        if reduces:
-            return RiskCheckResult.ok()
-        if self._state is RiskState.REDUCING:
-            return RiskCheckResult.reject(
-                "reducing",
-                f"only orders that reduce a position pass while risk is REDUCING ({self.state_reason}); "
-                f"this {request.side.value} of {request.size} {instrument.base} would not reduce {request.symbol}",
-            )
-        context = OrderContext(
-            request=request,
-            instrument=instrument,
-            price=price,
-            position=position,
-            open_orders=open_orders,
-            equity=self._portfolio.equity(),
-            portfolio=self._portfolio,
-        )
-        return self._rules.check(context)
+    @property
+    def config(self) -> RiskConfig:
+        return self._config
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._portfolio
+
+    @property
+    def rules(self) -> OrderRules:
+        return self._rules
 
     def halt_text(self) -> str:
         if self.halted_by_person:
@@ -263,73 +204,12 @@ class RiskManager:
             found.append(RiskCheckResult.reject("reducing", f"only orders that reduce a position pass ({self.state_reason})"))
         return found + self._rules.standing(open_orders)
 
-    def _fat_finger(self, request: OrderRequest, mark: Decimal | None) -> RiskCheckResult | None:
-        if mark is None:
-            return None
-        band = Decimal(str(self._config.fat_finger_pct))
-        for label, value in (("limit price", request.price), ("trigger price", request.trigger_price)):
-            if value is not None and abs(value - mark) > mark * band:
-                return RiskCheckResult.reject(
-                    "fat_finger",
-                    f"{label} {price_text(value)} is {pct(abs(value - mark) / mark)} from the mark "
-                    f"{price_text(mark)} of {request.symbol}; the fat-finger band is {pct(self._config.fat_finger_pct)}",
-                )
-        return None
-
-    # -- sizing -------------------------------------------------------------------------------
-
-    def calculate_position_size(
-        self,
-        signal: Signal | None,
-        instrument: Instrument,
-        price: Decimal,
-        *,
-        method: str = "fixed_fraction",
-        fraction: float = 0.1,
-        volatility: float | None = None,
-        target_volatility: float = 0.02,
-        win_rate: float | None = None,
-        payoff: float | None = None,
-        kelly_cap: float = 0.25,
-    ) -> Decimal:
-        """A size in base units (contracts for perpetuals), rounded down to the lot size.
-
-        A signal's strength scales the share (a half-strength signal trades half); a HOLD signal
-        trades nothing. The result never exceeds the position limits, and is 0 when it would be
-        below the instrument's minimum size or notional.
-        """
-        if price <= 0:
-            raise ValueError(f"price must be greater than 0 to size a position, got {price}")
-        if signal is not None and signal.direction is Direction.HOLD:
-            return ZERO
-        share = equity_share(
-            method,
-            fraction=fraction,
-            volatility=volatility,
-            target_volatility=target_volatility,
-            win_rate=win_rate,
-            payoff=payoff,
-            kelly_cap=kelly_cap,
-        )
-        if signal is not None:
-            share *= signal.strength
-        equity = self._portfolio.equity()
-        if equity <= 0 or share <= 0:
-            return ZERO
-        cap = min(self._trading.max_position_size, equity * Decimal(str(self._config.max_position_pct)))
-        notional = min(equity * Decimal(str(share)), cap)
-        unit_value = price * instrument.contract_size
-        size = instrument.round_size(notional / unit_value)
-        if size <= 0 or size < instrument.min_size or size * unit_value < instrument.min_notional:
-            return ZERO
-        return size
-
     # -- watching positions -------------------------------------------------------------------
 
     def monitor_positions(self) -> list[RiskAlert]:
         """Check every limit that can be broken without an order; returns (and has published)
         the alerts raised since the previous call."""
-        self._evaluate()
+        self.evaluate()
         self._check_leverage()
         self._check_liquidations()
         alerts = list(self._unreported)
@@ -387,4 +267,4 @@ class RiskManager:
 
     def limits_usage(self, open_orders: list[Order] | None = None) -> list[LimitUsage]:
         """Every limit with its current use, for the gauges; open orders count toward exposure."""
-        return limits_usage(self._config, self._trading, self._portfolio, open_orders or [])
+        return limits_usage(self._config, self._portfolio, open_orders or [])

@@ -162,9 +162,6 @@ class Protector:
         """The levels of the open position on this market, or None."""
         return self._levels.get((venue, symbol))
 
-    def all_levels(self) -> list[ProtectiveLevels]:
-        return list(self._levels.values())
-
     def watched(self) -> list[ProtectiveLevels]:
         """Engine-side levels: they stop being watched when the app stops."""
         return [lv for lv in self._levels.values() if lv.placement is LevelPlacement.ENGINE and not lv.empty]

@@ -45,9 +45,9 @@ def price_text(price: Decimal) -> str:
     return f"{price:,.8f}".rstrip("0").rstrip(".") if price < 1 else f"{price:,.2f}"
 
 
-def daily_loss_limit(config: RiskConfig, trading: TradingConfig, start_equity: Decimal | None) -> Decimal:
+def daily_loss_limit(config: RiskConfig, start_equity: Decimal | None) -> Decimal:
     """The tighter of the absolute daily loss limit and the share of the day's starting equity."""
-    limit = trading.max_daily_loss
+    limit = config.max_daily_loss
     if start_equity is not None and start_equity > 0:
         limit = min(limit, start_equity * Decimal(str(config.max_daily_loss_pct)))
     return limit
@@ -148,11 +148,11 @@ class OrderRules:
     def _daily_loss_reached(self) -> RiskCheckResult | None:
         loss = -self._portfolio.daily_pnl()
         quote = self._portfolio.quote_currency
-        if loss >= self._trading.max_daily_loss:
+        if loss >= self._config.max_daily_loss:
             return RiskCheckResult.reject(
                 "max_daily_loss",
                 f"today's loss of {money(loss, quote)} has reached the daily limit of "
-                f"{money(self._trading.max_daily_loss, quote)}; only orders that reduce a position pass "
+                f"{money(self._config.max_daily_loss, quote)}; only orders that reduce a position pass "
                 "until the UTC day ends",
             )
         start = self._portfolio.start_of_day_equity()
@@ -202,11 +202,11 @@ class OrderRules:
         quote = self._portfolio.quote_currency
         working = working_on_side(ctx.open_orders, ctx.request)
         counted = f" with the working {ctx.request.side.value} orders ({working} {ctx.instrument.base})" if working else ""
-        if projected > self._trading.max_position_size:
+        if projected > self._config.max_position_size:
             return RiskCheckResult.reject(
                 "max_position_size",
                 f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted}; "
-                f"the largest position allowed is {money(self._trading.max_position_size, quote)}",
+                f"the largest position allowed is {money(self._config.max_position_size, quote)}",
             )
         if projected > ctx.equity * self._share(self._config.max_position_pct):
             return RiskCheckResult.reject(

@@ -1,7 +1,5 @@
-"""How much of equity one trade should commit, by the three usual rules.
-
-Each rule returns a share of equity; the risk manager turns it into a size, caps it by the
-position limits and rounds it down to the lot size.
+"""How much of equity one trade should commit, by the three usual rules (the risk agent's
+sizing advice); the pre-trade gate then holds every order to the position limits.
 """
 
 from __future__ import annotations
@@ -55,3 +53,4 @@ def equity_share(
             raise SizingError(f"Kelly cap must be between 0 and 1, got {kelly_cap}")
         return max(0.0, min(kelly_fraction(win_rate, payoff), kelly_cap))
     raise SizingError(f"unknown sizing method '{method}'; choose one of {', '.join(SIZING_METHODS)}")
+

@@ -449,17 +449,6 @@ class Database:
         )
         return [{**dict(row), "params": json.loads(row["params"])} for row in rows]
 
-    async def save_risk_parameters(self, params: dict[str, Any], ts: int, actor: str) -> int:
-        """Keep a new set of risk limits (audited); returns its id, increasing with each save."""
-        canonical_json(params)
-        row_id: int = await self._writer.submit(partial(ops.save_risk_parameters_op, params, ts, actor))
-        return row_id
-
-    async def latest_risk_parameters(self) -> dict[str, Any] | None:
-        """The newest saved risk limits; Decimals come back as strings, as they were stored."""
-        rows = await self._rows("SELECT params FROM risk_parameters ORDER BY id DESC LIMIT 1")
-        return json.loads(rows[0]["params"]) if rows else None
-
     # Candles
 
     async def save_candles(self, venue: str, symbol: str, timeframe: str, candles: list[Candle]) -> int:

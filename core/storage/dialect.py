@@ -365,8 +365,3 @@ class PostgresConn(_Base):
 
     def close(self) -> None:
         self.raw.close()
-
-
-def require_table(conn: Conn, name: str, where: str) -> None:
-    if not conn.table_exists(name):
-        raise StorageError(f"{where} has no {name} table: is it an OpenTrade database?")

@@ -176,13 +176,6 @@ def save_strategy_version_op(
     return version
 
 
-def save_risk_parameters_op(params: dict[str, Any], ts: int, actor: str, conn: Conn, chain: AuditChain) -> int:
-    row_id = int(conn.execute(
-        "INSERT INTO risk_parameters (ts, actor, params) VALUES (?, ?, ?) RETURNING id", (ts, actor, canonical_json(params))
-    ).fetchone()[0])
-    chain.append(conn, AuditDraft.of(ts, "risk_parameters", actor, {"id": row_id, "params": params}))
-    return row_id
-
 
 def save_candles_op(rows: list[tuple[Any, ...]], conn: Conn, chain: AuditChain) -> int:
     conn.upsert_candles(rows)

@@ -1,7 +1,7 @@
 """The StrategyEngine: runs several strategies over one host, live or in a backtest.
 
-The host is whatever can place orders for a strategy: the TradingEngine live (every order
-through the risk manager) or the backtester over the matching engine. Strategies only see their
+The host is whatever can place orders for a strategy: ``core.strategy_host`` live (every order
+through the executor's pre-trade gate) or the backtester over the matching engine. Strategies only see their
 ``StrategyContext``, which stamps their id on every order, sizes them from their share of the
 capital, and keeps their own ledger, so PnL is attributed per strategy even when two trade the
 same symbol. Live, it also keeps a strategy's sales on a spot market within what it holds
@@ -11,14 +11,13 @@ orders and positions after each callback, for ``core.strategies.recovery`` after
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from core.events import CandleClosed, Event, EventBus, OrderFilled, SignalGenerated, Subscription, TradePrinted
 from core.faults import kill_point
@@ -42,11 +41,6 @@ from core.ports import Clock
 from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
 from core.storage.errors import StorageError
 
-if TYPE_CHECKING:
-    from core.backtest.data import Bars
-    from core.backtest.optimizer import OptimizationResult, SearchSettings
-    from core.backtest.result import BacktestResult, BacktestSettings
-
 log = logging.getLogger(__name__)
 
 STRATEGY_SOURCE = "strategy:"
@@ -55,7 +49,7 @@ FILLS_REMEMBERED = 1000  # per strategy: enough to recognise the fills booked tw
 
 
 class StrategyHost(Protocol):
-    """What the StrategyEngine needs from its host (the TradingEngine live, the backtester).
+    """What the StrategyEngine needs from its host (``core.strategy_host`` live, the backtester).
 
     ``submit`` goes through the risk manager and raises an exception whose text is the reason
     when the order is refused; fills come back through ``StrategyEngine.on_fill``.
@@ -128,13 +122,6 @@ class StrategyInfo:
     @property
     def pnl(self) -> Decimal:
         return self.realized_pnl + self.unrealized_pnl - self.fees
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    strategy_id: str
-    state: str
-    detail: str = ""
 
 
 class StrategyContext:
@@ -556,33 +543,3 @@ class StrategyEngine:
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
-
-    # ----- the first design document's interface ------------------------------------------------
-
-    async def generate_signals(self, venue: str, symbol: str, timeframe: str, candle: Candle) -> list[Signal]:
-        return await self.on_candle(venue, symbol, timeframe, candle)
-
-    async def execute_strategy(self, strategy_id: str) -> ExecutionResult:
-        await self.start(strategy_id)
-        ctx = self.context(strategy_id)
-        return ExecutionResult(strategy_id, ctx.state, ctx.last_error or "")
-
-    async def backtest_strategy(
-        self, strategy_id: str, bars: Bars, settings: BacktestSettings | None = None
-    ) -> BacktestResult:
-        """Backtest a loaded strategy's current parameters on ``bars`` in a fresh simulation,
-        in a thread so the live loop keeps running."""
-        from core.backtest.engine import backtest
-
-        strategy = self.context(strategy_id).strategy
-        return await asyncio.to_thread(backtest, type(strategy), bars, strategy.params, settings)
-
-    async def optimize_parameters(
-        self, strategy_id: str, bars: Bars, search: SearchSettings, settings: BacktestSettings | None = None
-    ) -> OptimizationResult:
-        """Search parameters off the event loop, starting from the current ones; applying the
-        result is the caller's decision (``set_params``)."""
-        from core.backtest.optimizer import optimize
-
-        strategy = self.context(strategy_id).strategy
-        return await asyncio.to_thread(optimize, type(strategy), bars, search, settings, base=strategy.params)

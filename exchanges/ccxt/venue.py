@@ -37,7 +37,7 @@ from core.models import (
     Position,
     Trade,
 )
-from core.ports import Clock, OrderNotFound, VenueError
+from core.ports import Capability, Clock, OrderNotFound, VenueError
 from core.redact import redact
 from core.secrets import Credentials, how_to_set
 from exchanges.ccxt import client, mapping
@@ -139,6 +139,9 @@ class CcxtVenue(DerivativesReads):
         self._require_credentials()
         if not self.live_confirmed:
             raise VenueError(f"{self.name}: live trading has not been confirmed; confirm it in the app first")
+
+    def supports(self, capability: Capability) -> bool:
+        return capability is Capability.LIVE_CONFIRMATION and self.mode == "live"
 
     def confirm_live(self) -> None:
         """The person typed the confirmation: orders may now be sent to the exchange."""

@@ -97,7 +97,7 @@ from core.models import (
     Ticker,
     Trade,
 )
-from core.ports import Clock, OrderNotFound, VenueError
+from core.ports import Capability, Clock, OrderNotFound, VenueError
 from core.sim import Account, Change, SimExchange, SimOrder
 from core.sim.exchange import MARKET
 from core.tasks import cancel_and_wait
@@ -396,6 +396,12 @@ class PaperVenue:
     def holds_protective_orders(self, symbol: str) -> bool:
         """The simulation runs inside the app: nothing here keeps working while it is closed."""
         return False
+
+    def supports(self, capability: Capability) -> bool:
+        return False
+
+    def confirm_live(self) -> None:
+        """Paper money: nothing to confirm."""
 
     async def subscribe(self, symbols: list[str]) -> None:
         for symbol in symbols:

@@ -20,20 +20,21 @@ from core.perpetuals import (
     AccountModes,
     Amendment,
     AmendRefused,
-    Feature,
     Funding,
     MarginMode,
     OpenInterest,
 )
-from core.ports import VenueError
+from core.ports import Capability, VenueError
 from exchanges.ccxt import mapping
 from exchanges.ccxt.errors import AMBIGUOUS, classify, describe
 from exchanges.ccxt.venue import CcxtVenue
 
 log = logging.getLogger(__name__)
 
-# Features that act on the account: a paper venue simulates its account inside the app.
-LIVE_ONLY = frozenset({Feature.AMEND, Feature.ACCOUNT_MODES})
+PERPETUALS = frozenset({Capability.FUNDING, Capability.OPEN_INTEREST, Capability.MARK_PRICE, Capability.AMEND,
+                        Capability.ACCOUNT_MODES})
+# Capabilities that act on the account: a paper venue simulates its account inside the app.
+LIVE_ONLY = frozenset({Capability.AMEND, Capability.ACCOUNT_MODES})
 
 
 class PerpetualVenue(CcxtVenue):
@@ -49,8 +50,10 @@ class PerpetualVenue(CcxtVenue):
         self.config = self.config.model_copy(update={"options": {**self.DEFAULT_OPTIONS, **self.config.options}})
         self._modes: AccountModes | None = None
 
-    def supports(self, feature: Feature) -> bool:
-        return feature not in LIVE_ONLY or self.mode == "live"
+    def supports(self, capability: Capability) -> bool:
+        if capability in PERPETUALS:
+            return capability not in LIVE_ONLY or self.mode == "live"
+        return super().supports(capability)
 
     @property
     def account_modes(self) -> AccountModes | None:
@@ -138,7 +141,7 @@ class PerpetualVenue(CcxtVenue):
         Checked first like a new order (precision, minimums); a refusal raises AmendRefused
         with the order as the exchange still holds it; no answer is resolved by looking the
         order up, never by sending again."""
-        if not self.supports(Feature.AMEND):
+        if not self.supports(Capability.AMEND):
             raise VenueError(f"{self.name}: paper mode amends nothing at the exchange")
         self._require_confirmed()
         coid = order.client_order_id

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.models import ContractType, Order, OrderRequest, OrderStatus, OrderType, PositionSide, Side
-from core.ports import VenueError
+from core.ports import Capability, VenueError
 from tests.ccxt.fakes import install_binance
 
 
@@ -165,6 +165,7 @@ async def test_live_orders_wait_for_the_typed_confirmation(server, make_venue) -
     install_binance(server)
     venue = make_venue("binance")
     venue.live_confirmed = False
+    assert venue.supports(Capability.LIVE_CONFIRMATION), "the app asks a live exchange for the go-ahead"
     await venue.load_instruments()
     assert await venue.fetch_balances()
     with pytest.raises(VenueError, match="live trading has not been confirmed"):

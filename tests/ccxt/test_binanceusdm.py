@@ -9,8 +9,8 @@ import pytest
 
 from core.events import EventBus
 from core.models import Order, OrderStatus, OrderType, Side
-from core.perpetuals import AmendRefused, Feature, account_modes, supports
-from core.ports import VenueError
+from core.perpetuals import AmendRefused, account_modes, supports
+from core.ports import Capability, VenueError
 from tests.ccxt.fakes import install_binanceusdm
 
 PERP = "BTC/USDT:USDT"
@@ -43,7 +43,8 @@ async def test_amend_is_one_modify_request_and_no_cancel(server, make_perp) -> N
     orders, _ = install_binanceusdm(server)
     venue = make_perp("binanceusdm")
     await venue.load_instruments()
-    assert supports(venue, Feature.AMEND)
+    assert supports(venue, Capability.AMEND)
+    assert venue.supports(Capability.LIVE_CONFIRMATION), "a live dedicated venue still waits for the go-ahead"
     ack = await venue.create_order(resting())
     amended = await venue.amend_order(resting().model_copy(update={"venue_order_id": ack.venue_order_id}),
                                       price=Decimal("41500.04"), size=Decimal("0.02"))
@@ -128,6 +129,7 @@ async def test_a_refused_mode_stops_a_live_start_before_any_stream(server, make_
 async def test_paper_mode_reads_market_data_but_neither_amends_nor_sets_modes(server, make_perp) -> None:
     install_binanceusdm(server)
     venue = make_perp("binanceusdm", mode="paper")
-    assert supports(venue, Feature.FUNDING) and supports(venue, Feature.OPEN_INTEREST)
-    assert not supports(venue, Feature.AMEND) and not supports(venue, Feature.ACCOUNT_MODES)
+    assert supports(venue, Capability.FUNDING) and supports(venue, Capability.OPEN_INTEREST)
+    assert not supports(venue, Capability.AMEND) and not supports(venue, Capability.ACCOUNT_MODES)
+    assert not venue.supports(Capability.LIVE_CONFIRMATION)
     assert account_modes(venue) is None

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from core.models import Order, OrderStatus, OrderType, Side, TimeInForce
-from core.perpetuals import AmendRefused, Feature, supports
-from core.ports import VenueError
+from core.perpetuals import AmendRefused, supports
+from core.ports import Capability, VenueError
 from tests.ccxt.fakes import install_hyperliquid
 
 PERP = "BTC/USDC:USDC"
@@ -56,7 +56,7 @@ async def test_amend_is_one_batch_modify_and_no_cancel(server, make_perp) -> Non
     fake = install_hyperliquid(server)
     venue = make_perp("hyperliquid")
     await venue.load_instruments()
-    assert supports(venue, Feature.AMEND)
+    assert supports(venue, Capability.AMEND)
     ack = await venue.create_order(resting())
     amended = await venue.amend_order(resting(venue_order_id=ack.venue_order_id), price=Decimal("41500"), size=Decimal("0.02"))
     [modify] = fake.actions("batchModify")

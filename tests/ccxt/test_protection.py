@@ -51,7 +51,7 @@ venues:
 
 async def start(server: FakeExchange, clock: AutoClock, home: Path) -> TradingEngine:
     engine = await build_engine(bybit_config(server), home, clock=clock)
-    engine.venues["bybit"].confirm_live()  # type: ignore[attr-defined]
+    engine.venues["bybit"].confirm_live()
     await engine.start()
     return engine
 

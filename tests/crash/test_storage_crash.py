@@ -15,7 +15,7 @@ from tests.storage.tamper import overwrite_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = """\
-trading: {max_position_size: 100000, max_daily_loss: 50000}
+risk_management: {max_position_size: 100000, max_daily_loss: 50000}
 agents: {enabled: false}
 strategies:
   btc_grid: {kind: grid, enabled: true, symbols: [BTC/USDT], allocation_pct: 0.1, lower: 59000, upper: 61000,

@@ -30,7 +30,6 @@ from core.config import (
     StrategyConfig,
     StrategyReviewConfig,
     SurveillanceConfig,
-    TradingConfig,
 )
 from core.models import OrderRequest, OrderType, Side
 from runtime.wiring import build_engine
@@ -45,8 +44,7 @@ STEP_MS = 1_000
 
 def config() -> AppConfig:
     return AppConfig(
-        trading=TradingConfig(max_position_size=Decimal(1_000_000), max_daily_loss=Decimal(1_000_000)),
-        risk_management=RiskConfig(
+        risk_management=RiskConfig(max_position_size=Decimal(1_000_000), max_daily_loss=Decimal(1_000_000),
             max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
             max_order_loss=Decimal(1_000_000), max_open_positions=10,
         ),

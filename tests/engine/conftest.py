@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.clock import SimClock
-from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
+from core.config import AppConfig, PaperVenueConfig, RiskConfig
 from core.engine import TradingEngine
 from runtime.wiring import build_engine
 
@@ -19,8 +19,7 @@ def engine_config(**risk: object) -> AppConfig:
                   max_order_loss=Decimal(100_000), max_open_positions=5)
     limits.update(risk)
     return AppConfig(
-        trading=TradingConfig(max_position_size=Decimal(50_000), max_daily_loss=Decimal(5_000)),
-        risk_management=RiskConfig(**limits),  # type: ignore[arg-type]
+        risk_management=RiskConfig(max_position_size=Decimal(50_000), max_daily_loss=Decimal(5_000), **limits),  # type: ignore[arg-type]
         venues={"paper": PaperVenueConfig(markets=[{"symbol": "BTC/USDT"}, {"symbol": "BTC/USDT:USDT"}], seed=3)},  # type: ignore[list-item]
         strategies={},
     )

@@ -14,6 +14,7 @@ from core.engine import OrderRefused, TradingEngine
 from core.events import OrderFilled, OrderRejected, OrderUpdated
 from core.executor import Operation
 from core.models import OrderRequest, OrderStatus, OrderType, PositionSide, RiskState, Side, TimeInForce
+from core.orders import report_identity
 from tests.engine.conftest import started
 
 D = Decimal
@@ -258,3 +259,49 @@ async def test_spot_holdings_and_the_days_start_survive_a_restart(isolated_home:
         assert again.portfolio.start_of_day_equity() == start_of_day
     finally:
         await again.close()
+
+
+async def test_each_venue_report_is_applied_once(engine: TradingEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The paper venue returns a market order's report and publishes the same report on the bus:
+    the order manager applies it once (one write of each fill), not once per route."""
+    applied: list[tuple[object, ...]] = []
+    real = engine.orders._merge
+
+    def counting(order: object, report: object) -> object:
+        applied.append(report_identity(report))  # type: ignore[arg-type]  # type: ignore[arg-type]
+        return real(order, report)  # type: ignore[arg-type]
+
+    written: list[str] = []
+    record_fill = engine.db.record_fill
+
+    async def counting_fill(fill: object) -> bool:
+        written.append(fill.fill_id)  # type: ignore[attr-defined]
+        return await record_fill(fill)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.orders, "_merge", counting)
+    monkeypatch.setattr(engine.db, "record_fill", counting_fill)
+    order = await engine.place_order(market(size="0.05"))
+    await settle()
+    assert order.status is OrderStatus.FILLED and written
+    assert len(written) == len(set(written)), f"a fill written more than once: {written}"
+    assert len(applied) == len(set(applied)), "a report applied more than once"
+
+
+async def test_an_order_is_validated_once(engine: TradingEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine checks a request against its instrument once, in the gate, when placing it and
+    when modifying an order (whose replacement used to be checked before the cancel and again
+    when placed). The paper venue checks what it receives, as any exchange does: its own copy."""
+    checked: list[OrderRequest] = []
+    validate = OrderRequest.validate_for
+
+    def counting(self: OrderRequest, instrument: object) -> list[str]:
+        checked.append(self)
+        return validate(self, instrument)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OrderRequest, "validate_for", counting)
+    request = limit(engine)
+    order = await engine.place_order(request)
+    assert sum(r is request for r in checked) == 1
+    replaced = await engine.modify_order(order.client_order_id, price=order.price - 1)  # type: ignore[operator]
+    assert replaced.status is OrderStatus.OPEN
+    assert len({id(r) for r in checked}) == len(checked), "a request validated twice"

@@ -228,7 +228,7 @@ async def test_levels_of_a_position_closed_while_away_are_dropped_at_start_up(
     await engine.close()
     engine = await started(isolated_home, clock)
     try:
-        assert engine.protection.all_levels() == []
+        assert engine.protection.levels("paper", "BTC/USDT:USDT") is None
         assert await engine.db.load_protections() == []
         [dropped] = [e for e in await engine.db.audit_entries(kind="protection") if e.actor == "engine"]
         assert dropped.payload["reason"] == "the short position they protected was closed while the app was away"

@@ -21,7 +21,7 @@ from core.events import (
     TradePrinted,
 )
 from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
-from core.ports import ExchangeAdapter, OrderNotFound, VenueError
+from core.ports import Capability, ExchangeAdapter, OrderNotFound, VenueError
 from exchanges.paper.replay import ReplayPath, load_candles
 from exchanges.paper.simulator import MarketSimulator
 from .conftest import Harness, make_order
@@ -40,6 +40,7 @@ def tape(h: Harness) -> list[tuple[str, Decimal, Decimal, str]]:
 async def test_implements_the_port_with_the_default_markets(make_venue: Callable[..., Harness]) -> None:
     h = make_venue()
     assert isinstance(h.venue, ExchangeAdapter) and h.venue.mode == "paper"
+    assert not h.venue.supports(Capability.LIVE_CONFIRMATION), "paper money needs no go-ahead"
     instruments = {i.symbol: i for i in await h.venue.load_instruments()}
     assert set(instruments) == {"BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT"}
     perp = instruments["BTC/USDT:USDT"]

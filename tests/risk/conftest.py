@@ -56,8 +56,8 @@ def make_risk(portfolio: Portfolio, bus: EventBus, clock: SimClock) -> MakeRisk:
     def make(**overrides: Any) -> RiskManager:
         trading = {k.removeprefix("trading_"): v for k, v in overrides.items() if k.startswith("trading_")}
         risk = {k: v for k, v in overrides.items() if not k.startswith("trading_")}
-        trading.setdefault("max_position_size", D(1_000_000))
-        trading.setdefault("max_daily_loss", D(1_000_000))
+        risk.setdefault("max_position_size", D(1_000_000))
+        risk.setdefault("max_daily_loss", D(1_000_000))
         return RiskManager(RiskConfig(**risk), TradingConfig(**trading), portfolio, bus, clock)
 
     return make

@@ -59,7 +59,7 @@ def test_the_monitor_neither_announces_nor_closes_stops_nobody_set(
 
 
 def test_limits_usage_for_the_gauges(make_risk: MakeRisk, portfolio: Portfolio) -> None:
-    risk = make_risk(trading_max_daily_loss=D(2000), trading_stop_loss_pct=0.5)
+    risk = make_risk(max_daily_loss=D(2000), trading_stop_loss_pct=0.5)
     open_position(portfolio, "BTC/USDT", Side.BUY, "0.2", "30000")
     open_position(portfolio, PERP, Side.SELL, "1", "30000")
     portfolio.update_mark("paper", PERP, D(30500))

@@ -13,6 +13,7 @@ from core.events import EventBus
 from core.models import Order, OrderRequest, OrderStatus, OrderType, RiskState, Side
 from core.portfolio import Portfolio
 from core.risk import RiskCheckResult, RiskManager
+from core.risk.gate import PreTradeGate
 
 from .conftest import BTC, ETH, INSTRUMENTS, PERP, SOL, MakeRisk, open_position
 
@@ -27,7 +28,7 @@ def request(symbol: str = "BTC/USDT", side: Side = Side.BUY, size: str = "0.1", 
 
 
 def check(risk: RiskManager, req: OrderRequest, mark: D | None = MARK, open_orders: list[Order] | None = None) -> RiskCheckResult:
-    return risk.check_order_risk(req, INSTRUMENTS[req.symbol], mark, open_orders or [])
+    return PreTradeGate(risk).limits(req, INSTRUMENTS[req.symbol], mark, open_orders or [])
 
 
 def working(req: OrderRequest) -> Order:
@@ -41,9 +42,9 @@ def test_a_plain_order_within_every_limit_passes(make_risk: MakeRisk) -> None:
 def test_kill_switch_lets_nothing_through_not_even_reducing_orders(make_risk: MakeRisk, portfolio: Portfolio) -> None:
     open_position(portfolio, "BTC/USDT", Side.BUY, "0.1", "30000")
     risk = make_risk()
-    assert not risk.kill_switch()
-    risk.engage_kill_switch("alice")
-    assert risk.kill_switch() and risk.state is RiskState.HALTED
+    assert risk.state is RiskState.ACTIVE
+    risk.set_state(RiskState.HALTED, "kill switch engaged by alice", by_person=True)
+    assert risk.state is RiskState.HALTED and risk.halted_by_person
     for req in (request(), request(side=Side.SELL, size="0.1")):
         result = check(risk, req)
         assert not result.approved and result.rule == "halted"
@@ -135,7 +136,7 @@ def test_prices_inside_the_fat_finger_band_pass(make_risk: MakeRisk) -> None:
 
 def test_max_position_size_is_a_notional_cap(make_risk: MakeRisk, portfolio: Portfolio) -> None:
     open_position(portfolio, "BTC/USDT", Side.BUY, "0.1", "30000")
-    risk = make_risk(trading_max_position_size=D(5000))
+    risk = make_risk(max_position_size=D(5000))
     result = check(risk, request(size="0.1"))
     assert result.rule == "max_position_size"
     assert result.reason == (
@@ -274,7 +275,7 @@ def test_no_new_exposure_without_equity(clock: SimClock, bus: EventBus) -> None:
 
 def test_daily_loss_rule_still_blocks_new_exposure_after_a_reset(make_risk: MakeRisk, portfolio: Portfolio) -> None:
     open_position(portfolio, "BTC/USDT:USDT", Side.BUY, "1", "30000")
-    risk = make_risk(trading_max_daily_loss=D(1000), max_position_pct=0.5)
+    risk = make_risk(max_daily_loss=D(1000), max_position_pct=0.5)
     portfolio.update_mark("paper", "BTC/USDT:USDT", D(28900))
     assert check(risk, request(size="0.01")).rule == "halted"
     risk.reset("alice")
@@ -302,4 +303,4 @@ def test_daily_loss_pct_rule_uses_the_days_starting_equity(make_risk: MakeRisk, 
 @pytest.mark.parametrize("instrument", [BTC, ETH, SOL, PERP])
 def test_every_instrument_accepts_a_small_order(make_risk: MakeRisk, instrument: Any) -> None:
     req = OrderRequest(venue="paper", symbol=instrument.symbol, side=Side.BUY, type=OrderType.MARKET, size=D(1))
-    assert make_risk().check_order_risk(req, instrument, D(50), []).approved
+    assert PreTradeGate(make_risk()).limits(req, instrument, D(50), []).approved

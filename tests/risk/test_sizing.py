@@ -1,93 +1,36 @@
-"""Position sizing: fixed fraction, volatility target, capped Kelly, lot rounding and minimums."""
+"""Sizing rules: fixed fraction, volatility target, capped Kelly, and the reasons for impossible inputs."""
 
 from __future__ import annotations
 
-from decimal import Decimal as D
-
 import pytest
 
-from core.models import Balance, Direction, Instrument, Signal
-from core.portfolio import Portfolio
 from core.risk import SizingError, equity_share, kelly_fraction
 
-from .conftest import BTC, PERP, MakeRisk
 
-WIDE = {"max_position_pct": 1.0}  # sizing tests look at the rule, not the position cap
-
-
-def signal(direction: Direction = Direction.BUY, strength: float = 1.0) -> Signal:
-    return Signal(instrument_id="BTC/USDT", direction=direction, strength=strength, confidence=0.9)
+def test_fixed_fraction_is_the_fraction() -> None:
+    assert equity_share("fixed_fraction", fraction=0.05) == 0.05
 
 
-def test_fixed_fraction_rounds_down_to_the_lot(make_risk: MakeRisk) -> None:
-    size = make_risk(**WIDE).calculate_position_size(None, BTC, D(30000), fraction=0.05)
-    assert size == D("0.1666")  # 5,000 / 30,000 = 0.16666...
-
-
-def test_signal_strength_scales_and_hold_trades_nothing(make_risk: MakeRisk) -> None:
-    risk = make_risk(**WIDE)
-    assert risk.calculate_position_size(signal(strength=0.5), BTC, D(30000), fraction=0.06) == D("0.1")
-    assert risk.calculate_position_size(signal(Direction.HOLD), BTC, D(30000), fraction=0.06) == 0
-
-
-def test_volatility_target(make_risk: MakeRisk) -> None:
-    risk = make_risk(**WIDE)
-    size = risk.calculate_position_size(
-        None, BTC, D(30000), method="volatility_target", volatility=0.04, target_volatility=0.02
-    )
-    assert size == D("1.6666")  # half of equity: 50,000 / 30,000
-    calmer = risk.calculate_position_size(
-        None, BTC, D(30000), method="volatility_target", volatility=0.01, target_volatility=0.002
-    )
-    assert calmer == D("0.6666")
+def test_volatility_target_scales_exposure_to_the_target() -> None:
+    assert equity_share("volatility_target", volatility=0.04, target_volatility=0.02) == pytest.approx(0.5)
+    assert equity_share("volatility_target", volatility=0.01, target_volatility=0.002) == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize(
     ("win_rate", "payoff", "cap", "expected"),
     [
-        (0.55, 1.0, 0.25, D("0.3333")),  # f* = 0.1
-        (0.6, 2.0, 0.25, D("0.8333")),  # f* = 0.4, capped at 0.25
-        (0.4, 1.0, 0.25, D(0)),  # no edge: nothing
+        (0.55, 1.0, 0.25, 0.1),  # f* = 0.1
+        (0.6, 2.0, 0.25, 0.25),  # f* = 0.4, capped at 0.25
+        (0.4, 1.0, 0.25, 0.0),  # no edge: nothing
     ],
 )
-def test_capped_kelly(make_risk: MakeRisk, win_rate: float, payoff: float, cap: float, expected: D) -> None:
-    size = make_risk(**WIDE).calculate_position_size(
-        None, BTC, D(30000), method="kelly", win_rate=win_rate, payoff=payoff, kelly_cap=cap
-    )
-    assert size == expected
+def test_capped_kelly(win_rate: float, payoff: float, cap: float, expected: float) -> None:
+    assert equity_share("kelly", win_rate=win_rate, payoff=payoff, kelly_cap=cap) == pytest.approx(expected)
 
 
 def test_kelly_fraction_formula() -> None:
     assert kelly_fraction(0.6, 2.0) == pytest.approx(0.4)
     assert equity_share("kelly", win_rate=0.6, payoff=2.0, kelly_cap=0.1) == pytest.approx(0.1)
-
-
-def test_size_never_exceeds_the_position_limits(make_risk: MakeRisk) -> None:
-    assert make_risk().calculate_position_size(None, BTC, D(30000), fraction=0.5) == D("0.3333")  # 10% of equity
-    capped = make_risk(trading_max_position_size=D(3000), **WIDE)
-    assert capped.calculate_position_size(None, BTC, D(30000), fraction=0.5) == D("0.1")
-
-
-def test_contracts_for_perpetuals_use_the_contract_size(make_risk: MakeRisk) -> None:
-    tenth = PERP.model_copy(update={"contract_size": D("0.1")})
-    assert make_risk(**WIDE).calculate_position_size(None, tenth, D(30000), fraction=0.03) == D(1)
-
-
-@pytest.mark.parametrize(
-    "instrument",
-    [
-        BTC.model_copy(update={"min_size": D("0.01")}),
-        BTC.model_copy(update={"min_notional": D(100)}),
-        BTC.model_copy(update={"lot_size": D(1)}),
-    ],
-)
-def test_zero_when_below_the_minimum(make_risk: MakeRisk, instrument: Instrument) -> None:
-    assert make_risk(**WIDE).calculate_position_size(None, instrument, D(30000), fraction=0.0002) == 0
-
-
-def test_zero_without_equity(make_risk: MakeRisk, portfolio: Portfolio) -> None:
-    portfolio.set_balances("paper", [Balance(asset="USDT")])
-    assert make_risk().calculate_position_size(None, BTC, D(30000)) == 0
 
 
 @pytest.mark.parametrize(
@@ -101,14 +44,9 @@ def test_zero_without_equity(make_risk: MakeRisk, portfolio: Portfolio) -> None:
         ({"method": "kelly", "win_rate": 1.5, "payoff": 1.0}, "win rate must be between 0 and 1"),
         ({"method": "kelly", "win_rate": 0.5, "payoff": 0.0}, "payoff"),
         ({"method": "kelly", "win_rate": 0.5, "payoff": 1.0, "kelly_cap": 2.0}, "Kelly cap"),
-        ({"fraction": 1.5}, "fraction must be between 0 and 1"),
+        ({"method": "fixed_fraction", "fraction": 1.5}, "fraction must be between 0 and 1"),
     ],
 )
-def test_impossible_inputs_are_explained(make_risk: MakeRisk, kwargs: dict[str, object], message: str) -> None:
+def test_impossible_inputs_are_explained(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(SizingError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        make_risk().calculate_position_size(None, BTC, D(30000), **kwargs)  # type: ignore[arg-type]
-
-
-def test_price_must_be_positive(make_risk: MakeRisk) -> None:
-    with pytest.raises(ValueError, match="price must be greater than 0"):
-        make_risk().calculate_position_size(None, BTC, D(0))
+        equity_share(**kwargs)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from core.clock import SimClock
 from core.events import RiskStateChanged, Subscription
 from core.models import OrderRequest, OrderType, RiskState, Side
 from core.portfolio import DAY_MS, Portfolio
+from core.risk.gate import PreTradeGate
 
 from .conftest import BTC, MakeRisk, open_position
 
@@ -37,7 +38,7 @@ def test_set_state_publishes_each_change_once(make_risk: MakeRisk, events: Subsc
 def test_daily_loss_escalates_to_reducing_then_halted(
     make_risk: MakeRisk, portfolio: Portfolio, events: Subscription
 ) -> None:
-    risk = make_risk(trading_max_daily_loss=D(1000), trading_stop_loss_pct=0.5)
+    risk = make_risk(max_daily_loss=D(1000), trading_stop_loss_pct=0.5)
     open_position(portfolio, PERP, Side.BUY, "1", "30000")
     assert risk.monitor_positions() == [] and risk.state is RiskState.ACTIVE
 
@@ -58,7 +59,7 @@ def test_daily_loss_escalates_to_reducing_then_halted(
 
 
 def test_the_daily_limit_is_the_tighter_of_amount_and_share(make_risk: MakeRisk, portfolio: Portfolio) -> None:
-    risk = make_risk(trading_max_daily_loss=D(50000), max_daily_loss_pct=0.02)
+    risk = make_risk(max_daily_loss=D(50000), max_daily_loss_pct=0.02)
     open_position(portfolio, PERP, Side.BUY, "1", "30000")
     portfolio.update_mark("paper", PERP, D(28000))
     risk.monitor_positions()
@@ -66,7 +67,7 @@ def test_the_daily_limit_is_the_tighter_of_amount_and_share(make_risk: MakeRisk,
 
 
 def test_states_never_relax_by_themselves(make_risk: MakeRisk, portfolio: Portfolio) -> None:
-    risk = make_risk(trading_max_daily_loss=D(1000))
+    risk = make_risk(max_daily_loss=D(1000))
     open_position(portfolio, PERP, Side.BUY, "1", "30000")
     portfolio.update_mark("paper", PERP, D(29150))
     risk.monitor_positions()
@@ -78,7 +79,7 @@ def test_states_never_relax_by_themselves(make_risk: MakeRisk, portfolio: Portfo
 def test_reset_acknowledges_the_current_loss_but_not_a_worse_one(
     make_risk: MakeRisk, portfolio: Portfolio, events: Subscription
 ) -> None:
-    risk = make_risk(trading_max_daily_loss=D(1000))
+    risk = make_risk(max_daily_loss=D(1000))
     open_position(portfolio, PERP, Side.BUY, "1", "30000")
     portfolio.update_mark("paper", PERP, D(29150))
     risk.monitor_positions()
@@ -93,7 +94,7 @@ def test_reset_acknowledges_the_current_loss_but_not_a_worse_one(
 
 
 def test_acknowledgement_ends_with_the_utc_day(make_risk: MakeRisk, portfolio: Portfolio, clock: SimClock) -> None:
-    risk = make_risk(trading_max_daily_loss=D(1000))
+    risk = make_risk(max_daily_loss=D(1000))
     open_position(portfolio, PERP, Side.BUY, "1", "30000")
     portfolio.update_mark("paper", PERP, D(29150))
     risk.monitor_positions()
@@ -161,7 +162,7 @@ async def test_emergency_stop_halts_alerts_then_runs_the_callback(make_risk: Mak
 
     risk.on_emergency = flatten
     await risk.emergency_stop("operator pressed the big red button")
-    assert seen == [RiskState.HALTED] and risk.kill_switch()
+    assert seen == [RiskState.HALTED] and risk.state is RiskState.HALTED
     kinds = [(type(e).__name__, getattr(e, "rule", None)) for e in events.drain()]
     assert kinds == [("RiskStateChanged", None), ("RiskAlert", "emergency_stop")]
 
@@ -185,7 +186,7 @@ async def test_a_failing_emergency_callback_is_logged(
 
 
 def test_alerts_carry_the_clock_time(make_risk: MakeRisk, portfolio: Portfolio, clock: SimClock) -> None:
-    risk = make_risk(trading_max_daily_loss=D(1000), trading_stop_loss_pct=0.5)
+    risk = make_risk(max_daily_loss=D(1000), trading_stop_loss_pct=0.5)
     open_position(portfolio, PERP, Side.BUY, "1", "30000")
     clock.advance(5000)
     portfolio.update_mark("paper", PERP, D(29000))
@@ -205,7 +206,7 @@ async def test_a_drawdown_found_while_checking_an_order_refuses_it_and_flattens(
     open_position(portfolio, PERP, Side.BUY, "10", "30000")
     portfolio.update_mark("paper", PERP, D(29000))
     request = OrderRequest(venue="paper", symbol="BTC/USDT", side=Side.BUY, type=OrderType.MARKET, size=D("0.01"))
-    result = risk.check_order_risk(request, BTC, D(30000), [])
+    result = PreTradeGate(risk).limits(request, BTC, D(30000), [])
     assert result.rule == "halted" and result.reason is not None and "emergency stop: equity" in result.reason
     await asyncio.sleep(0)
     assert len(calls) == 1

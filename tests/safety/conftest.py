@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.clock import SimClock
-from core.config import AppConfig, PaperVenueConfig, RiskConfig, TradingConfig
+from core.config import AppConfig, PaperVenueConfig, RiskConfig
 from core.engine import TradingEngine
 from core.models import OrderRequest, OrderType, Side
 from runtime.wiring import build_engine
@@ -24,8 +24,7 @@ SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"
 def safety_config(**sections: Any) -> AppConfig:
     """Wide risk limits, so only the check under test refuses anything."""
     base: dict[str, Any] = dict(
-        trading=TradingConfig(max_position_size=D(50_000), max_daily_loss=D(50_000)),
-        risk_management=RiskConfig(
+        risk_management=RiskConfig(max_position_size=D(50_000), max_daily_loss=D(50_000),
             max_position_pct=0.5, max_symbol_exposure_pct=0.5, max_total_exposure_pct=2, max_order_loss=D(100_000),
             max_open_positions=5, emergency_stop_loss=0.5, max_daily_loss_pct=0.5,
         ),

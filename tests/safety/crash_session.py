@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import SimClock
-from core.config import AppConfig, PaperVenueConfig, RiskConfig, StorageConfig, TradingConfig, database_path
+from core.config import AppConfig, PaperVenueConfig, RiskConfig, StorageConfig, database_path
 from core.engine import TradingEngine
 from core.models import OrderRequest, OrderType, Side
 from core.storage.database import Database
@@ -31,8 +31,8 @@ STEP_MS = 1000
 
 def config() -> AppConfig:
     return AppConfig(
-        trading=TradingConfig(max_position_size=Decimal(1_000_000), max_daily_loss=Decimal(1_000_000)),
-        risk_management=RiskConfig(max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
+        risk_management=RiskConfig(max_position_size=Decimal(1_000_000), max_daily_loss=Decimal(1_000_000),
+                                   max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
                                    max_order_loss=Decimal(1_000_000), max_open_positions=10),
         venues={"paper": PaperVenueConfig(markets=[{"symbol": SYMBOL}], seed=11)},  # type: ignore[list-item]
         strategies={},

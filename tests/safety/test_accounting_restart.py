@@ -26,7 +26,7 @@ async def holding(home: Path, clock: SimClock) -> Decimal:
 async def buy_and_close(home: Path, clock: SimClock) -> str:
     """Buy 0.01; returns the accounting state as saved before the buy."""
     engine = await start_engine(home, clock)
-    await engine._save_accounting()  # type: ignore[attr-defined]
+    await engine.journal.save()
     before = await engine.db.get_state("portfolio")
     assert before is not None
     await engine.place_order(market(size="0.01"))

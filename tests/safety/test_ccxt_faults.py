@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.clock import SimClock
-from core.config import AppConfig, CcxtVenueConfig, CircuitBreakerConfig, RiskConfig, SurveillanceConfig, TradingConfig
+from core.config import AppConfig, CcxtVenueConfig, CircuitBreakerConfig, RiskConfig, SurveillanceConfig
 from core.engine import TradingEngine
 from core.models import OrderRequest, OrderStatus, Side
 from core.storage.database import Database
@@ -29,8 +29,8 @@ async def engine(server: FakeExchange, make_venue: Callable[..., CcxtVenue], tmp
     install_binance(server)
     venue = make_venue("binance")
     config = AppConfig(
-        trading=TradingConfig(max_position_size=Decimal(10**7), max_daily_loss=Decimal(10**7)),
-        risk_management=RiskConfig(max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
+        risk_management=RiskConfig(max_position_size=Decimal(10**7), max_daily_loss=Decimal(10**7),
+                                   max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10,
                                    max_order_loss=Decimal(10**7), max_open_positions=10, fat_finger_pct=0.5),
         venues={"binance": CcxtVenueConfig(exchange="binance", mode="live", markets=["BTC/USDT"])},
         default_venue="binance",

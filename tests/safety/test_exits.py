@@ -73,7 +73,7 @@ async def test_an_automatic_halt_stops_new_exposure_but_not_a_close(make_engine:
 async def test_a_halt_by_a_person_stops_closes_too_and_survives_a_restart(isolated_home: Path, clock: SimClock) -> None:
     engine = await start_engine(isolated_home, clock, safety_config())
     await long_position(engine)
-    engine.risk.engage_kill_switch("alice")
+    engine.risk.set_state(RiskState.HALTED, "kill switch engaged by alice", by_person=True)
     with pytest.raises(OrderRefused) as refused:
         await engine.close_position("paper", PERP)
     assert refused.value.rule == "halted" and "nothing passes" in refused.value.reason
@@ -115,7 +115,7 @@ async def test_a_modification_refused_by_the_daily_cap_keeps_the_old_order(make_
 
 async def test_working_orders_count_toward_the_position_cap(make_engine: EngineFactory) -> None:
     engine = await make_engine()
-    engine.config.trading.max_position_size = D(1000)
+    engine.config.risk_management.max_position_size = D(1000)
     working = await engine.place_order(limit(engine, size="0.01", offset="0.99"))
     assert working.is_open
     refused = engine.executor.precheck(limit(engine, size="0.015", offset="0.995"))

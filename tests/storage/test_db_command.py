@@ -37,7 +37,6 @@ async def _history(db: Database) -> None:
     candles = [Candle(ts=T0 + 3_600_000 * i, open=1.5, high=2.0, low=1.0, close=1.25, volume=0.1 * i) for i in range(800)]
     await db.save_candles("paper", "BTC/USDT", "1h", candles)
     await db.save_strategy_version("grid", {"levels": 10, "step": Decimal("0.5")}, "first", ts=T0)
-    await db.save_risk_parameters({"max_order_notional": Decimal("1000")}, ts=T0, actor="alice")
     await db.snapshot_balances("paper", [Balance(asset="USDT", free=Decimal("9000.5"))], ts=T0)
     await db.set_state("theme", "nord")
 
@@ -55,7 +54,7 @@ async def _snapshot(store: Store) -> dict[str, object]:
             "orders": await db.load_orders(), "fills": await db.load_fills(),
             "events": await db.order_events("ot-test-0003"), "audit": await db.audit_entries(limit=1000),
             "candles": await db.load_candles("paper", "BTC/USDT", "1h"), "versions": await db.strategy_versions("grid"),
-            "risk": await db.latest_risk_parameters(), "balances": await db.latest_balances("paper"),
+            "balances": await db.latest_balances("paper"),
             "theme": await db.get_state("theme"), "head": await db.audit_head(),
         }
     finally:

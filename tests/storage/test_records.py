@@ -77,18 +77,6 @@ async def test_strategy_versions_count_up_and_are_audited(db: Database) -> None:
         await db.save_strategy_version("", {})
 
 
-async def test_risk_parameters_latest_wins_and_is_audited(db: Database) -> None:
-    assert await db.latest_risk_parameters() is None
-    first = await db.save_risk_parameters({"max_order_notional": Decimal("1000")}, ts=1, actor="alice")
-    second = await db.save_risk_parameters({"max_order_notional": Decimal("500"), "kill": False}, ts=2, actor="bob")
-    assert second > first
-    assert await db.latest_risk_parameters() == {"max_order_notional": "500", "kill": False}
-    entries = await db.audit_entries(kind="risk_parameters")
-    assert [e.actor for e in entries] == ["alice", "bob"]
-    with pytest.raises(StorageError, match="cannot store as JSON"):
-        await db.save_risk_parameters({"x": object()}, ts=3, actor="alice")
-
-
 async def test_candles_upsert_by_timestamp_and_filter_by_range(db: Database) -> None:
     candles = [Candle(ts=60_000 * i, open=1.0 + i, high=2.5, low=0.1, close=1.1, volume=10.0 * i) for i in range(5)]
     assert await db.save_candles("paper", "BTC/USDT", "1m", candles) == 5

@@ -89,7 +89,7 @@ async def test_a_failing_strategy_is_stopped_alone(clock: SimClock) -> None:
         engine.add(strategy, venue="paper", symbols=["BTC/USDT"], timeframe="1m", allocation_pct=0.4)
     await engine.start()
     tiny = CANDLE.model_copy(update={"close": 0.4, "low": 0.4})
-    signals = await engine.generate_signals("paper", "BTC/USDT", "1m", tiny)
+    signals = await engine.on_candle("paper", "BTC/USDT", "1m", tiny)
     assert [s.source for s in signals] == ["strategy:bad", "strategy:good"]
     states = {i.strategy_id: (i.state, i.last_error) for i in engine.list_strategies()}
     assert states == {"bad": ("error", "RuntimeError: cannot handle tiny prices"), "good": ("running", None)}
@@ -158,22 +158,6 @@ async def test_two_strategies_share_an_account_with_separate_pnl() -> None:
     total = sum((i.pnl for i in infos.values()), Decimal(0))
     assert float(tester.equity() - Decimal(100_000)) == pytest.approx(float(total), rel=1e-9)
     assert trend.ctx.position("BTC/USDT") + revert.ctx.position("BTC/USDT") == tester.position("backtest", "BTC/USDT").signed_size
-
-
-async def test_the_design_documents_interface(clock: SimClock) -> None:
-    from core.backtest.optimizer import SearchSettings
-
-    engine = StrategyEngine(FakeHost(clock))
-    engine.add(SmaCross({"fast": 10, "slow": 30}, strategy_id="s"), venue="paper", symbols=["BTC/USDT"], timeframe="1h")
-    bars = load_bars(DATA / "binance_BTC_USDT-1h-5000.csv", symbol="BTC/USDT").slice(0, 1500)
-    result = await engine.backtest_strategy("s", bars)
-    assert result.engine == "event" and result.params["fast"] == 10 and result.metrics.trades > 10
-    found = await engine.optimize_parameters("s", bars, SearchSettings(population=4, generations=2, seed=2))
-    assert found.evaluations > 1 and found.top[0] == found.best
-    assert any(c.params == {"fast": 10, "slow": 30, "invest": 0.9999} for c in found.top)  # searched from the current
-    assert engine.context("s").strategy.params["fast"] == 10  # a search never changes the live strategy
-    execution = await engine.execute_strategy("s")
-    assert (execution.strategy_id, execution.state) == ("s", "running")
 
 
 async def test_stored_versions_are_restored_at_start_up(clock: SimClock) -> None:

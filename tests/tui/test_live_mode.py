@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 
 from core.clock import SimClock
 from core.config import AppConfig, CcxtVenueConfig, ConfigError
+from core.ports import Capability
 from tui.app import OpenTradeApp
 from cli.commands.trade import apply_mode
 from tui.screens.confirm import ConfirmScreen
@@ -26,7 +27,8 @@ def live_app(home: Path, clock: SimClock, go_aheads: list[str] | None = None) ->
         venue = engine.venues["paper"]
         venue.mode = "live"
         if go_aheads is not None:
-            venue.confirm_live = lambda: go_aheads.append("paper")  # type: ignore[attr-defined]
+            venue.supports = lambda capability: capability is Capability.LIVE_CONFIRMATION  # type: ignore[method-assign]
+            venue.confirm_live = lambda: go_aheads.append("paper")  # type: ignore[method-assign]
         return engine
 
     return OpenTradeApp(factory)

@@ -52,6 +52,16 @@ def test_unknown_key_names_line_and_path() -> None:
     ]
 
 
+def test_limits_moved_to_risk_management_are_refused_where_they_were() -> None:
+    """The old place of a limit is an error naming the new one, never silently ignored or moved."""
+    assert problems("trading:\n  max_daily_loss: 100\n  max_position_size: 900\n") == [
+        "cfg.yaml:2: trading.max_daily_loss: this setting moved: write it as risk_management.max_daily_loss",
+        "cfg.yaml:3: trading.max_position_size: this setting moved: write it as risk_management.max_position_size",
+    ]
+    limits = parse_config("risk_management:\n  max_daily_loss: 100\n  max_position_size: 900\n").risk_management
+    assert (limits.max_daily_loss, limits.max_position_size) == (Decimal(100), Decimal(900))
+
+
 def test_wrong_type() -> None:
     [problem] = problems("risk_management:\n  max_open_positions: many\n")
     assert problem.startswith("cfg.yaml:2: risk_management.max_open_positions: input should be a valid integer")

@@ -216,7 +216,7 @@ async def test_close_a_position(gateway: Any, botapi: FakeBotApi, engine: Tradin
 async def test_a_refusal_of_the_closing_order_comes_before_the_question(gateway: Any, botapi: FakeBotApi,
                                                                          engine: TradingEngine) -> None:
     await a_position(engine)
-    engine.risk.engage_kill_switch("user")  # a halt by a person: even exits wait for the reset
+    engine.risk.set_state(RiskState.HALTED, "kill switch engaged by user", by_person=True)  # a halt by a person: even exits wait for the reset
     request = engine.executor.closing_request("paper", SPOT)
     assert request is not None
     verdict = engine.executor.precheck(request)
