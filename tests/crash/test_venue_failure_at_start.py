@@ -54,7 +54,8 @@ def test_headless_run_exits_within_10_s_with_the_reason(tmp_path: Path, closed_p
     home = tmp_path / "home"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENTRADE_BN_API_KEY": API_KEY, "OPENTRADE_BN_SECRET": API_SECRET}
     done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "--config", str(config), "--home", str(home), "run", "--headless", "--duration", "60"],
+        [sys.executable, "-m", "cli.main", "--config", str(config), "--home", str(home), "run", "--headless", "--duration", "60",
+         "--confirm-live", "bn"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=10,
     )
     assert done.returncode == 1
