@@ -97,6 +97,7 @@ def _run(args: argparse.Namespace, context: Any, signals: StopSignals) -> int:
 def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path, signals: StopSignals) -> int:
     from tui.app import OpenTradeApp
     from runtime.logsetup import setup_logging
+    from runtime.session import LocalSession
     from runtime.wiring import attach_services, build_engine
 
     setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
@@ -105,6 +106,6 @@ def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: P
         # The strategies and agents come after the first frame (attach_services).
         return await build_engine(config, home, seed=args.seed, venue=venue, services=False)
 
-    app = OpenTradeApp(factory, attach_services=attach_services, theme=args.theme, freeze_gc=True, stop_signals=signals)
+    app = OpenTradeApp(LocalSession(factory, attach_services), theme=args.theme, freeze_gc=True, stop_signals=signals)
     app.run()
     return app.return_code or 0

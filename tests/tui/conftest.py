@@ -19,6 +19,7 @@ from textual.widgets import Input
 from core.clock import SimClock
 from core.config import AppConfig
 from tui.app import OpenTradeApp
+from runtime.session import LocalSession
 from runtime.wiring import attach_services, build_engine
 
 SEED = 7
@@ -45,7 +46,8 @@ def make_app(app_home: Path, clock: SimClock) -> Callable[..., OpenTradeApp]:
         async def factory() -> Any:
             return await build_engine(chosen, app_home, seed=SEED, clock=clock, services=False)
 
-        return OpenTradeApp(factory, **{"attach_services": attach_services, **kwargs})
+        attach = kwargs.pop("attach_services", attach_services)
+        return OpenTradeApp(LocalSession(factory, attach), **kwargs)
 
     return make
 
