@@ -189,6 +189,8 @@ class OpenTradeApp(App[None]):
         self.set_interval(1 / session.ui.refresh_hz, self.render_frame, name="render-clock")
         mode = self._requested_screen or saved.get(STATE_SCREEN) or "trade"
         await self.switch_mode(mode if mode in MAIN_SCREENS else "trade")
+        if session.attached:
+            self.notify(f"Attached to the engine at {session.where}: quitting leaves it trading.", title="Attached")
         if not session.services_started:
             self.call_after_refresh(self._start_services)
         else:

@@ -1,6 +1,10 @@
 """An OpenTradeApp over a deterministic engine: the seeded paper simulator on a SimClock, so
 the market moves only when a test advances the clock. It starts like `opentrade trade`: the
-strategies and agents are attached after the first screen."""
+strategies and agents are attached after the first screen.
+
+A test parametrized with ``@pytest.mark.parametrize("session_kind", SESSIONS)`` runs twice: with
+the engine in the app's process, and with the app attached to a real gateway over that engine
+(``tests.tui.gateway_session``), the same keys and the same checks."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from textual.widgets import Input
 
 from core.clock import SimClock
 from core.config import AppConfig
+from tests.tui.gateway_session import GatewaySession
 from tui.app import OpenTradeApp
 from runtime.session import LocalSession
 from runtime.wiring import attach_services, build_engine
@@ -38,10 +43,24 @@ def app_home(tmp_path: Path) -> Path:
     return tmp_path / "app-home"
 
 
+SESSIONS = ("local", "remote")
+
+
 @pytest.fixture
-def make_app(app_home: Path, clock: SimClock) -> Callable[..., OpenTradeApp]:
+def session_kind() -> str:
+    return "local"
+
+
+@pytest.fixture
+def make_app(app_home: Path, clock: SimClock, session_kind: str) -> Callable[..., OpenTradeApp]:
     def make(config: AppConfig | None = None, **kwargs: Any) -> OpenTradeApp:
         chosen = config or AppConfig()
+        if session_kind == "remote":
+            async def served() -> Any:
+                return await build_engine(chosen, app_home, seed=SEED, clock=clock)
+
+            kwargs.pop("attach_services", None)
+            return OpenTradeApp(GatewaySession(served, app_home, clock), **kwargs)
 
         async def factory() -> Any:
             return await build_engine(chosen, app_home, seed=SEED, clock=clock, services=False)
@@ -75,6 +94,9 @@ async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
         for _ in range(10):
             await asyncio.sleep(0)
         await pilot.pause()
+    caught_up = getattr(app.session, "caught_up", None)
+    if caught_up is not None:
+        await caught_up()
     app.render_frame()
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
