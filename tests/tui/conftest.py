@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import string
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +52,20 @@ def session_kind() -> str:
 
 
 @pytest.fixture
-def make_app(app_home: Path, clock: SimClock, session_kind: str) -> Callable[..., OpenTradeApp]:
+async def make_app(app_home: Path, clock: SimClock, session_kind: str) -> AsyncIterator[Callable[..., OpenTradeApp]]:
+    """Apps over the engine in their own process, or attached to a gateway (``session_kind``);
+    the gateways outlive their apps, as they do outside the tests, and stop with the test."""
+    served: list[GatewaySession] = []
+
     def make(config: AppConfig | None = None, **kwargs: Any) -> OpenTradeApp:
         chosen = config or AppConfig()
         if session_kind == "remote":
-            async def served() -> Any:
+            async def engine() -> Any:
                 return await build_engine(chosen, app_home, seed=SEED, clock=clock)
 
             kwargs.pop("attach_services", None)
-            return OpenTradeApp(GatewaySession(served, app_home, clock), **kwargs)
+            served.append(GatewaySession(engine, app_home, clock))
+            return OpenTradeApp(served[-1], **kwargs)
 
         async def factory() -> Any:
             return await build_engine(chosen, app_home, seed=SEED, clock=clock, services=False)
@@ -68,7 +73,9 @@ def make_app(app_home: Path, clock: SimClock, session_kind: str) -> Callable[...
         attach = kwargs.pop("attach_services", attach_services)
         return OpenTradeApp(LocalSession(factory, attach), **kwargs)
 
-    return make
+    yield make
+    for session in served:
+        await session.stop_serving()
 
 
 async def wait_ready(pilot: Pilot[Any]) -> None:

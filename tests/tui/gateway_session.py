@@ -2,7 +2,8 @@
 session starts an engine like ``make_app``'s (the seeded paper venue on the test's SimClock) and a
 gateway over it on 127.0.0.1 (a free port), in the test's own event loop, and stops both when
 the app closes. ``engine`` is the gateway's engine, which the tests act on and check, as they
-check ``app.engine`` in-process."""
+check ``app.engine`` in-process. The app reaches the gateway through ``proxy``, a TCP relay the
+test can cut (the network dropping) and restore."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class GatewaySession(RemoteSession):
         self._sim = clock
         self.engine: TradingEngine | None = None
         self.gateway: Gateway | None = None
+        self.proxy = Relay()
 
     async def start(self) -> None:
         self.engine = await self._factory()
@@ -38,12 +40,17 @@ class GatewaySession(RemoteSession):
         self.gateway = Gateway(self.engine, self._home, GatewayConfig(port=0))
         await self.gateway.start()
         token = TokenStore(self._home).create("tui", Level.ADMIN, self._sim.now_ms())
-        await self._client.retarget(Target(url=self.gateway.url, token=token))
-        self.where = self.gateway.url
+        await self.proxy.open(int(self.gateway.url.rsplit(":", 1)[1]))
+        self.where = f"http://127.0.0.1:{self.proxy.port}"
+        await self._client.retarget(Target(url=self.where, token=token))
         await super().start()
 
     async def close(self) -> None:
+        """The app detaches; the gateway and its engine go on (``stop_serving`` ends them)."""
         await super().close()
+        await self.proxy.cut()
+
+    async def stop_serving(self) -> None:
         if self.gateway is not None:
             await self.gateway.stop()
         if self.engine is not None:
@@ -66,3 +73,50 @@ class GatewaySession(RemoteSession):
         positions = {(p.venue, p.symbol, p.size) for p in engine.portfolio.positions()}
         shown_positions = {(p.venue, p.symbol, p.size) for p in self.positions()}
         return orders == shown and positions == shown_positions and engine.risk.state is self.risk_state
+
+
+class Relay:
+    """TCP from the app to the gateway, byte for byte, until ``cut``: every connection through it
+    is aborted and new ones are refused, as when the network drops; ``restore`` listens again on
+    the same port."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._upstream = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self, upstream: int) -> None:
+        self._upstream = upstream
+        await self.restore()
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+        self._writers -= {writer, up_writer}
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.transport.abort()
