@@ -8,6 +8,7 @@ test can cut (the network dropping) and restore."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from gateway.server import Gateway
 from gateway.tokens import TokenStore
 
 CATCH_UP_POLLS = 500
+_NAMES = itertools.count(1)
 
 
 class GatewaySession(RemoteSession):
@@ -39,7 +41,7 @@ class GatewaySession(RemoteSession):
         await self.engine.start()
         self.gateway = Gateway(self.engine, self._home, GatewayConfig(port=0))
         await self.gateway.start()
-        token = TokenStore(self._home).create("tui", Level.ADMIN, self._sim.now_ms())
+        token = TokenStore(self._home).create(f"tui-{next(_NAMES)}", Level.ADMIN, self._sim.now_ms())
         await self.proxy.open(int(self.gateway.url.rsplit(":", 1)[1]))
         self.where = f"http://127.0.0.1:{self.proxy.port}"
         await self._client.retarget(Target(url=self.where, token=token))

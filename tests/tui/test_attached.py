@@ -11,17 +11,18 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
 from core.stream import StreamHello, StreamSnapshot
 from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 from tests.tui.gateway_session import GatewaySession
-from tests.tui.test_protection import open_position
+from tests.tui.test_protection import mark, open_position, position_row, type_into
 from tests.tui.test_trading_flow import resting_buy_price
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.edit_protection import EditProtectionScreen
 from tui.widgets.status_bar import StatusBar
 
 SYMBOL = "BTC/USDT"
@@ -139,3 +140,26 @@ async def test_both_sessions_show_the_same_account_on_every_screen(
         await settle(pilot)
         usage = engine.risk.limits_usage(engine.open_orders())
         assert [name for name, *_ in app.screen.query_one("#gauges").rows] == [u.name for u in usage]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("session_kind", SESSIONS)
+async def test_levels_set_in_the_dialog_reach_the_engine_and_show_in_the_row(
+    make_app: Callable[..., OpenTradeApp], clock: SimClock
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_position(pilot, clock)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, EditProtectionScreen)
+        assert "only while the " + ("engine" if app.session.attached else "app") + " runs" in str(
+            app.screen.query_one("#where", Static).render())
+        stop = (mark(app) * D("0.97")).quantize(D("0.01"))
+        await type_into(pilot, "stop_loss", str(stop))
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None, "the level set")
+        await settle(pilot)
+        row = position_row(app)
+        assert (row["SL"], row["TP"], row["Levels"]) == (f"{stop:,.2f} manual", "-", "engine-side")

@@ -275,10 +275,10 @@ class PositionsScreen(FilteredTabsScreen):
         position = session.position(venue, symbol)
         if position is None:
             return
-        where = ("exchange: reduce-only orders resting at the exchange, also while the app is closed"
-                 if session.holds_protective_orders(venue, symbol)
-                 else "engine-side: watched on every mark update, only while the engine runs"
-                 if session.attached else "engine-side: watched on every mark update, only while the app runs")
+        if session.holds_protective_orders(venue, symbol):
+            where = "exchange: reduce-only orders resting at the exchange, also while the app is closed"
+        else:  # an attached app's engine runs in the gateway, on after the app quits
+            where = f"engine-side: watched on every mark update, only while the {'engine' if session.attached else 'app'} runs"
         change = await self.app.push_screen_wait(EditProtectionScreen(
             position, session.mark(venue, symbol), session.instrument(venue, symbol),
             session.levels(venue, symbol), where))
