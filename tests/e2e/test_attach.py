@@ -18,22 +18,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_tmux import TMUX, Terminal, opentrade_command
+from tests.gateway.test_cli import CONFIG
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.1
 RESTART_POLLS = 600  # the gateway's own start (a new interpreter, the engine, the venue) under load
-CONFIG = """
-strategies: {}
-agents: {enabled: false}
-surveillance: {duplicate_window: 0}
-venues:
-  paper:
-    markets: [BTC/USDT]
-gateway:
-  port: PORT
-"""
 
 
 def free_port() -> int:
@@ -109,7 +100,7 @@ def attached(tmp_path: Path) -> Iterator[Attached]:
     if TMUX is None:
         pytest.skip("tmux is not installed (.ci/run installs it)")
     config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.replace("PORT", str(free_port())))
+    config.write_text(CONFIG.replace("port: 0", f"port: {free_port()}"))
     terminal = Terminal(f"opentrade-attach-{os.getpid()}-{tmp_path.name}")
     setup = Attached(terminal, config, tmp_path / "home")
     try:
