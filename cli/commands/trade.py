@@ -9,6 +9,7 @@ leaves the engine trading."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from core.home_lock import EngineLocked
 from core.secrets import how_to_set, load_credentials
 
 if TYPE_CHECKING:
+    from client.discovery import Target
     from tui.shutdown import StopSignals
 
 
@@ -132,6 +134,14 @@ def _gateway_holding(home: Path, locked: EngineLocked) -> str | None:
     return endpoint.url if endpoint is not None and endpoint.pid == locked.holder.pid else None
 
 
+async def _answers(target: Target) -> None:
+    """GatewayError (why) unless the gateway answers and takes the token."""
+    from client.http import GatewayClient
+
+    async with GatewayClient(target, timeout=10) as client:
+        await client.health()
+
+
 def _attached(args: argparse.Namespace, home: Path, url: str | None, signals: StopSignals) -> int:
     from client.discovery import find
     from client.errors import GatewayError
@@ -141,7 +151,8 @@ def _attached(args: argparse.Namespace, home: Path, url: str | None, signals: St
 
     try:
         target = find(home, url)
-    except GatewayError as exc:
+        asyncio.run(_answers(target))
+    except GatewayError as exc:  # said before the screen takes over the terminal
         print(f"opentrade trade --attach: {exc.reason}", file=sys.stderr)
         return 1
     setup_logging("INFO", console=False, logfile=home / "logs" / "attach.log")
