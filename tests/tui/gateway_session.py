@@ -8,6 +8,7 @@ test can cut (the network dropping) and restore."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -37,6 +38,12 @@ class GatewaySession(RemoteSession):
         self.proxy = Relay()
 
     async def start(self) -> None:
+        # The gateway outlives the app: its tasks must not carry the app's context (Textual's
+        # active app) along, or the app's widgets would stay alive until the gateway stops.
+        await asyncio.create_task(self._serve(), context=contextvars.Context())
+        await super().start()
+
+    async def _serve(self) -> None:
         self.engine = await self._factory()
         await self.engine.start()
         self.gateway = Gateway(self.engine, self._home, GatewayConfig(port=0))
@@ -45,7 +52,6 @@ class GatewaySession(RemoteSession):
         await self.proxy.open(int(self.gateway.url.rsplit(":", 1)[1]))
         self.where = f"http://127.0.0.1:{self.proxy.port}"
         await self._client.retarget(Target(url=self.where, token=token))
-        await super().start()
 
     async def close(self) -> None:
         """The app detaches; the gateway and its engine go on (``stop_serving`` ends them)."""
