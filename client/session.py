@@ -136,7 +136,9 @@ class RemoteSession:
     async def close(self) -> None:
         """Detach: the engine goes on trading in the gateway."""
         await self._stream.close()
-        for task in [*self._tasks, *([self._follower] if self._follower else [])]:
+        tasks, self._follower = [*self._tasks, *([self._follower] if self._follower else [])], None
+        self._tasks.clear()  # ended tasks keep the front end's context (its widgets) alive
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

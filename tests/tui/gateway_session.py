@@ -13,6 +13,8 @@ import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from aiohttp import web_app
+
 from client.discovery import Target
 from client.session import RemoteSession
 from core.clock import SimClock
@@ -63,6 +65,10 @@ class GatewaySession(RemoteSession):
             await self.gateway.stop()
         if self.engine is not None:
             await self.engine.close()
+        # aiohttp caches each handler's middleware chain (the stream's handler holds the hub, the
+        # engine, its database thread, and that thread the stderr it was started with: the app's
+        # print capture, so the whole app): let the gateway go with the test.
+        web_app._cached_build_middleware.cache_clear()
 
     async def caught_up(self) -> None:
         """Wait (bounded) until what the app shows of the account is the engine's: the same open
@@ -99,7 +105,9 @@ class Relay:
         await self.restore()
 
     async def restore(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        """Its connections' tasks carry a context of their own (see ``GatewaySession.start``)."""
+        self._server = await asyncio.create_task(asyncio.start_server(self._relay, "127.0.0.1", self.port),
+                                                 context=contextvars.Context())
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
