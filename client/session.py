@@ -152,6 +152,8 @@ class RemoteSession:
                 try:
                     await self._apply_messages()
                     return
+                except _Moved as moved:
+                    await self._client.retarget(moved.target)
                 except NotAllowed:
                     if not await self._new_token():
                         raise
@@ -192,9 +194,17 @@ class RemoteSession:
         return False
 
     def _link_changed(self, state: str, detail: str) -> None:
+        """While reconnecting, a gateway found through the home may have started again elsewhere
+        (another port, a new token): the stream then resumes there (``_Moved``)."""
         if state != self._link:
             log.info("gateway %s: %s %s", self.where, state, detail)
         self._link = state
+        if state == "reconnecting" and self._rediscover is not None:
+            with contextlib.suppress(GatewayError):
+                target = self._rediscover()
+                if target.url != self._client.target.url:
+                    self.where = target.url
+                    raise _Moved(target)
 
     def subscribe(self, *kinds: type[Event], maxsize: int, name: str) -> Subscription:
         return self._bus.subscribe(*kinds, maxsize=maxsize, name=name)
@@ -479,6 +489,14 @@ class RemoteSession:
     async def reset_risk(self) -> None:
         with _refusals():
             await self._client.reset_risk()
+
+
+class _Moved(Exception):
+    """The home announces the gateway at another address now."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target.url)
+        self.target = target
 
 
 def _market_topics(venue: str, symbol: str) -> list[str]:

@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace, context: Any, signals: StopSignals) -> int:
             raise
         print(f"The engine of {context.home} runs in a gateway (PID {exc.holder.pid}, {url}): attaching to it.",
               file=sys.stderr)
-        return _attached(args, context.home, url, signals)
+        return _attached(args, context.home, None, signals)  # the home's gateway, followed across restarts
     with lock:
         return _app(args, config, venue, context.home, signals)
 

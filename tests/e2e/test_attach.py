@@ -1,14 +1,14 @@
 """The terminal app attached to a real `opentrade gateway`, in tmux: the gateway in one session,
 the app in another, orders from the scriptable CLI as a third process. The app shows the order;
 a gateway killed with SIGKILL shows as "reconnecting", and once it is started again (it reconciles
-its orders with the venue) the app resumes and shows the same orders."""
+its orders with the venue; on another port, with a new local token, both read from the home) the
+app resumes and shows the same orders."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,13 +25,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.1
 RESTART_POLLS = 600  # the gateway's own start (a new interpreter, the engine, the venue) under load
-
-
-def free_port() -> int:
-    """A port the restarted gateway takes again, so an attached app finds it where it was."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Attached:
@@ -100,7 +93,7 @@ def attached(tmp_path: Path) -> Iterator[Attached]:
     if TMUX is None:
         pytest.skip("tmux is not installed (.ci/run installs it)")
     config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.replace("port: 0", f"port: {free_port()}"))
+    config.write_text(CONFIG)
     terminal = Terminal(f"opentrade-attach-{os.getpid()}-{tmp_path.name}")
     setup = Attached(terminal, config, tmp_path / "home")
     try:
