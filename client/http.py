@@ -31,12 +31,13 @@ from core.api import (
     Health,
     Settings,
     ModifyOrder,
+    SetProtection,
     StrategyParams,
     StrategyVersion,
 )
 from core.events import AgentDecision, RiskAlert
 from core.executor import BatchResult, Operation
-from core.models import Candle, Fill, Instrument, Order, OrderBook, OrderRequest, Ticker, Trade
+from core.models import Candle, Fill, Instrument, Order, OrderBook, OrderRequest, ProtectiveLevels, Ticker, Trade
 from core.risk.breakers import Trip
 from core.risk.gauges import LimitUsage
 from core.storage.audit import AuditVerification
@@ -74,6 +75,11 @@ class GatewayClient:
                 connector=aiohttp.TCPConnector(ssl=self.target.ssl_context() or True),
             )
         return self._session
+
+    async def retarget(self, target: Target) -> None:
+        """Talk to ``target`` from now on: the home's gateway restarted with a new local token."""
+        await self.close()
+        self.target = target
 
     async def close(self) -> None:
         if self._session is not None:
@@ -210,6 +216,11 @@ class GatewayClient:
     async def close_position(self, symbol: str, venue: str | None = None, size: Decimal | None = None) -> Order:
         body = ClosePosition(venue=venue, symbol=symbol, size=size)
         return await self.request("POST", "/positions/close", Order, body=body)
+
+    async def set_protection(self, symbol: str, venue: str | None = None, stop_loss: Decimal | None = None,
+                             take_profit: Decimal | None = None) -> ProtectiveLevels | None:
+        body = SetProtection(venue=venue, symbol=symbol, stop_loss=stop_loss, take_profit=take_profit)
+        return await self.request("PUT", "/positions/protection", ProtectiveLevels | None, body=body)  # type: ignore[arg-type]
 
     async def close_all(self) -> int:
         return (await self.request("POST", "/positions/close-all", Count)).count

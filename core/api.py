@@ -89,6 +89,16 @@ class ClosePosition(Body):
     size: Decimal | None = Field(default=None, gt=0)
 
 
+class SetProtection(Body):
+    """The stop-loss and take-profit of the open position on a market; a level left out (null)
+    is removed."""
+
+    venue: str | None = Field(default=None, description="default: the engine's default venue")
+    symbol: str
+    stop_loss: Decimal | None = Field(default=None, gt=0)
+    take_profit: Decimal | None = Field(default=None, gt=0)
+
+
 class Batch(Body):
     operations: list[Operation] = Field(min_length=1, max_length=MAX_BATCH)
 
@@ -119,6 +129,8 @@ class Settings(Body):
 
     trading: TradingConfig
     ui: UIConfig
+    agents_enabled: bool = False
+    agents_venue: str | None = Field(default=None, description="the venue the agents analyse (default: the default venue)")
 
 
 class Count(Body):

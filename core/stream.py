@@ -10,7 +10,8 @@ one it handled and hands it back when it reconnects. Order, fill, position, bala
 alert messages are kept for such a resume; market data is not (the latest book replaces the
 ones missed) and comes again as current state after a reconnect.
 
-Topics: ``book:VENUE:SYMBOL``, ``trades:VENUE:SYMBOL``, ``candles:VENUE:SYMBOL``, ``tickers``,
+Topics: ``book:VENUE:SYMBOL``, ``trades:VENUE:SYMBOL``, ``candles:VENUE:SYMBOL``,
+``stats:VENUE:SYMBOL`` (the data service's funding and open interest), ``tickers``,
 ``orders``, ``fills``, ``positions``, ``balances``, ``risk``, ``alerts``, ``decisions``,
 ``strategies``, ``status``; a subscription ending in ``*`` takes every topic it begins
 (``book:*``). ``control`` (hello, snapshot, error) reaches every client.
@@ -34,6 +35,7 @@ from core.events import (
     EngineStatus,
     Event,
     MarketEvent,
+    MarketStatsUpdated,
     OrderBookUpdated,
     OrderFilled,
     OrderRejected,
@@ -52,7 +54,7 @@ from core.views import AccountSnapshot, PositionView, StatusView
 
 CONTROL = "control"
 ACCOUNT_TOPICS = ("orders", "fills", "positions", "balances", "risk", "alerts", "decisions", "strategies", "status")
-MARKET_TOPICS = ("book", "trades", "candles")
+MARKET_TOPICS = ("book", "trades", "candles", "stats")
 MAX_TOPICS = 200
 
 
@@ -123,8 +125,9 @@ class StreamError(Event):
 STREAM_EVENTS: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
-        OrderBookUpdated, TradePrinted, CandleClosed, TickerUpdated, OrderUpdated, OrderRejected, OrderFilled,
-        PositionChanged, PositionsMarked, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert, AgentDecision,
+        OrderBookUpdated, TradePrinted, CandleClosed, MarketStatsUpdated, TickerUpdated, OrderUpdated, OrderRejected,
+        OrderFilled, PositionChanged, PositionsMarked, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert,
+        AgentDecision,
         SignalGenerated, StrategyHalted, StrategyChanged, EngineStatus, ConnectionChanged, StatusChanged,
         StreamHello, StreamSnapshot, StreamError,
     )
@@ -140,6 +143,8 @@ def topic_of(event: Event) -> str | None:
             return f"trades:{trade.venue}:{trade.symbol}"
         case CandleClosed(venue=venue, symbol=symbol):
             return f"candles:{venue}:{symbol}"
+        case MarketStatsUpdated(stats=stats):
+            return f"stats:{stats.venue}:{stats.symbol}"
         case TickerUpdated():
             return "tickers"
         case OrderUpdated() | OrderRejected():
@@ -177,7 +182,7 @@ def topic_problem(topic: str) -> str | None:
     if topic.endswith("*"):
         return None
     return (f"unknown topic '{topic}': use {', '.join(ACCOUNT_TOPICS)}, tickers, "
-            "book:VENUE:SYMBOL, trades:VENUE:SYMBOL, candles:VENUE:SYMBOL, or a prefix ending in *")
+            "book:VENUE:SYMBOL, trades:VENUE:SYMBOL, candles:VENUE:SYMBOL, stats:VENUE:SYMBOL, or a prefix ending in *")
 
 
 def matches(pattern: str, topic: str) -> bool:

@@ -40,7 +40,9 @@ class VenueStatus(View):
 
 
 class StatusView(View):
-    """The status line: engine, venues, equity, today's PnL, risk state and what is open."""
+    """The status line: engine, venues, equity, today's PnL, risk state and what is open; with
+    what the terminal's status bar and Risk screen show of the risk state (who halted it, what
+    blocks new exposure, the orders counted today, the limits' use)."""
 
     engine: str
     now_ms: int
@@ -53,6 +55,12 @@ class StatusView(View):
     risk_reason: str
     open_orders: int
     positions: int
+    halted_by_person: bool = False
+    blockers: list[tuple[str, str]] = []
+    orders_today: int = 0
+    max_orders_per_day: int = 0
+    limits: list[LimitUsage] = []
+    breakers: list[Trip] = []
 
 
 class PositionView(Position):
@@ -104,12 +112,17 @@ def status_view(engine: TradingEngine) -> StatusView:
                                   latency_ms=latency, markets=len(engine.instruments(name)),
                                   account=account_modes(engine.venues[name])))
     portfolio = engine.portfolio
+    open_orders = engine.open_orders()
+    surveillance = engine.guard.surveillance
     return StatusView(
         engine="running" if engine.running else "stopped", now_ms=engine.clock.now_ms(),
         default_venue=engine.default_venue, venues=venues, quote_currency=portfolio.quote_currency,
         equity=portfolio.equity(), daily_pnl=portfolio.daily_pnl(), risk_state=engine.risk.state,
-        risk_reason=engine.risk.state_reason, open_orders=len(engine.open_orders()),
-        positions=len(portfolio.positions()),
+        risk_reason=engine.risk.state_reason, open_orders=len(open_orders),
+        positions=len(portfolio.positions()), halted_by_person=engine.risk.halted_by_person,
+        blockers=[(b.rule or "", b.reason or "") for b in engine.guard.blockers(open_orders)],
+        orders_today=surveillance.orders_today(), max_orders_per_day=surveillance.max_per_day,
+        limits=engine.risk.limits_usage(open_orders), breakers=list(engine.guard.breakers.tripped.values()),
     )
 
 

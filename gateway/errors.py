@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from core.api import ErrorBody, validation_text
 from core.executor import OrderRefused
 from core.permissions import PermissionDenied
+from core.risk.protector import ProtectionRefused
 from core.ports import VenueError
 from core.redact import redact
 from core.storage.errors import StorageError
@@ -81,6 +82,8 @@ def problem_of(exc: Exception) -> Problem | None:
         return Problem(403, "forbidden", exc.reason, "permission")
     if isinstance(exc, ValidationError):
         return Problem(400, "invalid_request", validation_text(exc))
+    if isinstance(exc, ProtectionRefused):
+        return Problem(422, "refused", str(exc), "protection")
     if isinstance(exc, ParameterError):
         return Problem(400, "invalid_request", str(exc))
     if isinstance(exc, VenueError):

@@ -29,8 +29,8 @@ STREAM_DESCRIPTION = """A WebSocket. Send `{"op": "subscribe", "topics": [...]}`
 frame holds one or more messages, one JSON object per line (StreamEnvelope): `event` names the
 schema of `data`. The first message is a StreamHello; a StreamSnapshot follows unless the
 connection resumed. Topics: orders, fills, positions, balances, risk, alerts, decisions,
-strategies, status, tickers, book:VENUE:SYMBOL, trades:VENUE:SYMBOL, candles:VENUE:SYMBOL, and
-prefixes ending in `*`. Close codes: 1001 the gateway stops, 4001 the token was revoked, 4008
+strategies, status, tickers, book:VENUE:SYMBOL, trades:VENUE:SYMBOL, candles:VENUE:SYMBOL,
+stats:VENUE:SYMBOL (funding, open interest), and prefixes ending in `*`. Close codes: 1001 the gateway stops, 4001 the token was revoked, 4008
 the client fell too far behind (resume), 4400 a bad first request."""
 
 

@@ -16,7 +16,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from typing import Any, ClassVar
 
@@ -28,13 +28,14 @@ from textual.widget import AwaitMount
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from core.engine import OrderRefused, TradingEngine
+from core.executor import OrderRefused
 from core.events import Subscription
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
 from core.plugins import registry
 from core.ports import Capability
 from core.redact import redact
+from core.session import Session
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
 from tui.format import show_price, show_size
@@ -61,8 +62,6 @@ from tui.widgets.status_bar import Status
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[], Awaitable[TradingEngine]]
-ServicesAttacher = Callable[[TradingEngine], Awaitable[None]]
 MAIN_SCREENS: dict[str, type[OpenTradeScreen]] = {
     "trade": TradeScreen,
     "positions": PositionsScreen,
@@ -99,9 +98,8 @@ class OpenTradeApp(App[None]):
 
     def __init__(
         self,
-        engine_factory: EngineFactory,
+        session: Session,
         *,
-        attach_services: ServicesAttacher | None = None,
         theme: str | None = None,
         screen: str | None = None,
         restore: bool = True,
@@ -109,8 +107,10 @@ class OpenTradeApp(App[None]):
         freeze_gc: bool = False,
         stop_signals: StopSignals | None = None,
     ) -> None:
-        """``attach_services`` adds what ``engine_factory`` left out (``runtime.wiring.attach_services``
-        for an engine built with ``services=False``) once the first screen has painted.
+        """``session``: the engine in this process (``runtime.session.LocalSession``) or a gateway's
+        (``client.session.RemoteSession``); the screens see only the ``core.session.Session``. What
+        the session starts after the first screen (the strategies and agents of an in-process
+        engine) starts once that screen has painted.
 
         ``stop_signals``: SIGINT and SIGTERM (including one received before the app ran) stop
         the app as ctrl+q does, with the exit code ``tui.shutdown.exit_code`` gives.
@@ -119,10 +119,8 @@ class OpenTradeApp(App[None]):
         collector's passes and the collector is turned on, in case the command paused it for
         the start-up (see ``_started``)."""
         super().__init__()
-        self._engine_factory = engine_factory
-        self._attach_services = attach_services
-        self._services_attached = attach_services is None
-        self._engine: TradingEngine | None = None
+        self.session = session
+        self._started_session = False
         self._subscription: Subscription | None = None
         self._requested_theme = theme
         self._requested_screen = screen
@@ -130,7 +128,7 @@ class OpenTradeApp(App[None]):
         self._confirm_live = confirm_live
         self._freeze_gc = freeze_gc
         self._stop_signals = stop_signals
-        self._starting: asyncio.Future[TradingEngine] | None = None
+        self._starting: asyncio.Future[None] | None = None
         self._confirmed_live: set[str] = set()
         self.market: tuple[str, str] = ("", "")
         self.frames = 0
@@ -142,20 +140,19 @@ class OpenTradeApp(App[None]):
 
     # ------------------------------------------------------------------ start-up
     @property
-    def engine(self) -> TradingEngine:
-        if self._engine is None:
-            raise RuntimeError("the engine is not started yet")
-        return self._engine
+    def engine(self) -> Any:
+        """The in-process engine, for tests that act on it directly; the screens use ``session``."""
+        return getattr(self.session, "engine")
 
     @property
     def is_ready(self) -> bool:
-        return self._engine is not None and self.market != ("", "")
+        return self._started_session and self.market != ("", "")
 
     @property
     def services_ready(self) -> bool:
         """The strategies and agents run: at once when the engine factory built them, else a
         moment after the first screen."""
-        return self.is_ready and self._services_attached
+        return self.is_ready and self.session.services_started
 
     def compose(self) -> ComposeResult:
         yield Static("Starting OpenTrade…", id="booting")
@@ -179,36 +176,35 @@ class OpenTradeApp(App[None]):
     async def _boot(self) -> None:
         # Not cancelled half-way when the app stops meanwhile (a signal, ctrl+q): unmounting waits
         # for it, then stops and closes everything it opened.
-        self._starting = asyncio.ensure_future(self._build_and_start())
-        engine = await asyncio.shield(self._starting)
-        self._subscription = engine.bus.subscribe(*WATCHED_EVENTS, maxsize=512, name="tui")
-        saved = {key: await engine.db.get_state(key) for key in (STATE_SCREEN, STATE_MARKET, STATE_THEME)} if self._restore else {}
-        self.theme = _known_theme(self._requested_theme or saved.get(STATE_THEME) or engine.config.ui.theme)
-        self.set_keymap(engine.config.ui.keymap)
-        self.market = self._initial_market(engine, saved.get(STATE_MARKET))
+        session = self.session
+        self._starting = asyncio.ensure_future(session.start())
+        await asyncio.shield(self._starting)
+        self._started_session = True
+        self._subscription = session.subscribe(*WATCHED_EVENTS, maxsize=512, name="tui")
+        saved = {key: await session.get_state(key) for key in (STATE_SCREEN, STATE_MARKET, STATE_THEME)} if self._restore else {}
+        self.theme = _known_theme(self._requested_theme or saved.get(STATE_THEME) or session.ui.theme)
+        self.set_keymap(session.ui.keymap)
+        self.market = self._initial_market(session, saved.get(STATE_MARKET))
+        session.watch_market(*self.market)
         venue = self.market[0]
-        if self._confirm_live and engine.venue_mode(venue) == "live" and not await self._confirm_live_venue(venue):
+        if self._confirm_live and session.venue_mode(venue) == "live" and not await self._confirm_live_venue(venue):
             self.exit(return_code=1, message=f"Did not switch to live trading on {venue}.")
             return
-        self.set_interval(1 / engine.config.ui.refresh_hz, self.render_frame, name="render-clock")
+        self.set_interval(1 / session.ui.refresh_hz, self.render_frame, name="render-clock")
         mode = self._requested_screen or saved.get(STATE_SCREEN) or "trade"
         await self.switch_mode(mode if mode in MAIN_SCREENS else "trade")
-        if self._attach_services is not None:
-            self.call_after_refresh(self._start_services, self._attach_services)
+        if session.attached:
+            self.notify(f"Attached to the engine at {session.where}: quitting leaves it trading.", title="Attached")
+        if not session.services_started:
+            self.call_after_refresh(self._start_services)
         else:
             self._started()
 
-    async def _build_and_start(self) -> TradingEngine:
-        engine = self._engine = await self._engine_factory()  # closed on unmount even if start fails
-        await engine.start()
-        return engine
-
     @work(exclusive=True, group="services", exit_on_error=False, name="starting the strategies and agents")
-    async def _start_services(self, attach: ServicesAttacher) -> None:
+    async def _start_services(self) -> None:
         """Runs after the first screen has painted, so the trader sees the market while the
         strategies and agents are imported and started."""
-        await attach(self.engine)
-        self._services_attached = True
+        await self.session.start_services()
         for failure in registry().failures():
             self.notify(failure, title="Plugin skipped", severity="error", timeout=30)
         self._started()
@@ -229,15 +225,15 @@ class OpenTradeApp(App[None]):
             gc.enable()
 
     @staticmethod
-    def _initial_market(engine: TradingEngine, saved: str | None) -> tuple[str, str]:
+    def _initial_market(session: Session, saved: str | None) -> tuple[str, str]:
         """The saved market when its venue is still running and still lists it, else the first
         market of the default venue."""
         if saved and "|" in saved:
             venue, symbol = saved.split("|", 1)
-            if venue in engine.venue_names and any(i.symbol == symbol for i in engine.instruments(venue)):
+            if venue in session.venue_names and any(i.symbol == symbol for i in session.instruments(venue)):
                 return venue, symbol
-        venue = engine.default_venue
-        instruments = engine.instruments(venue)
+        venue = session.default_venue
+        instruments = session.instruments(venue)
         if not instruments:
             raise RuntimeError(f"venue {venue} lists no markets")
         return venue, instruments[0].symbol
@@ -269,8 +265,7 @@ class OpenTradeApp(App[None]):
         if self._starting is not None:
             with contextlib.suppress(Exception):  # a failed start was reported by the boot worker
                 await self._starting
-        if self._engine is not None:
-            await self._engine.close()
+        await self.session.close()
 
     # ------------------------------------------------------------------ rendering
     def render_frame(self) -> None:
@@ -289,7 +284,7 @@ class OpenTradeApp(App[None]):
     def _announce(self, changes: Changes) -> None:
         for event in changes.fills:
             fill = event.fill
-            market = next((i for i in self.engine.instruments(fill.venue) if i.symbol == fill.symbol), None)
+            market = next((i for i in self.session.instruments(fill.venue) if i.symbol == fill.symbol), None)
             self.notify(f"{fill.side.value.upper()} {show_size(market, fill.size)} {fill.symbol} @ "
                         f"{show_price(market, fill.price)}", title="Filled", timeout=4)
         for rejection in changes.rejections:
@@ -300,36 +295,42 @@ class OpenTradeApp(App[None]):
                             severity="error" if alert.level == "critical" else "warning")
 
     def status(self, screen_title: str) -> Status:
-        engine = self.engine
+        """The status line. While the link to an attached engine is down, its connection word
+        says so ("reconnecting") in place of the venue's, whose state is not known meanwhile."""
+        session = self.session
         venue = self.market[0]
-        state, latency = engine.market.connection(venue)
-        surveillance = engine.guard.surveillance
+        state, latency = session.connection(venue)
+        link = session.connection_state
+        if link != "connected":
+            state, latency = link, None
+        orders_today, max_orders = session.orders_today()
         return Status(
             venue=venue,
-            mode=engine.venue_mode(venue),
-            equity=engine.portfolio.equity(),
-            daily_pnl=engine.portfolio.daily_pnl(),
+            mode=session.venue_mode(venue),
+            equity=session.equity(),
+            daily_pnl=session.daily_pnl(),
             connection=state,
             latency_ms=latency,
-            risk=engine.risk.state,
-            halted_by_person=engine.risk.halted_by_person,
-            blockers=tuple(b.rule or "" for b in engine.guard.blockers(engine.open_orders())),
-            orders_today=surveillance.orders_today(),
-            max_orders=surveillance.max_per_day,
-            now_ms=engine.clock.now_ms(),
+            risk=session.risk_state,
+            halted_by_person=session.halted_by_person,
+            blockers=tuple(rule for rule, _ in session.blockers()),
+            orders_today=orders_today,
+            max_orders=max_orders,
+            now_ms=session.now_ms(),
             screen=screen_title,
         )
 
     # ------------------------------------------------------------------ state
     def remember(self, key: str, value: str) -> None:
-        if self._engine is not None:
-            self.run_worker(self._engine.db.set_state(key, value), group="state", name="saving the UI state")
+        if self._started_session:
+            self.run_worker(self.session.set_state(key, value), group="state", name="saving the UI state")
 
     async def select_market(self, venue: str, symbol: str) -> bool:
         """Switch the market on display; a live venue first asks for its name to be typed."""
-        if self.engine.venue_mode(venue) == "live" and not await self._confirm_live_venue(venue):
+        if self.session.venue_mode(venue) == "live" and not await self._confirm_live_venue(venue):
             return False
         self.market = (venue, symbol)
+        self.session.watch_market(venue, symbol)
         self.remember(STATE_MARKET, f"{venue}|{symbol}")
         screen = self.screen
         if isinstance(screen, OpenTradeScreen):
@@ -350,10 +351,7 @@ class OpenTradeApp(App[None]):
         )
         if confirmed:
             self._confirmed_live.add(venue)
-            # A live exchange refuses new orders until told that a person typed the go-ahead.
-            adapter = self.engine.venues[venue]
-            if adapter.supports(Capability.LIVE_CONFIRMATION):
-                adapter.confirm_live()
+            self.session.confirm_live(venue)
         return bool(confirmed)
 
     # ------------------------------------------------------------------ actions
@@ -398,9 +396,9 @@ class OpenTradeApp(App[None]):
 
     @work(group="market", exclusive=True, exit_on_error=False, name="choosing a market")
     async def _choose_market(self) -> None:
-        engine = self.engine
-        markets = [MarketRow(venue, i.symbol, engine.venue_mode(venue), i.price_decimals, engine.market.ticker(venue, i.symbol))
-                   for venue in engine.venue_names for i in engine.instruments(venue)]
+        session = self.session
+        markets = [MarketRow(venue, i.symbol, session.venue_mode(venue), i.price_decimals, session.ticker(venue, i.symbol))
+                   for venue in session.venue_names for i in session.instruments(venue)]
         choice = await self.push_screen_wait(MarketSelectorScreen(markets, current=self.market))
         if choice is not None:
             await self.select_market(*choice)
@@ -411,9 +409,9 @@ class OpenTradeApp(App[None]):
 
     @work(group="risk", exclusive=True, exit_on_error=False, name="emergency stop")
     async def _emergency_stop(self) -> None:
-        engine = self.engine
-        orders = len(engine.open_orders())
-        positions = len(engine.portfolio.positions())
+        session = self.session
+        orders = len(session.open_orders())
+        positions = len(session.positions())
         confirmed = await self.push_screen_wait(
             ConfirmScreen(
                 "EMERGENCY STOP",
@@ -424,7 +422,7 @@ class OpenTradeApp(App[None]):
             )
         )
         if confirmed:
-            await engine.emergency_stop("emergency stop from the terminal")
+            await session.emergency_stop("emergency stop from the terminal")
             self.notify("Trading halted; orders canceled and positions closing.", title="EMERGENCY STOP", severity="error")
 
     def action_cancel_all(self) -> None:
@@ -433,18 +431,18 @@ class OpenTradeApp(App[None]):
 
     @work(group="orders", exclusive=True, exit_on_error=False, name="canceling all orders")
     async def _cancel_every_order(self) -> None:
-        count = len(self.engine.open_orders())
+        count = len(self.session.open_orders())
         if count == 0:
             self.notify("No open orders.")
             return
-        refusal = self.engine.executor.precheck_cancel()
+        refusal = await self.session.check_cancel()
         if refusal is not None:
             self.notify(refusal.reason, title="Refused", severity="error")
             return
         if await self.push_screen_wait(
             ConfirmScreen("Cancel all orders", f"Cancel all {count} open order(s) on every venue.", confirm_label="Cancel all", danger=True)
         ):
-            canceled = await self.engine.cancel_all()
+            canceled = await self.session.cancel_all()
             self.notify(f"Canceled {canceled} order(s).", title="Cancel all")
 
     def action_close_all(self) -> None:
@@ -453,16 +451,16 @@ class OpenTradeApp(App[None]):
 
     @work(group="orders", exclusive=True, exit_on_error=False, name="closing all positions")
     async def _close_every_position(self) -> None:
-        engine = self.engine
-        positions = engine.portfolio.positions()
+        session = self.session
+        positions = session.positions()
         if not positions:
             self.notify("No open positions.")
             return
         accepted, refused = [], []
         for p in positions:
-            request = engine.executor.closing_request(p.venue, p.symbol)
-            refusal = engine.executor.precheck(request) if request is not None else None
-            shown = f"{p.side.value} {show_size(engine.instrument(p.venue, p.symbol), p.size)} {p.symbol}"
+            request = session.closing_request(p.venue, p.symbol)
+            refusal = await session.check_order(request) if request is not None else None
+            shown = f"{p.side.value} {show_size(session.instrument(p.venue, p.symbol), p.size)} {p.symbol}"
             (accepted if refusal is None else refused).append(shown if refusal is None else f"{shown}: {refusal.reason}")
         if not accepted:
             self.notify("\n".join(refused), title="Close all refused", severity="error")
@@ -473,7 +471,7 @@ class OpenTradeApp(App[None]):
                           f"Send market orders to close {len(accepted)} position(s): {', '.join(accepted)}.{not_closed}",
                           confirm_label="Close all", danger=True)
         ):
-            closed = await self.engine.close_all()
+            closed = await self.session.close_all()
             self.notify(f"Sent {closed} closing order(s).", title="Close all")
 
     def action_reset_risk(self) -> None:
@@ -482,16 +480,16 @@ class OpenTradeApp(App[None]):
 
     @work(group="risk", exclusive=True, exit_on_error=False, name="risk reset")
     async def _reset_risk(self) -> None:
-        engine = self.engine
-        tripped = engine.guard.breakers.tripped
-        if engine.risk.state is RiskState.ACTIVE and not tripped:
+        session = self.session
+        tripped = session.tripped_breakers()
+        if session.risk_state is RiskState.ACTIVE and not tripped:
             self.notify("Trading is not halted; nothing to reset.")
             return
-        breakers = "".join(f"\n  breaker {trip.scope}: {trip.reason}" for trip in tripped.values())
+        breakers = "".join(f"\n  breaker {scope}: {reason}" for scope, reason in tripped)
         confirmed = await self.push_screen_wait(
             ConfirmScreen(
                 "Reset risk state",
-                f"Moves the risk state from {engine.risk.state.value.upper()} to ACTIVE and resets the "
+                f"Moves the risk state from {session.risk_state.value.upper()} to ACTIVE and resets the "
                 f"circuit breakers: new orders will be accepted again.{breakers}",
                 confirm_label="Resume trading",
             )
@@ -499,16 +497,17 @@ class OpenTradeApp(App[None]):
         if not confirmed:
             return
         try:
-            await engine.reset_risk("user")
+            await session.reset_risk()
         except PermissionDenied as exc:
             self.notify(str(exc), title="Not allowed", severity="error")
             return
         self.notify("Risk state reset: trading is active.")
 
     async def action_quit(self) -> None:
-        """Quit at once, unless engine-side levels are active: nothing watches them once the app
-        has stopped, so the trader is told which and asked first."""
-        watched = self._engine.protection.watched() if self._engine is not None else []
+        """Quit at once, unless engine-side levels of an in-process engine are active: nothing
+        watches them once the app has stopped, so the trader is told which and asked first. An
+        attached app quits at once: the gateway goes on trading and watching them."""
+        watched = self.session.watched_levels() if self._started_session and not self.session.attached else []
         if not watched:
             self.exit()
         elif not self._asking_to_quit:
@@ -518,11 +517,11 @@ class OpenTradeApp(App[None]):
     async def _confirm_quit(self) -> None:
         self._asking_to_quit = True
         try:
-            watched = self.engine.protection.watched()
+            watched = self.session.watched_levels()
             count = sum((lv.stop_loss is not None) + (lv.take_profit is not None) for lv in watched)
             listing = "\n".join(
                 f"  {lv.symbol} {lv.side.value} on {lv.venue}: "
-                + ", ".join(f"{name} {show_price(self.engine.instrument(lv.venue, lv.symbol), price)}"
+                + ", ".join(f"{name} {show_price(self.session.instrument(lv.venue, lv.symbol), price)}"
                             for name, price in (("stop-loss", lv.stop_loss), ("take-profit", lv.take_profit))
                             if price is not None)
                 for lv in watched
@@ -607,8 +606,8 @@ class OpenTradeApp(App[None]):
         yield PaletteCommand("Close all positions", "market orders, after confirmation", self.action_close_all)
         yield PaletteCommand("Choose market", "fuzzy search", self.action_choose_market)
         if self.is_ready:
-            for venue in self.engine.venue_names:
-                for instrument in self.engine.instruments(venue):
+            for venue in self.session.venue_names:
+                for instrument in self.session.instruments(venue):
                     yield PaletteCommand(f"Market {instrument.symbol} on {venue}", "switch market",
                                          partial(self._select_from_palette, venue, instrument.symbol))
         for name in theme_names():

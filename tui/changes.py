@@ -27,11 +27,14 @@ from core.events import (
     TickerUpdated,
     TradePrinted,
 )
+from core.stream import PositionsMarked, StatusChanged, StrategyChanged, StreamSnapshot
 
 WATCHED_EVENTS: tuple[type[Event], ...] = (
     OrderBookUpdated, TradePrinted, TickerUpdated, CandleClosed, OrderUpdated, OrderFilled,
     PositionChanged, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert, OrderRejected, AgentDecision,
     SignalGenerated, ConnectionChanged,
+    # only from a gateway's stream, for an attached app
+    StreamSnapshot, StatusChanged, PositionsMarked, StrategyChanged,
 )
 
 Market = tuple[str, str]
@@ -91,8 +94,14 @@ class Changes:
                 self.rejections.append(event)
             case AgentDecision():
                 self.decisions = True
-            case SignalGenerated():
+            case SignalGenerated() | StrategyChanged():
                 self.signals = True
+            case PositionsMarked():
+                self.positions = True
+            case StatusChanged():
+                self.risk = True
+            case StreamSnapshot():
+                self.everything = True
 
     def market(self, venue: str, symbol: str) -> bool:
         """Did anything about this market change?"""

@@ -35,7 +35,9 @@ async def health(call: Call) -> Health:
 
 @routes.route("GET", "/settings", summary="The trading and interface settings a front end shows", response=Settings)
 async def settings(call: Call) -> Settings:
-    return Settings(trading=call.engine.config.trading, ui=call.engine.config.ui)
+    config = call.engine.config
+    return Settings(trading=config.trading, ui=config.ui, agents_enabled=config.agents.enabled,
+                    agents_venue=config.agents.venue)
 
 
 @routes.route("GET", "/status", summary="Engine, venues, equity, daily PnL, risk state", response=StatusView)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.api import Batch, CancelAll, CheckResult, ClosePosition, Count, ModifyOrder
+from core.api import Batch, CancelAll, CheckResult, ClosePosition, Count, ModifyOrder, SetProtection
 from core.executor import BatchResult, OrderRefused
-from core.models import Order, OrderRequest
+from core.models import Order, OrderRequest, ProtectiveLevels
 from core.permissions import Level
 from gateway.routing import Call, Routes
 
@@ -68,6 +68,16 @@ async def close(call: Call) -> Order:
     if order is None:
         raise OrderRefused(f"nothing to close: no open {symbol} position on {venue}", "no_position")
     return order
+
+
+@routes.route("PUT", "/positions/protection", summary="Set or remove a position's stop-loss and take-profit",
+              response=ProtectiveLevels | None, body=SetProtection, **TRADE)
+async def protection(call: Call) -> ProtectiveLevels | None:
+    """As the Positions screen's levels dialog: checked against the mark and the position's side
+    (refused with the reason, rule protection), placed at the exchange where the venue holds
+    reduce-only orders, else watched by the engine. The answer is the levels in force (null: none)."""
+    return await call.engine.set_protection(call.venue, call.body.symbol, stop_loss=call.body.stop_loss,
+                                            take_profit=call.body.take_profit, actor=call.actor)
 
 
 @routes.route("POST", "/positions/close-all", summary="Close every position with market orders", response=Count,

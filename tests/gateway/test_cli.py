@@ -251,3 +251,23 @@ def test_tls_and_no_token_in_any_log(isolated_home: Path, tmp_path: Path, cli: C
     assert "GET /api/v1/status 200" in logs, "the requests were logged (at DEBUG)"
     for secret in (token, wrong, announced["local_token"]):
         assert secret not in logs
+
+
+def test_attaching_the_app_refuses_in_one_line_before_the_screen(config: Path, cli: Cli) -> None:
+    nobody = cli("trade", "--attach")
+    assert nobody.returncode == 1
+    assert one_line(nobody).startswith("opentrade trade --attach: no gateway is running on ")
+    closed = cli("trade", "--attach", "http://127.0.0.1:9", token="otk_" + "x" * 43)
+    assert closed.returncode == 1 and one_line(closed).startswith("opentrade trade --attach: no gateway answers at "
+                                                                   "http://127.0.0.1:9")
+    mixed = cli("trade", "--attach", "--mode", "live")
+    assert (mixed.returncode, one_line(mixed)) == (2, "--mode: not with --attach (the gateway's engine trades as it "
+                                                      "was started)")
+
+
+def test_a_bad_token_is_refused_before_the_app_attaches(config: Path, isolated_home: Path, tmp_path: Path,
+                                                       cli: Cli) -> None:
+    with running_gateway(config, isolated_home, tmp_path / "gateway.log"):
+        wrong = cli("trade", "--attach", json.loads((isolated_home / "gateway.json").read_text())["url"],
+                    token="otk_" + "x" * 43)
+    assert (wrong.returncode, one_line(wrong)) == (1, "opentrade trade --attach: unknown or revoked token")

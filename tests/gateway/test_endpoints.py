@@ -105,6 +105,11 @@ COMMANDS = {
         "POST", "/positions/close", Level.TRADE, 200, a_position, lambda e, c: {"symbol": SPOT},
         lambda e, c: e.portfolio.position("paper", SPOT) is not None,
         lambda e, c, r: r.body["side"] == "sell" and r.body["status"] == "filled"),
+    "protection": Command(
+        "PUT", "/positions/protection", Level.TRADE, 200, a_position,
+        lambda e, c: {"symbol": SPOT, "stop_loss": str((mark(e) * D("0.9")).quantize(D(1)))},
+        lambda e, c: e.protection.levels("paper", SPOT) is None,
+        lambda e, c, r: r.body["stop_loss"] is not None and e.protection.levels("paper", SPOT) is not None),
     "close-all": Command(
         "POST", "/positions/close-all", Level.TRADE, 200, a_position, lambda e, c: None,
         lambda e, c: e.portfolio.position("paper", SPOT) is not None,

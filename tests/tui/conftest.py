@@ -1,12 +1,16 @@
 """An OpenTradeApp over a deterministic engine: the seeded paper simulator on a SimClock, so
 the market moves only when a test advances the clock. It starts like `opentrade trade`: the
-strategies and agents are attached after the first screen."""
+strategies and agents are attached after the first screen.
+
+A test parametrized with ``@pytest.mark.parametrize("session_kind", SESSIONS)`` runs twice: with
+the engine in the app's process, and with the app attached to a real gateway over that engine
+(``tests.tui.gateway_session``), the same keys and the same checks."""
 
 from __future__ import annotations
 
 import asyncio
 import string
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,9 @@ from textual.widgets import Input
 
 from core.clock import SimClock
 from core.config import AppConfig
+from tests.tui.gateway_session import GatewaySession
 from tui.app import OpenTradeApp
+from runtime.session import LocalSession
 from runtime.wiring import attach_services, build_engine
 
 SEED = 7
@@ -37,17 +43,39 @@ def app_home(tmp_path: Path) -> Path:
     return tmp_path / "app-home"
 
 
+SESSIONS = ("local", "remote")
+
+
 @pytest.fixture
-def make_app(app_home: Path, clock: SimClock) -> Callable[..., OpenTradeApp]:
+def session_kind() -> str:
+    return "local"
+
+
+@pytest.fixture
+async def make_app(app_home: Path, clock: SimClock, session_kind: str) -> AsyncIterator[Callable[..., OpenTradeApp]]:
+    """Apps over the engine in their own process, or attached to a gateway (``session_kind``);
+    the gateways outlive their apps, as they do outside the tests, and stop with the test."""
+    served: list[GatewaySession] = []
+
     def make(config: AppConfig | None = None, **kwargs: Any) -> OpenTradeApp:
         chosen = config or AppConfig()
+        if session_kind == "remote":
+            async def engine() -> Any:
+                return await build_engine(chosen, app_home, seed=SEED, clock=clock)
+
+            kwargs.pop("attach_services", None)
+            served.append(GatewaySession(engine, app_home, clock))
+            return OpenTradeApp(served[-1], **kwargs)
 
         async def factory() -> Any:
             return await build_engine(chosen, app_home, seed=SEED, clock=clock, services=False)
 
-        return OpenTradeApp(factory, **{"attach_services": attach_services, **kwargs})
+        attach = kwargs.pop("attach_services", attach_services)
+        return OpenTradeApp(LocalSession(factory, attach), **kwargs)
 
-    return make
+    yield make
+    for session in served:
+        await session.stop_serving()
 
 
 async def wait_ready(pilot: Pilot[Any]) -> None:
@@ -73,6 +101,9 @@ async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
         for _ in range(10):
             await asyncio.sleep(0)
         await pilot.pause()
+    caught_up = getattr(app.session, "caught_up", None)
+    if caught_up is not None:
+        await caught_up()
     app.render_frame()
     for widget in app.screen.query(Input):
         widget.cursor_blink = False

@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 from core.clock import SimClock
 from core.config import AppConfig, CcxtVenueConfig, ConfigError
 from core.ports import Capability
+from runtime.session import LocalSession
 from tui.app import OpenTradeApp
 from cli.commands.trade import apply_mode
 from tui.screens.confirm import ConfirmScreen
@@ -31,7 +32,7 @@ def live_app(home: Path, clock: SimClock, go_aheads: list[str] | None = None) ->
             venue.confirm_live = lambda: go_aheads.append("paper")  # type: ignore[method-assign]
         return engine
 
-    return OpenTradeApp(factory)
+    return OpenTradeApp(LocalSession(factory))
 
 
 async def wait_for_dialog(pilot: Any) -> ConfirmScreen:

@@ -11,6 +11,7 @@ from textual.widgets import OptionList
 from core.clock import SimClock
 from core.config import AppConfig
 from themes.registry import theme_names
+from runtime.session import LocalSession
 from tui.app import OpenTradeApp
 from tui.screens.help import HelpScreen
 from tui.format import fmt_price
@@ -120,7 +121,7 @@ async def test_startup_failure_is_a_message_not_a_traceback(tmp_path: Any) -> No
     async def broken() -> Any:
         raise ValueError("venue 'nowhere' is not configured")
 
-    app = OpenTradeApp(broken)
+    app = OpenTradeApp(LocalSession(broken))
     async with app.run_test() as pilot:
         for _ in range(50):
             if app.return_code is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
@@ -15,7 +16,7 @@ from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
 from tui.widgets.order_book import OrderBookLadder
-from tests.tui.conftest import advance, settle, wait_ready
+from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 
 SYMBOL = "BTC/USDT"
 
@@ -51,6 +52,7 @@ def resting_buy_price(app: OpenTradeApp) -> Decimal:
     return book.best_bid - 100 * tick
 
 
+@pytest.mark.parametrize("session_kind", SESSIONS)
 async def test_limit_order_by_keyboard_shows_in_book_and_open_orders_then_modify_and_cancel(
     make_app: Any, clock: SimClock
 ) -> None:
@@ -92,6 +94,7 @@ async def test_limit_order_by_keyboard_shows_in_book_and_open_orders_then_modify
         assert table.row_count == 0
 
 
+@pytest.mark.parametrize("session_kind", SESSIONS)
 async def test_market_order_fills_shows_position_then_close(make_app: Any, clock: SimClock) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -147,6 +150,7 @@ async def test_double_submit_sends_one_order(make_app: Any, clock: SimClock) -> 
         assert "required" in str(app.screen.query_one("#size-error", Static).render())
 
 
+@pytest.mark.parametrize("session_kind", SESSIONS)
 async def test_large_order_asks_for_confirmation(make_app: Any, clock: SimClock) -> None:
     config = AppConfig()
     config.trading.confirm_notional_above = Decimal(500)
@@ -174,6 +178,7 @@ async def test_large_order_asks_for_confirmation(make_app: Any, clock: SimClock)
         assert order.status is OrderStatus.OPEN and order.size == Decimal("0.01")
 
 
+@pytest.mark.parametrize("session_kind", SESSIONS)
 async def test_emergency_stop_and_reset_need_confirmation(make_app: Any, clock: SimClock) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

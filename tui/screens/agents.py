@@ -67,7 +67,7 @@ class AgentsScreen(OpenTradeScreen):
         super().refresh_view(changes)
         if not (changes.everything or changes.decisions):
             return
-        self.decisions = {d.symbol: d for d in self.engine.latest_decisions()}
+        self.decisions = {d.symbol: d for d in self.session.latest_decisions()}
         rows = {}
         for symbol, decision in sorted(self.decisions.items()):
             signal = decision.signal
@@ -83,7 +83,7 @@ class AgentsScreen(OpenTradeScreen):
     @work(group="agents-history", exclusive=True, exit_on_error=False, name="loading decision history")
     async def _load_history(self) -> None:
         """Every decision is in the audit log; the newest first."""
-        entries = await self.engine.db.audit_entries(kind="agent_decision", limit=HISTORY_ROWS)
+        entries = await self.session.audit_entries(kind="agent_decision", limit=HISTORY_ROWS)
         rows = {}
         for entry in sorted(entries, key=lambda e: e.seq, reverse=True):
             signal, risk = entry.payload.get("signal", {}), entry.payload.get("risk", {})

@@ -17,7 +17,7 @@ from tui.widgets.footer import KeysFooter
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from core.engine import TradingEngine
+    from core.session import Session
     from tui.app import OpenTradeApp
 
 
@@ -36,8 +36,9 @@ class OpenTradeScreen(Screen[None]):
         return self.app
 
     @property
-    def engine(self) -> TradingEngine:
-        return self.ot_app.engine
+    def session(self) -> Session:
+        """The engine, in this process or a gateway's: the screen does not know which."""
+        return self.ot_app.session
 
     def compose(self) -> ComposeResult:
         yield StatusBar()

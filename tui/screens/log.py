@@ -69,7 +69,7 @@ class LogScreen(FilteredTabsScreen):
 
     @work(group="audit", exclusive=True, exit_on_error=False, name="loading the audit trail")
     async def _load_audit(self) -> None:
-        entries = await self.engine.db.audit_entries(limit=AUDIT_LIMIT)
+        entries = await self.session.audit_entries(limit=AUDIT_LIMIT)
         table = self.query_one("#audit", DataTable)
         table.clear()
         spec = self._filter_spec

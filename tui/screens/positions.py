@@ -95,11 +95,11 @@ class PositionsScreen(FilteredTabsScreen):
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
-        engine = self.engine
+        session = self.session
         up, down = up_down(self.app.current_theme)
         if changes.any_positions() or changes.tickers or changes.everything:
             rows = {}
-            for position in engine.portfolio.positions():
+            for position in session.positions():
                 cells = self._position_cells(position, up, down)
                 if self._keep(cells):
                     rows[f"{position.venue}|{position.symbol}"] = cells
@@ -107,7 +107,7 @@ class PositionsScreen(FilteredTabsScreen):
             self._show_balances()
         if changes.any_orders():
             rows = {}
-            for order in engine.open_orders():
+            for order in session.open_orders():
                 cells = self._order_cells(order, up, down)
                 if self._keep(cells):
                     rows[order.client_order_id] = cells
@@ -117,7 +117,7 @@ class PositionsScreen(FilteredTabsScreen):
     def _instrument(self, venue: str, symbol: str) -> Instrument | None:
         """The market's instrument; None for one no longer listed (its history still shows)."""
         try:
-            return self.engine.instrument(venue, symbol)
+            return self.session.instrument(venue, symbol)
         except OrderRefused:
             return None
 
@@ -125,7 +125,7 @@ class PositionsScreen(FilteredTabsScreen):
         pnl_style = up if p.unrealized_pnl >= 0 else down
         side_style = up if p.side is PositionSide.LONG else down
         market = self._instrument(p.venue, p.symbol)
-        levels = self.engine.protection.levels(p.venue, p.symbol)
+        levels = self.session.levels(p.venue, p.symbol)
         return (p.venue, p.symbol, Text(p.side.value, style=side_style), show_size(market, p.size),
                 show_price(market, p.entry_price), show_price(market, p.mark_price),
                 Text(fmt_money(p.unrealized_pnl, sign=True), style=pnl_style),
@@ -139,32 +139,31 @@ class PositionsScreen(FilteredTabsScreen):
                 show_price(market, o.trigger_price), o.status.value, o.time_in_force.value, o.client_order_id)
 
     def _show_balances(self) -> None:
-        portfolio = self.engine.portfolio
+        session = self.session
         rows: dict[str, tuple[str | Text, ...]] = {}
-        for venue in self.engine.venue_names:
-            for balance in sorted(portfolio.balances(venue), key=lambda b: b.asset):
+        for venue in session.venue_names:
+            for balance in sorted(session.balances(venue), key=lambda b: b.asset):
                 cells = self._balance_cells(venue, balance)
                 if self._keep(cells):
                     rows[f"{venue}|{balance.asset}"] = cells
         sync_rows(self._table("balances"), rows)
 
     def _balance_cells(self, venue: str, balance: Balance) -> tuple[str | Text, ...]:
-        portfolio = self.engine.portfolio
-        if balance.asset == portfolio.quote_currency:
+        session = self.session
+        if balance.asset == session.quote_currency:
             decimals = 2
         else:
-            lots = [i.size_decimals for i in self.engine.instruments(venue) if i.base == balance.asset]
+            lots = [i.size_decimals for i in session.instruments(venue) if i.base == balance.asset]
             decimals = max(lots, default=ASSET_DECIMALS)
-        value = portfolio.asset_value(venue, balance.asset, balance.total)
+        value = session.asset_value(venue, balance.asset, balance.total)
         return (venue, balance.asset, fmt_num(balance.free, decimals), fmt_num(balance.used, decimals),
                 fmt_num(balance.total, decimals),
-                f"{fmt_money(value)} {portfolio.quote_currency}" if value is not None else "no price")
+                f"{fmt_money(value)} {session.quote_currency}" if value is not None else "no price")
 
     @work(group="history", exclusive=True, exit_on_error=False, name="loading order history")
     async def _load_history(self) -> None:
-        engine = self.engine
-        self.history = await engine.order_history(limit=HISTORY_ROWS)
-        self.fill_rows = await engine.fills(limit=HISTORY_ROWS)
+        self.history = await self.session.order_history(limit=HISTORY_ROWS)
+        self.fill_rows = await self.session.fills(limit=HISTORY_ROWS)
         self._show_history()
 
     def _show_history(self) -> None:
@@ -191,7 +190,7 @@ class PositionsScreen(FilteredTabsScreen):
 
     def _selected_order(self) -> Order | None:
         key = selected_key(self._table("orders"))
-        order = next((o for o in self.engine.open_orders() if o.client_order_id == key), None)
+        order = next((o for o in self.session.open_orders() if o.client_order_id == key), None)
         if order is None:
             self.notify("Select an open order first (tab Open orders).", severity="warning")
         return order
@@ -207,19 +206,19 @@ class PositionsScreen(FilteredTabsScreen):
 
     @work(group="orders", exit_on_error=False, name="canceling the order")
     async def _cancel(self, order: Order) -> None:
-        refusal = self.engine.executor.precheck_cancel()
+        refusal = await self.session.check_cancel()
         if refusal is not None:
             self._refuse(refusal.reason)
             return
         market = self._instrument(order.venue, order.symbol)
         price = f" at {show_price(market, order.price)}" if order.price is not None else ""
-        if self.engine.venue_mode(order.venue) == "live" and not await self.app.push_screen_wait(
+        if self.session.venue_mode(order.venue) == "live" and not await self.app.push_screen_wait(
             ConfirmScreen("Cancel live order",
                           f"Cancel {order.side.value} {show_size(market, order.size)} {order.symbol}{price} on {order.venue}?",
                           confirm_label="Cancel order", danger=True)
         ):
             return
-        result = await self.engine.cancel_order(order.client_order_id)
+        result = await self.session.cancel_order(order.client_order_id)
         self.notify(f"{order.symbol} {order.client_order_id}: {result.status.value}", title="Cancel")
 
     def action_modify_order(self) -> None:
@@ -230,11 +229,11 @@ class PositionsScreen(FilteredTabsScreen):
 
     @work(group="orders", exit_on_error=False, name="modifying the order")
     async def _modify(self, order: Order) -> None:
-        engine = self.engine
-        instrument = engine.instrument(order.venue, order.symbol)
+        session = self.session
+        instrument = session.instrument(order.venue, order.symbol)
 
         def check(change: tuple[Decimal | None, Decimal | None]) -> str | None:
-            refusal = engine.executor.precheck_modify(order.client_order_id, price=change[0], size=change[1])
+            refusal = session.check_modify(order.client_order_id, change[0], change[1])
             return None if refusal is None else refusal.reason
 
         change = await self.app.push_screen_wait(EditOrderScreen(order, instrument, check))
@@ -242,12 +241,12 @@ class PositionsScreen(FilteredTabsScreen):
             return
         price = show_price(instrument, change[0] or order.price)
         size = show_size(instrument, change[1] or order.size)
-        if engine.venue_mode(order.venue) == "live" and not await self.app.push_screen_wait(
+        if session.venue_mode(order.venue) == "live" and not await self.app.push_screen_wait(
             ConfirmScreen("Modify live order", f"Replace {order.client_order_id}: price {price}, size {size} on {order.venue}.",
                           confirm_label="Modify", danger=True)
         ):
             return
-        new = await engine.modify_order(order.client_order_id, price=change[0], size=change[1])
+        new = await session.modify_order(order.client_order_id, price=change[0], size=change[1])
         self.notify(f"{new.symbol} now {show_size(instrument, new.size)} at {show_price(instrument, new.price)} "
                     f"({new.status.value})", title="Modified")
 
@@ -272,20 +271,21 @@ class PositionsScreen(FilteredTabsScreen):
 
     @work(group="orders", exit_on_error=False, name="setting the stop-loss and take-profit")
     async def _edit_levels(self, venue: str, symbol: str) -> None:
-        engine = self.engine
-        position = engine.portfolio.position(venue, symbol)
+        session = self.session
+        position = session.position(venue, symbol)
         if position is None:
             return
-        where = ("exchange: reduce-only orders resting at the exchange, also while the app is closed"
-                 if engine.venues[venue].holds_protective_orders(symbol)
-                 else "engine-side: watched on every mark update, only while the app runs")
+        if session.holds_protective_orders(venue, symbol):
+            where = "exchange: reduce-only orders resting at the exchange, also while the app is closed"
+        else:  # an attached app's engine runs in the gateway, on after the app quits
+            where = f"engine-side: watched on every mark update, only while the {'engine' if session.attached else 'app'} runs"
         change = await self.app.push_screen_wait(EditProtectionScreen(
-            position, engine.market.mark(venue, symbol), engine.instrument(venue, symbol),
-            engine.protection.levels(venue, symbol), where))
+            position, session.mark(venue, symbol), session.instrument(venue, symbol),
+            session.levels(venue, symbol), where))
         if change is None:
             return
         try:
-            levels = await engine.set_protection(venue, symbol, stop_loss=change[0], take_profit=change[1])
+            levels = await session.set_protection(venue, symbol, stop_loss=change[0], take_profit=change[1])
         except (ProtectionRefused, PermissionDenied) as exc:
             self.notify(str(exc), title="Levels not set", severity="error")
             return
@@ -295,22 +295,22 @@ class PositionsScreen(FilteredTabsScreen):
 
     @work(group="orders", exit_on_error=False, name="closing the position")
     async def _close(self, venue: str, symbol: str) -> None:
-        engine = self.engine
-        request = engine.executor.closing_request(venue, symbol)
+        session = self.session
+        request = session.closing_request(venue, symbol)
         if request is None:
             return
-        refusal = engine.executor.precheck(request)
+        refusal = await session.check_order(request)
         if refusal is not None:
             self._refuse(refusal.reason)
             return
-        instrument = engine.instrument(venue, symbol)
+        instrument = session.instrument(venue, symbol)
         side = "long" if request.side is Side.SELL else "short"
-        if engine.venue_mode(venue) == "live" and not await self.app.push_screen_wait(
+        if session.venue_mode(venue) == "live" and not await self.app.push_screen_wait(
             ConfirmScreen("Close live position",
                           f"Send a market order to close {side} {show_size(instrument, request.size)} {symbol} on {venue}.",
                           confirm_label="Close position", danger=True)
         ):
             return
-        order = await engine.close_position(venue, symbol)
+        order = await session.close_position(venue, symbol)
         status = order.status.value if order else "nothing to close"
         self.notify(f"Close {symbol}: {status}", title="Close position")

@@ -14,21 +14,24 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from core.reports import FIGURES, PERIODS, Report, build_report, contract_sizes, notes, span_text
-from core.views import strategies_view
 from tui.changes import Changes
 from tui.screens.base import OpenTradeScreen
 
 if TYPE_CHECKING:
-    from core.engine import TradingEngine
+    from core.models import Instrument
+    from core.session import Session
 
 
-async def read_report(engine: TradingEngine, period: str) -> Report:
+async def read_report(session: Session, period: str) -> Report:
     """Everything this screen reads of the engine, in one place: the stored fills, the marks,
-    the contract sizes and the loaded strategies (what moves behind the app's session)."""
-    fills = await engine.db.load_fills()
-    return build_report(fills, period, engine.clock.now_ms(), mark=engine.portfolio.mark,
-                        contract_size=contract_sizes(engine.portfolio.instrument),
-                        strategies=[info.strategy_id for info in strategies_view(engine)])
+    the contract sizes and the loaded strategies, in this process or through a gateway."""
+
+    def instrument(venue: str, symbol: str) -> Instrument | None:
+        return next((found for found in session.instruments(venue) if found.symbol == symbol), None)
+
+    fills = await session.all_fills()
+    return build_report(fills, period, session.now_ms(), mark=session.mark, contract_size=contract_sizes(instrument),
+                        strategies=[info.strategy_id for info in session.strategies() or []])
 
 
 class ReportsScreen(OpenTradeScreen):
@@ -67,7 +70,7 @@ class ReportsScreen(OpenTradeScreen):
 
     @work(group="report", exclusive=True, exit_on_error=False, name="working out the report")
     async def _load(self) -> None:
-        self.show(await read_report(self.engine, self.period))
+        self.show(await read_report(self.session, self.period))
 
     def show(self, report: Report) -> None:
         self.report = report

@@ -14,7 +14,6 @@ from textual.widgets import DataTable, Label, Static
 
 from core.events import RiskAlert
 from core.models import RiskState
-from core.risk.rules import RiskCheckResult
 from tui.changes import Changes
 from tui.format import fmt_money, fmt_time
 from tui.screens.base import OpenTradeScreen
@@ -43,32 +42,32 @@ class RiskScreen(OpenTradeScreen):
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
-        engine = self.engine
-        usage = engine.risk.limits_usage(engine.open_orders())
+        session = self.session
+        usage = session.limits_usage()
         self.query_one(Gauges).show([(u.name, float(u.used), float(u.limit), u.unit, u.fraction) for u in usage])
-        state = engine.risk.state
-        blockers = engine.guard.blockers(engine.open_orders())
-        words = risk_words(state, [b.rule or "" for b in blockers], engine.risk.halted_by_person)
+        state = session.risk_state
+        blockers = session.blockers()
+        words = risk_words(state, [rule for rule, _ in blockers], session.halted_by_person)
         daily = next((u for u in usage if u.name == "daily loss"), None)
         daily_text = f"daily loss {fmt_money(daily.used)} of {fmt_money(daily.limit)} {daily.unit}" if daily else ""
         style = "$success" if words.startswith("ACTIVE — trading") else "$warning" if "exits only" in words else "$error"
-        surveillance = engine.guard.surveillance
+        orders_today, max_orders = session.orders_today()
         reset = "  Reset: r" if state is not RiskState.ACTIVE else ""
         self.query_one("#risk-state", Static).update(
-            f"Risk state [b {style}]{words}[/].  Orders today {surveillance.orders_today()}/{surveillance.max_per_day}.  "
+            f"Risk state [b {style}]{words}[/].  Orders today {orders_today}/{max_orders}.  "
             f"{daily_text}.  Emergency stop: ctrl+k{reset}"
         )
         self.query_one("#risk-blockers", Static).update(self._blockers_text(blockers))
         if changes.any_risk():
-            self._show_alerts(engine.recent_alerts())
+            self._show_alerts(session.recent_alerts())
 
     @staticmethod
-    def _blockers_text(blockers: list[RiskCheckResult]) -> str:
+    def _blockers_text(blockers: list[tuple[str, str]]) -> str:
         if not blockers:
             return "Nothing blocks new exposure."
         lines = ["[b]Blocking new exposure[/b] (orders that reduce or close a position still pass, "
                  "unless a person halted trading):"]
-        lines += [f"  [b]{escape(b.rule or '')}[/b]: {escape(b.reason or '')}" for b in blockers]
+        lines += [f"  [b]{escape(rule)}[/b]: {escape(reason)}" for rule, reason in blockers]
         return "\n".join(lines)
 
     def _show_alerts(self, alerts: list[RiskAlert]) -> None:

@@ -78,13 +78,8 @@ class StrategiesScreen(OpenTradeScreen):
         with VerticalScroll(id="strategy-detail-box"):
             yield Static("", id="strategy-detail")
 
-    @property
-    def runner(self) -> Any:
-        return getattr(self.engine, "strategies", None)
-
     def _infos(self) -> list[Any]:
-        runner = self.runner
-        return list(runner.list_strategies()) if runner is not None else []
+        return self.session.strategies() or []
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
@@ -99,7 +94,7 @@ class StrategiesScreen(OpenTradeScreen):
                 str(info.orders_sent), str(info.orders_refused), self._note(info),
             )
         sync_rows(self.query_one("#strategies", DataTable), rows)
-        if self.runner is None:
+        if self.session.strategies() is None:
             # The app attaches the strategies a moment after its first screen.
             self.query_one("#strategy-detail", Static).update("Starting the strategies…")
             return
@@ -114,9 +109,8 @@ class StrategiesScreen(OpenTradeScreen):
         """The error that stopped a strategy, else why it is idle."""
         if info.last_error:
             return Text(info.last_error, style="bold red")
-        decisions = {d.symbol: d for d in self.engine.latest_decisions()}
-        config = self.engine.config
-        return Text(idle_reason(info, decisions, config.agents, config.default_venue), style="yellow")
+        decisions = {d.symbol: d for d in self.session.latest_decisions()}
+        return Text(idle_reason(info, decisions, self.session.agents, self.session.default_venue), style="yellow")
 
     def _selected(self) -> Any | None:
         key = selected_key(self.query_one("#strategies", DataTable))
@@ -134,7 +128,7 @@ class StrategiesScreen(OpenTradeScreen):
         for signal in info.recent_signals[-8:]:
             table.add_row(fmt_time(signal.generated_time), signal.direction.value, f"{signal.strength:.2f}",
                           f"{signal.confidence:.2f}", signal.source)
-        orders = [o for o in self.engine.open_orders() if o.strategy_id == info.strategy_id]
+        orders = [o for o in self.session.open_orders() if o.strategy_id == info.strategy_id]
         order_table = Table(title="Open orders", expand=True, title_justify="left")
         for column in ("Symbol", "Side", "Type", "Size", "Price", "Status"):
             order_table.add_column(column)
@@ -155,9 +149,9 @@ class StrategiesScreen(OpenTradeScreen):
     @work(group="strategies", exit_on_error=False, name="starting/stopping the strategy")
     async def _toggle(self, strategy_id: str, running: bool) -> None:
         if running:
-            await self.runner.stop(strategy_id)
+            await self.session.stop_strategy(strategy_id)
         else:
-            await self.runner.start(strategy_id)
+            await self.session.start_strategy(strategy_id)
         self.notify(f"{strategy_id} {'stopped' if running else 'started'}")
         self.refresh_view(Changes.all())
 
@@ -171,7 +165,7 @@ class StrategiesScreen(OpenTradeScreen):
     @work(group="strategies", exit_on_error=False, name="editing parameters")
     async def _edit(self, strategy_id: str, params: dict[str, Any]) -> None:
         applied = await self.app.push_screen_wait(
-            EditParamsScreen(strategy_id, params, partial(self.runner.set_params, strategy_id))
+            EditParamsScreen(strategy_id, params, partial(self.session.set_strategy_params, strategy_id))
         )
         if applied:
             self.notify(f"{strategy_id}: parameters updated")

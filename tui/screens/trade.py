@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
-from core.engine import OrderRefused
+from core.executor import OrderRefused
 from core.models import Instrument, Order, OrderRequest, Side
 from tui.changes import Changes
 from tui.format import fmt_money, perpetual_line, show_price, show_size
@@ -68,12 +68,12 @@ class TradeScreen(OpenTradeScreen):
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
-        engine = self.engine
+        session = self.session
         venue, symbol = self.ot_app.market
         if (venue, symbol) != self.shown_market:
             self.shown_market = (venue, symbol)
-            instrument = engine.instrument(venue, symbol)
-            self.query_one(OrderTicket).set_market(venue, instrument, engine.portfolio.maintenance_margin_rate)
+            instrument = session.instrument(venue, symbol)
+            self.query_one(OrderTicket).set_market(venue, instrument, session.maintenance_margin_rate)
             changes = Changes.all()
         if changes.market(venue, symbol) or changes.any_orders() or changes.any_positions():
             self._draw_book(venue, symbol)
@@ -81,20 +81,20 @@ class TradeScreen(OpenTradeScreen):
             self._draw_chart(venue, symbol)
 
     def _draw_book(self, venue: str, symbol: str) -> None:
-        engine = self.engine
-        instrument = engine.instrument(venue, symbol)
-        own_orders = engine.open_orders(venue, symbol)
-        self.query_one(OrderBookLadder).show(engine.market.book(venue, symbol), instrument, own_orders,
-                                             engine.protection.levels(venue, symbol))
+        session = self.session
+        instrument = session.instrument(venue, symbol)
+        own_orders = session.open_orders(venue, symbol)
+        self.query_one(OrderBookLadder).show(session.book(venue, symbol), instrument, own_orders,
+                                             session.levels(venue, symbol))
         self._show_own_orders(own_orders, instrument)
-        mark = engine.market.mark(venue, symbol)
+        mark = session.mark(venue, symbol)
         ticket = self.query_one(OrderTicket)
         ticket.set_mark(mark)
         if instrument.is_perpetual:
-            ticket.offer_leverage(*engine.portfolio.leverage_in_use(venue, symbol))
-        ticker = engine.market.ticker(venue, symbol)
+            ticket.offer_leverage(*session.leverage_in_use(venue, symbol))
+        ticker = session.ticker(venue, symbol)
         last = ticker.last if ticker and ticker.last is not None else mark
-        position = engine.portfolio.position(venue, symbol)
+        position = session.position(venue, symbol)
         held = f"  position {position.side.value} {show_size(instrument, position.size)}" if position else ""
         self.query_one("#market-line", Static).update(
             f"[b]{symbol}[/b] on {venue}  last {show_price(instrument, last)}  mark {show_price(instrument, mark)}"
@@ -107,22 +107,21 @@ class TradeScreen(OpenTradeScreen):
         """Funding and open interest under the market line, for perpetuals only: the one place
         this screen reads the data service's figures."""
         line = self.query_one("#perpetual-line", Static)
-        instrument = self.engine.instrument(venue, symbol)
+        instrument = self.session.instrument(venue, symbol)
         line.display = instrument.is_perpetual
         if instrument.is_perpetual:
-            stats = self.engine.market.stats(venue, symbol)
-            text = perpetual_line(stats, instrument, self.engine.clock.now_ms())
+            stats = self.session.market_stats(venue, symbol)
+            text = perpetual_line(stats, instrument, self.session.now_ms())
             if text != self._perpetual_text:
                 self._perpetual_text = text
                 line.update(text)
 
     def _draw_tape(self, venue: str, symbol: str) -> None:
-        self.query_one(TradesTape).show(self.engine.market.trades(venue, symbol), self.engine.instrument(venue, symbol))
+        self.query_one(TradesTape).show(self.session.trades(venue, symbol), self.session.instrument(venue, symbol))
 
     def _draw_chart(self, venue: str, symbol: str) -> None:
         chart = self.query_one(PriceChart)
-        chart.show(symbol, self.engine.market.candles(venue, symbol, chart.timeframe),
-                   self.engine.protection.levels(venue, symbol))
+        chart.show(symbol, self.session.candles(venue, symbol, chart.timeframe), self.session.levels(venue, symbol))
 
     def _show_own_orders(self, orders: list[Order], instrument: Instrument) -> None:
         lines = [f"[b]My orders[/b] ({len(orders)})  [dim]2: manage[/dim]"]
@@ -163,7 +162,7 @@ class TradeScreen(OpenTradeScreen):
     def action_take_price(self) -> None:
         """Put the touch price of the chosen side into the price field: bid to buy, ask to sell."""
         venue, symbol = self.ot_app.market
-        book = self.engine.market.book(venue, symbol)
+        book = self.session.book(venue, symbol)
         if book is None:
             return
         ticket = self.query_one(OrderTicket)
@@ -182,18 +181,18 @@ class TradeScreen(OpenTradeScreen):
 
     @work(group="orders", exit_on_error=False, name="sending the order")
     async def _send(self, request: OrderRequest, preview: Preview | None) -> None:
-        engine = self.engine
+        session = self.session
         ticket = self.query_one(OrderTicket)
         try:
-            instrument = engine.instrument(request.venue, request.symbol)
-            refusal = engine.executor.precheck(request)
+            instrument = session.instrument(request.venue, request.symbol)
+            refusal = await session.check_order(request)
             if refusal is not None:
                 self._refused(refusal.reason)
                 return
-            mark = engine.market.mark(request.venue, request.symbol)
-            live = engine.venue_mode(request.venue) == "live"
+            mark = session.mark(request.venue, request.symbol)
+            live = session.venue_mode(request.venue) == "live"
             notional = preview.notional if preview else None
-            reasons = confirmation_reasons(request, instrument, notional, mark, live, engine.config.trading)
+            reasons = confirmation_reasons(request, instrument, notional, mark, live, session.trading)
             if reasons:
                 body = f"{describe(request, instrument)}.\n"
                 if notional is not None:
@@ -206,7 +205,7 @@ class TradeScreen(OpenTradeScreen):
                     self.notify("Order not sent.")
                     return
             try:
-                order = await engine.place_order(request)
+                order = await session.place_order(request)
             except OrderRefused as refused:
                 self._refused(refused.reason)
                 return

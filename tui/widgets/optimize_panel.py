@@ -215,12 +215,13 @@ class OptimizePanel(Vertical):
         self._show_targets()
 
     # ------------------------------------------------------------------ saving
-    def _runner(self) -> Any:
-        return getattr(getattr(self.screen, "engine", None), "strategies", None)
+    def _session(self) -> Any:
+        return getattr(self.screen, "session", None)
 
     def _show_targets(self) -> None:
-        runner = self._runner()
-        ids = [info.strategy_id for info in runner.list_strategies() if info.kind == self.strategy.name] if runner else []
+        session = self._session()
+        infos = (session.strategies() if session is not None else None) or []
+        ids = [info.strategy_id for info in infos if info.kind == self.strategy.name]
         target = self.query_one("#bt-opt-target", Select)
         target.set_options([(strategy_id, strategy_id) for strategy_id in ids])
         if ids:
@@ -247,7 +248,7 @@ class OptimizePanel(Vertical):
         note = json.dumps({"optimize": result.method, "objective": result.objective,
                            "score": result.best.to_dict()["score"]})
         try:
-            await self._runner().set_params(strategy_id, params, note=note)
+            await self._session().set_strategy_params(strategy_id, params, note=note)
         except ParameterError as exc:
             self._error("bt-opt-error", str(exc))
             return
