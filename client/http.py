@@ -37,7 +37,7 @@ from core.api import (
 )
 from core.events import AgentDecision, RiskAlert
 from core.executor import BatchResult, Operation
-from core.models import Candle, Fill, Instrument, Order, OrderBook, OrderRequest, ProtectiveLevels, Ticker, Trade
+from core.models import Candle, Fill, Instrument, MarketStats, Order, OrderBook, OrderRequest, ProtectiveLevels, Ticker, Trade
 from core.risk.breakers import Trip
 from core.risk.gauges import LimitUsage
 from core.storage.audit import AuditVerification
@@ -134,6 +134,9 @@ class GatewayClient:
 
     async def book(self, symbol: str, venue: str | None = None, depth: int = 20) -> OrderBook:
         return await self.request("GET", "/book", OrderBook, query={"symbol": symbol, "venue": venue, "depth": depth})
+
+    async def stats(self, symbol: str, venue: str | None = None) -> MarketStats | None:
+        return await self.request("GET", "/stats", MarketStats | None, query={"symbol": symbol, "venue": venue})
 
     async def trades(self, symbol: str, venue: str | None = None, limit: int = 100) -> list[Trade]:
         return await self.request("GET", "/trades", list[Trade], query={"symbol": symbol, "venue": venue, "limit": limit})

@@ -35,6 +35,7 @@ from core.events import (
     AgentDecision,
     Event,
     EventBus,
+    MarketStatsUpdated,
     OrderBookUpdated,
     RiskAlert,
     RiskStateChanged,
@@ -284,6 +285,7 @@ class RemoteSession:
         try:
             trades = await self._client.trades(symbol, venue, limit=MAX_PAGE)
             book = await self._client.book(symbol, venue)
+            stats = await self._client.stats(symbol, venue)
         except GatewayError as exc:
             log.info("no snapshot of %s on %s: %s", symbol, venue, exc.reason)
         else:
@@ -291,6 +293,8 @@ class RemoteSession:
                 for trade in trades:
                     self._bus.publish(TradePrinted(trade))
             self._bus.publish(OrderBookUpdated(book))
+            if stats is not None:
+                self._bus.publish(MarketStatsUpdated(stats))
         if previous is not None:
             await self._stream.unsubscribe(_market_topics(*previous))
         await self._stream.subscribe(_market_topics(venue, symbol))

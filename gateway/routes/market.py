@@ -1,9 +1,10 @@
-"""Markets and market data: instruments, order books, trades, candles, tickers."""
+"""Markets and market data: instruments, order books, trades, candles, tickers, the data
+service's readings."""
 
 from __future__ import annotations
 
 from core.api import BookQuery, CandlesQuery, MarketQuery, TradesQuery
-from core.models import Candle, Instrument, OrderBook, Ticker, Trade
+from core.models import Candle, Instrument, MarketStats, OrderBook, Ticker, Trade
 from gateway.routing import Call, Routes, not_found
 
 routes = Routes("market data")
@@ -30,6 +31,13 @@ async def book(call: Call) -> OrderBook:
         raise not_found(f"no order book for {symbol} on {venue} yet")
     depth = call.query.depth
     return found.model_copy(update={"bids": found.bids[:depth], "asks": found.asks[:depth]})
+
+
+@routes.route("GET", "/stats", summary="The data service's latest reading of a market (funding, open interest, "
+              "long/short); null before the first", response=MarketStats | None, query=MarketQuery)
+async def stats(call: Call) -> MarketStats | None:
+    venue, symbol = _market(call, call.query)
+    return call.engine.market.stats(venue, symbol)
 
 
 @routes.route("GET", "/trades", summary="Recent public trades, oldest first", response=list[Trade], query=TradesQuery)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from core.clock import SimClock
 from core.events import MarketStatsUpdated
 from core.models import MarketStats
-from tests.tui.conftest import advance, settle, wait_ready
+from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 from tui.app import OpenTradeApp
 
 PERP = "BTC/USDT:USDT"
@@ -46,6 +48,7 @@ def test_perpetual_header_80x24(snap_compare: Any, make_app: Any, clock: SimCloc
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=show_perpetual(clock))
 
 
+@pytest.mark.parametrize("session_kind", SESSIONS)
 async def test_the_countdown_follows_the_clock_and_a_spot_market_shows_no_funding(make_app: Any, clock: SimClock) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -13,7 +15,7 @@ from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
 from tui.app import OpenTradeApp
 from tui.screens.reports import ReportsScreen
-from tests.tui.conftest import advance, settle, wait_ready
+from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 
 SYMBOL = "BTC/USDT"
 POLLS = 400
@@ -41,6 +43,7 @@ async def market(app: OpenTradeApp, side: Side, coid: str) -> None:
                                               size=Decimal("0.01"), client_order_id=coid))
 
 
+@pytest.mark.parametrize("session_kind", SESSIONS)
 async def test_reports_per_strategy_and_total_with_the_period_keys(make_app: Any, clock: SimClock) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
