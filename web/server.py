@@ -38,24 +38,16 @@ class WebError(Exception):
     """`opentrade web` cannot start as asked; worded for the person starting it."""
 
 
-ATTACH = False
-"""Whether each browser session attaches its app to a gateway (`trade --attach`, from the attach
-branch) or runs it on the home itself (one session at a time: the home's engine lock)."""
-
 OPENTRADE = str(Path(sys.executable).with_name("opentrade"))  # the console script of this install
 EXIT_GRACE_S = 10
 
 
-def session_command(home: Path, config: Path | None, gateway_url: str | None, attach: bool = ATTACH) -> list[str]:
+def session_command(home: Path, config: Path | None, gateway_url: str | None) -> list[str]:
     """The command line each browser session runs: the app attached to the gateway at
     ``gateway_url`` (without one, the gateway running on the home when the session starts,
-    followed across its restarts) when ``attach``, else the app on ``home`` itself."""
+    followed across its restarts), so any number of tabs share one engine."""
     command = [OPENTRADE, "--home", str(home), *(["--config", str(config)] if config else []), "trade"]
-    if attach:
-        return [*command, "--attach", *([gateway_url] if gateway_url else [])]
-    if gateway_url is not None:
-        raise WebError("--gateway: this version runs each session's app on the home itself; it cannot attach to a gateway")
-    return command
+    return [*command, "--attach", *([gateway_url] if gateway_url else [])]
 
 
 @dataclass(frozen=True)

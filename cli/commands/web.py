@@ -51,7 +51,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     from core.secrets import web_password
     from gateway.tokens import TokenStore
     from web.access import Login
-    from web.server import ATTACH, Exposure, WebError, WebServer, session_command
+    from web.server import Exposure, WebError, WebServer, session_command
 
     config = ctx.load_config()
     exposure = Exposure(args.host, args.tls_cert, args.tls_key, args.insecure, args.login)
@@ -80,7 +80,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     if args.insecure:
         log.warning("SERVING THE APP ON %s WITHOUT TLS (--insecure): the password, the session cookie and every key "
                     "press cross the network in clear text; use --tls-cert/--tls-key or an SSH tunnel", args.host)
-    if ATTACH and args.gateway is None:
+    if args.gateway is None:
         try:
             running = announced(ctx.home) is not None
         except GatewayError as exc:

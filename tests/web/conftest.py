@@ -1,6 +1,6 @@
 """The real `opentrade web` command as a process: started on a free port of 127.0.0.1, found by
-the address it logs, stopped with SIGTERM as a service manager would; and, when the sessions
-attach to a gateway (``web.server.ATTACH``), that gateway."""
+the address it logs, stopped with SIGTERM as a service manager would; and the gateway its
+sessions attach to."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from web.server import ATTACH, OPENTRADE
+from web.server import OPENTRADE
 
 START_TIMEOUT_S = 60
 SERVING = re.compile(r"serving the app on (\S+)")
@@ -73,10 +73,7 @@ def opentrade_web(home: Path, *args: str, env: dict[str, str] | None = None, con
 
 @contextlib.contextmanager
 def engine_for_the_sessions(home: Path, config: Path | None = None) -> Iterator[None]:
-    """With ATTACH, the gateway the sessions attach to; else none: each session runs the engine."""
-    if not ATTACH:
-        yield
-        return
+    """The gateway the sessions attach to."""
     gateway = subprocess.Popen([OPENTRADE, *(["--config", str(config)] if config else []), "--home", str(home),
                                 "gateway", "--port", "0"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

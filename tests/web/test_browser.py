@@ -2,14 +2,13 @@
 headless Chromium driven over the DevTools protocol (tests/web/chromium.py). It is refused a
 wrong password, logs in, reads the Trade screen off the page's terminal, places a paper order
 by typing keys into the page, finds the order in the engine's records, and keeps a screenshot
-(in $OPENTRADE_TEST_ARTIFACTS when set, else beside the test's home). With ``web.server.ATTACH``
-the sessions attach to a gateway started first, and the order is asked of its API."""
+(in $OPENTRADE_TEST_ARTIFACTS when set, else beside the test's home). The sessions attach to a
+gateway started first, and the order is asked of its API."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import pytest
 
 from tests.web.chromium import CHROMIUM, Page, chromium
 from tests.web.conftest import engine_for_the_sessions, opentrade_web
-from web.server import ATTACH
 
 pytestmark = [
     pytest.mark.e2e,
@@ -43,17 +41,13 @@ async def submit_login(page: Page, secret: str) -> None:
 
 
 async def recorded_orders(home: Path) -> list[tuple[str, str, Decimal, str, str]]:
-    """Side, type, size, symbol and venue of each order the engine recorded: asked of the
-    gateway's API while it runs, else read from the home's database once the session has ended."""
-    if ATTACH:
-        gateway = json.loads((home / "gateway.json").read_text())
-        async with aiohttp.ClientSession() as http, http.get(
-                gateway["url"] + "/api/v1/orders/history",
-                headers={"Authorization": "Bearer " + gateway["local_token"]}) as answer:
-            rows = [(o["side"], o["type"], o["size"], o["symbol"], o["venue"]) for o in await answer.json()]
-    else:
-        with sqlite3.connect(home / "opentrade.sqlite") as db:
-            rows = db.execute("SELECT side, type, size, symbol, venue FROM orders").fetchall()
+    """Side, type, size, symbol and venue of each order the engine recorded, asked of the
+    gateway's API the sessions attach to."""
+    gateway = json.loads((home / "gateway.json").read_text())
+    async with aiohttp.ClientSession() as http, http.get(
+            gateway["url"] + "/api/v1/orders/history",
+            headers={"Authorization": "Bearer " + gateway["local_token"]}) as answer:
+        rows = [(o["side"], o["type"], o["size"], o["symbol"], o["venue"]) for o in await answer.json()]
     return [(side, kind, Decimal(size), symbol, venue) for side, kind, size, symbol, venue in rows]
 
 

@@ -15,7 +15,7 @@ from core.permissions import Level
 from gateway.tokens import TokenStore
 from tests.gateway.test_cli import self_signed
 from tests.web.conftest import opentrade_web
-from web.server import ATTACH, OPENTRADE, WebError, session_command
+from web.server import OPENTRADE, session_command
 
 PASSWORD = {"OPENTRADE_WEB_PASSWORD": "correct horse battery"}
 
@@ -57,19 +57,10 @@ def test_bad_flags_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], a
 
 def test_the_session_command_line() -> None:
     home, config = Path("/srv/my home"), Path("/etc/opentrade.yaml")
-    assert session_command(home, None, None, attach=False) == [OPENTRADE, "--home", "/srv/my home", "trade"]
-    assert session_command(home, config, "https://127.0.0.1:18790", attach=True) == [
+    assert session_command(home, config, "https://127.0.0.1:18790") == [
         OPENTRADE, "--home", "/srv/my home", "--config", "/etc/opentrade.yaml", "trade", "--attach", "https://127.0.0.1:18790"]
-    assert session_command(home, None, None, attach=True) == [OPENTRADE, "--home", "/srv/my home", "trade", "--attach"]
-    with pytest.raises(WebError, match="--gateway: this version runs each session's app on the home itself"):
-        session_command(home, None, "http://127.0.0.1:18790", attach=False)
+    assert session_command(home, None, None) == [OPENTRADE, "--home", "/srv/my home", "trade", "--attach"]
     assert Path(OPENTRADE).parent == Path(sys.executable).parent
-
-
-def test_sessions_run_the_app_on_the_home_until_attach_lands() -> None:
-    """The choice `web.server.ATTACH` makes today. Once the attach branch (`trade --attach`) is merged: set
-    ATTACH = True and assert it here; the browser test then starts a gateway and asks it for the order."""
-    assert ATTACH is False
 
 
 def test_insecure_warns_at_start_and_still_asks_for_a_login(isolated_home: Path) -> None:
