@@ -121,11 +121,11 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
     from textual.widgets import Input
 
     from exchanges.paper.venue import PaperVenue
+    from runtime.wiring import build_engine
     from tui.app import OpenTradeApp
     from tui.widgets.order_book import OrderBookLadder
     from tui.widgets.order_ticket import OrderTicket
     from tui.widgets.price_chart import PriceChart
-    from runtime.wiring import build_engine
 
     config = load_config()
     counts = {"books": 0, "trades": 0}

@@ -29,8 +29,8 @@ from core.api import (
     EmergencyStop,
     ErrorBody,
     Health,
-    Settings,
     ModifyOrder,
+    Settings,
     StrategyParams,
     StrategyVersion,
 )

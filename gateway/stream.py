@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
+from core.api import validation_text
 from core.events import BalancesChanged, Event, OrderBookUpdated, TickerUpdated
 from core.strategies.runner import StrategyInfo
 from core.stream import (
@@ -49,7 +50,6 @@ from core.stream import (
 )
 from core.views import account_snapshot, positions_view, status_view, strategies_view
 from gateway.auth import ACTOR, CREDENTIAL
-from core.api import validation_text
 
 if TYPE_CHECKING:
     from core.engine import TradingEngine

@@ -36,10 +36,10 @@ from core.plugins import registry
 from core.redact import redact
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
+from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.format import show_price, show_size
 from tui.keys import KeyProbe, KeyQueue
 from tui.log_buffer import LogBuffer
-from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.screens.agents import AgentsScreen
 from tui.screens.backtest import BacktestScreen
 from tui.screens.base import OpenTradeScreen

@@ -16,10 +16,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cli.main import CommandContext
 from core.storage.anchor import ANCHOR_NAME, read_anchor
 from core.storage.backup import backup_database
 from core.storage.errors import StorageError
-from cli.main import CommandContext
 
 
 def register(sub: argparse._SubParsersAction) -> None:

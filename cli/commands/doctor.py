@@ -11,10 +11,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cli.main import CommandContext
 from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, PluginVenueConfig
 from core.filemodes import private_dir
 from core.secrets import load_credentials, read_secrets_file
-from cli.main import CommandContext
 
 
 @dataclass

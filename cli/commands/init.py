@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.config import default_config_path, parse_config
 from cli.main import CommandContext
+from core.config import default_config_path, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 

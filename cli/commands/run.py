@@ -12,9 +12,9 @@ import contextlib
 import logging
 import sys
 
+from cli.main import CommandContext
 from core.config import AppConfig
 from core.engine import TradingEngine
-from cli.main import CommandContext
 
 log = logging.getLogger("opentrade.run")
 

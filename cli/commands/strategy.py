@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
+from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
+from cli.main import CommandContext, writes_home
 from core.config import AppConfig, parse_config
 from core.strategies.registry import effective_params, kind_of, resolve, strategy_classes
-from cli.main import CommandContext, writes_home
-from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:

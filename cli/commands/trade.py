@@ -95,9 +95,9 @@ def _run(args: argparse.Namespace, context: Any, signals: StopSignals) -> int:
 
 
 def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path, signals: StopSignals) -> int:
-    from tui.app import OpenTradeApp
     from runtime.logsetup import setup_logging
     from runtime.wiring import attach_services, build_engine
+    from tui.app import OpenTradeApp
 
     setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
 

@@ -39,8 +39,8 @@ from core.models import (
     Trade,
 )
 from core.ports import Clock
-from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
 from core.storage.errors import StorageError
+from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
 
 if TYPE_CHECKING:
     from core.backtest.data import Bars

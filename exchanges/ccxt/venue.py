@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import difflib
 import logging
-from functools import partial
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 

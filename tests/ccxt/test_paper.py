@@ -8,12 +8,21 @@ from decimal import Decimal
 
 import pytest
 
+from core.config import CcxtVenueConfig
 from core.events import EventBus, ExecutionReported, OrderBookUpdated, PositionChanged, RiskAlert
 from core.models import (
-    ContractType, Instrument, Liquidity, Order, OrderBook, OrderStatus, OrderType, PositionSide, Side, Trade,
+    ContractType,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderBook,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    Trade,
 )
 from core.ports import OrderNotFound
-from core.config import CcxtVenueConfig
 from exchanges.ccxt import CcxtVenue
 from exchanges.ccxt.paper import PaperAccount
 from tests.ccxt.fakes import install_binance

@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import json
 import time
-from decimal import Decimal
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from core.stream import Message, StreamHello, StreamSnapshot, decode_frame
 from gateway.tokens import TokenStore
 from tests.gateway.conftest import Api
 from tests.safety.conftest import SPOT, limit, until
-
 
 
 class Raw:

@@ -29,7 +29,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.backtest.data import bars_from_arrays
-from core.backtest.engine import VENUE as BACKTEST, Backtester
+from core.backtest.engine import VENUE as BACKTEST
+from core.backtest.engine import Backtester
 from core.backtest.result import BacktestSettings
 from core.clock import SimClock
 from core.config import PaperVenueConfig

@@ -24,6 +24,7 @@ from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInFo
 from core.ports import ExchangeAdapter, OrderNotFound, VenueError
 from exchanges.paper.replay import ReplayPath, load_candles
 from exchanges.paper.simulator import MarketSimulator
+
 from .conftest import Harness, make_order
 
 BTC = "BTC/USDT"

@@ -19,7 +19,7 @@ from core.storage.database import Database
 from exchanges.ccxt import CcxtVenue
 from tests.ccxt.conftest import clock, credentials, make_venue, server  # noqa: F401  (fixtures)
 from tests.ccxt.fakes import install_binance
-from tests.ccxt.server import Fault, FakeExchange
+from tests.ccxt.server import FakeExchange, Fault
 
 CREATE = ("POST", "/api/v3/order")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from core.models import Balance, Candle, OrderStatus
 from core.storage import Database
 from core.storage.anchor import read_anchor
@@ -20,7 +21,6 @@ from tests.backends import PostgresStore, SqliteStore, Store
 from tests.postgres_server import PASSWORD, PostgresServer
 from tests.storage.conftest import T0, make_fill, make_order
 from tests.storage.tamper import rewrite_chain
-from cli.main import main
 
 MONTH_MS = 31 * 86_400_000
 

@@ -18,8 +18,8 @@ from textual.widgets import Input
 
 from core.clock import SimClock
 from core.config import AppConfig
-from tui.app import OpenTradeApp
 from runtime.wiring import attach_services, build_engine
+from tui.app import OpenTradeApp
 
 SEED = 7
 READY_POLLS = 400

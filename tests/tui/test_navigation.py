@@ -10,12 +10,12 @@ from textual.widgets import OptionList
 
 from core.clock import SimClock
 from core.config import AppConfig
+from tests.tui.conftest import advance, settle, wait_ready
 from themes.registry import theme_names
 from tui.app import OpenTradeApp
-from tui.screens.help import HelpScreen
 from tui.format import fmt_price
+from tui.screens.help import HelpScreen
 from tui.screens.market_selector import MarketSelectorScreen
-from tests.tui.conftest import advance, settle, wait_ready
 
 
 async def test_number_keys_reach_every_screen(make_app: Any) -> None:

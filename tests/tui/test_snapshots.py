@@ -11,8 +11,8 @@ from textual.pilot import Pilot
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
-from tui.app import OpenTradeApp
 from tests.tui.conftest import advance, settle, wait_ready
+from tui.app import OpenTradeApp
 
 SYMBOL = "BTC/USDT"
 
