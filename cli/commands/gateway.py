@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -90,10 +91,8 @@ async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:
                                   ts=engine.clock.now_ms())
         await engine.start()
         await gateway.start()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), args.duration)
-        except TimeoutError:
-            pass
     except GatewayError as exc:
         log.error("%s", exc)
         return 2

@@ -12,6 +12,7 @@ bot sent, then wait (bounded, on real time only as a guard) for what the bot doe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import html
 import json
@@ -208,10 +209,8 @@ class FakeBotApi:
 
         if not pending() and timeout > 0:
             async with self._changed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait_for(lambda: bool(pending()) or self._closing), timeout)
-                except TimeoutError:
-                    pass
         return pending()
 
     async def _sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
