@@ -589,7 +589,7 @@ class OpenTradeApp(App[None]):
 
     def palette_commands(self, screen: Any) -> Iterable[PaletteCommand]:
         """Every action reachable from ``screen``: its keys, the screens, markets and themes."""
-        for key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
             if binding.description and binding.action not in ("command_palette",):
                 node = active.node

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -52,7 +53,7 @@ async def test_server_errors_back_off_exponentially_then_give_up(binance, server
         await binance.fetch_order_book("BTC/USDT", 5)
     assert caught.value.retryable
     stamps = [r.ts for r in server.calls(*DEPTH)]
-    assert [b - a for a, b in zip(stamps, stamps[1:])] == [500, 1000, 2000]
+    assert [b - a for a, b in pairwise(stamps)] == [500, 1000, 2000]
 
 
 async def test_malformed_json_is_retried_and_then_reported_plainly(binance, server) -> None:
