@@ -9,8 +9,9 @@ milliseconds and needs nothing installed.
 Before it is trusted it is tested: ``fit`` holds out the most recent part of the history
 (after an embargo as long as the horizon, so no target overlaps the training data), measures
 directional accuracy against the naive "always the training majority" guess and the coverage of
-its 80% interval (the 10%-90% quantiles of the training residuals), then refits on everything. A model that cannot beat the naive guess reports
-it, and the Forecast agent turns that into near-zero confidence.
+its 80% interval (the 10%-90% quantiles of the training residuals), then refits on everything.
+A model that cannot beat the naive guess reports it, and the Forecast agent turns that into
+near-zero confidence.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ class Authenticator:
         )
 
 
-def auth_middleware(auth: Authenticator, public: frozenset[str] = frozenset()) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(auth: Authenticator,
+                    public: frozenset[str] = frozenset()) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """``public``: paths that check their caller themselves (the Telegram webhook's secret)."""
 
     @web.middleware

@@ -57,7 +57,8 @@ async def start(server: FakeExchange, clock: AutoClock, home: Path) -> TradingEn
 
 
 @pytest.fixture
-async def live(server: FakeExchange, clock: AutoClock, tmp_path: Path, credentials: Any) -> AsyncIterator[tuple[TradingEngine, BybitOrders]]:
+async def live(server: FakeExchange, clock: AutoClock, tmp_path: Path,
+               credentials: Any) -> AsyncIterator[tuple[TradingEngine, BybitOrders]]:
     orders = install_bybit(server)
     BybitStream(server)
     credentials("bybit")

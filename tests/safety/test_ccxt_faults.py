@@ -25,7 +25,8 @@ CREATE = ("POST", "/api/v3/order")
 
 
 @pytest.fixture
-async def engine(server: FakeExchange, make_venue: Callable[..., CcxtVenue], tmp_path: Path, clock: SimClock) -> AsyncIterator[TradingEngine]:  # noqa: F811
+async def engine(server: FakeExchange, make_venue: Callable[..., CcxtVenue], clock: SimClock,  # noqa: F811
+                 tmp_path: Path) -> AsyncIterator[TradingEngine]:
     install_binance(server)
     venue = make_venue("binance")
     config = AppConfig(

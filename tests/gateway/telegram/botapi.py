@@ -200,7 +200,8 @@ class FakeBotApi:
 
     async def _getUpdates(self, params: dict[str, Any]) -> Any:  # noqa: N802
         if self.webhook is not None:
-            return error(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+            return error(409, "Conflict: can't use getUpdates method while webhook is active; "
+                              "use deleteWebhook to delete the webhook first")
         self.offset = max(self.offset, int(params.get("offset") or 0))
         timeout = float(params.get("timeout") or 0)
 
