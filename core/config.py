@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from core.redact import mask_url_passwords
 from core.symbols import symbol_problem
@@ -569,7 +570,7 @@ class AppConfig(Section):
     trading: TradingConfig = Field(default_factory=TradingConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
     risk_management: RiskConfig = Field(default_factory=RiskConfig)
-    venues: dict[str, VenueConfig] = Field(default_factory=lambda: {"paper": PaperVenueConfig()})
+    venues: dict[str, VenueConfig] = Field(default_factory=lambda: dict[str, VenueConfig](paper=PaperVenueConfig()))
     default_venue: str = "paper"
     storage: StorageConfig = Field(default_factory=StorageConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
@@ -659,7 +660,7 @@ def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _describe(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _describe(error: ErrorDetails) -> tuple[tuple[Any, ...], str]:
     loc = tuple(error["loc"])
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":

@@ -61,8 +61,11 @@ class StrategyHost(Protocol):
     when the order is refused; fills come back through ``StrategyEngine.on_fill``.
     """
 
-    clock: Clock
-    bus: EventBus
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def bus(self) -> EventBus: ...
 
     async def submit(self, request: OrderRequest) -> Order: ...
 
