@@ -59,8 +59,8 @@ from core.redact import redact
 from core.risk import RiskManager
 from core.risk.guard import SafetyGuard
 from core.risk.protector import Protector
-from core.storage.interface import Storage
 from core.storage.errors import StorageError
+from core.storage.interface import Storage
 from core.storage_watch import StorageWatch
 
 __all__ = ["TradingEngine", "OrderRefused", "Operation"]

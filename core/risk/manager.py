@@ -3,8 +3,9 @@
 States only escalate on their own (ACTIVE -> REDUCING -> HALTED); going back to ACTIVE takes a
 person calling ``reset``. Exits are never locked in: while HALTED on its own (a breaker, the
 daily loss) orders that only reduce a position still pass; only a halt by a person (the kill
-switch, the emergency stop) stops them, and the emergency stop closes positions itself. Every change is published as ``RiskStateChanged`` so the engine can
-audit it, and every alert as ``RiskAlert``.
+switch, the emergency stop) stops them, and the emergency stop closes positions itself. Every
+change is published as ``RiskStateChanged`` so the engine can audit it, and every alert as
+``RiskAlert``.
 
 Alerts are edge-triggered: a condition is announced when it starts and again only after it has
 cleared, so a monitor running every 30 seconds does not repeat the same alert forever.
@@ -20,8 +21,8 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
 from decimal import Decimal
+from typing import Any
 
 from core.config import RiskConfig, TradingConfig
 from core.events import EventBus, RiskAlert, RiskStateChanged
@@ -38,6 +39,7 @@ from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
 from core.risk.exposure import only_reduces, order_price
 from core.risk.gauges import LimitUsage, limits_usage
+from core.risk.protection import order_level_problem
 from core.risk.rules import (
     OrderContext,
     OrderRules,
@@ -47,7 +49,6 @@ from core.risk.rules import (
     pct,
     price_text,
 )
-from core.risk.protection import order_level_problem
 from core.risk.sizing import equity_share
 
 log = logging.getLogger(__name__)
