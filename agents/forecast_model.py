@@ -203,7 +203,7 @@ class RidgeForecaster:
         z = np.column_stack([np.ones(len(x)), (x - self._mean) / self._scale])
         penalty = self.alpha * np.eye(z.shape[1])
         penalty[0, 0] = 0.0  # the intercept (the drift) is not shrunk
-        self._weights = np.linalg.solve(z.T @ z + penalty, z.T @ y)
+        self._weights = np.asarray(np.linalg.solve(z.T @ z + penalty, z.T @ y), dtype=np.float64)
         residuals = y - z @ self._weights
         self._residual_std = residuals.std(axis=0)
         self._residual_band = np.quantile(residuals, [0.1, 0.9], axis=0)

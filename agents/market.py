@@ -8,6 +8,7 @@ confidence. Timeframes are averaged, and disagreement between them lowers the co
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,10 @@ class MarketAgent(Agent):
         readings = [t for tf in context.timeframes if (t := technicals(context, tf)) is not None]
         if not readings:
             return self.no_data(too_few(context), context.data_age_ms())
-        scores, confidences, parts, inputs = [], [], [], {}
+        scores: list[float] = []
+        confidences: list[float] = []
+        parts: list[str] = []
+        inputs: dict[str, Any] = {}
         for t in readings:
             score, confidence, components = timeframe_score(t)
             scores.append(score)

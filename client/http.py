@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
-from functools import cache
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -46,9 +45,16 @@ from core.views import AccountSnapshot, PositionView, RiskView, StatusView, Venu
 T = TypeVar("T")
 
 
-@cache
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
 def _adapter(answer: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(answer)
+    """One adapter per answer type, kept: a dict, as functools.cache's Hashable bound is not met
+    by a class object for mypy."""
+    adapter = _ADAPTERS.get(answer)
+    if adapter is None:
+        adapter = _ADAPTERS[answer] = TypeAdapter(answer)
+    return adapter
 
 
 class GatewayClient:

@@ -42,7 +42,8 @@ def document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             inputs.append(((index, "body"), "validation", endpoint.body_adapter))
         if endpoint.query is not None:
             inputs.append(((index, "query"), "validation", TypeAdapter(endpoint.query)))
-    extras = {"ErrorBody": ErrorBody, "StreamEnvelope": StreamEnvelope, "StreamRequest": StreamRequest, **STREAM_EVENTS}
+    extras: dict[str, type[Any]] = {"ErrorBody": ErrorBody, "StreamEnvelope": StreamEnvelope, "StreamRequest": StreamRequest,
+                                    **STREAM_EVENTS}
     for name, cls in extras.items():
         inputs.append(((name, "extra"), "serialization", TypeAdapter(cls)))
     schemas, top = TypeAdapter.json_schemas(inputs, ref_template=REF)

@@ -138,7 +138,7 @@ class Outbox:
 
 
 class StreamClient:
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, actor: Actor,
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, actor: Actor,
                  credential: str, backlog: int, on_gone: Callable[[StreamClient], None]) -> None:
         self.ws = ws
         self._transport = transport
@@ -269,7 +269,7 @@ class StreamHub:
         client.patterns = set(request.topics)
         since = request.since if request.epoch == self.epoch else None
         resumed = since is not None and self._evicted <= since <= self.seq
-        missed = [item for item in self._ring if item.seq > since and client.wants(item.topic)] if resumed else []
+        missed = [item for item in self._ring if item.seq > since and client.wants(item.topic)] if resumed and since is not None else []
         client.offer(self._next(CONTROL, StreamHello(self.epoch, self.seq, resumed, len(missed), tuple(sorted(client.patterns)))))
         client.outbox.backlog += len(missed)  # the replay is owed to it, not a sign it is stuck
         for item in missed:

@@ -454,7 +454,8 @@ class OpenTradeApp(App[None]):
         if not positions:
             self.notify("No open positions.")
             return
-        accepted, refused = [], []
+        accepted: list[str] = []
+        refused: list[str] = []
         for p in positions:
             request = engine.executor.closing_request(p.venue, p.symbol)
             refusal = engine.executor.precheck(request) if request is not None else None

@@ -40,7 +40,7 @@ def live_problem(config: AppConfig, confirmed: list[str], only: str | None) -> s
     """Why the gateway may not start as asked: a live venue nobody confirmed, or a confirmation
     naming a venue that is not live."""
     running = [only] if only else list(config.venues)
-    live = [n for n in running if isinstance(config.venues.get(n), CcxtVenueConfig) and config.venues[n].mode == "live"]
+    live = [n for n in running if isinstance(v := config.venues.get(n), CcxtVenueConfig) and v.mode == "live"]
     for name in confirmed:
         if name not in live:
             return f"--confirm-live {name}: there is no live venue of that name (live venues: {', '.join(live) or 'none'})"

@@ -55,7 +55,7 @@ async def _versions(ctx: CommandContext, config: AppConfig, names: list[str]) ->
 def handle_list(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     versions = asyncio.run(_versions(ctx, config, list(config.strategies)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for strategy_id, entry in config.strategies.items():
         history = versions[strategy_id]
         rows.append({

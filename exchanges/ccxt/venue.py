@@ -73,7 +73,7 @@ class CcxtVenue:
         explicit go-ahead (typed in the TUI: ``live_confirmed`` or ``confirm_live()``) before it
         sends a new order."""
         self.name = name
-        self.mode = config.mode
+        self.mode: str = config.mode
         self.config = config
         self.clock = clock
         self.live_confirmed = live_confirmed
@@ -395,8 +395,7 @@ class CcxtVenue:
         candles: list[Candle] = []
         for _ in range(limit // page + 2):  # counted back from now, `limit` may straddle one more page
             wanted = page if since is None else min(page, limit - len(candles))
-            rows = await self._read(
-                "fetch candles", lambda at=start, n=wanted: self.exchange.fetch_ohlcv(symbol, timeframe, at, n))
+            rows = await self._read("fetch candles", partial(self.exchange.fetch_ohlcv, symbol, timeframe, start, wanted))
             fresh = [c for c in map(mapping.candle_from_ccxt, rows) if not candles or c.ts > candles[-1].ts]
             candles.extend(fresh)
             if len(rows) < wanted or not fresh or (since is not None and len(candles) >= limit):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 from core.models import Candle
 
@@ -57,7 +58,7 @@ def _json_rows(path: Path, text: str) -> list[tuple[str, list[object]]]:
     return [(f"{path}: candle {index}", row) for index, row in enumerate(data)]
 
 
-def _candle(path: Path, where: str, row: list) -> Candle:  # type: ignore[type-arg]
+def _candle(path: Path, where: str, row: list[Any]) -> Candle:
     if len(row) != 6:
         raise ReplayError(f"{where}: expected 6 values (timestamp, open, high, low, close, volume), got {len(row)}")
     try:
