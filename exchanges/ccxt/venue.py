@@ -395,7 +395,11 @@ class CcxtVenue:
         candles: list[Candle] = []
         for _ in range(limit // page + 2):  # counted back from now, `limit` may straddle one more page
             wanted = page if since is None else min(page, limit - len(candles))
-            rows = await self._read("fetch candles", partial(self.exchange.fetch_ohlcv, symbol, timeframe, start, wanted))
+
+            def fetch_page(at: int = start, n: int = wanted) -> Awaitable[Any]:  # self.exchange read on each try
+                return self.exchange.fetch_ohlcv(symbol, timeframe, at, n)
+
+            rows = await self._read("fetch candles", fetch_page)
             fresh = [c for c in map(mapping.candle_from_ccxt, rows) if not candles or c.ts > candles[-1].ts]
             candles.extend(fresh)
             if len(rows) < wanted or not fresh or (since is not None and len(candles) >= limit):
