@@ -72,8 +72,8 @@ class Candles:
         if all(hasattr(value, name) for name in COLUMNS):
             return cls(np.asarray(value.ts, dtype=np.int64), *(np.asarray(getattr(value, c), dtype=np.float64) for c in COLUMNS[1:]))
         if isinstance(value, Sequence) and value and isinstance(value[0], Candle):
-            return cls.from_models(value)  # type: ignore[arg-type]
-        return cls.from_array(value)  # type: ignore[arg-type]
+            return cls.from_models(value)
+        return cls.from_array(value)
 
     def __len__(self) -> int:
         return len(self.close)

@@ -9,8 +9,9 @@ milliseconds and needs nothing installed.
 Before it is trusted it is tested: ``fit`` holds out the most recent part of the history
 (after an embargo as long as the horizon, so no target overlaps the training data), measures
 directional accuracy against the naive "always the training majority" guess and the coverage of
-its 80% interval (the 10%-90% quantiles of the training residuals), then refits on everything. A model that cannot beat the naive guess reports
-it, and the Forecast agent turns that into near-zero confidence.
+its 80% interval (the 10%-90% quantiles of the training residuals), then refits on everything.
+A model that cannot beat the naive guess reports it, and the Forecast agent turns that into
+near-zero confidence.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ class RidgeForecaster:
         z = np.column_stack([np.ones(len(x)), (x - self._mean) / self._scale])
         penalty = self.alpha * np.eye(z.shape[1])
         penalty[0, 0] = 0.0  # the intercept (the drift) is not shrunk
-        self._weights = np.linalg.solve(z.T @ z + penalty, z.T @ y)
+        self._weights = np.asarray(np.linalg.solve(z.T @ z + penalty, z.T @ y), dtype=np.float64)
         residuals = y - z @ self._weights
         self._residual_std = residuals.std(axis=0)
         self._residual_band = np.quantile(residuals, [0.1, 0.9], axis=0)

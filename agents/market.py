@@ -12,6 +12,7 @@ closing; a funding rate beyond 0.05% paid by the side the score would join is a 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,10 @@ class MarketAgent(Agent):
         readings = [t for tf in context.timeframes if (t := technicals(context, tf)) is not None]
         if not readings:
             return self.no_data(too_few(context), context.data_age_ms())
-        scores, confidences, parts, inputs = [], [], [], {}
+        scores: list[float] = []
+        confidences: list[float] = []
+        parts: list[str] = []
+        inputs: dict[str, Any] = {}
         for t in readings:
             score, confidence, components = timeframe_score(t)
             scores.append(score)

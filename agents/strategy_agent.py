@@ -9,6 +9,7 @@ against a stretched price and holds near the middle.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from agents.base import Agent, AnalysisContext, clip01, scored_opinion
 from agents.technicals import MIN_CANDLES, technicals, too_few
@@ -49,7 +50,7 @@ class StrategyAgent(Agent):
         if t is None:
             return self.no_data(too_few(context), context.data_age_ms())
         vol_ratio = t.vol_short / t.vol_long if t.vol_long > 0 else 1.0
-        inputs = {"adx": t.adx, "efficiency": t.efficiency, "vol_ratio": vol_ratio, "price_z": t.price_z}
+        inputs: dict[str, Any] = {"adx": t.adx, "efficiency": t.efficiency, "vol_ratio": vol_ratio, "price_z": t.price_z}
         if vol_ratio >= self.volatile_ratio:
             regime, score = Regime.VOLATILE, 0.0
             confidence = clip01((vol_ratio - 1.0) / self.volatile_ratio)

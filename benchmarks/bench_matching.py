@@ -214,7 +214,7 @@ def same_fills(ops: list[Op]) -> int:
     """Run both books once untimed; they must print identical fills. Returns their count."""
     ours, peer = engine_fills(ops), bare_fills(ops)
     if ours != peer:
-        first = next(i for i, (a, b) in enumerate(zip(ours, peer)) if a != b) if len(ours) == len(peer) else None
+        first = next(i for i, (a, b) in enumerate(zip(ours, peer, strict=True)) if a != b) if len(ours) == len(peer) else None
         raise SystemExit(f"the engine and the bare book disagree: {len(ours)} vs {len(peer)} fills, first difference at {first}")
     return len(ours)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 import tempfile
@@ -110,7 +111,7 @@ def _sqlite(count: int, synchronous: str) -> None:
     for load, name in LOADS.items():
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "bench.db"
-            result = asyncio.run(_run(lambda: Database.open(path, synchronous=synchronous), count, load))
+            result = asyncio.run(_run(functools.partial(Database.open, path, synchronous=synchronous), count, load))
         _print(f"storage.record_order.{name}.{synchronous.lower()}", result)
 
 
@@ -123,7 +124,7 @@ def _postgresql(count: int, synchronous: str) -> None:
     try:
         for load, name in LOADS.items():
             url = server.url(server.new_database())
-            result = asyncio.run(_run(lambda: Database.connect(url, PASSWORD, synchronous=synchronous), count, load))
+            result = asyncio.run(_run(functools.partial(Database.connect, url, PASSWORD, synchronous=synchronous), count, load))
             _print(f"storage.postgresql.record_order.{name}.{synchronous.lower()}", result)
     finally:
         server.stop()

@@ -137,11 +137,11 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
     from textual.widgets import Input
 
     from exchanges.paper.venue import PaperVenue
+    from runtime.wiring import build_engine
     from tui.app import OpenTradeApp
     from tui.widgets.order_book import OrderBookLadder
     from tui.widgets.order_ticket import OrderTicket
     from tui.widgets.price_chart import PriceChart
-    from runtime.wiring import build_engine
 
     config = load_config()
     counts = {"books": 0, "trades": 0}
@@ -267,7 +267,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         load_before = load_average()
         ours, peer = [], []
-        for i in range(2 if args.quick else 4):  # alternating; the first of ours makes its home
+        for _ in range(2 if args.quick else 4):  # alternating; the first of ours makes its home
             ours.append(startup_seconds([opentrade_command(), "--home", str(Path(tmp) / "startup"), "trade"]))
             peer.append(startup_seconds(peer_command))
         (wall, cpu), (peer_wall, peer_cpu) = min(ours[1:]), min(peer[1:])

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def live_venues(config: AppConfig, only: str | None) -> list[str]:
     running = [only] if only else list(config.venues)
-    return [n for n in running if isinstance(config.venues.get(n), CcxtVenueConfig) and config.venues[n].mode == "live"]
+    return [n for n in running if isinstance(venue := config.venues.get(n), CcxtVenueConfig) and venue.mode == "live"]
 
 
 def missing_credentials(config: AppConfig, venue: str | None) -> list[str]:

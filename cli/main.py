@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import os
 import shlex
@@ -138,7 +139,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="opentrade",
         description="A keyboard-driven terminal for trading crypto. Without a command: the trading app on the paper venue.",
     )
-    parser.add_argument("--config", type=Path, help="configuration file (default: the one 'opentrade init' wrote, in --home when given, else built-in defaults)")
+    parser.add_argument("--config", type=Path,
+                        help="configuration file (default: the one 'opentrade init' wrote, in --home when given, else built-in defaults)")
     parser.add_argument("--home", type=Path, help="directory for the database, logs and state (or $OPENTRADE_HOME)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     names = _available_commands() if only is None else [only]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
-from functools import cache
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -29,9 +28,9 @@ from core.api import (
     EmergencyStop,
     ErrorBody,
     Health,
-    Settings,
     ModifyOrder,
     SetProtection,
+    Settings,
     StrategyParams,
     StrategyVersion,
 )
@@ -47,9 +46,16 @@ from core.views import AccountSnapshot, PositionView, RiskView, StatusView, Venu
 T = TypeVar("T")
 
 
-@cache
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
 def _adapter(answer: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(answer)
+    """One adapter per answer type, kept: a dict, as functools.cache's Hashable bound is not met
+    by a class object for mypy."""
+    adapter = _ADAPTERS.get(answer)
+    if adapter is None:
+        adapter = _ADAPTERS[answer] = TypeAdapter(answer)
+    return adapter
 
 
 class GatewayClient:
@@ -136,7 +142,9 @@ class GatewayClient:
         return await self.request("GET", "/book", OrderBook, query={"symbol": symbol, "venue": venue, "depth": depth})
 
     async def stats(self, symbol: str, venue: str | None = None) -> MarketStats | None:
-        return await self.request("GET", "/stats", MarketStats | None, query={"symbol": symbol, "venue": venue})
+        optional: Any = MarketStats | None  # a union is no type[T]: the answer is checked all the same
+        return cast("MarketStats | None", await self.request("GET", "/stats", optional,
+                                                              query={"symbol": symbol, "venue": venue}))
 
     async def trades(self, symbol: str, venue: str | None = None, limit: int = 100) -> list[Trade]:
         return await self.request("GET", "/trades", list[Trade], query={"symbol": symbol, "venue": venue, "limit": limit})

@@ -42,7 +42,7 @@ from core.events import (
     Subscription,
     TradePrinted,
 )
-from core.executor import OrderRefused, Refusal
+from core.executor import OrderRefused
 from core.ledger import MAINTENANCE_MARGIN_RATE
 from core.market import MarketCache
 from core.models import (
@@ -50,8 +50,8 @@ from core.models import (
     Candle,
     Fill,
     Instrument,
-    MarketStats,
     LevelPlacement,
+    MarketStats,
     Order,
     OrderBook,
     OrderRequest,
@@ -67,11 +67,12 @@ from core.models import (
 )
 from core.permissions import PermissionDenied
 from core.ports import Clock
+from core.risk.gate import Refusal
 from core.risk.gauges import LimitUsage
 from core.risk.protector import ProtectionRefused
 from core.storage.audit import AuditEntry
-from core.stream import ACCOUNT_TOPICS, MARKET_TOPICS, StatusChanged, StreamSnapshot
 from core.strategies.runner import StrategyInfo
+from core.stream import ACCOUNT_TOPICS, MARKET_TOPICS, StatusChanged, StreamSnapshot
 from core.views import StatusView
 
 log = logging.getLogger(__name__)

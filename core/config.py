@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from core.redact import mask_url_passwords
 from core.symbols import symbol_problem
@@ -74,7 +75,8 @@ def _default_strategies() -> dict[str, StrategyConfig]:
     }
 
 
-def builtin_strategies(venues: dict[str, PaperVenueConfig | CcxtVenueConfig | PluginVenueConfig], default_venue: str) -> dict[str, StrategyConfig]:
+def builtin_strategies(venues: dict[str, PaperVenueConfig | CcxtVenueConfig | PluginVenueConfig],
+                       default_venue: str) -> dict[str, StrategyConfig]:
     """The strategy a file without ``strategies:`` gets: the AI trend following on the default
     venue and one of its markets (BTC/USDT when it has it). On a live venue it is loaded but
     stopped: a strategy the file never mentions does not trade real money on its own."""
@@ -104,7 +106,8 @@ class RiskConfig(Section):
     max_total_exposure_pct: float = Field(default=0.40, gt=0, le=10)
     max_order_loss: Decimal = Field(default=Decimal(250), gt=0, description="loss at the stop an order may risk")
     fat_finger_pct: float = Field(default=0.05, gt=0, lt=1, description="farthest an order may be priced from the mark")
-    reducing_at_loss_fraction: float = Field(default=0.8, gt=0, le=1, description="share of the daily loss limit at which only reducing orders pass")
+    reducing_at_loss_fraction: float = Field(default=0.8, gt=0, le=1,
+                                             description="share of the daily loss limit at which only reducing orders pass")
     liquidation_warning_pct: float = Field(default=0.05, gt=0, lt=1, description="mark this close to a liquidation price raises an alert")
 
 
@@ -119,11 +122,15 @@ class CircuitBreakerConfig(Section):
     account_drawdown_pct: float = Field(default=0.15, gt=0, le=1, description="equity drawdown from its peak that pauses the account")
     price_move_pct: float = Field(default=0.08, gt=0, le=1, description="market move within the window that trips the system breaker")
     price_move_window: float = Field(default=300, gt=0, le=86400, description="seconds")
-    max_trades_per_day: int = Field(default=20, ge=1, le=1_000_000, description="orders placed per UTC day, engine's own protective orders excepted")
-    rejection_burst: int = Field(default=10, ge=1, le=10_000, description="refused or rejected orders within the window that trip a breaker")
+    max_trades_per_day: int = Field(default=20, ge=1, le=1_000_000,
+                                    description="orders placed per UTC day, engine's own protective orders excepted")
+    rejection_burst: int = Field(default=10, ge=1, le=10_000,
+                                 description="refused or rejected orders within the window that trip a breaker")
     rejection_window: float = Field(default=60, gt=0, le=86400, description="seconds")
-    stale_feed_seconds: float = Field(default=120, gt=0, le=86400, description="no book or ticker for this long (seen on two checks in a row) trips the system breaker")
-    venue_error_rate: float = Field(default=0.5, gt=0, le=1, description="share of failed venue calls in the window that trips the system breaker")
+    stale_feed_seconds: float = Field(default=120, gt=0, le=86400,
+                                      description="no book or ticker for this long (seen on two checks in a row) trips the system breaker")
+    venue_error_rate: float = Field(default=0.5, gt=0, le=1,
+                                    description="share of failed venue calls in the window that trips the system breaker")
     venue_error_min_calls: int = Field(default=6, ge=1, le=10_000, description="calls needed in the window before the error rate counts")
     venue_error_window: float = Field(default=300, gt=0, le=86400, description="seconds")
 
@@ -134,10 +141,13 @@ class SurveillanceConfig(Section):
     enabled: bool = True
     max_orders_per_minute: int = Field(default=60, ge=1, le=100_000, description="account-wide order rate")
     max_strategy_orders_per_minute: int = Field(default=30, ge=1, le=100_000)
-    duplicate_window: float = Field(default=2, ge=0, le=3600, description="seconds in which the same side, size and price counts as a duplicate")
+    duplicate_window: float = Field(default=2, ge=0, le=3600,
+                                    description="seconds in which the same side, size and price counts as a duplicate")
     self_trade_prevention: bool = True
-    runaway_orders: int = Field(default=120, ge=1, le=1_000_000, description="order attempts by one strategy within the runaway window that stop it")
-    runaway_loss_pct: float = Field(default=0.03, gt=0, le=1, description="realized loss of one strategy within the window, as a share of equity, that stops it")
+    runaway_orders: int = Field(default=120, ge=1, le=1_000_000,
+                                description="order attempts by one strategy within the runaway window that stop it")
+    runaway_loss_pct: float = Field(default=0.03, gt=0, le=1,
+                                    description="realized loss of one strategy within the window, as a share of equity, that stops it")
     runaway_window: float = Field(default=3600, gt=0, le=604800, description="seconds")
 
 
@@ -201,7 +211,9 @@ class DynamicRiskConfig(Section):
     enabled: bool = True
     target_volatility: float = Field(default=0.6, gt=0, le=10, description="annualised volatility at which the full position limit applies")
     min_size_factor: float = Field(default=0.25, gt=0, le=1, description="smallest share of the position limit volatility can cut it to")
-    sentiment_extreme: float = Field(default=0.8, gt=0, le=1, description="extremity of an outside sentiment reading counted as extreme: 0 at fear-and-greed 50, 0.8 at 25 or 75, 1 at 0 or 100")
+    sentiment_extreme: float = Field(default=0.8, gt=0, le=1,
+                                     description="extremity of an outside sentiment reading counted as extreme: "
+                                                 "0 at fear-and-greed 50, 0.8 at 25 or 75, 1 at 0 or 100")
     sentiment_size_factor: float = Field(default=0.5, gt=0, le=1, description="share of the position limit while sentiment is extreme")
     sentiment_max_age: float = Field(default=21600, gt=0, description="seconds a sentiment reading stays in force")
     macro_calendar: Path | None = Field(default=None, description="YAML/JSON list of macro events during which new positions pause")
@@ -507,7 +519,9 @@ class AgentsConfig(Section):
     interval: float = Field(default=60, ge=1, le=86400, description="seconds between analyses of each symbol")
     venue: str | None = Field(default=None, description="venue whose markets are analysed (default: default_venue)")
     symbols: list[str] | None = Field(default=None, description="symbols to analyse (default: the venue's markets)")
-    history: int = Field(default=300, ge=50, le=5000, description="candles per timeframe given to the agents, or more when one needs more (the forecast model: 314 at horizon 12)")
+    history: int = Field(default=300, ge=50, le=5000,
+                         description="candles per timeframe given to the agents, or more when one needs more "
+                                     "(the forecast model: 314 at horizon 12)")
     timeframes: list[str] = Field(default_factory=lambda: ["1h"], min_length=1, description="the first is the primary one")
     timeout: float = Field(default=5, gt=0, le=300, description="seconds each agent may take")
     weights: dict[str, float] = Field(default_factory=lambda: {
@@ -545,9 +559,12 @@ class GatewayConfig(Section):
     tls_cert: Path | None = Field(default=None, description="PEM certificate (chain) served over HTTPS")
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024, description="larger request bodies are refused (413)")
-    replay_messages: int = Field(default=10000, ge=100, le=1_000_000, description="order, fill, risk and alert messages kept for clients that reconnect")
-    client_backlog: int = Field(default=10000, ge=100, le=1_000_000, description="unsent messages that make the gateway drop a stuck client (it resumes on reconnect)")
-    auth_failures: int = Field(default=10, ge=1, le=10_000, description="failed authentications from one address within auth_window before it is refused (429)")
+    replay_messages: int = Field(default=10000, ge=100, le=1_000_000,
+                                 description="order, fill, risk and alert messages kept for clients that reconnect")
+    client_backlog: int = Field(default=10000, ge=100, le=1_000_000,
+                                description="unsent messages that make the gateway drop a stuck client (it resumes on reconnect)")
+    auth_failures: int = Field(default=10, ge=1, le=10_000,
+                               description="failed authentications from one address within auth_window before it is refused (429)")
     auth_window: float = Field(default=60, gt=0, le=86400, description="seconds")
 
     @model_validator(mode="after")
@@ -623,7 +640,7 @@ class AppConfig(Section):
     trading: TradingConfig = Field(default_factory=TradingConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
     risk_management: RiskConfig = Field(default_factory=RiskConfig)
-    venues: dict[str, VenueConfig] = Field(default_factory=lambda: {"paper": PaperVenueConfig()})
+    venues: dict[str, VenueConfig] = Field(default_factory=lambda: dict[str, VenueConfig](paper=PaperVenueConfig()))
     default_venue: str = "paper"
     storage: StorageConfig = Field(default_factory=StorageConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
@@ -690,7 +707,7 @@ class AppConfig(Section):
 
 #: Settings that moved to another section: a file that still has them in the old place is
 #: refused with the new place named, never read as if they were there.
-MOVED_KEYS = {
+MOVED_KEYS: dict[tuple[int | str, ...], str] = {
     ("trading", "max_position_size"): "risk_management.max_position_size",
     ("trading", "max_daily_loss"): "risk_management.max_daily_loss",
 }
@@ -722,7 +739,7 @@ def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _describe(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _describe(error: ErrorDetails) -> tuple[tuple[Any, ...], str]:
     loc = tuple(error["loc"])
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":

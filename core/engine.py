@@ -58,8 +58,8 @@ from core.risk import RiskManager
 from core.risk.gate import PreTradeGate
 from core.risk.guard import SafetyGuard
 from core.risk.protector import Protector
-from core.storage.interface import Storage
 from core.storage.errors import StorageError
+from core.storage.interface import Storage
 from core.storage_watch import StorageWatch
 from core.strategy_host import StrategyHost
 
@@ -126,7 +126,7 @@ class TradingEngine:
         )
         self.journal = FillJournal(db, self.portfolio, self._audit)
         self.reconciler = Reconciler(self.venues, self.orders, self.portfolio, db, clock, self._audit, self.journal.save)
-        self.host = StrategyHost(self.executor, self.orders, self.portfolio, clock, self.bus)
+        self.host = StrategyHost(self.executor, self.orders, self.portfolio, self.market, clock, self.bus)
         self.services: list[Service] = []
         self._alerts: deque[RiskAlert] = deque(maxlen=MAX_RECENT_ALERTS)
         self._decisions: dict[str, AgentDecision] = {}
@@ -477,11 +477,6 @@ class TradingEngine:
 
     def equity(self) -> Decimal:
         return self.portfolio.equity()
-
-    def funding_rate(self, venue: str, symbol: str) -> float | None:
-        """The data service's latest reading (core.marketdata), for the strategies."""
-        stats = self.market.stats(venue, symbol)
-        return stats.funding_rate if stats is not None else None
 
     def recent_alerts(self) -> list[RiskAlert]:
         return list(self._alerts)

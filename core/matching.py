@@ -467,6 +467,8 @@ class MatchingEngine:
         # Built without calling MatchResult(): a class call runs __init__ through a slow generic
         # path on Python 3.11, and every operation returns a result.
         result = _new(MatchResult)
+        fills: list[MatchFill]
+        updated: list[EngineOrder]
         result.fills = fills = []
         kind = order.kind
         side = order.side

@@ -591,10 +591,15 @@ class FundingRate(_Model):
 
 
 class Funding(_Model):
-    """A perpetual's current funding rate and when it is next paid (None: the venue does not say)."""
+    """A perpetual's current funding rate and when it is next paid; a dedicated venue also says
+    how often it is paid and the mark and index prices it comes from (None: the venue does not
+    say)."""
 
     rate: float
     next_ts: int | None = None
+    interval_hours: int | None = None
+    mark_price: Decimal | None = None
+    index_price: Decimal | None = None
 
 
 class MarketStats(_Model):

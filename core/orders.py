@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from core.events import EventBus, OrderFilled, OrderUpdated
@@ -49,11 +50,19 @@ class OrderStore(Protocol):
 
     async def get_order(self, client_order_id: str) -> Order | None: ...
 
-    async def load_orders(self, **filters: Any) -> list[Order]: ...
+    async def load_orders(
+        self, *, open_only: bool = False, venue: str | None = None, symbol: str | None = None,
+        strategy_id: str | None = None, status: Sequence[str] | None = None,
+        since_ms: int | None = None, until_ms: int | None = None, limit: int | None = None,
+    ) -> list[Order]: ...
 
     async def record_fill(self, fill: Fill) -> bool: ...
 
-    async def load_fills(self, **filters: Any) -> list[Fill]: ...
+    async def load_fills(
+        self, *, venue: str | None = None, symbol: str | None = None, strategy_id: str | None = None,
+        client_order_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[Fill]: ...
 
 
 class FillSink(Protocol):

@@ -1,6 +1,6 @@
-"""What a perpetuals venue can tell and do beyond the ``ExchangeAdapter`` port: funding, open
-interest, mark and index prices, amending an order in place, and the account's position and
-margin modes.
+"""What a perpetuals venue can do beyond the ``ExchangeAdapter`` port: amending an order in
+place, and the account's position and margin modes (its funding, open interest, mark and index
+prices are read through ``core.ports.DerivativesFeed``, as the data service reads any venue's).
 
 These are optional: the generic ccxt venue and the paper venue have none of them, the dedicated
 venues (Hyperliquid, Binance USDⓈ-M) have what their exchange offers. Whoever wants one asks
@@ -24,31 +24,6 @@ MarginMode = Literal["cross", "isolated"]
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Funding(_Model):
-    """The funding of a perpetual now: the rate of the coming (or current) period, when it is
-    paid, and the mark and index prices it is computed from."""
-
-    venue: str
-    symbol: str
-    rate: Decimal
-    next_funding_ts: int | None
-    interval_hours: int | None
-    mark_price: Decimal | None
-    index_price: Decimal | None
-    ts: int
-
-
-class OpenInterest(_Model):
-    """Contracts open in a perpetual, in base units, and their value in the quote currency
-    where the exchange gives it."""
-
-    venue: str
-    symbol: str
-    amount: Decimal
-    value: Decimal | None
-    ts: int
 
 
 class Amendment(_Model):
@@ -86,10 +61,6 @@ class PerpetualVenue(Protocol):
     """The optional part of a venue; ``supports`` says which of it a given venue offers."""
 
     def supports(self, capability: Capability) -> bool: ...
-
-    async def fetch_funding(self, symbol: str) -> Funding: ...
-
-    async def fetch_open_interest(self, symbol: str) -> OpenInterest: ...
 
     async def amend_order(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Amendment:
         """Change a resting order's price and/or total size in place. A refusal raises

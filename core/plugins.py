@@ -298,7 +298,8 @@ def _with_conflict(plugin: Plugin, same_name: list[Plugin]) -> Plugin:
         return plugin
     holders = " and ".join(f"{p.package} {p.version}" for p in same_name)
     if any(p.builtin for p in others):
-        conflict = f"the name '{plugin.name}' belongs to OpenTrade's built-in {plugin.kind.replace('_', ' ')}; rename it in {plugin.package}"
+        kind = plugin.kind.replace("_", " ")
+        conflict = f"the name '{plugin.name}' belongs to OpenTrade's built-in {kind}; rename it in {plugin.package}"
     else:
         conflict = f"the name '{plugin.name}' is registered by {holders}: uninstall one of them"
     return Plugin(plugin.kind, plugin.name, plugin.target, plugin.package, plugin.version, conflict)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from core.config import AgentsConfig, TradingConfig, UIConfig
     from core.events import AgentDecision, Event, RiskAlert, Subscription
-    from core.executor import Refusal
     from core.models import (
         Balance,
         Candle,
+        Fill,
         Instrument,
         MarketStats,
         Order,
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
         RiskState,
         Ticker,
         Trade,
-        Fill,
     )
+    from core.risk.gate import Refusal
     from core.risk.gauges import LimitUsage
     from core.storage.audit import AuditEntry
     from core.strategies.runner import StrategyInfo

@@ -22,8 +22,8 @@ from core.events import EventBus, RiskAlert
 from core.models import RiskState
 from core.ports import Clock
 from core.risk import RiskManager
-from core.storage.interface import Storage
 from core.storage.errors import StorageError
+from core.storage.interface import Storage
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from core.events import EventBus
 from core.executor import OrderRefused, TradeExecutor
+from core.market import MarketCache
 from core.models import Instrument, Order, OrderRequest, Position
 from core.orders import OrderManager
 from core.portfolio import Portfolio
@@ -28,13 +29,15 @@ class StrategyHost:
     """Implements ``core.strategies.runner.StrategyHost`` over the engine's parts."""
 
     def __init__(
-        self, executor: TradeExecutor, orders: OrderManager, portfolio: Portfolio, clock: Clock, bus: EventBus
+        self, executor: TradeExecutor, orders: OrderManager, portfolio: Portfolio, market: MarketCache, clock: Clock,
+        bus: EventBus,
     ) -> None:
         self.clock = clock
         self.bus = bus
         self._executor = executor
         self._orders = orders
         self._portfolio = portfolio
+        self._market = market
         #: the strategy engine running on this host, once the composition root has built it
         self.strategies: StrategyEngine | None = None
 
@@ -58,6 +61,11 @@ class StrategyHost:
 
     def instrument(self, venue: str, symbol: str) -> Instrument:
         return self._executor.instrument(venue, symbol)
+
+    def funding_rate(self, venue: str, symbol: str) -> float | None:
+        """The data service's latest reading (core.marketdata)."""
+        stats = self._market.stats(venue, symbol)
+        return stats.funding_rate if stats is not None else None
 
     async def halt(self, strategy_id: str) -> None:
         """A strategy whose breaker tripped: stop it in the runner, cancel what it left working."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -189,9 +188,16 @@ def matches(pattern: str, topic: str) -> bool:
     return topic == CONTROL or pattern == topic or (pattern.endswith("*") and topic.startswith(pattern[:-1]))
 
 
-@cache
+_ADAPTERS: dict[type[Event], TypeAdapter[Any]] = {}
+
+
 def _adapter(cls: type[Event]) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
+    """One adapter per event class (building one costs far more than a message); a dict rather
+    than functools.cache, whose Hashable bound mypy does not see a class object meet."""
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
 
 
 def event_json(event: Event) -> str:

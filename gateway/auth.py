@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from core.permissions import Actor, Level
 from core.ports import Clock
@@ -107,7 +108,7 @@ class Authenticator:
         )
 
 
-def auth_middleware(auth: Authenticator, public: frozenset[str] = frozenset()) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(auth: Authenticator, public: frozenset[str] = frozenset()) -> Middleware:
     """``public``: paths that check their caller themselves (the Telegram webhook's secret)."""
 
     @web.middleware

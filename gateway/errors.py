@@ -22,14 +22,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from pydantic import ValidationError
 
 from core.api import ErrorBody, validation_text
 from core.executor import OrderRefused
 from core.permissions import PermissionDenied
-from core.risk.protector import ProtectionRefused
 from core.ports import VenueError
 from core.redact import redact
+from core.risk.protector import ProtectionRefused
 from core.storage.errors import StorageError
 from core.strategies.base import ParameterError
 
@@ -93,7 +94,7 @@ def problem_of(exc: Exception) -> Problem | None:
     return None
 
 
-def error_middleware(max_body_bytes: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def error_middleware(max_body_bytes: int) -> Middleware:
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:

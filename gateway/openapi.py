@@ -27,11 +27,11 @@ ERRORS = {
 STREAM_DESCRIPTION = """A WebSocket. Send `{"op": "subscribe", "topics": [...]}` first (add `since` and
 `epoch` from your last connection to resume); then `subscribe`/`unsubscribe` at any time. Each text
 frame holds one or more messages, one JSON object per line (StreamEnvelope): `event` names the
-schema of `data`. The first message is a StreamHello; a StreamSnapshot follows unless the
-connection resumed. Topics: orders, fills, positions, balances, risk, alerts, decisions,
-strategies, status, tickers, book:VENUE:SYMBOL, trades:VENUE:SYMBOL, candles:VENUE:SYMBOL,
-stats:VENUE:SYMBOL (funding, open interest), and prefixes ending in `*`. Close codes: 1001 the gateway stops, 4001 the token was revoked, 4008
-the client fell too far behind (resume), 4400 a bad first request."""
+schema of `data`. The first message is a StreamHello; a StreamSnapshot follows unless the connection
+resumed. Topics: orders, fills, positions, balances, risk, alerts, decisions, strategies, status,
+tickers, book:VENUE:SYMBOL, trades:VENUE:SYMBOL, candles:VENUE:SYMBOL, stats:VENUE:SYMBOL (funding,
+open interest), and prefixes ending in `*`. Close codes: 1001 the gateway stops, 4001 the token was
+revoked, 4008 the client fell too far behind (resume), 4400 a bad first request."""
 
 
 def document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
@@ -42,7 +42,8 @@ def document(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
             inputs.append(((index, "body"), "validation", endpoint.body_adapter))
         if endpoint.query is not None:
             inputs.append(((index, "query"), "validation", TypeAdapter(endpoint.query)))
-    extras = {"ErrorBody": ErrorBody, "StreamEnvelope": StreamEnvelope, "StreamRequest": StreamRequest, **STREAM_EVENTS}
+    extras: dict[str, type[Any]] = {"ErrorBody": ErrorBody, "StreamEnvelope": StreamEnvelope, "StreamRequest": StreamRequest,
+                                    **STREAM_EVENTS}
     for name, cls in extras.items():
         inputs.append(((name, "extra"), "serialization", TypeAdapter(cls)))
     schemas, top = TypeAdapter.json_schemas(inputs, ref_template=REF)

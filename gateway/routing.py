@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from core.engine import TradingEngine
     from gateway.stream import StreamHub
 
-ENGINE = web.AppKey("engine", Any)
-HUB = web.AppKey("hub", Any)
+ENGINE: web.AppKey[TradingEngine] = web.AppKey("engine")
+HUB: web.AppKey[StreamHub] = web.AppKey("hub")
 
 
 @dataclass

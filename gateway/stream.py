@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
+from core.api import validation_text
 from core.events import BalancesChanged, Event, OrderBookUpdated, TickerUpdated
 from core.strategies.runner import StrategyInfo
 from core.stream import (
@@ -49,7 +50,6 @@ from core.stream import (
 )
 from core.views import account_snapshot, positions_view, status_view, strategies_view
 from gateway.auth import ACTOR, CREDENTIAL
-from core.api import validation_text
 
 if TYPE_CHECKING:
     from core.engine import TradingEngine
@@ -138,7 +138,7 @@ class Outbox:
 
 
 class StreamClient:
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, actor: Actor,
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, actor: Actor,
                  credential: str, backlog: int, on_gone: Callable[[StreamClient], None]) -> None:
         self.ws = ws
         self._transport = transport
@@ -268,7 +268,7 @@ class StreamHub:
         client.patterns = set(request.topics)
         since = request.since if request.epoch == self.epoch else None
         resumed = since is not None and self._evicted <= since <= self.seq
-        missed = [item for item in self._ring if item.seq > since and client.wants(item.topic)] if resumed else []
+        missed = [item for item in self._ring if item.seq > since and client.wants(item.topic)] if resumed and since is not None else []
         client.offer(self._next(CONTROL, StreamHello(self.epoch, self.seq, resumed, len(missed), tuple(sorted(client.patterns)))))
         client.outbox.backlog += len(missed)  # the replay is owed to it, not a sign it is stuck
         for item in missed:

@@ -10,7 +10,6 @@ from typing import Any
 from core.config import AgentsConfig, TradingConfig, UIConfig
 from core.engine import TradingEngine
 from core.events import AgentDecision, Event, RiskAlert, Subscription
-from core.executor import Refusal
 from core.models import (
     Balance,
     Candle,
@@ -27,6 +26,7 @@ from core.models import (
     Trade,
 )
 from core.ports import Capability
+from core.risk.gate import Refusal
 from core.risk.gauges import LimitUsage
 from core.storage.audit import AuditEntry
 from core.strategies.runner import StrategyInfo

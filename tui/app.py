@@ -28,20 +28,19 @@ from textual.widget import AwaitMount
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from core.executor import OrderRefused
 from core.events import Subscription
+from core.executor import OrderRefused
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
 from core.plugins import registry
-from core.ports import Capability
 from core.redact import redact
 from core.session import Session
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
 from tui.changes import WATCHED_EVENTS, Changes
+from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.format import show_price, show_size
 from tui.keys import KeyProbe, KeyQueue
 from tui.log_buffer import LogBuffer
-from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.screens.agents import AgentsScreen
 from tui.screens.backtest import BacktestScreen
 from tui.screens.base import OpenTradeScreen
@@ -142,7 +141,7 @@ class OpenTradeApp(App[None]):
     @property
     def engine(self) -> Any:
         """The in-process engine, for tests that act on it directly; the screens use ``session``."""
-        return getattr(self.session, "engine")
+        return self.session.engine  # type: ignore[attr-defined]  # the in-process sessions have one
 
     @property
     def is_ready(self) -> bool:
@@ -456,7 +455,8 @@ class OpenTradeApp(App[None]):
         if not positions:
             self.notify("No open positions.")
             return
-        accepted, refused = [], []
+        accepted: list[str] = []
+        refused: list[str] = []
         for p in positions:
             request = session.closing_request(p.venue, p.symbol)
             refusal = await session.check_order(request) if request is not None else None
@@ -592,7 +592,7 @@ class OpenTradeApp(App[None]):
 
     def palette_commands(self, screen: Any) -> Iterable[PaletteCommand]:
         """Every action reachable from ``screen``: its keys, the screens, markets and themes."""
-        for key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
             if binding.description and binding.action not in ("command_palette",):
                 node = active.node

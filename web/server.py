@@ -136,7 +136,7 @@ class WebServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         """Upstream prints its banner here; ``start`` logs the address instead."""
 
-    async def handle_index(self, request: web.Request) -> web.Response:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.Response:
         """The page, its addresses those the browser used to reach it."""
         origin = f"{request.scheme}://{request.host}"
         context = {

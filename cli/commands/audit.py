@@ -13,13 +13,12 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from cli.main import CommandContext
 from core.storage.anchor import ANCHOR_NAME, Anchor, read_anchor
 from core.storage.audit import AuditVerification
 from core.storage.audit_tools import export_audit, verify_audit_file
-from cli.main import CommandContext
 
 if TYPE_CHECKING:
     from core.storage.target import StorageTarget

@@ -16,10 +16,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cli.main import CommandContext
 from core.storage.anchor import ANCHOR_NAME, read_anchor
 from core.storage.backup import backup_database
 from core.storage.errors import StorageError
-from cli.main import CommandContext
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +34,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
     if storage.url is not None:
         return _dump(storage.url, storage.password, str(storage), args.path, anchor_file)
     source = storage.path
+    assert source is not None  # a target without a URL is a file
     if not source.exists():
         raise SystemExit(f"no database at {source}: nothing has run with this home yet")
     target: Path = args.path

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 
+from cli.main import CommandContext
 from core.config import AppConfig, CcxtVenueConfig, load_config
 from core.secrets import load_credentials
 from core.strategies.registry import check_configs, short_warnings
-from cli.main import CommandContext
 
 
 def register(sub: argparse._SubParsersAction) -> None:

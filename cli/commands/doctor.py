@@ -11,11 +11,11 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cli.main import CommandContext
 from core.config import AppConfig, CcxtVenueConfig, ConfigError, PaperVenueConfig, PerpVenueConfig, PluginVenueConfig
 from core.filemodes import private_dir
 from core.perpetuals import AccountModes
 from core.secrets import load_credentials, read_secrets_file
-from cli.main import CommandContext
 
 
 @dataclass
@@ -53,7 +53,8 @@ async def run_checks(ctx: CommandContext, venue: str | None) -> list[Check]:
     except ConfigError as exc:
         checks.append(Check("config", False, "; ".join(exc.problems), "edit the file at the line named above"))
         return checks
-    checks.append(Check("config", True, str(ctx.config_path) if ctx.config_path else "built-in defaults (run 'opentrade init' to write a file)"))
+    checks.append(Check("config", True, str(ctx.config_path) if ctx.config_path
+                        else "built-in defaults (run 'opentrade init' to write a file)"))
     checks.append(_home_check(ctx.home))
     checks.append(await _database_check(config, ctx.home))
     if checks[-1].ok:
@@ -66,7 +67,8 @@ async def run_checks(ctx: CommandContext, venue: str | None) -> list[Check]:
             continue
         checks.extend(await _venue_checks(name, venue_config, config, ctx.home, deep=venue == name))
     if venue is not None and venue not in config.venues:
-        checks.append(Check(f"venue {venue}", False, "not configured", f"add it under 'venues:' in the config ({', '.join(config.venues)} are configured)"))
+        checks.append(Check(f"venue {venue}", False, "not configured",
+                            f"add it under 'venues:' in the config ({', '.join(config.venues)} are configured)"))
     return checks
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
 
+from cli.live import confirm_live, live_problem
 from cli.main import CommandContext
 from core.config import AppConfig
-from cli.live import confirm_live, live_problem
 
 log = logging.getLogger("opentrade.gateway")
 
@@ -73,10 +74,8 @@ async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:
         await confirm_live(engine, args.confirm_live, actor="gateway")
         await engine.start()
         await gateway.start()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), args.duration)
-        except TimeoutError:
-            pass
     except GatewayError as exc:
         log.error("%s", exc)
         return 2

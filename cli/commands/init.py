@@ -6,15 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.config import default_config_path, parse_config
 from cli.main import CommandContext
+from core.config import default_config_path, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("init", help="write a commented config file (in --home when given, else the XDG config directory)")
-    parser.add_argument("--path", type=Path, help=f"where to write (default: HOME/config.yaml with --home or $OPENTRADE_HOME, else {default_config_path()})")
+    parser.add_argument("--path", type=Path,
+                        help=f"where to write (default: HOME/config.yaml with --home or $OPENTRADE_HOME, else {default_config_path()})")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.set_defaults(handler=handle)
 

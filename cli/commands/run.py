@@ -14,10 +14,10 @@ import contextlib
 import logging
 import sys
 
-from core.config import AppConfig
-from core.engine import TradingEngine
 from cli.live import confirm_live, live_problem
 from cli.main import CommandContext
+from core.config import AppConfig
+from core.engine import TradingEngine
 
 log = logging.getLogger("opentrade.run")
 

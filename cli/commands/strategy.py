@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
+from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
+from cli.main import CommandContext, writes_home
 from core.config import AppConfig, parse_config
 from core.strategies.registry import effective_params, kind_of, resolve, strategy_classes
-from cli.main import CommandContext, writes_home
-from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +55,7 @@ async def _versions(ctx: CommandContext, config: AppConfig, names: list[str]) ->
 def handle_list(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.load_config()
     versions = asyncio.run(_versions(ctx, config, list(config.strategies)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for strategy_id, entry in config.strategies.items():
         history = versions[strategy_id]
         rows.append({

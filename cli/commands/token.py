@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from cli.main import CommandContext, Handler
 from core.filemodes import private_dir
@@ -64,7 +65,7 @@ def handle_create(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 @token_errors
 def handle_list(args: argparse.Namespace, ctx: CommandContext) -> int:
-    rows = [{"name": r.name, "level": r.level.label, "created_ms": r.created_ms} for r in _store(ctx).listing()]
+    rows: list[dict[str, Any]] = [{"name": r.name, "level": r.level.label, "created_ms": r.created_ms} for r in _store(ctx).listing()]
     if args.json:
         print(json.dumps(rows))
         return 0

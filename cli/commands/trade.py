@@ -152,10 +152,10 @@ def _attached(args: argparse.Namespace, home: Path, url: str | None, signals: St
 
 
 def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path, signals: StopSignals) -> int:
-    from tui.app import OpenTradeApp
     from runtime.logsetup import setup_logging
     from runtime.session import LocalSession
     from runtime.wiring import attach_services, build_engine
+    from tui.app import OpenTradeApp
 
     setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
 

@@ -189,7 +189,8 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         for release in releases:
             check(release, index, args.timeout, args.pre)
     except IndexUnreachable as exc:
-        problem = f"cannot reach the package index {index}: {exc}; nothing was checked (try again online, or give another index with --index-url or PIP_INDEX_URL)"
+        problem = (f"cannot reach the package index {index}: {exc}; nothing was checked "
+                   "(try again online, or give another index with --index-url or PIP_INDEX_URL)")
     except IndexProblem as exc:
         problem = f"the package index {index} could not be read: {exc}"
     if args.json:

@@ -399,7 +399,8 @@ def load_trades(path: str | Path, *, symbol: str = "") -> Tape:
     back = np.flatnonzero(np.diff(ts) < 0)
     if len(back):
         i = int(back[0]) + 1
-        raise DataError(f"{path}: line {lines[i]}: timestamps are not sorted: {format_ts(int(ts[i]))} comes after {format_ts(int(ts[i - 1]))}")
+        raise DataError(f"{path}: line {lines[i]}: timestamps are not sorted: "
+                        f"{format_ts(int(ts[i]))} comes after {format_ts(int(ts[i - 1]))}")
     side = np.where(sides.to_numpy() == "buy", 1, -1).astype(np.int8)
     return Tape(symbol or path.stem, ts, numbers["price"], numbers["amount"], side)
 

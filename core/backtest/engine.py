@@ -1,21 +1,22 @@
 """The event-driven backtester: strategies trade replayed candles through the matching engine.
 
-It is the strategies' host (``StrategyHost``) in simulated time, so a strategy runs here exactly
-as it runs live. Each candle is replayed as four prices — open, then low and high in the order a
-candle of that colour most plausibly took them, then close — each printed as a trade that the
-strategies see; the candle itself closes after the last. Given a tape of recorded trades for a
-symbol, its candles replay those trades instead, at their own times, sizes and sides. Orders are matched by the matching
-engine (``core.matching``) against synthetic depth placed around the replayed price (see
-``Slippage``): market orders fill at that price, or walk the depth and leave a remainder;
-resting limit orders fill when the replayed price reaches them, stops fire from the engine's
-trigger logic. Given funding rates for a perpetual, each is paid at the close of the candle it
-falls in, on the position then held, at that close (longs pay a positive rate), and the
-strategies read the latest paid rate as they would read the venue's. With ``latency_ms`` an order reaches the book at the first replayed price at or
-after submission plus the latency. The books, the account and the orders are the simulated
-exchange's (``core.sim``), the one the paper venues use; its account is a margin account in the
-quote currency, like backtesting.py's: cash moves by realized PnL and fees, shorts are allowed,
-nothing is refused for want of funds. Given the live configuration (``risk``), every order of a
-strategy also passes the live pre-trade gate (``core.backtest.risk``) and refusals are counted.
+It is the strategies' host (``StrategyHost``) in simulated time, so a strategy runs here exactly as
+it runs live. Each candle is replayed as four prices — open, then low and high in the order a candle
+of that colour most plausibly took them, then close — each printed as a trade that the strategies
+see; the candle itself closes after the last. Given a tape of recorded trades for a symbol, its
+candles replay those trades instead, at their own times, sizes and sides. Orders are matched by the
+matching engine (``core.matching``) against synthetic depth placed around the replayed price (see
+``Slippage``): market orders fill at that price, or walk the depth and leave a remainder; resting
+limit orders fill when the replayed price reaches them, stops fire from the engine's trigger logic.
+Given funding rates for a perpetual, each is paid at the close of the candle it falls in, on the
+position then held, at that close (longs pay a positive rate), and the strategies read the latest
+paid rate as they would read the venue's. With ``latency_ms`` an order reaches the book at the first
+replayed price at or after submission plus the latency. The books, the account and the orders are
+the simulated exchange's (``core.sim``), the one the paper venues use; its account is a margin
+account in the quote currency, like backtesting.py's: cash moves by realized PnL and fees, shorts
+are allowed, nothing is refused for want of funds. Given the live configuration (``risk``), every
+order of a strategy also passes the live pre-trade gate (``core.backtest.risk``) and refusals are
+counted.
 """
 
 from __future__ import annotations
@@ -224,7 +225,7 @@ class Backtester:
         """What is replayed inside one candle: its recorded trades, else its four prices."""
         i = market.cursor
         if market.tape is None or market.tape_ticks is None or market.tape_bounds is None:
-            return [(ts + off, market, price, ZERO, Side.BUY) for off, price in zip(offsets, market.paths[i].tolist())]
+            return [(ts + off, market, price, ZERO, Side.BUY) for off, price in zip(offsets, market.paths[i].tolist(), strict=True)]
         tape, (first, last) = market.tape, market.tape_bounds[i]
         return [(int(tape.ts[j]), market, int(market.tape_ticks[j]), as_decimal(float(tape.size[j])),
                  Side.BUY if tape.side[j] > 0 else Side.SELL) for j in range(first, last)]

@@ -40,13 +40,13 @@ async def _post_json(url: str, payload: dict[str, Any], timeout: float) -> tuple
     import aiohttp
 
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.post(url, json=payload) as response:
-                try:
-                    body: Any = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-                return response.status, body
+        async with (aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                    session.post(url, json=payload) as response):
+            try:
+                body: Any = await response.json(content_type=None)
+            except ValueError:
+                body = None
+            return response.status, body
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise NotifyError(f"{type(exc).__name__}: {exc}") from None
 

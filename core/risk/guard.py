@@ -1,8 +1,9 @@
-"""The safety checks in front of the risk limits: permission (who), breakers (is trading halted,
-is this strategy stopped), surveillance (is this order abnormal), dynamic risk (is new exposure
-paused or cut). ``core.risk.gate`` runs them in their place among the other checks. A breaker trip halts the risk state (account and system level)
-or stops one strategy, raises a critical RiskAlert (which the notifier forwards), and is
-audited. Tripped breakers survive a restart and only an admin can reset them.
+"""The safety checks in front of the risk limits: permission (who), breakers (is trading halted, is
+this strategy stopped), surveillance (is this order abnormal), dynamic risk (is new exposure paused
+or cut). ``core.risk.gate`` runs them in their place among the other checks. A breaker trip halts
+the risk state (account and system level) or stops one strategy, raises a critical RiskAlert (which
+the notifier forwards), and is audited. Tripped breakers survive a restart and only an admin can
+reset them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class StateStore(Protocol):
 
     async def set_state(self, key: str, value: str) -> None: ...
 
-    async def load_orders(self, **filters: Any) -> list[Order]: ...
+    async def load_orders(self, *, since_ms: int | None = None) -> list[Order]: ...
 
 
 class SafetyGuard:

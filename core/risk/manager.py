@@ -21,8 +21,8 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
 from decimal import Decimal
+from typing import Any
 
 from core.config import RiskConfig, TradingConfig
 from core.events import EventBus, RiskAlert, RiskStateChanged

@@ -161,7 +161,7 @@ class SqliteConn(_Base):
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
-        self.execute = raw.execute  # type: ignore[method-assign]  # the order path: no wrapper call
+        self.execute = raw.execute  # type: ignore[method-assign, assignment]  # the order path: no wrapper call
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.raw.executemany(sql, rows)

@@ -85,7 +85,7 @@ def is_storage_fault(error: BaseException) -> bool:
     return code & 0xFF in _MEDIUM_FAULTS
 
 
-def is_damage(error: BaseException) -> bool:
+def is_damage(error: BaseException | None) -> bool:
     """True for SQLite's verdict that the file itself is damaged (corrupt, or not a database at
     all), as opposed to one it cannot open or write (permissions, a lock, a full disk)."""
     if not isinstance(error, sqlite3.DatabaseError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from core.config import StrategyConfig
@@ -85,7 +86,7 @@ def _ladder_problem(orders: Sequence[Order], params: Mapping[str, Any]) -> str:
     except ParameterError:
         return ""  # `config validate` reports the parameters
     levels = grid_levels(p["lower"], p["upper"], p["levels"], p["spacing"])
-    near = min(b - a for a, b in zip(levels, levels[1:])) / 100  # a tick's rounding, far less than a level's step
+    near = min(b - a for a, b in pairwise(levels)) / 100  # a tick's rounding, far less than a level's step
     prices = {o.price for o in orders if o.price is not None}
     off = sorted(price for price in prices if min(abs(float(price) - level) for level in levels) > near)
     if off:

@@ -38,8 +38,8 @@ from core.models import (
     Trade,
 )
 from core.ports import Clock
-from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
 from core.storage.errors import StorageError
+from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,11 @@ class StrategyHost(Protocol):
     when the order is refused; fills come back through ``StrategyEngine.on_fill``.
     """
 
-    clock: Clock
-    bus: EventBus
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def bus(self) -> EventBus: ...
 
     async def submit(self, request: OrderRequest) -> Order: ...
 

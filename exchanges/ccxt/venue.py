@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import difflib
 import logging
-from functools import partial
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,7 +74,7 @@ class CcxtVenue(DerivativesReads):
         explicit go-ahead (typed in the TUI: ``live_confirmed`` or ``confirm_live()``) before it
         sends a new order."""
         self.name = name
-        self.mode = config.mode
+        self.mode: str = config.mode
         self.config = config
         self.clock = clock
         self.live_confirmed = live_confirmed
@@ -399,8 +399,11 @@ class CcxtVenue(DerivativesReads):
         candles: list[Candle] = []
         for _ in range(limit // page + 2):  # counted back from now, `limit` may straddle one more page
             wanted = page if since is None else min(page, limit - len(candles))
-            rows = await self._read(
-                "fetch candles", lambda at=start, n=wanted: self.exchange.fetch_ohlcv(symbol, timeframe, at, n))
+
+            def fetch_page(at: int = start, n: int = wanted) -> Awaitable[Any]:  # self.exchange read on each try
+                return self.exchange.fetch_ohlcv(symbol, timeframe, at, n)
+
+            rows = await self._read("fetch candles", fetch_page)
             fresh = [c for c in map(mapping.candle_from_ccxt, rows) if not candles or c.ts > candles[-1].ts]
             candles.extend(fresh)
             if len(rows) < wanted or not fresh or (since is not None and len(candles) >= limit):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 from core.models import Candle
 
@@ -57,19 +58,19 @@ def _json_rows(path: Path, text: str) -> list[tuple[str, list[object]]]:
     return [(f"{path}: candle {index}", row) for index, row in enumerate(data)]
 
 
-def _candle(path: Path, where: str, row: list) -> Candle:  # type: ignore[type-arg]
+def _candle(path: Path, where: str, row: list[Any]) -> Candle:
     if len(row) != 6:
         raise ReplayError(f"{where}: expected 6 values (timestamp, open, high, low, close, volume), got {len(row)}")
     try:
         ts = int(row[0])
-        o, h, l, c, v = (float(x) for x in row[1:])
+        open_, high, low, close, volume = (float(x) for x in row[1:])
     except (TypeError, ValueError):
         raise ReplayError(f"{where}: not numbers: {row}") from None
-    if min(o, h, l, c) <= 0 or v < 0:
+    if min(open_, high, low, close) <= 0 or volume < 0:
         raise ReplayError(f"{where}: prices must be positive and volume not negative")
-    if not l <= min(o, c) <= max(o, c) <= h:
-        raise ReplayError(f"{where}: inconsistent candle (low {l}, high {h}, open {o}, close {c})")
-    return Candle(ts=ts, open=o, high=h, low=l, close=c, volume=v)
+    if not low <= min(open_, close) <= max(open_, close) <= high:
+        raise ReplayError(f"{where}: inconsistent candle (low {low}, high {high}, open {open_}, close {close})")
+    return Candle(ts=ts, open=open_, high=high, low=low, close=close, volume=volume)
 
 
 class ReplayPath:

@@ -64,7 +64,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.config import PaperVenueConfig
-from core.faults import kill_point
 from core.events import (
     BalancesChanged,
     CandleClosed,
@@ -78,8 +77,9 @@ from core.events import (
     TickerUpdated,
     TradePrinted,
 )
-from core.market import MAX_CANDLES, TIMEFRAMES_MS, CandleBuilder, period_ms
+from core.faults import kill_point
 from core.ledger import Book
+from core.market import MAX_CANDLES, TIMEFRAMES_MS, CandleBuilder, period_ms
 from core.matching import EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult
 from core.models import (
     ZERO,

@@ -15,14 +15,12 @@ from typing import Any, ClassVar
 
 from core.config import PerpVenueConfig
 from core.events import EventBus
-from core.models import Order, OrderType
+from core.models import Funding, Order, OrderType
 from core.perpetuals import (
     AccountModes,
     Amendment,
     AmendRefused,
-    Funding,
     MarginMode,
-    OpenInterest,
 )
 from core.ports import Capability, VenueError
 from exchanges.ccxt import mapping
@@ -106,32 +104,28 @@ class PerpetualVenue(CcxtVenue):
 
     # -- market data ----------------------------------------------------------------------
 
-    async def fetch_funding(self, symbol: str) -> Funding:
+    async def fetch_funding(self, symbol: str) -> Funding | None:
         self._perpetual(symbol)
         raw = await self._read("fetch funding rate", lambda: self.exchange.fetch_funding_rate(symbol))
         rate = mapping.dec(raw.get("fundingRate"))
         if rate is None:
-            raise VenueError(f"{self.name}: {self.config.exchange} gave no funding rate for {symbol}")
+            return None
         interval = str(raw.get("interval") or "")
         return Funding(
-            venue=self.name, symbol=symbol, rate=rate, next_funding_ts=self._next_funding_ts(raw),
+            rate=float(rate), next_ts=self._next_funding_ts(raw),
             interval_hours=int(interval[:-1]) if interval.endswith("h") and interval[:-1].isdigit() else None,
             mark_price=mapping.dec(raw.get("markPrice")), index_price=mapping.dec(raw.get("indexPrice")),
-            ts=raw.get("timestamp") or self.clock.now_ms(),
         )
 
     def _next_funding_ts(self, raw: dict[str, Any]) -> int | None:
         found = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
         return int(found) if found is not None else None
 
-    async def fetch_open_interest(self, symbol: str) -> OpenInterest:
+    async def fetch_open_interest(self, symbol: str) -> float | None:
         self._perpetual(symbol)
         raw = await self._read("fetch open interest", lambda: self.exchange.fetch_open_interest(symbol))
-        amount = mapping.dec((raw or {}).get("openInterestAmount"))
-        if amount is None:
-            raise VenueError(f"{self.name}: {self.config.exchange} gave no open interest for {symbol}")
-        return OpenInterest(venue=self.name, symbol=symbol, amount=amount,
-                            value=mapping.dec(raw.get("openInterestValue")), ts=raw.get("timestamp") or self.clock.now_ms())
+        amount = (raw or {}).get("openInterestAmount")
+        return float(amount) if amount is not None else None
 
     # -- amending -------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ def _info(call: Call) -> StrategyInfo:
     strategy_id = call.params["strategy_id"]
     runner = _runner(call)
     try:
-        return runner.context(strategy_id).info()  # type: ignore[no-any-return]
+        return runner.context(strategy_id).info()
     except KeyError as exc:
         raise not_found(str(exc.args[0]) if exc.args else f"no strategy '{strategy_id}'") from None
 

@@ -6,6 +6,7 @@ fill the audit log."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 
 from core.permissions import Actor, Level
 from core.ports import Clock
@@ -15,7 +16,7 @@ MAX_STRANGERS = 10_000
 
 
 class Access:
-    def __init__(self, chats: dict[int, str], clock: Clock) -> None:
+    def __init__(self, chats: Mapping[int, str], clock: Clock) -> None:
         self._actors = {chat: Actor(f"telegram:{chat}", Level.of(level), f"telegram chat {chat}") for chat, level in chats.items()}
         self._clock = clock
         self._strangers: OrderedDict[int, tuple[int, int]] = OrderedDict()  # chat: (last audit ms, ignored since)
@@ -30,7 +31,7 @@ class Access:
         last, since = self._strangers.pop(chat_id, (None, 0))
         since += 1
         due = last is None or now - last >= AUDIT_EVERY_MS
-        self._strangers[chat_id] = (now, 0) if due else (last, since)
+        self._strangers[chat_id] = (now, 0) if last is None or due else (last, since)
         while len(self._strangers) > MAX_STRANGERS:
             self._strangers.popitem(last=False)
         return since if due else None

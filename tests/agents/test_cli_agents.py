@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA
 from cli.main import main
+from tests.conftest import DATA
 
 CSV = DATA / "binance_BTC_USDT-1h-5000.csv"
 AGENTS = ["market", "forecast", "strategy", "risk", "onchain", "sentiment", "macro"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA
 from cli.main import main
+from tests.conftest import DATA
 
 CANDLES = str(DATA / "binance_BTC_USDT-1h-5000.csv")
 CONFIG = """\

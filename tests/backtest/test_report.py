@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from core.backtest.data import load_bars
 from core.backtest.fast import run_fast
 from core.backtest.report import export
@@ -16,7 +17,6 @@ from core.backtest.result import BacktestSettings
 from core.storage.database import Database
 from core.strategies.sma_cross import SmaCross
 from tests.conftest import DATA
-from cli.main import main
 
 
 @pytest.fixture(scope="module")

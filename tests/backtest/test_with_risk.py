@@ -12,8 +12,8 @@ from core.backtest.result import BacktestSettings
 from core.config import AppConfig, RiskConfig
 from core.executor import OrderRefused
 from core.models import OrderType, Side
-from tests.backtest.test_engine import Scripted, flat_bars
 from tests.backtest.test_cli import CANDLES, run
+from tests.backtest.test_engine import Scripted, flat_bars
 
 WIDE = dict(max_position_pct=1, max_symbol_exposure_pct=10, max_total_exposure_pct=10, max_order_loss=D(10**6),
             max_daily_loss_pct=1, emergency_stop_loss=1)

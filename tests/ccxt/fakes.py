@@ -48,7 +48,8 @@ class BinanceOrders:
             "workingTime": now, "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "EXPIRE_MAKER",
         }
         if futures:
-            order = {k: v for k, v in order.items() if k not in ("orderListId", "cummulativeQuoteQty", "icebergQty", "isWorking", "workingTime", "origQuoteOrderQty")}
+            spot_only = ("orderListId", "cummulativeQuoteQty", "icebergQty", "isWorking", "workingTime", "origQuoteOrderQty")
+            order = {k: v for k, v in order.items() if k not in spot_only}
             order.update({"cumQty": order["executedQty"], "cumQuote": str(qty * price) if market else "0",
                           "avgPrice": str(price) if market else "0.00", "reduceOnly": p.get("reduceOnly") == "true",
                           "positionSide": "BOTH", "closePosition": False, "origType": p["type"],

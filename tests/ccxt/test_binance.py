@@ -102,7 +102,8 @@ async def test_unsupported_order_type_is_refused_with_the_feature(server, make_v
     await venue.load_instruments()
     report = await venue.create_order(limit_order(type=OrderType.TRAILING_STOP, price="", trailing_offset=Decimal("250")))
     assert report.status is OrderStatus.REJECTED
-    assert report.reason == "binance takes trailing stops as a percentage; no current price to convert the offset 250 (subscribe to BTC/USDT first)"
+    assert report.reason == ("binance takes trailing stops as a percentage; "
+                             "no current price to convert the offset 250 (subscribe to BTC/USDT first)")
     assert server.calls("POST", "/api/v3/order") == []
     await venue.stop()
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 from core.clock import SimClock
 from core.config import parse_config
 from core.models import OrderRequest, OrderStatus, OrderType, Side
+from runtime.wiring import build_engine
 from tests.ccxt.fakes import install_binance
 from tests.ccxt.ws_binance import BinanceStream
-from runtime.wiring import build_engine
 
 
 async def test_engine_places_an_order_on_a_paper_ccxt_venue(server, tmp_path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -40,7 +41,8 @@ async def test_a_timed_out_read_is_retried(binance, server) -> None:
 
 
 async def test_rate_limit_waits_for_retry_after(binance, server) -> None:
-    server.fail(*DEPTH, Fault("status", 429, json.dumps({"code": -1003, "msg": "Too many requests; current limit of IP is 6000 requests per minute."}), {"Retry-After": "7"}))
+    body = json.dumps({"code": -1003, "msg": "Too many requests; current limit of IP is 6000 requests per minute."})
+    server.fail(*DEPTH, Fault("status", 429, body, {"Retry-After": "7"}))
     await binance.fetch_order_book("BTC/USDT", 5)
     first, second = server.calls(*DEPTH)
     assert second.ts - first.ts == 7000
@@ -52,7 +54,7 @@ async def test_server_errors_back_off_exponentially_then_give_up(binance, server
         await binance.fetch_order_book("BTC/USDT", 5)
     assert caught.value.retryable
     stamps = [r.ts for r in server.calls(*DEPTH)]
-    assert [b - a for a, b in zip(stamps, stamps[1:])] == [500, 1000, 2000]
+    assert [b - a for a, b in pairwise(stamps)] == [500, 1000, 2000]
 
 
 async def test_malformed_json_is_retried_and_then_reported_plainly(binance, server) -> None:
@@ -117,7 +119,8 @@ async def test_create_never_sent_a_third_time(binance, server) -> None:
 
 
 async def test_secrets_never_appear_in_errors_or_logs(binance, server, caplog) -> None:
-    echo = json.dumps({"code": -2015, "msg": f"Invalid API-key {API_KEY}, IP, or permissions for action; secret={API_SECRET} pass={API_PASSWORD}"})
+    echo = json.dumps({"code": -2015,
+                       "msg": f"Invalid API-key {API_KEY}, IP, or permissions for action; secret={API_SECRET} pass={API_PASSWORD}"})
     server.fail("GET", "/api/v3/account", *[Fault("status", 401, echo)] * 2)
     server.fail("POST", "/api/v3/order", Fault("status", 401, echo))
     caplog.set_level(logging.DEBUG)

@@ -8,12 +8,21 @@ from decimal import Decimal
 
 import pytest
 
+from core.config import CcxtVenueConfig
 from core.events import EventBus, ExecutionReported, OrderBookUpdated, PositionChanged, RiskAlert
 from core.models import (
-    ContractType, Instrument, Liquidity, Order, OrderBook, OrderStatus, OrderType, PositionSide, Side, Trade,
+    ContractType,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderBook,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    Trade,
 )
 from core.ports import OrderNotFound
-from core.config import CcxtVenueConfig
 from exchanges.ccxt import CcxtVenue
 from exchanges.ccxt.paper import PaperAccount
 from tests.ccxt.fakes import install_binance
@@ -156,8 +165,7 @@ def test_perpetual_margin_is_held_and_a_live_trade_through_the_liquidation_price
     margin = D("42000.1") / 20
     assert (position.leverage, position.margin) == (20, margin)
     assert position.liquidation_price == D("42000.1") * D("0.95") / D("0.995")
-    exit_order = paper.submit(order("ot-x", Side.SELL, "1.000", OrderType.LIMIT, "45000.0", symbol="BTC/USDT:USDT",
-                                    reduce_only=True))
+    paper.submit(order("ot-x", Side.SELL, "1.000", OrderType.LIMIT, "45000.0", symbol="BTC/USDT:USDT", reduce_only=True))
     fee_held = D("45000.0") * D("0.0005")  # a reduce-only order holds its fee, no margin
     assert {b.asset: b.used for b in paper.balances()}["USDT"] == margin + fee_held
     paper.on_trade(Trade(venue="binance", symbol="BTC/USDT:USDT", ts=2, price=D("40100.6"), size=D(1), side=Side.SELL))

@@ -17,11 +17,11 @@ from core.config import AppConfig, parse_config
 from core.engine import TradingEngine
 from core.events import RiskAlert
 from core.models import LevelPlacement, OrderStatus, OrderType
+from runtime.wiring import build_engine
 from tests.ccxt.conftest import AutoClock
 from tests.ccxt.fakes import BybitOrders, install_bybit
 from tests.ccxt.server import FakeExchange
 from tests.ccxt.ws_bybit import BybitStream
-from runtime.wiring import build_engine
 
 PERP = "BTC/USDT:USDT"
 D = Decimal
@@ -57,7 +57,8 @@ async def start(server: FakeExchange, clock: AutoClock, home: Path) -> TradingEn
 
 
 @pytest.fixture
-async def live(server: FakeExchange, clock: AutoClock, tmp_path: Path, credentials: Any) -> AsyncIterator[tuple[TradingEngine, BybitOrders]]:
+async def live(server: FakeExchange, clock: AutoClock, tmp_path: Path,
+               credentials: Any) -> AsyncIterator[tuple[TradingEngine, BybitOrders]]:
     orders = install_bybit(server)
     BybitStream(server)
     credentials("bybit")

@@ -9,7 +9,13 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from core.events import (
-    ConnectionChanged, Event, EventBus, ExecutionReported, OrderBookUpdated, TickerUpdated, TradePrinted,
+    ConnectionChanged,
+    Event,
+    EventBus,
+    ExecutionReported,
+    OrderBookUpdated,
+    TickerUpdated,
+    TradePrinted,
 )
 from core.models import Order, OrderStatus, OrderType, Side
 from tests.ccxt.fakes import install_binance, install_bybit

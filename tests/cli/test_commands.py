@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import re
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest

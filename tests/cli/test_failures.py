@@ -111,7 +111,8 @@ def test_storage_path_in_a_directory_that_cannot_exist(tmp_path: Path) -> None:
     config.write_text(f"storage:\n  path: {blocker / 'db' / 'opentrade.sqlite'}\nstrategies: {{}}\nagents: {{enabled: false}}\n")
     done = opentrade("--config", str(config), "run", "--headless", "--duration", "1")
     assert done.returncode == 1
-    assert f"opentrade: cannot open database {blocker / 'db' / 'opentrade.sqlite'}: the directory {blocker / 'db'} does not exist" in done.stderr
+    db = blocker / "db"
+    assert f"opentrade: cannot open database {db / 'opentrade.sqlite'}: the directory {db} does not exist" in done.stderr
     assert "Traceback" not in done.stderr
 
 

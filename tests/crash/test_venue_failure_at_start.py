@@ -17,8 +17,8 @@ from core.config import parse_config
 from core.events import ConnectionChanged
 from core.home_lock import lock_engine
 from core.ports import VenueError
-from tests.ccxt.conftest import API_KEY, API_SECRET, AutoClock
 from runtime.wiring import build_engine
+from tests.ccxt.conftest import API_KEY, API_SECRET, AutoClock
 
 ROOT = Path(__file__).resolve().parents[2]
 

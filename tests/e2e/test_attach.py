@@ -44,10 +44,10 @@ class Attached:
                            self.command("gateway"))
         for _ in range(RESTART_POLLS):
             pid = self.announced_pid()
-            if pid is not None and _alive(pid) and self.terminal.tmux("has-session", "-t", f"gw{self.gateways}",
-                                                                       check=False).returncode == 0:
-                if self._answers():
-                    return pid
+            running = pid is not None and _alive(pid) and self.terminal.tmux(
+                "has-session", "-t", f"gw{self.gateways}", check=False).returncode == 0
+            if running and self._answers():
+                return pid
             time.sleep(POLL_S)
         raise AssertionError("the gateway did not start: " + self.terminal.tmux(
             "capture-pane", "-p", "-t", f"gw{self.gateways}", check=False).stdout)

@@ -222,7 +222,8 @@ async def test_duplicate_and_stale_reports_change_nothing(engine: TradingEngine)
 async def test_batch_operations_report_each_outcome(engine: TradingEngine) -> None:
     good = limit(engine)
     bad = limit(engine, offset="0.5")
-    result = await engine.batch_operations([Operation("place", good), Operation("place", bad), Operation("cancel", client_order_id=good.client_order_id)])
+    result = await engine.batch_operations([Operation("place", good), Operation("place", bad),
+                                            Operation("cancel", client_order_id=good.client_order_id)])
     assert not result.ok
     assert result.errors[0] is None and result.errors[1] is not None and result.errors[2] is None
     assert result.results[2].status is OrderStatus.CANCELED  # type: ignore[union-attr]

@@ -11,8 +11,8 @@ from agents.scheduler import AnalysisScheduler
 from core.clock import SimClock
 from core.config import StrategyConfig
 from core.strategies.live import DailyReview, LiveStrategies
-from tests.engine.conftest import engine_config, started
 from runtime.wiring import attach_services, build_engine
+from tests.engine.conftest import engine_config, started
 
 
 class Recorder:

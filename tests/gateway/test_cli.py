@@ -154,7 +154,8 @@ def test_the_scriptable_commands_against_a_running_gateway(config: Path, isolate
         assert moved.returncode == 0 and "59100" in moved.stdout
         assert cli("cancel", "--all").stdout.strip() == "canceled 1 order(s)"
         gone = cli("cancel", resting.client_order_id)
-        assert (gone.returncode, one_line(gone)) == (4, f"refused: order {resting.client_order_id} is already canceled"), "modify replaced it"
+        refused = f"refused: order {resting.client_order_id} is already canceled"
+        assert (gone.returncode, one_line(gone)) == (4, refused), "modify replaced it"
         assert "USDT" in cli("balances").stdout
 
         assert cli("stop").returncode == 0

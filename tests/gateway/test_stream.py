@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import json
 import time
-from decimal import Decimal
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from core.stream import Message, StreamHello, StreamSnapshot, decode_frame
 from gateway.tokens import TokenStore
 from tests.gateway.conftest import Api
 from tests.safety.conftest import SPOT, limit, until
-
 
 
 class Raw:
@@ -271,7 +270,8 @@ async def test_event_stream_reconnects_and_loses_no_order_event(api: Api, engine
             [server_side] = api.gateway.hub._clients  # noqa: SLF001
             server_side.close(1011, "dropped for the test")
             placed.append((await engine.place_order(limit(engine, offset="0.97"), actor="user")).client_order_id)
-            await until(lambda: states.count("connected") == round_ + 2 and api.gateway.hub.clients == 1, "the reconnect")
+            connects = round_ + 2
+            await until(lambda n=connects: states.count("connected") == n and api.gateway.hub.clients == 1, "the reconnect")
         await until(lambda: len(seen) == 2 * len(placed), "every order event")
         await stream.close()
         await task

@@ -14,8 +14,9 @@ from core.clock import SimClock
 from core.config import AppConfig
 from core.events import AgentDecision, SignalGenerated
 from core.models import Direction, OrderRequest, OrderType, Side
-from tests.engine.conftest import engine_config
 from runtime.wiring import build_engine
+from tests.engine.conftest import engine_config
+
 
 async def cycles_reach(scheduler: AnalysisScheduler, count: int) -> None:
     """Wait (in real time, bounded) for the scheduler task to finish its cycles; the database

@@ -32,7 +32,7 @@ async def test_the_service_feeds_the_strategies_and_the_agents(isolated_home: Pa
         stats = engine.market.stats("paper", PERP)
         assert stats is not None and stats.funding_rate is not None and stats.next_funding_ts is not None
         assert engine.market.stats("paper", SPOT).funding_rate is None  # type: ignore[union-attr]
-        assert engine.funding_rate("paper", PERP) == stats.funding_rate
+        assert engine.host.funding_rate("paper", PERP) == stats.funding_rate
         assert len(await engine.db.load_candles("paper", SPOT, "1h")) > 20
         scheduler = AnalysisScheduler(engine, build_coordinator(config.agents, clock), config.agents)
         context = await scheduler.context(SPOT)

@@ -29,15 +29,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.backtest.data import bars_from_arrays
-from core.backtest.engine import VENUE as BACKTEST, Backtester
+from core.backtest.engine import VENUE as BACKTEST
+from core.backtest.engine import Backtester
 from core.backtest.result import BacktestSettings
 from core.clock import SimClock
 from core.config import PaperVenueConfig
 from core.events import EventBus
 from core.ledger import Book
 from core.models import Candle, Fill, Instrument, Order, OrderBook, OrderStatus, OrderType, Side
-from core.reports import build_report, contract_sizes
 from core.portfolio import Portfolio
+from core.reports import build_report, contract_sizes
 from core.sim import SimExchange
 from core.storage.database import Database
 from core.strategies.base import Strategy

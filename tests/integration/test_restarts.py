@@ -14,8 +14,8 @@ from core.config import AppConfig, StrategyConfig, StrategyReviewConfig
 from core.engine import TradingEngine
 from core.events import SignalGenerated
 from core.models import Direction, OrderStatus, Signal
-from tests.engine.conftest import engine_config
 from runtime.wiring import build_engine
+from tests.engine.conftest import engine_config
 
 
 def config() -> AppConfig:

@@ -13,10 +13,10 @@ from core.clock import SimClock
 from core.config import StrategyConfig
 from core.events import SignalGenerated
 from core.models import Direction, Signal
-from core.strategies.base import ParameterError
-from tests.engine.conftest import engine_config
-from runtime.wiring import build_engine
 from core.storage.link import DB_THREAD_PREFIX
+from core.strategies.base import ParameterError
+from runtime.wiring import build_engine
+from tests.engine.conftest import engine_config
 
 
 def database_threads() -> int:

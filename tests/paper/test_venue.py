@@ -23,7 +23,7 @@ from core.events import (
 from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from core.ports import Capability, ExchangeAdapter, OrderNotFound, VenueError
 from exchanges.paper.replay import ReplayPath, load_candles
-from exchanges.paper.simulator import MarketSimulator
+
 from .conftest import Harness, make_order
 
 BTC = "BTC/USDT"

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from core.plugins import registry
+from tests.tui.conftest import app_home, make_app, session_kind  # noqa: F401 - fixtures, for the tests that start the app
 
 EXAMPLE = Path(__file__).parent / "example_plugin"
 ROOT = Path(__file__).resolve().parents[2]

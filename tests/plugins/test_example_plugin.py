@@ -18,7 +18,7 @@ from core.config import AppConfig, PaperVenueConfig, StrategyConfig
 from core.strategies.registry import strategy_class, strategy_kinds
 from tests.conftest import DATA
 from tests.plugins.conftest import opentrade
-from tests.tui.conftest import app_home, make_app, session_kind, settle, wait_ready  # noqa: F401 - app_home, make_app, session_kind: fixtures
+from tests.tui.conftest import settle, wait_ready
 from tests.tui.test_backtest_screen import open_screen, wait_for_backtest
 
 CANDLES = str(DATA / "binance_BTC_USDT-1h-5000.csv")

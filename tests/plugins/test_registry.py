@@ -21,7 +21,7 @@ from core.strategies.grid import Grid
 from core.strategies.registry import BrokenStrategy, UnknownStrategy, strategy_class, strategy_classes
 from runtime.wiring import build_engine
 from tests.plugins.conftest import on_path, opentrade, write_package
-from tests.tui.conftest import app_home, make_app, session_kind, wait_ready  # noqa: F401 - app_home, make_app, session_kind: fixtures
+from tests.tui.conftest import wait_ready
 
 STRATEGY_MODULES = {
     "broken_import_mod": "import no_such_module_for_opentrade_tests\n",

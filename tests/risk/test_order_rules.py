@@ -227,7 +227,8 @@ def test_max_order_loss_at_the_auto_stop_when_auto_protect_is_on(make_risk: Make
         (Side.BUY, {"stop_loss": D(30100)}, "a long's stop-loss must be below the buy order's limit price 30,000.00; 30,100.00 is not"),
         (Side.BUY, {"take_profit": D(29000)}, "a long's take-profit must be above the buy order's limit price 30,000.00; 29,000.00 is not"),
         (Side.SELL, {"stop_loss": D(29900)}, "a short's stop-loss must be above the sell order's limit price 30,000.00; 29,900.00 is not"),
-        (Side.SELL, {"take_profit": D(30000)}, "a short's take-profit must be below the sell order's limit price 30,000.00; 30,000.00 is not"),
+        (Side.SELL, {"take_profit": D(30000)},
+         "a short's take-profit must be below the sell order's limit price 30,000.00; 30,000.00 is not"),
     ],
 )
 def test_levels_on_the_wrong_side_of_the_order_are_refused(

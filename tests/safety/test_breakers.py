@@ -16,7 +16,7 @@ from core.models import Balance, RiskState, Side, Ticker
 from core.permissions import PermissionDenied
 from core.ports import VenueError
 from core.risk.breakers import BreakerLevel
-from tests.safety.conftest import EngineFactory, limit, safety_config, settle, start_engine
+from tests.safety.conftest import EngineFactory, limit, safety_config, start_engine
 
 D = Decimal
 
@@ -83,7 +83,7 @@ async def test_stale_feed_trips_on_two_checks_in_a_row_but_a_clock_jump_does_not
 async def test_a_market_moving_too_fast_trips_the_system_breaker(make_engine: EngineFactory, clock: SimClock) -> None:
     engine = await make_engine(circuit_breakers=CircuitBreakerConfig(price_move_pct=0.08, price_move_window=300))
     base = D(50_000)
-    for i, price in enumerate((base, base * D("1.03"), base * D("1.06"))):
+    for price in (base, base * D("1.03"), base * D("1.06")):
         clock.advance(10_000)
         engine.bus.publish(TickerUpdated(Ticker(venue="paper", symbol="ETH/USDT", ts=clock.now_ms(), mark=price)))
     assert engine.risk.state is RiskState.ACTIVE

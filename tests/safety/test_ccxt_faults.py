@@ -19,13 +19,14 @@ from core.storage.database import Database
 from exchanges.ccxt import CcxtVenue
 from tests.ccxt.conftest import clock, credentials, make_venue, server  # noqa: F401  (fixtures)
 from tests.ccxt.fakes import install_binance
-from tests.ccxt.server import Fault, FakeExchange
+from tests.ccxt.server import FakeExchange, Fault
 
 CREATE = ("POST", "/api/v3/order")
 
 
 @pytest.fixture
-async def engine(server: FakeExchange, make_venue: Callable[..., CcxtVenue], tmp_path: Path, clock: SimClock) -> AsyncIterator[TradingEngine]:  # noqa: F811
+async def engine(server: FakeExchange, make_venue: Callable[..., CcxtVenue], clock: SimClock,  # noqa: F811
+                 tmp_path: Path) -> AsyncIterator[TradingEngine]:
     install_binance(server)
     venue = make_venue("binance")
     config = AppConfig(

@@ -16,9 +16,9 @@ from core.engine import TradingEngine
 from core.events import ExecutionReported
 from core.models import ExecutionReport, Fill, OrderStatus, Side
 from core.ports import VenueError
+from runtime.wiring import build_engine
 from tests.safety.conftest import SPOT, limit, market, safety_config, settle, until
 from tests.safety.faulty import FaultyVenue
-from runtime.wiring import build_engine
 
 D = Decimal
 LOST = VenueError("connection reset by peer", retryable=True)

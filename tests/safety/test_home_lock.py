@@ -74,9 +74,9 @@ def test_a_released_lock_can_be_taken_again_and_its_record_is_cleared(tmp_path: 
 def test_two_homes_sharing_one_database_refuse_each_other(tmp_path: Path) -> None:
     shared = tmp_path / "data" / "shared.sqlite"
     shared.parent.mkdir()
-    with lock_engine(tmp_path / "a", shared, "opentrade --home a run --headless"):
-        with pytest.raises(EngineLocked) as refused:
-            lock_engine(tmp_path / "b", shared, "opentrade --home b run --headless")
+    with (lock_engine(tmp_path / "a", shared, "opentrade --home a run --headless"),
+          pytest.raises(EngineLocked) as refused):
+        lock_engine(tmp_path / "b", shared, "opentrade --home b run --headless")
     assert f"the database {shared} is held by another OpenTrade process" in str(refused.value)
     assert "opentrade --home a run --headless" in str(refused.value)
     # the refused home was not left locked
@@ -86,6 +86,6 @@ def test_two_homes_sharing_one_database_refuse_each_other(tmp_path: Path) -> Non
 
 def test_a_home_using_another_homes_default_database_is_refused(tmp_path: Path) -> None:
     first = tmp_path / "a"
-    with lock_engine(first, first / "opentrade.sqlite", "opentrade --home a trade"):
-        with pytest.raises(EngineLocked, match="the database"):
-            lock_engine(tmp_path / "b", first / "opentrade.sqlite", "opentrade --home b trade")
+    with (lock_engine(first, first / "opentrade.sqlite", "opentrade --home a trade"),
+          pytest.raises(EngineLocked, match="the database")):
+        lock_engine(tmp_path / "b", first / "opentrade.sqlite", "opentrade --home b trade")

@@ -17,9 +17,9 @@ from core.notify import NotifyError
 from core.ports import VenueError
 from core.redact import install_log_redaction
 from core.secrets import load_credentials
+from runtime.wiring import build_engine
 from tests.safety.conftest import limit, market, safety_config, settle
 from tests.safety.faulty import FaultyVenue
-from runtime.wiring import build_engine
 
 API_KEY = "k3y-AbCdEf0123456789-live"
 API_SECRET = "s3cr3t-ZyXwVu9876543210-live"

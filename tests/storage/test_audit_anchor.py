@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from tests.backends import SqliteStore, Store
 from tests.postgres_server import PASSWORD
 from tests.storage.tamper import cut_off_end, rewrite_chain
-from cli.main import main
 
 
 @pytest.fixture

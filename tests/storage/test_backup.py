@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from core.models import OrderStatus
 from core.storage import Database, verify_audit_file
 from core.storage.anchor import read_anchor
@@ -18,7 +19,6 @@ from core.storage.backup import backup_database
 from core.storage.errors import DamagedDatabaseError
 from tests.storage.conftest import make_order
 from tests.storage.tamper import overwrite_pages
-from cli.main import main
 
 
 async def _write_orders(db: Database, first: int, count: int) -> None:

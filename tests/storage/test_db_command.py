@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from core.models import Balance, Candle, OrderStatus
 from core.storage import Database
 from core.storage.anchor import read_anchor
@@ -20,7 +21,6 @@ from tests.backends import PostgresStore, SqliteStore, Store
 from tests.postgres_server import PASSWORD, PostgresServer
 from tests.storage.conftest import T0, make_fill, make_order
 from tests.storage.tamper import rewrite_chain
-from cli.main import main
 
 MONTH_MS = 31 * 86_400_000
 
@@ -162,7 +162,8 @@ def test_status_and_migrate_on_both_back_ends(
     assert main(["db", "status"]) == 0
     out = capsys.readouterr().out
     assert f"database   {fresh_store.location} ({'PostgreSQL' if key == 'url' else 'SQLite'})" in out
-    assert "schema     version 0 of 5: pending 0001_initial, 0002_portfolio_and_settings, 0003_audit_head, 0004_protective_levels, 0005_market_data" in out
+    assert ("schema     version 0 of 5: pending 0001_initial, 0002_portfolio_and_settings, 0003_audit_head, "
+            "0004_protective_levels, 0005_market_data") in out
     assert main(["db", "migrate"]) == 0
     out = capsys.readouterr().out
     assert "applied 0001_initial\napplied 0002_portfolio_and_settings\napplied 0003_audit_head\napplied 0004_protective_levels\n" in out

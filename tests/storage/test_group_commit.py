@@ -13,9 +13,9 @@ import pytest
 
 from core.models import OrderStatus
 from core.storage import Database, StorageError
-from core.storage.errors import DuplicateOrderError
 from core.storage.audit import AuditChain, AuditDraft
 from core.storage.dialect import Conn
+from core.storage.errors import DuplicateOrderError
 from core.storage.writer import GroupCommitWriter
 from tests.backends import Store
 from tests.storage.conftest import make_fill, make_order

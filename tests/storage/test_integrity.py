@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from core.storage import Database, StorageError
 from core.storage.anchor import Anchor, read_anchor
 from core.storage.errors import DamagedDatabaseError
 from tests.backends import SqliteStore, Store
 from tests.storage.conftest import make_order
 from tests.storage.tamper import cut_off_end, overwrite_pages, rewrite_chain
-from cli.main import main
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from core.config import AppConfig, StorageConfig, parse_config
 from core.home_lock import EngineLocked
 from core.models import Candle
@@ -28,7 +29,6 @@ from tests.backends import PostgresStore
 from tests.postgres_server import PASSWORD
 from tests.storage.conftest import make_fill
 from tests.storage.test_group_commit import _failing_op
-from cli.main import main
 
 DAY_MS = 86_400_000
 JAN = int(datetime(2024, 1, 31, 23, tzinfo=UTC).timestamp() * 1000)

@@ -53,7 +53,8 @@ async def test_long_only_sell_closes_the_long() -> None:
         signal(H, Direction.BUY), signal(3 * H + 1, Direction.SELL),
     ])
     (trade,) = tester.trades  # the SELL arrives during bar 3 and closes at its next replayed price
-    assert trade.side == "long" and trade.exit_bar == 3 and trade.exit_ts == 3 * H + H // 3 and strategy.ctx.position("BTC/USDT") == Decimal(0)
+    assert trade.side == "long" and trade.exit_bar == 3 and trade.exit_ts == 3 * H + H // 3
+    assert strategy.ctx.position("BTC/USDT") == Decimal(0)
 
 
 @pytest.mark.parametrize(("strength", "size_fraction", "notional"), [

@@ -68,7 +68,8 @@ def test_registry_and_configuration() -> None:
     })
     assert problems == [
         "strategy 'mean_reversion': parameter 'entry_z' = 9 is out of bounds: must be between 0.5 and 5 (configured as 'a')",
-        "unknown strategy 'nope' (known: ai_trend_following, basis_arbitrage, grid, mean_reversion, pair_arbitrage, sma_cross) (configured as 'b')",
+        "unknown strategy 'nope' (known: ai_trend_following, basis_arbitrage, grid, mean_reversion, pair_arbitrage, sma_cross) "
+        "(configured as 'b')",
     ]
 
 

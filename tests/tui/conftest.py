@@ -22,10 +22,10 @@ from textual.widgets import Input
 
 from core.clock import SimClock
 from core.config import AppConfig
-from tests.tui.gateway_session import GatewaySession
-from tui.app import OpenTradeApp
 from runtime.session import LocalSession
 from runtime.wiring import attach_services, build_engine
+from tests.tui.gateway_session import GatewaySession
+from tui.app import OpenTradeApp
 
 SEED = 7
 READY_POLLS = 400

@@ -14,9 +14,9 @@ from core.backtest.data import SAMPLE_CANDLES, load_bars
 from core.backtest.engine import backtest_async
 from core.backtest.result import BacktestSettings
 from core.strategies.registry import strategy_class
+from tests.tui.conftest import settle, wait_ready
 from tui.app import OpenTradeApp
 from tui.screens.backtest import BacktestScreen
-from tests.tui.conftest import settle, wait_ready
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "binance_BTC_USDT-1h-5000.csv"
 WORKER_POLLS = 1000

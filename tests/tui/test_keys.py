@@ -15,6 +15,7 @@ from textual.widgets._footer import FooterKey
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
+from tests.tui.conftest import advance, burst, character_of, settle, wait_ready
 from tui.app import MAIN_SCREENS, OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.dialog import Dialog
@@ -23,7 +24,6 @@ from tui.screens.edit_params import EditParamsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.market_selector import MarketSelectorScreen
 from tui.widgets.footer import KeysFooter
-from tests.tui.conftest import advance, burst, character_of, settle, wait_ready
 
 SYMBOL = "BTC/USDT"
 DIALOGS: list[type[Dialog[Any]]] = [ConfirmScreen, EditOrderScreen, EditParamsScreen, HelpScreen, MarketSelectorScreen]

@@ -13,12 +13,12 @@ from textual.widgets._footer import FooterKey
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
+from tests.tui.conftest import advance, settle, wait_ready
 from tui.app import OpenTradeApp
 from tui.widgets.footer import KeysFooter
 from tui.widgets.order_ticket import OrderTicket
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.strips import line_width
-from tests.tui.conftest import advance, settle, wait_ready
 
 WIDTH, HEIGHT = 80, 24
 

@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 from textual.widgets import Input, Static
 
+from cli.commands.trade import apply_mode
 from core.clock import SimClock
 from core.config import AppConfig, CcxtVenueConfig, ConfigError
 from core.ports import Capability
 from runtime.session import LocalSession
-from tui.app import OpenTradeApp
-from cli.commands.trade import apply_mode
-from tui.screens.confirm import ConfirmScreen
-from tui.widgets.status_bar import StatusBar
 from runtime.wiring import build_engine
 from tests.tui.conftest import advance, burst, settle
 from tests.tui.test_trading_flow import resting_buy_price, type_ticket
+from tui.app import OpenTradeApp
+from tui.screens.confirm import ConfirmScreen
+from tui.widgets.status_bar import StatusBar
 
 
 def live_app(home: Path, clock: SimClock, go_aheads: list[str] | None = None) -> OpenTradeApp:

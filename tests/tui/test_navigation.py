@@ -10,13 +10,13 @@ from textual.widgets import OptionList
 
 from core.clock import SimClock
 from core.config import AppConfig
-from themes.registry import theme_names
 from runtime.session import LocalSession
-from tui.app import OpenTradeApp
-from tui.screens.help import HelpScreen
-from tui.format import fmt_price
-from tui.screens.market_selector import MarketSelectorScreen
 from tests.tui.conftest import advance, settle, wait_ready
+from themes.registry import theme_names
+from tui.app import OpenTradeApp
+from tui.format import fmt_price
+from tui.screens.help import HelpScreen
+from tui.screens.market_selector import MarketSelectorScreen
 
 
 async def test_number_keys_reach_every_screen(make_app: Any) -> None:

@@ -15,13 +15,13 @@ from textual.widgets._footer import FooterKey
 from core.clock import SimClock
 from core.config import AppConfig, TradingConfig
 from core.models import OrderRequest, OrderType, Side
+from tests.tui.conftest import advance, settle, wait_ready
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_protection import EditProtectionScreen
 from tui.widgets.footer import KeysFooter
 from tui.widgets.order_book import OrderBookLadder
 from tui.widgets.price_chart import PriceChart
-from tests.tui.conftest import advance, settle, wait_ready
 
 SYMBOL = "BTC/USDT"
 D = Decimal

@@ -7,15 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
+from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 from tui.app import OpenTradeApp
 from tui.screens.reports import ReportsScreen
-from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 
 SYMBOL = "BTC/USDT"
 POLLS = 400

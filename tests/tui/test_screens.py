@@ -6,14 +6,13 @@ import io
 from typing import Any
 
 from rich.console import Console
-
 from textual.widgets import DataTable, Input, Static
 
 from core.clock import SimClock
 from core.events import AgentDecision, RiskAlert
 from core.models import AgentOpinion, Direction, Signal
-from tui.screens.edit_params import EditParamsScreen
 from tests.tui.conftest import advance, settle, wait_ready
+from tui.screens.edit_params import EditParamsScreen
 
 
 def printed(widget: Static) -> str:

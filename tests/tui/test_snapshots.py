@@ -11,9 +11,9 @@ from textual.pilot import Pilot
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
-from tui.app import OpenTradeApp
 from tests.tui.conftest import advance, settle, wait_ready
 from tests.tui.test_reports_screen import report_shown
+from tui.app import OpenTradeApp
 
 SYMBOL = "BTC/USDT"
 

@@ -17,12 +17,12 @@ from textual.widgets import DataTable, Static
 from agents.scheduler import AnalysisScheduler
 from core.engine import TradingEngine
 from core.strategies.live import LiveStrategies
+from runtime.wiring import attach_services
+from tests.tui.conftest import READY_POLLS, settle
 from tui.screens.agents import AgentsScreen
 from tui.screens.strategies import StrategiesScreen
 from tui.screens.trade import TradeScreen
 from tui.widgets.order_book import OrderBookLadder
-from runtime.wiring import attach_services
-from tests.tui.conftest import READY_POLLS, settle
 
 GATE_TIMEOUT_S = 30
 

@@ -12,11 +12,11 @@ from textual.widgets import DataTable, Input, Static
 from core.clock import SimClock
 from core.config import AppConfig
 from core.models import OrderRequest, OrderStatus, OrderType, Side
+from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
 from tui.widgets.order_book import OrderBookLadder
-from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 
 SYMBOL = "BTC/USDT"
 

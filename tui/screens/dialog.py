@@ -19,7 +19,8 @@ class Dialog(ModalScreen[ResultT]):
     #: the scroll container: the strategy parameter editor opened with no field to type in.
     AUTO_FOCUS: ClassVar[str | None] = "Input"
 
-    async def _on_mount(self, event: events.Mount) -> None:
+    # Textual awaits an async handler; the base classes' own _on_mount is sync, hence the override.
+    async def _on_mount(self, event: events.Mount) -> None:  # type: ignore[override]
         await self.mount(KeysFooter())
         self.call_after_refresh(self._show_from_the_top)
 

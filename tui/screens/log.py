@@ -13,9 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, TabbedContent, TabPane
 
+from tui.audit_filter import AuditFilter
 from tui.changes import Changes
 from tui.format import fmt_datetime
-from tui.audit_filter import AuditFilter
 from tui.log_buffer import LogBuffer
 from tui.screens.filtering import FilteredTabsScreen
 

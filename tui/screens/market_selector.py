@@ -59,7 +59,9 @@ class MarketSelectorScreen(Dialog[Market | None]):
     ]
     DEFAULT_CSS = """
     MarketSelectorScreen { align: center middle; }
-    MarketSelectorScreen #selector { width: 70; max-width: 100%; height: 20; max-height: 90%; border: round $primary; background: $surface; }
+    MarketSelectorScreen #selector {
+        width: 70; max-width: 100%; height: 20; max-height: 90%; border: round $primary; background: $surface;
+    }
     MarketSelectorScreen OptionList { height: 1fr; }
     """
 

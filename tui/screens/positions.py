@@ -23,11 +23,11 @@ from core.risk.protector import ProtectionRefused
 from themes.registry import up_down
 from tui.changes import Changes
 from tui.format import fmt_money, fmt_num, fmt_time, show_price, show_size
-from tui.screens.filtering import FilteredTabsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
 from tui.screens.edit_protection import EditProtectionScreen
-from tui.widgets.tables import sync_rows, selected_key
+from tui.screens.filtering import FilteredTabsScreen
+from tui.widgets.tables import selected_key, sync_rows
 
 HISTORY_ROWS = 200
 ASSET_DECIMALS = 8  # an asset that is no market's base on its venue

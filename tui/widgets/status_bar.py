@@ -91,7 +91,7 @@ class StatusBar(StripWidget):
         add(fmt_money(pnl, sign=True), up if pnl is None or pnl >= 0 else down)
         add(" │ ")
         conn_colour = {"connected": up, "degraded": warning}.get(s.connection, down)
-        add("●", conn_colour)
+        add("●", conn_colour or "")
         if compact < 1 or s.connection != "connected":
             add(f" {s.connection}")
         if s.latency_ms is not None and compact < 3:

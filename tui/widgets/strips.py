@@ -110,4 +110,4 @@ class StripWidget(Widget):
 
     def render(self) -> Text:
         """The same lines as Rich text, for text selection and for tests that read the widget."""
-        return Text("\n").join(Text.assemble(*line) for line in self.draw())
+        return Text("\n").join(Text.assemble(*((text, style or "") for text, style in line)) for line in self.draw())

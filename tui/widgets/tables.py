@@ -21,7 +21,7 @@ def sync_rows(table: DataTable, rows: Mapping[str, Sequence[Cell]], *, ordered: 
         table.clear()
         for key, cells in rows.items():
             table.add_row(*cells, key=key)
-        if selected in rows:
+        if selected is not None and selected in rows:
             table.move_cursor(row=table.get_row_index(selected))
         return
     columns = list(table.columns)

@@ -12,6 +12,7 @@ bot sent, then wait (bounded, on real time only as a guard) for what the bot doe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import html
 import json
@@ -199,7 +200,8 @@ class FakeBotApi:
 
     async def _getUpdates(self, params: dict[str, Any]) -> Any:  # noqa: N802
         if self.webhook is not None:
-            return error(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+            return error(409, "Conflict: can't use getUpdates method while webhook is active; "
+                              "use deleteWebhook to delete the webhook first")
         self.offset = max(self.offset, int(params.get("offset") or 0))
         timeout = float(params.get("timeout") or 0)
 
@@ -208,10 +210,8 @@ class FakeBotApi:
 
         if not pending() and timeout > 0:
             async with self._changed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait_for(lambda: bool(pending()) or self._closing), timeout)
-                except TimeoutError:
-                    pass
         return pending()
 
     async def _sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802

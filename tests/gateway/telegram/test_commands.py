@@ -207,7 +207,8 @@ async def test_close_a_position(gateway: Any, botapi: FakeBotApi, engine: Tradin
     assert question["text"].startswith("Close the BTC/USDT long position of 0.01 on paper with a market sell of 0.01 (mark ")
     assert engine.portfolio.position("paper", SPOT) is not None
     assert (await botapi.answer(await botapi.press(question, "Confirm")))["text"] == "Done"
-    assert (await botapi.edited(question))["text"] == "Confirmed: close BTC/USDT on paper.\nClosing order sell 0.01 BTC/USDT: filled, filled 0.01"
+    assert (await botapi.edited(question))["text"] == ("Confirmed: close BTC/USDT on paper.\n"
+                                                       "Closing order sell 0.01 BTC/USDT: filled, filled 0.01")
     await until(lambda: engine.portfolio.position("paper", SPOT) is None, "the position closed")
     placed = await audited(engine, actor="telegram:222")
     assert {"telegram_confirmed", "order"} <= {e.kind for e in placed}, [e.kind for e in placed]
@@ -216,7 +217,8 @@ async def test_close_a_position(gateway: Any, botapi: FakeBotApi, engine: Tradin
 async def test_a_refusal_of_the_closing_order_comes_before_the_question(gateway: Any, botapi: FakeBotApi,
                                                                          engine: TradingEngine) -> None:
     await a_position(engine)
-    engine.risk.set_state(RiskState.HALTED, "kill switch engaged by user", by_person=True)  # a halt by a person: even exits wait for the reset
+    # a halt by a person: even exits wait for the reset
+    engine.risk.set_state(RiskState.HALTED, "kill switch engaged by user", by_person=True)
     request = engine.executor.closing_request("paper", SPOT)
     assert request is not None
     verdict = engine.executor.precheck(request)
@@ -233,7 +235,8 @@ async def test_resume_after_a_halt(gateway: Any, botapi: FakeBotApi, engine: Tra
                                 "and trade again?\nConfirm within 60 s.")
     assert (await botapi.answer(await botapi.press(question, "Confirm")))["text"] == "Done"
     assert engine.risk.state is RiskState.ACTIVE
-    assert (await botapi.edited(question))["text"] == "Confirmed: the risk reset.\nRisk state ACTIVE: reset by telegram:111; 0 breaker(s) tripped."
+    assert (await botapi.edited(question))["text"] == ("Confirmed: the risk reset.\n"
+                                                       "Risk state ACTIVE: reset by telegram:111; 0 breaker(s) tripped.")
     [reset] = await audited(engine, kind="risk_reset")
     assert reset.actor == "telegram:111"
 

@@ -9,9 +9,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.gateway.test_cli import CONFIG, ROOT, env, opentrade
 from tests.gateway.telegram.botapi import FakeBotApi
 from tests.gateway.telegram.conftest import ADMIN, TOKEN
+from tests.gateway.test_cli import CONFIG, ROOT, env, opentrade
 
 
 def configured(tmp_path: Path, botapi: FakeBotApi) -> Path:
