@@ -31,7 +31,8 @@ from core.models import (
     TimeInForce,
 )
 from core.orders import DuplicateOrderId, OrderManager
-from core.ports import Clock, ExchangeAdapter, VenueError
+from core.perpetuals import PerpetualVenue
+from core.ports import Capability, Clock, ExchangeAdapter, VenueError
 from core.redact import redact
 from core.risk.gate import PreTradeGate, Refusal
 from core.storage.errors import StorageError
@@ -232,8 +233,10 @@ class TradeExecutor:
     async def modify_order(
         self, client_order_id: str, *, price: Decimal | None = None, size: Decimal | None = None, actor: str = "user"
     ) -> Order:
-        """Cancel-replace. The replacement passes the gate first (once, the old order left out of
-        the working orders), so a refused change keeps the old order."""
+        """In place where the venue amends natively (one request: same client order id, the queue
+        position kept where the exchange keeps it), else cancel-replace. Either way the changed
+        order passes the gate first (once, the old order left out of the working orders), so a
+        refused change keeps the old order; so does an amend the exchange refuses."""
         request = self._replacement(client_order_id, price, size)
         if isinstance(request, Refusal):
             if request.rule == "validation":
@@ -243,11 +246,32 @@ class TradeExecutor:
         refusal = self._gate.check(request, actor, exclude=client_order_id)
         if refusal is not None:
             raise await self._refuse(request, refusal.reason, refusal.rule, actor)
+        venue = self._venues[request.venue]
+        order = self._orders.track_order(client_order_id)
+        if order is not None and order.type is OrderType.LIMIT and isinstance(venue, PerpetualVenue) \
+                and venue.supports(Capability.AMEND):
+            return await self._amend(venue, order, price, size, actor)
         canceled = await self.cancel_order(client_order_id, actor=actor)
         if canceled.status is not OrderStatus.CANCELED:
             raise OrderRefused(f"order {client_order_id} could not be canceled ({canceled.status.value})", "not_open")
         await self._audit("order_modified", {"old": client_order_id, "new": request.client_order_id}, actor)
         return await self._place_checked(request, actor)
+
+    async def _amend(self, venue: PerpetualVenue, order: Order, price: Decimal | None, size: Decimal | None,
+                     actor: str) -> Order:
+        """``size`` is what is left to fill, as in a cancel-replace; the exchange is asked for
+        the total (what has filled plus that)."""
+        total = order.filled_size + size if size is not None else None
+        try:
+            amendment = await venue.amend_order(order, price=price, size=total)
+        except VenueError as exc:  # AmendRefused included: the order stays as the exchange holds it
+            await self._audit("modify_refused", {"client_order_id": order.client_order_id, "price": price, "size": size,
+                                                 "reason": str(exc)}, actor)
+            raise OrderRefused(str(exc), "venue") from None
+        await self._audit("order_amended", {"client_order_id": order.client_order_id, "price": amendment.price,
+                                            "size": amendment.size}, actor)
+        await self._orders.amended(order, amendment.price, amendment.size, self._clock.now_ms(), actor)
+        return await self._orders.apply(amendment.report) or order
 
     def _replacement(self, client_order_id: str, price: Decimal | None, size: Decimal | None) -> OrderRequest | Refusal:
         """The order a modification sends: the same order with the new price and the size still

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, Protocol
 
 from core.events import EventBus, OrderFilled, OrderUpdated
@@ -207,6 +208,19 @@ class OrderManager:
             order.updated_ts = report.ts
             return previous.value, "fill"
         return None
+
+    async def amended(self, order: Order, price: Decimal | None, size: Decimal, ts: int, actor: str) -> Order:
+        """The venue changed a resting order in place: its price and total size now, a row and
+        an event like any other change of it (same client order id, same place in the books)."""
+        async with self._locks[order.client_order_id]:
+            detail = f"price {order.price} -> {price}, size {order.size} -> {size}"
+            if price is not None:
+                order.price = price
+            order.size = size
+            order.updated_ts = ts
+            await self._write_behind(order, "amended", detail, actor)
+            self._bus.publish(OrderUpdated(order.model_copy(), order.status.value))
+            return order
 
     async def mark(self, order: Order, status: OrderStatus, ts: int, reason: str, actor: str = "engine") -> Order:
         """Move an order by the engine's own decision (reconciliation, refusal after persist)."""
