@@ -16,9 +16,10 @@ import yaml
 
 from cli.commands.account import handle_health
 from cli.commands.gateway import handle as handle_gateway
+from cli.commands.web import handle as handle_web
 from cli.main import build_parser
 from core.config import load_config
-from core.secrets import DATABASE_PASSWORD_ENV
+from core.secrets import DATABASE_PASSWORD_ENV, WEB_PASSWORD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 HOME = "/var/lib/opentrade"
@@ -104,6 +105,20 @@ def test_compose_runs_the_gateway_on_postgresql(compose: dict[str, Any], instruc
     health = gateway["healthcheck"]["test"]
     assert health[0] == "CMD" and cli_args(health[1:]).handler is handle_health
     assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+
+
+def test_compose_serves_the_app_in_a_browser_attached_to_the_gateway(
+    compose: dict[str, Any], instructions: list[tuple[str, str]]
+) -> None:
+    web, gateway = compose["services"]["web"], compose["services"]["gateway"]
+    args = cli_args(exec_form(last(instructions, "ENTRYPOINT")) + web["command"])
+    assert args.handler is handle_web and (args.host, args.port, args.insecure) == ("0.0.0.0", 3000, True)
+    config = load_config(ROOT / "deploy" / "config.yaml")
+    assert args.gateway == f"http://gateway:{config.gateway.port}", "the gateway's compose service, on its port"
+    assert web["ports"] == ["127.0.0.1:3000:3000"], "the host's loopback only"
+    assert web["depends_on"]["gateway"]["condition"] == "service_healthy"
+    assert web["volumes"] == gateway["volumes"], "the gateway's home (its token) and configuration"
+    assert re.fullmatch(r"\$\{" + WEB_PASSWORD_ENV + r":\?[^}]+\}", web["environment"][WEB_PASSWORD_ENV]), "a login, required"
 
 
 def test_the_password_comes_from_the_environment(compose: dict[str, Any]) -> None:
