@@ -46,6 +46,14 @@ class GatewayError(Exception):
     """The gateway cannot start as configured; worded for the person starting it."""
 
 
+def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    """The context that serves ``cert`` (its chain) with ``key``, for the gateway and the web
+    front end alike; a file that cannot be read or used raises OSError or ssl.SSLError."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -119,12 +127,10 @@ class Gateway:
                     "--insecure (tokens and orders would cross the network in clear text); an SSH tunnel to "
                     "127.0.0.1 needs neither")
             return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         try:
-            context.load_cert_chain(config.tls_cert, config.tls_key)
+            return server_tls(config.tls_cert, config.tls_key)
         except (OSError, ssl.SSLError) as exc:
             raise GatewayError(f"gateway.tls_cert/tls_key: cannot load {config.tls_cert} with {config.tls_key}: {exc}") from None
-        return context
 
     def app(self) -> web.Application:
         webhook = self.telegram is not None and self.telegram.webhook

@@ -28,7 +28,7 @@ from textual_serve.server import Server, to_int
 from core.clock import WallClock
 from core.ports import Clock
 from core.secrets import WEB_PASSWORD_ENV
-from gateway.server import client_host, is_loopback
+from gateway.server import client_host, is_loopback, server_tls
 from web.access import Login, add_login, session_of
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,10 @@ class Exposure:
             raise WebError(f"--insecure: {self.host} is reachable from this machine only and needs no TLS; "
                            "give --insecure only with another --host")
         if self.tls_cert is not None and self.tls_key is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             try:
-                context.load_cert_chain(self.tls_cert, self.tls_key)
+                return server_tls(self.tls_cert, self.tls_key)
             except (OSError, ssl.SSLError) as exc:
                 raise WebError(f"--tls-cert/--tls-key: cannot load {self.tls_cert} with {self.tls_key}: {exc}") from None
-            return context
         if not is_loopback(self.host) and not self.insecure:
             raise WebError(
                 f"listening on {self.host} needs TLS: give --tls-cert and --tls-key, or --insecure (the password, "
