@@ -20,19 +20,24 @@ _secrets: set[str] = set()
 _lock = threading.Lock()
 
 
+_longest_first: list[str] = []
+
+
 def register_secret(value: str | None) -> None:
     # Very short values would mask ordinary words; real keys are long.
     if value and len(value) >= 6:
         with _lock:
-            _secrets.add(value)
+            if value not in _secrets:
+                _secrets.add(value)
+                _longest_first[:] = sorted(_secrets, key=len, reverse=True)
 
 
 def redact(text: str) -> str:
+    """Longest secrets first: one that contains another (a secret holding a key's text) would
+    otherwise be cut by the shorter one's mask and show the rest of itself."""
     if TOKEN_PREFIX in text:
         text = _TOKEN.sub(MASK, text)
-    if not _secrets:
-        return text
-    for secret in _secrets:
+    for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
