@@ -1,4 +1,5 @@
-"""What a command that starts the engine without the app checks before a live venue may trade.
+"""What a command that starts the engine without the app checks before a live venue may trade,
+and how it starts.
 
 The app asks for a live venue's name to be typed; `run --headless` and `gateway` take the same
 confirmation as ``--confirm-live VENUE``. Both refuse before anything connects: a live venue
@@ -7,12 +8,17 @@ without credentials (naming the variables to set) and a live venue nobody confir
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from core.config import AppConfig, CcxtVenueConfig
 from core.secrets import how_to_set, load_credentials
 
 if TYPE_CHECKING:
+    from cli.main import CommandContext
     from core.engine import TradingEngine
 
 
@@ -54,3 +60,20 @@ async def confirm_live(engine: TradingEngine, names: list[str], actor: str) -> N
         engine.venues[name].confirm_live()
         await engine.db.audit("live_confirmed", {"venue": name, "how": "--confirm-live"}, actor=actor,
                               ts=engine.clock.now_ms())
+
+
+def start_headless(args: argparse.Namespace, ctx: CommandContext, config: AppConfig,
+                   serve: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """`run --headless` and `gateway`: refuse what may not start (exit 2), then run ``serve``
+    holding the home's engine lock, logging to the console and the home's log."""
+    problem = live_problem(config, args.confirm_live, args.venue)
+    if problem is None and args.duration is not None and not args.duration > 0:
+        problem = f"--duration must be a number of seconds greater than 0 (got {args.duration})"
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    with ctx.lock_engine(config):
+        from runtime.logsetup import setup_logging
+
+        setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
+        return asyncio.run(serve())

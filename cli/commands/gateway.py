@@ -13,10 +13,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import sys
 from pathlib import Path
 
-from cli.live import confirm_live, live_problem
+from cli.live import confirm_live, start_headless
 from cli.main import CommandContext
 from core.config import AppConfig
 
@@ -44,17 +43,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         from core.config import GatewayConfig
 
         config = config.model_copy(update={"gateway": GatewayConfig.model_validate({**config.gateway.model_dump(), **changes})})
-    problem = live_problem(config, args.confirm_live, args.venue)
-    if problem is None and args.duration is not None and not args.duration > 0:
-        problem = f"--duration must be a number of seconds greater than 0 (got {args.duration})"
-    if problem is not None:
-        print(problem, file=sys.stderr)
-        return 2
-    with ctx.lock_engine(config):
-        from runtime.logsetup import setup_logging
-
-        setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
-        return asyncio.run(serve(args, ctx.home, config))
+    return start_headless(args, ctx, config, lambda: serve(args, ctx.home, config))
 
 
 async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:

@@ -12,9 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import sys
 
-from cli.live import confirm_live, live_problem
+from cli.live import confirm_live, start_headless
 from cli.main import CommandContext
 from core.config import AppConfig
 from core.engine import TradingEngine
@@ -41,17 +40,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
         # Without --headless: the full-screen app, as `opentrade trade` runs it by default.
         return trade.run(argparse.Namespace(**vars(args), theme=None, mode=None), ctx)
     config = ctx.load_config()
-    problem = live_problem(config, args.confirm_live, args.venue)
-    if problem is None and args.duration is not None and not args.duration > 0:
-        problem = f"--duration must be a number of seconds greater than 0 (got {args.duration})"
-    if problem is not None:
-        print(problem, file=sys.stderr)
-        return 2
-    with ctx.lock_engine(config):
-        from runtime.logsetup import setup_logging
-
-        setup_logging(config.logging.level, console=True, logfile=ctx.home / "logs" / "opentrade.log")
-        return asyncio.run(_run(args, ctx, config))
+    return start_headless(args, ctx, config, lambda: _run(args, ctx, config))
 
 
 async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:
