@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 from cli.main import CommandContext
 from core.config import default_config_path, parse_config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
+# The package carries the example (cli/config.example.yaml links to the top-level file, which a
+# wheel stores as a copy), so `init` works from an installed wheel as well as from a checkout.
+EXAMPLE = Path(str(files("cli") / "config.example.yaml"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

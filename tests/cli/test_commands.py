@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -77,6 +79,19 @@ def test_init_writes_the_commented_example_once(
     assert main(["init"]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["config", "validate"]) == 0
+
+
+def test_init_works_from_an_installed_package_away_from_the_checkout(tmp_path: Path) -> None:
+    """A wheel holds only the packages: the example must travel inside `cli`, not beside the checkout."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "cli", site / "cli", symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "--home", str(home), "init"],
+        env={**os.environ, "PYTHONPATH": str(site)}, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (home / "config.yaml").read_text() == (ROOT / "config.example.yaml").read_text()
 
 
 @pytest.mark.parametrize("chosen_by", ["--home", "OPENTRADE_HOME"])
