@@ -70,10 +70,11 @@ def test_a_second_engine_is_refused_and_read_only_commands_work_beside_the_first
     holder = f"PID {engine.pid}: opentrade --config {config} --home {isolated_home} run --headless --duration 120"
 
     started = time.monotonic()
-    second = subprocess.run(opentrade(config, isolated_home, "run", "--headless", "--duration", "5"),
-                            capture_output=True, text=True, cwd=ROOT, env=env(), timeout=30)
+    second = subprocess.run(opentrade(config, isolated_home, "run", "--headless", "--duration", "300"),
+                            capture_output=True, text=True, cwd=ROOT, env=env(), timeout=120)
     assert second.returncode == 3
-    assert time.monotonic() - started < 10, "refused at once, not after its duration"
+    # far below its duration even when a loaded machine takes seconds to start Python
+    assert time.monotonic() - started < 60, "refused at once, not after its duration"
     assert holder in second.stderr
     assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
     assert "engine running" not in second.stderr
