@@ -17,6 +17,7 @@ from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
 from tui.widgets.order_book import OrderBookLadder
+from tui.widgets.order_ticket import OrderTicket
 
 SYMBOL = "BTC/USDT"
 
@@ -148,6 +149,23 @@ async def test_double_submit_sends_one_order(make_app: Any, clock: SimClock) -> 
         await settle(pilot)
         assert len(app.engine.open_orders()) == 1
         assert "required" in str(app.screen.query_one("#size-error", Static).render())
+
+
+async def test_a_missing_price_stays_named_while_the_market_moves(make_app: Any, clock: SimClock) -> None:
+    """Each new mark re-checks the ticket; it must not wipe the "required" that Enter asked for."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await advance(pilot, clock, 2)
+        await type_ticket(pilot, "0.01")
+        await pilot.press("enter")
+        await settle(pilot)
+        ticket = app.screen.query_one(OrderTicket)
+        mark = ticket.mark
+        await advance(pilot, clock, 5)
+        assert ticket.mark != mark, "the mark moved"
+        assert "required" in str(app.screen.query_one("#price-error", Static).render())
+        assert app.engine.open_orders() == []
 
 
 @pytest.mark.parametrize("session_kind", SESSIONS)

@@ -59,6 +59,7 @@ class OrderTicket(VerticalScroll):
         self.mark: Decimal | None = None
         self.maintenance_margin_rate = MAINTENANCE_MARGIN_RATE
         self._preview_lines = 0
+        self._submit_tried = False
         self._offered_leverage = self._leverage_source = self._shown_source = ""
 
     def compose(self) -> ComposeResult:
@@ -106,6 +107,7 @@ class OrderTicket(VerticalScroll):
     def set_market(self, venue: str, instrument: Instrument, maintenance_margin_rate: Decimal) -> None:
         self.venue, self.instrument = venue, instrument
         self.maintenance_margin_rate = maintenance_margin_rate
+        self._submit_tried = False
         self.query_one("#ticket-title", Label).update(f"Order ticket · {instrument.symbol}")
         self.query_one("#leverage-row").display = instrument.is_perpetual
         self.query_one("#reduce_only").display = instrument.is_perpetual
@@ -146,6 +148,7 @@ class OrderTicket(VerticalScroll):
 
     def consume(self) -> None:
         """A sent ticket is spent: clearing the size makes a repeated press ask for a new one."""
+        self._submit_tried = False
         self.query_one("#size", Input).value = ""
 
     def fill_price(self, price: Decimal) -> None:
@@ -183,11 +186,15 @@ class OrderTicket(VerticalScroll):
                 widget.set_class(bool(message), "-shown")
 
     def refresh_preview(self) -> None:
-        """Re-check while typing: show problems with what has been typed, not with empty fields."""
+        """Re-check while typing: show problems with what has been typed, not with empty fields,
+        until a submit has asked for them; then a new mark must not wipe the "required" it showed."""
         result = self.evaluate()
-        typed = {name for name in INPUT_FIELDS if self.query_one(f"#{name}", Input).value.strip()}
-        self.show_errors({field: message for field, message in result.errors.items()
-                          if field in typed or (message != "required" and field != "form")})
+        if self._submit_tried:
+            self.show_errors(result.errors)
+        else:
+            typed = {name for name in INPUT_FIELDS if self.query_one(f"#{name}", Input).value.strip()}
+            self.show_errors({field: message for field, message in result.errors.items()
+                              if field in typed or (message != "required" and field != "form")})
         text = self._preview_text(result)
         lines = text.count("\n") + 1
         self.query_one("#preview", Static).update(text, layout=lines != self._preview_lines)
@@ -237,6 +244,7 @@ class OrderTicket(VerticalScroll):
     @on(Input.Submitted)
     @on(Button.Pressed, "#submit")
     def submit(self) -> None:
+        self._submit_tried = True
         result = self.evaluate()
         self.show_errors(result.errors)
         if result.request is not None:
