@@ -44,7 +44,7 @@ from core.events import (
 )
 from core.executor import OrderRefused
 from core.ledger import MAINTENANCE_MARGIN_RATE
-from core.market import MarketCache
+from core.market import MAX_CANDLES, TIMEFRAMES_MS, MarketCache
 from core.models import (
     Balance,
     Candle,
@@ -281,12 +281,13 @@ class RemoteSession:
         task.add_done_callback(self._tasks.discard)
 
     async def _watch(self, previous: tuple[str, str] | None, venue: str, symbol: str) -> None:
-        """The market's book and recent trades as they are now, then its updates. The snapshot is
-        published before subscribing, so no update is older than it."""
+        """The market's book, recent trades and candles as they are now, then its updates. The
+        snapshot is published before subscribing, so no update is older than it."""
         try:
             trades = await self._client.trades(symbol, venue, limit=MAX_PAGE)
             book = await self._client.book(symbol, venue)
             stats = await self._client.stats(symbol, venue)
+            history = {tf: await self._client.candles(symbol, venue, timeframe=tf, limit=MAX_CANDLES) for tf in TIMEFRAMES_MS}
         except GatewayError as exc:
             log.info("no snapshot of %s on %s: %s", symbol, venue, exc.reason)
         else:
@@ -296,6 +297,8 @@ class RemoteSession:
             self._bus.publish(OrderBookUpdated(book))
             if stats is not None:
                 self._bus.publish(MarketStatsUpdated(stats))
+            for timeframe, candles in history.items():
+                self._market.backfill(venue, symbol, timeframe, candles)
         if previous is not None:
             await self._stream.unsubscribe(_market_topics(*previous))
         await self._stream.subscribe(_market_topics(venue, symbol))

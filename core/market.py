@@ -86,6 +86,22 @@ class CandleBuilder:
                  for start, o, h, low, c, v in rows if first is None or start < first.ts]
         self.candles = deque([*older, *self.candles], maxlen=max(keep, self.candles.maxlen or 0))
 
+    def backfill(self, history: list[Candle]) -> None:
+        """A venue's candles, oldest first, ahead of those built here. The one both hold keeps
+        this process's close and takes the venue's open and extremes, which saw the whole
+        period; its volume is the larger of the two, as the venue's may count trades seen here."""
+        candles = self.candles
+        first = candles[0] if candles else None
+        older = [c for c in history if first is None or c.ts < first.ts]
+        if first is not None:
+            same = next((c for c in history if c.ts == first.ts), None)
+            if same is not None:
+                first.open, first.high, first.low = same.open, max(first.high, same.high), min(first.low, same.low)
+                first.volume = max(first.volume, same.volume)
+        elif older:
+            older[-1] = older[-1].model_copy()  # the open candle: the next trades change it, not the caller's
+        self.candles = deque([*older, *candles], maxlen=candles.maxlen)
+
     def add(self, ts: int, price: float, size: float) -> None:
         start = ts - ts % self.period_ms
         last = self.candles[-1] if self.candles else None
@@ -118,10 +134,7 @@ class MarketCache:
             trade = event.trade
             key = (trade.venue, trade.symbol)
             self._trades.setdefault(key, deque(maxlen=MAX_TRADES)).append(trade)
-            builders = self._candles.setdefault(
-                key, {tf: CandleBuilder(ms) for tf, ms in TIMEFRAMES_MS.items()}
-            )
-            for builder in builders.values():
+            for builder in self._builders(key).values():
                 builder.add(trade.ts, float(trade.price), float(trade.size))
         elif isinstance(event, TickerUpdated):
             self._tickers[(event.ticker.venue, event.ticker.symbol)] = event.ticker
@@ -129,6 +142,18 @@ class MarketCache:
             self._connections[event.venue] = (event.state, event.latency_ms)
         elif isinstance(event, MarketStatsUpdated):
             self._stats[(event.stats.venue, event.stats.symbol)] = event.stats
+
+    def _builders(self, key: tuple[str, str]) -> dict[str, CandleBuilder]:
+        builders = self._candles.get(key)
+        if builders is None:
+            builders = self._candles[key] = {tf: CandleBuilder(ms) for tf, ms in TIMEFRAMES_MS.items()}
+        return builders
+
+    def backfill(self, venue: str, symbol: str, timeframe: str, history: list[Candle]) -> None:
+        """History from before this process saw the market (see ``CandleBuilder.backfill``)."""
+        builder = self._builders((venue, symbol)).get(timeframe)
+        if builder is not None:
+            builder.backfill(history)
 
     def book(self, venue: str, symbol: str) -> OrderBook | None:
         return self._books.get((venue, symbol))

@@ -10,6 +10,7 @@ import importlib
 import logging
 from pathlib import Path
 
+from core.candle_history import CandleHistory
 from core.clock import WallClock
 from core.config import AppConfig, margin_venues
 from core.engine import TradingEngine
@@ -59,8 +60,8 @@ async def build_engine(
 
 
 async def attach_services(engine: TradingEngine) -> None:
-    """The strategy engine, the configured strategies, the daily review, the analysis team and the data service,
-    added to ``engine``: started with it, or at once when it already runs.
+    """The charts' history, the strategy engine, the configured strategies, the daily review, the analysis team and
+    the data service, added to ``engine``: started with it, or at once when it already runs.
 
     Their modules are imported on a thread first: with numpy, pandas and aiohttp that takes
     about 0.3 s, which on the loop's thread held every key and frame of the running app.
@@ -72,7 +73,7 @@ async def attach_services(engine: TradingEngine) -> None:
     from core.strategies.runner import StrategyEngine
 
     strategies = StrategyEngine(engine.host, versions=engine.db, store=engine.db, margin_venues=margin_venues(config))
-    services: list[Service] = []
+    services: list[Service] = [CandleHistory(engine.venues, engine.instruments, engine.market)]
     if config.strategies:
         from core.strategies.live import LiveStrategies
 

@@ -5,11 +5,17 @@ strategies and agents after the start, the way the TUI does."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from agents.scheduler import AnalysisScheduler
+from core.candle_history import CandleHistory
 from core.clock import SimClock
 from core.config import StrategyConfig
+from core.models import Candle, Instrument
+from core.ports import VenueError
 from core.strategies.live import DailyReview, LiveStrategies
 from runtime.wiring import attach_services, build_engine
 from tests.engine.conftest import engine_config, started
@@ -79,7 +85,7 @@ async def test_strategies_and_agents_attached_after_the_start(isolated_home: Pat
         assert before is None and engine.services == []
         await engine.start()
         await attach_services(engine)
-        assert [type(s) for s in engine.services] == [LiveStrategies, DailyReview, AnalysisScheduler], \
+        assert [type(s) for s in engine.services] == [CandleHistory, LiveStrategies, DailyReview, AnalysisScheduler], \
             "the strategies come before the agents, so the first signals find them listening"
         [info] = engine.strategies.list_strategies()
         assert info.strategy_id == "ai_trend_following" and info.state == "running"
@@ -98,7 +104,54 @@ async def test_the_headless_wiring_still_builds_every_service(isolated_home: Pat
     config.strategies = {"ai_trend_following": StrategyConfig(enabled=True)}  # type: ignore[call-arg]
     engine = await build_engine(config, isolated_home, clock=clock)
     try:
-        assert [type(s) for s in engine.services] == [LiveStrategies, DailyReview, AnalysisScheduler]
+        assert [type(s) for s in engine.services] == [CandleHistory, LiveStrategies, DailyReview, AnalysisScheduler]
         assert engine.strategies is not None
+    finally:
+        await engine.db.close()
+
+
+async def test_the_charts_start_with_each_venues_history(isolated_home: Path, clock: SimClock) -> None:
+    engine = await build_engine(engine_config(), isolated_home, clock=clock, services=False)
+    await engine.start()
+    try:
+        engine.venues["paper"].step()  # type: ignore[attr-defined]
+        assert all(len(engine.market.candles("paper", s, "1h")) <= 2 for s in ("BTC/USDT", "BTC/USDT:USDT")), \
+            "without it, built from this process's trades only"
+        await attach_services(engine)
+        assert any(isinstance(s, CandleHistory) for s in engine.services)
+        for _ in range(10_000):  # bounded: the history's task yields after each answer
+            if len(engine.market.candles("paper", "BTC/USDT:USDT", "1h")) == 500:
+                break
+            await asyncio.sleep(0)
+        for symbol in ("BTC/USDT", "BTC/USDT:USDT"):
+            for timeframe in ("1m", "1h"):
+                candles = engine.market.candles("paper", symbol, timeframe)
+                venue = await engine.venues["paper"].fetch_ohlcv(symbol, timeframe)
+                assert len(candles) == 500
+                assert [c.ts for c in candles[:-2]] == [c.ts for c in venue[:-2]], "the venue's candles, in order"
+    finally:
+        await engine.close()
+
+
+class NoHourly:
+    """A venue that offers no hourly candles (ccxt exchanges differ in their timeframes)."""
+
+    async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", since: int | None = None, limit: int = 500) -> list[Candle]:
+        if timeframe == "1h":
+            raise VenueError("timeframe 1h is not offered")
+        return [Candle(ts=0, open=1, high=1, low=1, close=1, volume=1)]
+
+
+async def test_a_timeframe_the_venue_lacks_is_named_and_the_others_still_come(
+    isolated_home: Path, clock: SimClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = await build_engine(engine_config(), isolated_home, clock=clock, services=False)
+    try:
+        instrument = Instrument(venue="odd", symbol="X/USDT", base="X", quote="USDT", tick_size=Decimal("0.01"), lot_size=Decimal(1))
+        history = CandleHistory({"odd": NoHourly()}, lambda _venue: [instrument], engine.market)  # type: ignore[dict-item]
+        await history.load()
+        assert {tf: len(engine.market.candles("odd", "X/USDT", tf)) for tf in ("1m", "5m", "15m", "1h")} == \
+            {"1m": 1, "5m": 1, "15m": 1, "1h": 0}
+        assert "no 1h history of X/USDT on odd, the chart starts from live trades: timeframe 1h is not offered" in caplog.text
     finally:
         await engine.db.close()

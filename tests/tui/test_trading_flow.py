@@ -18,6 +18,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
 from tui.widgets.order_book import OrderBookLadder
 from tui.widgets.order_ticket import OrderTicket
+from tui.widgets.price_chart import AXIS_WIDTH, PriceChart
 
 SYMBOL = "BTC/USDT"
 
@@ -149,6 +150,23 @@ async def test_double_submit_sends_one_order(make_app: Any, clock: SimClock) -> 
         await settle(pilot)
         assert len(app.engine.open_orders()) == 1
         assert "required" in str(app.screen.query_one("#size-error", Static).render())
+
+
+@pytest.mark.parametrize("session_kind", SESSIONS)
+async def test_the_chart_opens_with_the_venues_history(make_app: Any, clock: SimClock) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        for _ in range(500):  # bounded: the history comes from the venue (through the gateway, attached)
+            if len(app.session.candles("paper", "BTC/USDT", "1m")) >= 100:
+                break
+            await pilot.pause(0.01)
+        await advance(pilot, clock, 1)
+        chart = app.screen.query_one(PriceChart)
+        columns = chart.size.width - AXIS_WIDTH
+        assert len(chart.candles) >= columns, "a full chart, not the minute since the start"
+        body = chart.render().plain.splitlines()[1:]
+        assert all(any(line[column] != " " for line in body) for column in range(columns)), "a candle in every column"
 
 
 async def test_a_missing_price_stays_named_while_the_market_moves(make_app: Any, clock: SimClock) -> None:
