@@ -218,7 +218,6 @@ class TradingEngine:
             asyncio.create_task(self._monitor(), name="engine-risk-monitor"),
             asyncio.create_task(self._refresh_accounts(), name="engine-accounts"),
             asyncio.create_task(self.storage.run(), name="engine-storage-watch"),
-            asyncio.create_task(self.funding.poll(), name="engine-funding"),
         ]
         self._running = True
         for service in self.services:
@@ -338,6 +337,8 @@ class TradingEngine:
         while True:
             await self.clock.sleep(interval)
             await self.check_risk()
+            if self.funding.due():
+                self._spawn("reading funding payments", self.funding.poll())
 
     async def check_risk(self) -> None:
         """One pass of position monitoring: breakers and alerts. A drawdown past

@@ -4,7 +4,8 @@ A venue settles funding on the account's positions, not on a strategy's. Where i
 (the paper venue publishes ``FundingReported`` at each settlement), the payment is recorded
 then; where it keeps a history instead (``FundingHistory``: an exchange's income records, the
 paper venue's own list), the engine reads what came after the last payment on record, at each
-reconciliation and every ``POLL_SECONDS``. Both paths end in ``Storage.record_funding``, keyed
+reconciliation and every ``POLL_SECONDS`` (on the engine's monitoring round, beside it rather
+than in its way: a slow exchange does not delay a risk check). Both paths end in ``Storage.record_funding``, keyed
 by venue, market and funding time, so a payment seen by both, or again after a restart, is one
 row, and ``FundingPaid`` is published only for a payment new to the database.
 """
@@ -40,6 +41,7 @@ class FundingRecorder:
         self._bus = bus
         self._venues = venues
         self._clock = clock
+        self._next_poll_ms = clock.now_ms() + int(POLL_SECONDS * 1000)  # the start's reconciliation reads first
 
     async def record(self, payment: FundingPayment) -> bool:
         """Store the payment and publish FundingPaid, unless it is on record already."""
@@ -68,9 +70,16 @@ class FundingRecorder:
             return 0
         return sum([await self.record(payment) for payment in payments])
 
+    def due(self) -> bool:
+        """Whether ``POLL_SECONDS`` have passed since the last poll began; if so, the next one
+        is counted from now, so two rounds never poll at once."""
+        now = self._clock.now_ms()
+        if now < self._next_poll_ms:
+            return False
+        self._next_poll_ms = now + int(POLL_SECONDS * 1000)
+        return True
+
     async def poll(self) -> None:
-        """Catch up with every venue that keeps a history, for as long as the engine runs."""
-        while True:
-            await self._clock.sleep(POLL_SECONDS)
-            for name in self._venues:
-                await self.catch_up(name)
+        """Catch up with every venue that keeps a history."""
+        for name in self._venues:
+            await self.catch_up(name)

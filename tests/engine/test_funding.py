@@ -59,24 +59,26 @@ async def test_a_perpetual_held_across_a_funding_time_pays_once_as_a_row_and_an_
         await again.close()
 
 
-async def test_a_payment_the_engine_missed_is_read_from_the_venue_at_reconciliation(
+async def test_a_payment_the_engine_did_not_hear_is_read_from_the_venues_history(
     isolated_home: Path, clock: SimClock,
 ) -> None:
     """Paid while nobody listened (a crash between the venue's save and the engine's write):
-    the venue keeps it, and the next reconciliation records it."""
+    the venue keeps it, and the engine's next read of the venue's history (its monitoring
+    round's poll, or a reconciliation) records it, once."""
     engine = await started(isolated_home, clock)
     try:
         venue = engine.venues["paper"]
         await engine.place_order(OrderRequest(venue="paper", symbol=PERP, side=Side.SELL, type=OrderType.MARKET,
                                               size=Decimal("0.1")))
+        paid = engine.bus.subscribe(FundingPaid)
         venue._bus = None  # type: ignore[attr-defined]  # the settlement is not heard
         clock.set((clock.now_ms() // EIGHT_HOURS + 1) * EIGHT_HOURS + 100)
         venue.step()  # type: ignore[attr-defined]
         venue._bus = engine.bus  # type: ignore[attr-defined]
-        await _settled(engine)
-        assert await engine.db.load_funding() == []
         await engine.reconcile("paper")
+        await _settled(engine)
         [payment] = await engine.db.load_funding()
         assert payment.side is PositionSide.SHORT and payment.size == Decimal("0.1")
+        assert [event.payment for event in paid.drain()] == [payment]
     finally:
         await engine.close()
