@@ -4,6 +4,7 @@ shown as they happen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, PositionSide, Side
+from core.reports import Performance
 from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
 from tui.app import OpenTradeApp
 from tui.screens.reports import ReportsScreen
@@ -23,17 +25,21 @@ EIGHT_HOURS = 8 * 3_600_000
 POLLS = 400
 
 
-async def report_shown(pilot: Pilot[Any], fills: int) -> ReportsScreen:
-    """Wait (bounded) until the screen shows a report with ``fills`` fills in total."""
+async def report_where(pilot: Pilot[Any], done: Callable[[Performance], bool], what: str) -> ReportsScreen:
+    """Wait (bounded) until the screen shows a report whose total is ``done``."""
     app = pilot.app
     for _ in range(POLLS):
         screen = app.screen
         if isinstance(screen, ReportsScreen) and screen.report is not None and screen.report.total is not None \
-                and screen.report.total.fills == fills:
+                and done(screen.report.total):
             await settle(pilot)
             return screen
         await pilot.pause(0.01)
-    raise AssertionError(f"no report with {fills} fills on {app.screen}")
+    raise AssertionError(f"no report with {what} on {app.screen}")
+
+
+async def report_shown(pilot: Pilot[Any], fills: int) -> ReportsScreen:
+    return await report_where(pilot, lambda total: total.fills == fills, f"{fills} fills")
 
 
 def cell(screen: ReportsScreen, figure: str, column: int) -> str:
@@ -90,18 +96,6 @@ async def test_reports_per_strategy_and_total_with_the_period_keys(make_app: Any
         assert screen.report.total.open_positions == 1
 
 
-async def report_with_funding(pilot: Pilot[Any]) -> ReportsScreen:
-    """Wait (bounded) until the screen shows a report whose total has funding."""
-    for _ in range(POLLS):
-        screen = pilot.app.screen
-        if isinstance(screen, ReportsScreen) and screen.report is not None and screen.report.total is not None \
-                and screen.report.total.funding:
-            await settle(pilot)
-            return screen
-        await pilot.pause(0.01)
-    raise AssertionError(f"no report with funding on {pilot.app.screen}")
-
-
 @pytest.mark.parametrize("session_kind", SESSIONS)
 async def test_funding_paid_on_a_perpetual_shows_as_it_is_recorded(make_app: Any, clock: SimClock) -> None:
     app = make_app()
@@ -117,7 +111,8 @@ async def test_funding_paid_on_a_perpetual_shows_as_it_is_recorded(make_app: Any
 
         clock.advance(EIGHT_HOURS - clock.now_ms() % EIGHT_HOURS)  # the venue settles at its next step
         await advance(pilot, clock, 1)
-        screen = await report_with_funding(pilot)  # shown without a key: the payment's event reloads it
+        # shown without a key: the payment's event reloads it
+        screen = await report_where(pilot, lambda total: bool(total.funding), "funding")
         [payment] = await app.engine.db.load_funding()
         assert (payment.symbol, payment.side, payment.size) == (PERP, PositionSide.LONG, Decimal("0.01"))
         shown = f"{payment.amount:+,.2f}"
