@@ -22,7 +22,7 @@ PERIODS = ("day", "week")
 @dataclass(frozen=True)
 class StrategyPnl:
     strategy_id: str
-    realized: Decimal  # in the period, net of fees
+    realized: Decimal  # in the period, net of fees and funding
     fees: Decimal
     fills: int
     unrealized: Decimal  # now
