@@ -36,7 +36,19 @@ from core.api import (
 )
 from core.events import AgentDecision, RiskAlert
 from core.executor import BatchResult, Operation
-from core.models import Candle, Fill, Instrument, MarketStats, Order, OrderBook, OrderRequest, ProtectiveLevels, Ticker, Trade
+from core.models import (
+    Candle,
+    Fill,
+    FundingPayment,
+    Instrument,
+    MarketStats,
+    Order,
+    OrderBook,
+    OrderRequest,
+    ProtectiveLevels,
+    Ticker,
+    Trade,
+)
 from core.risk.breakers import Trip
 from core.risk.gauges import LimitUsage
 from core.storage.audit import AuditVerification
@@ -173,6 +185,9 @@ class GatewayClient:
 
     async def fills(self, **query: Any) -> list[Fill]:
         return await self.request("GET", "/fills", list[Fill], query=query)
+
+    async def funding(self, **query: Any) -> list[FundingPayment]:
+        return await self.request("GET", "/funding", list[FundingPayment], query=query)
 
     async def risk(self) -> RiskView:
         return await self.request("GET", "/risk", RiskView)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from client.discovery import Target
 from client.errors import ApiError, BadRequest, GatewayError, NotAllowed
@@ -49,6 +49,7 @@ from core.models import (
     Balance,
     Candle,
     Fill,
+    FundingPayment,
     Instrument,
     LevelPlacement,
     MarketStats,
@@ -390,17 +391,10 @@ class RemoteSession:
         return await self._client.fills(limit=limit)
 
     async def all_fills(self) -> list[Fill]:
-        """Paged back from the newest, a page at a time as the API gives them; a page's oldest
-        instant is asked again (the bound is exclusive) and its fills kept once by id."""
-        found: dict[str, Fill] = {}
-        until: int | None = None
-        while True:
-            page = await self._client.fills(limit=MAX_PAGE, **({} if until is None else {"until_ms": until}))
-            fresh = [fill for fill in page if fill.fill_id not in found]
-            found.update((fill.fill_id, fill) for fill in fresh)
-            if len(page) < MAX_PAGE or not fresh:
-                return sorted(found.values(), key=lambda fill: fill.ts)
-            until = min(fill.ts for fill in page) + 1
+        return await _paged(self._client.fills, lambda fill: fill.fill_id)
+
+    async def all_funding(self) -> list[FundingPayment]:
+        return await _paged(self._client.funding, lambda paid: (paid.venue, paid.symbol, paid.ts))
 
     async def audit_entries(self, kind: str | None = None, limit: int = 100) -> list[AuditEntry]:
         return (await self._client.audit(kind=kind, limit=limit)).entries
@@ -542,3 +536,26 @@ def _refusals() -> Iterator[None]:
         if isinstance(exc, BadRequest):
             raise ValueError(exc.reason) from None
         raise OrderRefused(exc.reason, exc.rule) from None
+
+
+class _Stamped(Protocol):
+    @property
+    def ts(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Stamped)
+
+
+async def _paged(read: Callable[..., Awaitable[list[R]]], key: Callable[[R], Hashable]) -> list[R]:
+    """Every row of a listing (fills, funding payments), paged back from the newest a page at a
+    time as the API gives them; a page's oldest instant is asked again (the bound is exclusive)
+    and its rows kept once by ``key``."""
+    found: dict[Hashable, R] = {}
+    until: int | None = None
+    while True:
+        page = await read(limit=MAX_PAGE, **({} if until is None else {"until_ms": until}))
+        fresh = [row for row in page if key(row) not in found]
+        found.update((key(row), row) for row in fresh)
+        if len(page) < MAX_PAGE or not fresh:
+            return sorted(found.values(), key=lambda row: row.ts)
+        until = min(row.ts for row in page) + 1

@@ -212,6 +212,12 @@ class FillsQuery(OrdersQuery):
     limit: int = Field(default=200, ge=1, le=MAX_PAGE)
 
 
+class FundingQuery(OrdersQuery):
+    since_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
+    until_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
+    limit: int = Field(default=200, ge=1, le=MAX_PAGE)
+
+
 class AuditQuery(Query):
     kind: str | None = None
     actor: str | None = None

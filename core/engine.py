@@ -28,6 +28,7 @@ from core.events import (
     Event,
     EventBus,
     ExecutionReported,
+    FundingReported,
     OrderFilled,
     RiskAlert,
     RiskStateChanged,
@@ -35,6 +36,7 @@ from core.events import (
     TickerUpdated,
 )
 from core.executor import Operation, OrderRefused, TradeExecutor
+from core.funding import FundingRecorder
 from core.journal import FillJournal
 from core.market import MarketCache
 from core.models import (
@@ -126,6 +128,7 @@ class TradingEngine:
         )
         self.journal = FillJournal(db, self.portfolio, self._audit)
         self.reconciler = Reconciler(self.venues, self.orders, self.portfolio, db, clock, self._audit, self.journal.save)
+        self.funding = FundingRecorder(db, self.bus, self.venues, clock)
         self.host = StrategyHost(self.executor, self.orders, self.portfolio, self.market, clock, self.bus)
         self.services: list[Service] = []
         self._alerts: deque[RiskAlert] = deque(maxlen=MAX_RECENT_ALERTS)
@@ -145,6 +148,7 @@ class TradingEngine:
         self.bus.add_listener((AgentDecision,), self._on_decision)
         self.bus.add_listener((CandleClosed,), self._on_candle)
         self.bus.add_listener((StrategyHalted,), self._on_strategy_halted)
+        self.bus.add_listener((FundingReported,), self._on_funding)
 
     @property
     def strategies(self) -> StrategyEngine | None:
@@ -287,8 +291,11 @@ class TradingEngine:
 
     # ------------------------------------------------------------- reconciliation
     async def reconcile(self, venue_name: str) -> dict[str, int]:
-        """Merge the database with the venue by client order id (``core.reconcile``)."""
-        return await self.reconciler.reconcile(venue_name)
+        """Merge the database with the venue by client order id (``core.reconcile``), and record
+        the funding it paid since the last payment on record (``core.funding``)."""
+        changes = await self.reconciler.reconcile(venue_name)
+        await self.funding.catch_up(venue_name)
+        return changes
 
     # --------------------------------------------------------------- background
     async def _consume_reports(self) -> None:
@@ -330,6 +337,8 @@ class TradingEngine:
         while True:
             await self.clock.sleep(interval)
             await self.check_risk()
+            if self.funding.due():
+                self._spawn("reading funding payments", self.funding.poll())
 
     async def check_risk(self) -> None:
         """One pass of position monitoring: breakers and alerts. A drawdown past
@@ -374,6 +383,9 @@ class TradingEngine:
     def _on_strategy_halted(self, event: Event) -> None:
         assert isinstance(event, StrategyHalted)
         self._spawn(f"halting strategy {event.strategy_id}", self.host.halt(event.strategy_id))
+
+    def _on_funding(self, event: Event) -> None:
+        self._spawn("recording a funding payment", self.funding.on_reported(event))
 
     def _on_candle(self, event: Event) -> None:
         """Closed candles are kept: the daily review and `agents analyze` test on them."""

@@ -22,6 +22,7 @@ from core.models import (
     Candle,
     ExecutionReport,
     Fill,
+    FundingPayment,
     MarketStats,
     Order,
     OrderBook,
@@ -110,6 +111,21 @@ class OrderUpdated(Event):
 @dataclass(frozen=True, slots=True)
 class OrderFilled(Event):
     fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
+class FundingReported(Event):
+    """Raw word from a venue that it settled funding on a position; the engine records it
+    (``core.funding``) and publishes FundingPaid the first time."""
+
+    payment: FundingPayment
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPaid(Event):
+    """A funding payment recorded, once: a row in ``funding_payments`` and this event."""
+
+    payment: FundingPayment
 
 
 @dataclass(frozen=True, slots=True)

@@ -590,6 +590,26 @@ class FundingRate(_Model):
     rate: float
 
 
+class FundingPayment(_Model):
+    """One funding payment on a perpetual position, as the venue settled it on the account:
+    ``amount`` in ``currency`` (the market's settlement currency), positive received, negative
+    paid. The venue pays the account's position, not a strategy's: reports share it among the
+    strategies by their books at ``ts`` (``core.reports``). ``ts`` is the funding time, one
+    payment per market at each, which is what keeps it recorded once. The rate, the price it
+    was computed at and the position's side and size are None where the venue does not say
+    (an exchange's income history gives the amount only)."""
+
+    venue: str
+    symbol: str
+    ts: int
+    amount: Decimal
+    currency: str
+    rate: Decimal | None = None
+    price: Decimal | None = None
+    side: PositionSide | None = None
+    size: Decimal | None = None
+
+
 class Funding(_Model):
     """A perpetual's current funding rate and when it is next paid; a dedicated venue also says
     how often it is paid and the mark and index prices it comes from (None: the venue does not

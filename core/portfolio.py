@@ -55,11 +55,15 @@ class Portfolio:
         bus: EventBus | None = None,
         default_leverage: int = 1,
         maintenance_margin_rate: Decimal = MAINTENANCE_MARGIN_RATE,
+        spot_shorts: bool = False,
     ) -> None:
+        """``spot_shorts``: the venue lends, so a spot sell past the holdings opens a short (the
+        backtester's account does; a live spot venue refuses it)."""
         if default_leverage < 1:
             raise ValueError(f"default leverage must be at least 1, got {default_leverage}")
         if not ZERO <= maintenance_margin_rate < ONE:
             raise ValueError(f"maintenance margin rate must be in [0, 1), got {maintenance_margin_rate}")
+        self.spot_shorts = spot_shorts
         self._clock = clock
         self._bus = bus
         self.quote_currency = quote_currency
@@ -367,10 +371,11 @@ class Portfolio:
         key = (fill.venue, fill.symbol)
         old = self._positions.get(key)
         current = old.signed_size if old is not None else ZERO
-        if delta == 0 or (old is None and delta < 0 and not instrument.is_perpetual):
+        can_short = instrument.is_perpetual or self.spot_shorts
+        if delta == 0 or (old is None and delta < 0 and not can_short):
             return None, ZERO
         new, entry, realized = average_cost(current, old.entry_price if old is not None else ZERO, delta, fill.price,
-                                            instrument.contract_size, can_short=instrument.is_perpetual)
+                                            instrument.contract_size, can_short=can_short)
         kept = old if old is not None and (new == 0 or (new > 0) == (current > 0)) else None
         position = Position(
             venue=fill.venue,

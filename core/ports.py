@@ -14,6 +14,7 @@ from core.models import (
     Candle,
     ExecutionReport,
     Funding,
+    FundingPayment,
     FundingRate,
     Instrument,
     Order,
@@ -55,6 +56,7 @@ class Capability(StrEnum):
     MARK_PRICE = "mark_price"  # fetch_funding carries the mark and index prices
     AMEND = "amend"  # amend_order: one native request, not cancel-and-replace
     ACCOUNT_MODES = "account_modes"  # position and margin mode set from the configuration
+    FUNDING_PAYMENTS = "funding_payments"  # fetch_funding_payments: the account's funding history
 
 
 @runtime_checkable
@@ -125,6 +127,18 @@ class DerivativesFeed(Protocol):
 
     async def fetch_long_short_ratio(self, symbol: str) -> float | None:
         """Accounts long per account short, over the venue's latest hour."""
+
+
+@runtime_checkable
+class FundingHistory(Protocol):
+    """A venue that can list the funding its account was paid or charged (``supports``
+    ``FUNDING_PAYMENTS``): the engine records each payment once (``core.funding``)."""
+
+    def supports(self, capability: Capability) -> bool: ...
+
+    async def fetch_funding_payments(self, since: int | None = None) -> list[FundingPayment]:
+        """The payments at or after ``since`` on the venue's perpetual markets, oldest first."""
+        ...
 
 
 class Notifier(Protocol):

@@ -10,18 +10,23 @@ books over every fill. The ratios are ``core.backtest.metrics``'s, so a live rep
 backtest define them alike, over one bar per UTC day:
 
 - a trade is a round trip: a book from flat back to flat (or through zero); its P&L is what it
-  realized net of every fee of its fills. Win rate and profit factor are over the round trips
-  closed in the period.
+  realized net of every fee of its fills, plus the funding it received (minus what it paid).
+  Win rate and profit factor are over the round trips closed in the period.
 - capital is the capital employed: the largest cost of the open positions (size at the average
   entry, times the contract size) at any point of the period. Return is the period's net P&L
-  on it; the equity curve is that capital plus the realized P&L net of fees, day by day, and the
-  Sharpe ratio (annualised over 365 days) and the maximum drawdown are of that curve. Open
+  on it; the equity curve is that capital plus the realized P&L net of fees and funding, day by day,
+  and the Sharpe ratio (annualised over 365 days) and the maximum drawdown are of that curve. Open
   positions are valued apart (``unrealized``, at the latest mark): the stored history has fills,
   not past marks.
 - exposure is the share of the period's time with a position open.
-- funding: the engine keeps no record of funding payments (a venue books them into its
-  position's realized P&L, which the engine reads but does not store per payment), so it is
-  None, shown as not recorded, rather than a zero that would look measured.
+- funding: the payments the venues settled on perpetual positions (``funding_payments``, one
+  row per market and funding time), in the P&L as fees are: net is realized - fees + funding.
+  A venue pays the account's position, not a strategy's, so each payment is shared among the
+  books by their signed size at its funding time (the fills up to then replayed): a strategy
+  gets the payment times its share of the account's position, which is what its own position
+  would have been paid at the same rate and mark. The total takes every payment whole; a
+  payment on a position no recorded fill explains (held before the history, or opened
+  elsewhere) is in the total only, and the notes say how much.
 
 Periods are in UTC: the day so far, the week since Monday, the month since its first day, or
 everything since the first fill; each runs to ``now``.
@@ -38,7 +43,7 @@ import numpy as np
 
 from core.backtest.metrics import Metrics, TradeRecord, compute_metrics
 from core.ledger import ONE, ContractSize, Key, Ledger
-from core.models import ZERO, Fill, Instrument
+from core.models import ZERO, Fill, FundingPayment, Instrument
 
 DAY_MS = 86_400_000
 MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday
@@ -82,8 +87,8 @@ class Performance:
     trades: int  # round trips closed in the period
     realized: Decimal  # P&L of size closed in the period, before fees
     fees: Decimal
-    funding: Decimal | None  # None: not recorded (module doc)
-    net: Decimal  # realized - fees
+    funding: Decimal  # received (negative: paid), module doc
+    net: Decimal  # realized - fees + funding
     unrealized: Decimal  # open positions at the latest mark, now
     open_positions: int
     unmarked: tuple[str, ...]  # open markets without a mark (left out of unrealized)
@@ -100,7 +105,7 @@ class Performance:
         return {
             "name": self.name, "fills": self.fills, "volume": str(self.volume), "trades": self.trades,
             "realized": str(self.realized), "fees": str(self.fees),
-            "funding": None if self.funding is None else str(self.funding), "net": str(self.net),
+            "funding": str(self.funding), "net": str(self.net),
             "unrealized": str(self.unrealized), "open_positions": self.open_positions, "unmarked": list(self.unmarked),
             "capital": str(self.capital), "return": self.total_return, "win_rate": self.win_rate,
             "profit_factor": self.profit_factor, "sharpe": self.sharpe, "max_drawdown": self.max_drawdown,
@@ -115,11 +120,13 @@ class Report:
     until_ms: int
     strategies: list[Performance]
     total: Performance | None  # None when the report is of one strategy
+    unattributed_funding: Decimal = ZERO  # in the total, on positions no strategy's fills explain
 
     def to_dict(self) -> dict[str, object]:
         return {"period": self.period, "since_ms": self.since_ms, "until_ms": self.until_ms,
                 "strategies": [row.to_dict() for row in self.strategies],
-                "total": self.total.to_dict() if self.total is not None else None}
+                "total": self.total.to_dict() if self.total is not None else None,
+                "unattributed_funding": str(self.unattributed_funding)}
 
 
 @dataclass
@@ -145,7 +152,7 @@ class _Replay:
         self.trips: dict[Key, _Trip] = {}
         self.trades: list[TradeRecord] = []
         self.fills = 0
-        self.volume = self.realized = self.fees = self.cost = self.capital = ZERO
+        self.volume = self.realized = self.fees = self.funding = self.cost = self.capital = ZERO
         self.open_books = 0
         self.open_since = 0
         self.exposed_ms = 0
@@ -171,6 +178,21 @@ class _Replay:
             self.fees += fee
             self.capital = max(self.capital, self.cost)
             self.daily[min(self._day(fill.ts), self.days - 1)] += float(realized - fee)
+
+    def fund(self, venue: str, symbol: str, amount: Decimal, ts: int) -> None:
+        """This book's part of a funding payment: into its position, the round trip under
+        way and, in the period, the day's P&L."""
+        self.ledger.book(venue, symbol).funding += amount
+        trip = self.trips.get((venue, symbol))
+        if trip is not None:
+            trip.pnl += amount
+        if ts >= self.start:
+            self.funding += amount
+            self.daily[min(self._day(ts), self.days - 1)] += float(amount)
+
+    def size(self, venue: str, symbol: str) -> Decimal:
+        found = self.ledger.books.get((venue, symbol))
+        return found.size if found is not None else ZERO
 
     def _exposure(self, before: Decimal, after: Decimal, ts: int) -> None:
         opened, closed = before == 0 and after != 0, before != 0 and after == 0
@@ -224,7 +246,8 @@ class _Replay:
         metrics = self._metrics()
         return Performance(
             name=name, fills=self.fills, volume=self.volume, trades=len(self.trades), realized=self.realized,
-            fees=self.fees, funding=None, net=self.realized - self.fees, unrealized=unrealized,
+            fees=self.fees, funding=self.funding, net=self.realized - self.fees + self.funding,
+            unrealized=unrealized,
             open_positions=open_positions, unmarked=tuple(unmarked), capital=self.capital,
             total_return=metrics.total_return if metrics else None, win_rate=metrics.win_rate if metrics else None,
             profit_factor=metrics.profit_factor if metrics else None, sharpe=metrics.sharpe if metrics else None,
@@ -260,43 +283,67 @@ def contract_sizes(instrument: Callable[[str, str], Instrument | None]) -> Contr
 
 def build_report(
     fills: Iterable[Fill], period: str, now_ms: int, *, mark: Mark, contract_size: ContractSize | None = None,
-    strategies: Sequence[str] = (), strategy: str | None = None,
+    strategies: Sequence[str] = (), strategy: str | None = None, funding: Iterable[FundingPayment] = (),
 ) -> Report:
     """The report over ``period`` up to ``now_ms``: a row per strategy (those named in
     ``strategies`` even without fills, then any other that has fills, then ``manual``) and the
-    total; with ``strategy``, that one row only. An unknown strategy is a ReportError naming
-    the known ones."""
+    total; with ``strategy``, that one row only. ``funding``: the payments on record, shared as
+    the module doc says. An unknown strategy is a ReportError naming the known ones."""
     ordered = sorted(fills, key=lambda fill: fill.ts)
-    start = period_start(period, now_ms, ordered[0].ts if ordered else None)
+    payments = sorted(funding, key=lambda payment: payment.ts)
+    first = min([*(f.ts for f in ordered[:1]), *(p.ts for p in payments[:1])], default=None)
+    start = period_start(period, now_ms, first)
     names = list(dict.fromkeys([*strategies, *(f.strategy_id for f in ordered if f.strategy_id)]))
     if any(f.strategy_id is None for f in ordered):
         names.append(MANUAL)
-    if strategy is not None:
-        if strategy not in names:
-            known = ", ".join(names) or "none yet"
-            raise ReportError(f"unknown strategy '{strategy}': strategies configured or with fills: {known}")
-        names = [strategy]
+    if strategy is not None and strategy not in names:
+        known = ", ".join(names) or "none yet"
+        raise ReportError(f"unknown strategy '{strategy}': strategies configured or with fills: {known}")
     sizes = _contract_size_of(contract_size)
     books = {name: _Replay(sizes, start, now_ms) for name in names}
-    total = _Replay(sizes, start, now_ms) if strategy is None else None
-    for fill in ordered:
-        if fill.ts > now_ms:
+    total = _Replay(sizes, start, now_ms)
+    unattributed = ZERO
+    # a fill at a funding time was in the position that time paid on
+    events: list[tuple[int, int, Fill | FundingPayment]] = sorted(
+        [*((f.ts, 0, f) for f in ordered), *((p.ts, 1, p) for p in payments)], key=lambda event: event[:2])
+    for ts, _, event in events:
+        if ts > now_ms:
             break
-        own = books.get(fill.strategy_id or MANUAL)
-        if own is not None:
-            own.apply(fill)
-        if total is not None:
-            total.apply(fill)
-    return Report(period, start, now_ms, [books[name].result(name, mark) for name in names],
-                  total.result(TOTAL, mark) if total is not None else None)
+        if isinstance(event, Fill):
+            books[event.strategy_id or MANUAL].apply(event)
+            total.apply(event)
+            continue
+        if not _share(event, books.values(), total.size(event.venue, event.symbol)) and ts >= start:
+            unattributed += event.amount
+        total.fund(event.venue, event.symbol, event.amount, ts)
+    shown = [strategy] if strategy is not None else names
+    return Report(period, start, now_ms, [books[name].result(name, mark) for name in shown],
+                  total.result(TOTAL, mark) if strategy is None else None, unattributed)
+
+
+def _share(payment: FundingPayment, books: Iterable[_Replay], account: Decimal) -> bool:
+    """Give each book holding the market its part of ``payment`` by its signed share of the
+    ``account``'s position (the last one the rest, so the parts add up to the payment exactly);
+    False when the fills explain no position to share it by."""
+    holding = [(book, book.size(payment.venue, payment.symbol)) for book in books]
+    holding = [(book, size) for book, size in holding if size]
+    if not account or not holding:
+        return False
+    given = ZERO
+    for book, size in holding[:-1]:
+        part = payment.amount * size / account
+        book.fund(payment.venue, payment.symbol, part, payment.ts)
+        given += part
+    holding[-1][0].fund(payment.venue, payment.symbol, payment.amount - given, payment.ts)
+    return True
 
 
 def _percent(value: float | None, *, sign: bool = False) -> str:
     return "-" if value is None else f"{value * 100:{'+' if sign else ''}.2f}%"
 
 
-def _money(value: Decimal | None, *, sign: bool = False) -> str:
-    return "not recorded" if value is None else f"{value:{'+' if sign else ''},.2f}"
+def _money(value: Decimal, *, sign: bool = False) -> str:
+    return f"{value:{'+' if sign else ''},.2f}"
 
 
 #: (label, how a row shows it): the columns of `opentrade report` and the rows of the Reports screen
@@ -329,8 +376,12 @@ def notes(report: Report) -> list[str]:
     rows = [*report.strategies, *([report.total] if report.total is not None else [])]
     unmarked = sorted({market for row in rows for market in row.unmarked})
     lines = ["Return is on capital employed (the largest cost of the open positions); Sharpe and drawdown are of "
-             "the realized P&L net of fees, by day.",
-             "Funding: not recorded (venues book it into the position's realized P&L; the engine stores no payments)."]
+             "the realized P&L net of fees and funding, by day.",
+             "Funding is in Net P&L; each payment is shared among the strategies by their share of the position it "
+             "was paid on."]
+    if report.unattributed_funding:
+        lines.append(f"Funding {_money(report.unattributed_funding, sign=True)} on positions no recorded fill explains: "
+                     "in the total only.")
     if unmarked:
         lines.append(f"* no mark for {', '.join(unmarked)}: left out of Open P&L.")
     return lines

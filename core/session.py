@@ -21,20 +21,21 @@ if TYPE_CHECKING:
     from core.config import AgentsConfig, TradingConfig, UIConfig
     from core.events import AgentDecision, Event, RiskAlert, Subscription
     from core.models import (
-        Balance,
-        Candle,
-        Fill,
-        Instrument,
-        MarketStats,
-        Order,
-        OrderBook,
-        OrderRequest,
-        Position,
-        ProtectiveLevels,
-        RiskState,
-        Ticker,
-        Trade,
-    )
+    Balance,
+    Candle,
+    Fill,
+    FundingPayment,
+    Instrument,
+    MarketStats,
+    Order,
+    OrderBook,
+    OrderRequest,
+    Position,
+    ProtectiveLevels,
+    RiskState,
+    Ticker,
+    Trade,
+)
     from core.risk.gate import Refusal
     from core.risk.gauges import LimitUsage
     from core.storage.audit import AuditEntry
@@ -159,6 +160,9 @@ class Session(Protocol):
 
     async def all_fills(self) -> list[Fill]:
         """Every stored fill, oldest first: what the reports are worked out from."""
+
+    async def all_funding(self) -> list[FundingPayment]:
+        """Every stored funding payment, oldest first: the reports' funding."""
 
     async def audit_entries(self, kind: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
 

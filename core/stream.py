@@ -12,7 +12,7 @@ ones missed) and comes again as current state after a reconnect.
 
 Topics: ``book:VENUE:SYMBOL``, ``trades:VENUE:SYMBOL``, ``candles:VENUE:SYMBOL``,
 ``stats:VENUE:SYMBOL`` (the data service's funding and open interest), ``tickers``,
-``orders``, ``fills``, ``positions``, ``balances``, ``risk``, ``alerts``, ``decisions``,
+``orders``, ``fills`` (with the funding payments recorded), ``positions``, ``balances``, ``risk``, ``alerts``, ``decisions``,
 ``strategies``, ``status``; a subscription ending in ``*`` takes every topic it begins
 (``book:*``). ``control`` (hello, snapshot, error) reaches every client.
 """
@@ -33,6 +33,7 @@ from core.events import (
     ConnectionChanged,
     EngineStatus,
     Event,
+    FundingPaid,
     MarketEvent,
     MarketStatsUpdated,
     OrderBookUpdated,
@@ -125,7 +126,7 @@ STREAM_EVENTS: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         OrderBookUpdated, TradePrinted, CandleClosed, MarketStatsUpdated, TickerUpdated, OrderUpdated, OrderRejected,
-        OrderFilled, PositionChanged, PositionsMarked, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert,
+        OrderFilled, FundingPaid, PositionChanged, PositionsMarked, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert,
         AgentDecision,
         SignalGenerated, StrategyHalted, StrategyChanged, EngineStatus, ConnectionChanged, StatusChanged,
         StreamHello, StreamSnapshot, StreamError,
@@ -148,7 +149,7 @@ def topic_of(event: Event) -> str | None:
             return "tickers"
         case OrderUpdated() | OrderRejected():
             return "orders"
-        case OrderFilled():
+        case OrderFilled() | FundingPaid():
             return "fills"
         case PositionChanged() | PositionsMarked() | ProtectionChanged():
             return "positions"

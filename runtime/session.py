@@ -14,6 +14,7 @@ from core.models import (
     Balance,
     Candle,
     Fill,
+    FundingPayment,
     Instrument,
     MarketStats,
     Order,
@@ -200,6 +201,9 @@ class LocalSession:
 
     async def all_fills(self) -> list[Fill]:
         return await self.engine.db.load_fills()
+
+    async def all_funding(self) -> list[FundingPayment]:
+        return await self.engine.db.load_funding()
 
     async def audit_entries(self, kind: str | None = None, limit: int = 100) -> list[AuditEntry]:
         return await self.engine.db.audit_entries(kind=kind, limit=limit)

@@ -15,6 +15,7 @@ from core.events import (
     CandleClosed,
     ConnectionChanged,
     Event,
+    FundingPaid,
     OrderBookUpdated,
     OrderFilled,
     OrderRejected,
@@ -30,7 +31,7 @@ from core.events import (
 from core.stream import PositionsMarked, StatusChanged, StrategyChanged, StreamSnapshot
 
 WATCHED_EVENTS: tuple[type[Event], ...] = (
-    OrderBookUpdated, TradePrinted, TickerUpdated, CandleClosed, OrderUpdated, OrderFilled,
+    OrderBookUpdated, TradePrinted, TickerUpdated, CandleClosed, OrderUpdated, OrderFilled, FundingPaid,
     PositionChanged, ProtectionChanged, BalancesChanged, RiskStateChanged, RiskAlert, OrderRejected, AgentDecision,
     SignalGenerated, ConnectionChanged,
     # only from a gateway's stream, for an attached app
@@ -52,6 +53,7 @@ class Changes:
     risk: bool = False
     decisions: bool = False
     signals: bool = False
+    funding: bool = False  # a funding payment recorded
     fills: list[OrderFilled] = field(default_factory=list)
     alerts: list[RiskAlert] = field(default_factory=list)
     rejections: list[OrderRejected] = field(default_factory=list)
@@ -82,6 +84,8 @@ class Changes:
             case OrderFilled():
                 self.orders = self.positions = True
                 self.fills.append(event)
+            case FundingPaid():
+                self.funding = True
             case PositionChanged() | BalancesChanged() | ProtectionChanged():
                 self.positions = True
             case RiskStateChanged():

@@ -63,10 +63,11 @@ async def load(storage: StorageTarget, config: AppConfig, period: str, strategy:
 
     async with await storage.open() as db:
         fills = await db.load_fills()
+        funding = await db.load_funding()
         positions = await db.load_positions()
     marks = {(p.venue, p.symbol): p.mark_price for p in positions if p.mark_price is not None}
     return build_report(fills, period, clock.now_ms(), mark=lambda venue, symbol: marks.get((venue, symbol)),
-                        contract_size=sizes, strategies=list(config.strategies), strategy=strategy)
+                        contract_size=sizes, strategies=list(config.strategies), strategy=strategy, funding=funding)
 
 
 def handle(args: argparse.Namespace, ctx: CommandContext) -> int:

@@ -63,7 +63,8 @@ class BacktestRisk:
         self._bus = bus
         self._clock = clock
         self._venue = venue
-        self.portfolio = Portfolio(clock, bus=bus, default_leverage=config.trading.default_leverage)
+        # the backtester's account lends: a spot sell past the holdings opens a short, checked as one
+        self.portfolio = Portfolio(clock, bus=bus, default_leverage=config.trading.default_leverage, spot_shorts=True)
         by_key = {}
         for instrument in instruments:
             self.portfolio.register_instrument(instrument)

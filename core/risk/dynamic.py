@@ -208,7 +208,8 @@ class DynamicRisk:
         positions, or beyond the limit (working orders on its side included) as cut by
         volatility or sentiment."""
         position = self._portfolio.position(request.venue, request.symbol)
-        if not self._config.enabled or only_reduces(request, instrument, position, open_orders):
+        if not self._config.enabled or only_reduces(request, instrument, position, open_orders,
+                                                         spot_shorts=self._portfolio.spot_shorts):
             return None
         paused = self.macro_pause()
         if paused is not None:

@@ -2,7 +2,8 @@
 
 Buys and sells on the same market cannot both add to the position, so the worst case is the
 larger of "all buys fill" and "all sells fill". Reduce-only orders never add and are left out,
-and so are spot sells: spot cannot go short, a sell only turns holdings into cash.
+and so are spot sells: spot cannot go short, a sell only turns holdings into cash. Where the
+venue lends (``Portfolio.spot_shorts``: the backtester), a spot market is a perpetual's case.
 
 For one order, the same worst case: the position after it and every working order on its side
 fill (``projected_size``), and whether it can only shrink the position (``only_reduces``).
@@ -66,13 +67,15 @@ def projected_size(position: Position | None, request: OrderRequest, open_orders
 
 
 def only_reduces(
-    request: OrderRequest, instrument: Instrument, position: Position | None, open_orders: list[Order]
+    request: OrderRequest, instrument: Instrument, position: Position | None, open_orders: list[Order], *,
+    spot_shorts: bool = False,
 ) -> bool:
     """Whether the order can only shrink exposure: reduce-only, a spot sell (spot cannot go
     short, so it sells what is held), or the opposite side of a position and, together with
     the working orders on that side, no larger than it (so a stack of small closing orders
-    cannot open a position on the other side unchecked)."""
-    if request.reduce_only or (not instrument.is_perpetual and request.side.sign < 0):
+    cannot open a position on the other side unchecked). With ``spot_shorts`` (the venue lends)
+    a spot sell past the holdings opens a short, and is checked as a perpetual's would be."""
+    if request.reduce_only or (not instrument.is_perpetual and not spot_shorts and request.side.sign < 0):
         return True
     if position is None or (position.side is PositionSide.LONG) != (request.side.sign < 0):
         return False
@@ -113,6 +116,7 @@ def projected_exposure(
         if instrument is None:
             size, contract_size, quote = market.worst_size(spot=False), Decimal(1), portfolio.quote_currency
         else:
-            size, contract_size, quote = market.worst_size(not instrument.is_perpetual), instrument.contract_size, instrument.quote
+            spot = not instrument.is_perpetual and not portfolio.spot_shorts
+            size, contract_size, quote = market.worst_size(spot), instrument.contract_size, instrument.quote
         result[(venue, symbol)] = portfolio.to_quote(venue, size * price * contract_size, quote)
     return result

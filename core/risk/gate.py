@@ -100,7 +100,7 @@ class PreTradeGate:
             return None
         open_orders = [o for o in self._open_orders() if o.client_order_id != exclude]
         position = self._portfolio.position(request.venue, request.symbol)
-        reduces = only_reduces(request, instrument, position, open_orders)
+        reduces = only_reduces(request, instrument, position, open_orders, spot_shorts=self._portfolio.spot_shorts)
         if self._safety is not None:
             abnormal = self._safety.screen(request, instrument, open_orders, reduces=reduces, dry_run=dry_run)
             if abnormal is not None:
@@ -131,7 +131,7 @@ class PreTradeGate:
         if position is None:
             position = self._portfolio.position(request.venue, request.symbol)
         if reduces is None:
-            reduces = only_reduces(request, instrument, position, open_orders)
+            reduces = only_reduces(request, instrument, position, open_orders, spot_shorts=self._portfolio.spot_shorts)
         if risk.state is RiskState.HALTED and (risk.halted_by_person or not reduces):
             return RiskCheckResult.reject("halted", risk.halt_text())
         mark = mark_price if mark_price is not None else self._portfolio.mark(request.venue, request.symbol)

@@ -36,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from core.models import Balance, Candle, Fill, FundingRate, MarketStats, Order, Position, ProtectiveLevels
+from core.models import Balance, Candle, Fill, FundingPayment, FundingRate, MarketStats, Order, Position, ProtectiveLevels
 from core.ports import Clock
 from core.redact import redact
 from core.storage import ops
@@ -68,6 +68,8 @@ from core.storage.queries import (
     MARKET_STATS,
     MARKET_STATS_COLUMNS,
     ORDER,
+    PAYMENT,
+    PAYMENT_COLUMNS,
     POSITION,
     PROTECTION,
     Where,
@@ -340,6 +342,29 @@ class Database:
         where.range("ts", since_ms, until_ms)
         return await self._recent(", ".join(FILL_COLUMNS), "fills", where, ("ts", "rowid"), limit, FILL)
 
+    # Funding payments
+
+    async def record_funding(self, payment: FundingPayment) -> bool:
+        """Store a funding payment once, with its audit entry: True if it was new, False if
+        one for the same venue, market and funding time was already stored."""
+        payload = payment.model_dump(mode="json")
+        row = tuple(payload[column] for column in PAYMENT_COLUMNS)
+        draft = self._draft("funding", "engine", payload, payment.ts)
+        return bool(await self._writer.submit(partial(ops.record_new_op, _INSERT_PAYMENT, row, draft)))
+
+    async def load_funding(
+        self, *, venue: str | None = None, symbol: str | None = None, since_ms: int | None = None,
+        until_ms: int | None = None, limit: int | None = None,
+    ) -> list[FundingPayment]:
+        where = Where()
+        if venue is not None:
+            where.add("venue = ?", venue)
+        if symbol is not None:
+            where.add("symbol = ?", symbol)
+        where.range("ts", since_ms, until_ms)
+        return await self._recent(", ".join(PAYMENT_COLUMNS), "funding_payments", where, ("ts", "venue", "symbol"),
+                                  limit, PAYMENT)
+
     # Audit log
 
     async def audit(
@@ -535,6 +560,10 @@ def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
 
 
 _UPSERT_FUNDING = _upsert("funding_rates", ("venue", "symbol", *FUNDING_COLUMNS), ("venue", "symbol", "ts"))
+_INSERT_PAYMENT = (
+    f"INSERT INTO funding_payments ({', '.join(PAYMENT_COLUMNS)}) VALUES ({placeholders(len(PAYMENT_COLUMNS))}) "
+    "ON CONFLICT (venue, symbol, ts) DO NOTHING"
+)
 _UPSERT_MARKET_STATS = _upsert("market_stats", MARKET_STATS_COLUMNS, ("venue", "symbol", "ts"))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.models import Balance, Candle, Fill, FundingRate, MarketStats, Order, Position, ProtectiveLevels
+from core.models import Balance, Candle, Fill, FundingPayment, FundingRate, MarketStats, Order, Position, ProtectiveLevels
 from core.storage.audit import AuditEntry, AuditVerification
 from core.storage.dialect import Dialect
 from core.storage.errors import StorageError
@@ -95,6 +95,13 @@ class Storage(Protocol):
         client_order_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
         limit: int | None = None,
     ) -> list[Fill]: ...
+
+    async def record_funding(self, payment: FundingPayment) -> bool: ...
+
+    async def load_funding(
+        self, *, venue: str | None = None, symbol: str | None = None, since_ms: int | None = None,
+        until_ms: int | None = None, limit: int | None = None,
+    ) -> list[FundingPayment]: ...
 
     async def audit(
         self, kind: str, payload: dict[str, Any], actor: str = "engine", ts: int | None = None

@@ -131,6 +131,15 @@ def record_fill_op(fill_row: tuple[Any, ...], draft: AuditDraft, conn: Conn, cha
     return True
 
 
+def record_new_op(sql: str, row: tuple[Any, ...], draft: AuditDraft, conn: Conn, chain: AuditChain) -> bool:
+    """Insert a row unless its key is stored (``sql`` says ON CONFLICT DO NOTHING), audited
+    when new; True if it was."""
+    if conn.execute(sql, row).rowcount != 1:
+        return False
+    chain.append(conn, draft)
+    return True
+
+
 def audit_op(draft: AuditDraft, conn: Conn, chain: AuditChain) -> AuditEntry:
     return chain.append(conn, draft)
 

@@ -7,7 +7,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from core.models import Candle, Fill, FundingRate, MarketStats, Order, OrderStatus, Position, ProtectiveLevels
+from core.models import Candle, Fill, FundingPayment, FundingRate, MarketStats, Order, OrderStatus, Position, ProtectiveLevels
 from core.storage.codec import M, row_model
 from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn
 from core.storage.errors import StorageError
@@ -74,5 +74,7 @@ CANDLE = converter(Candle, CANDLE_COLUMNS)
 PROTECTION = converter(ProtectiveLevels, PROTECTION_COLUMNS)
 FUNDING_COLUMNS = tuple(FundingRate.model_fields)
 FUNDING = converter(FundingRate, FUNDING_COLUMNS)
+PAYMENT_COLUMNS = tuple(FundingPayment.model_fields)
+PAYMENT = converter(FundingPayment, PAYMENT_COLUMNS)
 MARKET_STATS_COLUMNS = tuple(MarketStats.model_fields)
 MARKET_STATS = converter(MarketStats, MARKET_STATS_COLUMNS)

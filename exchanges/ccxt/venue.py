@@ -141,6 +141,8 @@ class CcxtVenue(DerivativesReads):
             raise VenueError(f"{self.name}: live trading has not been confirmed; confirm it in the app first")
 
     def supports(self, capability: Capability) -> bool:
+        if capability is Capability.FUNDING_PAYMENTS:
+            return self._pays_funding()
         return capability is Capability.LIVE_CONFIRMATION and self.mode == "live"
 
     def confirm_live(self) -> None:

@@ -49,7 +49,10 @@ Funding every 8 hours comes from the perpetual's own basis over its simulated sp
 (exchanges.paper.funding: the interval's mean premium plus the clamped interest rate, as the
 exchanges compute it); the venue answers the data service's funding questions
 (``DerivativesFeed``: the rate the interval would pay now, the next payment time, the rates it
-paid since it started) and has no open interest or long/short ratio to give.
+paid since it started) and has no open interest or long/short ratio to give. Each payment on a
+position is published (``FundingReported``) and kept in its file with the position it changed,
+so the engine can also read what it missed (``fetch_funding_payments``, as from an exchange's
+income history).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ from core.events import (
     Event,
     EventBus,
     ExecutionReported,
+    FundingReported,
     OrderBookUpdated,
     PositionChanged,
     RiskAlert,
@@ -87,12 +91,14 @@ from core.models import (
     Candle,
     ExecutionReport,
     Funding,
+    FundingPayment,
     FundingRate,
     Instrument,
     Order,
     OrderBook,
     OrderStatus,
     Position,
+    PositionSide,
     Side,
     Ticker,
     Trade,
@@ -113,7 +119,8 @@ BOOK_DEPTH = 20
 SAVE_SIMULATION_EVERY = 100  # steps
 MIN_STEP_INTERVAL = 0.05  # clock seconds between background steps, however fast the speed
 FUNDING_INTERVAL_MS = 8 * 3_600_000
-FUNDING_KEPT = 1000  # payments each perpetual remembers for fetch_funding_history (a year at 8 hours)
+FUNDING_KEPT = 1000  # rates each perpetual remembers for fetch_funding_history (a year at 8 hours)
+PAYMENTS_KEPT = 1000  # payments on positions the venue keeps for fetch_funding_payments
 HOUR_MS = TIMEFRAMES_MS["1h"]
 DAY_HOURS = 24
 
@@ -183,6 +190,8 @@ class PaperVenue:
         self._closed = False
         self._staged_orders: dict[str, SimOrder] = {}
         self._staged_positions: dict[str, Book | None] = {}
+        self._payments: list[FundingPayment] = []
+        self._payments_staged = False
         self._flush_handle: asyncio.Handle | None = None
         self._flushed: asyncio.Future[None] | None = None
         self._restore()
@@ -220,6 +229,7 @@ class PaperVenue:
         self._steps: int = self._state.meta("steps") or 0
         saved_slot = self._state.meta("funding_slot")
         self._funding_slot: int = saved_slot if saved_slot is not None else self._now() // FUNDING_INTERVAL_MS
+        self._payments = [FundingPayment.model_validate(paid) for paid in self._state.meta("funding_payments") or []]
         factor = self._state.meta("market_factor")
         if factor is not None:
             self._factor.restore(factor)
@@ -308,14 +318,13 @@ class PaperVenue:
         flushed, self._flushed, self._flush_handle = self._flushed, None, None
         orders, positions = self._staged_orders, self._staged_positions
         self._staged_orders, self._staged_positions = {}, {}
+        meta: dict[str, object] = {"fill_seq": self.exchange.fill_seq, "order_seq": self.exchange.order_seq,
+                                   "funding_slot": self._funding_slot}
+        if self._payments_staged:
+            meta["funding_payments"] = [paid.model_dump(mode="json") for paid in self._payments]
         try:
-            self._state.save(
-                orders=orders.values(),
-                balances=self._balance_rows(),
-                positions=positions,
-                meta={"fill_seq": self.exchange.fill_seq, "order_seq": self.exchange.order_seq,
-                      "funding_slot": self._funding_slot},
-            )
+            self._state.save(orders=orders.values(), balances=self._balance_rows(), positions=positions, meta=meta)
+            self._payments_staged = False
         except Exception as exc:
             log.error("paper venue %s: saving its state failed, will retry with the next change: %s", self.name, exc)
             self._staged_orders = {**orders, **self._staged_orders}
@@ -398,7 +407,7 @@ class PaperVenue:
         return False
 
     def supports(self, capability: Capability) -> bool:
-        return False
+        return capability is Capability.FUNDING_PAYMENTS
 
     def confirm_live(self) -> None:
         """Paper money: nothing to confirm."""
@@ -434,6 +443,9 @@ class PaperVenue:
 
     async def fetch_funding_history(self, symbol: str, since: int | None = None) -> list[FundingRate]:
         return [paid for paid in self._market(symbol).funding_paid if since is None or paid.ts >= since]
+
+    async def fetch_funding_payments(self, since: int | None = None) -> list[FundingPayment]:
+        return [paid for paid in self._payments if since is None or paid.ts >= since]
 
     async def fetch_open_interest(self, symbol: str) -> float | None:
         return None
@@ -582,22 +594,33 @@ class PaperVenue:
     def _pay_funding(self, now: int) -> None:
         """At each 8-hour mark every perpetual pays the rate of its interval's basis (positive:
         longs pay shorts) on the notional at the mark. It is booked into the balance and the
-        position's realized PnL without an event: the engine sees it at its next account sync,
-        like a venue's funding history."""
+        position's realized PnL, kept with them, and published as a FundingReported per position;
+        the balances and positions reach the engine at its next account sync."""
         self._funding_slot = now // FUNDING_INTERVAL_MS
-        paid = {}
+        funding_ts = self._funding_slot * FUNDING_INTERVAL_MS
+        paid: dict[str, Book | None] = {}
+        payments = []
         for symbol, market in self._markets.items():
             if not market.instrument.is_perpetual:
                 continue
             rate = market.premium.rate()
             market.premium.reset()
-            market.funding_paid = [*market.funding_paid[1 - FUNDING_KEPT:],
-                                   FundingRate(ts=self._funding_slot * FUNDING_INTERVAL_MS, rate=float(rate))]
+            market.funding_paid = [*market.funding_paid[1 - FUNDING_KEPT:], FundingRate(ts=funding_ts, rate=float(rate))]
+            book = self.exchange.account.position(symbol)
             received = self.exchange.pay_funding(symbol, rate, market.mark, now)
-            if received is not None:
-                paid[symbol] = self.exchange.account.position(symbol)
+            if received is not None and book is not None:
+                paid[symbol] = book
+                payments.append(FundingPayment(
+                    venue=self.name, symbol=symbol, ts=funding_ts, amount=received, currency=market.instrument.quote,
+                    rate=rate, price=market.mark, side=PositionSide.LONG if book.size > 0 else PositionSide.SHORT,
+                    size=abs(book.size)))
                 log.info("paper venue %s: %s funding %s %s", self.name, symbol, received, market.instrument.quote)
+        if payments:
+            self._payments = [*self._payments, *payments][-PAYMENTS_KEPT:]
+            self._payments_staged = True
         self._save([], paid)
+        for payment in payments:
+            self._publish(FundingReported(payment))
 
     def _mark_to_market(self, market: _Market, now: int) -> None:
         market.mark = market.instrument.round_price(Decimal(market.sim.price))

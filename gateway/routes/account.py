@@ -1,9 +1,9 @@
-"""The account: status, balances, positions, orders (open, one, history) and fills."""
+"""The account: status, balances, positions, orders (open, one, history), fills and funding payments."""
 
 from __future__ import annotations
 
-from core.api import FillsQuery, Health, HistoryQuery, OrdersQuery, Settings, VenueQuery
-from core.models import Fill, Order
+from core.api import FillsQuery, FundingQuery, Health, HistoryQuery, OrdersQuery, Settings, VenueQuery
+from core.models import Fill, FundingPayment, Order
 from core.views import (
     AccountSnapshot,
     PositionView,
@@ -92,3 +92,11 @@ async def fills(call: Call) -> list[Fill]:
     return await call.engine.fills(venue=_known_venue(call), symbol=q.symbol, strategy_id=q.strategy_id,
                                    client_order_id=q.client_order_id, since_ms=q.since_ms, until_ms=q.until_ms,
                                    limit=q.limit)
+
+
+@routes.route("GET", "/funding", summary="Funding payments on perpetual positions, newest last",
+              response=list[FundingPayment], query=FundingQuery)
+async def funding(call: Call) -> list[FundingPayment]:
+    q = call.query
+    return await call.engine.db.load_funding(venue=_known_venue(call), symbol=q.symbol, since_ms=q.since_ms,
+                                             until_ms=q.until_ms, limit=q.limit)

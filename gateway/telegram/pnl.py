@@ -22,7 +22,7 @@ PERIODS = ("day", "week")
 @dataclass(frozen=True)
 class StrategyPnl:
     strategy_id: str
-    realized: Decimal  # in the period, net of fees
+    realized: Decimal  # in the period, net of fees and funding
     fees: Decimal
     fills: int
     unrealized: Decimal  # now
@@ -34,7 +34,7 @@ async def strategy_pnl(engine: TradingEngine, period: str) -> tuple[list[Strateg
     loaded = strategies_view(engine)
     report = build_report(await engine.db.load_fills(), period, engine.clock.now_ms(), mark=engine.portfolio.mark,
                           contract_size=contract_sizes(engine.portfolio.instrument),
-                          strategies=[info.strategy_id for info in loaded])
+                          strategies=[info.strategy_id for info in loaded], funding=await engine.db.load_funding())
     figures = {row.name: row for row in report.strategies}
     rows = [StrategyPnl(info.strategy_id, figures[info.strategy_id].net, figures[info.strategy_id].fees,
                         figures[info.strategy_id].fills, info.unrealized_pnl) for info in loaded]

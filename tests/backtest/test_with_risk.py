@@ -55,6 +55,23 @@ async def test_the_position_limit_refuses_in_a_backtest_as_it_does_live() -> Non
     assert "the largest position allowed is 1,000.00 USDT" in entry["first_reason"]
 
 
+async def test_a_spot_sell_past_the_holdings_is_checked_as_the_short_it_opens() -> None:
+    """The backtester's account lends, so selling 15 of the 5 held opens a short of 10: the
+    gate checks it against the position limit as it would a new position, while a sale of
+    what is held still only reduces."""
+    sell = {"side": Side.SELL, "type": OrderType.MARKET, "size": D("15")}
+    script = {(0, 0): [buy("5")], (1, 0): [sell], (2, 0): [{**sell, "size": D("5")}]}
+    rows = [(100, 100, 100, 100)] * 4
+    free, _ = await run_with(None, rows, script)
+    assert free.position_size("BTC/USDT") == -15, "without the gate the sells go short"
+
+    gated, strategy = await run_with(limits(max_position_size=D(700)), rows, script)
+    assert strategy.orders[1] is None, "a short of 10 at 100 is past the 700 USDT limit"
+    assert gated.position_size("BTC/USDT") == 0, "the sale of the 5 held passed"
+    assert gated.risk is not None
+    assert gated.risk.summary()["by_rule"]["max_position_size"]["count"] == 1
+
+
 async def test_a_tripped_breaker_stops_new_exposure_but_lets_the_exit_through() -> None:
     """A loss past the daily limit trips the breaker at the candle's close (the engine's monitor);
     the next buy is refused, the sell that closes the position passes."""

@@ -108,6 +108,7 @@ def install_binance(server: FakeExchange) -> BinanceOrders:
     server.static("GET", "/fapi/v1/leverageBracket", ex, "leverageBracket.json")
     server.static("GET", "/fapi/v3/positionRisk", ex, "positionRisk.json")
     server.route("GET", "/sapi/v1/capital/config/getall", lambda _r: [])
+    server.route("GET", "/fapi/v1/income", lambda _r: [])  # no funding paid or charged yet
     server.static("GET", "/sapi/v1/margin/allPairs", ex, "margin_allPairs.json")
     server.static("GET", "/sapi/v1/margin/isolated/allPairs", ex, "margin_isolated_allPairs.json")
     orders = BinanceOrders(server)
@@ -237,6 +238,7 @@ def install_okx(server: FakeExchange) -> OkxOrders:
     server.static("GET", "/api/v5/account/balance", ex, "balance.json")
     server.static("GET", "/api/v5/account/positions", ex, "positions.json")
     server.route("GET", "/api/v5/asset/currencies", lambda _r: empty)
+    server.route("GET", "/api/v5/account/bills", lambda _r: empty)  # funding bills: none paid or charged yet
     orders = OkxOrders(server)
     server.route("POST", "/api/v5/trade/order", lambda r: orders.create(r.params))
     server.route("POST", "/api/v5/trade/batch-orders", orders.create_batch)
@@ -338,6 +340,8 @@ def install_bybit(server: FakeExchange) -> BybitOrders:
     server.route("POST", "/v5/order/create", orders.create)
     server.route("GET", "/v5/order/realtime", orders.realtime)
     server.route("POST", "/v5/order/cancel", orders.cancel)
+    # executions of type Funding (ccxt's fetchFundingHistory): none paid or charged yet
+    server.route("GET", "/v5/execution/list", lambda _r: _bybit({"nextPageCursor": "", "category": "linear", "list": []}))
     return orders
 
 
@@ -369,6 +373,8 @@ class HyperliquidFake:
         kind = p["type"]
         if kind in ("metaAndAssetCtxs", "spotMeta"):
             return fixture("hyperliquid", f"{kind}.json")
+        if kind == "userFunding":
+            return []  # no funding paid or charged yet
         if kind == "orderStatus":
             order = self.orders.get(p["oid"]) if isinstance(p["oid"], str) else next(
                 (o for o in self.orders.values() if o["oid"] == p["oid"]), None)

@@ -124,7 +124,7 @@ def test_the_reports_screen_and_the_report_command_beside_the_running_app(termin
     terminal.wait_for("Order ticket")
     terminal.keys("8")
     screen = terminal.wait_for("Funding")
-    assert "Profit factor" in screen and "not recorded" in screen and "d Day" in screen
+    assert "Profit factor" in screen and "Funding is in Net P&L" in screen and "d Day" in screen
 
     home = ["--home", str(tmp_path / "home")]
     ran = subprocess.run([opentrade_command(), *home, "report", "--json"], capture_output=True, text=True, timeout=60,

@@ -25,7 +25,7 @@ READS = [
     "/health", "/settings", "/status", "/snapshot", "/markets", "/book?symbol=BTC/USDT&depth=3", "/trades?symbol=BTC/USDT",
     "/stats?symbol=BTC/USDT", "/candles?symbol=BTC/USDT&timeframe=1m", "/tickers", "/balances", "/positions", "/orders",
     "/orders/history",
-    "/orders/{order}", "/fills", "/risk", "/risk/limits", "/risk/breakers", "/risk/alerts", "/strategies",
+    "/orders/{order}", "/fills", "/funding", "/risk", "/risk/limits", "/risk/breakers", "/risk/alerts", "/strategies",
     "/strategies/sma", "/strategies/sma/versions", "/audit?limit=5", "/audit/verify", "/agents/decisions",
 ]
 

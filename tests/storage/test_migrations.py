@@ -109,7 +109,7 @@ async def test_upgrade_records_the_head_of_an_existing_log(store: Store) -> None
         await db.audit("note", {"n": n})
     await db.close()
     store.rows("DROP TABLE audit_head")  # back to a version 2 database: migrations 3 and later undone
-    for table in ("protective_levels", "funding_rates", "market_stats"):
+    for table in ("protective_levels", "funding_rates", "market_stats", "funding_payments"):
         store.rows(f"DROP TABLE {table}")
     store.rows("DELETE FROM schema_migrations WHERE version >= 3")
     upgraded = await store.open()

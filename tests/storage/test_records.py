@@ -9,6 +9,7 @@ import pytest
 from core.models import (
     Balance,
     Candle,
+    FundingPayment,
     FundingRate,
     LevelPlacement,
     MarketStats,
@@ -17,6 +18,7 @@ from core.models import (
     ProtectiveLevels,
 )
 from core.storage import Database, StorageError
+from tests.backends import Store
 from tests.storage.conftest import T0
 
 
@@ -140,3 +142,21 @@ async def test_funding_rates_and_market_stats_round_trip_by_market_and_time(db: 
     assert await db.load_market_stats("bn", "BTC/USDT:USDT") == [full, bare]
     assert await db.load_market_stats("bn", "BTC/USDT:USDT", limit=1) == [bare]
     assert await db.load_market_stats("bn", "ETH/USDT:USDT") == []
+
+
+async def test_funding_payments_are_recorded_once_audited_and_listed(db: Database, store: Store) -> None:
+    paid = FundingPayment(venue="paper", symbol="BTC/USDT:USDT", ts=T0, amount=Decimal("-1.2600"), currency="USDT",
+                          rate=Decimal("0.0001"), price=Decimal("42000.0"), side=PositionSide.LONG, size=Decimal("0.300"))
+    received = FundingPayment(venue="bn", symbol="ETH/USDT:USDT", ts=T0 + 8 * 3_600_000, amount=Decimal("0.03125"),
+                              currency="USDT")
+    assert await db.record_funding(paid) and await db.record_funding(received)
+    # read again after a restart, or from the venue's history: the same funding time is the same payment
+    assert not await db.record_funding(paid.model_copy(update={"amount": Decimal("-9")}))
+    assert await db.load_funding() == [paid, received]
+    assert await db.load_funding(venue="bn") == [received]
+    assert await db.load_funding(symbol="BTC/USDT:USDT", since_ms=T0, until_ms=T0 + 1) == [paid]
+    assert await db.load_funding(limit=1) == [received]
+    assert store.rows("SELECT amount, rate, side FROM funding_payments WHERE venue = 'paper'") == [
+        ("-1.2600", "0.0001", "long")]
+    audited = await db.audit_entries(kind="funding")
+    assert [entry.payload["amount"] for entry in audited] == ["-1.2600", "0.03125"]

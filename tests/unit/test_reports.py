@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.models import Fill, Side
-from core.reports import MANUAL, ReportError, build_report, period_start
+from core.models import Fill, FundingPayment, Side
+from core.reports import MANUAL, ReportError, build_report, notes, period_start
 
 D = Decimal
 
@@ -63,7 +63,7 @@ def test_all_history_per_strategy_and_in_total() -> None:
     assert sma.exposure == pytest.approx(72 / 108)  # held 29 Nov to 2 Dec of 4.5 days
     assert sma.max_drawdown == pytest.approx(-0.001)  # the buy's fee before the sale
     assert sma.sharpe is not None and sma.sharpe > 0
-    assert sma.funding is None, "not recorded, so not shown as a measured zero"
+    assert sma.funding == 0, "no payment on record: none received or paid"
 
     grid = rows["grid"]
     assert (grid.net, grid.capital, grid.win_rate, grid.profit_factor) == (D("-10.39"), D("200"), 0.0, 0.0)
@@ -126,10 +126,40 @@ def test_one_strategy_only_and_the_refusals() -> None:
 
 def test_the_json_form_names_every_figure() -> None:
     row = build_report(HISTORY, "all", NOW, mark=mark).to_dict()
-    assert list(row) == ["period", "since_ms", "until_ms", "strategies", "total"]
+    assert list(row) == ["period", "since_ms", "until_ms", "strategies", "total", "unattributed_funding"]
     total = row["total"]
     assert isinstance(total, dict)
     assert list(total) == ["name", "fills", "volume", "trades", "realized", "fees", "funding", "net", "unrealized",
                            "open_positions", "unmarked", "capital", "return", "win_rate", "profit_factor", "sharpe",
                            "max_drawdown", "exposure"]
-    assert (total["net"], total["funding"], total["fees"]) == ("-0.65", None, "0.65")
+    assert (total["net"], total["funding"], total["fees"]) == ("-0.65", "0", "0.65")
+
+
+PERP = "BTC/USDT:USDT"
+FUNDED = [
+    fill(11, "2026-12-01T00:00", Side.BUY, "3", "100", "0", "carry", symbol=PERP),
+    fill(12, "2026-12-01T00:00", Side.SELL, "1", "100", "0", "hedge", symbol=PERP),
+    fill(13, "2026-12-02T00:00", Side.SELL, "3", "102", "0", "carry", symbol=PERP),
+]
+PAID = [  # the account was long 2: it paid 2 (1 a contract); nothing explains the ETH position
+    FundingPayment(venue="paper", symbol=PERP, ts=ms("2026-12-01T08:00"), amount=D("-2"), currency="USDT"),
+    FundingPayment(venue="paper", symbol="ETH/USDT:USDT", ts=ms("2026-12-01T16:00"), amount=D("0.5"), currency="USDT"),
+]
+
+
+def test_funding_is_shared_by_each_strategys_share_of_the_position_and_is_in_the_net() -> None:
+    report = build_report(FUNDED, "all", NOW, mark=lambda v, s: D("100"), funding=PAID)
+    carry, hedge = report.strategies
+    # carry held +3 of the account's +2: it pays 3 (1 a contract); hedge's short 1 receives 1
+    assert (carry.funding, hedge.funding) == (D("-3"), D("1"))
+    assert (carry.realized, carry.net) == (D("6"), D("3")), "the funding its long paid is in its net"
+    assert carry.total_return == pytest.approx(3 / 300)
+    # the account's book nets hedge's short against carry's long: it realized 4 and is short 1 at 102
+    assert report.total is not None and report.total.funding == D("-1.5") and report.total.net == D("2.5")
+    assert report.unattributed_funding == D("0.5")
+    assert "Funding +0.50 on positions no recorded fill explains: in the total only." in notes(report)
+    assert report.to_dict()["unattributed_funding"] == "0.5"
+    [alone] = build_report(FUNDED, "all", NOW, mark=lambda v, s: D("100"), funding=PAID, strategy="hedge").strategies
+    assert alone.funding == D("1"), "its share is of the account's position, whatever the rows shown"
+    day = build_report(FUNDED, "day", NOW, mark=lambda v, s: D("100"), funding=PAID)
+    assert day.total is not None and day.total.funding == 0, "paid before the period"

@@ -23,15 +23,17 @@ if TYPE_CHECKING:
 
 
 async def read_report(session: Session, period: str) -> Report:
-    """Everything this screen reads of the engine, in one place: the stored fills, the marks,
-    the contract sizes and the loaded strategies, in this process or through a gateway."""
+    """Everything this screen reads of the engine, in one place: the stored fills and funding
+    payments, the marks, the contract sizes and the loaded strategies, in this process or
+    through a gateway."""
 
     def instrument(venue: str, symbol: str) -> Instrument | None:
         return next((found for found in session.instruments(venue) if found.symbol == symbol), None)
 
     fills = await session.all_fills()
     return build_report(fills, period, session.now_ms(), mark=session.mark, contract_size=contract_sizes(instrument),
-                        strategies=[info.strategy_id for info in session.strategies() or []])
+                        strategies=[info.strategy_id for info in session.strategies() or []],
+                        funding=await session.all_funding())
 
 
 class ReportsScreen(OpenTradeScreen):
@@ -58,7 +60,7 @@ class ReportsScreen(OpenTradeScreen):
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
-        if changes.everything or changes.fills:
+        if changes.everything or changes.fills or changes.funding:
             self._load()
 
     def action_period(self, period: str) -> None:
