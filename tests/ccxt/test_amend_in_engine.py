@@ -46,6 +46,9 @@ async def live_engine(server, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Trad
 default_venue: bn
 strategies: {{}}
 agents: {{enabled: false}}
+# The clock runs on through the venue's stream retries (the fake serves no futures websocket),
+# by more the busier the machine; this test is about the amend, not the stale-feed breaker.
+circuit_breakers: {{stale_feed_seconds: 86400}}
 venues:
   bn:
     type: binanceusdm
