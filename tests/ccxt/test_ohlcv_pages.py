@@ -38,7 +38,7 @@ async def test_a_long_history_comes_in_pages_of_what_the_exchange_allows(
     install_binance(server)
     server.route("GET", "/api/v3/klines", klines(rows, clock.now_ms))
     clock.set(int(rows[-1][0]) + HOUR + 60_000)  # an hour after the last recorded candle opened
-    venue = make_venue("binance", mode="paper")
+    venue = make_venue("binance", mode="paper", timeout_ms=10_000)  # pages are counted: a loaded machine's retry would add one
     await venue.load_instruments()
     candles = await venue.fetch_ohlcv("BTC/USDT", "1h", limit=2500)
     assert [c.ts for c in candles] == [int(r[0]) for r in rows[-2500:]]
