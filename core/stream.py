@@ -48,7 +48,7 @@ from core.events import (
     TickerUpdated,
     TradePrinted,
 )
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.views import AccountSnapshot, PositionView, StatusView
 
 CONTROL = "control"
