@@ -244,7 +244,7 @@ class StreamRequest(BaseModel):
     ``epoch`` (from the last connection's hello) ask for the missed messages instead of a
     snapshot."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     op: Literal["subscribe", "unsubscribe"]
     topics: list[str] = Field(default_factory=list, max_length=MAX_TOPICS)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class View(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class VenueStatus(View):
