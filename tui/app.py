@@ -72,7 +72,13 @@ def main_screen(name: str) -> type[OpenTradeScreen]:
 
 
 def _build_screen(name: str) -> OpenTradeScreen:
-    return main_screen(name)()
+    """A main screen for its mode's first visit. Textual refreshes every style of the app, twice,
+    for a screen it has not styled yet, in case the stylesheet changed meanwhile; this one is
+    styled with the current stylesheet as it mounts, so it is marked as styled (a change of
+    theme after that still restyles it)."""
+    screen = main_screen(name)()
+    screen._css_update_count = screen.app._css_update_count  # noqa: SLF001
+    return screen
 
 STATE_SCREEN, STATE_MARKET, STATE_THEME = "ui.screen", "ui.market", "ui.theme"
 
