@@ -637,9 +637,11 @@ class OpenTradeApp(App[None]):
         self.run_worker(self.select_market(venue, symbol), group="market", exclusive=True, name="choosing a market")
 
     async def _ticket_side(self, side: Side) -> None:
+        from tui.screens.trade import TradeScreen
+
         await self.action_show("trade")
         screen = self.screen
-        if isinstance(screen, main_screen("trade")):
+        if isinstance(screen, TradeScreen):
             screen.set_side(side)
 
 
