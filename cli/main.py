@@ -20,26 +20,19 @@ import importlib.util
 import logging
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from core.config import (
-    AppConfig,
-    ConfigError,
-    chosen_home,
-    default_config_path,
-    home_config_path,
-    load_config,
-    resolve_home,
-)
-from core.home_lock import EngineLock, EngineLocked, lock_engine
-from core.plugins import PluginError, use_home
-from core.redact import redact
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.config import AppConfig
+    from core.home_lock import EngineLock
     from core.storage.target import StorageTarget
 
 # command name -> the module under cli/commands/ that registers it
@@ -79,6 +72,13 @@ COMMAND_MODULES = {
 }
 
 log = logging.getLogger("opentrade")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _default_config_path() -> Path:
+    from core.config import default_config_path
+
+    return default_config_path()
 
 
 @dataclass
@@ -89,15 +89,19 @@ class CommandContext:
 
     config_path: Path | None
     home: Path
-    init_path: Path = field(default_factory=default_config_path)
+    init_path: Path = field(default_factory=_default_config_path)
     command: str = "opentrade"
 
     def load_config(self) -> AppConfig:
+        from core.config import load_config
+
         return load_config(self.config_path)
 
     def lock_engine(self, config: AppConfig) -> EngineLock:
         """Taken by every command that runs the engine or writes the home, for as long as it
         runs; read-only commands never take it and work beside a running engine."""
+        from core.home_lock import lock_engine
+
         return lock_engine(self.home, self.storage(config).lock(), self.command)
 
     def storage(self, config: AppConfig) -> StorageTarget:
@@ -151,6 +155,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _config_path(given: Path | None, home: Path | None) -> Path | None:
     """--config; else the chosen home's config.yaml; else the XDG one; the first that exists."""
+    from core.config import default_config_path, home_config_path
+
     if given is not None:
         return given
     candidates = [home_config_path(home)] if home is not None else []
@@ -179,7 +185,50 @@ def default_to_trade(args: list[str], commands: Sequence[str]) -> list[str]:
     return args
 
 
+class _StoppedEarly(BaseException):
+    """SIGINT or SIGTERM before the command took over their handling."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_early(signum: int, frame: FrameType | None) -> None:
+    raise _StoppedEarly(signum)
+
+
+@contextmanager
+def _signals(handler: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` inside, and back to what they were after. Only the
+    main thread may set them (tests run ``main`` on other threads too): elsewhere, nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, was in previous.items():
+            signal.signal(sig, was)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command. Until it runs, during the imports (a third of a second for the app, which
+    is when an impatient ctrl+c comes), SIGINT and SIGTERM end the process quietly with 130
+    and 143; from there the command handles them (``tui.shutdown`` for the app, a
+    KeyboardInterrupt ending in 130 for the others)."""
+    try:
+        with _signals(_stop_early):
+            args, context = _prepare(argv)
+    except _StoppedEarly as stopped:
+        return 128 + stopped.signum
+    return _run(args, context)
+
+
+def _prepare(argv: Sequence[str] | None) -> tuple[argparse.Namespace, CommandContext]:
+    """The parsed command line (its command's module imported) and the context it runs in."""
+    from core.config import chosen_home, default_config_path, home_config_path, resolve_home
+
     commands = _available_commands()
     args_list = default_to_trade(list(sys.argv[1:] if argv is None else argv), commands)
     index = _command_index(args_list)
@@ -191,6 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         init_path=home_config_path(home) if home is not None else default_config_path(),
         command=shlex.join(["opentrade", *args_list]),
     )
+    return args, context
+
+
+def _run(args: argparse.Namespace, context: CommandContext) -> int:
+    from core.config import ConfigError
+    from core.home_lock import EngineLocked
+    from core.plugins import PluginError, use_home
+
     try:
         with use_home(context.home):
             return int(args.handler(args, context) or 0)
@@ -239,6 +296,8 @@ def _failure(exc: Exception) -> str | None:
 
 
 def _failed(message: str, code: int = 1) -> int:
+    from core.redact import redact
+
     print(f"opentrade: {redact(message)}", file=sys.stderr)
     return code
 

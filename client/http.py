@@ -52,7 +52,7 @@ from core.models import (
 from core.risk.breakers import Trip
 from core.risk.gauges import LimitUsage
 from core.storage.audit import AuditVerification
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.views import AccountSnapshot, PositionView, RiskView, StatusView, VenueBalances
 
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from core.events import (
     RiskStateChanged,
 )
 from core.models import Balance, Fill, Order
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.stream import PositionsMarked, StatusChanged, StrategyChanged, StreamSnapshot
 from core.views import AccountSnapshot, PositionView, RiskView, StatusView
 

@@ -72,7 +72,7 @@ from core.risk.gate import Refusal
 from core.risk.gauges import LimitUsage
 from core.risk.protector import ProtectionRefused
 from core.storage.audit import AuditEntry
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.stream import ACCOUNT_TOPICS, MARKET_TOPICS, StatusChanged, StreamSnapshot
 from core.views import StatusView
 

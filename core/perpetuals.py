@@ -23,7 +23,7 @@ MarginMode = Literal["cross", "isolated"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Amendment(_Model):

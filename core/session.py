@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from core.risk.gate import Refusal
     from core.risk.gauges import LimitUsage
     from core.storage.audit import AuditEntry
-    from core.strategies.runner import StrategyInfo
+    from core.strategies.info import StrategyInfo
 
 
 class Session(Protocol):

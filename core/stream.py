@@ -49,7 +49,7 @@ from core.events import (
     TickerUpdated,
     TradePrinted,
 )
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.views import AccountSnapshot, PositionView, StatusView
 
 CONTROL = "control"
@@ -245,7 +245,7 @@ class StreamRequest(BaseModel):
     ``epoch`` (from the last connection's hello) ask for the missed messages instead of a
     snapshot."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     op: Literal["subscribe", "unsubscribe"]
     topics: list[str] = Field(default_factory=list, max_length=MAX_TOPICS)

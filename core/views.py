@@ -20,14 +20,14 @@ from core.models import Balance, Order, Position, ProtectiveLevels, RiskState
 from core.perpetuals import account_modes
 from core.risk.breakers import Trip
 from core.risk.gauges import LimitUsage
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 
 if TYPE_CHECKING:
     from core.engine import TradingEngine
 
 
 class View(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class VenueStatus(View):

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from core.api import validation_text
 from core.events import BalancesChanged, Event, OrderBookUpdated, TickerUpdated
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.stream import (
     CONTROL,
     PositionsMarked,

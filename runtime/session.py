@@ -30,7 +30,7 @@ from core.ports import Capability
 from core.risk.gate import Refusal
 from core.risk.gauges import LimitUsage
 from core.storage.audit import AuditEntry
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 
 EngineFactory = Callable[[], Awaitable[TradingEngine]]
 ServicesAttacher = Callable[[TradingEngine], Awaitable[None]]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import signal
 from collections.abc import Iterable
@@ -41,43 +42,51 @@ from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.format import show_price, show_size
 from tui.keys import KeyProbe, KeyQueue
 from tui.log_buffer import LogBuffer
-from tui.screens.agents import AgentsScreen
-from tui.screens.backtest import BacktestScreen
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.edit_order import EditOrderScreen
-from tui.screens.edit_params import EditParamsScreen
-from tui.screens.edit_protection import EditProtectionScreen
-from tui.screens.help import HelpScreen
-from tui.screens.log import LogScreen
-from tui.screens.market_selector import MarketRow, MarketSelectorScreen
-from tui.screens.positions import PositionsScreen
-from tui.screens.reports import ReportsScreen
-from tui.screens.risk import RiskScreen
-from tui.screens.strategies import StrategiesScreen
-from tui.screens.trade import TradeScreen
 from tui.shutdown import StopSignals, exit_code
 from tui.widgets.status_bar import Status
 
 log = logging.getLogger(__name__)
 
-MAIN_SCREENS: dict[str, type[OpenTradeScreen]] = {
-    "trade": TradeScreen,
-    "positions": PositionsScreen,
-    "strategies": StrategiesScreen,
-    "risk": RiskScreen,
-    "agents": AgentsScreen,
-    "log": LogScreen,
-    "backtest": BacktestScreen,
-    "reports": ReportsScreen,
+# name -> the module under tui/screens and its screen class. A screen's module (its widgets,
+# what it reads: the Reports screen's numpy) is imported on the first visit, not before the
+# first frame.
+MAIN_SCREENS: dict[str, tuple[str, str]] = {
+    "trade": ("trade", "TradeScreen"),
+    "positions": ("positions", "PositionsScreen"),
+    "strategies": ("strategies", "StrategiesScreen"),
+    "risk": ("risk", "RiskScreen"),
+    "agents": ("agents", "AgentsScreen"),
+    "log": ("log", "LogScreen"),
+    "backtest": ("backtest", "BacktestScreen"),
+    "reports": ("reports", "ReportsScreen"),
 }
+
+
+def main_screen(name: str) -> type[OpenTradeScreen]:
+    """The class of the main screen ``name``, its module imported when first asked for."""
+    module, attribute = MAIN_SCREENS[name]
+    screen: type[OpenTradeScreen] = getattr(importlib.import_module(f"tui.screens.{module}"), attribute)
+    return screen
+
+
+def _build_screen(name: str) -> OpenTradeScreen:
+    """A main screen for its mode's first visit. Textual refreshes every style of the app, twice,
+    for a screen it has not styled yet, in case the stylesheet changed meanwhile; this one is
+    styled with the current stylesheet as it mounts, so it is marked as styled (a change of
+    theme after that still restyles it)."""
+    screen = main_screen(name)()
+    screen._css_update_count = screen.app._css_update_count  # noqa: SLF001
+    return screen
+
 STATE_SCREEN, STATE_MARKET, STATE_THEME = "ui.screen", "ui.market", "ui.theme"
 
 
 class OpenTradeApp(App[None]):
     TITLE = "OpenTrade"
     CSS_PATH = [STYLESHEET]
-    MODES: ClassVar[dict[str, Any]] = dict(MAIN_SCREENS)
+    MODES: ClassVar[dict[str, Any]] = {name: partial(_build_screen, name) for name in MAIN_SCREENS}
     COMMANDS = App.COMMANDS | {OpenTradeCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -378,6 +387,8 @@ class OpenTradeApp(App[None]):
         self.remember(STATE_SCREEN, mode)
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.key_sections()))
 
@@ -395,6 +406,8 @@ class OpenTradeApp(App[None]):
 
     @work(group="market", exclusive=True, exit_on_error=False, name="choosing a market")
     async def _choose_market(self) -> None:
+        from tui.screens.market_selector import MarketRow, MarketSelectorScreen
+
         session = self.session
         markets = [MarketRow(venue, i.symbol, session.venue_mode(venue), i.price_decimals, session.ticker(venue, i.symbol))
                    for venue in session.venue_names for i in session.instruments(venue)]
@@ -570,9 +583,14 @@ class OpenTradeApp(App[None]):
 
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped: the global ones, then each screen's."""
+        from tui.screens.edit_order import EditOrderScreen
+        from tui.screens.edit_params import EditParamsScreen
+        from tui.screens.edit_protection import EditProtectionScreen
+        from tui.screens.market_selector import MarketSelectorScreen
+
         sections = [("Everywhere", self._describe([*self.BINDINGS, *OpenTradeScreen.BINDINGS]))]
         titled: list[tuple[str, list[BindingType]]] = [
-            *((screen.TITLE_TEXT, screen.BINDINGS) for screen in MAIN_SCREENS.values()),
+            *((screen.TITLE_TEXT, screen.BINDINGS) for screen in map(main_screen, MAIN_SCREENS)),
             *((dialog.HELP_TITLE, dialog.BINDINGS) for dialog in (MarketSelectorScreen, ConfirmScreen, EditOrderScreen,
                                                                    EditParamsScreen, EditProtectionScreen)),
         ]
@@ -598,8 +616,8 @@ class OpenTradeApp(App[None]):
                 node = active.node
                 yield PaletteCommand(binding.description, f"key: {self.get_key_display(binding)}",
                                      partial(node.run_action, binding.action))
-        for name, screen_class in MAIN_SCREENS.items():
-            yield PaletteCommand(f"Go to {screen_class.TITLE_TEXT}", "screen", partial(self.action_show, name))
+        for name in MAIN_SCREENS:
+            yield PaletteCommand(f"Go to {main_screen(name).TITLE_TEXT}", "screen", partial(self.action_show, name))
         yield PaletteCommand("Emergency stop", "halt, cancel all, close all", self.action_emergency_stop)
         yield PaletteCommand("Reset risk state", "resume trading after a halt", self.action_reset_risk)
         yield PaletteCommand("Cancel all orders", "every venue, after confirmation", self.action_cancel_all)
@@ -619,6 +637,8 @@ class OpenTradeApp(App[None]):
         self.run_worker(self.select_market(venue, symbol), group="market", exclusive=True, name="choosing a market")
 
     async def _ticket_side(self, side: Side) -> None:
+        from tui.screens.trade import TradeScreen
+
         await self.action_show("trade")
         screen = self.screen
         if isinstance(screen, TradeScreen):

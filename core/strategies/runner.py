@@ -15,7 +15,6 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -40,6 +39,7 @@ from core.models import (
 from core.ports import Clock
 from core.storage.errors import StorageError
 from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
+from core.strategies.info import StrategyInfo
 
 log = logging.getLogger(__name__)
 
@@ -98,33 +98,6 @@ class StrategyStateStore(Protocol):
     async def load_candles(
         self, venue: str, symbol: str, timeframe: str, since_ms: int | None = None
     ) -> list[Candle]: ...
-
-
-@dataclass(frozen=True)
-class StrategyInfo:
-    """A strategy as the Strategies screen and `opentrade strategy list` show it."""
-
-    strategy_id: str
-    kind: str
-    state: str  # "stopped" | "running" | "error"
-    venue: str
-    symbols: tuple[str, ...]
-    timeframe: str
-    allocation_pct: float
-    params: dict[str, Any]
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    fees: Decimal
-    positions: dict[str, Decimal]
-    recent_signals: tuple[Signal, ...]
-    orders_sent: int
-    orders_refused: int
-    last_error: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pnl(self) -> Decimal:
-        return self.realized_pnl + self.unrealized_pnl - self.fees
 
 
 class StrategyContext:

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.api import StrategyParams, StrategyVersion
 from core.permissions import Level
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.views import strategies_view
 from gateway.errors import ApiProblem
 from gateway.routing import Call, Routes, not_found

@@ -26,7 +26,7 @@ from gateway.telegram.pnl import PERIODS, strategy_pnl
 if TYPE_CHECKING:
     from core.engine import TradingEngine
     from core.models import Order
-    from core.strategies.runner import StrategyInfo
+    from core.strategies.info import StrategyInfo
     from core.views import RiskView
     from gateway.stream import StreamHub
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from html import escape
 
 from core.models import Order
-from core.strategies.runner import StrategyInfo
+from core.strategies.info import StrategyInfo
 from core.views import PositionView, RiskView, StatusView, VenueBalances
 from gateway.telegram.pnl import StrategyPnl
 

@@ -99,6 +99,15 @@ def strategies_started(home: Path) -> bool:
     return "started on the running engine" in text or "running on paper" in text
 
 
+def wait_for_library(pid: int, name: str) -> None:
+    """Until the process has loaded the compiled library ``name``: it is importing what loads it."""
+    maps = Path(f"/proc/{pid}/maps")
+    deadline = time.monotonic() + MAX_WAIT_S
+    while name not in maps.read_text() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert name in maps.read_text(), f"{name} was never loaded"
+
+
 def wait_for_file(path: Path) -> None:
     deadline = time.monotonic() + MAX_WAIT_S
     while not path.exists() and time.monotonic() < deadline:
@@ -120,6 +129,20 @@ def test_a_signal_during_the_start_up_stops_it_cleanly(tmp_path: Path, sig: sign
     closed_in_order(home)
     assert not strategies_started(home)
     assert STARTED not in command.output, "the market never showed: the start-up stopped"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_command_imports_ends_it_quietly(tmp_path: Path, sig: signal.Signals) -> None:
+    """The first third of a second is imports (the configuration's models load pydantic's
+    compiled core first): a ctrl+c there used to print a KeyboardInterrupt traceback, and a
+    SIGTERM killed the process (-15)."""
+    home = tmp_path / "home"
+    command = Command(home)
+    wait_for_library(command.process.pid, "pydantic_core")
+    command.process.send_signal(sig)
+    assert command.end() == 128 + sig
+    assert b"Traceback" not in command.output and b"KeyboardInterrupt" not in command.output, command.output
+    closed_in_order(home)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -16,7 +16,7 @@ from textual.widgets._footer import FooterKey
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
 from tests.tui.conftest import advance, burst, character_of, settle, wait_ready
-from tui.app import MAIN_SCREENS, OpenTradeApp
+from tui.app import MAIN_SCREENS, OpenTradeApp, main_screen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.dialog import Dialog
 from tui.screens.edit_order import EditOrderScreen
@@ -32,7 +32,7 @@ DIALOGS: list[type[Dialog[Any]]] = [ConfirmScreen, EditOrderScreen, EditParamsSc
 def single_character_keys() -> list[str]:
     """Every key bound to a printable character anywhere: the app, every screen, every dialog."""
     keys: list[str] = []
-    for owner in (OpenTradeApp, *MAIN_SCREENS.values(), *DIALOGS):
+    for owner in (OpenTradeApp, *map(main_screen, MAIN_SCREENS), *DIALOGS):
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding)
             for key in binding.key.split(","):

@@ -179,7 +179,7 @@ def test_every_reason_for_an_idle_ai_strategy() -> None:
     from decimal import Decimal
 
     from core.config import AgentsConfig
-    from core.strategies.runner import StrategyInfo
+    from core.strategies.info import StrategyInfo
     from tui.screens.strategies import idle_reason
 
     info = StrategyInfo("ai", "ai_trend_following", "running", "paper", ("BTC/USDT",), "1m", 0.1,

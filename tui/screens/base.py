@@ -41,6 +41,10 @@ class OpenTradeScreen(Screen[None]):
         return self.ot_app.session
 
     def compose(self) -> ComposeResult:
+        # The width's breakpoint class (-narrow, -wide), which Textual adds at the first resize:
+        # here, before the widgets are styled, they are styled once instead of twice.
+        breakpoints = self.app.HORIZONTAL_BREAKPOINTS if self.HORIZONTAL_BREAKPOINTS is None else self.HORIZONTAL_BREAKPOINTS
+        self.add_class(*self._get_breakpoint_classes(self.app.size.width, breakpoints or []), update=False)
         yield StatusBar()
         yield from self.compose_body()
         yield KeysFooter()
@@ -62,7 +66,9 @@ class OpenTradeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """The widgets are mounted: draw now, so the screen's first paint already shows the
-        data (drawing after that paint cost a second full paint before the market showed)."""
+        data (drawing after that paint cost a second full paint before the market showed).
+        The widgets were just styled: the first ``ScreenResume`` need not style them again."""
+        self._styled_for = self._styles_depend_on()
         self._drawable = True
         self.draw(Changes.all())
 
@@ -77,11 +83,14 @@ class OpenTradeScreen(Screen[None]):
         itself refreshes the CSS after a change of theme or stylesheet (Textual counts those
         updates), and the app's width-breakpoint classes are compared here.
         """
-        styled_for = (self.app._css_update_count, frozenset(self.app.classes))  # noqa: SLF001
+        styled_for = self._styles_depend_on()
         if styled_for == self._styled_for:
             event.refresh_styles = False
         self._styled_for = styled_for
         self.draw(Changes.all())
+
+    def _styles_depend_on(self) -> tuple[int, frozenset[str]]:
+        return self.app._css_update_count, frozenset(self.app.classes)  # noqa: SLF001
 
     def draw(self, changes: Changes) -> None:
         """The render clock's entry point: nothing is drawn before the widgets are mounted."""
