@@ -112,6 +112,7 @@ class _Market:
     book: MatchingEngine
     position: Book
     paths: np.ndarray  # (n, 4) replayed prices in ticks
+    closes: list[int]  # the last replayed price of each candle, ticks (0: none yet)
     tape: Tape | None = None  # recorded trades replayed instead of the four prices
     tape_ticks: np.ndarray | None = None
     tape_bounds: np.ndarray | None = None  # (n, 2) first and past-last trade of each candle
@@ -212,7 +213,7 @@ class Backtester:
         if given is not None and not np.allclose(prices, paths, rtol=0, atol=1e-6):
             raise DataError(f"prices of {bars.symbol} are not all multiples of its tick size {instrument.tick_size}")
         return _Market(bars, instrument, self.exchange.add_market(instrument), self.exchange.account.book(instrument),
-                       paths)
+                       paths, paths[:, 3].tolist())
 
     def _attach_tape(self, market: _Market, tape: Tape) -> None:
         step = market.bars.step_ms
@@ -220,6 +221,10 @@ class Backtester:
         market.tape_ticks = np.rint(tape.price / float(market.instrument.tick_size)).astype(np.int64)
         market.tape_bounds = np.column_stack([np.searchsorted(tape.ts, market.bars.ts),
                                               np.searchsorted(tape.ts, market.bars.ts + step)])
+        # a candle without trades leaves the price where the last replayed trade did
+        latest = np.maximum.accumulate(np.where(market.tape_bounds[:, 1] > market.tape_bounds[:, 0],
+                                                market.tape_bounds[:, 1] - 1, -1))
+        market.closes = np.where(latest >= 0, market.tape_ticks[np.maximum(latest, 0)], 0).tolist()
 
     def _ticks(self, market: _Market, ts: int, offsets: tuple[int, ...]) -> list[tuple[int, _Market, int, Decimal, Side]]:
         """What is replayed inside one candle: its recorded trades, else its four prices."""
@@ -313,8 +318,11 @@ class Backtester:
     # ----- the replay ---------------------------------------------------------------------------
 
     async def run(self) -> np.ndarray:
-        """Replay every candle; returns the equity at each candle's close."""
-        step = self._markets[next(iter(self._markets))].bars.step_ms
+        """Replay every candle; returns the equity at each candle's close. A candle inside which
+        nothing can happen (``_quiet``) is not replayed print by print: it leaves its last price,
+        all its prints would have left."""
+        markets = list(self._markets.values())
+        step = markets[0].bars.step_ms
         offsets = (0, step // 3, 2 * step // 3, step - 1)
         equity = np.empty(len(self.timeline))
         exposed = 0
@@ -322,21 +330,21 @@ class Backtester:
         self._stop_on_failure()
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
-            active = [m for m in self._markets.values() if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
-            ticks = [tick for market in active for tick in self._ticks(market, ts, offsets)]
-            if len(active) > 1:
-                ticks.sort(key=lambda tick: tick[0])
-            for tick_ts, market, price, size, side in ticks:
-                self.clock.set(tick_ts)
-                if self._signals and self._signals[0].generated_time <= tick_ts:
-                    await self._deliver_signals()
-                await self._replay(market, price, size, side)
-            self.clock.set(ts + step)
+            end = ts + step
+            active = markets if len(markets) == 1 else [
+                m for m in markets if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
+            if self._quiet(active, end):
+                for market in active:
+                    market.last = market.closes[market.cursor]
+            else:
+                await self._replay_candle(active, ts, offsets)
+            self.clock.set(end)
             if self.risk is not None:
                 for market in active:
                     self.risk.closed(market.bars.symbol, market.book.price_of(market.last))
             for market in active:
-                self._pay_funding(market, ts + step)
+                if market.funding:
+                    self._pay_funding(market, end)
             for market in active:
                 candle = market.bars.candle(market.cursor)
                 market.cursor += 1
@@ -353,6 +361,26 @@ class Backtester:
             await self.risk.drain()
         self.exposed_bars = exposed
         return equity
+
+    def _quiet(self, active: list[_Market], end: int) -> bool:
+        """Whether nothing can happen inside these candles (ending at ``end``): no order of ours
+        is live (resting, a stop, or on its way to the book), no risk gate watches each price,
+        no signal falls due, and no strategy wants the prints."""
+        if self._live or self.risk is not None or (self._signals and self._signals[0].generated_time < end):
+            return False
+        wants = self.strategies.wants_trades
+        return not any(wants(VENUE, market.bars.symbol) for market in active)
+
+    async def _replay_candle(self, active: list[_Market], ts: int, offsets: tuple[int, ...]) -> None:
+        """The candles' prints one by one, in time order across the markets."""
+        ticks = [tick for market in active for tick in self._ticks(market, ts, offsets)]
+        if len(active) > 1:
+            ticks.sort(key=lambda tick: tick[0])
+        for tick_ts, market, price, size, side in ticks:
+            self.clock.set(tick_ts)
+            if self._signals and self._signals[0].generated_time <= tick_ts:
+                await self._deliver_signals()
+            await self._replay(market, price, size, side)
 
     def _pay_funding(self, market: _Market, until: int) -> None:
         while market.funding_paid < len(market.funding) and market.funding[market.funding_paid].ts <= until:

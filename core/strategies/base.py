@@ -234,6 +234,12 @@ class Strategy:
     async def on_tick(self, trade: Trade) -> None:
         return None
 
+    def wants_ticks(self, symbol: str) -> bool:
+        """Whether ``on_tick`` would act on the next print of ``symbol``: a backtest replays no
+        prints inside a candle nobody listens to (and where no order rests). A strategy that
+        overrides ``on_tick`` listens to every print unless it narrows this too."""
+        return type(self).on_tick is not Strategy.on_tick
+
     async def on_fill(self, fill: Fill) -> None:
         return None
 
@@ -278,6 +284,10 @@ class TargetStrategy(Strategy):
     async def on_tick(self, trade: Trade) -> None:
         if trade.symbol in self._pending:
             await self.ctx.target_exposure(trade.symbol, self._pending.pop(trade.symbol), trade.price)
+
+    def wants_ticks(self, symbol: str) -> bool:
+        """Only a target still to trade needs the next print (unless a subclass has its own ``on_tick``)."""
+        return symbol in self._pending or type(self).on_tick is not TargetStrategy.on_tick
 
     def state(self) -> dict[str, Any]:
         return {"targets": dict(self.targets), "pending": dict(self._pending)}

@@ -475,6 +475,14 @@ class StrategyEngine:
         del self.emitted[first:]
         return produced
 
+    def wants_trades(self, venue: str, symbol: str) -> bool:
+        """Whether a running strategy would act on the next print of ``symbol`` (see
+        ``Strategy.wants_ticks``): the backtester replays no prints inside a candle when none would."""
+        for ctx in self._contexts.values():
+            if ctx.state == "running" and ctx.venue == venue and symbol in ctx.symbols and ctx.strategy.wants_ticks(symbol):
+                return True
+        return False
+
     async def on_trade(self, trade: Trade) -> None:
         for ctx in self._running():
             if ctx.venue == trade.venue and trade.symbol in ctx.symbols:
