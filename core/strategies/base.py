@@ -303,23 +303,42 @@ class TargetStrategy(Strategy):
 
 class _History:
     """The last ``size`` candles of a symbol as float64 columns (ts, open, high, low, close,
-    volume), kept in a buffer twice that long so an append is a row write, not a copy."""
+    volume), kept in a buffer twice that long so an append is a row write, not a copy; beside
+    them the running sums of the closes, so a moving average of closes is two subtractions
+    whatever its length (strategies deciding on every candle of a backtest)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._rows = np.empty((2 * size, 6))
+        self._sums = [0.0] * (2 * size + 1)  # _sums[j]: the closes of the buffer's first j rows
         self._count = 0
 
     def append(self, candle: Candle) -> None:
-        if self._count == len(self._rows):
+        count, sums = self._count, self._sums
+        if count == len(self._rows):
+            # keep the last size - 1 rows; the sums restart from the first kept row, so they stay
+            # as small (and as exact) as 2 * size closes
             keep = self.size - 1
-            self._rows[:keep] = self._rows[self._count - keep:self._count]
-            self._count = keep
-        self._rows[self._count] = (candle.ts, candle.open, candle.high, candle.low, candle.close, candle.volume)
-        self._count += 1
+            self._rows[:keep] = self._rows[count - keep:count]
+            base = sums[count - keep]
+            sums[:keep + 1] = [total - base for total in sums[count - keep:count + 1]]
+            count = keep
+        close = candle.close
+        self._rows[count] = (candle.ts, candle.open, candle.high, candle.low, close, candle.volume)
+        sums[count + 1] = sums[count] + close
+        self._count = count + 1
 
     def __len__(self) -> int:
         return min(self._count, self.size)
+
+    def close_mean(self, period: int, back: int = 0) -> float:
+        """The mean of ``period`` closes, the last of them ``back`` candles before the latest."""
+        end = self._count - back
+        start = end - period
+        if period < 1 or back < 0 or start < 0 or start < self._count - self.size:
+            raise ValueError(f"a mean of {period} closes {back} candles back needs {period + back} candles "
+                             f"(there are {len(self)})")
+        return (self._sums[end] - self._sums[end - period]) / period
 
     def column(self, k: int) -> np.ndarray:
         """A read-only view of the last ``size`` values of one column."""
