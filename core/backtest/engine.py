@@ -26,7 +26,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from core.ledger import Book
 from core.matching import BUY, MatchingEngine, MatchResult
 from core.models import (
     ZERO,
+    Candle,
     Fill,
     FundingRate,
     Instrument,
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 
 VENUE = "backtest"
 UNLIMITED_LOTS = 10**18
+CANDLE_BATCH = 4096  # candles converted from the arrays at a time
 Progress = Callable[[int, int], None]
 
 
@@ -121,6 +123,16 @@ class _Market:
     last: int = 0  # last replayed price, ticks
     funding: Sequence[FundingRate] = ()  # oldest first
     funding_paid: int = 0  # how many of them are paid
+    candles: list[Candle] = field(default_factory=list)  # the next ones to close, from candles_from
+    candles_from: int = 0
+
+    def close_candle(self) -> Candle:
+        """The candle at the cursor, which moves past it."""
+        k = self.cursor - self.candles_from
+        if k == len(self.candles):
+            self.candles, self.candles_from, k = self.bars.candles(self.cursor, self.cursor + CANDLE_BATCH), self.cursor, 0
+        self.cursor += 1
+        return self.candles[k]
 
 
 @dataclass
@@ -262,11 +274,18 @@ class Backtester:
 
     def equity(self) -> Decimal:
         """Cash (the quote currency's balance, margin included) plus the open positions' PnL."""
+        return self._marked()[0]
+
+    def _marked(self) -> tuple[Decimal, bool]:
+        """The equity, and whether a position is open."""
         total = self.exchange.account.total(self.quote)
+        held = False
         for market in self._markets.values():
-            if market.position.size:
-                total += market.position.unrealized(market.book.price_of(market.last))
-        return total
+            position = market.position
+            if position.size:
+                held = True
+                total += position.unrealized(market.book.price_of(market.last))
+        return total, held
 
     async def submit(self, request: OrderRequest) -> Order:
         market = self._markets.get(request.symbol)
@@ -346,14 +365,14 @@ class Backtester:
                 if market.funding:
                     self._pay_funding(market, end)
             for market in active:
-                candle = market.bars.candle(market.cursor)
-                market.cursor += 1
-                await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, candle)
+                await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, market.close_candle())
             if self.risk is not None:
                 await self._watch_risk()
-            self._stop_on_failure()
-            equity[i] = float(self.equity())
-            exposed += any(m.position.size != 0 for m in self._markets.values())
+            if self.strategies.failures:
+                self._stop_on_failure()
+            total, held = self._marked()
+            equity[i] = float(total)
+            exposed += held
             if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
                 self._progress(i + 1, len(self.timeline))
         await self.strategies.stop()

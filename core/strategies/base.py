@@ -218,7 +218,8 @@ class Strategy:
 
     def record(self, symbol: str, candle: Candle) -> None:
         """Called by the engine before ``on_bar`` so the history includes the bar."""
-        self.history(symbol).append(candle)
+        found = self._history.get(symbol)
+        (found if found is not None else self.history(symbol)).append(candle)
 
     # ----- callbacks (override) -------------------------------------------------------------------
 
@@ -303,30 +304,40 @@ class TargetStrategy(Strategy):
 
 class _History:
     """The last ``size`` candles of a symbol as float64 columns (ts, open, high, low, close,
-    volume), kept in a buffer twice that long so an append is a row write, not a copy; beside
-    them the running sums of the closes, so a moving average of closes is two subtractions
-    whatever its length (strategies deciding on every candle of a backtest)."""
+    volume), kept in a buffer twice that long so that keeping a candle is no copy; beside them
+    the running sums of the closes, so a moving average of closes is two subtractions whatever
+    its length. Candles reach the columns when a column is read, or when the buffer turns: a
+    strategy that reads only averages (deciding on every candle of a backtest) pays for no row
+    writes one at a time."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._rows = np.empty((2 * size, 6))
         self._sums = [0.0] * (2 * size + 1)  # _sums[j]: the closes of the buffer's first j rows
         self._count = 0
+        self._unwritten: list[Candle] = []  # the last candles, not yet in _rows
 
     def append(self, candle: Candle) -> None:
         count, sums = self._count, self._sums
         if count == len(self._rows):
             # keep the last size - 1 rows; the sums restart from the first kept row, so they stay
             # as small (and as exact) as 2 * size closes
+            self._write()
             keep = self.size - 1
             self._rows[:keep] = self._rows[count - keep:count]
             base = sums[count - keep]
             sums[:keep + 1] = [total - base for total in sums[count - keep:count + 1]]
             count = keep
-        close = candle.close
-        self._rows[count] = (candle.ts, candle.open, candle.high, candle.low, close, candle.volume)
-        sums[count + 1] = sums[count] + close
+        self._unwritten.append(candle)
+        sums[count + 1] = sums[count] + candle.close
         self._count = count + 1
+
+    def _write(self) -> None:
+        unwritten = self._unwritten
+        if unwritten:
+            self._rows[self._count - len(unwritten):self._count] = [
+                (c.ts, c.open, c.high, c.low, c.close, c.volume) for c in unwritten]
+            unwritten.clear()
 
     def __len__(self) -> int:
         return min(self._count, self.size)
@@ -342,6 +353,7 @@ class _History:
 
     def column(self, k: int) -> np.ndarray:
         """A read-only view of the last ``size`` values of one column."""
+        self._write()
         view = self._rows[max(0, self._count - self.size):self._count, k]
         view.flags.writeable = False
         return view

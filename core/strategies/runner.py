@@ -147,7 +147,7 @@ class StrategyContext:
         self.timeframe = timeframe
         self.allocation_pct = allocation_pct
         self.books: dict[str, Book] = {}  # by symbol: this strategy's own fills (core.ledger)
-        self.marks: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal | float] = {}  # a candle's close stays a float until it is read
         self.signals: deque[Signal] = deque(maxlen=engine.recent_signals)
         self.state = "stopped"
         self.last_error: str | None = None
@@ -249,12 +249,13 @@ class StrategyContext:
         return self.host.equity() * as_decimal(self.allocation_pct)
 
     def unrealized(self) -> Decimal:
-        return sum((b.unrealized(self.marks.get(s)) for s, b in self.books.items()), ZERO)
+        marks = self.marks
+        return sum((b.unrealized(as_decimal(marks[s]) if s in marks else None) for s, b in self.books.items()), ZERO)
 
     def pnl(self) -> Decimal:
         return sum((b.realized - b.fees for b in self.books.values()), ZERO) + self.unrealized()
 
-    def mark(self, symbol: str, price: Decimal) -> None:
+    def mark(self, symbol: str, price: Decimal | float) -> None:
         self.marks[symbol] = price
 
     async def submit(self, request: OrderRequest) -> Order | None:
@@ -464,15 +465,17 @@ class StrategyEngine:
 
     async def on_candle(self, venue: str, symbol: str, timeframe: str, candle: Candle) -> list[Signal]:
         """Feed a closed candle to the strategies trading it; returns the signals they emitted."""
-        first = len(self.emitted)
-        price = as_decimal(candle.close)
-        for ctx in self._running():
-            if ctx.venue == venue and symbol in ctx.symbols and ctx.timeframe == timeframe:
-                ctx.mark(symbol, price)
+        emitted = self.emitted
+        first = len(emitted)
+        for ctx in tuple(self._contexts.values()):
+            if ctx.state == "running" and ctx.venue == venue and symbol in ctx.symbols and ctx.timeframe == timeframe:
+                ctx.marks[symbol] = candle.close
                 ctx.strategy.record(symbol, candle)
                 await self._call(ctx, ctx.strategy.on_bar(symbol, candle))
-        produced = self.emitted[first:]
-        del self.emitted[first:]
+        if len(emitted) == first:  # most candles, in a backtest
+            return []
+        produced = emitted[first:]
+        del emitted[first:]
         return produced
 
     def wants_trades(self, venue: str, symbol: str) -> bool:

@@ -10,7 +10,7 @@ from core.models import Candle
 from core.strategies.sma_cross import SmaCross
 
 
-def test_close_means_are_the_moving_averages_of_the_closes_across_buffer_turns() -> None:
+def test_close_means_and_columns_follow_the_candles_across_buffer_turns() -> None:
     rng = np.random.default_rng(3)
     closes = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.002, 1000)))
     strategy = SmaCross({"fast": 5, "slow": 40})
@@ -21,7 +21,10 @@ def test_close_means_are_the_moving_averages_of_the_closes_across_buffer_turns()
             for back in range(min(2, len(history) - period + 1)):
                 expected = sma(closes[:k + 1], period)[k - back]
                 assert history.close_mean(period, back) == pytest.approx(expected, rel=1e-13, abs=0)
-    assert list(history.close) == closes[-41:].tolist()
+        if k % 7 == 0:  # the columns, read now and then, hold every candle kept, written or not
+            assert history.close.tolist() == closes[max(0, k - 40):k + 1].tolist()
+            assert history.column(0).tolist() == [60_000 * j for j in range(max(0, k - 40), k + 1)]
+    assert history.close.tolist() == closes[-41:].tolist()
 
 
 def test_a_mean_longer_than_the_history_is_refused() -> None:
