@@ -25,6 +25,7 @@ import asyncio
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.backtest.data import Bars, DataError, Tape, format_ts
+from core.backtest.equity import EquityCurve
 from core.backtest.metrics import TradeRecord, compute_metrics
 from core.backtest.result import BacktestResult, BacktestSettings
 from core.clock import SimClock
@@ -200,6 +202,7 @@ class Backtester:
                 raise DataError(f"funding rates given for {symbol}, which is not a perpetual (like BTC/USDT:USDT)")
             self._require(symbol).funding = sorted(rates, key=lambda rate: rate.ts)
         self._live: dict[str, _Live] = {}
+        self._moved = False  # the ledger moved (a fill, funding) since the equity curve last looked
         self._signals = sorted(signals, key=lambda s: s.generated_time)
         self._bar = 0
         self._progress = progress
@@ -273,19 +276,13 @@ class Backtester:
         return sum((m.position.fees for m in self._markets.values()), ZERO)
 
     def equity(self) -> Decimal:
-        """Cash (the quote currency's balance, margin included) plus the open positions' PnL."""
-        return self._marked()[0]
-
-    def _marked(self) -> tuple[Decimal, bool]:
-        """The equity, and whether a position is open."""
+        """Cash (the quote currency's balance, margin included) plus the open positions' PnL
+        (``core.backtest.equity`` works out the same at every close)."""
         total = self.exchange.account.total(self.quote)
-        held = False
         for market in self._markets.values():
-            position = market.position
-            if position.size:
-                held = True
-                total += position.unrealized(market.book.price_of(market.last))
-        return total, held
+            if market.position.size:
+                total += market.position.unrealized(market.book.price_of(market.last))
+        return total
 
     async def submit(self, request: OrderRequest) -> Order:
         market = self._markets.get(request.symbol)
@@ -343,8 +340,9 @@ class Backtester:
         markets = list(self._markets.values())
         step = markets[0].bars.step_ms
         offsets = (0, step // 3, 2 * step // 3, step - 1)
-        equity = np.empty(len(self.timeline))
-        exposed = 0
+        curve = EquityCurve()
+        tracked: list[tuple[array[int], _Market]] = []  # the open positions' markets, and where their marks go
+        self._moved = True
         await self.strategies.start()
         self._stop_on_failure()
         for i, ts in enumerate(self.timeline.tolist()):
@@ -370,16 +368,21 @@ class Backtester:
                 await self._watch_risk()
             if self.strategies.failures:
                 self._stop_on_failure()
-            total, held = self._marked()
-            equity[i] = float(total)
-            exposed += held
+            if self._moved:
+                self._moved = False
+                held = [m for m in markets if m.position.size]
+                places = curve.moved(i, self.exchange.account.total(self.quote), [
+                    (m.book.price_of(1), m.position.entry, m.position.size, m.position.contract_size) for m in held])
+                tracked = list(zip(places, held, strict=True))
+            for marks, market in tracked:
+                marks.append(market.last)
             if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
                 self._progress(i + 1, len(self.timeline))
         await self.strategies.stop()
         if self.risk is not None:
             await self.risk.drain()
-        self.exposed_bars = exposed
-        return equity
+        self.exposed_bars = curve.exposed(len(self.timeline))
+        return curve.values(len(self.timeline))
 
     def _quiet(self, active: list[_Market], end: int) -> bool:
         """Whether nothing can happen inside these candles (ending at ``end``): no order of ours
@@ -408,6 +411,7 @@ class Backtester:
             if market.position.size:
                 self.funding += self.exchange.account.pay_funding(
                     market.instrument, as_decimal(rate.rate), market.book.price_of(market.last), rate.ts)
+                self._moved = True
 
     async def _watch_risk(self) -> None:
         """The engine's monitor at each close; an emergency stop it (or an order) raised cancels
@@ -547,6 +551,7 @@ class Backtester:
         fills: list[Fill] = []
         for change in self.exchange.settle(market.bars.symbol, result, self.clock.now_ms()):
             if change.fill is not None:
+                self._moved = True
                 self._record_trade(market, change)
                 fills.append(change.fill)
                 if self.risk is not None:
