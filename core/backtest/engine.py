@@ -343,13 +343,14 @@ class Backtester:
         curve = EquityCurve()
         tracked: list[tuple[array[int], _Market]] = []  # the open positions' markets, and where their marks go
         self._moved = True
+        single = len(markets) == 1  # then every candle of the timeline is the market's
+        on_candle = self.strategies.on_candle
         await self.strategies.start()
         self._stop_on_failure()
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
             end = ts + step
-            active = markets if len(markets) == 1 else [
-                m for m in markets if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
+            active = markets if single else [m for m in markets if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
             if self._quiet(active, end):
                 for market in active:
                     market.last = market.closes[market.cursor]
@@ -363,7 +364,7 @@ class Backtester:
                 if market.funding:
                     self._pay_funding(market, end)
             for market in active:
-                await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, market.close_candle())
+                await on_candle(VENUE, market.bars.symbol, market.bars.timeframe, market.close_candle())
             if self.risk is not None:
                 await self._watch_risk()
             if self.strategies.failures:
@@ -390,8 +391,7 @@ class Backtester:
         no signal falls due, and no strategy wants the prints."""
         if self._live or self.risk is not None or (self._signals and self._signals[0].generated_time < end):
             return False
-        wants = self.strategies.wants_trades
-        return not any(wants(VENUE, market.bars.symbol) for market in active)
+        return not self.strategies.wants_trades(VENUE, [market.bars.symbol for market in active])
 
     async def _replay_candle(self, active: list[_Market], ts: int, offsets: tuple[int, ...]) -> None:
         """The candles' prints one by one, in time order across the markets."""

@@ -471,19 +471,26 @@ class StrategyEngine:
             if ctx.state == "running" and ctx.venue == venue and symbol in ctx.symbols and ctx.timeframe == timeframe:
                 ctx.marks[symbol] = candle.close
                 ctx.strategy.record(symbol, candle)
-                await self._call(ctx, ctx.strategy.on_bar(symbol, candle))
+                try:  # _call, inline: a backtest closes a candle every few microseconds
+                    await ctx.strategy.on_bar(symbol, candle)
+                    if self.store is not None:
+                        await ctx.save_state()
+                except Exception as exc:
+                    self._stopped(ctx, exc)
         if len(emitted) == first:  # most candles, in a backtest
             return []
         produced = emitted[first:]
         del emitted[first:]
         return produced
 
-    def wants_trades(self, venue: str, symbol: str) -> bool:
-        """Whether a running strategy would act on the next print of ``symbol`` (see
+    def wants_trades(self, venue: str, symbols: Iterable[str]) -> bool:
+        """Whether a running strategy would act on the next print of one of ``symbols`` (see
         ``Strategy.wants_ticks``): the backtester replays no prints inside a candle when none would."""
         for ctx in self._contexts.values():
-            if ctx.state == "running" and ctx.venue == venue and symbol in ctx.symbols and ctx.strategy.wants_ticks(symbol):
-                return True
+            if ctx.state == "running" and ctx.venue == venue:
+                for symbol in symbols:
+                    if symbol in ctx.symbols and ctx.strategy.wants_ticks(symbol):
+                        return True
         return False
 
     async def on_trade(self, trade: Trade) -> None:
@@ -510,18 +517,23 @@ class StrategyEngine:
         return [ctx for ctx in self._contexts.values() if ctx.state == "running"]
 
     async def _call(self, ctx: StrategyContext, callback: Any) -> None:
-        """Run one callback, then save the strategy's state if it changed; a strategy that
-        raises is stopped with its error shown, not the engine."""
+        """Run one callback, then save the strategy's state if it changed."""
         try:
             await callback
             if self.store is not None:  # a backtest saves nothing: no coroutine per callback
                 await ctx.save_state()
-        except StorageError as exc:
+        except Exception as exc:
+            self._stopped(ctx, exc)
+
+    def _stopped(self, ctx: StrategyContext, exc: Exception) -> None:
+        """A strategy that raised (called from the ``except``) is stopped with its error shown,
+        not the engine."""
+        if isinstance(exc, StorageError):
             # The storage watch has already halted trading and said why; a traceback adds nothing.
             ctx.state, ctx.last_error = "error", f"its state could not be saved: {exc}"
             self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
             log.error("strategy %s stopped: %s", ctx.strategy.strategy_id, ctx.last_error)
-        except Exception as exc:
+        else:
             ctx.state, ctx.last_error = "error", f"{type(exc).__name__}: {exc}"
             self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
             log.exception("strategy %s failed and was stopped", ctx.strategy.strategy_id)
