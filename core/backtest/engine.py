@@ -355,7 +355,7 @@ class Backtester:
                 for market in active:
                     market.last = market.closes[market.cursor]
             else:
-                await self._replay_candle(active, ts, offsets)
+                await self._replay_candle(active, ts, end, offsets)
             self.clock.set(end)
             if self.risk is not None:
                 for market in active:
@@ -393,8 +393,9 @@ class Backtester:
             return False
         return not self.strategies.wants_trades(VENUE, [market.bars.symbol for market in active])
 
-    async def _replay_candle(self, active: list[_Market], ts: int, offsets: tuple[int, ...]) -> None:
-        """The candles' prints one by one, in time order across the markets."""
+    async def _replay_candle(self, active: list[_Market], ts: int, end: int, offsets: tuple[int, ...]) -> None:
+        """The candles' prints one by one, in time order across the markets, until the rest of
+        them cannot change anything (``_quiet``: the order the first print sent has filled, say)."""
         ticks = [tick for market in active for tick in self._ticks(market, ts, offsets)]
         if len(active) > 1:
             ticks.sort(key=lambda tick: tick[0])
@@ -403,6 +404,10 @@ class Backtester:
             if self._signals and self._signals[0].generated_time <= tick_ts:
                 await self._deliver_signals()
             await self._replay(market, price, size, side)
+            if self._quiet(active, end):
+                break
+        for market in active:
+            market.last = market.closes[market.cursor]
 
     def _pay_funding(self, market: _Market, until: int) -> None:
         while market.funding_paid < len(market.funding) and market.funding[market.funding_paid].ts <= until:

@@ -146,3 +146,39 @@ def test_a_target_strategy_wants_prints_only_while_a_target_is_pending() -> None
 def test_a_strategy_with_its_own_on_tick_wants_every_print() -> None:
     assert Grid({"lower": 90.0, "upper": 110.0}).wants_ticks("BTC/USDT")
     assert not OnClose().wants_ticks("BTC/USDT")
+
+
+class FirstPrint(Strategy):
+    """Listens to candle 1 until its first print, where it buys at the market."""
+
+    name: ClassVar[str] = "first_print"
+
+    def __init__(self, params: Any = None, *, strategy_id: str | None = None) -> None:
+        super().__init__(params, strategy_id=strategy_id)
+        self.closed = 0
+        self.prints: list[int] = []
+        self.fills: list[Fill] = []
+
+    def wants_ticks(self, symbol: str) -> bool:
+        return self.closed == 1 and not self.prints
+
+    async def on_tick(self, trade: Trade) -> None:
+        self.prints.append(trade.ts)
+        await self.ctx.submit(OrderRequest(venue="backtest", symbol=trade.symbol, side=Side.BUY, type=OrderType.MARKET,
+                                           size=Decimal(1)))
+
+    async def on_bar(self, symbol: str, candle: Candle) -> None:
+        self.closed += 1
+
+    async def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+
+async def test_a_candle_stops_being_replayed_when_its_remaining_prints_can_change_nothing() -> None:
+    bars = hourly([(100, 101, 99, 100), (100, 101, 96, 98), (98, 99, 97, 98)])
+    strategy = FirstPrint()
+    tester = await run(strategy, bars)
+    assert strategy.prints == [H]  # the order filled there and the strategy stopped listening: no more prints
+    (fill,) = strategy.fills
+    assert (fill.price, fill.ts) == (Decimal(100), H)
+    assert tester.equity() == Decimal(1000) - Decimal("0.1") + (98 - 100)  # marked at the close all the same
