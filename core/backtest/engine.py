@@ -71,7 +71,9 @@ log = logging.getLogger(__name__)
 
 VENUE = "backtest"
 UNLIMITED_LOTS = 10**18
-CANDLE_BATCH = 4096  # candles converted from the arrays at a time
+# candles converted from the arrays at a time: few enough that they are freed before the
+# collector's older generations see them (4096 cost ~15% of the replay in collections)
+CANDLE_BATCH = 128
 Progress = Callable[[int, int], None]
 
 

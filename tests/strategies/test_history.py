@@ -13,18 +13,18 @@ from core.strategies.sma_cross import SmaCross
 def test_close_means_and_columns_follow_the_candles_across_buffer_turns() -> None:
     rng = np.random.default_rng(3)
     closes = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.002, 1000)))
-    strategy = SmaCross({"fast": 5, "slow": 40})
-    history = strategy.history("BTC/USDT")  # keeps the last 41: the buffer turns every 41 candles
+    strategy = SmaCross({"fast": 5, "slow": 100})
+    history = strategy.history("BTC/USDT")  # keeps the last 101: the buffer turns every 101 candles
     for k, close in enumerate(closes.tolist()):
         strategy.record("BTC/USDT", Candle.trusted(k * 60_000, close, close, close, close, 1.0))
-        for period in (1, 5, 40):
+        for period in (1, 5, 100):
             for back in range(min(2, len(history) - period + 1)):
                 expected = sma(closes[:k + 1], period)[k - back]
                 assert history.close_mean(period, back) == pytest.approx(expected, rel=1e-13, abs=0)
-        if k % 7 == 0:  # the columns, read now and then, hold every candle kept, written or not
-            assert history.close.tolist() == closes[max(0, k - 40):k + 1].tolist()
-            assert history.column(0).tolist() == [60_000 * j for j in range(max(0, k - 40), k + 1)]
-    assert history.close.tolist() == closes[-41:].tolist()
+        if k % 97 == 0 or k % 101 == 3:  # the columns, read now and then, hold every candle kept, written or not
+            assert history.close.tolist() == closes[max(0, k - 100):k + 1].tolist()
+            assert history.column(0).tolist() == [60_000 * j for j in range(max(0, k - 100), k + 1)]
+    assert history.close.tolist() == closes[-101:].tolist()
 
 
 def test_a_mean_longer_than_the_history_is_refused() -> None:
