@@ -4,7 +4,11 @@ It is the strategies' host (``StrategyHost``) in simulated time, so a strategy r
 it runs live. Each candle is replayed as four prices — open, then low and high in the order a candle
 of that colour most plausibly took them, then close — each printed as a trade that the strategies
 see; the candle itself closes after the last. Given a tape of recorded trades for a symbol, its
-candles replay those trades instead, at their own times, sizes and sides. Orders are matched by the
+candles replay those trades instead, at their own times, sizes and sides. A candle inside which
+nothing can happen (no order of ours live, no signal due, no risk gate watching each price, no
+strategy wanting its prints: ``Strategy.wants_ticks``) is not replayed print by print: it leaves
+its last price, all its prints would have left, and a replayed candle stops at the print after
+which that holds. Orders are matched by the
 matching engine (``core.matching``) against synthetic depth placed around the replayed price (see
 ``Slippage``): market orders fill at that price, or walk the depth and leave a remainder; resting
 limit orders fill when the replayed price reaches them, stops fire from the engine's trigger logic.
