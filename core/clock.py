@@ -36,7 +36,8 @@ class SimClock:
 
     def set(self, ms: int) -> None:
         self._now = ms
-        self._wake()
+        if self._sleepers:  # a backtest sets the clock several times a candle, mostly with nobody asleep
+            self._wake()
 
     def advance(self, ms: int) -> None:
         self.set(self._now + ms)

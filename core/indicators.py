@@ -36,18 +36,6 @@ def sma(values: npt.ArrayLike, period: int) -> Array:
     return out
 
 
-def sma_last_two(values: Array, period: int) -> tuple[float, float]:
-    """``sma(values, period)[-2:]`` from the last ``period + 1`` values alone: a strategy that
-    decides on each new candle needs those two, and the whole series' averages cost it five
-    times as much."""
-    _check_period(period)
-    if len(values) < period + 1:
-        raise ValueError(f"the last two averages of {period} values need {period + 1} values (got {len(values)})")
-    window = values[-period - 1:]
-    total = float(window[1:].sum())
-    return (total - float(window[-1]) + float(window[0])) / period, total / period
-
-
 def ema(values: npt.ArrayLike, period: int) -> Array:
     """Exponential moving average (alpha = 2 / (period + 1)), NaN until ``period`` values exist."""
     _check_period(period)

@@ -83,12 +83,15 @@ class Bars:
         )
 
     def candle(self, i: int) -> Candle:
-        # the arrays were validated on loading: pydantic's checks would be most of a candle's cost
-        # in the event-driven backtest
-        return Candle.trusted(
-            ts=int(self.ts[i]), open=float(self.open[i]), high=float(self.high[i]), low=float(self.low[i]),
-            close=float(self.close[i]), volume=float(self.volume[i]),
-        )
+        return self.candles(i, i + 1)[0]
+
+    def candles(self, start: int, stop: int) -> list[Candle]:
+        """The candles [start, stop), the arrays converted a slice at a time. They were
+        validated on loading: pydantic's checks would be most of a candle's cost in the
+        event-driven backtest."""
+        columns = (self.ts[start:stop].tolist(), self.open[start:stop].tolist(), self.high[start:stop].tolist(),
+                   self.low[start:stop].tolist(), self.close[start:stop].tolist(), self.volume[start:stop].tolist())
+        return Candle.trusted_many(zip(*columns, strict=True))
 
     def to_frame(self) -> pd.DataFrame:
         """The OHLCV frame other tools (backtesting.py) expect: capitalised columns, UTC index."""

@@ -4,7 +4,11 @@ It is the strategies' host (``StrategyHost``) in simulated time, so a strategy r
 it runs live. Each candle is replayed as four prices — open, then low and high in the order a candle
 of that colour most plausibly took them, then close — each printed as a trade that the strategies
 see; the candle itself closes after the last. Given a tape of recorded trades for a symbol, its
-candles replay those trades instead, at their own times, sizes and sides. Orders are matched by the
+candles replay those trades instead, at their own times, sizes and sides. A candle inside which
+nothing can happen (no order of ours live, no signal due, no risk gate watching each price, no
+strategy wanting its prints: ``Strategy.wants_ticks``) is not replayed print by print: it leaves
+its last price, all its prints would have left, and a replayed candle stops at the print after
+which that holds. Orders are matched by the
 matching engine (``core.matching``) against synthetic depth placed around the replayed price (see
 ``Slippage``): market orders fill at that price, or walk the depth and leave a remainder; resting
 limit orders fill when the replayed price reaches them, stops fire from the engine's trigger logic.
@@ -25,14 +29,16 @@ import asyncio
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.backtest.data import Bars, DataError, Tape, format_ts
+from core.backtest.equity import EquityCurve
 from core.backtest.metrics import TradeRecord, compute_metrics
 from core.backtest.result import BacktestResult, BacktestSettings
 from core.clock import SimClock
@@ -42,6 +48,7 @@ from core.ledger import Book
 from core.matching import BUY, MatchingEngine, MatchResult
 from core.models import (
     ZERO,
+    Candle,
     Fill,
     FundingRate,
     Instrument,
@@ -68,6 +75,9 @@ log = logging.getLogger(__name__)
 
 VENUE = "backtest"
 UNLIMITED_LOTS = 10**18
+# candles converted from the arrays at a time: few enough that they are freed before the
+# collector's older generations see them (4096 cost ~15% of the replay in collections)
+CANDLE_BATCH = 128
 Progress = Callable[[int, int], None]
 
 
@@ -112,6 +122,7 @@ class _Market:
     book: MatchingEngine
     position: Book
     paths: np.ndarray  # (n, 4) replayed prices in ticks
+    closes: list[int]  # the last replayed price of each candle, ticks (0: none yet)
     tape: Tape | None = None  # recorded trades replayed instead of the four prices
     tape_ticks: np.ndarray | None = None
     tape_bounds: np.ndarray | None = None  # (n, 2) first and past-last trade of each candle
@@ -120,6 +131,16 @@ class _Market:
     last: int = 0  # last replayed price, ticks
     funding: Sequence[FundingRate] = ()  # oldest first
     funding_paid: int = 0  # how many of them are paid
+    candles: list[Candle] = field(default_factory=list)  # the next ones to close, from candles_from
+    candles_from: int = 0
+
+    def close_candle(self) -> Candle:
+        """The candle at the cursor, which moves past it."""
+        k = self.cursor - self.candles_from
+        if k == len(self.candles):
+            self.candles, self.candles_from, k = self.bars.candles(self.cursor, self.cursor + CANDLE_BATCH), self.cursor, 0
+        self.cursor += 1
+        return self.candles[k]
 
 
 @dataclass
@@ -187,6 +208,7 @@ class Backtester:
                 raise DataError(f"funding rates given for {symbol}, which is not a perpetual (like BTC/USDT:USDT)")
             self._require(symbol).funding = sorted(rates, key=lambda rate: rate.ts)
         self._live: dict[str, _Live] = {}
+        self._moved = False  # the ledger moved (a fill, funding) since the equity curve last looked
         self._signals = sorted(signals, key=lambda s: s.generated_time)
         self._bar = 0
         self._progress = progress
@@ -212,7 +234,7 @@ class Backtester:
         if given is not None and not np.allclose(prices, paths, rtol=0, atol=1e-6):
             raise DataError(f"prices of {bars.symbol} are not all multiples of its tick size {instrument.tick_size}")
         return _Market(bars, instrument, self.exchange.add_market(instrument), self.exchange.account.book(instrument),
-                       paths)
+                       paths, paths[:, 3].tolist())
 
     def _attach_tape(self, market: _Market, tape: Tape) -> None:
         step = market.bars.step_ms
@@ -220,6 +242,10 @@ class Backtester:
         market.tape_ticks = np.rint(tape.price / float(market.instrument.tick_size)).astype(np.int64)
         market.tape_bounds = np.column_stack([np.searchsorted(tape.ts, market.bars.ts),
                                               np.searchsorted(tape.ts, market.bars.ts + step)])
+        # a candle without trades leaves the price where the last replayed trade did
+        latest = np.maximum.accumulate(np.where(market.tape_bounds[:, 1] > market.tape_bounds[:, 0],
+                                                market.tape_bounds[:, 1] - 1, -1))
+        market.closes = np.where(latest >= 0, market.tape_ticks[np.maximum(latest, 0)], 0).tolist()
 
     def _ticks(self, market: _Market, ts: int, offsets: tuple[int, ...]) -> list[tuple[int, _Market, int, Decimal, Side]]:
         """What is replayed inside one candle: its recorded trades, else its four prices."""
@@ -256,7 +282,8 @@ class Backtester:
         return sum((m.position.fees for m in self._markets.values()), ZERO)
 
     def equity(self) -> Decimal:
-        """Cash (the quote currency's balance, margin included) plus the open positions' PnL."""
+        """Cash (the quote currency's balance, margin included) plus the open positions' PnL
+        (``core.backtest.equity`` works out the same at every close)."""
         total = self.exchange.account.total(self.quote)
         for market in self._markets.values():
             if market.position.size:
@@ -313,46 +340,80 @@ class Backtester:
     # ----- the replay ---------------------------------------------------------------------------
 
     async def run(self) -> np.ndarray:
-        """Replay every candle; returns the equity at each candle's close."""
-        step = self._markets[next(iter(self._markets))].bars.step_ms
+        """Replay every candle; returns the equity at each candle's close. A candle inside which
+        nothing can happen (``_quiet``) is not replayed print by print: it leaves its last price,
+        all its prints would have left."""
+        markets = list(self._markets.values())
+        step = markets[0].bars.step_ms
         offsets = (0, step // 3, 2 * step // 3, step - 1)
-        equity = np.empty(len(self.timeline))
-        exposed = 0
+        curve = EquityCurve()
+        tracked: list[tuple[array[int], _Market]] = []  # the open positions' markets, and where their marks go
+        self._moved = True
+        single = len(markets) == 1  # then every candle of the timeline is the market's
+        on_candle = self.strategies.on_candle
         await self.strategies.start()
         self._stop_on_failure()
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
-            active = [m for m in self._markets.values() if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
-            ticks = [tick for market in active for tick in self._ticks(market, ts, offsets)]
-            if len(active) > 1:
-                ticks.sort(key=lambda tick: tick[0])
-            for tick_ts, market, price, size, side in ticks:
-                self.clock.set(tick_ts)
-                if self._signals and self._signals[0].generated_time <= tick_ts:
-                    await self._deliver_signals()
-                await self._replay(market, price, size, side)
-            self.clock.set(ts + step)
+            end = ts + step
+            active = markets if single else [m for m in markets if m.cursor < len(m.bars) and m.bars.ts[m.cursor] == ts]
+            if self._quiet(active, end):
+                for market in active:
+                    market.last = market.closes[market.cursor]
+            else:
+                await self._replay_candle(active, ts, end, offsets)
+            self.clock.set(end)
             if self.risk is not None:
                 for market in active:
                     self.risk.closed(market.bars.symbol, market.book.price_of(market.last))
             for market in active:
-                self._pay_funding(market, ts + step)
+                if market.funding:
+                    self._pay_funding(market, end)
             for market in active:
-                candle = market.bars.candle(market.cursor)
-                market.cursor += 1
-                await self.strategies.on_candle(VENUE, market.bars.symbol, market.bars.timeframe, candle)
+                await on_candle(VENUE, market.bars.symbol, market.bars.timeframe, market.close_candle())
             if self.risk is not None:
                 await self._watch_risk()
-            self._stop_on_failure()
-            equity[i] = float(self.equity())
-            exposed += any(m.position.size != 0 for m in self._markets.values())
+            if self.strategies.failures:
+                self._stop_on_failure()
+            if self._moved:
+                self._moved = False
+                held = [m for m in markets if m.position.size]
+                places = curve.moved(i, self.exchange.account.total(self.quote), [
+                    (m.book.price_of(1), m.position.entry, m.position.size, m.position.contract_size) for m in held])
+                tracked = list(zip(places, held, strict=True))
+            for marks, market in tracked:
+                marks.append(market.last)
             if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
                 self._progress(i + 1, len(self.timeline))
         await self.strategies.stop()
         if self.risk is not None:
             await self.risk.drain()
-        self.exposed_bars = exposed
-        return equity
+        self.exposed_bars = curve.exposed(len(self.timeline))
+        return curve.values(len(self.timeline))
+
+    def _quiet(self, active: list[_Market], end: int) -> bool:
+        """Whether nothing can happen inside these candles (ending at ``end``): no order of ours
+        is live (resting, a stop, or on its way to the book), no risk gate watches each price,
+        no signal falls due, and no strategy wants the prints."""
+        if self._live or self.risk is not None or (self._signals and self._signals[0].generated_time < end):
+            return False
+        return not self.strategies.wants_trades(VENUE, [market.bars.symbol for market in active])
+
+    async def _replay_candle(self, active: list[_Market], ts: int, end: int, offsets: tuple[int, ...]) -> None:
+        """The candles' prints one by one, in time order across the markets, until the rest of
+        them cannot change anything (``_quiet``: the order the first print sent has filled, say)."""
+        ticks = [tick for market in active for tick in self._ticks(market, ts, offsets)]
+        if len(active) > 1:
+            ticks.sort(key=lambda tick: tick[0])
+        for tick_ts, market, price, size, side in ticks:
+            self.clock.set(tick_ts)
+            if self._signals and self._signals[0].generated_time <= tick_ts:
+                await self._deliver_signals()
+            await self._replay(market, price, size, side)
+            if self._quiet(active, end):
+                break
+        for market in active:
+            market.last = market.closes[market.cursor]
 
     def _pay_funding(self, market: _Market, until: int) -> None:
         while market.funding_paid < len(market.funding) and market.funding[market.funding_paid].ts <= until:
@@ -361,6 +422,7 @@ class Backtester:
             if market.position.size:
                 self.funding += self.exchange.account.pay_funding(
                     market.instrument, as_decimal(rate.rate), market.book.price_of(market.last), rate.ts)
+                self._moved = True
 
     async def _watch_risk(self) -> None:
         """The engine's monitor at each close; an emergency stop it (or an order) raised cancels
@@ -500,6 +562,7 @@ class Backtester:
         fills: list[Fill] = []
         for change in self.exchange.settle(market.bars.symbol, result, self.clock.now_ms()):
             if change.fill is not None:
+                self._moved = True
                 self._record_trade(market, change)
                 fills.append(change.fill)
                 if self.risk is not None:

@@ -120,7 +120,7 @@ class StrategyContext:
         self.timeframe = timeframe
         self.allocation_pct = allocation_pct
         self.books: dict[str, Book] = {}  # by symbol: this strategy's own fills (core.ledger)
-        self.marks: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal | float] = {}  # a candle's close stays a float until it is read
         self.signals: deque[Signal] = deque(maxlen=engine.recent_signals)
         self.state = "stopped"
         self.last_error: str | None = None
@@ -222,12 +222,13 @@ class StrategyContext:
         return self.host.equity() * as_decimal(self.allocation_pct)
 
     def unrealized(self) -> Decimal:
-        return sum((b.unrealized(self.marks.get(s)) for s, b in self.books.items()), ZERO)
+        marks = self.marks
+        return sum((b.unrealized(as_decimal(marks[s]) if s in marks else None) for s, b in self.books.items()), ZERO)
 
     def pnl(self) -> Decimal:
         return sum((b.realized - b.fees for b in self.books.values()), ZERO) + self.unrealized()
 
-    def mark(self, symbol: str, price: Decimal) -> None:
+    def mark(self, symbol: str, price: Decimal | float) -> None:
         self.marks[symbol] = price
 
     async def submit(self, request: OrderRequest) -> Order | None:
@@ -437,16 +438,33 @@ class StrategyEngine:
 
     async def on_candle(self, venue: str, symbol: str, timeframe: str, candle: Candle) -> list[Signal]:
         """Feed a closed candle to the strategies trading it; returns the signals they emitted."""
-        first = len(self.emitted)
-        price = as_decimal(candle.close)
-        for ctx in self._running():
-            if ctx.venue == venue and symbol in ctx.symbols and ctx.timeframe == timeframe:
-                ctx.mark(symbol, price)
+        emitted = self.emitted
+        first = len(emitted)
+        for ctx in tuple(self._contexts.values()):
+            if ctx.state == "running" and ctx.venue == venue and symbol in ctx.symbols and ctx.timeframe == timeframe:
+                ctx.marks[symbol] = candle.close
                 ctx.strategy.record(symbol, candle)
-                await self._call(ctx, ctx.strategy.on_bar(symbol, candle))
-        produced = self.emitted[first:]
-        del self.emitted[first:]
+                try:  # _call, inline: a backtest closes a candle every few microseconds
+                    await ctx.strategy.on_bar(symbol, candle)
+                    if self.store is not None:
+                        await ctx.save_state()
+                except Exception as exc:
+                    self._stopped(ctx, exc)
+        if len(emitted) == first:  # most candles, in a backtest
+            return []
+        produced = emitted[first:]
+        del emitted[first:]
         return produced
+
+    def wants_trades(self, venue: str, symbols: Iterable[str]) -> bool:
+        """Whether a running strategy would act on the next print of one of ``symbols`` (see
+        ``Strategy.wants_ticks``): the backtester replays no prints inside a candle when none would."""
+        for ctx in self._contexts.values():
+            if ctx.state == "running" and ctx.venue == venue:
+                for symbol in symbols:
+                    if symbol in ctx.symbols and ctx.strategy.wants_ticks(symbol):
+                        return True
+        return False
 
     async def on_trade(self, trade: Trade) -> None:
         for ctx in self._running():
@@ -472,18 +490,23 @@ class StrategyEngine:
         return [ctx for ctx in self._contexts.values() if ctx.state == "running"]
 
     async def _call(self, ctx: StrategyContext, callback: Any) -> None:
-        """Run one callback, then save the strategy's state if it changed; a strategy that
-        raises is stopped with its error shown, not the engine."""
+        """Run one callback, then save the strategy's state if it changed."""
         try:
             await callback
             if self.store is not None:  # a backtest saves nothing: no coroutine per callback
                 await ctx.save_state()
-        except StorageError as exc:
+        except Exception as exc:
+            self._stopped(ctx, exc)
+
+    def _stopped(self, ctx: StrategyContext, exc: Exception) -> None:
+        """A strategy that raised (called from the ``except``) is stopped with its error shown,
+        not the engine."""
+        if isinstance(exc, StorageError):
             # The storage watch has already halted trading and said why; a traceback adds nothing.
             ctx.state, ctx.last_error = "error", f"its state could not be saved: {exc}"
             self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
             log.error("strategy %s stopped: %s", ctx.strategy.strategy_id, ctx.last_error)
-        except Exception as exc:
+        else:
             ctx.state, ctx.last_error = "error", f"{type(exc).__name__}: {exc}"
             self.failures.append((ctx.strategy.strategy_id, ctx.last_error))
             log.exception("strategy %s failed and was stopped", ctx.strategy.strategy_id)

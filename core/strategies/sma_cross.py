@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from core.backtest.data import Bars
-from core.indicators import sma, sma_last_two
+from core.indicators import sma
 from core.models import Candle, Direction
 from core.strategies.base import Param, TargetStrategy
 
@@ -72,9 +72,9 @@ class SmaCross(TargetStrategy):
         history = self.history(symbol)
         if len(history) < self.warmup():
             return
-        close = history.close
-        (fast_before, fast), (slow_before, slow) = (sma_last_two(close, self.params["fast"]),
-                                                    sma_last_two(close, self.params["slow"]))
+        fast_n, slow_n = self.params["fast"], self.params["slow"]
+        fast_before, fast = history.close_mean(fast_n, 1), history.close_mean(fast_n)
+        slow_before, slow = history.close_mean(slow_n, 1), history.close_mean(slow_n)
         if fast_before < slow_before and fast > slow:
             self.aim(symbol, self.params["invest"])
             self.ctx.emit(symbol, Direction.BUY, target_price=candle.close)

@@ -19,14 +19,6 @@ def prices() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return close, high, low, volume
 
 
-def test_the_last_two_smas_are_the_series_last_two(prices) -> None:
-    close = prices[0]
-    for period in (2, 20, 100, 299):
-        np.testing.assert_allclose(ta.sma_last_two(close, period), ta.sma(close, period)[-2:], rtol=1e-12)
-    with pytest.raises(ValueError, match="the last two averages of 300 values need 301 values"):
-        ta.sma_last_two(close, 300)
-
-
 def _wilder_loop(values: np.ndarray, period: int) -> np.ndarray:
     out = np.full(len(values), np.nan)
     avg = None
