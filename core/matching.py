@@ -399,6 +399,11 @@ class MatchingEngine:
     def has_live_orders(self) -> bool:
         return bool(self._orders)
 
+    def rests_alone(self, order: EngineOrder) -> bool:
+        """Whether ``order`` rests in the book with no other order at its price."""
+        level = order.level
+        return order.status == _OPEN and level is not None and level.total == order.remaining
+
     def best_bid(self) -> int | None:
         keys = self._bids.keys
         return keys[-1] if keys else None
