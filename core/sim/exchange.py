@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -132,9 +133,10 @@ class SimExchange:
         a limit order fills it.
 
         A live book changes a few of its levels per update, so only those are touched here: a
-        level whose order still rests whole, alone at its price, stays; the others are canceled
-        and placed again. While nothing trades, that leaves the book as canceling and placing
-        every level would (each level behind our orders at its price, at its new size). When a
+        level whose order rests alone at its price stays, resized to its new size; the others
+        are canceled and placed again. While nothing trades, that leaves the book as canceling
+        and placing every level would (each level behind our orders at its price, at its new
+        size). When a
         level to place would cross the other side (one of our orders, or a crossed book), or a
         price comes twice, every level is placed again from scratch, in order (``refill``), so
         the fills are those the whole refill always made."""
@@ -145,16 +147,20 @@ class SimExchange:
         if len(wanted) < len(levels):
             return self.refill(symbol, levels, ts)
         alone = engine.rests_alone
-        for key in [key for key, level in resting.items() if wanted.get(key) != level.remaining or not alone(level)]:
-            engine.cancel(resting.pop(key).oid, "book refreshed")
-        for side, ticks, lots in levels:
-            key = (side, ticks)
-            if key in resting:
+        for key, level in list(resting.items()):
+            lots = wanted.get(key)
+            if lots == level.remaining and alone(level):
                 continue
+            if lots is not None and lots > 0 and alone(level):
+                engine.resize(level, lots)  # alone at its price: its place in the queue is no one's business
+            else:
+                engine.cancel(resting.pop(key).oid, "book refreshed")
+        for key in wanted.keys() - resting.keys():
+            side, ticks = cast("tuple[int, int]", key)
             best = engine.best_ask() if side == BUY else engine.best_bid()
             if best is not None and (ticks >= best if side == BUY else ticks <= best):
                 return self.refill(symbol, levels, ts)
-            level = EngineOrder(None, MARKET, side, _LIMIT, lots, ticks)
+            level = EngineOrder(None, MARKET, side, _LIMIT, wanted[key], ticks)
             engine.submit(level, ts)
             resting[key] = level
         return []
