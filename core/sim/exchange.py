@@ -136,33 +136,32 @@ class SimExchange:
         level whose order rests alone at its price stays, resized to its new size; the others
         are canceled and placed again. While nothing trades, that leaves the book as canceling
         and placing every level would (each level behind our orders at its price, at its new
-        size). When a
-        level to place would cross the other side (one of our orders, or a crossed book), or a
-        price comes twice, every level is placed again from scratch, in order (``refill``), so
-        the fills are those the whole refill always made."""
+        size). When a level to place would cross the other side (one of our orders, or a crossed
+        book), or a price comes twice, every level is placed again from scratch, in order
+        (``refill``), so the fills are those the whole refill always made."""
         engine = self._engines[symbol]
         resting = self._liquidity[symbol]
         levels = levels if isinstance(levels, list) else list(levels)
         wanted: dict[Hashable, int] = {(side, ticks): lots for side, ticks, lots in levels}
         if len(wanted) < len(levels):
             return self.refill(symbol, levels, ts)
+        for key in resting.keys() - wanted.keys():
+            engine.cancel(resting.pop(key).oid, "book refreshed")
         alone = engine.rests_alone
-        for key, level in list(resting.items()):
-            lots = wanted.get(key)
-            if lots == level.remaining and alone(level):
-                continue
-            if lots is not None and lots > 0 and alone(level):
-                engine.resize(level, lots)  # alone at its price: its place in the queue is no one's business
-            else:
-                engine.cancel(resting.pop(key).oid, "book refreshed")
-        for key in wanted.keys() - resting.keys():
+        for key, lots in wanted.items():
+            level = resting.get(key)
+            if level is not None:
+                if alone(level) and lots > 0:
+                    if level.remaining != lots:
+                        engine.resize(level, lots)  # alone at its price: its place in the queue is no one's business
+                    continue
+                engine.cancel(level.oid, "book refreshed")
             side, ticks = cast("tuple[int, int]", key)
             best = engine.best_ask() if side == BUY else engine.best_bid()
             if best is not None and (ticks >= best if side == BUY else ticks <= best):
                 return self.refill(symbol, levels, ts)
-            level = EngineOrder(None, MARKET, side, _LIMIT, wanted[key], ticks)
+            level = resting[key] = EngineOrder(None, MARKET, side, _LIMIT, lots, ticks)
             engine.submit(level, ts)
-            resting[key] = level
         return []
 
     def refill(self, symbol: str, levels: list[tuple[int, int, int]], ts: int) -> list[Change]:
