@@ -13,6 +13,12 @@ the wall clock measures the neighbours) and the best run of each is reported, th
 run beside it, with ``ratio`` = ours / peer and the load average before and after.
 ``updates_per_s`` counts level changes (deltas) per second, end to end; ``us_per_message`` gives
 ccxt's share and ours (the venue's conversion and publishing) apart.
+
+``paper_updates_per_s`` is the same path in paper mode (paper trading on the live book): each
+published book also becomes the simulated account's liquidity (``PaperAccount.on_book``), with
+two resting orders of ours 1% away from the touch, on both sides, for the book to be matched
+against. It has no target of its own; the run checks that the simulated book's top is the live
+book's, level for level.
 Run: ``python benchmarks/bench_orderbook.py [--quick]``.
 """
 
@@ -35,6 +41,8 @@ from benchmarks.common import load_average  # noqa: E402
 from core.clock import SimClock  # noqa: E402
 from core.config import CcxtVenueConfig  # noqa: E402
 from core.events import EventBus, OrderBookUpdated  # noqa: E402
+from core.models import Order, OrderStatus, OrderType, Side  # noqa: E402
+from exchanges.ccxt import mapping  # noqa: E402
 from exchanges.ccxt.venue import BOOK_DEPTH, CcxtVenue  # noqa: E402
 
 TICK = Decimal("0.01")
@@ -127,6 +135,21 @@ class Feed:
         assert book.bids == [(Decimal(repr(p)), Decimal(repr(q))) for p, q in raw["bids"][:BOOK_DEPTH]]
         assert book.asks == [(Decimal(repr(p)), Decimal(repr(q))) for p, q in raw["asks"][:BOOK_DEPTH]]
         assert book.best_bid is not None and book.best_ask is not None and book.best_bid < book.best_ask, "crossed"
+        paper = self.venue._paper
+        if paper is not None:
+            engine = paper.exchange.engine(SYMBOL)
+            tick, lot = engine.instrument.tick_size, engine.instrument.lot_size
+            assert engine.depth(BOOK_DEPTH) == tuple([(int(p / tick), int(q // lot)) for p, q in levels if q >= lot]
+                                                     for levels in (book.bids, book.asks)), "paper book"
+
+    def rest_orders(self) -> None:
+        """Paper mode: a buy and a sell of ours resting 1% outside the touch."""
+        paper, book = self.venue._paper, self.venue.books[SYMBOL]
+        assert paper is not None and book.best_bid is not None and book.best_ask is not None
+        for side, price in ((Side.BUY, book.best_bid * Decimal("0.99")), (Side.SELL, book.best_ask * Decimal("1.01"))):
+            order = Order(client_order_id=f"bench-{side.value}", venue="binance", symbol=SYMBOL, side=side,
+                          type=OrderType.LIMIT, size=Decimal("0.01"), price=price.quantize(TICK))
+            assert paper.submit(order).status is OrderStatus.OPEN
 
 
 def emit(metric: str, value: float, unit: str, target: float | None, peer: float | None = None,
@@ -140,29 +163,47 @@ def emit(metric: str, value: float, unit: str, target: float | None, peer: float
     print(json.dumps({**line, **extra}))
 
 
+def venue(mode: str, bus: EventBus, cache: Path) -> CcxtVenue:
+    """The ccxt venue as the engine starts it, minus the streams."""
+    config = CcxtVenueConfig(exchange="binance", mode=mode, markets=[SYMBOL],
+                             balances={"USDT": Decimal(10_000_000), "BTC": Decimal(100)})
+    venue = CcxtVenue("binance", config, SimClock(start_ms=1_704_067_200_000), cache)
+    venue._bus = bus  # what start() attaches, without starting the streams
+    return venue
+
+
 async def measure(deltas: int, runs: int, seed: int) -> None:
     snapshot, messages = generate(deltas, seed)
     applied = sum(len(m["b"]) + len(m["a"]) for m in messages)
     bus = EventBus()
     screen = bus.subscribe(OrderBookUpdated, maxsize=100, name="screen")
     with tempfile.TemporaryDirectory() as cache:
-        config = CcxtVenueConfig(exchange="binance", mode="live", markets=[SYMBOL])
-        venue = CcxtVenue("binance", config, SimClock(start_ms=1_704_067_200_000), Path(cache))
-        venue._bus = bus  # what start() attaches, without starting the streams
-        feed = Feed(venue, snapshot)
+        feed = Feed(venue("live", bus, Path(cache)), snapshot)
+        paper = Feed(venue("paper", bus, Path(cache)), snapshot)
+        instrument = mapping.instrument_from_market("binance", paper.exchange.markets[SYMBOL],
+                                                    paper.exchange.precisionMode)
+        assert paper.venue._paper is not None and instrument is not None
+        paper.venue.instruments = {SYMBOL: instrument}
+        paper.venue._paper.attach(bus, paper.venue.instruments)
         load_before = load_average()
         try:
-            times: dict[str, list[tuple[float, float]]] = {"ours": [], "peer": []}
+            times: dict[str, list[tuple[float, float]]] = {"ours": [], "peer": [], "paper": []}
             for _ in range(runs):
                 times["ours"].append(feed.ours(messages))
                 feed.check()
                 screen.drain()
                 times["peer"].append(feed.peer(messages))
+                paper.ours(messages[:1])
+                paper.rest_orders()
+                times["paper"].append(paper.ours(messages))
+                paper.check()
+                screen.drain()
         finally:
             await feed.exchange.close()
+            await paper.exchange.close()
     load = f"{load_before} -> {load_average()}"
     wall, cpu = 0, 1
-    ours, peer = (min(run[cpu] for run in times[name]) for name in ("ours", "peer"))
+    ours, peer, in_paper = (min(run[cpu] for run in times[name]) for name in ("ours", "peer", "paper"))
     wall_ours, wall_peer = (min(run[wall] for run in times[name]) for name in ("ours", "peer"))
     emit("updates_per_s", applied / ours, "deltas/s", TARGET_DELTAS_PER_S, applied / peer, peer / ours,
          clock="cpu", wall_value=round(applied / wall_ours, 1), wall_peer_value=round(applied / wall_peer, 1),
@@ -170,6 +211,9 @@ async def measure(deltas: int, runs: int, seed: int) -> None:
     emit("messages_per_s", len(messages) / ours, "messages/s", None, len(messages) / peer, clock="cpu")
     emit("us_per_message", ours / len(messages) * 1e6, "us", None, peer / len(messages) * 1e6, clock="cpu",
          venue_share=round((ours - peer) / len(messages) * 1e6, 2))
+    emit("paper_updates_per_s", applied / in_paper, "deltas/s", None, applied / peer, peer / in_paper, clock="cpu",
+         us_per_message=round(in_paper / len(messages) * 1e6, 2),
+         paper_share=round((in_paper - ours) / len(messages) * 1e6, 2))
 
 
 def main() -> None:

@@ -399,6 +399,20 @@ class MatchingEngine:
     def has_live_orders(self) -> bool:
         return bool(self._orders)
 
+    def rests_alone(self, order: EngineOrder) -> bool:
+        """Whether ``order`` rests in the book with no other order at its price."""
+        level = order.level
+        return order.status == _OPEN and level is not None and level.total == order.remaining
+
+    def resize(self, order: EngineOrder, lots: int) -> None:
+        """Make a resting order's remaining size ``lots`` (at least one) where it stands in its
+        queue: for the liquidity a venue brings, which stands for a level's size."""
+        level = order.level
+        assert level is not None and lots > 0, "only a resting order is resized, to at least one lot"
+        level.total += lots - order.remaining
+        order.size += lots - order.remaining
+        order.remaining = lots
+
     def best_bid(self) -> int | None:
         keys = self._bids.keys
         return keys[-1] if keys else None

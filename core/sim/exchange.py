@@ -23,11 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from pydantic import ValidationError
 
 from core.ledger import Book
-from core.matching import EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult, Status
+from core.matching import BUY, EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult, Status
 from core.models import (
     ZERO,
     ExecutionReport,
@@ -113,13 +114,14 @@ class SimExchange:
         self.order_seq = 0
         self.open: dict[str, SimOrder] = {}
         self._engines: dict[str, MatchingEngine] = {}
-        self._liquidity: dict[str, list[Hashable]] = {}
+        # the market's resting levels by (side, ticks)
+        self._liquidity: dict[str, dict[Hashable, EngineOrder]] = {}
 
     # ----- markets -------------------------------------------------------------------------
 
     def add_market(self, instrument: Instrument) -> MatchingEngine:
         engine = self._engines[instrument.symbol] = MatchingEngine(instrument)
-        self._liquidity[instrument.symbol] = []
+        self._liquidity[instrument.symbol] = {}
         return engine
 
     def engine(self, symbol: str) -> MatchingEngine:
@@ -128,21 +130,58 @@ class SimExchange:
     def replace_liquidity(self, symbol: str, levels: Iterable[tuple[int, int, int]], ts: int) -> list[Change]:
         """Replace the market's resting liquidity with ``levels`` of (side, ticks, lots). A new
         level that crosses one of our orders trades with it: that is how a price moving through
-        a limit order fills it."""
+        a limit order fills it.
+
+        A live book changes a few of its levels per update, so only those are touched here: a
+        level whose order rests alone at its price stays, resized to its new size; the others
+        are canceled and placed again. While nothing trades, that leaves the book as canceling
+        and placing every level would (each level behind our orders at its price, at its new
+        size). When a level to place would cross the other side (one of our orders, or a crossed
+        book), or a price comes twice, every level is placed again from scratch, in order
+        (``refill``), so the fills are those the whole refill always made."""
         engine = self._engines[symbol]
-        cancel, submit = engine.cancel, engine.submit
-        for oid in self._liquidity[symbol]:
-            cancel(oid, "book refreshed")
-        kept: list[Hashable] = []
+        resting = self._liquidity[symbol]
+        levels = levels if isinstance(levels, list) else list(levels)
+        wanted: dict[Hashable, int] = {(side, ticks): lots for side, ticks, lots in levels}
+        if len(wanted) < len(levels):
+            return self.refill(symbol, levels, ts)
+        for key in resting.keys() - wanted.keys():
+            engine.cancel(resting.pop(key).oid, "book refreshed")
+        alone = engine.rests_alone
+        for key, lots in wanted.items():
+            level = resting.get(key)
+            if level is not None:
+                if alone(level) and lots > 0:
+                    if level.remaining != lots:
+                        engine.resize(level, lots)  # alone at its price: its place in the queue is no one's business
+                    continue
+                engine.cancel(level.oid, "book refreshed")
+            side, ticks = cast("tuple[int, int]", key)
+            best = engine.best_ask() if side == BUY else engine.best_bid()
+            if best is not None and (ticks >= best if side == BUY else ticks <= best):
+                return self.refill(symbol, levels, ts)
+            level = resting[key] = EngineOrder(None, MARKET, side, _LIMIT, lots, ticks)
+            engine.submit(level, ts)
+        return []
+
+    def refill(self, symbol: str, levels: list[tuple[int, int, int]], ts: int) -> list[Change]:
+        """Cancel all the market's liquidity and place ``levels`` in order, each trading with
+        the orders of ours it crosses. A price given twice rests twice (the second under its
+        order id, never wanted again: the next replacement cancels it)."""
+        engine = self._engines[symbol]
+        resting = self._liquidity[symbol]
+        for level in resting.values():
+            engine.cancel(level.oid, "book refreshed")
+        resting.clear()
         changes: list[Change] = []
         for side, ticks, lots in levels:
             level = EngineOrder(None, MARKET, side, _LIMIT, lots, ticks)
-            result = submit(level, ts)
+            result = engine.submit(level, ts)
             if result.fills:
                 changes += self.settle(symbol, result, ts)
             if level.status == _OPEN:
-                kept.append(level.oid)
-        self._liquidity[symbol] = kept
+                key: Hashable = (side, ticks)
+                resting[level.oid if key in resting else key] = level
         return changes
 
     def update_last_price(self, symbol: str, ticks: int, ts: int) -> list[Change]:

@@ -24,6 +24,37 @@ from core.sim import Account, Change, SimExchange, SimOrder
 
 log = logging.getLogger(__name__)
 
+Level = tuple[Decimal, Decimal]
+# Levels remembered per side before the memory starts again: far more than a published book holds.
+MEMORY = 4096
+
+
+class _Grid:
+    """A market's live levels as the matching engine takes them, ``(side, ticks, lots)``, by
+    the ``(price, size)`` level they came from; ``()`` for a level off the market's grid."""
+
+    __slots__ = ("tick", "lot", "known")
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.tick = instrument.tick_size
+        self.lot = instrument.lot_size
+        self.known: dict[int, dict[Level, tuple[int, int, int] | tuple[()]]] = {BUY: {}, SELL: {}}
+
+    def levels(self, side: int, book_side: list[Level]) -> list[tuple[int, int, int]]:
+        known = self.known[side]
+        if len(known) > MEMORY:
+            known.clear()
+        out = []
+        for level in book_side:
+            entry = known.get(level)
+            if entry is None:
+                price, size = level
+                on_grid = size >= self.lot and not price % self.tick
+                entry = known[level] = (side, int(price // self.tick), int(size // self.lot)) if on_grid else ()
+            if entry:
+                out.append(entry)
+        return out
+
 
 class PaperAccount:
     def __init__(self, venue: str, balances: dict[str, Decimal], clock: Clock) -> None:
@@ -33,6 +64,7 @@ class PaperAccount:
                                      fill_prefix="paper")
         self._instruments: dict[str, Instrument] = {}
         self._orders: dict[str, SimOrder] = {}  # every order, open or done, for lookups
+        self._grids: dict[str, _Grid] = {}
         self._bus: EventBus | None = None
 
     def attach(self, bus: EventBus, instruments: dict[str, Instrument]) -> None:
@@ -56,18 +88,17 @@ class PaperAccount:
     # -- market data in -------------------------------------------------------------------
 
     def on_book(self, snapshot: OrderBook) -> None:
-        """Replace the market's liquidity with the live book's levels (those on the market's
-        tick and lot grid; sizes rounded down to the lot)."""
+        """Make the live book's levels the market's liquidity (those on the market's tick and
+        lot grid; sizes rounded down to the lot). The exchange touches only the levels that
+        changed, and each level's ticks and lots are remembered by the level itself: the venue
+        hands over the same ``(price, size)`` again while a level does not change."""
         engine = self._engine(snapshot.symbol)
         if engine is None:
             return
-        tick, lot = engine.instrument.tick_size, engine.instrument.lot_size
-        levels = [
-            (side, int(price // tick), int(size // lot))
-            for side, book_side in ((BUY, snapshot.bids), (SELL, snapshot.asks))
-            for price, size in book_side
-            if size >= lot and not price % tick
-        ]
+        grid = self._grids.get(snapshot.symbol)
+        if grid is None:
+            grid = self._grids[snapshot.symbol] = _Grid(engine.instrument)
+        levels = grid.levels(BUY, snapshot.bids) + grid.levels(SELL, snapshot.asks)
         self._publish(self.exchange.replace_liquidity(snapshot.symbol, levels, self._clock.now_ms()))
 
     def on_trade(self, trade: Trade) -> None:

@@ -83,6 +83,23 @@ def test_resting_limit_fills_at_its_price_when_the_live_book_moves_through_it(ac
     assert paper.open_orders() == []
 
 
+def test_an_unchanged_live_level_fills_again_a_resting_order_that_swept_it(account) -> None:
+    """The live book does not see paper trades: each of its updates restores the levels our
+    orders took, and a level that comes back through our resting order fills it, although
+    the live book did not change there (only the bids did)."""
+    paper, bus = account
+    sub = bus.subscribe(ExecutionReported)
+    ack = paper.submit(order("ot-9", Side.BUY, "2", OrderType.LIMIT, "42000.50"))
+    assert (ack.status, ack.filled_size) == (OrderStatus.PARTIALLY_FILLED, D("1.05"))  # both asks taken
+    sub.drain()
+    paper.on_book(live_book("BTC/USDT", [("42000.00", "0.7"), ("41999.00", "1")],
+                            [("42000.01", "0.3"), ("42000.50", "0.75")]))
+    fills = [e.report.fill for e in sub.drain() if isinstance(e, ExecutionReported) and e.report.fill is not None]
+    assert [(f.price, f.size, f.liquidity) for f in fills] == [(D("42000.50"), D("0.3"), Liquidity.MAKER),
+                                                              (D("42000.50"), D("0.65"), Liquidity.MAKER)]
+    assert paper.order("ot-9").status is OrderStatus.FILLED
+
+
 def test_cancel_and_lookup(account) -> None:
     paper, _ = account
     paper.submit(order("ot-3", Side.BUY, "0.1", OrderType.LIMIT, "41000.00"))
