@@ -144,6 +144,10 @@ class OrderManager:
         the venue is the truth, and start-up reconciliation restores any status row a crash
         lost, so the acknowledgement need not wait for a second fsync."""
         identity = report_identity(report)
+        if identity in self._applied:  # the second route's copy, after the first was applied in full
+            known = self._orders.get(report.client_order_id) or self._recent.get(report.client_order_id)
+            if known is not None:
+                return known
         async with self._locks[report.client_order_id]:
             order = await self.get(report.client_order_id)
             if order is None:
