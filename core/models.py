@@ -327,12 +327,12 @@ class Order(_Model):
 
     @classmethod
     def from_request(cls, request: OrderRequest, ts: int) -> Order:
-        return cls(
-            **request.model_dump(exclude={"client_order_id"}),
-            client_order_id=request.client_order_id,
-            created_ts=ts,
-            updated_ts=ts,
-        )
+        """The order a request becomes, its fields as the request's validation left them: not
+        validated a second time, as every order placed would pay for it."""
+        given = request.__dict__
+        values = {name: given.get(name) for name in cls.model_fields}
+        values.update(status=OrderStatus.PENDING_NEW, filled_size=ZERO, fee=ZERO, created_ts=ts, updated_ts=ts)
+        return _trusted(cls, values)
 
     @property
     def remaining(self) -> Decimal:
