@@ -13,7 +13,10 @@ Beside the figures, the floor: one SQLite transaction (an insert, then COMMIT) i
 ``synchronous=FULL`` on the same disk, one after another with nothing else running, p50 and p99.
 Wall-clock figures on a machine shared with busy processes measure the neighbours too: the load
 average is printed with them, and the process's CPU use over each phase (the market's share
-included), which says whether the process was starved or busy.
+included), which says whether the process was starved or busy. The CPU an order costs is the
+process's CPU over a phase less the market's share (its CPU rate measured in the second before
+the orders start), divided by the orders: ``cpu_us_per_order``, the figure a loaded machine
+changes least.
 Run: ``python benchmarks/bench_order_path.py [--quick]``.
 """
 
@@ -123,6 +126,13 @@ async def bench(orders: int, concurrency: int) -> None:
         background = [asyncio.create_task(step_on_schedule(venue, stop, STEP_HZ, 0.2)),  # type: ignore[arg-type]
                       asyncio.create_task(draw())]
         await asyncio.sleep(0.5)
+        idle_wall, idle_cpu = time.perf_counter(), time.process_time()
+        await asyncio.sleep(1.0)
+        market_cpu = (time.process_time() - idle_cpu) / (time.perf_counter() - idle_wall)
+
+        def per_order(cpu: float, wall: float, count: int) -> float:
+            """Microseconds of CPU an order cost beyond the market's share over the same wall time."""
+            return max(cpu - market_cpu * wall, 0.0) / count * 1e6
 
         async def one() -> float:
             mark = engine.market.mark("paper", SYMBOL)
@@ -143,7 +153,8 @@ async def bench(orders: int, concurrency: int) -> None:
         market_rate = market["events"] / wall
         emit("p50_ms", statistics.median(latencies), "ms", None, floor_p50_ms=round(statistics.median(floor), 3))
         emit("p99_ms", p99(latencies), "ms", TARGET_P99_MS, floor_p99_ms=round(p99(floor), 3),
-             cpu_pct=round(cpu / wall * 100, 1), market_events_per_s=round(market_rate),
+             cpu_pct=round(cpu / wall * 100, 1), market_cpu_pct=round(market_cpu * 100, 1),
+             cpu_us_per_order=round(per_order(cpu, wall, len(latencies))), market_events_per_s=round(market_rate),
              load=f"{load_before} -> {load_average()}")
 
         remaining = orders - orders // 2
@@ -160,7 +171,8 @@ async def bench(orders: int, concurrency: int) -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         batches, writes = engine.db.commit_stats[0] - batches, engine.db.commit_stats[1] - writes
         emit("orders_per_s", remaining / elapsed, "orders/s", TARGET_ORDERS_PER_S, concurrency=concurrency,
-             cpu_pct=round(cpu / elapsed * 100, 1), writes_per_commit=round(writes / max(batches, 1), 1),
+             cpu_pct=round(cpu / elapsed * 100, 1), cpu_us_per_order=round(per_order(cpu, elapsed, remaining)),
+             writes_per_commit=round(writes / max(batches, 1), 1),
              floor_commits_per_s=round(1000 / statistics.median(floor)), load=f"{load_before} -> {load_average()}")
         stop.set()
         await asyncio.gather(*background)

@@ -117,7 +117,7 @@ class TradingEngine:
         )
         self.gate = PreTradeGate(
             self.risk, safety=self.guard, market=self.market, venues=self.venues,
-            instruments=self._instruments, open_orders=self.orders.open_orders,
+            instruments=self._instruments, open_orders=self.orders.working,
         )
         self.executor = TradeExecutor(
             self.venues, self._instruments, self.orders, self.gate, self.portfolio, clock, self.bus, self._audit,

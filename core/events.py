@@ -301,6 +301,10 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
         self._listeners: list[tuple[tuple[type[Event], ...], Listener]] = []
+        # Who receives each type of event, worked out at its first publication after a change
+        # of listeners or subscribers: publish no longer asks every one of them (a score of
+        # isinstance calls an event, thousands of events a second).
+        self._routes: dict[type[Event], tuple[tuple[Listener, ...], tuple[Subscription, ...]]] = {}
         self.published = 0
 
     def subscribe(
@@ -308,29 +312,39 @@ class EventBus:
     ) -> Subscription:
         sub = Subscription(self, types or (Event,), maxsize, name)
         self._subs.append(sub)
+        self._routes.clear()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+            self._routes.clear()
 
     def add_listener(self, types: Iterable[type[Event]], listener: Listener) -> None:
         """A synchronous callback run inside ``publish``: for cheap, in-order bookkeeping only."""
         self._listeners.append((tuple(types), listener))
+        self._routes.clear()
 
     def remove_listener(self, listener: Listener) -> None:
         """Compares by equality: ``obj.method`` is a new bound-method object at each access, equal
         to (not identical with) the one that was added."""
         self._listeners = [(t, fn) for t, fn in self._listeners if fn != listener]
+        self._routes.clear()
 
     def publish(self, event: Event) -> None:
         self.published += 1
-        for types, listener in self._listeners:
-            if isinstance(event, types):
-                try:
-                    listener(event)
-                except Exception:
-                    log.exception("event listener %r failed on %s", listener, type(event).__name__)
-        for sub in self._subs:
-            if isinstance(event, sub.types):
-                sub.offer(event)
+        kind = type(event)
+        route = self._routes.get(kind)
+        if route is None:
+            route = self._routes[kind] = (
+                tuple(listener for types, listener in self._listeners if issubclass(kind, types)),
+                tuple(sub for sub in self._subs if issubclass(kind, sub.types)),
+            )
+        listeners, subs = route
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %s", listener, type(event).__name__)
+        for sub in subs:
+            sub.offer(event)

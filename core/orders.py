@@ -21,6 +21,7 @@ from core.events import EventBus, OrderFilled, OrderUpdated
 from core.faults import kill_point
 from core.models import ExecutionReport, Fill, Order, OrderStatus
 from core.storage.errors import DuplicateOrderError, StorageError
+from core.working import WorkingOrders
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +81,14 @@ class OrderManager:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._writes: dict[str, asyncio.Future[None]] = {}
         self._applied: OrderedDict[tuple[object, ...], None] = OrderedDict()
+        self._working = WorkingOrders()
 
     async def load_open(self) -> list[Order]:
         """Bring open orders from the database into memory (start-up, before reconciliation)."""
         orders = await self._store.load_orders(open_only=True)
         for order in orders:
             self._orders[order.client_order_id] = order
+            self._working.update(order)
         return orders
 
     async def record_new(self, order: Order, actor: str = "engine", verdict: str | None = None) -> None:
@@ -96,10 +99,12 @@ class OrderManager:
         if coid in self._orders or coid in self._recent:
             raise DuplicateOrderId(f"client order id {coid} is already in use")
         self._orders[coid] = order
+        self._working.update(order)
         try:
             await self._store.record_order(order, "created", detail=verdict, actor=actor, new=True)
         except StorageError as exc:  # not written, so never sent: it must not look open either
             self._orders.pop(coid, None)
+            self._working.discard(coid)
             if isinstance(exc, DuplicateOrderError):
                 raise DuplicateOrderId(f"client order id {coid} is already in use") from None
             raise
@@ -107,6 +112,10 @@ class OrderManager:
 
     def track_order(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)
+
+    def working(self) -> WorkingOrders:
+        """The open orders with their totals per market and side, kept as each one changes."""
+        return self._working
 
     async def get(self, client_order_id: str) -> Order | None:
         known = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -116,6 +125,7 @@ class OrderManager:
         """A finished order leaves the working set but stays at hand for late, duplicate
         reports, which would otherwise each cost a database read."""
         self._orders.pop(order.client_order_id, None)
+        self._working.discard(order.client_order_id)
         self._locks.pop(order.client_order_id, None)
         self._recent[order.client_order_id] = order
         if len(self._recent) > RECENT_ORDERS:
@@ -134,6 +144,10 @@ class OrderManager:
         the venue is the truth, and start-up reconciliation restores any status row a crash
         lost, so the acknowledgement need not wait for a second fsync."""
         identity = report_identity(report)
+        if identity in self._applied:  # the second route's copy, after the first was applied in full
+            known = self._orders.get(report.client_order_id) or self._recent.get(report.client_order_id)
+            if known is not None:
+                return known
         async with self._locks[report.client_order_id]:
             order = await self.get(report.client_order_id)
             if order is None:
@@ -146,6 +160,7 @@ class OrderManager:
             if report.fill is not None:
                 await self._apply_fill(order, report.fill)
             changed = self._merge(order, report)
+            self._working.update(order)
             if changed:
                 previous, event = changed
                 write = self._write_behind(order, event, report.reason, actor, lazy=not durable)
@@ -218,6 +233,7 @@ class OrderManager:
                 order.price = price
             order.size = size
             order.updated_ts = ts
+            self._working.update(order)
             await self._write_behind(order, "amended", detail, actor)
             self._bus.publish(OrderUpdated(order.model_copy(), order.status.value))
             return order
@@ -227,6 +243,7 @@ class OrderManager:
         async with self._locks[order.client_order_id]:
             previous = order.status
             order.transition(status, ts, reason)
+            self._working.update(order)
             await self._write_behind(order, status.value, reason, actor)
             self._bus.publish(OrderUpdated(order.model_copy(), previous.value))
             if not order.is_open:

@@ -26,11 +26,12 @@ import yaml
 
 from core.config import DynamicRiskConfig, RiskConfig
 from core.events import AgentDecision, Event, EventBus, TickerUpdated
-from core.models import Instrument, Order, OrderRequest
+from core.models import Instrument, OrderRequest
 from core.portfolio import Portfolio
 from core.ports import Clock
 from core.risk.exposure import only_reduces, projected_size
 from core.risk.rules import money, pct
+from core.working import WorkingOrders
 
 SECONDS_PER_YEAR = 365 * 86_400
 VOLATILITY_TAU_S = 900.0
@@ -202,13 +203,13 @@ class DynamicRisk:
         return next((e for e in self.calendar if e.start_ms <= moment < e.end_ms), None)
 
     def screen(
-        self, request: OrderRequest, instrument: Instrument, price: Decimal | None, open_orders: list[Order]
+        self, request: OrderRequest, instrument: Instrument, price: Decimal | None, working: WorkingOrders
     ) -> tuple[str, str] | None:
         """(reason, rule) for an order that adds exposure while a macro event pauses new
         positions, or beyond the limit (working orders on its side included) as cut by
         volatility or sentiment."""
         position = self._portfolio.position(request.venue, request.symbol)
-        if not self._config.enabled or only_reduces(request, instrument, position, open_orders,
+        if not self._config.enabled or only_reduces(request, instrument, position, working,
                                                          spot_shorts=self._portfolio.spot_shorts):
             return None
         paused = self.macro_pause()
@@ -220,7 +221,7 @@ class DynamicRisk:
         equity = self._portfolio.equity()
         limit = min(self._risk.max_position_size, equity * Decimal(str(self._risk.max_position_pct)))
         cut = limit * Decimal(str(factor))
-        projected = projected_size(position, request, open_orders) * price * instrument.contract_size
+        projected = projected_size(position, request, working) * price * instrument.contract_size
         if projected > cut:
             quote = self._portfolio.quote_currency
             return (f"{why}, so the {request.symbol} position limit is cut to {pct(factor)} of "

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from core.models import ZERO, Instrument, Order, OrderRequest, OrderType, Position, PositionSide
 from core.portfolio import Portfolio
+from core.working import WorkingOrders
 
 Key = tuple[str, str]
 
@@ -49,25 +50,20 @@ def order_price(order: Order | OrderRequest, mark: Decimal | None) -> Decimal | 
     return order.trigger_price
 
 
-def working_on_side(open_orders: list[Order], request: OrderRequest) -> Decimal:
+def working_on_side(working: WorkingOrders, request: OrderRequest) -> Decimal:
     """What is still to fill of the working orders on the request's market and side that can
     add to a position (reduce-only orders cannot)."""
-    return sum(
-        (o.remaining for o in open_orders
-         if o.is_open and not o.reduce_only and o.side is request.side
-         and o.venue == request.venue and o.symbol == request.symbol),
-        ZERO,
-    )
+    return working.on_side(request.venue, request.symbol, request.side)
 
 
-def projected_size(position: Position | None, request: OrderRequest, open_orders: list[Order]) -> Decimal:
+def projected_size(position: Position | None, request: OrderRequest, working: WorkingOrders) -> Decimal:
     """The position's size (unsigned) if this order and the working orders on its side all fill."""
     current = position.signed_size if position is not None else ZERO
-    return abs(current + (request.size + working_on_side(open_orders, request)) * request.side.sign)
+    return abs(current + (request.size + working_on_side(working, request)) * request.side.sign)
 
 
 def only_reduces(
-    request: OrderRequest, instrument: Instrument, position: Position | None, open_orders: list[Order], *,
+    request: OrderRequest, instrument: Instrument, position: Position | None, working: WorkingOrders, *,
     spot_shorts: bool = False,
 ) -> bool:
     """Whether the order can only shrink exposure: reduce-only, a spot sell (spot cannot go
@@ -79,12 +75,12 @@ def only_reduces(
         return True
     if position is None or (position.side is PositionSide.LONG) != (request.side.sign < 0):
         return False
-    return request.size + working_on_side(open_orders, request) <= position.size
+    return request.size + working_on_side(working, request) <= position.size
 
 
 def projected_exposure(
     portfolio: Portfolio,
-    open_orders: list[Order],
+    working: WorkingOrders,
     extra: OrderRequest | None = None,
     extra_price: Decimal | None = None,
 ) -> dict[Key, Decimal]:
@@ -96,13 +92,16 @@ def projected_exposure(
         market = markets[(extra.venue, extra.symbol)]
         market.add(extra.side.sign, extra.size)
         market.order_price = extra_price or order_price(extra, portfolio.mark(extra.venue, extra.symbol))
-    for order in open_orders:
-        if order.reduce_only or not order.is_open:
+    for key, orders in working.markets().items():
+        if not orders.adding:
             continue
-        market = markets[(order.venue, order.symbol)]
-        market.add(order.side.sign, order.remaining)
+        market = markets[key]
+        market.buys += orders.buys
+        market.sells += orders.sells
         if market.order_price is None:
-            market.order_price = order_price(order, portfolio.mark(order.venue, order.symbol))
+            mark = portfolio.mark(*key)
+            prices = (order_price(o, mark) for o in orders.orders.values() if not o.reduce_only)
+            market.order_price = next((p for p in prices if p is not None), None)
     result: dict[Key, Decimal] = {}
     for (venue, symbol), market in markets.items():
         held = portfolio.position(venue, symbol)

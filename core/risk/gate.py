@@ -22,7 +22,7 @@ without side effects for a preview (``dry_run``: nothing counted, nothing stoppe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -32,6 +32,7 @@ from core.risk.exposure import only_reduces, order_price
 from core.risk.manager import RiskManager
 from core.risk.protection import order_level_problem
 from core.risk.rules import OrderContext, RiskCheckResult, pct, price_text
+from core.working import WorkingOrders
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Safety(Protocol):
     def permit(self, actor: str, action: str) -> str | None: ...
 
     def screen(
-        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order], *, reduces: bool,
+        self, request: OrderRequest, instrument: Instrument, working: WorkingOrders, *, reduces: bool,
         dry_run: bool = False,
     ) -> tuple[str, str] | None: ...
 
@@ -58,7 +59,9 @@ class Marks(Protocol):
 
 
 class PreTradeGate:
-    """The checks of the module docstring over the engine's (or a backtest's) state."""
+    """The checks of the module docstring over the engine's (or a backtest's) state.
+    ``open_orders``: the working orders, kept with their totals (``core.working``; the engine's
+    order manager keeps them as orders change) or listed, then walked once per check."""
 
     def __init__(
         self,
@@ -68,7 +71,7 @@ class PreTradeGate:
         market: Marks | None = None,
         venues: Collection[str] = (),
         instruments: Mapping[tuple[str, str], Instrument] | None = None,
-        open_orders: Callable[[], list[Order]] = list,
+        open_orders: Callable[[], Sequence[Order] | WorkingOrders] = WorkingOrders,
     ) -> None:
         self._risk = risk
         self._portfolio = risk.portfolio
@@ -98,15 +101,15 @@ class PreTradeGate:
             return Refusal("; ".join(problems), "validation")
         if exempt:
             return None
-        open_orders = [o for o in self._open_orders() if o.client_order_id != exclude]
+        working = as_working(self._open_orders()).without(exclude)
         position = self._portfolio.position(request.venue, request.symbol)
-        reduces = only_reduces(request, instrument, position, open_orders, spot_shorts=self._portfolio.spot_shorts)
+        reduces = only_reduces(request, instrument, position, working, spot_shorts=self._portfolio.spot_shorts)
         if self._safety is not None:
-            abnormal = self._safety.screen(request, instrument, open_orders, reduces=reduces, dry_run=dry_run)
+            abnormal = self._safety.screen(request, instrument, working, reduces=reduces, dry_run=dry_run)
             if abnormal is not None:
                 return Refusal(*abnormal)
         mark = self._market.mark(request.venue, request.symbol) if self._market is not None else None
-        verdict = self.limits(request, instrument, mark, open_orders, position=position, reduces=reduces)
+        verdict = self.limits(request, instrument, mark, working, position=position, reduces=reduces)
         if not verdict.approved:
             return Refusal(verdict.reason or "refused by risk", verdict.rule or "risk")
         return None
@@ -120,18 +123,19 @@ class PreTradeGate:
         request: OrderRequest,
         instrument: Instrument,
         mark_price: Decimal | None,
-        open_orders: list[Order],
+        open_orders: Sequence[Order] | WorkingOrders,
         *,
         position: Position | None = None,
         reduces: bool | None = None,
     ) -> RiskCheckResult:
         """Steps 5 to 10 for a request already known to fit its instrument."""
+        working = as_working(open_orders)
         risk = self._risk
         risk.evaluate()
         if position is None:
             position = self._portfolio.position(request.venue, request.symbol)
         if reduces is None:
-            reduces = only_reduces(request, instrument, position, open_orders, spot_shorts=self._portfolio.spot_shorts)
+            reduces = only_reduces(request, instrument, position, working, spot_shorts=self._portfolio.spot_shorts)
         if risk.state is RiskState.HALTED and (risk.halted_by_person or not reduces):
             return RiskCheckResult.reject("halted", risk.halt_text())
         mark = mark_price if mark_price is not None else self._portfolio.mark(request.venue, request.symbol)
@@ -157,10 +161,14 @@ class PreTradeGate:
                 f"this {request.side.value} of {request.size} {instrument.base} would not reduce {request.symbol}",
             )
         context = OrderContext(
-            request=request, instrument=instrument, price=price, position=position, open_orders=open_orders,
+            request=request, instrument=instrument, price=price, position=position, working=working,
             equity=self._portfolio.equity(), portfolio=self._portfolio,
         )
         return risk.rules.check(context)
+
+
+def as_working(open_orders: Sequence[Order] | WorkingOrders) -> WorkingOrders:
+    return open_orders if isinstance(open_orders, WorkingOrders) else WorkingOrders.of(open_orders)
 
 
 def fat_finger(request: OrderRequest, mark: Decimal | None, band_pct: float) -> RiskCheckResult | None:

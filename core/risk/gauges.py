@@ -10,6 +10,7 @@ from core.models import ZERO, Order
 from core.portfolio import Portfolio
 from core.risk.exposure import projected_exposure
 from core.risk.rules import daily_loss_limit
+from core.working import WorkingOrders
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def limits_usage(
         LimitUsage(f"position {p.symbol}", portfolio.exposure(p.venue, p.symbol), per_position, quote)
         for p in portfolio.positions()
     ]
-    total = sum(projected_exposure(portfolio, open_orders).values(), ZERO)
+    total = sum(projected_exposure(portfolio, WorkingOrders.of(open_orders)).values(), ZERO)
     usage.append(LimitUsage("total exposure", total, equity * Decimal(str(config.max_total_exposure_pct)), quote))
     limit = daily_loss_limit(config, portfolio.start_of_day_equity())
     usage.append(LimitUsage("daily loss", max(-portfolio.daily_pnl(), ZERO), limit, quote))

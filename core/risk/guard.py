@@ -26,6 +26,7 @@ from core.risk.dynamic import DynamicRisk
 from core.risk.manager import RiskManager
 from core.risk.rules import RiskCheckResult
 from core.risk.surveillance import Surveillance
+from core.working import WorkingOrders
 
 log = logging.getLogger(__name__)
 
@@ -101,20 +102,22 @@ class SafetyGuard:
         return None
 
     def screen(
-        self, request: OrderRequest, instrument: Instrument, open_orders: list[Order], *, reduces: bool,
+        self, request: OrderRequest, instrument: Instrument, working: WorkingOrders, *, reduces: bool,
         dry_run: bool = False,
     ) -> tuple[str, str] | None:
         """(reason, rule) when breakers, surveillance or dynamic risk refuse the order; ``reduces``:
         it can only shrink its position. ``dry_run``: the check before a confirmation, which
         counts no attempt and stops nothing."""
         book = self._market.book(request.venue, request.symbol)
-        abnormal = self.surveillance.screen(request, open_orders, book, reduces=reduces, dry_run=dry_run)
+        market = working.market(request.venue, request.symbol)
+        resting = list(market.orders.values()) if market is not None else []
+        abnormal = self.surveillance.screen(request, resting, book, reduces=reduces, dry_run=dry_run)
         if not dry_run:
             self._stop_runaways()
         verdict = self.breakers.blocks(request, reduces=reduces) or abnormal
         if verdict is not None:
             return verdict
-        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol), open_orders)
+        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol), working)
 
     def blockers(self, open_orders: list[Order]) -> list[RiskCheckResult]:
         """Every limit that refuses new exposure right now, whatever the order: the risk state

@@ -14,6 +14,7 @@ from core.config import RiskConfig, TradingConfig
 from core.models import ZERO, Instrument, Order, OrderRequest, Position
 from core.portfolio import Portfolio
 from core.risk.exposure import projected_exposure, projected_size, working_on_side
+from core.working import WorkingOrders
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class OrderContext:
     instrument: Instrument
     price: Decimal
     position: Position | None
-    open_orders: list[Order]
+    working: WorkingOrders
     equity: Decimal
     portfolio: Portfolio
 
@@ -74,12 +75,24 @@ class OrderContext:
     @cached_property
     def exposures(self) -> dict[tuple[str, str], Decimal]:
         """Worst-case exposure per market with this order added, computed once per check."""
-        return projected_exposure(self.portfolio, self.open_orders, self.request, self.price)
+        return projected_exposure(self.portfolio, self.working, self.request, self.price)
 
     @property
     def projected_position(self) -> Decimal:
         """Notional of the position if this order and the working orders on its side all fill."""
-        return projected_size(self.position, self.request, self.open_orders) * self.price * self.instrument.contract_size
+        return projected_size(self.position, self.request, self.working) * self.price * self.instrument.contract_size
+
+
+def counted(ctx: OrderContext) -> str:
+    """The working orders on the order's side, as a refusal names them: summed in the order
+    they were placed, so the size reads as the orders' sizes do (a kept total can carry the
+    trailing zeros of an order that has gone)."""
+    market = ctx.working.market(ctx.request.venue, ctx.request.symbol)
+    if market is None or not working_on_side(ctx.working, ctx.request):
+        return ""
+    side = ctx.request.side
+    working = sum((o.remaining for o in market.orders.values() if o.side is side and not o.reduce_only), ZERO)
+    return f" with the working {side.value} orders ({working} {ctx.instrument.base})"
 
 
 class OrderRules:
@@ -124,8 +137,9 @@ class OrderRules:
         """The limits that refuse any order adding exposure right now (open positions: any new
         market), for the Risk screen and the status bar."""
         found = [self._no_equity(self._portfolio.equity()), self._daily_loss_reached()]
+        working = WorkingOrders.of(open_orders)
         occupied = {(p.venue, p.symbol) for p in self._portfolio.positions()}
-        occupied |= {(o.venue, o.symbol) for o in open_orders if o.is_open and not o.reduce_only}
+        occupied |= working.adding_markets()
         if len(occupied) >= self._config.max_open_positions:
             found.append(RiskCheckResult.reject(
                 "max_open_positions",
@@ -133,7 +147,7 @@ class OrderRules:
                 f"{self._config.max_open_positions}, so no new market can be traded",
             ))
         equity = self._portfolio.equity()
-        total = sum(projected_exposure(self._portfolio, open_orders).values(), ZERO)
+        total = sum(projected_exposure(self._portfolio, working).values(), ZERO)
         if equity > 0 and total >= equity * self._share(self._config.max_total_exposure_pct):
             found.append(RiskCheckResult.reject(
                 "max_total_exposure_pct",
@@ -187,7 +201,7 @@ class OrderRules:
             return None
         here = (ctx.request.venue, ctx.request.symbol)
         occupied = {(p.venue, p.symbol) for p in self._portfolio.positions()}
-        occupied |= {(o.venue, o.symbol) for o in ctx.open_orders if o.is_open and not o.reduce_only}
+        occupied |= ctx.working.adding_markets()
         occupied.discard(here)
         if len(occupied) >= self._config.max_open_positions:
             return RiskCheckResult.reject(
@@ -200,18 +214,16 @@ class OrderRules:
     def _position_size(self, ctx: OrderContext) -> RiskCheckResult | None:
         projected = self._portfolio.to_quote(ctx.request.venue, ctx.projected_position, ctx.quote)
         quote = self._portfolio.quote_currency
-        working = working_on_side(ctx.open_orders, ctx.request)
-        counted = f" with the working {ctx.request.side.value} orders ({working} {ctx.instrument.base})" if working else ""
         if projected > self._config.max_position_size:
             return RiskCheckResult.reject(
                 "max_position_size",
-                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted}; "
+                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted(ctx)}; "
                 f"the largest position allowed is {money(self._config.max_position_size, quote)}",
             )
         if projected > ctx.equity * self._share(self._config.max_position_pct):
             return RiskCheckResult.reject(
                 "max_position_pct",
-                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted}, "
+                f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted(ctx)}, "
                 f"{pct(projected / ctx.equity)} of equity; the limit is {pct(self._config.max_position_pct)}",
             )
         return None

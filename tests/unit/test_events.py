@@ -69,6 +69,28 @@ def test_a_bound_method_listener_is_removed_by_naming_it_again() -> None:
     assert seen == []
 
 
+def test_receivers_added_or_removed_after_a_publication_are_served_from_the_next() -> None:
+    """The bus works out each event type's receivers once (its route) and must work them out
+    again after every change of listeners or subscribers: each change here comes alone."""
+    bus = EventBus()
+    early: list[object] = []
+    bus.add_listener((OrderUpdated,), early.append)
+    bus.publish(order_event(1))
+    sub = bus.subscribe(OrderUpdated)
+    bus.publish(order_event(2))
+    assert (len(early), len(sub)) == (2, 1)
+    late: list[object] = []
+    bus.add_listener((OrderUpdated,), late.append)
+    bus.publish(order_event(3))
+    assert (len(early), len(late), len(sub)) == (3, 1, 2)
+    bus.remove_listener(early.append)
+    bus.publish(order_event(4))
+    assert (len(early), len(late), len(sub)) == (3, 2, 3)
+    sub.close()
+    bus.publish(order_event(5))
+    assert (len(early), len(late), len(sub)) == (3, 3, 3)
+
+
 def test_a_failing_listener_does_not_stop_publishing() -> None:
     bus = EventBus()
     sub = bus.subscribe(OrderUpdated)
