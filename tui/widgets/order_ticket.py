@@ -183,14 +183,19 @@ class OrderTicket(VerticalScroll):
                 widget.set_class(bool(message), "-shown")
 
     def refresh_preview(self) -> None:
-        """Re-check while typing: show problems with what has been typed, not with empty fields."""
+        """Re-check while typing: show problems with what has been typed, not with empty fields.
+        Called on every frame the mark moves: an unchanged preview is not repainted, which would
+        make the compositor redraw the whole ticket column with the market beside it."""
         result = self.evaluate()
         typed = {name for name in INPUT_FIELDS if self.query_one(f"#{name}", Input).value.strip()}
         self.show_errors({field: message for field, message in result.errors.items()
                           if field in typed or (message != "required" and field != "form")})
         text = self._preview_text(result)
+        preview = self.query_one("#preview", Static)
+        if text == preview.content:
+            return
         lines = text.count("\n") + 1
-        self.query_one("#preview", Static).update(text, layout=lines != self._preview_lines)
+        preview.update(text, layout=lines != self._preview_lines)
         self._preview_lines = lines
 
     def _preview_text(self, result: TicketResult) -> str:
