@@ -22,6 +22,7 @@ from core.models import Instrument, OrderType, Side, TimeInForce
 from tui.format import fmt_money, show_price, show_size
 from tui.messages import OrderSubmitted
 from tui.ticket import FIELDS_FOR_TYPE, TicketForm, TicketResult, parse_ticket
+from tui.widgets.one_line_select import OneLineSelect
 
 TYPE_LABELS = {
     OrderType.MARKET: "Market",
@@ -65,15 +66,15 @@ class OrderTicket(VerticalScroll):
         yield Label("Order ticket", id="ticket-title")
         with Horizontal(classes="row"):
             yield Label("Side")
-            yield Select([("Buy", Side.BUY), ("Sell", Side.SELL)], value=Side.BUY, allow_blank=False, compact=True, id="side")
+            yield OneLineSelect([("Buy", Side.BUY), ("Sell", Side.SELL)], value=Side.BUY, allow_blank=False, compact=True, id="side")
         with Horizontal(classes="row"):
             yield Label("Type")
-            yield Select([(label, kind) for kind, label in TYPE_LABELS.items()], value=OrderType.LIMIT,
-                         allow_blank=False, compact=True, id="type")
+            yield OneLineSelect([(label, kind) for kind, label in TYPE_LABELS.items()], value=OrderType.LIMIT,
+                                allow_blank=False, compact=True, id="type")
         with Horizontal(classes="row"):
             yield Label("Size")
             yield Input(placeholder="amount", compact=True, id="size")
-            yield Select([("base", False), ("quote", True)], value=False, allow_blank=False, compact=True, id="unit")
+            yield OneLineSelect([("base", False), ("quote", True)], value=False, allow_blank=False, compact=True, id="unit")
         yield Static(classes="error", id="size-error")
         for name, label, hint in (("price", "Price", "limit price"), ("trigger", "Trigger", "trigger price"),
                                   ("trail", "Trail", "offset"), ("take_profit", "TP", "optional"),
@@ -89,8 +90,8 @@ class OrderTicket(VerticalScroll):
         yield Static(classes="error", id="leverage-error")
         with Horizontal(classes="row", id="tif-row"):
             yield Label("TIF")
-            yield Select([(tif.value, tif) for tif in TimeInForce], value=TimeInForce.GTC, allow_blank=False,
-                         compact=True, id="tif")
+            yield OneLineSelect([(tif.value, tif) for tif in TimeInForce], value=TimeInForce.GTC, allow_blank=False,
+                                compact=True, id="tif")
         yield Checkbox("Reduce-only", compact=True, id="reduce_only")
         yield Static(classes="error", id="reduce_only-error")
         yield Checkbox("Post-only", compact=True, id="post_only")
