@@ -18,6 +18,16 @@ def load_average() -> str:
         return "unknown"
 
 
+def queue_wait_s() -> float:
+    """Seconds the calling thread has spent ready to run but waiting for a CPU
+    (``/proc/thread-self/schedstat``, Linux): taken off a wall-clock interval, what is left is
+    the interval as this process made it, without the time its neighbours held the cores."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 class Steppable(Protocol):
     def step(self, dt: float | None = None) -> None: ...
 

@@ -14,6 +14,11 @@ from tests.tui.conftest import settle, wait_ready
 from tui.widgets.footer import KeysFooter
 
 
+def shown_actions(footer: KeysFooter) -> list[str]:
+    """The actions of the keys on screen (a key not offered now may be built but hidden)."""
+    return [key.action for key in footer.query(FooterKey) if key.display]
+
+
 def live_footer_keys() -> list[FooterKey]:
     gc.collect()
     return [o for o in gc.get_objects() if isinstance(o, FooterKey)]
@@ -33,8 +38,7 @@ async def test_switching_screens_back_and_forth_keeps_no_dead_footer_keys(make_a
         keys = live_footer_keys()
         assert len(keys) == before
         assert all(key.is_attached for key in keys)
-        shown = {key.action for key in app.screen.query_one(KeysFooter).query(FooterKey)}
-        assert "app.choose_market" in shown
+        assert "app.choose_market" in shown_actions(app.screen.query_one(KeysFooter))
 
 
 class ArmableApp(App[None]):
@@ -64,7 +68,7 @@ async def test_the_footer_follows_a_key_coming_and_going() -> None:
         await pilot.pause()
 
         def shown() -> list[str]:
-            return [key.action for key in app.query(FooterKey)]
+            return shown_actions(app.query_one(KeysFooter))
 
         assert "arm" in shown() and "fire" not in shown()
         await pilot.press("a")
@@ -78,3 +82,40 @@ async def test_the_footer_follows_a_key_coming_and_going() -> None:
             await pilot.press("a", "f")
             await pilot.pause()
         assert all(key.is_attached for key in live_footer_keys())
+
+
+
+async def test_in_and_out_of_a_text_field_the_footer_shows_what_a_new_footer_would_and_builds_each_set_once(
+        make_app: Any) -> None:
+    """The size field takes the letter keys away (b, s, m, ?), Escape gives them back; the footer
+    keeps both sets of keys built and shows the one that applies, as a footer built afresh would."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        footer = app.screen.query_one(KeysFooter)
+
+        def seen() -> list[str]:
+            return [strip.text for strip in footer.render_lines(footer.region.reset_offset)]
+
+        before = seen()
+        await pilot.press("s")
+        await settle(pilot)
+        inside = seen()
+        assert "side('sell')" not in shown_actions(footer) and "Sell" not in inside[0]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "side('sell')" in shown_actions(footer) and seen() == before
+        built = set(footer.query(FooterKey))
+        await pilot.press("b")
+        await settle(pilot)
+        assert seen() == inside
+        await pilot.press("escape")
+        await settle(pilot)
+        assert seen() == before
+        assert set(footer.query(FooterKey)) == built
+
+        await pilot.press("s")
+        await settle(pilot)
+        footer.refresh(recompose=True)
+        await settle(pilot)
+        assert len(footer.query(FooterKey)) < len(built) and seen() == inside

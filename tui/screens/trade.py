@@ -96,11 +96,11 @@ class TradeScreen(OpenTradeScreen):
         last = ticker.last if ticker and ticker.last is not None else mark
         position = session.position(venue, symbol)
         held = f"  position {position.side.value} {show_size(instrument, position.size)}" if position else ""
-        self.query_one("#market-line", Static).update(
-            f"[b]{symbol}[/b] on {venue}  last {show_price(instrument, last)}  mark {show_price(instrument, mark)}"
-            f"  open orders {len(own_orders)}{held}",
-            layout=False,
-        )
+        line = self.query_one("#market-line", Static)
+        text = (f"[b]{symbol}[/b] on {venue}  last {show_price(instrument, last)}  mark {show_price(instrument, mark)}"
+                f"  open orders {len(own_orders)}{held}")
+        if text != line.content:
+            line.update(text, layout=False)
         self._draw_perpetual(venue, symbol)
 
     def _draw_perpetual(self, venue: str, symbol: str) -> None:

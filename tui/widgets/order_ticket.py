@@ -22,6 +22,7 @@ from core.models import Instrument, OrderType, Side, TimeInForce
 from tui.format import fmt_money, show_price, show_size
 from tui.messages import OrderSubmitted
 from tui.ticket import FIELDS_FOR_TYPE, TicketForm, TicketResult, parse_ticket
+from tui.widgets.one_line_select import OneLineSelect
 
 TYPE_LABELS = {
     OrderType.MARKET: "Market",
@@ -66,15 +67,15 @@ class OrderTicket(VerticalScroll):
         yield Label("Order ticket", id="ticket-title")
         with Horizontal(classes="row"):
             yield Label("Side")
-            yield Select([("Buy", Side.BUY), ("Sell", Side.SELL)], value=Side.BUY, allow_blank=False, compact=True, id="side")
+            yield OneLineSelect([("Buy", Side.BUY), ("Sell", Side.SELL)], value=Side.BUY, allow_blank=False, compact=True, id="side")
         with Horizontal(classes="row"):
             yield Label("Type")
-            yield Select([(label, kind) for kind, label in TYPE_LABELS.items()], value=OrderType.LIMIT,
-                         allow_blank=False, compact=True, id="type")
+            yield OneLineSelect([(label, kind) for kind, label in TYPE_LABELS.items()], value=OrderType.LIMIT,
+                                allow_blank=False, compact=True, id="type")
         with Horizontal(classes="row"):
             yield Label("Size")
             yield Input(placeholder="amount", compact=True, id="size")
-            yield Select([("base", False), ("quote", True)], value=False, allow_blank=False, compact=True, id="unit")
+            yield OneLineSelect([("base", False), ("quote", True)], value=False, allow_blank=False, compact=True, id="unit")
         yield Static(classes="error", id="size-error")
         for name, label, hint in (("price", "Price", "limit price"), ("trigger", "Trigger", "trigger price"),
                                   ("trail", "Trail", "offset"), ("take_profit", "TP", "optional"),
@@ -90,8 +91,8 @@ class OrderTicket(VerticalScroll):
         yield Static(classes="error", id="leverage-error")
         with Horizontal(classes="row", id="tif-row"):
             yield Label("TIF")
-            yield Select([(tif.value, tif) for tif in TimeInForce], value=TimeInForce.GTC, allow_blank=False,
-                         compact=True, id="tif")
+            yield OneLineSelect([(tif.value, tif) for tif in TimeInForce], value=TimeInForce.GTC, allow_blank=False,
+                                compact=True, id="tif")
         yield Checkbox("Reduce-only", compact=True, id="reduce_only")
         yield Static(classes="error", id="reduce_only-error")
         yield Checkbox("Post-only", compact=True, id="post_only")
@@ -187,7 +188,9 @@ class OrderTicket(VerticalScroll):
 
     def refresh_preview(self) -> None:
         """Re-check while typing: show problems with what has been typed, not with empty fields,
-        until a submit has asked for them; then a new mark must not wipe the "required" it showed."""
+        until a submit has asked for them; then a new mark must not wipe the "required" it showed.
+        Called on every frame the mark moves: an unchanged preview is not repainted, which would
+        make the compositor redraw the whole ticket column with the market beside it."""
         result = self.evaluate()
         if self._submit_tried:
             self.show_errors(result.errors)
@@ -196,8 +199,11 @@ class OrderTicket(VerticalScroll):
             self.show_errors({field: message for field, message in result.errors.items()
                               if field in typed or (message != "required" and field != "form")})
         text = self._preview_text(result)
+        preview = self.query_one("#preview", Static)
+        if text == preview.content:
+            return
         lines = text.count("\n") + 1
-        self.query_one("#preview", Static).update(text, layout=lines != self._preview_lines)
+        preview.update(text, layout=lines != self._preview_lines)
         self._preview_lines = lines
 
     def _preview_text(self, result: TicketResult) -> str:

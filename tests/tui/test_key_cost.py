@@ -1,0 +1,37 @@
+"""What a key costs on the Trade screen: changing the ticket's side repaints the select and the
+button, without laying out the screen again (every widget placed anew, before the frame that
+shows the new side)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.widgets import Select
+
+from core.models import Side
+from tests.tui.conftest import settle, wait_ready
+from tui.widgets.order_ticket import OrderTicket
+
+
+async def test_changing_the_side_shows_it_without_a_layout(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        screen = app.screen
+        layouts: list[object] = []
+        refresh_layout = screen._refresh_layout
+
+        def counted(*args: Any, **kwargs: Any) -> None:
+            layouts.append(args)
+            refresh_layout(*args, **kwargs)
+
+        monkeypatch.setattr(screen, "_refresh_layout", counted)
+        ticket = screen.query_one(OrderTicket)
+        for side in (Side.SELL, Side.BUY, Side.SELL):
+            ticket.set_side(side)
+            await settle(pilot)
+            assert ticket.side is side
+            assert str(screen.query_one("#side", Select).query_one("#label").render()) == side.value.capitalize()
+            assert str(screen.query_one("#submit").render()) == f"Place {side.value.upper()} LIMIT"
+        assert layouts == []
