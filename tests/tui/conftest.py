@@ -93,6 +93,16 @@ async def wait_ready(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str = "the awaited change", polls: int = 400) -> None:
+    """Wait (bounded) for what the engine's tasks, the gateway or a loaded machine bring about
+    after a key or a call has returned."""
+    for _ in range(polls):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"{what} did not happen")
+
+
 async def settle(pilot: Pilot[Any], rounds: int = 2) -> None:
     """Let the engine's tasks and the app's workers run, then draw one frame."""
     app = pilot.app

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
 from core.stream import StreamHello, StreamSnapshot
-from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
+from tests.tui.conftest import SESSIONS, advance, settle, until, wait_ready
 from tests.tui.gateway_session import GatewaySession
 from tests.tui.test_protection import mark, open_position, position_row, type_into
 from tests.tui.test_trading_flow import resting_buy_price
@@ -27,20 +25,11 @@ from tui.widgets.status_bar import StatusBar
 
 SYMBOL = "BTC/USDT"
 D = Decimal
-POLLS = 400
 
 
 def attached(app: OpenTradeApp) -> GatewaySession:
     assert isinstance(app.session, GatewaySession)
     return app.session
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    for _ in range(POLLS):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError(f"{what} did not happen")
 
 
 @pytest.mark.parametrize("session_kind", ["remote"])

@@ -11,7 +11,7 @@ from textual.widgets import OptionList
 from core.clock import SimClock
 from core.config import AppConfig
 from runtime.session import LocalSession
-from tests.tui.conftest import advance, settle, wait_ready
+from tests.tui.conftest import advance, settle, until, wait_ready
 from themes.registry import theme_names
 from tui.app import OpenTradeApp
 from tui.format import fmt_price
@@ -158,10 +158,7 @@ async def test_hidden_screens_and_screens_under_a_dialog_are_not_redrawn(make_ap
         assert drawn and set(drawn) == {"trade"}
 
         await pilot.press("question_mark")
-        for _ in range(300):  # bounded: a loaded machine may answer the key after the press returns
-            if isinstance(app.screen, HelpScreen):
-                break
-            await pilot.pause(0.01)
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")  # a loaded machine answers late
         drawn.clear()
         await advance(pilot, clock, 1)
         assert drawn == []

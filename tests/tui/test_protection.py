@@ -15,7 +15,7 @@ from textual.widgets._footer import FooterKey
 from core.clock import SimClock
 from core.config import AppConfig, TradingConfig
 from core.models import OrderRequest, OrderType, Side
-from tests.tui.conftest import advance, settle, wait_ready
+from tests.tui.conftest import advance, settle, until, wait_ready
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_protection import EditProtectionScreen
@@ -32,14 +32,10 @@ def _app(pilot: Pilot[Any]) -> OpenTradeApp:
     return pilot.app
 
 
-async def until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
-    """Wait (bounded) for the engine's tasks: their database writes run on the writer's thread."""
-    for _ in range(300):
-        if condition():
-            await settle(pilot)
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("the app did not get there")
+async def levels_set(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
+    """The engine's tasks write the levels on the writer's thread: wait for them, then draw."""
+    await until(pilot, condition, "the protective levels' change")
+    await settle(pilot)
 
 
 def position_row(app: OpenTradeApp) -> dict[str, str]:
@@ -90,7 +86,7 @@ async def test_levels_typed_in_the_ticket_show_on_positions_and_survive_a_restar
         await type_into(pilot, "take_profit", str(take))
         await type_into(pilot, "stop_loss", str(stop))
         await pilot.press("enter")
-        await until(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
+        await levels_set(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
         await pilot.press("escape", "2")
         await settle(pilot)
         row = position_row(app)
@@ -136,7 +132,7 @@ async def test_levels_set_and_cleared_on_the_positions_screen_with_refusals_expl
             assert message in dialog_errors(app)[field]
         await type_into(pilot, "take_profit", str(take))
         await pilot.press("enter")
-        await until(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
+        await levels_set(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
         row = position_row(app)
         assert (row["SL"], row["TP"], row["Levels"]) == (f"{stop:,.2f} manual", f"{take:,.2f} manual", "engine-side")
 
@@ -145,7 +141,7 @@ async def test_levels_set_and_cleared_on_the_positions_screen_with_refusals_expl
         assert app.screen.query_one("#take_profit", Input).value == str(take)
         await type_into(pilot, "take_profit", "")
         await pilot.press("ctrl+y")
-        await until(pilot, lambda: app.engine.protection.levels("paper", SYMBOL).take_profit is None)  # type: ignore[union-attr]
+        await levels_set(pilot, lambda: app.engine.protection.levels("paper", SYMBOL).take_profit is None)  # type: ignore[union-attr]
         assert (position_row(app)["SL"], position_row(app)["TP"]) == (f"{stop:,.2f} manual", "-")
 
         await pilot.press("l")
@@ -168,7 +164,7 @@ async def test_auto_protect_levels_are_labelled_auto(make_app: Callable[..., Ope
     app = make_app(AppConfig(trading=TradingConfig(auto_protect=True)))
     async with app.run_test(size=(120, 40)) as pilot:
         await open_position(pilot, clock)
-        await until(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
+        await levels_set(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
         await pilot.press("2")
         await settle(pilot)
         row = position_row(app)

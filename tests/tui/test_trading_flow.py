@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Static
 from core.clock import SimClock
 from core.config import AppConfig
 from core.models import OrderRequest, OrderStatus, OrderType, Side
-from tests.tui.conftest import SESSIONS, advance, settle, wait_ready
+from tests.tui.conftest import SESSIONS, advance, settle, until, wait_ready
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.edit_order import EditOrderScreen
@@ -157,10 +157,7 @@ async def test_the_chart_opens_with_the_venues_history(make_app: Any, clock: Sim
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
-        for _ in range(500):  # bounded: the history comes from the venue (through the gateway, attached)
-            if len(app.session.candles("paper", "BTC/USDT", "1m")) >= 100:
-                break
-            await pilot.pause(0.01)
+        await until(pilot, lambda: len(app.session.candles("paper", "BTC/USDT", "1m")) >= 100, "the venue's history")
         await advance(pilot, clock, 1)
         chart = app.screen.query_one(PriceChart)
         columns = chart.size.width - AXIS_WIDTH
