@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from core.clock import SimClock
 from core.config import AppConfig
@@ -164,6 +164,24 @@ async def test_the_chart_opens_with_the_venues_history(make_app: Any, clock: Sim
         assert len(chart.candles) >= columns, "a full chart, not the minute since the start"
         body = chart.render().plain.splitlines()[1:]
         assert all(any(line[column] != " " for line in body) for column in range(columns)), "a candle in every column"
+
+
+async def test_a_number_typed_past_the_size_field_stays_in_the_ticket(make_app: Any, clock: SimClock) -> None:
+    """Tab from the size goes to its unit list: the price typed next must not switch screens."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("b", *"0.01", "tab")
+        assert isinstance(app.focused, Select)
+        await pilot.press(*"59000")
+        await settle(pilot)
+        assert app.current_mode == "trade" and isinstance(app.focused, Select)
+        assert app.screen.query_one("#size", Input).value == "0.01"
+        await pilot.press("tab", *"59000")
+        assert app.screen.query_one("#price", Input).value == "59000"
+        await pilot.press("escape", "2")
+        await settle(pilot)
+        assert app.current_mode == "positions", "outside the ticket the number keys still switch screens"
 
 
 async def test_a_missing_price_stays_named_while_the_market_moves(make_app: Any, clock: SimClock) -> None:

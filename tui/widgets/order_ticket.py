@@ -12,9 +12,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.ledger import MAINTENANCE_MARGIN_RATE
@@ -34,6 +35,9 @@ TYPE_LABELS = {
 }
 INPUT_FIELDS = ("size", "price", "trigger", "trail", "take_profit", "stop_loss", "leverage")
 OPTIONAL_FIELDS = {"price", "trigger", "trail"}
+
+
+NUMBER_KEYS = frozenset("0123456789.-")
 
 
 class OrderTicket(VerticalScroll):
@@ -61,6 +65,8 @@ class OrderTicket(VerticalScroll):
         self.maintenance_margin_rate = MAINTENANCE_MARGIN_RATE
         self._preview_lines = 0
         self._submit_tried = False
+        self._left: Widget | None = None
+        self._after_field = False
         self._offered_leverage = self._leverage_source = self._shown_source = ""
 
     def compose(self) -> ComposeResult:
@@ -232,6 +238,24 @@ class OrderTicket(VerticalScroll):
         button = self.query_one("#submit", Button)
         button.label = f"Place {form.side.value.upper()} {TYPE_LABELS[form.type].upper()}"
         button.variant = "success" if form.side is Side.BUY else "error"
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._left = event.widget
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._after_field = isinstance(self._left, Input) and not isinstance(event.widget, Input)
+        self._left = None
+
+    def on_key(self, event: events.Key) -> None:
+        """A number typed just after leaving one of the ticket's fields (Tab from the size lands
+        on its unit list) is a size or price meant for a field, not the app's screen keys: typing
+        0.01, Tab, 59000 landed on the Agents screen with 9000 typed there. It rings the bell
+        instead. Arriving on the ticket's lists any other way (at start, by Escape), the number
+        keys still switch screens."""
+        if self._after_field and event.character is not None and event.character in NUMBER_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.app.bell()
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
