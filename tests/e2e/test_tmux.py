@@ -61,6 +61,15 @@ class Terminal:
     def running(self) -> bool:
         return self.tmux("has-session", "-t", "ot", check=False).returncode == 0
 
+    def quit(self) -> None:
+        """ctrl+q, then wait (bounded) for the process to end."""
+        self.keys("C-q")
+        for _ in range(MAX_POLLS):
+            if not self.running():
+                break
+            time.sleep(POLL_S)
+        assert not self.running(), "opentrade did not exit on ctrl+q"
+
 
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[Terminal]:
@@ -103,12 +112,7 @@ def test_trade_by_keyboard_in_a_real_terminal(terminal: Terminal) -> None:
     terminal.keys("C-y")
     terminal.wait_for("Canceled 1 order")
 
-    terminal.keys("C-q")
-    for _ in range(MAX_POLLS):
-        if not terminal.running():
-            break
-        time.sleep(POLL_S)
-    assert not terminal.running(), "opentrade did not exit on ctrl+q"
+    terminal.quit()
 
 
 def test_keys_typed_before_the_first_screen_are_not_lost(terminal: Terminal) -> None:
@@ -135,9 +139,4 @@ def test_the_reports_screen_and_the_report_command_beside_the_running_app(termin
                              text=True, timeout=60, check=False)
     assert refused.returncode == 2 and refused.stderr.startswith("opentrade report: unknown strategy 'nope'")
     assert terminal.running()
-    terminal.keys("C-q")
-    for _ in range(MAX_POLLS):
-        if not terminal.running():
-            break
-        time.sleep(POLL_S)
-    assert not terminal.running(), "opentrade did not exit on ctrl+q"
+    terminal.quit()

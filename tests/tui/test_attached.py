@@ -16,7 +16,7 @@ from core.models import OrderRequest, OrderType, Side
 from core.stream import StreamHello, StreamSnapshot
 from tests.tui.conftest import SESSIONS, advance, settle, until, wait_ready
 from tests.tui.gateway_session import GatewaySession
-from tests.tui.test_protection import mark, open_position, position_row, type_into
+from tests.tui.test_protection import levels_set, mark, open_position, position_row, type_into
 from tests.tui.test_trading_flow import resting_buy_price
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
@@ -145,7 +145,6 @@ async def test_levels_set_in_the_dialog_reach_the_engine_and_show_in_the_row(
         stop = (mark(app) * D("0.97")).quantize(D("0.01"))
         await type_into(pilot, "stop_loss", str(stop))
         await pilot.press("ctrl+y")
-        await until(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None, "the level set")
-        await settle(pilot)
+        await levels_set(pilot, lambda: app.engine.protection.levels("paper", SYMBOL) is not None)
         row = position_row(app)
         assert (row["SL"], row["TP"], row["Levels"]) == (f"{stop:,.2f} manual", "-", "engine-side")
