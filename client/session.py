@@ -288,7 +288,9 @@ class RemoteSession:
             trades = await self._client.trades(symbol, venue, limit=MAX_PAGE)
             book = await self._client.book(symbol, venue)
             stats = await self._client.stats(symbol, venue)
-            history = {tf: await self._client.candles(symbol, venue, timeframe=tf, limit=MAX_CANDLES) for tf in TIMEFRAMES_MS}
+            answers = await asyncio.gather(*(self._client.candles(symbol, venue, timeframe=tf, limit=MAX_CANDLES)
+                                             for tf in TIMEFRAMES_MS))
+            history = dict(zip(TIMEFRAMES_MS, answers, strict=True))
         except GatewayError as exc:
             log.info("no snapshot of %s on %s: %s", symbol, venue, exc.reason)
         else:

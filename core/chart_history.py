@@ -19,7 +19,7 @@ from core.ports import ExchangeAdapter, VenueError
 log = logging.getLogger(__name__)
 
 
-class CandleHistory:
+class ChartHistory:
     """A service: one pass over the markets in the background, so a slow venue never holds the
     start. A timeframe the venue cannot answer leaves that chart to grow from live trades, with
     a warning, and the others are still asked."""
@@ -30,7 +30,7 @@ class CandleHistory:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.load(), name="candle-history")
+        self._task = asyncio.create_task(self.load(), name="chart-history")
 
     async def stop(self) -> None:
         if self._task is not None:

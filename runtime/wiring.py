@@ -10,7 +10,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from core.candle_history import CandleHistory
+from core.chart_history import ChartHistory
 from core.clock import WallClock
 from core.config import AppConfig, margin_venues
 from core.engine import TradingEngine
@@ -73,7 +73,7 @@ async def attach_services(engine: TradingEngine) -> None:
     from core.strategies.runner import StrategyEngine
 
     strategies = StrategyEngine(engine.host, versions=engine.db, store=engine.db, margin_venues=margin_venues(config))
-    services: list[Service] = [CandleHistory(engine.venues, engine.instruments, engine.market)]
+    services: list[Service] = [ChartHistory(engine.venues, engine.instruments, engine.market)]
     if config.strategies:
         from core.strategies.live import LiveStrategies
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agents.scheduler import AnalysisScheduler
-from core.candle_history import CandleHistory
+from core.chart_history import ChartHistory
 from core.clock import SimClock
 from core.config import StrategyConfig
 from core.models import Candle, Instrument
@@ -85,7 +85,7 @@ async def test_strategies_and_agents_attached_after_the_start(isolated_home: Pat
         assert before is None and engine.services == []
         await engine.start()
         await attach_services(engine)
-        assert [type(s) for s in engine.services] == [CandleHistory, LiveStrategies, DailyReview, AnalysisScheduler], \
+        assert [type(s) for s in engine.services] == [ChartHistory, LiveStrategies, DailyReview, AnalysisScheduler], \
             "the strategies come before the agents, so the first signals find them listening"
         [info] = engine.strategies.list_strategies()
         assert info.strategy_id == "ai_trend_following" and info.state == "running"
@@ -104,7 +104,7 @@ async def test_the_headless_wiring_still_builds_every_service(isolated_home: Pat
     config.strategies = {"ai_trend_following": StrategyConfig(enabled=True)}  # type: ignore[call-arg]
     engine = await build_engine(config, isolated_home, clock=clock)
     try:
-        assert [type(s) for s in engine.services] == [CandleHistory, LiveStrategies, DailyReview, AnalysisScheduler]
+        assert [type(s) for s in engine.services] == [ChartHistory, LiveStrategies, DailyReview, AnalysisScheduler]
         assert engine.strategies is not None
     finally:
         await engine.db.close()
@@ -118,7 +118,7 @@ async def test_the_charts_start_with_each_venues_history(isolated_home: Path, cl
         assert all(len(engine.market.candles("paper", s, "1h")) <= 2 for s in ("BTC/USDT", "BTC/USDT:USDT")), \
             "without it, built from this process's trades only"
         await attach_services(engine)
-        assert any(isinstance(s, CandleHistory) for s in engine.services)
+        assert any(isinstance(s, ChartHistory) for s in engine.services)
         for _ in range(10_000):  # bounded: the history's task yields after each answer
             if len(engine.market.candles("paper", "BTC/USDT:USDT", "1h")) == 500:
                 break
@@ -148,7 +148,7 @@ async def test_a_timeframe_the_venue_lacks_is_named_and_the_others_still_come(
     engine = await build_engine(engine_config(), isolated_home, clock=clock, services=False)
     try:
         instrument = Instrument(venue="odd", symbol="X/USDT", base="X", quote="USDT", tick_size=Decimal("0.01"), lot_size=Decimal(1))
-        history = CandleHistory({"odd": NoHourly()}, lambda _venue: [instrument], engine.market)  # type: ignore[dict-item]
+        history = ChartHistory({"odd": NoHourly()}, lambda _venue: [instrument], engine.market)  # type: ignore[dict-item]
         await history.load()
         assert {tf: len(engine.market.candles("odd", "X/USDT", tf)) for tf in ("1m", "5m", "15m", "1h")} == \
             {"1m": 1, "5m": 1, "15m": 1, "1h": 0}
