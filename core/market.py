@@ -82,8 +82,8 @@ class CandleBuilder:
             start, o, h, low, _, v = rows.pop()
             first.open, first.high, first.low = o, max(first.high, h), min(first.low, low)
             first.volume += v
-        older = [Candle(ts=int(start), open=o, high=h, low=low, close=c, volume=v)
-                 for start, o, h, low, c, v in rows if first is None or start < first.ts]
+        older = Candle.trusted_many((int(start), o, h, low, c, v) for start, o, h, low, c, v in rows
+                                    if first is None or start < first.ts)
         self.candles = deque([*older, *self.candles], maxlen=max(keep, self.candles.maxlen or 0))
 
     def backfill(self, history: list[Candle]) -> None:

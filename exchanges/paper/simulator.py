@@ -205,20 +205,11 @@ class MarketSimulator:
             return [(ts, price * premium, size) for ts, price, size in self.leader.history(end_ms, minutes)]
         rng = random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history")
         dt = 60.0 / HISTORY_POINTS_PER_MINUTE
-        log_price, log_vol = 0.0, 0.0
-        path = []
-        for _ in range(minutes * HISTORY_POINTS_PER_MINUTE):
-            log_vol = _next_log_vol(rng, log_vol, dt)
-            diffusion, jump = self._history_move(rng, log_vol, dt)
-            log_price += diffusion
-            log_price += jump
-            path.append(log_price)
+        path, noise = self._history_walk(rng, minutes * HISTORY_POINTS_PER_MINUTE, dt)
         start = end_ms - end_ms % 60_000 - minutes * 60_000
         size = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND * dt
-        return [
-            (start + int(i * dt * 1000), self.price * math.exp(p - path[-1]), size * rng.lognormvariate(0.0, 0.5))
-            for i, p in enumerate(path)
-        ]
+        return [(start + int(i * dt * 1000), self.price * math.exp(p - path[-1]), size * n)
+                for i, (p, n) in enumerate(zip(path, noise, strict=True))]
 
     def extend_history(self, first: tuple[int, float], period_ms: int, oldest_ms: int) -> list[tuple[int, float, float]]:
         """(ts, price, size) of trades before ``first`` (the oldest trade so far: ts, price) back to
@@ -234,22 +225,30 @@ class MarketSimulator:
         rng = random.Random(f"{self.seed}:{self.spec.instrument.symbol}:history:before:{first[0]}")
         step_ms = max(MIN_HISTORY_STEP_MS, period_ms // POINTS_PER_CANDLE)
         dt = step_ms / 1000
-        per_second = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND
-        ts, log_price, log_vol = first[0], 0.0, 0.0
-        points = []
-        while ts > oldest_ms:
-            log_vol = _next_log_vol(rng, log_vol, dt)
-            log_price -= sum(self._history_move(rng, log_vol, dt))
-            ts -= step_ms
-            points.append((ts, first[1] * math.exp(log_price), per_second * dt * rng.lognormvariate(0.0, 0.5)))
-        return points[::-1]
+        path, noise = self._history_walk(rng, max(0, -(-(first[0] - oldest_ms) // step_ms)), dt)
+        size = self._top_lots() * self.lot * FLOW_SIZE * FLOW_PER_SECOND * dt
+        return [(first[0] - (i + 1) * step_ms, first[1] * math.exp(-p), size * n)
+                for i, (p, n) in reversed(list(enumerate(zip(path, noise, strict=True))))]
 
-    def _history_move(self, rng: random.Random, log_vol: float, dt: float) -> tuple[float, float]:
-        """One step of the history's log price: the diffusion at the volatility level, and a
-        jump (0 on most steps)."""
-        diffusion = self.base_vol * math.exp(log_vol) * math.sqrt(dt) * rng.gauss(0.0, 1.0)
-        jump = rng.gauss(0.0, JUMP_SIZE * self.base_vol) if rng.random() < dt / JUMP_EVERY_S else 0.0
-        return diffusion, jump
+    def _history_walk(self, rng: random.Random, count: int, dt: float) -> tuple[list[float], list[float]]:
+        """``count`` steps of ``dt`` seconds of the history's log price (cumulative: diffusion at
+        a clustering volatility, and rare jumps) and each step's lognormal size factor. One flat
+        loop over one stream: the charts ask for tens of thousands of steps a market when a
+        terminal starts, and a longer walk begins as a shorter one did."""
+        gauss, uniform, exp = rng.gauss, rng.random, math.exp
+        keep = exp(-dt / VOL_MEMORY_S)
+        vol_shock = VOL_SPREAD * math.sqrt(1 - keep * keep)
+        scale, jump_chance, jump_size = self.base_vol * math.sqrt(dt), dt / JUMP_EVERY_S, JUMP_SIZE * self.base_vol
+        log_vol = log_price = 0.0
+        path, noise = [], []
+        for _ in range(count):
+            log_vol = log_vol * keep + vol_shock * gauss()
+            log_price += scale * exp(log_vol) * gauss()
+            if uniform() < jump_chance:
+                log_price += jump_size * gauss()
+            path.append(log_price)
+            noise.append(exp(0.5 * gauss()))
+        return path, noise
 
     def _top_lots(self) -> float:
         return TOP_NOTIONAL / self.price / self.lot

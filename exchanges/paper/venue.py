@@ -430,8 +430,9 @@ class PaperVenue:
             raise VenueError(f"timeframe {timeframe} is not offered by {self.name}; use one of {', '.join(market.candles)}")
         if since is None:
             self._extend_history(market, timeframe, limit)
-        candles = [c.model_copy() for c in market.candles[timeframe].candles if since is None or c.ts >= since]
-        return candles[-limit:] if limit > 0 else []
+        held = [c for c in market.candles[timeframe].candles if since is None or c.ts >= since]
+        # Copies: the open candle and, as history reaches further back, the oldest change here.
+        return Candle.trusted_many((c.ts, c.open, c.high, c.low, c.close, c.volume) for c in held[-limit:]) if limit > 0 else []
 
     # ----- the data service's questions (core.ports.DerivativesFeed) --------------------------
 
