@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.backtest.data import Bars, DataError, Tape, format_ts
+from core.backtest.data import Bars, DataError, ReplayCandle, Tape, format_ts
 from core.backtest.equity import EquityCurve
 from core.backtest.metrics import TradeRecord, compute_metrics
 from core.backtest.result import BacktestResult, BacktestSettings
@@ -48,7 +48,6 @@ from core.ledger import Book
 from core.matching import BUY, MatchingEngine, MatchResult
 from core.models import (
     ZERO,
-    Candle,
     Fill,
     FundingRate,
     Instrument,
@@ -65,7 +64,7 @@ from core.models import (
 from core.sim import Account, Change, SimExchange
 from core.sim.exchange import MARKET
 from core.strategies.base import Strategy, as_decimal
-from core.strategies.runner import StrategyEngine
+from core.strategies.runner import StrategyContext, StrategyEngine
 
 if TYPE_CHECKING:
     from core.backtest.risk import BacktestRisk
@@ -131,14 +130,17 @@ class _Market:
     last: int = 0  # last replayed price, ticks
     funding: Sequence[FundingRate] = ()  # oldest first
     funding_paid: int = 0  # how many of them are paid
-    candles: list[Candle] = field(default_factory=list)  # the next ones to close, from candles_from
+    candles: list[ReplayCandle] = field(default_factory=list)  # the next ones to close, from candles_from
     candles_from: int = 0
+    # the strategies its candles go to, and those its prints go to (the run's start fills them)
+    listeners: list[StrategyContext] = field(default_factory=list)
+    watchers: list[StrategyContext] = field(default_factory=list)
 
-    def close_candle(self) -> Candle:
+    def close_candle(self) -> ReplayCandle:
         """The candle at the cursor, which moves past it."""
         k = self.cursor - self.candles_from
         if k == len(self.candles):
-            self.candles, self.candles_from, k = self.bars.candles(self.cursor, self.cursor + CANDLE_BATCH), self.cursor, 0
+            self.candles, self.candles_from, k = self.bars.replay_candles(self.cursor, self.cursor + CANDLE_BATCH), self.cursor, 0
         self.cursor += 1
         return self.candles[k]
 
@@ -350,8 +352,12 @@ class Backtester:
         tracked: list[tuple[array[int], _Market]] = []  # the open positions' markets, and where their marks go
         self._moved = True
         single = len(markets) == 1  # then every candle of the timeline is the market's
-        on_candle = self.strategies.on_candle
-        await self.strategies.start()
+        strategies = self.strategies
+        close_bar, finish, emitted = strategies.close_bar, strategies.finish, strategies.emitted
+        for market in markets:
+            market.listeners = strategies.listeners(VENUE, market.bars.symbol, market.bars.timeframe)
+            market.watchers = strategies.listeners(VENUE, market.bars.symbol)
+        await strategies.start()
         self._stop_on_failure()
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
@@ -370,7 +376,14 @@ class Backtester:
                 if market.funding:
                     self._pay_funding(market, end)
             for market in active:
-                await on_candle(VENUE, market.bars.symbol, market.bars.timeframe, market.close_candle())
+                candle, symbol = market.close_candle(), market.bars.symbol
+                for ctx in market.listeners:
+                    if ctx.state == "running":
+                        pending = close_bar(ctx, symbol, candle)
+                        if pending is not None:
+                            await finish(ctx, pending)
+            if emitted:  # the strategies' signals: nobody here reads them
+                emitted.clear()
             if self.risk is not None:
                 await self._watch_risk()
             if self.strategies.failures:
@@ -397,7 +410,12 @@ class Backtester:
         no signal falls due, and no strategy wants the prints."""
         if self._live or self.risk is not None or (self._signals and self._signals[0].generated_time < end):
             return False
-        return not self.strategies.wants_trades(VENUE, [market.bars.symbol for market in active])
+        for market in active:
+            symbol = market.bars.symbol
+            for ctx in market.watchers:
+                if ctx.state == "running" and ctx.strategy.wants_ticks(symbol):
+                    return False
+        return True
 
     async def _replay_candle(self, active: list[_Market], ts: int, end: int, offsets: tuple[int, ...]) -> None:
         """The candles' prints one by one, in time order across the markets, until the rest of

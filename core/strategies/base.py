@@ -11,19 +11,42 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from core.models import Candle, Fill, Signal, Trade
+from core.models import Fill, Signal, Trade
 
 if TYPE_CHECKING:
     from core.backtest.data import Bars
     from core.strategies.recovery import Recovery
     from core.strategies.runner import StrategyContext
+
+
+class CandleLike(Protocol):
+    """A closed candle as strategies read it: ``core.models.Candle`` live, the backtest's
+    lighter ``ReplayCandle`` (the same values, from arrays validated on loading)."""
+
+    @property
+    def ts(self) -> int: ...
+
+    @property
+    def open(self) -> float: ...
+
+    @property
+    def high(self) -> float: ...
+
+    @property
+    def low(self) -> float: ...
+
+    @property
+    def close(self) -> float: ...
+
+    @property
+    def volume(self) -> float: ...
 
 
 class ParameterError(ValueError):
@@ -216,7 +239,7 @@ class Strategy:
             found = self._history[symbol] = _History(max(self.warmup(), 2))
         return found
 
-    def record(self, symbol: str, candle: Candle) -> None:
+    def record(self, symbol: str, candle: CandleLike) -> None:
         """Called by the engine before ``on_bar`` so the history includes the bar."""
         found = self._history.get(symbol)
         (found if found is not None else self.history(symbol)).append(candle)
@@ -229,7 +252,11 @@ class Strategy:
     async def on_stop(self) -> None:
         return None
 
-    async def on_bar(self, symbol: str, candle: Candle) -> None:
+    def on_bar(self, symbol: str, candle: CandleLike) -> Awaitable[None] | None:
+        """A candle closed; the history already holds it. Write it as a plain ``def`` when it
+        awaits nothing (it decides, ``aim`` trades later): the engine then calls it without a
+        coroutine, which a backtest closing a candle every few microseconds feels; ``async def``
+        when it sends orders or awaits anything else. Live and backtest call it the same way."""
         return None
 
     async def on_tick(self, trade: Trade) -> None:
@@ -321,9 +348,9 @@ class _History:
         self._rows = np.empty((2 * size, 6))
         self._sums = [0.0] * (2 * size + 1)  # _sums[j]: the closes of the buffer's first j rows
         self._count = 0
-        self._unwritten: list[Candle] = []  # the last candles, not yet in _rows
+        self._unwritten: list[CandleLike] = []  # the last candles, not yet in _rows
 
-    def append(self, candle: Candle) -> None:
+    def append(self, candle: CandleLike) -> None:
         count, sums = self._count, self._sums
         if count == len(self._rows):
             # keep the last size - 1 rows; the sums restart from the first kept row, so they stay

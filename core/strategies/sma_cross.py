@@ -17,8 +17,8 @@ import numpy as np
 
 from core.backtest.data import Bars
 from core.indicators import sma
-from core.models import Candle, Direction
-from core.strategies.base import Param, TargetStrategy
+from core.models import Direction
+from core.strategies.base import CandleLike, Param, TargetStrategy
 
 
 def cross_targets(fast: np.ndarray, slow: np.ndarray, invest: float) -> np.ndarray:
@@ -68,7 +68,7 @@ class SmaCross(TargetStrategy):
     def warmup(self) -> int:
         return int(self.params["slow"]) + 1
 
-    async def on_bar(self, symbol: str, candle: Candle) -> None:
+    def on_bar(self, symbol: str, candle: CandleLike) -> None:
         history = self.history(symbol)
         if len(history) < self.warmup():
             return
