@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -130,19 +130,22 @@ class _Market:
     last: int = 0  # last replayed price, ticks
     funding: Sequence[FundingRate] = ()  # oldest first
     funding_paid: int = 0  # how many of them are paid
-    candles: list[ReplayCandle] = field(default_factory=list)  # the next ones to close, from candles_from
-    candles_from: int = 0
     # the strategies its candles go to, and those its prints go to (the run's start fills them)
     listeners: list[StrategyContext] = field(default_factory=list)
     watchers: list[StrategyContext] = field(default_factory=list)
+    upcoming: Iterator[ReplayCandle] = field(init=False)  # the candles to close, from the cursor's
+
+    def __post_init__(self) -> None:
+        self.upcoming = self._candles()
+
+    def _candles(self) -> Iterator[ReplayCandle]:
+        for start in range(0, len(self.bars), CANDLE_BATCH):
+            yield from self.bars.replay_candles(start, start + CANDLE_BATCH)
 
     def close_candle(self) -> ReplayCandle:
         """The candle at the cursor, which moves past it."""
-        k = self.cursor - self.candles_from
-        if k == len(self.candles):
-            self.candles, self.candles_from, k = self.bars.replay_candles(self.cursor, self.cursor + CANDLE_BATCH), self.cursor, 0
         self.cursor += 1
-        return self.candles[k]
+        return next(self.upcoming)
 
 
 @dataclass
@@ -352,13 +355,15 @@ class Backtester:
         tracked: list[tuple[array[int], _Market]] = []  # the open positions' markets, and where their marks go
         self._moved = True
         single = len(markets) == 1  # then every candle of the timeline is the market's
-        strategies = self.strategies
-        close_bar, finish, emitted = strategies.close_bar, strategies.finish, strategies.emitted
+        funded = any(m.funding for m in markets)
+        strategies, risk, clock, progress = self.strategies, self.risk, self.clock, self._progress
+        close_bar, finish, emitted, failures = strategies.close_bar, strategies.finish, strategies.emitted, strategies.failures
         for market in markets:
             market.listeners = strategies.listeners(VENUE, market.bars.symbol, market.bars.timeframe)
             market.watchers = strategies.listeners(VENUE, market.bars.symbol)
         await strategies.start()
         self._stop_on_failure()
+        last = len(self.timeline) - 1
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
             end = ts + step
@@ -368,13 +373,14 @@ class Backtester:
                     market.last = market.closes[market.cursor]
             else:
                 await self._replay_candle(active, ts, end, offsets)
-            self.clock.set(end)
-            if self.risk is not None:
+            clock.set(end)
+            if risk is not None:
                 for market in active:
-                    self.risk.closed(market.bars.symbol, market.book.price_of(market.last))
-            for market in active:
-                if market.funding:
-                    self._pay_funding(market, end)
+                    risk.closed(market.bars.symbol, market.book.price_of(market.last))
+            if funded:
+                for market in active:
+                    if market.funding:
+                        self._pay_funding(market, end)
             for market in active:
                 candle, symbol = market.close_candle(), market.bars.symbol
                 for ctx in market.listeners:
@@ -384,9 +390,9 @@ class Backtester:
                             await finish(ctx, pending)
             if emitted:  # the strategies' signals: nobody here reads them
                 emitted.clear()
-            if self.risk is not None:
+            if risk is not None:
                 await self._watch_risk()
-            if self.strategies.failures:
+            if failures:
                 self._stop_on_failure()
             if self._moved:
                 self._moved = False
@@ -396,8 +402,8 @@ class Backtester:
                 tracked = list(zip(places, held, strict=True))
             for marks, market in tracked:
                 marks.append(market.last)
-            if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
-                self._progress(i + 1, len(self.timeline))
+            if progress is not None and (i % 1000 == 0 or i == last):
+                progress(i + 1, last + 1)
         await self.strategies.stop()
         if self.risk is not None:
             await self.risk.drain()

@@ -72,9 +72,9 @@ class SmaCross(TargetStrategy):
         history = self.history(symbol)
         if len(history) < self.warmup():
             return
-        fast_n, slow_n = self.params["fast"], self.params["slow"]
-        fast_before, fast = history.close_mean(fast_n, 1), history.close_mean(fast_n)
-        slow_before, slow = history.close_mean(slow_n, 1), history.close_mean(slow_n)
+        params = self.params
+        fast_before, fast = history.close_means(params["fast"])
+        slow_before, slow = history.close_means(params["slow"])
         if fast_before < slow_before and fast > slow:
             self.aim(symbol, self.params["invest"])
             self.ctx.emit(symbol, Direction.BUY, target_price=candle.close)
