@@ -252,8 +252,9 @@ class StrategyContext:
             return None
 
     async def market(self, symbol: str, side: Side, size: Decimal, **extra: Any) -> Order | None:
+        fields = {"strategy_id": self.strategy.strategy_id, **extra}  # stamped here, not copied in submit
         return await self.submit(
-            OrderRequest(venue=self.venue, symbol=symbol, side=side, type=OrderType.MARKET, size=size, **extra)
+            OrderRequest(venue=self.venue, symbol=symbol, side=side, type=OrderType.MARKET, size=size, **fields)
         )
 
     async def cancel(self, client_order_id: str) -> None:
