@@ -69,10 +69,9 @@ class SmaCross(TargetStrategy):
         return int(self.params["slow"]) + 1
 
     def on_bar(self, symbol: str, candle: CandleLike) -> None:
-        history = self.history(symbol)
-        if len(history) < self.warmup():
+        history, params = self.history(symbol), self.params
+        if len(history) <= params["slow"]:  # the slow mean a candle back needs warmup() = slow + 1 candles
             return
-        params = self.params
         fast_before, fast = history.close_means(params["fast"])
         slow_before, slow = history.close_means(params["slow"])
         if fast_before < slow_before and fast > slow:
