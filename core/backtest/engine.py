@@ -33,6 +33,7 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -136,11 +137,9 @@ class _Market:
     upcoming: Iterator[ReplayCandle] = field(init=False)  # the candles to close, from the cursor's
 
     def __post_init__(self) -> None:
-        self.upcoming = self._candles()
-
-    def _candles(self) -> Iterator[ReplayCandle]:
-        for start in range(0, len(self.bars), CANDLE_BATCH):
-            yield from self.bars.replay_candles(start, start + CANDLE_BATCH)
+        bars = self.bars
+        self.upcoming = chain.from_iterable(bars.replay_candles(start, start + CANDLE_BATCH)
+                                            for start in range(0, len(bars), CANDLE_BATCH))
 
     def close_candle(self) -> ReplayCandle:
         """The candle at the cursor, which moves past it."""

@@ -241,8 +241,10 @@ class Strategy:
 
     def record(self, symbol: str, candle: CandleLike) -> None:
         """Called by the engine before ``on_bar`` so the history includes the bar."""
-        found = self._history.get(symbol)
-        (found if found is not None else self.history(symbol)).append(candle)
+        try:
+            self._history[symbol].append(candle)
+        except KeyError:  # its first candle
+            self.history(symbol).append(candle)
 
     # ----- callbacks (override) -------------------------------------------------------------------
 
