@@ -118,15 +118,14 @@ class PlainRecorder(Strategy):
 async def test_a_plain_on_bar_runs_live_as_an_async_one_does(clock: SimClock) -> None:
     engine = StrategyEngine(FakeHost(clock))
     plain, recorder = PlainRecorder(strategy_id="plain"), Recorder(strategy_id="async")
-    for strategy in (plain, recorder):
-        engine.add(strategy, venue="paper", symbols=["BTC/USDT"], timeframe="1m", allocation_pct=0.4)
+    engine.add(plain, venue="paper", symbols=["BTC/USDT"], timeframe="1m", allocation_pct=0.4)
+    engine.add(recorder, venue="paper", symbols=["BTC/USDT"], timeframe="1m", allocation_pct=0.4)
     await engine.start()
-    signals = await engine.on_candle("paper", "BTC/USDT", "1m", CANDLE)
-    assert [s.source for s in signals] == ["strategy:plain", "strategy:async"]
-    assert plain.seen == [(0, 1.5, 1.5)] and recorder.seen == ["bar 1.5"]
-    await engine.on_candle("paper", "BTC/USDT", "1m", CANDLE.model_copy(update={"close": 0.4, "low": 0.4}))
-    states = {i.strategy_id: (i.state, i.last_error) for i in engine.list_strategies()}
-    assert states == {"plain": ("error", "RuntimeError: cannot handle tiny prices"), "async": ("running", None)}
+    emitted = [[s.source for s in await engine.on_candle("paper", "BTC/USDT", "1m", candle)]
+               for candle in (CANDLE, CANDLE.model_copy(update={"close": 0.4, "low": 0.4}), CANDLE)]
+    assert emitted == [["strategy:plain", "strategy:async"]] * 2 + [["strategy:async"]]
+    assert plain.seen == [(0, 1.5, 1.5), (0, 0.4, 0.4)] and recorder.seen == ["bar 1.5", "bar 0.4", "bar 1.5"]
+    assert engine.context("plain").last_error == "RuntimeError: cannot handle tiny prices"
 
 
 async def test_the_backtester_hands_a_plain_on_bar_each_candle_and_stops_on_its_error() -> None:
