@@ -53,6 +53,20 @@ def format_ts(ts: int) -> str:
     return f"{when} UTC ({ts})"
 
 
+@dataclass(slots=True)
+class ReplayCandle:
+    """A closed candle of a backtest's replay, as strategies read it (``CandleLike``): the values
+    of ``core.models.Candle`` without the model, whose construction was a fifth of a quiet
+    candle's cost. The arrays it comes from were validated on loading."""
+
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
 @dataclass(frozen=True)
 class Bars:
     """Candles of one symbol as parallel arrays: int64 ms timestamps (bar open) and float64 OHLCV.
@@ -92,6 +106,12 @@ class Bars:
         columns = (self.ts[start:stop].tolist(), self.open[start:stop].tolist(), self.high[start:stop].tolist(),
                    self.low[start:stop].tolist(), self.close[start:stop].tolist(), self.volume[start:stop].tolist())
         return Candle.trusted_many(zip(*columns, strict=True))
+
+    def replay_candles(self, start: int, stop: int) -> list[ReplayCandle]:
+        """The candles [start, stop) as the event backtester hands them to strategies."""
+        return list(map(ReplayCandle, self.ts[start:stop].tolist(), self.open[start:stop].tolist(),
+                        self.high[start:stop].tolist(), self.low[start:stop].tolist(),
+                        self.close[start:stop].tolist(), self.volume[start:stop].tolist()))
 
     def to_frame(self) -> pd.DataFrame:
         """The OHLCV frame other tools (backtesting.py) expect: capitalised columns, UTC index."""

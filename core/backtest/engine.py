@@ -30,14 +30,15 @@ import logging
 import math
 import time
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.backtest.data import Bars, DataError, Tape, format_ts
+from core.backtest.data import Bars, DataError, ReplayCandle, Tape, format_ts
 from core.backtest.equity import EquityCurve
 from core.backtest.metrics import TradeRecord, compute_metrics
 from core.backtest.result import BacktestResult, BacktestSettings
@@ -48,7 +49,6 @@ from core.ledger import Book
 from core.matching import BUY, MatchingEngine, MatchResult
 from core.models import (
     ZERO,
-    Candle,
     Fill,
     FundingRate,
     Instrument,
@@ -65,7 +65,7 @@ from core.models import (
 from core.sim import Account, Change, SimExchange
 from core.sim.exchange import MARKET
 from core.strategies.base import Strategy, as_decimal
-from core.strategies.runner import StrategyEngine
+from core.strategies.runner import StrategyContext, StrategyEngine
 
 if TYPE_CHECKING:
     from core.backtest.risk import BacktestRisk
@@ -131,16 +131,20 @@ class _Market:
     last: int = 0  # last replayed price, ticks
     funding: Sequence[FundingRate] = ()  # oldest first
     funding_paid: int = 0  # how many of them are paid
-    candles: list[Candle] = field(default_factory=list)  # the next ones to close, from candles_from
-    candles_from: int = 0
+    # the strategies its candles go to, and those its prints go to (the run's start fills them)
+    listeners: list[StrategyContext] = field(default_factory=list)
+    watchers: list[StrategyContext] = field(default_factory=list)
+    upcoming: Iterator[ReplayCandle] = field(init=False)  # the candles to close, from the cursor's
 
-    def close_candle(self) -> Candle:
+    def __post_init__(self) -> None:
+        bars = self.bars
+        self.upcoming = chain.from_iterable(bars.replay_candles(start, start + CANDLE_BATCH)
+                                            for start in range(0, len(bars), CANDLE_BATCH))
+
+    def close_candle(self) -> ReplayCandle:
         """The candle at the cursor, which moves past it."""
-        k = self.cursor - self.candles_from
-        if k == len(self.candles):
-            self.candles, self.candles_from, k = self.bars.candles(self.cursor, self.cursor + CANDLE_BATCH), self.cursor, 0
         self.cursor += 1
-        return self.candles[k]
+        return next(self.upcoming)
 
 
 @dataclass
@@ -184,7 +188,10 @@ class Backtester:
         problems = self.settings.problems()
         if problems:
             raise ValueError("; ".join(problems))
-        self.timeline = np.unique(np.concatenate([b.ts for b in series]))
+        ts = series[0].ts
+        # one symbol's candles, in order as loading checks them, are the timeline (np.unique hashes)
+        self.timeline = ts if len(series) == 1 and bool(np.all(ts[1:] > ts[:-1])) else np.unique(
+            np.concatenate([b.ts for b in series]))
         self.clock = SimClock(int(self.timeline[0]))
         self.bus = EventBus()
         self.strategies = StrategyEngine(self)
@@ -350,9 +357,15 @@ class Backtester:
         tracked: list[tuple[array[int], _Market]] = []  # the open positions' markets, and where their marks go
         self._moved = True
         single = len(markets) == 1  # then every candle of the timeline is the market's
-        on_candle = self.strategies.on_candle
-        await self.strategies.start()
+        funded = any(m.funding for m in markets)
+        strategies, risk, clock, progress = self.strategies, self.risk, self.clock, self._progress
+        close_bar, finish, emitted, failures = strategies.close_bar, strategies.finish, strategies.emitted, strategies.failures
+        for market in markets:
+            market.listeners = strategies.listeners(VENUE, market.bars.symbol, market.bars.timeframe)
+            market.watchers = strategies.listeners(VENUE, market.bars.symbol)
+        await strategies.start()
         self._stop_on_failure()
+        last = len(self.timeline) - 1
         for i, ts in enumerate(self.timeline.tolist()):
             self._bar = i
             end = ts + step
@@ -362,18 +375,26 @@ class Backtester:
                     market.last = market.closes[market.cursor]
             else:
                 await self._replay_candle(active, ts, end, offsets)
-            self.clock.set(end)
-            if self.risk is not None:
+            clock.set(end)
+            if risk is not None:
                 for market in active:
-                    self.risk.closed(market.bars.symbol, market.book.price_of(market.last))
+                    risk.closed(market.bars.symbol, market.book.price_of(market.last))
+            if funded:
+                for market in active:
+                    if market.funding:
+                        self._pay_funding(market, end)
             for market in active:
-                if market.funding:
-                    self._pay_funding(market, end)
-            for market in active:
-                await on_candle(VENUE, market.bars.symbol, market.bars.timeframe, market.close_candle())
-            if self.risk is not None:
+                candle, symbol = market.close_candle(), market.bars.symbol
+                for ctx in market.listeners:
+                    if ctx.state == "running":
+                        pending = close_bar(ctx, symbol, candle)
+                        if pending is not None:
+                            await finish(ctx, pending)
+            if emitted:  # the strategies' signals: nobody here reads them
+                emitted.clear()
+            if risk is not None:
                 await self._watch_risk()
-            if self.strategies.failures:
+            if failures:
                 self._stop_on_failure()
             if self._moved:
                 self._moved = False
@@ -383,8 +404,8 @@ class Backtester:
                 tracked = list(zip(places, held, strict=True))
             for marks, market in tracked:
                 marks.append(market.last)
-            if self._progress is not None and (i % 1000 == 0 or i == len(self.timeline) - 1):
-                self._progress(i + 1, len(self.timeline))
+            if progress is not None and (i % 1000 == 0 or i == last):
+                progress(i + 1, last + 1)
         await self.strategies.stop()
         if self.risk is not None:
             await self.risk.drain()
@@ -397,7 +418,12 @@ class Backtester:
         no signal falls due, and no strategy wants the prints."""
         if self._live or self.risk is not None or (self._signals and self._signals[0].generated_time < end):
             return False
-        return not self.strategies.wants_trades(VENUE, [market.bars.symbol for market in active])
+        for market in active:
+            symbol = market.bars.symbol
+            for ctx in market.watchers:
+                if ctx.state == "running" and ctx.strategy.wants_ticks(symbol):
+                    return False
+        return True
 
     async def _replay_candle(self, active: list[_Market], ts: int, end: int, offsets: tuple[int, ...]) -> None:
         """The candles' prints one by one, in time order across the markets, until the rest of

@@ -20,8 +20,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 from decimal import Decimal, Inexact, localcontext
-from fractions import Fraction
-from math import lcm
+from math import gcd
 
 import numpy as np
 
@@ -83,11 +82,19 @@ def _evaluate(segment: _Segment, length: int) -> list[float]:
         return [float(cash)] * length
     if len(held) == 1 and _exact(cash, held[0]):
         position = held[0]
-        constant = Fraction(cash) - Fraction(position.entry) * Fraction(position.size) * Fraction(position.contract_size)
-        slope = Fraction(position.tick) * Fraction(position.size) * Fraction(position.contract_size)
-        denominator = lcm(constant.denominator, slope.denominator)
-        a = constant.numerator * (denominator // constant.denominator)
-        b = slope.numerator * (denominator // slope.denominator)
+        # cash + (m * tick - entry) * size * contract_size over one denominator, from each Decimal's
+        # integer ratio (Fraction's arithmetic cost more than the segment's marks)
+        cash_n, cash_d = cash.as_integer_ratio()
+        entry_n, entry_d = position.entry.as_integer_ratio()
+        tick_n, tick_d = position.tick.as_integer_ratio()
+        size_n, size_d = position.size.as_integer_ratio()
+        contract_n, contract_d = position.contract_size.as_integer_ratio()
+        units_n, units_d = size_n * contract_n, size_d * contract_d
+        a = (cash_n * entry_d * units_d - entry_n * units_n * cash_d) * tick_d
+        b = tick_n * units_n * cash_d * entry_d
+        denominator = cash_d * entry_d * units_d * tick_d
+        common = gcd(a, b, denominator)
+        a, b, denominator = a // common, b // common, denominator // common
         return [(a + mark * b) / denominator for mark in position.marks]
     values = []
     for j in range(length):

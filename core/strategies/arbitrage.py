@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from core.models import Candle, Direction, Order, Side
-from core.strategies.base import Param, Strategy, as_decimal, floor_to_lot
+from core.models import Direction, Order, Side
+from core.strategies.base import CandleLike, Param, Strategy, as_decimal, floor_to_lot
 
 if TYPE_CHECKING:
     from core.strategies.recovery import Recovery
@@ -40,7 +40,7 @@ class _TwoLegs(Strategy):
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
         super().__init__(params, strategy_id=strategy_id)
-        self._last: dict[str, Candle] = {}
+        self._last: dict[str, CandleLike] = {}
         self.side = 0  # +1 long the first leg, -1 short it, 0 flat
         self.unwinds = 0
 
@@ -48,7 +48,7 @@ class _TwoLegs(Strategy):
         if len(self.ctx.symbols) != 2:
             raise ValueError(f"{self.name} trades exactly two symbols, got {len(self.ctx.symbols)}: {', '.join(self.ctx.symbols)}")
 
-    async def on_bar(self, symbol: str, candle: Candle) -> None:
+    async def on_bar(self, symbol: str, candle: CandleLike) -> None:
         self._last[symbol] = candle
         legs = self.ctx.symbols
         if all(s in self._last and self._last[s].ts == candle.ts for s in legs):

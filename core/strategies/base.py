@@ -11,19 +11,42 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from core.models import Candle, Fill, Signal, Trade
+from core.models import Fill, Signal, Trade
 
 if TYPE_CHECKING:
     from core.backtest.data import Bars
     from core.strategies.recovery import Recovery
     from core.strategies.runner import StrategyContext
+
+
+class CandleLike(Protocol):
+    """A closed candle as strategies read it: ``core.models.Candle`` live, the backtest's
+    lighter ``ReplayCandle`` (the same values, from arrays validated on loading)."""
+
+    @property
+    def ts(self) -> int: ...
+
+    @property
+    def open(self) -> float: ...
+
+    @property
+    def high(self) -> float: ...
+
+    @property
+    def low(self) -> float: ...
+
+    @property
+    def close(self) -> float: ...
+
+    @property
+    def volume(self) -> float: ...
 
 
 class ParameterError(ValueError):
@@ -216,10 +239,12 @@ class Strategy:
             found = self._history[symbol] = _History(max(self.warmup(), 2))
         return found
 
-    def record(self, symbol: str, candle: Candle) -> None:
+    def record(self, symbol: str, candle: CandleLike) -> None:
         """Called by the engine before ``on_bar`` so the history includes the bar."""
-        found = self._history.get(symbol)
-        (found if found is not None else self.history(symbol)).append(candle)
+        try:
+            self._history[symbol].append(candle)
+        except KeyError:  # its first candle
+            self.history(symbol).append(candle)
 
     # ----- callbacks (override) -------------------------------------------------------------------
 
@@ -229,7 +254,11 @@ class Strategy:
     async def on_stop(self) -> None:
         return None
 
-    async def on_bar(self, symbol: str, candle: Candle) -> None:
+    def on_bar(self, symbol: str, candle: CandleLike) -> Awaitable[None] | None:
+        """A candle closed; the history already holds it. Write it as a plain ``def`` when it
+        awaits nothing (it decides, ``aim`` trades later): the engine then calls it without a
+        coroutine, which a backtest closing a candle every few microseconds feels; ``async def``
+        when it sends orders or awaits anything else. Live and backtest call it the same way."""
         return None
 
     async def on_tick(self, trade: Trade) -> None:
@@ -302,54 +331,56 @@ class TargetStrategy(Strategy):
         self._pending = {symbol: float(value) for symbol, value in saved.get("pending", {}).items()}
 
 
-# Candles a history keeps unwritten at the most: enough that rows are written in blocks, few
-# enough that they are freed young (a backtest that keeps its candles long enough for the
-# collector's older generations pays for full collections, ~15% of its time)
-_UNWRITTEN_AT_MOST = 64
-
-
 class _History:
-    """The last ``size`` candles of a symbol as float64 columns (ts, open, high, low, close,
-    volume), kept in a buffer twice that long so that keeping a candle is no copy; beside them
-    the running sums of the closes, so a moving average of closes is two subtractions whatever
-    its length. Candles reach the columns when a column is read, or when the buffer turns: a
-    strategy that reads only averages (deciding on every candle of a backtest) pays for no row
-    writes one at a time."""
+    """The last ``size`` candles of a symbol, as the candles and as float64 columns (ts, open,
+    high, low, close, volume), kept in buffers twice that long so that keeping a candle is no
+    copy; beside them the running sums of the closes, so a moving average of closes is two
+    subtractions whatever its length. Candles are written to the columns only when a column is
+    read: a strategy that reads only averages (deciding on every candle of a backtest) pays for
+    no rows at all."""
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self._capacity = 2 * size
+        self._candles: list[CandleLike] = []  # the buffer's candles, oldest first
         self._rows = np.empty((2 * size, 6))
-        self._sums = [0.0] * (2 * size + 1)  # _sums[j]: the closes of the buffer's first j rows
+        self._written = 0  # the first _written candles are in _rows
+        self._sums = [0.0] * (2 * size + 1)  # _sums[j]: the closes of the buffer's first j candles
         self._count = 0
-        self._unwritten: list[Candle] = []  # the last candles, not yet in _rows
 
-    def append(self, candle: Candle) -> None:
+    def append(self, candle: CandleLike) -> None:
         count, sums = self._count, self._sums
-        if count == len(self._rows):
-            # keep the last size - 1 rows; the sums restart from the first kept row, so they stay
+        if count == self._capacity:
+            # keep the last size - 1; the sums restart from the first kept candle, so they stay
             # as small (and as exact) as 2 * size closes
-            self._write()
             keep = self.size - 1
-            self._rows[:keep] = self._rows[count - keep:count]
-            base = sums[count - keep]
-            sums[:keep + 1] = [total - base for total in sums[count - keep:count + 1]]
+            dropped = count - keep
+            del self._candles[:dropped]
+            written = self._written - dropped
+            if written > 0:
+                self._rows[:written] = self._rows[dropped:self._written]
+            self._written = max(written, 0)
+            base = sums[dropped]
+            sums[:keep + 1] = [total - base for total in sums[dropped:count + 1]]
             count = keep
-        unwritten = self._unwritten
-        unwritten.append(candle)
+        self._candles.append(candle)
         sums[count + 1] = sums[count] + candle.close
         self._count = count + 1
-        if len(unwritten) == _UNWRITTEN_AT_MOST:
-            self._write()
-
-    def _write(self) -> None:
-        unwritten = self._unwritten
-        if unwritten:
-            self._rows[self._count - len(unwritten):self._count] = [
-                (c.ts, c.open, c.high, c.low, c.close, c.volume) for c in unwritten]
-            unwritten.clear()
 
     def __len__(self) -> int:
-        return min(self._count, self.size)
+        count = self._count
+        return count if count < self.size else self.size
+
+    def close_means(self, period: int) -> tuple[float, float]:
+        """``close_mean(period, 1)`` and ``close_mean(period)``, the same floats in one call: the
+        average before the latest candle and with it, as a crossover reads them at every close."""
+        count = self._count
+        start = count - period - 1
+        if period < 1 or start < 0 or start < count - self.size:
+            raise ValueError(f"a mean of {period} closes 1 candles back needs {period + 1} candles "
+                             f"(there are {len(self)})")
+        sums = self._sums
+        return (sums[count - 1] - sums[start]) / period, (sums[count] - sums[start + 1]) / period
 
     def close_mean(self, period: int, back: int = 0) -> float:
         """The mean of ``period`` closes, the last of them ``back`` candles before the latest."""
@@ -362,7 +393,11 @@ class _History:
 
     def column(self, k: int) -> np.ndarray:
         """A read-only view of the last ``size`` values of one column."""
-        self._write()
+        written, count = self._written, self._count
+        if written < count:
+            self._rows[written:count] = [(c.ts, c.open, c.high, c.low, c.close, c.volume)
+                                         for c in self._candles[written:count]]
+            self._written = count
         view = self._rows[max(0, self._count - self.size):self._count, k]
         view.flags.writeable = False
         return view

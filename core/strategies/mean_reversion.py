@@ -17,8 +17,8 @@ import numpy as np
 
 from core.backtest.data import Bars
 from core.indicators import zscore
-from core.models import Candle, Direction
-from core.strategies.base import Param, TargetStrategy
+from core.models import Direction
+from core.strategies.base import CandleLike, Param, TargetStrategy
 
 if TYPE_CHECKING:
     from core.strategies.recovery import Recovery
@@ -93,7 +93,7 @@ class MeanReversion(TargetStrategy):
     def warmup(self) -> int:
         return int(self.params["period"])
 
-    async def on_bar(self, symbol: str, candle: Candle) -> None:
+    def on_bar(self, symbol: str, candle: CandleLike) -> None:
         history = self.history(symbol)
         if len(history) < self.warmup():
             return

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -38,7 +38,7 @@ from core.models import (
 )
 from core.ports import Clock
 from core.storage.errors import StorageError
-from core.strategies.base import ParameterError, Strategy, as_decimal, floor_to_lot
+from core.strategies.base import CandleLike, ParameterError, Strategy, as_decimal, floor_to_lot
 from core.strategies.info import StrategyInfo
 
 log = logging.getLogger(__name__)
@@ -252,8 +252,9 @@ class StrategyContext:
             return None
 
     async def market(self, symbol: str, side: Side, size: Decimal, **extra: Any) -> Order | None:
+        fields = {"strategy_id": self.strategy.strategy_id, **extra}  # stamped here, not copied in submit
         return await self.submit(
-            OrderRequest(venue=self.venue, symbol=symbol, side=side, type=OrderType.MARKET, size=size, **extra)
+            OrderRequest(venue=self.venue, symbol=symbol, side=side, type=OrderType.MARKET, size=size, **fields)
         )
 
     async def cancel(self, client_order_id: str) -> None:
@@ -394,12 +395,12 @@ class StrategyEngine:
         for ctx in self._selected(strategy_id):
             if ctx.state != "running":
                 ctx.state, ctx.last_error = "running", None
-                await self._call(ctx, ctx.strategy.on_start())
+                await self.finish(ctx, ctx.strategy.on_start())
 
     async def stop(self, strategy_id: str | None = None) -> None:
         for ctx in self._selected(strategy_id):
             if ctx.state == "running":
-                await self._call(ctx, ctx.strategy.on_stop())
+                await self.finish(ctx, ctx.strategy.on_stop())
                 if ctx.state == "running":
                     ctx.state = "stopped"
 
@@ -436,63 +437,68 @@ class StrategyEngine:
 
     # ----- dispatch ----------------------------------------------------------------------------
 
-    async def on_candle(self, venue: str, symbol: str, timeframe: str, candle: Candle) -> list[Signal]:
+    async def on_candle(self, venue: str, symbol: str, timeframe: str, candle: CandleLike) -> list[Signal]:
         """Feed a closed candle to the strategies trading it; returns the signals they emitted."""
         emitted = self.emitted
         first = len(emitted)
-        for ctx in tuple(self._contexts.values()):
-            if ctx.state == "running" and ctx.venue == venue and symbol in ctx.symbols and ctx.timeframe == timeframe:
-                ctx.marks[symbol] = candle.close
-                ctx.strategy.record(symbol, candle)
-                try:  # _call, inline: a backtest closes a candle every few microseconds
-                    await ctx.strategy.on_bar(symbol, candle)
-                    if self.store is not None:
-                        await ctx.save_state()
-                except Exception as exc:
-                    self._stopped(ctx, exc)
-        if len(emitted) == first:  # most candles, in a backtest
+        for ctx in self.listeners(venue, symbol, timeframe):
+            if ctx.state == "running":
+                pending = self.close_bar(ctx, symbol, candle)
+                if pending is not None or self.store is not None:
+                    await self.finish(ctx, pending)
+        if len(emitted) == first:  # most candles
             return []
         produced = emitted[first:]
         del emitted[first:]
         return produced
 
-    def wants_trades(self, venue: str, symbols: Iterable[str]) -> bool:
-        """Whether a running strategy would act on the next print of one of ``symbols`` (see
-        ``Strategy.wants_ticks``): the backtester replays no prints inside a candle when none would."""
-        for ctx in self._contexts.values():
-            if ctx.state == "running" and ctx.venue == venue:
-                for symbol in symbols:
-                    if symbol in ctx.symbols and ctx.strategy.wants_ticks(symbol):
-                        return True
-        return False
+    def listeners(self, venue: str, symbol: str, timeframe: str | None = None) -> list[StrategyContext]:
+        """The strategies trading ``symbol`` on ``venue`` (in ``timeframe``, when given), in the
+        order market data reaches them, running or not: the backtester asks once per market."""
+        return [ctx for ctx in self._contexts.values()
+                if ctx.venue == venue and symbol in ctx.symbols and (timeframe is None or ctx.timeframe == timeframe)]
+
+    def close_bar(self, ctx: StrategyContext, symbol: str, candle: CandleLike) -> Awaitable[None] | None:
+        """A running strategy's part of a closed candle: its mark, its history, then its
+        ``on_bar``. Returns what is left to await (``finish``) of an ``async def on_bar``; None
+        when it ran to the end, or raised (it is stopped then)."""
+        ctx.marks[symbol] = candle.close
+        strategy = ctx.strategy
+        strategy.record(symbol, candle)
+        try:
+            return strategy.on_bar(symbol, candle)
+        except Exception as exc:
+            self._stopped(ctx, exc)
+            return None
 
     async def on_trade(self, trade: Trade) -> None:
         for ctx in self._running():
             if ctx.venue == trade.venue and trade.symbol in ctx.symbols:
                 ctx.mark(trade.symbol, trade.price)
-                await self._call(ctx, ctx.strategy.on_tick(trade))
+                await self.finish(ctx, ctx.strategy.on_tick(trade))
 
     async def on_signal(self, signal: Signal) -> None:
         if signal.source.startswith(STRATEGY_SOURCE):
             return
         for ctx in self._running():
             if signal.instrument_id in ctx.symbols:
-                await self._call(ctx, ctx.strategy.on_signal(signal))
+                await self.finish(ctx, ctx.strategy.on_signal(signal))
 
     async def on_fill(self, fill: Fill) -> None:
         ctx = self._contexts.get(fill.strategy_id or "")
         if ctx is None or not ctx.book_fill(fill):
             return
         if ctx.state == "running":
-            await self._call(ctx, ctx.strategy.on_fill(fill))
+            await self.finish(ctx, ctx.strategy.on_fill(fill))
 
     def _running(self) -> list[StrategyContext]:
         return [ctx for ctx in self._contexts.values() if ctx.state == "running"]
 
-    async def _call(self, ctx: StrategyContext, callback: Any) -> None:
-        """Run one callback, then save the strategy's state if it changed."""
+    async def finish(self, ctx: StrategyContext, callback: Awaitable[None] | None) -> None:
+        """Run one callback (None: it has run), then save the strategy's state if it changed."""
         try:
-            await callback
+            if callback is not None:
+                await callback
             if self.store is not None:  # a backtest saves nothing: no coroutine per callback
                 await ctx.save_state()
         except Exception as exc:

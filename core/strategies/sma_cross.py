@@ -17,8 +17,8 @@ import numpy as np
 
 from core.backtest.data import Bars
 from core.indicators import sma
-from core.models import Candle, Direction
-from core.strategies.base import Param, TargetStrategy
+from core.models import Direction
+from core.strategies.base import CandleLike, Param, TargetStrategy
 
 
 def cross_targets(fast: np.ndarray, slow: np.ndarray, invest: float) -> np.ndarray:
@@ -68,13 +68,12 @@ class SmaCross(TargetStrategy):
     def warmup(self) -> int:
         return int(self.params["slow"]) + 1
 
-    async def on_bar(self, symbol: str, candle: Candle) -> None:
-        history = self.history(symbol)
-        if len(history) < self.warmup():
+    def on_bar(self, symbol: str, candle: CandleLike) -> None:
+        history, params = self.history(symbol), self.params
+        if len(history) <= params["slow"]:  # the slow mean a candle back needs warmup() = slow + 1 candles
             return
-        fast_n, slow_n = self.params["fast"], self.params["slow"]
-        fast_before, fast = history.close_mean(fast_n, 1), history.close_mean(fast_n)
-        slow_before, slow = history.close_mean(slow_n, 1), history.close_mean(slow_n)
+        fast_before, fast = history.close_means(params["fast"])
+        slow_before, slow = history.close_means(params["slow"])
         if fast_before < slow_before and fast > slow:
             self.aim(symbol, self.params["invest"])
             self.ctx.emit(symbol, Direction.BUY, target_price=candle.close)

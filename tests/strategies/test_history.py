@@ -37,3 +37,18 @@ def test_a_mean_longer_than_the_history_is_refused() -> None:
         history.close_mean(3, 1)
     with pytest.raises(ValueError, match="needs"):
         history.close_mean(0)
+
+
+def test_close_means_are_the_two_latest_means_in_one_call() -> None:
+    rng = np.random.default_rng(5)
+    closes = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.002, 300)))
+    strategy = SmaCross({"fast": 5, "slow": 100})
+    history = strategy.history("BTC/USDT")
+    for k, close in enumerate(closes.tolist()):
+        strategy.record("BTC/USDT", Candle.trusted(k * 60_000, close, close, close, close, 1.0))
+        for period in (1, 5, 100):
+            if len(history) > period:
+                assert history.close_means(period) == (history.close_mean(period, 1), history.close_mean(period))
+            else:
+                with pytest.raises(ValueError, match=f"a mean of {period} closes 1 candles back needs {period + 1}"):
+                    history.close_means(period)

@@ -8,15 +8,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-from core.backtest.data import load_bars
-from core.backtest.engine import Backtester
+from core.backtest.data import bars_from_arrays, load_bars
+from core.backtest.engine import Backtester, StrategyFailed
 from core.backtest.result import BacktestSettings
 from core.clock import SimClock
 from core.config import StrategyConfig
 from core.events import CandleClosed, OrderFilled, SignalGenerated, TradePrinted
 from core.models import Candle, Direction, Fill, Instrument, Side, Signal, Trade
 from core.strategies import registry
-from core.strategies.base import ParameterError, Strategy
+from core.strategies.base import CandleLike, ParameterError, Strategy
 from core.strategies.mean_reversion import MeanReversion
 from core.strategies.runner import StrategyEngine
 from core.strategies.sma_cross import SmaCross
@@ -97,6 +97,46 @@ async def test_a_failing_strategy_is_stopped_alone(clock: SimClock) -> None:
     assert good.seen == ["bar 0.4", "bar 1.5"] and bad.seen == ["bar 0.4"]
     await engine.start("bad")  # a person restarts it after reading the error
     assert engine.context("bad").state == "running" and engine.context("bad").last_error is None
+
+
+class PlainRecorder(Strategy):
+    """``on_bar`` as a plain ``def``: it awaits nothing, so the engine calls it without a coroutine."""
+
+    name: ClassVar[str] = "plain_recorder"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[int, float, float]] = []
+
+    def on_bar(self, symbol: str, candle: CandleLike) -> None:
+        self.seen.append((candle.ts, candle.close, float(self.history(symbol).close[-1])))
+        self.ctx.emit(symbol, Direction.BUY)
+        if candle.close < 0.5:
+            raise RuntimeError("cannot handle tiny prices")
+
+
+async def test_a_plain_on_bar_runs_live_as_an_async_one_does(clock: SimClock) -> None:
+    engine = StrategyEngine(FakeHost(clock))
+    plain, recorder = PlainRecorder(strategy_id="plain"), Recorder(strategy_id="async")
+    engine.add(plain, venue="paper", symbols=["BTC/USDT"], timeframe="1m", allocation_pct=0.4)
+    engine.add(recorder, venue="paper", symbols=["BTC/USDT"], timeframe="1m", allocation_pct=0.4)
+    await engine.start()
+    emitted = [[s.source for s in await engine.on_candle("paper", "BTC/USDT", "1m", candle)]
+               for candle in (CANDLE, CANDLE.model_copy(update={"close": 0.4, "low": 0.4}), CANDLE)]
+    assert emitted == [["strategy:plain", "strategy:async"]] * 2 + [["strategy:async"]]
+    assert plain.seen == [(0, 1.5, 1.5), (0, 0.4, 0.4)] and recorder.seen == ["bar 1.5", "bar 0.4", "bar 1.5"]
+    assert engine.context("plain").last_error == "RuntimeError: cannot handle tiny prices"
+
+
+async def test_the_backtester_hands_a_plain_on_bar_each_candle_and_stops_on_its_error() -> None:
+    closes = [3.0, 2.0, 1.0, 0.4, 5.0]
+    bars = bars_from_arrays("BTC/USDT", "1m", [k * 60_000 for k in range(5)], [(c, c, c, c, 1.0) for c in closes])
+    tester = Backtester(bars, BacktestSettings(cash=1000.0, fee=0.001))
+    plain = PlainRecorder()
+    tester.strategies.add(plain, venue="backtest", symbols=["BTC/USDT"], timeframe="1m")
+    with pytest.raises(StrategyFailed, match="cannot handle tiny prices"):
+        await tester.run()
+    assert plain.seen == [(k * 60_000, c, c) for k, c in enumerate(closes[:4])]
 
 
 async def test_allocations_cannot_exceed_the_capital(clock: SimClock) -> None:
