@@ -64,10 +64,7 @@ async def test_going_live_needs_the_venue_name_and_live_orders_are_confirmed(tmp
         assert isinstance(app.screen, ConfirmScreen)
         dialog.query_one("#typed", Input).value = ""
         await pilot.press(*"paper", "enter")
-        for _ in range(300):
-            if app.current_mode == "trade":
-                break
-            await pilot.pause(0.01)
+        await until(pilot, lambda: app.is_ready, "the engine ready once live is confirmed")
         await advance(pilot, clock, 2)
         assert go_aheads == ["paper"], "the venue is told that the person typed the go-ahead"
         assert " LIVE " in app.screen.query_one(StatusBar).render().plain
@@ -95,7 +92,7 @@ async def test_keys_typed_while_starting_live_do_not_answer_the_go_live_dialog(t
         dialog = await wait_for_dialog(pilot)
         assert dialog.query_one("#typed", Input).value == "" and go_aheads == []
         await pilot.press(*"paper", "enter")
-        await until(pilot, lambda: app.current_mode == "trade" and app.screen is not dialog, "the dialog answered")
+        await until(pilot, lambda: app.is_ready, "the engine ready once live is confirmed")
         assert go_aheads == ["paper"]
 
 
