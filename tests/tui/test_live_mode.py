@@ -17,10 +17,10 @@ from core.ports import Capability
 from runtime.session import LocalSession
 from runtime.wiring import build_engine
 from tests.tui.conftest import advance, burst, settle, until
+from tests.tui.test_starting import starting_screen
 from tests.tui.test_trading_flow import resting_buy_price, type_ticket
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.trade import TradeScreen
 from tui.widgets.status_bar import StatusBar
 
 
@@ -86,7 +86,7 @@ async def test_keys_typed_while_starting_live_do_not_answer_the_go_live_dialog(t
     gate = asyncio.Event()
     app = live_app(tmp_path / "home", clock, go_aheads, gate)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, TradeScreen) and app.screen.is_mounted, "the Trade screen")
+        await starting_screen(pilot)
         await burst(pilot, *"paper", "enter")
         gate.set()
         dialog = await wait_for_dialog(pilot)

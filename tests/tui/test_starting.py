@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 from textual.widgets import Input, Static
 
@@ -39,6 +40,16 @@ def gated_app(home: Path, clock: SimClock, gate: asyncio.Event) -> OpenTradeApp:
     return OpenTradeApp(LocalSession(factory, attach_services))
 
 
+@pytest.fixture
+def gate() -> asyncio.Event:
+    return asyncio.Event()
+
+
+@pytest.fixture
+def gated(app_home: Path, clock: SimClock, gate: asyncio.Event) -> OpenTradeApp:
+    return gated_app(app_home, clock, gate)
+
+
 def text_of(app: OpenTradeApp, widget: Any) -> str:
     console = Console(width=200, record=True, file=io.StringIO())
     if isinstance(widget, Static):
@@ -49,19 +60,24 @@ def text_of(app: OpenTradeApp, widget: Any) -> str:
     return console.export_text()
 
 
+async def starting_screen(pilot: Any) -> TradeScreen:
+    """The Trade screen, once mounted in its starting state."""
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, TradeScreen) and app.screen.is_mounted, "the Trade screen")
+    await pilot.pause()
+    assert isinstance(app.screen, TradeScreen) and not app.is_ready
+    return app.screen
+
+
 def messages(app: OpenTradeApp) -> list[str]:
     return [str(notification.message) for notification in app._notifications]  # noqa: SLF001
 
 
 async def test_while_the_engine_starts_orders_and_the_emergency_stop_are_refused_and_typing_stays(
-        app_home: Path, clock: SimClock) -> None:
-    gate = asyncio.Event()
-    app = gated_app(app_home, clock, gate)
+        gated: OpenTradeApp, gate: asyncio.Event) -> None:
+    app = gated
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, TradeScreen) and app.screen.is_mounted, "the Trade screen")
-        await pilot.pause()
-        screen = app.screen
-        assert not app.is_ready
+        screen = await starting_screen(pilot)
         assert "engine starting" in text_of(app, screen.query_one(StatusBar))
         assert "Engine starting" in text_of(app, screen.query_one("#market-line", Static))
 
@@ -96,15 +112,12 @@ async def test_while_the_engine_starts_orders_and_the_emergency_stop_are_refused
 
 
 async def test_once_ready_the_size_typed_while_starting_is_sent_and_the_emergency_stop_opens(
-        app_home: Path, clock: SimClock) -> None:
-    gate = asyncio.Event()
-    app = gated_app(app_home, clock, gate)
+        gated: OpenTradeApp, gate: asyncio.Event) -> None:
+    app = gated
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, TradeScreen) and app.screen.is_mounted, "the Trade screen")
-        screen = app.screen
+        screen = await starting_screen(pilot)
         await pilot.press("b", "0", ".", "0", "1")
         await until(pilot, lambda: app.keys_idle, "the keys handled")
-        assert not app.is_ready
 
         gate.set()
         await wait_ready(pilot)
