@@ -169,7 +169,7 @@ class OpenTradeApp(App[None]):
         held back to be done later, the trader asks again once it is ready."""
         if self._engine_ready:
             return False
-        self.notify(f"{what}: refused, the engine is not ready yet; nothing was sent.", title=STARTING,
+        self.notify(f"{what}: refused, the engine is still starting; nothing was done.", title=STARTING,
                     severity="warning", timeout=4)
         return True
 

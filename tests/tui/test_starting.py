@@ -92,7 +92,7 @@ async def test_while_the_engine_starts_orders_and_the_emergency_stop_are_refused
         assert app.screen is screen, "no other screen and no dialog while starting"
         refusals = messages(app)
         for what in ("Another screen", "The price from the book", "Emergency stop"):
-            assert any(message.startswith(f"{what}: refused, the engine is not ready") for message in refusals), what
+            assert any(message.startswith(f"{what}: refused, the engine is still starting") for message in refusals), what
         app.action_cancel_all()  # on the Positions screen and in the palette, neither open while starting
         app.action_close_all()
         await pilot.pause()
