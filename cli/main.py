@@ -99,10 +99,14 @@ class CommandContext:
 
     def lock_engine(self, config: AppConfig) -> EngineLock:
         """Taken by every command that runs the engine or writes the home, for as long as it
-        runs; read-only commands never take it and work beside a running engine."""
+        runs; read-only commands never take it and work beside a running engine. For a SQLite
+        file (``StorageTarget.lock``: a lock file beside it) the storage modules are not
+        imported: the app takes this lock before its first frame, and opens the file after."""
+        from core.config import database_path
         from core.home_lock import lock_engine
 
-        return lock_engine(self.home, self.storage(config).lock(), self.command)
+        database = database_path(config, self.home) if config.storage.url is None else self.storage(config).lock()
+        return lock_engine(self.home, database, self.command)
 
     def storage(self, config: AppConfig) -> StorageTarget:
         """The database ``config`` names for this home: a SQLite file, or PostgreSQL. Imported

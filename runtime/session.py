@@ -5,35 +5,37 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import AgentsConfig, TradingConfig, UIConfig
-from core.engine import TradingEngine
-from core.events import AgentDecision, Event, RiskAlert, Subscription
-from core.models import (
-    Balance,
-    Candle,
-    Fill,
-    FundingPayment,
-    Instrument,
-    MarketStats,
-    Order,
-    OrderBook,
-    OrderRequest,
-    Position,
-    ProtectiveLevels,
-    RiskState,
-    Ticker,
-    Trade,
-)
 from core.ports import Capability
-from core.risk.gate import Refusal
-from core.risk.gauges import LimitUsage
-from core.storage.audit import AuditEntry
-from core.strategies.info import StrategyInfo
 
-EngineFactory = Callable[[], Awaitable[TradingEngine]]
-ServicesAttacher = Callable[[TradingEngine], Awaitable[None]]
+if TYPE_CHECKING:  # the engine's modules load with the engine, after the app's first frame
+    from core.config import AgentsConfig, TradingConfig, UIConfig
+    from core.engine import TradingEngine
+    from core.events import AgentDecision, Event, RiskAlert, Subscription
+    from core.models import (
+        Balance,
+        Candle,
+        Fill,
+        FundingPayment,
+        Instrument,
+        MarketStats,
+        Order,
+        OrderBook,
+        OrderRequest,
+        Position,
+        ProtectiveLevels,
+        RiskState,
+        Ticker,
+        Trade,
+    )
+    from core.risk.gate import Refusal
+    from core.risk.gauges import LimitUsage
+    from core.storage.audit import AuditEntry
+    from core.strategies.info import StrategyInfo
+
+EngineFactory = Callable[[], Awaitable["TradingEngine"]]
+ServicesAttacher = Callable[["TradingEngine"], Awaitable[None]]
 
 
 class LocalSession:

@@ -1,12 +1,16 @@
 """OpenTradeApp: one event loop for the Textual interface and the trading core.
 
-The app builds and starts the engine in a worker (so the first frame paints at once), shows
-the market, and only then attaches the strategies and agents (importing them takes longer than
-the rest of the start-up). It renders on a clock: each frame drains the bus subscription,
-turns the events into one ``Changes`` and lets only the visible main screen redraw. Nothing
-waits on the venue inside a key handler; orders go out in workers and come back as events.
-Keys go through a queue (``tui.keys``) that keeps them in order and holds them until a screen
-can take them; SIGINT and SIGTERM stop the app like ctrl+q (``tui.shutdown``).
+The Trade screen paints first, in a visible "engine starting" state; then a worker builds and
+starts the engine (opening the storage, connecting the venue, reconciling), the market shows
+once it is ready, and only then are the strategies and agents attached (importing them takes
+longer than the rest of the start-up). Until the engine is ready every action that would reach
+it (an order, a cancel, a close, the emergency stop, another screen) is refused with a message;
+what is typed into the ticket meanwhile stays there. It renders on a clock: each frame drains
+the bus subscription, turns the events into one ``Changes`` and lets only the visible main
+screen redraw. Nothing waits on the venue inside a key handler; orders go out in workers and
+come back as events. Keys go through a queue (``tui.keys``) that keeps them in order and holds
+them until the first screen has painted; SIGINT and SIGTERM stop the app like ctrl+q
+(``tui.shutdown``).
 """
 
 from __future__ import annotations
@@ -22,15 +26,12 @@ from functools import partial
 from typing import Any, ClassVar
 
 from textual import events, on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen
 from textual.widget import AwaitMount
-from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from core.events import Subscription
-from core.executor import OrderRefused
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
 from core.plugins import registry
@@ -48,6 +49,9 @@ from tui.shutdown import StopSignals, exit_code
 from tui.widgets.status_bar import Status
 
 log = logging.getLogger(__name__)
+
+#: the title of every refusal while the engine starts
+STARTING = "Engine starting…"
 
 # name -> the module under tui/screens and its screen class. A screen's module (its widgets,
 # what it reads: the Reports screen's numpy) is imported on the first visit, not before the
@@ -87,6 +91,7 @@ class OpenTradeApp(App[None]):
     TITLE = "OpenTrade"
     CSS_PATH = [STYLESHEET]
     MODES: ClassVar[dict[str, Any]] = {name: partial(_build_screen, name) for name in MAIN_SCREENS}
+    DEFAULT_MODE = "trade"  # the first screen, in its starting state until the engine is ready
     COMMANDS = App.COMMANDS | {OpenTradeCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -141,8 +146,10 @@ class OpenTradeApp(App[None]):
         self.market: tuple[str, str] = ("", "")
         self.frames = 0
         self.log_buffer = LogBuffer()
-        self._built_modes: set[str] = set()
-        self._switching_to_built_mode = False
+        self._engine_ready = False
+        self._built_modes = {self.DEFAULT_MODE}
+        self._paint_at_once = False
+        self._first_painted = False
         self._asking_to_quit = False
         self._keys = KeyQueue(self, self._route_key, self._taking_keys)
 
@@ -154,7 +161,17 @@ class OpenTradeApp(App[None]):
 
     @property
     def is_ready(self) -> bool:
-        return self._started_session and self.market != ("", "")
+        """The engine runs and the market to show is chosen (and, on a live venue, confirmed)."""
+        return self._engine_ready
+
+    def refused_while_starting(self, what: str) -> bool:
+        """True, after telling the trader, when the engine is not ready for ``what``: nothing is
+        held back to be done later, the trader asks again once it is ready."""
+        if self._engine_ready:
+            return False
+        self.notify(f"{what}: refused, the engine is still starting; nothing was done.", title=STARTING,
+                    severity="warning", timeout=4)
+        return True
 
     @property
     def services_ready(self) -> bool:
@@ -162,14 +179,14 @@ class OpenTradeApp(App[None]):
         moment after the first screen."""
         return self.is_ready and self.session.services_started
 
-    def compose(self) -> ComposeResult:
-        yield Static("Starting OpenTrade…", id="booting")
-
-    def on_mount(self) -> None:
-        logging.getLogger().addHandler(self.log_buffer)
+    def on_load(self) -> None:
+        """The themes, before the first screen is composed and styled."""
         for theme in builtin_themes():
             self.register_theme(theme)
         self.theme = _known_theme(self._requested_theme)
+
+    def on_mount(self) -> None:
+        logging.getLogger().addHandler(self.log_buffer)
         self.screen_change_signal.subscribe(self, lambda _screen: self._keys.screen_changed(), immediate=True)
         if self._stop_signals is not None:
             self._stop_signals.attach(self._stop_by_signal)
@@ -182,6 +199,12 @@ class OpenTradeApp(App[None]):
 
     @work(exclusive=True, group="boot", exit_on_error=False)
     async def _boot(self) -> None:
+        # The Trade screen, in its starting state, painted before any of the engine's work.
+        painted = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(painted.set_result, None)
+        await painted
+        self._first_painted = True
+        self._keys.screen_changed()  # the keys typed so far go to it now
         # Not cancelled half-way when the app stops meanwhile (a signal, ctrl+q): unmounting waits
         # for it, then stops and closes everything it opened.
         session = self.session
@@ -198,9 +221,15 @@ class OpenTradeApp(App[None]):
         if self._confirm_live and session.venue_mode(venue) == "live" and not await self._confirm_live_venue(venue):
             self.exit(return_code=1, message=f"Did not switch to live trading on {venue}.")
             return
+        self._engine_ready = True
         self.set_interval(1 / session.ui.refresh_hz, self.render_frame, name="render-clock")
         mode = self._requested_screen or saved.get(STATE_SCREEN) or "trade"
-        await self.switch_mode(mode if mode in MAIN_SCREENS else "trade")
+        mode = mode if mode in MAIN_SCREENS else "trade"
+        screen = self.screen
+        if mode == self.current_mode and isinstance(screen, OpenTradeScreen):
+            screen.draw(Changes.all())  # the starting state gives way to the market
+        else:
+            await self.switch_mode(mode)  # the screen the trader left last time, drawn as it mounts
         if session.attached:
             self.notify(f"Attached to the engine at {session.where}: quitting leaves it trading.", title="Attached")
         if not session.services_started:
@@ -256,6 +285,8 @@ class OpenTradeApp(App[None]):
             log.error("start-up failed: %s", error, exc_info=error)
             self.exit(return_code=2, message=f"OpenTrade could not start: {redact(str(error))}")
             return
+        from core.executor import OrderRefused  # with the engine: it is not needed for the first frame
+
         if isinstance(error, OrderRefused):
             self.notify(str(error.reason), title="Refused", severity="error")
             return
@@ -278,8 +309,7 @@ class OpenTradeApp(App[None]):
     # ------------------------------------------------------------------ rendering
     def render_frame(self) -> None:
         """One frame: drain the bus, announce fills and alerts, redraw the visible main screen."""
-        assert self._subscription is not None
-        if not self.is_running:  # shutting down: the screens are being taken apart
+        if not self.is_running or self._subscription is None:  # shutting down, or nothing streams yet
             return
         changes = Changes.from_events(self._subscription.drain())
         self.frames += 1
@@ -367,20 +397,20 @@ class OpenTradeApp(App[None]):
         """Textual holds every paint for 50 ms when the mode changes, to hide the new screen
         while it is built. A main screen is built on its first visit and kept, so later
         switches paint at once instead of leaving the trader looking at the old screen."""
-        self._switching_to_built_mode = mode in self._built_modes
+        self._paint_at_once = mode in self._built_modes
         try:
             mounted = super().switch_mode(mode)
         finally:
-            self._switching_to_built_mode = False
+            self._paint_at_once = False
         self._built_modes.add(mode)
         return mounted
 
     def delay_update(self, delay: float = 0.05) -> None:
-        if not self._switching_to_built_mode:
+        if not self._paint_at_once:
             super().delay_update(delay)
 
     async def action_show(self, mode: str) -> None:
-        if not self.is_ready or mode not in MAIN_SCREENS:
+        if mode not in MAIN_SCREENS or (mode != self.current_mode and self.refused_while_starting("Another screen")):
             return
         if self.current_mode != mode:
             await self.switch_mode(mode)
@@ -401,7 +431,7 @@ class OpenTradeApp(App[None]):
         self.notify(f"Theme: {name}", timeout=2)
 
     def action_choose_market(self) -> None:
-        if self.is_ready:
+        if not self.refused_while_starting("Choosing a market"):
             self._choose_market()
 
     @work(group="market", exclusive=True, exit_on_error=False, name="choosing a market")
@@ -416,7 +446,7 @@ class OpenTradeApp(App[None]):
             await self.select_market(*choice)
 
     def action_emergency_stop(self) -> None:
-        if self.is_ready:
+        if not self.refused_while_starting("Emergency stop"):
             self._emergency_stop()
 
     @work(group="risk", exclusive=True, exit_on_error=False, name="emergency stop")
@@ -438,7 +468,7 @@ class OpenTradeApp(App[None]):
             self.notify("Trading halted; orders canceled and positions closing.", title="EMERGENCY STOP", severity="error")
 
     def action_cancel_all(self) -> None:
-        if self.is_ready:
+        if not self.refused_while_starting("Cancel all orders"):
             self._cancel_every_order()
 
     @work(group="orders", exclusive=True, exit_on_error=False, name="canceling all orders")
@@ -458,7 +488,7 @@ class OpenTradeApp(App[None]):
             self.notify(f"Canceled {canceled} order(s).", title="Cancel all")
 
     def action_close_all(self) -> None:
-        if self.is_ready:
+        if not self.refused_while_starting("Close all positions"):
             self._close_every_position()
 
     @work(group="orders", exclusive=True, exit_on_error=False, name="closing all positions")
@@ -488,7 +518,7 @@ class OpenTradeApp(App[None]):
             self.notify(f"Sent {closed} closing order(s).", title="Close all")
 
     def action_reset_risk(self) -> None:
-        if self.is_ready:
+        if not self.refused_while_starting("Risk reset"):
             self._reset_risk()
 
     @work(group="risk", exclusive=True, exit_on_error=False, name="risk reset")
@@ -572,9 +602,9 @@ class OpenTradeApp(App[None]):
         return active is not None and active.binding.action in ("quit", "app.quit")
 
     def _taking_keys(self) -> bool:
-        """Before the first main screen is up, keys wait; a dialog shown while starting (going
-        live) takes them."""
-        return self.current_mode != self.DEFAULT_MODE or isinstance(self.screen, ModalScreen)
+        """Keys wait until the Trade screen has painted (the boot worker then lets them through:
+        see ``_boot``); from there the screen on top takes them, the engine started or not."""
+        return self._first_painted
 
     @on(KeyProbe)
     def _key_probe_returned(self, probe: KeyProbe) -> None:

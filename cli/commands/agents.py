@@ -16,16 +16,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.base import AnalysisContext, Candles
-from agents.coordinator import Decision
-from agents.forecast_model import ForecastUnavailable
-from agents.team import build_coordinator, build_forecast_agent
-from core.backtest.data import Bars, DataError, bars_from_candles, load_bars, timeframe_ms
-from core.clock import WallClock
-from core.config import AppConfig
 from core.symbols import symbol_problem
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the agents and the candle data (pandas, numpy, aiohttp) load in the handlers
+    from agents.coordinator import Decision
+    from core.backtest.data import Bars
+    from core.config import AppConfig
     from core.storage.target import StorageTarget
 
 from cli.main import CommandContext
@@ -76,6 +72,10 @@ def handle_analyze(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def handle_forecast(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from agents.base import Candles
+    from agents.forecast_model import ForecastUnavailable
+    from agents.team import build_forecast_agent
+
     try:
         config = ctx.load_config()
         symbol = _check_symbol(args.symbol)
@@ -143,6 +143,8 @@ def _check_equity(text: str) -> Decimal:
 
 
 def _check_timeframe(timeframe: str) -> None:
+    from core.backtest.data import DataError, timeframe_ms
+
     try:
         timeframe_ms(timeframe)
     except DataError as exc:
@@ -150,6 +152,8 @@ def _check_timeframe(timeframe: str) -> None:
 
 
 def _bars_from_file(path: Path, symbol: str, timeframe: str | None) -> Bars:
+    from core.backtest.data import DataError, load_bars
+
     try:
         return load_bars(path, symbol=symbol, timeframe=timeframe, allow_gaps=True)
     except DataError as exc:
@@ -157,6 +161,8 @@ def _bars_from_file(path: Path, symbol: str, timeframe: str | None) -> Bars:
 
 
 def _bars_from_database(config: AppConfig, ctx: CommandContext, symbol: str, timeframe: str) -> Bars:
+    from core.backtest.data import DataError, bars_from_candles
+
     _check_timeframe(timeframe)
     venue = config.default_venue
     known = _venue_symbols(config, venue)
@@ -190,6 +196,10 @@ async def _load_candles(storage: StorageTarget, venue: str, symbol: str, timefra
 
 
 async def _analyze(config: AppConfig, symbol: str, bars: Bars, equity: Decimal) -> Decision:
+    from agents.base import AnalysisContext
+    from agents.team import build_coordinator
+    from core.clock import WallClock
+
     coordinator = build_coordinator(config.agents, WallClock())
     context = AnalysisContext(
         symbol=symbol,

@@ -23,28 +23,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.backtest.data import (
-    Bars,
-    DataError,
-    Tape,
-    bars_from_candles,
-    bars_from_trades,
-    is_trades_file,
-    load_bars,
-    load_trades,
-    timeframe_ms,
-)
-from core.backtest.metrics import buy_and_hold_return
-from core.backtest.optimizer import OBJECTIVES, SearchSettings, optimize
-from core.backtest.result import BacktestResult, BacktestSettings, Slippage
-from core.config import AppConfig, ConfigError, StrategyConfig
-from core.strategies.base import ParameterError, Strategy
-from core.strategies.registry import effective_params, resolve
+from core.backtest.objectives import OBJECTIVES
+from core.config import ConfigError
 from core.symbols import symbol_problem
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the backtester, its data and the strategies (numpy) load in the handlers
+    from core.backtest.data import Bars, Tape
+    from core.backtest.result import BacktestResult, BacktestSettings
+    from core.config import AppConfig, StrategyConfig
     from core.models import FundingRate
     from core.storage.target import StorageTarget
+    from core.strategies.base import Strategy
 
 from cli.main import CommandContext, writes_home
 
@@ -127,6 +116,9 @@ def guarded(run: Callable[[argparse.Namespace, CommandContext], int]) -> Callabl
     """Bad input becomes one line on standard error and exit code 2, never a traceback."""
 
     def handler(args: argparse.Namespace, ctx: CommandContext) -> int:
+        from core.backtest.data import DataError
+        from core.strategies.base import ParameterError
+
         # the core logs strategy failures with tracebacks for the app's log file; here they
         # come back as the command's own message instead of landing on the terminal
         if not logging.getLogger().handlers:
@@ -167,6 +159,8 @@ class Target:
     """What the command works on: the strategy class, its parameters, where its candles are."""
 
     def __init__(self, args: argparse.Namespace, config: AppConfig, versions: list[dict[str, Any]]) -> None:
+        from core.strategies.registry import effective_params, resolve
+
         self.strategy_id = args.strategy
         self.cls, configured, self.config = resolve(args.strategy, config.strategies)
         base = effective_params(configured, versions)
@@ -182,6 +176,8 @@ class Target:
 
 def load_series(args: argparse.Namespace, ctx: CommandContext, target: Target) -> tuple[list[Bars], dict[str, Tape]]:
     """The candles of each symbol, and the recorded trades of those given as trade files."""
+    from core.backtest.data import bars_from_candles, bars_from_trades, is_trades_file, load_bars, load_trades, timeframe_ms
+
     if args.timeframe:
         timeframe_ms(args.timeframe)
     if args.data:
@@ -221,6 +217,8 @@ async def _versions(ctx: CommandContext, strategy_id: str) -> list[dict[str, Any
 
 
 def settings_from(args: argparse.Namespace) -> BacktestSettings:
+    from core.backtest.result import BacktestSettings, Slippage
+
     settings = BacktestSettings(
         cash=args.cash, fee=args.fee, latency_ms=getattr(args, "latency_ms", 0),
         slippage=Slippage(half_spread_bps=getattr(args, "spread_bps", 0.0), levels=5 if getattr(args, "depth", 0.0) else 1,
@@ -262,6 +260,9 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> None:
 @guarded
 @writes_home(lambda args: args.save)
 def handle_backtest(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from core.backtest.metrics import buy_and_hold_return
+    from core.backtest.result import Slippage
+
     config = ctx.load_config()
     target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
     series, tapes = load_series(args, ctx, target)
@@ -397,6 +398,8 @@ def _print_gate(risk: dict[str, Any]) -> None:
 @guarded
 @writes_home(lambda args: args.save_version)
 def handle_optimize(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from core.backtest.optimizer import SearchSettings, optimize
+
     config = ctx.load_config()
     target = Target(args, config, asyncio.run(_versions(ctx, args.strategy)))
     series, _ = load_series(args, ctx, target)
@@ -494,6 +497,7 @@ def handle_evolve(args: argparse.Namespace, ctx: CommandContext) -> int:
 async def _evolve(args: argparse.Namespace, ctx: CommandContext, config: AppConfig, cluster: DaskCluster | None,
                   progress: Callable[[int, int], None]) -> int:
     from core.backtest.evolve import DAY_MS, ReviewSettings, daily_review
+    from core.backtest.optimizer import SearchSettings
     from core.clock import WallClock
 
     now = WallClock().now_ms()

@@ -12,7 +12,6 @@ import yaml
 from cli.main import CommandContext
 from core.config import AppConfig, CcxtVenueConfig, load_config
 from core.secrets import load_credentials
-from core.strategies.registry import check_configs, short_warnings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +52,8 @@ def handle_show(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def handle_validate(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from core.strategies.registry import check_configs, short_warnings  # the strategies bring numpy
+
     path = args.path or ctx.config_path
     if path is None:
         print("nothing to validate: give a file, --config PATH, or run 'opentrade init'", file=sys.stderr)

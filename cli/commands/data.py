@@ -15,10 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from cli.commands.audit import utc_ms
 from cli.commands.backtest import UsageProblem, guarded
 from cli.main import CommandContext, writes_home
-from core.backtest.data import format_ts, timeframe_ms
 from core.clock import WallClock
 from core.config import AppConfig
 from core.ports import Clock, ExchangeAdapter
@@ -43,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_since(text: str, now_ms: int) -> int:
+    from cli.commands.audit import utc_ms
+
     try:
         since = utc_ms(text)
     except ValueError:
@@ -53,6 +53,8 @@ def parse_since(text: str, now_ms: int) -> int:
 
 
 def _check(args: argparse.Namespace, config: AppConfig) -> None:
+    from core.backtest.data import timeframe_ms
+
     if args.venue not in config.venues:
         known = ", ".join(config.venues) or "none"
         raise UsageProblem(f"--venue: no venue '{args.venue}' in the configuration (configured: {known})")
@@ -74,6 +76,7 @@ def handle_fetch(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 async def _fetch(args: argparse.Namespace, ctx: CommandContext, config: AppConfig, clock: Clock, since: int) -> int:
     from cli.progress import progress_bar, wanted
+    from core.backtest.data import format_ts, timeframe_ms
     from core.marketdata.history import Series, candles_csv, download
     from runtime.venues import build_venue
 

@@ -19,7 +19,6 @@ import yaml
 from cli.commands.backtest import UsageProblem, guarded, params_text, parse_params, strategy_config
 from cli.main import CommandContext, writes_home
 from core.config import AppConfig, parse_config
-from core.strategies.registry import effective_params, kind_of, resolve, strategy_classes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +52,8 @@ async def _versions(ctx: CommandContext, config: AppConfig, names: list[str]) ->
 
 @guarded
 def handle_list(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from core.strategies.registry import kind_of, strategy_classes  # numpy: in the command, not for --help
+
     config = ctx.load_config()
     versions = asyncio.run(_versions(ctx, config, list(config.strategies)))
     rows: list[dict[str, Any]] = []
@@ -84,6 +85,8 @@ def handle_list(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 @guarded
 def handle_show(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from core.strategies.registry import effective_params, resolve
+
     config = ctx.load_config()
     cls, configured, entry = resolve(args.name, config.strategies)
     history = asyncio.run(_versions(ctx, config, [args.name]))[args.name] if entry else []
@@ -157,6 +160,8 @@ def handle_toggle(args: argparse.Namespace, ctx: CommandContext) -> int:
 @guarded
 @writes_home(lambda args: True)
 def handle_set(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from core.strategies.registry import resolve
+
     config = ctx.load_config()
     strategy_config(config, args.name)
     cls, configured, _ = resolve(args.name, config.strategies)
@@ -166,6 +171,7 @@ def handle_set(args: argparse.Namespace, ctx: CommandContext) -> int:
 async def _set(args: argparse.Namespace, ctx: CommandContext, config: AppConfig, cls: Any,
                configured: dict[str, Any]) -> int:
     from core.clock import WallClock
+    from core.strategies.registry import effective_params
 
     async with await ctx.storage(config).open(clock=WallClock(), create=True) as db:
         history = await db.strategy_versions(args.name)

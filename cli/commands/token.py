@@ -14,12 +14,14 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.main import CommandContext, Handler
 from core.filemodes import private_dir
 from core.permissions import Level
-from gateway.tokens import TokenError, TokenStore
+
+if TYPE_CHECKING:  # the gateway's package, in the handlers only
+    from gateway.tokens import TokenStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def token_errors(run: Handler) -> Handler:
     @functools.wraps(run)
     def handler(args: argparse.Namespace, ctx: CommandContext) -> int:
+        from gateway.tokens import TokenError
+
         try:
             return run(args, ctx)
         except TokenError as exc:
@@ -51,6 +55,8 @@ def token_errors(run: Handler) -> Handler:
 
 
 def _store(ctx: CommandContext) -> TokenStore:
+    from gateway.tokens import TokenStore
+
     return TokenStore(private_dir(ctx.home))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,14 +155,21 @@ def _attached(args: argparse.Namespace, home: Path, url: str | None, signals: St
 def _app(args: argparse.Namespace, config: AppConfig, venue: str | None, home: Path, signals: StopSignals) -> int:
     from runtime.logsetup import setup_logging
     from runtime.session import LocalSession
-    from runtime.wiring import attach_services, build_engine
     from tui.app import OpenTradeApp
 
     setup_logging(config.logging.level, console=False, logfile=home / "logs" / "opentrade.log")
 
     async def factory() -> Any:
-        # The strategies and agents come after the first frame (attach_services).
-        return await build_engine(config, home, seed=args.seed, venue=venue, services=False)
+        """Runs after the first frame. The engine's modules (storage, venues, risk: about 0.1 s)
+        are imported on a thread, so the screen keeps taking keys meanwhile; the strategies and
+        agents come after the market shows (attach_services)."""
+        wiring = await asyncio.to_thread(importlib.import_module, "runtime.wiring")
+        return await wiring.build_engine(config, home, seed=args.seed, venue=venue, services=False)
+
+    async def attach_services(engine: Any) -> None:
+        from runtime.wiring import attach_services
+
+        await attach_services(engine)
 
     app = OpenTradeApp(LocalSession(factory, attach_services), theme=args.theme, freeze_gc=True, stop_signals=signals)
     app.run()

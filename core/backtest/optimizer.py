@@ -23,11 +23,11 @@ from typing import Any
 
 from core.backtest.data import Bars
 from core.backtest.executor import EvalContext, EvalJob, Executor, Session, local_executor
+from core.backtest.objectives import OBJECTIVES
 from core.backtest.result import BacktestSettings
 from core.strategies.base import Param, ParameterError, Strategy
 
 Progress = Callable[[int, int], None]
-OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "cagr", "profit_factor", "win_rate", "final_equity", "max_drawdown")
 
 
 @dataclass(frozen=True)

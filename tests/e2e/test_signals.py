@@ -26,7 +26,7 @@ from tests.e2e.test_tmux import opentrade_command
 pytestmark = pytest.mark.e2e
 
 MAX_WAIT_S = 30
-STARTING = b"Starting OpenTrade"
+STARTING = b"engine starting"  # the Trade screen's status bar until the engine is ready
 STARTED = b"spread"  # the order book's ladder: the market is on screen
 
 
@@ -116,7 +116,7 @@ def wait_for_file(path: Path) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("moment", ["app-loading", "boot-screen"])
+@pytest.mark.parametrize("moment", ["app-loading", "engine-starting"])
 def test_a_signal_during_the_start_up_stops_it_cleanly(tmp_path: Path, sig: signal.Signals, moment: str) -> None:
     home = tmp_path / "home"
     command = Command(home)

@@ -85,8 +85,9 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 
 def test_trade_by_keyboard_in_a_real_terminal(terminal: Terminal) -> None:
-    screen = terminal.wait_for("Order ticket")
-    assert "PAPER" in screen and "BTC/USDT" in screen
+    terminal.wait_for("Order ticket")
+    screen = terminal.wait_for("PAPER")  # the engine is ready: the status bar names the venue's mode
+    assert "BTC/USDT" in screen
     terminal.wait_for("spread")
 
     terminal.keys("p")
@@ -125,7 +126,7 @@ def test_keys_typed_before_the_first_screen_are_not_lost(terminal: Terminal) -> 
 
 
 def test_the_reports_screen_and_the_report_command_beside_the_running_app(terminal: Terminal, tmp_path: Path) -> None:
-    terminal.wait_for("Order ticket")
+    terminal.wait_for("PAPER")  # ready: while the engine starts, the other screens are refused
     terminal.keys("8")
     screen = terminal.wait_for("Funding")
     assert "Profit factor" in screen and "Funding is in Net P&L" in screen and "d Day" in screen

@@ -3,6 +3,7 @@ The paper venue stands in for a live one by reporting mode "live"."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,21 @@ from core.config import AppConfig, CcxtVenueConfig, ConfigError
 from core.ports import Capability
 from runtime.session import LocalSession
 from runtime.wiring import build_engine
-from tests.tui.conftest import advance, burst, settle
+from tests.tui.conftest import advance, burst, settle, until
+from tests.tui.test_starting import starting_screen
 from tests.tui.test_trading_flow import resting_buy_price, type_ticket
 from tui.app import OpenTradeApp
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.status_bar import StatusBar
 
 
-def live_app(home: Path, clock: SimClock, go_aheads: list[str] | None = None) -> OpenTradeApp:
+def live_app(home: Path, clock: SimClock, go_aheads: list[str] | None = None,
+             gate: asyncio.Event | None = None) -> OpenTradeApp:
+    """``gate``: the engine's start waits for it (the starting state lasts as long as a test needs)."""
     async def factory() -> Any:
+        if gate is not None:
+            async with asyncio.timeout(30):
+                await gate.wait()
         engine = await build_engine(AppConfig(), home, seed=7, clock=clock)
         venue = engine.venues["paper"]
         venue.mode = "live"
@@ -57,10 +64,7 @@ async def test_going_live_needs_the_venue_name_and_live_orders_are_confirmed(tmp
         assert isinstance(app.screen, ConfirmScreen)
         dialog.query_one("#typed", Input).value = ""
         await pilot.press(*"paper", "enter")
-        for _ in range(300):
-            if app.current_mode == "trade":
-                break
-            await pilot.pause(0.01)
+        await until(pilot, lambda: app.is_ready, "the engine ready once live is confirmed")
         await advance(pilot, clock, 2)
         assert go_aheads == ["paper"], "the venue is told that the person typed the go-ahead"
         assert " LIVE " in app.screen.query_one(StatusBar).render().plain
@@ -74,19 +78,22 @@ async def test_going_live_needs_the_venue_name_and_live_orders_are_confirmed(tmp
         assert len(app.engine.open_orders()) == 1
 
 
-async def test_keys_typed_while_starting_live_reach_the_confirmation(tmp_path: Path, clock: SimClock) -> None:
-    """The go-live dialog is the first screen that takes keys: what was typed before it showed
-    lands in its field, in order, and nothing is lost while the engine starts."""
+async def test_keys_typed_while_starting_live_do_not_answer_the_go_live_dialog(tmp_path: Path, clock: SimClock) -> None:
+    """Going live takes the venue's name typed after the warning is on screen. Typed while the
+    engine started, the name went to the Trade screen in its starting state (which refuses what
+    needs the engine), never into the dialog's field."""
     go_aheads: list[str] = []
-    app = live_app(tmp_path / "home", clock, go_aheads)
+    gate = asyncio.Event()
+    app = live_app(tmp_path / "home", clock, go_aheads, gate)
     async with app.run_test(size=(120, 40)) as pilot:
-        assert not isinstance(app.screen, ConfirmScreen), "typed before the dialog appears"
+        await starting_screen(pilot)
         await burst(pilot, *"paper", "enter")
-        for _ in range(300):
-            if app.current_mode == "trade":
-                break
-            await pilot.pause(0.01)
-        assert app.current_mode == "trade" and go_aheads == ["paper"]
+        gate.set()
+        dialog = await wait_for_dialog(pilot)
+        assert dialog.query_one("#typed", Input).value == "" and go_aheads == []
+        await pilot.press(*"paper", "enter")
+        await until(pilot, lambda: app.is_ready, "the engine ready once live is confirmed")
+        assert go_aheads == ["paper"]
 
 
 async def test_declining_live_mode_exits(tmp_path: Path, clock: SimClock) -> None:

@@ -73,8 +73,9 @@ async def test_the_trade_screen_in_a_browser_after_a_login(isolated_home: Path, 
             assert await page.evaluate("window.__terminal === undefined")  # no app was started
 
             await submit_login(page, PASSWORD)
-            screen = await page.wait_for_text("Order ticket")
-            assert "PAPER" in screen and "BTC/USDT" in screen
+            await page.wait_for_text("Order ticket")
+            screen = await page.wait_for_text("PAPER")  # the engine is ready: the status bar names the venue's mode
+            assert "BTC/USDT" in screen
             await page.wait_for_text("spread")
 
             await page.focus_terminal()

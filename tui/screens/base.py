@@ -14,7 +14,7 @@ from textual.widget import Widget
 
 from tui.changes import Changes
 from tui.widgets.footer import KeysFooter
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.status_bar import Status, StatusBar
 
 if TYPE_CHECKING:
     from core.session import Session
@@ -93,9 +93,18 @@ class OpenTradeScreen(Screen[None]):
         return self.app._css_update_count, frozenset(self.app.classes)  # noqa: SLF001
 
     def draw(self, changes: Changes) -> None:
-        """The render clock's entry point: nothing is drawn before the widgets are mounted."""
-        if self._drawable:
+        """The render clock's entry point: nothing is drawn before the widgets are mounted, and
+        only the starting state until the engine is ready (there is nothing to read before)."""
+        if not self._drawable:
+            return
+        if self.ot_app.is_ready:
             self.refresh_view(changes)
+        else:
+            self.show_starting()
+
+    def show_starting(self) -> None:
+        """The screen while the engine starts: the status bar says so."""
+        self.query_one(StatusBar).show(Status(starting=True, screen=self.TITLE_TEXT))
 
     def refresh_view(self, changes: Changes) -> None:
         """Redraw what ``changes`` touched; subclasses draw their own widgets."""

@@ -1,6 +1,8 @@
 """The Trade screen: order ticket, chart, order book ladder and trades tape for one market.
 
-Submitting is guarded: while one order is on its way (including its confirmation dialog),
+Until the engine is ready the screen shows its starting state: the ticket takes what is typed,
+the market view says what is awaited, and whatever needs the engine (sending, the book's price)
+is refused with a message. Submitting is guarded: while one order is on its way (including its confirmation dialog),
 another submit is ignored, so a double press never sends two orders. The whole pre-trade check
 runs before any confirmation is asked: a refusal shows at once, and the dialog only asks about
 an order that would be accepted (the placement checks again, as things move meanwhile).
@@ -16,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
-from core.executor import OrderRefused
 from core.models import Instrument, Order, OrderRequest, Side
 from tui.changes import Changes
 from tui.format import fmt_money, perpetual_line, show_price, show_size
@@ -65,6 +66,11 @@ class TradeScreen(OpenTradeScreen):
                 with Horizontal(id="book-and-tape"):
                     yield OrderBookLadder(id="book")
                     yield TradesTape(id="tape")
+
+    def show_starting(self) -> None:
+        super().show_starting()
+        self.query_one("#market-line", Static).update(
+            "[b]Engine starting…[/b] opening the storage, connecting to the venue")
 
     def refresh_view(self, changes: Changes) -> None:
         super().refresh_view(changes)
@@ -151,7 +157,7 @@ class TradeScreen(OpenTradeScreen):
 
     def action_timeframe(self, delta: int) -> None:
         self.query_one(PriceChart).cycle_timeframe(delta)
-        self.refresh_view(Changes.all())
+        self.draw(Changes.all())
 
     def action_chart_mode(self) -> None:
         self.query_one(PriceChart).toggle_mode()
@@ -161,6 +167,8 @@ class TradeScreen(OpenTradeScreen):
 
     def action_take_price(self) -> None:
         """Put the touch price of the chosen side into the price field: bid to buy, ask to sell."""
+        if self.ot_app.refused_while_starting("The price from the book"):
+            return
         venue, symbol = self.ot_app.market
         book = self.session.book(venue, symbol)
         if book is None:
@@ -181,6 +189,8 @@ class TradeScreen(OpenTradeScreen):
 
     @work(group="orders", exit_on_error=False, name="sending the order")
     async def _send(self, request: OrderRequest, preview: Preview | None) -> None:
+        from core.executor import OrderRefused  # with the engine: it is not needed for the first frame
+
         session = self.session
         ticket = self.query_one(OrderTicket)
         try:

@@ -22,7 +22,8 @@ from textual.worker import get_current_worker
 
 from core.backtest.data import DataError, load_bars
 from core.backtest.engine import StrategyFailed
-from core.backtest.optimizer import OBJECTIVES, OptimizationResult, SearchSettings, optimize
+from core.backtest.objectives import OBJECTIVES
+from core.backtest.optimizer import OptimizationResult, SearchSettings, optimize
 from core.strategies.base import ParameterError, Strategy
 
 if TYPE_CHECKING:

@@ -38,6 +38,7 @@ OPTIONAL_FIELDS = {"price", "trigger", "trail"}
 
 
 NUMBER_KEYS = frozenset("0123456789.-")
+NOT_READY = "refused, the engine is starting; nothing was sent"
 
 
 class OrderTicket(VerticalScroll):
@@ -112,6 +113,9 @@ class OrderTicket(VerticalScroll):
         self._update_button()
 
     def set_market(self, venue: str, instrument: Instrument, maintenance_margin_rate: Decimal) -> None:
+        """A new market starts with the size in its base currency; the first market, which comes
+        once the engine is ready, keeps the unit chosen while it started."""
+        in_quote = bool(self._choice("unit", False)) if self.instrument is None else False
         self.venue, self.instrument = venue, instrument
         self.maintenance_margin_rate = maintenance_margin_rate
         self._submit_tried = False
@@ -119,7 +123,7 @@ class OrderTicket(VerticalScroll):
         self.query_one("#leverage-row").display = instrument.is_perpetual
         self.query_one("#reduce_only").display = instrument.is_perpetual
         self.query_one("#unit", Select).set_options([(instrument.base, False), (instrument.quote, True)])
-        self.query_one("#unit", Select).value = False
+        self.query_one("#unit", Select).value = in_quote
         self._offered_leverage = ""
         self.query_one("#leverage", Input).value = ""
         self.refresh_preview()
@@ -179,8 +183,8 @@ class OrderTicket(VerticalScroll):
         )
 
     def evaluate(self) -> TicketResult:
-        if self.instrument is None:
-            return TicketResult(errors={"form": "no market selected"})
+        if self.instrument is None:  # only while the engine starts: the first market comes with it
+            return TicketResult(errors={"form": NOT_READY})
         return parse_ticket(self.form(), self.instrument, self.venue, self.mark, self.maintenance_margin_rate)
 
     def show_errors(self, errors: dict[str, str]) -> None:
@@ -277,5 +281,7 @@ class OrderTicket(VerticalScroll):
         self._submit_tried = True
         result = self.evaluate()
         self.show_errors(result.errors)
-        if result.request is not None:
+        if self.instrument is None:
+            self.notify(f"The order: {NOT_READY}.", title="Order refused", severity="error")
+        elif result.request is not None:
             self.post_message(OrderSubmitted(result.request, result.preview))

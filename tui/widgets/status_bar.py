@@ -1,6 +1,6 @@
 """The status bar on every screen: venue and mode (LIVE in alarm colours), equity, daily PnL,
 connection and latency, risk state, the limits blocking new exposure, orders today and the
-clock. One line, so it fits 80 columns. ``risk_words`` is how the risk state is said here and
+clock; while the engine starts, only that. One line, so it fits 80 columns. ``risk_words`` is how the risk state is said here and
 on the Risk screen alike."""
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Status:
     max_orders: int = 0
     now_ms: int = 0
     screen: str = ""
+    starting: bool = False
 
 
 class StatusBar(StripWidget):
@@ -80,6 +81,14 @@ class StatusBar(StripWidget):
         def add(text: str, definition: str = "") -> None:
             line.append((text, style(definition) if definition else None))
 
+        if s.starting:
+            add(" STARTING ", f"bold black on {warning or 'yellow'}")
+            if s.screen:
+                add(f" │ {s.screen} ", "dim")
+            add(" │ ")
+            add("●", warning or "yellow")
+            add(" engine starting… orders are refused until it is ready")
+            return line
         add(f" {s.mode.upper()} ", f"bold white on {error}" if live else f"bold black on {theme.primary if theme else 'blue'}")
         add(f" {s.venue} ", "bold")
         if s.screen and compact < 2:
