@@ -29,16 +29,17 @@ def queue_wait_s() -> float:
 
 
 class Steppable(Protocol):
-    def step(self, dt: float | None = None) -> None: ...
+    async def advance(self, dt: float | None = None) -> None: ...
 
 
 async def step_on_schedule(venue: Steppable, stop: asyncio.Event, hz: int, dt: float) -> None:
-    """``venue.step(dt)`` ``hz`` times a second until ``stop``, catching up after a late
-    wake-up, so the rate holds on a busy machine."""
+    """``venue.advance(dt)`` (the paper venue's background step, a market per turn of the loop)
+    ``hz`` times a second until ``stop``, catching up after a late wake-up, so the rate holds on
+    a busy machine."""
     started, steps = time.perf_counter(), 0
     while not stop.is_set():
         await asyncio.sleep(1 / hz)
         due = int((time.perf_counter() - started) * hz)
         while steps < due:
-            venue.step(dt)
+            await venue.advance(dt)
             steps += 1

@@ -320,6 +320,26 @@ async def test_background_task_steps_on_the_clock(make_venue: Callable[..., Harn
     assert symbols == {"ETH/USDT"} and len(h.of(OrderBookUpdated)) >= 6
 
 
+async def test_the_background_step_takes_a_market_per_turn_of_the_loop_and_leaves_them_as_step_does(
+    make_venue: Callable[..., Harness], tmp_path: Path
+) -> None:
+    """An order in flight waits behind one market's step, not behind the whole step (1.4 ms of
+    CPU for five markets here, the one-at-a-time p99's main part): ``advance``, which the
+    background task runs, lets the loop turn between markets, and moves them as ``step`` does."""
+    stepped, spread = make_venue(tmp_path / "a.sqlite"), make_venue(tmp_path / "b.sqlite")
+    stepped.venue.step()
+    advancing = asyncio.get_running_loop().create_task(spread.venue.advance())
+    seen = []
+    while not advancing.done():
+        seen.append(len(spread.of(OrderBookUpdated)))
+        await asyncio.sleep(0)
+    markets = len(await spread.venue.load_instruments())
+    assert markets == 4 and set(range(markets)) <= set(seen), seen
+    assert tape(spread) == tape(stepped) and len(tape(spread)) > 0
+    assert [(e.book.symbol, e.book.bids, e.book.asks) for e in spread.of(OrderBookUpdated)] == \
+        [(e.book.symbol, e.book.bids, e.book.asks) for e in stepped.of(OrderBookUpdated)]
+
+
 def test_a_market_without_a_price_is_a_clear_error(make_venue: Callable[..., Harness]) -> None:
     with pytest.raises(ValueError, match="give it a starting price"):
         make_venue(markets=["DOGE/USDT"])

@@ -1,5 +1,6 @@
 """A database that was damaged or tampered with is refused at opening, before anything is
-written to it; the anchor outside the database follows every commit; a clean close leaves
+written to it; the anchor outside the database follows the commits (coalesced, at most one
+rewrite an interval) and a clean close leaves it at the last one; a clean close leaves
 everything in the database file itself."""
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ import re
 import shutil
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
 from cli.main import main
 from core.storage import Database, StorageError
-from core.storage.anchor import Anchor, read_anchor
+from core.storage import anchor as anchor_module
+from core.storage.anchor import ANCHOR_INTERVAL, Anchor, read_anchor
 from core.storage.errors import DamagedDatabaseError
 from tests.backends import SqliteStore, Store
 from tests.storage.conftest import make_order
@@ -41,6 +44,33 @@ async def test_the_anchor_follows_the_commits_readable_by_its_owner_only(store: 
     assert stat.S_IMODE(anchor.stat().st_mode) == 0o600
     later = await _log(store, anchor, 2)
     assert later[-1][0] == 5 and read_anchor(anchor) == Anchor(*later[-1], source=str(anchor))
+
+
+async def test_commits_in_a_row_share_anchor_rewrites_and_the_last_head_is_written_without_a_close(
+    db_path: Path, anchor: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order placed alone commits on its own: a rewrite per commit cost it a third of its
+    CPU. The anchor is rewritten at most once an interval, and still catches up by itself."""
+    rewrites: list[int] = []
+    write = anchor_module.write_anchor
+
+    def counted(path: Path, seq: int, digest: str) -> None:
+        rewrites.append(seq)
+        write(path, seq, digest)
+
+    monkeypatch.setattr(anchor_module, "write_anchor", counted)
+    db = await Database.open(db_path, anchor=anchor)
+    started = time.monotonic()
+    entries = [await db.audit("note", {"n": n}, actor="tester", ts=1000 + n) for n in range(40)]
+    elapsed = time.monotonic() - started
+    assert len(rewrites) <= 2 + elapsed / ANCHOR_INTERVAL < len(entries), (rewrites, elapsed)
+    last = Anchor(entries[-1].seq, entries[-1].hash, source=str(anchor))
+    deadline = time.monotonic() + 10
+    while read_anchor(anchor) != last and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert read_anchor(anchor) == last, "the newest head is written once the interval has passed"
+    await db.close()
+    assert rewrites[-1] == last.seq and rewrites.count(last.seq) == 1
 
 
 async def test_an_existing_log_is_anchored_at_its_first_opening_with_an_anchor(store: Store, anchor: Path) -> None:
