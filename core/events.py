@@ -36,6 +36,8 @@ from core.models import (
 
 log = logging.getLogger(__name__)
 
+_set = object.__setattr__  # a frozen event's own slots, set once
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -53,13 +55,49 @@ class MarketEvent(Event):
     critical: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrderBookUpdated(MarketEvent):
+    """A market's new book, given made or to be made on its first read.
+
+    A streamed book changes every few microseconds under load while the screen reads one a
+    frame: a venue passes ``later`` what makes the book (from levels it copied when the update
+    came), and ``book`` is made the first time anyone reads it, then kept; every reader of this
+    event gets that one book. ``venue``, ``symbol`` and the coalescing key need no book."""
+
+    # ``coalesce_key`` a slot rather than the property: set once, read for every subscriber
+    __slots__ = ("book", "coalesce_key", "_make")
     book: OrderBook
 
+    def __post_init__(self) -> None:
+        _set(self, "coalesce_key", ("book", self.book.venue, self.book.symbol))
+        _set(self, "_make", None)
+
+    @classmethod
+    def later(cls, venue: str, symbol: str, make: Callable[[], OrderBook]) -> OrderBookUpdated:
+        event = cls.__new__(cls)
+        _set(event, "coalesce_key", ("book", venue, symbol))
+        _set(event, "_make", make)
+        return event
+
+    def __getattr__(self, name: str) -> Any:
+        """Reached only for a ``book`` not made yet (its slot still empty)."""
+        make: Callable[[], OrderBook] | None = object.__getattribute__(self, "_make")
+        if name != "book" or make is None:
+            raise AttributeError(name)
+        book = make()
+        _set(self, "book", book)
+        _set(self, "_make", None)
+        return book
+
     @property
-    def coalesce_key(self) -> Hashable:
-        return ("book", self.book.venue, self.book.symbol)
+    def venue(self) -> str:
+        key: tuple[str, str, str] = self.coalesce_key  # type: ignore[assignment]
+        return key[1]
+
+    @property
+    def symbol(self) -> str:
+        key: tuple[str, str, str] = self.coalesce_key  # type: ignore[assignment]
+        return key[2]
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,8 @@ class CandleBuilder:
 
 class MarketCache:
     def __init__(self, bus: EventBus) -> None:
-        self._books: dict[tuple[str, str], OrderBook] = {}
+        # the latest event of each book: its book is made when first read (OrderBookUpdated)
+        self._books: dict[tuple[str, str], OrderBookUpdated] = {}
         self._tickers: dict[tuple[str, str], Ticker] = {}
         self._trades: dict[tuple[str, str], deque[Trade]] = {}
         self._candles: dict[tuple[str, str], dict[str, CandleBuilder]] = {}
@@ -129,7 +130,7 @@ class MarketCache:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, OrderBookUpdated):
-            self._books[(event.book.venue, event.book.symbol)] = event.book
+            self._books[(event.venue, event.symbol)] = event
         elif isinstance(event, TradePrinted):
             trade = event.trade
             key = (trade.venue, trade.symbol)
@@ -156,7 +157,8 @@ class MarketCache:
             builder.backfill(history)
 
     def book(self, venue: str, symbol: str) -> OrderBook | None:
-        return self._books.get((venue, symbol))
+        latest = self._books.get((venue, symbol))
+        return latest.book if latest is not None else None
 
     def ticker(self, venue: str, symbol: str) -> Ticker | None:
         return self._tickers.get((venue, symbol))
@@ -177,7 +179,7 @@ class MarketCache:
             for value in (ticker.mark, ticker.last):
                 if value is not None:
                     return value
-        book = self._books.get((venue, symbol))
+        book = self.book(venue, symbol)
         if book is not None and book.mid is not None:
             return book.mid
         trades = self._trades.get((venue, symbol))
