@@ -37,6 +37,7 @@ from core.models import (
 log = logging.getLogger(__name__)
 
 _set = object.__setattr__  # a frozen event's own slots, set once
+_get = object.__getattribute__
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,30 +65,19 @@ class OrderBookUpdated(MarketEvent):
     came), and ``book`` is made the first time anyone reads it, then kept; every reader of this
     event gets that one book. ``venue``, ``symbol`` and the coalescing key need no book."""
 
-    # ``coalesce_key`` a slot rather than the property: set once, read for every subscriber
-    __slots__ = ("book", "coalesce_key", "_make")
+    # ``book`` is a property (set below), kept in ``_book``; ``coalesce_key`` a slot rather than
+    # the property: set once, read for every subscriber
+    __slots__ = ("_book", "coalesce_key", "_make")
     book: OrderBook
 
-    def __post_init__(self) -> None:
-        _set(self, "coalesce_key", ("book", self.book.venue, self.book.symbol))
-        _set(self, "_make", None)
-
     @classmethod
-    def later(cls, venue: str, symbol: str, make: Callable[[], OrderBook]) -> OrderBookUpdated:
+    def later(cls, venue: str, symbol: str, make: Callable[..., OrderBook], *args: Any) -> OrderBookUpdated:
+        """The event whose book is ``make(*args)``, called on the first read."""
         event = cls.__new__(cls)
+        _set(event, "_book", None)
         _set(event, "coalesce_key", ("book", venue, symbol))
-        _set(event, "_make", make)
+        _set(event, "_make", (make, args))
         return event
-
-    def __getattr__(self, name: str) -> Any:
-        """Reached only for a ``book`` not made yet (its slot still empty)."""
-        make: Callable[[], OrderBook] | None = object.__getattribute__(self, "_make")
-        if name != "book" or make is None:
-            raise AttributeError(name)
-        book = make()
-        _set(self, "book", book)
-        _set(self, "_make", None)
-        return book
 
     @property
     def venue(self) -> str:
@@ -98,6 +88,27 @@ class OrderBookUpdated(MarketEvent):
     def symbol(self) -> str:
         key: tuple[str, str, str] = self.coalesce_key  # type: ignore[assignment]
         return key[2]
+
+
+def _book(event: OrderBookUpdated) -> OrderBook:
+    book: OrderBook | None = _get(event, "_book")
+    if book is None:
+        make, args = _get(event, "_make")
+        book = make(*args)
+        _set(event, "_book", book)
+        _set(event, "_make", None)
+    return book
+
+
+def _give_book(event: OrderBookUpdated, book: OrderBook) -> None:
+    """What the dataclass's ``__init__`` (and pydantic, decoding the stream) sets."""
+    _set(event, "_book", book)
+    _set(event, "coalesce_key", ("book", book.venue, book.symbol))
+    _set(event, "_make", None)
+
+
+# Only once the dataclass is made, which takes ``book`` for a field without a default.
+setattr(OrderBookUpdated, "book", property(_book, _give_book))  # noqa: B010
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,8 @@ count) in place; the sizes are what is copied.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -88,20 +87,23 @@ class BookView:
     def convert(self, raw: dict[str, Any], clock: Clock) -> OrderBook:
         """``raw`` is ccxt's book (``bids``/``asks`` best first, ``timestamp`` in ms or None,
         then the clock's time), made into the book at once."""
-        return self.later(raw, clock)()
-
-    def later(self, raw: dict[str, Any], clock: Clock) -> Callable[[], OrderBook]:
-        """What makes ``convert``'s book of ``raw`` as it is now, whenever it is called: the top
-        level lists as they stand (ccxt replaces a level's list when its price changes) and a
-        copy of their sizes (ccxt writes a new size in place)."""
         depth = self.depth
         bids = (raw.get("bids") or ())[:depth]
         asks = (raw.get("asks") or ())[:depth]
-        return partial(self._make, raw.get("timestamp") or clock.now_ms(), bids, [*map(_size, bids)], asks,
-                       [*map(_size, asks)])
+        return self._make(raw.get("timestamp") or clock.now_ms(), bids, map(_size, bids), asks, map(_size, asks))
 
-    def _make(self, ts: int, bids: Sequence[Sequence[Any]], bid_sizes: list[Any], asks: Sequence[Sequence[Any]],
-              ask_sizes: list[Any]) -> OrderBook:
+    def later(self, raw: dict[str, Any], clock: Clock) -> OrderBookUpdated:
+        """The event whose book is ``convert``'s of ``raw`` as it is now, made on its first
+        read: it keeps the top level lists as they stand (ccxt replaces a level's list when its
+        price changes) and a copy of their sizes (ccxt writes a new size in place)."""
+        depth = self.depth
+        bids = (raw.get("bids") or ())[:depth]
+        asks = (raw.get("asks") or ())[:depth]
+        return OrderBookUpdated.later(self.venue, self.symbol, self._make, raw.get("timestamp") or clock.now_ms(),
+                                      bids, [*map(_size, bids)], asks, [*map(_size, asks)])
+
+    def _make(self, ts: int, bids: Sequence[Sequence[Any]], bid_sizes: Iterable[Any], asks: Sequence[Sequence[Any]],
+              ask_sizes: Iterable[Any]) -> OrderBook:
         """The model is built without re-validation, since every value was converted here."""
         return OrderBook.trusted(self.venue, self.symbol, ts, self._bids.top(bids, bid_sizes),
                                  self._asks.top(asks, ask_sizes))

@@ -315,9 +315,12 @@ class CcxtVenue(DerivativesReads):
         view = self._book_views.get(symbol)
         if view is None:
             view = self._book_views[symbol] = BookView(self.name, symbol, BOOK_DEPTH)
-        event = self.books.events[symbol] = OrderBookUpdated.later(self.name, symbol, view.later(raw, self.clock))
-        if self._paper is not None:
+        if self._paper is None:
+            event = view.later(raw, self.clock)
+        else:
+            event = OrderBookUpdated(view.convert(raw, self.clock))
             self._paper.on_book(event.book)
+        self.books.events[symbol] = event
         if self._bus is not None:
             self._bus.publish(event)
 
