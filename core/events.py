@@ -65,18 +65,17 @@ class OrderBookUpdated(MarketEvent):
     came), and ``book`` is made the first time anyone reads it, then kept; every reader of this
     event gets that one book. ``venue``, ``symbol`` and the coalescing key need no book."""
 
-    # ``book`` is a property (set below), kept in ``_book``; ``coalesce_key`` a slot rather than
-    # the property: set once, read for every subscriber
-    __slots__ = ("_book", "coalesce_key", "_make")
+    # ``book`` is a property (set below) over ``_book``: the book, or what makes it until it is
+    # read; ``coalesce_key`` a slot rather than the property: set once, read for every subscriber
+    __slots__ = ("_book", "coalesce_key")
     book: OrderBook
 
     @classmethod
     def later(cls, venue: str, symbol: str, make: Callable[..., OrderBook], *args: Any) -> OrderBookUpdated:
         """The event whose book is ``make(*args)``, called on the first read."""
         event = cls.__new__(cls)
-        _set(event, "_book", None)
+        _set(event, "_book", (make, args))
         _set(event, "coalesce_key", ("book", venue, symbol))
-        _set(event, "_make", (make, args))
         return event
 
     @property
@@ -91,20 +90,18 @@ class OrderBookUpdated(MarketEvent):
 
 
 def _book(event: OrderBookUpdated) -> OrderBook:
-    book: OrderBook | None = _get(event, "_book")
-    if book is None:
-        make, args = _get(event, "_make")
+    book: OrderBook | tuple[Callable[..., OrderBook], tuple[Any, ...]] = _get(event, "_book")
+    if type(book) is tuple:
+        make, args = book
         book = make(*args)
         _set(event, "_book", book)
-        _set(event, "_make", None)
-    return book
+    return book  # type: ignore[return-value]
 
 
 def _give_book(event: OrderBookUpdated, book: OrderBook) -> None:
     """What the dataclass's ``__init__`` (and pydantic, decoding the stream) sets."""
     _set(event, "_book", book)
     _set(event, "coalesce_key", ("book", book.venue, book.symbol))
-    _set(event, "_make", None)
 
 
 # Only once the dataclass is made, which takes ``book`` for a field without a default.

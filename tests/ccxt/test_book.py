@@ -210,7 +210,7 @@ async def test_books_made_when_read_equal_books_made_at_once(server: FakeExchang
         assert stream.deliver(truth.message(cross=n % 300 == 0))
         raw = stream.ccxt.orderbooks[SYMBOL]
         (event,) = published.drain()
-        assert event._book is None  # type: ignore[attr-defined]  # not made: nobody has read it yet
+        assert not isinstance(event._book, OrderBook)  # type: ignore[attr-defined]  # nobody has read it yet
         assert event.coalesce_key == ("book", "binance", SYMBOL)
         expected = ccxt_top(raw)
         assert expected == truth.top(BOOK_DEPTH)
