@@ -15,8 +15,8 @@ size at a known price converts only the size, and only new prices convert both.
 Most books are never read: the screen reads one a frame (8 a second) while a busy market sends
 hundreds, and strategies and risk checks read on their own schedule. So the venue publishes
 what makes the book (``BookView.later``: ccxt's top level lists and their sizes, copied as the
-update came, two slices in C) and the book is made on its first read (``OrderBookUpdated``),
-with the same values as if made at once. The level lists can be kept rather than copied since
+update came: two slices and two short comprehensions) and the book is made on its first read
+(``OrderBookUpdated``), with the same values as if made at once. The level lists can be kept rather than copied since
 ccxt's book sides replace a level's list when its price changes and write only its size (and
 count) in place; the sizes are what is copied.
 """
@@ -99,8 +99,9 @@ class BookView:
         depth = self.depth
         bids = (raw.get("bids") or ())[:depth]
         asks = (raw.get("asks") or ())[:depth]
+        # a comprehension: faster than map(itemgetter(1), ...) on 20 levels (0.30 against 0.44 us)
         return OrderBookUpdated.later(self.venue, self.symbol, self._make, raw.get("timestamp") or clock.now_ms(),
-                                      bids, [*map(_size, bids)], asks, [*map(_size, asks)])
+                                      bids, [level[1] for level in bids], asks, [level[1] for level in asks])
 
     def _make(self, ts: int, bids: Sequence[Sequence[Any]], bid_sizes: Iterable[Any], asks: Sequence[Sequence[Any]],
               ask_sizes: Iterable[Any]) -> OrderBook:
