@@ -232,9 +232,11 @@ async def measure(deltas: int, runs: int, seed: int, read_every: int) -> None:
     wall_ours, wall_peer = (min(run[wall] for run in times[name]) for name in ("ours", "peer"))
     emit("updates_per_s", applied / ours, "deltas/s", TARGET_DELTAS_PER_S, applied / peer, peer / ours,
          clock="cpu", wall_value=round(applied / wall_ours, 1), wall_peer_value=round(applied / wall_peer, 1),
-         runs=runs, deltas=applied, read_every=read_every, load=load)
+         runs=runs, deltas=applied, read_every=read_every,
+         reads=f"the book read from the market cache every {read_every} messages, as a frame of the screen reads it",
+         load=load)
     emit("updates_per_s_all_read", applied / all_read, "deltas/s", None, applied / peer, peer / all_read, clock="cpu",
-         read_every=1, us_per_message=round(all_read / len(messages) * 1e6, 2))
+         read_every=1, reads="the book read after every message", us_per_message=round(all_read / len(messages) * 1e6, 2))
     emit("messages_per_s", len(messages) / ours, "messages/s", None, len(messages) / peer, clock="cpu")
     emit("us_per_message", ours / len(messages) * 1e6, "us", None, peer / len(messages) * 1e6, clock="cpu",
          venue_share=round((ours - peer) / len(messages) * 1e6, 2))
