@@ -36,6 +36,9 @@ from core.models import (
 
 log = logging.getLogger(__name__)
 
+_set = object.__setattr__  # a frozen event's own slots, set once
+_get = object.__getattribute__
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -53,13 +56,56 @@ class MarketEvent(Event):
     critical: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrderBookUpdated(MarketEvent):
+    """A market's new book, given made or to be made on its first read.
+
+    A streamed book changes every few microseconds under load while the screen reads one a
+    frame: a venue passes ``later`` what makes the book (from levels it copied when the update
+    came), and ``book`` is made the first time anyone reads it, then kept; every reader of this
+    event gets that one book. ``venue``, ``symbol`` and the coalescing key need no book."""
+
+    # ``book`` is a property (set below) over ``_book``: the book, or what makes it until it is
+    # read; ``coalesce_key`` a slot rather than the property: set once, read for every subscriber
+    __slots__ = ("_book", "coalesce_key")
     book: OrderBook
 
+    @classmethod
+    def later(cls, venue: str, symbol: str, make: Callable[..., OrderBook], *args: Any) -> OrderBookUpdated:
+        """The event whose book is ``make(*args)``, called on the first read."""
+        event = cls.__new__(cls)
+        _set(event, "_book", (make, args))
+        _set(event, "coalesce_key", ("book", venue, symbol))
+        return event
+
     @property
-    def coalesce_key(self) -> Hashable:
-        return ("book", self.book.venue, self.book.symbol)
+    def venue(self) -> str:
+        key: tuple[str, str, str] = self.coalesce_key  # type: ignore[assignment]
+        return key[1]
+
+    @property
+    def symbol(self) -> str:
+        key: tuple[str, str, str] = self.coalesce_key  # type: ignore[assignment]
+        return key[2]
+
+
+def _book(event: OrderBookUpdated) -> OrderBook:
+    book: OrderBook | tuple[Callable[..., OrderBook], tuple[Any, ...]] = _get(event, "_book")
+    if type(book) is tuple:
+        make, args = book
+        book = make(*args)
+        _set(event, "_book", book)
+    return book  # type: ignore[return-value]
+
+
+def _give_book(event: OrderBookUpdated, book: OrderBook) -> None:
+    """What the dataclass's ``__init__`` (and pydantic, decoding the stream) sets."""
+    _set(event, "_book", book)
+    _set(event, "coalesce_key", ("book", book.venue, book.symbol))
+
+
+# Only once the dataclass is made, which takes ``book`` for a field without a default.
+setattr(OrderBookUpdated, "book", property(_book, _give_book))  # noqa: B010
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ each keeping their own copy.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable
 from decimal import Decimal
 
 from core.events import (
@@ -116,7 +117,9 @@ class CandleBuilder:
 
 class MarketCache:
     def __init__(self, bus: EventBus) -> None:
-        self._books: dict[tuple[str, str], OrderBook] = {}
+        # the latest event of each book by its coalescing key ("book", venue, symbol), read
+        # without making the book, which is made when first read (OrderBookUpdated)
+        self._books: dict[Hashable, OrderBookUpdated] = {}
         self._tickers: dict[tuple[str, str], Ticker] = {}
         self._trades: dict[tuple[str, str], deque[Trade]] = {}
         self._candles: dict[tuple[str, str], dict[str, CandleBuilder]] = {}
@@ -129,7 +132,7 @@ class MarketCache:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, OrderBookUpdated):
-            self._books[(event.book.venue, event.book.symbol)] = event.book
+            self._books[event.coalesce_key] = event
         elif isinstance(event, TradePrinted):
             trade = event.trade
             key = (trade.venue, trade.symbol)
@@ -156,7 +159,8 @@ class MarketCache:
             builder.backfill(history)
 
     def book(self, venue: str, symbol: str) -> OrderBook | None:
-        return self._books.get((venue, symbol))
+        latest = self._books.get(("book", venue, symbol))
+        return latest.book if latest is not None else None
 
     def ticker(self, venue: str, symbol: str) -> Ticker | None:
         return self._tickers.get((venue, symbol))
@@ -177,7 +181,7 @@ class MarketCache:
             for value in (ticker.mark, ticker.last):
                 if value is not None:
                     return value
-        book = self._books.get((venue, symbol))
+        book = self.book(venue, symbol)
         if book is not None and book.mid is not None:
             return book.mid
         trades = self._trades.get((venue, symbol))

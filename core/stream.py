@@ -137,8 +137,8 @@ STREAM_EVENTS: dict[str, type[Event]] = {
 def topic_of(event: Event) -> str | None:
     """The topic an event is sent on; None for events the stream does not carry."""
     match event:
-        case OrderBookUpdated(book=book):
-            return f"book:{book.venue}:{book.symbol}"
+        case OrderBookUpdated(venue=venue, symbol=symbol):
+            return f"book:{venue}:{symbol}"
         case TradePrinted(trade=trade):
             return f"trades:{trade.venue}:{trade.symbol}"
         case CandleClosed(venue=venue, symbol=symbol):

@@ -219,7 +219,7 @@ class CircuitBreakers:
 
     def _on_market(self, event: Event) -> None:
         if isinstance(event, OrderBookUpdated):
-            key = (event.book.venue, event.book.symbol)
+            key = (event.venue, event.symbol)
         else:
             assert isinstance(event, TickerUpdated)
             ticker = event.ticker

@@ -41,7 +41,7 @@ from core.ports import Capability, Clock, OrderNotFound, VenueError
 from core.redact import redact
 from core.secrets import Credentials, how_to_set
 from exchanges.ccxt import client, mapping
-from exchanges.ccxt.book import BookView
+from exchanges.ccxt.book import BookView, LatestBooks
 from exchanges.ccxt.capabilities import holds_protective_orders
 from exchanges.ccxt.derivatives import DerivativesReads
 from exchanges.ccxt.errors import AMBIGUOUS, Caller, Failure, RetryPolicy, classify, describe, to_venue_error
@@ -91,7 +91,7 @@ class CcxtVenue(DerivativesReads):
         self._bus: EventBus | None = None
         self._streams: StreamSupervisor | None = None
         self.instruments: dict[str, Instrument] = {}
-        self.books: dict[str, OrderBook] = {}  # the last published book of each market
+        self.books = LatestBooks()
         self._book_views: dict[str, BookView] = {}
         self.tracker = OrderTracker(name)
         self._seen_trades: dict[str, tuple[int, set[str]]] = {}
@@ -310,15 +310,19 @@ class CcxtVenue(DerivativesReads):
 
     def _on_book(self, symbol: str, raw: dict[str, Any]) -> None:
         """``raw`` is ccxt.pro's own book after a message (or a polled snapshot): ccxt has
-        already applied the deltas in sequence; only the top levels are converted here."""
+        already applied the deltas in sequence; the top levels are converted when the book is
+        first read (at once in paper mode, whose account reads every book)."""
         view = self._book_views.get(symbol)
         if view is None:
             view = self._book_views[symbol] = BookView(self.name, symbol, BOOK_DEPTH)
-        book = self.books[symbol] = view.convert(raw, self.clock)
-        if self._paper is not None:
-            self._paper.on_book(book)
+        if self._paper is None:
+            event = view.later(raw, self.clock)
+        else:
+            event = OrderBookUpdated(view.convert(raw, self.clock))
+            self._paper.on_book(event.book)
+        self.books.events[symbol] = event
         if self._bus is not None:
-            self._bus.publish(OrderBookUpdated(book))
+            self._bus.publish(event)
 
     def _on_trades(self, symbol: str, raw: list[dict[str, Any]]) -> None:
         """Publish trades not seen before: polls return the latest trades again, and a

@@ -3,7 +3,8 @@ ccxt.pro's own handlers (subscription, REST snapshot, buffered deltas replayed b
 then each ``depthUpdate``), and after every message the venue's published top 20 levels equal
 ccxt's book and the exchange's true book: level updates, removals that bring deeper levels
 into view, a crossed book passed through as it is, a late duplicate, and a gap after which
-ccxt fetches a new snapshot."""
+ccxt fetches a new snapshot. In live mode the book is made on its first read, equal to the book
+made at once."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Any
 import pytest
 from ccxt.base.errors import ChecksumError
 
+from core.events import EventBus, OrderBookUpdated
+from core.market import MarketCache
 from core.models import OrderBook
 from exchanges.ccxt import book as book_module
-from exchanges.ccxt.book import BookView
+from exchanges.ccxt.book import BookView, Level
 from exchanges.ccxt.venue import BOOK_DEPTH, CcxtVenue
 from tests.ccxt.fakes import install_binance
 from tests.ccxt.server import FakeExchange
@@ -183,3 +186,64 @@ def test_levels_stay_exact_when_the_memory_starts_again(monkeypatch: pytest.Monk
         asks.sort()
         book = view.convert({"bids": [], "asks": asks, "timestamp": 1}, None)  # type: ignore[arg-type]
         assert book.asks == [(Decimal(repr(p)), Decimal(repr(q))) for p, q in asks]
+
+
+async def test_books_made_when_read_equal_books_made_at_once(server: FakeExchange, make_venue) -> None:
+    """Live mode makes a book on its first read, from what the venue copied when the update
+    came: read at seeded moments, the book of every update, old or latest, read once or by
+    several readers, equals the book converted at once after its message (ccxt's levels and the
+    true book), and an update nobody read has made nothing."""
+    install_binance(server)
+    venue = make_venue("binance", mode="live")
+    await venue.load_instruments()
+    bus = EventBus()
+    market = MarketCache(bus)
+    venue._bus = bus  # what start() attaches, without starting the streams
+    truth = Exchange(seed=23)
+    stream = Stream(server, venue, truth)
+    stream.publish = lambda raw: venue._on_book(SYMBOL, raw)  # type: ignore[method-assign]
+    published = bus.subscribe(OrderBookUpdated, maxsize=10_000)
+    await stream.subscribe(truth.snapshot(), [truth.message()])
+    rng = random.Random(3)
+    unread: list[tuple[OrderBookUpdated, tuple[list[Level], list[Level]], int]] = []
+    for n in range(1, 1201):
+        assert stream.deliver(truth.message(cross=n % 300 == 0))
+        raw = stream.ccxt.orderbooks[SYMBOL]
+        (event,) = published.drain()
+        assert not isinstance(event._book, OrderBook)  # type: ignore[attr-defined]  # nobody has read it yet
+        assert event.coalesce_key == ("book", "binance", SYMBOL)
+        expected = ccxt_top(raw)
+        assert expected == truth.top(BOOK_DEPTH)
+        unread.append((event, expected, raw["timestamp"]))
+        roll = rng.random()
+        if roll < 0.05:  # a frame: the latest book, through the market cache and the venue
+            book = market.book("binance", SYMBOL)
+            assert book is venue.books[SYMBOL] is event.book
+        elif roll < 0.10:  # someone holding older updates reads them, oldest or newest first
+            rng.shuffle(unread)
+        else:
+            continue
+        for old, (bids, asks), ts in unread:
+            assert (old.book.bids, old.book.asks, old.book.ts) == (bids, asks, ts)
+            assert old.book is old.book
+        unread.clear()
+    assert truth.best_removed > 20
+
+
+def test_a_book_made_at_once_equals_the_book_made_later() -> None:
+    """``convert`` and ``later`` of the same levels give equal books, even when the levels'
+    sizes were written in place between the copy and the read (as ccxt.pro writes them)."""
+    view, other = BookView("binance", SYMBOL, 2), BookView("binance", SYMBOL, 2)
+
+    class Clock:
+        def now_ms(self) -> int:
+            return 9
+
+    raw: dict[str, Any] = {"bids": [[42000.01, 0.5], [42000.0, 0.1]], "asks": [[42000.02, 2e-05]], "timestamp": None}
+    at_once = view.convert(raw, Clock())
+    event = other.later(raw, Clock())
+    raw["bids"][0][1] = 0.75
+    raw["asks"].insert(0, [42000.015, 1.0])
+    assert event.book == at_once == OrderBook(venue="binance", symbol=SYMBOL, ts=9,
+                                          bids=[(Decimal("42000.01"), Decimal("0.5")), (Decimal("42000.0"), Decimal("0.1"))],
+                                          asks=[(Decimal("42000.02"), Decimal("0.00002"))])

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 from core.clock import SimClock
 from core.events import EventBus, OrderBookUpdated, OrderUpdated, TradePrinted
+from core.market import MarketCache
 from core.models import Order, OrderBook, OrderRequest, Side, Trade
+from core.stream import event_json, topic_of
 
 
 def book(symbol: str, ts: int) -> OrderBookUpdated:
@@ -140,3 +142,28 @@ async def test_sim_clock_sleep_returns_only_when_advanced() -> None:
     clock.advance(1)
     await done
     assert clock.now_ms() == 30_000
+
+
+def test_a_book_given_later_is_made_once_on_its_first_read() -> None:
+    """A venue may publish what makes a book: the bus coalesces, the market cache keeps, the
+    stream names such events without making the book; the first read
+    makes it, every reader then gets that one book, equal and encoded as the book given made."""
+    made: list[int] = []
+
+    def later(ts: int) -> OrderBookUpdated:
+        return OrderBookUpdated.later("paper", "BTC/USDT", lambda: made.append(ts) or book("BTC/USDT", ts).book)
+
+    bus = EventBus()
+    market = MarketCache(bus)
+    sub = bus.subscribe(OrderBookUpdated, maxsize=10)
+    for ts in range(3):
+        bus.publish(later(ts))
+    (latest,) = sub.drain()
+    assert (latest.venue, latest.symbol, topic_of(latest)) == ("paper", "BTC/USDT", "book:paper:BTC/USDT")
+    assert made == []
+    first = market.book("paper", "BTC/USDT")
+    assert first is latest.book is market.book("paper", "BTC/USDT")
+    assert made == [2]
+    given = book("BTC/USDT", 2)
+    assert latest == given and event_json(latest) == event_json(given)
+    assert (given.venue, given.symbol, given.coalesce_key) == ("paper", "BTC/USDT", latest.coalesce_key)
