@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Select
 
 from core.models import Side
-from tests.tui.conftest import settle, wait_ready
+from tests.tui.conftest import count_layouts, settle, wait_ready
 from tui.widgets.order_ticket import OrderTicket
 
 
@@ -19,14 +19,7 @@ async def test_changing_the_side_shows_it_without_a_layout(make_app: Any, monkey
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
         screen = app.screen
-        layouts: list[object] = []
-        refresh_layout = screen._refresh_layout
-
-        def counted(*args: Any, **kwargs: Any) -> None:
-            layouts.append(args)
-            refresh_layout(*args, **kwargs)
-
-        monkeypatch.setattr(screen, "_refresh_layout", counted)
+        layouts = count_layouts(screen, monkeypatch)
         ticket = screen.query_one(OrderTicket)
         for side in (Side.SELL, Side.BUY, Side.SELL):
             ticket.set_side(side)
