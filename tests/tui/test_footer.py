@@ -94,6 +94,23 @@ async def test_a_click_on_a_key_presses_it() -> None:
         assert app.fired == 1 and not app.armed
 
 
+async def test_a_pointer_over_a_key_highlights_it_until_it_leaves() -> None:
+    app = ArmableApp()
+    async with app.run_test(size=(60, 5)) as pilot:
+        await pilot.pause()
+        footer = app.query_one(KeysFooter)
+        plain = footer.render_line(0)
+        [(start, end)] = [(start, end) for start, end, key in footer.spans if key.action == "arm"]
+        await pilot.hover(KeysFooter, offset=(start + 1, 0))
+        await pilot.pause()
+        hovered = footer.render_line(0)
+        assert hovered.text == plain.text and hovered != plain
+        assert hovered.crop(end, 60) == plain.crop(end, 60) and hovered.crop(0, start) == plain.crop(0, start)
+        await pilot.hover(KeysFooter, offset=(end + 10, 0))
+        await pilot.pause()
+        assert footer.render_line(0) == plain
+
+
 async def test_in_and_out_of_a_text_field_the_footer_shows_its_keys_without_laying_the_screen_out(
         make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The size field takes the letter keys away (b, s, m, ?), Escape gives them back. A footer of

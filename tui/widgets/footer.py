@@ -116,8 +116,9 @@ class KeysFooter(Widget, can_focus=False):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         base = self.visual_style.rich_style
-        key_style = self.get_component_rich_style("footer-key--key")
-        description_style = self.get_component_rich_style("footer-key--description")
+        # A key's own colours alone: the footer's (or a pointed key's) show where they are transparent.
+        key_style = self.get_component_rich_style("footer-key--key", partial=True)
+        description_style = self.get_component_rich_style("footer-key--description", partial=True)
         hover_style = self.get_component_rich_style("footer-key--hover")
         palette = next((key for key in self.keys if key.palette), None)
         room = width - (palette.width if palette else 0)
