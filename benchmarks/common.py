@@ -35,7 +35,9 @@ class Steppable(Protocol):
 async def step_on_schedule(venue: Steppable, stop: asyncio.Event, hz: int, dt: float) -> None:
     """``venue.advance(dt)`` (the paper venue's background step, a market per turn of the loop)
     ``hz`` times a second until ``stop``, catching up after a late wake-up, so the rate holds on
-    a busy machine."""
+    a busy machine. One step per turn of the loop, as the venue's own task steps: a catch-up run
+    back to back held the loop for several steps (tens of ms on a starved machine), a stall the
+    app never has from its venue."""
     started, steps = time.perf_counter(), 0
     while not stop.is_set():
         await asyncio.sleep(1 / hz)
@@ -43,3 +45,5 @@ async def step_on_schedule(venue: Steppable, stop: asyncio.Event, hz: int, dt: f
         while steps < due:
             await venue.advance(dt)
             steps += 1
+            if steps < due:
+                await asyncio.sleep(0)

@@ -18,6 +18,7 @@ import pytest
 from textual import events
 from textual.keys import _character_to_key, key_to_character
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input
 
 from core.clock import SimClock
@@ -145,3 +146,17 @@ async def burst(pilot: Pilot[Any], *keys: str) -> None:
             break
     assert app.keys_idle, "the keys were not all handled"
     await settle(pilot)
+
+
+def count_layouts(screen: Screen[Any], monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each time ``screen`` lays its widgets out from now on (every widget placed anew: ~10 ms
+    of the loop on the Trade screen), appended to the list returned."""
+    layouts: list[object] = []
+    refresh_layout = screen._refresh_layout  # noqa: SLF001
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        layouts.append(args)
+        refresh_layout(*args, **kwargs)
+
+    monkeypatch.setattr(screen, "_refresh_layout", counted)
+    return layouts

@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, TabbedContent
-from textual.widgets._footer import FooterKey
 
 from core.clock import SimClock
 from core.models import OrderRequest, OrderType, Side
@@ -23,7 +22,7 @@ from tui.screens.edit_order import EditOrderScreen
 from tui.screens.edit_params import EditParamsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.market_selector import MarketSelectorScreen
-from tui.widgets.footer import KeysFooter
+from tui.widgets.footer import KeysFooter, OfferedKey
 
 SYMBOL = "BTC/USDT"
 DIALOGS: list[type[Dialog[Any]]] = [ConfirmScreen, EditOrderScreen, EditParamsScreen, HelpScreen, MarketSelectorScreen]
@@ -175,8 +174,8 @@ async def test_the_positions_tabs_have_keys(make_app: Any) -> None:
         assert ("h", "History tab") in sections["Positions & Orders"]
 
 
-def footer_keys(screen: Screen[Any]) -> dict[str, FooterKey]:
-    return {key.action: key for key in screen.query_one(KeysFooter).query(FooterKey)}
+def footer_keys(screen: Screen[Any]) -> dict[str, OfferedKey]:
+    return {key.action: key for key in screen.query_one(KeysFooter).keys}
 
 
 async def test_every_dialog_starts_in_its_first_field_and_its_footer_shows_its_keys(make_app: Any,

@@ -10,7 +10,6 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
-from textual.widgets._footer import FooterKey
 
 from core.clock import SimClock
 from core.config import AppConfig, TradingConfig
@@ -113,7 +112,7 @@ async def test_levels_set_and_cleared_on_the_positions_screen_with_refusals_expl
         await settle(pilot)
         assert isinstance(app.screen, EditProtectionScreen)
         assert app.screen.focused is app.screen.query_one("#stop_loss", Input), "the first field has the focus"
-        shown = {(key.key, key.description) for key in app.screen.query_one(KeysFooter).query(FooterKey)}
+        shown = {(key.key, key.description) for key in app.screen.query_one(KeysFooter).keys}
         assert {("ctrl+y", "Confirm"), ("escape", "Cancel")} <= shown, "the dialog's footer shows its keys"
         now = mark(app)
         stop, take = (now * D("0.97")).quantize(D("0.01")), (now * D("1.04")).quantize(D("0.01"))

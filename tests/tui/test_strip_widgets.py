@@ -67,6 +67,22 @@ async def test_a_moved_line_keeps_its_strip_and_the_new_trade_is_on_top() -> Non
         assert tape.render_line(2) is newest_before
 
 
+async def test_a_trade_on_the_tape_is_written_once() -> None:
+    """The tape scrolls by the trades printed since the last frame; the others keep the line
+    they had (formatting every trade's time, price and size again was a sixth of a frame)."""
+    app = TapeApp()
+    async with app.run_test(size=(40, 8)) as pilot:
+        tape = app.query_one(TradesTape)
+        printed = [trade(1), trade(2)]
+        tape.show(printed, None)
+        await pilot.pause()
+        before = tape.draw()
+        tape.show([*printed, trade(3)], None)
+        await pilot.pause()
+        after = tape.draw()
+        assert "103.00" in after[1][1][0] and after[2] is before[1] and after[3] is before[2]
+
+
 async def test_a_change_of_theme_recolours_every_line() -> None:
     app = TapeApp()
     async with app.run_test(size=(40, 8)) as pilot:
@@ -85,3 +101,4 @@ async def test_a_change_of_theme_recolours_every_line() -> None:
         app.theme = other
         await pilot.pause()
         assert price_colour() != first
+

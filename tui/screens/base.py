@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -27,6 +28,10 @@ class OpenTradeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave_field", "Leave field", show=False, id="leave-field"),
     ]
+    #: Textual repaints the whole screen when the focus moves: every widget's lines cut again
+    #: and the full screen sent to the terminal, for each b, s and Escape on the Trade screen.
+    #: The widgets whose look depends on the focus are restyled and repaint themselves.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     @property
     def ot_app(self) -> OpenTradeApp:

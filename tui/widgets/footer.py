@@ -1,85 +1,176 @@
-"""The footer of every screen and dialog: Textual's, with the keys that work everywhere first
-(the emergency stop stays in sight on an 80-column terminal), without rebuilding identical keys
-and without the leak each rebuild causes."""
+"""The footer of every screen and dialog: the keys that work now, those that work everywhere
+first (the emergency stop stays in sight on an 80-column terminal), the command palette's key
+at the right end, as Textual's footer shows them and in its theme colours; a click on a key
+presses it.
+
+Textual's footer is a row of widgets, one per key. Moving into a text field and out of it takes
+the single-letter keys away and gives them back (b, s and Escape on the Trade screen), and
+showing other key widgets lays the whole screen out again: 10-25 ms of the loop here with the
+market streaming, for each such key. This footer is one widget of a fixed size that draws its
+keys as one line of text: another set of keys repaints that line and lays nothing out.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from textual.app import ComposeResult
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
-#: sets of keys (one per focus and state of the screen) whose widgets the footer keeps built
-KEPT_SETS = 4
+DIM = Style(dim=True)
+#: the command palette's key is set off from the others by this edge
+EDGE = "▏"
 
 
-class KeysFooter(Footer):
-    """Textual's footer rebuilds its keys whenever the screen's bindings are refreshed, which
-    happens on every screen switch even when the keys stay the same. Each rebuild also leaves
-    the old keys registered as watchers of the footer's ``compact`` setting (Textual issue
-    #6666), so every switch kept about a dozen dead widgets alive: the app grew by 0.3 MB a
-    second while a trader flipped between screens. This footer rebuilds only when the keys it
-    would show have changed, and lets go of the old keys when it does.
+@dataclass(frozen=True)
+class OfferedKey:
+    """A key as the footer shows it."""
 
-    Moving into a text field and out of it takes the single-letter keys away and gives them
-    back: a rebuild each time (a dozen widgets mounted, styled and laid out, 20-40 ms of the
-    loop on this machine, for every b or s and every Escape on the Trade screen). So the footer
-    keeps the keys it built for the last few sets of bindings, and shows the set that applies
-    while hiding the others: going back and forth between two sets builds each once."""
+    key: str
+    key_display: str
+    description: str
+    action: str
+    enabled: bool = True
+    palette: bool = False
 
-    _shown: tuple[Any, ...] | None = None
-    #: the widgets built for each set of keys shown, the one shown among them
-    _built: dict[tuple[Any, ...], list[Widget]]
+    def pieces(self) -> tuple[str, str]:
+        """The key's text and its description's, padded as Textual's footer pads them."""
+        if self.palette:
+            return self.key_display, f" {self.description} "
+        if not self.description:
+            return self.key_display, ""
+        return f" {self.key_display} ", f"{self.description} "
 
-    def _keys(self) -> tuple[Any, ...]:
-        return tuple((binding, enabled, tooltip)
-                     for _, binding, enabled, tooltip in self.screen.active_bindings.values() if binding.show)
+    @property
+    def width(self) -> int:
+        key, description = self.pieces()
+        return cell_len(key) + cell_len(description) + (len(EDGE) if self.palette else 0)
 
-    def compose(self) -> ComposeResult:
-        widgets = self._build()
-        self._built = {self._shown: widgets} if self._shown is not None else {}
-        yield from widgets
 
-    def _build(self) -> list[Widget]:
-        widgets = list(super().compose())
-        self._shown = self._keys() if widgets else None
-        # Priority keys (emergency stop, quit) act even inside a text field: they come first,
-        # where a narrow terminal does not cut them off.
+class KeysFooter(Widget, can_focus=False):
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "footer-key--key", "footer-key--description", "footer-key--edge", "footer-key--hover",
+    }
+    DEFAULT_CSS = """
+    KeysFooter {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        .footer-key--key { color: $footer-key-foreground; background: $footer-key-background; text-style: bold; }
+        .footer-key--description { color: $footer-description-foreground; background: $footer-description-background; }
+        .footer-key--edge { color: $foreground 20%; }
+        .footer-key--hover { color: $footer-key-foreground; background: $block-hover-background; }
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: the keys offered now, in the order shown (the palette's last)
+        self.keys: list[OfferedKey] = []
+        #: where each key shown sits: (first column, column after it, key)
+        self.spans: list[tuple[int, int, OfferedKey]] = []
+        self._hovered: OfferedKey | None = None
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._show(self._offered())
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen[Any]) -> None:
+        if screen is self.screen and screen.app.app_focus and self.is_attached:
+            self._show(self._offered())
+
+    def _offered(self) -> list[OfferedKey]:
+        """One key per action (the first bound), the priority ones (emergency stop, quit) first,
+        where a narrow terminal does not cut them off; then the palette's."""
         active = self.screen.active_bindings
-        widgets.sort(key=lambda widget: not (isinstance(widget, FooterKey) and widget.key in active
-                                             and active[widget.key].binding.priority))
-        return widgets
+        by_action: dict[str, tuple[Any, bool]] = {}
+        for _, binding, enabled, _ in active.values():
+            if binding.show:
+                by_action.setdefault(binding.action, (binding, enabled))
+        app = self.app
+        keys = [OfferedKey(binding.key, app.get_key_display(binding), binding.description, binding.action, enabled)
+                for binding, enabled in by_action.values()]
+        keys.sort(key=lambda key: not active[key.key].binding.priority)
+        palette = active.get(app.COMMAND_PALETTE_BINDING) if app.ENABLE_COMMAND_PALETTE else None
+        if palette is not None:
+            keys.append(OfferedKey(palette.binding.key, app.get_key_display(palette.binding),
+                                  palette.binding.description, palette.binding.action, palette.enabled, palette=True))
+        return keys
 
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        if self._shown is not None and screen is self.screen:
-            if self._keys() != self._shown and screen.app.app_focus and self.is_attached:
-                self.call_after_refresh(self._show_keys)
+    def _show(self, keys: list[OfferedKey]) -> None:
+        if keys != self.keys:
+            self.keys = keys
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.visual_style.rich_style
+        # A key's own colours alone: the footer's (or a pointed key's) show where they are transparent.
+        key_style = self.get_component_rich_style("footer-key--key", partial=True)
+        description_style = self.get_component_rich_style("footer-key--description", partial=True)
+        hover_style = self.get_component_rich_style("footer-key--hover")
+        palette = next((key for key in self.keys if key.palette), None)
+        room = width - (palette.width if palette else 0)
+        segments: list[Segment] = []
+        spans: list[tuple[int, int, OfferedKey]] = []
+        x = 0
+
+        def add(key: OfferedKey, room: int) -> None:
+            nonlocal x
+            around = base + hover_style if key == self._hovered else base
+            dim = DIM if not key.enabled else None
+            start = x
+            if key.palette:
+                segments.append(Segment(EDGE, base + self.get_component_rich_style("footer-key--edge")))
+                x += len(EDGE)
+            for text, style in zip(key.pieces(), (key_style, description_style), strict=True):
+                text = text[:max(0, room - x)]
+                if text:
+                    segments.append(Segment(text, Style.chain(around, style, dim) if dim else around + style))
+                    x += cell_len(text)
+            spans.append((start, x, key))
+
+        for key in self.keys:
+            if not key.palette and x < room:
+                add(key, room)
+        if palette is not None and width - palette.width >= x:
+            if width - palette.width > x:
+                segments.append(Segment(" " * (width - palette.width - x), base))
+                x = width - palette.width
+            add(palette, width)
+        self.spans = spans
+        return Strip(segments).adjust_cell_length(width, base) if y == 0 else Strip.blank(width, base)
+
+    def key_at(self, x: int) -> OfferedKey | None:
+        return next((key for start, end, key in self.spans if start <= x < end), None)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        key = self.key_at(event.x)
+        if key is None:
             return
-        super().bindings_changed(screen)
+        if key.enabled:
+            self.app.simulate_key(key.key)
+        else:
+            self.app.bell()
 
-    def _show_keys(self) -> None:
-        """Show the keys built for the bindings as they are now (building them the first time),
-        hide the others; after ``KEPT_SETS`` sets, start again from the current one."""
-        keys = self._keys()
-        if keys == self._shown:
-            return
-        if keys not in self._built:
-            if len(self._built) >= KEPT_SETS or not keys:
-                self.call_after_refresh(self.recompose)
-                return
-            with self._context():  # the keys bind to this footer's settings, as in compose
-                self._built[keys] = widgets = self._build()
-            self.mount_all(widgets)
-        self._shown = keys
-        for shown, widgets in self._built.items():
-            for widget in widgets:
-                widget.display = shown == keys
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        key = self.key_at(event.x)
+        if key != self._hovered:
+            self._hovered = key
+            self.refresh()
 
-    async def recompose(self) -> None:
-        await super().recompose()
-        watchers = getattr(self, "__watchers", {}).get("compact")
-        if watchers:
-            watchers[:] = [(node, callback) for node, callback in watchers if node.is_attached]
+    def on_leave(self, event: events.Leave) -> None:
+        if self._hovered is not None:
+            self._hovered = None
+            self.refresh()
