@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 from core.events import OrderBookUpdated
@@ -38,8 +37,6 @@ Level = tuple[Decimal, Decimal]
 # Levels remembered per side before the memory starts again: far more than the top of the book
 # ever holds, so clearing it costs one conversion of the visible levels now and then.
 MEMORY = 4096
-
-_size = itemgetter(1)
 
 
 def _decimal(value: Any) -> Decimal:
@@ -90,7 +87,8 @@ class BookView:
         depth = self.depth
         bids = (raw.get("bids") or ())[:depth]
         asks = (raw.get("asks") or ())[:depth]
-        return self._make(raw.get("timestamp") or clock.now_ms(), bids, map(_size, bids), asks, map(_size, asks))
+        return self._make(raw.get("timestamp") or clock.now_ms(), bids, [level[1] for level in bids], asks,
+                          [level[1] for level in asks])
 
     def later(self, raw: dict[str, Any], clock: Clock) -> OrderBookUpdated:
         """The event whose book is ``convert``'s of ``raw`` as it is now, made on its first
