@@ -70,8 +70,9 @@ def test_the_candles_go_to_each_worker_once(cluster: DaskCluster, bars: Bars) ->
 
 
 def released(cluster: DaskCluster) -> bool:
-    """The scheduler forgets a cancelled key on its own time: a bounded wait for it."""
-    for _ in range(100):
+    """The scheduler forgets a cancelled key on its own time: a bounded wait for it (up to 30 s, as a
+    loaded machine can keep the scheduler's thread from running for seconds)."""
+    for _ in range(600):
         if not [key for keys in cluster.client.has_what().values() for key in keys if "EvalContext" in str(key)]:
             return True
         time.sleep(0.05)
