@@ -43,6 +43,7 @@ from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.format import show_price, show_size
 from tui.keys import KeyProbe, KeyQueue
 from tui.log_buffer import LogBuffer
+from tui.prompt_paint import paint_now
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.shutdown import StopSignals, exit_code
@@ -609,7 +610,14 @@ class OpenTradeApp(App[None]):
     @on(KeyProbe)
     def _key_probe_returned(self, probe: KeyProbe) -> None:
         # After the callbacks the key's handlers queued on the app (a focus change, for one).
-        self.call_later(self._keys.returned, probe.seq)
+        self.call_later(self._key_returned, probe.seq)
+
+    async def _key_returned(self, seq: int) -> None:
+        """Once the last key typed has done its work, its effect is painted at once instead of
+        on the screen's next frame tick (``tui.prompt_paint``)."""
+        await self._keys.returned(seq)
+        if self._keys.idle:
+            paint_now(self.screen)
 
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped: the global ones, then each screen's."""
