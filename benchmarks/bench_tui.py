@@ -25,6 +25,9 @@ resident set at the end minus after a warm-up of 10 s (5 s with --quick) that fi
 bounded caches (trades, candles). On a shared machine the key and lag figures also come
 without the time the loop's thread waited for a core (``_excl_wait``, from the kernel's
 run-queue delay of that thread over the same interval): what this process made of them.
+``paints`` counts the frames sent to the terminal (the render clock's, and one per key or
+change painted on its own), ``gc_full_passes`` the garbage collector's full passes during the
+measurement and ``gc_full_pass_max_ms`` the longest of them (each holds the loop).
 ``--load-only`` skips the start-up runs.
 """
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import gc
 import json
 import os
 import pty
@@ -157,7 +161,7 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
     from tui.widgets.price_chart import PriceChart
 
     config = load_config()
-    counts = {"books": 0, "trades": 0}
+    counts = {"books": 0, "trades": 0, "paints": 0}
 
     async def factory() -> Any:
         engine = await build_engine(config, home)
@@ -196,10 +200,21 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
     ]
     switch_keys: list[tuple[str, Callable[[], bool]]] = [("2", mode_is("positions")), ("1", mode_is("trade"))]
     switch_ms: list[float] = []
+    full_passes: list[float] = []  # how long each full collection held the loop, ms
+    full_pass_began = [0.0]
+
+    def time_full_passes(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                full_pass_began[0] = time.perf_counter()
+            else:
+                full_passes.append((time.perf_counter() - full_pass_began[0]) * 1000)
     original_display = app._display
 
     def recording_display(screen: Any, renderable: Any) -> None:
         original_display(screen, renderable)
+        if renderable is not None:
+            counts["paints"] += 1
         if renderable is not None and "done" in pending and pending["at"] is None and pending["done"]():
             pending["at"] = time.perf_counter()
             pending["waited"] = queue_wait_s() - pending["wait_before"]
@@ -232,7 +247,8 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
         probe = asyncio.create_task(lag_probe())
         mem_start = rss_mb()
         cpu_start = resource.getrusage(resource.RUSAGE_SELF)
-        counts["books"] = counts["trades"] = 0
+        counts["books"] = counts["trades"] = counts["paints"] = 0
+        gc.callbacks.append(time_full_passes)
         wall_start = time.perf_counter()
         index = trading = 0
         while time.perf_counter() - wall_start < duration:
@@ -257,6 +273,8 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
             await asyncio.sleep(0.1)
         wall = time.perf_counter() - wall_start
         cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+        gc.callbacks.remove(time_full_passes)
+        paints = counts["paints"]
         stop.set()
         await probe
         await driver
@@ -279,6 +297,9 @@ async def under_load(duration: float, warm_up: float, home: Path) -> None:
     emit("cpu_pct", cpu, "%", 25, load=load_average())
     emit("mem_growth_mb", mem_end - mem_start, "MB", 20)
     emit("frames_drawn", frames, "frames", None)
+    emit("paints", paints, "paints", None)
+    emit("gc_full_passes", len(full_passes), "passes", None)
+    emit("gc_full_pass_max_ms", max(full_passes, default=0.0), "ms", None)
     emit("ccxt_imported", float(ccxt_loaded), "bool", 0)
 
 

@@ -43,6 +43,7 @@ from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.format import show_price, show_size
 from tui.keys import KeyProbe, KeyQueue
 from tui.log_buffer import LogBuffer
+from tui.prompt_paint import paint_now
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.shutdown import StopSignals, exit_code
@@ -85,6 +86,10 @@ def _build_screen(name: str) -> OpenTradeScreen:
     return screen
 
 STATE_SCREEN, STATE_MARKET, STATE_THEME = "ui.screen", "ui.market", "ui.theme"
+
+#: once the start-up is frozen, a full collection after this many passes over the middle
+#: generation (Python's default is 10): see ``OpenTradeApp._started``
+FULL_GC_AFTER = 100
 
 
 class OpenTradeApp(App[None]):
@@ -256,9 +261,19 @@ class OpenTradeApp(App[None]):
         passes over those same objects cost about 0.15 s of the first frame); it is turned back
         on here. The start-up's garbage (about 25,000 objects) is frozen with the rest rather
         than collected first: that collection was one more pass over everything, a 0.1 s stall
-        of keys and frames right after the start, to save about 0.5 MB of resident memory."""
+        of keys and frames right after the start, to save about 0.5 MB of resident memory.
+
+        With the start-up frozen, the oldest generation starts small, and Python makes a full
+        pass whenever it has grown by a quarter: with the market streaming, about every 5 s
+        under bench_tui's load, each holding the loop 30-120 ms (measured at load 3 on two
+        cores). ``FULL_GC_AFTER`` spaces them out to about one a minute; each then finds more
+        garbage and takes longer (180-250 ms at the same load), in all less of the loop's time
+        than before; they still come, so memory stays bounded
+        (tests/tui/test_gc_while_streaming.py)."""
         if self._freeze_gc:
             gc.freeze()
+            young, middle, _ = gc.get_threshold()
+            gc.set_threshold(young, middle, FULL_GC_AFTER)
             gc.enable()
 
     @staticmethod
@@ -609,7 +624,14 @@ class OpenTradeApp(App[None]):
     @on(KeyProbe)
     def _key_probe_returned(self, probe: KeyProbe) -> None:
         # After the callbacks the key's handlers queued on the app (a focus change, for one).
-        self.call_later(self._keys.returned, probe.seq)
+        self.call_later(self._key_returned, probe.seq)
+
+    async def _key_returned(self, seq: int) -> None:
+        """Once the last key typed has done its work, its effect is painted at once instead of
+        on the screen's next frame tick (``tui.prompt_paint``)."""
+        await self._keys.returned(seq)
+        if self._keys.idle:
+            paint_now(self.screen)
 
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped: the global ones, then each screen's."""
