@@ -25,6 +25,16 @@ async def _fill_log(db: Database, count: int = 5) -> None:
         await db.audit("note", {"n": n, "symbol": "BTC/USDT" if n % 2 else "ETH/USDT"}, actor="tester", ts=1000 + n)
 
 
+@pytest.mark.parametrize("payload", [
+    {"b": "x\n\u0001\u2028é😀\\\"/", "a": 10**20, "c": None, "d": True, "": -1},
+    {"symbol": "BTC/USDT", "lone": "\ud800"},  # refused by pydantic-core: the json module's way
+    {"nested": {"z": 1, "a": [1.5, "x"]}, "ok": False},
+])
+def test_canonical_json_is_the_json_modules_sorted_compact_text(payload: dict[str, object]) -> None:
+    expected = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert canonical_json(payload) == expected
+
+
 def test_record_text_is_the_canonical_json_of_the_record() -> None:
     payload = {"b": [1, 2.5, None], "a": "é", "price": Decimal("1.10")}
     text = record_text(7, 123, "kind", "actor", canonical_json(payload))
