@@ -353,6 +353,11 @@ class Order(_Model):
         values.update(status=OrderStatus.PENDING_NEW, filled_size=ZERO, fee=ZERO, created_ts=ts, updated_ts=ts)
         return _trusted(cls, values)
 
+    def copy_with(self, **changes: Any) -> Order:
+        """A copy, with ``changes`` (values already of their fields' types): ``model_copy``'s
+        result at a third of its cost, for the copies every order makes (each event carries one)."""
+        return _trusted(Order, {**self.__dict__, **changes})
+
     @property
     def remaining(self) -> Decimal:
         return self.size - self.filled_size
@@ -441,6 +446,19 @@ class ExecutionReport(_Model):
     fill: Fill | None = None
     reason: str | None = None
     ts: int = 0
+
+    @classmethod
+    def trusted(
+        cls, client_order_id: str, venue: str, symbol: str, status: OrderStatus, venue_order_id: str | None,
+        filled_size: Decimal, avg_price: Decimal | None, fee: Decimal, fill: Fill | None, reason: str | None, ts: int,
+    ) -> ExecutionReport:
+        """A report built by a venue from its own orders and fills, already of their types: not
+        validated again (two reports or more for every order placed on the paper venue)."""
+        return _trusted(cls, {
+            "client_order_id": client_order_id, "venue": venue, "symbol": symbol, "status": status,
+            "venue_order_id": venue_order_id, "filled_size": filled_size, "avg_price": avg_price, "fee": fee,
+            "fill": fill, "reason": reason, "ts": ts,
+        })
 
 
 class Position(_Model):
