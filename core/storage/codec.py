@@ -34,12 +34,11 @@ def _json_default(value: Any) -> Any:
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+_TEXT = frozenset({str})
 
 
 def canonical_json(value: Any) -> str:
-    if type(value) is dict and all(type(item) in _PLAIN for item in value.values()) and all(
-        type(key) is str for key in value
-    ):
+    if type(value) is dict and set(map(type, value.values())) <= _PLAIN and set(map(type, value)) <= _TEXT:
         # A flat payload (an order's row, as stored): pydantic-core writes it 3x faster than the
         # json module, byte for byte the same text once its keys are in order. It refuses what
         # the json module lets through (a lone surrogate), which then takes the json module's way.
