@@ -122,13 +122,18 @@ class AuditChain:
     def next(self, draft: AuditDraft) -> tuple[tuple[Any, ...], AuditEntry]:
         """The next entry and its ``audit_log`` row, moving the head on; the caller inserts the
         row (a batch inserts many with one statement)."""
+        row = self.next_row(draft)
+        seq, ts, kind, actor, _, _, prev_hash, digest = row
+        return row, AuditEntry(seq, ts, kind, actor, draft.payload, prev_hash, digest)
+
+    def next_row(self, draft: AuditDraft) -> tuple[Any, ...]:
+        """``next`` without the entry, for a caller that only inserts the row (an order's)."""
         ts, kind, actor, payload, payload_json = draft
         seq = self.last_seq + 1
-        digest = entry_hash(self.last_hash, record_text(seq, ts, kind, actor, payload_json))
-        row = (seq, ts, kind, actor, payload_symbol(payload), payload_json, self.last_hash, digest)
-        entry = AuditEntry(seq, ts, kind, actor, payload, self.last_hash, digest)
+        prev_hash = self.last_hash
+        digest = entry_hash(prev_hash, record_text(seq, ts, kind, actor, payload_json))
         self.last_seq, self.last_hash = seq, digest
-        return row, entry
+        return seq, ts, kind, actor, payload_symbol(payload), payload_json, prev_hash, digest
 
     def save_head(self, conn: Conn) -> None:
         conn.execute(

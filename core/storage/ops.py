@@ -77,10 +77,10 @@ class OrderRows:
         self._new_ids: list[str] = []
 
     def add(self, record: OrderRecord, chain: AuditChain) -> None:
-        row, entry = chain.next(record.draft)
+        row = chain.next_row(record.draft)
         self._audit.append(row)
         self._orders.append(record.order_row)
-        self._events.append((*record.event_row, entry.seq))
+        self._events.append((*record.event_row, row[0]))
         if record.new:
             self._new_ids.append(record.order_row[0])
 
