@@ -77,9 +77,10 @@ class AuditDraft(NamedTuple):
     payload_json: str
 
     @classmethod
-    def of(cls, ts: int, kind: str, actor: str, payload: dict[str, Any]) -> AuditDraft:
-        """Secrets masked, payload serialised once, here, off the writer's thread."""
-        clean, payload_json = redacted_json(payload)
+    def of(cls, ts: int, kind: str, actor: str, payload: dict[str, Any], text: str | None = None) -> AuditDraft:
+        """Secrets masked, payload serialised once (``text``, when the caller has), here, off the
+        writer's thread."""
+        clean, payload_json = redacted_json(payload, text)
         return cls(ts, kind, actor, clean, payload_json)
 
 

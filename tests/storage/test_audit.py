@@ -15,7 +15,8 @@ from core.clock import SimClock
 from core.redact import register_secret
 from core.storage import Database, StorageError, export_audit, verify_audit_file
 from core.storage.audit import GENESIS_HASH, entry_hash, record_text
-from core.storage.codec import canonical_json
+from core.storage.codec import canonical_json, flat_json
+from core.storage.ops import ORDER_PAYLOAD_KEYS
 from tests.backends import Store
 from tests.storage.conftest import make_fill, make_order
 
@@ -33,6 +34,13 @@ async def _fill_log(db: Database, count: int = 5) -> None:
 def test_canonical_json_is_the_json_modules_sorted_compact_text(payload: dict[str, object]) -> None:
     expected = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     assert canonical_json(payload) == expected
+
+
+def test_an_orders_payload_text_is_its_canonical_json() -> None:
+    payload = make_order(reason="a lone \ud800 surrogate").model_dump(mode="json") | {"event": "created", "detail": None}
+    assert flat_json(payload, ORDER_PAYLOAD_KEYS) == canonical_json(payload)
+    del payload["reason"]
+    assert flat_json(payload | {"reason": "fine"}, ORDER_PAYLOAD_KEYS) == canonical_json(payload | {"reason": "fine"})
 
 
 def test_record_text_is_the_canonical_json_of_the_record() -> None:
