@@ -108,7 +108,7 @@ class OrderManager:
             if isinstance(exc, DuplicateOrderError):
                 raise DuplicateOrderId(f"client order id {coid} is already in use") from None
             raise
-        self._bus.publish(OrderUpdated(order.model_copy(), None))
+        self._bus.publish(OrderUpdated(order.copy_with(), None))
 
     def track_order(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)
@@ -166,7 +166,7 @@ class OrderManager:
                 write = self._write_behind(order, event, report.reason, actor, lazy=not durable)
                 if durable:
                     await write
-                self._bus.publish(OrderUpdated(order.model_copy(), previous))
+                self._bus.publish(OrderUpdated(order.copy_with(), previous))
             if not order.is_open:
                 self._retire(order)
             self._applied[identity] = None
@@ -235,7 +235,7 @@ class OrderManager:
             order.updated_ts = ts
             self._working.update(order)
             await self._write_behind(order, "amended", detail, actor)
-            self._bus.publish(OrderUpdated(order.model_copy(), order.status.value))
+            self._bus.publish(OrderUpdated(order.copy_with(), order.status.value))
             return order
 
     async def mark(self, order: Order, status: OrderStatus, ts: int, reason: str, actor: str = "engine") -> Order:
@@ -245,7 +245,7 @@ class OrderManager:
             order.transition(status, ts, reason)
             self._working.update(order)
             await self._write_behind(order, status.value, reason, actor)
-            self._bus.publish(OrderUpdated(order.model_copy(), previous.value))
+            self._bus.publish(OrderUpdated(order.copy_with(), previous.value))
             if not order.is_open:
                 self._retire(order)
             return order

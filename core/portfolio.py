@@ -79,6 +79,7 @@ class Portfolio:
         self._day: int | None = None
         self._day_start: dict[str, Decimal] = {}
         self._valued: dict[str, tuple[Decimal, bool]] | None = None
+        self.revision = 0  # moves with every change of equity, the day's start or the peak
         self._restored_spot: dict[Key, Position] = {}
         self._peak = ZERO
         self._unvalued_warned: set[tuple[str, str]] = set()
@@ -233,6 +234,7 @@ class Portfolio:
     def rebase_peak(self) -> None:
         """Forget the old high-water mark, e.g. when a person resets the risk state."""
         self._peak = self.equity()
+        self.revision += 1
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -489,6 +491,7 @@ class Portfolio:
         """A venue seen fully valued for the first time today starts its day here (so a venue
         that connects later adds its equity, not a profit); the peak moves when all are valued."""
         self._valued = None
+        self.revision += 1
         venues = self._valuation()
         for venue, (equity, complete) in venues.items():
             if complete and venue not in self._day_start:

@@ -64,6 +64,7 @@ class RiskManager:
         self._acknowledged: set[str] = set()
         self._acknowledged_day: int | None = None
         self._emergency_fired = False
+        self._evaluated: tuple[object, ...] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- state --------------------------------------------------------------------------------
@@ -146,8 +147,23 @@ class RiskManager:
             "reducing": loss >= limit * Decimal(str(self._config.reducing_at_loss_fraction)),
         }
 
+    def _inputs(self) -> tuple[object, ...]:
+        """Everything ``evaluate`` reads and every state it moves: run twice on the same, it does
+        nothing the second time."""
+        config = self._config
+        return (self._portfolio.revision, self._today(), self._state, self.halted_by_person, self._acknowledged_day,
+                frozenset(self._acknowledged), frozenset(self._raised), self._emergency_fired, config.max_daily_loss,
+                config.max_daily_loss_pct, config.reducing_at_loss_fraction, config.emergency_stop_loss)
+
     def evaluate(self) -> None:
-        """Escalate the state for today's loss and the drawdown; cheap enough for every order."""
+        """Escalate the state for today's loss and the drawdown; every order asks, and between
+        two orders nothing it reads has usually changed, in which case it has nothing to do."""
+        if self._inputs() == self._evaluated:
+            return
+        self._escalate_for_losses()
+        self._evaluated = self._inputs()
+
+    def _escalate_for_losses(self) -> None:
         if self._acknowledged_day != self._today():
             self._acknowledged = set()
         loss, limit = self._daily_loss()

@@ -262,7 +262,7 @@ class SimExchange:
             return f"unknown symbol {order.symbol} on {self.venue}; markets: {', '.join(self._engines)}"
         instrument = engine.instrument
         try:
-            request = OrderRequest.model_validate(order.model_dump(include=_REQUEST_FIELDS))
+            request = OrderRequest.model_validate({name: getattr(order, name) for name in _REQUEST_FIELDS})
         except ValidationError as exc:
             return "; ".join(
                 (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
@@ -448,8 +448,7 @@ class SimExchange:
     def report_of(self, change: Change) -> ExecutionReport:
         """The report of one change: the order as it was right after it."""
         order = change.sim.order
-        return ExecutionReport(
-            client_order_id=order.client_order_id, venue=self.venue, symbol=order.symbol, status=change.status,
-            venue_order_id=order.venue_order_id, filled_size=change.filled_size, avg_price=change.avg_price,
-            fee=change.fee, fill=change.fill, reason=change.reason, ts=change.ts,
+        return ExecutionReport.trusted(
+            order.client_order_id, self.venue, order.symbol, change.status, order.venue_order_id, change.filled_size,
+            change.avg_price, change.fee, change.fill, change.reason, change.ts,
         )

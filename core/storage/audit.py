@@ -77,9 +77,10 @@ class AuditDraft(NamedTuple):
     payload_json: str
 
     @classmethod
-    def of(cls, ts: int, kind: str, actor: str, payload: dict[str, Any]) -> AuditDraft:
-        """Secrets masked, payload serialised once, here, off the writer's thread."""
-        clean, payload_json = redacted_json(payload)
+    def of(cls, ts: int, kind: str, actor: str, payload: dict[str, Any], text: str | None = None) -> AuditDraft:
+        """Secrets masked, payload serialised once (``text``, when the caller has), here, off the
+        writer's thread."""
+        clean, payload_json = redacted_json(payload, text)
         return cls(ts, kind, actor, clean, payload_json)
 
 
@@ -122,13 +123,18 @@ class AuditChain:
     def next(self, draft: AuditDraft) -> tuple[tuple[Any, ...], AuditEntry]:
         """The next entry and its ``audit_log`` row, moving the head on; the caller inserts the
         row (a batch inserts many with one statement)."""
+        row = self.next_row(draft)
+        seq, ts, kind, actor, _, _, prev_hash, digest = row
+        return row, AuditEntry(seq, ts, kind, actor, draft.payload, prev_hash, digest)
+
+    def next_row(self, draft: AuditDraft) -> tuple[Any, ...]:
+        """``next`` without the entry, for a caller that only inserts the row (an order's)."""
         ts, kind, actor, payload, payload_json = draft
         seq = self.last_seq + 1
-        digest = entry_hash(self.last_hash, record_text(seq, ts, kind, actor, payload_json))
-        row = (seq, ts, kind, actor, payload_symbol(payload), payload_json, self.last_hash, digest)
-        entry = AuditEntry(seq, ts, kind, actor, payload, self.last_hash, digest)
+        prev_hash = self.last_hash
+        digest = entry_hash(prev_hash, record_text(seq, ts, kind, actor, payload_json))
         self.last_seq, self.last_hash = seq, digest
-        return row, entry
+        return seq, ts, kind, actor, payload_symbol(payload), payload_json, prev_hash, digest
 
     def save_head(self, conn: Conn) -> None:
         conn.execute(

@@ -52,7 +52,7 @@ from core.storage.audit import (
     verify_connection,
 )
 from core.storage.checks import check_chain
-from core.storage.codec import canonical_json, model_row, placeholders
+from core.storage.codec import canonical_json, flat_json, model_row, placeholders
 from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn, dict_rows
 from core.storage.errors import StorageError
 from core.storage.interface import Backend, FaultListener
@@ -237,7 +237,9 @@ class Database:
         sql = f"SELECT {columns} FROM {table}{where.sql()} ORDER BY {descending} LIMIT ?"
         return await self._fetch(sql, [*where.params, limit], convert, reverse=True)
 
-    def _draft(self, kind: str, actor: str, payload: dict[str, Any], ts: int | None) -> AuditDraft:
+    def _draft(
+        self, kind: str, actor: str, payload: dict[str, Any], ts: int | None, text: str | None = None
+    ) -> AuditDraft:
         if not kind:
             raise StorageError("an audit entry needs a kind")
         if ts is None:
@@ -246,7 +248,7 @@ class Database:
                 ts = payload_ts
             else:
                 ts = self._clock.now_ms() if self._clock is not None else 0
-        return AuditDraft.of(ts, kind, actor, payload)
+        return AuditDraft.of(ts, kind, actor, payload, text)
 
     # Orders
 
@@ -278,7 +280,7 @@ class Database:
                      payload["filled_size"], detail, actor)
         payload["event"] = event
         payload["detail"] = detail
-        draft = self._draft("order", actor, payload, order.updated_ts)
+        draft = self._draft("order", actor, payload, order.updated_ts, flat_json(payload, ops.ORDER_PAYLOAD_KEYS))
         return self._writer.queue(ops.OrderRecord(order_row, event_row, draft, new), lazy=lazy)
 
     async def get_order(self, client_order_id: str) -> Order | None:

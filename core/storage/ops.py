@@ -20,6 +20,8 @@ from core.storage.errors import DuplicateOrderError
 ORDER_COLUMNS = tuple(Order.model_fields)
 POSITION_COLUMNS = tuple(Position.model_fields)
 PROTECTION_COLUMNS = tuple(ProtectiveLevels.model_fields)
+# An order's audit payload: its row, the event and its detail, in the order canonical JSON writes them.
+ORDER_PAYLOAD_KEYS = tuple(sorted((*ORDER_COLUMNS, "event", "detail")))
 ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"
 
 _INSERT_ORDER = (
@@ -77,10 +79,10 @@ class OrderRows:
         self._new_ids: list[str] = []
 
     def add(self, record: OrderRecord, chain: AuditChain) -> None:
-        row, entry = chain.next(record.draft)
+        row = chain.next_row(record.draft)
         self._audit.append(row)
         self._orders.append(record.order_row)
-        self._events.append((*record.event_row, entry.seq))
+        self._events.append((*record.event_row, row[0]))
         if record.new:
             self._new_ids.append(record.order_row[0])
 

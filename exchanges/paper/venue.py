@@ -497,10 +497,8 @@ class PaperVenue:
         if known is not None:
             return self.exchange.report(known)
         now = self._now()
-        order = incoming.model_copy(
-            update={"status": OrderStatus.PENDING_NEW, "filled_size": ZERO, "avg_price": None, "fee": ZERO,
-                    "reason": None, "venue_order_id": None, "updated_ts": now}
-        )
+        order = incoming.copy_with(status=OrderStatus.PENDING_NEW, filled_size=ZERO, avg_price=None, fee=ZERO,
+                                   reason=None, venue_order_id=None, updated_ts=now)
         market = self._markets.get(order.symbol)
         stored, changes = self.exchange.submit(order, now, market.mark if market is not None else None)
         self._after(changes or [Change(stored, None)])

@@ -58,6 +58,25 @@ def test_daily_loss_escalates_to_reducing_then_halted(
     assert state_changes(events)[0][2] == "today's loss of 1,000.00 USDT reached the daily limit of 1,000.00 USDT"
 
 
+def test_evaluate_runs_again_once_anything_it_reads_changes(make_risk: MakeRisk, portfolio: Portfolio) -> None:
+    """``evaluate`` skips a run whose inputs are those of the last: a new mark, a limit changed
+    in place and a reset each make the next run count."""
+    risk = make_risk(max_daily_loss=D(1000))
+    open_position(portfolio, PERP, Side.BUY, "1", "30000")
+    portfolio.update_mark("paper", PERP, D(29500))
+    risk.evaluate()
+    assert risk.state is RiskState.ACTIVE
+    risk.config.max_daily_loss = D(550)  # the same loss of 500 is now past 85% of the limit
+    risk.evaluate()
+    assert risk.state is RiskState.REDUCING
+    risk.reset("ops")
+    risk.evaluate()
+    assert risk.state is RiskState.ACTIVE  # the loss was acknowledged
+    portfolio.update_mark("paper", PERP, D(29000))
+    risk.evaluate()
+    assert risk.state is RiskState.HALTED
+
+
 def test_the_daily_limit_is_the_tighter_of_amount_and_share(make_risk: MakeRisk, portfolio: Portfolio) -> None:
     risk = make_risk(max_daily_loss=D(50000), max_daily_loss_pct=0.02)
     open_position(portfolio, PERP, Side.BUY, "1", "30000")

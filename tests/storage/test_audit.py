@@ -15,7 +15,8 @@ from core.clock import SimClock
 from core.redact import register_secret
 from core.storage import Database, StorageError, export_audit, verify_audit_file
 from core.storage.audit import GENESIS_HASH, entry_hash, record_text
-from core.storage.codec import canonical_json
+from core.storage.codec import canonical_json, flat_json
+from core.storage.ops import ORDER_PAYLOAD_KEYS
 from tests.backends import Store
 from tests.storage.conftest import make_fill, make_order
 
@@ -23,6 +24,23 @@ from tests.storage.conftest import make_fill, make_order
 async def _fill_log(db: Database, count: int = 5) -> None:
     for n in range(1, count + 1):
         await db.audit("note", {"n": n, "symbol": "BTC/USDT" if n % 2 else "ETH/USDT"}, actor="tester", ts=1000 + n)
+
+
+@pytest.mark.parametrize("payload", [
+    {"b": "x\n\u0001\u2028é😀\\\"/", "a": 10**20, "c": None, "d": True, "": -1},
+    {"symbol": "BTC/USDT", "lone": "\ud800"},  # refused by pydantic-core: the json module's way
+    {"nested": {"z": 1, "a": [1.5, "x"]}, "ok": False},
+])
+def test_canonical_json_is_the_json_modules_sorted_compact_text(payload: dict[str, object]) -> None:
+    expected = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert canonical_json(payload) == expected
+
+
+def test_an_orders_payload_text_is_its_canonical_json() -> None:
+    payload = make_order(reason="a lone \ud800 surrogate").model_dump(mode="json") | {"event": "created", "detail": None}
+    assert flat_json(payload, ORDER_PAYLOAD_KEYS) == canonical_json(payload)
+    del payload["reason"]
+    assert flat_json(payload | {"reason": "fine"}, ORDER_PAYLOAD_KEYS) == canonical_json(payload | {"reason": "fine"})
 
 
 def test_record_text_is_the_canonical_json_of_the_record() -> None:

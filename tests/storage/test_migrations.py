@@ -120,3 +120,28 @@ async def test_upgrade_records_the_head_of_an_existing_log(store: Store) -> None
     assert result.ok and result.checked == 4
     await upgraded.close()
 
+
+
+def _indexes(store: Store, table: str) -> set[str]:
+    if store.kind == "sqlite":
+        return {row[0] for row in store.rows(f"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}'")}
+    return {row[0] for row in store.rows(f"SELECT indexname FROM pg_indexes WHERE tablename = '{table}' "
+                                         "AND schemaname = current_schema()")}
+
+
+async def test_upgrade_drops_the_audit_index_sqlite_never_used(store: Store) -> None:
+    """SQLite walks seq even for a filter on ts; PostgreSQL's planner uses the index, and keeps it."""
+    db = await store.open()
+    for n in range(3):
+        await db.audit("note", {"n": n})
+    await db.close()
+    store.rows("CREATE INDEX IF NOT EXISTS audit_ts ON audit_log (ts)")  # back to a version 6 database
+    store.rows("DELETE FROM schema_migrations WHERE version >= 7")
+    upgraded = await store.open()
+    kept = {"audit_kind", "audit_symbol"} | ({"audit_ts"} if store.kind == "postgresql" else set())
+    assert _indexes(store, "audit_log") - {"audit_log_pkey"} == kept
+    await upgraded.audit("note", {"n": 3})
+    assert [e.payload["n"] for e in await upgraded.audit_entries(since_ms=0)] == [0, 1, 2, 3]
+    result = await upgraded.verify_audit()
+    assert result.ok and result.checked == 4
+    await upgraded.close()
