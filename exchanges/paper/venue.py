@@ -572,7 +572,7 @@ class PaperVenue:
 
     def _step_market(self, market: _Market, dt: float, now: int) -> None:
         market.sim.advance(dt, self._factor)
-        self._refresh_quotes(market, now)
+        self._refresh_quotes(market, now, dt)
         for side, lots in market.sim.flow(dt):
             result = market.engine.submit(EngineOrder(None, MARKET, side, Kind.MARKET, lots), now)
             self._settle(market, result, now)
@@ -590,10 +590,10 @@ class PaperVenue:
         if self._steps % SAVE_SIMULATION_EVERY == 0:
             self._save_simulation()
 
-    def _refresh_quotes(self, market: _Market, now: int) -> None:
-        """Replace the synthetic ladder around the new mid (a new quote that crosses a user
-        order trades with it)."""
-        self._after(self.exchange.replace_liquidity(market.symbol, market.sim.quotes(), now))
+    def _refresh_quotes(self, market: _Market, now: int, dt: float = 0.0) -> None:
+        """Replace the synthetic ladder around the new mid, ``dt`` simulated seconds after the
+        last (a new quote that crosses a user order trades with it)."""
+        self._after(self.exchange.replace_liquidity(market.symbol, market.sim.quotes(dt), now))
 
     def _print_trade(self, symbol: str, fill: MatchFill) -> None:
         """Every trade the book prints: the tape, the last price and the candles."""
