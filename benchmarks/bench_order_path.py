@@ -17,6 +17,12 @@ included), which says whether the process was starved or busy. The CPU an order 
 process's CPU over a phase less the market's share (its CPU rate measured in the second before
 the orders start), divided by the orders: ``cpu_us_per_order``, the figure a loaded machine
 changes least.
+
+The market alone, in that second before the orders: what the simulator costs, the loop thread's
+CPU inside the venue's market steps (one market's step publishes one book update):
+``sim_us_per_step`` (all five markets), ``sim_us_per_update`` (one market) and ``sim_cpu_pct``
+(of one core), beside the process's ``market_cpu_pct`` (the bus, the subscriber, the database
+thread and the loop around them too).
 Run: ``python benchmarks/bench_order_path.py [--quick]``.
 """
 
@@ -102,6 +108,28 @@ def sqlite_floor(directory: Path, commits: int) -> list[float]:
         db.close()
 
 
+class SimMeter:
+    """The loop thread's CPU inside the paper venue's market steps (``_step_market``: one
+    market's step, one book update), timed by wrapping it on the venue until ``stop``."""
+
+    def __init__(self, venue: Any) -> None:
+        self.seconds = 0.0
+        self.updates = 0
+        self._venue = venue
+        step = venue._step_market
+
+        def timed(*args: Any) -> None:
+            started = time.thread_time()
+            step(*args)
+            self.seconds += time.thread_time() - started
+            self.updates += 1
+
+        venue._step_market = timed
+
+    def stop(self) -> None:
+        del self._venue._step_market  # the class's method again
+
+
 async def bench(orders: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as home:
         floor = sqlite_floor(Path(home), max(200, orders // 10))
@@ -126,9 +154,18 @@ async def bench(orders: int, concurrency: int) -> None:
         background = [asyncio.create_task(step_on_schedule(venue, stop, STEP_HZ, 0.2)),  # type: ignore[arg-type]
                       asyncio.create_task(draw())]
         await asyncio.sleep(0.5)
+        load_before = load_average()
+        meter = SimMeter(venue)
         idle_wall, idle_cpu = time.perf_counter(), time.process_time()
         await asyncio.sleep(1.0)
-        market_cpu = (time.process_time() - idle_cpu) / (time.perf_counter() - idle_wall)
+        idle_wall = time.perf_counter() - idle_wall
+        market_cpu = (time.process_time() - idle_cpu) / idle_wall
+        meter.stop()
+        steps = meter.updates / len(MARKETS)
+        emit("sim_us_per_step", meter.seconds / max(steps, 1) * 1e6, "us", None, markets=len(MARKETS),
+             steps_per_s=round(steps / idle_wall, 1), load=f"{load_before} -> {load_average()}")
+        emit("sim_us_per_update", meter.seconds / max(meter.updates, 1) * 1e6, "us", None)
+        emit("sim_cpu_pct", meter.seconds / idle_wall * 100, "%", None, market_cpu_pct=round(market_cpu * 100, 1))
 
         def per_order(cpu: float, wall: float, count: int) -> float:
             """Microseconds of CPU an order cost beyond the market's share over the same wall time."""

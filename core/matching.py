@@ -431,8 +431,13 @@ class MatchingEngine:
 
     def depth_decimal(self, n: int = 20) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         bids, asks = self.depth(n)
+        return self.levels_decimal(bids), self.levels_decimal(asks)
+
+    def levels_decimal(self, levels: list[tuple[int, int]]) -> list[tuple[Decimal, Decimal]]:
+        """``depth``'s (ticks, lots) levels as (price, size): apart, for a venue that takes the
+        depth when it publishes and converts it when the book is first read."""
         tick, lot = self._scale.tick, self._scale.lot
-        return [(p * tick, q * lot) for p, q in bids], [(p * tick, q * lot) for p, q in asks]
+        return [(p * tick, q * lot) for p, q in levels]
 
     def available(self, side: int, limit: int | None = None, want: int | None = None) -> int:
         """Lots a taker of ``side`` could fill now up to ``limit`` ticks (stops counting at

@@ -8,9 +8,11 @@ whose spot market is also simulated follows it with a small mean-reverting basis
 perpetuals do, so spot and perpetual never drift apart.
 
 Liquidity is a ladder of resting orders on both sides: the spread widens with volatility,
-level sizes grow with distance and vary at random. The flow is a Poisson stream of market
-orders whose side leans with the last price move (momentum traders) and whose sizes are
-heavy-tailed, so some sweep several levels. The simulator only says what to place; the venue
+level sizes grow with distance and vary at random. Below the best level of each side the levels
+rest on a grid of prices and keep their sizes for a while, so a step changes a few levels of the
+ladder, as an update of a live book does, and the exchange moves or resizes only those. The
+flow is a Poisson stream of market orders whose side leans with the last price move (momentum
+traders) and whose sizes are heavy-tailed, so some sweep several levels. The simulator only says what to place; the venue
 sends it through the matching engine so that the user's orders trade against it.
 
 Each market draws from its own ``random.Random`` seeded from the venue seed and the symbol (the
@@ -32,6 +34,8 @@ LEVELS = 20
 TOP_NOTIONAL = 20_000.0  # quote currency resting at the best level, before noise
 HALF_SPREAD = 0.00002  # of the mid, at normal volatility
 LEVEL_GAP = 0.00005  # of the mid, between levels
+LEVEL_LIFE_S = 2.0  # how long a level below the best keeps its size, on average
+REGRID = 0.25  # the grid is laid again when the gap LEVEL_GAP asks for is this far from its own
 FLOW_PER_SECOND = 3.0  # market orders per simulated second
 FLOW_SIZE = 0.15  # median market order, as a share of the best level's size
 VOL_MEMORY_S = 600.0  # how long a volatility burst lasts
@@ -111,6 +115,9 @@ class MarketSimulator:
         self.regime = 0
         self.regime_left = self.rng.expovariate(1 / REGIME_MEAN_S)
         self.pressure = 0.0  # the last move in standard deviations, which the flow follows
+        self.gap = 0  # ticks between the ladder's levels below the best; 0 until it is first laid
+        # lots of each level below the best, by price in ticks, best first
+        self.ladder: dict[int, dict[int, int]] = {SELL: {}, BUY: {}}
 
     @property
     def mid_ticks(self) -> int:
@@ -162,21 +169,52 @@ class MarketSimulator:
         self.vol_log = self.leader.vol_log
         return self.leader.price * math.exp(self.basis)
 
-    def quotes(self) -> list[tuple[int, int, int]]:
-        """(side, price in ticks, lots) of the liquidity ladder around the mid, best first,
-        alternating sides so that neither side is placed wholly before the other."""
+    def quotes(self, dt: float = 0.0) -> list[tuple[int, int, int]]:
+        """(side, price in ticks, lots) of the liquidity ladder around the mid after ``dt``
+        simulated seconds, best first, alternating sides so that neither side is placed wholly
+        before the other.
+
+        The best level of each side sits half the spread from the mid with a size drawn anew.
+        The others rest on the multiples of ``gap`` ticks beyond it and keep their sizes
+        (LEVEL_LIFE_S on average) while the mid moves: a level comes in as the mid moves away
+        from it, one goes out at the far end, and a few are redrawn. So ~7 of the 40 levels
+        change in a step of the app's market (the whole ladder did, at a cost of ~0.8 ms a step
+        of five markets in placing it again), and the ladder is kept in ``state``."""
         rng = self.rng
+        lognormal = rng.lognormvariate
         mid = self.mid_ticks
         half = max(1, round(self.price * HALF_SPREAD * (0.5 + 0.5 * math.exp(self.vol_log)) / self.tick))
-        gap = max(1, round(self.price * LEVEL_GAP / self.tick))
+        wanted_gap = max(1, round(self.price * LEVEL_GAP / self.tick))
+        if abs(wanted_gap - self.gap) > REGRID * self.gap:
+            self.gap = wanted_gap
+            self.ladder = {SELL: {}, BUY: {}}
+        gap = self.gap
         top = self._top_lots()
-        ladder: list[tuple[int, int, int]] = []
-        for i in range(LEVELS):
-            for side in (SELL, BUY):
-                lots = max(1, round(top * (1 + 0.25 * i) * rng.lognormvariate(0.0, 0.35)))
-                price = mid + half + i * gap if side == SELL else mid - half - i * gap
-                if price > 0:
-                    ladder.append((side, price, lots))
+        redraw = -math.expm1(-dt / LEVEL_LIFE_S)
+        best_ask, best_bid = mid + half, mid - half
+        asks, bids = self.ladder[SELL], self.ladder[BUY]
+        new_asks: dict[int, int] = {}
+        new_bids: dict[int, int] = {}
+        ladder = [(SELL, best_ask, max(1, round(top * lognormal(0.0, 0.35))))]
+        if best_bid > 0:
+            ladder.append((BUY, best_bid, max(1, round(top * lognormal(0.0, 0.35)))))
+        ask = (best_ask // gap + 1) * gap
+        bid = (best_bid - 1) // gap * gap
+        for i in range(1, LEVELS):
+            lots = asks.get(ask)
+            if lots is None or rng.random() < redraw:
+                lots = max(1, round(top * (1 + 0.25 * i) * lognormal(0.0, 0.35)))
+            new_asks[ask] = lots
+            ladder.append((SELL, ask, lots))
+            if bid > 0:
+                lots = bids.get(bid)
+                if lots is None or rng.random() < redraw:
+                    lots = max(1, round(top * (1 + 0.25 * i) * lognormal(0.0, 0.35)))
+                new_bids[bid] = lots
+                ladder.append((BUY, bid, lots))
+            ask += gap
+            bid -= gap
+        self.ladder = {SELL: new_asks, BUY: new_bids}
         return ladder
 
     def flow(self, dt: float) -> list[tuple[int, int]]:
@@ -259,6 +297,7 @@ class MarketSimulator:
             "price": self.price, "anchor": self.anchor, "log_vol": self.log_vol, "vol_log": self.vol_log,
             "regime": self.regime,
             "regime_left": self.regime_left, "pressure": self.pressure, "basis": self.basis,
+            "gap": self.gap, "ladder": [[side, list(levels.items())] for side, levels in self.ladder.items()],
             "rng": [version, list(internal), gauss_next],
             "replay_elapsed": self.replay.elapsed if self.replay is not None else None,
         }
@@ -272,6 +311,11 @@ class MarketSimulator:
         self.regime_left = state["regime_left"]
         self.pressure = state["pressure"]
         self.basis = state.get("basis", 0.0)
+        # a state saved before the ladder was kept lays it afresh
+        self.gap = state.get("gap", 0)
+        self.ladder = {SELL: {}, BUY: {}}
+        for side, levels in state.get("ladder", []):
+            self.ladder[side] = {price: lots for price, lots in levels}
         version, internal, gauss_next = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss_next))
         if self.replay is not None and state.get("replay_elapsed") is not None:

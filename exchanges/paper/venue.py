@@ -65,6 +65,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
 from core.config import PaperVenueConfig
@@ -570,7 +571,7 @@ class PaperVenue:
 
     def _step_market(self, market: _Market, dt: float, now: int) -> None:
         market.sim.advance(dt, self._factor)
-        self._refresh_quotes(market, now)
+        self._refresh_quotes(market, now, dt)
         for side, lots in market.sim.flow(dt):
             result = market.engine.submit(EngineOrder(None, MARKET, side, Kind.MARKET, lots), now)
             self._settle(market, result, now)
@@ -588,10 +589,10 @@ class PaperVenue:
         if self._steps % SAVE_SIMULATION_EVERY == 0:
             self._save_simulation()
 
-    def _refresh_quotes(self, market: _Market, now: int) -> None:
-        """Replace the synthetic ladder around the new mid (a new quote that crosses a user
-        order trades with it)."""
-        self._after(self.exchange.replace_liquidity(market.symbol, market.sim.quotes(), now))
+    def _refresh_quotes(self, market: _Market, now: int, dt: float = 0.0) -> None:
+        """Replace the synthetic ladder around the new mid, ``dt`` simulated seconds after the
+        last (a new quote that crosses a user order trades with it)."""
+        self._after(self.exchange.replace_liquidity(market.symbol, market.sim.quotes(dt), now))
 
     def _print_trade(self, symbol: str, fill: MatchFill) -> None:
         """Every trade the book prints: the tape, the last price and the candles."""
@@ -602,12 +603,11 @@ class PaperVenue:
             builder.add(now, float(price), float(size))
         if self._publishes(market):
             side = Side.BUY if fill.taker_side > 0 else Side.SELL
-            self._publish(TradePrinted(Trade(venue=self.name, symbol=market.symbol, ts=now, price=price, size=size,
-                                             side=side, trade_id=str(fill.seq))))
+            self._publish(TradePrinted(Trade.trusted(self.name, market.symbol, now, price, size, side, str(fill.seq))))
 
     def _close_candles(self, market: _Market, now: int) -> None:
         period = TIMEFRAMES_MS["1m"]
-        for candle in list(market.candles["1m"].candles)[-2:]:
+        for candle in reversed(list(islice(reversed(market.candles["1m"].candles), 2))):
             if candle.ts > market.last_closed_ts and candle.ts + period <= now:
                 market.last_closed_ts = candle.ts
                 if self._publishes(market):
@@ -664,25 +664,32 @@ class PaperVenue:
                                 market.symbol, now))
 
     def _book(self, market: _Market, depth: int, now: int) -> OrderBook:
-        bids, asks = market.engine.depth_decimal(depth)
-        return OrderBook(venue=self.name, symbol=market.symbol, ts=now, bids=bids, asks=asks)
+        return self._make_book(market, now, *market.engine.depth(depth))
+
+    def _make_book(self, market: _Market, now: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> OrderBook:
+        """The book of ``depth``'s levels, made without re-validation: the engine's values are
+        already the instrument's prices and sizes."""
+        engine = market.engine
+        return OrderBook.trusted(self.name, market.symbol, now, engine.levels_decimal(bids), engine.levels_decimal(asks))
 
     def _publish_market(self, market: _Market, now: int) -> None:
+        """The book is taken in ticks and made on its first read (``OrderBookUpdated.later``,
+        as the ccxt venue publishes): the screen reads a few of the hundreds published a second."""
         if not self._publishes(market):
             return
-        book = self._book(market, BOOK_DEPTH, now)
-        self._publish(OrderBookUpdated(book))
-        hourly = list(market.candles["1h"].candles)[-25:]
-        volume = Decimal(str(round(sum(c.volume for c in hourly[-24:]), 8)))
+        engine = market.engine
+        bids, asks = engine.depth(BOOK_DEPTH)
+        self._publish(OrderBookUpdated.later(self.name, market.symbol, self._make_book, market, now, bids, asks))
+        hourly = list(islice(reversed(market.candles["1h"].candles), 25))
+        volume = Decimal(str(round(sum(c.volume for c in hourly[:24]), 8)))
         # The 24-hour change starts at the open of the hour in which the day began (a replay
         # shorter than a day starts at its oldest hour, and the ticker says when).
         since = now - 24 * HOUR_MS
-        start = next((c for c in hourly if c.ts + HOUR_MS > since), None)
-        self._publish(TickerUpdated(Ticker(
-            venue=self.name, symbol=market.symbol, ts=now, bid=book.best_bid, ask=book.best_ask, last=market.last,
-            mark=market.mark, volume_24h=volume,
-            reference_price=market.instrument.round_price(Decimal(str(start.open))) if start else None,
-            reference_ts=start.ts if start else None,
+        start = next((c for c in reversed(hourly) if c.ts + HOUR_MS > since), None)
+        self._publish(TickerUpdated(Ticker.trusted(
+            self.name, market.symbol, now, engine.price_of(bids[0][0]) if bids else None,
+            engine.price_of(asks[0][0]) if asks else None, market.last, market.mark, volume,
+            market.instrument.round_price(Decimal(str(start.open))) if start else None, start.ts if start else None,
         )))
 
     def _publishes(self, market: _Market) -> bool:

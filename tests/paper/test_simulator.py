@@ -3,6 +3,7 @@ spread and depth, a flow that follows the price, and a state that survives a res
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 
@@ -65,14 +66,31 @@ def test_flow_rate_and_direction_follow_the_price() -> None:
     assert buys.count(BUY) > 0.65 * len(buys)
 
 
+def test_a_step_changes_a_few_levels_of_the_ladder() -> None:
+    """Below the best the levels keep their prices and sizes while the mid moves (the
+    exchange moves or resizes only what changed), and the ladder still follows the mid."""
+    sim = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol="BTC/USDT")), 2)
+    sim.advance(0.2)
+    before, changed = set(sim.quotes(0.2)), []
+    for _ in range(500):
+        sim.advance(0.2)
+        ladder = sim.quotes(0.2)
+        changed.append(len(set(ladder) - before))
+        before = set(ladder)
+        assert len(ladder) == 2 * LEVELS
+        assert max(p for s, p, _ in ladder if s == BUY) < sim.mid_ticks < min(p for s, p, _ in ladder if s == SELL)
+    assert 2 <= statistics.fmean(changed) <= 10
+
+
 def test_state_round_trip_continues_the_same_market() -> None:
     original = MarketSimulator(SPEC, 9)
     for _ in range(100):
         original.advance(0.1)
+        original.quotes(0.1)
     copy = MarketSimulator(SPEC, 9)
-    copy.restore(original.state())
+    copy.restore(json.loads(json.dumps(original.state())))
     assert [original.advance(0.1) for _ in range(50)] == [copy.advance(0.1) for _ in range(50)]
-    assert original.quotes() == copy.quotes() and original.flow(5.0) == copy.flow(5.0)
+    assert original.quotes(0.1) == copy.quotes(0.1) and original.flow(5.0) == copy.flow(5.0)
 
 
 def test_history_ends_at_the_current_price_on_whole_minutes() -> None:

@@ -1,15 +1,21 @@
 """The simulated exchange's liquidity: replacing it level by level (only the levels a book
-update changed) fills our orders exactly as canceling and placing every level did."""
+update changed) fills our orders exactly as canceling and placing every level did, for a live
+book and for the paper venue's seeded market."""
 
 from __future__ import annotations
 
 import random
 from decimal import Decimal as D
 
-from core.matching import BUY, SELL
+import pytest
+
+from core.config import PaperMarketConfig
+from core.matching import BUY, SELL, EngineOrder, Kind
 from core.models import Instrument, Order, OrderStatus, OrderType, Side
 from core.sim import Account, SimExchange
-from core.sim.exchange import Change
+from core.sim.exchange import MARKET, Change
+from exchanges.paper.markets import market_spec
+from exchanges.paper.simulator import MarketSimulator
 
 SPOT = Instrument(venue="sim", symbol="ETH/USDT", base="ETH", quote="USDT", tick_size=D("1"), lot_size=D("1"),
                   maker_fee=D("0.001"), taker_fee=D("0.002"))
@@ -73,3 +79,49 @@ def test_level_by_level_replacement_fills_as_the_whole_refill_did() -> None:
         fills = incremental.fill_seq
     assert fills > 200 and whole.fill_seq == fills
     assert sum(1 for o in (s.order for s in whole.open.values()) if o.status is OrderStatus.OPEN) > 0
+
+
+@pytest.mark.parametrize("symbol", ["SOL/USDT", "BTC/USDT"])
+def test_the_seeded_market_fills_as_the_whole_refill_did(symbol: str) -> None:
+    """The paper venue's market: its ladder keeps most levels from one step to the next (on a
+    grid of prices, a few moved or redrawn) and its flow eats into them, among our limit orders
+    (at the ladder's prices, between them, across the spread) and market orders. Replacing the
+    ladder level by level fills as refilling it whole, fill for fill and level for level. SOL's
+    levels are a tick apart, BTC's hundreds of ticks."""
+    spec = market_spec("paper", PaperMarketConfig(symbol=symbol))
+    instrument = spec.instrument
+    sim = MarketSimulator(spec, 3)
+    rng = random.Random(5)
+    incremental, whole = (SimExchange("sim", Account({"USDT": (D(10**12), D(0)), instrument.base: (D(10**9), D(0))}),
+                                      fill_prefix="sim") for _ in range(2))
+    exchanges = (incremental, whole)
+    for exchange in exchanges:
+        exchange.add_market(instrument)
+    top = round(sim._top_lots())
+    for step in range(600):
+        sim.advance(0.2)
+        ladder = sim.quotes(0.2)
+        seen = [_seen(incremental.replace_liquidity(symbol, ladder, step)), _seen(whole.refill(symbol, ladder, step))]
+        assert seen[0] == seen[1], step
+        for side, lots in sim.flow(0.2):
+            flow = [exchange.settle(symbol, exchange.engine(symbol).submit(
+                EngineOrder(None, MARKET, side, Kind.MARKET, lots), step), step) for exchange in exchanges]
+            assert _seen(flow[0]) == _seen(flow[1]), step
+        if rng.random() < 0.4:
+            side = rng.choice((Side.BUY, Side.SELL))
+            market = rng.random() < 0.2
+            ticks = rng.choice(ladder)[1] if rng.random() < 0.5 else sim.mid_ticks + rng.randint(-4, 4) * sim.gap
+            request = {"client_order_id": f"o-{step}", "venue": "sim", "symbol": symbol, "side": side,
+                       "type": OrderType.MARKET if market else OrderType.LIMIT,
+                       "size": rng.randint(1, 2 * top) * instrument.lot_size,
+                       "price": None if market else ticks * instrument.tick_size}
+            placed = [exchange.submit(Order(**request), step, D(sim.mid_ticks) * instrument.tick_size)
+                      for exchange in exchanges]
+            assert _seen(placed[0][1]) == _seen(placed[1][1]), step
+        elif rng.random() < 0.2 and incremental.open:
+            coid = rng.choice(sorted(incremental.open))
+            for exchange in exchanges:
+                exchange.cancel(coid, step, "canceled")
+        assert incremental.engine(symbol).depth(40) == whole.engine(symbol).depth(40), step
+    assert incremental.fill_seq > 100 and whole.fill_seq == incremental.fill_seq
+    assert any(s.order.status is OrderStatus.OPEN for s in whole.open.values())
