@@ -3,8 +3,8 @@
 The file is opened the way the repository needs it (write-ahead log, the chosen
 ``synchronous`` level, foreign keys), checked page by page before anything is written to it
 (``checks.py``), watched for being deleted or replaced under the open connection
-(``identity.py``), and at a clean close its write-ahead log is checkpointed so that the
-``.sqlite`` file alone holds everything.
+(``identity.py``), its write-ahead log kept short off the writer's thread (``checkpoint.py``),
+and at a clean close checkpointed so that the ``.sqlite`` file alone holds everything.
 """
 
 from __future__ import annotations
