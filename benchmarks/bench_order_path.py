@@ -55,7 +55,7 @@ from core.config import (  # noqa: E402
 )
 from core.events import OrderBookUpdated, TradePrinted  # noqa: E402
 from core.models import OrderRequest, OrderStatus, Side, TimeInForce  # noqa: E402
-from runtime.wiring import build_engine  # noqa: E402
+from runtime.wiring import build_engine, start_engine  # noqa: E402
 
 SYMBOL = "BTC/USDT"
 MARKETS = [SYMBOL, "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT"]
@@ -134,7 +134,7 @@ async def bench(orders: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as home:
         floor = sqlite_floor(Path(home), max(200, orders // 10))
         engine = await build_engine(config(), Path(home), clock=SimClock())
-        await engine.start()
+        await start_engine(engine)
         venue = engine.venues["paper"]
         venue.step()  # type: ignore[attr-defined]
         screen = engine.bus.subscribe(OrderBookUpdated, TradePrinted, maxsize=1000, name="screen")

@@ -49,7 +49,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:
     from gateway.server import Gateway, GatewayError
     from runtime.signals import stop_on_signals
-    from runtime.wiring import build_engine
+    from runtime.wiring import build_engine, start_engine
 
     try:
         engine = await build_engine(config, home, seed=args.seed, venue=args.venue)
@@ -61,7 +61,7 @@ async def serve(args: argparse.Namespace, home: Path, config: AppConfig) -> int:
     try:
         gateway.check()
         await confirm_live(engine, args.confirm_live, actor="gateway")
-        await engine.start()
+        await start_engine(engine)
         await gateway.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), args.duration)

@@ -45,7 +45,7 @@ def handle(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig) -> int:
     from runtime.signals import stop_on_signals
-    from runtime.wiring import build_engine
+    from runtime.wiring import build_engine, start_engine
 
     try:
         engine = await build_engine(config, ctx.home, seed=args.seed, venue=args.venue)
@@ -55,7 +55,7 @@ async def _run(args: argparse.Namespace, ctx: CommandContext, config: AppConfig)
     stop = stop_on_signals()
     try:
         await confirm_live(engine, args.confirm_live, actor="run --headless")
-        await engine.start()
+        await start_engine(engine)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(args.duration):
                 while not stop.is_set():

@@ -100,12 +100,15 @@ class Database:
         self._closed = False
         self._fault_listeners: list[FaultListener] = []
         self._anchor = AnchorWriter(anchor, self._fault) if anchor is not None else None
-        self._writer = GroupCommitWriter(
-            backend.writer, chain, on_fault=self._fault, on_commit=self._anchor.update if self._anchor else None
-        )
+        self._writer = GroupCommitWriter(backend.writer, chain, on_fault=self._fault, on_commit=self._committed)
         self._fenced = False
         if self._anchor is not None and chain.last_seq:
             self._anchor.update(chain.mark())
+
+    def _committed(self, head: tuple[int, str]) -> None:
+        self._backend.committed()
+        if self._anchor is not None:
+            self._anchor.update(head)
 
     @property
     def path(self) -> Path | None:

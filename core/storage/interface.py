@@ -41,6 +41,9 @@ class Backend(Protocol):
 
     def file_problem(self) -> str | None: ...
 
+    def committed(self) -> None:
+        """Called on the event loop after each commit of the writer (``checkpoint.py``)."""
+
     async def rescue(self, ts: int) -> Path: ...
 
     async def close(self, fenced: bool) -> None: ...

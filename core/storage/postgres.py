@@ -108,6 +108,9 @@ class PostgresBackend:
             return StorageError(f"cannot open database {self.location}: {_first_line(exc)}")  # type: ignore[arg-type]
         return None
 
+    def committed(self) -> None:
+        """The server checkpoints its own log."""
+
     def file_problem(self) -> str | None:
         """A server's database has no file of ours to lose: failed writes show its problems."""
         return None

@@ -3,12 +3,13 @@
 The file is opened the way the repository needs it (write-ahead log, the chosen
 ``synchronous`` level, foreign keys), checked page by page before anything is written to it
 (``checks.py``), watched for being deleted or replaced under the open connection
-(``identity.py``), and at a clean close its write-ahead log is checkpointed so that the
-``.sqlite`` file alone holds everything.
+(``identity.py``), its write-ahead log kept short off the writer's thread (``checkpoint.py``),
+and at a clean close checkpointed so that the ``.sqlite`` file alone holds everything.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from functools import partial
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from core.filemodes import narrow, private_file
 from core.storage.backup import copy_database
+from core.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from core.storage.checks import check_pages
 from core.storage.dialect import Dialect, SqliteConn, synchronous_mode
 from core.storage.errors import DamagedDatabaseError, StorageError, is_damage
@@ -83,6 +85,12 @@ def _checkpoint(conn: SqliteConn) -> bool:
     return not busy
 
 
+def _keep_log_short(conn: SqliteConn) -> None:
+    """The writer's own checkpoints only as a backstop: the backend's ``Checkpointer`` keeps
+    the log short, off the writer's thread."""
+    conn.raw.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+
+
 def _failure(path: Path, exc: BaseException) -> StorageError | None:
     """What an error met while opening means: a damaged page the checks did not reach, or a
     file SQLite cannot use."""
@@ -96,10 +104,11 @@ def _failure(path: Path, exc: BaseException) -> StorageError | None:
 class SqliteBackend:
     dialect: Dialect = "sqlite"
 
-    def __init__(self, path: Path, writer: Link) -> None:
+    def __init__(self, path: Path, writer: Link, checkpointer: Checkpointer) -> None:
         self.path = path
         self.location = str(path)
         self.writer = writer
+        self.checkpointer = checkpointer
         self._identity = FileIdentity(path)
 
     @classmethod
@@ -117,13 +126,15 @@ class SqliteBackend:
             raise
         try:
             await writer.run(check_pages, path)
+            await writer.run(_keep_log_short)
+            checkpointer = Checkpointer(path)
         except BaseException as exc:
             await writer.close()
             failure = _failure(path, exc)
             if failure is not None:
                 raise failure from exc
             raise
-        return cls(path, writer)
+        return cls(path, writer, checkpointer)
 
     async def reader(self) -> Link:
         return await sqlite_link(self.path, readonly=True)
@@ -134,6 +145,9 @@ class SqliteBackend:
     def file_problem(self) -> str | None:
         return self._identity.problem()
 
+    def committed(self) -> None:
+        self.checkpointer.committed()
+
     async def rescue(self, ts: int) -> Path:
         """Copy what the connection still holds next to the path (``<name>.rescued-<ts>``)."""
         target = self.path.with_name(f"{self.path.name}.rescued-{ts}")
@@ -143,6 +157,7 @@ class SqliteBackend:
     async def close(self, fenced: bool) -> None:
         """Checkpoint the write-ahead log into the file (not into a file no longer at its
         path), then close."""
+        await asyncio.to_thread(self.checkpointer.close)
         if not fenced:
             try:
                 if not await self.writer.run(_checkpoint):

@@ -12,21 +12,18 @@ counters that differ from what the file holds.
 
 Saves run on the event loop, so the file is never checkpointed by a save there: SQLite's own
 checkpoint (every 1,000 pages of log, two fsyncs) held the loop for 2-15 ms about once every
-200 saves, one order in a hundred placed one at a time. Every ``CHECKPOINT_EVERY`` saves a
-checkpoint runs instead on a thread of its own, with its own connection (``PASSIVE``: it takes
-what the log holds without waiting for the writer, nor making it wait). Without a running loop
-(tools, a close) it runs in place. A checkpoint only moves committed pages from the log into
-the file: what a crash keeps is the same either way.
+200 saves, one order in a hundred placed one at a time. The repository's ``Checkpointer``
+(``core.storage.checkpoint``) runs them instead, on a thread and a connection of its own, at
+most one every ``CHECKPOINT_INTERVAL`` seconds (the file's saves need no fsync of their own:
+``synchronous=NORMAL``); the connection's own checkpoint is left as a backstop. A checkpoint only
+moves committed pages from the log into the file: what a crash keeps is the same either way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import sqlite3
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -36,11 +33,10 @@ from core.filemodes import private_dir, private_file
 from core.ledger import Book
 from core.models import Order
 from core.sim import Hold, SimOrder
+from core.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from core.storage.errors import StorageError
 
-log = logging.getLogger(__name__)
-
-CHECKPOINT_EVERY = 200  # saves (each a few pages of log)
+CHECKPOINT_INTERVAL = 0.2  # seconds; a save writes no more than a few pages of log
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,56 +78,23 @@ class VenueState:
             self._db = sqlite3.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the paper venue's state {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-        self._path = path
-        self._saves = 0
-        self._checkpointer: ThreadPoolExecutor | None = None
-        self._checkpoint_db: sqlite3.Connection | None = None  # used on the checkpointer's thread only
-        self._checkpointing: Future[None] | None = None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             self._db.executescript(SCHEMA)
             self._ids = {row[0] for row in self._db.execute("SELECT client_order_id FROM orders")}
             self._held: dict[tuple[str, str], tuple[str, ...]] = {}  # balances and meta as committed
+            self._checkpointer = Checkpointer(path, interval=CHECKPOINT_INTERVAL, name="paper-checkpoint")
         except sqlite3.Error as exc:
             self._db.close()
             raise StorageError(f"cannot open the paper venue's state {path}: {exc}") from exc
 
     def close(self) -> None:
-        """Wait for a checkpoint under way, then close (the last connection to close
-        checkpoints the rest)."""
-        if self._checkpointer is not None:
-            self._checkpointer.submit(self._close_checkpoint_db)
-            self._checkpointer.shutdown(wait=True)
+        """End the checkpoints (after one under way), then close: the last connection to
+        close checkpoints the rest."""
+        self._checkpointer.close()
         self._db.close()
-
-    def _checkpoint(self) -> None:
-        """On the checkpointer's thread when a loop runs (see the module docstring), else here."""
-        self._saves = 0
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            return
-        if self._checkpointing is not None and not self._checkpointing.done():
-            return
-        if self._checkpointer is None:
-            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paper-checkpoint")
-        self._checkpointing = self._checkpointer.submit(self._checkpoint_in_thread)
-
-    def _checkpoint_in_thread(self) -> None:
-        try:
-            if self._checkpoint_db is None:
-                self._checkpoint_db = sqlite3.connect(self._path, isolation_level=None)
-            self._checkpoint_db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:  # the log stays whole; the next checkpoint tries again
-            log.warning("paper venue state %s: checkpoint failed: %s", self._path, exc)
-
-    def _close_checkpoint_db(self) -> None:
-        if self._checkpoint_db is not None:
-            self._checkpoint_db.close()
-            self._checkpoint_db = None
 
     def meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -214,6 +177,4 @@ class VenueState:
         db.execute("COMMIT")
         self._ids.update(saved)
         self._held.update(rows)
-        self._saves += 1
-        if self._saves >= CHECKPOINT_EVERY:
-            self._checkpoint()
+        self._checkpointer.committed()
