@@ -87,10 +87,6 @@ def _build_screen(name: str) -> OpenTradeScreen:
 
 STATE_SCREEN, STATE_MARKET, STATE_THEME = "ui.screen", "ui.market", "ui.theme"
 
-#: once the start-up is frozen, a full collection after this many passes over the middle
-#: generation (Python's default is 10): see ``OpenTradeApp._started``
-FULL_GC_AFTER = 100
-
 
 class OpenTradeApp(App[None]):
     TITLE = "OpenTrade"
@@ -261,19 +257,9 @@ class OpenTradeApp(App[None]):
         passes over those same objects cost about 0.15 s of the first frame); it is turned back
         on here. The start-up's garbage (about 25,000 objects) is frozen with the rest rather
         than collected first: that collection was one more pass over everything, a 0.1 s stall
-        of keys and frames right after the start, to save about 0.5 MB of resident memory.
-
-        With the start-up frozen, the oldest generation starts small, and Python makes a full
-        pass whenever it has grown by a quarter: with the market streaming, about every 5 s
-        under bench_tui's load, each holding the loop 30-120 ms (measured at load 3 on two
-        cores). ``FULL_GC_AFTER`` spaces them out to about one a minute; each then finds more
-        garbage and takes longer (180-250 ms at the same load), in all less of the loop's time
-        than before; they still come, so memory stays bounded
-        (tests/tui/test_gc_while_streaming.py)."""
+        of keys and frames right after the start, to save about 0.5 MB of resident memory."""
         if self._freeze_gc:
             gc.freeze()
-            young, middle, _ = gc.get_threshold()
-            gc.set_threshold(young, middle, FULL_GC_AFTER)
             gc.enable()
 
     @staticmethod
