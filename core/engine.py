@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -89,6 +89,45 @@ def report_problem(report: ExecutionReport) -> str | None:
     return None
 
 
+class ReportBacklog:
+    """The reports of each venue the engine's report consumer has received and not yet applied,
+    counted while it reads: a reconciliation waits for those, so a fill the venue reported before
+    it was asked is booked from its report, under its own fill id, and not found missing."""
+
+    def __init__(self) -> None:
+        self._received: Counter[str] = Counter()
+        self._done: Counter[str] = Counter()
+        self._progress = asyncio.Event()
+        self._reading = False
+
+    def open(self) -> None:
+        self._reading = True
+
+    def close(self) -> None:
+        """The consumer stopped: what it had not applied will not be, so nobody waits for it."""
+        self._reading = False
+        self._done = self._received.copy()
+        self._progress.set()
+
+    def received(self, event: Event) -> None:
+        if self._reading:
+            assert isinstance(event, ExecutionReported)
+            self._received[event.report.venue] += 1
+
+    def done(self, venue: str) -> None:
+        self._done[venue] += 1
+        self._progress.set()
+
+    async def settled(self, venue: str) -> None:
+        """Return once the reports of ``venue`` received so far are done."""
+        target = self._received[venue]
+        while True:
+            self._progress.clear()
+            if self._done[venue] >= target:
+                return
+            await self._progress.wait()
+
+
 class TradingEngine:
     def __init__(
         self,
@@ -137,6 +176,7 @@ class TradingEngine:
         self._background: set[asyncio.Task[Any]] = set()
         self._account_dirty: set[str] = set()
         self._account_wakeup = asyncio.Event()
+        self._backlog = ReportBacklog()
         self._running = False
         # start, stop and add_service one at a time: a service added while the engine starts or
         # stops is neither started twice nor left running after the stop.
@@ -149,6 +189,7 @@ class TradingEngine:
         self.bus.add_listener((CandleClosed,), self._on_candle)
         self.bus.add_listener((StrategyHalted,), self._on_strategy_halted)
         self.bus.add_listener((FundingReported,), self._on_funding)
+        self.bus.add_listener((ExecutionReported,), self._backlog.received)
 
     @property
     def strategies(self) -> StrategyEngine | None:
@@ -292,7 +333,10 @@ class TradingEngine:
     # ------------------------------------------------------------- reconciliation
     async def reconcile(self, venue_name: str) -> dict[str, int]:
         """Merge the database with the venue by client order id (``core.reconcile``), and record
-        the funding it paid since the last payment on record (``core.funding``)."""
+        the funding it paid since the last payment on record (``core.funding``). The venue's
+        reports already received are applied first, and none is applied while it reads the
+        venue and books what it read: a fill is never both reported and found missing."""
+        await self._backlog.settled(venue_name)
         changes = await self.reconciler.reconcile(venue_name)
         await self.funding.catch_up(venue_name)
         return changes
@@ -300,25 +344,33 @@ class TradingEngine:
     # --------------------------------------------------------------- background
     async def _consume_reports(self) -> None:
         subscription = self.bus.subscribe(ExecutionReported, name="engine-reports")
+        self._backlog.open()
         try:
             async for event in subscription:
                 assert isinstance(event, ExecutionReported)
-                problem = report_problem(event.report)
-                if problem is not None:
-                    log.error("report for %s refused: %s", event.report.client_order_id, problem)
-                    await self._audit("report_refused", {"client_order_id": event.report.client_order_id,
-                                                         "problem": problem}, event.report.venue)
-                    continue
                 try:
-                    # Written behind like the executor's: the venue is the truth once it has
-                    # reported, and the fill itself is recorded durably inside ``apply``.
-                    await self.orders.apply(event.report, actor=event.report.venue, durable=False)
-                except StorageError as exc:  # the storage watch has halted trading; reconciliation recovers it
-                    log.error("report for %s not saved: %s", event.report.client_order_id, exc)
-                except Exception:
-                    log.exception("could not apply report for %s", event.report.client_order_id)
+                    await self._apply_reported(event.report)
+                finally:
+                    self._backlog.done(event.report.venue)
         finally:
             subscription.close()
+            self._backlog.close()
+
+    async def _apply_reported(self, report: ExecutionReport) -> None:
+        problem = report_problem(report)
+        if problem is not None:
+            log.error("report for %s refused: %s", report.client_order_id, problem)
+            await self._audit("report_refused", {"client_order_id": report.client_order_id, "problem": problem},
+                              report.venue)
+            return
+        try:
+            # Written behind like the executor's: the venue is the truth once it has
+            # reported, and the fill itself is recorded durably inside ``apply``.
+            await self.orders.apply(report, actor=report.venue, durable=False)
+        except StorageError as exc:  # the storage watch has halted trading; reconciliation recovers it
+            log.error("report for %s not saved: %s", report.client_order_id, exc)
+        except Exception:
+            log.exception("could not apply report for %s", report.client_order_id)
 
     async def _refresh_accounts(self) -> None:
         """After fills, re-read balances and positions from the venue, coalescing bursts."""
