@@ -33,6 +33,7 @@ from core.events import (
     RiskAlert,
     RiskStateChanged,
     StrategyHalted,
+    Subscription,
     TickerUpdated,
 )
 from core.executor import Operation, OrderRefused, TradeExecutor
@@ -177,6 +178,7 @@ class TradingEngine:
         self._account_dirty: set[str] = set()
         self._account_wakeup = asyncio.Event()
         self._backlog = ReportBacklog()
+        self._inbox: Subscription | None = None  # the reports the consumer reads
         self._running = False
         # start, stop and add_service one at a time: a service added while the engine starts or
         # stops is neither started twice nor left running after the stop.
@@ -229,6 +231,7 @@ class TradingEngine:
     async def _abandon_start(self) -> None:
         """Stop the venues and the notifier that a failed start may have started. Nothing is
         saved: the accounting state was still being restored."""
+        await self._cancel_tasks()
         for venue in self.venues.values():
             try:
                 await venue.stop()
@@ -245,6 +248,12 @@ class TradingEngine:
         await self.notifications.start()
         await self.journal.restore()
         await self.orders.load_open()
+        # Reports are read from before the first venue starts: one that comes while the engine is
+        # still starting (a venue filling an order while the next one loads its markets) is
+        # applied, not lost until the next start-up's reconciliation.
+        self._inbox = self.bus.subscribe(ExecutionReported, name="engine-reports")
+        self._backlog.open()
+        self._tasks = [asyncio.create_task(self._consume_reports(self._inbox), name="engine-reports")]
         for name, venue in self.venues.items():
             for instrument in await venue.load_instruments():
                 self._instruments[(name, instrument.symbol)] = instrument
@@ -254,8 +263,7 @@ class TradingEngine:
             await venue.subscribe([i.symbol for i in self.instruments(name)])
             await self.reconcile(name)
         await self.protection.restore()
-        self._tasks = [
-            asyncio.create_task(self._consume_reports(), name="engine-reports"),
+        self._tasks += [
             asyncio.create_task(self._monitor(), name="engine-risk-monitor"),
             asyncio.create_task(self._refresh_accounts(), name="engine-accounts"),
             asyncio.create_task(self.storage.run(), name="engine-storage-watch"),
@@ -287,11 +295,7 @@ class TradingEngine:
         self.bus.publish(EngineStatus("stopping"))
         for service in reversed(self.services):
             await self.storage.attempt(f"stopping {type(service).__name__}", service.stop())
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._cancel_tasks()
         await self.protection.drain()
         for venue in self.venues.values():
             await venue.stop()
@@ -305,6 +309,15 @@ class TradingEngine:
         await self.storage.attempt("auditing the stop", self._audit("engine_stop", {}))
         self.bus.publish(EngineStatus("stopped"))
         log.info("engine stopped")
+
+    async def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._close_inbox()  # a consumer canceled before it ran has not closed it
 
     async def _audit_config(self) -> None:
         """Record the configuration in force, and whether it changed since the last run."""
@@ -342,9 +355,7 @@ class TradingEngine:
         return changes
 
     # --------------------------------------------------------------- background
-    async def _consume_reports(self) -> None:
-        subscription = self.bus.subscribe(ExecutionReported, name="engine-reports")
-        self._backlog.open()
+    async def _consume_reports(self, subscription: Subscription) -> None:
         try:
             async for event in subscription:
                 assert isinstance(event, ExecutionReported)
@@ -353,8 +364,14 @@ class TradingEngine:
                 finally:
                     self._backlog.done(event.report.venue)
         finally:
-            subscription.close()
-            self._backlog.close()
+            self._close_inbox()
+
+    def _close_inbox(self) -> None:
+        """Stop reading reports; whoever waits for the ones received stops waiting."""
+        if self._inbox is not None:
+            self._inbox.close()
+            self._inbox = None
+        self._backlog.close()
 
     async def _apply_reported(self, report: ExecutionReport) -> None:
         problem = report_problem(report)

@@ -18,6 +18,8 @@ from core.orders import OrderManager
 from core.portfolio import Portfolio
 from core.reconcile import with_missed_fill
 from core.storage import Database
+from runtime.wiring import build_engine
+from tests.engine.conftest import engine_config, started
 
 D = Decimal
 SPOT = "BTC/USDT"
@@ -224,3 +226,30 @@ async def test_after_a_restart_the_fills_on_record_count(tmp_path: Path, clock: 
         assert await booked(again, book, db, "0.002") == ["paper-1", "o-1:reconciled:0.002"]
     finally:
         await db.close()
+
+
+async def test_a_fill_reported_while_the_engine_starts_is_applied(
+    isolated_home: Path, clock: SimClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue fills a resting order after its start-up reconciliation, while the engine is
+    still starting (here: restoring the stop-losses): the report is applied, not lost until the
+    next start-up."""
+    engine = await started(isolated_home, clock)
+    order = await resting_buy(engine)
+    await engine.close()
+    again = await build_engine(engine_config(), isolated_home, clock=clock)
+    restore = again.protection.restore
+
+    async def filling_restore() -> None:
+        await fill_at_venue(again, clock, order)
+        await restore()
+
+    monkeypatch.setattr(again.protection, "restore", filling_restore)
+    await again.start()
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        await again.orders.flush()
+        await booked_once(again, order)
+    finally:
+        await again.close()
