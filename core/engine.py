@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from core.events import (
     RiskAlert,
     RiskStateChanged,
     StrategyHalted,
+    Subscription,
     TickerUpdated,
 )
 from core.executor import Operation, OrderRefused, TradeExecutor
@@ -89,6 +90,45 @@ def report_problem(report: ExecutionReport) -> str | None:
     return None
 
 
+class ReportBacklog:
+    """The reports of each venue the engine's report consumer has received and not yet applied,
+    counted while it reads: a reconciliation waits for those, so a fill the venue reported before
+    it was asked is booked from its report, under its own fill id, and not found missing."""
+
+    def __init__(self) -> None:
+        self._received: Counter[str] = Counter()
+        self._done: Counter[str] = Counter()
+        self._progress = asyncio.Event()
+        self._reading = False
+
+    def open(self) -> None:
+        self._reading = True
+
+    def close(self) -> None:
+        """The consumer stopped: what it had not applied will not be, so nobody waits for it."""
+        self._reading = False
+        self._done = self._received.copy()
+        self._progress.set()
+
+    def received(self, event: Event) -> None:
+        if self._reading:
+            assert isinstance(event, ExecutionReported)
+            self._received[event.report.venue] += 1
+
+    def done(self, venue: str) -> None:
+        self._done[venue] += 1
+        self._progress.set()
+
+    async def settled(self, venue: str) -> None:
+        """Return once the reports of ``venue`` received so far are done."""
+        target = self._received[venue]
+        while True:
+            self._progress.clear()
+            if self._done[venue] >= target:
+                return
+            await self._progress.wait()
+
+
 class TradingEngine:
     def __init__(
         self,
@@ -137,6 +177,8 @@ class TradingEngine:
         self._background: set[asyncio.Task[Any]] = set()
         self._account_dirty: set[str] = set()
         self._account_wakeup = asyncio.Event()
+        self._backlog = ReportBacklog()
+        self._inbox: Subscription | None = None  # the reports the consumer reads
         self._running = False
         # start, stop and add_service one at a time: a service added while the engine starts or
         # stops is neither started twice nor left running after the stop.
@@ -149,6 +191,7 @@ class TradingEngine:
         self.bus.add_listener((CandleClosed,), self._on_candle)
         self.bus.add_listener((StrategyHalted,), self._on_strategy_halted)
         self.bus.add_listener((FundingReported,), self._on_funding)
+        self.bus.add_listener((ExecutionReported,), self._backlog.received)
 
     @property
     def strategies(self) -> StrategyEngine | None:
@@ -188,6 +231,7 @@ class TradingEngine:
     async def _abandon_start(self) -> None:
         """Stop the venues and the notifier that a failed start may have started. Nothing is
         saved: the accounting state was still being restored."""
+        await self._cancel_tasks()
         for venue in self.venues.values():
             try:
                 await venue.stop()
@@ -204,6 +248,12 @@ class TradingEngine:
         await self.notifications.start()
         await self.journal.restore()
         await self.orders.load_open()
+        # Reports are read from before the first venue starts: one that comes while the engine is
+        # still starting (a venue filling an order while the next one loads its markets) is
+        # applied, not lost until the next start-up's reconciliation.
+        self._inbox = self.bus.subscribe(ExecutionReported, name="engine-reports")
+        self._backlog.open()
+        self._tasks = [asyncio.create_task(self._consume_reports(self._inbox), name="engine-reports")]
         for name, venue in self.venues.items():
             for instrument in await venue.load_instruments():
                 self._instruments[(name, instrument.symbol)] = instrument
@@ -213,8 +263,7 @@ class TradingEngine:
             await venue.subscribe([i.symbol for i in self.instruments(name)])
             await self.reconcile(name)
         await self.protection.restore()
-        self._tasks = [
-            asyncio.create_task(self._consume_reports(), name="engine-reports"),
+        self._tasks += [
             asyncio.create_task(self._monitor(), name="engine-risk-monitor"),
             asyncio.create_task(self._refresh_accounts(), name="engine-accounts"),
             asyncio.create_task(self.storage.run(), name="engine-storage-watch"),
@@ -246,11 +295,7 @@ class TradingEngine:
         self.bus.publish(EngineStatus("stopping"))
         for service in reversed(self.services):
             await self.storage.attempt(f"stopping {type(service).__name__}", service.stop())
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._cancel_tasks()
         await self.protection.drain()
         for venue in self.venues.values():
             await venue.stop()
@@ -264,6 +309,15 @@ class TradingEngine:
         await self.storage.attempt("auditing the stop", self._audit("engine_stop", {}))
         self.bus.publish(EngineStatus("stopped"))
         log.info("engine stopped")
+
+    async def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._close_inbox()  # a consumer canceled before it ran has not closed it
 
     async def _audit_config(self) -> None:
         """Record the configuration in force, and whether it changed since the last run."""
@@ -292,33 +346,48 @@ class TradingEngine:
     # ------------------------------------------------------------- reconciliation
     async def reconcile(self, venue_name: str) -> dict[str, int]:
         """Merge the database with the venue by client order id (``core.reconcile``), and record
-        the funding it paid since the last payment on record (``core.funding``)."""
+        the funding it paid since the last payment on record (``core.funding``). The venue's
+        reports already received are applied first, and none is applied while it reads the
+        venue and books what it read: a fill is never both reported and found missing."""
+        await self._backlog.settled(venue_name)
         changes = await self.reconciler.reconcile(venue_name)
         await self.funding.catch_up(venue_name)
         return changes
 
     # --------------------------------------------------------------- background
-    async def _consume_reports(self) -> None:
-        subscription = self.bus.subscribe(ExecutionReported, name="engine-reports")
+    async def _consume_reports(self, subscription: Subscription) -> None:
         try:
             async for event in subscription:
                 assert isinstance(event, ExecutionReported)
-                problem = report_problem(event.report)
-                if problem is not None:
-                    log.error("report for %s refused: %s", event.report.client_order_id, problem)
-                    await self._audit("report_refused", {"client_order_id": event.report.client_order_id,
-                                                         "problem": problem}, event.report.venue)
-                    continue
                 try:
-                    # Written behind like the executor's: the venue is the truth once it has
-                    # reported, and the fill itself is recorded durably inside ``apply``.
-                    await self.orders.apply(event.report, actor=event.report.venue, durable=False)
-                except StorageError as exc:  # the storage watch has halted trading; reconciliation recovers it
-                    log.error("report for %s not saved: %s", event.report.client_order_id, exc)
-                except Exception:
-                    log.exception("could not apply report for %s", event.report.client_order_id)
+                    await self._apply_reported(event.report)
+                finally:
+                    self._backlog.done(event.report.venue)
         finally:
-            subscription.close()
+            self._close_inbox()
+
+    def _close_inbox(self) -> None:
+        """Stop reading reports; whoever waits for the ones received stops waiting."""
+        if self._inbox is not None:
+            self._inbox.close()
+            self._inbox = None
+        self._backlog.close()
+
+    async def _apply_reported(self, report: ExecutionReport) -> None:
+        problem = report_problem(report)
+        if problem is not None:
+            log.error("report for %s refused: %s", report.client_order_id, problem)
+            await self._audit("report_refused", {"client_order_id": report.client_order_id, "problem": problem},
+                              report.venue)
+            return
+        try:
+            # Written behind like the executor's: the venue is the truth once it has
+            # reported, and the fill itself is recorded durably inside ``apply``.
+            await self.orders.apply(report, actor=report.venue, durable=False)
+        except StorageError as exc:  # the storage watch has halted trading; reconciliation recovers it
+            log.error("report for %s not saved: %s", report.client_order_id, exc)
+        except Exception:
+            log.exception("could not apply report for %s", report.client_order_id)
 
     async def _refresh_accounts(self) -> None:
         """After fills, re-read balances and positions from the venue, coalescing bursts."""

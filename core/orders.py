@@ -6,6 +6,12 @@ order; ``apply`` is idempotent: fills are deduplicated by fill id, cumulative si
 and a status that would move an order backwards is ignored. A report reaches it by two routes
 (the venue's answer to the executor's call, and the venue's stream on the bus, which may carry
 the same report): each distinct report is applied once, whichever route brings it first.
+
+Reconciliation books, as one fill of its own, what the venue filled that we have not heard of;
+the venue's own report of those fills may still come afterwards. So an order's booked fills
+never add up to more than the venue says it filled: a fill past that is already accounted for,
+and is written to the order's history as such instead of being booked again. Reconciliation of
+a venue also runs alone (``reconciling``): no report of that venue is applied meanwhile.
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from core.events import EventBus, OrderFilled, OrderUpdated
 from core.faults import kill_point
-from core.models import ExecutionReport, Fill, Order, OrderStatus
+from core.models import ZERO, ExecutionReport, Fill, Order, OrderStatus
 from core.storage.errors import DuplicateOrderError, StorageError
 from core.working import WorkingOrders
 
@@ -34,6 +42,59 @@ def report_identity(report: ExecutionReport) -> tuple[object, ...]:
     fill = report.fill
     return (report.client_order_id, report.venue, report.status, report.filled_size, report.avg_price, report.fee,
             report.venue_order_id, report.reason, report.ts, fill.fill_id if fill is not None else None)
+
+
+@dataclass
+class Booked:
+    """The fills booked for one order: their total, and their ids to tell a copy of one of them
+    (ignored, as the database ignores it) from a fill that would take the total past the venue's."""
+
+    size: Decimal = ZERO
+    ids: set[str] = field(default_factory=set)
+
+    def add(self, fill: Fill) -> None:
+        self.size += fill.size
+        self.ids.add(fill.fill_id)
+
+
+class VenueGate:
+    """Reports of one venue are applied side by side; its reconciliation runs alone (but for the
+    reports it applies itself). A reconciliation reads the venue's state and books what it finds
+    missing, so a report applied between that read and the booking would be booked twice.
+    Entering takes no turn of the event loop while no reconciliation runs or waits."""
+
+    def __init__(self) -> None:
+        self.holder: asyncio.Task[Any] | None = None  # the reconciling task
+        self._applying = 0
+        self._idle = asyncio.Event()  # no report being applied
+        self._idle.set()
+        self._open = asyncio.Event()  # no reconciliation running or waiting for the reports in hand
+        self._open.set()
+
+    async def enter(self) -> None:
+        while not self._open.is_set():
+            await self._open.wait()
+        self._applying += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._applying -= 1
+        if not self._applying:
+            self._idle.set()
+
+    @asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        while not self._open.is_set():
+            await self._open.wait()
+        self._open.clear()
+        try:
+            while self._applying:
+                await self._idle.wait()
+            self.holder = asyncio.current_task()
+            yield
+        finally:
+            self.holder = None
+            self._open.set()
 
 
 class DuplicateOrderId(ValueError):
@@ -81,6 +142,8 @@ class OrderManager:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._writes: dict[str, asyncio.Future[None]] = {}
         self._applied: OrderedDict[tuple[object, ...], None] = OrderedDict()
+        self._booked: dict[str, Booked] = {}  # for the orders in ``_orders`` and ``_recent``
+        self._gates: defaultdict[str, VenueGate] = defaultdict(VenueGate)
         self._working = WorkingOrders()
 
     async def load_open(self) -> list[Order]:
@@ -99,11 +162,13 @@ class OrderManager:
         if coid in self._orders or coid in self._recent:
             raise DuplicateOrderId(f"client order id {coid} is already in use")
         self._orders[coid] = order
+        self._booked[coid] = Booked()
         self._working.update(order)
         try:
             await self._store.record_order(order, "created", detail=verdict, actor=actor, new=True)
         except StorageError as exc:  # not written, so never sent: it must not look open either
             self._orders.pop(coid, None)
+            self._booked.pop(coid, None)
             self._working.discard(coid)
             if isinstance(exc, DuplicateOrderError):
                 raise DuplicateOrderId(f"client order id {coid} is already in use") from None
@@ -129,7 +194,8 @@ class OrderManager:
         self._locks.pop(order.client_order_id, None)
         self._recent[order.client_order_id] = order
         if len(self._recent) > RECENT_ORDERS:
-            self._recent.popitem(last=False)
+            forgotten, _ = self._recent.popitem(last=False)
+            self._booked.pop(forgotten, None)
 
     def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
         return [
@@ -137,6 +203,14 @@ class OrderManager:
             for o in self._orders.values()
             if o.is_open and (venue is None or o.venue == venue) and (symbol is None or o.symbol == symbol)
         ]
+
+    @asynccontextmanager
+    async def reconciling(self, venue: str) -> AsyncIterator[None]:
+        """Hold off every report of ``venue`` but the ones this task applies, once those already
+        being applied are done: for a reconciliation, between its read of the venue and its
+        booking of what it read."""
+        async with self._gates[venue].alone():
+            yield
 
     async def apply(self, report: ExecutionReport, actor: str = "venue", *, durable: bool = True) -> Order | None:
         """Fold a venue report into its order. With ``durable=False`` the status row is written
@@ -148,6 +222,18 @@ class OrderManager:
             known = self._orders.get(report.client_order_id) or self._recent.get(report.client_order_id)
             if known is not None:
                 return known
+        gate = self._gates[report.venue]
+        if gate.holder is not None and gate.holder is asyncio.current_task():
+            return await self._apply(report, identity, actor, durable)
+        await gate.enter()
+        try:
+            return await self._apply(report, identity, actor, durable)
+        finally:
+            gate.leave()
+
+    async def _apply(
+        self, report: ExecutionReport, identity: tuple[object, ...], actor: str, durable: bool
+    ) -> Order | None:
         async with self._locks[report.client_order_id]:
             order = await self.get(report.client_order_id)
             if order is None:
@@ -158,7 +244,7 @@ class OrderManager:
             if order.is_open:
                 self._orders[order.client_order_id] = order
             if report.fill is not None:
-                await self._apply_fill(order, report.fill)
+                await self._apply_fill(order, report, report.fill, actor)
             changed = self._merge(order, report)
             self._working.update(order)
             if changed:
@@ -196,13 +282,41 @@ class OrderManager:
         while self._writes:
             await asyncio.gather(*self._writes.values(), return_exceptions=True)
 
-    async def _apply_fill(self, order: Order, fill: Fill) -> None:
+    async def _apply_fill(self, order: Order, report: ExecutionReport, fill: Fill, actor: str) -> None:
+        """Book the fill unless it is booked already: by its id, or in the fill a reconciliation
+        booked for what it found filled at the venue (the booked total would pass the venue's
+        cumulative filled size). The second case is written to the order's history."""
+        booked = await self._booked_for(order)
+        if fill.fill_id in booked.ids:
+            return
+        venue_filled = max(order.filled_size, report.filled_size)
+        if booked.size + fill.size > venue_filled:
+            detail = (f"fill {fill.fill_id} of {fill.size} at {fill.price} already accounted for: "
+                      f"{booked.size} booked of {venue_filled} filled at the venue")
+            log.warning("order %s: %s", order.client_order_id, detail)
+            booked.ids.add(fill.fill_id)
+            await self._write_behind(order, "fill_already_booked", detail, actor)
+            return
         if fill.strategy_id is None and order.strategy_id is not None:
             fill = fill.model_copy(update={"strategy_id": order.strategy_id})
         if await self._store.record_fill(fill):
+            booked.add(fill)
             kill_point("after_fill_record")
             self._portfolio.apply_fill(fill, order.leverage)
             self._bus.publish(OrderFilled(fill))
+
+    async def _booked_for(self, order: Order) -> Booked:
+        """The order's booked fills, read from the database the first time they are needed (an
+        order from before a restart, or one no longer kept in memory)."""
+        coid = order.client_order_id
+        booked = self._booked.get(coid)
+        if booked is None:
+            booked = Booked()
+            for fill in await self._store.load_fills(client_order_id=coid):
+                booked.add(fill)
+            if coid in self._orders or coid in self._recent:
+                self._booked[coid] = booked
+        return booked
 
     def _merge(self, order: Order, report: ExecutionReport) -> tuple[str, str] | None:
         """Fold the report into the order; return (previous status, event name) if it changed."""

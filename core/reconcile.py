@@ -5,6 +5,10 @@ At start-up (and whenever asked) an order the venue does not know either never r
 was still pending_new: rejected) or is gone (canceled); one ahead of us at the venue gets the
 fills we missed as one fill at the price that makes its average the venue's; an order the venue
 has and the database does not is audited, never adopted.
+
+A reconciliation runs alone for its venue (``OrderManager.reconciling``; the engine first lets
+the reports it has already received be applied): a report applied between its read of the venue
+and its booking would have its fill both reported and found missing.
 """
 
 from __future__ import annotations
@@ -75,6 +79,14 @@ class Reconciler:
 
     async def reconcile(self, venue_name: str) -> dict[str, int]:
         """Merge the database with the venue by client order id; record what changed."""
+        async with self._orders.reconciling(venue_name):
+            changes = await self._merge(venue_name)
+        await self._audit("reconciled", {"venue": venue_name, **changes}, "reconcile")
+        return changes
+
+    async def _merge(self, venue_name: str) -> dict[str, int]:
+        """``reconcile`` while no report of the venue is applied: what it reads from the venue
+        and what it books from that are about the same orders and fills."""
         venue = self._venues[venue_name]
         changes = {"updated": 0, "missing": 0, "unknown_at_venue": 0}
         at_venue = {r.client_order_id: r for r in await venue.fetch_open_orders()}
@@ -110,7 +122,6 @@ class Reconciler:
             else:
                 await self._orders.apply(report, actor="reconcile")
         await self.sync_account(venue_name)
-        await self._audit("reconciled", {"venue": venue_name, **changes}, "reconcile")
         return changes
 
     async def sync_account(self, venue_name: str) -> None:
