@@ -12,8 +12,9 @@ level sizes grow with distance and vary at random. Below the best level of each 
 rest on a grid of prices and keep their sizes for a while, so a step changes a few levels of the
 ladder, as an update of a live book does, and the exchange moves or resizes only those. The
 flow is a Poisson stream of market orders whose side leans with the last price move (momentum
-traders) and whose sizes are heavy-tailed, so some sweep several levels. The simulator only says what to place; the venue
-sends it through the matching engine so that the user's orders trade against it.
+traders) and whose sizes are heavy-tailed, so some sweep several levels. The simulator only
+says what to place; the venue sends it through the matching engine so that the user's orders
+trade against it.
 
 Each market draws from its own ``random.Random`` seeded from the venue seed and the symbol (the
 shared ``MarketFactor`` from the seed alone), and ``state``/``restore`` carry them across a

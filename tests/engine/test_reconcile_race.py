@@ -139,6 +139,12 @@ def venue_fill(n: int, size: str) -> Fill:
                 side=Side.BUY, price=D(50_000), size=D(size), ts=n)
 
 
+def venue_reports() -> list[ExecutionReport]:
+    """The venue's own account of the order: two fills of 0.001, the second filling it."""
+    return [report(OrderStatus.PARTIALLY_FILLED, D("0.001"), venue_fill(1, "0.001"), ts=1),
+            report(OrderStatus.FILLED, D("0.002"), venue_fill(2, "0.001"), ts=2)]
+
+
 async def booked(orders: OrderManager, book: Portfolio, db: Database, size: str) -> list[str]:
     """The order's fills add up to ``size`` in the database and the portfolio; returns their ids."""
     fills = await orders.fills(client_order_id="o-1")
@@ -156,8 +162,7 @@ async def test_a_report_after_the_reconciliation_that_booked_its_fill_books_noth
     try:
         at_venue = report(OrderStatus.FILLED, D("0.002"), ts=3)
         await orders.apply(with_missed_fill(order, at_venue, []), actor="reconcile")
-        late = [report(OrderStatus.PARTIALLY_FILLED, D("0.001"), venue_fill(1, "0.001"), ts=1),
-                report(OrderStatus.FILLED, D("0.002"), venue_fill(2, "0.001"), ts=2)]
+        late = venue_reports()
         for each in late:
             await orders.apply(each, actor="paper")
         assert await booked(orders, book, db, "0.002") == ["o-1:reconciled:0.002"]
@@ -189,8 +194,8 @@ async def test_a_reconciled_part_then_the_reports_book_the_rest(tmp_path: Path, 
     try:
         await orders.apply(with_missed_fill(order, report(OrderStatus.PARTIALLY_FILLED, D("0.001"), ts=1), []),
                            actor="reconcile")
-        await orders.apply(report(OrderStatus.PARTIALLY_FILLED, D("0.001"), venue_fill(1, "0.001"), ts=1))
-        await orders.apply(report(OrderStatus.FILLED, D("0.002"), venue_fill(2, "0.001"), ts=2))
+        for each in venue_reports():
+            await orders.apply(each)
         assert await booked(orders, book, db, "0.002") == ["o-1:reconciled:0.001", "paper-2"]
     finally:
         await db.close()
@@ -212,7 +217,7 @@ async def test_after_a_restart_the_fills_on_record_count(tmp_path: Path, clock: 
     """An order from before a restart: the fills it had booked are read from the database, so a
     late report of what a reconciliation booked since is still accounted for."""
     orders, book, db, _ = await manager(tmp_path, clock)
-    await orders.apply(report(OrderStatus.PARTIALLY_FILLED, D("0.001"), venue_fill(1, "0.001"), ts=1))
+    await orders.apply(venue_reports()[0])
     await db.close()
     db = await Database.open(tmp_path / "orders.sqlite", synchronous="NORMAL", clock=clock)
     try:
@@ -221,8 +226,8 @@ async def test_after_a_restart_the_fills_on_record_count(tmp_path: Path, clock: 
         recorded = await again.fills(client_order_id="o-1")
         await again.apply(with_missed_fill(order, report(OrderStatus.FILLED, D("0.002"), ts=3), recorded),
                           actor="reconcile")
-        await again.apply(report(OrderStatus.PARTIALLY_FILLED, D("0.001"), venue_fill(1, "0.001"), ts=1))
-        await again.apply(report(OrderStatus.FILLED, D("0.002"), venue_fill(2, "0.001"), ts=2))
+        for each in venue_reports():
+            await again.apply(each)
         assert await booked(again, book, db, "0.002") == ["paper-1", "o-1:reconciled:0.002"]
     finally:
         await db.close()
