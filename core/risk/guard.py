@@ -110,7 +110,10 @@ class SafetyGuard:
         counts no attempt and stops nothing."""
         book = self._market.book(request.venue, request.symbol)
         market = working.market(request.venue, request.symbol)
-        resting = list(market.orders.values()) if market is not None else []
+        # only the other side's orders can be traded with (self-trade); the orders in flight
+        # beside this one are mostly on its own side
+        side = request.side
+        resting = [o for o in market.orders.values() if o.side is not side] if market is not None else []
         abnormal = self.surveillance.screen(request, resting, book, reduces=reduces, dry_run=dry_run)
         if not dry_run:
             self._stop_runaways()

@@ -52,7 +52,7 @@ from core.storage.audit import (
     verify_connection,
 )
 from core.storage.checks import check_chain
-from core.storage.codec import canonical_json, flat_json, model_row, placeholders
+from core.storage.codec import canonical_json, flat_dump, flat_json, model_row, placeholders
 from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn, dict_rows
 from core.storage.errors import StorageError
 from core.storage.interface import Backend, FaultListener
@@ -277,7 +277,7 @@ class Database:
             raise StorageError(f"order {order.client_order_id}: an order event needs a name")
         if detail is not None:
             detail = redact(detail)
-        payload = order.model_dump(mode="json")
+        payload = flat_dump(order)
         order_row = (*(payload[column] for column in ORDER_COLUMNS), order.is_open)
         event_row = (order.client_order_id, order.updated_ts, event, payload["status"],
                      payload["filled_size"], detail, actor)
@@ -325,7 +325,7 @@ class Database:
 
     async def record_fill(self, fill: Fill) -> bool:
         """Store a fill once: True if it was new, False if ``fill_id`` was already stored."""
-        payload = fill.model_dump(mode="json")
+        payload = flat_dump(fill)
         fill_row = tuple(payload[column] for column in FILL_COLUMNS)
         draft = self._draft("fill", "engine", payload, fill.ts)
         return bool(await self._writer.submit(partial(ops.record_fill_op, fill_row, draft)))

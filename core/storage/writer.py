@@ -5,7 +5,8 @@ With ``synchronous=FULL`` every COMMIT waits for the disk (on PostgreSQL,
 throughput at the disk's fsync rate. Here callers hand an operation to the writer; a write
 that finds the writer idle starts a transaction at once, on the connection's thread, while the
 event loop carries on; whatever queues up meanwhile goes into the next transaction, started
-the moment the previous one commits. Each caller's ``await`` returns only after the COMMIT
+by that thread the moment the previous one commits (not by the event loop, which may be busy
+for a millisecond or more before it reads the news of the commit). Each caller's ``await`` returns only after the COMMIT
 containing its write, so "returned" still means "durable". Writes commit in the order they
 were queued.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +49,7 @@ FaultListener = Callable[[StorageError], None]
 HeadListener = Callable[[tuple[int, str]], None]
 _Outcome = tuple[bool, Any]
 LAZY_WINDOW = 0.002  # seconds; a person placing orders by hand sees no difference
+DRAIN_BATCHES = 8  # transactions in a row on the connection's thread before its other work
 
 
 def _as_storage_error(exc: BaseException) -> BaseException:
@@ -137,13 +140,18 @@ class GroupCommitWriter:
         self._on_fault = on_fault
         self._on_commit = on_commit
         self._fenced: str | None = None
+        # Shared with the connection's thread, under _lock: what is queued, whether a write
+        # someone waits on (or a lazy write's window, or the close) wants a commit now, and
+        # whether a run of transactions (``_drain``) is under way there.
+        self._lock = threading.Lock()
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
-        self._inflight: list[tuple[WriteOp, asyncio.Future[Any]]] = []
-        self._urgent = False
+        self._due = False
+        self._draining = False
+        self._closing = False
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        self._closing = False
         self.batches = 0
         self.writes = 0
 
@@ -157,86 +165,137 @@ class GroupCommitWriter:
             raise StorageError("the database is closed")
         if self._fenced is not None:
             raise StorageError(f"not saved: {self._fenced}")
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((op, future))
         self._idle.clear()
-        if not lazy:
-            self._urgent = True
-            self._dispatch()
-        elif self._timer is None and not self._inflight:
-            self._timer = loop.call_later(LAZY_WINDOW, self._dispatch)
+        with self._lock:
+            self._pending.append((op, future))
+            if lazy:
+                start = False
+                if not self._draining and self._timer is None:
+                    self._timer = loop.call_later(LAZY_WINDOW, self._window_over)
+            else:
+                self._due = True
+                start = not self._draining
+                self._draining = True
+        if start:
+            self._start()
         return future
 
     async def close(self) -> None:
         """Commit everything already queued, then stop."""
         self._closing = True
-        self._dispatch()
+        with self._lock:
+            start = bool(self._pending) and not self._draining
+            self._draining = self._draining or start
+        if start:
+            self._start()
+        self._check_idle()
         await self._idle.wait()
 
     async def fence(self, reason: str) -> None:
         """Refuse every write from now on (``reason`` says why), fail those still queued, and
         return once the transaction under way, if any, has ended."""
         self._fenced = reason
-        pending, self._pending = self._pending, []
+        with self._lock:
+            pending, self._pending = self._pending, []
         self._fail(pending, StorageError(reason))
-        if not self._inflight:
-            self._idle.set()
+        self._check_idle()
         await self._idle.wait()
 
-    def _dispatch(self) -> None:
-        """Start a transaction with what is queued, unless one is running (its end will)."""
+    def _window_over(self) -> None:
+        """A lazy write has waited ``LAZY_WINDOW`` for a write that someone waits on: commit it."""
+        self._timer = None
+        with self._lock:
+            start = bool(self._pending) and not self._draining
+            self._due = self._due or start
+            self._draining = self._draining or start
+        if start:
+            self._start()
+
+    def _start(self) -> None:
+        """Hand ``_drain`` to the connection's thread (``_draining`` is already set)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._inflight:
-            return
-        if not self._pending:
-            self._idle.set()
-            return
-        batch = self._pending[: self._max_batch]
-        del self._pending[: self._max_batch]
-        self._urgent = self._urgent and bool(self._pending)
-        self._inflight = batch
         try:
-            started = self._link.start(apply_batch, [op for op, _ in batch], self._chain)
+            self._link.start(self._drain)
         except StorageError as exc:  # the connection is closed: nothing queued can be saved
-            self._fail([*batch, *self._pending], exc)
-            self._inflight, self._pending = [], []
-            self._idle.set()
-            return
-        started.add_done_callback(self._committed)
+            with self._lock:
+                pending, self._pending = self._pending, []
+                self._draining = self._due = False
+            self._fail(pending, exc)
+            self._check_idle()
 
-    def _committed(self, done: asyncio.Future[list[_Outcome]]) -> None:
-        batch, self._inflight = self._inflight, []
-        error = StorageError("the commit was cancelled") if done.cancelled() else done.exception()
-        if error is not None:
+    def _drain(self, conn: Conn) -> None:
+        """On the connection's thread: transactions one after another while a write wants its
+        commit, each started the moment the previous one commits, without a turn of the event
+        loop in between (a busy loop took a millisecond or more to start the next one). Each
+        transaction's outcome goes to the loop, which resolves its futures. After ``DRAIN_BATCHES``
+        the thread is given back to the connection's other work (a backup, a checkpoint) and
+        the loop starts the next run."""
+        assert self._loop is not None
+        try:
+            for _ in range(DRAIN_BATCHES):
+                with self._lock:
+                    if not self._pending or not (self._due or self._closing or len(self._pending) >= self._max_batch):
+                        break
+                    batch = self._pending[: self._max_batch]
+                    del self._pending[: self._max_batch]
+                    self._due = self._due and bool(self._pending)
+                try:
+                    outcome: tuple[list[_Outcome] | None, BaseException | None] = (
+                        apply_batch(conn, [op for op, _ in batch], self._chain), None)
+                except BaseException as exc:  # noqa: BLE001 - every caller of the batch hears of it
+                    outcome = None, exc
+                self._loop.call_soon_threadsafe(self._committed, batch, *outcome, self._chain.mark())
+        finally:
+            with self._lock:
+                self._draining = False
+            self._loop.call_soon_threadsafe(self._drained)
+
+    def _committed(
+        self, batch: list[tuple[WriteOp, asyncio.Future[Any]]], outcomes: list[_Outcome] | None,
+        error: BaseException | None, head: tuple[int, str],
+    ) -> None:
+        if outcomes is None:
             log.error("group commit of %d writes failed: %s", len(batch), error)
-            self._fail(batch, error)
-            self._fault(error)
-        else:
-            self.batches += 1
-            self.writes += len(batch)
-            fault: BaseException | None = None
-            for (_, future), (ok, value) in zip(batch, done.result(), strict=True):
-                if not ok and fault is None and is_storage_fault(value):
-                    fault = value
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(_as_storage_error(value))
-            if fault is not None:
-                self._fault(fault)
-            if self._on_commit is not None:
-                self._on_commit(self._chain.mark())  # read between transactions: no thread is using it
-        if self._urgent or self._closing or len(self._pending) >= self._max_batch:
-            self._dispatch()
-        elif self._pending:
-            if self._timer is None:
-                self._timer = asyncio.get_running_loop().call_later(LAZY_WINDOW, self._dispatch)
-        else:
+            self._fail(batch, error or StorageError("the commit failed"))
+            self._fault(error or StorageError("the commit failed"))
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        fault: BaseException | None = None
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if not ok and fault is None and is_storage_fault(value):
+                fault = value
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(_as_storage_error(value))
+        if fault is not None:
+            self._fault(fault)
+        if self._on_commit is not None:
+            self._on_commit(head)
+
+    def _drained(self) -> None:
+        """The connection's thread stopped: start again if a write wants its commit (a run
+        that reached ``DRAIN_BATCHES``), wait out the lazy window for lazy writes alone."""
+        with self._lock:
+            start = bool(self._pending) and not self._draining and (self._due or self._closing)
+            self._draining = self._draining or start
+            wait = bool(self._pending) and not self._draining
+        if start:
+            self._start()
+        elif wait and self._timer is None:
+            assert self._loop is not None
+            self._timer = self._loop.call_later(LAZY_WINDOW, self._window_over)
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self._draining and not self._pending:
             self._idle.set()
 
     def _fault(self, error: BaseException) -> None:

@@ -195,7 +195,7 @@ class PaperVenue:
         self._payments: list[FundingPayment] = []
         self._payments_staged = False
         self._flush_handle: asyncio.Handle | None = None
-        self._flushed: asyncio.Future[None] | None = None
+        self._flush_waiters: list[asyncio.Future[None]] = []  # of the flush scheduled
         self._restore()
 
     # ----- set-up and persistence ----------------------------------------------------------
@@ -312,12 +312,11 @@ class PaperVenue:
             self._flush()
             return
         self._flush_handle = loop.call_soon(self._flush)
-        self._flushed = loop.create_future()
 
     def _flush(self) -> None:
         """One transaction for everything staged: the orders' and positions' latest state,
         the balances and the counters."""
-        flushed, self._flushed, self._flush_handle = self._flushed, None, None
+        waiters, self._flush_waiters, self._flush_handle = self._flush_waiters, [], None
         orders, positions = self._staged_orders, self._staged_positions
         self._staged_orders, self._staged_positions = {}, {}
         meta: dict[str, object] = {"fill_seq": self.exchange.fill_seq, "order_seq": self.exchange.order_seq,
@@ -331,18 +330,22 @@ class PaperVenue:
             log.error("paper venue %s: saving its state failed, will retry with the next change: %s", self.name, exc)
             self._staged_orders = {**orders, **self._staged_orders}
             self._staged_positions = {**positions, **self._staged_positions}
-            if flushed is not None and not flushed.done():
-                flushed.set_exception(VenueError(f"{self.name} could not save its state: {exc}"))
-                flushed.exception()  # marked as seen: it is logged above, and there may be no waiter
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(VenueError(f"{self.name} could not save its state: {exc}"))
             return
         kill_point("paper_after_save")
-        if flushed is not None and not flushed.done():
-            flushed.set_result(None)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _saved(self) -> None:
-        """Return once every change staged so far is committed (what "answered" means)."""
-        if self._flushed is not None:
-            await asyncio.shield(self._flushed)
+        """Return once every change staged so far is committed (what "answered" means). Each
+        caller waits on a future of its own, so one that is cancelled cancels nobody else's."""
+        if self._flush_handle is not None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._flush_waiters.append(waiter)
+            await waiter
 
     def _save_simulation(self) -> None:
         trailing = []

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from core.clock import SimClock
+from core.models import Fill, Order
 from core.redact import register_secret
 from core.storage import Database, StorageError, export_audit, verify_audit_file
 from core.storage.audit import GENESIS_HASH, entry_hash, record_text
-from core.storage.codec import canonical_json, flat_json
+from core.storage.codec import canonical_json, flat_dump, flat_json
 from core.storage.ops import ORDER_PAYLOAD_KEYS
 from tests.backends import Store
 from tests.storage.conftest import make_fill, make_order
@@ -41,6 +42,19 @@ def test_an_orders_payload_text_is_its_canonical_json() -> None:
     assert flat_json(payload, ORDER_PAYLOAD_KEYS) == canonical_json(payload)
     del payload["reason"]
     assert flat_json(payload | {"reason": "fine"}, ORDER_PAYLOAD_KEYS) == canonical_json(payload | {"reason": "fine"})
+
+
+@pytest.mark.parametrize("model", [
+    make_order(),
+    make_order(status="canceled", filled_size=Decimal("1E-8"), avg_price=Decimal("-0"), fee=Decimal("1.10"),
+               reason="é \ud800", leverage=3, reduce_only=True, time_in_force="IOC", trailing_offset=Decimal("1E+2")),
+    make_fill(),
+    make_fill(strategy_id="grid", liquidity="maker"),
+])
+def test_a_flat_dump_is_pydantics_json_mode_dump(model: Order | Fill) -> None:
+    dump = flat_dump(model)
+    assert dump == model.model_dump(mode="json")
+    assert [type(value) for value in dump.values()] == [type(value) for value in model.model_dump(mode="json").values()]
 
 
 def test_record_text_is_the_canonical_json_of_the_record() -> None:

@@ -16,7 +16,7 @@ from core.storage import Database, StorageError
 from core.storage.audit import AuditChain, AuditDraft
 from core.storage.dialect import Conn
 from core.storage.errors import DuplicateOrderError
-from core.storage.writer import GroupCommitWriter
+from core.storage.writer import DRAIN_BATCHES, GroupCommitWriter
 from tests.backends import Store
 from tests.storage.conftest import make_fill, make_order
 
@@ -191,6 +191,19 @@ async def test_plain_batches_store_what_one_write_at_a_time_stores(db: Database)
     assert [(e["event"], e["status"]) for e in events] == [("created", "pending_new"), ("open", "open")]
     assert all(e["audit_seq"] for e in events)
     assert (await db.verify_audit()).checked == 600
+
+
+async def test_a_long_run_of_transactions_gives_the_thread_back_and_goes_on(store: Store) -> None:
+    """One write a transaction: the connection's thread runs ``DRAIN_BATCHES`` of them, returns
+    (a backup or a checkpoint may be waiting for it), and the loop starts the next run."""
+    await (await store.open()).close()
+    link = await store.link()
+    writer = GroupCommitWriter(link, AuditChain(), max_batch=1)
+    results = await asyncio.gather(*(writer.queue(_audit_op(n)) for n in range(3 * DRAIN_BATCHES + 1)))
+    await writer.close()
+    await link.close()
+    assert results == list(range(1, 3 * DRAIN_BATCHES + 2))
+    assert writer.batches == 3 * DRAIN_BATCHES + 1
 
 
 async def test_writes_fail_clearly_when_the_connection_is_gone(store: Store) -> None:
