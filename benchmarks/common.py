@@ -18,12 +18,14 @@ def load_average() -> str:
         return "unknown"
 
 
-def queue_wait_s() -> float:
-    """Seconds the calling thread has spent ready to run but waiting for a CPU
-    (``/proc/thread-self/schedstat``, Linux): taken off a wall-clock interval, what is left is
-    the interval as this process made it, without the time its neighbours held the cores."""
+def queue_wait_s(thread: int | None = None) -> float:
+    """Seconds the calling thread (or this process's thread of native id ``thread``) has spent
+    ready to run but waiting for a CPU (``/proc/.../schedstat``, Linux): taken off a wall-clock
+    interval, what is left is the interval as this process made it, without the time its
+    neighbours held the cores."""
+    path = "/proc/thread-self/schedstat" if thread is None else f"/proc/self/task/{thread}/schedstat"
     try:
-        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+        return int(Path(path).read_text().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return float("nan")
 
