@@ -21,6 +21,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.framed_lines import frame_lines
+
 #: a run of text in one style (``None``: the widget's own colours)
 Piece = tuple[str, Style | None]
 Line = list[Piece]
@@ -72,6 +74,7 @@ class StripWidget(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        frame_lines(self)
         self._strips: list[Strip] = []
         self._by_line: dict[tuple[Piece, ...], Strip] = {}
         self._drawn_for: tuple[object, ...] | None = None
