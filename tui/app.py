@@ -47,6 +47,8 @@ from tui.prompt_paint import paint_now
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.shutdown import StopSignals, exit_code
+from tui.strip_cycles import install as install_acyclic_strips
+from tui.unchanged_lines import install as install_unchanged_lines
 from tui.widgets.status_bar import Status
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,8 @@ class OpenTradeApp(App[None]):
         ``freeze_gc``: once started, everything built so far is moved out of the garbage
         collector's passes and the collector is turned on, in case the command paused it for
         the start-up (see ``_started``)."""
+        install_acyclic_strips()
+        install_unchanged_lines()
         super().__init__()
         self.session = session
         self._started_session = False

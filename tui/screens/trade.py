@@ -33,7 +33,10 @@ from tui.widgets.trades_tape import TradesTape
 
 class TradeScreen(OpenTradeScreen):
     TITLE_TEXT = "Trade"
-    AUTO_FOCUS = None
+    #: Nothing has the focus when the screen shows, as after Escape (``None`` would take the app's
+    #: "*": the ticket, a scrolling container, whose focus then repainted all of it on the return
+    #: from another screen and again when b or s moved the focus on to the size field).
+    AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m,slash", "app.choose_market", "Market", id="trade-market"),
         Binding("b", "side('buy')", "Buy", id="trade-buy"),

@@ -21,6 +21,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.framed_lines import frame_lines
+
 #: a run of text in one style (``None``: the widget's own colours)
 Piece = tuple[str, Style | None]
 Line = list[Piece]
@@ -48,6 +50,19 @@ def styled(text: str, spans: Sequence[tuple[int, int, Style | str]]) -> Line:
     return line
 
 
+def _runs(rows: list[int], width: int) -> list[Region]:
+    """Rows (ascending) as regions of consecutive rows: one refresh for a frame's changed lines."""
+    regions: list[Region] = []
+    start = previous = rows[0]
+    for y in rows[1:]:
+        if y != previous + 1:
+            regions.append(Region(0, start, width, previous - start + 1))
+            start = y
+        previous = y
+    regions.append(Region(0, start, width, previous - start + 1))
+    return regions
+
+
 def line_width(line: Line) -> int:
     return cell_len("".join(text for text, _ in line))
 
@@ -59,6 +74,7 @@ class StripWidget(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        frame_lines(self)
         self._strips: list[Strip] = []
         self._by_line: dict[tuple[Piece, ...], Strip] = {}
         self._drawn_for: tuple[object, ...] | None = None
@@ -80,8 +96,8 @@ class StripWidget(Widget):
         width = self.size.width
         changed = [y for y, strip in enumerate(self._strips) if y >= len(before) or strip is not before[y]]
         changed.extend(range(len(self._strips), len(before)))
-        for y in changed:
-            self.refresh(Region(0, y, width, 1))
+        if changed:
+            self.refresh(*_runs(changed, width))
 
     def _drawing_context(self) -> tuple[object, ...]:
         return (self.size, self.visual_style.rich_style, self.app.theme)
@@ -98,12 +114,17 @@ class StripWidget(Widget):
             strips.append(strip)
         self._strips = strips
 
-    def render_line(self, y: int) -> Strip:
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Draws again first when the size, the theme or the widget's colours changed since the
+        last draw: checked once for the lines painted, not for each line."""
         drawn_for = self._drawing_context()
         if drawn_for != self._drawn_for:
             self._drawn_for = drawn_for
             self._by_line = {}
             self._draw_strips()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(self.size.width, self.visual_style.rich_style)
