@@ -33,7 +33,10 @@ from tui.widgets.trades_tape import TradesTape
 
 class TradeScreen(OpenTradeScreen):
     TITLE_TEXT = "Trade"
-    AUTO_FOCUS = None
+    # Nothing has the focus until b, s, o or Tab gives it: the resting state Escape returns to.
+    # None here would mean the app's "*", the ticket's scroll box, whose focus restyled the
+    # ticket's 68 widgets before the first frame (21 ms of CPU) for no visible change.
+    AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m,slash", "app.choose_market", "Market", id="trade-market"),
         Binding("b", "side('buy')", "Buy", id="trade-buy"),
