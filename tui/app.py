@@ -23,7 +23,7 @@ import logging
 import signal
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
 from textual.app import App
@@ -31,14 +31,13 @@ from textual.binding import Binding, BindingType
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
-from core.events import Subscription
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
 from core.plugins import registry
 from core.redact import redact
 from core.session import Session
 from themes.registry import DEFAULT_THEME, STYLESHEET, builtin_themes, next_theme, theme_names
-from tui.changes import WATCHED_EVENTS, Changes
+from tui.changes import Changes
 from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.format import show_price, show_size
 from tui.keys import KeyProbe, KeyQueue
@@ -50,6 +49,9 @@ from tui.shutdown import StopSignals, exit_code
 from tui.strip_cycles import install as install_acyclic_strips
 from tui.unchanged_lines import install as install_unchanged_lines
 from tui.widgets.status_bar import Status
+
+if TYPE_CHECKING:
+    from tui.feed import ChangeFeed
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ class OpenTradeApp(App[None]):
         super().__init__()
         self.session = session
         self._started_session = False
-        self._subscription: Subscription | None = None
+        self._feed: ChangeFeed | None = None
         self._requested_theme = theme
         self._requested_screen = screen
         self._restore = restore
@@ -216,7 +218,9 @@ class OpenTradeApp(App[None]):
         self._starting = asyncio.ensure_future(session.start())
         await asyncio.shield(self._starting)
         self._started_session = True
-        self._subscription = session.subscribe(*WATCHED_EVENTS, maxsize=512, name="tui")
+        from tui.feed import ChangeFeed  # the engine's events: the first frame has none to read
+
+        self._feed = ChangeFeed(session)
         saved = {key: await session.get_state(key) for key in (STATE_SCREEN, STATE_MARKET, STATE_THEME)} if self._restore else {}
         self.theme = _known_theme(self._requested_theme or saved.get(STATE_THEME) or session.ui.theme)
         self.set_keymap(session.ui.keymap)
@@ -304,8 +308,8 @@ class OpenTradeApp(App[None]):
         for group in ("boot", "services"):
             self.workers.cancel_group(self, group)
         logging.getLogger().removeHandler(self.log_buffer)
-        if self._subscription is not None:
-            self._subscription.close()
+        if self._feed is not None:
+            self._feed.close()
         if self._starting is not None:
             with contextlib.suppress(Exception):  # a failed start was reported by the boot worker
                 await self._starting
@@ -314,9 +318,9 @@ class OpenTradeApp(App[None]):
     # ------------------------------------------------------------------ rendering
     def render_frame(self) -> None:
         """One frame: drain the bus, announce fills and alerts, redraw the visible main screen."""
-        if not self.is_running or self._subscription is None:  # shutting down, or nothing streams yet
+        if not self.is_running or self._feed is None:  # shutting down, or nothing streams yet
             return
-        changes = Changes.from_events(self._subscription.drain())
+        changes = self._feed.drain()
         self.frames += 1
         self._announce(changes)
         screen = self.screen

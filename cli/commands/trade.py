@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--attach", nargs="?", const="", metavar="URL",
                         help="show a running gateway's engine instead of starting one (URL default: $OPENTRADE_URL, "
                              "else the gateway on the home; token: $OPENTRADE_TOKEN, else the home's)")
-    parser.set_defaults(handler=run)
+    # run() keeps the garbage collector off until the app has started; cli.main leaves it off for it
+    parser.set_defaults(handler=run, keeps_collector_off=True)
 
 
 def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[AppConfig, str | None]:
@@ -59,7 +60,8 @@ def apply_mode(config: AppConfig, venue: str | None, mode: str | None) -> tuple[
 
 
 def run(args: argparse.Namespace, context: Any) -> int:
-    """The app, with the garbage collector off until it has started: the start-up creates
+    """The app, with the garbage collector off until it has started (``cli.main`` turned it off
+    already for `opentrade trade`; `opentrade run` comes here with it on): the start-up creates
     objects that live as long as the app, and the collector's passes over them took about a
     sixth of the time to the first frame. The app freezes them and turns the collector back on
     (``freeze_gc``); the ``finally`` covers a start-up that never gets there.

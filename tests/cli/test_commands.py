@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -46,6 +47,19 @@ def test_help_imports_no_data_ui_or_network_library() -> None:
     done = subprocess.run([sys.executable, "-c", MODULES_AFTER_HELP], capture_output=True, text=True, cwd=ROOT,
                           timeout=120, check=True)
     assert done.stdout.splitlines()[-1] == "[]", done.stdout
+
+
+def test_the_garbage_collector_is_on_again_after_a_command_and_after_an_app_that_did_not_start(tmp_path: Path) -> None:
+    """The command line is read with the collector off; every command but the app's gets it
+    back before it runs, and the app turns it on once started, or when it does not start."""
+    assert gc.isenabled()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert gc.isenabled()
+    assert main(["--home", str(tmp_path), "config", "show", "--json"]) == 0
+    assert gc.isenabled()
+    assert main(["--home", str(tmp_path), "trade", "--venue", "nowhere"]) == 2
+    assert gc.isenabled()
 
 
 def test_config_show_redacts_and_reports_credentials(

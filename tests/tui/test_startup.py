@@ -145,3 +145,37 @@ def test_the_strategies_and_agents_are_imported_off_the_loop_thread() -> None:
     done = subprocess.run([sys.executable, "-c", IMPORTS_SEEN], capture_output=True, text=True, cwd=root,
                           timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+ENGINE_MODULES = ("core.engine", "core.events", "core.stream", "core.views", "core.risk", "core.storage", "exchanges",
+                  "runtime.wiring", "agents", "numpy", "pandas", "aiohttp", "ccxt")
+FIRST_FRAME_IMPORTS = f"""
+import asyncio, sys
+from runtime.session import LocalSession
+from tui.app import OpenTradeApp
+
+seen = []
+
+async def factory():
+    seen.extend(sorted(name for name in sys.modules if name.startswith({ENGINE_MODULES!r})))
+    raise RuntimeError("stop after the first frame")
+
+async def main():
+    app = OpenTradeApp(LocalSession(factory), restore=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.return_code is None:
+            await pilot.pause(0.01)
+
+asyncio.run(main())
+print(seen)
+"""
+
+
+def test_the_first_frame_imports_none_of_the_engine() -> None:
+    """The engine is built once the Trade screen has painted; by then nothing of the engine,
+    its events or its dependencies is imported (they took a tenth of a second of the start-up).
+    A fresh interpreter, so nothing is imported yet."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", FIRST_FRAME_IMPORTS], capture_output=True, text=True, cwd=root,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -7,7 +7,7 @@ from decimal import Decimal
 from core.events import OrderBookUpdated, OrderFilled, RiskAlert, TradePrinted
 from core.models import Fill, OrderBook, Side, Trade
 from themes.registry import builtin_themes, next_theme, theme_names, up_down
-from tui.changes import Changes
+from tui.feed import changes_from
 from tui.widgets.order_book import group_levels, with_own_levels
 
 D = Decimal
@@ -31,8 +31,8 @@ def test_changes_coalesce_market_data_and_keep_every_fill() -> None:
     trade = Trade(venue="paper", symbol="ETH/USDT", ts=0, price=D(1), size=D(1), side=Side.BUY)
     fills = [OrderFilled(Fill(fill_id=str(i), client_order_id="a", venue="paper", symbol="BTC/USDT", side=Side.BUY,
                               price=D(1), size=D(1))) for i in range(3)]
-    changes = Changes.from_events([OrderBookUpdated(book)] * 50 + [TradePrinted(trade)] + fills
-                                  + [RiskAlert("warning", "daily_loss", "80% used")])
+    changes = changes_from([OrderBookUpdated(book)] * 50 + [TradePrinted(trade)] + fills
+                           + [RiskAlert("warning", "daily_loss", "80% used")])
     assert changes.books == {("paper", "BTC/USDT")} and changes.trades == {("paper", "ETH/USDT")}
     assert len(changes.fills) == 3 and changes.orders and changes.positions and changes.risk
     assert changes.market("paper", "BTC/USDT") and not changes.market("paper", "SOL/USDT")
