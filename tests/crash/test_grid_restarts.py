@@ -42,10 +42,12 @@ def assert_known(s: dict, orders: list[dict]) -> None:
 
 def test_a_clean_restart_keeps_the_ladder(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    assert run(home, "grid", "5").returncode == 0
+    done = run(home, "grid", "5")
+    assert done.returncode == 0, done.stderr
     first = state(home)
     before = ladder(first)
-    assert run(home, "grid", "5").returncode == 0
+    done = run(home, "grid", "5")
+    assert done.returncode == 0, done.stderr
     second = state(home)
     after = ladder(second)
     assert len(before) == len(after) == 21
@@ -56,7 +58,8 @@ def test_a_clean_restart_keeps_the_ladder(tmp_path: Path) -> None:
 
 def test_a_grid_killed_ten_times_keeps_one_ladder(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    assert run(home, "grid", str(SECONDS)).returncode == 0
+    done = run(home, "grid", str(SECONDS))
+    assert done.returncode == 0, done.stderr
     rungs = len(ladder(state(home)))
     rng = random.Random(2024)
     kills = 0
@@ -66,7 +69,8 @@ def test_a_grid_killed_ten_times_keeps_one_ladder(tmp_path: Path) -> None:
         done = run(home, "grid", str(SECONDS), kill_at=kill_at)
         assert done.returncode in (0, -signal.SIGKILL), done.stderr
         kills += done.returncode == -signal.SIGKILL
-    assert run(home, "grid", str(SECONDS)).returncode == 0
+    done = run(home, "grid", str(SECONDS))
+    assert done.returncode == 0, done.stderr
     final = state(home)
     assert_consistent(final)
     orders = ladder(final)

@@ -31,6 +31,7 @@ from core.config import (
     StrategyReviewConfig,
     SurveillanceConfig,
 )
+from core.engine import TradingEngine
 from core.models import OrderRequest, OrderType, Side
 from runtime.wiring import build_engine
 
@@ -40,6 +41,8 @@ GRID = StrategyConfig(  # type: ignore[call-arg]
     out_of_range="hold",
 )
 STEP_MS = 1_000
+ANSWER_TIMEOUT_S = 20  # wall time for one step to be answered: far more than a loaded machine needs
+ANSWER_POLL_S = 0.001
 
 
 def config() -> AppConfig:
@@ -93,8 +96,8 @@ async def trade(home: Path, count: int) -> None:
 
 
 async def grid(home: Path, seconds: int) -> None:
-    """The grid trading for ``seconds`` of simulated time, a step per second, each step given
-    time to reach the strategy and its answers to reach the venue."""
+    """The grid trading for ``seconds`` of simulated time, a step per second, the next step
+    taken once the grid has answered this one."""
     saved = home / "clock.txt"
     clock = SimClock(int(saved.read_text()) if saved.exists() else 1_704_067_200_000)
     engine = await build_engine(grid_config(), home, clock=clock)
@@ -104,9 +107,42 @@ async def grid(home: Path, seconds: int) -> None:
             clock.advance(STEP_MS)
             saved.write_text(str(clock.now_ms()))
             engine.venues["paper"].step(STEP_MS / 1000)  # type: ignore[attr-defined]
-            await asyncio.sleep(0.01)
+            await answered(engine)
     finally:
         await engine.close()
+
+
+async def answered(engine: TradingEngine) -> None:
+    """Wait (bounded by wall time, failing loudly) until the engine has answered the step: every
+    event it published dispatched to the strategies, the venue's reports applied (the engine's
+    open orders are the venue's, filled as far), and the grid's answers placed (its ladder is
+    the engine's open grid orders). A fixed wait let a loaded machine stop with a fill of the
+    last step unanswered."""
+    try:
+        async with asyncio.timeout(ANSWER_TIMEOUT_S):
+            await asyncio.sleep(0)  # the venue's own step, woken by the clock's advance, goes first
+            while await unanswered(engine) is not None:
+                await asyncio.sleep(ANSWER_POLL_S)
+    except TimeoutError:
+        raise AssertionError(f"the step was not answered within {ANSWER_TIMEOUT_S} s: {await unanswered(engine)}") from None
+
+
+async def unanswered(engine: TradingEngine) -> str | None:
+    """What the engine has yet to do about the venue's last step, None when nothing."""
+    strategies = engine.strategies
+    assert strategies is not None
+    inbox = strategies._subscription  # noqa: SLF001 - the runner's queue: nothing else says it is read
+    if inbox is not None and len(inbox):
+        return f"{len(inbox)} events not yet dispatched to the strategies"
+    at_venue = {r.client_order_id: r.filled_size for r in await engine.venues["paper"].fetch_open_orders()}
+    in_engine = {o.client_order_id: o.filled_size for o in engine.open_orders()}
+    if at_venue != in_engine:
+        return f"open orders at the venue {sorted(at_venue.items())}, in the engine {sorted(in_engine.items())}"
+    ladder = set(strategies.context("grid").strategy.snapshot()["ladder"])
+    placed = {o.client_order_id for o in engine.open_orders() if o.strategy_id == "grid"}
+    if ladder != placed:
+        return f"the grid's ladder {sorted(ladder)}, its open orders {sorted(placed)}"
+    return None
 
 
 async def state(home: Path) -> dict[str, object]:

@@ -21,6 +21,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input
 
+from agents.scheduler import AnalysisScheduler
 from core.clock import SimClock
 from core.config import AppConfig
 from runtime.session import LocalSession
@@ -81,7 +82,7 @@ async def make_app(app_home: Path, clock: SimClock, session_kind: str) -> AsyncI
 
 async def wait_ready(pilot: Pilot[Any]) -> None:
     """Wait (bounded) for the engine to start, the first screen to mount and the strategies and
-    agents to run."""
+    agents to run, the agents' first decisions made."""
     app = pilot.app
     assert isinstance(app, OpenTradeApp)
     for _ in range(READY_POLLS):
@@ -89,9 +90,18 @@ async def wait_ready(pilot: Pilot[Any]) -> None:
             break
         await pilot.pause(0.01)
     assert app.services_ready, "the app did not start"
+    await until(pilot, lambda: first_analysis_done(app), "the agents' first analysis")
     for widget in app.query(Input):
         widget.cursor_blink = False
     await pilot.pause()
+
+
+def first_analysis_done(app: OpenTradeApp) -> bool:
+    """The analysis team's first cycle, which its start sets going without waiting for it, is
+    over: a test that moves the clock from here finds the decisions stamped with the start's
+    time, made on the start's market, as they are on a quiet machine."""
+    services = app.engine.services
+    return all(service.cycles for service in services if isinstance(service, AnalysisScheduler))
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str = "the awaited change", polls: int = 400) -> None:
