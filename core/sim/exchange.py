@@ -145,15 +145,17 @@ class SimExchange:
         wanted: dict[Hashable, int] = {(side, ticks): lots for side, ticks, lots in levels}
         if len(wanted) < len(levels):
             return self.refill(symbol, levels, ts)
-        for key in resting.keys() - wanted.keys():
+        for key in [key for key in resting if key not in wanted]:
             engine.cancel(resting.pop(key).oid, "book refreshed")
-        alone = engine.rests_alone
         for key, lots in wanted.items():
             level = resting.get(key)
             if level is not None:
-                if alone(level) and lots > 0:
+                # alone at its price (``engine.rests_alone``, inline: ~40 levels a step of each
+                # market): its place in the queue is no one's business
+                queue = level.level
+                if lots > 0 and level.status == _OPEN and queue is not None and queue.total == level.remaining:
                     if level.remaining != lots:
-                        engine.resize(level, lots)  # alone at its price: its place in the queue is no one's business
+                        engine.resize(level, lots)
                     continue
                 engine.cancel(level.oid, "book refreshed")
             side, ticks = cast("tuple[int, int]", key)
