@@ -152,6 +152,8 @@ class _Market:
         self.day_of: tuple[object, Candle] | None = None
         self.day_before: list[Candle] = []  # up to 24, oldest first
         self.day_volume: list[float] = []  # of the 23 newest of them, newest first
+        # the hour the 24-hour change is from, its open, and that at the market's precision
+        self.day_reference: tuple[Candle, float, Decimal] | None = None
 
     @property
     def symbol(self) -> str:
@@ -704,8 +706,18 @@ class PaperVenue:
         self._publish(TickerUpdated(Ticker.trusted(
             self.name, market.symbol, now, engine.price_of(bids[0][0]) if bids else None,
             engine.price_of(asks[0][0]) if asks else None, market.last, market.mark, volume,
-            market.instrument.round_price(Decimal(str(start.open))) if start else None, start.ts if start else None,
+            self._reference(market, start) if start else None, start.ts if start else None,
         )))
+
+    @staticmethod
+    def _reference(market: _Market, start: Candle) -> Decimal:
+        """The open of the hour the 24-hour change is from, at the market's precision: the same
+        hour for an hour of tickers (its open moves only when older history joins it)."""
+        cached = market.day_reference
+        if cached is None or cached[0] is not start or cached[1] != start.open:
+            cached = market.day_reference = (start, start.open,
+                                             market.instrument.round_price(Decimal(str(start.open))))
+        return cached[2]
 
     @staticmethod
     def _day(market: _Market, hourly: deque[Candle], newest: Candle) -> list[Candle]:
