@@ -142,9 +142,14 @@ class MarketCache:
         elif isinstance(event, TradePrinted):
             trade = event.trade
             key = (trade.venue, trade.symbol)
-            self._trades.setdefault(key, deque(maxlen=MAX_TRADES)).append(trade)
+            tape = self._trades.get(key)
+            if tape is None:
+                tape = self._trades[key] = deque(maxlen=MAX_TRADES)
+            tape.append(trade)
+            # converted once for the timeframes' candles: hundreds of trades a second
+            ts, price, size = trade.ts, float(trade.price), float(trade.size)
             for builder in self._builders(key).values():
-                builder.add(trade.ts, float(trade.price), float(trade.size))
+                builder.add(ts, price, size)
         elif isinstance(event, TickerUpdated):
             self._tickers[(event.ticker.venue, event.ticker.symbol)] = event.ticker
         elif isinstance(event, ConnectionChanged):

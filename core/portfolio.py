@@ -79,6 +79,7 @@ class Portfolio:
         self._day: int | None = None
         self._day_start: dict[str, Decimal] = {}
         self._valued: dict[str, tuple[Decimal, bool]] | None = None
+        self._valued_by: set[Key] = set()  # the marks that valuation read (or looked for)
         self.revision = 0  # moves with every change of equity, the day's start or the peak
         self._restored_spot: dict[Key, Position] = {}
         self._peak = ZERO
@@ -195,10 +196,17 @@ class Portfolio:
             raise ValueError(f"mark price for {symbol} on {venue} must be greater than 0, got {price}")
         self._roll_day()
         key = (venue, symbol)
+        known = key in self._marks
         self._marks[key] = price
         position = self._positions.get(key)
         if position is not None:
             self._apply_mark(position, self._require(venue, symbol))
+        elif known and self._valued is not None and key not in self._valued_by:
+            # Equity does not read this mark (no position, no holding priced by it): the
+            # valuation, the day's start and the peak stand. Every ticker of every market comes
+            # here, and most marks are of markets without a position.
+            self.revision += 1
+            return
         self._after_change()
 
     def accounting_state(self) -> str:
@@ -423,12 +431,16 @@ class Portfolio:
                                 instrument.contract_size, position.leverage, self._mmr)
 
     def _asset_price(self, venue: str, asset: str) -> Decimal | None:
-        quote = self.quote_currency
-        for symbol in (f"{asset}/{quote}", f"{asset}/{quote}:{quote}"):
-            price = self._marks.get((venue, symbol))
+        for key in self._price_keys(venue, asset):
+            price = self._marks.get(key)
             if price is not None:
                 return price
         return None
+
+    def _price_keys(self, venue: str, asset: str) -> tuple[Key, Key]:
+        """The marks that price ``asset`` in the quote currency, the first one known first."""
+        quote = self.quote_currency
+        return (venue, f"{asset}/{quote}"), (venue, f"{asset}/{quote}:{quote}")
 
     def to_quote(self, venue: str, amount: Decimal, currency: str) -> Decimal:
         if currency == self.quote_currency or not amount:
@@ -459,13 +471,18 @@ class Portfolio:
 
     def _value_venues(self) -> dict[str, tuple[Decimal, bool]]:
         venues: dict[str, tuple[Decimal, bool]] = {}
+        read = self._valued_by = set()
         for venue, assets in self._balances.items():
             total, complete = ZERO, True
             for asset, balance in assets.items():
                 amount = balance.total
                 if not amount:
                     continue
-                price = ONE if asset == self.quote_currency else self._asset_price(venue, asset)
+                if asset == self.quote_currency:
+                    price: Decimal | None = ONE
+                else:
+                    read.update(self._price_keys(venue, asset))
+                    price = self._asset_price(venue, asset)
                 if price is None:
                     complete = False
                     self._warn_unvalued(venue, asset)
@@ -475,6 +492,7 @@ class Portfolio:
         for (venue, symbol), position in self._positions.items():
             instrument = self._instruments[(venue, symbol)]
             if instrument.is_perpetual:
+                read.update(self._price_keys(venue, instrument.quote))
                 total, complete = venues.get(venue, (ZERO, True))
                 venues[venue] = (total + self.to_quote(venue, position.unrealized_pnl, instrument.quote), complete)
         return venues

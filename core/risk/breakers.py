@@ -121,6 +121,8 @@ class CircuitBreakers:
         self._last_data: dict[tuple[str, str], int] = {}
         self._stale_suspects: set[tuple[str, str]] = set()
         self._ranges: dict[tuple[str, str], _Range] = {}
+        # price_move_pct and its Decimal, made again when the limit is changed in place
+        self._move_limit: tuple[float, Decimal] = (config.price_move_pct, Decimal(str(config.price_move_pct)))
         self._rejections: dict[str, TimeWindow] = {}
         self._venue_calls: dict[str, deque[tuple[int, bool]]] = {}
         self._venue_failures: dict[str, int] = {}
@@ -218,6 +220,7 @@ class CircuitBreakers:
     # -- events -------------------------------------------------------------------------------
 
     def _on_market(self, event: Event) -> None:
+        now = self._clock.now_ms()
         if isinstance(event, OrderBookUpdated):
             key = (event.venue, event.symbol)
         else:
@@ -226,16 +229,21 @@ class CircuitBreakers:
             key = (ticker.venue, ticker.symbol)
             price = ticker.mark if ticker.mark is not None else ticker.last
             if price is not None and price > 0:
-                self._watch_move(key, price)
-        self._last_data[key] = self._clock.now_ms()
+                self._watch_move(key, price, now)
+        self._last_data[key] = now
 
-    def _watch_move(self, key: tuple[str, str], price: Decimal) -> None:
+    def _watch_move(self, key: tuple[str, str], price: Decimal, now: int) -> None:
         window = self._ranges.get(key)
         if window is None:
             window = self._ranges[key] = _Range(int(self._config.price_move_window * 1000))
-        low, high = window.add(self._clock.now_ms(), price)
+        low, high = window.add(now, price)
         move = (high - low) / low
-        if move >= Decimal(str(self._config.price_move_pct)):
+        limit, limit_decimal = self._move_limit
+        if limit != self._config.price_move_pct:
+            limit = self._config.price_move_pct
+            limit_decimal = Decimal(str(limit))
+            self._move_limit = (limit, limit_decimal)
+        if move >= limit_decimal:
             venue, symbol = key
             self.trip(BreakerLevel.SYSTEM, "price_move", f"{venue}:{symbol}",
                       f"{symbol} on {venue} moved {pct(move)} (between {low} and {high}) within "

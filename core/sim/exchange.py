@@ -28,7 +28,7 @@ from typing import cast
 from pydantic import ValidationError
 
 from core.ledger import Book
-from core.matching import BUY, EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult, Status
+from core.matching import BUY, SELL, EngineOrder, Kind, MatchFill, MatchingEngine, MatchResult, Status
 from core.models import (
     ZERO,
     ExecutionReport,
@@ -114,7 +114,8 @@ class SimExchange:
         self.order_seq = 0
         self.open: dict[str, SimOrder] = {}
         self._engines: dict[str, MatchingEngine] = {}
-        # the market's resting levels by (side, ticks)
+        # the market's resting levels by price in ticks signed by side (BUY 1, SELL -1; an int
+        # hashes faster than a pair, for ~40 levels a step), and duplicates of a price by order
         self._liquidity: dict[str, dict[Hashable, EngineOrder]] = {}
 
     # ----- markets -------------------------------------------------------------------------
@@ -142,21 +143,24 @@ class SimExchange:
         engine = self._engines[symbol]
         resting = self._liquidity[symbol]
         levels = levels if isinstance(levels, list) else list(levels)
-        wanted: dict[Hashable, int] = {(side, ticks): lots for side, ticks, lots in levels}
+        wanted: dict[Hashable, int] = {side * ticks: lots for side, ticks, lots in levels}
         if len(wanted) < len(levels):
             return self.refill(symbol, levels, ts)
-        for key in resting.keys() - wanted.keys():
+        for key in [key for key in resting if key not in wanted]:
             engine.cancel(resting.pop(key).oid, "book refreshed")
-        alone = engine.rests_alone
         for key, lots in wanted.items():
             level = resting.get(key)
             if level is not None:
-                if alone(level) and lots > 0:
+                # alone at its price (``engine.rests_alone``, inline: ~40 levels a step of each
+                # market): its place in the queue is no one's business
+                queue = level.level
+                if lots > 0 and level.status == _OPEN and queue is not None and queue.total == level.remaining:
                     if level.remaining != lots:
-                        engine.resize(level, lots)  # alone at its price: its place in the queue is no one's business
+                        engine.resize(level, lots)
                     continue
                 engine.cancel(level.oid, "book refreshed")
-            side, ticks = cast("tuple[int, int]", key)
+            ticks = cast("int", key)
+            side, ticks = (BUY, ticks) if ticks > 0 else (SELL, -ticks)
             best = engine.best_ask() if side == BUY else engine.best_bid()
             if best is not None and (ticks >= best if side == BUY else ticks <= best):
                 return self.refill(symbol, levels, ts)
@@ -166,8 +170,9 @@ class SimExchange:
 
     def refill(self, symbol: str, levels: list[tuple[int, int, int]], ts: int) -> list[Change]:
         """Cancel all the market's liquidity and place ``levels`` in order, each trading with
-        the orders of ours it crosses. A price given twice rests twice (the second under its
-        order id, never wanted again: the next replacement cancels it)."""
+        the orders of ours it crosses. A price given twice rests twice (the second keyed by the
+        order itself, whose id could be a signed price, never wanted again: the next replacement
+        cancels it)."""
         engine = self._engines[symbol]
         resting = self._liquidity[symbol]
         for level in resting.values():
@@ -180,8 +185,8 @@ class SimExchange:
             if result.fills:
                 changes += self.settle(symbol, result, ts)
             if level.status == _OPEN:
-                key: Hashable = (side, ticks)
-                resting[level.oid if key in resting else key] = level
+                key: Hashable = side * ticks
+                resting[level if key in resting else key] = level
         return changes
 
     def update_last_price(self, symbol: str, ticks: int, ts: int) -> list[Change]:

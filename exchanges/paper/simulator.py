@@ -182,7 +182,7 @@ class MarketSimulator:
         change in a step of the app's market (the whole ladder did, at a cost of ~0.8 ms a step
         of five markets in placing it again), and the ladder is kept in ``state``."""
         rng = self.rng
-        lognormal = rng.lognormvariate
+        lognormal, uniform = rng.lognormvariate, rng.random
         mid = self.mid_ticks
         half = max(1, round(self.price * HALF_SPREAD * (0.5 + 0.5 * math.exp(self.vol_log)) / self.tick))
         wanted_gap = max(1, round(self.price * LEVEL_GAP / self.tick))
@@ -193,26 +193,28 @@ class MarketSimulator:
         top = self._top_lots()
         redraw = -math.expm1(-dt / LEVEL_LIFE_S)
         best_ask, best_bid = mid + half, mid - half
-        asks, bids = self.ladder[SELL], self.ladder[BUY]
+        # bound once: the loop below runs for ~40 levels of every market step
+        old_ask, old_bid = self.ladder[SELL].get, self.ladder[BUY].get
         new_asks: dict[int, int] = {}
         new_bids: dict[int, int] = {}
         ladder = [(SELL, best_ask, max(1, round(top * lognormal(0.0, 0.35))))]
+        place = ladder.append
         if best_bid > 0:
-            ladder.append((BUY, best_bid, max(1, round(top * lognormal(0.0, 0.35)))))
+            place((BUY, best_bid, max(1, round(top * lognormal(0.0, 0.35)))))
         ask = (best_ask // gap + 1) * gap
         bid = (best_bid - 1) // gap * gap
         for i in range(1, LEVELS):
-            lots = asks.get(ask)
-            if lots is None or rng.random() < redraw:
+            lots = old_ask(ask)
+            if lots is None or uniform() < redraw:
                 lots = max(1, round(top * (1 + 0.25 * i) * lognormal(0.0, 0.35)))
             new_asks[ask] = lots
-            ladder.append((SELL, ask, lots))
+            place((SELL, ask, lots))
             if bid > 0:
-                lots = bids.get(bid)
-                if lots is None or rng.random() < redraw:
+                lots = old_bid(bid)
+                if lots is None or uniform() < redraw:
                     lots = max(1, round(top * (1 + 0.25 * i) * lognormal(0.0, 0.35)))
                 new_bids[bid] = lots
-                ladder.append((BUY, bid, lots))
+                place((BUY, bid, lots))
             ask += gap
             bid -= gap
         self.ladder = {SELL: new_asks, BUY: new_bids}

@@ -62,6 +62,7 @@ import asyncio
 import logging
 import math
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -146,6 +147,13 @@ class _Market:
         self.mark: Decimal = spec.start_price
         self.premium = PremiumIndex()
         self.funding_paid: list[FundingRate] = []
+        # the hours before the open one, for the ticker: taken again when an hour opens or the
+        # hourly candles are laid anew (``_day``)
+        self.day_of: tuple[object, Candle] | None = None
+        self.day_before: list[Candle] = []  # up to 24, oldest first
+        self.day_volume: list[float] = []  # of the 23 newest of them, newest first
+        # the hour the 24-hour change is from, its open, and that at the market's precision
+        self.day_reference: tuple[Candle, float, Decimal] | None = None
 
     @property
     def symbol(self) -> str:
@@ -683,17 +691,44 @@ class PaperVenue:
         engine = market.engine
         bids, asks = engine.depth(BOOK_DEPTH)
         self._publish(OrderBookUpdated.later(self.name, market.symbol, self._make_book, market, now, bids, asks))
-        hourly = list(islice(reversed(market.candles["1h"].candles), 25))
-        volume = Decimal(str(round(sum(c.volume for c in hourly[:24]), 8)))
-        # The 24-hour change starts at the open of the hour in which the day began (a replay
-        # shorter than a day starts at its oldest hour, and the ticker says when).
-        since = now - 24 * HOUR_MS
-        start = next((c for c in reversed(hourly) if c.ts + HOUR_MS > since), None)
+        hourly = market.candles["1h"].candles
+        newest = hourly[-1] if hourly else None
+        if newest is None:
+            volume, start = Decimal(0), None
+        else:
+            before = self._day(market, hourly, newest)
+            # summed newest first, as the 24 hours always were, so the figure is the same
+            volume = Decimal(str(round(sum(market.day_volume, newest.volume), 8)))
+            # The 24-hour change starts at the open of the hour in which the day began (a replay
+            # shorter than a day starts at its oldest hour, and the ticker says when).
+            since = now - 24 * HOUR_MS
+            start = next((c for c in before if c.ts + HOUR_MS > since), newest if newest.ts + HOUR_MS > since else None)
         self._publish(TickerUpdated(Ticker.trusted(
             self.name, market.symbol, now, engine.price_of(bids[0][0]) if bids else None,
             engine.price_of(asks[0][0]) if asks else None, market.last, market.mark, volume,
-            market.instrument.round_price(Decimal(str(start.open))) if start else None, start.ts if start else None,
+            self._reference(market, start) if start else None, start.ts if start else None,
         )))
+
+    @staticmethod
+    def _reference(market: _Market, start: Candle) -> Decimal:
+        """The open of the hour the 24-hour change is from, at the market's precision: the same
+        hour for an hour of tickers (its open moves only when older history joins it)."""
+        cached = market.day_reference
+        if cached is None or cached[0] is not start or cached[1] != start.open:
+            cached = market.day_reference = (start, start.open,
+                                             market.instrument.round_price(Decimal(str(start.open))))
+        return cached[2]
+
+    @staticmethod
+    def _day(market: _Market, hourly: deque[Candle], newest: Candle) -> list[Candle]:
+        """The hours before the open one (oldest first), kept while the same hour is open: the
+        closed hours do not change, and summing their volumes for every ticker of every market
+        cost a tenth of the market's step."""
+        if market.day_of is None or market.day_of[0] is not hourly or market.day_of[1] is not newest:
+            market.day_of = (hourly, newest)
+            market.day_before = list(islice(reversed(hourly), 1, 25))[::-1]
+            market.day_volume = [c.volume for c in islice(reversed(market.day_before), 23)]
+        return market.day_before
 
     def _publishes(self, market: _Market) -> bool:
         return self._bus is not None and (self._subscribed is None or market.symbol in self._subscribed)

@@ -215,6 +215,28 @@ def test_day_start_waits_until_every_holding_has_a_price(clock: SimClock) -> Non
     assert portfolio.daily_pnl() == 0
 
 
+def test_a_holding_is_revalued_by_the_marks_that_price_it_only(clock: SimClock) -> None:
+    """A mark that prices nothing held moves the revision, not the equity; one that prices a
+    holding (the perpetual's, while the spot market has none) revalues it, and a first mark of
+    the spot market takes over."""
+    portfolio = Portfolio(clock)
+    for instrument in (SPOT, PERP, ETH_PERP):
+        portfolio.register_instrument(instrument)
+    portfolio.set_balances("paper", [Balance(asset="USDT", free=D(1000)), Balance(asset="BTC", free=D(1))])
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(500))
+    portfolio.update_mark("paper", "ETH/USDT:USDT", D(20))
+    assert portfolio.equity() == D(1500)
+    revision = portfolio.revision
+    portfolio.update_mark("paper", "ETH/USDT:USDT", D(30))
+    assert portfolio.equity() == D(1500) and portfolio.revision == revision + 1
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(600))
+    assert portfolio.equity() == D(1600) and portfolio.peak_equity() == D(1600)
+    portfolio.update_mark("paper", "BTC/USDT", D(700))
+    assert portfolio.equity() == D(1700)
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(100))
+    assert portfolio.equity() == D(1700)
+
+
 def test_peak_drawdown_and_rebase(portfolio: Portfolio) -> None:
     portfolio.apply_fill(fill(PERP, Side.BUY, "10", "100"))
     portfolio.update_mark("paper", "BTC/USDT:USDT", D(200))
