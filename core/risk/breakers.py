@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from core.config import CircuitBreakerConfig, RiskConfig
@@ -33,6 +34,13 @@ log = logging.getLogger(__name__)
 # Refusals that are a consequence of a halt, not a sign of trouble: counting them would let a
 # tripped breaker feed itself.
 NOT_COUNTED = frozenset({"halted", "breaker", "strategy_halted", "permission"})
+
+
+@lru_cache(maxsize=16)
+def _as_decimal(limit: float) -> Decimal:
+    """A limit of the configuration (a float, changed in place when the trader edits it) as the
+    Decimal the prices are compared with: made once per value, not once per ticker."""
+    return Decimal(str(limit))
 
 
 class BreakerLevel(StrEnum):
@@ -121,8 +129,6 @@ class CircuitBreakers:
         self._last_data: dict[tuple[str, str], int] = {}
         self._stale_suspects: set[tuple[str, str]] = set()
         self._ranges: dict[tuple[str, str], _Range] = {}
-        # price_move_pct and its Decimal, made again when the limit is changed in place
-        self._move_limit: tuple[float, Decimal] = (config.price_move_pct, Decimal(str(config.price_move_pct)))
         self._rejections: dict[str, TimeWindow] = {}
         self._venue_calls: dict[str, deque[tuple[int, bool]]] = {}
         self._venue_failures: dict[str, int] = {}
@@ -238,12 +244,7 @@ class CircuitBreakers:
             window = self._ranges[key] = _Range(int(self._config.price_move_window * 1000))
         low, high = window.add(now, price)
         move = (high - low) / low
-        limit, limit_decimal = self._move_limit
-        if limit != self._config.price_move_pct:
-            limit = self._config.price_move_pct
-            limit_decimal = Decimal(str(limit))
-            self._move_limit = (limit, limit_decimal)
-        if move >= limit_decimal:
+        if move >= _as_decimal(self._config.price_move_pct):
             venue, symbol = key
             self.trip(BreakerLevel.SYSTEM, "price_move", f"{venue}:{symbol}",
                       f"{symbol} on {venue} moved {pct(move)} (between {low} and {high}) within "
