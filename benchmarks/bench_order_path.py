@@ -27,6 +27,13 @@ CPU inside the venue's market steps (one market's step publishes one book update
 ``sim_us_per_step`` (all five markets), ``sim_us_per_update`` (one market) and ``sim_cpu_pct``
 (of one core), beside the process's ``market_cpu_pct`` (the bus, the subscriber, the database
 thread and the loop around them too).
+Where the slowest one-at-a-time orders spent their time (``slowest_orders``, the slowest 1%):
+their mean time in the gate (the checks and the order built), the durable pending_new write
+(from its queueing to the loop's return from it), the venue's acknowledgement and the rest
+(the report applied), and the share of them whose write overlapped a checkpoint of a WAL (the
+repository's or the paper venue's file, each on a thread of its own) or a market step on the
+loop, beside the same shares over all the orders (what chance alone gives): what to look at
+before changing the order path's scheduling. The median order's phases are printed too.
 Run: ``python benchmarks/bench_order_path.py [--quick]``.
 """
 
@@ -136,6 +143,93 @@ class SimMeter:
         del self._venue._step_market  # the class's method again
 
 
+class PhaseMeter:
+    """The phases of each order placed one at a time, and what ran during its durable write:
+    timed by wrapping, on the instances, the order manager's ``record_new``, the venue's
+    ``create_order``, both files' checkpoints and the venue's market step, until ``stop``."""
+
+    PHASES = ("gate", "write", "ack", "rest")
+
+    def __init__(self, engine: Any, venue: Any) -> None:
+        self.orders: list[dict[str, float]] = []
+        self.busy: dict[str, list[tuple[float, float]]] = {"checkpoint": [], "market_step": []}
+        self._current: dict[str, float] = {}
+        self._wrapped: list[tuple[Any, str]] = []
+        self._around(engine.orders, "record_new", "write")
+        self._around(venue, "create_order", "ack")
+        for checkpointer in (engine.db._backend.checkpointer, venue._state._checkpointer):
+            self._during(checkpointer, "_checkpoint", "checkpoint")
+        self._during(venue, "_step_market", "market_step")
+
+    def _around(self, owner: Any, name: str, phase: str) -> None:
+        call = getattr(owner, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            self._current[f"{phase}_start"] = time.perf_counter()
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                self._current[f"{phase}_end"] = time.perf_counter()
+
+        setattr(owner, name, timed)
+        self._wrapped.append((owner, name))
+
+    def _during(self, owner: Any, name: str, kind: str) -> None:
+        call = getattr(owner, name)
+        spans = self.busy[kind]
+
+        def timed(*args: Any) -> None:
+            started = time.perf_counter()
+            try:
+                call(*args)
+            finally:
+                spans.append((started, time.perf_counter()))
+
+        setattr(owner, name, timed)
+        self._wrapped.append((owner, name))
+
+    def start(self) -> None:
+        self._current = {"start": time.perf_counter()}
+
+    def end(self) -> None:
+        current = self._current
+        current["end"] = time.perf_counter()
+        self.orders.append(current)
+
+    def stop(self) -> None:
+        for owner, name in self._wrapped:
+            delattr(owner, name)  # the class's method again
+
+    def phases(self, order: dict[str, float]) -> dict[str, float]:
+        """Milliseconds in each phase."""
+        marks = [order["start"], order["write_start"], order["write_end"], order["ack_start"], order["ack_end"],
+                 order["end"]]
+        gate, write, between, ack, rest = ((b - a) * 1000 for a, b in zip(marks, marks[1:], strict=False))
+        return {"gate": gate, "write": write, "ack": between + ack, "rest": rest}
+
+    def overlapped(self, order: dict[str, float], kind: str) -> bool:
+        start, end = order["write_start"], order["write_end"]
+        return any(a < end and b > start for a, b in self.busy[kind])
+
+    def report(self) -> None:
+        complete = [o for o in self.orders if all(f"{p}_{e}" in o for p in ("write", "ack") for e in ("start", "end"))]
+        if not complete:
+            return
+        complete.sort(key=lambda o: o["end"] - o["start"])
+        slowest = complete[-max(1, len(complete) // 100):]
+        median = self.phases(complete[len(complete) // 2])
+        mean = {p: statistics.mean(self.phases(o)[p] for o in slowest) for p in self.PHASES}
+        emit("slowest_orders", len(slowest), "orders", None,
+             **{f"{p}_ms": round(mean[p], 3) for p in self.PHASES},
+             **{f"write_during_{kind}_pct": self.share(slowest, kind) for kind in self.busy},
+             **{f"median_{p}_ms": round(median[p], 3) for p in self.PHASES},
+             **{f"all_write_during_{kind}_pct": self.share(complete, kind) for kind in self.busy})
+
+    def share(self, orders: list[dict[str, float]], kind: str) -> int:
+        """Percent of ``orders`` whose write overlapped a ``kind`` span."""
+        return round(100 * sum(self.overlapped(o, kind) for o in orders) / len(orders))
+
+
 async def bench(orders: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as home:
         floor = sqlite_floor(Path(home), max(200, orders // 10))
@@ -199,10 +293,14 @@ async def bench(orders: int, concurrency: int) -> None:
             assert order.status is OrderStatus.CANCELED, order
             return elapsed * 1000
 
+        phases = PhaseMeter(engine, venue)
+
         async def timed() -> tuple[float, float]:
             """One order's latency, and the same without its threads' run-queue delay (ms)."""
             before = waited()
+            phases.start()
             latency = await one()
+            phases.end()
             return latency, max(latency - (waited() - before) * 1000, 0.0)
 
         load_before = load_average()
@@ -210,6 +308,7 @@ async def bench(orders: int, concurrency: int) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         measured = [await timed() for _ in range(orders // 2)]
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu - probes["cpu"]
+        phases.stop()
         latencies = [latency for latency, _ in measured]
         own = [latency for _, latency in measured]
         market_rate = market["events"] / wall
@@ -220,6 +319,7 @@ async def bench(orders: int, concurrency: int) -> None:
              load=f"{load_before} -> {load_average()}")
         emit("p50_ms_excl_wait", statistics.median(own), "ms", None)
         emit("p99_ms_excl_wait", p99(own), "ms", None)
+        phases.report()
 
         remaining = orders - orders // 2
         queue = iter(range(remaining))
