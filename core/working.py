@@ -47,11 +47,19 @@ class MarketOrders:
     buys: Decimal = ZERO
     sells: Decimal = ZERO
     adding: int = 0
+    selling: int = 0  # the sells among ``orders`` (reduce-only too): the rest are buys
 
     def on_side(self, side: Side) -> Decimal:
         return self.buys if side.sign > 0 else self.sells
 
+    def has_side(self, side: Side) -> bool:
+        """Whether any of the orders is on ``side``: the self-trade check, which every order
+        passes, looks at the other side's orders only when there are some."""
+        return bool(self.selling) if side.sign < 0 else self.selling < len(self.orders)
+
     def tally(self, share: _Share, direction: int) -> None:
+        if share.sign < 0:
+            self.selling += direction
         if not share.adds:
             return
         self.adding += direction
