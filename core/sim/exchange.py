@@ -267,7 +267,8 @@ class SimExchange:
             return f"unknown symbol {order.symbol} on {self.venue}; markets: {', '.join(self._engines)}"
         instrument = engine.instrument
         try:
-            request = OrderRequest.model_validate({name: getattr(order, name) for name in _REQUEST_FIELDS})
+            request = OrderRequest.of_order(order) or OrderRequest.model_validate(
+                {name: getattr(order, name) for name in _REQUEST_FIELDS})
         except ValidationError as exc:
             return "; ".join(
                 (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
