@@ -94,6 +94,11 @@ def redacted_json(payload: dict[str, Any], text: str | None = None) -> tuple[dic
     return clean, canonical_json(clean)
 
 
+# Each enum member's value, looked up: ``Enum.value`` is a descriptor call (~0.3 us), and an
+# order has four enum fields, dumped twice an order.
+_ENUM_VALUES: dict[Enum, Any] = {}
+
+
 def flat_dump(model: BaseModel) -> dict[str, Any]:
     """``model.model_dump(mode="json")`` of a model whose fields hold only str, int, bool, None,
     Decimal (its ``str``, as pydantic writes it) and enums of those: an order's, twice per order,
@@ -105,8 +110,14 @@ def flat_dump(model: BaseModel) -> dict[str, Any]:
             dump[name] = value
         elif kind is Decimal:
             dump[name] = str(value)
-        elif isinstance(value, Enum) and type(value.value) in _PLAIN:
-            dump[name] = value.value
+        elif isinstance(value, Enum):
+            plain = _ENUM_VALUES.get(value)
+            if plain is None:
+                plain = value.value
+                if type(plain) not in _PLAIN:
+                    return model.model_dump(mode="json")
+                _ENUM_VALUES[value] = plain
+            dump[name] = plain
         else:
             return model.model_dump(mode="json")
     return dump

@@ -32,6 +32,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -82,6 +83,7 @@ from core.storage.sqlite import SqliteBackend
 from core.storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
+_order_columns = itemgetter(*ORDER_COLUMNS)  # an order's row from its flat dump
 
 T = TypeVar("T")
 
@@ -278,7 +280,7 @@ class Database:
         if detail is not None:
             detail = redact(detail)
         payload = flat_dump(order)
-        order_row = (*(payload[column] for column in ORDER_COLUMNS), order.is_open)
+        order_row = (*_order_columns(payload), order.is_open)
         event_row = (order.client_order_id, order.updated_ts, event, payload["status"],
                      payload["filled_size"], detail, actor)
         payload["event"] = event
