@@ -235,7 +235,8 @@ class PaperVenue:
         for position in self._state.positions():
             self._restore_position(position)
         self.exchange.fill_seq = self._state.meta("fill_seq") or 0
-        self.exchange.order_seq = self._state.meta("order_seq") or 0
+        # the orders carry their numbers; a file saved before that kept the count in meta too
+        self.exchange.order_seq = max(self._state.last_seq(), self._state.meta("order_seq") or 0)
         self._steps: int = self._state.meta("steps") or 0
         saved_slot = self._state.meta("funding_slot")
         self._funding_slot: int = saved_slot if saved_slot is not None else self._now() // FUNDING_INTERVAL_MS
@@ -327,8 +328,9 @@ class PaperVenue:
         waiters, self._flush_waiters, self._flush_handle = self._flush_waiters, [], None
         orders, positions = self._staged_orders, self._staged_positions
         self._staged_orders, self._staged_positions = {}, {}
-        meta: dict[str, object] = {"fill_seq": self.exchange.fill_seq, "order_seq": self.exchange.order_seq,
-                                   "funding_slot": self._funding_slot}
+        # not the order count: each order saved carries its number (``VenueState.last_seq``), so a
+        # save of orders alone, the usual one, is one statement
+        meta: dict[str, object] = {"fill_seq": self.exchange.fill_seq, "funding_slot": self._funding_slot}
         if self._payments_staged:
             meta["funding_payments"] = [paid.model_dump(mode="json") for paid in self._payments]
         try:

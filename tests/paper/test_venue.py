@@ -284,6 +284,25 @@ async def test_fill_ids_continue_after_a_restart(make_venue: Callable[..., Harne
     assert a.venue_order_id != b.venue_order_id
 
 
+async def test_the_order_count_continues_after_a_restart(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    """Kept by the orders' own numbers (an order's save is one statement), or by the count an
+    older file kept beside them, whichever is higher."""
+    path = tmp_path / "count.sqlite"
+    first = make_venue(path)
+    for price in ("50000", "50001"):
+        await first.venue.create_order(make_order(BTC, Side.BUY, "0.01", price=price))
+    first.venue.close()
+    second = make_venue(path)
+    assert second.venue.exchange.order_seq == 2
+    third = await second.venue.create_order(make_order(BTC, Side.BUY, "0.01", price="50002"))
+    assert third.venue_order_id == "3"
+    second.venue.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('order_seq', '7')")
+    db.close()
+    assert make_venue(path).venue.exchange.order_seq == 7
+
+
 async def test_duplicate_client_order_id_creates_nothing(make_venue: Callable[..., Harness]) -> None:
     h = make_venue()
     order = make_order(BTC, Side.BUY, "0.01", price="50000")
