@@ -515,9 +515,14 @@ class PaperVenue:
                                    reason=None, venue_order_id=None, updated_ts=now)
         market = self._markets.get(order.symbol)
         stored, changes = self.exchange.submit(order, now, market.mark if market is not None else None)
-        self._after(changes or [Change(stored, None)])
+        changes = changes or [Change(stored, None)]
+        published = self._after(changes)
         fills = [c.fill for c in changes if c.sim is stored and c.fill is not None]
-        return self.exchange.report(stored, fills[-1] if fills else None)
+        fill = fills[-1] if fills else None
+        # the report of the order's last change is its report now, unless an earlier change of
+        # it brought the fill the answer carries (a partial fill, then the rest canceled)
+        last = max(i for i, c in enumerate(changes) if c.sim is stored)
+        return published[last] if changes[last].fill is fill else self.exchange.report(stored, fill)
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport:
         if self.config.latency_ms:
@@ -539,11 +544,11 @@ class PaperVenue:
         """One engine call's fills printed and booked by the exchange, then saved and published."""
         self._after(self.exchange.settle(market.symbol, result, now))
 
-    def _after(self, changes: list[Change]) -> None:
+    def _after(self, changes: list[Change]) -> list[ExecutionReport]:
         """Stage the orders (and the perpetual positions) the changes touched, then publish a
-        report per change."""
+        report per change; returns the reports."""
         if not changes:
-            return
+            return []
         orders = {c.sim.order.client_order_id: c.sim for c in changes}
         positions = {
             symbol: self.exchange.account.position(symbol)
@@ -551,8 +556,10 @@ class PaperVenue:
             if self._markets[symbol].instrument.is_perpetual
         }
         self._save(list(orders.values()), positions)
-        for change in changes:
-            self._publish(ExecutionReported(self.exchange.report_of(change)))
+        reports = [self.exchange.report_of(change) for change in changes]
+        for report in reports:
+            self._publish(ExecutionReported(report))
+        return reports
 
     # ----- the simulation ------------------------------------------------------------------
 

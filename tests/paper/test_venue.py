@@ -148,6 +148,12 @@ async def test_ioc_and_fok(make_venue: Callable[..., Harness]) -> None:
     ioc = await h.venue.create_order(make_order(BTC, Side.BUY, "1", price=str(ask), time_in_force=TimeInForce.IOC))
     assert ioc.status is OrderStatus.CANCELED and Decimal(0) < ioc.filled_size < 1
     assert (await balance_map(h))["USDT"][1] == 0
+    # the answer is the order as it ended, with its last fill; the stream had each change
+    published = [e.report for e in h.of(ExecutionReported) if e.report.client_order_id == ioc.client_order_id]
+    assert published[-1].fill is None and published[-1].status is OrderStatus.CANCELED
+    assert ioc.fill == [r.fill for r in published if r.fill is not None][-1]
+    assert ioc == published[-1].model_copy(update={"fill": ioc.fill})
+    assert fok == [e.report for e in h.of(ExecutionReported) if e.report.client_order_id == fok.client_order_id][-1]
 
 
 async def test_stop_market_triggers_with_the_flow(make_venue: Callable[..., Harness]) -> None:
