@@ -25,11 +25,14 @@ class RiskCheckResult:
 
     @classmethod
     def ok(cls) -> RiskCheckResult:
-        return cls(True)
+        return _APPROVED  # immutable: one for every order that passes
 
     @classmethod
     def reject(cls, rule: str, reason: str) -> RiskCheckResult:
         return cls(False, reason, rule)
+
+
+_APPROVED = RiskCheckResult(True)
 
 
 def money(amount: Decimal, currency: str) -> str:
