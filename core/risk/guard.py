@@ -123,7 +123,8 @@ class SafetyGuard:
         verdict = self.breakers.blocks(request, reduces=reduces) or abnormal
         if verdict is not None:
             return verdict
-        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol), working)
+        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol), working,
+                                   reduces=reduces)
 
     def blockers(self, open_orders: list[Order]) -> list[RiskCheckResult]:
         """Every limit that refuses new exposure right now, whatever the order: the risk state
