@@ -229,7 +229,7 @@ class PaperVenue:
         balances = self._state.balances()
         if balances is None:
             self.exchange.account = Account({asset: (amount, ZERO) for asset, amount in self.config.balances.items()})
-            self._state.save(balances=self._balance_rows())
+            self._state.save(balances=self.exchange.account.amounts())
         else:
             self.exchange.account = Account(balances)
         for position in self._state.positions():
@@ -305,8 +305,6 @@ class PaperVenue:
             builder.prepend(ticks, count + 1)
             market.oldest_ts[timeframe] = ticks[0][0]
 
-    def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:
-        return {b.asset: (b.free, b.used) for b in self.exchange.account.balances()}
 
     def _save(self, orders: list[SimOrder], positions: dict[str, Book | None] | None = None) -> None:
         """Stage the changes for the flush at the end of this loop turn (at once without a loop)."""
@@ -334,7 +332,7 @@ class PaperVenue:
         if self._payments_staged:
             meta["funding_payments"] = [paid.model_dump(mode="json") for paid in self._payments]
         try:
-            self._state.save(orders=orders.values(), balances=self._balance_rows(), positions=positions, meta=meta)
+            self._state.save(orders=orders.values(), balances=self.exchange.account.amounts(), positions=positions, meta=meta)
             self._payments_staged = False
         except Exception as exc:
             log.error("paper venue %s: saving its state failed, will retry with the next change: %s", self.name, exc)
