@@ -18,16 +18,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from core.models import ZERO, Order, Side
 
 Key = tuple[str, str]
 
 
-@dataclass(frozen=True)
-class _Share:
+class _Share(NamedTuple):
     """What one order adds to its market's totals: its market, its side's sign, what is left
-    to fill, and whether it can add to a position (not reduce-only)."""
+    to fill, and whether it can add to a position (not reduce-only). A tuple: made at each
+    change of every order, in a third of a frozen dataclass's time."""
 
     key: Key
     sign: int
