@@ -150,10 +150,10 @@ class VenueState:
         db = self._db
         saved: list[str] = []
         order_rows: list[tuple[Any, ...]] = []
-        for stored in orders:
+        for stored in orders:  # the body without its None fields (their default): a third shorter
             order = stored.order
             order_rows.append((order.client_order_id, order.symbol, order.status.value, int(order.is_open),
-                               order.model_dump_json(), stored.hold.asset, str(stored.hold.amount),
+                               order.model_dump_json(exclude_none=True), stored.hold.asset, str(stored.hold.amount),
                                str(stored.notional), stored.trail_ref, stored.seq))
             saved.append(order.client_order_id)
         rows: dict[tuple[str, str], tuple[str, ...]] = {}
