@@ -272,23 +272,22 @@ class OrderRequest(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderRequest:
-        if self.type.needs_price and self.price is None:
-            raise ValueError(f"a {self.type.value} order needs a price")
-        if self.type.needs_trigger and self.trigger_price is None:
-            raise ValueError(f"a {self.type.value} order needs a trigger price")
-        if self.type is OrderType.TRAILING_STOP and self.trailing_offset is None:
-            raise ValueError("a trailing_stop order needs a trailing offset")
-        if self.type is OrderType.MARKET and self.price is not None:
-            raise ValueError("a market order takes no price")
-        if self.post_only and self.type is not OrderType.LIMIT:
-            raise ValueError("post-only applies to limit orders only")
-        if self.post_only and self.time_in_force is not TimeInForce.GTC:
-            raise ValueError("post-only orders must be GTC")
-        for name in ("price", "trigger_price", "take_profit", "stop_loss"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be greater than 0")
+        problem = _inconsistency(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+    @classmethod
+    def of_order(cls, order: Order) -> OrderRequest | None:
+        """The request ``order`` carries, without a second validation when its fields pass the
+        request's (every order the engine sends was a validated request: a venue checking it
+        again need not pay pydantic for it); None when they do not, for the caller to validate
+        it and so word the problem as pydantic does."""
+        if not (order.size > 0 and (order.trailing_offset is None or order.trailing_offset > 0)
+                and (order.leverage is None or order.leverage >= 1)) or _inconsistency(order) is not None:
+            return None  # the bounds of the fields above (Field(gt=, ge=)), then ``_consistent``'s
+        given = order.__dict__
+        return _trusted(cls, {name: given[name] for name in _REQUEST_FIELDS})
 
     def validate_for(self, instrument: Instrument) -> list[str]:
         """Every way this request breaks the instrument's precision and limits."""
@@ -314,6 +313,31 @@ class OrderRequest(_Model):
 
     def size_problem(self, instrument: Instrument) -> str | None:
         return instrument.size_problem(self.size, self.price or self.trigger_price)
+
+
+_REQUEST_FIELDS = tuple(OrderRequest.model_fields)
+
+
+def _inconsistency(request: OrderRequest | Order) -> str | None:
+    """What makes a request's fields (or an order's: it carries them) contradict each other."""
+    kind = request.type
+    if kind.needs_price and request.price is None:
+        return f"a {kind.value} order needs a price"
+    if kind.needs_trigger and request.trigger_price is None:
+        return f"a {kind.value} order needs a trigger price"
+    if kind is OrderType.TRAILING_STOP and request.trailing_offset is None:
+        return "a trailing_stop order needs a trailing offset"
+    if kind is OrderType.MARKET and request.price is not None:
+        return "a market order takes no price"
+    if request.post_only and kind is not OrderType.LIMIT:
+        return "post-only applies to limit orders only"
+    if request.post_only and request.time_in_force is not TimeInForce.GTC:
+        return "post-only orders must be GTC"
+    for name in ("price", "trigger_price", "take_profit", "stop_loss"):
+        value = getattr(request, name)
+        if value is not None and value <= 0:
+            return f"{name} must be greater than 0"
+    return None
 
 
 class Order(_Model):

@@ -142,7 +142,9 @@ class OrderManager:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._writes: dict[str, asyncio.Future[None]] = {}
         self._applied: OrderedDict[tuple[object, ...], None] = OrderedDict()
-        self._booked: dict[str, Booked] = {}  # for the orders in ``_orders`` and ``_recent``
+        # for the orders in ``_orders`` and ``_recent``; None for an order placed here that has
+        # no fill booked yet (most of them never will: made at its first fill)
+        self._booked: dict[str, Booked | None] = {}
         self._gates: defaultdict[str, VenueGate] = defaultdict(VenueGate)
         self._working = WorkingOrders()
 
@@ -162,7 +164,7 @@ class OrderManager:
         if coid in self._orders or coid in self._recent:
             raise DuplicateOrderId(f"client order id {coid} is already in use")
         self._orders[coid] = order
-        self._booked[coid] = Booked()
+        self._booked[coid] = None
         self._working.update(order)
         try:
             await self._store.record_order(order, "created", detail=verdict, actor=actor, new=True)
@@ -309,14 +311,17 @@ class OrderManager:
         """The order's booked fills, read from the database the first time they are needed (an
         order from before a restart, or one no longer kept in memory)."""
         coid = order.client_order_id
-        booked = self._booked.get(coid)
-        if booked is None:
+        if coid not in self._booked:
             booked = Booked()
             for fill in await self._store.load_fills(client_order_id=coid):
                 booked.add(fill)
             if coid in self._orders or coid in self._recent:
                 self._booked[coid] = booked
-        return booked
+            return booked
+        known = self._booked[coid]
+        if known is None:  # placed here, its first fill
+            known = self._booked[coid] = Booked()
+        return known
 
     def _merge(self, order: Order, report: ExecutionReport) -> tuple[str, str] | None:
         """Fold the report into the order; return (previous status, event name) if it changed."""

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from core.config import CircuitBreakerConfig, RiskConfig
@@ -27,20 +26,13 @@ from core.events import Event, EventBus, OrderBookUpdated, OrderRejected, OrderU
 from core.models import OrderRequest, OrderStatus
 from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
-from core.risk.rules import daily_loss_limit, money, pct
+from core.risk.rules import as_decimal, daily_loss_limit, money, pct
 
 log = logging.getLogger(__name__)
 
 # Refusals that are a consequence of a halt, not a sign of trouble: counting them would let a
 # tripped breaker feed itself.
 NOT_COUNTED = frozenset({"halted", "breaker", "strategy_halted", "permission"})
-
-
-@lru_cache(maxsize=16)
-def _as_decimal(limit: float) -> Decimal:
-    """A limit of the configuration (a float, changed in place when the trader edits it) as the
-    Decimal the prices are compared with: made once per value, not once per ticker."""
-    return Decimal(str(limit))
 
 
 class BreakerLevel(StrEnum):
@@ -244,7 +236,7 @@ class CircuitBreakers:
             window = self._ranges[key] = _Range(int(self._config.price_move_window * 1000))
         low, high = window.add(now, price)
         move = (high - low) / low
-        if move >= _as_decimal(self._config.price_move_pct):
+        if move >= as_decimal(self._config.price_move_pct):
             venue, symbol = key
             self.trip(BreakerLevel.SYSTEM, "price_move", f"{venue}:{symbol}",
                       f"{symbol} on {venue} moved {pct(move)} (between {low} and {high}) within "

@@ -29,7 +29,7 @@ from core.events import AgentDecision, Event, EventBus, TickerUpdated
 from core.models import Instrument, OrderRequest
 from core.portfolio import Portfolio
 from core.ports import Clock
-from core.risk.exposure import only_reduces, projected_size
+from core.risk.exposure import projected_size
 from core.risk.rules import money, pct
 from core.working import WorkingOrders
 
@@ -203,14 +203,14 @@ class DynamicRisk:
         return next((e for e in self.calendar if e.start_ms <= moment < e.end_ms), None)
 
     def screen(
-        self, request: OrderRequest, instrument: Instrument, price: Decimal | None, working: WorkingOrders
+        self, request: OrderRequest, instrument: Instrument, price: Decimal | None, working: WorkingOrders, *,
+        reduces: bool,
     ) -> tuple[str, str] | None:
         """(reason, rule) for an order that adds exposure while a macro event pauses new
         positions, or beyond the limit (working orders on its side included) as cut by
-        volatility or sentiment."""
-        position = self._portfolio.position(request.venue, request.symbol)
-        if not self._config.enabled or only_reduces(request, instrument, position, working,
-                                                         spot_shorts=self._portfolio.spot_shorts):
+        volatility or sentiment. ``reduces``: the order can only shrink its position
+        (``core.risk.exposure.only_reduces``, which the gate has worked out)."""
+        if not self._config.enabled or reduces:
             return None
         paused = self.macro_pause()
         if paused is not None:
@@ -218,6 +218,7 @@ class DynamicRisk:
         factor, why = self.size_factor(request.venue, request.symbol)
         if why is None or price is None:
             return None
+        position = self._portfolio.position(request.venue, request.symbol)
         equity = self._portfolio.equity()
         limit = min(self._risk.max_position_size, equity * Decimal(str(self._risk.max_position_pct)))
         cut = limit * Decimal(str(factor))

@@ -31,7 +31,7 @@ from core.models import Instrument, Order, OrderRequest, Position, RiskState
 from core.risk.exposure import only_reduces, order_price
 from core.risk.manager import RiskManager
 from core.risk.protection import order_level_problem
-from core.risk.rules import OrderContext, RiskCheckResult, pct, price_text
+from core.risk.rules import OrderContext, RiskCheckResult, as_decimal, pct, price_text
 from core.working import WorkingOrders
 
 
@@ -175,7 +175,7 @@ def fat_finger(request: OrderRequest, mark: Decimal | None, band_pct: float) -> 
     """A refusal when the order's limit or trigger price is farther than the band from the mark."""
     if mark is None:
         return None
-    band = Decimal(str(band_pct))
+    band = as_decimal(band_pct)
     for label, value in (("limit price", request.price), ("trigger price", request.trigger_price)):
         if value is not None and abs(value - mark) > mark * band:
             return RiskCheckResult.reject(

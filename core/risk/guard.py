@@ -108,19 +108,23 @@ class SafetyGuard:
         """(reason, rule) when breakers, surveillance or dynamic risk refuse the order; ``reduces``:
         it can only shrink its position. ``dry_run``: the check before a confirmation, which
         counts no attempt and stops nothing."""
-        book = self._market.book(request.venue, request.symbol)
         market = working.market(request.venue, request.symbol)
         # only the other side's orders can be traded with (self-trade); the orders in flight
-        # beside this one are mostly on its own side
+        # beside this one are mostly on its own side, and the book (made on its first read)
+        # is only read to check a market order against them
         side = request.side
-        resting = [o for o in market.orders.values() if o.side is not side] if market is not None else []
+        opposite = side.opposite
+        resting = ([o for o in market.orders.values() if o.side is opposite]
+                   if market is not None and market.has_side(opposite) else [])
+        book = self._market.book(request.venue, request.symbol) if resting else None
         abnormal = self.surveillance.screen(request, resting, book, reduces=reduces, dry_run=dry_run)
         if not dry_run:
             self._stop_runaways()
         verdict = self.breakers.blocks(request, reduces=reduces) or abnormal
         if verdict is not None:
             return verdict
-        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol), working)
+        return self.dynamic.screen(request, instrument, self._market.mark(request.venue, request.symbol), working,
+                                   reduces=reduces)
 
     def blockers(self, open_orders: list[Order]) -> list[RiskCheckResult]:
         """Every limit that refuses new exposure right now, whatever the order: the risk state

@@ -30,7 +30,7 @@ from core.models import Order, RiskState
 from core.portfolio import DAY_MS, Portfolio
 from core.ports import Clock
 from core.risk.gauges import LimitUsage, limits_usage
-from core.risk.rules import OrderRules, RiskCheckResult, daily_loss_limit, money, pct, price_text
+from core.risk.rules import OrderRules, RiskCheckResult, as_decimal, daily_loss_limit, money, pct, price_text
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class RiskManager:
     def _levels_reached(self, loss: Decimal, limit: Decimal) -> dict[str, bool]:
         return {
             "halt": loss >= limit,
-            "reducing": loss >= limit * Decimal(str(self._config.reducing_at_loss_fraction)),
+            "reducing": loss >= limit * as_decimal(self._config.reducing_at_loss_fraction),
         }
 
     def _inputs(self) -> tuple[object, ...]:

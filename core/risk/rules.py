@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from core.config import RiskConfig, TradingConfig
 from core.models import ZERO, Instrument, Order, OrderRequest, Position
@@ -25,11 +25,14 @@ class RiskCheckResult:
 
     @classmethod
     def ok(cls) -> RiskCheckResult:
-        return cls(True)
+        return _APPROVED  # immutable: one for every order that passes
 
     @classmethod
     def reject(cls, rule: str, reason: str) -> RiskCheckResult:
         return cls(False, reason, rule)
+
+
+_APPROVED = RiskCheckResult(True)
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -46,16 +49,27 @@ def price_text(price: Decimal) -> str:
     return f"{price:,.8f}".rstrip("0").rstrip(".") if price < 1 else f"{price:,.2f}"
 
 
+@lru_cache(maxsize=64, typed=True)
+def as_decimal(share: float) -> Decimal:
+    """A limit of the configuration (a float, changed in place when the trader edits it) as the
+    Decimal it is compared with: made once per value (from its shortest repr, so 0.1 is 0.1),
+    not on each of the orders and tickers that compare with it."""
+    return Decimal(str(share))
+
+
 def daily_loss_limit(config: RiskConfig, start_equity: Decimal | None) -> Decimal:
     """The tighter of the absolute daily loss limit and the share of the day's starting equity."""
     limit = config.max_daily_loss
     if start_equity is not None and start_equity > 0:
-        limit = min(limit, start_equity * Decimal(str(config.max_daily_loss_pct)))
+        limit = min(limit, start_equity * as_decimal(config.max_daily_loss_pct))
     return limit
 
 
-@dataclass(frozen=True)
+@dataclass
 class OrderContext:
+    """What the limits read of one order, made for every order that adds exposure: not frozen,
+    as a frozen dataclass sets each field through ``object.__setattr__`` (1.5 us of its 1.7)."""
+
     request: OrderRequest
     instrument: Instrument
     price: Decimal
@@ -118,9 +132,6 @@ class OrderRules:
                 return result
         return RiskCheckResult.ok()
 
-    def _share(self, value: float) -> Decimal:
-        return Decimal(str(value))
-
     def _equity(self, ctx: OrderContext) -> RiskCheckResult | None:
         return self._no_equity(ctx.equity)
 
@@ -148,7 +159,7 @@ class OrderRules:
             ))
         equity = self._portfolio.equity()
         total = sum(projected_exposure(self._portfolio, working).values(), ZERO)
-        if equity > 0 and total >= equity * self._share(self._config.max_total_exposure_pct):
+        if equity > 0 and total >= equity * as_decimal(self._config.max_total_exposure_pct):
             found.append(RiskCheckResult.reject(
                 "max_total_exposure_pct",
                 f"total exposure, positions and working orders included, is {money(total, self._portfolio.quote_currency)}, "
@@ -170,7 +181,7 @@ class OrderRules:
                 "until the UTC day ends",
             )
         start = self._portfolio.start_of_day_equity()
-        if start is not None and start > 0 and loss >= start * self._share(self._config.max_daily_loss_pct):
+        if start is not None and start > 0 and loss >= start * as_decimal(self._config.max_daily_loss_pct):
             return RiskCheckResult.reject(
                 "max_daily_loss_pct",
                 f"today's loss of {money(loss, quote)} is {pct(loss / start)} of the day's starting equity "
@@ -220,7 +231,7 @@ class OrderRules:
                 f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted(ctx)}; "
                 f"the largest position allowed is {money(self._config.max_position_size, quote)}",
             )
-        if projected > ctx.equity * self._share(self._config.max_position_pct):
+        if projected > ctx.equity * as_decimal(self._config.max_position_pct):
             return RiskCheckResult.reject(
                 "max_position_pct",
                 f"this order would take the {ctx.request.symbol} position to {money(projected, quote)}{counted(ctx)}, "
@@ -230,7 +241,7 @@ class OrderRules:
 
     def _symbol_exposure(self, ctx: OrderContext) -> RiskCheckResult | None:
         exposure = ctx.exposures[(ctx.request.venue, ctx.request.symbol)]
-        if exposure > ctx.equity * self._share(self._config.max_symbol_exposure_pct):
+        if exposure > ctx.equity * as_decimal(self._config.max_symbol_exposure_pct):
             notional = self._portfolio.to_quote(ctx.request.venue, ctx.notional, ctx.quote)
             return RiskCheckResult.reject(
                 "max_symbol_exposure_pct",
@@ -242,7 +253,7 @@ class OrderRules:
 
     def _total_exposure(self, ctx: OrderContext) -> RiskCheckResult | None:
         total = sum(ctx.exposures.values(), ZERO)
-        if total > ctx.equity * self._share(self._config.max_total_exposure_pct):
+        if total > ctx.equity * as_decimal(self._config.max_total_exposure_pct):
             return RiskCheckResult.reject(
                 "max_total_exposure_pct",
                 f"this order would take total exposure, positions and working orders included, to "
@@ -259,7 +270,7 @@ class OrderRules:
         if request.stop_loss is not None:
             stop = request.stop_loss
         elif self._trading.auto_protect:
-            stop = ctx.price * (1 - request.side.sign * self._share(self._trading.stop_loss_pct))
+            stop = ctx.price * (1 - request.side.sign * as_decimal(self._trading.stop_loss_pct))
         else:
             return None
         per_unit = abs(ctx.price - stop)

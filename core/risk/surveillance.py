@@ -176,6 +176,8 @@ class Surveillance:
         return None
 
     def _duplicate(self, request: OrderRequest, now: int) -> tuple[str, str] | None:
+        if not self._recent:  # nothing placed within the window (or no window)
+            return None
         span = int(self._config.duplicate_window * 1000)
         while self._recent and self._recent[0].ts <= now - span:
             self._withdrawn.discard(self._recent.popleft().client_order_id)

@@ -40,9 +40,13 @@ class Account:
         self.books: dict[str, Book] = {}
 
     def balances(self) -> list[Balance]:
-        """Every asset ever held; an exhausted amount reads 0 rather than 0E-10."""
-        return [Balance(asset=a, free=self.free.get(a, ZERO) or ZERO, used=self.used.get(a, ZERO) or ZERO)
-                for a in sorted(set(self.free) | set(self.used))]
+        return [Balance(asset=asset, free=free, used=used) for asset, (free, used) in self.amounts().items()]
+
+    def amounts(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """(free, used) of every asset ever held, by asset in order; an exhausted amount reads 0
+        rather than 0E-10. The paper venue saves them with every change: no models to build."""
+        return {a: (self.free.get(a, ZERO) or ZERO, self.used.get(a, ZERO) or ZERO)
+                for a in sorted(set(self.free) | set(self.used))}
 
     def total(self, asset: str) -> Decimal:
         return self.free.get(asset, ZERO) + self.used.get(asset, ZERO)

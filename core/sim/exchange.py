@@ -49,7 +49,7 @@ OURS = "ours"
 STOP_PRICE_BUFFER = Decimal("1.05")  # funds held for a stop assume it may fill 5% past its trigger
 _REQUEST_FIELDS = set(OrderRequest.model_fields)
 _LIMIT, _OPEN = int(Kind.LIMIT), int(Status.OPEN)  # plain ints in the per-step loop
-_STATUS_OF_ENGINE = {
+_STATUS_OF_ENGINE: dict[int, OrderStatus] = {  # by the engine's plain int status
     Status.PENDING: OrderStatus.OPEN,
     Status.FILLED: OrderStatus.FILLED,
     Status.CANCELED: OrderStatus.CANCELED,
@@ -267,7 +267,8 @@ class SimExchange:
             return f"unknown symbol {order.symbol} on {self.venue}; markets: {', '.join(self._engines)}"
         instrument = engine.instrument
         try:
-            request = OrderRequest.model_validate({name: getattr(order, name) for name in _REQUEST_FIELDS})
+            request = OrderRequest.of_order(order) or OrderRequest.model_validate(
+                {name: getattr(order, name) for name in _REQUEST_FIELDS})
         except ValidationError as exc:
             return "; ".join(
                 (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
@@ -377,7 +378,7 @@ class SimExchange:
     def _status_of(engine_order: EngineOrder, order: Order) -> OrderStatus:
         if engine_order.status == Status.OPEN:
             return OrderStatus.PARTIALLY_FILLED if order.filled_size else OrderStatus.OPEN
-        return _STATUS_OF_ENGINE[Status(engine_order.status)]
+        return _STATUS_OF_ENGINE[engine_order.status]
 
     def _fill(self, sim: SimOrder, engine_order: EngineOrder, match: MatchFill, ts: int) -> Change:
         order = sim.order

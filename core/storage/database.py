@@ -32,6 +32,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -52,7 +53,7 @@ from core.storage.audit import (
     verify_connection,
 )
 from core.storage.checks import check_chain
-from core.storage.codec import canonical_json, flat_dump, flat_json, model_row, placeholders
+from core.storage.codec import canonical_json, flat_dump, model_row, placeholders, sorted_flat_json
 from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn, dict_rows
 from core.storage.errors import StorageError
 from core.storage.interface import Backend, FaultListener
@@ -82,6 +83,7 @@ from core.storage.sqlite import SqliteBackend
 from core.storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
+_order_columns = itemgetter(*ORDER_COLUMNS)  # an order's row from its flat dump
 
 T = TypeVar("T")
 
@@ -277,13 +279,13 @@ class Database:
             raise StorageError(f"order {order.client_order_id}: an order event needs a name")
         if detail is not None:
             detail = redact(detail)
-        payload = flat_dump(order)
-        order_row = (*(payload[column] for column in ORDER_COLUMNS), order.is_open)
+        payload = flat_dump(order, ops.ORDER_PAYLOAD_KEYS)  # "event" and "detail" in their places
+        order_row = (*_order_columns(payload), order.is_open)
         event_row = (order.client_order_id, order.updated_ts, event, payload["status"],
                      payload["filled_size"], detail, actor)
         payload["event"] = event
         payload["detail"] = detail
-        draft = self._draft("order", actor, payload, order.updated_ts, flat_json(payload, ops.ORDER_PAYLOAD_KEYS))
+        draft = self._draft("order", actor, payload, order.updated_ts, sorted_flat_json(payload))
         return self._writer.queue(ops.OrderRecord(order_row, event_row, draft, new), lazy=lazy)
 
     async def get_order(self, client_order_id: str) -> Order | None:

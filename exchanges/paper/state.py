@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -118,6 +118,11 @@ class VenueState:
         ).fetchall()
         return [self._stored(row) for row in rows]
 
+    def last_seq(self) -> int:
+        """The highest arrival number of the orders kept: every order the venue numbered is kept."""
+        row = self._db.execute("SELECT MAX(seq) FROM orders").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
     def order(self, client_order_id: str) -> SimOrder | None:
         if client_order_id not in self._ids:
             return None
@@ -145,10 +150,10 @@ class VenueState:
         db = self._db
         saved: list[str] = []
         order_rows: list[tuple[Any, ...]] = []
-        for stored in orders:
+        for stored in orders:  # the body without its None fields (their default): a third shorter
             order = stored.order
             order_rows.append((order.client_order_id, order.symbol, order.status.value, int(order.is_open),
-                               order.model_dump_json(), stored.hold.asset, str(stored.hold.amount),
+                               order.model_dump_json(exclude_none=True), stored.hold.asset, str(stored.hold.amount),
                                str(stored.notional), stored.trail_ref, stored.seq))
             saved.append(order.client_order_id)
         rows: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -157,24 +162,30 @@ class VenueState:
         for key, value in (meta or {}).items():
             rows[("meta", key)] = (json.dumps(value),)
         rows = {row: values for row, values in rows.items() if self._held.get(row) != values}
-        db.execute("BEGIN")
-        try:
-            _replace_rows(db, "orders", order_rows)
-            for symbol, p in (positions or {}).items():
-                if p is None or not p.size:
-                    db.execute("DELETE FROM positions WHERE symbol = ?", (symbol,))
-                else:
-                    db.execute(
-                        "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (symbol, 1 if p.size > 0 else -1, str(abs(p.size)), str(p.entry), p.leverage, str(p.margin()),
-                         str(p.realized + p.funding), p.created_ts, p.updated_ts),
-                    )
-            for table in ("balances", "meta"):
-                _replace_rows(db, table, [(key, *values) for (kind, key), values in rows.items() if kind == table])
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        statements = _replace_statements("orders", order_rows)
+        for symbol, p in (positions or {}).items():
+            if p is None or not p.size:
+                statements.append(("DELETE FROM positions WHERE symbol = ?", (symbol,)))
+            else:
+                statements.append((
+                    "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (symbol, 1 if p.size > 0 else -1, str(abs(p.size)), str(p.entry), p.leverage, str(p.margin()),
+                     str(p.realized + p.funding), p.created_ts, p.updated_ts),
+                ))
+        for table in ("balances", "meta"):
+            statements += _replace_statements(
+                table, [(key, *values) for (kind, key), values in rows.items() if kind == table])
+        if len(statements) == 1:  # a statement alone is a transaction: no BEGIN and COMMIT to pay for
+            db.execute(*statements[0])
+        elif statements:
+            db.execute("BEGIN")
+            try:
+                for statement in statements:
+                    db.execute(*statement)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         self._ids.update(saved)
         self._held.update(rows)
         self._checkpointer.committed()
@@ -183,13 +194,15 @@ class VenueState:
 _ROWS_PER_STATEMENT = 100  # 10 columns an order row: far below SQLite's 32,766 variables
 
 
-def _replace_rows(db: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+def _replace_statements(table: str, rows: list[tuple[Any, ...]]) -> list[tuple[str, Sequence[Any]]]:
     """``INSERT OR REPLACE`` of ``rows`` (all of one width), many to a statement: on the event
     loop each statement gives the GIL away to the database writer's thread and waits to get it
     back, so a save of a dozen orders paid that a dozen times."""
+    statements: list[tuple[str, Sequence[Any]]] = []
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        db.execute(_replace_sql(table, len(chunk[0]), len(chunk)), [value for row in chunk for value in row])
+        statements.append((_replace_sql(table, len(chunk[0]), len(chunk)), [value for row in chunk for value in row]))
+    return statements
 
 
 @lru_cache(maxsize=256)

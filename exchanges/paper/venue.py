@@ -229,13 +229,14 @@ class PaperVenue:
         balances = self._state.balances()
         if balances is None:
             self.exchange.account = Account({asset: (amount, ZERO) for asset, amount in self.config.balances.items()})
-            self._state.save(balances=self._balance_rows())
+            self._state.save(balances=self.exchange.account.amounts())
         else:
             self.exchange.account = Account(balances)
         for position in self._state.positions():
             self._restore_position(position)
         self.exchange.fill_seq = self._state.meta("fill_seq") or 0
-        self.exchange.order_seq = self._state.meta("order_seq") or 0
+        # the orders carry their numbers; a file saved before that kept the count in meta too
+        self.exchange.order_seq = max(self._state.last_seq(), self._state.meta("order_seq") or 0)
         self._steps: int = self._state.meta("steps") or 0
         saved_slot = self._state.meta("funding_slot")
         self._funding_slot: int = saved_slot if saved_slot is not None else self._now() // FUNDING_INTERVAL_MS
@@ -304,8 +305,6 @@ class PaperVenue:
             builder.prepend(ticks, count + 1)
             market.oldest_ts[timeframe] = ticks[0][0]
 
-    def _balance_rows(self) -> dict[str, tuple[Decimal, Decimal]]:
-        return {b.asset: (b.free, b.used) for b in self.exchange.account.balances()}
 
     def _save(self, orders: list[SimOrder], positions: dict[str, Book | None] | None = None) -> None:
         """Stage the changes for the flush at the end of this loop turn (at once without a loop)."""
@@ -327,12 +326,13 @@ class PaperVenue:
         waiters, self._flush_waiters, self._flush_handle = self._flush_waiters, [], None
         orders, positions = self._staged_orders, self._staged_positions
         self._staged_orders, self._staged_positions = {}, {}
-        meta: dict[str, object] = {"fill_seq": self.exchange.fill_seq, "order_seq": self.exchange.order_seq,
-                                   "funding_slot": self._funding_slot}
+        # not the order count: each order saved carries its number (``VenueState.last_seq``), so a
+        # save of orders alone, the usual one, is one statement
+        meta: dict[str, object] = {"fill_seq": self.exchange.fill_seq, "funding_slot": self._funding_slot}
         if self._payments_staged:
             meta["funding_payments"] = [paid.model_dump(mode="json") for paid in self._payments]
         try:
-            self._state.save(orders=orders.values(), balances=self._balance_rows(), positions=positions, meta=meta)
+            self._state.save(orders=orders.values(), balances=self.exchange.account.amounts(), positions=positions, meta=meta)
             self._payments_staged = False
         except Exception as exc:
             log.error("paper venue %s: saving its state failed, will retry with the next change: %s", self.name, exc)
@@ -513,9 +513,14 @@ class PaperVenue:
                                    reason=None, venue_order_id=None, updated_ts=now)
         market = self._markets.get(order.symbol)
         stored, changes = self.exchange.submit(order, now, market.mark if market is not None else None)
-        self._after(changes or [Change(stored, None)])
+        changes = changes or [Change(stored, None)]
+        published = self._after(changes)
         fills = [c.fill for c in changes if c.sim is stored and c.fill is not None]
-        return self.exchange.report(stored, fills[-1] if fills else None)
+        fill = fills[-1] if fills else None
+        # the report of the order's last change is its report now, unless an earlier change of
+        # it brought the fill the answer carries (a partial fill, then the rest canceled)
+        last = max(i for i, c in enumerate(changes) if c.sim is stored)
+        return published[last] if changes[last].fill is fill else self.exchange.report(stored, fill)
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport:
         if self.config.latency_ms:
@@ -537,11 +542,11 @@ class PaperVenue:
         """One engine call's fills printed and booked by the exchange, then saved and published."""
         self._after(self.exchange.settle(market.symbol, result, now))
 
-    def _after(self, changes: list[Change]) -> None:
+    def _after(self, changes: list[Change]) -> list[ExecutionReport]:
         """Stage the orders (and the perpetual positions) the changes touched, then publish a
-        report per change."""
+        report per change; returns the reports."""
         if not changes:
-            return
+            return []
         orders = {c.sim.order.client_order_id: c.sim for c in changes}
         positions = {
             symbol: self.exchange.account.position(symbol)
@@ -549,8 +554,10 @@ class PaperVenue:
             if self._markets[symbol].instrument.is_perpetual
         }
         self._save(list(orders.values()), positions)
-        for change in changes:
-            self._publish(ExecutionReported(self.exchange.report_of(change)))
+        reports = [self.exchange.report_of(change) for change in changes]
+        for report in reports:
+            self._publish(ExecutionReported(report))
+        return reports
 
     # ----- the simulation ------------------------------------------------------------------
 

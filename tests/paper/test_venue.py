@@ -148,6 +148,12 @@ async def test_ioc_and_fok(make_venue: Callable[..., Harness]) -> None:
     ioc = await h.venue.create_order(make_order(BTC, Side.BUY, "1", price=str(ask), time_in_force=TimeInForce.IOC))
     assert ioc.status is OrderStatus.CANCELED and Decimal(0) < ioc.filled_size < 1
     assert (await balance_map(h))["USDT"][1] == 0
+    # the answer is the order as it ended, with its last fill; the stream had each change
+    published = [e.report for e in h.of(ExecutionReported) if e.report.client_order_id == ioc.client_order_id]
+    assert published[-1].fill is None and published[-1].status is OrderStatus.CANCELED
+    assert ioc.fill == [r.fill for r in published if r.fill is not None][-1]
+    assert ioc == published[-1].model_copy(update={"fill": ioc.fill})
+    assert fok == [e.report for e in h.of(ExecutionReported) if e.report.client_order_id == fok.client_order_id][-1]
 
 
 async def test_stop_market_triggers_with_the_flow(make_venue: Callable[..., Harness]) -> None:
@@ -282,6 +288,25 @@ async def test_fill_ids_continue_after_a_restart(make_venue: Callable[..., Harne
     b = await second.venue.create_order(make_order(BTC, Side.BUY, "0.01", OrderType.MARKET))
     assert a.fill is not None and b.fill is not None and a.fill.fill_id != b.fill.fill_id
     assert a.venue_order_id != b.venue_order_id
+
+
+async def test_the_order_count_continues_after_a_restart(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
+    """Kept by the orders' own numbers (an order's save is one statement), or by the count an
+    older file kept beside them, whichever is higher."""
+    path = tmp_path / "count.sqlite"
+    first = make_venue(path)
+    for price in ("50000", "50001"):
+        await first.venue.create_order(make_order(BTC, Side.BUY, "0.01", price=price))
+    first.venue.close()
+    second = make_venue(path)
+    assert second.venue.exchange.order_seq == 2
+    third = await second.venue.create_order(make_order(BTC, Side.BUY, "0.01", price="50002"))
+    assert third.venue_order_id == "3"
+    second.venue.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('order_seq', '7')")
+    db.close()
+    assert make_venue(path).venue.exchange.order_seq == 7
 
 
 async def test_duplicate_client_order_id_creates_nothing(make_venue: Callable[..., Harness]) -> None:

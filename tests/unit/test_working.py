@@ -44,8 +44,11 @@ def check_totals(manager: OrderManager, book: Portfolio) -> None:
     kept, listed = manager.working(), manager.open_orders()
     assert sorted(o.client_order_id for o in kept.orders()) == sorted(o.client_order_id for o in listed)
     for venue, symbol in MARKETS:
+        market = kept.market(venue, symbol)
         for side in Side:
             assert kept.on_side(venue, symbol, side) == walked_on_side(listed, venue, symbol, side)
+            assert (market is not None and market.has_side(side)) == any(
+                o.side is side and (o.venue, o.symbol) == (venue, symbol) for o in listed)
     assert kept.adding_markets() == {(o.venue, o.symbol) for o in listed if not o.reduce_only}
     assert projected_exposure(book, kept) == projected_exposure(book, WorkingOrders.of(listed))
 
