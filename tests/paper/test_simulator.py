@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from decimal import Decimal
+
+import pytest
 
 from core.config import PaperMarketConfig
 from core.matching import BUY, SELL
@@ -80,6 +83,44 @@ def test_a_step_changes_a_few_levels_of_the_ladder() -> None:
         assert len(ladder) == 2 * LEVELS
         assert max(p for s, p, _ in ladder if s == BUY) < sim.mid_ticks < min(p for s, p, _ in ladder if s == SELL)
     assert 2 <= statistics.fmean(changed) <= 10
+
+
+@pytest.mark.parametrize(("symbol", "volatility"), [("BTC/USDT", None), ("SOL/USDT", None), ("XRP/USDT", 0.02)])
+def test_requote_tells_what_changed_from_the_last_ladder(symbol: str, volatility: float | None) -> None:
+    """The last ladder less the levels ``requote`` removed, with those it placed, is the new
+    ladder: through steps of every size (mids that move by less than a gap, by many, and far
+    enough that the grid is laid again: XRP here). After a restart the changes do not start
+    from a ladder anyone holds: the exchange takes the whole of it."""
+    price = Decimal("0.5") if symbol == "XRP/USDT" else None
+    sim = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol=symbol, price=price, volatility=volatility)), 5)
+    sim.advance(0.1)
+    ladder = {side * ticks: lots for side, ticks, lots in sim.quotes(0.1)}
+    placed, gaps = [], set()
+    for step in range(3000):
+        dt = 5.0 if step % 100 == 99 else 0.1
+        if step == 1500:
+            restored = MarketSimulator(sim.spec, 5)
+            restored.restore(json.loads(json.dumps(sim.state())))
+            sim = restored
+        sim.advance(dt)
+        update = sim.requote(dt)
+        assert update.source is sim and update.version == update.since + 1
+        levels = update.levels()
+        if step == 1500:
+            assert update.since != 0, "not the first ladder of a new simulator: not that of the one saved"
+        else:
+            for key in update.removed:
+                del ladder[key]
+            ladder.update(update.placed)
+            assert ladder == {side * ticks: lots for side, ticks, lots in levels}, step
+        ladder = {side * ticks: lots for side, ticks, lots in levels}
+        assert len(levels) == len(ladder) == 2 * LEVELS
+        placed.append(len(update.placed))
+        gaps.add(sim.gap)
+    if volatility is None:
+        assert statistics.fmean(placed) < 12 and len(gaps) == 1
+    else:  # a mid that moves a hundred gaps a step changes the whole ladder
+        assert statistics.fmean(placed) > 30 and len(gaps) > 1
 
 
 def test_state_round_trip_continues_the_same_market() -> None:
