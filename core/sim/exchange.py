@@ -341,7 +341,8 @@ class SimExchange:
         if status.is_terminal:
             self.account.release(sim.hold)
             self.open.pop(sim.order.client_order_id, None)
-            self._open_in[sim.order.symbol].pop(sim.order.client_order_id, None)
+            # (an order of a market no longer traded here is finished without having been open)
+            self._open_in.get(sim.order.symbol, {}).pop(sim.order.client_order_id, None)
 
     def refusal(self, order: Order, mark: Decimal | None) -> str | None:
         """Why the exchange refuses the order before it reaches the book, or None."""

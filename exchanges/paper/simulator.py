@@ -177,13 +177,6 @@ class MarketSimulator:
         self.vol_log = self.leader.vol_log
         return self.leader.price * math.exp(self.basis)
 
-    def quotes(self, dt: float = 0.0) -> list[tuple[int, int, int]]:
-        """(side, price in ticks, lots) of the liquidity ladder around the mid after ``dt``
-        simulated seconds (``requote``), best first, alternating sides so that neither side is
-        placed wholly before the other."""
-        self.requote(dt)
-        return self.levels()
-
     def requote(self, dt: float = 0.0) -> LadderUpdate:
         """Move the liquidity ladder ``dt`` simulated seconds on, and say what changed.
 
@@ -263,8 +256,8 @@ class MarketSimulator:
         return kept
 
     def levels(self) -> list[tuple[int, int, int]]:
-        """The ladder as ``quotes`` gives it: (side, price in ticks, lots), best first,
-        alternating sides."""
+        """(side, price in ticks, lots) of the liquidity ladder ``requote`` laid, best first,
+        alternating sides so that neither side is placed wholly before the other."""
         (best_ask, best_bid), (ask_lots, bid_lots) = self.best, self.best_lots
         ladder = [(SELL, best_ask, ask_lots)]
         if best_bid > 0:
