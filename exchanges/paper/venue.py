@@ -618,6 +618,8 @@ class PaperVenue:
 
     def _close_candles(self, market: _Market, now: int) -> None:
         period = TIMEFRAMES_MS["1m"]
+        if now < market.last_closed_ts + 2 * period:
+            return  # the minute after the last closed one is still open (all but one step a minute)
         for candle in reversed(list(islice(reversed(market.candles["1m"].candles), 2))):
             if candle.ts > market.last_closed_ts and candle.ts + period <= now:
                 market.last_closed_ts = candle.ts
