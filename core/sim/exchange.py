@@ -177,8 +177,8 @@ class SimExchange:
 
     def update_liquidity(self, symbol: str, update: LadderUpdate, ts: int) -> list[Change]:
         """``replace_liquidity`` with ``update.levels()``, told as the levels that changed: the
-        paper venue's ladder changes ~8 of its 40 levels a step, and checking all of them cost
-        more than the rest of the step. Only those are checked, with the levels of the ladder
+        paper venue's ladder changes ~8 of its 40 levels a step, and checking all of them was
+        a third of the market's step. Only those are checked, with the levels of the ladder
         that traded since (resized back, or placed again when gone) and those at the prices of
         our resting orders (placed again behind them, as every refresh does): the others rest
         alone at the size the ladder wants, which a check would leave as they are. So the book
