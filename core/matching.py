@@ -413,6 +413,11 @@ class MatchingEngine:
         order.size += lots - order.remaining
         order.remaining = lots
 
+    @property
+    def trades(self) -> int:
+        """How many fills the book has printed (the last fill's ``seq``)."""
+        return self._trade_seq
+
     def best_bid(self) -> int | None:
         keys = self._bids.keys
         return keys[-1] if keys else None

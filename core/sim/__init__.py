@@ -5,6 +5,6 @@ adds only its own market (a seeded simulation, a live book, replayed candles).
 """
 
 from core.sim.account import Account, Hold
-from core.sim.exchange import Change, SimExchange, SimOrder
+from core.sim.exchange import Change, LadderUpdate, SimExchange, SimOrder
 
-__all__ = ["Account", "Change", "Hold", "SimExchange", "SimOrder"]
+__all__ = ["Account", "Change", "Hold", "LadderUpdate", "SimExchange", "SimOrder"]

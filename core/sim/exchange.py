@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
 
 from pydantic import ValidationError
 
@@ -94,6 +93,36 @@ class Change:
         self.position_entry = position.entry if position is not None else ZERO
 
 
+@dataclass(slots=True, eq=False)
+class LadderUpdate:
+    """A source's new ladder told as what changed since its last one, for ``update_liquidity``:
+    the levels it no longer wants (signed keys: ticks, negative for asks), those it placed or
+    resized as (signed key, lots), and ``levels`` to make the whole ladder, (side, ticks, lots)
+    in placement order, when the exchange needs it. ``source`` and ``since``/``version`` say
+    which ladder the changes start from and which one they make."""
+
+    source: object
+    since: int
+    version: int
+    removed: list[int]
+    placed: list[tuple[int, int]]
+    levels: Callable[[], list[tuple[int, int, int]]]
+
+
+@dataclass(slots=True, eq=False)
+class _Ladder:
+    """What a market's resting liquidity stands for after ``update_liquidity``: the source's
+    ladder (``version``), the lots it wants at each signed key, the keys of its levels that
+    traded since, and the fills the engine had printed then plus those ``settle`` saw since
+    (when the engine printed more, a fill went unseen and the whole ladder is checked)."""
+
+    source: object
+    version: int
+    wanted: dict[int, int]
+    traded: set[int]
+    fills: int
+
+
 Printer = Callable[[str, MatchFill], None]
 
 
@@ -113,16 +142,19 @@ class SimExchange:
         self.fill_seq = 0
         self.order_seq = 0
         self.open: dict[str, SimOrder] = {}
+        self._open_in: dict[str, dict[str, SimOrder]] = {}  # ``open`` by symbol
         self._engines: dict[str, MatchingEngine] = {}
         # the market's resting levels by price in ticks signed by side (BUY 1, SELL -1; an int
         # hashes faster than a pair, for ~40 levels a step), and duplicates of a price by order
         self._liquidity: dict[str, dict[Hashable, EngineOrder]] = {}
+        self._ladders: dict[str, _Ladder] = {}
 
     # ----- markets -------------------------------------------------------------------------
 
     def add_market(self, instrument: Instrument) -> MatchingEngine:
         engine = self._engines[instrument.symbol] = MatchingEngine(instrument)
         self._liquidity[instrument.symbol] = {}
+        self._open_in[instrument.symbol] = {}
         return engine
 
     def engine(self, symbol: str) -> MatchingEngine:
@@ -140,15 +172,66 @@ class SimExchange:
         size). When a level to place would cross the other side (one of our orders, or a crossed
         book), or a price comes twice, every level is placed again from scratch, in order
         (``refill``), so the fills are those the whole refill always made."""
+        self._ladders.pop(symbol, None)
+        return self._replace(symbol, levels if isinstance(levels, list) else list(levels), ts)[0]
+
+    def update_liquidity(self, symbol: str, update: LadderUpdate, ts: int) -> list[Change]:
+        """``replace_liquidity`` with ``update.levels()``, told as the levels that changed: the
+        paper venue's ladder changes ~8 of its 40 levels a step, and checking all of them was
+        a third of the market's step. Only those are checked, with the levels of the ladder
+        that traded since (resized back, or placed again when gone) and those at the prices of
+        our resting orders (placed again behind them, as every refresh does): the others rest
+        alone at the size the ladder wants, which a check would leave as they are. So the book
+        and the fills are those of ``replace_liquidity``. Changes that do not start from the
+        ladder the book holds (the first, another source's, a refill's, a fill the exchange
+        did not see) replace it whole."""
+        ladder = self._ladders.pop(symbol, None)
         engine = self._engines[symbol]
-        resting = self._liquidity[symbol]
-        levels = levels if isinstance(levels, list) else list(levels)
-        wanted: dict[Hashable, int] = {side * ticks: lots for side, ticks, lots in levels}
+        if (ladder is None or ladder.source is not update.source or ladder.version != update.since
+                or ladder.fills != engine.trades):
+            changes, wanted = self._replace(symbol, update.levels(), ts)
+            if wanted is not None:
+                self._ladders[symbol] = _Ladder(update.source, update.version, wanted, set(), engine.trades)
+            return changes
+        wanted, todo = ladder.wanted, dict(update.placed)
+        for key in update.removed:
+            del wanted[key]
+        wanted.update(todo)
+        recheck = ladder.traded
+        for sim in self._open_in[symbol].values():
+            ours = engine.get(sim.order.client_order_id)
+            if ours is not None and ours.status == _OPEN:
+                recheck.add(ours.side * ours.price)
+        for key in recheck:
+            if key not in todo and key in wanted:
+                todo[key] = wanted[key]
+        if not self._requote(engine, self._liquidity[symbol], update.removed, todo.items(), ts):
+            return self.refill(symbol, update.levels(), ts)
+        recheck.clear()
+        ladder.version = update.version
+        self._ladders[symbol] = ladder
+        return []
+
+    def _replace(self, symbol: str, levels: list[tuple[int, int, int]], ts: int) -> tuple[list[Change], dict[int, int] | None]:
+        """``replace_liquidity``, and the lots wanted at each signed key when the levels rest
+        as given (None after a refill)."""
+        wanted = {side * ticks: lots for side, ticks, lots in levels}
         if len(wanted) < len(levels):
-            return self.refill(symbol, levels, ts)
-        for key in [key for key in resting if key not in wanted]:
+            return self.refill(symbol, levels, ts), None
+        resting = self._liquidity[symbol]
+        stale = [key for key in resting if key not in wanted]
+        if not self._requote(self._engines[symbol], resting, stale, wanted.items(), ts):
+            return self.refill(symbol, levels, ts), None
+        return [], wanted
+
+    @staticmethod
+    def _requote(engine: MatchingEngine, resting: dict[Hashable, EngineOrder], stale: Iterable[Hashable],
+                 levels: Iterable[tuple[int, int]], ts: int) -> bool:
+        """Cancel the ``stale`` levels and make each of ``levels`` (signed key, lots) rest as
+        ``replace_liquidity`` says; False, at the first that would cross, for a refill."""
+        for key in stale:
             engine.cancel(resting.pop(key).oid, "book refreshed")
-        for key, lots in wanted.items():
+        for key, lots in levels:
             level = resting.get(key)
             if level is not None:
                 # alone at its price (``engine.rests_alone``, inline: ~40 levels a step of each
@@ -159,14 +242,13 @@ class SimExchange:
                         engine.resize(level, lots)
                     continue
                 engine.cancel(level.oid, "book refreshed")
-            ticks = cast("int", key)
-            side, ticks = (BUY, ticks) if ticks > 0 else (SELL, -ticks)
+            side, ticks = (BUY, key) if key > 0 else (SELL, -key)
             best = engine.best_ask() if side == BUY else engine.best_bid()
             if best is not None and (ticks >= best if side == BUY else ticks <= best):
-                return self.refill(symbol, levels, ts)
+                return False
             level = resting[key] = EngineOrder(None, MARKET, side, _LIMIT, lots, ticks)
             engine.submit(level, ts)
-        return []
+        return True
 
     def refill(self, symbol: str, levels: list[tuple[int, int, int]], ts: int) -> list[Change]:
         """Cancel all the market's liquidity and place ``levels`` in order, each trading with
@@ -210,7 +292,7 @@ class SimExchange:
         if reason is not None:
             order.transition(OrderStatus.REJECTED, ts, reason)
         else:
-            self.open[order.client_order_id] = sim
+            self.open[order.client_order_id] = self._open_in[order.symbol][order.client_order_id] = sim
         return sim
 
     def submit(self, order: Order, ts: int, mark: Decimal | None) -> tuple[SimOrder, list[Change]]:
@@ -240,7 +322,7 @@ class SimExchange:
 
     def restore(self, sim: SimOrder, ts: int) -> None:
         """Put back an open order from before a restart (its funds are still held)."""
-        self.open[sim.order.client_order_id] = sim
+        self.open[sim.order.client_order_id] = self._open_in[sim.order.symbol][sim.order.client_order_id] = sim
         self._engines[sim.order.symbol].submit(self.engine_order(sim), ts)
 
     def cancel(self, client_order_id: str, ts: int, reason: str) -> SimOrder | None:
@@ -259,6 +341,8 @@ class SimExchange:
         if status.is_terminal:
             self.account.release(sim.hold)
             self.open.pop(sim.order.client_order_id, None)
+            # (an order of a market no longer traded here is finished without having been open)
+            self._open_in.get(sim.order.symbol, {}).pop(sim.order.client_order_id, None)
 
     def refusal(self, order: Order, mark: Decimal | None) -> str | None:
         """Why the exchange refuses the order before it reaches the book, or None."""
@@ -353,14 +437,23 @@ class SimExchange:
         changes: list[Change] = []
         moved = False
         printer = self.on_print
+        ladder = self._ladders.get(symbol)
         for match in result.fills:
             if printer is not None:
                 printer(symbol, match)
-            for engine_order in (match.maker, match.taker):
-                sim = engine_order.data
-                if sim is not None:
-                    changes.append(self._fill(sim, engine_order, match, ts))
-                    moved = True
+            maker = match.maker
+            sim = maker.data
+            if sim is not None:
+                changes.append(self._fill(sim, maker, match, ts))
+                moved = True
+            elif ladder is not None:
+                ladder.traded.add(maker.side * maker.price)
+            sim = match.taker.data
+            if sim is not None:
+                changes.append(self._fill(sim, match.taker, match, ts))
+                moved = True
+        if ladder is not None:
+            ladder.fills += len(result.fills)
         for engine_order in result.updated:
             sim = engine_order.data
             if sim is None:

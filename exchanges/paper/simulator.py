@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import Any, cast
 
 from core.matching import BUY, SELL
+from core.sim import LadderUpdate
 from exchanges.paper.markets import MarketSpec
 from exchanges.paper.replay import ReplayPath
 
@@ -56,6 +57,7 @@ HISTORY_MINUTES = 600
 HISTORY_POINTS_PER_MINUTE = 4
 POINTS_PER_CANDLE = 12  # in history further back than the seeded minutes
 MIN_HISTORY_STEP_MS = 15_000
+_DEPTH = tuple(1 + 0.25 * i for i in range(1, LEVELS))  # each level below the best: its size over the best's
 
 
 def _next_log_vol(rng: random.Random, log_vol: float, dt: float) -> float:
@@ -117,8 +119,13 @@ class MarketSimulator:
         self.regime_left = self.rng.expovariate(1 / REGIME_MEAN_S)
         self.pressure = 0.0  # the last move in standard deviations, which the flow follows
         self.gap = 0  # ticks between the ladder's levels below the best; 0 until it is first laid
-        # lots of each level below the best, by price in ticks, best first
-        self.ladder: dict[int, dict[int, int]] = {SELL: {}, BUY: {}}
+        # the levels below the best of each side: the price in ticks of the first (the grid's
+        # nearest to the best) and the lots of each, outwards a gap apart (None: no level there)
+        self.grid_from = {SELL: 0, BUY: 0}
+        self.grid: dict[int, list[int | None]] = {SELL: [], BUY: []}
+        self.best = (0, 0)  # prices in ticks of the best ask and bid (0: none yet)
+        self.best_lots = (0, 0)
+        self.version = 0  # ladders made (``requote``), or laid another way (``restore``)
 
     @property
     def mid_ticks(self) -> int:
@@ -170,54 +177,99 @@ class MarketSimulator:
         self.vol_log = self.leader.vol_log
         return self.leader.price * math.exp(self.basis)
 
-    def quotes(self, dt: float = 0.0) -> list[tuple[int, int, int]]:
-        """(side, price in ticks, lots) of the liquidity ladder around the mid after ``dt``
-        simulated seconds, best first, alternating sides so that neither side is placed wholly
-        before the other.
+    def requote(self, dt: float = 0.0) -> LadderUpdate:
+        """Move the liquidity ladder ``dt`` simulated seconds on, and say what changed.
 
         The best level of each side sits half the spread from the mid with a size drawn anew.
         The others rest on the multiples of ``gap`` ticks beyond it and keep their sizes
         (LEVEL_LIFE_S on average) while the mid moves: a level comes in as the mid moves away
-        from it, one goes out at the far end, and a few are redrawn. So ~7 of the 40 levels
-        change in a step of the app's market (the whole ladder did, at a cost of ~0.8 ms a step
-        of five markets in placing it again), and the ladder is kept in ``state``."""
+        from it, one goes out at the far end, and a few are redrawn. So ~8 of the 40 levels
+        change in a step of the app's market, and only those are what the exchange is told:
+        making all 40 here and checking them there was half of a market's step. The ladder is
+        kept in ``state``."""
         rng = self.rng
         lognormal, uniform = rng.lognormvariate, rng.random
         mid = self.mid_ticks
         half = max(1, round(self.price * HALF_SPREAD * (0.5 + 0.5 * math.exp(self.vol_log)) / self.tick))
         wanted_gap = max(1, round(self.price * LEVEL_GAP / self.tick))
-        if abs(wanted_gap - self.gap) > REGRID * self.gap:
+        last_gap = self.gap
+        if abs(wanted_gap - last_gap) > REGRID * last_gap:
             self.gap = wanted_gap
-            self.ladder = {SELL: {}, BUY: {}}
         gap = self.gap
         top = self._top_lots()
         redraw = -math.expm1(-dt / LEVEL_LIFE_S)
         best_ask, best_bid = mid + half, mid - half
-        # bound once: the loop below runs for ~40 levels of every market step
-        old_ask, old_bid = self.ladder[SELL].get, self.ladder[BUY].get
-        new_asks: dict[int, int] = {}
-        new_bids: dict[int, int] = {}
-        ladder = [(SELL, best_ask, max(1, round(top * lognormal(0.0, 0.35))))]
-        place = ladder.append
+        placed = [(-best_ask, max(1, round(top * lognormal(0.0, 0.35))))]
         if best_bid > 0:
-            place((BUY, best_bid, max(1, round(top * lognormal(0.0, 0.35)))))
-        ask = (best_ask // gap + 1) * gap
-        bid = (best_bid - 1) // gap * gap
-        for i in range(1, LEVELS):
-            lots = old_ask(ask)
+            placed.append((best_bid, max(1, round(top * lognormal(0.0, 0.35)))))
+        ask = first_ask = (best_ask // gap + 1) * gap
+        bid = first_bid = (best_bid - 1) // gap * gap
+        removed: list[int] = []
+        asks = self._move_grid(SELL, first_ask, last_gap, best_ask, removed)
+        bids = self._move_grid(BUY, first_bid, last_gap, best_bid, removed)
+        place = placed.append
+        for i, depth in enumerate(_DEPTH):
+            lots = asks[i]
             if lots is None or uniform() < redraw:
-                lots = max(1, round(top * (1 + 0.25 * i) * lognormal(0.0, 0.35)))
-            new_asks[ask] = lots
-            place((SELL, ask, lots))
+                asks[i] = lots = max(1, round(top * depth * lognormal(0.0, 0.35)))
+                place((-ask, lots))
             if bid > 0:
-                lots = old_bid(bid)
+                lots = bids[i]
                 if lots is None or uniform() < redraw:
-                    lots = max(1, round(top * (1 + 0.25 * i) * lognormal(0.0, 0.35)))
-                new_bids[bid] = lots
-                place((BUY, bid, lots))
+                    bids[i] = lots = max(1, round(top * depth * lognormal(0.0, 0.35)))
+                    place((bid, lots))
             ask += gap
             bid -= gap
-        self.ladder = {SELL: new_asks, BUY: new_bids}
+        # the last best levels go unless this ladder has a level at their price
+        last_ask, last_bid = self.best
+        if last_ask and last_ask != best_ask and not (first_ask <= last_ask < ask and (last_ask - first_ask) % gap == 0):
+            removed.append(-last_ask)
+        if last_bid > 0 and last_bid != best_bid and not (bid < last_bid <= first_bid and (first_bid - last_bid) % gap == 0):
+            removed.append(last_bid)
+        self.best = (best_ask, best_bid)
+        self.best_lots = (placed[0][1], placed[1][1] if best_bid > 0 else 0)
+        since = self.version
+        self.version += 1
+        return LadderUpdate(self, since, self.version, removed, placed, self.levels)
+
+    def _move_grid(self, side: int, first: int, last_gap: int, best: int, removed: list[int]) -> list[int | None]:
+        """Lay one side's grid from ``first`` (at the ``gap`` in force): the lots the levels
+        it shares with the last grid keep (None for the others); the signed keys of those that
+        fall off it go to ``removed``, unless one is this side's best level now."""
+        outward = -side  # asks go up from their first level, bids down
+        last_first, lots = self.grid_from[side], self.grid[side]
+        shift = (first - last_first) * outward // last_gap if last_gap == self.gap else len(_DEPTH)
+        kept: list[int | None]
+        if shift >= 0:
+            kept, gone = lots[shift:], range(min(shift, len(lots)))
+        else:
+            come = min(-shift, len(_DEPTH))
+            kept, gone = [None] * come, range(len(_DEPTH) - come, len(lots))
+            kept += lots[:len(_DEPTH) - come]
+        for i in gone:
+            if lots[i] is not None:
+                price = last_first + outward * i * last_gap
+                if price != best:
+                    removed.append(side * price)
+        kept += [None] * (len(_DEPTH) - len(kept))
+        self.grid_from[side], self.grid[side] = first, kept
+        return kept
+
+    def levels(self) -> list[tuple[int, int, int]]:
+        """(side, price in ticks, lots) of the liquidity ladder ``requote`` laid, best first,
+        alternating sides so that neither side is placed wholly before the other."""
+        (best_ask, best_bid), (ask_lots, bid_lots) = self.best, self.best_lots
+        ladder = [(SELL, best_ask, ask_lots)]
+        if best_bid > 0:
+            ladder.append((BUY, best_bid, bid_lots))
+        ask, bid, gap = self.grid_from[SELL], self.grid_from[BUY], self.gap
+        # every level of the grid has its lots after ``requote``, but the bids past zero
+        for above, below in zip(self.grid[SELL], self.grid[BUY], strict=True):
+            ladder.append((SELL, ask, cast("int", above)))
+            if bid > 0:
+                ladder.append((BUY, bid, cast("int", below)))
+            ask += gap
+            bid -= gap
         return ladder
 
     def flow(self, dt: float) -> list[tuple[int, int]]:
@@ -291,6 +343,11 @@ class MarketSimulator:
             noise.append(exp(0.5 * gauss()))
         return path, noise
 
+    def _grid_levels(self, side: int) -> list[list[int]]:
+        """[price in ticks, lots] of one side's levels below the best, as ``state`` keeps them."""
+        first, outward = self.grid_from[side], -side
+        return [[first + outward * i * self.gap, lots] for i, lots in enumerate(self.grid[side]) if lots is not None]
+
     def _top_lots(self) -> float:
         return TOP_NOTIONAL / self.price / self.lot
 
@@ -300,7 +357,7 @@ class MarketSimulator:
             "price": self.price, "anchor": self.anchor, "log_vol": self.log_vol, "vol_log": self.vol_log,
             "regime": self.regime,
             "regime_left": self.regime_left, "pressure": self.pressure, "basis": self.basis,
-            "gap": self.gap, "ladder": [[side, list(levels.items())] for side, levels in self.ladder.items()],
+            "gap": self.gap, "ladder": [[side, self._grid_levels(side)] for side in (SELL, BUY)],
             "rng": [version, list(internal), gauss_next],
             "replay_elapsed": self.replay.elapsed if self.replay is not None else None,
         }
@@ -316,9 +373,13 @@ class MarketSimulator:
         self.basis = state.get("basis", 0.0)
         # a state saved before the ladder was kept lays it afresh
         self.gap = state.get("gap", 0)
-        self.ladder = {SELL: {}, BUY: {}}
+        self.grid_from, self.grid = {SELL: 0, BUY: 0}, {SELL: [], BUY: []}
         for side, levels in state.get("ladder", []):
-            self.ladder[side] = {price: lots for price, lots in levels}
+            if levels:
+                lots = dict(levels)
+                first = self.grid_from[side] = min(lots) if side == SELL else max(lots)
+                self.grid[side] = [lots.get(first - side * i * self.gap) for i in range(len(_DEPTH))]
+        self.version += 1  # not the ladder any update so far made
         version, internal, gauss_next = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss_next))
         if self.replay is not None and state.get("replay_elapsed") is not None:

@@ -609,8 +609,8 @@ class PaperVenue:
 
     def _refresh_quotes(self, market: _Market, now: int, dt: float = 0.0) -> None:
         """Replace the synthetic ladder around the new mid, ``dt`` simulated seconds after the
-        last (a new quote that crosses a user order trades with it)."""
-        self._after(self.exchange.replace_liquidity(market.symbol, market.sim.quotes(dt), now))
+        last, by the levels it changed (a new quote that crosses a user order trades with it)."""
+        self._after(self.exchange.update_liquidity(market.symbol, market.sim.requote(dt), now))
 
     def _print_trade(self, symbol: str, fill: MatchFill) -> None:
         """Every trade the book prints: the tape, the last price and the candles."""
@@ -625,6 +625,8 @@ class PaperVenue:
 
     def _close_candles(self, market: _Market, now: int) -> None:
         period = TIMEFRAMES_MS["1m"]
+        if now < market.last_closed_ts + 2 * period:
+            return  # the minute after the last closed one is still open (all but one step a minute)
         for candle in reversed(list(islice(reversed(market.candles["1m"].candles), 2))):
             if candle.ts > market.last_closed_ts and candle.ts + period <= now:
                 market.last_closed_ts = candle.ts

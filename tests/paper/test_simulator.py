@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from decimal import Decimal
+
+import pytest
 
 from core.config import PaperMarketConfig
 from core.matching import BUY, SELL
@@ -45,7 +48,7 @@ def test_volatility_clusters_jumps_and_regimes() -> None:
 def test_quotes_have_a_spread_and_growing_depth() -> None:
     sim = MarketSimulator(SPEC, 5)
     sim.advance(1.0)
-    ladder = sim.quotes()
+    ladder = sim.requote().levels()
     bids = [(p, q) for s, p, q in ladder if s == BUY]
     asks = [(p, q) for s, p, q in ladder if s == SELL]
     assert len(bids) == len(asks) == LEVELS
@@ -71,10 +74,10 @@ def test_a_step_changes_a_few_levels_of_the_ladder() -> None:
     exchange moves or resizes only what changed), and the ladder still follows the mid."""
     sim = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol="BTC/USDT")), 2)
     sim.advance(0.2)
-    before, changed = set(sim.quotes(0.2)), []
+    before, changed = set(sim.requote(0.2).levels()), []
     for _ in range(500):
         sim.advance(0.2)
-        ladder = sim.quotes(0.2)
+        ladder = sim.requote(0.2).levels()
         changed.append(len(set(ladder) - before))
         before = set(ladder)
         assert len(ladder) == 2 * LEVELS
@@ -82,15 +85,53 @@ def test_a_step_changes_a_few_levels_of_the_ladder() -> None:
     assert 2 <= statistics.fmean(changed) <= 10
 
 
+@pytest.mark.parametrize(("symbol", "volatility"), [("BTC/USDT", None), ("SOL/USDT", None), ("XRP/USDT", 0.02)])
+def test_requote_tells_what_changed_from_the_last_ladder(symbol: str, volatility: float | None) -> None:
+    """The last ladder less the levels ``requote`` removed, with those it placed, is the new
+    ladder: through steps of every size (mids that move by less than a gap, by many, and far
+    enough that the grid is laid again: XRP here). After a restart the changes do not start
+    from a ladder anyone holds: the exchange takes the whole of it."""
+    price = Decimal("0.5") if symbol == "XRP/USDT" else None
+    sim = MarketSimulator(market_spec("paper", PaperMarketConfig(symbol=symbol, price=price, volatility=volatility)), 5)
+    sim.advance(0.1)
+    ladder = {side * ticks: lots for side, ticks, lots in sim.requote(0.1).levels()}
+    placed, gaps = [], set()
+    for step in range(3000):
+        dt = 5.0 if step % 100 == 99 else 0.1
+        if step == 1500:
+            restored = MarketSimulator(sim.spec, 5)
+            restored.restore(json.loads(json.dumps(sim.state())))
+            sim = restored
+        sim.advance(dt)
+        update = sim.requote(dt)
+        assert update.source is sim and update.version == update.since + 1
+        levels = update.levels()
+        if step == 1500:
+            assert update.since != 0, "not the first ladder of a new simulator: not that of the one saved"
+        else:
+            for key in update.removed:
+                del ladder[key]
+            ladder.update(update.placed)
+            assert ladder == {side * ticks: lots for side, ticks, lots in levels}, step
+        ladder = {side * ticks: lots for side, ticks, lots in levels}
+        assert len(levels) == len(ladder) == 2 * LEVELS
+        placed.append(len(update.placed))
+        gaps.add(sim.gap)
+    if volatility is None:
+        assert statistics.fmean(placed) < 12 and len(gaps) == 1
+    else:  # a mid that moves a hundred gaps a step changes the whole ladder
+        assert statistics.fmean(placed) > 30 and len(gaps) > 1
+
+
 def test_state_round_trip_continues_the_same_market() -> None:
     original = MarketSimulator(SPEC, 9)
     for _ in range(100):
         original.advance(0.1)
-        original.quotes(0.1)
+        original.requote(0.1)
     copy = MarketSimulator(SPEC, 9)
     copy.restore(json.loads(json.dumps(original.state())))
     assert [original.advance(0.1) for _ in range(50)] == [copy.advance(0.1) for _ in range(50)]
-    assert original.quotes(0.1) == copy.quotes(0.1) and original.flow(5.0) == copy.flow(5.0)
+    assert original.requote(0.1).levels() == copy.requote(0.1).levels() and original.flow(5.0) == copy.flow(5.0)
 
 
 def test_history_ends_at_the_current_price_on_whole_minutes() -> None:

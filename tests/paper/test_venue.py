@@ -279,6 +279,21 @@ async def test_restart_continues_where_it_stopped(make_venue: Callable[..., Harn
     assert [r.fill.fill_id for r in (e.report for e in again.of(ExecutionReported)) if r.fill] == []
 
 
+async def test_an_open_order_of_a_market_no_longer_configured_is_canceled_at_restart(
+    make_venue: Callable[..., Harness], tmp_path: Path,
+) -> None:
+    path = tmp_path / "venue.sqlite"
+    h = make_venue(path, markets=[BTC, "ETH/USDT"])
+    resting = await h.venue.create_order(make_order("ETH/USDT", Side.BUY, "0.1", price="2000"))
+    await h.venue.stop()
+    again = make_venue(path, markets=[BTC])
+    again.step(3)
+    assert await again.venue.fetch_open_orders() == []
+    gone = await again.venue.fetch_order(resting.client_order_id, "ETH/USDT")
+    assert gone is not None and gone.status is OrderStatus.CANCELED and "no longer configured" in (gone.reason or "")
+    assert (await balance_map(again))["USDT"] == (Decimal(100000), 0)
+
+
 async def test_fill_ids_continue_after_a_restart(make_venue: Callable[..., Harness], tmp_path: Path) -> None:
     path = tmp_path / "ids.sqlite"
     first = make_venue(path)

@@ -86,27 +86,30 @@ def test_the_seeded_market_fills_as_the_whole_refill_did(symbol: str) -> None:
     """The paper venue's market: its ladder keeps most levels from one step to the next (on a
     grid of prices, a few moved or redrawn) and its flow eats into them, among our limit orders
     (at the ladder's prices, between them, across the spread) and market orders. Replacing the
-    ladder level by level fills as refilling it whole, fill for fill and level for level. SOL's
-    levels are a tick apart, BTC's hundreds of ticks."""
+    ladder level by level, and by the levels the simulator says it changed, fills as refilling
+    it whole, fill for fill and level for level. SOL's levels are a tick apart, BTC's hundreds
+    of ticks."""
     spec = market_spec("paper", PaperMarketConfig(symbol=symbol))
     instrument = spec.instrument
     sim = MarketSimulator(spec, 3)
     rng = random.Random(5)
-    incremental, whole = (SimExchange("sim", Account({"USDT": (D(10**12), D(0)), instrument.base: (D(10**9), D(0))}),
-                                      fill_prefix="sim") for _ in range(2))
-    exchanges = (incremental, whole)
+    by_changes, incremental, whole = exchanges = tuple(
+        SimExchange("sim", Account({"USDT": (D(10**12), D(0)), instrument.base: (D(10**9), D(0))}), fill_prefix="sim")
+        for _ in range(3))
     for exchange in exchanges:
         exchange.add_market(instrument)
     top = round(sim._top_lots())
     for step in range(600):
         sim.advance(0.2)
-        ladder = sim.quotes(0.2)
-        seen = [_seen(incremental.replace_liquidity(symbol, ladder, step)), _seen(whole.refill(symbol, ladder, step))]
-        assert seen[0] == seen[1], step
+        update = sim.requote(0.2)
+        ladder = update.levels()
+        seen = [_seen(by_changes.update_liquidity(symbol, update, step)),
+                _seen(incremental.replace_liquidity(symbol, ladder, step)), _seen(whole.refill(symbol, ladder, step))]
+        assert seen[0] == seen[1] == seen[2], step
         for side, lots in sim.flow(0.2):
-            flow = [exchange.settle(symbol, exchange.engine(symbol).submit(
-                EngineOrder(None, MARKET, side, Kind.MARKET, lots), step), step) for exchange in exchanges]
-            assert _seen(flow[0]) == _seen(flow[1]), step
+            flow = [_seen(exchange.settle(symbol, exchange.engine(symbol).submit(
+                EngineOrder(None, MARKET, side, Kind.MARKET, lots), step), step)) for exchange in exchanges]
+            assert flow[0] == flow[1] == flow[2], step
         if rng.random() < 0.4:
             side = rng.choice((Side.BUY, Side.SELL))
             market = rng.random() < 0.2
@@ -115,13 +118,45 @@ def test_the_seeded_market_fills_as_the_whole_refill_did(symbol: str) -> None:
                        "type": OrderType.MARKET if market else OrderType.LIMIT,
                        "size": rng.randint(1, 2 * top) * instrument.lot_size,
                        "price": None if market else ticks * instrument.tick_size}
-            placed = [exchange.submit(Order(**request), step, D(sim.mid_ticks) * instrument.tick_size)
+            placed = [_seen(exchange.submit(Order(**request), step, D(sim.mid_ticks) * instrument.tick_size)[1])
                       for exchange in exchanges]
-            assert _seen(placed[0][1]) == _seen(placed[1][1]), step
+            assert placed[0] == placed[1] == placed[2], step
         elif rng.random() < 0.2 and incremental.open:
             coid = rng.choice(sorted(incremental.open))
             for exchange in exchanges:
                 exchange.cancel(coid, step, "canceled")
-        assert incremental.engine(symbol).depth(40) == whole.engine(symbol).depth(40), step
-    assert incremental.fill_seq > 100 and whole.fill_seq == incremental.fill_seq
+        depths = [exchange.engine(symbol).depth(40) for exchange in exchanges]
+        assert depths[0] == depths[1] == depths[2], step
+    assert incremental.fill_seq > 100 and whole.fill_seq == incremental.fill_seq == by_changes.fill_seq
     assert any(s.order.status is OrderStatus.OPEN for s in whole.open.values())
+
+
+def test_changes_that_do_not_start_from_the_book_replace_it_whole() -> None:
+    """Changes apply to the ladder the book holds: after the book was replaced another way, or
+    after a fill the exchange did not see (a level taken without ``settle``), the next update
+    lays the whole ladder, and the book is the ladder's again."""
+    spec = market_spec("paper", PaperMarketConfig(symbol="SOL/USDT"))
+    sim = MarketSimulator(spec, 8)
+    exchange = SimExchange("sim", Account({"USDT": (D(10**9), D(0))}), fill_prefix="sim")
+    engine = exchange.add_market(spec.instrument)
+
+    def step() -> list[tuple[int, int, int]]:
+        sim.advance(0.2)
+        update = sim.requote(0.2)
+        exchange.update_liquidity(spec.instrument.symbol, update, 0)
+        return update.levels()
+
+    def book_of(levels: list[tuple[int, int, int]]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        return (sorted(((t, q) for s, t, q in levels if s == BUY), reverse=True),
+                sorted((t, q) for s, t, q in levels if s == SELL))
+
+    for _ in range(5):
+        step()
+    exchange.replace_liquidity(spec.instrument.symbol, [(BUY, sim.mid_ticks - 500, 7)], 0)
+    levels = step()
+    assert engine.depth(40) == book_of(levels)
+    engine.submit(EngineOrder(None, MARKET, BUY, Kind.MARKET, 12 * round(sim._top_lots())), 0)
+    for _ in range(2):
+        levels = step()
+        assert engine.depth(40) == book_of(levels)
+
