@@ -305,7 +305,6 @@ class PaperVenue:
             builder.prepend(ticks, count + 1)
             market.oldest_ts[timeframe] = ticks[0][0]
 
-
     def _save(self, orders: list[SimOrder], positions: dict[str, Book | None] | None = None) -> None:
         """Stage the changes for the flush at the end of this loop turn (at once without a loop)."""
         for stored in orders:
