@@ -1,0 +1,54 @@
+"""A partial paint asks for lines only the widgets that show in the regions it repaints.
+
+To repaint the regions marked dirty since the last frame, Textual's compositor takes the box
+around all of them (``render_partial_update``) and asks every widget whose clip overlaps that
+box for its lines (``_get_renders``), then keeps only the rows and columns of the dirty regions
+(``_render_chops``, ``ChopsUpdate``). On the Trade screen under a streaming market the box is
+most of the screen on every frame: the market line at its top and the ladder and tape at its
+bottom change, and the chart between them, its frame and the containers were asked for lines
+that were all thrown away; a key press that changes the size field and the footer asked the
+whole screen. Each answer costs ~0.1 ms even from the widgets' caches (the background colours
+walk the widget's ancestors, the styles are read, the lines looked up).
+
+``install`` has a partial paint narrow the compositor's visible widgets, for that paint only, to
+those whose visible region overlaps a dirty region. The others could only fill cells outside
+those regions, which the paint does not send, so the paint is the same: the same cells, from
+the same frontmost widgets. The cuts (where widgets begin and end on each row) are worked out
+from every visible widget first, as the full map has them.
+
+This is the one place that reaches into Textual's ``Compositor`` for it: ``render_partial_update``,
+``_dirty_regions``, ``_visible_widgets`` (behind ``visible_widgets``) and ``cuts``.
+tests/tui/test_painted_widgets.py fails if Textual reshapes them.
+"""
+
+from __future__ import annotations
+
+from textual._compositor import ChopsUpdate, Compositor
+from textual.geometry import Region
+
+_textual_render_partial_update = Compositor.render_partial_update
+
+
+def _render_partial_update(self: Compositor) -> ChopsUpdate | None:
+    dirty = list(self._dirty_regions)  # noqa: SLF001
+    if not dirty:
+        return _textual_render_partial_update(self)
+    visible = self.visible_widgets
+    self.cuts  # noqa: B018 -- made from every visible widget, before the map is narrowed
+    overlaps = Region.overlaps
+    painted = {
+        widget: (region, clip)
+        for widget, (region, clip) in visible.items()
+        if any(overlaps(region.intersection(clip), area) for area in dirty)
+    }
+    self._visible_widgets = painted  # noqa: SLF001
+    try:
+        return _textual_render_partial_update(self)
+    finally:
+        if self._visible_widgets is painted:  # noqa: SLF001 -- unless the paint invalidated the map
+            self._visible_widgets = visible  # noqa: SLF001
+
+
+def install() -> None:
+    """Idempotent: each ``OpenTradeApp`` installs it as it is built."""
+    Compositor.render_partial_update = _render_partial_update  # type: ignore[method-assign]
