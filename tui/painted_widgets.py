@@ -17,7 +17,9 @@ the same frontmost widgets. The cuts (where widgets begin and end on each row) a
 from every visible widget first, as the full map has them.
 
 This is the one place that reaches into Textual's ``Compositor`` for it: ``render_partial_update``,
-``_dirty_regions``, ``_visible_widgets`` (behind ``visible_widgets``) and ``cuts``.
+``_dirty_regions``, ``_visible_widgets`` (behind ``visible_widgets``), ``_layers_visible`` (the
+widgets on each row, made from the visible widgets when first asked: never from the narrowed
+ones) and ``cuts``.
 tests/tui/test_painted_widgets.py fails if Textual reshapes them.
 """
 
@@ -34,6 +36,7 @@ def _render_partial_update(self: Compositor) -> ChopsUpdate | None:
     if not dirty:
         return _textual_render_partial_update(self)
     visible = self.visible_widgets
+    layers = self._layers_visible  # noqa: SLF001 -- as it stands: not worked out from the narrowed map
     self.cuts  # noqa: B018 -- made from every visible widget, before the map is narrowed
     overlaps = Region.overlaps
     painted = {
@@ -46,7 +49,7 @@ def _render_partial_update(self: Compositor) -> ChopsUpdate | None:
         return _textual_render_partial_update(self)
     finally:
         if self._visible_widgets is painted:  # noqa: SLF001 -- unless the paint invalidated the map
-            self._visible_widgets = visible  # noqa: SLF001
+            self._visible_widgets, self._layers_visible = visible, layers  # noqa: SLF001
 
 
 def install() -> None:

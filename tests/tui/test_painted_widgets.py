@@ -38,7 +38,7 @@ def test_the_textual_internals_painted_widgets_uses_are_there() -> None:
     assert list(inspect.signature(Compositor.render_partial_update).parameters) == ["self"]
     compositor = Compositor()
     assert isinstance(compositor._dirty_regions, set)  # noqa: SLF001
-    assert compositor._visible_widgets is None  # noqa: SLF001
+    assert compositor._visible_widgets is None and compositor._layers_visible is None  # noqa: SLF001
     assert isinstance(Compositor.visible_widgets, property) and isinstance(Compositor.cuts, property)
 
 
@@ -76,3 +76,4 @@ async def test_a_partial_paint_sends_what_textual_sends_and_asks_only_the_painte
         assert "middle" not in narrowed_asked and "left" not in narrowed_asked
         assert {"top", "bottom"} <= set(narrowed_asked)
         assert len(compositor.visible_widgets) == len(app.screen.query("*")) + 1, "the full map is back"
+        assert {widget for layer in compositor.layers_visible for widget, _, _ in layer} == set(compositor.visible_widgets)
