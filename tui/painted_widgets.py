@@ -11,10 +11,13 @@ whole screen. Each answer costs ~0.1 ms even from the widgets' caches (the backg
 walk the widget's ancestors, the styles are read, the lines looked up).
 
 ``install`` has a partial paint narrow the compositor's visible widgets, for that paint only, to
-those whose visible region overlaps a dirty region. The others could only fill cells outside
-those regions, which the paint does not send, so the paint is the same: the same cells, from
-the same frontmost widgets. The cuts (where widgets begin and end on each row) are worked out
-from every visible widget first, as the full map has them.
+those that show in a dirty region: whose visible region overlaps one, where a single widget in
+front of them (the compositor's order: a cell is the frontmost widget's) does not cover that
+overlap whole, as the ladder covers the containers around it. The others could only fill
+cells outside those regions, which the paint does not send, or cells the widgets in front of
+them fill, so the paint is the same: the same cells, from the same frontmost widgets. The cuts
+(where widgets begin and end on each row) are worked out from every visible widget first, as
+the full map has them.
 
 This is the one place that reaches into Textual's ``Compositor`` for it: ``render_partial_update``,
 ``_dirty_regions``, ``_visible_widgets`` (behind ``visible_widgets``), ``_layers_visible`` (the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
+from textual.widget import Widget
 
 _textual_render_partial_update = Compositor.render_partial_update
 
@@ -38,12 +42,18 @@ def _render_partial_update(self: Compositor) -> ChopsUpdate | None:
     visible = self.visible_widgets
     layers = self._layers_visible  # noqa: SLF001 -- as it stands: not worked out from the narrowed map
     self.cuts  # noqa: B018 -- made from every visible widget, before the map is narrowed
-    overlaps = Region.overlaps
-    painted = {
-        widget: (region, clip)
-        for widget, (region, clip) in visible.items()
-        if any(overlaps(region.intersection(clip), area) for area in dirty)
-    }
+    painted: dict[Widget, tuple[Region, Region]] = {}
+    # the visible regions of the widgets before this one (in front of it) in the dirty regions:
+    # only those can cover a part of it there
+    in_front: list[Region] = []
+    for widget, (region, clip) in visible.items():
+        shown = region.intersection(clip)
+        parts = [part for area in dirty if (part := shown.intersection(area))]
+        if not parts:
+            continue
+        if any(not any(cover.contains_region(part) for cover in in_front) for part in parts):
+            painted[widget] = (region, clip)
+        in_front.append(shown)
     self._visible_widgets = painted  # noqa: SLF001
     try:
         return _textual_render_partial_update(self)
