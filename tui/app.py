@@ -42,6 +42,7 @@ from tui.commands_palette import OpenTradeCommands, PaletteCommand
 from tui.format import show_price, show_size
 from tui.keys import KeyProbe, KeyQueue
 from tui.log_buffer import LogBuffer
+from tui.painted_widgets import install as install_painted_widgets
 from tui.prompt_paint import paint_now
 from tui.screens.base import OpenTradeScreen
 from tui.screens.confirm import ConfirmScreen
@@ -138,6 +139,7 @@ class OpenTradeApp(App[None]):
         the start-up (see ``_started``)."""
         install_acyclic_strips()
         install_unchanged_lines()
+        install_painted_widgets()
         super().__init__()
         self.session = session
         self._started_session = False

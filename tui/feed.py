@@ -61,8 +61,8 @@ def changes_from(events: list[Event]) -> Changes:
 
 def _mark(changes: Changes, event: Event) -> None:
     match event:
-        case OrderBookUpdated(book=book):
-            changes.books.add((book.venue, book.symbol))
+        case OrderBookUpdated(venue=venue, symbol=symbol):  # not the book: made when a screen reads it
+            changes.books.add((venue, symbol))
         case TradePrinted(trade=trade):
             changes.trades.add((trade.venue, trade.symbol))
         case TickerUpdated(ticker=ticker):

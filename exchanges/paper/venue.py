@@ -616,8 +616,10 @@ class PaperVenue:
         market = self._markets[symbol]
         price, size, now = fill.price, fill.size, fill.ts
         market.last = price
+        # converted once for the timeframes' candles, not once for each
+        price_float, size_float = float(price), float(size)
         for builder in market.candles.values():
-            builder.add(now, float(price), float(size))
+            builder.add(now, price_float, size_float)
         if self._publishes(market):
             side = Side.BUY if fill.taker_side > 0 else Side.SELL
             self._publish(TradePrinted(Trade.trusted(self.name, market.symbol, now, price, size, side, str(fill.seq))))

@@ -38,6 +38,18 @@ def test_changes_coalesce_market_data_and_keep_every_fill() -> None:
     assert changes.market("paper", "BTC/USDT") and not changes.market("paper", "SOL/USDT")
 
 
+def test_the_changes_name_a_book_without_making_it() -> None:
+    """The screen reads the book of the market it shows; the others are never made."""
+    made: list[str] = []
+
+    def make(symbol: str) -> OrderBook:
+        made.append(symbol)
+        return OrderBook(venue="paper", symbol=symbol, ts=0)
+
+    changes = changes_from([OrderBookUpdated.later("paper", s, make, s) for s in ("BTC/USDT", "ETH/USDT")])
+    assert changes.books == {("paper", "BTC/USDT"), ("paper", "ETH/USDT")} and made == []
+
+
 def test_themes_cycle_and_define_up_down_colours() -> None:
     names = theme_names()
     assert {"opentrade-dark", "opentrade-light", "opentrade-high-contrast", "opentrade-colorblind"} <= set(names)

@@ -7,6 +7,7 @@ It renders from the latest book when the screen's clock says so, never per updat
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -16,6 +17,7 @@ from tui.format import compact_size
 from tui.widgets.strips import Line, StripWidget, style, styled
 
 GROUPINGS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+ONE = Decimal(1)
 
 
 def group_levels(levels: list[tuple[Decimal, Decimal]], step: Decimal, side: Side) -> list[tuple[Decimal, Decimal]]:
@@ -24,9 +26,26 @@ def group_levels(levels: list[tuple[Decimal, Decimal]], step: Decimal, side: Sid
     if step <= 0:
         return list(levels)
     rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
+    buckets = [((price / step).quantize(ONE, rounding=rounding) * step, size) for price, size in levels]
+    # A book's levels come best first, so their buckets do too and a bucket's levels are
+    # neighbours: merged in one pass, without hashing and sorting Decimals every frame.
+    merged: list[tuple[Decimal, Decimal]] = []
+    better = operator.gt if side is Side.BUY else operator.lt
+    for bucket, size in buckets:
+        if not merged:
+            merged.append((bucket, size))
+        elif bucket == merged[-1][0]:
+            merged[-1] = (bucket, merged[-1][1] + size)
+        elif better(merged[-1][0], bucket):
+            merged.append((bucket, size))
+        else:
+            return _merged_in_any_order(buckets, side)
+    return merged
+
+
+def _merged_in_any_order(buckets: list[tuple[Decimal, Decimal]], side: Side) -> list[tuple[Decimal, Decimal]]:
     merged: dict[Decimal, Decimal] = defaultdict(Decimal)
-    for price, size in levels:
-        bucket = (price / step).quantize(Decimal(1), rounding=rounding) * step
+    for bucket, size in buckets:
         merged[bucket] += size
     return sorted(merged.items(), reverse=side is Side.BUY)
 

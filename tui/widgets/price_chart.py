@@ -13,15 +13,6 @@ TIMEFRAMES = ("1m", "5m", "15m", "1h")
 AXIS_WIDTH = 11
 
 
-def _cell(candle: Candle, top: float, bottom: float) -> str:
-    body_high, body_low = max(candle.open, candle.close), min(candle.open, candle.close)
-    if body_low <= top and body_high >= bottom:
-        return "█"
-    if candle.low <= top and candle.high >= bottom:
-        return "│"
-    return " "
-
-
 class PriceChart(StripWidget):
     DEFAULT_CSS = """
     PriceChart { height: 1fr; min-height: 5; }
@@ -81,6 +72,12 @@ class PriceChart(StripWidget):
         step = span / rows
         up, down = up_down(self.app.current_theme)
         marked = self._level_rows(high, low, step, rows, up, down)
+        # What each cell compares, read once per candle rather than once per cell: the chart is
+        # drawn every frame while the market trades, and a cell was a call, a max and a min.
+        # (body top, body bottom, low, high, close, colour); in line mode only the close counts
+        shapes = [(max(c.open, c.close), min(c.open, c.close), c.low, c.high, c.close,
+                   up if c.close >= c.open else down) for c in candles]
+        line_mode = self.line_mode
         lines = [heading]
         for row in range(rows):
             top = high - row * step
@@ -89,13 +86,16 @@ class PriceChart(StripWidget):
             blank, blank_colour = ("┄", f"dim {level[1]}") if level is not None and level[2] else (" ", "")
             line: Line = []
             run, run_colour = "", ""
-            for candle in candles:
-                if self.line_mode:
-                    char = "•" if bottom <= candle.close <= top else " "
+            for body_high, body_low, candle_low, candle_high, close, colour in shapes:
+                if line_mode:
+                    char = "•" if bottom <= close <= top else ""
+                elif body_low <= top and body_high >= bottom:
+                    char = "█"
+                elif candle_low <= top and candle_high >= bottom:
+                    char = "│"
                 else:
-                    char = _cell(candle, top, bottom)
-                colour = up if candle.close >= candle.open else down
-                if char == " ":
+                    char = ""
+                if not char:
                     char, colour = blank, blank_colour
                 if colour != run_colour and run:
                     line.append((run, style(run_colour) if run_colour else None))

@@ -37,17 +37,24 @@ def style(definition: str) -> Style:
 def styled(text: str, spans: Sequence[tuple[int, int, Style | str]]) -> Line:
     """Cut ``text`` into pieces where ``(start, end, style)`` spans begin and end; where spans
     overlap, later ones win, as with Rich's ``Text.stylize``. Spans are clipped to the text."""
-    size = len(text)
+    return [(text[start:end], piece_style) for start, end, piece_style in _pieces(len(text), tuple(spans))]
+
+
+@lru_cache(maxsize=1024)
+def _pieces(size: int, spans: tuple[tuple[int, int, Style | str], ...]) -> list[tuple[int, int, Style | None]]:
+    """Where ``styled`` cuts a text of ``size`` characters and each piece's style: the same few
+    layouts over and over (a ladder row's depth bar has one per width), which were worked out
+    afresh for each row of each frame."""
     cuts = sorted({0, size, *(min(max(point, 0), size) for start, end, _ in spans for point in (start, end))})
-    line: Line = []
+    pieces: list[tuple[int, int, Style | None]] = []
     for start, end in pairwise(cuts):
         combined: Style | None = None
         for span_start, span_end, span_style in spans:
             if span_start <= start and end <= span_end and span_style:
                 parsed = style(span_style) if isinstance(span_style, str) else span_style
                 combined = parsed if combined is None else combined + parsed
-        line.append((text[start:end], combined))
-    return line
+        pieces.append((start, end, combined))
+    return pieces
 
 
 def _runs(rows: list[int], width: int) -> list[Region]:
