@@ -373,7 +373,7 @@ class Order(_Model):
         """The order a request becomes, its fields as the request's validation left them: not
         validated a second time, as every order placed would pay for it."""
         given = request.__dict__
-        values = {name: given.get(name) for name in cls.model_fields}
+        values = {name: given.get(name) for name in _ORDER_FIELDS}
         values.update(status=OrderStatus.PENDING_NEW, filled_size=ZERO, fee=ZERO, created_ts=ts, updated_ts=ts)
         return _trusted(cls, values)
 
@@ -388,20 +388,28 @@ class Order(_Model):
 
     @property
     def is_open(self) -> bool:
-        return not self.status.is_terminal
+        """The set looked up here, not ``status.is_terminal``: ~15 reads an order placed."""
+        return self.status not in TERMINAL_STATUSES
 
     def can_transition(self, new: OrderStatus) -> bool:
         return new in LEGAL_TRANSITIONS[self.status]
 
     def transition(self, new: OrderStatus, ts: int, reason: str | None = None) -> None:
-        if not self.can_transition(new):
+        """The fields are set as pydantic's ``__setattr__`` sets them (no validation on
+        assignment here), without its two calls per field: two transitions an order placed."""
+        values = self.__dict__
+        if new not in LEGAL_TRANSITIONS[values["status"]]:
             raise IllegalTransition(
                 f"order {self.client_order_id}: {self.status.value} -> {new.value} is not allowed"
             )
-        self.status = new
-        self.updated_ts = ts
+        values["status"] = new
+        values["updated_ts"] = ts
+        fields_set = self.__pydantic_fields_set__
+        fields_set.add("status")
+        fields_set.add("updated_ts")
         if reason is not None:
-            self.reason = reason
+            values["reason"] = reason
+            fields_set.add("reason")
 
     def add_fill(self, price: Decimal, size: Decimal, fee: Decimal, ts: int, notional: Decimal) -> Decimal:
         """Fold one fill into the order (a simulated exchange's own book-keeping): the filled
@@ -431,6 +439,9 @@ class Order(_Model):
         self.avg_price = avg_price
         self.fee = max(self.fee, fee)
         return True
+
+
+_ORDER_FIELDS = tuple(Order.model_fields)
 
 
 class Fill(_Model):
