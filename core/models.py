@@ -297,10 +297,10 @@ class OrderRequest(_Model):
         size_problem = self.size_problem(instrument)
         if size_problem:
             problems.append(size_problem)
-        for name in ("price", "trigger_price", "take_profit", "stop_loss"):
-            value = getattr(self, name)
+        for value, label in ((self.price, "price"), (self.trigger_price, "trigger price"),
+                             (self.take_profit, "take profit"), (self.stop_loss, "stop loss")):
             if value is not None:
-                problem = instrument.price_problem(value, name.replace("_", " "))
+                problem = instrument.price_problem(value, label)
                 if problem:
                     problems.append(problem)
         if self.leverage is not None and self.leverage > instrument.max_leverage:
@@ -333,8 +333,8 @@ def _inconsistency(request: OrderRequest | Order) -> str | None:
         return "post-only applies to limit orders only"
     if request.post_only and request.time_in_force is not TimeInForce.GTC:
         return "post-only orders must be GTC"
-    for name in ("price", "trigger_price", "take_profit", "stop_loss"):
-        value = getattr(request, name)
+    for value, name in ((request.price, "price"), (request.trigger_price, "trigger_price"),
+                        (request.take_profit, "take_profit"), (request.stop_loss, "stop_loss")):
         if value is not None and value <= 0:
             return f"{name} must be greater than 0"
     return None
