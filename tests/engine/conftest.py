@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,3 +38,12 @@ async def engine(isolated_home: Path, clock: SimClock) -> AsyncIterator[TradingE
     engine = await started(isolated_home, clock)
     yield engine
     await engine.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (bounded) for the engine's tasks, whose database writes run on the writer's thread."""
+    for _ in range(400):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the engine did not get there")

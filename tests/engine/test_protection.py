@@ -5,7 +5,6 @@ closing the position once on a mark update."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from core.models import (
 from core.permissions import PermissionDenied
 from core.ports import VenueError
 from core.risk.protector import ProtectionRefused
-from tests.engine.conftest import engine_config, started
+from tests.engine.conftest import engine_config, started, until
 
 D = Decimal
 SPOT = "BTC/USDT"
@@ -37,15 +36,6 @@ SPOT = "BTC/USDT"
 async def settle(rounds: int = 10) -> None:
     for _ in range(rounds):
         await asyncio.sleep(0)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait (bounded) for the engine's tasks, whose database writes run on the writer's thread."""
-    for _ in range(400):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the engine did not get there")
 
 
 def market(size: str = "0.01", side: Side = Side.BUY, **kw: object) -> OrderRequest:

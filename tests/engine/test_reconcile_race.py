@@ -19,7 +19,7 @@ from core.portfolio import Portfolio
 from core.reconcile import with_missed_fill
 from core.storage import Database
 from runtime.wiring import build_engine
-from tests.engine.conftest import engine_config, started
+from tests.engine.conftest import engine_config, started, until
 
 D = Decimal
 SPOT = "BTC/USDT"
@@ -252,8 +252,7 @@ async def test_a_fill_reported_while_the_engine_starts_is_applied(
     monkeypatch.setattr(again.protection, "restore", filling_restore)
     await again.start()
     try:
-        for _ in range(20):
-            await asyncio.sleep(0)
+        await until(lambda: again.open_orders() == [])  # the report applied: the order no longer rests
         await again.orders.flush()
         await booked_once(again, order)
     finally:
