@@ -115,3 +115,14 @@ def test_client_order_ids_follow_each_other() -> None:
     ids = [new_client_order_id() for _ in range(1000)]
     assert ids == sorted(ids)  # unless the 40-bit sequence wraps inside these 1,000: odds 1 in 10^9
     assert all(re.fullmatch(r"ot-[0-9a-f]{24}", coid) for coid in ids)
+
+
+def test_an_order_from_a_request_has_its_fields_and_only_its_fields() -> None:
+    """``from_request`` lays a request's fields over the order's without looking them up: a field
+    a request has and an order has not would end in the order's dict unseen."""
+    assert set(OrderRequest.model_fields) <= set(Order.model_fields)
+    made = order(stop_loss=D("45000"))
+    assert list(made.__dict__) == list(Order.model_fields)
+    assert made == Order.model_validate(made.model_dump())
+    made.transition(OrderStatus.OPEN, 2, "accepted")
+    assert made == Order.model_validate(made.model_dump()) and made.model_fields_set >= {"status", "updated_ts", "reason"}
