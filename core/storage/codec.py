@@ -8,7 +8,7 @@ is what the audit chain hashes, so it must never depend on dict order or float f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
@@ -38,7 +38,7 @@ _TEXT = frozenset({str})
 
 def canonical_json(value: Any) -> str:
     if type(value) is dict and set(map(type, value.values())) <= _PLAIN and set(map(type, value)) <= _TEXT:
-        text = _flat_json(value, sorted(value))
+        text = _flat_json({key: value[key] for key in sorted(value)})
         if text is not None:
             return text
     try:
@@ -54,18 +54,16 @@ def sorted_flat_json(payload: dict[str, Any]) -> str:
     """``canonical_json`` of a flat payload (str, int, bool or None values) built with its keys
     in sorted order (``flat_dump`` with ``keys``): an order's row, written twice per order,
     without the checks, the sort and a copy in sorted order."""
-    try:
-        return to_json(payload).decode()
-    except ValueError:  # see _flat_json
-        return canonical_json(payload)
+    text = _flat_json(payload)
+    return canonical_json(payload) if text is None else text
 
 
-def _flat_json(payload: dict[str, Any], keys: Iterable[str]) -> str | None:
-    """pydantic-core writes a flat payload 3x faster than the json module, byte for byte the
-    same text once its keys are in order. It refuses what the json module lets through (a lone
+def _flat_json(payload: dict[str, Any]) -> str | None:
+    """pydantic-core writes a flat payload, its keys in sorted order, 3x faster than the json
+    module, byte for byte the same text. It refuses what the json module lets through (a lone
     surrogate): None, and the json module's way is taken."""
     try:
-        return to_json({key: payload[key] for key in keys}).decode()
+        return to_json(payload).decode()
     except ValueError:
         return None
 
