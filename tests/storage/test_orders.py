@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import core.storage.sqlite  # noqa: F401 - the adapters it registers are tested here
 from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from core.storage import Database, DuplicateOrderError, StorageError
 from core.storage.ops import ORDER_FIXED_COLUMNS
@@ -186,3 +188,14 @@ async def test_any_decimal_comes_back_exactly(db: Database, size: Decimal, price
     loaded = await db.get_order(order.client_order_id)
     assert loaded is not None
     assert (str(loaded.size), str(loaded.price), str(loaded.filled_size)) == (str(size), str(price), str(size))
+
+
+def test_sqlite_binds_none_and_bools_through_the_registered_adapters_as_before() -> None:
+    """core.storage.sqlite registers adapters for None and bool (speed only): NULL and 0/1 still."""
+    assert {(type(None), sqlite3.PrepareProtocol), (bool, sqlite3.PrepareProtocol)} <= set(sqlite3.adapters)
+    raw = sqlite3.connect(":memory:")
+    try:
+        assert raw.execute("SELECT typeof(?), ?, typeof(?), ?, ?", (None, None, True, True, False)).fetchone() == (
+            "null", None, "integer", 1, 0)
+    finally:
+        raw.close()
