@@ -302,7 +302,7 @@ class Database:
         """Orders by creation time; ``since_ms``/``until_ms`` filter on ``created_ts``."""
         where = Where()
         if open_only:
-            where.add("is_open = ?", True)
+            where.add("is_open")  # as orders_open's own WHERE: a bound "is_open = ?" would not use it
         if venue is not None:
             where.add("venue = ?", venue)
         if symbol is not None:
