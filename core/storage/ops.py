@@ -20,6 +20,8 @@ from core.storage.errors import DuplicateOrderError
 ORDER_COLUMNS = tuple(Order.model_fields)
 POSITION_COLUMNS = tuple(Position.model_fields)
 PROTECTION_COLUMNS = tuple(ProtectiveLevels.model_fields)
+# The kind of an order's audit entries, the log's bulk (which audit_kind leaves out).
+ORDER_KIND = "order"
 # An order's audit payload: its row, the event and its detail, in the order canonical JSON writes them.
 ORDER_PAYLOAD_KEYS = tuple(sorted((*ORDER_COLUMNS, "event", "detail")))
 ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"

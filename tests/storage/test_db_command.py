@@ -164,7 +164,7 @@ def test_status_and_migrate_on_both_back_ends(
     assert f"database   {fresh_store.location} ({'PostgreSQL' if key == 'url' else 'SQLite'})" in out
     assert ("schema     version 0 of 8: pending 0001_initial, 0002_portfolio_and_settings, 0003_audit_head, "
             "0004_protective_levels, 0005_market_data, 0006_funding_payments, 0007_drop_audit_ts, "
-            "0008_partial_order_indexes") in out
+            "0008_partial_indexes") in out
     assert main(["db", "migrate"]) == 0
     out = capsys.readouterr().out
     assert "applied 0001_initial\napplied 0002_portfolio_and_settings\napplied 0003_audit_head\napplied 0004_protective_levels\n" in out

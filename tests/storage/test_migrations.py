@@ -150,26 +150,29 @@ async def test_upgrade_drops_the_audit_index_sqlite_never_used(store: Store) -> 
     await upgraded.close()
 
 
-async def test_upgrade_keeps_closed_orders_and_orders_placed_by_hand_out_of_two_indexes(store: Store) -> None:
-    """orders_open holds the open orders alone, orders_strategy the orders of a strategy; the
-    reads they serve find the same orders, and SQLite's plan for the open orders uses its index."""
+async def test_upgrade_keeps_rows_no_query_looks_for_out_of_three_indexes(store: Store) -> None:
+    """orders_open holds the open orders alone, orders_strategy the orders of a strategy,
+    audit_kind the entries of kinds other than orders; the reads they serve find the same rows,
+    and SQLite's plans for the open orders and for another kind's entries use them."""
     db = await store.open()
     placed = [make_order(1), make_order(2, strategy_id="grid-1"), make_order(3, strategy_id="grid-1")]
     for order in placed:
         await db.record_order(order, "created", new=True)
     placed[1].transition(OrderStatus.CANCELED, T0 + 10)
     await db.record_order(placed[1], "canceled")
+    await db.audit("agent_decision", {"n": 1})
     await db.close()
-    store.rows("DROP INDEX orders_open")  # back to a version 7 database
-    store.rows("CREATE INDEX orders_open ON orders (is_open, venue, symbol)")
-    store.rows("DROP INDEX orders_strategy")
-    store.rows("CREATE INDEX orders_strategy ON orders (strategy_id, created_ts)")
+    for name, columns in (("orders_open", "orders (is_open, venue, symbol)"),  # back to a version 7 database
+                          ("orders_strategy", "orders (strategy_id, created_ts)"), ("audit_kind", "audit_log (kind, seq)")):
+        store.rows(f"DROP INDEX {name}")
+        store.rows(f"CREATE INDEX {name} ON {columns}")
     store.rows("DELETE FROM schema_migrations WHERE version >= 8")
     upgraded = await store.open()
     definitions = (store.rows("SELECT name, sql FROM sqlite_master WHERE type = 'index'") if store.kind == "sqlite"
                    else store.rows("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"))
     where = {name: str(sql).split(" WHERE ")[-1].strip("()") for name, sql in definitions if " WHERE " in str(sql)}
-    assert where == {"orders_open": "is_open", "orders_strategy": "strategy_id IS NOT NULL"}
+    assert {name: text.replace("::text", "") for name, text in where.items()} == {
+        "orders_open": "is_open", "orders_strategy": "strategy_id IS NOT NULL", "audit_kind": "kind <> 'order'"}
 
     sent: list[tuple[Any, ...]] = []
     read = upgraded._reader.run
@@ -178,12 +181,18 @@ async def test_upgrade_keeps_closed_orders_and_orders_placed_by_hand_out_of_two_
         sent.append(args)
         return await read(fn, *args)
 
+    def plan() -> str:
+        sql, params = sent[-1][:2]
+        return " ".join(row[3] for row in store.rows("EXPLAIN QUERY PLAN " + sql, params))
+
     upgraded._reader.run = spy  # type: ignore[method-assign]
     assert [o.client_order_id for o in await upgraded.load_orders(open_only=True)] == ["ot-test-0001", "ot-test-0003"]
     if store.kind == "sqlite":
-        sql, params = sent[-1][:2]
-        plan = " ".join(row[3] for row in store.rows("EXPLAIN QUERY PLAN " + sql, params))
-        assert "USING INDEX orders_open" in plan and "TEMP B-TREE" not in plan
+        assert "USING INDEX orders_open" in plan() and "TEMP B-TREE" not in plan()
+    assert [e.payload for e in await upgraded.audit_entries(kind="agent_decision")] == [{"n": 1}]
+    if store.kind == "sqlite":
+        assert "INDEX audit_kind" in plan()
+    assert [e.payload["event"] for e in await upgraded.audit_entries(kind="order")] == ["created"] * 3 + ["canceled"]
     assert [o.client_order_id for o in await upgraded.load_orders(strategy_id="grid-1")] == [
         "ot-test-0002", "ot-test-0003"]
     assert [o.client_order_id for o in await upgraded.load_orders(open_only=True, strategy_id="grid-1")] == [
