@@ -285,7 +285,7 @@ class Database:
                      payload["filled_size"], detail, actor)
         payload["event"] = event
         payload["detail"] = detail
-        draft = self._draft("order", actor, payload, order.updated_ts, sorted_flat_json(payload))
+        draft = self._draft(ops.ORDER_KIND, actor, payload, order.updated_ts, sorted_flat_json(payload))
         return self._writer.queue(ops.OrderRecord(order_row, event_row, draft, new), lazy=lazy)
 
     async def get_order(self, client_order_id: str) -> Order | None:
@@ -302,7 +302,7 @@ class Database:
         """Orders by creation time; ``since_ms``/``until_ms`` filter on ``created_ts``."""
         where = Where()
         if open_only:
-            where.add("is_open = ?", True)
+            where.add("is_open")  # as orders_open's own WHERE: a bound "is_open = ?" would not use it
         if venue is not None:
             where.add("venue = ?", venue)
         if symbol is not None:
@@ -394,6 +394,8 @@ class Database:
             where.add("seq < ?", before_seq)
         if kind is not None:
             where.add("kind = ?", kind)
+            if kind != ops.ORDER_KIND:  # audit_kind leaves the order entries out: said so, the planner uses it
+                where.add(f"kind <> '{ops.ORDER_KIND}'")
         if symbol is not None:
             where.add("symbol = ?", symbol)
         if actor is not None:

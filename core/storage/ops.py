@@ -20,17 +20,31 @@ from core.storage.errors import DuplicateOrderError
 ORDER_COLUMNS = tuple(Order.model_fields)
 POSITION_COLUMNS = tuple(Position.model_fields)
 PROTECTION_COLUMNS = tuple(ProtectiveLevels.model_fields)
+# The kind of an order's audit entries, the log's bulk (which audit_kind leaves out).
+ORDER_KIND = "order"
 # An order's audit payload: its row, the event and its detail, in the order canonical JSON writes them.
 ORDER_PAYLOAD_KEYS = tuple(sorted((*ORDER_COLUMNS, "event", "detail")))
 ORDER_EVENT_COLUMNS = "client_order_id, ts, event, status, filled_size, detail, actor, audit_seq"
 
+# What an order is, fixed when it is made: its later writes (status, fills, the venue's id, an
+# amendment's price and size) leave these as first written. The columns of the orders' indexes
+# are among them, and SQLite rewrites every index holding a column an UPSERT sets, changed or
+# not: setting only the rest took an order's status row from 8.6 to 5.6 WAL pages per 32 rows
+# and from 7.5 to 5.5 us a row. A later write that carries other values for them (no caller's
+# does: OrderManager changes only status, fills, venue_order_id, price and size) leaves the
+# stored ones, as a client order id names one order.
+ORDER_FIXED_COLUMNS = frozenset({
+    "client_order_id", "venue", "symbol", "side", "type", "trigger_price", "trailing_offset", "time_in_force",
+    "post_only", "reduce_only", "leverage", "take_profit", "stop_loss", "strategy_id", "created_ts",
+})
 _INSERT_ORDER = (
     f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}, is_open) VALUES ({placeholders(len(ORDER_COLUMNS) + 1)}) "
 )
 INSERT_NEW_ORDER = _INSERT_ORDER + "ON CONFLICT (client_order_id) DO NOTHING"
 UPSERT_ORDER = (
     _INSERT_ORDER + "ON CONFLICT (client_order_id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in (*ORDER_COLUMNS[1:], "is_open"))
+    + ", ".join(f"{column} = excluded.{column}"
+                for column in (*ORDER_COLUMNS, "is_open") if column not in ORDER_FIXED_COLUMNS)
 )
 INSERT_ORDER_EVENT = f"INSERT INTO order_events ({ORDER_EVENT_COLUMNS}) VALUES ({placeholders(8)})"
 INSERT_POSITION = (
@@ -73,16 +87,18 @@ class OrderRows:
     """Order records of one batch, inserted together by ``insert``."""
 
     def __init__(self) -> None:
-        self._orders: list[tuple[Any, ...]] = []
-        self._events: list[tuple[Any, ...]] = []
-        self._audit: list[tuple[Any, ...]] = []
+        self._orders = _Rows(_ORDERS_TABLE, len(ORDER_COLUMNS) + 1, _ORDER_CONFLICT)
+        self._events = _Rows(f"order_events ({ORDER_EVENT_COLUMNS})", 8)
+        self._audit = _Rows(AUDIT_TABLE, 8)
         self._new_ids: list[str] = []
 
     def add(self, record: OrderRecord, chain: AuditChain) -> None:
         row = chain.next_row(record.draft)
-        self._audit.append(row)
-        self._orders.append(record.order_row)
-        self._events.append((*record.event_row, row[0]))
+        self._audit.values.extend(row)
+        self._orders.values.extend(record.order_row)
+        events = self._events.values
+        events.extend(record.event_row)
+        events.append(row[0])
         if record.new:
             self._new_ids.append(record.order_row[0])
 
@@ -98,17 +114,35 @@ class OrderRows:
                 ).fetchone()
                 if taken is not None:
                     return False
-        _insert_rows(conn, AUDIT_TABLE, self._audit, "")
-        _insert_rows(conn, _ORDERS_TABLE, self._orders, _ORDER_CONFLICT)
-        _insert_rows(conn, f"order_events ({ORDER_EVENT_COLUMNS})", self._events, "")
-        for rows in (self._orders, self._events, self._audit, self._new_ids):
-            rows.clear()
+            self._new_ids.clear()
+        for rows in (self._audit, self._orders, self._events):
+            rows.insert(conn)
         return True
 
 
 _ROWS_PER_STATEMENT = 200
 _ORDERS_TABLE = f"orders ({', '.join(ORDER_COLUMNS)}, is_open)"
 _ORDER_CONFLICT = UPSERT_ORDER[UPSERT_ORDER.index(" ON CONFLICT"):]
+
+
+class _Rows:
+    """Rows for one table, their values one after another as a multi-row INSERT binds them:
+    extended row by row, not flattened at the end (a batch's 64 order rows and their events
+    and entries are ~2,600 values, 3.5 us an order through a nested comprehension)."""
+
+    def __init__(self, table: str, width: int, conflict: str = "") -> None:
+        self.table = table
+        self.width = width
+        self.conflict = conflict
+        self.values: list[Any] = []
+
+    def insert(self, conn: Conn) -> None:
+        values, width = self.values, self.width
+        step = width * _ROWS_PER_STATEMENT
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            conn.execute(_multi_row_insert(self.table, width, len(chunk) // width, self.conflict), chunk)
+        values.clear()
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:
@@ -119,11 +153,6 @@ def _chunks(items: list[Any]) -> list[list[Any]]:
 def _multi_row_insert(table: str, width: int, count: int, conflict: str) -> str:
     row = f"({placeholders(width)})"
     return f"INSERT INTO {table} VALUES {', '.join([row] * count)}{conflict}"
-
-
-def _insert_rows(conn: Conn, table: str, rows: list[tuple[Any, ...]], conflict: str) -> None:
-    for chunk in _chunks(rows):
-        conn.execute(_multi_row_insert(table, len(chunk[0]), len(chunk), conflict), [v for row in chunk for v in row])
 
 
 def record_fill_op(fill_row: tuple[Any, ...], draft: AuditDraft, conn: Conn, chain: AuditChain) -> bool:

@@ -162,17 +162,18 @@ def test_status_and_migrate_on_both_back_ends(
     assert main(["db", "status"]) == 0
     out = capsys.readouterr().out
     assert f"database   {fresh_store.location} ({'PostgreSQL' if key == 'url' else 'SQLite'})" in out
-    assert ("schema     version 0 of 7: pending 0001_initial, 0002_portfolio_and_settings, 0003_audit_head, "
-            "0004_protective_levels, 0005_market_data, 0006_funding_payments, 0007_drop_audit_ts") in out
+    assert ("schema     version 0 of 8: pending 0001_initial, 0002_portfolio_and_settings, 0003_audit_head, "
+            "0004_protective_levels, 0005_market_data, 0006_funding_payments, 0007_drop_audit_ts, "
+            "0008_partial_indexes") in out
     assert main(["db", "migrate"]) == 0
     out = capsys.readouterr().out
     assert "applied 0001_initial\napplied 0002_portfolio_and_settings\napplied 0003_audit_head\napplied 0004_protective_levels\n" in out
     asyncio.run(_note(fresh_store))
     assert main(["db", "migrate"]) == 0
-    assert "schema version 7, up to date" in capsys.readouterr().out
+    assert "schema version 8, up to date" in capsys.readouterr().out
     assert main(["db", "status"]) == 0
     out = capsys.readouterr().out
-    assert "schema     version 7 of 7, up to date" in out and "audit log  1 entries" in out
+    assert "schema     version 8 of 8, up to date" in out and "audit log  1 entries" in out
     if key == "url":
         assert "candles    partitioned by month: 1 partition, candles_2024_01 to candles_2024_01" in out
 

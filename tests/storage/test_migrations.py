@@ -4,14 +4,17 @@ PostgreSQL form of each; newer databases are refused."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.clock import SimClock
+from core.models import OrderStatus
 from core.storage import Database, SchemaTooNewError, StorageError
 from core.storage.dialect import Conn
 from core.storage.migrations import Migration, bundled_migrations, current_version, migrate
 from tests.backends import Store
+from tests.storage.conftest import T0, make_order
 
 # What only the PostgreSQL form has: the claims that keep a partitioned table's ids unique, and
 # the insertion order SQLite keeps as its rowid.
@@ -144,4 +147,54 @@ async def test_upgrade_drops_the_audit_index_sqlite_never_used(store: Store) -> 
     assert [e.payload["n"] for e in await upgraded.audit_entries(since_ms=0)] == [0, 1, 2, 3]
     result = await upgraded.verify_audit()
     assert result.ok and result.checked == 4
+    await upgraded.close()
+
+
+async def test_upgrade_keeps_rows_no_query_looks_for_out_of_three_indexes(store: Store) -> None:
+    """orders_open holds the open orders alone, orders_strategy the orders of a strategy,
+    audit_kind the entries of kinds other than orders; the reads they serve find the same rows,
+    and SQLite's plans for the open orders and for another kind's entries use them."""
+    db = await store.open()
+    placed = [make_order(1), make_order(2, strategy_id="grid-1"), make_order(3, strategy_id="grid-1")]
+    for order in placed:
+        await db.record_order(order, "created", new=True)
+    placed[1].transition(OrderStatus.CANCELED, T0 + 10)
+    await db.record_order(placed[1], "canceled")
+    await db.audit("agent_decision", {"n": 1})
+    await db.close()
+    for name, columns in (("orders_open", "orders (is_open, venue, symbol)"),  # back to a version 7 database
+                          ("orders_strategy", "orders (strategy_id, created_ts)"), ("audit_kind", "audit_log (kind, seq)")):
+        store.rows(f"DROP INDEX {name}")
+        store.rows(f"CREATE INDEX {name} ON {columns}")
+    store.rows("DELETE FROM schema_migrations WHERE version >= 8")
+    upgraded = await store.open()
+    definitions = (store.rows("SELECT name, sql FROM sqlite_master WHERE type = 'index'") if store.kind == "sqlite"
+                   else store.rows("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"))
+    where = {name: str(sql).split(" WHERE ")[-1].strip("()") for name, sql in definitions if " WHERE " in str(sql)}
+    assert {name: text.replace("::text", "") for name, text in where.items()} == {
+        "orders_open": "is_open", "orders_strategy": "strategy_id IS NOT NULL", "audit_kind": "kind <> 'order'"}
+
+    sent: list[tuple[Any, ...]] = []
+    read = upgraded._reader.run
+
+    async def spy(fn: Any, *args: Any) -> Any:
+        sent.append(args)
+        return await read(fn, *args)
+
+    def plan() -> str:
+        sql, params = sent[-1][:2]
+        return " ".join(row[3] for row in store.rows("EXPLAIN QUERY PLAN " + sql, params))
+
+    upgraded._reader.run = spy  # type: ignore[method-assign]
+    assert [o.client_order_id for o in await upgraded.load_orders(open_only=True)] == ["ot-test-0001", "ot-test-0003"]
+    if store.kind == "sqlite":
+        assert "USING INDEX orders_open" in plan() and "TEMP B-TREE" not in plan()
+    assert [e.payload for e in await upgraded.audit_entries(kind="agent_decision")] == [{"n": 1}]
+    if store.kind == "sqlite":
+        assert "INDEX audit_kind" in plan()
+    assert [e.payload["event"] for e in await upgraded.audit_entries(kind="order")] == ["created"] * 3 + ["canceled"]
+    assert [o.client_order_id for o in await upgraded.load_orders(strategy_id="grid-1")] == [
+        "ot-test-0002", "ot-test-0003"]
+    assert [o.client_order_id for o in await upgraded.load_orders(open_only=True, strategy_id="grid-1")] == [
+        "ot-test-0003"]
     await upgraded.close()

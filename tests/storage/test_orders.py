@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.models import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+import core.storage.sqlite  # noqa: F401 - the adapters it registers are tested here
+from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from core.storage import Database, DuplicateOrderError, StorageError
+from core.storage.ops import ORDER_FIXED_COLUMNS
+from tests.backends import Store
 from tests.storage.conftest import T0, make_fill, make_order
 
 
@@ -78,6 +82,36 @@ async def test_concurrent_claims_of_one_id_let_exactly_one_through(db: Database)
     assert sum(isinstance(r, DuplicateOrderError) for r in results) == 4
     assert len(await db.order_events("ot-test-0001")) == 1
 
+
+
+async def test_later_writes_change_the_state_and_keep_what_the_order_is(db: Database, store: Store) -> None:
+    """Status, fills, the venue's id and an amendment's price and size follow each write; what
+    the order is (venue, market, side, type, terms, strategy, creation time) stays as first
+    written, even when a later write carries other values for it."""
+    order = make_order(strategy_id="grid-1", leverage=3, stop_loss=Decimal("41000"))
+    await db.record_order(order, "created", new=True)
+    changed = order.copy_with(
+        venue="other", symbol="ETH/USDT", side=Side.SELL, type=OrderType.MARKET, trigger_price=Decimal("1"),
+        trailing_offset=Decimal("2"), time_in_force=TimeInForce.IOC, post_only=True, reduce_only=True, leverage=9,
+        take_profit=Decimal("3"), stop_loss=Decimal("4"), strategy_id="other-1", created_ts=T0 + 999,
+        price=Decimal("42100.5"), size=Decimal("0.020"), venue_order_id="V-9", filled_size=Decimal("0.020"),
+        avg_price=Decimal("42100.5"), fee=Decimal("0.08"),
+    )
+    changed.transition(OrderStatus.FILLED, T0 + 50, "done")
+    await db.record_order(changed, "filled")
+
+    stored = await db.get_order(order.client_order_id)
+    assert stored is not None
+    fixed = sorted(ORDER_FIXED_COLUMNS)
+    assert {c: getattr(stored, c) for c in fixed} == {c: getattr(order, c) for c in fixed}
+    state = [c for c in Order.model_fields if c not in ORDER_FIXED_COLUMNS]
+    assert state and {c: getattr(stored, c) for c in state} == {c: getattr(changed, c) for c in state}
+    assert store.rows("SELECT COUNT(*) FROM orders WHERE is_open") == [(0,)]
+    assert (await db.audit_entries(kind="order"))[-1].payload["symbol"] == "ETH/USDT"  # what was written, audited
+
+
+def test_every_fixed_column_is_a_field_of_an_order() -> None:
+    assert set(ORDER_FIXED_COLUMNS) < set(Order.model_fields)
 
 async def test_an_order_event_needs_a_name(db: Database) -> None:
     with pytest.raises(StorageError, match="needs a name"):
@@ -154,3 +188,14 @@ async def test_any_decimal_comes_back_exactly(db: Database, size: Decimal, price
     loaded = await db.get_order(order.client_order_id)
     assert loaded is not None
     assert (str(loaded.size), str(loaded.price), str(loaded.filled_size)) == (str(size), str(price), str(size))
+
+
+def test_sqlite_binds_none_and_bools_through_the_registered_adapters_as_before() -> None:
+    """core.storage.sqlite registers adapters for None and bool (speed only): NULL and 0/1 still."""
+    assert {(type(None), sqlite3.PrepareProtocol), (bool, sqlite3.PrepareProtocol)} <= set(sqlite3.adapters)
+    raw = sqlite3.connect(":memory:")
+    try:
+        assert raw.execute("SELECT typeof(?), ?, typeof(?), ?, ?", (None, None, True, True, False)).fetchone() == (
+            "null", None, "integer", 1, 0)
+    finally:
+        raw.close()
