@@ -71,6 +71,12 @@ class VenueGate:
         self._open = asyncio.Event()  # no reconciliation running or waiting for the reports in hand
         self._open.set()
 
+    @property
+    def open(self) -> bool:
+        """No reconciliation runs or waits: a report applied without a turn of the event loop
+        (``OrderManager.apply``'s usual case) needs no count of its own."""
+        return self._open.is_set()
+
     async def enter(self) -> None:
         while not self._open.is_set():
             await self._open.wait()
@@ -220,11 +226,20 @@ class OrderManager:
         the venue is the truth, and start-up reconciliation restores any status row a crash
         lost, so the acknowledgement need not wait for a second fsync."""
         identity = report_identity(report)
+        coid = report.client_order_id
         if identity in self._applied:  # the second route's copy, after the first was applied in full
-            known = self._orders.get(report.client_order_id) or self._recent.get(report.client_order_id)
+            known = self._orders.get(coid) or self._recent.get(coid)
             if known is not None:
                 return known
         gate = self._gates[report.venue]
+        order = self._orders.get(coid)
+        if order is not None and report.fill is None and not durable and coid not in self._locks and gate.open:
+            # The usual report (a working order's new status): applied without a turn of the
+            # event loop, so it needs neither the order's lock (no task holds it: only a task
+            # that awaits while applying takes one) nor a count in the venue's gate.
+            self._announce(order, self._fold(order, report, actor, lazy=True))
+            self._done(order, identity)
+            return order
         if gate.holder is not None and gate.holder is asyncio.current_task():
             return await self._apply(report, identity, actor, durable)
         await gate.enter()
@@ -247,20 +262,36 @@ class OrderManager:
                 self._orders[order.client_order_id] = order
             if report.fill is not None:
                 await self._apply_fill(order, report, report.fill, actor)
-            changed = self._merge(order, report)
-            self._working.update(order)
-            if changed:
-                previous, event = changed
-                write = self._write_behind(order, event, report.reason, actor, lazy=not durable)
-                if durable:
-                    await write
-                self._bus.publish(OrderUpdated(order.copy_with(), previous))
-            if not order.is_open:
-                self._retire(order)
-            self._applied[identity] = None
-            if len(self._applied) > APPLIED_KEPT:
-                self._applied.popitem(last=False)
+            folded = self._fold(order, report, actor, lazy=not durable)
+            if durable and folded is not None:
+                await folded[0]
+            self._announce(order, folded)
+            self._done(order, identity)
             return order
+
+    def _fold(
+        self, order: Order, report: ExecutionReport, actor: str, *, lazy: bool
+    ) -> tuple[asyncio.Future[None], str] | None:
+        """Merge the report into the order and queue its status row when it changed: the row's
+        write and the previous status, or None."""
+        changed = self._merge(order, report)
+        self._working.update(order)
+        if not changed:
+            return None
+        previous, event = changed
+        return self._write_behind(order, event, report.reason, actor, lazy=lazy), previous
+
+    def _announce(self, order: Order, folded: tuple[asyncio.Future[None], str] | None) -> None:
+        if folded is not None:
+            self._bus.publish(OrderUpdated(order.copy_with(), folded[1]))
+
+    def _done(self, order: Order, identity: tuple[object, ...]) -> None:
+        """The report is applied: a finished order is retired, the report remembered."""
+        if not order.is_open:
+            self._retire(order)
+        self._applied[identity] = None
+        if len(self._applied) > APPLIED_KEPT:
+            self._applied.popitem(last=False)
 
     def _write_behind(
         self, order: Order, event: str, detail: str | None, actor: str, *, lazy: bool = False
