@@ -6,9 +6,9 @@ Orders that only shrink a position skip these: reducing risk is always allowed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from core.config import RiskConfig, TradingConfig
 from core.models import ZERO, Instrument, Order, OrderRequest, Position
@@ -77,6 +77,7 @@ class OrderContext:
     working: WorkingOrders
     equity: Decimal
     portfolio: Portfolio
+    _exposures: dict[tuple[str, str], Decimal] | None = field(default=None, init=False, repr=False)
 
     @property
     def quote(self) -> str:
@@ -86,10 +87,13 @@ class OrderContext:
     def notional(self) -> Decimal:
         return self.request.size * self.price * self.instrument.contract_size
 
-    @cached_property
+    @property
     def exposures(self) -> dict[tuple[str, str], Decimal]:
-        """Worst-case exposure per market with this order added, computed once per check."""
-        return projected_exposure(self.portfolio, self.working, self.request, self.price)
+        """Worst-case exposure per market with this order added, computed once per check (kept
+        by hand: functools.cached_property takes a lock at each first read in Python 3.11)."""
+        if self._exposures is None:
+            self._exposures = projected_exposure(self.portfolio, self.working, self.request, self.price)
+        return self._exposures
 
     @property
     def projected_position(self) -> Decimal:
@@ -210,8 +214,11 @@ class OrderRules:
     def _open_positions(self, ctx: OrderContext) -> RiskCheckResult | None:
         if ctx.position is not None:
             return None
+        positions = self._portfolio.positions()
+        if len(positions) + len(ctx.working.markets()) < self._config.max_open_positions:
+            return None  # fewer markets than the limit hold a position or a working order
         here = (ctx.request.venue, ctx.request.symbol)
-        occupied = {(p.venue, p.symbol) for p in self._portfolio.positions()}
+        occupied = {(p.venue, p.symbol) for p in positions}
         occupied |= ctx.working.adding_markets()
         occupied.discard(here)
         if len(occupied) >= self._config.max_open_positions:
