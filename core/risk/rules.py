@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from core.config import RiskConfig, TradingConfig
 from core.models import ZERO, Instrument, Order, OrderRequest, Position
-from core.portfolio import Portfolio
+from core.portfolio import DAY_MS, Portfolio
+from core.ports import Clock
 from core.risk.exposure import projected_exposure, projected_size, working_on_side
 from core.working import WorkingOrders
 
@@ -114,10 +115,12 @@ def counted(ctx: OrderContext) -> str:
 
 
 class OrderRules:
-    def __init__(self, config: RiskConfig, trading: TradingConfig, portfolio: Portfolio) -> None:
+    def __init__(self, config: RiskConfig, trading: TradingConfig, portfolio: Portfolio, clock: Clock) -> None:
         self._config = config
         self._trading = trading
         self._portfolio = portfolio
+        self._clock = clock
+        self._daily: tuple[tuple[object, ...], RiskCheckResult | None] | None = None  # (what it read, verdict)
         self._rules: tuple[Callable[[OrderContext], RiskCheckResult | None], ...] = (
             self._equity,
             self._daily_loss,
@@ -175,6 +178,17 @@ class OrderRules:
         return self._daily_loss_reached()
 
     def _daily_loss_reached(self) -> RiskCheckResult | None:
+        """Worked out again only when what it reads has changed: the portfolio (its revision
+        moves with equity and the day's start, but for the day's roll, hence the UTC day), the
+        two limits and the currency its reason is in. Every order that adds exposure asks."""
+        portfolio, config = self._portfolio, self._config
+        read = (portfolio.revision, self._clock.now_ms() // DAY_MS, config.max_daily_loss, config.max_daily_loss_pct,
+                portfolio.quote_currency)
+        if self._daily is None or self._daily[0] != read:
+            self._daily = read, self._daily_verdict()
+        return self._daily[1]
+
+    def _daily_verdict(self) -> RiskCheckResult | None:
         loss = -self._portfolio.daily_pnl()
         quote = self._portfolio.quote_currency
         if loss >= self._config.max_daily_loss:
