@@ -34,6 +34,7 @@ from core.working import WorkingOrders
 log = logging.getLogger(__name__)
 
 RECENT_ORDERS = 4096
+_VALUE = {status: status.value for status in OrderStatus}  # looked up: ``.value`` is a descriptor call
 APPLIED_KEPT = 4096  # reports remembered as applied: a second copy arrives within moments
 
 
@@ -108,10 +109,6 @@ class DuplicateOrderId(ValueError):
 
 
 class OrderStore(Protocol):
-    async def record_order(
-        self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False
-    ) -> None: ...
-
     def queue_order(
         self, order: Order, event: str, detail: str | None = None, actor: str = "engine", *, new: bool = False,
         lazy: bool = False,
@@ -172,8 +169,8 @@ class OrderManager:
         self._orders[coid] = order
         self._booked[coid] = None
         self._working.update(order)
-        try:
-            await self._store.record_order(order, "created", detail=verdict, actor=actor, new=True)
+        try:  # the write's own future, awaited: durable once it resolves
+            await self._store.queue_order(order, "created", detail=verdict, actor=actor, new=True)
         except StorageError as exc:  # not written, so never sent: it must not look open either
             self._orders.pop(coid, None)
             self._booked.pop(coid, None)
@@ -363,15 +360,15 @@ class OrderManager:
         target = report.status
         if target != previous and order.can_transition(target):
             order.transition(target, report.ts, report.reason)
-            return previous.value, target.value
+            return _VALUE[previous], _VALUE[target]
         if target == previous == OrderStatus.PARTIALLY_FILLED and grew:
             order.updated_ts = report.ts
-            return previous.value, "partially_filled"
+            return _VALUE[previous], "partially_filled"
         if target != previous:
             log.debug("order %s: stale report %s ignored in %s", order.client_order_id, target, previous)
         elif grew:
             order.updated_ts = report.ts
-            return previous.value, "fill"
+            return _VALUE[previous], "fill"
         return None
 
     async def amended(self, order: Order, price: Decimal | None, size: Decimal, ts: int, actor: str) -> Order:
