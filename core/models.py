@@ -28,13 +28,13 @@ class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
+    # plain attributes of each member (set below), not properties: read ~7 times an order placed
+    sign: int  # +1 for a buy, -1 for a sell
+    opposite: Side
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
+
+Side.BUY.sign, Side.BUY.opposite = 1, Side.SELL
+Side.SELL.sign, Side.SELL.opposite = -1, Side.BUY
 
 
 class OrderType(StrEnum):
