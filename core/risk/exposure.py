@@ -108,11 +108,11 @@ def projected_exposure(
         market.working = orders
     result: dict[Key, Decimal] = {}
     for (venue, symbol), market in markets.items():
-        price = portfolio.mark(venue, symbol)
-        if price is None:  # (a mark is never 0) the orders' prices are looked for only then
+        mark = price = portfolio.mark(venue, symbol)
+        if not price:  # the orders' prices are looked for only then
             held = portfolio.position(venue, symbol)
             price = ((held.entry_price if held is not None else None)
-                     or _orders_price(market, extra, extra_price) or ZERO)
+                     or _orders_price(market, mark, extra, extra_price) or ZERO)
         instrument = portfolio.instrument(venue, symbol)
         if instrument is None:
             size, contract_size, quote = market.worst_size(spot=False), Decimal(1), portfolio.quote_currency
@@ -123,13 +123,15 @@ def projected_exposure(
     return result
 
 
-def _orders_price(market: _Market, extra: OrderRequest | None, extra_price: Decimal | None) -> Decimal | None:
+def _orders_price(
+    market: _Market, mark: Decimal | None, extra: OrderRequest | None, extra_price: Decimal | None
+) -> Decimal | None:
     """The price of a market without a mark: the order checked's, else its first working order's
     that can add and has one (a market or trailing order has none without a mark)."""
     price = None
     if market.checked and extra is not None:
-        price = extra_price or order_price(extra, None)
+        price = extra_price or order_price(extra, mark)
     if price is None and market.working is not None:
-        prices = (order_price(o, None) for o in market.working.orders.values() if not o.reduce_only)
+        prices = (order_price(o, mark) for o in market.working.orders.values() if not o.reduce_only)
         price = next((p for p in prices if p is not None), None)
     return price
