@@ -103,9 +103,11 @@ class WorkingOrders:
         elif not order.is_open:
             return
         share = _Share.of(order)
-        market = self._markets.setdefault(share.key, MarketOrders())
-        market.orders[coid] = order  # an order already there keeps its place
-        market.tally(share, 1)
+        counted = self._markets.get(share.key)
+        if counted is None:  # made for a market without orders, not at each update
+            counted = self._markets[share.key] = MarketOrders()
+        counted.orders[coid] = order  # an order already there keeps its place
+        counted.tally(share, 1)
         self._shares[coid] = share
 
     def discard(self, client_order_id: str) -> None:

@@ -269,7 +269,9 @@ class CircuitBreakers:
         if not self._config.enabled:
             return
         now = self._clock.now_ms()
-        calls = self._venue_calls.setdefault(venue, deque())
+        calls = self._venue_calls.get(venue)
+        if calls is None:  # made once per venue, not at each call (one an order placed)
+            calls = self._venue_calls[venue] = deque()
         calls.append((now, ok))
         failures = self._venue_failures.get(venue, 0) + (not ok)
         span = int(self._config.venue_error_window * 1000)

@@ -199,6 +199,8 @@ class DynamicRisk:
                 "orders that reduce a position still pass", "macro_event")
 
     def macro_event(self, now: int | None = None) -> MacroEvent | None:
+        if not self.calendar:  # every order adding exposure asks
+            return None
         moment = self._clock.now_ms() if now is None else now
         return next((e for e in self.calendar if e.start_ms <= moment < e.end_ms), None)
 

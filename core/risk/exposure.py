@@ -11,23 +11,23 @@ fill (``projected_size``), and whether it can only shrink the position (``only_r
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from core.models import ZERO, Instrument, Order, OrderRequest, OrderType, Position, PositionSide
 from core.portfolio import Portfolio
-from core.working import WorkingOrders
+from core.working import MarketOrders, WorkingOrders
 
 Key = tuple[str, str]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Market:
     position: Decimal = ZERO
     buys: Decimal = ZERO
     sells: Decimal = ZERO
-    order_price: Decimal | None = None
+    checked: bool = False  # the order checked is one of its orders
+    working: MarketOrders | None = None  # its working orders, when some can add
 
     def add(self, sign: int, size: Decimal) -> None:
         if sign > 0:
@@ -84,33 +84,35 @@ def projected_exposure(
     extra: OrderRequest | None = None,
     extra_price: Decimal | None = None,
 ) -> dict[Key, Decimal]:
-    """Worst-case notional per (venue, symbol), in the portfolio's quote currency."""
-    markets: defaultdict[Key, _Market] = defaultdict(_Market)
+    """Worst-case notional per (venue, symbol), in the portfolio's quote currency. A market is
+    valued at its mark, else its position's entry price, else the price of ``extra`` (the order
+    checked), else of its first working order that has one, else at 0."""
+    markets: dict[Key, _Market] = {}
     for position in portfolio.positions():
         markets[(position.venue, position.symbol)] = _Market(position=position.signed_size)
     if extra is not None and not extra.reduce_only:
-        market = markets[(extra.venue, extra.symbol)]
+        key = (extra.venue, extra.symbol)
+        market = markets.get(key)
+        if market is None:
+            market = markets[key] = _Market()
         market.add(extra.side.sign, extra.size)
-        market.order_price = extra_price or order_price(extra, portfolio.mark(extra.venue, extra.symbol))
+        market.checked = True
     for key, orders in working.markets().items():
         if not orders.adding:
             continue
-        market = markets[key]
+        market = markets.get(key)
+        if market is None:
+            market = markets[key] = _Market()
         market.buys += orders.buys
         market.sells += orders.sells
-        if market.order_price is None:
-            mark = portfolio.mark(*key)
-            prices = (order_price(o, mark) for o in orders.orders.values() if not o.reduce_only)
-            market.order_price = next((p for p in prices if p is not None), None)
+        market.working = orders
     result: dict[Key, Decimal] = {}
     for (venue, symbol), market in markets.items():
-        held = portfolio.position(venue, symbol)
-        price = (
-            portfolio.mark(venue, symbol)
-            or (held.entry_price if held is not None else None)
-            or market.order_price
-            or ZERO
-        )
+        mark = price = portfolio.mark(venue, symbol)
+        if not price:  # the orders' prices are looked for only then
+            held = portfolio.position(venue, symbol)
+            price = ((held.entry_price if held is not None else None)
+                     or _orders_price(market, mark, extra, extra_price) or ZERO)
         instrument = portfolio.instrument(venue, symbol)
         if instrument is None:
             size, contract_size, quote = market.worst_size(spot=False), Decimal(1), portfolio.quote_currency
@@ -119,3 +121,17 @@ def projected_exposure(
             size, contract_size, quote = market.worst_size(spot), instrument.contract_size, instrument.quote
         result[(venue, symbol)] = portfolio.to_quote(venue, size * price * contract_size, quote)
     return result
+
+
+def _orders_price(
+    market: _Market, mark: Decimal | None, extra: OrderRequest | None, extra_price: Decimal | None
+) -> Decimal | None:
+    """The price of a market without a mark: the order checked's, else its first working order's
+    that can add and has one (a market or trailing order has none without a mark)."""
+    price = None
+    if market.checked and extra is not None:
+        price = extra_price or order_price(extra, mark)
+    if price is None and market.working is not None:
+        prices = (order_price(o, mark) for o in market.working.orders.values() if not o.reduce_only)
+        price = next((p for p in prices if p is not None), None)
+    return price

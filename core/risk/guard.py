@@ -151,6 +151,8 @@ class SafetyGuard:
         self._stop_runaways()
 
     def _stop_runaways(self) -> None:
+        if not self.surveillance.runaways:  # every order checked asks: no list taken for nothing
+            return
         for strategy_id, reason in self.surveillance.take_runaways():
             self.breakers.trip(BreakerLevel.STRATEGY, "runaway", strategy_id, f"runaway strategy: {reason}")
 

@@ -55,7 +55,7 @@ class RiskManager:
         self._bus = bus
         self._clock = clock
         self.on_emergency = on_emergency
-        self._rules = OrderRules(config, trading, portfolio)
+        self._rules = OrderRules(config, trading, portfolio, clock)
         self._state = RiskState.ACTIVE
         self.state_reason = "started"
         self.halted_by_person = False

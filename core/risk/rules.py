@@ -6,13 +6,14 @@ Orders that only shrink a position skip these: reducing risk is always allowed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from core.config import RiskConfig, TradingConfig
 from core.models import ZERO, Instrument, Order, OrderRequest, Position
-from core.portfolio import Portfolio
+from core.portfolio import DAY_MS, Portfolio
+from core.ports import Clock
 from core.risk.exposure import projected_exposure, projected_size, working_on_side
 from core.working import WorkingOrders
 
@@ -77,6 +78,7 @@ class OrderContext:
     working: WorkingOrders
     equity: Decimal
     portfolio: Portfolio
+    _exposures: dict[tuple[str, str], Decimal] | None = field(default=None, init=False, repr=False)
 
     @property
     def quote(self) -> str:
@@ -86,10 +88,13 @@ class OrderContext:
     def notional(self) -> Decimal:
         return self.request.size * self.price * self.instrument.contract_size
 
-    @cached_property
+    @property
     def exposures(self) -> dict[tuple[str, str], Decimal]:
-        """Worst-case exposure per market with this order added, computed once per check."""
-        return projected_exposure(self.portfolio, self.working, self.request, self.price)
+        """Worst-case exposure per market with this order added, computed once per check (kept
+        by hand: functools.cached_property takes a lock at each first read in Python 3.11)."""
+        if self._exposures is None:
+            self._exposures = projected_exposure(self.portfolio, self.working, self.request, self.price)
+        return self._exposures
 
     @property
     def projected_position(self) -> Decimal:
@@ -110,10 +115,12 @@ def counted(ctx: OrderContext) -> str:
 
 
 class OrderRules:
-    def __init__(self, config: RiskConfig, trading: TradingConfig, portfolio: Portfolio) -> None:
+    def __init__(self, config: RiskConfig, trading: TradingConfig, portfolio: Portfolio, clock: Clock) -> None:
         self._config = config
         self._trading = trading
         self._portfolio = portfolio
+        self._clock = clock
+        self._daily: tuple[tuple[object, ...], RiskCheckResult | None] | None = None  # (what it read, verdict)
         self._rules: tuple[Callable[[OrderContext], RiskCheckResult | None], ...] = (
             self._equity,
             self._daily_loss,
@@ -171,6 +178,17 @@ class OrderRules:
         return self._daily_loss_reached()
 
     def _daily_loss_reached(self) -> RiskCheckResult | None:
+        """Worked out again only when what it reads has changed: the portfolio (its revision
+        moves with equity and the day's start, but for the day's roll, hence the UTC day), the
+        two limits and the currency its reason is in. Every order that adds exposure asks."""
+        portfolio, config = self._portfolio, self._config
+        read = (portfolio.revision, self._clock.now_ms() // DAY_MS, config.max_daily_loss, config.max_daily_loss_pct,
+                portfolio.quote_currency)
+        if self._daily is None or self._daily[0] != read:
+            self._daily = read, self._daily_verdict()
+        return self._daily[1]
+
+    def _daily_verdict(self) -> RiskCheckResult | None:
         loss = -self._portfolio.daily_pnl()
         quote = self._portfolio.quote_currency
         if loss >= self._config.max_daily_loss:
@@ -210,8 +228,11 @@ class OrderRules:
     def _open_positions(self, ctx: OrderContext) -> RiskCheckResult | None:
         if ctx.position is not None:
             return None
+        positions = self._portfolio.positions()
+        if len(positions) + len(ctx.working.markets()) < self._config.max_open_positions:
+            return None  # fewer markets than the limit hold a position or a working order
         here = (ctx.request.venue, ctx.request.symbol)
-        occupied = {(p.venue, p.symbol) for p in self._portfolio.positions()}
+        occupied = {(p.venue, p.symbol) for p in positions}
         occupied |= ctx.working.adding_markets()
         occupied.discard(here)
         if len(occupied) >= self._config.max_open_positions:

@@ -40,6 +40,8 @@ from core.models import (
     OrderType,
     Position,
     Side,
+    instrument_problems,
+    sound_request,
 )
 from core.sim.account import Account, Hold
 
@@ -350,15 +352,16 @@ class SimExchange:
         if engine is None:
             return f"unknown symbol {order.symbol} on {self.venue}; markets: {', '.join(self._engines)}"
         instrument = engine.instrument
-        try:
-            request = OrderRequest.of_order(order) or OrderRequest.model_validate(
-                {name: getattr(order, name) for name in _REQUEST_FIELDS})
-        except ValidationError as exc:
-            return "; ".join(
-                (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
-                for e in exc.errors()
-            )
-        problems = request.validate_for(instrument)
+        request: Order | OrderRequest = order  # checked as it is, not copied into a request
+        if not sound_request(order):
+            try:
+                request = OrderRequest.model_validate({name: getattr(order, name) for name in _REQUEST_FIELDS})
+            except ValidationError as exc:
+                return "; ".join(
+                    (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+                    for e in exc.errors()
+                )
+        problems = instrument_problems(request, instrument)
         if order.price is None and order.trigger_price is None and mark is not None:
             notional_problem = instrument.size_problem(order.size, mark)
             if notional_problem is not None and notional_problem not in problems:

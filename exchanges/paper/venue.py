@@ -514,11 +514,15 @@ class PaperVenue:
         stored, changes = self.exchange.submit(order, now, market.mark if market is not None else None)
         changes = changes or [Change(stored, None)]
         published = self._after(changes)
-        fills = [c.fill for c in changes if c.sim is stored and c.fill is not None]
-        fill = fills[-1] if fills else None
         # the report of the order's last change is its report now, unless an earlier change of
-        # it brought the fill the answer carries (a partial fill, then the rest canceled)
-        last = max(i for i, c in enumerate(changes) if c.sim is stored)
+        # it brought the fill the answer carries (its last fill: a partial fill, then the rest
+        # canceled)
+        last = len(changes) - 1
+        while changes[last].sim is not stored:
+            last -= 1
+        fill = changes[last].fill
+        if fill is None and last:
+            fill = next((c.fill for c in reversed(changes) if c.sim is stored and c.fill is not None), None)
         return published[last] if changes[last].fill is fill else self.exchange.report(stored, fill)
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> ExecutionReport:
@@ -547,11 +551,11 @@ class PaperVenue:
         if not changes:
             return []
         orders = {c.sim.order.client_order_id: c.sim for c in changes}
+        filled = {c.sim.order.symbol for c in changes if c.fill is not None}
         positions = {
             symbol: self.exchange.account.position(symbol)
-            for symbol in {c.sim.order.symbol for c in changes if c.fill is not None}
-            if self._markets[symbol].instrument.is_perpetual
-        }
+            for symbol in filled if self._markets[symbol].instrument.is_perpetual
+        } if filled else None
         self._save(list(orders.values()), positions)
         reports = [self.exchange.report_of(change) for change in changes]
         for report in reports:

@@ -301,6 +301,24 @@ def test_daily_loss_pct_rule_uses_the_days_starting_equity(make_risk: MakeRisk, 
     )
 
 
+def test_the_daily_loss_rule_sees_a_new_utc_day_and_an_edited_limit_with_nothing_else_changed(
+    make_risk: MakeRisk, portfolio: Portfolio, clock: SimClock
+) -> None:
+    """The rule's verdict is kept between orders while what it reads stands: the day's roll of
+    the portfolio moves no revision, and a limit is edited in place."""
+    open_position(portfolio, "BTC/USDT:USDT", Side.BUY, "1", "30000")
+    risk = make_risk(max_daily_loss=D(1000), max_position_pct=0.5)
+    portfolio.update_mark("paper", "BTC/USDT:USDT", D(28900))
+    risk.reset("alice")
+    assert check(risk, request(size="0.01")).rule == "max_daily_loss"
+    risk.config.max_daily_loss = D(2000)
+    assert check(risk, request(size="0.01")).approved
+    risk.config.max_daily_loss = D(1000)
+    assert check(risk, request(size="0.01")).rule == "max_daily_loss"
+    clock.advance(86_400_000)  # the loss was yesterday's: today starts from the equity it left
+    assert check(risk, request(size="0.01")).approved
+
+
 @pytest.mark.parametrize("instrument", [BTC, ETH, SOL, PERP])
 def test_every_instrument_accepts_a_small_order(make_risk: MakeRisk, instrument: Any) -> None:
     req = OrderRequest(venue="paper", symbol=instrument.symbol, side=Side.BUY, type=OrderType.MARKET, size=D(1))
