@@ -49,6 +49,11 @@ async def build_engine(
         config = config.model_copy(update={"default_venue": venue})
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
     db = await StorageTarget.of(config, home).open(anchor=home / ANCHOR_NAME)
+    from exchanges.paper.venue import PaperVenue  # imported already when one is configured (runtime.venues)
+
+    for built in venues.values():
+        if isinstance(built, PaperVenue):  # its market steps wait for the orders' writes (core.storage.link)
+            built.give_way_to(db.order_writes)
     try:
         engine = TradingEngine(config, db, venues, clock)
         if services:
