@@ -17,8 +17,9 @@ from core.config import AppConfig, margin_venues
 from core.engine import TradingEngine
 from core.filemodes import private_dir
 from core.models import Instrument, build_schemas
-from core.ports import Clock, Service
+from core.ports import Clock, ExchangeAdapter, Service
 from core.storage.anchor import ANCHOR_NAME
+from core.storage.link import InFlight
 from core.storage.target import StorageTarget
 from runtime.venues import build_venue
 
@@ -49,6 +50,7 @@ async def build_engine(
         config = config.model_copy(update={"default_venue": venue})
     venues = {n: build_venue(n, config.venues[n], config, home, clock, seed) for n in names}
     db = await StorageTarget.of(config, home).open(anchor=home / ANCHOR_NAME)
+    _orders_first(venues, db.order_writes)
     try:
         engine = TradingEngine(config, db, venues, clock)
         if services:
@@ -58,6 +60,16 @@ async def build_engine(
         # A bad strategy or agent setting: the open database must not keep the process alive.
         await db.close()
         raise
+
+
+def _orders_first(venues: dict[str, ExchangeAdapter], order_writes: InFlight) -> None:
+    """The paper venues' market steps wait for the orders' durable writes in flight, which
+    need the interpreter lock the steps hold (``core.storage.link``)."""
+    from exchanges.paper.venue import PaperVenue  # imported already by its factory (runtime.venues)
+
+    for built in venues.values():
+        if isinstance(built, PaperVenue):
+            built.give_way_to(order_writes)
 
 
 async def start_engine(engine: TradingEngine) -> None:

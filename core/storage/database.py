@@ -57,7 +57,7 @@ from core.storage.codec import canonical_json, flat_dump, model_row, placeholder
 from core.storage.dialect import CANDLE_COLUMNS, FILL_COLUMNS, Conn, dict_rows
 from core.storage.errors import StorageError
 from core.storage.interface import Backend, FaultListener
-from core.storage.link import Link
+from core.storage.link import InFlight, Link
 from core.storage.migrations import bundled_migrations, migrate
 from core.storage.ops import ORDER_COLUMNS, ORDER_EVENT_COLUMNS, POSITION_COLUMNS, PROTECTION_COLUMNS
 from core.storage.postgres import PostgresBackend
@@ -103,6 +103,7 @@ class Database:
         self._fault_listeners: list[FaultListener] = []
         self._anchor = AnchorWriter(anchor, self._fault) if anchor is not None else None
         self._writer = GroupCommitWriter(backend.writer, chain, on_fault=self._fault, on_commit=self._committed)
+        self._order_writes = InFlight()
         self._fenced = False
         if self._anchor is not None and chain.last_seq:
             self._anchor.update(chain.mark())
@@ -210,6 +211,12 @@ class Database:
         await self.close()
 
     @property
+    def order_writes(self) -> InFlight:
+        """The awaited writes of orders (``queue_order`` not ``lazy``) in flight: background
+        work on the event loop gives way to them (``core.storage.link``)."""
+        return self._order_writes
+
+    @property
     def commit_stats(self) -> tuple[int, int]:
         """(transactions committed, writes in them): their ratio is the group-commit batch size."""
         return self._writer.batches, self._writer.writes
@@ -286,7 +293,10 @@ class Database:
         payload["event"] = event
         payload["detail"] = detail
         draft = self._draft(ops.ORDER_KIND, actor, payload, order.updated_ts, sorted_flat_json(payload))
-        return self._writer.queue(ops.OrderRecord(order_row, event_row, draft, new), lazy=lazy)
+        written = self._writer.queue(ops.OrderRecord(order_row, event_row, draft, new), lazy=lazy)
+        if not lazy:
+            self._order_writes.track(written)
+        return written
 
     async def get_order(self, client_order_id: str) -> Order | None:
         orders = await self._fetch(

@@ -23,6 +23,7 @@ from core.events import (
 from core.models import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from core.ports import Capability, ExchangeAdapter, OrderNotFound, VenueError
 from exchanges.paper.replay import ReplayPath, load_candles
+from exchanges.paper.venue import GIVE_WAY_LIMIT
 
 from .conftest import Harness, make_order
 
@@ -378,6 +379,50 @@ async def test_the_background_step_takes_a_market_per_turn_of_the_loop_and_leave
     assert tape(spread) == tape(stepped) and len(tape(spread)) > 0
     assert [(e.book.symbol, e.book.bids, e.book.asks) for e in spread.of(OrderBookUpdated)] == \
         [(e.book.symbol, e.book.bids, e.book.asks) for e in stepped.of(OrderBookUpdated)]
+
+
+class Writes:
+    """A foreground (``PaperVenue.give_way_to``) that is always busy: each wait asked of it
+    "lasts" ``lasts`` seconds, or the limit given if that is shorter."""
+
+    def __init__(self, lasts: float, busy: bool = True) -> None:
+        self.lasts = lasts
+        self.busy = busy
+        self.limits: list[float] = []
+
+    async def quiet(self, limit: float) -> float:
+        self.limits.append(limit)
+        return min(self.lasts, limit)
+
+
+@pytest.mark.parametrize("lasts", [0.002, 1.0])
+async def test_the_background_step_gives_way_to_the_foreground_for_a_bounded_time_and_takes_the_same_steps(
+    make_venue: Callable[..., Harness], tmp_path: Path, lasts: float
+) -> None:
+    """While the database's thread writes an order, a market waits for it, but a stream of
+    writes holds a step back by ``GIVE_WAY_LIMIT`` at the most, and the markets move as they
+    would have without waiting."""
+    stepped, giving_way = make_venue(tmp_path / "a.sqlite"), make_venue(tmp_path / "b.sqlite")
+    writes = Writes(lasts)
+    giving_way.venue.give_way_to(writes)
+    for _ in range(3):
+        stepped.venue.step()
+        await giving_way.venue.advance()
+    per_step = len(writes.limits) // 3
+    assert per_step == (3 if lasts < GIVE_WAY_LIMIT else 1)  # 5 ms: waits of 2 ms, 2 ms and the 1 ms left
+    assert writes.limits[:per_step] == pytest.approx([GIVE_WAY_LIMIT - i * lasts for i in range(per_step)])
+    assert sum(min(lasts, limit) for limit in writes.limits[:per_step]) <= GIVE_WAY_LIMIT
+    assert tape(giving_way) == tape(stepped) and len(tape(stepped)) > 0
+
+
+async def test_the_background_step_does_not_wait_for_a_foreground_with_nothing_in_flight(
+    make_venue: Callable[..., Harness],
+) -> None:
+    h = make_venue()
+    idle = Writes(1.0, busy=False)
+    h.venue.give_way_to(idle)
+    await h.venue.advance()
+    assert idle.limits == [] and len(h.of(OrderBookUpdated)) == len(await h.venue.load_instruments())
 
 
 def test_a_market_without_a_price_is_a_clear_error(make_venue: Callable[..., Harness]) -> None:
