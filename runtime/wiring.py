@@ -6,11 +6,11 @@ the plugins (core.plugins; venues in runtime.venues): the built-in ones and inst
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import logging
 from pathlib import Path
 
+from core import collector
 from core.chart_history import ChartHistory
 from core.clock import WallClock
 from core.config import AppConfig, margin_venues
@@ -74,12 +74,10 @@ def _orders_first(venues: dict[str, ExchangeAdapter], order_writes: InFlight) ->
 
 async def start_engine(engine: TradingEngine) -> None:
     """Start ``engine`` for a process that runs it until it stops (``run --headless``, the
-    gateway; the app does the same after its first frame), then move everything built so far
-    out of the collector's reach: it lives as long as the process, and each full collection
-    walked all of it, 30-60 ms on the loop's thread once every few hundred orders (the order
-    path's worst stalls beside the disk's)."""
+    gateway; the app does the same after its first frame), then settle the garbage collector
+    (``core.collector``): what was built so far lives as long as the process."""
     await engine.start()
-    gc.freeze()
+    collector.settle()
 
 
 async def attach_services(engine: TradingEngine) -> None:

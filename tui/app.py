@@ -31,6 +31,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
+from core import collector
 from core.models import RiskState, Side
 from core.permissions import PermissionDenied
 from core.plugins import registry
@@ -135,7 +136,8 @@ class OpenTradeApp(App[None]):
         the app as ctrl+q does, with the exit code ``tui.shutdown.exit_code`` gives.
 
         ``freeze_gc``: once started, everything built so far is moved out of the garbage
-        collector's passes and the collector is turned on, in case the command paused it for
+        collector's passes, its young generation is collected less often (``core.collector``)
+        and the collector is turned on, in case the command paused it for
         the start-up (see ``_started``)."""
         install_acyclic_strips()
         install_unchanged_lines()
@@ -269,7 +271,7 @@ class OpenTradeApp(App[None]):
         than collected first: that collection was one more pass over everything, a 0.1 s stall
         of keys and frames right after the start, to save about 0.5 MB of resident memory."""
         if self._freeze_gc:
-            gc.freeze()
+            collector.settle()
             gc.enable()
 
     @staticmethod

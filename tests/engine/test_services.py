@@ -14,6 +14,7 @@ import pytest
 from agents.scheduler import AnalysisScheduler
 from core.chart_history import ChartHistory
 from core.clock import SimClock
+from core.collector import YOUNG_THRESHOLD
 from core.config import StrategyConfig
 from core.models import Candle, Instrument
 from core.ports import VenueError
@@ -116,14 +117,18 @@ async def test_a_headless_start_freezes_what_the_start_up_built(isolated_home: P
     start the collector's full passes no longer walk it (each one a 30-60 ms stall of the loop)."""
     engine = await build_engine(engine_config(), isolated_home, clock=clock)
     gc.unfreeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, *threshold[1:])
     try:
         await start_engine(engine)
         assert engine.running
         assert gc.get_freeze_count() > 0
         assert id(engine.orders) not in {id(tracked) for tracked in gc.get_objects()}, \
             "the engine's objects are frozen, in none of the generations the collector walks"
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *threshold[1:]), "the young generation is collected less often"
     finally:
         gc.unfreeze()  # the test process goes on: its later objects must be collected as usual
+        gc.set_threshold(*threshold)
         await engine.close()
 
 
